@@ -1,0 +1,186 @@
+"use client";
+import { ActionIcon, Alert, Badge, Button, Card, Group, Modal, Select, SimpleGrid, Stack, Switch, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { useDisclosure } from "@mantine/hooks";
+import { notifications } from "@mantine/notifications";
+import { IconPlus, IconUserMinus } from "@tabler/icons-react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+
+export function TeamsAdmin() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const teams = useQuery(trpc.admin.teams.list.queryOptions());
+  const users = useQuery(trpc.admin.users.list.queryOptions());
+  const invalidate = () => {
+    void queryClient.invalidateQueries({ queryKey: trpc.admin.teams.list.queryKey() });
+    void queryClient.invalidateQueries({ queryKey: trpc.admin.users.list.queryKey() });
+  };
+  const onError = (error: unknown) => notifications.show({ color: "red", title: "Not done", message: errorMessage(error) });
+  const setMember = useMutation(trpc.admin.teams.setMember.mutationOptions({ onSuccess: invalidate, onError }));
+  const removeMember = useMutation(trpc.admin.teams.removeMember.mutationOptions({ onSuccess: invalidate, onError }));
+  const [addOpened, add] = useDisclosure(false);
+  const [removing, setRemoving] = useState<{ teamId: string; teamName: string; userId: string; email: string } | null>(null);
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={2}>Teams</Title>
+        <Button leftSection={<IconPlus size={16} />} onClick={add.open}>
+          Add team
+        </Button>
+      </Group>
+      {teams.error && <Alert color="red">{errorMessage(teams.error)}</Alert>}
+      {teams.data?.length === 0 && <Text c="dimmed">No teams yet. Teams group analysts under a team lead, with shared quotas.</Text>}
+      <SimpleGrid cols={{ base: 1, lg: 2 }}>
+        {teams.data?.map((team) => (
+          <Card key={team.id} withBorder>
+            <Group justify="space-between" mb="xs">
+              <div>
+                <Text fw={600}>{team.name}</Text>
+                {team.description && (
+                  <Text size="xs" c="dimmed">
+                    {team.description}
+                  </Text>
+                )}
+              </div>
+              <Badge variant="light">{team.members.length} members</Badge>
+            </Group>
+            <Table aria-label={`Members of ${team.name}`} verticalSpacing={4}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Member</Table.Th>
+                  <Table.Th>Team lead</Table.Th>
+                  <Table.Th aria-label="Actions" />
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {team.members.map((m) => (
+                  <Table.Tr key={m.userId}>
+                    <Table.Td>
+                      <Text size="sm">{m.name}</Text>
+                      <Text size="xs" c="dimmed">
+                        {m.email}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td>
+                      <Switch
+                        aria-label={`${m.email} is team lead of ${team.name}`}
+                        checked={m.role === "lead"}
+                        onChange={(e) => setMember.mutate({ teamId: team.id, userId: m.userId, role: e.currentTarget.checked ? "lead" : "member" })}
+                      />
+                    </Table.Td>
+                    <Table.Td>
+                      <Tooltip label="Remove from team">
+                        <ActionIcon
+                          variant="subtle"
+                          color="red"
+                          aria-label={`Remove ${m.email} from ${team.name}`}
+                          onClick={() => setRemoving({ teamId: team.id, teamName: team.name, userId: m.userId, email: m.email })}
+                        >
+                          <IconUserMinus size={16} />
+                        </ActionIcon>
+                      </Tooltip>
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+            <AddMember
+              teamName={team.name}
+              candidates={(users.data ?? []).filter((u) => !team.members.some((m) => m.userId === u.id)).map((u) => ({ value: u.id, label: u.email }))}
+              onAdd={(userId) => setMember.mutate({ teamId: team.id, userId, role: "member" })}
+            />
+          </Card>
+        ))}
+      </SimpleGrid>
+      <AddTeamModal opened={addOpened} onClose={add.close} onAdded={invalidate} />
+      <Modal opened={removing !== null} onClose={() => setRemoving(null)} title="Remove from team?">
+        <Text size="sm">
+          {removing?.email} will no longer be a member of {removing?.teamName}.
+        </Text>
+        <Group justify="flex-end" mt="lg">
+          <Button variant="default" onClick={() => setRemoving(null)}>
+            Cancel
+          </Button>
+          <Button
+            color="red"
+            onClick={() => {
+              if (removing) removeMember.mutate({ teamId: removing.teamId, userId: removing.userId });
+              setRemoving(null);
+            }}
+          >
+            Remove
+          </Button>
+        </Group>
+      </Modal>
+    </Stack>
+  );
+}
+
+function AddMember({ teamName, candidates, onAdd }: { teamName: string; candidates: { value: string; label: string }[]; onAdd: (userId: string) => void }) {
+  const [userId, setUserId] = useState<string | null>(null);
+  return (
+    <Group mt="sm" gap="xs" align="end">
+      <Select
+        label={`Add a member to ${teamName}`}
+        placeholder="Choose a user"
+        data={candidates}
+        value={userId}
+        onChange={setUserId}
+        searchable
+        style={{ flex: 1 }}
+        size="xs"
+      />
+      <Button
+        size="xs"
+        disabled={!userId}
+        onClick={() => {
+          if (userId) onAdd(userId);
+          setUserId(null);
+        }}
+      >
+        Add member
+      </Button>
+    </Group>
+  );
+}
+
+function AddTeamModal({ opened, onClose, onAdded }: { opened: boolean; onClose: () => void; onAdded: () => void }) {
+  const trpc = useTRPC();
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const add = useMutation(
+    trpc.admin.teams.add.mutationOptions({
+      onSuccess: () => {
+        setName("");
+        setDescription("");
+        onAdded();
+        onClose();
+      },
+    }),
+  );
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    add.mutate({ name, description });
+  };
+  return (
+    <Modal opened={opened} onClose={onClose} title="Add team">
+      <form onSubmit={submit}>
+        <Stack>
+          {add.error && <Alert color="red">{errorMessage(add.error)}</Alert>}
+          <TextInput label="Team name" required value={name} onChange={(e) => setName(e.currentTarget.value)} />
+          <TextInput label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
+          <Group justify="flex-end">
+            <Button variant="default" onClick={onClose}>
+              Cancel
+            </Button>
+            <Button type="submit" loading={add.isPending}>
+              Add team
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}

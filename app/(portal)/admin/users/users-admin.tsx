@@ -1,0 +1,163 @@
+"use client";
+import { Alert, Badge, Button, Group, Menu, Modal, PasswordInput, Select, Stack, Table, Text, TextInput, Title, ActionIcon } from "@mantine/core";
+import { useDisclosure } from "@mantine/hooks";
+import { notifications } from "@mantine/notifications";
+import { IconDots, IconUserPlus } from "@tabler/icons-react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+
+export function UsersAdmin() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const users = useQuery(trpc.admin.users.list.queryOptions());
+  const invalidate = () => queryClient.invalidateQueries({ queryKey: trpc.admin.users.list.queryKey() });
+  const onError = (error: unknown) => notifications.show({ color: "red", title: "Not done", message: errorMessage(error) });
+  const setRole = useMutation(trpc.admin.users.setRole.mutationOptions({ onSuccess: invalidate, onError }));
+  const setDisabled = useMutation(trpc.admin.users.setDisabled.mutationOptions({ onSuccess: invalidate, onError }));
+  const [addOpened, add] = useDisclosure(false);
+  const [confirm, setConfirm] = useState<{ id: string; email: string } | null>(null);
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={2}>Users</Title>
+        <Button leftSection={<IconUserPlus size={16} />} onClick={add.open}>
+          Add user
+        </Button>
+      </Group>
+      {users.error && <Alert color="red">{errorMessage(users.error)}</Alert>}
+      <Table striped highlightOnHover verticalSpacing="xs" aria-label="Users">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>Name</Table.Th>
+            <Table.Th>Email</Table.Th>
+            <Table.Th>Username</Table.Th>
+            <Table.Th>Role</Table.Th>
+            <Table.Th>Teams</Table.Th>
+            <Table.Th>Status</Table.Th>
+            <Table.Th>Last sign-in</Table.Th>
+            <Table.Th aria-label="Actions" />
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {users.data?.map((u) => (
+            <Table.Tr key={u.id}>
+              <Table.Td>{u.name}</Table.Td>
+              <Table.Td>{u.email}</Table.Td>
+              <Table.Td>
+                <Text ff="monospace" size="sm">
+                  {u.username}
+                </Text>
+              </Table.Td>
+              <Table.Td>
+                <Badge variant="light" color={u.role === "admin" ? "grape" : "gray"}>
+                  {u.role}
+                </Badge>
+              </Table.Td>
+              <Table.Td>{u.teams.map((t) => (t.role === "lead" ? `${t.name} (lead)` : t.name)).join(", ") || "—"}</Table.Td>
+              <Table.Td>{u.disabled ? <Badge color="red" variant="light">disabled</Badge> : <Badge color="teal" variant="light">active</Badge>}</Table.Td>
+              <Table.Td>{u.lastSignInAt ? new Date(u.lastSignInAt).toLocaleString() : "never"}</Table.Td>
+              <Table.Td>
+                <Menu position="bottom-end">
+                  <Menu.Target>
+                    <ActionIcon variant="subtle" color="gray" aria-label={`Actions for ${u.email}`}>
+                      <IconDots size={16} />
+                    </ActionIcon>
+                  </Menu.Target>
+                  <Menu.Dropdown>
+                    <Menu.Item onClick={() => setRole.mutate({ userId: u.id, role: u.role === "admin" ? "analyst" : "admin" })}>
+                      {u.role === "admin" ? "Make analyst" : "Make admin"}
+                    </Menu.Item>
+                    {u.disabled ? (
+                      <Menu.Item onClick={() => setDisabled.mutate({ userId: u.id, disabled: false })}>Enable</Menu.Item>
+                    ) : (
+                      <Menu.Item color="red" onClick={() => setConfirm({ id: u.id, email: u.email })}>
+                        Disable
+                      </Menu.Item>
+                    )}
+                  </Menu.Dropdown>
+                </Menu>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+      <AddUserModal opened={addOpened} onClose={add.close} onAdded={invalidate} />
+      <Modal opened={confirm !== null} onClose={() => setConfirm(null)} title="Disable this account?">
+        <Text size="sm">
+          {confirm?.email} will be signed out and can no longer sign in or use API tokens. You can enable the account again later.
+        </Text>
+        <Group justify="flex-end" mt="lg">
+          <Button variant="default" onClick={() => setConfirm(null)}>
+            Cancel
+          </Button>
+          <Button
+            color="red"
+            onClick={() => {
+              if (confirm) setDisabled.mutate({ userId: confirm.id, disabled: true });
+              setConfirm(null);
+            }}
+          >
+            Disable
+          </Button>
+        </Group>
+      </Modal>
+    </Stack>
+  );
+}
+
+function AddUserModal({ opened, onClose, onAdded }: { opened: boolean; onClose: () => void; onAdded: () => void }) {
+  const trpc = useTRPC();
+  const [form, setForm] = useState({ email: "", name: "", password: "", role: "analyst" as "analyst" | "admin" });
+  const add = useMutation(
+    trpc.admin.users.add.mutationOptions({
+      onSuccess: (user) => {
+        notifications.show({ color: "teal", message: `Added ${user.email} (username ${user.username}).` });
+        setForm({ email: "", name: "", password: "", role: "analyst" });
+        onAdded();
+        onClose();
+      },
+    }),
+  );
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    add.mutate(form);
+  };
+  return (
+    <Modal opened={opened} onClose={onClose} title="Add user">
+      <form onSubmit={submit}>
+        <Stack>
+          {add.error && <Alert color="red">{errorMessage(add.error)}</Alert>}
+          <TextInput label="Email" required value={form.email} onChange={(e) => setForm({ ...form, email: e.currentTarget.value })} />
+          <TextInput label="Name" value={form.name} onChange={(e) => setForm({ ...form, name: e.currentTarget.value })} />
+          <PasswordInput
+            label="Initial password"
+            description="At least 8 characters. Share it with the user privately."
+            required
+            value={form.password}
+            onChange={(e) => setForm({ ...form, password: e.currentTarget.value })}
+          />
+          <Select
+            label="Role"
+            data={[
+              { value: "analyst", label: "Analyst" },
+              { value: "admin", label: "Admin" },
+            ]}
+            value={form.role}
+            onChange={(v) => setForm({ ...form, role: v === "admin" ? "admin" : "analyst" })}
+            allowDeselect={false}
+          />
+          <Group justify="flex-end">
+            <Button variant="default" onClick={onClose}>
+              Cancel
+            </Button>
+            <Button type="submit" loading={add.isPending}>
+              Add user
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}

@@ -1,0 +1,24 @@
+import { redirect } from "next/navigation";
+import type { ReactNode } from "react";
+import { teamsOfUser } from "@/db/queries/teams";
+import { currentUser } from "@/server/auth/current-user";
+import { services } from "@/server/services";
+import { PortalShell } from "../_components/portal-shell";
+
+export const dynamic = "force-dynamic";
+
+export default async function PortalLayout({ children }: { children: ReactNode }) {
+  const user = await currentUser();
+  if (!user) redirect("/signin");
+  const teams = await teamsOfUser(services().db, user.id);
+  const isTeamLead = teams.some((t) => t.role === "lead");
+  return (
+    <PortalShell
+      user={{ name: user.name, email: user.email, role: user.role === "admin" ? "Admin" : isTeamLead ? "Team lead" : "Analyst" }}
+      showTeam={isTeamLead || user.role === "admin"}
+      showAdmin={user.role === "admin"}
+    >
+      {children}
+    </PortalShell>
+  );
+}

@@ -1,0 +1,128 @@
+"use client";
+import {
+  ActionIcon,
+  AppShell,
+  Avatar,
+  Badge,
+  Burger,
+  Group,
+  Menu,
+  NavLink,
+  Text,
+  Tooltip,
+  UnstyledButton,
+  useComputedColorScheme,
+  useMantineColorScheme,
+} from "@mantine/core";
+import { useDisclosure } from "@mantine/hooks";
+import {
+  IconChartBar,
+  IconChevronDown,
+  IconFolder,
+  IconLogout,
+  IconMoon,
+  IconNotebook,
+  IconSettings,
+  IconSun,
+  IconUsersGroup,
+} from "@tabler/icons-react";
+import { signOut } from "next-auth/react";
+import Link from "next/link";
+import { usePathname } from "next/navigation";
+import type { ReactNode } from "react";
+
+interface Props {
+  user: { name: string; email: string; role: string };
+  showTeam: boolean;
+  showAdmin: boolean;
+  children: ReactNode;
+}
+
+export function PortalShell({ user, showTeam, showAdmin, children }: Props) {
+  const [opened, { toggle }] = useDisclosure();
+  const pathname = usePathname();
+  const links = [
+    { href: "/files", label: "Files", icon: IconFolder },
+    { href: "/notebooks", label: "Notebooks", icon: IconNotebook },
+    { href: "/usage", label: "Usage", icon: IconChartBar },
+    ...(showTeam ? [{ href: "/team", label: "Team", icon: IconUsersGroup }] : []),
+    ...(showAdmin ? [{ href: "/admin/users", label: "Admin", icon: IconSettings }] : []),
+  ];
+  return (
+    <AppShell header={{ height: 52 }} navbar={{ width: 210, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between">
+          <Group gap="sm">
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" />
+            <Text component={Link} href="/files" fw={700} fz="lg">
+              Atrium
+            </Text>
+          </Group>
+          <Group gap="xs">
+            <ColorSchemeToggle />
+            <Menu position="bottom-end" withinPortal>
+              <Menu.Target>
+                <UnstyledButton aria-label="Account menu">
+                  <Group gap={8}>
+                    <Avatar size="sm" radius="xl" color="indigo">
+                      {initials(user.name)}
+                    </Avatar>
+                    <div>
+                      <Text size="sm" fw={500} lh={1.1}>
+                        {user.name}
+                      </Text>
+                      <Badge size="xs" variant="light">
+                        {user.role}
+                      </Badge>
+                    </div>
+                    <IconChevronDown size={14} />
+                  </Group>
+                </UnstyledButton>
+              </Menu.Target>
+              <Menu.Dropdown>
+                <Menu.Label>{user.email}</Menu.Label>
+                <Menu.Item leftSection={<IconLogout size={16} />} onClick={() => signOut({ redirectTo: "/signin" })}>
+                  Sign out
+                </Menu.Item>
+              </Menu.Dropdown>
+            </Menu>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" aria-label="Main">
+        {links.map((link) => (
+          <NavLink
+            key={link.href}
+            component={Link}
+            href={link.href}
+            label={link.label}
+            leftSection={<link.icon size={18} stroke={1.6} />}
+            active={pathname === link.href || pathname.startsWith(link.href.replace(/\/users$/, "") + "/")}
+          />
+        ))}
+      </AppShell.Navbar>
+      <AppShell.Main>{children}</AppShell.Main>
+    </AppShell>
+  );
+}
+
+function ColorSchemeToggle() {
+  const { setColorScheme } = useMantineColorScheme();
+  const computed = useComputedColorScheme("light", { getInitialValueInEffect: true });
+  const next = computed === "dark" ? "light" : "dark";
+  return (
+    <Tooltip label={`Switch to ${next} theme`}>
+      <ActionIcon variant="subtle" color="gray" aria-label={`Switch to ${next} theme`} onClick={() => setColorScheme(next)}>
+        {computed === "dark" ? <IconSun size={18} /> : <IconMoon size={18} />}
+      </ActionIcon>
+    </Tooltip>
+  );
+}
+
+const initials = (name: string) =>
+  name
+    .split(/\s+/)
+    .map((part) => part[0] ?? "")
+    .join("")
+    .slice(0, 2)
+    .toUpperCase();

@@ -1,0 +1,66 @@
+// Team and membership queries.
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { Database } from "../index";
+import { memberships, teams, users } from "../schema";
+import { isUuid } from "./users";
+
+export type TeamRow = typeof teams.$inferSelect;
+export type MembershipRole = (typeof memberships.$inferSelect)["role"];
+
+export async function insertTeam(db: Database, params: { name: string; description?: string }): Promise<TeamRow> {
+  const [row] = await db.insert(teams).values({ name: params.name, description: params.description ?? "" }).returning();
+  return row!;
+}
+
+export async function findTeamByName(db: Database, name: string): Promise<TeamRow | undefined> {
+  const [row] = await db.select().from(teams).where(sql`lower(${teams.name}) = lower(${name})`).limit(1);
+  return row;
+}
+
+export async function findTeamById(db: Database, id: string): Promise<TeamRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  const [row] = await db.select().from(teams).where(eq(teams.id, id)).limit(1);
+  return row;
+}
+
+export async function listTeams(db: Database) {
+  const rows = await db.select().from(teams).orderBy(asc(teams.name));
+  const members = await db
+    .select({
+      teamId: memberships.teamId,
+      userId: users.id,
+      email: users.email,
+      name: users.name,
+      role: memberships.role,
+    })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .orderBy(asc(users.email));
+  return rows.map((t) => ({ ...t, members: members.filter((m) => m.teamId === t.id) }));
+}
+
+/** Adds the user to the team, or changes their role in it. */
+export async function upsertMembership(db: Database, params: { userId: string; teamId: string; role: MembershipRole }) {
+  await db
+    .insert(memberships)
+    .values(params)
+    .onConflictDoUpdate({ target: [memberships.userId, memberships.teamId], set: { role: params.role } });
+}
+
+export async function deleteMembership(db: Database, params: { userId: string; teamId: string }): Promise<boolean> {
+  const rows = await db
+    .delete(memberships)
+    .where(and(eq(memberships.userId, params.userId), eq(memberships.teamId, params.teamId)))
+    .returning({ userId: memberships.userId });
+  return rows.length > 0;
+}
+
+/** The teams a user belongs to, with their role in each. */
+export async function teamsOfUser(db: Database, userId: string) {
+  return db
+    .select({ id: teams.id, name: teams.name, role: memberships.role })
+    .from(memberships)
+    .innerJoin(teams, eq(teams.id, memberships.teamId))
+    .where(eq(memberships.userId, userId))
+    .orderBy(asc(teams.name));
+}

@@ -1,0 +1,60 @@
+// Personal API token queries. Tokens are looked up by their SHA-256; the secret never reaches the database.
+import { and, desc, eq, gt, isNull, or } from "drizzle-orm";
+import type { Database } from "../index";
+import { apiTokens, users } from "../schema";
+
+export async function insertApiToken(
+  db: Database,
+  params: { userId: string; name: string; tokenHash: string; prefix: string; expiresAt: Date | null },
+) {
+  const [row] = await db.insert(apiTokens).values(params).returning();
+  return row!;
+}
+
+/** The active user behind a token hash, or undefined (unknown, revoked, expired, or user disabled). */
+export async function findUserByTokenHash(db: Database, tokenHash: string) {
+  const now = new Date();
+  const [row] = await db
+    .select({ user: users, tokenId: apiTokens.id })
+    .from(apiTokens)
+    .innerJoin(users, eq(users.id, apiTokens.userId))
+    .where(
+      and(
+        eq(apiTokens.tokenHash, tokenHash),
+        eq(apiTokens.revoked, false),
+        or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)),
+        isNull(users.disabledAt),
+      ),
+    )
+    .limit(1);
+  return row;
+}
+
+export async function touchApiToken(db: Database, tokenId: string) {
+  await db.update(apiTokens).set({ lastUsedAt: new Date() }).where(eq(apiTokens.id, tokenId));
+}
+
+export async function listApiTokens(db: Database, userId: string) {
+  return db
+    .select({
+      id: apiTokens.id,
+      name: apiTokens.name,
+      prefix: apiTokens.prefix,
+      createdAt: apiTokens.createdAt,
+      lastUsedAt: apiTokens.lastUsedAt,
+      expiresAt: apiTokens.expiresAt,
+      revoked: apiTokens.revoked,
+    })
+    .from(apiTokens)
+    .where(eq(apiTokens.userId, userId))
+    .orderBy(desc(apiTokens.createdAt));
+}
+
+export async function revokeApiToken(db: Database, params: { userId: string; tokenId: string }): Promise<boolean> {
+  const rows = await db
+    .update(apiTokens)
+    .set({ revoked: true })
+    .where(and(eq(apiTokens.id, params.tokenId), eq(apiTokens.userId, params.userId)))
+    .returning({ id: apiTokens.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,3 @@
+// Every table, by domain. Kernels, quotas and usage get files of their own beside these.
+export * from "./identity";
+export * from "./security";

@@ -1,0 +1,34 @@
+// Failed sign-in counters in Postgres, so the throttle holds across replicas and restarts.
+import { eq, inArray } from "drizzle-orm";
+import type { Database } from "@/db";
+import { signInFailures } from "@/db/schema";
+import { accountRule, addressRule, afterFailure, lockedFor, type ThrottleRule } from "./throttle-policy";
+
+const accountKey = (email: string) => `account:${email.trim().toLowerCase()}`;
+const addressKey = (address: string) => `address:${address}`;
+
+/** Milliseconds until this email or address may try again; 0 when not throttled. */
+export async function throttledFor(db: Database, email: string, address: string | null, now = new Date()) {
+  const keys = [accountKey(email), ...(address ? [addressKey(address)] : [])];
+  const rows = await db.select().from(signInFailures).where(inArray(signInFailures.key, keys));
+  return Math.max(0, ...rows.map((row) => lockedFor(row, now)));
+}
+
+export async function recordFailure(db: Database, email: string, address: string | null, now = new Date()) {
+  await bump(db, accountKey(email), accountRule, now);
+  if (address) await bump(db, addressKey(address), addressRule, now);
+}
+
+/** A successful sign-in clears the account's counter (not the address's: that one guards many accounts). */
+export async function clearFailures(db: Database, email: string) {
+  await db.delete(signInFailures).where(eq(signInFailures.key, accountKey(email)));
+}
+
+async function bump(db: Database, key: string, rule: ThrottleRule, now: Date) {
+  await db.transaction(async (tx) => {
+    await tx.insert(signInFailures).values({ key, failures: 0, windowStartedAt: now }).onConflictDoNothing();
+    const [row] = await tx.select().from(signInFailures).where(eq(signInFailures.key, key)).for("update");
+    const next = afterFailure(row && row.failures > 0 ? row : undefined, now, rule);
+    await tx.update(signInFailures).set(next).where(eq(signInFailures.key, key));
+  });
+}

@@ -1,0 +1,43 @@
+// Personal API tokens: random, shown once, stored as SHA-256 (fast to look up, and a leaked table
+// yields nothing usable since the tokens carry 256 bits of entropy).
+import { createHash, randomBytes } from "node:crypto";
+import type { Database } from "@/db";
+import { appendAudit } from "@/db/queries/audit";
+import { findUserByTokenHash, insertApiToken, touchApiToken } from "@/db/queries/tokens";
+import type { Actor } from "@/server/identity/actor";
+
+const PREFIX = "atr_";
+export const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
+
+export async function createApiToken(
+  db: Database,
+  actor: Actor,
+  input: { userId: string; name: string; expiresAt?: Date | null },
+) {
+  const token = PREFIX + randomBytes(32).toString("base64url");
+  const row = await insertApiToken(db, {
+    userId: input.userId,
+    name: input.name,
+    tokenHash: hashToken(token),
+    prefix: token.slice(0, PREFIX.length + 6),
+    expiresAt: input.expiresAt ?? null,
+  });
+  await appendAudit(db, {
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: "token.create",
+    targetType: "user",
+    targetId: input.userId,
+    details: { tokenId: row.id, name: input.name },
+  });
+  return { token, id: row.id };
+}
+
+/** The active user a token belongs to, or undefined. */
+export async function userForToken(db: Database, token: string) {
+  if (!token.startsWith(PREFIX) || token.length > 200) return undefined;
+  const found = await findUserByTokenHash(db, hashToken(token));
+  if (!found) return undefined;
+  void touchApiToken(db, found.tokenId).catch(() => {}); // best effort; never fails the request
+  return found.user;
+}

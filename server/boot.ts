@@ -1,0 +1,80 @@
+// Starts Atrium's services for this process: the data dir, the secret, the database (migrated), the first
+// admin. Used by the web server and by CLI commands that work on the database directly.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { openDatabase, type OpenDatabase } from "@/db";
+import { countActiveAdmins, findUserByEmail } from "@/db/queries/users";
+import type { Env } from "./env";
+import { createUser, changeRole, setDisabled } from "./identity/users";
+import { systemActor } from "./identity/actor";
+import type { Services } from "./services";
+import { log } from "./log";
+
+export interface Booted {
+  services: Services;
+  database: OpenDatabase;
+  close(): Promise<void>;
+}
+
+export async function bootServices(env: Env): Promise<Booted> {
+  fs.mkdirSync(env.dataDir, { recursive: true, mode: 0o700 });
+  const secret = env.ATRIUM_SECRET ?? readOrCreateSecret(env.dataDir);
+  const database = await openDatabase({
+    url: env.DATABASE_URL,
+    pgliteDir: path.join(env.dataDir, "pgdata"),
+    connectTimeoutSeconds: env.ATRIUM_DB_CONNECT_TIMEOUT_SECONDS,
+  });
+  const secureCookies = env.ATRIUM_PUBLIC_URL?.startsWith("https:") ?? false;
+  const services: Services = {
+    env,
+    db: database.db,
+    dbKind: database.kind,
+    secret,
+    sessionCookieName: secureCookies ? "__Secure-atrium.session" : "atrium.session",
+    secureCookies,
+  };
+  return { services, database, close: () => database.close() };
+}
+
+/** The secret is generated once and kept in the data dir (mode 0600), so sessions survive restarts. */
+function readOrCreateSecret(dataDir: string): string {
+  const file = path.join(dataDir, "secret");
+  try {
+    const existing = fs.readFileSync(file, "utf8").trim();
+    if (existing.length >= 32) return existing;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const secret = crypto.randomBytes(32).toString("hex");
+  fs.writeFileSync(file, secret + "\n", { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * The first admin: from ATRIUM_ADMIN_EMAIL / ATRIUM_ADMIN_PASSWORD, or with a random password printed once.
+ * Runs only while there is no active admin, so it never overrides what admins did later.
+ */
+export async function ensureFirstAdmin(services: Services): Promise<void> {
+  const { db, env } = services;
+  if ((await countActiveAdmins(db)) > 0) return;
+  const email = env.ATRIUM_ADMIN_EMAIL ?? "admin@atrium.local";
+  const existing = await findUserByEmail(db, email);
+  if (existing) {
+    if (existing.role !== "admin") await changeRole(db, systemActor, existing.id, "admin");
+    if (existing.disabledAt) await setDisabled(db, systemActor, existing.id, false);
+    log.info(`${email} is the admin (no other active admin existed).`);
+    return;
+  }
+  const password = env.ATRIUM_ADMIN_PASSWORD ?? crypto.randomBytes(12).toString("base64url");
+  await createUser(db, systemActor, { email, name: "Administrator", password, role: "admin", username: "admin" });
+  if (env.ATRIUM_ADMIN_PASSWORD) {
+    log.info(`Created the first admin ${email} with the password from ATRIUM_ADMIN_PASSWORD.`);
+  } else {
+    // Printed exactly once: it is not stored anywhere but as a hash.
+    console.log(
+      `\n  First admin created.\n    Email:    ${email}\n    Password: ${password}\n  Keep it now: it will not be shown again ` +
+        `(reset it later with \`npx atrium users set-password ${email}\`).\n`,
+    );
+  }
+}

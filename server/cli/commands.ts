@@ -1,0 +1,157 @@
+// The CLI's database commands, written once against a Database so they run the same way in the CLI process
+// (Postgres, or PGlite when no portal is running) and inside a running portal (PGlite, via the control socket).
+import crypto from "node:crypto";
+import type { Database } from "@/db";
+import { listUsers } from "@/db/queries/users";
+import { createApiToken } from "@/server/auth/tokens";
+import { isAppError } from "@/server/errors";
+import { cliActor } from "@/server/identity/actor";
+import { changeRole, createTeam, createUser, requireTeam, requireUser, resetPassword, setMembership } from "@/server/identity/users";
+
+export interface CommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class UsageError extends Error {}
+
+export const USAGE = `Usage: npx atrium <command>
+
+  start [--dev]                                   serve the portal (PORT, default 3000)
+  migrate                                         apply database migrations
+  users add EMAIL [--name NAME] [--role analyst|admin] [--username NAME] [--password PW | --password-stdin]
+  users list
+  users set-role EMAIL analyst|admin
+  users set-password EMAIL (--password PW | --password-stdin)
+  teams add NAME [--description TEXT]
+  teams add-member TEAM EMAIL [--lead]
+  tokens create --user EMAIL [--name NAME] [--expires-days N]
+
+Configuration comes from the environment (see README): DATABASE_URL, ATRIUM_DATA_DIR, ...`;
+
+/** Minimal flag parser: positional words, `--flag value`, and boolean `--flag`. */
+export function parseArgs(argv: string[], booleans: string[] = []) {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (!word.startsWith("--")) {
+      positional.push(word);
+      continue;
+    }
+    const [name, inline] = word.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (booleans.includes(name)) flags.set(name, true);
+    else if (inline !== undefined) flags.set(name, inline);
+    else {
+      const value = argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value.`);
+      flags.set(name, value);
+    }
+  }
+  const str = (name: string) => {
+    const v = flags.get(name);
+    return typeof v === "string" ? v : undefined;
+  };
+  return { positional, flags, str };
+}
+
+/** Runs a database command. `stdinText` is what `--password-stdin` reads. */
+export async function runDbCommand(db: Database, argv: string[], stdinText?: string): Promise<CommandResult> {
+  try {
+    const stdout = await dispatch(db, argv, stdinText);
+    return { exitCode: 0, stdout, stderr: "" };
+  } catch (error) {
+    if (error instanceof UsageError) return { exitCode: 2, stdout: "", stderr: `${error.message}\n\n${USAGE}\n` };
+    if (isAppError(error)) return { exitCode: 1, stdout: "", stderr: `Error: ${error.message}\n` };
+    throw error;
+  }
+}
+
+async function dispatch(db: Database, argv: string[], stdinText?: string): Promise<string> {
+  const [group, action, ...rest] = argv;
+  const key = `${group ?? ""} ${action ?? ""}`;
+  const args = parseArgs(rest, ["password-stdin", "lead"]);
+  const password = () => {
+    if (args.flags.get("password-stdin")) {
+      const text = (stdinText ?? "").replace(/\r?\n$/, "");
+      if (!text) throw new UsageError("--password-stdin: nothing was read from standard input.");
+      return text;
+    }
+    return args.str("password");
+  };
+  const need = (index: number, what: string) => {
+    const value = args.positional[index];
+    if (!value) throw new UsageError(`Missing ${what}.`);
+    return value;
+  };
+
+  switch (key) {
+    case "users add": {
+      const given = password();
+      const generated = given === undefined ? crypto.randomBytes(12).toString("base64url") : undefined;
+      const role = args.str("role") ?? "analyst";
+      if (role !== "analyst" && role !== "admin") throw new UsageError(`--role must be analyst or admin, not "${role}".`);
+      const user = await createUser(db, cliActor, {
+        email: need(0, "EMAIL"),
+        name: args.str("name"),
+        username: args.str("username"),
+        role,
+        password: given ?? generated,
+      });
+      return (
+        `Created ${user.role} ${user.email} (username ${user.username}).\n` +
+        (generated ? `Password: ${generated}\n(shown once; change it with \`npx atrium users set-password ${user.email}\`)\n` : "")
+      );
+    }
+    case "users list": {
+      const rows = await listUsers(db);
+      const lines = rows.map((u) =>
+        [u.email, u.username, u.role, u.disabled ? "disabled" : "active", u.teams.map((t) => (t.role === "lead" ? `${t.name}(lead)` : t.name)).join(",") || "-"].join("\t"),
+      );
+      return ["EMAIL\tUSERNAME\tROLE\tSTATUS\tTEAMS", ...lines].join("\n") + "\n";
+    }
+    case "users set-role": {
+      const user = await requireUser(db, need(0, "EMAIL"));
+      const role = need(1, "ROLE (analyst or admin)");
+      if (role !== "analyst" && role !== "admin") {
+        throw new UsageError(`ROLE must be analyst or admin, not "${role}". Team leads are set per team: teams add-member TEAM EMAIL --lead.`);
+      }
+      await changeRole(db, cliActor, user.id, role);
+      return `${user.email} is now ${role}.\n`;
+    }
+    case "users set-password": {
+      const user = await requireUser(db, need(0, "EMAIL"));
+      const given = password();
+      if (given === undefined) throw new UsageError("Give the new password with --password PW or --password-stdin.");
+      await resetPassword(db, cliActor, user.id, given);
+      return `Password of ${user.email} changed.\n`;
+    }
+    case "teams add": {
+      const team = await createTeam(db, cliActor, { name: need(0, "NAME"), description: args.str("description") });
+      return `Created team ${team.name}.\n`;
+    }
+    case "teams add-member": {
+      const team = await requireTeam(db, need(0, "TEAM"));
+      const user = await requireUser(db, need(1, "EMAIL"));
+      const role = args.flags.get("lead") ? "lead" : "member";
+      await setMembership(db, cliActor, { teamId: team.id, userId: user.id, role });
+      return `${user.email} is a ${role === "lead" ? "team lead" : "member"} of ${team.name}.\n`;
+    }
+    case "tokens create": {
+      const email = args.str("user");
+      if (!email) throw new UsageError("tokens create needs --user EMAIL.");
+      const user = await requireUser(db, email);
+      const days = args.str("expires-days");
+      if (days !== undefined && !/^[1-9]\d{0,4}$/.test(days)) throw new UsageError("--expires-days must be a whole number of days.");
+      const { token } = await createApiToken(db, cliActor, {
+        userId: user.id,
+        name: args.str("name") ?? "cli",
+        expiresAt: days ? new Date(Date.now() + Number(days) * 86_400_000) : null,
+      });
+      return `${token}\n`;
+    }
+    default:
+      throw new UsageError(group ? `Unknown command "${[group, action].filter(Boolean).join(" ")}".` : "No command given.");
+  }
+}

@@ -1,0 +1,23 @@
+// Pure rules for the names Atrium derives and accepts: usernames (the identity kernels and homes run as),
+// emails and team names.
+
+/** POSIX-ish user name that YARN, HDFS and Kubernetes labels all accept. */
+export const USERNAME_PATTERN = /^[a-z][a-z0-9._-]{0,31}$/;
+export const TEAM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export const isValidEmail = (email: string) => EMAIL_PATTERN.test(email.trim()) && email.length <= 254;
+
+/** "Ada.Lovelace+x@example.com" → "ada.lovelace"; a name that can't be made valid falls back to "user". */
+export function usernameFromEmail(email: string): string {
+  const local = email.trim().toLowerCase().split("@")[0] ?? "";
+  let name = local.split("+")[0]!.replace(/[^a-z0-9._-]/g, "");
+  name = name.replace(/^[^a-z]+/, "").slice(0, 24);
+  return USERNAME_PATTERN.test(name) ? name : "user";
+}
+
+/** Candidates for a unique username: base, base2, base3, ... */
+export function* usernameCandidates(base: string): Generator<string> {
+  yield base;
+  for (let i = 2; i < 10_000; i++) yield `${base}${i}`;
+}

@@ -1,0 +1,201 @@
+// Managing people and teams: the rules (who may hold what role, what a valid name is) and the audit trail,
+// over the (db, params) queries. Shared by the admin procedures and the CLI.
+import type { Database } from "@/db";
+import { appendAudit } from "@/db/queries/audit";
+import {
+  deleteMembership,
+  findTeamById,
+  findTeamByName,
+  insertTeam,
+  upsertMembership,
+  type MembershipRole,
+} from "@/db/queries/teams";
+import {
+  countActiveAdmins,
+  findUserByEmail,
+  findUserById,
+  insertUser,
+  setUserDisabled,
+  setUserPassword,
+  setUserRole,
+  usernameTaken,
+  type UserRole,
+  type UserRow,
+} from "@/db/queries/users";
+import { AppError } from "@/server/errors";
+import { hashPassword, passwordProblem } from "@/server/auth/passwords";
+import type { Actor } from "./actor";
+import { isValidEmail, TEAM_NAME_PATTERN, USERNAME_PATTERN, usernameCandidates, usernameFromEmail } from "./names";
+
+export interface NewUser {
+  email: string;
+  name?: string;
+  password?: string;
+  username?: string;
+  role?: UserRole;
+}
+
+export async function createUser(db: Database, actor: Actor, input: NewUser): Promise<UserRow> {
+  const email = input.email.trim().toLowerCase();
+  if (!isValidEmail(email)) throw new AppError("BAD_REQUEST", `"${input.email}" is not a valid email address.`);
+  if (await findUserByEmail(db, email)) {
+    throw new AppError("ALREADY_EXISTS", `A user with the email ${email} already exists.`);
+  }
+  if (input.password !== undefined) {
+    const problem = passwordProblem(input.password);
+    if (problem) throw new AppError("BAD_REQUEST", problem);
+  }
+  const username = await chooseUsername(db, email, input.username);
+  const user = await insertUser(db, {
+    email,
+    username,
+    name: input.name?.trim() || username,
+    passwordHash: input.password !== undefined ? await hashPassword(input.password) : null,
+    role: input.role ?? "analyst",
+  });
+  await appendAudit(db, {
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: "user.create",
+    targetType: "user",
+    targetId: user.id,
+    details: { email, username, role: user.role },
+  });
+  return user;
+}
+
+async function chooseUsername(db: Database, email: string, requested?: string): Promise<string> {
+  if (requested !== undefined) {
+    if (!USERNAME_PATTERN.test(requested)) {
+      throw new AppError(
+        "BAD_REQUEST",
+        `"${requested}" is not a valid username: use 1–32 lower-case letters, digits, ".", "_" or "-", starting with a letter.`,
+      );
+    }
+    if (await usernameTaken(db, requested)) throw new AppError("ALREADY_EXISTS", `The username ${requested} is taken.`);
+    return requested;
+  }
+  for (const candidate of usernameCandidates(usernameFromEmail(email))) {
+    if (!(await usernameTaken(db, candidate))) return candidate;
+  }
+  throw new AppError("CONFLICT", "Could not find a free username; pass one explicitly.");
+}
+
+export async function requireUser(db: Database, idOrEmail: string): Promise<UserRow> {
+  const user = idOrEmail.includes("@") ? await findUserByEmail(db, idOrEmail) : await findUserById(db, idOrEmail);
+  if (!user) throw new AppError("NOT_FOUND", `No user ${idOrEmail} exists.`);
+  return user;
+}
+
+export async function changeRole(db: Database, actor: Actor, userId: string, role: UserRole) {
+  const user = await requireUser(db, userId);
+  if (user.role === role) return user;
+  if (user.role === "admin" && role !== "admin" && (await countActiveAdmins(db)) <= 1 && !user.disabledAt) {
+    throw new AppError("CONFLICT", "This is the last active admin; make someone else an admin first.");
+  }
+  const updated = await setUserRole(db, { id: user.id, role });
+  await appendAudit(db, {
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: "user.set_role",
+    targetType: "user",
+    targetId: user.id,
+    details: { email: user.email, from: user.role, to: role },
+  });
+  return updated!;
+}
+
+export async function setDisabled(db: Database, actor: Actor, userId: string, disabled: boolean) {
+  const user = await requireUser(db, userId);
+  if (disabled && actor.id === user.id) throw new AppError("CONFLICT", "You cannot disable your own account.");
+  if (disabled && user.role === "admin" && !user.disabledAt && (await countActiveAdmins(db)) <= 1) {
+    throw new AppError("CONFLICT", "This is the last active admin; make someone else an admin first.");
+  }
+  const updated = await setUserDisabled(db, { id: user.id, disabled });
+  await appendAudit(db, {
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: disabled ? "user.disable" : "user.enable",
+    targetType: "user",
+    targetId: user.id,
+    details: { email: user.email },
+  });
+  return updated!;
+}
+
+export async function resetPassword(db: Database, actor: Actor, userId: string, password: string) {
+  const problem = passwordProblem(password);
+  if (problem) throw new AppError("BAD_REQUEST", problem);
+  const user = await requireUser(db, userId);
+  await setUserPassword(db, { id: user.id, passwordHash: await hashPassword(password) });
+  await appendAudit(db, {
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: "user.reset_password",
+    targetType: "user",
+    targetId: user.id,
+    details: { email: user.email },
+  });
+}
+
+export async function createTeam(db: Database, actor: Actor, input: { name: string; description?: string }) {
+  const name = input.name.trim();
+  if (!TEAM_NAME_PATTERN.test(name)) {
+    throw new AppError(
+      "BAD_REQUEST",
+      `"${input.name}" is not a valid team name: use up to 63 letters, digits, spaces, ".", "_" or "-".`,
+    );
+  }
+  if (await findTeamByName(db, name)) throw new AppError("ALREADY_EXISTS", `A team named ${name} already exists.`);
+  const team = await insertTeam(db, { name, description: input.description });
+  await appendAudit(db, {
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: "team.create",
+    targetType: "team",
+    targetId: team.id,
+    details: { name },
+  });
+  return team;
+}
+
+export async function requireTeam(db: Database, idOrName: string) {
+  const team = (await findTeamById(db, idOrName)) ?? (await findTeamByName(db, idOrName));
+  if (!team) throw new AppError("NOT_FOUND", `No team ${idOrName} exists.`);
+  return team;
+}
+
+export async function setMembership(
+  db: Database,
+  actor: Actor,
+  input: { teamId: string; userId: string; role: MembershipRole },
+) {
+  const team = await requireTeam(db, input.teamId);
+  const user = await requireUser(db, input.userId);
+  await upsertMembership(db, { teamId: team.id, userId: user.id, role: input.role });
+  await appendAudit(db, {
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: "team.set_member",
+    targetType: "team",
+    targetId: team.id,
+    details: { team: team.name, email: user.email, role: input.role },
+  });
+  return { team, user };
+}
+
+export async function removeMembership(db: Database, actor: Actor, input: { teamId: string; userId: string }) {
+  const team = await requireTeam(db, input.teamId);
+  const user = await requireUser(db, input.userId);
+  if (!(await deleteMembership(db, { teamId: team.id, userId: user.id }))) {
+    throw new AppError("NOT_FOUND", `${user.email} is not a member of ${team.name}.`);
+  }
+  await appendAudit(db, {
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: "team.remove_member",
+    targetType: "team",
+    targetId: team.id,
+    details: { team: team.name, email: user.email },
+  });
+}

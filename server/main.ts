@@ -1,0 +1,133 @@
+// The custom server: one Node process per replica. Next renders the pages and runs next-auth; this server owns
+// the APIs it serves itself (tRPC, and the Jupyter API and kernel WebSockets), every WebSocket upgrade, and
+// TCP_NODELAY on every socket (small kernel replies must not wait for delayed ACKs).
+import { EventEmitter } from "node:events";
+import http from "node:http";
+import type { Duplex } from "node:stream";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import next from "next";
+import { createHTTPHandler } from "@trpc/server/adapters/standalone";
+import { bootServices, ensureFirstAdmin } from "./boot";
+import type { Env } from "./env";
+import { identify } from "./auth/session";
+import { log } from "./log";
+import { StartupError } from "./startup-error";
+import { setServices, type Services } from "./services";
+import { appRouter } from "./trpc/root";
+import { startControlSocket } from "./cli/control-socket";
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** A handler for paths this server serves itself; returns false to pass the request on. */
+export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean> | boolean;
+export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL) => Promise<boolean> | boolean;
+
+export interface StartOptions {
+  env: Env;
+  dev?: boolean;
+  /** Extra APIs served before Next (the Jupyter API registers here). */
+  routes?: ((services: Services) => { http?: RouteHandler; upgrade?: UpgradeHandler; close?: () => Promise<void> })[];
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  services: Services;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { env } = options;
+  const booted = await bootServices(env);
+  const { services } = booted;
+  setServices(services);
+  await ensureFirstAdmin(services);
+
+  // Next gets a stand-in for the HTTP server: given the real one it would end every WebSocket whose path
+  // matches an app route. We forward only its own upgrades (/_next/, dev hot reload) to it.
+  const nextUpgrades = new EventEmitter();
+  const nextApp = next({ dev: options.dev ?? false, dir: projectRoot, hostname: "localhost", port: env.PORT, httpServer: nextUpgrades as unknown as http.Server });
+  await nextApp.prepare();
+  const nextHandler = nextApp.getRequestHandler();
+
+  const clientAddress = (req: http.IncomingMessage) => {
+    const forwarded = env.ATRIUM_TRUST_PROXY ? String(req.headers["x-forwarded-for"] ?? "").split(",")[0]?.trim() : "";
+    return forwarded || req.socket.remoteAddress || null;
+  };
+
+  const trpc = createHTTPHandler({
+    router: appRouter,
+    basePath: "/api/trpc/",
+    createContext: async ({ req }) => ({
+      services,
+      address: clientAddress(req),
+      user: await identify(req.headers, { db: services.db, secret: services.secret, sessionCookieName: services.sessionCookieName }),
+    }),
+    onError: ({ error, path: procedure }) => {
+      if (error.code === "INTERNAL_SERVER_ERROR") log.error(`tRPC ${procedure ?? "?"}: ${error.message}`);
+    },
+  });
+
+  const extras = (options.routes ?? []).map((make) => make(services));
+
+  const server = http.createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (url.pathname.startsWith("/api/trpc/")) return trpc(req, res);
+      for (const extra of extras) if (extra.http && (await extra.http(req, res, url))) return;
+      // Only this server says where a request came from; a client-sent value is discarded.
+      delete req.headers["x-atrium-client-address"];
+      const address = clientAddress(req);
+      if (address) req.headers["x-atrium-client-address"] = address;
+      await nextHandler(req, res);
+    } catch (error) {
+      log.error(`request ${req.method} ${req.url} failed`, error);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end("Internal error");
+    }
+  });
+  server.on("connection", (socket) => socket.setNoDelay(true));
+  server.on("upgrade", async (req, socket, head) => {
+    socket.on("error", () => socket.destroy());
+    const url = new URL(req.url ?? "/", "http://localhost");
+    try {
+      if (url.pathname.startsWith("/_next/")) {
+        nextUpgrades.emit("upgrade", req, socket, head);
+        return;
+      }
+      for (const extra of extras) if (extra.upgrade && (await extra.upgrade(req, socket, head, url))) return;
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    } catch (error) {
+      log.error(`upgrade ${url.pathname} failed`, error);
+      socket.destroy();
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new StartupError(`PORT: port ${env.PORT} is already in use; stop what uses it or set PORT to another port.`) : error),
+    );
+    server.listen(env.PORT, env.HOST, resolve);
+  });
+  const port = (server.address() as { port: number }).port;
+  const control = services.dbKind === "pglite" ? await startControlSocket(services) : undefined;
+  const url = env.ATRIUM_PUBLIC_URL ?? `http://localhost:${port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    services,
+    close: () =>
+      (closing ??= (async () => {
+        await control?.close();
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const extra of extras) await extra.close?.();
+        await nextApp.close().catch(() => {});
+        await booted.close();
+        setServices(undefined);
+      })()),
+  };
+}

@@ -1,0 +1,66 @@
+// Admin procedures: users, teams, the audit log. Each one parses input and calls one domain function.
+import { z } from "zod";
+import { listAudit } from "@/db/queries/audit";
+import { listTeams } from "@/db/queries/teams";
+import { listUsers } from "@/db/queries/users";
+import {
+  changeRole,
+  createTeam,
+  createUser,
+  removeMembership,
+  resetPassword,
+  setDisabled,
+  setMembership,
+} from "@/server/identity/users";
+import { adminProcedure, router } from "../init";
+
+const id = z.string().uuid();
+
+export const adminRouter = router({
+  users: router({
+    list: adminProcedure.query(({ ctx }) => listUsers(ctx.services.db)),
+    add: adminProcedure
+      .input(
+        z.object({
+          email: z.string().trim().min(3).max(254),
+          name: z.string().trim().max(120).optional(),
+          password: z.string().min(1).max(1024),
+          role: z.enum(["analyst", "admin"]).default("analyst"),
+        }),
+      )
+      .mutation(async ({ ctx, input }) => {
+        const user = await createUser(ctx.services.db, ctx.actor, input);
+        return { id: user.id, email: user.email, username: user.username };
+      }),
+    setRole: adminProcedure
+      .input(z.object({ userId: id, role: z.enum(["analyst", "admin"]) }))
+      .mutation(async ({ ctx, input }) => {
+        await changeRole(ctx.services.db, ctx.actor, input.userId, input.role);
+      }),
+    setDisabled: adminProcedure
+      .input(z.object({ userId: id, disabled: z.boolean() }))
+      .mutation(async ({ ctx, input }) => {
+        await setDisabled(ctx.services.db, ctx.actor, input.userId, input.disabled);
+      }),
+    resetPassword: adminProcedure
+      .input(z.object({ userId: id, password: z.string().min(1).max(1024) }))
+      .mutation(({ ctx, input }) => resetPassword(ctx.services.db, ctx.actor, input.userId, input.password)),
+  }),
+  teams: router({
+    list: adminProcedure.query(({ ctx }) => listTeams(ctx.services.db)),
+    add: adminProcedure
+      .input(z.object({ name: z.string().trim().min(1).max(63), description: z.string().max(500).optional() }))
+      .mutation(({ ctx, input }) => createTeam(ctx.services.db, ctx.actor, input)),
+    setMember: adminProcedure
+      .input(z.object({ teamId: id, userId: id, role: z.enum(["member", "lead"]).default("member") }))
+      .mutation(async ({ ctx, input }) => {
+        await setMembership(ctx.services.db, ctx.actor, input);
+      }),
+    removeMember: adminProcedure
+      .input(z.object({ teamId: id, userId: id }))
+      .mutation(({ ctx, input }) => removeMembership(ctx.services.db, ctx.actor, input)),
+  }),
+  audit: adminProcedure
+    .input(z.object({ limit: z.number().int().min(1).max(1000).default(200) }).default({ limit: 200 }))
+    .query(({ ctx, input }) => listAudit(ctx.services.db, input)),
+});
