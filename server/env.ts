@@ -50,7 +50,7 @@ export class EnvError extends Error {
 }
 
 /** Validates the environment. Never prints secret values back, only the variable names. */
-export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+export function loadEnv(source: Record<string, string | undefined> = process.env): Env {
   const result = schema.safeParse(source);
   if (!result.success) {
     throw new EnvError(

@@ -26,6 +26,8 @@ export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: B
 export interface StartOptions {
   env: Env;
   dev?: boolean;
+  /** Runs after the database is reachable and before Next starts (the CLI builds the web app here). */
+  beforeWebApp?: () => void;
   /** Extra APIs served before Next (the Jupyter API registers here). */
   routes?: ((services: Services) => { http?: RouteHandler; upgrade?: UpgradeHandler; close?: () => Promise<void> })[];
 }
@@ -43,6 +45,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { services } = booted;
   setServices(services);
   await ensureFirstAdmin(services);
+  options.beforeWebApp?.();
 
   // Next gets a stand-in for the HTTP server: given the real one it would end every WebSocket whose path
   // matches an app route. We forward only its own upgrades (/_next/, dev hot reload) to it.

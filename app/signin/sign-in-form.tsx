@@ -44,7 +44,7 @@ export function SignInForm({ callbackUrl, initialCode }: { callbackUrl: string; 
           </Text>
         </Stack>
         <Paper withBorder shadow="sm" p="xl" radius="md">
-          <form onSubmit={submit} noValidate>
+          <form onSubmit={submit} noValidate aria-label="Sign in">
             <Stack>
               <Title order={2} fz="lg">
                 Sign in

@@ -1,3 +1,4 @@
 // Every table, by domain. Kernels, quotas and usage get files of their own beside these.
 export * from "./identity";
 export * from "./security";
+export * from "./kernels";

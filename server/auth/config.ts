@@ -23,6 +23,13 @@ function config(): NextAuthConfig {
     useSecureCookies: s.secureCookies,
     cookies: { sessionToken: { name: s.sessionCookieName } },
     pages: { signIn: "/signin" },
+    // A refused sign-in is an expected outcome with its own message, not a server error worth a stack trace.
+    logger: {
+      error(error) {
+        if (error.name === "CredentialsSignin" || (error as { type?: string }).type === "CredentialsSignin") return;
+        console.error("[auth]", error);
+      },
+    },
     providers: [
       Credentials({
         credentials: { email: { label: "Email" }, password: { label: "Password", type: "password" } },

@@ -19,6 +19,7 @@ export class UsageError extends Error {}
 export const USAGE = `Usage: npx atrium <command>
 
   start [--dev]                                   serve the portal (PORT, default 3000)
+  build                                           build the web app if its sources changed
   migrate                                         apply database migrations
   users add EMAIL [--name NAME] [--role analyst|admin] [--username NAME] [--password PW | --password-stdin]
   users list

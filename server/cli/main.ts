@@ -19,6 +19,11 @@ export async function main(argv: string[]): Promise<number> {
     const env = loadEnv();
     setLogLevel(env.ATRIUM_LOG_LEVEL);
     if (command === "start") return await start(env, argv.includes("--dev"));
+    if (command === "build") {
+      const { projectRoot } = await import("@/server/main");
+      ensureProductionBuild(projectRoot);
+      return 0;
+    }
     if (command === "migrate") return await migrate(env);
     return await databaseCommand(env, argv);
   } catch (error) {
@@ -32,8 +37,8 @@ export async function main(argv: string[]): Promise<number> {
 
 async function start(env: Env, dev: boolean): Promise<number> {
   const { projectRoot, startServer } = await import("@/server/main");
-  if (!dev) ensureProductionBuild(projectRoot);
-  const server = await startServer({ env, dev });
+  // The database is checked before the build, so a bad DATABASE_URL is reported at once.
+  const server = await startServer({ env, dev, beforeWebApp: dev ? undefined : () => ensureProductionBuild(projectRoot) });
   console.log(`Atrium is running at ${server.url} (database: ${server.services.dbKind === "pglite" ? `embedded, in ${env.dataDir}` : "Postgres"})`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -51,12 +51,12 @@ export function UsersAdmin() {
                 </Text>
               </Table.Td>
               <Table.Td>
-                <Badge variant="light" color={u.role === "admin" ? "grape" : "gray"}>
+                <Badge variant="light" color={u.role === "admin" ? "grape" : "gray"} style={{ overflow: "visible" }}>
                   {u.role}
                 </Badge>
               </Table.Td>
               <Table.Td>{u.teams.map((t) => (t.role === "lead" ? `${t.name} (lead)` : t.name)).join(", ") || "—"}</Table.Td>
-              <Table.Td>{u.disabled ? <Badge color="red" variant="light">disabled</Badge> : <Badge color="teal" variant="light">active</Badge>}</Table.Td>
+              <Table.Td>{u.disabled ? <Badge color="red" variant="light" style={{ overflow: "visible" }}>disabled</Badge> : <Badge color="teal" variant="light" style={{ overflow: "visible" }}>active</Badge>}</Table.Td>
               <Table.Td>{u.lastSignInAt ? new Date(u.lastSignInAt).toLocaleString() : "never"}</Table.Td>
               <Table.Td>
                 <Menu position="bottom-end">

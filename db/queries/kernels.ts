@@ -1,0 +1,63 @@
+// Kernel rows. Reads that serve a user carry the owner in the WHERE clause; admins pass no owner.
+import { and, desc, eq, ne, sql } from "drizzle-orm";
+import type { Database } from "../index";
+import { kernels, users } from "../schema";
+import { isUuid } from "./users";
+
+export type KernelRow = typeof kernels.$inferSelect;
+export type KernelState = KernelRow["state"];
+export type KernelEndReason = NonNullable<KernelRow["endReason"]>;
+
+export async function insertKernel(
+  db: Database,
+  params: { id: string; ownerId: string; teamId: string | null; kernelspec: string; launcher: string; sizeProfile: string | null },
+): Promise<KernelRow> {
+  const [row] = await db.insert(kernels).values({ ...params, state: "starting", stateDetail: "launching" }).returning();
+  return row!;
+}
+
+/** A kernel visible to this user: their own, or any kernel for an admin (`ownerId` undefined). */
+export async function findKernel(db: Database, params: { id: string; ownerId?: string }): Promise<KernelRow | undefined> {
+  if (!isUuid(params.id)) return undefined;
+  const [row] = await db
+    .select()
+    .from(kernels)
+    .where(and(eq(kernels.id, params.id), params.ownerId ? eq(kernels.ownerId, params.ownerId) : undefined))
+    .limit(1);
+  return row;
+}
+
+/** Kernels that are not dead, the user's own (or everyone's for admins), newest first. */
+export async function listLiveKernels(db: Database, params: { ownerId?: string } = {}) {
+  return db
+    .select({ kernel: kernels, ownerEmail: users.email, ownerUsername: users.username })
+    .from(kernels)
+    .innerJoin(users, eq(users.id, kernels.ownerId))
+    .where(and(ne(kernels.state, "dead"), params.ownerId ? eq(kernels.ownerId, params.ownerId) : undefined))
+    .orderBy(desc(kernels.createdAt));
+}
+
+export async function updateKernel(
+  db: Database,
+  id: string,
+  fields: Partial<Pick<KernelRow, "state" | "stateDetail" | "engineId" | "sealedLaunchState" | "startedAt" | "lastActivityAt" | "endedAt" | "endReason">>,
+) {
+  await db.update(kernels).set(fields).where(eq(kernels.id, id));
+}
+
+/** Marks a kernel dead once; a second call (another path noticing the same death) changes nothing. */
+export async function markKernelDead(db: Database, params: { id: string; reason: KernelEndReason; detail: string }): Promise<boolean> {
+  const rows = await db
+    .update(kernels)
+    .set({ state: "dead", stateDetail: params.detail, endReason: params.reason, endedAt: new Date(), sealedLaunchState: null })
+    .where(and(eq(kernels.id, params.id), ne(kernels.state, "dead")))
+    .returning({ id: kernels.id });
+  return rows.length > 0;
+}
+
+export async function touchKernelActivity(db: Database, id: string, at: Date) {
+  await db
+    .update(kernels)
+    .set({ lastActivityAt: sql`greatest(${kernels.lastActivityAt}, ${at.toISOString()}::timestamptz)` })
+    .where(eq(kernels.id, id));
+}

@@ -1,0 +1,35 @@
+// Every kernel is a row: who owns it, where it runs, its state, and (encrypted) how to reach it again.
+// Any replica can read a row and reattach; a restarted portal reconnects the kernels that are still alive.
+import { index, pgEnum, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { teams, users } from "./identity";
+
+export const kernelState = pgEnum("kernel_state", ["starting", "idle", "busy", "restarting", "dead"]);
+export const kernelEndReason = pgEnum("kernel_end_reason", ["stopped", "culled", "died", "quota", "launch_failed"]);
+
+export const kernels = pgTable(
+  "kernels",
+  {
+    /** The kernel id clients use in /api/kernels/{id}. */
+    id: uuid("id").primaryKey(),
+    ownerId: uuid("owner_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    teamId: uuid("team_id").references(() => teams.id, { onDelete: "set null" }),
+    kernelspec: text("kernelspec").notNull(),
+    launcher: text("launcher").notNull(),
+    /** The engine's own id: a pid, a YARN application id, a pod name. */
+    engineId: text("engine_id"),
+    sizeProfile: text("size_profile"),
+    state: kernelState("state").notNull().default("starting"),
+    /** Why it is in this state, in words (a launch phase, or why it died). */
+    stateDetail: text("state_detail"),
+    /** The launcher's saved state incl. connection info and keys, sealed with ATRIUM_SECRET. */
+    sealedLaunchState: text("sealed_launch_state"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    lastActivityAt: timestamp("last_activity_at", { withTimezone: true }).notNull().defaultNow(),
+    endedAt: timestamp("ended_at", { withTimezone: true }),
+    endReason: kernelEndReason("end_reason"),
+  },
+  (t) => [index("kernels_owner_idx").on(t.ownerId), index("kernels_state_idx").on(t.state)],
+);

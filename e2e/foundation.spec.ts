@@ -1,0 +1,77 @@
+// Issue 2's promises, as a person would check them in the browser.
+import { expect, test } from "@playwright/test";
+import { e2eAdmin } from "../playwright.config";
+import { createAnalyst, signIn } from "./support/session";
+
+test("an anonymous visitor is sent to the sign-in page", async ({ page }) => {
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/signin$/);
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await expect(page.getByLabel("Email")).toBeVisible();
+});
+
+test("the admin signs in and manages users", async ({ page }) => {
+  await signIn(page, e2eAdmin);
+  await expect(page.getByRole("link", { name: "Admin" })).toBeVisible();
+  await page.getByRole("link", { name: "Admin" }).click();
+  await expect(page).toHaveURL(/\/admin\/users$/);
+  await expect(page.getByRole("table", { name: "Users" }).getByRole("cell", { name: e2eAdmin.email, exact: true })).toBeVisible();
+
+  await page.getByRole("button", { name: "Add user" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add user" });
+  await dialog.getByLabel("Email").fill(`made-in-ui-${Date.now()}@e2e.test`);
+  await dialog.getByLabel("Initial password").fill("ui-password-1");
+  await dialog.getByRole("button", { name: "Add user" }).click();
+  await expect(page.getByText(/Added made-in-ui-/)).toBeVisible();
+});
+
+test("an analyst made with the CLI signs in and is refused on admin pages and procedures", async ({ page }) => {
+  const analyst = createAnalyst();
+  await signIn(page, analyst);
+  await expect(page.getByRole("button", { name: "Account menu" })).toContainText("Analyst");
+  await expect(page.getByRole("link", { name: "Admin" })).toHaveCount(0);
+
+  const response = await page.goto("/admin/users");
+  expect(response?.status()).toBe(403);
+  await expect(page.getByRole("heading", { name: /You don.t have access to this page/ })).toBeVisible();
+
+  const procedure = await page.request.get("/api/trpc/admin.users.list");
+  expect(procedure.status()).toBe(403);
+  const body = await procedure.json();
+  expect(body.error.json.message).toBe("Only admins can do this.");
+  const teams = await page.request.post("/api/trpc/admin.teams.add", { data: { json: { name: "sneaky" } } });
+  expect(teams.status()).toBe(403);
+});
+
+test("a wrong password gets a clear message, and the 6th quick failure is throttled", async ({ page }) => {
+  const analyst = createAnalyst("throttled");
+  await page.goto("/signin");
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    await page.getByLabel("Email").fill(analyst.email);
+    await page.getByRole("textbox", { name: "Password" }).fill(`wrong-${attempt}`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toHaveText("Incorrect email or password.");
+  }
+  // The right password, too late: the account is throttled.
+  await page.getByRole("textbox", { name: "Password" }).fill(analyst.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toContainText("Too many failed sign-in attempts. Try again in 15 minutes");
+  await expect(page).toHaveURL(/\/signin/);
+});
+
+test("an unknown email gets the same message as a wrong password", async ({ page }) => {
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill("nobody-at-all@e2e.test");
+  await page.getByRole("textbox", { name: "Password" }).fill("whatever-1");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toHaveText("Incorrect email or password.");
+});
+
+test("signing out ends the session", async ({ page }) => {
+  await signIn(page, createAnalyst("signout"));
+  await page.getByRole("button", { name: "Account menu" }).click();
+  await page.getByRole("menuitem", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/signin/);
+  await page.goto("/files");
+  await expect(page).toHaveURL(/\/signin$/);
+});

@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+// `npm test`: provisions what the suites need (cached), then runs every suite and prints one closing line,
+// "N passed, N failed". `npm test -- unit` (or integration, python, e2e, typecheck) runs just that one.
+//   typecheck    tsc over the whole project
+//   unit         *.test.ts: pure logic, no services
+//   integration  *.db.test.ts on PGlite AND on a private real Postgres; *.int.test.ts (real ipykernel, processes)
+//   python       pytest for the kernel launchers
+//   e2e          Playwright in Debian's Chromium against the production build
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureChromium, ensureKernelVenv, ensurePostgres } from "./provision/provision.mjs";
+import { startPostgres } from "./support/postgres.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const all = ["typecheck", "unit", "integration", "python", "e2e"];
+const selected = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const suites = selected.length ? selected : all;
+for (const s of suites) if (!all.includes(s)) fail(`Unknown suite "${s}". Suites: ${all.join(", ")}.`);
+
+function fail(message) {
+  console.error(message);
+  process.exit(2);
+}
+
+function findFiles(suffix, dirs = ["server", "db", "e2e/support"]) {
+  const out = [];
+  const walk = (dir) => {
+    if (!fs.existsSync(dir)) return;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name === "node_modules" || entry.name.startsWith(".")) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith(suffix)) out.push(path.relative(root, full));
+    }
+  };
+  for (const d of dirs) walk(path.join(root, d));
+  return out.sort();
+}
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const problems = [];
+
+/** Runs a step, streaming its output, and adds what its runner reported to the totals. */
+function step(name, cmd, args, { env = {}, parse, timeoutMs = 30 * 60_000 } = {}) {
+  console.log(`\n━━ ${name}`);
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    const take = (stream, sink) =>
+      stream.on("data", (chunk) => {
+        output += chunk;
+        sink.write(chunk);
+      });
+    take(child.stdout, process.stdout);
+    take(child.stderr, process.stderr);
+    const timer = setTimeout(() => {
+      problems.push(`${name}: timed out after ${timeoutMs / 60000} minutes`);
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const counts = parse ? parse(output) : { passed: 0, failed: 0, skipped: 0 };
+      totals.passed += counts.passed;
+      totals.failed += counts.failed;
+      totals.skipped += counts.skipped;
+      if (code !== 0 && counts.failed === 0) problems.push(`${name}: exited with ${code} without reporting a failed test`);
+      if (counts.failed > 0) problems.push(`${name}: ${counts.failed} failed`);
+      resolve();
+    });
+  });
+}
+
+const last = (output, re) => {
+  const matches = [...output.matchAll(re)];
+  return matches.length ? Number(matches[matches.length - 1][1]) : 0;
+};
+const parseNode = (output) => ({ passed: last(output, /^ℹ pass (\d+)/gm), failed: last(output, /^ℹ fail (\d+)/gm), skipped: last(output, /^ℹ skipped (\d+)/gm) + last(output, /^ℹ todo (\d+)/gm) });
+const parsePytest = (output) => {
+  const line = [...output.matchAll(/^=+ (.*) in [\d.]+s.* =+$/gm)].pop()?.[1] ?? "";
+  const n = (word) => Number(new RegExp(`(\\d+) ${word}`).exec(line)?.[1] ?? 0);
+  return { passed: n("passed"), failed: n("failed") + n("error"), skipped: n("skipped") };
+};
+const parsePlaywright = (output) => ({
+  passed: last(output, /^\s+(\d+) passed/gm),
+  failed: last(output, /^\s+(\d+) failed/gm) + last(output, /^\s+(\d+) flaky/gm),
+  skipped: last(output, /^\s+(\d+) skipped/gm),
+});
+const nodeTest = (files) => [process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", "--test-timeout=300000", ...files]];
+
+let postgres;
+let exiting = false;
+const cleanup = () => {
+  if (exiting) return;
+  exiting = true;
+  try {
+    postgres?.stop();
+  } catch (error) {
+    console.error(`Could not stop the test Postgres: ${error.message}`);
+  }
+};
+process.on("SIGINT", () => (cleanup(), process.exit(130)));
+process.on("SIGTERM", () => (cleanup(), process.exit(143)));
+
+try {
+  const needsPython = suites.some((s) => ["integration", "python", "e2e"].includes(s));
+  const python = needsPython ? ensureKernelVenv() : undefined;
+  const testEnv = { NEXT_TELEMETRY_DISABLED: "1", ...(python ? { ATRIUM_PYTHON: python } : {}) };
+
+  if (suites.includes("typecheck")) {
+    await step("typecheck (tsc --noEmit)", process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "."], {
+      parse: (out) => (/error TS\d+/.test(out) ? { passed: 0, failed: 1, skipped: 0 } : { passed: 1, failed: 0, skipped: 0 }),
+    });
+  }
+  if (suites.includes("unit")) {
+    const files = findFiles(".test.ts").filter((f) => !f.endsWith(".int.test.ts") && !f.endsWith(".db.test.ts"));
+    const [cmd, args] = nodeTest(files);
+    await step(`unit (${files.length} files)`, cmd, args, { env: testEnv, parse: parseNode });
+  }
+  if (suites.includes("integration")) {
+    const dbFiles = findFiles(".db.test.ts");
+    const [cmd, args] = nodeTest(dbFiles);
+    await step(`integration on PGlite (${dbFiles.length} files)`, cmd, args, { env: { ...testEnv, ATRIUM_TEST_DB: "pglite" }, parse: parseNode });
+    postgres = await startPostgres(ensurePostgres());
+    await step(`integration on PostgreSQL (${dbFiles.length} files)`, cmd, args, {
+      env: { ...testEnv, ATRIUM_TEST_DB: "postgres", ATRIUM_TEST_POSTGRES_URL: postgres.url },
+      parse: parseNode,
+    });
+    const intFiles = findFiles(".int.test.ts");
+    const [icmd, iargs] = nodeTest(intFiles);
+    await step(`integration with real processes (${intFiles.length} files)`, icmd, iargs, {
+      env: { ...testEnv, ATRIUM_TEST_POSTGRES_URL: postgres.url },
+      parse: parseNode,
+    });
+  }
+  if (suites.includes("python")) {
+    const testsDir = path.join(root, "kernel-launchers", "python", "tests");
+    if (fs.existsSync(testsDir)) {
+      await step("python launcher (pytest)", python, ["-m", "pytest", "-q", testsDir], { parse: parsePytest });
+    }
+  }
+  if (suites.includes("e2e")) {
+    ensureChromium();
+    await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
+    await step("end-to-end (Playwright, Chromium)", process.execPath, [path.join(root, "node_modules/@playwright/test/cli.js"), "test"], {
+      env: testEnv,
+      parse: parsePlaywright,
+    });
+  }
+} catch (error) {
+  problems.push(error.message);
+} finally {
+  cleanup();
+}
+
+console.log("");
+for (const problem of problems) console.log(`✗ ${problem}`);
+console.log(`${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ""}`);
+process.exit(problems.length || totals.failed ? 1 : 0);

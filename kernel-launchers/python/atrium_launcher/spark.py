@@ -1,0 +1,74 @@
+"""Lazy Spark session: `spark` and `sc` exist in the user namespace from the start and are created on first use.
+
+Creating a SparkSession on a YARN driver takes seconds to minutes; doing it on first use keeps the kernel's
+start fast and costs nothing for notebooks that never touch Spark. Kept deliberately small: YARN-specific
+configuration arrives through spark-submit, not through this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, MutableMapping, Optional
+
+log = logging.getLogger("atrium_launcher.spark")
+
+_lock = threading.Lock()
+_session: Optional[Any] = None
+
+
+def _get_session(namespace: MutableMapping[str, Any]) -> Any:
+    global _session
+    with _lock:
+        if _session is None:
+            from pyspark.sql import SparkSession
+
+            log.info("creating the Spark session on first use")
+            _session = SparkSession.builder.getOrCreate()
+            # Replace the placeholders so later uses are the real objects, with no indirection.
+            namespace["spark"] = _session
+            namespace["sc"] = _session.sparkContext
+        return _session
+
+
+class _LazySparkName:
+    """Stands in for `spark` or `sc` until first attribute access."""
+
+    def __init__(self, name: str, namespace: MutableMapping[str, Any]):
+        self._name = name
+        self._namespace = namespace
+
+    def _target(self) -> Any:
+        session = _get_session(self._namespace)
+        return session if self._name == "spark" else session.sparkContext
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") or attr.startswith("_ipython_") or attr.startswith("_repr_"):
+            raise AttributeError(attr)  # keep IPython's display and completion probes from starting Spark
+        return getattr(self._target(), attr)
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: Spark session is created on first use>"
+
+
+def install_lazy_spark(namespace: MutableMapping[str, Any]) -> bool:
+    """Define lazy `spark` and `sc` when pyspark is importable. Returns whether it did."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        log.info("--spark-init lazy, but pyspark is not importable here: no spark/sc defined")
+        return False
+    namespace["spark"] = _LazySparkName("spark", namespace)
+    namespace["sc"] = _LazySparkName("sc", namespace)
+    return True
+
+
+def cancel_spark_jobs() -> None:
+    """On interrupt, cancel running Spark jobs too (a SIGINT alone leaves them running on the cluster)."""
+    session = _session
+    if session is None:
+        return
+    try:
+        session.sparkContext.cancelAllJobs()
+    except Exception as exc:  # py4j errors must not break the interrupt path
+        log.warning("could not cancel Spark jobs on interrupt: %s", exc)

@@ -1,0 +1,55 @@
+"""The lazy Spark hook: nothing is created until first use, then the names become the real objects."""
+
+import sys
+import types
+
+from atrium_launcher import spark as lazy
+
+
+class FakeSession:
+    created = 0
+
+    def __init__(self):
+        FakeSession.created += 1
+        self.sparkContext = types.SimpleNamespace(appName="fake-app", cancelAllJobs=lambda: None)
+
+    def range(self, n):
+        return list(range(n))
+
+
+def install_fake_pyspark(monkeypatch):
+    builder = types.SimpleNamespace(getOrCreate=FakeSession)
+    sql = types.ModuleType("pyspark.sql")
+    sql.SparkSession = types.SimpleNamespace(builder=builder)
+    monkeypatch.setitem(sys.modules, "pyspark", types.ModuleType("pyspark"))
+    monkeypatch.setitem(sys.modules, "pyspark.sql", sql)
+    monkeypatch.setattr(lazy, "_session", None)
+    FakeSession.created = 0
+
+
+def test_lazy_names_create_the_session_on_first_use(monkeypatch):
+    install_fake_pyspark(monkeypatch)
+    ns = {}
+    assert lazy.install_lazy_spark(ns) is True
+    assert FakeSession.created == 0
+    assert "created on first use" in repr(ns["spark"])
+    assert ns["sc"].appName == "fake-app"  # first use
+    assert FakeSession.created == 1
+    assert isinstance(ns["spark"], FakeSession)  # placeholders replaced by the real objects
+    assert ns["spark"].range(3) == [0, 1, 2]
+    assert FakeSession.created == 1
+
+
+def test_display_probes_do_not_start_spark(monkeypatch):
+    install_fake_pyspark(monkeypatch)
+    ns = {}
+    lazy.install_lazy_spark(ns)
+    assert getattr(ns["spark"], "_repr_html_", None) is None
+    assert FakeSession.created == 0
+
+
+def test_without_pyspark_nothing_is_defined(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # makes `import pyspark` raise ImportError
+    ns = {}
+    assert lazy.install_lazy_spark(ns) is False
+    assert ns == {}

@@ -1,0 +1,46 @@
+import path from "node:path";
+import { defineConfig, devices } from "@playwright/test";
+
+// End-to-end tests drive Debian's Chromium against the production build, served by `atrium start` on a fresh
+// embedded database. Screenshots of every test are kept under e2e/.artifacts.
+const port = Number(process.env.ATRIUM_E2E_PORT ?? 3917);
+export const e2eDataDir = path.resolve("e2e/.artifacts/data");
+export const e2eAdmin = { email: "admin@e2e.test", password: "e2e-admin-password" };
+
+export default defineConfig({
+  testDir: "e2e",
+  testMatch: "**/*.spec.ts",
+  outputDir: "e2e/.artifacts/test-results",
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: [["list"]],
+  use: {
+    baseURL: `http://localhost:${port}`,
+    screenshot: "on",
+    trace: "retain-on-failure",
+    launchOptions: {
+      executablePath: process.env.ATRIUM_CHROMIUM ?? "/usr/bin/chromium",
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    },
+  },
+  projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"], channel: undefined } }],
+  webServer: {
+    command: `rm -rf "${e2eDataDir}" && exec node server/cli/atrium.mjs start`,
+    url: `http://localhost:${port}/signin`,
+    timeout: 240_000,
+    reuseExistingServer: false,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      PORT: String(port),
+      ATRIUM_DATA_DIR: e2eDataDir,
+      ATRIUM_ADMIN_EMAIL: e2eAdmin.email,
+      ATRIUM_ADMIN_PASSWORD: e2eAdmin.password,
+      NEXT_TELEMETRY_DISABLED: "1",
+      ...(process.env.ATRIUM_PYTHON ? { ATRIUM_PYTHON: process.env.ATRIUM_PYTHON } : {}),
+    },
+  },
+});

@@ -1,0 +1,70 @@
+// Signing in against a real database: the message never tells which field was wrong, and the 6th quick
+// failure is throttled even with the right password.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Database } from "@/db";
+import { openTestDatabase, testDbKind } from "@/db/testing";
+import { isAppError } from "@/server/errors";
+import { cliActor } from "@/server/identity/actor";
+import { createUser, setDisabled } from "@/server/identity/users";
+import { signInWithPassword, WRONG_CREDENTIALS } from "./credentials";
+
+async function attempt(db: Database, email: string, password: string, address = "10.1.2.3") {
+  try {
+    const user = await signInWithPassword(db, { email, password, address });
+    return { ok: true as const, user };
+  } catch (error) {
+    assert.ok(isAppError(error), `unexpected ${error}`);
+    return { ok: false as const, code: error.code, message: error.message };
+  }
+}
+
+describe(`password sign-in on ${testDbKind}`, () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  before(async () => {
+    ({ db, close } = await openTestDatabase());
+    await createUser(db, cliActor, { email: "ana@example.com", password: "right-password" });
+  });
+  after(() => close());
+
+  it("signs in with the right password, case-insensitively on the email", async () => {
+    const result = await attempt(db, " ANA@example.com ", "right-password");
+    assert.ok(result.ok);
+    assert.equal(result.user.email, "ana@example.com");
+  });
+
+  it("gives the same message for a wrong password and an unknown email", async () => {
+    const wrongPassword = await attempt(db, "ana@example.com", "nope-nope", "10.0.0.1");
+    const unknownEmail = await attempt(db, "nobody@example.com", "right-password", "10.0.0.1");
+    assert.deepEqual(wrongPassword, { ok: false, code: "UNAUTHENTICATED", message: WRONG_CREDENTIALS });
+    assert.deepEqual(unknownEmail, { ok: false, code: "UNAUTHENTICATED", message: WRONG_CREDENTIALS });
+    assert.ok((await attempt(db, "ana@example.com", "right-password", "10.0.0.1")).ok, "a success clears the account counter");
+  });
+
+  it("throttles the 6th quick failure, even with the right password", async () => {
+    await createUser(db, cliActor, { email: "bob@example.com", password: "right-password" });
+    for (let i = 1; i <= 5; i++) {
+      const r = await attempt(db, "bob@example.com", `wrong-${i}`);
+      assert.equal(r.ok ? "ok" : r.code, "UNAUTHENTICATED", `attempt ${i}`);
+    }
+    const sixth = await attempt(db, "bob@example.com", "right-password");
+    assert.equal(sixth.ok ? "ok" : sixth.code, "THROTTLED");
+    assert.match(sixth.ok ? "" : sixth.message, /Too many failed sign-in attempts\. Try again in 15 minutes/);
+  });
+
+  it("throttles an address that fails across many accounts", async () => {
+    const address = "192.0.2.77";
+    for (let i = 0; i < 30; i++) await attempt(db, `spray${i}@example.com`, "guess", address);
+    const r = await attempt(db, "ana@example.com", "right-password", address);
+    assert.equal(r.ok ? "ok" : r.code, "THROTTLED");
+    assert.ok((await attempt(db, "ana@example.com", "right-password", "198.51.100.1")).ok, "other addresses are unaffected");
+  });
+
+  it("refuses disabled accounts", async () => {
+    const carol = await createUser(db, cliActor, { email: "carol@example.com", password: "right-password" });
+    await setDisabled(db, cliActor, carol.id, true);
+    const r = await attempt(db, "carol@example.com", "right-password", "10.9.9.9");
+    assert.equal(r.ok ? "ok" : r.code, "FORBIDDEN");
+  });
+});

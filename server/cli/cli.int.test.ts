@@ -1,0 +1,87 @@
+// The CLI and the server's start-up, run as real processes: bad configuration and bad input end with a clear
+// message and a non-zero exit, never a stack trace.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { freePort } from "@/e2e/support/postgres.mjs";
+
+const cli = path.resolve(import.meta.dirname, "atrium.mjs");
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-cli-"));
+
+function atrium(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ATRIUM_DATA_DIR: dataDir, ...env } as unknown as NodeJS.ProcessEnv,
+      stdio: "pipe",
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`atrium ${args.join(" ")} did not finish within 60 s`));
+    }, 60_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(stdin ?? "");
+  });
+}
+
+const noStackTrace = (text: string) => assert.doesNotMatch(text, /^\s+at .+:\d+:\d+\)?$/m, `no stack trace in:\n${text}`);
+
+describe("atrium CLI", () => {
+  after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  it("refuses to start with a malformed DATABASE_URL, naming the variable", async () => {
+    const r = await atrium(["start"], { DATABASE_URL: "mysql://root:hunter2@db/atrium" });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /DATABASE_URL: must be a postgres:\/\//);
+    assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
+    noStackTrace(r.stderr);
+  });
+
+  it("refuses to start when Postgres is unreachable, naming the variable", async () => {
+    const port = await freePort();
+    const r = await atrium(["start"], { DATABASE_URL: `postgres://atrium:hunter2@127.0.0.1:${port}/atrium`, ATRIUM_DB_CONNECT_TIMEOUT_SECONDS: "5" });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /DATABASE_URL: could not connect to Postgres at postgres:\/\/atrium:\*\*\*@127\.0\.0\.1:\d+\/atrium \(connection refused\)/);
+    assert.doesNotMatch(r.stderr, /hunter2/);
+    noStackTrace(r.stderr);
+  });
+
+  it("manages users, teams and tokens on the embedded database", async () => {
+    const added = await atrium(["users", "add", "ana@example.com", "--name", "Ana Lyst", "--password-stdin"], {}, "analyst-pass\n");
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /Created analyst ana@example.com \(username ana\)/);
+    assert.equal((await atrium(["teams", "add", "Risk"])).code, 0);
+    assert.equal((await atrium(["teams", "add-member", "Risk", "ana@example.com", "--lead"])).code, 0);
+    const list = await atrium(["users", "list"]);
+    assert.match(list.stdout, /ana@example.com\tana\tanalyst\tactive\tRisk\(lead\)/);
+    const token = await atrium(["tokens", "create", "--user", "ana@example.com"]);
+    assert.match(token.stdout.trim(), /^atr_[A-Za-z0-9_-]{43}$/);
+  });
+
+  it("says what was wrong with bad input and exits non-zero", async () => {
+    const cases: [string[], number, RegExp][] = [
+      [["users", "add", "not-an-email", "--password", "whatever1"], 1, /"not-an-email" is not a valid email address/],
+      [["users", "add", "ana@example.com", "--password", "whatever1"], 1, /already exists/],
+      [["users", "set-role", "ana@example.com", "teamLead"], 2, /ROLE must be analyst or admin/],
+      [["users", "set-role", "ghost@example.com", "admin"], 1, /No user ghost@example.com exists/],
+      [["teams", "add-member", "Nope", "ana@example.com"], 1, /No team Nope exists/],
+      [["tokens", "create"], 2, /tokens create needs --user EMAIL/],
+      [["frobnicate"], 2, /Unknown command "frobnicate"/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = await atrium(args);
+      assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      noStackTrace(r.stderr);
+    }
+  });
+});

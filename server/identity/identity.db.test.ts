@@ -1,0 +1,88 @@
+// Users, teams, tokens and the audit trail against a real database (PGlite and PostgreSQL, see db/testing.ts).
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Database } from "@/db";
+import { listAudit } from "@/db/queries/audit";
+import { teamsOfUser } from "@/db/queries/teams";
+import { listApiTokens, revokeApiToken } from "@/db/queries/tokens";
+import { openTestDatabase, testDbKind } from "@/db/testing";
+import { createApiToken, userForToken } from "@/server/auth/tokens";
+import { isAppError } from "@/server/errors";
+import { cliActor } from "./actor";
+import { changeRole, createTeam, createUser, removeMembership, setDisabled, setMembership } from "./users";
+
+const rejectsWith = (code: string) => (error: unknown) => isAppError(error) && error.code === code;
+
+describe(`identity on ${testDbKind}`, () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  before(async () => {
+    const opened = await openTestDatabase();
+    db = opened.db;
+    close = opened.close;
+  });
+  after(() => close());
+
+  it("creates users with unique lower-case emails and unique derived usernames", async () => {
+    const a = await createUser(db, cliActor, { email: "Ana@Example.com", password: "correct horse" });
+    assert.equal(a.email, "ana@example.com");
+    assert.equal(a.username, "ana");
+    assert.equal(a.role, "analyst");
+    assert.notEqual(a.passwordHash, "correct horse");
+    const b = await createUser(db, cliActor, { email: "ana@other.org", password: "correct horse" });
+    assert.equal(b.username, "ana2");
+    await assert.rejects(createUser(db, cliActor, { email: "ANA@example.com", password: "whatever1" }), rejectsWith("ALREADY_EXISTS"));
+    await assert.rejects(createUser(db, cliActor, { email: "not-an-email", password: "whatever1" }), rejectsWith("BAD_REQUEST"));
+    await assert.rejects(createUser(db, cliActor, { email: "c@example.com", password: "short" }), rejectsWith("BAD_REQUEST"));
+    await assert.rejects(createUser(db, cliActor, { email: "d@example.com", username: "Bad Name" }), rejectsWith("BAD_REQUEST"));
+  });
+
+  it("keeps at least one active admin", async () => {
+    const admin = await createUser(db, cliActor, { email: "root@example.com", role: "admin", password: "adminpass1" });
+    await assert.rejects(changeRole(db, cliActor, admin.id, "analyst"), rejectsWith("CONFLICT"));
+    await assert.rejects(setDisabled(db, cliActor, admin.id, true), rejectsWith("CONFLICT"));
+    const second = await createUser(db, cliActor, { email: "root2@example.com", role: "admin", password: "adminpass1" });
+    await changeRole(db, cliActor, admin.id, "analyst");
+    await assert.rejects(setDisabled(db, { id: second.id, label: second.email }, second.id, true), rejectsWith("CONFLICT"));
+  });
+
+  it("manages teams and memberships, with team leads per team", async () => {
+    const team = await createTeam(db, cliActor, { name: "Risk Models" });
+    await assert.rejects(createTeam(db, cliActor, { name: "risk models" }), rejectsWith("ALREADY_EXISTS"));
+    await assert.rejects(createTeam(db, cliActor, { name: "../etc" }), rejectsWith("BAD_REQUEST"));
+    const lead = await createUser(db, cliActor, { email: "lead@example.com", password: "leadpass1" });
+    await setMembership(db, cliActor, { teamId: team.name, userId: lead.email, role: "member" });
+    await setMembership(db, cliActor, { teamId: team.id, userId: lead.id, role: "lead" });
+    assert.deepEqual(await teamsOfUser(db, lead.id), [{ id: team.id, name: "Risk Models", role: "lead" }]);
+    await removeMembership(db, cliActor, { teamId: team.id, userId: lead.id });
+    assert.deepEqual(await teamsOfUser(db, lead.id), []);
+    await assert.rejects(removeMembership(db, cliActor, { teamId: team.id, userId: lead.id }), rejectsWith("NOT_FOUND"));
+  });
+
+  it("stores only a hash of API tokens and honours revocation, expiry and disabled accounts", async () => {
+    const user = await createUser(db, cliActor, { email: "tok@example.com", password: "tokenpass1" });
+    const { token, id } = await createApiToken(db, cliActor, { userId: user.id, name: "laptop" });
+    assert.match(token, /^atr_[A-Za-z0-9_-]{43}$/);
+    assert.equal((await userForToken(db, token))?.id, user.id);
+    assert.equal(await userForToken(db, token + "x"), undefined);
+    const listed = await listApiTokens(db, user.id);
+    assert.equal(listed.length, 1);
+    assert.ok(!JSON.stringify(listed).includes(token), "the secret is never listed");
+    await setDisabled(db, cliActor, user.id, true);
+    assert.equal(await userForToken(db, token), undefined);
+    await setDisabled(db, cliActor, user.id, false);
+    assert.ok(await revokeApiToken(db, { userId: user.id, tokenId: id }));
+    assert.equal(await userForToken(db, token), undefined);
+    const expired = await createApiToken(db, cliActor, { userId: user.id, name: "old", expiresAt: new Date(Date.now() - 1000) });
+    assert.equal(await userForToken(db, expired.token), undefined);
+  });
+
+  it("records admin actions in the audit log", async () => {
+    const entries = await listAudit(db, { limit: 500 });
+    const actions = new Set(entries.map((e) => e.action));
+    for (const action of ["user.create", "user.set_role", "team.create", "team.set_member", "team.remove_member", "token.create", "user.disable"]) {
+      assert.ok(actions.has(action), `audit has ${action}`);
+    }
+    assert.ok(entries.every((e) => e.actorLabel === "cli" || e.actorLabel.includes("@")));
+  });
+});

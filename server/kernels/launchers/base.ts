@@ -1,0 +1,370 @@
+// The contract every kernel launcher implements (local now; YARN, Kubernetes and remote-local later),
+// in the spirit of Jupyter Enterprise Gateway's process proxies but async and small:
+// a leaf adds only its platform steps (start, is it alive, signal it, terminate it, what to save);
+// the shared steps below give every launcher the same deadlines and the same typed failures.
+// Every wait has a deadline; on a startup timeout the kernel is killed first, then reported.
+import { z } from 'zod';
+import {
+  ConnectionInfoSchema,
+  KernelConnection,
+  KernelRequestError,
+  consoleLogger,
+  type ConnectionInfo,
+  type KernelLogger,
+} from '../connection';
+import { launcherName, type Kernelspec } from '../kernelspecs';
+import type { ChannelMessage, JsonObject } from '../protocol/messages';
+
+export const DEFAULT_STARTUP_DEADLINE_MS = 60_000;
+export const DEFAULT_KILL_DEADLINE_MS = 5_000;
+export const DEFAULT_INTERRUPT_DEADLINE_MS = 5_000;
+
+// --- requests and errors ---
+
+export interface LaunchRequest {
+  /** Atrium's kernel id; names the kernel in files, logs and errors. */
+  kernelId: string;
+  kernelspec: Kernelspec;
+  /** The authenticated owner, from the session: never from the request body. */
+  username: string;
+  /** Client-supplied variables; only KERNEL_* names pass (see kernelEnv). */
+  env?: Record<string, string>;
+  /** Size profile name ("small", "medium"...) for launchers that size containers. */
+  sizeProfile?: string;
+  /** Working directory of the kernel (the user's home folder or a notebook's folder). */
+  cwd?: string;
+}
+
+export interface LaunchOptions {
+  /** For launchers that must wait for the engine before connection info is known. */
+  deadlineMs?: number;
+}
+
+export type LaunchErrorCode =
+  | 'INVALID_REQUEST' // the request or kernelspec cannot be launched as given
+  | 'UNKNOWN_LAUNCHER' // the kernelspec names a launcher nobody registered
+  | 'LAUNCH_FAILED' // the engine refused, or the kernel died while starting
+  | 'LAUNCH_TIMEOUT' // the kernel did not answer in time (it has been killed)
+  | 'KERNEL_DEAD' // an operation needed a live kernel
+  | 'KILL_TIMEOUT' // the kernel survived a kill for longer than the deadline
+  | 'RESTORE_FAILED'; // saved state could not be turned back into a handle
+
+export class LaunchError extends Error {
+  readonly code: LaunchErrorCode;
+  readonly kernelId: string | undefined;
+  /** The engine's id for the kernel: pid, YARN application id, pod name. */
+  readonly engineId: string | undefined;
+
+  constructor(
+    code: LaunchErrorCode,
+    message: string,
+    details: { kernelId?: string; engineId?: string; cause?: unknown } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'LaunchError';
+    this.code = code;
+    this.kernelId = details.kernelId;
+    this.engineId = details.engineId;
+  }
+}
+
+// --- environment passed into kernels ---
+
+const KERNEL_ENV_NAME = /^KERNEL_[A-Z0-9_]{1,64}$/;
+/** Set by Atrium from trusted values; a client-sent value is ignored. */
+const RESERVED_KERNEL_ENV = new Set(['KERNEL_ID', 'KERNEL_USERNAME']);
+const MAX_KERNEL_ENV_VALUE = 4096;
+
+/**
+ * The KERNEL_* variables a kernel gets: the client's allow-listed ones, then Atrium's own.
+ * Other names are dropped (JEG's rule). Control characters are refused, not stripped, because a value
+ * may end up in a shell command line or a YAML template on remote engines.
+ */
+export function kernelEnv(request: LaunchRequest): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.env ?? {})) {
+    if (!KERNEL_ENV_NAME.test(name) || RESERVED_KERNEL_ENV.has(name)) continue;
+    if (typeof value !== 'string' || value.length > MAX_KERNEL_ENV_VALUE || /[\0-\x1f\x7f]/.test(value)) {
+      throw new LaunchError('INVALID_REQUEST', `${name} must be a single line of at most ${MAX_KERNEL_ENV_VALUE} characters`, {
+        kernelId: request.kernelId,
+      });
+    }
+    env[name] = value;
+  }
+  env.KERNEL_ID = request.kernelId;
+  env.KERNEL_USERNAME = request.username;
+  return env;
+}
+
+/** Kernel ids name files and cluster objects: keep them to a safe alphabet. */
+export function assertValidKernelId(kernelId: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(kernelId)) {
+    throw new LaunchError('INVALID_REQUEST', `kernel id "${kernelId}" must be 1-64 letters, digits, _ or -`, { kernelId });
+  }
+}
+
+// --- status and saved state ---
+
+export type DeadStatus = {
+  alive: false;
+  reason: string;
+  exitCode?: number | null;
+  signal?: string | null;
+};
+export type KernelStatus = { alive: true } | DeadStatus;
+
+export const SerializedKernelSchema = z.object({
+  launcher: z.string().min(1),
+  kernelId: z.string().min(1),
+  engineId: z.string(),
+  kernelspecName: z.string(),
+  interruptMode: z.enum(['signal', 'message']),
+  connectionInfo: ConnectionInfoSchema,
+  /** Launcher-specific: pid for local, application id for YARN, pod name for Kubernetes. */
+  state: z.record(z.string(), z.unknown()),
+});
+/** Plain JSON saved in the kernel's DB row, so a restarted portal can reattach. */
+export type SerializedKernel = z.infer<typeof SerializedKernelSchema>;
+
+// --- the handle every launcher returns ---
+
+export interface KernelProcessInit {
+  kernelId: string;
+  kernelspecName: string;
+  interruptMode: 'signal' | 'message';
+  connectionInfo: ConnectionInfo;
+  logger?: KernelLogger;
+}
+
+/**
+ * A launched (or restored) kernel. Call order: launch → confirmStartup → (signal/poll)* → kill → cleanup.
+ * Leaves implement the platform steps marked abstract; everything else is shared.
+ */
+export abstract class KernelProcess {
+  abstract readonly launcher: string;
+  readonly kernelId: string;
+  readonly kernelspecName: string;
+  readonly interruptMode: 'signal' | 'message';
+  readonly connectionInfo: ConnectionInfo;
+  protected readonly logger: KernelLogger;
+  /** How often the default waitForExit polls; leaves with an exit event override waitForExit instead. */
+  protected exitPollIntervalMs = 500;
+
+  constructor(init: KernelProcessInit) {
+    this.kernelId = init.kernelId;
+    this.kernelspecName = init.kernelspecName;
+    this.interruptMode = init.interruptMode;
+    this.connectionInfo = init.connectionInfo;
+    this.logger = init.logger ?? consoleLogger;
+  }
+
+  /** The engine's id for this kernel (pid, application id, pod name), for errors and admins. */
+  abstract get engineId(): string;
+  /** Is the kernel alive right now? Never throws for a dead kernel: it says why it died. */
+  abstract poll(): Promise<KernelStatus>;
+  /** Platform step: deliver an OS signal to the kernel (and its children). */
+  protected abstract sendSignal(signal: NodeJS.Signals): Promise<void>;
+  /** Platform step: make the kernel go away for good (SIGKILL, YARN kill, pod delete). */
+  protected abstract terminate(): Promise<void>;
+  /** Platform step: remove what launch left behind (connection files, secrets). Idempotent. */
+  abstract cleanup(): Promise<void>;
+  /** Platform step: what restore() needs besides the common fields. */
+  protected abstract serializeState(): JsonObject;
+
+  /**
+   * Resolves when the kernel is seen dead; stops when `abort` fires (then it never resolves).
+   * Default: poll. A leaf with an exit event overrides this to answer at once.
+   */
+  waitForExit(abort: AbortSignal): Promise<DeadStatus> {
+    return new Promise<DeadStatus>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const check = async () => {
+        if (abort.aborted) return;
+        const status = await this.poll().catch((): KernelStatus => ({ alive: true }));
+        if (abort.aborted) return;
+        if (!status.alive) resolve(status);
+        else timer = setTimeout(check, this.exitPollIntervalMs);
+      };
+      abort.addEventListener('abort', () => clearTimeout(timer), { once: true });
+      void check();
+    });
+  }
+
+  /**
+   * Confirms the kernel answers kernel_info_request within `deadlineMs`, and fails fast if it dies first.
+   * On timeout the kernel is killed, then LAUNCH_TIMEOUT is thrown; if it died, LAUNCH_FAILED with why.
+   * Resolves with the kernel_info_reply (language_info, implementation...).
+   */
+  async confirmStartup(deadlineMs: number = DEFAULT_STARTUP_DEADLINE_MS): Promise<ChannelMessage> {
+    const abort = new AbortController();
+    const connection = new KernelConnection(this.connectionInfo, {
+      heartbeat: false,
+      label: this.kernelId,
+      logger: this.logger,
+    });
+    try {
+      const outcome = await Promise.race([
+        connection.kernelInfo(deadlineMs).then((reply) => ({ ready: true as const, reply })),
+        this.waitForExit(abort.signal).then((status) => ({ ready: false as const, status })),
+      ]);
+      if (outcome.ready) return outcome.reply;
+      throw new LaunchError(
+        'LAUNCH_FAILED',
+        `kernel ${this.kernelId} (${this.launcher} ${this.engineId}) died while starting: ${outcome.status.reason}`,
+        { kernelId: this.kernelId, engineId: this.engineId },
+      );
+    } catch (error) {
+      if (error instanceof KernelRequestError && error.code === 'REQUEST_TIMEOUT') {
+        await this.kill().catch((killError: unknown) =>
+          this.logger.error('could not kill a kernel that failed to start', {
+            kernel: this.kernelId,
+            engineId: this.engineId,
+            error: String(killError),
+          }),
+        );
+        throw new LaunchError(
+          'LAUNCH_TIMEOUT',
+          `kernel ${this.kernelId} (${this.launcher} ${this.engineId}) did not answer kernel_info_request within ${deadlineMs} ms; it was killed`,
+          { kernelId: this.kernelId, engineId: this.engineId, cause: error },
+        );
+      }
+      throw error;
+    } finally {
+      abort.abort();
+      await connection.close();
+    }
+  }
+
+  /**
+   * Sends a signal. SIGINT is an interrupt: by OS signal, or by `interrupt_request` on the control
+   * channel when the kernelspec's interrupt_mode is "message" (kernels that cannot take signals).
+   */
+  async signal(signal: NodeJS.Signals): Promise<void> {
+    if (signal === 'SIGINT' && this.interruptMode === 'message') return this.interruptByMessage();
+    const status = await this.poll();
+    if (!status.alive) {
+      throw new LaunchError('KERNEL_DEAD', `kernel ${this.kernelId} is not running: ${status.reason}`, {
+        kernelId: this.kernelId,
+        engineId: this.engineId,
+      });
+    }
+    await this.sendSignal(signal);
+  }
+
+  interrupt(): Promise<void> {
+    return this.signal('SIGINT');
+  }
+
+  /** Terminates the kernel and waits until it is seen dead. Idempotent: a dead kernel returns at once. */
+  async kill(deadlineMs: number = DEFAULT_KILL_DEADLINE_MS): Promise<void> {
+    if (!(await this.poll()).alive) return;
+    await this.terminate();
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const died = await Promise.race([
+        this.waitForExit(abort.signal).then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs))),
+      ]);
+      if (!died) {
+        throw new LaunchError('KILL_TIMEOUT', `kernel ${this.kernelId} (${this.launcher} ${this.engineId}) still alive ${deadlineMs} ms after kill`, {
+          kernelId: this.kernelId,
+          engineId: this.engineId,
+        });
+      }
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  }
+
+  serialize(): SerializedKernel {
+    return {
+      launcher: this.launcher,
+      kernelId: this.kernelId,
+      engineId: this.engineId,
+      kernelspecName: this.kernelspecName,
+      interruptMode: this.interruptMode,
+      connectionInfo: this.connectionInfo,
+      state: this.serializeState(),
+    };
+  }
+
+  private async interruptByMessage(deadlineMs: number = DEFAULT_INTERRUPT_DEADLINE_MS): Promise<void> {
+    // Interrupts are rare: a short-lived connection keeps the handle free of sockets.
+    const connection = new KernelConnection(this.connectionInfo, { heartbeat: false, label: this.kernelId, logger: this.logger });
+    try {
+      await connection.request('control', 'interrupt_request', {}, deadlineMs);
+    } finally {
+      await connection.close();
+    }
+  }
+}
+
+// --- launchers and their registry ---
+
+export interface Launcher {
+  /** The value of `metadata.atrium.launcher` this launcher serves. */
+  readonly name: string;
+  /** Starts the kernel; resolves once its connection info is known (not yet that it answers). */
+  launch(request: LaunchRequest, options?: LaunchOptions): Promise<KernelProcess>;
+  /** Turns saved state back into a handle (after a portal restart). Does not check liveness: poll() does. */
+  restore(saved: SerializedKernel): Promise<KernelProcess>;
+}
+
+/** Launchers chosen by data: the kernelspec's `metadata.atrium.launcher`. */
+export class LauncherRegistry {
+  private readonly launchers = new Map<string, Launcher>();
+
+  register(launcher: Launcher): this {
+    if (this.launchers.has(launcher.name)) throw new Error(`launcher "${launcher.name}" is already registered`);
+    this.launchers.set(launcher.name, launcher);
+    return this;
+  }
+
+  get(name: string, kernelId?: string): Launcher {
+    const launcher = this.launchers.get(name);
+    if (!launcher) {
+      const known = [...this.launchers.keys()].join(', ') || 'none';
+      throw new LaunchError('UNKNOWN_LAUNCHER', `no launcher "${name}" is registered (registered: ${known})`, { kernelId });
+    }
+    return launcher;
+  }
+
+  forKernelspec(spec: Kernelspec, kernelId?: string): Launcher {
+    return this.get(launcherName(spec), kernelId);
+  }
+
+  launch(request: LaunchRequest, options?: LaunchOptions): Promise<KernelProcess> {
+    return this.forKernelspec(request.kernelspec, request.kernelId).launch(request, options);
+  }
+
+  /** Validates saved JSON (it comes from the DB) before handing it to its launcher. */
+  restore(saved: unknown): Promise<KernelProcess> {
+    const parsed = SerializedKernelSchema.safeParse(saved);
+    if (!parsed.success) {
+      return Promise.reject(new LaunchError('RESTORE_FAILED', `saved kernel state is invalid: ${z.prettifyError(parsed.error)}`));
+    }
+    return this.get(parsed.data.launcher, parsed.data.kernelId).restore(parsed.data);
+  }
+}
+
+/**
+ * launch + confirmStartup, the way the kernel manager starts a kernel. On a failed confirmation the
+ * kernel is already killed (timeout) or dead; its leftovers are cleaned up before the error propagates.
+ */
+export async function launchAndConfirm(
+  registry: LauncherRegistry,
+  request: LaunchRequest,
+  deadlines: { launchMs?: number; startupMs?: number } = {},
+): Promise<{ kernel: KernelProcess; kernelInfo: ChannelMessage }> {
+  const kernel = await registry.launch(request, { deadlineMs: deadlines.launchMs });
+  try {
+    const kernelInfo = await kernel.confirmStartup(deadlines.startupMs ?? DEFAULT_STARTUP_DEADLINE_MS);
+    return { kernel, kernelInfo };
+  } catch (error) {
+    await kernel.kill().catch(() => {});
+    await kernel.cleanup().catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,389 @@
+// The embedded default: ipykernel as a child process on this host.
+// The kernel runs in its own process group (so signals and kill reach whatever it spawned), its
+// connection file sits in a private directory, and its environment is built from an allow-list:
+// the portal's own secrets (ATRIUM_SECRET, DATABASE_URL...) never reach a user's kernel.
+// A handle restored after a portal restart has no ChildProcess: it polls the pid and checks the
+// process start time so a recycled pid is never mistaken for (or signalled as) the kernel.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, chmod, stat, unlink, writeFile, readFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import type { ConnectionInfo, KernelLogger } from '../connection';
+import type { JsonObject } from '../protocol/messages';
+import {
+  KernelProcess,
+  LaunchError,
+  assertValidKernelId,
+  kernelEnv,
+  type DeadStatus,
+  type KernelProcessInit,
+  type KernelStatus,
+  type LaunchRequest,
+  type Launcher,
+  type SerializedKernel,
+} from './base';
+
+/** Host variables a local kernel needs to behave like a login shell's Python, and nothing else. */
+export const HOST_ENV_ALLOW_LIST = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'SHELL'];
+const STDERR_TAIL_LINES = 20;
+/** After 'exit', how long to let stderr drain so the death reason includes the last lines. */
+const STDERR_DRAIN_MS = 200;
+
+export interface LocalLauncherOptions {
+  /** Private directory (0700) for connection files. Default: <tmpdir>/atrium-kernels-<uid>. */
+  runtimeDir?: string;
+  /** Replaces a leading `python`/`python3` in kernelspec argv (ATRIUM_PYTHON, read by server/env.ts). */
+  python?: string;
+  /** Interface the kernel binds; loopback keeps local kernels off the network. */
+  ip?: string;
+  /** Where the allow-listed host variables (PATH, HOME, LANG...) come from. Default: this process. */
+  hostEnv?: NodeJS.ProcessEnv;
+  logger?: KernelLogger;
+}
+
+export class LocalLauncher implements Launcher {
+  readonly name = 'local';
+  private readonly runtimeDir: string;
+  private readonly python: string | undefined;
+  private readonly ip: string;
+  private readonly hostEnv: NodeJS.ProcessEnv;
+  private readonly logger: KernelLogger | undefined;
+
+  constructor(options: LocalLauncherOptions = {}) {
+    const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
+    this.runtimeDir = options.runtimeDir ?? path.join(os.tmpdir(), `atrium-kernels-${uid}`);
+    this.python = options.python || undefined;
+    this.ip = options.ip ?? '127.0.0.1';
+    this.hostEnv = options.hostEnv ?? process.env;
+    this.logger = options.logger;
+  }
+
+  async launch(request: LaunchRequest): Promise<LocalKernelProcess> {
+    const { kernelId, kernelspec } = request;
+    assertValidKernelId(kernelId);
+    const trustedEnv = kernelEnv(request); // validates the client's KERNEL_* values before anything starts
+    if (request.cwd) await assertDirectory(request.cwd, kernelId);
+
+    await this.ensureRuntimeDir();
+    const [shell, iopub, stdin, control, hb] = (await freePorts(5, this.ip)) as [number, number, number, number, number];
+    const connectionInfo: ConnectionInfo = {
+      ip: this.ip,
+      transport: 'tcp',
+      shell_port: shell,
+      iopub_port: iopub,
+      stdin_port: stdin,
+      control_port: control,
+      hb_port: hb,
+      key: randomBytes(32).toString('hex'),
+      signature_scheme: 'hmac-sha256',
+      kernel_name: kernelspec.name,
+    };
+    const connectionFile = path.join(this.runtimeDir, `kernel-${kernelId}.json`);
+    await unlink(connectionFile).catch(ignoreMissing); // a restart reuses the kernel id
+    await writeFile(connectionFile, JSON.stringify(connectionInfo, null, 2), { mode: 0o600, flag: 'wx' });
+
+    const substitute = (value: string) =>
+      value.replaceAll('{connection_file}', connectionFile).replaceAll('{resource_dir}', kernelspec.resourceDir);
+    const argv = kernelspec.spec.argv.map(substitute);
+    if (this.python && /^python3?$/.test(argv[0]!)) argv[0] = this.python;
+    // host basics, then the kernelspec's env, then Atrium's KERNEL_* (which nothing may override)
+    const env: Record<string, string> = { ...this.baseEnv() };
+    for (const [name, value] of Object.entries(kernelspec.spec.env)) env[name] = substitute(value);
+    Object.assign(env, trustedEnv);
+
+    let child: ChildProcess;
+    try {
+      child = await spawnDetached(argv, { cwd: request.cwd, env });
+    } catch (error) {
+      await unlink(connectionFile).catch(ignoreMissing);
+      throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: cannot start ${argv[0]}: ${(error as Error).message}`, {
+        kernelId,
+        cause: error,
+      });
+    }
+    return new LocalKernelProcess({
+      kernelId,
+      kernelspecName: kernelspec.name,
+      interruptMode: kernelspec.spec.interrupt_mode,
+      connectionInfo,
+      logger: this.logger,
+      pid: child.pid!,
+      connectionFile,
+      startTime: await processStartTime(child.pid!),
+      child,
+    });
+  }
+
+  async restore(saved: SerializedKernel): Promise<LocalKernelProcess> {
+    const state = LocalStateSchema.safeParse(saved.state);
+    if (!state.success) {
+      throw new LaunchError('RESTORE_FAILED', `kernel ${saved.kernelId}: invalid local state: ${z.prettifyError(state.error)}`, {
+        kernelId: saved.kernelId,
+        engineId: saved.engineId,
+      });
+    }
+    return new LocalKernelProcess({
+      kernelId: saved.kernelId,
+      kernelspecName: saved.kernelspecName,
+      interruptMode: saved.interruptMode,
+      connectionInfo: saved.connectionInfo,
+      logger: this.logger,
+      ...state.data,
+    });
+  }
+
+  private baseEnv(): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const name of HOST_ENV_ALLOW_LIST) {
+      const value = this.hostEnv[name];
+      if (value !== undefined) env[name] = value;
+    }
+    return env;
+  }
+
+  private async ensureRuntimeDir(): Promise<void> {
+    await mkdir(this.runtimeDir, { recursive: true, mode: 0o700 });
+    await chmod(this.runtimeDir, 0o700); // mkdir's mode is masked by umask and ignored if it existed
+  }
+}
+
+const LocalStateSchema = z.object({
+  pid: z.number().int().positive(),
+  connectionFile: z.string().min(1),
+  /** Clock ticks since boot from /proc/<pid>/stat, to tell the kernel from a process that reused its pid. */
+  startTime: z.number().nullable(),
+});
+type LocalState = z.infer<typeof LocalStateSchema>;
+
+export class LocalKernelProcess extends KernelProcess {
+  readonly launcher = 'local';
+  readonly pid: number;
+  private readonly connectionFile: string;
+  private readonly startTime: number | null;
+  private readonly child: ChildProcess | undefined;
+  private readonly stderrTail: string[] = [];
+  /** Settles once the child exited and stderr drained (children only). */
+  private readonly exited: Promise<DeadStatus> | undefined;
+  private cleanedUp = false;
+
+  constructor(init: KernelProcessInit & LocalState & { child?: ChildProcess }) {
+    super(init);
+    this.pid = init.pid;
+    this.connectionFile = init.connectionFile;
+    this.startTime = init.startTime;
+    this.child = init.child;
+    this.exitPollIntervalMs = 250;
+    if (this.child) this.exited = this.watchChild(this.child);
+  }
+
+  get engineId(): string {
+    return `pid ${this.pid}`;
+  }
+
+  async poll(): Promise<KernelStatus> {
+    if (this.child) {
+      const { exitCode, signalCode } = this.child;
+      return exitCode === null && signalCode === null ? { alive: true } : this.deadStatus(exitCode, signalCode);
+    }
+    const state = await processState(this.pid, this.startTime);
+    if (state === 'running') return { alive: true };
+    return { alive: false, reason: `process ${this.pid} ${state === 'zombie' ? 'has exited' : 'no longer exists'}` };
+  }
+
+  override waitForExit(abort: AbortSignal): Promise<DeadStatus> {
+    if (!this.exited) return super.waitForExit(abort);
+    // Never resolving once aborted matches the base contract; the exit promise itself is shared.
+    return new Promise((resolve) => {
+      void this.exited!.then((status) => {
+        if (!abort.aborted) resolve(status);
+      });
+    });
+  }
+
+  protected async sendSignal(signal: NodeJS.Signals): Promise<void> {
+    if (!this.child && (await processState(this.pid, this.startTime)) !== 'running') {
+      throw new LaunchError('KERNEL_DEAD', `kernel ${this.kernelId} (pid ${this.pid}) is not running`, {
+        kernelId: this.kernelId,
+        engineId: this.engineId,
+      });
+    }
+    try {
+      process.kill(-this.pid, signal); // negative pid: the whole process group
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      throw new LaunchError('KERNEL_DEAD', `kernel ${this.kernelId} (pid ${this.pid}) is not running`, {
+        kernelId: this.kernelId,
+        engineId: this.engineId,
+      });
+    }
+  }
+
+  protected async terminate(): Promise<void> {
+    try {
+      await this.sendSignal('SIGKILL');
+    } catch (error) {
+      if (!(error instanceof LaunchError && error.code === 'KERNEL_DEAD')) throw error;
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.cleanedUp) return;
+    this.cleanedUp = true;
+    await unlink(this.connectionFile).catch(ignoreMissing);
+    this.child?.stderr?.destroy();
+  }
+
+  protected serializeState(): JsonObject {
+    const state: LocalState = { pid: this.pid, connectionFile: this.connectionFile, startTime: this.startTime };
+    return state;
+  }
+
+  /** The last lines the kernel wrote to stderr (tracebacks of a failed start land here). */
+  get lastStderr(): string[] {
+    return [...this.stderrTail];
+  }
+
+  private watchChild(child: ChildProcess): Promise<DeadStatus> {
+    let partial = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      this.stderrTail.push(...lines.filter((line) => line.trim() !== ''));
+      this.stderrTail.splice(0, Math.max(0, this.stderrTail.length - STDERR_TAIL_LINES));
+    });
+    child.stderr?.on('error', () => {}); // destroyed by cleanup(); nothing to report
+    return new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        const finish = () => {
+          clearTimeout(timer);
+          if (partial.trim()) this.stderrTail.push(partial);
+          partial = '';
+          resolve(this.deadStatus(code, signal));
+        };
+        // Grandchildren may hold stderr open forever: drain briefly, don't wait for 'close'.
+        const timer = setTimeout(finish, STDERR_DRAIN_MS);
+        if (!child.stderr || child.stderr.readableEnded) finish();
+        else child.stderr.once('end', finish);
+      });
+    });
+  }
+
+  private deadStatus(exitCode: number | null, signal: NodeJS.Signals | null): DeadStatus {
+    const how = signal ? `killed by ${signal}` : `exited with code ${exitCode}`;
+    const tail = this.stderrTail.slice(-5).join('\n');
+    return {
+      alive: false,
+      reason: tail ? `process ${this.pid} ${how}; last stderr:\n${tail}` : `process ${this.pid} ${how}`,
+      exitCode,
+      signal,
+    };
+  }
+}
+
+// --- helpers ---
+
+function ignoreMissing(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'ENOENT') throw error;
+}
+
+async function assertDirectory(dir: string, kernelId: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new LaunchError('INVALID_REQUEST', `kernel ${kernelId}: working directory ${dir} does not exist`, { kernelId });
+  }
+}
+
+/** Resolves once the OS started the process, rejects if it could not (ENOENT, EACCES). */
+export function spawnDetached(argv: string[], options: { cwd?: string; env: Record<string, string> }): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: options.cwd,
+      // Next's types make NODE_ENV required on ProcessEnv; a kernel's env deliberately lacks it
+      env: options.env as NodeJS.ProcessEnv,
+      detached: true, // own process group: signals reach the kernel's children; the portal's ^C does not
+      stdio: ['ignore', 'ignore', 'pipe'] as const,
+    });
+    child.once('spawn', () => resolve(child));
+    child.once('error', reject);
+  });
+}
+
+/**
+ * Free TCP ports, held open together so they are distinct. Another process can still take one before
+ * the kernel binds it (jupyter_client has the same window); the kernel then exits and confirmStartup
+ * reports LAUNCH_FAILED with its stderr.
+ */
+async function freePorts(count: number, host: string): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, host, resolve);
+      });
+      ports.push((server.address() as net.AddressInfo).port);
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
+}
+
+interface ProcStat {
+  state: string;
+  startTime: number;
+}
+
+/** Linux /proc/<pid>/stat: state (field 3) and start time (field 22). Null where /proc is absent. */
+async function readProcStat(pid: number): Promise<ProcStat | null | 'gone'> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return (await procAvailable()) ? 'gone' : null;
+    return null;
+  }
+  // the command name (field 2) may contain spaces and parentheses: fields resume after the last ')'
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '?', startTime: Number(fields[19]) };
+}
+
+let procChecked: boolean | undefined;
+async function procAvailable(): Promise<boolean> {
+  procChecked ??= await stat('/proc/self/stat').then(
+    () => true,
+    () => false,
+  );
+  return procChecked;
+}
+
+export async function processStartTime(pid: number): Promise<number | null> {
+  const info = await readProcStat(pid);
+  return info && info !== 'gone' ? info.startTime : null;
+}
+
+export type ProcessState = 'running' | 'zombie' | 'gone' | 'reused';
+
+export async function processState(pid: number, startTime: number | null): Promise<ProcessState> {
+  const info = await readProcStat(pid);
+  if (info === 'gone') return 'gone';
+  if (info) {
+    if (startTime !== null && info.startTime !== startTime) return 'reused';
+    return info.state === 'Z' || info.state === 'X' ? 'zombie' : 'running';
+  }
+  // no /proc (macOS): signal 0 checks existence only
+  try {
+    process.kill(pid, 0);
+    return 'running';
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? 'running' : 'gone';
+  }
+}

@@ -1,0 +1,159 @@
+// One running kernel as this portal process holds it: the launcher's handle, one ZeroMQ connection shared by
+// every client, the execution state from iopub, and death detection (process exit and heartbeat). Clients
+// (WebSocket bridges, the output recorder) subscribe; the kernel's messages reach each of them once.
+import type { ChannelMessage, KernelMessage, OutgoingChannel } from "./protocol/messages";
+import { createMessage } from "./protocol/messages";
+import type { RawMessageParts } from "./protocol/wire";
+import { KernelConnection, type KernelLogger } from "./connection";
+import type { DeadStatus, KernelProcess } from "./launchers/base";
+
+export type ExecutionState = "starting" | "idle" | "busy" | "restarting" | "dead";
+export type KernelListener = (msg: ChannelMessage, raw: RawMessageParts) => void;
+
+export interface LiveKernelEvents {
+  onState(state: ExecutionState): void;
+  onActivity(at: Date): void;
+  onDeath(status: DeadStatus): void;
+}
+
+export class LiveKernel {
+  executionState: ExecutionState = "starting";
+  private connection: KernelConnection;
+  private readonly listeners = new Set<KernelListener>();
+  private readonly abort = new AbortController();
+  private dead = false;
+  private detachConnection: () => void = () => {};
+
+  constructor(
+    readonly id: string,
+    readonly ownerId: string,
+    readonly kernelspec: string,
+    public process: KernelProcess,
+    private readonly events: LiveKernelEvents,
+    private readonly logger: KernelLogger,
+  ) {
+    this.connection = this.connect(process);
+    this.watchExit(process);
+  }
+
+  /** Number of attached clients (WebSockets), for the Jupyter API's `connections`. */
+  get connections(): number {
+    return this.clientCount;
+  }
+  private clientCount = 0;
+
+  /** Subscribes to every message the kernel sends, on every channel. */
+  subscribe(listener: KernelListener, { countsAsClient = true } = {}): () => void {
+    this.listeners.add(listener);
+    if (countsAsClient) this.clientCount++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.listeners.delete(listener);
+      if (countsAsClient) this.clientCount--;
+    };
+  }
+
+  /** Sends a client's message to the kernel. The client's own header (session, msg_id) is kept. */
+  async send(channel: OutgoingChannel, msg: KernelMessage): Promise<void> {
+    if (this.dead) throw new Error(`kernel ${this.id} is dead`);
+    this.events.onActivity(new Date());
+    await this.connection.send(channel, msg);
+  }
+
+  get session(): string {
+    return this.connection.session;
+  }
+
+  get isDead(): boolean {
+    return this.dead;
+  }
+
+  /** After a restart: the same kernel id, a new process and connection. */
+  async replaceProcess(process: KernelProcess): Promise<void> {
+    this.detachConnection();
+    await this.connection.close();
+    this.process = process;
+    this.connection = this.connect(process);
+    this.watchExit(process);
+  }
+
+  /** Tells clients the kernel is restarting, the way Jupyter Server does (an iopub status message). */
+  announce(state: ExecutionState) {
+    this.setState(state);
+    const msg = createMessage({ msgType: "status", session: this.connection.session, username: "atrium", content: { execution_state: state }, channel: "iopub" });
+    const channelMessage = { ...msg, channel: "iopub" } as ChannelMessage;
+    const raw: RawMessageParts = {
+      identities: [],
+      header: Buffer.from(JSON.stringify(msg.header)),
+      parentHeader: Buffer.from("{}"),
+      metadata: Buffer.from("{}"),
+      content: Buffer.from(JSON.stringify(msg.content)),
+      buffers: [],
+    };
+    for (const listener of this.listeners) listener(channelMessage, raw);
+  }
+
+  /** Closes this process's hold on the kernel; the kernel itself keeps running (portal restart). */
+  async detach(): Promise<void> {
+    this.abort.abort();
+    this.detachConnection();
+    await this.connection.close();
+  }
+
+  /** Marks dead and stops watching; used when the kernel was shut down on purpose. */
+  async close(): Promise<void> {
+    this.dead = true;
+    this.setState("dead");
+    await this.detach();
+  }
+
+  private connect(process: KernelProcess): KernelConnection {
+    const connection = new KernelConnection(process.connectionInfo, { label: this.id, logger: this.logger, username: "atrium" });
+    const offMessage = connection.onMessage((msg, raw) => {
+      if (msg.channel === "iopub" && msg.header.msg_type === "status") {
+        const state = (msg.content as { execution_state?: string }).execution_state;
+        if (state === "idle" || state === "busy" || state === "starting") this.setState(state);
+      }
+      if (msg.channel === "iopub") this.events.onActivity(new Date());
+      for (const listener of this.listeners) {
+        try {
+          listener(msg, raw);
+        } catch (error) {
+          this.logger.error("kernel listener failed", { kernel: this.id, error: String(error) });
+        }
+      }
+    });
+    // A missed heartbeat alone isn't death (a GIL-bound cell can starve it); ask the launcher.
+    const offHeartbeat = connection.onHeartbeatLost(async () => {
+      const status = await process.poll().catch(() => ({ alive: true }) as const);
+      if (!status.alive) this.die(status);
+    });
+    this.detachConnection = () => {
+      offMessage();
+      offHeartbeat();
+    };
+    return connection;
+  }
+
+  private watchExit(process: KernelProcess) {
+    void process.waitForExit(this.abort.signal).then((status) => {
+      if (process === this.process) this.die(status);
+    });
+  }
+
+  private die(status: DeadStatus) {
+    if (this.dead) return;
+    this.dead = true;
+    this.setState("dead");
+    this.events.onDeath(status);
+  }
+
+  private setState(state: ExecutionState) {
+    if (this.executionState === state) return;
+    if (this.executionState === "dead" && state !== "dead") return;
+    this.executionState = state;
+    this.events.onState(state);
+  }
+}

@@ -1,0 +1,279 @@
+// The kernel manager: starts, lists, interrupts, restarts and stops kernels for the signed-in user, keeps
+// every kernel's row in Postgres current, and reattaches to live kernels when the portal restarts.
+// Ownership is checked in the query (findKernel with the owner), so another user's kernel is "not found".
+import { randomUUID } from "node:crypto";
+import type { Database } from "@/db";
+import { findKernel, insertKernel, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
+import { findUserById, type UserRow } from "@/db/queries/users";
+import { teamsOfUser } from "@/db/queries/teams";
+import { open, seal } from "@/server/crypto/secret-box";
+import { AppError } from "@/server/errors";
+import { log } from "@/server/log";
+import type { KernelLogger } from "./connection";
+import { LaunchError, launchAndConfirm, type LauncherRegistry } from "./launchers/base";
+import { launcherName, type Kernelspec } from "./kernelspecs";
+import { LiveKernel, type ExecutionState } from "./live-kernel";
+
+export interface KernelModel {
+  id: string;
+  name: string;
+  last_activity: string;
+  execution_state: ExecutionState;
+  connections: number;
+}
+
+export interface KernelManagerOptions {
+  db: Database;
+  secret: string;
+  launchers: LauncherRegistry;
+  kernelspecs: Map<string, Kernelspec>;
+  defaultKernelspec?: string;
+  /** Working directory for a user's kernels (their home folder). */
+  homeOf?: (user: UserRow) => string | undefined;
+  startupDeadlineMs?: number;
+  launchDeadlineMs?: number;
+}
+
+const ACTIVITY_WRITE_INTERVAL_MS = 5_000;
+
+const kernelLogger: KernelLogger = {
+  debug: (message, fields) => log.debug(message, fields ?? ""),
+  warn: (message, fields) => log.warn(message, fields ?? ""),
+  error: (message, fields) => log.error(message, fields ?? ""),
+};
+
+export class KernelManager {
+  private readonly live = new Map<string, LiveKernel>();
+  private readonly lastActivityWrite = new Map<string, number>();
+  private readonly pendingStarts = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: KernelManagerOptions) {}
+
+  get kernelspecs(): Map<string, Kernelspec> {
+    return this.options.kernelspecs;
+  }
+
+  get defaultKernelspec(): string {
+    return this.options.defaultKernelspec ?? (this.kernelspecs.has("python3") ? "python3" : [...this.kernelspecs.keys()][0] ?? "python3");
+  }
+
+  async start(user: UserRow, request: { name?: string; env?: Record<string, string> }): Promise<KernelModel> {
+    const name = request.name || this.defaultKernelspec;
+    const kernelspec = this.kernelspecs.get(name);
+    if (!kernelspec) {
+      throw new AppError("NOT_FOUND", `There is no kernel named "${name}". Available: ${[...this.kernelspecs.keys()].join(", ")}.`);
+    }
+    const { db } = this.options;
+    const [team] = await teamsOfUser(db, user.id);
+    const id = randomUUID();
+    await insertKernel(db, { id, ownerId: user.id, teamId: team?.id ?? null, kernelspec: name, launcher: launcherName(kernelspec), sizeProfile: null });
+    const starting = this.launch(user, id, kernelspec, request.env);
+    this.pendingStarts.set(id, starting);
+    try {
+      await starting;
+    } finally {
+      this.pendingStarts.delete(id);
+    }
+    return this.model(await this.requireRow(user, id));
+  }
+
+  private async launch(user: UserRow, id: string, kernelspec: Kernelspec, env: Record<string, string> | undefined) {
+    const { db } = this.options;
+    try {
+      const { kernel } = await launchAndConfirm(
+        this.options.launchers,
+        { kernelId: id, kernelspec, username: user.username, env, cwd: this.options.homeOf?.(user) },
+        { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs },
+      );
+      const liveKernel = new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger);
+      this.live.set(id, liveKernel);
+      await updateKernel(db, id, {
+        state: "idle",
+        stateDetail: null,
+        engineId: kernel.engineId,
+        startedAt: new Date(),
+        lastActivityAt: new Date(),
+        sealedLaunchState: seal(this.options.secret, JSON.stringify(kernel.serialize())),
+      });
+      liveKernel.executionState = "idle";
+      log.info(`kernel ${id} (${kernelspec.name}) started for ${user.username} as ${kernel.engineId}`);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await markKernelDead(db, { id, reason: "launch_failed", detail: message });
+      log.warn(`kernel ${id} (${kernelspec.name}) for ${user.username} failed to start: ${message}`);
+      if (error instanceof LaunchError && error.code === "LAUNCH_TIMEOUT") {
+        throw new AppError("LAUNCH_TIMEOUT", `The kernel did not start in time and was stopped (${message}). Try again; if it keeps happening, tell an admin.`);
+      }
+      throw new AppError("LAUNCH_FAILED", `The kernel could not start: ${message}`);
+    }
+  }
+
+  /** The user's own live kernels; every live kernel for an admin. */
+  async list(user: UserRow): Promise<KernelModel[]> {
+    const rows = await listLiveKernels(this.options.db, { ownerId: scopeOf(user) });
+    return rows.map((r) => this.model(r.kernel));
+  }
+
+  async get(user: UserRow, id: string): Promise<KernelModel> {
+    return this.model(await this.requireRow(user, id));
+  }
+
+  /** The live kernel for a client connection (WebSocket); NOT_FOUND for anyone but its owner (and admins). */
+  async attach(user: UserRow, id: string): Promise<LiveKernel> {
+    await this.requireRow(user, id);
+    await this.pendingStarts.get(id)?.catch(() => {});
+    const kernel = this.live.get(id);
+    if (!kernel || kernel.isDead) throw new AppError("NOT_FOUND", `Kernel ${id} is not running.`);
+    return kernel;
+  }
+
+  async interrupt(user: UserRow, id: string): Promise<void> {
+    const kernel = await this.attach(user, id);
+    await kernel.process.interrupt();
+  }
+
+  async restart(user: UserRow, id: string): Promise<KernelModel> {
+    const row = await this.requireRow(user, id);
+    const kernel = await this.attach(user, id);
+    const kernelspec = this.kernelspecs.get(row.kernelspec);
+    if (!kernelspec) throw new AppError("CONFLICT", `The kernelspec ${row.kernelspec} no longer exists; stop this kernel and start a new one.`);
+    const { db } = this.options;
+    kernel.announce("restarting");
+    await updateKernel(db, id, { state: "restarting" });
+    const old = kernel.process;
+    await old.kill().catch((error) => log.warn(`kernel ${id}: kill before restart failed: ${error}`));
+    await old.cleanup().catch(() => {});
+    try {
+      const { kernel: fresh } = await launchAndConfirm(
+        this.options.launchers,
+        { kernelId: id, kernelspec, username: (await findUserById(db, row.ownerId))?.username ?? user.username },
+        { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs },
+      );
+      await kernel.replaceProcess(fresh);
+      await updateKernel(db, id, {
+        state: "idle",
+        stateDetail: null,
+        engineId: fresh.engineId,
+        sealedLaunchState: seal(this.options.secret, JSON.stringify(fresh.serialize())),
+      });
+      kernel.announce("idle");
+    } catch (error) {
+      await kernel.close();
+      this.live.delete(id);
+      await markKernelDead(db, { id, reason: "launch_failed", detail: `restart failed: ${(error as Error).message}` });
+      throw new AppError("LAUNCH_FAILED", `The kernel could not be restarted: ${(error as Error).message}`);
+    }
+    return this.get(user, id);
+  }
+
+  async shutdown(user: UserRow, id: string, reason: KernelEndReason = "stopped"): Promise<void> {
+    await this.requireRow(user, id);
+    await this.pendingStarts.get(id)?.catch(() => {});
+    await this.stopKernel(id, reason, reason === "stopped" ? `stopped by ${user.username}` : reason);
+  }
+
+  /** Stops a kernel by id, whoever owns it: for the manager's own policies (culling, quotas). */
+  async stopKernel(id: string, reason: KernelEndReason, detail: string): Promise<void> {
+    const kernel = this.live.get(id);
+    this.live.delete(id);
+    if (kernel) {
+      await kernel.process.kill().catch((error) => log.warn(`kernel ${id}: kill failed: ${error}`));
+      await kernel.process.cleanup().catch(() => {});
+      await kernel.close();
+    }
+    await markKernelDead(this.options.db, { id, reason, detail });
+  }
+
+  /**
+   * After a portal restart: reattach every kernel that is still alive; mark the rest dead with the reason.
+   * (With several replicas, the replica that serves a kernel attaches it; today every row is attached here.)
+   */
+  async restoreAll(): Promise<{ restored: number; dead: number }> {
+    const rows = await listLiveKernels(this.options.db);
+    let restored = 0;
+    let dead = 0;
+    for (const { kernel: row } of rows) {
+      if (this.live.has(row.id)) continue;
+      const reasonDead = await this.restoreOne(row);
+      if (reasonDead) {
+        dead++;
+        await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
+      } else restored++;
+    }
+    if (rows.length) log.info(`kernels after restart: ${restored} reattached, ${dead} found dead`);
+    return { restored, dead };
+  }
+
+  private async restoreOne(row: KernelRow): Promise<string | null> {
+    if (!row.sealedLaunchState) return row.state === "starting" ? "the portal stopped while it was starting" : "no saved connection state";
+    try {
+      const saved = JSON.parse(open(this.options.secret, row.sealedLaunchState)) as unknown;
+      const process = await this.options.launchers.restore(saved);
+      const status = await process.poll();
+      if (!status.alive) return `died while the portal was down: ${status.reason}`;
+      const kernel = new LiveKernel(row.id, row.ownerId, row.kernelspec, process, this.eventsFor(row.id), kernelLogger);
+      kernel.executionState = "idle";
+      this.live.set(row.id, kernel);
+      if (row.state !== "idle") await updateKernel(this.options.db, row.id, { state: "idle" });
+      return null;
+    } catch (error) {
+      return `could not be reattached: ${(error as Error).message}`;
+    }
+  }
+
+  /** Lets go of every kernel without stopping them: they keep running and the next start reattaches. */
+  async detachAll(): Promise<void> {
+    await Promise.all([...this.live.values()].map((k) => k.detach()));
+    this.live.clear();
+  }
+
+  liveKernel(id: string): LiveKernel | undefined {
+    return this.live.get(id);
+  }
+
+  private eventsFor(id: string) {
+    const { db } = this.options;
+    return {
+      onState: (state: ExecutionState) => {
+        if (state === "dead") return;
+        void updateKernel(db, id, { state }).catch((error) => log.warn(`kernel ${id}: state write failed: ${error}`));
+      },
+      onActivity: (at: Date) => {
+        // Activity is frequent (every output); the row is written at most every few seconds.
+        const last = this.lastActivityWrite.get(id) ?? 0;
+        if (at.getTime() - last < ACTIVITY_WRITE_INTERVAL_MS) return;
+        this.lastActivityWrite.set(id, at.getTime());
+        void touchKernelActivity(db, id, at).catch((error) => log.warn(`kernel ${id}: activity write failed: ${error}`));
+      },
+      onDeath: (status: { reason: string }) => {
+        const kernel = this.live.get(id);
+        this.live.delete(id);
+        this.lastActivityWrite.delete(id);
+        log.warn(`kernel ${id} died: ${status.reason}`);
+        void kernel?.detach();
+        void kernel?.process.cleanup().catch(() => {});
+        void markKernelDead(db, { id, reason: "died", detail: status.reason }).catch((error) => log.error(`kernel ${id}: could not record death: ${error}`));
+      },
+    };
+  }
+
+  private async requireRow(user: UserRow, id: string): Promise<KernelRow> {
+    const row = await findKernel(this.options.db, { id, ownerId: scopeOf(user) });
+    if (!row) throw new AppError("NOT_FOUND", `Kernel ${id} was not found.`);
+    return row;
+  }
+
+  private model(row: KernelRow): KernelModel {
+    const live = this.live.get(row.id);
+    return {
+      id: row.id,
+      name: row.kernelspec,
+      last_activity: row.lastActivityAt.toISOString(),
+      execution_state: live?.executionState ?? row.state,
+      connections: live?.connections ?? 0,
+    };
+  }
+}
+
+/** Admins see every kernel; everyone else only their own. */
+const scopeOf = (user: UserRow) => (user.role === "admin" ? undefined : user.id);

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { createMessage, type ChannelMessage } from './messages';
+import { createSigner } from './signing';
+import { splitFrames } from './wire';
+import {
+  V1_SUBPROTOCOL,
+  decodeLegacy,
+  decodeV1,
+  decodeWsMessage,
+  encodeLegacy,
+  encodeV1,
+  encodeV1FromRaw,
+  encodeWsMessage,
+  framingForSubprotocol,
+  selectSubprotocol,
+  splitV1,
+  type WsFraming,
+} from './websocket';
+
+function sample(buffers: Uint8Array[] = []): ChannelMessage {
+  return createMessage({
+    msgType: 'comm_msg',
+    channel: 'shell',
+    session: 's',
+    username: 'ana',
+    content: { comm_id: 'c', data: { text: 'naïve ✓' } },
+    metadata: { m: true },
+    buffers,
+  }) as ChannelMessage;
+}
+
+function comparable(msg: ChannelMessage) {
+  return { ...msg, buffers: msg.buffers.map((b) => Buffer.from(b).toString('hex')) };
+}
+
+for (const framing of ['legacy', 'v1'] as WsFraming[]) {
+  for (const buffers of [[], [new Uint8Array([1, 2, 3]), new Uint8Array(0), Buffer.from('x'.repeat(1000))]]) {
+    test(`${framing} round trip with ${buffers.length} buffers`, () => {
+      const msg = sample(buffers);
+      const decoded = decodeWsMessage(encodeWsMessage(msg, framing), framing);
+      assert.ok(decoded.ok, JSON.stringify(decoded));
+      assert.deepEqual(comparable(decoded.value), comparable(msg));
+    });
+  }
+}
+
+test('legacy framing: JSON text without buffers, with `channel` and `buffers: []`', () => {
+  const text = encodeLegacy(sample());
+  assert.equal(typeof text, 'string');
+  const parsed = JSON.parse(text as string);
+  assert.equal(parsed.channel, 'shell');
+  assert.deepEqual(parsed.buffers, []);
+});
+
+test('legacy binary layout: uint32 BE count, uint32 BE offsets, JSON, buffers', () => {
+  const frame = encodeLegacy(sample([Buffer.from('AB'), Buffer.from('CDE')])) as Buffer;
+  assert.equal(frame.readUInt32BE(0), 3); // JSON + 2 buffers
+  const offsets = [frame.readUInt32BE(4), frame.readUInt32BE(8), frame.readUInt32BE(12)];
+  assert.equal(offsets[0], 16);
+  const json = JSON.parse(frame.subarray(offsets[0], offsets[1]).toString());
+  assert.equal(json.channel, 'shell');
+  assert.equal(json.buffers, undefined);
+  assert.equal(frame.subarray(offsets[1], offsets[2]).toString(), 'AB');
+  assert.equal(frame.subarray(offsets[2]).toString(), 'CDE');
+});
+
+test('v1 layout: uint64 LE offset count and offsets, channel, 4 JSON parts, buffers, last offset = end', () => {
+  const msg = sample([Buffer.from('BUF')]);
+  const frame = encodeV1(msg);
+  const n = Number(frame.readBigUInt64LE(0));
+  assert.equal(n, 7); // channel, header, parent, metadata, content, 1 buffer, end
+  const offsets = Array.from({ length: n }, (_, i) => Number(frame.readBigUInt64LE(8 * (i + 1))));
+  assert.equal(offsets[0], 8 * (n + 1));
+  assert.equal(offsets[n - 1], frame.length);
+  const part = (i: number) => frame.subarray(offsets[i], offsets[i + 1]).toString();
+  assert.equal(part(0), 'shell');
+  assert.deepEqual(JSON.parse(part(1)), msg.header);
+  assert.deepEqual(JSON.parse(part(2)), {});
+  assert.deepEqual(JSON.parse(part(3)), { m: true });
+  assert.deepEqual(JSON.parse(part(4)), msg.content);
+  assert.equal(part(5), 'BUF');
+});
+
+test('v1 accepts a hand-built frame the way jupyter_server writes it', () => {
+  const header = JSON.stringify(sample().header);
+  const parts = ['iopub', header, '{}', '{}', '{"execution_state":"idle"}'].map((s) => Buffer.from(s));
+  const n = parts.length + 1;
+  const table = Buffer.alloc(8 * (n + 1));
+  table.writeBigUInt64LE(BigInt(n), 0);
+  let offset = table.length;
+  parts.forEach((p, i) => {
+    table.writeBigUInt64LE(BigInt(offset), 8 * (i + 1));
+    offset += p.length;
+  });
+  table.writeBigUInt64LE(BigInt(offset), 8 * n);
+  const decoded = decodeV1(Buffer.concat([table, ...parts]));
+  assert.ok(decoded.ok, JSON.stringify(decoded));
+  assert.equal(decoded.value.channel, 'iopub');
+  assert.deepEqual(decoded.value.content, { execution_state: 'idle' });
+  assert.deepEqual(decoded.value.buffers, []);
+});
+
+test('legacy text from a browser: null parent_header and missing metadata are normalised', () => {
+  const { header } = sample();
+  const decoded = decodeLegacy(JSON.stringify({ channel: 'shell', header, parent_header: null, content: {} }));
+  assert.ok(decoded.ok, JSON.stringify(decoded));
+  assert.deepEqual(decoded.value.parent_header, {});
+  assert.deepEqual(decoded.value.metadata, {});
+});
+
+test('malformed WebSocket frames are rejected with a reason, never thrown', () => {
+  const good = encodeV1(sample([Buffer.from('b')]));
+  const badCount = Buffer.from(good);
+  badCount.writeBigUInt64LE(10_000n, 0);
+  const badOffset = Buffer.from(good);
+  badOffset.writeBigUInt64LE(BigInt(good.length + 5), 16);
+  const outOfOrder = Buffer.from(good);
+  outOfOrder.writeBigUInt64LE(0n, 16);
+  const badChannel = encodeV1({ ...sample(), channel: 'hb' as 'shell' });
+  const legacyBinary = encodeLegacy(sample([Buffer.from('b')])) as Buffer;
+  const legacyBadCount = Buffer.from(legacyBinary);
+  legacyBadCount.writeUInt32BE(1_000_000, 0);
+
+  const cases: [string, string | Uint8Array, WsFraming, string][] = [
+    ['v1 too short', Buffer.alloc(4), 'v1', 'BAD_FRAME'],
+    ['v1 huge count', badCount, 'v1', 'BAD_FRAME'],
+    ['v1 offset past end', badOffset, 'v1', 'BAD_FRAME'],
+    ['v1 offsets out of order', outOfOrder, 'v1', 'BAD_FRAME'],
+    ['v1 truncated', good.subarray(0, good.length - 1), 'v1', 'BAD_FRAME'],
+    ['v1 unknown channel', badChannel, 'v1', 'BAD_CHANNEL'],
+    ['v1 text frame', '{}', 'v1', 'BAD_FRAME'],
+    ['legacy not JSON', '{"channel":', 'legacy', 'BAD_JSON'],
+    ['legacy array', '[]', 'legacy', 'INVALID_MESSAGE'],
+    ['legacy no channel', JSON.stringify({ ...sample(), channel: undefined }), 'legacy', 'BAD_CHANNEL'],
+    ['legacy bad header', JSON.stringify({ ...sample(), header: { msg_id: 'x' } }), 'legacy', 'INVALID_MESSAGE'],
+    ['legacy binary count', legacyBadCount, 'legacy', 'BAD_FRAME'],
+    ['legacy binary truncated', legacyBinary.subarray(0, 10), 'legacy', 'BAD_FRAME'],
+  ];
+  for (const [name, data, framing, reason] of cases) {
+    const result = decodeWsMessage(data, framing);
+    assert.equal(result.ok, false, name);
+    assert.equal(!result.ok && result.reason, reason, name);
+  }
+});
+
+test('subprotocol negotiation prefers v1 when offered', () => {
+  assert.equal(selectSubprotocol(['foo', V1_SUBPROTOCOL]), V1_SUBPROTOCOL);
+  assert.equal(selectSubprotocol([]), undefined);
+  assert.equal(framingForSubprotocol(V1_SUBPROTOCOL), 'v1');
+  assert.equal(framingForSubprotocol(undefined), 'legacy');
+});
+
+// The gateway's fast path: kernel frames captured from ipykernel go to v1 without re-serializing.
+test('captured ipykernel frames forward to v1 byte for byte and decode there', () => {
+  const fixture = JSON.parse(readFileSync(new URL('./fixtures/ipykernel-frames.json', import.meta.url), 'utf8')) as {
+    key: string;
+    messages: { channel: 'shell' | 'iopub'; frames: string[] }[];
+  };
+  const signer = createSigner(fixture.key);
+  for (const captured of fixture.messages) {
+    const split = splitFrames(captured.frames.map((f) => Buffer.from(f, 'base64')), signer);
+    assert.ok(split.ok);
+    const frame = encodeV1FromRaw(captured.channel, split.value);
+    const decoded = decodeV1(frame);
+    assert.ok(decoded.ok, JSON.stringify(decoded));
+    assert.equal(decoded.value.channel, captured.channel);
+    const v1Parts = splitV1(frame);
+    assert.ok(v1Parts.ok);
+    assert.deepEqual(v1Parts.value.parts, [
+      split.value.header,
+      split.value.parentHeader,
+      split.value.metadata,
+      split.value.content,
+      ...split.value.buffers,
+    ]);
+    assert.equal(decoded.value.buffers.length, split.value.buffers.length);
+    const legacy = decodeLegacy(encodeLegacy(decoded.value));
+    assert.ok(legacy.ok);
+    assert.deepEqual(comparable(legacy.value), comparable(decoded.value));
+  }
+});

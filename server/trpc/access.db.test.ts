@@ -1,0 +1,66 @@
+// Who may call what: procedures tested in-process with a caller, against a real database.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { TRPCError } from "@trpc/server";
+import type { Database } from "@/db";
+import type { UserRow } from "@/db/queries/users";
+import { openTestDatabase, testDbKind } from "@/db/testing";
+import { loadEnv } from "@/server/env";
+import { cliActor } from "@/server/identity/actor";
+import { createUser } from "@/server/identity/users";
+import type { Services } from "@/server/services";
+import { createCallerFactory } from "./init";
+import { appRouter } from "./root";
+
+const createCaller = createCallerFactory(appRouter);
+const codeOf = (code: string) => (error: unknown) => error instanceof TRPCError && error.code === code;
+
+describe(`tRPC access on ${testDbKind}`, () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  let admin: UserRow;
+  let analyst: UserRow;
+  const caller = (user: UserRow | null) => {
+    const services: Services = { env: loadEnv({}), db, dbKind: testDbKind, secret: "x".repeat(32), sessionCookieName: "atrium.session", secureCookies: false };
+    return createCaller({ services, user, address: "127.0.0.1" });
+  };
+  before(async () => {
+    ({ db, close } = await openTestDatabase());
+    admin = await createUser(db, cliActor, { email: "admin@example.com", password: "adminpass1", role: "admin" });
+    analyst = await createUser(db, cliActor, { email: "ana@example.com", password: "analystpass" });
+  });
+  after(() => close());
+
+  it("refuses anonymous callers", async () => {
+    await assert.rejects(caller(null).me.get(), codeOf("UNAUTHORIZED"));
+  });
+
+  it("refuses analysts on every admin procedure", async () => {
+    const c = caller(analyst);
+    await assert.rejects(c.admin.users.list(), codeOf("FORBIDDEN"));
+    await assert.rejects(c.admin.users.add({ email: "x@example.com", password: "password1", role: "admin" }), codeOf("FORBIDDEN"));
+    await assert.rejects(c.admin.users.setRole({ userId: analyst.id, role: "admin" }), codeOf("FORBIDDEN"));
+    await assert.rejects(c.admin.teams.add({ name: "sneaky" }), codeOf("FORBIDDEN"));
+    await assert.rejects(c.admin.audit(), codeOf("FORBIDDEN"));
+  });
+
+  it("lets admins manage users and maps domain errors to tRPC codes", async () => {
+    const c = caller(admin);
+    const added = await c.admin.users.add({ email: "new@example.com", password: "password1", role: "analyst" });
+    assert.equal(added.username, "new");
+    await assert.rejects(c.admin.users.add({ email: "new@example.com", password: "password1", role: "analyst" }), codeOf("CONFLICT"));
+    await assert.rejects(c.admin.users.add({ email: "bad", password: "password1", role: "analyst" }), codeOf("BAD_REQUEST"));
+    const users = await c.admin.users.list();
+    assert.deepEqual(users.map((u) => u.email).sort(), ["admin@example.com", "ana@example.com", "new@example.com"]);
+    const team = await c.admin.teams.add({ name: "Fraud" });
+    await c.admin.teams.setMember({ teamId: team.id, userId: analyst.id, role: "lead" });
+    assert.deepEqual((await caller(analyst).me.get()).teams.map((t) => [t.name, t.role]), [["Fraud", "lead"]]);
+  });
+
+  it("takes identity from the session, never from input", async () => {
+    const me = await caller(analyst).me.get();
+    assert.equal(me.email, "ana@example.com");
+    const { token } = await caller(analyst).me.createToken({ name: "jupyter" });
+    assert.match(token, /^atr_/);
+  });
+});
