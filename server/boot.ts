@@ -10,6 +10,7 @@ import { createUser, changeRole, setDisabled } from "./identity/users";
 import { systemActor } from "./identity/actor";
 import type { Services } from "./services";
 import { log } from "./log";
+import { startKernels } from "./kernels/start";
 
 export interface Booted {
   services: Services;
@@ -26,6 +27,13 @@ export async function bootServices(env: Env): Promise<Booted> {
     connectTimeoutSeconds: env.ATRIUM_DB_CONNECT_TIMEOUT_SECONDS,
   });
   const secureCookies = env.ATRIUM_PUBLIC_URL?.startsWith("https:") ?? false;
+  let kernels: Awaited<ReturnType<typeof startKernels>>;
+  try {
+    kernels = await startKernels(env, database.db, secret);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
   const services: Services = {
     env,
     db: database.db,
@@ -33,8 +41,16 @@ export async function bootServices(env: Env): Promise<Booted> {
     secret,
     sessionCookieName: secureCookies ? "__Secure-atrium.session" : "atrium.session",
     secureCookies,
+    kernels: kernels.manager,
   };
-  return { services, database, close: () => database.close() };
+  return {
+    services,
+    database,
+    close: async () => {
+      await kernels.stop();
+      await database.close();
+    },
+  };
 }
 
 /** The secret is generated once and kept in the data dir (mode 0600), so sessions survive restarts. */

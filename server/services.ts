@@ -3,6 +3,7 @@
 // global symbol, because Next loads its own copy of our modules and module-level singletons would be doubled.
 import type { Database } from "@/db";
 import type { Env } from "./env";
+import type { KernelManager } from "./kernels/manager";
 
 export interface Services {
   env: Env;
@@ -13,6 +14,7 @@ export interface Services {
   /** next-auth's session cookie name; also the salt of its JWT encryption. */
   sessionCookieName: string;
   secureCookies: boolean;
+  kernels: KernelManager;
 }
 
 const KEY = Symbol.for("atrium.services");

@@ -9,6 +9,8 @@ import { loadEnv } from "@/server/env";
 import { cliActor } from "@/server/identity/actor";
 import { createUser } from "@/server/identity/users";
 import type { Services } from "@/server/services";
+import { LauncherRegistry } from "@/server/kernels/launchers/base";
+import { KernelManager } from "@/server/kernels/manager";
 import { createCallerFactory } from "./init";
 import { appRouter } from "./root";
 
@@ -21,7 +23,15 @@ describe(`tRPC access on ${testDbKind}`, () => {
   let admin: UserRow;
   let analyst: UserRow;
   const caller = (user: UserRow | null) => {
-    const services: Services = { env: loadEnv({}), db, dbKind: testDbKind, secret: "x".repeat(32), sessionCookieName: "atrium.session", secureCookies: false };
+    const services: Services = {
+      env: loadEnv({}),
+      db,
+      dbKind: testDbKind,
+      secret: "x".repeat(32),
+      sessionCookieName: "atrium.session",
+      secureCookies: false,
+      kernels: new KernelManager({ db, secret: "x".repeat(32), launchers: new LauncherRegistry(), kernelspecs: new Map() }),
+    };
     return createCaller({ services, user, address: "127.0.0.1" });
   };
   before(async () => {

@@ -1,0 +1,32 @@
+// Assembles kernel support for this process: the kernelspecs, the launchers they name, and the manager,
+// then reattaches kernels that outlived the last portal process.
+import path from "node:path";
+import type { Database } from "@/db";
+import type { Env } from "@/server/env";
+import { BUNDLED_KERNELSPECS_DIR, loadKernelspecs } from "./kernelspecs";
+import { LauncherRegistry } from "./launchers/base";
+import { LocalLauncher } from "./launchers/local";
+import { KernelManager } from "./manager";
+import { resolveKernelPython } from "./python-runtime";
+
+export async function startKernels(env: Env, db: Database, secret: string) {
+  const python = await resolveKernelPython({ configured: env.ATRIUM_PYTHON, dataDir: env.dataDir });
+  const extraDirs = env.ATRIUM_KERNELSPEC_DIRS?.split(":").filter(Boolean) ?? [];
+  const kernelspecs = await loadKernelspecs([BUNDLED_KERNELSPECS_DIR, ...extraDirs]);
+  const runtimeDir = path.join(env.dataDir, "runtime");
+  const launchers = new LauncherRegistry().register(new LocalLauncher({ runtimeDir, python }));
+  // Only kernelspecs whose launcher is available here are offered.
+  for (const [name, spec] of kernelspecs) {
+    try {
+      launchers.forKernelspec(spec);
+    } catch {
+      kernelspecs.delete(name);
+    }
+  }
+  const manager = new KernelManager({ db, secret, launchers, kernelspecs });
+  await manager.restoreAll();
+  return {
+    manager,
+    stop: () => manager.detachAll(),
+  };
+}
