@@ -127,6 +127,8 @@ try {
       env: { ...testEnv, ATRIUM_TEST_DB: "postgres", ATRIUM_TEST_POSTGRES_URL: postgres.url },
       parse: parseNode,
     });
+    // The real-process tests start the whole portal, which serves the production build.
+    await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
     const intFiles = findFiles(".int.test.ts");
     const [icmd, iargs] = nodeTest(intFiles);
     await step(`integration with real processes (${intFiles.length} files)`, icmd, iargs, {
@@ -142,7 +144,7 @@ try {
   }
   if (suites.includes("e2e")) {
     ensureChromium();
-    await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
+    if (!suites.includes("integration")) await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
     await step("end-to-end (Playwright, Chromium)", process.execPath, [path.join(root, "node_modules/@playwright/test/cli.js"), "test"], {
       env: testEnv,
       parse: parsePlaywright,

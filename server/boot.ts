@@ -11,6 +11,7 @@ import { systemActor } from "./identity/actor";
 import type { Services } from "./services";
 import { log } from "./log";
 import { startKernels } from "./kernels/start";
+import { LocalHomeStores } from "./storage/homes";
 
 export interface Booted {
   services: Services;
@@ -27,9 +28,10 @@ export async function bootServices(env: Env): Promise<Booted> {
     connectTimeoutSeconds: env.ATRIUM_DB_CONNECT_TIMEOUT_SECONDS,
   });
   const secureCookies = env.ATRIUM_PUBLIC_URL?.startsWith("https:") ?? false;
+  const homes = new LocalHomeStores(path.join(env.dataDir, "homes"));
   let kernels: Awaited<ReturnType<typeof startKernels>>;
   try {
-    kernels = await startKernels(env, database.db, secret);
+    kernels = await startKernels(env, database.db, secret, homes);
   } catch (error) {
     await database.close();
     throw error;
@@ -42,6 +44,7 @@ export async function bootServices(env: Env): Promise<Booted> {
     sessionCookieName: secureCookies ? "__Secure-atrium.session" : "atrium.session",
     secureCookies,
     kernels: kernels.manager,
+    homes,
   };
   return {
     services,

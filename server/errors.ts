@@ -45,3 +45,27 @@ export function trpcCodeOf(error: AppError) {
 }
 
 export const notFound = (what: string) => new AppError("NOT_FOUND", `${what} was not found.`);
+
+// Errors from the storage layer carry codes of their own; they become AppErrors here, so every surface
+// (tRPC, the Jupyter API, file downloads) maps them the same way.
+const storageCodes: Record<string, ErrorCode> = {
+  INVALID_PATH: "BAD_REQUEST",
+  NOT_FOUND: "NOT_FOUND",
+  ALREADY_EXISTS: "ALREADY_EXISTS",
+  NOT_A_DIRECTORY: "BAD_REQUEST",
+  IS_A_DIRECTORY: "BAD_REQUEST",
+  PERMISSION_DENIED: "FORBIDDEN",
+  CONFLICT: "CONFLICT",
+  QUOTA_EXCEEDED: "QUOTA_EXCEEDED",
+  UNAVAILABLE: "UNAVAILABLE",
+};
+
+/** The AppError an error stands for, when it is one a user can act on; undefined for internal errors. */
+export function asAppError(error: unknown): AppError | undefined {
+  if (isAppError(error)) return error;
+  const e = error as { name?: unknown; code?: unknown; message?: unknown } | null;
+  if (e && e.name === "StorageError" && typeof e.code === "string" && storageCodes[e.code]) {
+    return new AppError(storageCodes[e.code]!, String(e.message), { storageCode: e.code });
+  }
+  return undefined;
+}

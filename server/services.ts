@@ -4,6 +4,7 @@
 import type { Database } from "@/db";
 import type { Env } from "./env";
 import type { KernelManager } from "./kernels/manager";
+import type { HomeStores } from "./storage/homes";
 
 export interface Services {
   env: Env;
@@ -15,6 +16,7 @@ export interface Services {
   sessionCookieName: string;
   secureCookies: boolean;
   kernels: KernelManager;
+  homes: HomeStores;
 }
 
 const KEY = Symbol.for("atrium.services");

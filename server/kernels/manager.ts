@@ -29,7 +29,7 @@ export interface KernelManagerOptions {
   kernelspecs: Map<string, Kernelspec>;
   defaultKernelspec?: string;
   /** Working directory for a user's kernels (their home folder). */
-  homeOf?: (user: UserRow) => string | undefined;
+  homeOf?: (user: UserRow) => Promise<string | undefined>;
   startupDeadlineMs?: number;
   launchDeadlineMs?: number;
 }
@@ -82,7 +82,7 @@ export class KernelManager {
     try {
       const { kernel } = await launchAndConfirm(
         this.options.launchers,
-        { kernelId: id, kernelspec, username: user.username, env, cwd: this.options.homeOf?.(user) },
+        { kernelId: id, kernelspec, username: user.username, env, cwd: await this.options.homeOf?.(user) },
         { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs },
       );
       const liveKernel = new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger);
@@ -140,13 +140,14 @@ export class KernelManager {
     const { db } = this.options;
     kernel.announce("restarting");
     await updateKernel(db, id, { state: "restarting" });
+    const owner = (await findUserById(db, row.ownerId)) ?? user;
     const old = kernel.process;
     await old.kill().catch((error) => log.warn(`kernel ${id}: kill before restart failed: ${error}`));
     await old.cleanup().catch(() => {});
     try {
       const { kernel: fresh } = await launchAndConfirm(
         this.options.launchers,
-        { kernelId: id, kernelspec, username: (await findUserById(db, row.ownerId))?.username ?? user.username },
+        { kernelId: id, kernelspec, username: owner.username, cwd: await this.options.homeOf?.(owner) },
         { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs },
       );
       await kernel.replaceProcess(fresh);

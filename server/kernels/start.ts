@@ -8,8 +8,9 @@ import { LauncherRegistry } from "./launchers/base";
 import { LocalLauncher } from "./launchers/local";
 import { KernelManager } from "./manager";
 import { resolveKernelPython } from "./python-runtime";
+import type { HomeStores } from "@/server/storage/homes";
 
-export async function startKernels(env: Env, db: Database, secret: string) {
+export async function startKernels(env: Env, db: Database, secret: string, homes: HomeStores) {
   const python = await resolveKernelPython({ configured: env.ATRIUM_PYTHON, dataDir: env.dataDir });
   const extraDirs = env.ATRIUM_KERNELSPEC_DIRS?.split(":").filter(Boolean) ?? [];
   const kernelspecs = await loadKernelspecs([BUNDLED_KERNELSPECS_DIR, ...extraDirs]);
@@ -23,7 +24,17 @@ export async function startKernels(env: Env, db: Database, secret: string) {
       kernelspecs.delete(name);
     }
   }
-  const manager = new KernelManager({ db, secret, launchers, kernelspecs });
+  const manager = new KernelManager({
+    db,
+    secret,
+    launchers,
+    kernelspecs,
+    // Local kernels start in the user's home folder, created first so the kernel can write there.
+    homeOf: async (user) => {
+      await homes.forUser(user);
+      return homes.localPathOf(user);
+    },
+  });
   await manager.restoreAll();
   return {
     manager,

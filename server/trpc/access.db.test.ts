@@ -9,6 +9,8 @@ import { loadEnv } from "@/server/env";
 import { cliActor } from "@/server/identity/actor";
 import { createUser } from "@/server/identity/users";
 import type { Services } from "@/server/services";
+import os from "node:os";
+import { LocalHomeStores } from "@/server/storage/homes";
 import { LauncherRegistry } from "@/server/kernels/launchers/base";
 import { KernelManager } from "@/server/kernels/manager";
 import { createCallerFactory } from "./init";
@@ -31,6 +33,7 @@ describe(`tRPC access on ${testDbKind}`, () => {
       sessionCookieName: "atrium.session",
       secureCookies: false,
       kernels: new KernelManager({ db, secret: "x".repeat(32), launchers: new LauncherRegistry(), kernelspecs: new Map() }),
+      homes: new LocalHomeStores(os.tmpdir()),
     };
     return createCaller({ services, user, address: "127.0.0.1" });
   };

@@ -4,7 +4,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import type { UserRow } from "@/db/queries/users";
 import { teamsOfUser } from "@/db/queries/teams";
-import { isAppError, trpcCodeOf } from "@/server/errors";
+import { asAppError, isAppError, trpcCodeOf } from "@/server/errors";
 import type { Actor } from "@/server/identity/actor";
 import type { Services } from "@/server/services";
 
@@ -34,8 +34,8 @@ export const createCallerFactory = t.createCallerFactory;
 const appErrors = t.middleware(async ({ next, path }) => {
   const result = await next();
   if (!result.ok) {
-    const cause = result.error.cause;
-    if (isAppError(cause)) throw new TRPCError({ code: trpcCodeOf(cause), message: cause.message, cause });
+    const cause = asAppError(result.error.cause);
+    if (cause) throw new TRPCError({ code: trpcCodeOf(cause), message: cause.message, cause });
     if (result.error.code === "INTERNAL_SERVER_ERROR") console.error(`[trpc] ${path} failed:`, result.error.cause ?? result.error);
   }
   return result;
