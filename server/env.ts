@@ -36,6 +36,14 @@ const schema = z.object({
     .transform((v) => v === "true" || v === "1"),
   ATRIUM_PYTHON: optionalNonEmpty,
   ATRIUM_KERNELSPEC_DIRS: optionalNonEmpty,
+  ATRIUM_LAUNCH_RESPONSE_HOST: z.string().default("127.0.0.1"),
+  ATRIUM_LAUNCH_RESPONSE_PORT: port.default(0),
+  ATRIUM_LAUNCH_ADVERTISED_HOST: optionalNonEmpty,
+  ATRIUM_KERNEL_PORT_RANGE: z
+    .string()
+    .regex(/^\d{1,5}\.\.\d{1,5}$/, "must look like 40000..40999 (or 0..0 for any free port)")
+    .default("0..0"),
+  ATRIUM_KERNEL_STARTUP_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
   ATRIUM_DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().positive().default(10),
   ATRIUM_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });

@@ -16,6 +16,8 @@ import { StartupError } from "./startup-error";
 import { setServices, type Services } from "./services";
 import { appRouter } from "./trpc/root";
 import { startControlSocket } from "./cli/control-socket";
+import { jupyterApi } from "./jupyter-api";
+import { fileRoutes } from "./files/routes";
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -23,13 +25,20 @@ export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean> | boolean;
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL) => Promise<boolean> | boolean;
 
+/** An API this server serves itself, before Next. */
+export interface ServerExtra {
+  http?: RouteHandler;
+  upgrade?: UpgradeHandler;
+  close?: () => Promise<void>;
+}
+
 export interface StartOptions {
   env: Env;
   dev?: boolean;
   /** Runs after the database is reachable and before Next starts (the CLI builds the web app here). */
   beforeWebApp?: () => void;
   /** Extra APIs served before Next (the Jupyter API registers here). */
-  routes?: ((services: Services) => { http?: RouteHandler; upgrade?: UpgradeHandler; close?: () => Promise<void> })[];
+  routes?: ((services: Services) => ServerExtra)[];
 }
 
 export interface RunningServer {
@@ -72,7 +81,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     },
   });
 
-  const extras = (options.routes ?? []).map((make) => make(services));
+  // APIs this server serves itself, before Next: the Jupyter kernel API, file bytes, and any extras.
+  const extras: ServerExtra[] = [jupyterApi(services), fileRoutes(services), ...(options.routes ?? []).map((make) => make(services))];
 
   const server = http.createServer(async (req, res) => {
     try {
@@ -91,6 +101,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     }
   });
   server.on("connection", (socket) => socket.setNoDelay(true));
+  // Large uploads stream for a long time; headers must still arrive promptly (slow-client protection).
+  server.requestTimeout = 60 * 60_000;
+  server.headersTimeout = 60_000;
   server.on("upgrade", async (req, socket, head) => {
     socket.on("error", () => socket.destroy());
     const url = new URL(req.url ?? "/", "http://localhost");

@@ -2,3 +2,4 @@
 export * from "./identity";
 export * from "./security";
 export * from "./kernels";
+export * from "./notebooks";

@@ -20,7 +20,9 @@ export class LiveKernel {
   executionState: ExecutionState = "starting";
   private connection: KernelConnection;
   private readonly listeners = new Set<KernelListener>();
-  private readonly abort = new AbortController();
+  private readonly sendObservers = new Set<(channel: OutgoingChannel, msg: KernelMessage) => void>();
+  /** Aborts the exit watch of the current process (retired on restart, or everything on detach). */
+  private processWatch = new AbortController();
   private dead = false;
   private detachConnection: () => void = () => {};
 
@@ -59,7 +61,14 @@ export class LiveKernel {
   async send(channel: OutgoingChannel, msg: KernelMessage): Promise<void> {
     if (this.dead) throw new Error(`kernel ${this.id} is dead`);
     this.events.onActivity(new Date());
+    for (const observe of this.sendObservers) observe(channel, msg);
     await this.connection.send(channel, msg);
+  }
+
+  /** Sees every message clients send (the output recorder learns of execute requests here). */
+  observeSends(observer: (channel: OutgoingChannel, msg: KernelMessage) => void): () => void {
+    this.sendObservers.add(observer);
+    return () => this.sendObservers.delete(observer);
   }
 
   get session(): string {
@@ -70,9 +79,18 @@ export class LiveKernel {
     return this.dead;
   }
 
+  /**
+   * Before a restart or a deliberate stop: stop watching the current process, so killing it is not
+   * mistaken for the kernel dying.
+   */
+  retireProcess(): void {
+    this.processWatch.abort();
+    this.detachConnection();
+  }
+
   /** After a restart: the same kernel id, a new process and connection. */
   async replaceProcess(process: KernelProcess): Promise<void> {
-    this.detachConnection();
+    this.retireProcess();
     await this.connection.close();
     this.process = process;
     this.connection = this.connect(process);
@@ -97,8 +115,7 @@ export class LiveKernel {
 
   /** Closes this process's hold on the kernel; the kernel itself keeps running (portal restart). */
   async detach(): Promise<void> {
-    this.abort.abort();
-    this.detachConnection();
+    this.retireProcess();
     await this.connection.close();
   }
 
@@ -138,7 +155,8 @@ export class LiveKernel {
   }
 
   private watchExit(process: KernelProcess) {
-    void process.waitForExit(this.abort.signal).then((status) => {
+    this.processWatch = new AbortController();
+    void process.waitForExit(this.processWatch.signal).then((status) => {
       if (process === this.process) this.die(status);
     });
   }

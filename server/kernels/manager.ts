@@ -13,6 +13,7 @@ import type { KernelLogger } from "./connection";
 import { LaunchError, launchAndConfirm, type LauncherRegistry } from "./launchers/base";
 import { launcherName, type Kernelspec } from "./kernelspecs";
 import { LiveKernel, type ExecutionState } from "./live-kernel";
+import type { OutputRecorder } from "./output-recorder";
 
 export interface KernelModel {
   id: string;
@@ -30,6 +31,8 @@ export interface KernelManagerOptions {
   defaultKernelspec?: string;
   /** Working directory for a user's kernels (their home folder). */
   homeOf?: (user: UserRow) => Promise<string | undefined>;
+  /** Records every kernel's outputs (durable outputs). */
+  recorder?: OutputRecorder;
   startupDeadlineMs?: number;
   launchDeadlineMs?: number;
 }
@@ -85,8 +88,7 @@ export class KernelManager {
         { kernelId: id, kernelspec, username: user.username, env, cwd: await this.options.homeOf?.(user) },
         { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs },
       );
-      const liveKernel = new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger);
-      this.live.set(id, liveKernel);
+      const liveKernel = this.hold(new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger));
       await updateKernel(db, id, {
         state: "idle",
         stateDetail: null,
@@ -139,9 +141,11 @@ export class KernelManager {
     if (!kernelspec) throw new AppError("CONFLICT", `The kernelspec ${row.kernelspec} no longer exists; stop this kernel and start a new one.`);
     const { db } = this.options;
     kernel.announce("restarting");
+    await this.options.recorder?.kernelEnded(id);
     await updateKernel(db, id, { state: "restarting" });
     const owner = (await findUserById(db, row.ownerId)) ?? user;
     const old = kernel.process;
+    kernel.retireProcess();
     await old.kill().catch((error) => log.warn(`kernel ${id}: kill before restart failed: ${error}`));
     await old.cleanup().catch(() => {});
     try {
@@ -178,10 +182,12 @@ export class KernelManager {
     const kernel = this.live.get(id);
     this.live.delete(id);
     if (kernel) {
+      kernel.retireProcess();
       await kernel.process.kill().catch((error) => log.warn(`kernel ${id}: kill failed: ${error}`));
       await kernel.process.cleanup().catch(() => {});
       await kernel.close();
     }
+    await this.options.recorder?.kernelEnded(id);
     await markKernelDead(this.options.db, { id, reason, detail });
   }
 
@@ -212,9 +218,8 @@ export class KernelManager {
       const process = await this.options.launchers.restore(saved);
       const status = await process.poll();
       if (!status.alive) return `died while the portal was down: ${status.reason}`;
-      const kernel = new LiveKernel(row.id, row.ownerId, row.kernelspec, process, this.eventsFor(row.id), kernelLogger);
+      const kernel = this.hold(new LiveKernel(row.id, row.ownerId, row.kernelspec, process, this.eventsFor(row.id), kernelLogger));
       kernel.executionState = "idle";
-      this.live.set(row.id, kernel);
       if (row.state !== "idle") await updateKernel(this.options.db, row.id, { state: "idle" });
       return null;
     } catch (error) {
@@ -224,8 +229,16 @@ export class KernelManager {
 
   /** Lets go of every kernel without stopping them: they keep running and the next start reattaches. */
   async detachAll(): Promise<void> {
+    await this.options.recorder?.flushAll();
     await Promise.all([...this.live.values()].map((k) => k.detach()));
     this.live.clear();
+  }
+
+  /** Keeps a live kernel in this process, with its outputs recorded. */
+  private hold(kernel: LiveKernel): LiveKernel {
+    this.live.set(kernel.id, kernel);
+    this.options.recorder?.attach(kernel);
+    return kernel;
   }
 
   liveKernel(id: string): LiveKernel | undefined {
@@ -253,6 +266,7 @@ export class KernelManager {
         log.warn(`kernel ${id} died: ${status.reason}`);
         void kernel?.detach();
         void kernel?.process.cleanup().catch(() => {});
+        void this.options.recorder?.kernelEnded(id);
         void markKernelDead(db, { id, reason: "died", detail: status.reason }).catch((error) => log.error(`kernel ${id}: could not record death: ${error}`));
       },
     };

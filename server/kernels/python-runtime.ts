@@ -8,7 +8,8 @@ import { promisify } from "node:util";
 import { StartupError } from "@/server/startup-error";
 
 const run = promisify(execFile);
-const IPYKERNEL_SPEC = "ipykernel>=6.29,<8";
+// ipykernel runs the kernels; cryptography lets the same Python run Atrium's remote launcher.
+const KERNEL_PACKAGES = ["ipykernel>=6.29,<8", "cryptography>=42"];
 
 async function hasIpykernel(python: string): Promise<boolean> {
   try {
@@ -39,8 +40,8 @@ export async function resolveKernelPython(options: { configured?: string; dataDi
   }
   print(`Setting up a Python for notebooks in ${path.dirname(path.dirname(venvPython))} (first start only)…`);
   await stream(base, ["-m", "venv", path.dirname(path.dirname(venvPython))], print);
-  print(`Installing ipykernel (${IPYKERNEL_SPEC})…`);
-  await stream(venvPython, ["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", IPYKERNEL_SPEC], print);
+  print(`Installing ${KERNEL_PACKAGES.join(", ")}…`);
+  await stream(venvPython, ["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", ...KERNEL_PACKAGES], print);
   if (!(await hasIpykernel(venvPython))) throw new StartupError(`ipykernel was installed into ${venvPython} but cannot be imported; see the output above.`);
   print("Python for notebooks is ready.");
   return venvPython;

@@ -6,7 +6,10 @@ import type { Env } from "@/server/env";
 import { BUNDLED_KERNELSPECS_DIR, loadKernelspecs } from "./kernelspecs";
 import { LauncherRegistry } from "./launchers/base";
 import { LocalLauncher } from "./launchers/local";
+import { RemoteLocalLauncher } from "./launchers/remote-local";
+import { ResponseListener } from "./launch-protocol/response-listener";
 import { KernelManager } from "./manager";
+import { OutputRecorder } from "./output-recorder";
 import { resolveKernelPython } from "./python-runtime";
 import type { HomeStores } from "@/server/storage/homes";
 
@@ -15,7 +18,17 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   const extraDirs = env.ATRIUM_KERNELSPEC_DIRS?.split(":").filter(Boolean) ?? [];
   const kernelspecs = await loadKernelspecs([BUNDLED_KERNELSPECS_DIR, ...extraDirs]);
   const runtimeDir = path.join(env.dataDir, "runtime");
-  const launchers = new LauncherRegistry().register(new LocalLauncher({ runtimeDir, python }));
+  // One listener per process receives every remote launcher's connection info (the launch protocol).
+  const responses = new ResponseListener({
+    host: env.ATRIUM_LAUNCH_RESPONSE_HOST,
+    port: env.ATRIUM_LAUNCH_RESPONSE_PORT,
+    advertisedHost: env.ATRIUM_LAUNCH_ADVERTISED_HOST,
+  });
+  await responses.start();
+  const remote = { responseListener: responses, portRange: env.ATRIUM_KERNEL_PORT_RANGE, launchDeadlineMs: env.ATRIUM_KERNEL_STARTUP_TIMEOUT_SECONDS * 1000 };
+  const launchers = new LauncherRegistry()
+    .register(new LocalLauncher({ runtimeDir, python }))
+    .register(new RemoteLocalLauncher({ ...remote, python }));
   // Only kernelspecs whose launcher is available here are offered.
   for (const [name, spec] of kernelspecs) {
     try {
@@ -25,10 +38,12 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     }
   }
   const manager = new KernelManager({
+    startupDeadlineMs: env.ATRIUM_KERNEL_STARTUP_TIMEOUT_SECONDS * 1000,
     db,
     secret,
     launchers,
     kernelspecs,
+    recorder: new OutputRecorder(db, path.join(env.dataDir, "outputs")),
     // Local kernels start in the user's home folder, created first so the kernel can write there.
     homeOf: async (user) => {
       await homes.forUser(user);
@@ -38,6 +53,9 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   await manager.restoreAll();
   return {
     manager,
-    stop: () => manager.detachAll(),
+    stop: async () => {
+      await manager.detachAll();
+      await responses.stop();
+    },
   };
 }

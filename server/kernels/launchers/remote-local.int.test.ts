@@ -180,8 +180,9 @@ test('v1 (JEG argv names, RSA key): launch, kernel_info, interrupt and shutdown 
   ]);
   const kernel = await startKernel(t, jeg);
   assert.equal(kernel.commAddress.protocolVersion, 1);
-  const saved = kernel.serialize() as { state: { comm: Record<string, unknown> } };
-  assert.equal(saved.state.comm.commKey, undefined, 'v1 has no comm key');
+  const comm = kernel.serialize().state.comm as Record<string, unknown>;
+  assert.equal(comm.protocolVersion, 1);
+  assert.equal(comm.commKey, undefined, 'v1 has no comm key');
 
   const connection = await connect(t, kernel);
   await interruptSleepingCell(connection, kernel);
@@ -212,6 +213,24 @@ test('a launcher that exits at once (bad argv) fails fast with LAUNCH_FAILED and
   });
   assert.ok(Date.now() - started < 10_000, `failed in ${Date.now() - started} ms, well before the ${LAUNCH_MS} ms deadline`);
   assert.equal(listener.registry.pendingCount, 0, 'the pending launch was cancelled');
+});
+
+test('a launcher whose payload the listener refuses (wrong token) exits, and the launch fails fast', async (t) => {
+  // the real token is passed (protocol 2 requires it), then overridden: argparse keeps the last value
+  const argv = [...remoteLocal.spec.argv, '--launch-token', 'not-the-issued-token-000000'];
+  const kernelId = `it-${randomUUID()}`;
+  let engineId: string | undefined;
+  killLeftover(t, () => engineId);
+  const started = Date.now();
+  await assert.rejects(launcher().launch({ kernelId, kernelspec: specWith(argv), username: 'ana' }, { deadlineMs: LAUNCH_MS }), (e: unknown) => {
+    assert.ok(e instanceof LaunchError, String(e));
+    engineId = e.engineId;
+    assert.equal(e.code, 'LAUNCH_FAILED');
+    assert.match(e.message, /exited with code 3/, 'the launcher ends instead of running an unreachable kernel');
+    return true;
+  });
+  assert.ok(Date.now() - started < 10_000, `failed in ${Date.now() - started} ms`);
+  assert.equal(listener.registry.pendingCount, 0);
 });
 
 test('a launcher whose response address is a black hole is killed at the deadline: LAUNCH_TIMEOUT', async (t) => {

@@ -1,0 +1,37 @@
+import { Alert, Anchor, Stack, Title } from "@mantine/core";
+import type { Metadata } from "next";
+import { FileBrowser } from "@/app/_components/files/file-browser";
+import { asAppError } from "@/server/errors";
+import { homePathFromUrl } from "@/server/files/home-path";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "@/server/files/limits";
+
+export const metadata: Metadata = { title: "Files" };
+
+// /files is the home folder, /files/<folder path> a folder in it. Next 16 hands over catch-all segments
+// still percent-encoded (seen on both full loads and client navigations; e2e/files.spec.ts checks a name
+// with "%" and a space both ways), so they are decoded exactly once here: '..%2F..' becomes '../..' and is
+// refused with the store's own words before the page asks for anything.
+export default async function FilesPage({ params }: { params: Promise<{ path?: string[] }> }) {
+  const segments = (await params).path ?? [];
+  let path: string;
+  try {
+    path = homePathFromUrl(segments.join("/"));
+  } catch (error) {
+    const known = asAppError(error);
+    if (!known) throw error;
+    return (
+      <Stack gap="md" maw={720}>
+        <Title order={2}>Files</Title>
+        <Alert color="red" variant="light" title="This address does not lead to a folder in your home" role="alert">
+          <Stack gap="xs">
+            <span>{known.message}</span>
+            <Anchor href="/files" size="sm">
+              Go to your home folder
+            </Anchor>
+          </Stack>
+        </Alert>
+      </Stack>
+    );
+  }
+  return <FileBrowser key={path} path={path} maxUploadBytes={DEFAULT_MAX_UPLOAD_BYTES} />;
+}

@@ -1,0 +1,28 @@
+// Home paths on the client: how they become URLs. The server owns the rules (server/files/home-path.ts);
+// these only build what the Files page links to, from paths the server already normalized.
+import { FILE_CONTENT_PREFIX } from "@/server/files/limits";
+
+/** Each segment percent-encoded, '/' kept between them. */
+export function encodePath(path: string): string {
+  return path === "" ? "" : path.split("/").map(encodeURIComponent).join("/");
+}
+
+export function joinPath(dir: string, name: string): string {
+  return dir === "" ? name : `${dir}/${name}`;
+}
+
+export function folderHref(path: string): string {
+  return path === "" ? "/files" : `/files/${encodePath(path)}`;
+}
+
+export function notebookHref(path: string): string {
+  return `/notebook/${encodePath(path)}`;
+}
+
+export function contentUrl(path: string, options: { overwrite?: boolean } = {}): string {
+  return `${FILE_CONTENT_PREFIX}${encodePath(path)}${options.overwrite ? "?overwrite=1" : ""}`;
+}
+
+export function isNotebook(name: string): boolean {
+  return name.toLowerCase().endsWith(".ipynb");
+}

@@ -1,0 +1,158 @@
+"use client";
+// One cell: prompt column, editor (or rendered markdown), run timing, inspection and outputs. It re-renders
+// only for its own changes (per-cell subscription), so a streaming cell never re-renders its neighbours.
+import { CloseButton } from "@mantine/core";
+import type { EditorView } from "@codemirror/view";
+import { memo, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { stripAnsi } from "./ansi";
+import { CodeEditor, type EditorActions, type RunKind } from "./code-editor";
+import type { KernelSession } from "./kernel-session";
+import { renderMarkdown } from "./markdown";
+import type { CellModel, NotebookModel } from "./model";
+import classes from "./notebook.module.css";
+import { OutputArea } from "./outputs";
+
+interface Props {
+  id: string;
+  index: number;
+  model: NotebookModel;
+  session: KernelSession;
+  onRun(id: string, kind: RunKind): void;
+  onSave(): void;
+}
+
+export const CellView = memo(function CellView({ id, index, model, session, onRun, onSave }: Props) {
+  const cell = useSyncExternalStore(
+    (cb) => model.subscribeCell(id, cb),
+    () => model.cell(id)!,
+    () => model.cell(id)!,
+  );
+  const active = useSyncExternalStore(model.subscribeUi, () => model.activeId === id, () => false);
+  const mode = useSyncExternalStore(model.subscribeUi, () => model.mode, () => "command" as const);
+  const wrapper = useRef<HTMLDivElement>(null);
+  const view = useRef<EditorView | null>(null);
+  const editing = cell.type !== "markdown" || !cell.rendered;
+
+  useEffect(() => {
+    if (!active) return;
+    const focused = document.activeElement;
+    if (mode === "edit") {
+      if (view.current && !view.current.hasFocus) view.current.focus();
+      return;
+    }
+    const inEditor = !!focused?.closest(".cm-editor");
+    const elsewhereInside = wrapper.current?.contains(focused) && !inEditor;
+    if (!elsewhereInside && focused !== wrapper.current) wrapper.current?.focus({ preventScroll: true });
+    // Scroll only when the cell is out of sight (keyboard moves): scrolling under a pointer that is pressing
+    // a button in the cell would move the button away before the click lands.
+    const rect = wrapper.current?.getBoundingClientRect();
+    if (rect && (rect.bottom < 100 || rect.top > window.innerHeight - 40)) wrapper.current?.scrollIntoView({ block: "nearest" });
+  }, [active, mode, editing]);
+
+  const actions: EditorActions = useMemo(
+    () => ({
+      run: (kind) => onRun(id, kind),
+      escape: () => {
+        const current = model.cell(id);
+        if (current?.inspection) return model.update(id, { inspection: null });
+        model.setMode("command");
+      },
+      focused: () => model.setActive(id, "edit"),
+      changed: (text) => model.setSource(id, text),
+      complete: (code, pos) => session.complete(code, pos),
+      inspect: (code, pos) => {
+        void session.inspect(code, pos).then((text) => model.update(id, { inspection: text ?? "No documentation found." }));
+      },
+      save: onSave,
+    }),
+    [id, model, session, onRun, onSave],
+  );
+
+  const running = cell.status !== "idle";
+  return (
+    <div
+      ref={wrapper}
+      role="region"
+      aria-label={`Cell ${index}`}
+      tabIndex={-1}
+      className={classes.cell}
+      data-active={active}
+      data-mode={active ? mode : undefined}
+      data-cell-id={id}
+      onMouseDown={() => {
+        if (model.activeId !== id) model.setActive(id, model.mode === "edit" ? "command" : undefined);
+      }}
+    >
+      <div className={classes.prompt} data-running={running} aria-hidden>
+        {cell.type === "code" ? (cell.status === "idle" ? `[${cell.executionCount ?? " "}]:` : "[*]:") : ""}
+      </div>
+      <div>
+        {editing ? (
+          <div className={classes.editor}>
+            <CodeEditor
+              initial={cell.source}
+              version={cell.sourceVersion}
+              language={cell.type === "code" ? "python" : cell.type === "markdown" ? "markdown" : "text"}
+              label={`Cell ${index} ${cell.type === "code" ? "code" : cell.type}`}
+              autoFocus={active && mode === "edit"}
+              actions={actions}
+              onView={(v) => (view.current = v)}
+            />
+          </div>
+        ) : (
+          <MarkdownView
+            source={cell.source}
+            onEdit={() => {
+              model.update(id, { rendered: false });
+              model.setActive(id, "edit");
+            }}
+          />
+        )}
+        {cell.type === "code" && <RunNote cell={cell} />}
+        {cell.inspection && (
+          <div className={classes.inspection} role="note" aria-label="Documentation">
+            <CloseButton size="xs" style={{ float: "right" }} aria-label="Close documentation" onClick={() => model.update(id, { inspection: null })} />
+            <pre className={classes.stream}>{stripAnsi(cell.inspection)}</pre>
+          </div>
+        )}
+        {cell.type === "code" && <OutputArea cell={cell} index={index} />}
+      </div>
+    </div>
+  );
+});
+
+function MarkdownView({ source, onEdit }: { source: string; onEdit(): void }) {
+  const html = useMemo(() => (source.trim() ? renderMarkdown(source) : ""), [source]);
+  if (!html) {
+    return (
+      <div className={classes.markdownEmpty} onDoubleClick={onEdit}>
+        Empty markdown cell — double-click or press Enter to edit
+      </div>
+    );
+  }
+  return <div className={classes.markdown} onDoubleClick={onEdit} dangerouslySetInnerHTML={{ __html: html }} />;
+}
+
+/** "Queued", "Running 12 s", or after a run its duration — quiet, and only for long enough runs. */
+function RunNote({ cell }: { cell: CellModel }) {
+  const [, tick] = useState(0);
+  useEffect(() => {
+    if (cell.status !== "running") return;
+    const timer = setInterval(() => tick((n) => n + 1), 1000);
+    return () => clearInterval(timer);
+  }, [cell.status]);
+  let text = "";
+  if (cell.status === "queued") text = "Queued";
+  else if (cell.status === "running") text = `Running ${formatDuration(Date.now() - (cell.startedAt ?? Date.now()))}`;
+  else if (cell.lastDurationMs !== null && cell.lastDurationMs >= 1000) text = `Took ${formatDuration(cell.lastDurationMs)}`;
+  if (!text) return null;
+  return <div className={classes.runNote}>{text}</div>;
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}

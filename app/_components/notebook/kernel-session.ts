@@ -1,0 +1,340 @@
+// The notebook's kernel: which one (reconnected through notebooks.kernelFor, or started from the chosen
+// kernelspec), its state for the toolbar, and everything that runs code — execute, run all, interrupt,
+// restart, stdin, completion and inspection. It routes iopub messages to cells by the request's msg_id.
+import { KernelConnection, type KernelState } from "@/app/_lib/kernel/connection";
+import type { KernelMessage } from "@/app/_lib/kernel/messages";
+import { KernelApiError, kernelApi, type KernelspecList } from "@/app/_lib/kernel/rest";
+import type { NotebookModel } from "./model";
+import { runsApi } from "./runs-api";
+
+export interface SessionStatus {
+  state: KernelState | "starting";
+  /** While launching: what is happening, and since when. */
+  phase: string | null;
+  since: number | null;
+  kernelId: string | null;
+  kernelName: string | null;
+  displayName: string | null;
+}
+
+type Notify = (message: string, kind?: "error" | "info") => void;
+
+const OUTPUT_TYPES = new Set(["stream", "display_data", "execute_result", "error", "clear_output", "update_display_data"]);
+
+export class KernelSession {
+  specs: KernelspecList | null = null;
+  private connection: KernelConnection | null = null;
+  private ready: Promise<KernelConnection | null> = Promise.resolve(null);
+  private readonly msgToCell = new Map<string, string>();
+  private readonly listeners = new Set<() => void>();
+  private disposed = false;
+  status: SessionStatus = { state: "starting", phase: "finding your kernel", since: Date.now(), kernelId: null, kernelName: null, displayName: null };
+
+  constructor(private readonly model: NotebookModel, private readonly path: string, private readonly notify: Notify) {}
+
+  subscribe = (listener: () => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+  getStatus = () => this.status;
+
+  private setStatus(patch: Partial<SessionStatus>) {
+    this.status = { ...this.status, ...patch };
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  /** On open: reconnect to the notebook's kernel if it still runs, else start one of its kernelspec. */
+  async start(): Promise<void> {
+    this.ready = this.startKernel();
+    await this.ready;
+  }
+
+  private async startKernel(): Promise<KernelConnection | null> {
+    try {
+      this.specs = await kernelApi.kernelspecs();
+    } catch (error) {
+      this.notify(`Kernels can't be listed: ${(error as Error).message}`);
+      this.setStatus({ state: "dead", phase: null, since: null });
+      return null;
+    }
+    let kernelId: string | null = null;
+    try {
+      kernelId = (await runsApi.kernelFor(this.path)).kernelId;
+      if (kernelId && !(await kernelApi.get(kernelId))) kernelId = null;
+    } catch (error) {
+      this.notify(`This notebook's running kernel could not be looked up (${(error as Error).message}); starting a new one.`);
+    }
+    if (kernelId) {
+      const model = await kernelApi.get(kernelId).catch(() => null);
+      return this.attach(kernelId, model?.name ?? this.wantedKernelName());
+    }
+    return this.launch(this.wantedKernelName());
+  }
+
+  /** The kernelspec the notebook asks for, if it exists here, else the portal's default. */
+  wantedKernelName(): string {
+    const wanted = (this.model.base.metadata.kernelspec as { name?: unknown } | undefined)?.name;
+    if (typeof wanted === "string" && this.specs?.kernelspecs[wanted]) return wanted;
+    return this.specs?.default ?? "python3";
+  }
+
+  private async launch(name: string): Promise<KernelConnection | null> {
+    this.setStatus({ state: "starting", phase: "launching", since: Date.now(), kernelName: name, displayName: this.displayNameOf(name) });
+    try {
+      const kernel = await kernelApi.start(name);
+      runsApi.bindKernel(this.path, kernel.id).catch((error: Error) => this.notify(`The notebook couldn't be linked to its kernel (${error.message}); reopening it will start a new one.`));
+      return this.attach(kernel.id, kernel.name);
+    } catch (error) {
+      this.notify(`The kernel didn't start: ${(error as Error).message}`);
+      this.setStatus({ state: "dead", phase: null, since: null });
+      return null;
+    }
+  }
+
+  private attach(kernelId: string, name: string): KernelConnection {
+    this.setStatus({ kernelId, kernelName: name, displayName: this.displayNameOf(name), state: "starting", phase: "connecting", since: this.status.since ?? Date.now() });
+    this.recordKernelspec(name);
+    const connection = new KernelConnection(kernelId, {
+      iopub: (msg) => this.onIopub(msg),
+      stdin: (msg) => this.onStdin(msg),
+      state: (state) => {
+        this.setStatus({ state, phase: null, since: state === "reconnecting" ? Date.now() : null });
+        if (state === "dead") {
+          this.endAllRuns();
+          this.notify("The kernel stopped. Restart kernel starts a new one; your notebook and its outputs are kept.", "info");
+        }
+      },
+    });
+    this.connection = connection;
+    connection.connect();
+    return connection;
+  }
+
+  private displayNameOf(name: string): string {
+    return this.specs?.kernelspecs[name]?.spec.display_name ?? name;
+  }
+
+  private recordKernelspec(name: string) {
+    const spec = this.specs?.kernelspecs[name];
+    const current = this.model.base.metadata.kernelspec as { name?: string } | undefined;
+    if (!spec || current?.name === name) return;
+    this.model.setMetadata({ ...this.model.base.metadata, kernelspec: { name, display_name: spec.spec.display_name, language: spec.spec.language ?? "python" } });
+  }
+
+  /** The user picked another kernelspec: the current kernel is shut down and a new one started. */
+  async changeKernel(name: string): Promise<void> {
+    const old = this.connection;
+    this.connection = null;
+    old?.dispose();
+    if (this.status.kernelId) await kernelApi.shutdown(this.status.kernelId).catch(() => undefined);
+    this.endAllRuns();
+    this.ready = this.launch(name);
+    await this.ready;
+  }
+
+  /** Cells that were running when the notebook opened (durable outputs): their live output keeps coming. */
+  adoptRunning(runs: { cellId: string; msgId: string; startedAt: Date }[]) {
+    for (const run of runs) {
+      this.msgToCell.set(run.msgId, run.cellId);
+      this.model.update(run.cellId, { status: "running", startedAt: run.startedAt.getTime() });
+    }
+  }
+
+  // --- running code ---
+
+  async execute(cellId: string): Promise<void> {
+    const cell = this.model.cell(cellId);
+    if (!cell || cell.type !== "code") return;
+    if (!cell.source.trim()) {
+      this.model.update(cellId, { outputs: [], executionCount: null }, { dirty: true });
+      return;
+    }
+    this.model.flush();
+    this.model.update(cellId, { outputs: [], clearPending: false, clipped: false, executionCount: null, status: "queued", startedAt: null, stdin: null }, { dirty: true });
+    const connection = await this.ready;
+    if (!connection || this.disposed) {
+      this.model.update(cellId, { status: "idle" });
+      this.notify("There is no kernel to run this cell. Pick one in the Kernel list, or restart the kernel.");
+      return;
+    }
+    const code = this.model.cell(cellId)?.source ?? cell.source;
+    const request = connection.request(
+      "shell",
+      "execute_request",
+      { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: true, stop_on_error: true },
+      { atrium: { notebookPath: this.path, cellId } },
+    );
+    this.msgToCell.set(request.msgId, cellId);
+    this.pendingReplies.add(request.msgId);
+    try {
+      const reply = await request;
+      const current = this.model.cell(cellId);
+      if (!current) return;
+      const count = typeof reply.content.execution_count === "number" ? reply.content.execution_count : null;
+      const startedAt = current.startedAt;
+      this.model.update(cellId, {
+        status: "idle",
+        executionCount: reply.content.status === "aborted" ? current.executionCount : count,
+        lastDurationMs: startedAt ? Date.now() - startedAt : null,
+        startedAt: null,
+        stdin: null,
+      }, { dirty: true });
+    } catch {
+      this.model.update(cellId, { status: "idle", startedAt: null, stdin: null });
+    } finally {
+      this.pendingReplies.delete(request.msgId);
+    }
+  }
+
+  async runAll(): Promise<void> {
+    await Promise.all(this.model.ids.map((id) => {
+      const cell = this.model.cell(id);
+      if (cell?.type === "markdown") this.model.update(id, { rendered: true });
+      return this.execute(id);
+    }));
+  }
+
+  async interrupt(): Promise<void> {
+    const id = this.status.kernelId;
+    if (!id) return;
+    try {
+      await kernelApi.interrupt(id);
+    } catch (error) {
+      this.notify(`The kernel couldn't be interrupted: ${(error as Error).message}`);
+    }
+  }
+
+  async restart(): Promise<boolean> {
+    const id = this.status.kernelId;
+    if (!id) {
+      this.ready = this.launch(this.wantedKernelName());
+      return (await this.ready) !== null;
+    }
+    this.setStatus({ state: "restarting", phase: "restarting", since: Date.now() });
+    this.connection?.failPending("The kernel restarted.");
+    this.endAllRuns();
+    try {
+      await kernelApi.restart(id);
+      // The socket stays open across a restart; the gateway announces restarting → idle on iopub. If that
+      // announcement was missed, a kernel_info round trip proves the new kernel answers.
+      const connection = this.connection;
+      if (connection && this.status.state === "restarting") {
+        await withTimeout(connection.request("shell", "kernel_info_request", {}), 15_000).catch(() => undefined);
+        if (this.status.state === "restarting") this.setStatus({ state: "idle", phase: null, since: null });
+      }
+      return true;
+    } catch (error) {
+      if (error instanceof KernelApiError && error.status === 404) {
+        // The kernel is gone (stopped, culled, died): restarting means starting a fresh one.
+        this.connection?.dispose();
+        this.connection = null;
+        this.ready = this.launch(this.status.kernelName ?? this.wantedKernelName());
+        return (await this.ready) !== null;
+      }
+      this.notify(`The kernel couldn't be restarted: ${(error as Error).message}`);
+      this.setStatus({ state: "dead", phase: null, since: null });
+      return false;
+    }
+  }
+
+  private endAllRuns() {
+    for (const id of this.model.ids) {
+      const cell = this.model.cell(id);
+      if (cell && cell.status !== "idle") this.model.update(id, { status: "idle", startedAt: null, stdin: null });
+    }
+  }
+
+  // --- completion and inspection ---
+
+  async complete(code: string, cursorPos: number): Promise<{ matches: string[]; start: number; end: number } | null> {
+    const connection = this.connection;
+    if (!connection || this.status.state !== "idle") return null;
+    try {
+      const reply = await withTimeout(connection.request("shell", "complete_request", { code, cursor_pos: cursorPos }), 3000);
+      const c = reply.content;
+      if (c.status !== "ok" || !Array.isArray(c.matches)) return null;
+      return { matches: c.matches.map(String), start: Number(c.cursor_start ?? cursorPos), end: Number(c.cursor_end ?? cursorPos) };
+    } catch {
+      return null;
+    }
+  }
+
+  async inspect(code: string, cursorPos: number): Promise<string | null> {
+    const connection = this.connection;
+    if (!connection) return null;
+    try {
+      const reply = await withTimeout(connection.request("shell", "inspect_request", { code, cursor_pos: cursorPos, detail_level: 0 }), 3000);
+      const data = reply.content.data as Record<string, unknown> | undefined;
+      return reply.content.found && typeof data?.["text/plain"] === "string" ? (data["text/plain"] as string) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  // --- messages from the kernel ---
+
+  private onIopub(msg: KernelMessage) {
+    const type = msg.header.msg_type;
+    const parent = msg.parent_header.msg_id;
+    const cellId = typeof parent === "string" ? this.msgToCell.get(parent) : undefined;
+    if (type === "update_display_data") {
+      this.model.queueIopub(cellId ?? "", type, msg.content);
+      return;
+    }
+    if (!cellId) return;
+    if (type === "execute_input") {
+      const cell = this.model.cell(cellId);
+      if (cell && cell.status !== "running") this.model.update(cellId, { status: "running", startedAt: Date.now() });
+      return;
+    }
+    if (type === "status" && msg.content.execution_state === "idle") {
+      // An adopted run (started before this page opened) has no reply coming to us: idle ends it.
+      const cell = this.model.cell(cellId);
+      if (cell && cell.status !== "idle" && !this.hasPendingReply(parent as string)) {
+        this.model.update(cellId, { status: "idle", startedAt: null, stdin: null });
+      }
+      return;
+    }
+    if (type === "execute_result" && typeof msg.content.execution_count === "number") {
+      this.model.update(cellId, { executionCount: msg.content.execution_count });
+    }
+    if (OUTPUT_TYPES.has(type)) this.model.queueIopub(cellId, type, msg.content);
+  }
+
+  private pendingReplies = new Set<string>();
+  private hasPendingReply(msgId: string) {
+    return this.pendingReplies.has(msgId);
+  }
+
+  private onStdin(msg: KernelMessage) {
+    if (msg.header.msg_type !== "input_request") return;
+    const parent = msg.parent_header.msg_id;
+    const cellId = typeof parent === "string" ? this.msgToCell.get(parent) : undefined;
+    const connection = this.connection;
+    if (!cellId || !connection) return;
+    const prompt = String(msg.content.prompt ?? "");
+    const password = msg.content.password === true;
+    this.model.flush();
+    this.model.update(cellId, {
+      stdin: {
+        prompt,
+        password,
+        reply: (value: string) => {
+          connection.inputReply(msg, value);
+          this.model.update(cellId, { stdin: null });
+          this.model.queueIopub(cellId, "stream", { name: "stdout", text: `${prompt}${password ? "········" : value}\n` });
+        },
+      },
+    });
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.connection?.dispose();
+    this.connection = null;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error("timeout")), ms))]);
+}

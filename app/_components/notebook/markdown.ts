@@ -1,0 +1,34 @@
+// Markdown (cells and text/markdown outputs) → sanitized HTML, with $…$ / $$…$$ math set by KaTeX.
+// Math is cut out before marked sees it (so `_` and `*` inside formulas are not emphasis), the HTML is
+// sanitized with DOMPurify, and KaTeX's own output (trusted, no scripts) is put back last.
+// Browser only: DOMPurify needs a DOM. Touch when adding markdown extensions.
+import DOMPurify from "dompurify";
+import katex from "katex";
+import { Marked } from "marked";
+
+const marked = new Marked({ gfm: true, breaks: false });
+
+export function renderMath(tex: string, displayMode: boolean): string {
+  return katex.renderToString(tex, { displayMode, throwOnError: false, output: "htmlAndMathml" });
+}
+
+/** Math spans in markdown: $$…$$, \[…\], $…$ (not money like "$5 and $6"), \(…\). Code spans are left alone. */
+const MATH = /(`+)[\s\S]*?\1|\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|(?<![\\$\w])\$(?!\s)((?:\\.|[^$\n\\])+?)(?<!\s)\$(?!\w)|\\\(([\s\S]+?)\\\)/g;
+
+export function renderMarkdown(source: string): string {
+  const math: string[] = [];
+  const withoutMath = source.replace(MATH, (whole, ticks, display1, display2, inline1, inline2) => {
+    if (ticks) return whole;
+    const display = display1 ?? display2;
+    const tex = display ?? inline1 ?? inline2;
+    math.push(renderMath(tex, display !== undefined));
+    return `\uE000MATH${math.length - 1}\uE000`;
+  });
+  const html = marked.parse(withoutMath, { async: false }) as string;
+  const clean = DOMPurify.sanitize(html, { ADD_ATTR: ["target"], FORBID_TAGS: ["style"] });
+  return clean.replace(/\uE000MATH(\d+)\uE000/g, (_, i: string) => math[Number(i)] ?? "");
+}
+
+export function sanitizeSvg(svg: string): string {
+  return DOMPurify.sanitize(svg, { USE_PROFILES: { svg: true, svgFilters: true } });
+}

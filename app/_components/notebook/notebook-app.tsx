@@ -1,0 +1,334 @@
+"use client";
+// The notebook page: opens the file (notebooks.open), lays the server's record of recent runs over it
+// (notebooks.runs), connects the kernel, and wires the toolbar, the cells, command-mode keys, saving,
+// conflicts and drafts together.
+import { Alert, Button, Center, Group, Loader, Modal, Stack, Text } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
+import "katex/dist/katex.min.css";
+import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { mergeRuns } from "@/server/notebooks/merge-runs";
+import type { Notebook } from "@/server/notebooks/nbformat";
+import { CellView } from "./cell";
+import type { RunKind } from "./code-editor";
+import { KernelSession } from "./kernel-session";
+import { NotebookModel } from "./model";
+import classes from "./notebook.module.css";
+import { addRecent } from "./recent";
+import { runsApi } from "./runs-api";
+import { clearDraft, NotebookSaver, readDraft, type Draft, type SaveState } from "./saver";
+import { NotebookToolbar } from "./toolbar";
+
+const notify = (message: string, kind: "error" | "info" = "error") =>
+  notifications.show({ message, color: kind === "error" ? "red" : "indigo", autoClose: kind === "error" ? 8000 : 4000 });
+
+interface Built {
+  model: NotebookModel;
+  session: KernelSession;
+  saver: NotebookSaver;
+  draft: Draft | null;
+  fileMtime: Date;
+}
+
+export function NotebookApp({ path }: { path: string }) {
+  const trpc = useTRPC();
+  const [generation, setGeneration] = useState(0);
+  const opened = useQuery({ ...trpc.notebooks.open.queryOptions({ path }), staleTime: Infinity, refetchOnWindowFocus: false, retry: false });
+  const create = useMutation(trpc.notebooks.create.mutationOptions());
+  const save = useMutation(trpc.notebooks.save.mutationOptions());
+  const saveRef = useRef(save.mutateAsync);
+  saveRef.current = save.mutateAsync;
+  const [built, setBuilt] = useState<Built | null>(null);
+  const [restoring, setRestoring] = useState<Notebook | null>(null);
+
+  useEffect(() => {
+    if (!opened.data) return;
+    let cancelled = false;
+    let made: Built | null = null;
+    const { notebook, mtime } = opened.data;
+    void (async () => {
+      const runs = await runsApi.runs(path).catch((error: Error) => {
+        notify(`Outputs recorded while this notebook was closed couldn't be loaded (${error.message}). The file's outputs are shown.`);
+        return [];
+      });
+      if (cancelled) return;
+      const base = restoring ?? notebook;
+      const merged = mergeRuns(base.cells, runs, new Date(mtime));
+      const model = new NotebookModel({ ...base, cells: merged.cells });
+      for (const id of merged.clipped) model.update(id, { clipped: true });
+      const session = new KernelSession(model, path, notify);
+      session.adoptRunning(merged.running);
+      const saver = new NotebookSaver(model, path, new Date(mtime), (input) => saveRef.current(input));
+      const draft = restoring ? null : readDraft(path);
+      made = { model, session, saver, draft: draft && differs(draft.notebook, notebook) ? draft : null, fileMtime: new Date(mtime) };
+      if (restoring || merged.replaced.length) saver.markDirty();
+      void session.start();
+      addRecent(path);
+      setBuilt(made);
+    })();
+    return () => {
+      cancelled = true;
+      made?.session.dispose();
+      made?.saver.dispose();
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [opened.data, generation]);
+
+  if (opened.isPending) return <Center h={200}><Loader size="sm" /></Center>;
+  if (opened.error) {
+    const notFound = (opened.error as { data?: { code?: string } }).data?.code === "NOT_FOUND";
+    return (
+      <Stack maw={560} gap="sm" mt="md">
+        <Alert color={notFound ? "gray" : "red"} title={notFound ? `${path} doesn't exist yet` : "This notebook can't be opened"}>
+          {notFound ? "Create it as a new, empty notebook?" : errorMessage(opened.error)}
+        </Alert>
+        {notFound && (
+          <Group>
+            <Button
+              loading={create.isPending}
+              onClick={() =>
+                create.mutate({ path }, { onSuccess: () => void opened.refetch(), onError: (error) => notify(errorMessage(error)) })
+              }
+            >
+              Create notebook
+            </Button>
+          </Group>
+        )}
+      </Stack>
+    );
+  }
+  if (!built) return <Center h={200}><Loader size="sm" /></Center>;
+  return (
+    <NotebookEditor
+      key={`${generation}`}
+      path={path}
+      built={built}
+      onReload={async (options) => {
+        clearDraft(path);
+        setRestoring(options?.restore ?? null);
+        setBuilt(null);
+        if (!options?.restore) await opened.refetch();
+        setGeneration((g) => g + 1);
+      }}
+    />
+  );
+}
+
+function differs(a: Notebook, b: Notebook): boolean {
+  const shape = (nb: Notebook) => JSON.stringify(nb.cells.map((c) => [c.cell_type, c.source]));
+  return shape(a) !== shape(b);
+}
+
+interface EditorProps {
+  path: string;
+  built: Built;
+  onReload(options?: { restore?: Notebook }): Promise<void>;
+}
+
+function NotebookEditor({ path, built, onReload }: EditorProps) {
+  const { model, session, saver } = built;
+  const ids = useSyncExternalStore(model.subscribeStructure, () => model.ids, () => model.ids);
+  const saveState = useSyncExternalStore(saver.subscribe, saver.getState, saver.getState);
+  const [draft, setDraft] = useState(built.draft);
+  const lastKey = useRef<{ key: string; at: number } | null>(null);
+
+  const onSave = useCallback(() => void saver.save(), [saver]);
+
+  const onRun = useCallback(
+    (id: string, kind: RunKind) => {
+      const cell = model.cell(id);
+      if (!cell) return;
+      if (cell.type === "markdown") model.update(id, { rendered: true });
+      void session.execute(id);
+      const index = model.indexOf(id);
+      if (kind === "run") {
+        model.setActive(id, "command");
+      } else if (kind === "run-insert" || (kind === "run-next" && index === model.ids.length - 1)) {
+        model.setActive(id);
+        const added = model.insertRelative(1, "code");
+        model.setActive(added.id, "edit");
+      } else {
+        model.setActive(model.ids[index + 1] ?? id, "command");
+      }
+    },
+    [model, session],
+  );
+
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
+        event.preventDefault();
+        void saver.save();
+      }
+    };
+    window.addEventListener("keydown", onKey, true);
+    return () => window.removeEventListener("keydown", onKey, true);
+  }, [saver]);
+
+  const restart = useCallback(
+    async (runAll: boolean) => {
+      const ok = await session.restart();
+      if (ok && runAll) void session.runAll();
+    },
+    [session],
+  );
+
+  /** Jupyter's command-mode keys (focus on a cell, not in an editor or a field). */
+  const onKeyDown = (event: React.KeyboardEvent<HTMLDivElement>) => {
+    const target = event.target as HTMLElement;
+    if (target.closest(".cm-editor, input, textarea, select, button, iframe")) return;
+    const id = model.activeId;
+    if (!id) return;
+    const key = event.key;
+    const twice = (k: string) => {
+      const hit = lastKey.current?.key === k && Date.now() - lastKey.current.at < 800;
+      lastKey.current = hit ? null : { key: k, at: Date.now() };
+      return hit;
+    };
+    const handled = () => event.preventDefault();
+    if (event.shiftKey && key === "Enter") return handled(), onRun(id, "run-next");
+    if ((event.ctrlKey || event.metaKey) && key === "Enter") return handled(), onRun(id, "run");
+    if (event.altKey && key === "Enter") return handled(), onRun(id, "run-insert");
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    switch (key) {
+      case "Enter":
+        handled();
+        if (model.cell(id)?.type === "markdown") model.update(id, { rendered: false });
+        model.setActive(id, "edit");
+        return;
+      case "ArrowUp":
+      case "k":
+        handled();
+        return model.selectRelative(-1);
+      case "ArrowDown":
+      case "j":
+        handled();
+        return model.selectRelative(1);
+      case "a":
+        handled();
+        model.insertRelative(0);
+        return;
+      case "b":
+        handled();
+        model.insertRelative(1);
+        return;
+      case "d":
+        if (twice("d")) model.deleteActive();
+        return handled();
+      case "z":
+        handled();
+        return model.undoDelete();
+      case "m":
+        handled();
+        return model.changeType(id, "markdown");
+      case "y":
+        handled();
+        return model.changeType(id, "code");
+      case "r":
+        handled();
+        return model.changeType(id, "raw");
+      case "c":
+        handled();
+        return model.copyActive();
+      case "x":
+        handled();
+        return model.copyActive(true);
+      case "v":
+        handled();
+        return model.pasteBelow();
+      case "i":
+        if (twice("i")) void session.interrupt();
+        return handled();
+      case "0":
+        if (twice("0")) void restart(false);
+        return handled();
+    }
+  };
+
+  return (
+    <div className={classes.root}>
+      <NotebookToolbar
+        title={path}
+        model={model}
+        session={session}
+        onSave={onSave}
+        onAddCell={() => {
+          const cell = model.insertRelative(1, "code");
+          model.setActive(cell.id, "edit");
+        }}
+        onRunCell={() => model.activeId && onRun(model.activeId, "run-next")}
+        onRunAll={() => void session.runAll()}
+        onRestart={(runAll) => void restart(runAll)}
+        onClearOutputs={() => model.ids.forEach((id) => model.clearOutputs(id))}
+        onShutdown={() => void session.changeKernel(session.wantedKernelName())}
+      />
+      {draft && (
+        <Alert color="yellow" mt="xs" title="Unsaved changes found" withCloseButton onClose={() => (clearDraft(path), setDraft(null))}>
+          <Group justify="space-between" wrap="nowrap">
+            <Text size="sm">
+              This browser kept changes from {new Date(draft.savedAt).toLocaleString()} that were not saved.
+              {new Date(draft.baseMtime).getTime() !== built.fileMtime.getTime() && " The file has changed since; restoring replaces it when saved."}
+            </Text>
+            <Group gap="xs" wrap="nowrap">
+              <Button size="xs" onClick={() => void onReload({ restore: draft.notebook })}>
+                Restore
+              </Button>
+              <Button size="xs" variant="default" onClick={() => (clearDraft(path), setDraft(null))}>
+                Discard
+              </Button>
+            </Group>
+          </Group>
+        </Alert>
+      )}
+      <div className={classes.cells} onKeyDown={onKeyDown}>
+        {ids.map((id, i) => (
+          <CellView key={id} id={id} index={i + 1} model={model} session={session} onRun={onRun} onSave={onSave} />
+        ))}
+      </div>
+      <Footer saveState={saveState} session={session} />
+      <Modal opened={saveState.conflict} onClose={() => undefined} withCloseButton={false} title="This notebook changed on disk" centered>
+        <Text size="sm">
+          Someone (or something) changed {path} since you opened it. Overwrite it with your version, or reload the file and lose your
+          unsaved changes?
+        </Text>
+        <Group justify="flex-end" mt="md">
+          <Button variant="default" onClick={() => void onReload()}>
+            Reload
+          </Button>
+          <Button color="red" onClick={() => void saver.save({ force: true })}>
+            Overwrite
+          </Button>
+        </Group>
+      </Modal>
+    </div>
+  );
+}
+
+function Footer({ saveState, session }: { saveState: SaveState; session: KernelSession }) {
+  const status = useSyncExternalStore(session.subscribe, session.getStatus, session.getStatus);
+  const spec = status.kernelName ? session.specs?.kernelspecs[status.kernelName] : undefined;
+  const launcher = (spec?.spec.metadata?.atrium as { launcher?: string } | undefined)?.launcher;
+  const engine = launcher === "yarn" ? "YARN" : launcher === "kubernetes" ? "Kubernetes" : launcher === "local" ? "local" : launcher;
+  const time = (d: Date) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const saveText = saveState.error
+    ? `Not saved: ${saveState.error}`
+    : saveState.saving
+      ? "Saving…"
+      : saveState.conflict
+        ? "Changed on disk"
+        : saveState.dirty
+          ? "Unsaved changes"
+          : saveState.savedAt
+            ? `Saved ${time(saveState.savedAt)}`
+            : "Saved";
+  return (
+    <Group className={classes.footer} justify="space-between" gap="xs">
+      <span data-testid="save-state" style={{ color: saveState.error ? "var(--mantine-color-red-7)" : undefined }}>{saveText}</span>
+      <span>
+        {status.displayName ?? "No kernel"}
+        {engine ? ` · ${engine}` : ""}
+      </span>
+    </Group>
+  );
+}

@@ -1,0 +1,189 @@
+"use client";
+// A code cell's outputs: streams and tracebacks with ANSI colours, rich mime bundles (HTML in a sandboxed
+// iframe, images, sanitized SVG, markdown and LaTeX through KaTeX, JSON), input() prompts, and long text
+// clipped with a way to show all of it.
+import { Button, Group, PasswordInput, Text, TextInput } from "@mantine/core";
+import { memo, useEffect, useMemo, useRef, useState, type CSSProperties } from "react";
+import { isJsonMime, type MimeBundle } from "@/server/notebooks/nbformat";
+import type { LiveOutput } from "@/server/notebooks/outputs";
+import { hasAnsi, parseAnsi, type AnsiStyle } from "./ansi";
+import { renderMarkdown, renderMath, sanitizeSvg } from "./markdown";
+import type { CellModel } from "./model";
+import classes from "./notebook.module.css";
+import { clipTail } from "./text-clip";
+
+export function OutputArea({ cell, index }: { cell: CellModel; index: number }) {
+  const empty = cell.outputs.length === 0 && !cell.stdin && !cell.clipped;
+  return (
+    <div role="region" aria-label={`Output ${index}`} className={empty ? classes.outputsEmpty : classes.outputs} aria-live="off">
+      {cell.clipped && (
+        <Text size="xs" c="dimmed" className={classes.outputNote}>
+          Part of this output was too large to keep; the server stored what fits.
+        </Text>
+      )}
+      {cell.outputs.map((output, i) => (
+        <div key={i} className={classes.outputRow}>
+          <div className={classes.outputPrompt}>{output.output_type === "execute_result" ? `[${output.execution_count ?? " "}]:` : ""}</div>
+          <div className={classes.outputBody}>
+            <OutputView output={output} />
+          </div>
+        </div>
+      ))}
+      {cell.stdin && <StdinBox key={cell.stdin.prompt + cell.id} request={cell.stdin} />}
+    </div>
+  );
+}
+
+const OutputView = memo(function OutputView({ output }: { output: LiveOutput }) {
+  switch (output.output_type) {
+    case "stream":
+      return <LongText text={output.text} className={output.name === "stderr" ? classes.stderr : classes.stream} />;
+    case "error":
+      return <LongText text={output.traceback.length ? output.traceback.join("\n") : `${output.ename}: ${output.evalue}`} className={classes.errorText} />;
+    default:
+      return <MimeBundleView data={output.data} metadata={output.metadata} />;
+  }
+});
+
+// JupyterLab's order of preference, richest first.
+const MIME_ORDER = ["text/html", "text/markdown", "text/latex", "image/svg+xml", "image/png", "image/jpeg", "image/gif", "application/json", "text/plain"];
+
+export function pickMime(data: MimeBundle): string | undefined {
+  return MIME_ORDER.find((mime) => data[mime] !== undefined) ?? Object.keys(data).find((m) => m.startsWith("text/") || isJsonMime(m));
+}
+
+function MimeBundleView({ data, metadata }: { data: MimeBundle; metadata: Record<string, unknown> }) {
+  const mime = pickMime(data);
+  if (!mime) return <Text size="xs" c="dimmed">No displayable output ({Object.keys(data).join(", ") || "empty"}).</Text>;
+  const value = data[mime];
+  const text = typeof value === "string" ? value : Array.isArray(value) ? value.join("") : "";
+  const meta = (metadata[mime] ?? {}) as { width?: number; height?: number };
+  switch (mime) {
+    case "text/html":
+      return <HtmlFrame html={text} />;
+    case "text/markdown":
+      return <RenderedHtml html={renderMarkdown(text)} />;
+    case "text/latex":
+      return <RenderedHtml html={renderLatex(text)} />;
+    case "image/svg+xml":
+      return <RenderedHtml html={sanitizeSvg(text)} className={classes.svg} />;
+    case "image/png":
+    case "image/jpeg":
+    case "image/gif":
+      // eslint-disable-next-line @next/next/no-img-element
+      return <img className={classes.image} alt="Output image" src={`data:${mime};base64,${text.replace(/\s/g, "")}`} width={meta.width} height={meta.height} />;
+    case "application/json":
+      return <pre className={classes.stream}>{JSON.stringify(value, null, 2)}</pre>;
+    default:
+      return <LongText text={typeof value === "string" ? value : JSON.stringify(value, null, 2)} className={classes.stream} />;
+  }
+}
+
+function renderLatex(text: string): string {
+  const trimmed = text.trim();
+  const inner = /^\$\$([\s\S]*)\$\$$/.exec(trimmed)?.[1] ?? /^\$([\s\S]*)\$$/.exec(trimmed)?.[1];
+  if (inner !== undefined) return renderMath(inner, true);
+  return renderMarkdown(text);
+}
+
+function RenderedHtml({ html, className }: { html: string; className?: string }) {
+  return <div className={className ?? classes.markdown} dangerouslySetInnerHTML={{ __html: html }} />;
+}
+
+/** Text with ANSI colours, showing only the last lines of very long text until asked for all. */
+function LongText({ text, className }: { text: string; className?: string }) {
+  const [all, setAll] = useState(false);
+  const clipped = useMemo(() => (all ? { shown: text, hiddenLines: 0, hiddenChars: 0 } : clipTail(text)), [text, all]);
+  const shown = clipped.shown.endsWith("\r") ? clipped.shown.slice(0, -1) : clipped.shown;
+  return (
+    <>
+      {clipped.hiddenChars > 0 && (
+        <Group gap="xs" className={classes.clipNote}>
+          <Text size="xs" c="dimmed">
+            {clipped.hiddenLines > 0 ? `${clipped.hiddenLines.toLocaleString()} earlier lines hidden` : `${clipped.hiddenChars.toLocaleString()} earlier characters hidden`}
+          </Text>
+          <Button size="compact-xs" variant="subtle" onClick={() => setAll(true)}>
+            Show all
+          </Button>
+        </Group>
+      )}
+      <pre className={className}>
+        <AnsiText text={shown} />
+      </pre>
+    </>
+  );
+}
+
+function AnsiText({ text }: { text: string }) {
+  if (!hasAnsi(text)) return <>{text}</>;
+  return (
+    <>
+      {parseAnsi(text).map((segment, i) =>
+        Object.keys(segment.style).length === 0 ? <span key={i}>{segment.text}</span> : <span key={i} style={styleOf(segment.style)}>{segment.text}</span>,
+      )}
+    </>
+  );
+}
+
+function styleOf(style: AnsiStyle): CSSProperties {
+  const fg = style.inverse ? style.bg ?? "var(--mantine-color-body)" : style.fg;
+  const bg = style.inverse ? style.fg ?? "var(--mantine-color-text)" : style.bg;
+  return {
+    color: fg,
+    backgroundColor: bg,
+    fontWeight: style.bold ? 700 : undefined,
+    opacity: style.dim ? 0.7 : undefined,
+    fontStyle: style.italic ? "italic" : undefined,
+    textDecoration: style.underline ? "underline" : undefined,
+  };
+}
+
+// --- HTML outputs: a sandboxed iframe without allow-same-origin, so the notebook's HTML and scripts run in
+// an opaque origin: no portal cookies, no portal storage, no same-origin calls to the portal's APIs. The
+// frame reports its height by postMessage so it sizes to its content.
+const FRAME_SCRIPT = `<script>(function(){var last=0;function send(){var h=Math.ceil(document.documentElement.getBoundingClientRect().height);if(h!==last){last=h;parent.postMessage({atriumFrameHeight:h},"*");}}new ResizeObserver(send).observe(document.documentElement);window.addEventListener("load",send);send();})();</script>`;
+const FRAME_STYLE = `<style>html,body{margin:0;padding:0;background:transparent}body{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;overflow-x:auto}@media (prefers-color-scheme:dark){body{color:#d0d4da}}table{border-collapse:collapse;font-size:12px}th,td{padding:3px 8px;border-bottom:1px solid #d0d7de;text-align:right}th{font-weight:600}tbody tr:nth-child(odd){background:rgba(127,127,127,.06)}</style>`;
+
+function HtmlFrame({ html }: { html: string }) {
+  const frame = useRef<HTMLIFrameElement>(null);
+  const [height, setHeight] = useState(24);
+  useEffect(() => {
+    const onMessage = (event: MessageEvent) => {
+      if (event.source !== frame.current?.contentWindow) return;
+      const h = (event.data as { atriumFrameHeight?: unknown } | null)?.atriumFrameHeight;
+      if (typeof h === "number" && Number.isFinite(h)) setHeight(Math.min(Math.max(h, 8), 5000));
+    };
+    window.addEventListener("message", onMessage);
+    return () => window.removeEventListener("message", onMessage);
+  }, []);
+  const doc = `<!doctype html><html><head><meta charset="utf-8"><base target="_blank">${FRAME_STYLE}</head><body>${html}${FRAME_SCRIPT}</body></html>`;
+  return <iframe ref={frame} title="HTML output" className={classes.htmlFrame} sandbox="allow-scripts" srcDoc={doc} style={{ height }} />;
+}
+
+function StdinBox({ request }: { request: NonNullable<CellModel["stdin"]> }) {
+  const [value, setValue] = useState("");
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
+  const Field = request.password ? PasswordInput : TextInput;
+  return (
+    <form
+      className={classes.stdin}
+      onSubmit={(event) => {
+        event.preventDefault();
+        request.reply(value);
+      }}
+    >
+      <Field
+        ref={input}
+        size="xs"
+        label={request.prompt || "Input"}
+        aria-label={`Input requested by the kernel${request.prompt ? `: ${request.prompt}` : ""}`}
+        value={value}
+        onChange={(e) => setValue(e.currentTarget.value)}
+        onKeyDown={(e) => e.stopPropagation()}
+        placeholder="Type and press Enter"
+        w={360}
+      />
+    </form>
+  );
+}

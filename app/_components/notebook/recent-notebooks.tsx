@@ -1,0 +1,77 @@
+"use client";
+// The Notebooks page: the notebooks recently opened in this browser, and a way to start a new one.
+import { ActionIcon, Anchor, Button, Group, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { IconX } from "@tabler/icons-react";
+import { useMutation } from "@tanstack/react-query";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useEffect, useState } from "react";
+import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { listRecent, notebookHref, removeRecent, type RecentNotebook } from "./recent";
+
+export function RecentNotebooks() {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const [recent, setRecent] = useState<RecentNotebook[] | null>(null);
+  const [name, setName] = useState("Untitled.ipynb");
+  const create = useMutation(trpc.notebooks.create.mutationOptions());
+  useEffect(() => setRecent(listRecent()), []);
+
+  const submit = () => {
+    const path = name.trim().endsWith(".ipynb") ? name.trim() : `${name.trim()}.ipynb`;
+    create.mutate(
+      { path },
+      { onSuccess: () => router.push(notebookHref(path)), onError: (error) => notifications.show({ color: "red", message: errorMessage(error) }) },
+    );
+  };
+
+  return (
+    <Stack gap="md" maw={820}>
+      <Group justify="space-between" align="flex-end">
+        <Title order={2}>Notebooks</Title>
+        <form onSubmit={(e) => (e.preventDefault(), submit())}>
+          <Group gap="xs" align="flex-end">
+            <TextInput size="xs" label="Notebook name" value={name} onChange={(e) => setName(e.currentTarget.value)} w={240} />
+            <Button size="xs" type="submit" loading={create.isPending}>
+              New notebook
+            </Button>
+          </Group>
+        </form>
+      </Group>
+      {recent && recent.length === 0 && <Text c="dimmed" size="sm">Notebooks you open appear here. Open one from Files, or create one.</Text>}
+      {recent && recent.length > 0 && (
+        <Table highlightOnHover verticalSpacing={6}>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Notebook</Table.Th>
+              <Table.Th>Last opened</Table.Th>
+              <Table.Th w={40} />
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {recent.map((r) => (
+              <Table.Tr key={r.path}>
+                <Table.Td>
+                  <Anchor component={Link} href={notebookHref(r.path)} size="sm">
+                    {r.path}
+                  </Anchor>
+                </Table.Td>
+                <Table.Td>
+                  <Text size="sm" c="dimmed">{new Date(r.openedAt).toLocaleString()}</Text>
+                </Table.Td>
+                <Table.Td>
+                  <Tooltip label="Remove from this list">
+                    <ActionIcon variant="subtle" color="gray" size="sm" aria-label={`Remove ${r.path} from recent notebooks`} onClick={() => (removeRecent(r.path), setRecent(listRecent()))}>
+                      <IconX size={14} />
+                    </ActionIcon>
+                  </Tooltip>
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+    </Stack>
+  );
+}

@@ -1,0 +1,144 @@
+// Saving: Ctrl+S and autosave (2 s after edits stop, at most 30 s after the first unsaved change), always
+// against the mtime the page last saw, so a file changed on disk is never silently overwritten — the page
+// asks (Overwrite / Reload) instead. Every change is also kept as a draft in localStorage (keyed by path, with
+// the mtime it was based on), so unsaved work survives a reload or a crash.
+import type { Notebook } from "@/server/notebooks/nbformat";
+import type { NotebookModel } from "./model";
+
+export interface SaveState {
+  dirty: boolean;
+  saving: boolean;
+  savedAt: Date | null;
+  conflict: boolean;
+  error: string | null;
+}
+
+export type SaveCall = (input: { path: string; notebook: Notebook; expectedMtime: Date | null; force?: boolean }) => Promise<{ mtime: Date }>;
+
+const QUIET_MS = 2_000;
+const MAX_WAIT_MS = 30_000;
+const DRAFT_MS = 500;
+
+export interface Draft {
+  baseMtime: string;
+  savedAt: string;
+  notebook: Notebook;
+}
+
+export const draftKey = (path: string) => `atrium.notebook-draft:${path}`;
+
+export function readDraft(path: string): Draft | null {
+  try {
+    const raw = localStorage.getItem(draftKey(path));
+    return raw ? (JSON.parse(raw) as Draft) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function clearDraft(path: string) {
+  try {
+    localStorage.removeItem(draftKey(path));
+  } catch {
+    // storage unavailable: nothing to clear
+  }
+}
+
+export class NotebookSaver {
+  state: SaveState = { dirty: false, saving: false, savedAt: null, conflict: false, error: null };
+  private readonly listeners = new Set<() => void>();
+  private quietTimer: ReturnType<typeof setTimeout> | null = null;
+  private maxTimer: ReturnType<typeof setTimeout> | null = null;
+  private draftTimer: ReturnType<typeof setTimeout> | null = null;
+  private changeCount = 0;
+  private unsubscribe: () => void;
+
+  constructor(
+    private readonly model: NotebookModel,
+    private readonly path: string,
+    private mtime: Date,
+    private readonly call: SaveCall,
+  ) {
+    this.unsubscribe = model.subscribeChanges(() => this.onChange());
+  }
+
+  subscribe = (listener: () => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+  getState = () => this.state;
+
+  private set(patch: Partial<SaveState>) {
+    this.state = { ...this.state, ...patch };
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  /** The model changed: mark dirty, keep a draft soon, autosave when edits pause. */
+  markDirty() {
+    this.onChange();
+  }
+
+  private onChange() {
+    this.changeCount++;
+    if (!this.state.dirty) this.set({ dirty: true });
+    if (!this.draftTimer) this.draftTimer = setTimeout(() => this.writeDraft(), DRAFT_MS);
+    if (this.state.conflict) return; // waiting for the user's choice
+    if (this.quietTimer) clearTimeout(this.quietTimer);
+    this.quietTimer = setTimeout(() => void this.save(), QUIET_MS);
+    if (!this.maxTimer) this.maxTimer = setTimeout(() => void this.save(), MAX_WAIT_MS);
+  }
+
+  private writeDraft() {
+    this.draftTimer = null;
+    if (!this.state.dirty) return;
+    try {
+      const draft: Draft = { baseMtime: this.mtime.toISOString(), savedAt: new Date().toISOString(), notebook: this.model.toNotebook() };
+      localStorage.setItem(draftKey(this.path), JSON.stringify(draft));
+    } catch {
+      // quota or privacy mode: the draft is a convenience, the server copy is what counts
+    }
+  }
+
+  async save(options: { force?: boolean } = {}): Promise<boolean> {
+    this.clearTimers();
+    if (this.state.saving) {
+      // a save is in flight: save again once it lands, with whatever changed meanwhile
+      this.quietTimer = setTimeout(() => void this.save(options), 300);
+      return false;
+    }
+    this.model.flush();
+    const changesAtStart = this.changeCount;
+    this.set({ saving: true, error: null });
+    try {
+      const { mtime } = await this.call({ path: this.path, notebook: this.model.toNotebook(), expectedMtime: this.mtime, force: options.force });
+      this.mtime = mtime instanceof Date ? mtime : new Date(mtime);
+      const dirty = this.changeCount !== changesAtStart;
+      this.set({ saving: false, savedAt: new Date(), dirty, conflict: false });
+      if (dirty) this.onChange();
+      else clearDraft(this.path);
+      return true;
+    } catch (error) {
+      const code = (error as { data?: { code?: string } }).data?.code;
+      if (code === "CONFLICT") {
+        this.set({ saving: false, conflict: true });
+      } else {
+        this.set({ saving: false, error: (error as Error).message || "The notebook couldn't be saved." });
+      }
+      return false;
+    }
+  }
+
+  /** After Reload: the page reopens the file and makes a new saver; this one stops. */
+  dispose() {
+    this.clearTimers();
+    if (this.draftTimer) clearTimeout(this.draftTimer);
+    if (this.state.dirty) this.writeDraft();
+    this.unsubscribe();
+  }
+
+  private clearTimers() {
+    if (this.quietTimer) clearTimeout(this.quietTimer);
+    if (this.maxTimer) clearTimeout(this.maxTimer);
+    this.quietTimer = this.maxTimer = null;
+  }
+}

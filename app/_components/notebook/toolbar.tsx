@@ -1,0 +1,134 @@
+"use client";
+// The notebook's toolbar: save, cells, running, the cell type, the kernel picker and, at the right, the
+// kernel's state (role="status": idle, busy, starting with phase and elapsed time, ...). Names are a contract
+// (UI.md): tests and screen readers find these controls by them.
+import { ActionIcon, Divider, Group, Menu, NativeSelect, Tooltip } from "@mantine/core";
+import {
+  IconChevronDown,
+  IconDeviceFloppy,
+  IconPlayerPlay,
+  IconPlayerStop,
+  IconPlayerTrackNext,
+  IconPlus,
+  IconRefresh,
+} from "@tabler/icons-react";
+import { useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
+import { formatDuration } from "./cell";
+import type { KernelSession, SessionStatus } from "./kernel-session";
+import type { NotebookModel } from "./model";
+import classes from "./notebook.module.css";
+
+interface Props {
+  title: string;
+  model: NotebookModel;
+  session: KernelSession;
+  onSave(): void;
+  onAddCell(): void;
+  onRunCell(): void;
+  onRunAll(): void;
+  onRestart(runAll: boolean): void;
+  onClearOutputs(): void;
+  onShutdown(): void;
+}
+
+export function NotebookToolbar(props: Props) {
+  const { model, session } = props;
+  const status = useSyncExternalStore(session.subscribe, session.getStatus, session.getStatus);
+  const activeType = useSyncExternalStore(
+    (cb) => {
+      const offUi = model.subscribeUi(cb);
+      const offCell = model.activeId ? model.subscribeCell(model.activeId, cb) : () => undefined;
+      const offStructure = model.subscribeStructure(cb);
+      return () => (offUi(), offCell(), offStructure());
+    },
+    () => (model.activeId ? model.cell(model.activeId)?.type ?? "code" : "code"),
+    () => "code",
+  );
+  const specs = session.specs ? Object.values(session.specs.kernelspecs) : [];
+  const kernelOptions = specs.length
+    ? specs.map((s) => ({ value: s.name, label: s.spec.display_name }))
+    : status.kernelName
+      ? [{ value: status.kernelName, label: status.displayName ?? status.kernelName }]
+      : [{ value: "", label: "No kernels" }];
+
+  return (
+    <Group className={classes.toolbar} gap={4} wrap="nowrap" justify="space-between">
+      <Group gap={4} wrap="nowrap">
+        <span className={classes.title} title={props.title}>{props.title}</span>
+        <Divider orientation="vertical" mx={4} />
+        <Tool label="Save" hint="Ctrl+S" onClick={props.onSave}><IconDeviceFloppy size={17} /></Tool>
+        <Tool label="Add cell" hint="B" onClick={props.onAddCell}><IconPlus size={17} /></Tool>
+        <Divider orientation="vertical" mx={4} />
+        <Tool label="Run cell" hint="Shift+Enter" onClick={props.onRunCell}><IconPlayerPlay size={17} /></Tool>
+        <Tool label="Run all" onClick={props.onRunAll}><IconPlayerTrackNext size={17} /></Tool>
+        <Tool label="Interrupt kernel" hint="I I" onClick={() => void session.interrupt()}><IconPlayerStop size={17} /></Tool>
+        <Tool label="Restart kernel" hint="0 0" onClick={() => props.onRestart(false)}><IconRefresh size={17} /></Tool>
+        <Menu position="bottom-start" withinPortal>
+          <Menu.Target>
+            <ActionIcon variant="subtle" color="gray" size="sm" aria-label="More kernel actions">
+              <IconChevronDown size={14} />
+            </ActionIcon>
+          </Menu.Target>
+          <Menu.Dropdown>
+            <Menu.Item onClick={() => props.onRestart(true)}>Restart kernel and run all</Menu.Item>
+            <Menu.Item onClick={props.onClearOutputs}>Clear all outputs</Menu.Item>
+            <Menu.Divider />
+            <Menu.Item color="red" onClick={props.onShutdown}>Shut down kernel</Menu.Item>
+          </Menu.Dropdown>
+        </Menu>
+        <Divider orientation="vertical" mx={4} />
+        <NativeSelect
+          size="xs"
+          aria-label="Cell type"
+          value={activeType}
+          data={[
+            { value: "code", label: "Code" },
+            { value: "markdown", label: "Markdown" },
+            { value: "raw", label: "Raw" },
+          ]}
+          onChange={(e) => model.activeId && model.changeType(model.activeId, e.currentTarget.value as "code" | "markdown" | "raw")}
+          w={110}
+        />
+        <NativeSelect
+          size="xs"
+          aria-label="Kernel"
+          value={status.kernelName ?? ""}
+          data={kernelOptions}
+          onChange={(e) => e.currentTarget.value && void session.changeKernel(e.currentTarget.value)}
+          w={190}
+        />
+      </Group>
+      <KernelStatus status={status} />
+    </Group>
+  );
+}
+
+function Tool({ label, hint, onClick, children }: { label: string; hint?: string; onClick(): void; children: ReactNode }) {
+  return (
+    <Tooltip label={hint ? `${label} (${hint})` : label} openDelay={400}>
+      <ActionIcon variant="subtle" color="gray" aria-label={label} onClick={onClick}>
+        {children}
+      </ActionIcon>
+    </Tooltip>
+  );
+}
+
+/** The kernel's state in one word; while launching, also what is happening and for how long. */
+function KernelStatus({ status }: { status: SessionStatus }) {
+  const [, tick] = useState(0);
+  useEffect(() => {
+    if (!status.since) return;
+    const timer = setInterval(() => tick((n) => n + 1), 1000);
+    return () => clearInterval(timer);
+  }, [status.since]);
+  const detail = status.phase && status.since ? ` · ${status.phase} · ${formatDuration(Date.now() - status.since)}` : "";
+  return (
+    <span className={classes.status}>
+      <span className={classes.dot} data-state={status.state} aria-hidden />
+      <span role="status" aria-label="Kernel status" aria-live="polite">
+        {status.state}
+        {detail}
+      </span>
+    </span>
+  );
+}

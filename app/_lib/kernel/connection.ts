@@ -1,0 +1,164 @@
+// One kernel's WebSocket, the only code in the page that knows the socket. It speaks
+// v1.kernel.websocket.jupyter.org when the server accepts it (legacy JSON otherwise), queues what is sent
+// while (re)connecting, pairs shell/control replies with their requests, and reconnects with growing random
+// back-off when the socket drops — unless the kernel is gone (404) or the close was clean.
+import { decodeMessage, encodeMessage, V1_SUBPROTOCOL, type Framing } from "./framing";
+import { createMessage, randomId, type Channel, type JsonObject, type KernelMessage } from "./messages";
+import { kernelApi } from "./rest";
+
+export type KernelState = "starting" | "idle" | "busy" | "restarting" | "dead" | "disconnected" | "reconnecting" | "unknown";
+
+export interface ConnectionEvents {
+  /** Every iopub message (the notebook routes them by parent msg_id). */
+  iopub(msg: KernelMessage): void;
+  /** input_request on stdin. */
+  stdin(msg: KernelMessage): void;
+  /** The kernel's state as the page should show it. */
+  state(state: KernelState): void;
+}
+
+const CLEAN_CLOSE = new Set([1000, 1001]);
+const MAX_BACKOFF_MS = 10_000;
+
+export class KernelConnection {
+  readonly session = randomId();
+  private socket: WebSocket | null = null;
+  private framing: Framing = "v1";
+  private queue: KernelMessage[] = [];
+  private replies = new Map<string, { resolve(msg: KernelMessage): void; reject(error: Error): void }>();
+  private attempts = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private disposed = false;
+  private kernelState: KernelState = "unknown";
+
+  constructor(readonly kernelId: string, private readonly events: ConnectionEvents) {}
+
+  get state(): KernelState {
+    return this.kernelState;
+  }
+
+  connect(): void {
+    if (this.disposed) return;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const url = `${scheme}//${location.host}/api/kernels/${encodeURIComponent(this.kernelId)}/channels?session_id=${this.session}`;
+    const socket = new WebSocket(url, [V1_SUBPROTOCOL]);
+    socket.binaryType = "arraybuffer";
+    this.socket = socket;
+    socket.onopen = () => {
+      this.framing = socket.protocol === V1_SUBPROTOCOL ? "v1" : "legacy";
+      this.attempts = 0;
+      const queued = this.queue;
+      this.queue = [];
+      for (const msg of queued) socket.send(encodeMessage(msg, this.framing));
+      // kernel_info tells us the kernel answers; its status messages take over from there.
+      void this.request("shell", "kernel_info_request", {}).then(
+        () => this.kernelState === "reconnecting" || this.kernelState === "unknown" || this.kernelState === "starting" ? this.setState("idle") : undefined,
+        () => undefined,
+      );
+    };
+    socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+      const msg = decodeMessage(event.data, this.framing);
+      if (msg) this.dispatch(msg);
+    };
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (this.disposed) return;
+      if (CLEAN_CLOSE.has(event.code) && event.code !== 1001) {
+        this.setState("disconnected");
+        return;
+      }
+      this.scheduleReconnect();
+    };
+  }
+
+  private scheduleReconnect(): void {
+    this.setState("reconnecting");
+    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempts) * (0.5 + Math.random() / 2);
+    this.attempts++;
+    this.timer = setTimeout(async () => {
+      this.timer = null;
+      try {
+        const model = await kernelApi.get(this.kernelId);
+        if (!model) {
+          this.failPending("The kernel is gone.");
+          this.setState("dead");
+          return;
+        }
+      } catch {
+        return this.scheduleReconnect(); // the portal itself is unreachable: keep trying
+      }
+      this.connect();
+    }, delay);
+  }
+
+  /** Reconnect now (after a restart, or when the user asks). */
+  reconnect(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const old = this.socket;
+    this.socket = null;
+    old?.close();
+    this.attempts = 0;
+    this.connect();
+  }
+
+  private dispatch(msg: KernelMessage): void {
+    if (msg.channel === "iopub") {
+      if (msg.header.msg_type === "status") {
+        const state = msg.content.execution_state;
+        if (state === "busy" || state === "idle" || state === "starting" || state === "restarting" || state === "dead") this.setState(state);
+      }
+      this.events.iopub(msg);
+      return;
+    }
+    if (msg.channel === "stdin") {
+      this.events.stdin(msg);
+      return;
+    }
+    const parent = msg.parent_header.msg_id;
+    const waiting = typeof parent === "string" ? this.replies.get(parent) : undefined;
+    if (waiting && msg.header.msg_type.endsWith("_reply")) {
+      this.replies.delete(parent as string);
+      waiting.resolve(msg);
+    }
+  }
+
+  setState(state: KernelState): void {
+    if (state === this.kernelState) return;
+    this.kernelState = state;
+    this.events.state(state);
+  }
+
+  send(msg: KernelMessage): void {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(encodeMessage(msg, this.framing));
+    else this.queue.push(msg);
+  }
+
+  /** Sends a request and resolves with its reply (shell/control); `msgId` is known before the reply. */
+  request(channel: Channel, msgType: string, content: JsonObject, metadata?: JsonObject): Promise<KernelMessage> & { msgId: string } {
+    const msg = createMessage({ channel, msgType, session: this.session, content, metadata });
+    const promise = new Promise<KernelMessage>((resolve, reject) => this.replies.set(msg.header.msg_id, { resolve, reject }));
+    this.send(msg);
+    return Object.assign(promise, { msgId: msg.header.msg_id });
+  }
+
+  /** Answers an input_request. */
+  inputReply(parent: KernelMessage, value: string): void {
+    this.send(createMessage({ channel: "stdin", msgType: "input_reply", session: this.session, content: { status: "ok", value }, parentHeader: parent.header }));
+  }
+
+  /** Requests still waiting for a reply fail (restart, kernel gone): callers stop waiting. */
+  failPending(reason: string): void {
+    for (const waiting of this.replies.values()) waiting.reject(new Error(reason));
+    this.replies.clear();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.failPending("The connection was closed.");
+    this.socket?.close(1000);
+    this.socket = null;
+  }
+}

@@ -1,0 +1,65 @@
+// Recorded cell runs and the kernel each notebook uses. Every read carries the owner.
+import { and, desc, eq, ne } from "drizzle-orm";
+import type { Database } from "../index";
+import { cellRuns, kernels, notebookKernels } from "../schema";
+
+export type CellRunRow = typeof cellRuns.$inferSelect;
+
+export async function insertCellRun(
+  db: Database,
+  params: { msgId: string; kernelId: string; ownerId: string; notebookPath: string | null; cellId: string | null; code: string },
+) {
+  await db.insert(cellRuns).values(params).onConflictDoNothing();
+}
+
+export async function updateCellRun(
+  db: Database,
+  msgId: string,
+  fields: Partial<Pick<CellRunRow, "status" | "executionCount" | "outputs" | "spilledBytes" | "clipped" | "finishedAt">>,
+) {
+  await db.update(cellRuns).set({ ...fields, updatedAt: new Date() }).where(eq(cellRuns.msgId, msgId));
+}
+
+/** Runs a dead or restarted kernel left unfinished. */
+export async function abortRunningCellRuns(db: Database, kernelId: string) {
+  await db
+    .update(cellRuns)
+    .set({ status: "aborted", finishedAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(cellRuns.kernelId, kernelId), eq(cellRuns.status, "running")));
+}
+
+/** The latest run of each cell of one notebook of one user. */
+export async function latestRunsOfNotebook(db: Database, params: { ownerId: string; path: string }): Promise<CellRunRow[]> {
+  return db
+    .selectDistinctOn([cellRuns.cellId])
+    .from(cellRuns)
+    .where(and(eq(cellRuns.ownerId, params.ownerId), eq(cellRuns.notebookPath, params.path)))
+    .orderBy(cellRuns.cellId, desc(cellRuns.startedAt));
+}
+
+export async function findCellRun(db: Database, params: { ownerId: string; msgId: string }) {
+  const [row] = await db
+    .select()
+    .from(cellRuns)
+    .where(and(eq(cellRuns.ownerId, params.ownerId), eq(cellRuns.msgId, params.msgId)))
+    .limit(1);
+  return row;
+}
+
+export async function bindNotebookKernel(db: Database, params: { ownerId: string; path: string; kernelId: string }) {
+  await db
+    .insert(notebookKernels)
+    .values(params)
+    .onConflictDoUpdate({ target: [notebookKernels.ownerId, notebookKernels.path], set: { kernelId: params.kernelId, updatedAt: new Date() } });
+}
+
+/** The live kernel bound to a notebook, if it is still alive and still the user's. */
+export async function liveKernelOfNotebook(db: Database, params: { ownerId: string; path: string }): Promise<string | null> {
+  const [row] = await db
+    .select({ kernelId: notebookKernels.kernelId })
+    .from(notebookKernels)
+    .innerJoin(kernels, eq(kernels.id, notebookKernels.kernelId))
+    .where(and(eq(notebookKernels.ownerId, params.ownerId), eq(notebookKernels.path, params.path), eq(kernels.ownerId, params.ownerId), ne(kernels.state, "dead")))
+    .limit(1);
+  return row?.kernelId ?? null;
+}

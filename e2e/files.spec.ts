@@ -1,0 +1,203 @@
+// The Files page as an analyst uses it: folders, uploads by picker and by drag and drop with progress,
+// rename, download, delete with confirmation, a new notebook, and a refused traversal through the URL.
+import fs from "node:fs";
+import path from "node:path";
+import { expect, test, type Page } from "@playwright/test";
+import { e2eDataDir } from "../playwright.config";
+import { createAnalyst, signIn } from "./support/session";
+
+const list = (page: Page) => page.getByRole("table", { name: /^Files in / });
+const row = (page: Page, name: string) => list(page).getByRole("row").filter({ has: page.getByRole("link", { name, exact: true }) });
+
+test("an analyst manages files: folder, uploads, rename, download, delete", async ({ page }) => {
+  await signIn(page, createAnalyst("files"));
+  await expect(page.getByText("This folder is empty")).toBeVisible();
+  await page.screenshot({ path: "e2e/.artifacts/files-empty.png" });
+  for (const name of ["New notebook", "New folder", "Upload"]) await expect(page.getByRole("button", { name, exact: true })).toBeVisible();
+
+  // New folder, then into it: the URL follows, the breadcrumbs too.
+  await page.getByRole("button", { name: "New folder" }).click();
+  const folderDialog = page.getByRole("dialog", { name: "New folder" });
+  await folderDialog.getByLabel("Folder name").fill("Q3 reports");
+  await folderDialog.getByRole("button", { name: "Create folder" }).click();
+  await expect(folderDialog).toBeHidden();
+  await page.getByRole("link", { name: "Q3 reports", exact: true }).click();
+  await expect(page).toHaveURL(/\/files\/Q3%20reports$/);
+  await expect(page.getByRole("navigation", { name: "Breadcrumb" })).toContainText("Q3 reports");
+  await expect(page.getByText("This folder is empty")).toBeVisible();
+
+  // Upload by the picker.
+  const chooser = page.waitForEvent("filechooser");
+  await page.getByRole("button", { name: "Upload" }).click();
+  await (await chooser).setFiles({ name: "picked.csv", mimeType: "text/csv", buffer: Buffer.from("region,sales\nnorth,10\n") });
+  const pickedUpload = page.getByRole("group", { name: "Upload of picked.csv" });
+  await expect(pickedUpload.getByRole("progressbar", { name: "Upload progress for picked.csv" })).toHaveAttribute("aria-valuenow", "100");
+  await expect(pickedUpload).toContainText("Uploaded");
+  await expect(row(page, "picked.csv")).toContainText("22 B");
+
+  // Upload by dropping a file onto the list.
+  const dataTransfer = await page.evaluateHandle(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File(["dropped by drag and drop\n"], "dropped.txt", { type: "text/plain" }));
+    return transfer;
+  });
+  await list(page).dispatchEvent("dragenter", { dataTransfer });
+  await expect(page.getByText("Drop to upload to Q3 reports")).toBeVisible();
+  await list(page).dispatchEvent("drop", { dataTransfer });
+  const droppedUpload = page.getByRole("group", { name: "Upload of dropped.txt" });
+  await expect(droppedUpload.getByRole("progressbar", { name: "Upload progress for dropped.txt" })).toHaveAttribute("aria-valuenow", "100");
+  await expect(droppedUpload).toContainText("Uploaded");
+  await expect(row(page, "dropped.txt")).toBeVisible();
+  await page.screenshot({ path: "e2e/.artifacts/files-after-uploads.png" });
+
+  // The same name again is refused, with a way to replace it.
+  const again = page.waitForEvent("filechooser");
+  await page.getByRole("button", { name: "Upload" }).click();
+  await (await again).setFiles({ name: "picked.csv", mimeType: "text/csv", buffer: Buffer.from("region,sales\nsouth,20\n") });
+  const conflict = page.getByRole("group", { name: "Upload of picked.csv" }).last();
+  await expect(conflict.getByRole("alert")).toContainText('"Q3 reports/picked.csv" already exists');
+  await page.screenshot({ path: "e2e/.artifacts/files-upload-conflict.png" });
+  await conflict.getByRole("button", { name: "Replace" }).click();
+  await expect(conflict).toContainText("Uploaded");
+
+  // Rename.
+  await row(page, "picked.csv").getByRole("button", { name: "Rename" }).click();
+  const renameDialog = page.getByRole("dialog", { name: "Rename file" });
+  await renameDialog.getByLabel("New name").fill("sales.csv");
+  await renameDialog.getByRole("button", { name: "Rename" }).click();
+  await expect(renameDialog).toBeHidden();
+  await expect(row(page, "sales.csv")).toBeVisible();
+  await expect(row(page, "picked.csv")).toHaveCount(0);
+
+  // A name that is taken is explained in the dialog.
+  await row(page, "sales.csv").getByRole("button", { name: "Rename" }).click();
+  await renameDialog.getByLabel("New name").fill("dropped.txt");
+  await renameDialog.getByRole("button", { name: "Rename" }).click();
+  await expect(renameDialog.getByRole("alert")).toContainText('Something named "dropped.txt" is already in this folder. Choose another name.');
+  await page.screenshot({ path: "e2e/.artifacts/files-rename-conflict.png" });
+  await renameDialog.getByRole("button", { name: "Cancel" }).click();
+
+  // Download: the row action and the name link both give the file's bytes.
+  const viaAction = page.waitForEvent("download");
+  await row(page, "sales.csv").getByRole("button", { name: "Download" }).click();
+  const downloaded = await viaAction;
+  expect(downloaded.suggestedFilename()).toBe("sales.csv");
+  expect(fs.readFileSync(await downloaded.path(), "utf8")).toBe("region,sales\nsouth,20\n");
+  const viaLink = page.waitForEvent("download");
+  await page.getByRole("link", { name: "dropped.txt", exact: true }).click();
+  expect(fs.readFileSync(await (await viaLink).path(), "utf8")).toBe("dropped by drag and drop\n");
+
+  // Sorting: by size, largest first on the second click.
+  await list(page).getByRole("button", { name: "Size" }).click();
+  await list(page).getByRole("button", { name: "Size" }).click();
+  await expect(list(page).getByRole("columnheader", { name: "Size" })).toHaveAttribute("aria-sort", "descending");
+  await expect(list(page).getByRole("row").nth(1)).toContainText("dropped.txt");
+
+  // Delete, confirmed in a dialog; cancelling keeps the file.
+  await row(page, "dropped.txt").getByRole("button", { name: "Delete" }).click();
+  const deleteDialog = page.getByRole("dialog", { name: "Delete file?" });
+  await expect(deleteDialog).toContainText("dropped.txt will be deleted");
+  await expect(deleteDialog).toHaveCSS("opacity", "1"); // opened fully, for the screenshot
+  await page.screenshot({ path: "e2e/.artifacts/files-delete-confirm.png" });
+  await deleteDialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(row(page, "dropped.txt")).toBeVisible();
+  await row(page, "dropped.txt").getByRole("button", { name: "Delete" }).click();
+  await deleteDialog.getByRole("button", { name: "Delete" }).click();
+  await expect(deleteDialog).toBeHidden();
+  await expect(row(page, "dropped.txt")).toHaveCount(0);
+
+  // Back and forward move between folders.
+  await page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "Home" }).click();
+  await expect(page).toHaveURL(/\/files$/);
+  await expect(row(page, "Q3 reports")).toBeVisible();
+  await page.goBack();
+  await expect(page).toHaveURL(/\/files\/Q3%20reports$/);
+  await expect(row(page, "sales.csv")).toBeVisible();
+  await page.goForward();
+  await expect(page).toHaveURL(/\/files$/);
+
+  // A name with "%" and spaces reads the same after a client navigation and after a full load.
+  await page.getByRole("button", { name: "New folder" }).click();
+  await folderDialog.getByLabel("Folder name").fill("100% done");
+  await folderDialog.getByRole("button", { name: "Create folder" }).click();
+  await page.getByRole("link", { name: "100% done", exact: true }).click();
+  await expect(page).toHaveURL(/\/files\/100%25%20done$/);
+  const here = page.getByRole("navigation", { name: "Breadcrumb" }).locator('[aria-current="page"]');
+  await expect(here).toHaveText("100% done");
+  await expect(page.getByText("This folder is empty")).toBeVisible();
+  await page.reload();
+  await expect(here).toHaveText("100% done");
+  await expect(page.getByText("This folder is empty")).toBeVisible();
+  await page.goBack();
+
+  // Deleting a folder says it takes everything inside.
+  await row(page, "Q3 reports").getByRole("button", { name: "Delete" }).click();
+  const folderDelete = page.getByRole("dialog", { name: "Delete folder?" });
+  await expect(folderDelete).toContainText("and everything in it will be deleted");
+  await folderDelete.getByRole("button", { name: "Delete" }).click();
+  await expect(row(page, "Q3 reports")).toHaveCount(0);
+});
+
+test("New notebook creates Untitled.ipynb and opens it", async ({ page }) => {
+  await signIn(page, createAnalyst("notebook"));
+  await page.getByRole("button", { name: "New notebook" }).click();
+  await expect(page).toHaveURL(/\/notebook\/Untitled\.ipynb$/);
+  await page.goto("/files");
+  await expect(row(page, "Untitled.ipynb")).toBeVisible();
+  await expect(row(page, "Untitled.ipynb").getByRole("link", { name: "Untitled.ipynb" })).toHaveAttribute("href", "/notebook/Untitled.ipynb");
+  // The file is a valid nbformat 4.5 notebook.
+  const response = await page.request.get("/api/files/content/Untitled.ipynb");
+  expect(response.status()).toBe(200);
+  const notebook = await response.json();
+  expect([notebook.nbformat, notebook.nbformat_minor, notebook.metadata.kernelspec.name, notebook.cells]).toEqual([4, 5, "python3", []]);
+  // A second one is Untitled1.ipynb.
+  await page.getByRole("button", { name: "New notebook" }).click();
+  await expect(page).toHaveURL(/\/notebook\/Untitled1\.ipynb$/);
+});
+
+test("a traversal through the URL is refused with a clear message", async ({ page }) => {
+  await signIn(page, createAnalyst("traversal"));
+  await page.goto("/files/..%2F..");
+  const alert = page.getByRole("main").getByRole("alert");
+  await expect(alert).toContainText("This address does not lead to a folder in your home");
+  await expect(alert).toContainText('contains "..", which would leave the folder it names');
+  await expect(page.getByRole("link", { name: "Go to your home folder" })).toBeVisible();
+  await page.screenshot({ path: "e2e/.artifacts/files-traversal.png" });
+
+  // The byte routes refuse the same, and a missing folder is explained in place.
+  const raw = await page.request.get("/api/files/content/..%2F..%2Fetc%2Fpasswd");
+  expect(raw.status()).toBe(400);
+  await page.goto("/files/no-such-folder");
+  await expect(alert).toContainText('"no-such-folder" does not exist');
+});
+
+test("a folder of 10,000 files stays smooth", async ({ page }) => {
+  const analyst = createAnalyst("many");
+  await signIn(page, analyst);
+  // Made on disk directly: 10,000 uploads would test the network, not the list.
+  const home = await homeFolderOf(page);
+  fs.mkdirSync(path.join(home, "many"));
+  for (let i = 0; i < 10_000; i++) fs.writeFileSync(path.join(home, "many", `file-${String(i).padStart(5, "0")}.txt`), "x");
+  const started = Date.now();
+  await page.goto("/files/many");
+  await expect(row(page, "file-00000.txt")).toBeVisible();
+  const shown = Date.now() - started;
+  // Only the rows in view are in the page, however long the folder.
+  const rendered = await list(page).getByRole("row").count();
+  expect(rendered).toBeLessThan(100);
+  await expect(list(page)).toHaveAttribute("aria-rowcount", "10001");
+  // Scrolling to the end reaches the last file.
+  await list(page).evaluate((el) => (el.scrollTop = el.scrollHeight));
+  await expect(row(page, "file-09999.txt")).toBeVisible();
+  test.info().annotations.push({ type: "timing", description: `10,000 entries shown in ${shown} ms; ${rendered} rows in the DOM` });
+  expect(shown).toBeLessThan(10_000);
+});
+
+/** The analyst's home folder on disk (the embedded default keeps homes in <data dir>/homes). */
+async function homeFolderOf(page: Page): Promise<string> {
+  const me = await page.request.get("/api/trpc/me.get");
+  const username = (await me.json()).result.data.json.username as string;
+  const home = path.join(e2eDataDir, "homes", username);
+  if (!fs.existsSync(home)) throw new Error(`no home folder for ${username} at ${home}`);
+  return home;
+}

@@ -1,0 +1,246 @@
+// The notebook page, as an analyst uses it: run code, see every kind of output, answer input(), interrupt and
+// restart the kernel, save, reload — and find everything where it was, in a file JupyterLab can open.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { expect, test, type Page } from "@playwright/test";
+import { e2eDataDir } from "../playwright.config";
+import { createAnalyst, signIn } from "./support/session";
+
+const cell = (page: Page, n: number) => page.getByRole("region", { name: `Cell ${n}`, exact: true });
+const output = (page: Page, n: number) => page.getByRole("region", { name: `Output ${n}`, exact: true });
+const kernelStatus = (page: Page) => page.getByRole("status", { name: "Kernel status" });
+
+/** Types code into cell n's editor and runs it with Shift+Enter (which moves on, adding a cell at the end). */
+async function runCell(page: Page, n: number, code: string) {
+  const editor = cell(page, n).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill(code);
+  await page.keyboard.press("Shift+Enter");
+}
+
+async function openNewNotebook(page: Page, name: string) {
+  await page.goto(`/notebook/${name}`);
+  await page.getByRole("button", { name: "Create notebook" }).click();
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+}
+
+async function homeFile(page: Page, name: string): Promise<string> {
+  const me = await (await page.request.get("/api/trpc/me.get")).json();
+  return path.join(e2eDataDir, "homes", me.result.data.json.username, name);
+}
+
+// A tiny PNG made with the standard library: the kernel venv has no matplotlib, and image/png is what counts.
+const PNG_CODE = `import struct, zlib
+from IPython.display import Image, display
+def png(w, h):
+    raw = b"".join(b"\\x00" + bytes([200, 40, 40] * w) for _ in range(h))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+    return b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+display(Image(data=png(12, 8)))`;
+
+const HTML_PROBE = `from IPython.display import HTML, display
+display(HTML("""<div id="probe">pending</div><script>
+(async () => {
+  const out = [];
+  try { out.push("cookie=" + document.cookie); } catch (e) { out.push("cookie-blocked"); }
+  try { const r = await fetch("/api/trpc/me.get", { credentials: "include" }); out.push("fetch=" + r.status + ":" + (await r.text()).slice(0, 300)); }
+  catch (e) { out.push("fetch-blocked"); }
+  document.getElementById("probe").textContent = out.join(" | ");
+})();
+</script>"""))`;
+
+test("an analyst runs code, sees every kind of output, and finds it all again after a reload", async ({ page }) => {
+  test.setTimeout(240_000);
+  const analyst = createAnalyst("notebook");
+  await signIn(page, analyst);
+  await openNewNotebook(page, "Test.ipynb");
+  await expect(page.getByRole("combobox", { name: "Kernel" })).toBeVisible();
+  for (const name of ["Save", "Add cell", "Run cell", "Run all", "Interrupt kernel", "Restart kernel"]) {
+    await expect(page.getByRole("button", { name, exact: true })).toBeVisible();
+  }
+
+  await runCell(page, 1, 'print("hi")');
+  await expect(output(page, 1)).toHaveText("hi");
+
+  await runCell(page, 2, "1+1");
+  await expect(output(page, 2)).toContainText("2");
+  await expect(output(page, 2)).toContainText("[2]:");
+
+  await runCell(page, 3, PNG_CODE);
+  const image = output(page, 3).getByRole("img");
+  await expect(image).toHaveAttribute("src", /^data:image\/png;base64,/);
+  await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(12);
+
+  await runCell(page, 4, "def divide(a):\n    return a / 0\ndivide(1)");
+  await expect(output(page, 4)).toContainText("ZeroDivisionError");
+  // The traceback keeps IPython's colours: ANSI codes became styled spans, not escape characters.
+  expect(await output(page, 4).locator("span[style*='color']").count()).toBeGreaterThan(2);
+  await expect(output(page, 4)).not.toContainText("\u001b[");
+
+  await runCell(page, 5, 'name = input("Name? ")\nprint("hello", name)');
+  const answer = output(page, 5).getByRole("textbox", { name: /Input requested by the kernel/ });
+  await answer.fill("Ada");
+  await answer.press("Enter");
+  await expect(output(page, 5)).toContainText("hello Ada");
+
+  await runCell(page, 6, "import time\ntime.sleep(60)");
+  await expect(kernelStatus(page)).toHaveText("busy");
+  await expect(cell(page, 6)).toContainText("Running");
+  await page.getByRole("button", { name: "Interrupt kernel" }).click();
+  await expect(output(page, 6)).toContainText("KeyboardInterrupt", { timeout: 15_000 });
+  await expect(kernelStatus(page)).toHaveText("idle");
+
+  await page.getByRole("button", { name: "Restart kernel" }).click();
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 30_000 });
+  await runCell(page, 7, 'marker = "same kernel"\nprint("after restart")');
+  await expect(output(page, 7)).toHaveText("after restart");
+  await expect(cell(page, 7)).toContainText("[1]:");
+
+  // Notebook HTML runs in a sandboxed frame without the portal's origin: no cookies, no portal APIs.
+  await runCell(page, 8, HTML_PROBE);
+  const frame = output(page, 8).locator("iframe");
+  await expect(frame).toHaveAttribute("sandbox", "allow-scripts");
+  const probe = page.frameLocator(`[aria-label="Output 8"] iframe`).locator("#probe");
+  await expect(probe).not.toHaveText("pending");
+  const seen = (await probe.textContent()) ?? "";
+  console.log(`HTML output probe saw: ${seen}`);
+  expect(seen).toContain("cookie-blocked");
+  expect(seen).not.toContain(analyst.email);
+  expect(seen).not.toMatch(/authjs|session-token/);
+
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d/);
+
+  // The file is nbformat 4 that Jupyter's own validator accepts, with ids and outputs in their places.
+  const file = await homeFile(page, "Test.ipynb");
+  const saved = JSON.parse(fs.readFileSync(file, "utf8"));
+  expect(saved.nbformat).toBe(4);
+  expect(saved.cells[0].id).toMatch(/^[0-9a-f]+$/);
+  expect(saved.cells[0].outputs[0]).toEqual({ name: "stdout", output_type: "stream", text: ["hi\n"] });
+  expect(saved.cells[1].outputs[0].data["text/plain"]).toEqual(["2"]);
+  if (process.env.ATRIUM_PYTHON) {
+    const cells = execFileSync(process.env.ATRIUM_PYTHON, ["-c", "import nbformat,sys; nb=nbformat.read(sys.argv[1], as_version=4); nbformat.validate(nb); print(len(nb.cells))", file], { encoding: "utf8" });
+    expect(Number(cells.trim())).toBe(saved.cells.length);
+  }
+
+  await page.reload();
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 60_000 });
+  await expect(output(page, 1)).toHaveText("hi");
+  await expect(output(page, 2)).toContainText("2");
+  await expect(output(page, 3).getByRole("img")).toBeVisible();
+  await expect(output(page, 4)).toContainText("ZeroDivisionError");
+  await expect(output(page, 5)).toContainText("hello Ada");
+  await expect(output(page, 7)).toHaveText("after restart");
+  // Reopening reconnected to the same kernel (notebooks.kernelFor): its variables are still there.
+  await runCell(page, 9, "print(marker)");
+  await expect(output(page, 9)).toHaveText("same kernel");
+  await cell(page, 4).scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/.artifacts/notebook-light.png" });
+  await page.getByRole("button", { name: "Switch to dark theme" }).click();
+  await page.screenshot({ path: "e2e/.artifacts/notebook-dark.png" });
+  await page.getByRole("button", { name: "Switch to light theme" }).click();
+});
+
+test("outputs of a cell that ran while the page was closed are there when it reopens", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("durable"));
+  await openNewNotebook(page, "Durable.ipynb");
+  await runCell(page, 1, 'import time\nfor i in range(8):\n    print("tick", i, flush=True)\n    time.sleep(0.5)\nprint("finished")');
+  await expect(output(page, 1)).toContainText("tick 1");
+  await page.reload();
+  await expect(kernelStatus(page)).toHaveText(/idle|busy/, { timeout: 60_000 });
+  // Outputs recorded by the server while no page listened, then the live rest, in one place.
+  await expect(output(page, 1)).toContainText("finished", { timeout: 20_000 });
+  await expect(output(page, 1)).toContainText("tick 0");
+  await expect(cell(page, 1)).not.toContainText("[*]:");
+});
+
+test("long and overwritten streams render without freezing the page", async ({ page }) => {
+  test.setTimeout(180_000);
+  await signIn(page, createAnalyst("stream"));
+  await openNewNotebook(page, "Streams.ipynb");
+
+  await runCell(page, 1, 'import sys, time\nfor i in range(5):\n    print(f"\\r{i * 25}%", end="", flush=True)\n    time.sleep(0.05)\nprint("\\ndone")');
+  await expect(output(page, 1)).toHaveText("100%\ndone");
+
+  await runCell(page, 2, "for i in range(100000):\n    print(i)");
+  // While 100,000 lines stream in, the page keeps answering.
+  const started = Date.now();
+  let worst = 0;
+  while (Date.now() - started < 4000) {
+    const t = Date.now();
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
+    worst = Math.max(worst, Date.now() - t);
+  }
+  await expect(output(page, 2)).toContainText("99999", { timeout: 60_000 });
+  await expect(output(page, 2)).toContainText("earlier lines hidden");
+  console.log(`longest animation frame while streaming 100,000 lines: ${worst} ms`);
+  expect(worst).toBeLessThan(1500);
+  await output(page, 2).getByRole("button", { name: "Show all" }).click();
+  await expect(output(page, 2).getByText("earlier lines hidden")).toHaveCount(0);
+  const all = (await output(page, 2).locator("pre").last().textContent()) ?? "";
+  expect(all.startsWith("0\n1\n2\n")).toBe(true);
+  expect(all.trimEnd().endsWith("99999")).toBe(true);
+});
+
+test("command mode keys and markdown with math", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("keys"));
+  await openNewNotebook(page, "Keys.ipynb");
+  const editor = cell(page, 1).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill("# Title\n\nEuler: $e^{i\\pi} + 1 = 0$");
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("m");
+  await page.keyboard.press("Shift+Enter");
+  await expect(cell(page, 1).getByRole("heading", { name: "Title" })).toBeVisible();
+  await expect(cell(page, 1).locator(".katex")).toBeVisible();
+  await expect(cell(page, 2)).toBeVisible();
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("b");
+  await expect(cell(page, 3)).toBeVisible();
+  await page.keyboard.press("d");
+  await page.keyboard.press("d");
+  await expect(cell(page, 3)).toHaveCount(0);
+  await page.keyboard.press("z");
+  await expect(cell(page, 3)).toBeVisible();
+  // Enter on the rendered markdown cell edits it again.
+  await page.keyboard.press("k");
+  await page.keyboard.press("k");
+  await page.keyboard.press("Enter");
+  await expect(cell(page, 1).getByRole("textbox").first()).toBeFocused();
+});
+
+test("a save never silently overwrites a file changed on disk", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("conflict"));
+  await openNewNotebook(page, "Conflict.ipynb");
+  // Opening records the kernelspec in the notebook's metadata; let that autosave land first.
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d/, { timeout: 15_000 });
+  const file = await homeFile(page, "Conflict.ipynb");
+  const onDisk = JSON.parse(fs.readFileSync(file, "utf8"));
+  onDisk.cells[0].source = ["print('changed elsewhere')"];
+  await new Promise((r) => setTimeout(r, 20)); // a different mtime than the page's
+  fs.writeFileSync(file, JSON.stringify(onDisk, null, 1) + "\n");
+
+  const editor = cell(page, 1).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill("print('mine')");
+  await page.keyboard.press("Control+s");
+  const dialog = page.getByRole("dialog", { name: "This notebook changed on disk" });
+  await expect(dialog).toBeVisible();
+  expect(JSON.parse(fs.readFileSync(file, "utf8")).cells[0].source).toEqual(["print('changed elsewhere')"]);
+  await dialog.getByRole("button", { name: "Reload" }).click();
+  await expect(cell(page, 1)).toContainText("changed elsewhere");
+
+  // Unsaved edits survive a reload: the page offers the draft back.
+  await cell(page, 1).getByRole("textbox").first().fill("print('draft')");
+  await page.waitForTimeout(700); // the draft is written half a second after the last edit
+  await page.reload();
+  await page.getByRole("button", { name: "Restore" }).click({ timeout: 30_000 }).catch(async () => {
+    // autosave won the race and the edit is in the file: that's fine too
+  });
+  await expect(cell(page, 1)).toContainText("draft");
+});

@@ -1,0 +1,172 @@
+// One WebSocket client of one kernel (`/api/kernels/{id}/channels`): the bridge between its frames and the
+// kernel's messages. This is the only file that knows the WebSocket.
+// - client → kernel: decode the framing, keep shell/control/stdin only, learn the client's session from the
+//   header, and send the message on with the client's own header. A malformed frame is logged and dropped;
+//   the connection lives on.
+// - kernel → client: iopub to every client, replies only to the client that asked (routing.ts), encoded once
+//   per message and framing however many clients there are, through a backpressure queue (outbound-queue.ts).
+// - keepalive: the owner calls tick() about once a second; a ping goes out every `pingIntervalMs`, and a client
+//   that has not answered the previous ping by then is dropped. tick() also notices a dead kernel.
+//
+// Close codes the server sends:
+//   1001 going away      the kernel stopped or died (after an iopub status "dead"), or the portal is stopping
+//   1013 try again later the client fell hopelessly behind on output (reconnect; nothing was dropped silently)
+//   1009 message too big a client frame exceeded the limit (sent by `ws` itself)
+import type { WebSocket } from "ws";
+import { log } from "@/server/log";
+import type { KernelListener } from "@/server/kernels/live-kernel";
+import { createMessage, type ChannelMessage, type KernelMessage, type OutgoingChannel } from "@/server/kernels/protocol/messages";
+import { decodeWsMessage, encodeLegacy, encodeV1FromRaw, type WsFraming, type WsPayload } from "@/server/kernels/protocol/websocket";
+import type { RawMessageParts } from "@/server/kernels/protocol/wire";
+import { OutboundQueue, type Frame, type OutboundLimits } from "./outbound-queue";
+import { ClientSessions, isForClient } from "./routing";
+
+/** What a client needs of a kernel (LiveKernel has it; tests pass a fake). */
+export interface KernelPort {
+  readonly id: string;
+  readonly isDead: boolean;
+  subscribe(listener: KernelListener): () => void;
+  send(channel: OutgoingChannel, msg: KernelMessage): Promise<void>;
+}
+
+export interface ChannelClientOptions {
+  framing: WsFraming;
+  /** `?session_id=` from the URL: the session the client says it will use. */
+  sessionId?: string | null;
+  /** Who, for log lines (the username). */
+  user: string;
+  limits: OutboundLimits;
+  pingIntervalMs: number;
+}
+
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/** Malformed frames logged per client before the rest are only counted (a broken client must not flood logs). */
+const LOGGED_DROPS = 3;
+
+// Every client of a kernel receives the same (msg, raw) objects from the LiveKernel, so a frame encoded for
+// one client is reused by the others on the same framing.
+const encoded = new WeakMap<RawMessageParts, { v1?: Buffer; legacy?: Frame }>();
+
+function encodeFor(framing: WsFraming, msg: ChannelMessage, raw: RawMessageParts): Frame {
+  let cached = encoded.get(raw);
+  if (!cached) encoded.set(raw, (cached = {}));
+  if (framing === "v1") return (cached.v1 ??= encodeV1FromRaw(msg.channel, raw));
+  return (cached.legacy ??= toFrame(encodeLegacy(msg)));
+}
+
+const toFrame = (payload: WsPayload): Frame => (typeof payload === "string" ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+
+export class ChannelClient {
+  /** Resolves when the socket has closed and the subscription is gone. */
+  readonly closed: Promise<void>;
+  private readonly sessions: ClientSessions;
+  private readonly queue: OutboundQueue;
+  private readonly unsubscribe: () => void;
+  private awaitingPong = false;
+  private lastPingAt = Date.now();
+  private dropped = 0;
+  private ending = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly kernel: KernelPort,
+    private readonly options: ChannelClientOptions,
+  ) {
+    this.sessions = new ClientSessions(options.sessionId);
+    this.queue = new OutboundQueue(
+      ws,
+      options.limits,
+      (queued) => this.end(CLOSE_TRY_AGAIN_LATER, `client fell behind: ${Math.round(queued / 1048576)} MiB of output waiting; reconnect`),
+      (error) => log.debug(`kernel ${kernel.id}: send to ${options.user}'s client failed: ${error.message}`),
+    );
+    this.unsubscribe = kernel.subscribe(this.onKernelMessage);
+    log.debug(`kernel ${kernel.id}: ${options.user}'s client connected (${options.framing} framing)`);
+    ws.on("message", (data, isBinary) => this.onClientFrame(data, isBinary));
+    ws.on("pong", () => (this.awaitingPong = false));
+    ws.on("error", (error) => log.debug(`kernel ${kernel.id}: ${options.user}'s WebSocket: ${error.message}`));
+    this.closed = new Promise((resolve) => {
+      ws.once("close", (code, reason) => {
+        log.debug(`kernel ${kernel.id}: ${options.user}'s client closed (${code} ${reason.toString()})`);
+        this.unsubscribe();
+        this.queue.stop();
+        if (this.dropped > LOGGED_DROPS) log.warn(`kernel ${kernel.id}: dropped ${this.dropped} malformed frames from ${options.user}'s client`);
+        resolve();
+      });
+    });
+  }
+
+  /** Keepalive and kernel-death check; the owner calls this about once a second. */
+  tick(now: number): void {
+    if (this.ending) return;
+    if (this.kernel.isDead) {
+      this.sendDeadStatus();
+      this.end(CLOSE_GOING_AWAY, "kernel is no longer running");
+      return;
+    }
+    if (now - this.lastPingAt < this.options.pingIntervalMs) return;
+    if (this.awaitingPong) {
+      log.info(`kernel ${this.kernel.id}: ${this.options.user}'s client missed its ping deadline; dropping it`);
+      this.terminate();
+      return;
+    }
+    this.awaitingPong = true;
+    this.lastPingAt = now;
+    this.ws.ping();
+  }
+
+  /** Closes the connection with a code and reason the client can act on. */
+  end(code: number, reason: string): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.unsubscribe();
+    this.queue.stop();
+    this.ws.close(code, reason);
+  }
+
+  /** Cuts the connection without a closing handshake (unresponsive client, or shutdown deadline). */
+  terminate(): void {
+    this.ending = true;
+    this.unsubscribe();
+    this.queue.stop();
+    this.ws.terminate();
+  }
+
+  private readonly onKernelMessage = (msg: ChannelMessage, raw: RawMessageParts) => {
+    if (this.ending || !isForClient(msg, this.sessions)) return;
+    this.queue.push(encodeFor(this.options.framing, msg, raw));
+  };
+
+  private onClientFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const decoded = decodeWsMessage(isBinary ? bytes : bytes.toString("utf8"), this.options.framing);
+    if (!decoded.ok) return this.drop(`${decoded.reason}: ${decoded.detail}`);
+    const msg = decoded.value;
+    if (msg.channel === "iopub") return this.drop("BAD_CHANNEL: clients do not send on iopub");
+    this.sessions.add(msg.header.session);
+    this.kernel.send(msg.channel, msg).catch((error: Error) => {
+      log.warn(`kernel ${this.kernel.id}: could not pass ${msg.header.msg_type} from ${this.options.user}: ${error.message}`);
+    });
+  }
+
+  private drop(why: string) {
+    this.dropped++;
+    if (this.dropped <= LOGGED_DROPS) log.warn(`kernel ${this.kernel.id}: dropped a malformed frame from ${this.options.user}'s client (${why})`);
+  }
+
+  /** Like Jupyter Server when a kernel is gone for good: an iopub status "dead" before the socket closes. */
+  private sendDeadStatus() {
+    const msg = createMessage({ msgType: "status", session: "atrium", username: "atrium", content: { execution_state: "dead" }, channel: "iopub" });
+    const channelMessage = { ...msg, channel: "iopub" } as ChannelMessage;
+    const raw: RawMessageParts = {
+      identities: [],
+      header: Buffer.from(JSON.stringify(msg.header)),
+      parentHeader: Buffer.from("{}"),
+      metadata: Buffer.from("{}"),
+      content: Buffer.from(JSON.stringify(msg.content)),
+      buffers: [],
+    };
+    this.queue.push(encodeFor(this.options.framing, channelMessage, raw));
+  }
+}

@@ -1,0 +1,99 @@
+// Backpressure for one WebSocket client. Kernel output is never dropped silently: while the socket's own
+// buffer (`bufferedAmount`) is under the high-water mark, frames go straight out; above it they wait here, in
+// order, and are fed to the socket as its writes complete. If a client is hopelessly behind (more than
+// `maxQueuedBytes` waiting), the queue gives up and reports it, and the caller closes the client with a clear
+// close code; the client reconnects (and a later durable-output replay fills the gap).
+// Mechanism only: it knows nothing of kernels or framings, so it is tested with a fake socket.
+
+export type Frame = string | Buffer;
+
+/** The part of a `ws` WebSocket this queue uses. */
+export interface FrameSink {
+  readonly bufferedAmount: number;
+  send(frame: Frame, callback: (error?: Error) => void): void;
+}
+
+export interface OutboundLimits {
+  /** Above this many bytes in the socket's buffer, frames wait in the queue. */
+  highWaterBytes: number;
+  /** More than this many bytes waiting in the queue means the client is hopelessly behind. */
+  maxQueuedBytes: number;
+}
+
+export const DEFAULT_OUTBOUND_LIMITS: OutboundLimits = { highWaterBytes: 1024 * 1024, maxQueuedBytes: 64 * 1024 * 1024 };
+
+export class OutboundQueue {
+  private readonly frames: Frame[] = [];
+  private head = 0;
+  private bytes = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly sink: FrameSink,
+    private readonly limits: OutboundLimits,
+    /** Called once when the client falls hopelessly behind; the queue accepts nothing after that. */
+    private readonly onOverflow: (queuedBytes: number) => void,
+    private readonly onSendError: (error: Error) => void = () => {},
+  ) {}
+
+  get queuedBytes(): number {
+    return this.bytes;
+  }
+
+  get queuedFrames(): number {
+    return this.frames.length - this.head;
+  }
+
+  push(frame: Frame): void {
+    if (this.stopped) return;
+    if (this.queuedFrames === 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
+      this.write(frame);
+      return;
+    }
+    this.frames.push(frame);
+    this.bytes += sizeOf(frame);
+    // One frame may always wait (a single large output is already in memory); more than the bound may not.
+    if (this.bytes > this.limits.maxQueuedBytes && this.queuedFrames > 1) {
+      const queued = this.bytes;
+      this.stop();
+      this.onOverflow(queued);
+    }
+  }
+
+  /** Drops what is queued and accepts nothing more (the client is closing). */
+  stop(): void {
+    this.stopped = true;
+    this.frames.length = 0;
+    this.head = 0;
+    this.bytes = 0;
+  }
+
+  private write(frame: Frame) {
+    this.sink.send(frame, (error) => {
+      if (error) {
+        if (!this.stopped) this.onSendError(error);
+        return;
+      }
+      this.drain();
+    });
+  }
+
+  /** Feeds queued frames to the socket until its buffer reaches the high-water mark again. */
+  private drain() {
+    while (!this.stopped && this.queuedFrames > 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
+      const frame = this.frames[this.head]!;
+      this.frames[this.head] = "";
+      this.head++;
+      this.bytes -= sizeOf(frame);
+      this.write(frame);
+    }
+    // Compact now and then, so a long-lived queue does not keep a growing array of sent slots.
+    if (this.head > 1024 && this.head * 2 > this.frames.length) {
+      this.frames.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** Bytes a frame costs; string length is a close enough measure for the bound (JSON is mostly ASCII). */
+const sizeOf = (frame: Frame) => (typeof frame === "string" ? frame.length : frame.byteLength);

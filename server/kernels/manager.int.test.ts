@@ -1,0 +1,159 @@
+// The kernel manager and the output recorder with a real ipykernel and a real database: outputs are recorded
+// with no client attached, a killed kernel is seen dead within seconds, and a new manager (a restarted
+// portal) reattaches to a kernel that is still alive.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Database } from "@/db";
+import { findKernel } from "@/db/queries/kernels";
+import { findCellRun, latestRunsOfNotebook } from "@/db/queries/notebooks";
+import type { UserRow } from "@/db/queries/users";
+import { openTestDatabase, testDbKind } from "@/db/testing";
+import { cliActor } from "@/server/identity/actor";
+import { createUser } from "@/server/identity/users";
+import { BUNDLED_KERNELSPECS_DIR, loadKernelspecs } from "./kernelspecs";
+import { LauncherRegistry } from "./launchers/base";
+import { LocalLauncher } from "./launchers/local";
+import { KernelManager } from "./manager";
+import { OutputRecorder } from "./output-recorder";
+import { createMessage, executeRequestContent } from "./protocol/messages";
+
+const python = process.env.ATRIUM_PYTHON;
+if (!python) throw new Error("ATRIUM_PYTHON is not set: point it at a Python with ipykernel (npm test sets it).");
+const secret = "k".repeat(40);
+
+async function until<T>(what: string, check: () => Promise<T | undefined | false>, deadlineMs = 15_000): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  let user: UserRow;
+  const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-mgr-"));
+  const managers: KernelManager[] = [];
+  const makeManager = async () => {
+    const manager = new KernelManager({
+      db,
+      secret,
+      launchers: new LauncherRegistry().register(new LocalLauncher({ runtimeDir, python })),
+      kernelspecs: await loadKernelspecs([BUNDLED_KERNELSPECS_DIR]),
+      recorder: new OutputRecorder(db, path.join(runtimeDir, "outputs")),
+    });
+    managers.push(manager);
+    return manager;
+  };
+  const execute = async (manager: KernelManager, kernelId: string, code: string, cellId: string) => {
+    const kernel = await manager.attach(user, kernelId);
+    const msg = createMessage({
+      msgType: "execute_request",
+      session: "test-client",
+      username: user.username,
+      content: executeRequestContent(code),
+      metadata: { atrium: { notebookPath: "work/Analysis.ipynb", cellId } },
+    });
+    await kernel.send("shell", msg);
+    return msg.header.msg_id;
+  };
+
+  before(async () => {
+    ({ db, close } = await openTestDatabase());
+    user = await createUser(db, cliActor, { email: "ana@example.com", password: "analyst-pass" });
+  });
+  after(async () => {
+    for (const manager of managers) {
+      for (const k of await manager.list(user).catch(() => [])) await manager.shutdown(user, k.id).catch(() => {});
+    }
+    await close();
+    fs.rmSync(runtimeDir, { recursive: true, force: true });
+  });
+
+  it("records outputs with no client attached, per cell, in nbformat shape", async () => {
+    const manager = await makeManager();
+    const kernel = await manager.start(user, { name: "python3" });
+    assert.equal(kernel.execution_state, "idle");
+    const msgId = await execute(manager, kernel.id, "import time\nfor i in range(5):\n    print(i); time.sleep(0.1)\n1+1", "cell-a");
+    const run = await until("the run to finish", async () => {
+      const row = await findCellRun(db, { ownerId: user.id, msgId });
+      return row?.status === "ok" ? row : undefined;
+    });
+    assert.deepEqual(run.outputs, [
+      { output_type: "stream", name: "stdout", text: "0\n1\n2\n3\n4\n" },
+      { output_type: "execute_result", execution_count: 1, data: { "text/plain": "2" }, metadata: {} },
+    ]);
+    assert.equal(run.executionCount, 1);
+    const latest = await latestRunsOfNotebook(db, { ownerId: user.id, path: "work/Analysis.ipynb" });
+    assert.deepEqual(latest.map((r) => r.cellId), ["cell-a"]);
+    await manager.shutdown(user, kernel.id);
+    assert.equal((await findKernel(db, { id: kernel.id }))?.endReason, "stopped");
+  });
+
+  it("sees a kill -9 as dead within 5 seconds and aborts its running cell", async () => {
+    const manager = await makeManager();
+    const kernel = await manager.start(user, { name: "python3" });
+    const msgId = await execute(manager, kernel.id, "import time\nprint('working', flush=True)\ntime.sleep(60)", "cell-b");
+    await until("the cell to start", async () => (await findCellRun(db, { ownerId: user.id, msgId }))?.outputs.length);
+    const pid = Number(manager.liveKernel(kernel.id)!.process.engineId.replace(/\D/g, ""));
+    const killedAt = Date.now();
+    process.kill(pid, "SIGKILL");
+    const row = await until("the kernel to be dead", async () => {
+      const r = await findKernel(db, { id: kernel.id });
+      return r?.state === "dead" ? r : undefined;
+    }, 5_000);
+    assert.ok(Date.now() - killedAt < 5_000);
+    assert.equal(row.endReason, "died");
+    assert.equal((await manager.get(user, kernel.id)).execution_state, "dead");
+    const run = await until("the run to be aborted", async () => {
+      const r = await findCellRun(db, { ownerId: user.id, msgId });
+      return r?.status === "aborted" ? r : undefined;
+    });
+    assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "working\n" }]);
+  });
+
+  it("reattaches a live kernel after a restart of the portal, and marks a dead one dead", async () => {
+    const first = await makeManager();
+    const survivor = await first.start(user, { name: "python3" });
+    const victim = await first.start(user, { name: "python3" });
+    const victimPid = Number(first.liveKernel(victim.id)!.process.engineId.replace(/\D/g, ""));
+    await first.detachAll(); // the portal stops; kernels keep running
+    process.kill(victimPid, "SIGKILL");
+
+    const second = await makeManager();
+    const { restored, dead } = await second.restoreAll();
+    assert.ok(restored >= 1, `restored ${restored}`);
+    assert.ok(dead >= 1, `dead ${dead}`);
+    assert.equal((await findKernel(db, { id: victim.id }))?.state, "dead");
+    const msgId = await execute(second, survivor.id, "print('after restart')", "cell-c");
+    const run = await until("output after the restart", async () => {
+      const r = await findCellRun(db, { ownerId: user.id, msgId });
+      return r?.status === "ok" ? r : undefined;
+    });
+    assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "after restart\n" }]);
+    await second.shutdown(user, survivor.id);
+  });
+
+  it("restarts a kernel under the same id", async () => {
+    const manager = await makeManager();
+    const kernel = await manager.start(user, { name: "python3" });
+    const before = manager.liveKernel(kernel.id)!.process.engineId;
+    await execute(manager, kernel.id, "x = 41", "cell-d");
+    const restarted = await manager.restart(user, kernel.id);
+    assert.equal(restarted.id, kernel.id);
+    assert.notEqual(manager.liveKernel(kernel.id)!.process.engineId, before);
+    const msgId = await execute(manager, kernel.id, "'x' in dir()", "cell-e");
+    const run = await until("the run after restart", async () => {
+      const r = await findCellRun(db, { ownerId: user.id, msgId });
+      return r?.status === "ok" ? r : undefined;
+    });
+    assert.deepEqual((run.outputs[0] as { data: unknown }).data, { "text/plain": "False" });
+    await manager.shutdown(user, kernel.id);
+  });
+});

@@ -1,0 +1,67 @@
+// Durable outputs meet the file: when a notebook opens, the server's record of each cell's latest run
+// (notebooks.runs) is laid over the cells read from disk. Pure; the page calls it once per open.
+//
+// A run wins over the file when it ended after the file was written (or has not ended): the file cannot hold
+// its final outputs. A run that ended before the last write is already in the file — or the user cleared or
+// edited those outputs since, and the file is what they meant. Keep this rule in one place.
+import { normalizeOutput, type Cell, type CodeCell, type Output } from "./nbformat";
+
+export type RunStatus = "running" | "ok" | "error" | "aborted";
+
+export interface CellRun {
+  cellId: string;
+  msgId: string;
+  kernelId: string;
+  status: RunStatus;
+  executionCount: number | null;
+  /** nbformat output objects, as recorded (multi-line strings may be lists). */
+  outputs: unknown[];
+  /** The server kept only part of the output. */
+  clipped: boolean;
+  startedAt: Date | string;
+  finishedAt: Date | string | null;
+}
+
+export interface MergedRuns {
+  cells: Cell[];
+  /** Cells whose run is still going: the page shows them running and routes their live iopub to them. */
+  running: { cellId: string; msgId: string; startedAt: Date }[];
+  /** Cells whose shown outputs were clipped by the server. */
+  clipped: string[];
+  /** Cells whose outputs came from a run rather than from the file. */
+  replaced: string[];
+}
+
+export function mergeRuns(cells: readonly Cell[], runs: readonly CellRun[], fileMtime: Date): MergedRuns {
+  const byCell = new Map<string, CellRun>();
+  for (const run of runs) {
+    const known = byCell.get(run.cellId);
+    if (!known || toDate(run.startedAt) > toDate(known.startedAt)) byCell.set(run.cellId, run);
+  }
+  const running: MergedRuns["running"] = [];
+  const clipped: string[] = [];
+  const replaced: string[] = [];
+  const merged = cells.map((cell) => {
+    const run = byCell.get(cell.id);
+    if (!run || cell.cell_type !== "code") return cell;
+    const ended = run.finishedAt === null || run.status === "running" ? null : toDate(run.finishedAt);
+    if (ended && ended.getTime() <= fileMtime.getTime()) return cell;
+    if (run.status === "running") running.push({ cellId: cell.id, msgId: run.msgId, startedAt: toDate(run.startedAt) });
+    if (run.clipped) clipped.push(cell.id);
+    replaced.push(cell.id);
+    const outputs = run.outputs.flatMap((o): Output[] => (isOutput(o) ? [normalizeOutput(o)] : []));
+    return { ...cell, outputs, execution_count: run.executionCount ?? (run.status === "running" ? null : cell.execution_count) } as CodeCell;
+  });
+  return { cells: merged, running, clipped, replaced };
+}
+
+function isOutput(value: unknown): value is Output {
+  if (!value || typeof value !== "object") return false;
+  const type = (value as { output_type?: unknown }).output_type;
+  if (type === "stream") return typeof (value as { text?: unknown }).text === "string" || Array.isArray((value as { text?: unknown }).text);
+  if (type === "error") return Array.isArray((value as { traceback?: unknown }).traceback);
+  if (type === "display_data" || type === "execute_result") return typeof (value as { data?: unknown }).data === "object";
+  return false;
+}
+
+const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));

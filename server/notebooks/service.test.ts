@@ -1,0 +1,61 @@
+// openNotebook / saveNotebook / createNotebook against a real local home store in a temp folder.
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { localHomeStoreFor } from "@/server/storage/local-store";
+import type { HomeStore } from "@/server/storage/home-store";
+import { createNotebook, openNotebook, saveNotebook } from "./service";
+
+let base: string;
+let store: HomeStore;
+
+before(async () => {
+  base = await fs.mkdtemp(path.join(os.tmpdir(), "atrium-notebooks-"));
+  store = localHomeStoreFor(base, "ana");
+  await store.ensureHome();
+});
+after(() => fs.rm(base, { recursive: true, force: true }));
+
+const rejectsWithCode = async (promise: Promise<unknown>, code: string) => {
+  await assert.rejects(promise, (error: { code?: string }) => error.code === code);
+};
+
+describe("notebook files", () => {
+  it("creates, opens and saves, keeping fields it doesn't know", async () => {
+    const created = await createNotebook(store, "A.ipynb", { name: "python3", display_name: "Python 3" });
+    const opened = await openNotebook(store, "A.ipynb");
+    assert.equal(opened.notebook.cells.length, 1);
+    assert.equal(opened.mtime.getTime(), created.mtime.getTime());
+    const edited = { ...opened.notebook, custom: { keep: true }, cells: [{ ...opened.notebook.cells[0]!, source: "1+1", tool_field: 7 }] };
+    const saved = await saveNotebook(store, "A.ipynb", edited, { expectedMtime: opened.mtime });
+    const onDisk = JSON.parse(await store.readText("A.ipynb"));
+    assert.deepEqual(onDisk.custom, { keep: true });
+    assert.equal(onDisk.cells[0].tool_field, 7);
+    assert.deepEqual(onDisk.cells[0].source, ["1+1"]);
+    assert.ok(saved.mtime.getTime() >= opened.mtime.getTime());
+  });
+
+  it("refuses to overwrite a file changed since it was opened, unless forced", async () => {
+    await createNotebook(store, "B.ipynb");
+    const opened = await openNotebook(store, "B.ipynb");
+    await new Promise((r) => setTimeout(r, 5));
+    const theirs = JSON.parse(await store.readText("B.ipynb"));
+    theirs.cells[0].source = ["theirs"];
+    await store.write("B.ipynb", JSON.stringify(theirs), { overwrite: true });
+    await rejectsWithCode(saveNotebook(store, "B.ipynb", opened.notebook, { expectedMtime: opened.mtime }), "CONFLICT");
+    assert.deepEqual(JSON.parse(await store.readText("B.ipynb")).cells[0].source, ["theirs"]);
+    await saveNotebook(store, "B.ipynb", opened.notebook, { expectedMtime: opened.mtime, force: true });
+    assert.deepEqual(JSON.parse(await store.readText("B.ipynb")).cells[0].source, []);
+  });
+
+  it("says what is wrong with paths and files that are not notebooks", async () => {
+    await rejectsWithCode(openNotebook(store, "notes.txt"), "BAD_REQUEST");
+    await store.write("Broken.ipynb", "{not json");
+    await rejectsWithCode(openNotebook(store, "Broken.ipynb"), "BAD_REQUEST");
+    await rejectsWithCode(openNotebook(store, "Missing.ipynb"), "NOT_FOUND");
+    await rejectsWithCode(saveNotebook(store, "C.ipynb", { nbformat: 3 }, { expectedMtime: null }), "BAD_REQUEST");
+    await rejectsWithCode(createNotebook(store, "A.ipynb"), "ALREADY_EXISTS");
+  });
+});

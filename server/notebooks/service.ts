@@ -1,0 +1,69 @@
+// Opening, creating and saving notebooks in a user's home store. The store makes each write atomic and
+// checks the caller's expected mtime (CONFLICT when the file changed since it was read); this module adds the
+// notebook rules: only .ipynb files, valid nbformat 4 in and out, written the way Jupyter writes them.
+import { AppError } from "@/server/errors";
+import type { HomeStore } from "@/server/storage/home-store";
+import { emptyNotebook, formatNotebook, parseNotebook, type Notebook } from "./nbformat";
+
+/** Notebooks are read whole; anything bigger is refused with a message rather than freezing the page. */
+export const MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024;
+
+export interface OpenedNotebook {
+  notebook: Notebook;
+  mtime: Date;
+}
+
+export function checkNotebookPath(path: string): string {
+  const trimmed = path.replace(/^\/+/, "");
+  if (!trimmed.toLowerCase().endsWith(".ipynb")) {
+    throw new AppError("BAD_REQUEST", `"${trimmed.slice(0, 120)}" is not a notebook: notebook files end in .ipynb.`);
+  }
+  return trimmed;
+}
+
+export async function openNotebook(store: HomeStore, path: string): Promise<OpenedNotebook> {
+  const file = checkNotebookPath(path);
+  const entry = await store.stat(file);
+  const text = await store.readText(file, { maxBytes: MAX_NOTEBOOK_BYTES });
+  const parsed = parseNotebook(text);
+  if (!parsed.ok) throw new AppError("BAD_REQUEST", `${parsed.problem} Open it in a text editor to repair it.`, { path: file });
+  // stat before read: if the file changes in between, the older mtime makes the next save a CONFLICT, never
+  // a silent overwrite.
+  return { notebook: parsed.notebook, mtime: entry.mtime };
+}
+
+export interface SaveOptions {
+  /** The mtime the editor last saw; the write fails with CONFLICT if the file changed since. */
+  expectedMtime: Date | null;
+  /** Write even if the file changed on disk (the user chose Overwrite). */
+  force?: boolean;
+}
+
+export async function saveNotebook(store: HomeStore, path: string, notebook: unknown, options: SaveOptions): Promise<{ mtime: Date }> {
+  const file = checkNotebookPath(path);
+  const parsed = parseNotebook(notebook);
+  if (!parsed.ok) throw new AppError("BAD_REQUEST", `Not saved: ${parsed.problem}`);
+  const text = formatNotebook(parsed.notebook);
+  const written = options.force || !options.expectedMtime
+    ? await store.write(file, text, { overwrite: true })
+    : await store.write(file, text, { expectedMtime: options.expectedMtime }).catch((error: unknown) => {
+        throw conflictInWords(error, file);
+      });
+  return { mtime: written.mtime };
+}
+
+/** Creates a new, empty notebook; ALREADY_EXISTS when the path is taken. */
+export async function createNotebook(store: HomeStore, path: string, kernelspec?: { name: string; display_name: string }): Promise<OpenedNotebook> {
+  const file = checkNotebookPath(path);
+  const notebook = emptyNotebook(kernelspec);
+  const written = await store.write(file, formatNotebook(notebook));
+  return { notebook, mtime: written.mtime };
+}
+
+function conflictInWords(error: unknown, file: string): unknown {
+  const e = error as { name?: string; code?: string } | null;
+  if (e?.name === "StorageError" && e.code === "CONFLICT") {
+    return new AppError("CONFLICT", `"${file}" changed on disk since you opened it. Overwrite it with your version, or reload the file.`, { path: file });
+  }
+  return error;
+}

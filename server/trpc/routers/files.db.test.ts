@@ -1,0 +1,141 @@
+// The files procedures, in-process with a caller against a real database and real home folders: each does
+// what it says, the user is the session's, and traversal (.., absolute paths, links out of the home) is
+// refused with a clear message.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { TRPCError } from "@trpc/server";
+import type { Database } from "@/db";
+import type { UserRow } from "@/db/queries/users";
+import { openTestDatabase, testDbKind } from "@/db/testing";
+import { loadEnv } from "@/server/env";
+import { cliActor } from "@/server/identity/actor";
+import { createUser } from "@/server/identity/users";
+import { LauncherRegistry } from "@/server/kernels/launchers/base";
+import { KernelManager } from "@/server/kernels/manager";
+import type { Services } from "@/server/services";
+import { LocalHomeStores } from "@/server/storage/homes";
+import { createCallerFactory } from "../init";
+import { appRouter } from "../root";
+
+const createCaller = createCallerFactory(appRouter);
+const refusedWith = (code: string, message: RegExp) => (error: unknown) => {
+  assert.ok(error instanceof TRPCError, `expected a TRPCError, got ${String(error)}`);
+  assert.equal(error.code, code, error.message);
+  assert.match(error.message, message);
+  return true;
+};
+
+describe(`files procedures on ${testDbKind}`, () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  let ana: UserRow;
+  let bob: UserRow;
+  const homesDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-files-"));
+  const outside = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-outside-"));
+  const caller = (user: UserRow | null) => {
+    const services: Services = {
+      env: loadEnv({}),
+      db,
+      dbKind: testDbKind,
+      secret: "x".repeat(32),
+      sessionCookieName: "atrium.session",
+      secureCookies: false,
+      kernels: new KernelManager({ db, secret: "x".repeat(32), launchers: new LauncherRegistry(), kernelspecs: new Map() }),
+      homes: new LocalHomeStores(homesDir),
+    };
+    return createCaller({ services, user, address: "127.0.0.1" });
+  };
+
+  before(async () => {
+    ({ db, close } = await openTestDatabase());
+    ana = await createUser(db, cliActor, { email: "ana@example.com", password: "analystpass" });
+    bob = await createUser(db, cliActor, { email: "bob@example.com", password: "analystpass" });
+    fs.writeFileSync(path.join(outside, "secret.txt"), "not yours");
+  });
+  after(async () => {
+    await close();
+    fs.rmSync(homesDir, { recursive: true, force: true });
+    fs.rmSync(outside, { recursive: true, force: true });
+  });
+
+  it("refuses anonymous callers", async () => {
+    await assert.rejects(caller(null).files.list({ path: "" }), refusedWith("UNAUTHORIZED", /Sign in/));
+  });
+
+  it("makes, lists, stats, renames and deletes in the caller's own home", async () => {
+    const c = caller(ana);
+    assert.deepEqual((await c.files.list({ path: "" })).entries, []);
+    const made = await c.files.mkdir({ path: "projects" });
+    assert.deepEqual([made.path, made.type], ["projects", "directory"]);
+    fs.writeFileSync(path.join(homesDir, ana.username, "projects", "data.csv"), "a,b\n1,2\n");
+
+    const listed = await c.files.list({ path: "projects/" });
+    assert.equal(listed.path, "projects");
+    assert.deepEqual(listed.entries.map((e) => [e.name, e.path, e.type, e.size]), [["data.csv", "projects/data.csv", "file", 8]]);
+    assert.ok(listed.entries[0]!.mtime instanceof Date);
+    assert.equal("mode" in listed.entries[0]!, false, "no host permission bits reach the browser");
+
+    const renamed = await c.files.rename({ from: "projects/data.csv", to: "projects/sales.csv" });
+    assert.equal(renamed.path, "projects/sales.csv");
+    assert.equal((await c.files.stat({ path: "projects/sales.csv" })).size, 8);
+    await assert.rejects(c.files.stat({ path: "projects/data.csv" }), refusedWith("NOT_FOUND", /"projects\/data.csv" does not exist/));
+
+    await assert.rejects(c.files.mkdir({ path: "projects" }), refusedWith("CONFLICT", /already exists/));
+    await assert.rejects(c.files.delete({ path: "projects" }), refusedWith("CONFLICT", /not empty/));
+    await c.files.delete({ path: "projects", recursive: true });
+    assert.deepEqual((await c.files.list({ path: "" })).entries, []);
+  });
+
+  it("creates Untitled.ipynb, then Untitled1.ipynb, as nbformat 4.5", async () => {
+    const c = caller(ana);
+    await c.files.mkdir({ path: "nb" });
+    assert.deepEqual(await c.files.newNotebook({ dir: "nb" }), { path: "nb/Untitled.ipynb" });
+    assert.deepEqual(await c.files.newNotebook({ dir: "nb" }), { path: "nb/Untitled1.ipynb" });
+    const both = await Promise.all([c.files.newNotebook({ dir: "nb" }), c.files.newNotebook({ dir: "nb" })]);
+    assert.deepEqual(both.map((r) => r.path).sort(), ["nb/Untitled2.ipynb", "nb/Untitled3.ipynb"], "two at once get two notebooks");
+    const nb = JSON.parse(fs.readFileSync(path.join(homesDir, ana.username, "nb", "Untitled.ipynb"), "utf8"));
+    assert.deepEqual([nb.nbformat, nb.nbformat_minor, nb.metadata.kernelspec.name, nb.cells], [4, 5, "python3", []]);
+    await assert.rejects(c.files.newNotebook({ dir: "missing" }), refusedWith("NOT_FOUND", /"missing" does not exist/));
+  });
+
+  it("takes the home from the session: another user's files are out of reach", async () => {
+    await caller(bob).files.mkdir({ path: "bobs" });
+    assert.deepEqual((await caller(ana).files.list({ path: "" })).entries.map((e) => e.name).includes("bobs"), false);
+    await assert.rejects(caller(ana).files.list({ path: `../${bob.username}` }), refusedWith("BAD_REQUEST", /contains "\.\."/));
+  });
+
+  it("refuses traversal with a clear message", async () => {
+    const c = caller(ana);
+    const cases: [Promise<unknown>, string, RegExp][] = [
+      [c.files.list({ path: "../.." }), "BAD_REQUEST", /contains "\.\.", which would leave the folder/],
+      [c.files.list({ path: "/etc" }), "BAD_REQUEST", /starts with "\/", which would name a place on the server/],
+      [c.files.stat({ path: "nb/../../x" }), "BAD_REQUEST", /contains "\.\."/],
+      [c.files.mkdir({ path: "..\\evil" }), "BAD_REQUEST", /contains "\.\."/],
+      [c.files.rename({ from: "nb", to: "../nb" }), "BAD_REQUEST", /contains "\.\."/],
+      [c.files.rename({ from: "nb", to: "/tmp/nb" }), "BAD_REQUEST", /starts with "\/"/],
+      [c.files.delete({ path: "../bob", recursive: true }), "BAD_REQUEST", /contains "\.\."/],
+      [c.files.delete({ path: "", recursive: true }), "BAD_REQUEST", /home folder itself cannot be deleted/],
+      [c.files.newNotebook({ dir: "/tmp" }), "BAD_REQUEST", /starts with "\/"/],
+      [c.files.list({ path: "%2e%2e" }), "NOT_FOUND", /"%2e%2e" does not exist/], // input is data, never URL-decoded
+    ];
+    for (const [call, code, message] of cases) await assert.rejects(call, refusedWith(code, message));
+  });
+
+  it("refuses links that lead out of the home", async () => {
+    const home = path.join(homesDir, ana.username);
+    fs.symlinkSync(outside, path.join(home, "escape"));
+    fs.symlinkSync(path.join(outside, "secret.txt"), path.join(home, "secret-link.txt"));
+    const c = caller(ana);
+    await assert.rejects(c.files.list({ path: "escape" }), refusedWith("FORBIDDEN", /leads outside your home folder through a link/));
+    await assert.rejects(c.files.stat({ path: "secret-link.txt" }), refusedWith("FORBIDDEN", /leads outside your home folder/));
+    await assert.rejects(c.files.mkdir({ path: "escape/new" }), refusedWith("FORBIDDEN", /leads outside your home folder/));
+    await assert.rejects(c.files.newNotebook({ dir: "escape" }), refusedWith("FORBIDDEN", /leads outside your home folder/));
+    // The listing leaves escaping links out, and deleting one removes the link, never its target.
+    assert.equal((await c.files.list({ path: "" })).entries.some((e) => e.name === "escape"), false);
+    await c.files.delete({ path: "escape" });
+    assert.ok(fs.existsSync(path.join(outside, "secret.txt")));
+  });
+});

@@ -1,0 +1,51 @@
+// The signed-in user's home folder: each procedure is one call to their HomeStore. The user comes from the
+// session (ctx.user), never from input; paths go through homePath() (absolute paths refused) and then the
+// store's own rules ('..', links out of the home). Bytes move over the upload/download routes in
+// server/files/routes.ts, not through tRPC.
+import { z } from "zod";
+import { homePath } from "@/server/files/home-path";
+import { createUntitledNotebook } from "@/server/files/notebooks";
+import type { HomeEntry } from "@/server/storage/home-store";
+import { protectedProcedure, router } from "../init";
+
+/** What the browser sees of an entry (no host details such as permission bits). */
+export interface FileEntry {
+  name: string;
+  path: string;
+  type: "file" | "directory";
+  size: number;
+  mtime: Date;
+}
+
+const toFileEntry = (entry: HomeEntry): FileEntry => ({ name: entry.name, path: entry.path, type: entry.type, size: entry.size, mtime: entry.mtime });
+
+// Length is bounded here so hostile input is refused before any work; paths.ts enforces the real limits.
+const pathText = z.string().max(16_384);
+
+const homeProcedure = protectedProcedure.use(async ({ ctx, next }) => next({ ctx: { ...ctx, home: await ctx.services.homes.forUser(ctx.user) } }));
+
+export const filesRouter = router({
+  list: homeProcedure.input(z.object({ path: pathText })).query(async ({ ctx, input }) => {
+    const path = homePath(input.path);
+    return { path, entries: (await ctx.home.list(path)).map(toFileEntry) };
+  }),
+
+  stat: homeProcedure.input(z.object({ path: pathText })).query(async ({ ctx, input }) => toFileEntry(await ctx.home.stat(homePath(input.path)))),
+
+  mkdir: homeProcedure.input(z.object({ path: pathText })).mutation(async ({ ctx, input }) => toFileEntry(await ctx.home.mkdir(homePath(input.path)))),
+
+  rename: homeProcedure
+    .input(z.object({ from: pathText, to: pathText }))
+    .mutation(async ({ ctx, input }) => toFileEntry(await ctx.home.rename(homePath(input.from), homePath(input.to)))),
+
+  delete: homeProcedure
+    .input(z.object({ path: pathText, recursive: z.boolean().default(false) }))
+    .mutation(async ({ ctx, input }) => {
+      await ctx.home.delete(homePath(input.path), { recursive: input.recursive });
+    }),
+
+  newNotebook: homeProcedure.input(z.object({ dir: pathText })).mutation(async ({ ctx, input }) => {
+    const created = await createUntitledNotebook(ctx.home, homePath(input.dir));
+    return { path: created.path };
+  }),
+});
