@@ -7,6 +7,13 @@ import { expect, test, type Page } from "@playwright/test";
 import { e2eDataDir } from "../playwright.config";
 import { createAnalyst, signIn } from "./support/session";
 
+// Every kernel a test started is shut down (the portal keeps kernels alive across page loads on purpose).
+test.afterEach(async ({ page }) => {
+  const listed = await page.request.get("/api/kernels");
+  if (!listed.ok()) return;
+  for (const kernel of (await listed.json()) as { id: string }[]) await page.request.delete(`/api/kernels/${kernel.id}`);
+});
+
 const cell = (page: Page, n: number) => page.getByRole("region", { name: `Cell ${n}`, exact: true });
 const output = (page: Page, n: number) => page.getByRole("region", { name: `Output ${n}`, exact: true });
 const kernelStatus = (page: Page) => page.getByRole("status", { name: "Kernel status" });

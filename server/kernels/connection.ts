@@ -289,7 +289,7 @@ export class KernelConnection {
       try {
         const info = await reply;
         // iopub publishes status before the reply goes out; a short grace covers socket scheduling
-        const grace = Math.min(1000, Math.max(0, deadline - Date.now()));
+        const grace = Math.min(250, Math.max(0, deadline - Date.now()));
         if (await settlesWithin(seenOnIopub, grace)) return info;
       } finally {
         this.rejectWaiters(id, new KernelRequestError('REQUEST_TIMEOUT', 'superseded by a newer kernel_info_request'));

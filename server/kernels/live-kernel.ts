@@ -71,6 +71,14 @@ export class LiveKernel {
     return () => this.sendObservers.delete(observer);
   }
 
+  /**
+   * Resolves once this process hears the kernel on iopub too: a fresh SUB socket misses what is published
+   * before its subscription arrives, and a client's first cell must not lose its output.
+   */
+  async ready(deadlineMs = 10_000): Promise<void> {
+    await this.connection.waitForReady(deadlineMs);
+  }
+
   get session(): string {
     return this.connection.session;
   }
@@ -95,6 +103,7 @@ export class LiveKernel {
     this.process = process;
     this.connection = this.connect(process);
     this.watchExit(process);
+    await this.ready();
   }
 
   /** Tells clients the kernel is restarting, the way Jupyter Server does (an iopub status message). */

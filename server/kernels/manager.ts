@@ -89,6 +89,7 @@ export class KernelManager {
         { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs },
       );
       const liveKernel = this.hold(new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger));
+      await liveKernel.ready();
       await updateKernel(db, id, {
         state: "idle",
         stateDetail: null,
@@ -101,7 +102,8 @@ export class KernelManager {
       log.info(`kernel ${id} (${kernelspec.name}) started for ${user.username} as ${kernel.engineId}`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      await markKernelDead(db, { id, reason: "launch_failed", detail: message });
+      // Whatever got started is stopped, and the row says why the launch failed.
+      await this.stopKernel(id, "launch_failed", message);
       log.warn(`kernel ${id} (${kernelspec.name}) for ${user.username} failed to start: ${message}`);
       if (error instanceof LaunchError && error.code === "LAUNCH_TIMEOUT") {
         throw new AppError("LAUNCH_TIMEOUT", `The kernel did not start in time and was stopped (${message}). Try again; if it keeps happening, tell an admin.`);
@@ -220,6 +222,7 @@ export class KernelManager {
       if (!status.alive) return `died while the portal was down: ${status.reason}`;
       const kernel = this.hold(new LiveKernel(row.id, row.ownerId, row.kernelspec, process, this.eventsFor(row.id), kernelLogger));
       kernel.executionState = "idle";
+      await kernel.ready().catch((error) => log.warn(`kernel ${row.id} reattached but not answering yet: ${error.message}`));
       if (row.state !== "idle") await updateKernel(this.options.db, row.id, { state: "idle" });
       return null;
     } catch (error) {

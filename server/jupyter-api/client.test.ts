@@ -1,0 +1,208 @@
+// ChannelClient in an in-process socket rig: a real `ws` server and client over loopback, a fake kernel.
+// Guards the bridge's rules without Python: replies routed by session, malformed frames survived, a slow
+// client queued in order and a hopeless one closed with 1013 (never a silent gap), the ping deadline, and
+// the iopub "dead" status + 1001 when the kernel is gone.
+import assert from "node:assert/strict";
+import net from "node:net";
+import { after, describe, it } from "node:test";
+import { WebSocket, WebSocketServer } from "ws";
+import type { KernelListener } from "@/server/kernels/live-kernel";
+import { createMessage, type ChannelMessage, type KernelMessage, type OutgoingChannel } from "@/server/kernels/protocol/messages";
+import { decodeWsMessage, encodeWsMessage, V1_SUBPROTOCOL } from "@/server/kernels/protocol/websocket";
+import type { RawMessageParts } from "@/server/kernels/protocol/wire";
+import { ChannelClient, type KernelPort } from "./client";
+
+class FakeKernel implements KernelPort {
+  readonly id = "fake-kernel";
+  isDead = false;
+  readonly sent: { channel: OutgoingChannel; msg: KernelMessage }[] = [];
+  private readonly listeners = new Set<KernelListener>();
+
+  subscribe(listener: KernelListener) {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+  async send(channel: OutgoingChannel, msg: KernelMessage) {
+    this.sent.push({ channel, msg });
+  }
+  get subscribers() {
+    return this.listeners.size;
+  }
+  emit(channel: ChannelMessage["channel"], msgType: string, content: Record<string, unknown>, parentSession?: string) {
+    const parent = parentSession ? createMessage({ msgType: "execute_request", session: parentSession, username: "u", content: {} }).header : {};
+    const msg = { ...createMessage({ msgType, session: "kernel", username: "kernel", content, parentHeader: parent }), channel } as ChannelMessage;
+    const raw: RawMessageParts = {
+      identities: [],
+      header: Buffer.from(JSON.stringify(msg.header)),
+      parentHeader: Buffer.from(JSON.stringify(msg.parent_header)),
+      metadata: Buffer.from("{}"),
+      content: Buffer.from(JSON.stringify(content)),
+      buffers: [],
+    };
+    for (const listener of this.listeners) listener(msg, raw);
+  }
+}
+
+interface Rig {
+  kernel: FakeKernel;
+  server: ChannelClient;
+  /** The server's end of the socket. */
+  serverWs: WebSocket;
+  client: WebSocket;
+  /** The client's TCP socket, to stop and resume reading. */
+  tcp: net.Socket;
+  received: ChannelMessage[];
+  closed: Promise<{ code: number; reason: string }>;
+  next(what: string, match: (m: ChannelMessage) => boolean): Promise<ChannelMessage>;
+}
+
+const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false, handleProtocols: () => V1_SUBPROTOCOL });
+const port = new Promise<number>((resolve) => wss.once("listening", () => resolve((wss.address() as net.AddressInfo).port)));
+after(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+
+async function rig(options: { sessionId?: string; highWaterBytes?: number; maxQueuedBytes?: number } = {}): Promise<Rig> {
+  const kernel = new FakeKernel();
+  const serverSide = new Promise<[ChannelClient, WebSocket]>((resolve) =>
+    wss.once("connection", (ws) =>
+      resolve([
+        new ChannelClient(ws, kernel, {
+          framing: "v1",
+          sessionId: options.sessionId,
+          user: "tester",
+          limits: { highWaterBytes: options.highWaterBytes ?? 1 << 20, maxQueuedBytes: options.maxQueuedBytes ?? 64 << 20 },
+          pingIntervalMs: 1000,
+        }),
+        ws,
+      ]),
+    ),
+  );
+  let tcp!: net.Socket;
+  const client = new WebSocket(`ws://127.0.0.1:${await port}/`, [V1_SUBPROTOCOL], {
+    perMessageDeflate: false,
+    createConnection: (opts) => (tcp = net.connect(opts as net.NetConnectOpts)),
+  });
+  const received: ChannelMessage[] = [];
+  const waiters = new Set<() => void>();
+  client.on("message", (data) => {
+    const decoded = decodeWsMessage(data as Buffer, "v1");
+    assert.ok(decoded.ok);
+    received.push(decoded.value);
+    for (const wake of waiters) wake();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => client.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+  await new Promise((resolve, reject) => client.once("open", resolve).once("error", reject));
+  const next = (what: string, match: (m: ChannelMessage) => boolean) =>
+    new Promise<ChannelMessage>((resolve, reject) => {
+      const check = () => {
+        const found = received.find(match);
+        if (!found) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve(found);
+      };
+      const timer = setTimeout(() => (waiters.delete(check), reject(new Error(`timed out waiting for ${what}`))), 5000);
+      waiters.add(check);
+      check();
+    });
+  const [server, serverWs] = await serverSide;
+  return { kernel, server, serverWs, client, tcp, received, closed, next };
+}
+
+const request = (session: string, channel: OutgoingChannel = "shell") =>
+  encodeWsMessage({ ...createMessage({ msgType: "execute_request", session, username: "u", content: { code: "1" } }), channel }, "v1");
+
+describe("ChannelClient", () => {
+  it("sends iopub to the client, and replies only for the sessions the client used", async () => {
+    const r = await rig({ sessionId: "from-url" });
+    r.kernel.emit("shell", "execute_reply", { n: 1 }, "someone-else");
+    r.kernel.emit("shell", "execute_reply", { n: 2 }, "from-url");
+    r.client.send(request("from-header"));
+    await new Promise<void>((resolve) => {
+      const poll = () => (r.kernel.sent.length ? resolve() : setTimeout(poll, 5));
+      poll();
+    });
+    assert.equal(r.kernel.sent[0]?.channel, "shell");
+    assert.equal(r.kernel.sent[0]?.msg.header.session, "from-header", "the client's own header is kept");
+    r.kernel.emit("stdin", "input_request", { n: 3 }, "from-header");
+    r.kernel.emit("iopub", "stream", { n: 4 });
+    await r.next("the iopub message", (m) => m.content.n === 4);
+    assert.deepEqual(r.received.map((m) => m.content.n), [2, 3, 4]);
+    r.client.close();
+    await r.server.closed;
+    assert.equal(r.kernel.subscribers, 0, "unsubscribed on close");
+  });
+
+  it("drops malformed frames and iopub sends, and keeps the connection", async () => {
+    const r = await rig();
+    r.client.send(Buffer.from("garbage"));
+    r.client.send("text on v1");
+    r.client.send(request("s", "iopub" as OutgoingChannel));
+    r.client.send(request("s", "control"));
+    await new Promise<void>((resolve) => {
+      const poll = () => (r.kernel.sent.length ? resolve() : setTimeout(poll, 5));
+      poll();
+    });
+    assert.deepEqual(r.kernel.sent.map((s) => s.channel), ["control"]);
+    assert.equal(r.client.readyState, WebSocket.OPEN);
+    r.client.close();
+    await r.closed;
+  });
+
+  it("queues output for a slow client and delivers all of it, in order", async () => {
+    const r = await rig({ highWaterBytes: 64 * 1024, maxQueuedBytes: 8 << 20 });
+    r.tcp.pause();
+    const chunk = "x".repeat(100 * 1024);
+    for (let n = 0; n < 40; n++) r.kernel.emit("iopub", "stream", { n, text: chunk }); // ~4 MiB
+    r.tcp.resume();
+    await r.next("the last output", (m) => m.content.n === 39);
+    assert.deepEqual(r.received.map((m) => m.content.n), Array.from({ length: 40 }, (_, n) => n));
+    assert.equal(r.client.readyState, WebSocket.OPEN);
+    r.client.close();
+    await r.closed;
+  });
+
+  it("closes a hopelessly slow client with 1013 after a gap-free prefix", async () => {
+    const r = await rig({ highWaterBytes: 64 * 1024, maxQueuedBytes: 1 << 20 });
+    r.tcp.pause();
+    const chunk = "x".repeat(100 * 1024);
+    for (let n = 0; n < 100; n++) r.kernel.emit("iopub", "stream", { n, text: chunk }); // ~10 MiB
+    r.tcp.resume();
+    const closed = await r.closed;
+    assert.equal(closed.code, 1013);
+    assert.match(closed.reason, /fell behind/);
+    const got = r.received.map((m) => m.content.n);
+    assert.ok(got.length > 0 && got.length < 100);
+    assert.deepEqual(got, Array.from({ length: got.length }, (_, n) => n), "what arrived has no gaps");
+    assert.equal(r.kernel.subscribers, 0);
+  });
+
+  it("drops a client that misses its ping deadline, and keeps one that answers", async () => {
+    const alive = await rig();
+    // ChannelClient's own pong listener was added first, so it has run when this one fires.
+    const pong = new Promise((resolve) => alive.serverWs.once("pong", resolve));
+    const t0 = Date.now();
+    alive.server.tick(t0 + 1000);
+    await pong;
+    alive.server.tick(t0 + 2000);
+    assert.equal(alive.client.readyState, WebSocket.OPEN);
+
+    const stuck = await rig();
+    stuck.tcp.pause();
+    stuck.server.tick(t0 + 1000);
+    stuck.server.tick(t0 + 2000);
+    await stuck.server.closed;
+    assert.equal(stuck.kernel.subscribers, 0);
+    stuck.tcp.resume();
+    alive.client.close();
+    await alive.closed;
+  });
+
+  it("tells the client the kernel is dead, then closes with 1001", async () => {
+    const r = await rig();
+    r.kernel.isDead = true;
+    r.server.tick(Date.now());
+    const closed = await r.closed;
+    assert.equal(closed.code, 1001);
+    assert.equal(r.received.at(-1)?.content.execution_state, "dead");
+  });
+});
