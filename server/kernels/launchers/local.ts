@@ -25,12 +25,10 @@ import {
   type Launcher,
   type SerializedKernel,
 } from './base';
+import { ChildExitWatch } from './child-exit';
 
 /** Host variables a local kernel needs to behave like a login shell's Python, and nothing else. */
 export const HOST_ENV_ALLOW_LIST = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'SHELL'];
-const STDERR_TAIL_LINES = 20;
-/** After 'exit', how long to let stderr drain so the death reason includes the last lines. */
-const STDERR_DRAIN_MS = 200;
 
 export interface LocalLauncherOptions {
   /** Private directory (0700) for connection files. Default: <tmpdir>/atrium-kernels-<uid>. */
@@ -164,7 +162,7 @@ export class LocalKernelProcess extends KernelProcess {
   private readonly connectionFile: string;
   private readonly startTime: number | null;
   private readonly child: ChildProcess | undefined;
-  private readonly stderrTail: string[] = [];
+  private readonly exitWatch: ChildExitWatch;
   /** Settles once the child exited and stderr drained (children only). */
   private readonly exited: Promise<DeadStatus> | undefined;
   private cleanedUp = false;
@@ -176,7 +174,8 @@ export class LocalKernelProcess extends KernelProcess {
     this.startTime = init.startTime;
     this.child = init.child;
     this.exitPollIntervalMs = 250;
-    if (this.child) this.exited = this.watchChild(this.child);
+    this.exitWatch = new ChildExitWatch(`process ${this.pid}`);
+    if (this.child) this.exited = this.exitWatch.watch(this.child);
   }
 
   get engineId(): string {
@@ -186,7 +185,7 @@ export class LocalKernelProcess extends KernelProcess {
   async poll(): Promise<KernelStatus> {
     if (this.child) {
       const { exitCode, signalCode } = this.child;
-      return exitCode === null && signalCode === null ? { alive: true } : this.deadStatus(exitCode, signalCode);
+      return exitCode === null && signalCode === null ? { alive: true } : this.exitWatch.deadStatus(exitCode, signalCode);
     }
     const state = await processState(this.pid, this.startTime);
     if (state === 'running') return { alive: true };
@@ -243,45 +242,10 @@ export class LocalKernelProcess extends KernelProcess {
 
   /** The last lines the kernel wrote to stderr (tracebacks of a failed start land here). */
   get lastStderr(): string[] {
-    return [...this.stderrTail];
+    return this.exitWatch.lastStderr;
   }
 
-  private watchChild(child: ChildProcess): Promise<DeadStatus> {
-    let partial = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      this.stderrTail.push(...lines.filter((line) => line.trim() !== ''));
-      this.stderrTail.splice(0, Math.max(0, this.stderrTail.length - STDERR_TAIL_LINES));
-    });
-    child.stderr?.on('error', () => {}); // destroyed by cleanup(); nothing to report
-    return new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        const finish = () => {
-          clearTimeout(timer);
-          if (partial.trim()) this.stderrTail.push(partial);
-          partial = '';
-          resolve(this.deadStatus(code, signal));
-        };
-        // Grandchildren may hold stderr open forever: drain briefly, don't wait for 'close'.
-        const timer = setTimeout(finish, STDERR_DRAIN_MS);
-        if (!child.stderr || child.stderr.readableEnded) finish();
-        else child.stderr.once('end', finish);
-      });
-    });
-  }
 
-  private deadStatus(exitCode: number | null, signal: NodeJS.Signals | null): DeadStatus {
-    const how = signal ? `killed by ${signal}` : `exited with code ${exitCode}`;
-    const tail = this.stderrTail.slice(-5).join('\n');
-    return {
-      alive: false,
-      reason: tail ? `process ${this.pid} ${how}; last stderr:\n${tail}` : `process ${this.pid} ${how}`,
-      exitCode,
-      signal,
-    };
-  }
 }
 
 // --- helpers ---

@@ -10,15 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { JsonObject } from '../protocol/messages';
 import { LaunchError, type DeadStatus, type KernelStatus, type SerializedKernel } from './base';
+import { ChildExitWatch } from './child-exit';
 import { HOST_ENV_ALLOW_LIST, processStartTime, processState, spawnDetached } from './local';
 import { RemoteLauncher, type EngineStart, type RemoteEngine, type RemoteLauncherOptions } from './remote';
 
 /** The bundled Python launcher package (`atrium_launcher`), put on the launcher's PYTHONPATH. */
 export const BUNDLED_LAUNCHER_PYTHONPATH = fileURLToPath(new URL('../../../kernel-launchers/python', import.meta.url));
 
-const STDERR_TAIL_LINES = 20;
-/** After 'exit', how long to let stderr drain so the death reason includes the launcher's last log lines. */
-const STDERR_DRAIN_MS = 200;
 /** How often a restored engine (no ChildProcess to hear 'exit' from) polls its pid. */
 const RESTORED_POLL_MS = 250;
 
@@ -94,14 +92,15 @@ export class LocalProcessEngine implements RemoteEngine {
   readonly pid: number;
   private readonly startTime: number | null;
   private readonly child: ChildProcess | undefined;
-  private readonly stderrTail: string[] = [];
+  private readonly exitWatch: ChildExitWatch;
   private readonly exited: Promise<DeadStatus> | undefined;
 
   constructor(init: LocalEngineState & { child?: ChildProcess }) {
     this.pid = init.pid;
     this.startTime = init.startTime;
     this.child = init.child;
-    if (this.child) this.exited = this.watchChild(this.child);
+    this.exitWatch = new ChildExitWatch(`launcher process ${this.pid}`);
+    if (this.child) this.exited = this.exitWatch.watch(this.child);
   }
 
   get engineId(): string {
@@ -110,13 +109,13 @@ export class LocalProcessEngine implements RemoteEngine {
 
   /** The launcher's last log lines (its errors land here). */
   get lastStderr(): string[] {
-    return [...this.stderrTail];
+    return this.exitWatch.lastStderr;
   }
 
   async poll(): Promise<KernelStatus> {
     if (this.child) {
       const { exitCode, signalCode } = this.child;
-      return exitCode === null && signalCode === null ? { alive: true } : this.deadStatus(exitCode, signalCode);
+      return exitCode === null && signalCode === null ? { alive: true } : this.exitWatch.deadStatus(exitCode, signalCode);
     }
     const state = await processState(this.pid, this.startTime);
     if (state === 'running') return { alive: true };
@@ -163,40 +162,5 @@ export class LocalProcessEngine implements RemoteEngine {
     return state;
   }
 
-  private watchChild(child: ChildProcess): Promise<DeadStatus> {
-    let partial = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      this.stderrTail.push(...lines.filter((line) => line.trim() !== ''));
-      this.stderrTail.splice(0, Math.max(0, this.stderrTail.length - STDERR_TAIL_LINES));
-    });
-    child.stderr?.on('error', () => {}); // destroyed by cleanup(); nothing to report
-    return new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        const finish = () => {
-          clearTimeout(timer);
-          if (partial.trim()) this.stderrTail.push(partial);
-          partial = '';
-          resolve(this.deadStatus(code, signal));
-        };
-        // the kernel's own children may hold stderr open: drain briefly, don't wait for 'close'
-        const timer = setTimeout(finish, STDERR_DRAIN_MS);
-        if (!child.stderr || child.stderr.readableEnded) finish();
-        else child.stderr.once('end', finish);
-      });
-    });
-  }
 
-  private deadStatus(exitCode: number | null, signal: NodeJS.Signals | null): DeadStatus {
-    const how = signal ? `killed by ${signal}` : `exited with code ${exitCode}`;
-    const tail = this.stderrTail.slice(-5).join('\n');
-    return {
-      alive: false,
-      reason: tail ? `launcher process ${this.pid} ${how}; last stderr:\n${tail}` : `launcher process ${this.pid} ${how}`,
-      exitCode,
-      signal,
-    };
-  }
 }
