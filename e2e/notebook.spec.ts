@@ -37,15 +37,12 @@ async function homeFile(page: Page, name: string): Promise<string> {
   return path.join(e2eDataDir, "homes", me.result.data.json.username, name);
 }
 
-// A tiny PNG made with the standard library: the kernel venv has no matplotlib, and image/png is what counts.
-const PNG_CODE = `import struct, zlib
-from IPython.display import Image, display
-def png(w, h):
-    raw = b"".join(b"\\x00" + bytes([200, 40, 40] * w) for _ in range(h))
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
-    return b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-display(Image(data=png(12, 8)))`;
+// A real matplotlib figure, rendered inline as image/png (the kernel venv has matplotlib).
+const PNG_CODE = `%matplotlib inline
+import matplotlib.pyplot as plt
+plt.plot([1, 2, 3], [1, 4, 9])
+plt.title("squares")
+plt.show()`;
 
 const HTML_PROBE = `from IPython.display import HTML, display
 display(HTML("""<div id="probe">pending</div><script>
@@ -78,7 +75,7 @@ test("an analyst runs code, sees every kind of output, and finds it all again af
   await runCell(page, 3, PNG_CODE);
   const image = output(page, 3).getByRole("img");
   await expect(image).toHaveAttribute("src", /^data:image\/png;base64,/);
-  await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(12);
+  await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100);
 
   await runCell(page, 4, "def divide(a):\n    return a / 0\ndivide(1)");
   await expect(output(page, 4)).toContainText("ZeroDivisionError");

@@ -3,3 +3,5 @@ export * from "./identity";
 export * from "./security";
 export * from "./kernels";
 export * from "./notebooks";
+export * from "./quotas";
+export * from "./usage";

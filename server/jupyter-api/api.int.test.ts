@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { KernelManager, ServerConnection, type KernelMessage } from "@jupyterlab/services";
+import { encode } from "next-auth/jwt";
 import { WebSocket } from "ws";
 import { freePort } from "@/e2e/support/postgres.mjs";
 import type { KernelModel } from "@/server/kernels/manager";
@@ -207,6 +208,28 @@ describe("Jupyter-compatible API", () => {
     t.after(() => socket.close());
     const run = await socket.execute("import os; print(os.environ.get('KERNEL_USERNAME'), os.environ.get('KERNEL_COLOR'))");
     assert.equal(TestKernelSocket.stdout(run.iopub), `${ana.user.username} teal\n`);
+  });
+
+  it("accepts the session cookie from the portal's own pages only", async (t) => {
+    const { secret, sessionCookieName } = portal.services;
+    const cookie = `${sessionCookieName}=${await encode({ token: { sub: ana.user.id }, secret, salt: sessionCookieName })}`;
+    const withCookie = (origin: string, method = "GET", urlPath = "/api/kernels") =>
+      fetch(portal.base + urlPath, { method, headers: { cookie, origin, "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined });
+    assert.equal((await withCookie(portal.base)).status, 200);
+    assert.equal((await withCookie("https://evil.example")).status, 200, "reading is fine (the browser keeps the answer from the other page)");
+    assert.equal((await withCookie("https://evil.example", "POST")).status, 403, "a cross-origin change is refused");
+
+    const kernel = await startKernel(ana.token);
+    t.after(() => api(portal.base, ana.token, "DELETE", `/api/kernels/${kernel.id}`));
+    const open = (origin: string) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`${portal.base.replace(/^http/, "ws")}/api/kernels/${kernel.id}/channels`, { headers: { cookie, origin } });
+        ws.once("open", () => (ws.close(), resolve(101)));
+        ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once("error", reject);
+      });
+    assert.equal(await open(portal.base), 101);
+    assert.equal(await open("https://evil.example"), 403);
   });
 
   it("reports a kernel killed with SIGKILL as gone within 5 s, and tells its clients", async (t) => {

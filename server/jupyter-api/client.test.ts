@@ -79,7 +79,7 @@ async function rig(options: { sessionId?: string; highWaterBytes?: number; maxQu
   let tcp!: net.Socket;
   const client = new WebSocket(`ws://127.0.0.1:${await port}/`, [V1_SUBPROTOCOL], {
     perMessageDeflate: false,
-    createConnection: (opts) => (tcp = net.connect(opts as net.NetConnectOpts)),
+    createConnection: (opts: object) => (tcp = net.connect(opts as net.NetConnectOpts)),
   });
   const received: ChannelMessage[] = [];
   const waiters = new Set<() => void>();
@@ -188,8 +188,9 @@ describe("ChannelClient", () => {
 
     const stuck = await rig();
     stuck.tcp.pause();
-    stuck.server.tick(t0 + 1000);
-    stuck.server.tick(t0 + 2000);
+    const t1 = Date.now();
+    stuck.server.tick(t1 + 1000);
+    stuck.server.tick(t1 + 2000);
     await stuck.server.closed;
     assert.equal(stuck.kernel.subscribers, 0);
     stuck.tcp.resume();

@@ -3,7 +3,7 @@
 // Ownership is checked in the query (findKernel with the owner), so another user's kernel is "not found".
 import { randomUUID } from "node:crypto";
 import type { Database } from "@/db";
-import { findKernel, insertKernel, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
+import { findKernel, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
 import { findUserById, type UserRow } from "@/db/queries/users";
 import { teamsOfUser } from "@/db/queries/teams";
 import { open, seal } from "@/server/crypto/secret-box";
@@ -14,6 +14,10 @@ import { LaunchError, launchAndConfirm, type LauncherRegistry } from "./launcher
 import { launcherName, type Kernelspec } from "./kernelspecs";
 import { LiveKernel, type ExecutionState } from "./live-kernel";
 import type { OutputRecorder } from "./output-recorder";
+import { recordExecutionState } from "@/db/queries/usage";
+import { admitKernel } from "@/server/quota/service";
+import { chooseSize, sizeTableOf } from "@/server/quota/sizes";
+import { kernelMetrics } from "@/server/usage/metrics";
 
 export interface KernelModel {
   id: string;
@@ -60,32 +64,41 @@ export class KernelManager {
     return this.options.defaultKernelspec ?? (this.kernelspecs.has("python3") ? "python3" : [...this.kernelspecs.keys()][0] ?? "python3");
   }
 
-  async start(user: UserRow, request: { name?: string; env?: Record<string, string> }): Promise<KernelModel> {
+  async start(user: UserRow, request: { name?: string; env?: Record<string, string>; size?: string }): Promise<KernelModel> {
     const name = request.name || this.defaultKernelspec;
     const kernelspec = this.kernelspecs.get(name);
     if (!kernelspec) {
       throw new AppError("NOT_FOUND", `There is no kernel named "${name}". Available: ${[...this.kernelspecs.keys()].join(", ")}.`);
     }
     const { db } = this.options;
+    const size = chooseSize(sizeTableOf(kernelspec.spec.metadata.atrium), request.size);
+    if ("error" in size) throw new AppError("BAD_REQUEST", size.error);
     const [team] = await teamsOfUser(db, user.id);
     const id = randomUUID();
-    await insertKernel(db, { id, ownerId: user.id, teamId: team?.id ?? null, kernelspec: name, launcher: launcherName(kernelspec), sizeProfile: null });
-    const starting = this.launch(user, id, kernelspec, request.env);
+    // Quota admission inserts the kernel row (and its usage session) in the transaction that checks the limits.
+    await admitKernel(db, { kernelId: id, userId: user.id, team: team ? { id: team.id, name: team.name } : null, kernelspec: name, launcher: launcherName(kernelspec), size });
+    const launchStartedAt = Date.now();
+    const starting = this.launch(user, id, kernelspec, request.env, size.name);
     this.pendingStarts.set(id, starting);
     try {
       await starting;
+      kernelMetrics().launchFinished(team?.name ?? null, name, "started", (Date.now() - launchStartedAt) / 1000);
+    } catch (error) {
+      const timedOut = error instanceof AppError && error.code === "LAUNCH_TIMEOUT";
+      kernelMetrics().launchFinished(team?.name ?? null, name, timedOut ? "timeout" : "failed", (Date.now() - launchStartedAt) / 1000);
+      throw error;
     } finally {
       this.pendingStarts.delete(id);
     }
     return this.model(await this.requireRow(user, id));
   }
 
-  private async launch(user: UserRow, id: string, kernelspec: Kernelspec, env: Record<string, string> | undefined) {
+  private async launch(user: UserRow, id: string, kernelspec: Kernelspec, env: Record<string, string> | undefined, sizeProfile?: string) {
     const { db } = this.options;
     try {
       const { kernel } = await launchAndConfirm(
         this.options.launchers,
-        { kernelId: id, kernelspec, username: user.username, env, cwd: await this.options.homeOf?.(user) },
+        { kernelId: id, kernelspec, username: user.username, env, sizeProfile, cwd: await this.options.homeOf?.(user) },
         { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs },
       );
       const liveKernel = this.hold(new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger));
@@ -153,7 +166,7 @@ export class KernelManager {
     try {
       const { kernel: fresh } = await launchAndConfirm(
         this.options.launchers,
-        { kernelId: id, kernelspec, username: owner.username, cwd: await this.options.homeOf?.(owner) },
+        { kernelId: id, kernelspec, username: owner.username, sizeProfile: row.sizeProfile ?? undefined, cwd: await this.options.homeOf?.(owner) },
         { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs },
       );
       await kernel.replaceProcess(fresh);
@@ -188,9 +201,28 @@ export class KernelManager {
       await kernel.process.kill().catch((error) => log.warn(`kernel ${id}: kill failed: ${error}`));
       await kernel.process.cleanup().catch(() => {});
       await kernel.close();
+    } else {
+      await this.stopHeldElsewhere(id, reason, detail);
     }
     await this.options.recorder?.kernelEnded(id);
     await markKernelDead(this.options.db, { id, reason, detail });
+  }
+
+  /**
+   * A kernel another replica holds (the culler, or an admin, on this one): record the end first, so the holder
+   * sees a death it expected rather than "died", then kill it through the launcher's saved state.
+   */
+  private async stopHeldElsewhere(id: string, reason: KernelEndReason, detail: string): Promise<void> {
+    const row = await findKernel(this.options.db, { id });
+    if (!row || row.state === "dead" || !row.sealedLaunchState) return;
+    await markKernelDead(this.options.db, { id, reason, detail });
+    try {
+      const process = await this.options.launchers.restore(JSON.parse(open(this.options.secret, row.sealedLaunchState)) as unknown);
+      await process.kill();
+      await process.cleanup().catch(() => {});
+    } catch (error) {
+      log.warn(`kernel ${id}: could not stop it through its saved state: ${(error as Error).message}`);
+    }
   }
 
   /**
@@ -254,6 +286,8 @@ export class KernelManager {
       onState: (state: ExecutionState) => {
         if (state === "dead") return;
         void updateKernel(db, id, { state }).catch((error) => log.warn(`kernel ${id}: state write failed: ${error}`));
+        // Busy time for usage (and for the culler: a busy kernel is not idle however silent it is).
+        void recordExecutionState(db, { kernelId: id, busy: state === "busy", at: new Date() }).catch((error) => log.warn(`kernel ${id}: busy-time write failed: ${error}`));
       },
       onActivity: (at: Date) => {
         // Activity is frequent (every output); the row is written at most every few seconds.

@@ -8,7 +8,8 @@ import type { Database } from "@/db";
 import { abortRunningCellRuns, insertCellRun, updateCellRun } from "@/db/queries/notebooks";
 import { log } from "@/server/log";
 import type { LiveKernel } from "./live-kernel";
-import { applyIopub, newRunOutputs, type RunOutputs } from "./outputs";
+import type { JsonObject } from "@/server/notebooks/nbformat";
+import { newRunOutputs, recordIopub, type RunOutputs } from "./outputs";
 
 const FLUSH_INTERVAL_MS = 250;
 export const STORED_OUTPUT_LIMIT_BYTES = 4 * 1024 * 1024;
@@ -87,7 +88,7 @@ export class OutputRecorder {
           } else if (type === "status") {
             if ((msg.content as { execution_state?: string }).execution_state === "idle") run.idle = true;
           } else {
-            const result = applyIopub(run.outputs, type, msg.content, this.limitBytes);
+            const result = recordIopub(run.outputs, type, msg.content as JsonObject, this.limitBytes);
             if (result.spill) this.spill(run, result.spill);
           }
         } else return;
@@ -138,7 +139,7 @@ export class OutputRecorder {
     const snapshot = {
       status: finished ? run.status : "running",
       executionCount: run.executionCount,
-      outputs: structuredClone(run.outputs.outputs),
+      outputs: run.outputs.area.outputs, // the reducer never mutates an area it returned
       clipped: run.outputs.clipped,
       spilledBytes: run.spilledBytes,
       finishedAt: finished ? new Date() : null,

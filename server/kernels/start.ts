@@ -12,6 +12,11 @@ import { KernelManager } from "./manager";
 import { OutputRecorder } from "./output-recorder";
 import { resolveKernelPython } from "./python-runtime";
 import type { HomeStores } from "@/server/storage/homes";
+import { Culler } from "@/server/culler/culler";
+import { kernelMetrics } from "@/server/usage/metrics";
+
+/** How often the culler sweeps. Idle timeouts are minutes, so a sweep every 30 s is prompt enough. */
+const CULL_INTERVAL_MS = 30_000;
 
 export async function startKernels(env: Env, db: Database, secret: string, homes: HomeStores) {
   const python = await resolveKernelPython({ configured: env.ATRIUM_PYTHON, dataDir: env.dataDir });
@@ -51,9 +56,20 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     },
   });
   await manager.restoreAll();
+  // Idle culling, running budgets and admin stop requests: one sweep per interval; one replica acts per sweep.
+  const culler = new Culler({
+    db,
+    intervalMs: CULL_INTERVAL_MS,
+    stop: (id, reason, detail) => manager.stopKernel(id, reason, detail),
+    connectionsOf: (id) => manager.liveKernel(id)?.connections ?? null,
+    onStopped: (stopped) => kernelMetrics().culled(stopped.teamName, stopped.kind),
+  });
+  culler.start();
   return {
     manager,
+    culler,
     stop: async () => {
+      await culler.stop();
       await manager.detachAll();
       await responses.stop();
     },

@@ -73,7 +73,7 @@ export function NotebookToolbar(props: Props) {
             <Menu.Item onClick={() => props.onRestart(true)}>Restart kernel and run all</Menu.Item>
             <Menu.Item onClick={props.onClearOutputs}>Clear all outputs</Menu.Item>
             <Menu.Divider />
-            <Menu.Item color="red" onClick={props.onShutdown}>Shut down kernel</Menu.Item>
+            <Menu.Item color="red" onClick={props.onShutdown}>Shut down and start a new kernel</Menu.Item>
           </Menu.Dropdown>
         </Menu>
         <Divider orientation="vertical" mx={4} />

@@ -1,0 +1,150 @@
+// One culling sweep: idle and lifetime culling, the running-budget rule, and admin stop requests. Exactly one
+// replica sweeps at a time: the decisions are taken inside a transaction holding a transaction-level advisory
+// lock (pg_try_advisory_xact_lock — another replica's sweep skips instead of waiting), and every kernel to stop
+// is claimed in that transaction, so it is stopped once even if the next sweep starts before this one's stops
+// finish. The stops themselves (manager.stopKernel) run after the commit, outside the lock.
+// Call sweep() directly in tests, with a fake `now`.
+import { sql } from "drizzle-orm";
+import type { Database, Tx } from "@/db";
+import { teamCullPoliciesFor, teamQuotasFor, userQuotasFor, vcoreHoursSince } from "@/db/queries/quotas";
+import type { KernelEndReason } from "@/db/queries/kernels";
+import { claimKernelStop, deleteWarning, deleteWarningsOfDeadKernels, liveKernelsForSweep, allWarnings, settleEndedSessions, upsertWarning, type KernelWarningRow } from "@/db/queries/usage";
+import { log } from "@/server/log";
+import { budgetMonth, effectiveUserLimits } from "@/server/quota/policy";
+import { loadCullBounds } from "./bounds";
+import { decideBudget, decideCull, effectiveCullPolicy, type WarningFacts } from "./policy";
+
+export const CULL_LOCK_ID = 7_261_005;
+
+export interface SweepDeps {
+  db: Database;
+  /** Stops a kernel whoever owns it: KernelManager.stopKernel. */
+  stop(id: string, reason: KernelEndReason, detail: string): Promise<void>;
+  /** Clients attached to a kernel, when this process holds it; null when it does not know. */
+  connectionsOf?(id: string): number | null;
+  /** Told of every stop this sweep made (metrics). */
+  onStopped?(stop: PlannedStop): void;
+}
+
+export interface PlannedStop {
+  kernelId: string;
+  teamId: string | null;
+  teamName: string | null;
+  reason: KernelEndReason;
+  kind: KernelWarningRow["kind"];
+  detail: string;
+}
+
+export interface SweepResult {
+  /** Another replica held the lock: this sweep did nothing. */
+  skipped: boolean;
+  warned: { kernelId: string; kind: string; deadline: Date | null }[];
+  cleared: string[];
+  stopped: PlannedStop[];
+  settled: number;
+}
+
+async function tryLock(tx: Tx): Promise<boolean> {
+  const result = (await tx.execute(sql.raw(`select pg_try_advisory_xact_lock(${CULL_LOCK_ID}) as locked`))) as unknown;
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { locked: boolean }[];
+  return rows[0]?.locked === true;
+}
+
+const facts = (w: KernelWarningRow | undefined): WarningFacts | null => (w ? { kind: w.kind, warnedAt: w.warnedAt, deadline: w.deadline } : null);
+
+export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<SweepResult> {
+  const result: SweepResult = { skipped: false, warned: [], cleared: [], stopped: [], settled: 0 };
+  const planned = await deps.db.transaction(async (tx) => {
+    if (!(await tryLock(tx))) return null;
+    result.settled = await settleEndedSessions(tx, now);
+    await deleteWarningsOfDeadKernels(tx);
+    const live = await liveKernelsForSweep(tx);
+    if (live.length === 0) return [];
+    const warnings = new Map<string, KernelWarningRow>();
+    for (const w of await allWarnings(tx)) warnings.set(`${w.kernelId}:${w.kind}`, w);
+    const teamIds = [...new Set(live.map((k) => k.teamId).filter((t): t is string => t !== null))];
+    const ownerIds = [...new Set(live.map((k) => k.ownerId))];
+    const bounds = await loadCullBounds(tx);
+    const policies = new Map((await teamCullPoliciesFor(tx, teamIds)).map((p) => [p.teamId, p]));
+    const envelopes = new Map((await teamQuotasFor(tx, teamIds)).map((q) => [q.teamId, q]));
+    const quotas = new Map((await userQuotasFor(tx, ownerIds)).map((q) => [q.userId, q]));
+    const month = budgetMonth(now);
+    const budgetUsed = new Map<string, number>();
+    for (const owner of ownerIds) budgetUsed.set(owner, await vcoreHoursSince(tx, { userId: owner, from: month.start, now }));
+
+    const stops: PlannedStop[] = [];
+    const planStop = async (k: (typeof live)[number], kind: KernelWarningRow["kind"], reason: KernelEndReason, detail: string, message: string) => {
+      // The warning row is the claim: written (if it was not there) and claimed in this transaction.
+      if (!warnings.has(`${k.id}:${kind}`)) await upsertWarning(tx, { kernelId: k.id, ownerId: k.ownerId, kind, message, deadline: now, warnedAt: now });
+      if (await claimKernelStop(tx, { kernelId: k.id, kind, at: now })) stops.push({ kernelId: k.id, teamId: k.teamId, teamName: k.teamName, reason, kind, detail });
+    };
+
+    for (const k of live) {
+      const get = (kind: KernelWarningRow["kind"]) => warnings.get(`${k.id}:${kind}`);
+      const admin = get("admin");
+      if (admin) {
+        if (!admin.claimedAt) await planStop(k, "admin", "stopped", admin.message, admin.message);
+        continue;
+      }
+      if (!k.startedAt) continue; // still launching: neither idle nor over time yet
+
+      const envelope = k.teamId ? envelopes.get(k.teamId) : undefined;
+      const own = quotas.get(k.ownerId);
+      const limits = effectiveUserLimits(own ?? null, envelope ?? null);
+      const budget = decideBudget(
+        {
+          used: budgetUsed.get(k.ownerId) ?? 0,
+          budget: limits.monthlyVcoreHours,
+          action: envelope?.overBudgetAction ?? "keep",
+          graceMinutes: envelope?.overBudgetGraceMinutes ?? 30,
+          renews: month.renews,
+        },
+        facts(get("budget")),
+        now,
+      );
+      if (budget.action === "cull") {
+        await planStop(k, "budget", "quota", budget.reason, budget.reason);
+        continue;
+      }
+      if (budget.action === "warn") {
+        await upsertWarning(tx, { kernelId: k.id, ownerId: k.ownerId, kind: "budget", message: budget.message, deadline: budget.deadline, warnedAt: now });
+        result.warned.push({ kernelId: k.id, kind: "budget", deadline: budget.deadline });
+      } else if (budget.action === "clear") {
+        await deleteWarning(tx, { kernelId: k.id, kinds: ["budget"] });
+        result.cleared.push(k.id);
+      }
+
+      const policy = effectiveCullPolicy((k.teamId && policies.get(k.teamId)) || null, bounds);
+      const decision = decideCull(
+        { state: k.state, lastActivityAt: k.lastActivityAt, startedAt: k.startedAt, connections: deps.connectionsOf?.(k.id) ?? null },
+        policy,
+        facts(get("lifetime") ?? get("idle")),
+        now,
+      );
+      if (decision.action === "warn") {
+        await upsertWarning(tx, { kernelId: k.id, ownerId: k.ownerId, kind: decision.kind, message: decision.message, deadline: decision.deadline, warnedAt: now });
+        result.warned.push({ kernelId: k.id, kind: decision.kind, deadline: decision.deadline });
+      } else if (decision.action === "clear") {
+        await deleteWarning(tx, { kernelId: k.id, kinds: ["idle"] });
+        result.cleared.push(k.id);
+      } else if (decision.action === "cull") {
+        await planStop(k, decision.kind, "culled", decision.reason, decision.reason);
+      }
+    }
+    return stops;
+  });
+  if (planned === null) return { ...result, skipped: true };
+  for (const stop of planned) {
+    try {
+      await deps.stop(stop.kernelId, stop.reason, stop.detail);
+      result.stopped.push(stop);
+      deps.onStopped?.(stop);
+      log.info(`kernel ${stop.kernelId} stopped by the culler (${stop.kind}): ${stop.detail}`);
+    } catch (error) {
+      log.error(`kernel ${stop.kernelId}: the culler could not stop it: ${(error as Error).message}`);
+    }
+  }
+  // The usage of what was just stopped is settled now rather than at the next sweep.
+  if (result.stopped.length) result.settled += await settleEndedSessions(deps.db, new Date()).catch(() => 0);
+  return result;
+}

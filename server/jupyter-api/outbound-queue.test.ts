@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { OutboundQueue, type Frame, type FrameSink } from "./outbound-queue";
+
+/** A socket whose writes complete only when the test says so. */
+class FakeSink implements FrameSink {
+  bufferedAmount = 0;
+  readonly written: Frame[] = [];
+  private readonly pending: { size: number; done: (error?: Error) => void }[] = [];
+  send(frame: Frame, done: (error?: Error) => void) {
+    const size = typeof frame === "string" ? frame.length : frame.byteLength;
+    this.bufferedAmount += size;
+    this.written.push(frame);
+    this.pending.push({ size, done });
+  }
+  /** The network takes the oldest write. */
+  flushOne() {
+    const write = this.pending.shift();
+    if (!write) return false;
+    this.bufferedAmount -= write.size;
+    write.done();
+    return true;
+  }
+}
+
+describe("OutboundQueue", () => {
+  it("writes straight through under the high-water mark, queues above it, and drains in order", () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, { highWaterBytes: 10, maxQueuedBytes: 100 }, () => assert.fail("no overflow"));
+    for (const frame of ["aaaaaa", "bbbbbb", "cccccc", "dddddd"]) queue.push(frame);
+    assert.deepEqual(sink.written, ["aaaaaa", "bbbbbb"]);
+    assert.equal(queue.queuedFrames, 2);
+    assert.equal(queue.queuedBytes, 12);
+    while (sink.flushOne());
+    assert.deepEqual(sink.written, ["aaaaaa", "bbbbbb", "cccccc", "dddddd"]);
+    assert.equal(queue.queuedBytes, 0);
+  });
+
+  it("gives up once more than the bound is waiting, and accepts nothing after", () => {
+    const sink = new FakeSink();
+    const overflows: number[] = [];
+    const queue = new OutboundQueue(sink, { highWaterBytes: 1, maxQueuedBytes: 10 }, (bytes) => overflows.push(bytes));
+    queue.push("first");
+    queue.push("a large single frame may wait"); // one frame alone may exceed the bound
+    assert.deepEqual(overflows, []);
+    queue.push("x");
+    assert.deepEqual(overflows, [30]);
+    queue.push("ignored");
+    while (sink.flushOne());
+    assert.deepEqual(sink.written, ["first"]);
+  });
+});

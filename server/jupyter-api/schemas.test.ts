@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { clientKernelEnv, StartKernelBodySchema } from "./schemas";
+
+describe("POST /api/kernels body", () => {
+  it("accepts Jupyter's shapes and refuses bad ones", () => {
+    const valid = [{}, { name: "python3" }, { name: "python3", path: "nb.ipynb", env: { KERNEL_X: "1", PATH: "/bin" } }, { path: null }];
+    for (const body of valid) assert.ok(StartKernelBodySchema.safeParse(body).success, JSON.stringify(body));
+    const invalid = [
+      { name: 3 },
+      { name: "../etc" },
+      { env: { KERNEL_X: 1 } },
+      { env: { KERNEL_X: "two\nlines" } },
+      { env: { KERNEL_X: "x".repeat(4097) } },
+      { env: Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`KERNEL_V${i}`, "v"])) },
+    ];
+    for (const body of invalid) assert.ok(!StartKernelBodySchema.safeParse(body).success, JSON.stringify(body).slice(0, 60));
+  });
+
+  it("passes only KERNEL_* variables on, never the ones Atrium sets", () => {
+    assert.deepEqual(clientKernelEnv({ KERNEL_USERNAME: "root", KERNEL_ID: "x", KERNEL_SPARK_CONF: "a=b", PATH: "/evil", kernel_lower: "1" }), {
+      KERNEL_SPARK_CONF: "a=b",
+    });
+    assert.deepEqual(clientKernelEnv(undefined), {});
+  });
+});

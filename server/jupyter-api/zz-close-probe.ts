@@ -1,0 +1,13 @@
+import fs from "node:fs"; import os from "node:os"; import path from "node:path";
+import { api, startPortal, TestKernelSocket, userWithToken } from "./testing";
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "probe-"));
+const portal = await startPortal(dir);
+const { token } = await userWithToken(portal, "p@example.com");
+const k = (await api(portal.base, token, "POST", "/api/kernels", {})).body as { id: string };
+const s = await TestKernelSocket.open(portal.base, k.id, { token });
+await api(portal.base, token, "DELETE", `/api/kernels/${k.id}`);
+const s2 = await TestKernelSocket.open(portal.base, (await api(portal.base, token, "POST", "/api/kernels", {})).body!.id as string, { token }).catch(e => e);
+const t0 = Date.now();
+const r = await Promise.race([portal.close().then(() => "closed"), new Promise((r) => setTimeout(() => r("STILL WAITING after 8 s"), 8000))]);
+console.log("close:", r, Date.now() - t0, "ms; first socket close event:", s.closeEvent);
+process.exit(0);

@@ -1,0 +1,208 @@
+// Quota mechanism: admission in one transaction, quota status for the pages, and setting quotas (admins set
+// team envelopes, leads set member quotas inside them). The rules are in policy.ts; this file does the I/O.
+//
+// Admission: ensure the quota rows exist (INSERT ... ON CONFLICT DO NOTHING), lock the team's then the user's
+// row (SELECT ... FOR UPDATE), count the live kernels and this month's vCore-hours, decide, and insert the
+// kernel row and its usage session — all in one transaction. A concurrent start for the same user or team, on
+// any replica, waits on the lock and then counts the kernel this one inserted. A refusal rolls everything back.
+import type { Database, Tx } from "@/db";
+import { appendAudit } from "@/db/queries/audit";
+import { insertKernel } from "@/db/queries/kernels";
+import {
+  ensureQuotaRows,
+  findTeamCullPolicy,
+  findTeamQuota,
+  findUserQuota,
+  isMemberOf,
+  listTeamQuotas,
+  liveKernelsOfUser,
+  liveUse,
+  lockQuotaRows,
+  teamMembersWithQuotas,
+  upsertTeamQuota,
+  upsertUserQuota,
+  vcoreHoursSince,
+  type LimitValues,
+} from "@/db/queries/quotas";
+import { teamsOfUser } from "@/db/queries/teams";
+import { insertSession } from "@/db/queries/usage";
+import { AppError } from "@/server/errors";
+import type { Actor } from "@/server/identity/actor";
+import { kernelMetrics } from "@/server/usage/metrics";
+import { budgetMonth, decideAdmission, effectiveUserLimits, envelopeViolations, LIMIT_KEYS, type Limits, type Use } from "./policy";
+import type { SizeProfile } from "./sizes";
+
+const limitsOf = (row: LimitValues | null | undefined): Limits | null =>
+  row ? { maxKernels: row.maxKernels, maxVcores: row.maxVcores, maxMemoryMb: row.maxMemoryMb, maxGpus: row.maxGpus, monthlyVcoreHours: row.monthlyVcoreHours } : null;
+
+export interface AdmitRequest {
+  kernelId: string;
+  userId: string;
+  team: { id: string; name: string } | null;
+  kernelspec: string;
+  launcher: string;
+  size: SizeProfile;
+  now?: Date;
+}
+
+/** Admits a kernel (its row and usage session are inserted, state "starting") or throws QUOTA_EXCEEDED. */
+export async function admitKernel(db: Database, request: AdmitRequest): Promise<void> {
+  const now = request.now ?? new Date();
+  const teamId = request.team?.id ?? null;
+  const decision = await db.transaction(async (tx) => {
+    await ensureQuotaRows(tx, { userId: request.userId, teamId });
+    const locked = await lockQuotaRows(tx, { userId: request.userId, teamId });
+    const month = budgetMonth(now).start;
+    const envelope = limitsOf(locked.team);
+    const userUse = await useOf(tx, { userId: request.userId }, month, now);
+    const decision = decideAdmission({
+      size: request.size,
+      now,
+      user: { limits: effectiveUserLimits(limitsOf(locked.user), envelope), use: userUse, kernels: await liveKernelsOfUser(tx, request.userId) },
+      team: request.team && envelope ? { name: request.team.name, limits: envelope, use: await useOf(tx, { teamId: request.team.id }, month, now) } : null,
+    });
+    if (!decision.admitted) return decision;
+    await insertKernel(tx as unknown as Database, {
+      id: request.kernelId,
+      ownerId: request.userId,
+      teamId,
+      kernelspec: request.kernelspec,
+      launcher: request.launcher,
+      sizeProfile: request.size.name,
+    });
+    await insertSession(tx, {
+      kernelId: request.kernelId,
+      userId: request.userId,
+      teamId,
+      kernelspec: request.kernelspec,
+      engine: request.launcher,
+      sizeProfile: request.size.name,
+      vcores: request.size.vcores,
+      memoryMb: request.size.memoryMb,
+      gpus: request.size.gpus,
+      startedAt: now,
+    });
+    return decision;
+  });
+  if (!decision.admitted) {
+    kernelMetrics().quotaRefused(request.team?.name ?? null, decision.scope, decision.limit);
+    throw new AppError("QUOTA_EXCEEDED", decision.message, {
+      scope: decision.scope,
+      limit: decision.limit,
+      limitValue: decision.limitValue,
+      current: decision.current,
+      requested: decision.requested,
+    });
+  }
+}
+
+async function useOf(db: Database | Tx, who: { userId?: string; teamId?: string }, month: Date, now: Date): Promise<Use> {
+  const live = await liveUse(db, who);
+  return { ...live, vcoreHours: await vcoreHoursSince(db, { ...who, from: month, now }) };
+}
+
+const remainingOf = (limits: Limits, use: Use) =>
+  Object.fromEntries(
+    LIMIT_KEYS.map((k) => {
+      const cap = limits[k];
+      const used = k === "maxKernels" ? use.kernels : k === "maxVcores" ? use.vcores : k === "maxMemoryMb" ? use.memoryMb : k === "maxGpus" ? use.gpus : use.vcoreHours;
+      return [k, cap === null ? null : Math.max(0, cap - used)];
+    }),
+  ) as Limits;
+
+/** A user's limits, current use and what is left (the analyst's page, before starting a kernel). */
+export async function quotaStatus(db: Database, userId: string, now = new Date()) {
+  const [team] = await teamsOfUser(db, userId);
+  const month = budgetMonth(now);
+  const envelope = team ? limitsOf(await findTeamQuota(db, team.id)) : null;
+  const own = limitsOf(await findUserQuota(db, userId));
+  const limits = effectiveUserLimits(own, envelope);
+  const use = await useOf(db, { userId }, month.start, now);
+  return {
+    team: team ? { id: team.id, name: team.name } : null,
+    limits,
+    explicit: own,
+    use,
+    remaining: remainingOf(limits, use),
+    budget: { used: use.vcoreHours, limit: limits.monthlyVcoreHours, renews: month.renews, exhausted: limits.monthlyVcoreHours !== null && use.vcoreHours >= limits.monthlyVcoreHours },
+    kernels: await liveKernelsOfUser(db, userId),
+  };
+}
+
+export interface LeadScope {
+  ledTeamIds: string[];
+  isAdmin: boolean;
+}
+
+function requireLeads(scope: LeadScope, teamId: string) {
+  // Another team's data is "not found" to a lead, the way another user's kernel is.
+  if (!scope.isAdmin && !scope.ledTeamIds.includes(teamId)) throw new AppError("NOT_FOUND", `Team ${teamId} was not found among the teams you lead.`);
+}
+
+/** A team lead's view: the envelope, the team's use, every member's quota, use and live kernels. */
+export async function teamQuotaOverview(db: Database, scope: LeadScope, teamId: string, now = new Date()) {
+  requireLeads(scope, teamId);
+  const month = budgetMonth(now);
+  const envelopeRow = await findTeamQuota(db, teamId);
+  const envelope = limitsOf(envelopeRow);
+  const members = await teamMembersWithQuotas(db, teamId);
+  return {
+    teamId,
+    envelope,
+    overBudget: { action: envelopeRow?.overBudgetAction ?? "keep", graceMinutes: envelopeRow?.overBudgetGraceMinutes ?? 30 },
+    use: await useOf(db, { teamId }, month.start, now),
+    renews: month.renews,
+    cullPolicy: (await findTeamCullPolicy(db, teamId)) ?? null,
+    members: await Promise.all(
+      members.map(async (m) => {
+        const limits = effectiveUserLimits(limitsOf(m.quota), envelope);
+        const use = await useOf(db, { userId: m.userId }, month.start, now);
+        return { userId: m.userId, email: m.email, name: m.name, role: m.role, explicit: limitsOf(m.quota), limits, use, remaining: remainingOf(limits, use), kernels: await liveKernelsOfUser(db, m.userId) };
+      }),
+    ),
+  };
+}
+
+/** A lead sets a member's quota inside the team's envelope (null: back to the default). */
+export async function setMemberQuota(db: Database, actor: Actor, scope: LeadScope, input: { teamId: string; userId: string; limits: Limits }) {
+  requireLeads(scope, input.teamId);
+  if (!(await isMemberOf(db, { userId: input.userId, teamId: input.teamId }))) {
+    throw new AppError("NOT_FOUND", `That user is not a member of this team.`);
+  }
+  await setUserQuotaChecked(db, actor, input.userId, input.limits);
+}
+
+/** Sets a user's quota, refusing values above the envelope of any team they belong to. */
+export async function setUserQuotaChecked(db: Database, actor: Actor, userId: string, limits: Limits) {
+  for (const [key, value] of Object.entries(limits)) {
+    if (value !== null && (!Number.isFinite(value) || value < 0)) throw new AppError("BAD_REQUEST", `${key} must be zero or more.`);
+  }
+  for (const team of await teamsOfUser(db, userId)) {
+    const problems = envelopeViolations(limits, limitsOf(await findTeamQuota(db, team.id)), team.name);
+    if (problems.length) {
+      throw new AppError("QUOTA_EXCEEDED", `The quota is not inside the team envelope: ${problems.join("; ")}. Ask an admin to raise the envelope first.`, { problems });
+    }
+  }
+  await upsertUserQuota(db, { userId, ...limits });
+  await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "quota.user.set", targetType: "user", targetId: userId, details: { ...limits } });
+}
+
+/** Admins set a team's envelope and what happens to running kernels when a member's budget is used up. */
+export async function setTeamEnvelope(
+  db: Database,
+  actor: Actor,
+  input: { teamId: string; limits: Limits; overBudgetAction?: "keep" | "stop"; overBudgetGraceMinutes?: number },
+) {
+  for (const [key, value] of Object.entries(input.limits)) {
+    if (value !== null && (!Number.isFinite(value) || value < 0)) throw new AppError("BAD_REQUEST", `${key} must be zero or more.`);
+  }
+  await upsertTeamQuota(db, { teamId: input.teamId, ...input.limits, overBudgetAction: input.overBudgetAction, overBudgetGraceMinutes: input.overBudgetGraceMinutes });
+  await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "quota.team.set", targetType: "team", targetId: input.teamId, details: { ...input.limits, overBudgetAction: input.overBudgetAction, overBudgetGraceMinutes: input.overBudgetGraceMinutes } });
+}
+
+/** Every team's envelope and use (the admin's page). */
+export async function teamEnvelopes(db: Database, now = new Date()) {
+  const month = budgetMonth(now).start;
+  const rows = await listTeamQuotas(db);
+  return Promise.all(rows.map(async (r) => ({ teamId: r.teamId, name: r.name, envelope: limitsOf(r.quota), overBudgetAction: r.quota?.overBudgetAction ?? "keep", use: await useOf(db, { teamId: r.teamId }, month, now) })));
+}
