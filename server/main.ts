@@ -139,9 +139,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     close: () =>
       (closing ??= (async () => {
         await control?.close();
+        // Extras first: their WebSockets (upgraded sockets) would otherwise keep server.close() waiting forever.
+        for (const extra of extras) await extra.close?.();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const extra of extras) await extra.close?.();
         await nextApp.close().catch(() => {});
         await booted.close();
         setServices(undefined);

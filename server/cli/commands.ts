@@ -7,6 +7,7 @@ import { createApiToken } from "@/server/auth/tokens";
 import { isAppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { changeRole, createTeam, createUser, requireTeam, requireUser, resetPassword, setMembership } from "@/server/identity/users";
+import { quotaCommand, kernelsListCommand, kernelsKillCommand, QUOTA_SET_FLAGS } from "@/server/quota/cli";
 
 export interface CommandResult {
   exitCode: number;
@@ -28,6 +29,10 @@ export const USAGE = `Usage: npx atrium <command>
   teams add NAME [--description TEXT]
   teams add-member TEAM EMAIL [--lead]
   tokens create --user EMAIL [--name NAME] [--expires-days N]
+  quota set (--user EMAIL | --team NAME) [--max-kernels N] [--max-vcores N] [--max-memory-gb N] [--max-gpus N]
+            [--monthly-vcore-hours N] [--over-budget keep|stop] [--grace-minutes N]   (N or "default")
+  kernels list                                    live kernels of every user
+  kernels kill ID                                 stop a kernel (the portal's culler stops it within a minute)
 
 Configuration comes from the environment (see README): DATABASE_URL, ATRIUM_DATA_DIR, ...`;
 
@@ -152,6 +157,12 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
       });
       return `${token}\n`;
     }
+    case "quota set":
+      return quotaCommand(db, args.str, QUOTA_SET_FLAGS, (message) => new UsageError(message));
+    case "kernels list":
+      return kernelsListCommand(db);
+    case "kernels kill":
+      return kernelsKillCommand(db, need(0, "kernel ID"));
     default:
       throw new UsageError(group ? `Unknown command "${[group, action].filter(Boolean).join(" ")}".` : "No command given.");
   }

@@ -46,8 +46,12 @@ describe("Jupyter-compatible API", () => {
     bob = await userWithToken(portal, "bob@example.com");
   });
   after(async () => {
-    await portal?.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    // With a deadline: the HTTP server's close() waits for any kernel WebSocket still open.
+    try {
+      await withDeadline(portal?.close() ?? Promise.resolve(), 30_000, "the portal to close");
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it("answers the REST basics with Jupyter's shapes and status codes", async () => {
@@ -97,7 +101,10 @@ describe("Jupyter-compatible API", () => {
     t.after(() => manager.dispose());
     await withDeadline(manager.ready, 10_000, "KernelManager ready");
     const kernel = await withDeadline(manager.startNew({ name: "python3" }), 60_000, "startNew");
-    t.after(() => (kernel.isDisposed ? undefined : kernel.shutdown().catch(() => {})));
+    t.after(async () => {
+      if (!kernel.isDisposed) await withDeadline(kernel.shutdown(), 20_000, "shutdown in cleanup").catch(() => {});
+      kernel.dispose(); // stops its reconnect timers, whatever happened
+    });
 
     const execute = async (code: string) => {
       const future = kernel.requestExecute({ code });

@@ -139,6 +139,7 @@ export class ChannelClient {
   };
 
   private onClientFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) {
+    if (this.ending) return;
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     const decoded = decodeWsMessage(isBinary ? bytes : bytes.toString("utf8"), this.options.framing);
     if (!decoded.ok) return this.drop(`${decoded.reason}: ${decoded.detail}`);

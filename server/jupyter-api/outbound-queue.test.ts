@@ -1,3 +1,4 @@
+// The backpressure queue against a fake socket whose writes complete on demand: order, draining, the bound.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { OutboundQueue, type Frame, type FrameSink } from "./outbound-queue";

@@ -1,3 +1,4 @@
+// The Jupyter API's URL table: which paths are ours (and which are Next's), and the methods each allows.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { channelsKernelId, matchRoute } from "./routes";

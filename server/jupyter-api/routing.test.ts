@@ -1,3 +1,4 @@
+// Table of cases for who receives a kernel message (iopub to all, replies to the asking session only).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createMessage, type ChannelMessage } from "@/server/kernels/protocol/messages";

@@ -1,3 +1,4 @@
+// POST /api/kernels bodies: the shapes accepted, the ones refused (400), and the KERNEL_* allow-list.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { clientKernelEnv, StartKernelBodySchema } from "./schemas";

@@ -155,7 +155,9 @@ export class KernelManager {
     const kernelspec = this.kernelspecs.get(row.kernelspec);
     if (!kernelspec) throw new AppError("CONFLICT", `The kernelspec ${row.kernelspec} no longer exists; stop this kernel and start a new one.`);
     const { db } = this.options;
-    kernel.announce("restarting");
+    // Like Jupyter Server, a requested restart is not announced as "restarting" on iopub (clients read that
+    // as an automatic restart after a crash); the new kernel's idle status is announced once it answers.
+    kernel.executionState = "restarting";
     await this.options.recorder?.kernelEnded(id);
     await updateKernel(db, id, { state: "restarting" });
     const owner = (await findUserById(db, row.ownerId)) ?? user;

@@ -122,7 +122,7 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     for (const [limit, current, requested] of checks) {
       const cap = limits[limit];
       if (cap === null || requested === 0 || current + requested <= cap + 1e-9) continue;
-      return refusal(scope, limit, cap, current, requested, input, freeRoomHint(scope, limit, cap, current, requested, user.kernels, team?.name));
+      return refusal(scope, limit, cap, current, requested, input, freeRoomHint(scope, limit, cap, current, requested, user.kernels, now, team?.name));
     }
     const budget = limits.monthlyVcoreHours;
     if (budget !== null && use.vcoreHours >= budget - 1e-9) {
@@ -142,7 +142,7 @@ function refusal(scope: "user" | "team", limit: LimitKey, limitValue: number, cu
   return { admitted: false, scope, limit, limitValue, current, requested, message: `Quota exceeded: ${what}. ${hint}` };
 }
 
-function freeRoomHint(scope: "user" | "team", limit: LimitKey, cap: number, current: number, requested: number, kernels: LiveKernelBrief[], teamName?: string): string {
+function freeRoomHint(scope: "user" | "team", limit: LimitKey, cap: number, current: number, requested: number, kernels: LiveKernelBrief[], now: Date, teamName?: string): string {
   if (requested > cap) return `A kernel of this size can never fit under ${scope === "user" ? "your" : "the team's"} limit: choose a smaller size or ask ${scope === "user" ? "your team lead" : "an admin"} to raise it.`;
   const need = current + requested - cap;
   const amount = (k: LiveKernelBrief) => (limit === "maxKernels" ? 1 : limit === "maxVcores" ? k.vcores : limit === "maxMemoryMb" ? k.memoryMb : k.gpus);
@@ -156,7 +156,7 @@ function freeRoomHint(scope: "user" | "team", limit: LimitKey, cap: number, curr
     freed += amount(k);
   }
   if (pick.length && freed >= need - 1e-9) {
-    const list = pick.map((k) => `kernel ${k.id.slice(0, 8)} (${k.kernelspec}, started ${formatStart(k.startedAt)})`).join(", ");
+    const list = pick.map((k) => `kernel ${k.id.slice(0, 8)} (${k.kernelspec}, started ${formatStart(k.startedAt, now)})`).join(", ");
     return `To free room, stop ${list}${scope === "team" ? ` — or wait for other members of team ${teamName} to stop theirs` : ""}.`;
   }
   return scope === "team" ? `Room frees up when members of team ${teamName} stop kernels; a team lead can ask an admin to raise the envelope.` : "Stop a kernel or ask your team lead to raise your quota.";

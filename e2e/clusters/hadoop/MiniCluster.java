@@ -117,6 +117,13 @@ public class MiniCluster {
     conf.set("dfs.namenode.http-bind-host", host);
     // --- YARN ------------------------------------------------------------------------------------------------
     conf.setBoolean("yarn.minicluster.fixed.ports", true); // else every RM port is random
+    Map<String, String> rmAddresses = new LinkedHashMap<>();
+    rmAddresses.put("yarn.resourcemanager.hostname", host);
+    rmAddresses.put("yarn.resourcemanager.address", host + ":" + rmPort);
+    rmAddresses.put("yarn.resourcemanager.scheduler.address", host + ":" + rmSchedulerPort);
+    rmAddresses.put("yarn.resourcemanager.resource-tracker.address", host + ":" + rmTrackerPort);
+    rmAddresses.put("yarn.resourcemanager.admin.address", host + ":" + rmAdminPort);
+    rmAddresses.put("yarn.resourcemanager.webapp.address", host + ":" + rmWebPort);
     conf.set("yarn.resourcemanager.hostname", host);
     conf.set("yarn.resourcemanager.address", host + ":" + rmPort);
     conf.set("yarn.resourcemanager.scheduler.address", host + ":" + rmSchedulerPort);
@@ -207,11 +214,8 @@ public class MiniCluster {
     hdfs.set("dfs.namenode.http-address", host + ":" + nnHttpPort);
     hdfs.set("dfs.client.block.write.replace-datanode-on-failure.enable", "false");
     org.apache.hadoop.conf.Configuration yarnSite = new org.apache.hadoop.conf.Configuration(false);
-    for (String k : new String[] {"yarn.resourcemanager.hostname", "yarn.resourcemanager.address",
-        "yarn.resourcemanager.scheduler.address", "yarn.resourcemanager.resource-tracker.address",
-        "yarn.resourcemanager.admin.address", "yarn.resourcemanager.webapp.address"}) {
-      yarnSite.set(k, conf.get(k)); // what we asked for (127.0.0.1); the RM rewrites its own copy to "localhost"
-    }
+    // What we asked for (127.0.0.1): the RM rewrites the conf it was given to "localhost:<port>".
+    for (Map.Entry<String, String> e : rmAddresses.entrySet()) yarnSite.set(e.getKey(), e.getValue());
     yarnSite.set("yarn.scheduler.minimum-allocation-mb", "256");
     yarnSite.set("yarn.scheduler.maximum-allocation-mb", Integer.toString(nmMemoryMb));
     writeXml(core, new File(confDir, "core-site.xml"));
@@ -228,8 +232,8 @@ public class MiniCluster {
     info.put("nameNodeHttpUrl", "http://" + host + ":" + nnHttpPort);
     info.put("webhdfsUrl", "http://" + host + ":" + nnHttpPort + "/webhdfs/v1");
     info.put("rmUrl", "http://" + host + ":" + rmWebPort);
-    info.put("rmAddress", conf.get("yarn.resourcemanager.address"));
-    info.put("rmSchedulerAddress", conf.get("yarn.resourcemanager.scheduler.address"));
+    info.put("rmAddress", rmAddresses.get("yarn.resourcemanager.address"));
+    info.put("rmSchedulerAddress", rmAddresses.get("yarn.resourcemanager.scheduler.address"));
     info.put("superuser", superuser);
     info.put("proxyUsers", proxyUsers);
     info.put("queues", new ArrayList<>(queues.keySet()));
@@ -246,7 +250,7 @@ public class MiniCluster {
 
     AtomicBoolean stopping = new AtomicBoolean();
     CountDownLatch stopped = new CountDownLatch(1);
-    long yarnStopBudgetMs = Long.parseLong(a.getOrDefault("yarn-stop-budget-ms", "8000"));
+    long yarnStopBudgetMs = Long.parseLong(a.getOrDefault("yarn-stop-budget-ms", "5000"));
     Runnable stop = () -> {
       if (!stopping.compareAndSet(false, true)) return;
       System.out.println("[hadoop] stopping");
@@ -265,14 +269,24 @@ public class MiniCluster {
       System.out.flush();
       stopped.countDown();
     };
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    // SIGTERM/SIGINT stop the cluster BEFORE the JVM starts shutting down: during shutdown Hadoop's own hooks
+    // (FileSystem cache, ...) run concurrently and MiniDFSCluster.shutdown() fails removing its hook.
+    Runnable stopAndExit = () -> {
       stop.run();
       try { stopped.await(); } catch (InterruptedException ignored) {}
-    }, "atrium-stop"));
+      System.exit(0);
+    };
+    for (String sig : new String[] {"TERM", "INT"}) {
+      sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> new Thread(stopAndExit, "atrium-stop-" + sig).start());
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      stop.run(); // any other exit: best effort
+      try { stopped.await(); } catch (InterruptedException ignored) {}
+    }, "atrium-stop-hook"));
     if (Boolean.parseBoolean(a.getOrDefault("exit-on-stdin-eof", "false"))) {
       Thread t = new Thread(() -> {
         try (InputStream in = System.in) { while (in.read() >= 0) {} } catch (IOException ignored) {}
-        System.exit(0); // runs the shutdown hook
+        stopAndExit.run(); // the parent (test runner) is gone
       }, "stdin-watch");
       t.setDaemon(true);
       t.start();
@@ -306,7 +320,7 @@ public class MiniCluster {
       System.err.println("usage: java -cp '<lib>/*' MiniCluster.java --work-dir DIR [--conf-dir DIR] [--nn-port N] "
           + "[--nn-http-port N] [--rm-port N] [--rm-scheduler-port N] [--rm-tracker-port N] [--rm-admin-port N] "
           + "[--rm-web-port N] [--nm-memory-mb N] [--nm-vcores N] [--queues default:40,risk:30,fraud:30] "
-          + "[--proxy-users a,b] [--anonymous-http false] [--exit-on-stdin-eof] [--debug-delay-sec N] [--log-level INFO]");
+          + "[--proxy-users a,b] [--anonymous-http false] [--exit-on-stdin-eof] [--debug-delay-sec N] [--yarn-stop-budget-ms 5000] [--log-level INFO]");
       System.exit(2);
     }
     return v;

@@ -1,0 +1,127 @@
+// Quota policy and size profiles, by tables of cases.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { budgetMonth, decideAdmission, effectiveUserLimits, envelopeViolations, NO_USE, USER_DEFAULT_LIMITS, type Limits, type Use } from "./policy";
+import { BUILTIN_SIZES, chooseSize, sizeTableOf, type SizeProfile } from "./sizes";
+
+const medium = BUILTIN_SIZES.find((s) => s.name === "medium")!;
+const unset: Limits = { maxKernels: null, maxVcores: null, maxMemoryMb: null, maxGpus: null, monthlyVcoreHours: null };
+const now = new Date("2026-11-17T10:30:00Z");
+const use = (u: Partial<Use>): Use => ({ ...NO_USE, ...u });
+const k = (id: string, startedAt: string, vcores = 2) => ({ id, kernelspec: "python3", startedAt: new Date(startedAt), vcores, memoryMb: 8192, gpus: 0 });
+
+describe("effective limits", () => {
+  const cases: [string, Limits | null, Limits | null, Partial<Limits>][] = [
+    ["no rows: the defaults", null, null, USER_DEFAULT_LIMITS],
+    ["explicit values win", { ...unset, maxKernels: 7 }, null, { maxKernels: 7, maxVcores: 8 }],
+    ["defaults are capped by a smaller envelope", null, { ...unset, maxKernels: 2, maxVcores: 4 }, { maxKernels: 2, maxVcores: 4, monthlyVcoreHours: 200 }],
+    ["an envelope larger than the default leaves the default", null, { ...unset, maxKernels: 50 }, { maxKernels: 3 }],
+  ];
+  for (const [name, own, envelope, expected] of cases) {
+    it(name, () => {
+      const got = effectiveUserLimits(own, envelope);
+      for (const [key, value] of Object.entries(expected)) assert.equal(got[key as keyof Limits], value, key);
+    });
+  }
+});
+
+describe("member quota inside the envelope", () => {
+  const envelope: Limits = { ...unset, maxKernels: 10, maxVcores: 20 };
+  const cases: [string, Limits, Limits | null, number][] = [
+    ["within", { ...unset, maxKernels: 10, maxVcores: 5 }, envelope, 0],
+    ["above on kernels", { ...unset, maxKernels: 11 }, envelope, 1],
+    ["above on two limits", { ...unset, maxKernels: 11, maxVcores: 21 }, envelope, 2],
+    ["unset envelope values do not bound", { ...unset, maxGpus: 8 }, envelope, 0],
+    ["no envelope at all", { ...unset, maxKernels: 999 }, null, 0],
+  ];
+  for (const [name, member, env, problems] of cases) {
+    it(name, () => assert.equal(envelopeViolations(member, env, "Fraud").length, problems));
+  }
+});
+
+describe("admission decision", () => {
+  const defaults = effectiveUserLimits(null, null);
+  type Case = { name: string; size?: SizeProfile; user?: Partial<Use>; kernels?: ReturnType<typeof k>[]; team?: { limits: Limits; use: Partial<Use> }; admitted: boolean; limit?: string; scope?: string; says?: RegExp[] };
+  const cases: Case[] = [
+    { name: "a first kernel", admitted: true },
+    { name: "the third kernel fits", user: { kernels: 2, vcores: 4, memoryMb: 16384 }, admitted: true },
+    {
+      name: "a fourth kernel is refused, naming the oldest kernel to stop",
+      user: { kernels: 3, vcores: 6, memoryMb: 24576 },
+      kernels: [k("bbbbbbbb-1", "2026-11-17T10:05:00Z"), k("aaaaaaaa-1", "2026-11-17T10:02:00Z"), k("cccccccc-1", "2026-11-17T10:09:00Z")],
+      admitted: false,
+      limit: "maxKernels",
+      scope: "user",
+      says: [/3 of 3 concurrent kernels/, /stop kernel aaaaaaaa \(python3, started 10:02 UTC\)/],
+    },
+    {
+      name: "vCores: names enough kernels to free the room",
+      size: { name: "large", vcores: 4, memoryMb: 1024, gpus: 0 },
+      user: { kernels: 2, vcores: 6, memoryMb: 2048 },
+      kernels: [k("aaaaaaaa-1", "2026-11-16T09:00:00Z", 3), k("bbbbbbbb-1", "2026-11-17T10:00:00Z", 3)],
+      admitted: false,
+      limit: "maxVcores",
+      says: [/6 of 8 vCores/, /needs 4 more/, /kernel aaaaaaaa \(python3, started 2026-11-16 09:00 UTC\)/],
+    },
+    { name: "a GPU kernel under the default of 0 GPUs can never fit", size: { name: "gpu", vcores: 1, memoryMb: 1024, gpus: 1 }, admitted: false, limit: "maxGpus", says: [/can never fit/] },
+    { name: "budget used up: refused, naming the renewal date", user: { vcoreHours: 200 }, admitted: false, limit: "monthlyVcoreHours", says: [/200 vCore-hours of 200 vCore-hours/, /renews on 2026-12-01/] },
+    { name: "budget nearly used: still admitted", user: { vcoreHours: 199.9 }, admitted: true },
+    {
+      name: "the team envelope is full although the member has room",
+      team: { limits: { ...unset, maxVcores: 10 }, use: { kernels: 5, vcores: 10 } },
+      admitted: false,
+      scope: "team",
+      limit: "maxVcores",
+      says: [/Team Fraud is using 10 of 10 vCores/, /members of team Fraud stop kernels/],
+    },
+    { name: "an unset envelope does not limit", team: { limits: unset, use: { kernels: 500, vcores: 1000 } }, admitted: true },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const d = decideAdmission({
+        size: c.size ?? medium,
+        now,
+        user: { limits: defaults, use: use(c.user ?? {}), kernels: c.kernels ?? [] },
+        team: c.team ? { name: "Fraud", limits: c.team.limits, use: use(c.team.use) } : null,
+      });
+      assert.equal(d.admitted, c.admitted);
+      if (!d.admitted) {
+        if (c.limit) assert.equal(d.limit, c.limit);
+        if (c.scope) assert.equal(d.scope, c.scope);
+        for (const re of c.says ?? []) assert.match(d.message, re);
+      }
+    });
+  }
+});
+
+describe("budget month", () => {
+  for (const [at, start, renews] of [
+    ["2026-11-17T10:30:00Z", "2026-11-01", "2026-12-01"],
+    ["2026-12-31T23:59:59Z", "2026-12-01", "2027-01-01"],
+    ["2027-01-01T00:00:00Z", "2027-01-01", "2027-02-01"],
+  ] as const) {
+    it(at, () => {
+      const m = budgetMonth(new Date(at));
+      assert.equal(m.start.toISOString().slice(0, 10), start);
+      assert.equal(m.renews.toISOString().slice(0, 10), renews);
+    });
+  }
+});
+
+describe("size profiles", () => {
+  const cases: [string, unknown, string | undefined, string | RegExp][] = [
+    ["built-in default is medium", { launcher: "local", config: {} }, undefined, "medium"],
+    ["built-in by name", { launcher: "local" }, "large", "large"],
+    ["unknown size lists the sizes", { launcher: "local" }, "huge", /no size "huge".*small \(1 vCore, 2 GB\)/],
+    ["spec sizes with a named default", { launcher: "yarn", sizes: { s: { vcores: 1, memory_mb: 1024 }, xl: { vcores: 8, memory_mb: 65536, gpus: 1 } }, default_size: "xl" }, undefined, "xl"],
+    ["spec sizes in config, middle one by default", { launcher: "yarn", config: { sizes: { a: { vcores: 1, memory_mb: 1024 }, b: { vcores: 2, memory_mb: 2048 }, c: { vcores: 4, memory_mb: 4096 } } } }, undefined, "b"],
+    ["invalid sizes fall back to the built-in table", { launcher: "yarn", sizes: { a: { vcores: -1, memory_mb: 1 } } }, undefined, "medium"],
+  ];
+  for (const [name, meta, requested, expected] of cases) {
+    it(name, () => {
+      const chosen = chooseSize(sizeTableOf(meta), requested);
+      if (expected instanceof RegExp) assert.match("error" in chosen ? chosen.error : "", expected);
+      else assert.equal("name" in chosen ? chosen.name : chosen.error, expected);
+    });
+  }
+});
