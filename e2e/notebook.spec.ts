@@ -161,6 +161,34 @@ test("outputs of a cell that ran while the page was closed are there when it reo
   await expect(cell(page, 1)).not.toContainText("[*]:");
 });
 
+test("closing the tab while a cell runs loses nothing: reopened after it ends, all 20 lines are there", async ({ page, context }) => {
+  test.setTimeout(150_000);
+  await signIn(page, createAnalyst("closedtab"));
+  await openNewNotebook(page, "Closed.ipynb");
+  await runCell(page, 1, "import time\nfor i in range(20):\n    print(i, flush=True)\n    time.sleep(1)");
+  await expect(output(page, 1)).toContainText("0");
+  await page.close();
+
+  // Nobody is watching now. Wait (with a deadline) until the server has recorded the end of the run.
+  const api = context.request;
+  await expect
+    .poll(
+      async () => {
+        const input = encodeURIComponent(JSON.stringify({ json: { path: "Closed.ipynb" } }));
+        const body = await (await api.get(`/api/trpc/notebooks.runs?input=${input}`)).json();
+        return (body.result?.data?.json ?? []).map((run: { status: string }) => run.status).join(",");
+      },
+      { timeout: 60_000, intervals: [1_000] },
+    )
+    .toBe("ok");
+
+  const reopened = await context.newPage();
+  await reopened.goto("/notebook/Closed.ipynb");
+  const lines = Array.from({ length: 20 }, (_, i) => String(i)).join("\n");
+  await expect(output(reopened, 1)).toHaveText(lines, { timeout: 30_000 });
+  await expect(cell(reopened, 1)).not.toContainText("[*]:");
+});
+
 test("long and overwritten streams render without freezing the page", async ({ page }) => {
   test.setTimeout(180_000);
   await signIn(page, createAnalyst("stream"));

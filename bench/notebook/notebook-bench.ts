@@ -400,7 +400,14 @@ async function measureStream(name: string, code: string, rep: number, traceFile?
   try {
     await page.goto(`/notebook/${rel}`, { timeout: LOAD_DEADLINE });
     await page.locator('[role="region"][aria-label="Cell 2"] .cm-content').waitFor({ timeout: LOAD_DEADLINE });
-    await page.getByRole('status', { name: 'Kernel status' }).filter({ hasText: /^idle$/ }).waitFor({ timeout: KERNEL_IDLE_DEADLINE });
+    await page
+      .waitForFunction(() => document.querySelector('[role="status"][aria-label="Kernel status"]')?.textContent?.trim() === 'idle', null, { timeout: KERNEL_IDLE_DEADLINE, polling: 100 })
+      .catch(async (error) => {
+        const status = await page.locator('[role="status"][aria-label="Kernel status"]').textContent().catch(() => '(none)');
+        const shot = path.join(os.tmpdir(), `nbbench-${name}-${rep}-kernel.png`);
+        await page.screenshot({ path: shot }).catch(() => undefined);
+        throw new Error(`${name}: the kernel was not idle within ${KERNEL_IDLE_DEADLINE} ms (status: ${status}; screenshot ${shot})`, { cause: error });
+      });
     const load1 = loadavg()[0]!;
     await page.evaluate(() => (window as any).__nbProbe.watchEditor('[role="region"][aria-label="Cell 2"] .cm-content', 'q'));
     if (traceFile) await browser!.startTracing(page, { path: traceFile, categories: TRACE_CATEGORIES });

@@ -16,6 +16,8 @@ import { createUser } from "@/server/identity/users";
 import { BUNDLED_KERNELSPECS_DIR, loadKernelspecs } from "./kernelspecs";
 import { LauncherRegistry } from "./launchers/base";
 import { LocalLauncher } from "./launchers/local";
+import { RemoteLocalLauncher } from "./launchers/remote-local";
+import { ResponseListener } from "./launch-protocol/response-listener";
 import { KernelManager } from "./manager";
 import { OutputRecorder } from "./output-recorder";
 import { createMessage, executeRequestContent } from "./protocol/messages";
@@ -40,11 +42,14 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
   let user: UserRow;
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-mgr-"));
   const managers: KernelManager[] = [];
+  const responses = new ResponseListener();
   const makeManager = async () => {
     const manager = new KernelManager({
       db,
       secret,
-      launchers: new LauncherRegistry().register(new LocalLauncher({ runtimeDir, python })),
+      launchers: new LauncherRegistry()
+        .register(new LocalLauncher({ runtimeDir, python }))
+        .register(new RemoteLocalLauncher({ responseListener: responses, python })),
       kernelspecs: await loadKernelspecs([BUNDLED_KERNELSPECS_DIR]),
       recorder: new OutputRecorder(db, path.join(runtimeDir, "outputs")),
     });
@@ -66,12 +71,14 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
 
   before(async () => {
     ({ db, close } = await openTestDatabase());
+    await responses.start();
     user = await createUser(db, cliActor, { email: "ana@example.com", password: "analyst-pass" });
   });
   after(async () => {
     for (const manager of managers) {
       for (const k of await manager.list(user).catch(() => [])) await manager.shutdown(user, k.id).catch(() => {});
     }
+    await responses.stop();
     await close();
     fs.rmSync(runtimeDir, { recursive: true, force: true });
   });
@@ -155,5 +162,20 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     });
     assert.deepEqual((run.outputs[0] as { data: unknown }).data, { "text/plain": "False" });
     await manager.shutdown(user, kernel.id);
+  });
+
+  it("runs the remote launch protocol end to end through the manager (python3_remote_local)", async () => {
+    const manager = await makeManager();
+    const kernel = await manager.start(user, { name: "python3_remote_local" });
+    const msgId = await execute(manager, kernel.id, "import time\nprint('remote', flush=True)\ntime.sleep(60)", "cell-r");
+    await until("the cell to start", async () => (await findCellRun(db, { ownerId: user.id, msgId }))?.outputs.length);
+    await manager.interrupt(user, kernel.id);
+    const run = await until("the interrupted run", async () => {
+      const r = await findCellRun(db, { ownerId: user.id, msgId });
+      return r?.status === "error" ? r : undefined;
+    });
+    assert.match(JSON.stringify(run.outputs), /KeyboardInterrupt/);
+    await manager.shutdown(user, kernel.id);
+    assert.equal((await findKernel(db, { id: kernel.id }))?.state, "dead");
   });
 });

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One command for the kernel gateway bench: starts an Atrium portal (production build, embedded database,
+# kernels from the bench's own kernel venv so every target runs the same ipykernel), makes a user and a
+# token, runs every target in one run, and stops the portal.
+#   bash bench/run-kernel-bench.sh [extra kernel-bench.ts flags, e.g. --iterations 300]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+node bench/setup.mjs >/dev/null
+KERNEL_PY=$(ls -d "${ATRIUM_CACHE_DIR:-$HOME/.cache/atrium}"/bench-venv-*/kernel/bin/python | head -1)
+node server/cli/atrium.mjs build
+DATA=$(mktemp -d /tmp/atrium-bench-portal-XXXX)
+PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+export ATRIUM_DATA_DIR="$DATA" ATRIUM_PYTHON="$KERNEL_PY" PORT ATRIUM_ADMIN_EMAIL=admin@bench.test ATRIUM_ADMIN_PASSWORD=bench-admin-pw
+setsid node server/cli/atrium.mjs start >"$DATA/portal.log" 2>&1 &
+PORTAL=$!
+trap 'kill -TERM -- -$PORTAL 2>/dev/null || true; sleep 2; kill -KILL -- -$PORTAL 2>/dev/null || true; rm -rf "$DATA"' EXIT
+for _ in $(seq 1 120); do curl -fs "http://localhost:$PORT/api" >/dev/null && break; sleep 1; done
+curl -fs "http://localhost:$PORT/api" >/dev/null || { echo "Atrium did not start; see $DATA/portal.log"; cat "$DATA/portal.log"; exit 1; }
+printf 'bench-user-pw\n' | node server/cli/atrium.mjs users add bench@bench.test --password-stdin >/dev/null
+TOKEN=$(node server/cli/atrium.mjs tokens create --user bench@bench.test)
+node --import tsx bench/kernel-bench.ts --targets direct,atrium,jeg,kg,jeg-nodelay,kg-nodelay \
+  --atrium-url "http://localhost:$PORT" --atrium-token "$TOKEN" "$@"
