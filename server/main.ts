@@ -110,7 +110,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const url = new URL(req.url ?? "/", "http://localhost");
     try {
       if (url.pathname.startsWith("/_next/")) {
-        nextUpgrades.emit("upgrade", req, socket, head);
+        // Next attaches its listener on its first request; until then there is no one to answer.
+        if (nextUpgrades.listenerCount("upgrade") === 0) {
+          socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n");
+        } else nextUpgrades.emit("upgrade", req, socket, head);
         return;
       }
       for (const extra of extras) if (extra.upgrade && (await extra.upgrade(req, socket, head, url))) return;

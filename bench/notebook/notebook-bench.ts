@@ -562,6 +562,7 @@ async function main() {
     const miss = (summary.median.interactive ?? Infinity) > TARGETS[name] || (summary.median.longestTask ?? Infinity) > TARGETS.longTaskMs;
     (summary as any).met = !miss;
     results[name] = summary;
+    await deadline('kernel shutdown', 30_000, shutdownKernels()).catch(() => undefined);
     if (TRACE === 'always' || (TRACE === 'auto' && miss)) {
       writeNotebook(rel, nb);
       const traced = await traceAndAnalyze(name, (traceFile) => measureLoad(name, rel, lastCell, 0, traceFile));
@@ -578,6 +579,7 @@ async function main() {
     const reps: StreamRep[] = [];
     for (let rep = 1; rep <= REPS; rep++) {
       const r = await measureStream(name, streamCode[name]!, rep);
+      await deadline('kernel shutdown', 30_000, shutdownKernels()).catch(() => undefined); // stay under kernel limits
       log(`${name} rep ${rep}: ${r.keysWhileStreaming}/${r.keys.length} keys while streaming, p50 ${r.p50} p95 ${r.p95} max ${r.max} ms, stream ${r.streamMs} ms, longest task ${r.longestTaskWhileStreaming} ms, last line ${r.lastLineSeen}, load ${r.loadavg1}`);
       reps.push(r);
     }

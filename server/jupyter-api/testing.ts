@@ -22,13 +22,13 @@ export function requireKernelPython(): string {
   return python;
 }
 
-/** Starts the whole portal (Next's production build, PGlite in `dataDir`) on a free loopback port. */
-export async function startPortal(dataDir: string): Promise<RunningServer & { base: string }> {
-  if (!fs.existsSync(path.join(projectRoot, ".next", "BUILD_ID"))) {
+/** Starts the whole portal (Next's production build, or `next dev`; PGlite in `dataDir`) on a free loopback port. */
+export async function startPortal(dataDir: string, options: { dev?: boolean } = {}): Promise<RunningServer & { base: string }> {
+  if (!options.dev && !fs.existsSync(path.join(projectRoot, ".next", "BUILD_ID"))) {
     throw new Error("No production build in .next: run `node server/cli/atrium.mjs build` first (npm test does it before this step).");
   }
   const env = loadEnv({
-    NODE_ENV: "production",
+    NODE_ENV: options.dev ? "development" : "production",
     PORT: "0",
     HOST: "127.0.0.1",
     ATRIUM_DATA_DIR: dataDir,
@@ -37,7 +37,7 @@ export async function startPortal(dataDir: string): Promise<RunningServer & { ba
     ATRIUM_ADMIN_PASSWORD: "admin-password-1",
     ATRIUM_LOG_LEVEL: process.env.ATRIUM_LOG_LEVEL ?? "warn",
   });
-  const server = await startServer({ env, dev: false });
+  const server = await startServer({ env, dev: options.dev ?? false });
   return Object.assign(server, { base: `http://127.0.0.1:${server.port}` });
 }
 
