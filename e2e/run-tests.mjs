@@ -24,7 +24,7 @@ function fail(message) {
   process.exit(2);
 }
 
-function findFiles(suffix, dirs = ["server", "db", "app", "e2e/support"]) {
+function findFiles(suffix, dirs = ["server", "db", "app", "e2e/support", "e2e/clusters"]) {
   const out = [];
   const walk = (dir) => {
     if (!fs.existsSync(dir)) return;

@@ -5,19 +5,16 @@ import { cellRuns, kernels, notebookKernels } from "../schema";
 
 export type CellRunRow = typeof cellRuns.$inferSelect;
 
-export async function insertCellRun(
+/** Writes a run's current state: the first write inserts it, later ones update it. */
+export async function saveCellRun(
   db: Database,
-  params: { msgId: string; kernelId: string; ownerId: string; notebookPath: string | null; cellId: string | null; code: string },
+  params: Pick<CellRunRow, "msgId" | "kernelId" | "ownerId" | "notebookPath" | "cellId" | "code" | "status" | "executionCount" | "outputs" | "spilledBytes" | "clipped" | "startedAt" | "finishedAt">,
 ) {
-  await db.insert(cellRuns).values(params).onConflictDoNothing();
-}
-
-export async function updateCellRun(
-  db: Database,
-  msgId: string,
-  fields: Partial<Pick<CellRunRow, "status" | "executionCount" | "outputs" | "spilledBytes" | "clipped" | "finishedAt">>,
-) {
-  await db.update(cellRuns).set({ ...fields, updatedAt: new Date() }).where(eq(cellRuns.msgId, msgId));
+  const { msgId, kernelId, ownerId, notebookPath, cellId, code, startedAt, ...progress } = params;
+  await db
+    .insert(cellRuns)
+    .values(params)
+    .onConflictDoUpdate({ target: cellRuns.msgId, set: { ...progress, updatedAt: new Date() } });
 }
 
 /** Runs a dead or restarted kernel left unfinished. */

@@ -194,3 +194,14 @@ export async function kernelCountsByStateAndTeam(db: Db) {
     .where(ne(kernels.state, "dead"))
     .groupBy(kernels.state, teams.name);
 }
+
+/**
+ * Busy accounting written in batches by the process that holds the kernel: adds completed busy time and sets
+ * the open busy period (null when idle) of the kernel's live session.
+ */
+export async function addBusyTime(db: Db, params: { kernelId: string; addMs: number; busySince: Date | null }) {
+  await db
+    .update(kernelSessions)
+    .set({ busyMs: sql`${kernelSessions.busyMs} + ${Math.max(0, Math.round(params.addMs))}`, busySince: params.busySince })
+    .where(and(eq(kernelSessions.kernelId, params.kernelId), isNull(kernelSessions.endedAt)));
+}

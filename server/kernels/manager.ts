@@ -14,7 +14,7 @@ import { LaunchError, launchAndConfirm, type LauncherRegistry } from "./launcher
 import { launcherName, type Kernelspec } from "./kernelspecs";
 import { LiveKernel, type ExecutionState } from "./live-kernel";
 import type { OutputRecorder } from "./output-recorder";
-import { recordExecutionState } from "@/db/queries/usage";
+import { KernelStateWriter } from "./state-writer";
 import { admitKernel } from "@/server/quota/service";
 import { chooseSize, sizeTableOf } from "@/server/quota/sizes";
 import { kernelMetrics } from "@/server/usage/metrics";
@@ -52,6 +52,7 @@ const kernelLogger: KernelLogger = {
 export class KernelManager {
   private readonly live = new Map<string, LiveKernel>();
   private readonly lastActivityWrite = new Map<string, number>();
+  private readonly stateWriters = new Map<string, KernelStateWriter>();
   private readonly pendingStarts = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: KernelManagerOptions) {}
@@ -206,6 +207,7 @@ export class KernelManager {
     } else {
       await this.stopHeldElsewhere(id, reason, detail);
     }
+    await this.settleState(id);
     await this.options.recorder?.kernelEnded(id);
     await markKernelDead(this.options.db, { id, reason, detail });
   }
@@ -267,8 +269,22 @@ export class KernelManager {
   /** Lets go of every kernel without stopping them: they keep running and the next start reattaches. */
   async detachAll(): Promise<void> {
     await this.options.recorder?.flushAll();
+    await Promise.all([...this.stateWriters.keys()].map((id) => this.settleState(id)));
     await Promise.all([...this.live.values()].map((k) => k.detach()));
     this.live.clear();
+  }
+
+  private stateWriterOf(id: string): KernelStateWriter {
+    let writer = this.stateWriters.get(id);
+    if (!writer) this.stateWriters.set(id, (writer = new KernelStateWriter(this.options.db, id)));
+    return writer;
+  }
+
+  /** Writes a kernel's pending state and busy time before its end is recorded. */
+  private async settleState(id: string): Promise<void> {
+    const writer = this.stateWriters.get(id);
+    this.stateWriters.delete(id);
+    await writer?.flush();
   }
 
   /** Keeps a live kernel in this process, with its outputs recorded. */
@@ -285,12 +301,8 @@ export class KernelManager {
   private eventsFor(id: string) {
     const { db } = this.options;
     return {
-      onState: (state: ExecutionState) => {
-        if (state === "dead") return;
-        void updateKernel(db, id, { state }).catch((error) => log.warn(`kernel ${id}: state write failed: ${error}`));
-        // Busy time for usage (and for the culler: a busy kernel is not idle however silent it is).
-        void recordExecutionState(db, { kernelId: id, busy: state === "busy", at: new Date() }).catch((error) => log.warn(`kernel ${id}: busy-time write failed: ${error}`));
-      },
+      // Busy time counts for usage and for the culler (a busy kernel is not idle however silent it is).
+      onState: (state: ExecutionState) => this.stateWriterOf(id).onState(state),
       onActivity: (at: Date) => {
         // Activity is frequent (every output); the row is written at most every few seconds.
         const last = this.lastActivityWrite.get(id) ?? 0;
@@ -306,7 +318,9 @@ export class KernelManager {
         void kernel?.detach();
         void kernel?.process.cleanup().catch(() => {});
         void this.options.recorder?.kernelEnded(id);
-        void markKernelDead(db, { id, reason: "died", detail: status.reason }).catch((error) => log.error(`kernel ${id}: could not record death: ${error}`));
+        void this.settleState(id)
+          .then(() => markKernelDead(db, { id, reason: "died", detail: status.reason }))
+          .catch((error) => log.error(`kernel ${id}: could not record death: ${error}`));
       },
     };
   }

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Database } from "@/db";
-import { abortRunningCellRuns, insertCellRun, updateCellRun } from "@/db/queries/notebooks";
+import { abortRunningCellRuns, saveCellRun } from "@/db/queries/notebooks";
 import { log } from "@/server/log";
 import type { LiveKernel } from "./live-kernel";
 import type { JsonObject } from "@/server/notebooks/nbformat";
@@ -17,6 +17,11 @@ export const STORED_OUTPUT_LIMIT_BYTES = 4 * 1024 * 1024;
 interface Run {
   msgId: string;
   kernelId: string;
+  ownerId: string;
+  notebookPath: string | null;
+  cellId: string | null;
+  code: string;
+  startedAt: Date;
   outputs: RunOutputs;
   status: "running" | "ok" | "error" | "aborted";
   executionCount: number | null;
@@ -50,6 +55,11 @@ export class OutputRecorder {
       const run: Run = {
         msgId: msg.header.msg_id,
         kernelId: kernel.id,
+        ownerId: kernel.ownerId,
+        notebookPath: typeof atrium?.notebookPath === "string" ? atrium.notebookPath.slice(0, 4096) : null,
+        cellId: typeof atrium?.cellId === "string" ? atrium.cellId.slice(0, 256) : null,
+        code: typeof content.code === "string" ? content.code.slice(0, 1_000_000) : "",
+        startedAt: new Date(),
         outputs: newRunOutputs(),
         status: "running",
         executionCount: null,
@@ -59,16 +69,9 @@ export class OutputRecorder {
         chain: Promise.resolve(),
       };
       this.runs.set(run.msgId, run);
-      this.enqueue(run, () =>
-        insertCellRun(this.db, {
-          msgId: run.msgId,
-          kernelId: kernel.id,
-          ownerId: kernel.ownerId,
-          notebookPath: typeof atrium?.notebookPath === "string" ? atrium.notebookPath.slice(0, 4096) : null,
-          cellId: typeof atrium?.cellId === "string" ? atrium.cellId.slice(0, 256) : null,
-          code: typeof content.code === "string" ? content.code.slice(0, 1_000_000) : "",
-        }),
-      );
+      // Nothing is written yet: the first write waits a flush interval (or the end of the run), so a quick
+      // cell costs one write, and no database work stands between the request and the kernel's reply.
+      this.scheduleFlush(run);
     });
     const offMessages = kernel.subscribe(
       (msg) => {
@@ -137,6 +140,13 @@ export class OutputRecorder {
     const finished = run.replied && run.idle;
     if (finished) this.runs.delete(run.msgId);
     const snapshot = {
+      msgId: run.msgId,
+      kernelId: run.kernelId,
+      ownerId: run.ownerId,
+      notebookPath: run.notebookPath,
+      cellId: run.cellId,
+      code: run.code,
+      startedAt: run.startedAt,
       status: finished ? run.status : "running",
       executionCount: run.executionCount,
       outputs: run.outputs.area.outputs, // the reducer never mutates an area it returned
@@ -144,7 +154,7 @@ export class OutputRecorder {
       spilledBytes: run.spilledBytes,
       finishedAt: finished ? new Date() : null,
     } as const;
-    return this.enqueue(run, () => updateCellRun(this.db, run.msgId, snapshot));
+    return this.enqueue(run, () => saveCellRun(this.db, snapshot));
   }
 
   private enqueue(run: Run, write: () => Promise<void>): Promise<void> {

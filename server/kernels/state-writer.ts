@@ -1,0 +1,60 @@
+// Writes a live kernel's execution state and busy time to the database in batches. Every execute flips a
+// kernel busy and back to idle; writing each flip would put several statements on the path of every reply
+// (on the embedded database that is CPU on this very event loop). Instead the latest state and the busy time
+// accumulated in memory are written at most once per interval, and at once when the kernel ends.
+import type { Database } from "@/db";
+import { updateKernel } from "@/db/queries/kernels";
+import { addBusyTime } from "@/db/queries/usage";
+import { log } from "@/server/log";
+import type { ExecutionState } from "./live-kernel";
+
+export class KernelStateWriter {
+  private latest: ExecutionState | undefined;
+  private written: ExecutionState | undefined;
+  private busySince: Date | null = null;
+  private busyMsPending = 0;
+  private busyChanged = false;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Database,
+    private readonly kernelId: string,
+    private readonly intervalMs = 1_000,
+  ) {}
+
+  onState(state: ExecutionState, at = new Date()) {
+    if (state === "dead") return; // the row's death is written by whoever noticed it, with the reason
+    if (state === "busy" && !this.busySince) {
+      this.busySince = at;
+      this.busyChanged = true;
+    } else if (state !== "busy" && this.busySince) {
+      this.busyMsPending += at.getTime() - this.busySince.getTime();
+      this.busySince = null;
+      this.busyChanged = true;
+    }
+    this.latest = state;
+    this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
+  }
+
+  /** Writes what is pending now (and waits for it). */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const state = this.latest !== this.written ? this.latest : undefined;
+    const busy = this.busyChanged ? { addMs: this.busyMsPending, busySince: this.busySince } : undefined;
+    this.written = this.latest;
+    this.busyMsPending = 0;
+    this.busyChanged = false;
+    if (!state && !busy) return this.writing;
+    this.writing = this.writing.then(async () => {
+      try {
+        if (state) await updateKernel(this.db, this.kernelId, { state });
+        if (busy) await addBusyTime(this.db, { kernelId: this.kernelId, ...busy });
+      } catch (error) {
+        log.warn(`kernel ${this.kernelId}: state write failed: ${error}`);
+      }
+    });
+    return this.writing;
+  }
+}
