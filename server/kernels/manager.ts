@@ -27,6 +27,12 @@ export interface KernelModel {
   connections: number;
 }
 
+export interface StartRequest {
+  name?: string;
+  env?: Record<string, string>;
+  size?: string;
+}
+
 export interface KernelManagerOptions {
   db: Database;
   secret: string;
@@ -65,7 +71,18 @@ export class KernelManager {
     return this.options.defaultKernelspec ?? (this.kernelspecs.has("python3") ? "python3" : [...this.kernelspecs.keys()][0] ?? "python3");
   }
 
-  async start(user: UserRow, request: { name?: string; env?: Record<string, string>; size?: string }): Promise<KernelModel> {
+  /** Starts a kernel and resolves once it answers (the Jupyter API's POST /api/kernels). */
+  async start(user: UserRow, request: StartRequest): Promise<KernelModel> {
+    const { id, started } = await this.begin(user, request);
+    await started;
+    return this.model(await this.requireRow(user, id));
+  }
+
+  /**
+   * Admits and begins a launch; resolves with the kernel id as soon as the kernel is admitted, while the
+   * launch goes on (`started` settles when it ends). The portal's own UI uses this to show launch phases.
+   */
+  async begin(user: UserRow, request: StartRequest): Promise<{ id: string; started: Promise<void> }> {
     const name = request.name || this.defaultKernelspec;
     const kernelspec = this.kernelspecs.get(name);
     if (!kernelspec) {
@@ -79,19 +96,35 @@ export class KernelManager {
     // Quota admission inserts the kernel row (and its usage session) in the transaction that checks the limits.
     await admitKernel(db, { kernelId: id, userId: user.id, team: team ? { id: team.id, name: team.name } : null, kernelspec: name, launcher: launcherName(kernelspec), size });
     const launchStartedAt = Date.now();
-    const starting = this.launch(user, id, kernelspec, request.env, size.name);
-    this.pendingStarts.set(id, starting);
-    try {
-      await starting;
-      kernelMetrics().launchFinished(team?.name ?? null, name, "started", (Date.now() - launchStartedAt) / 1000);
-    } catch (error) {
-      const timedOut = error instanceof AppError && error.code === "LAUNCH_TIMEOUT";
-      kernelMetrics().launchFinished(team?.name ?? null, name, timedOut ? "timeout" : "failed", (Date.now() - launchStartedAt) / 1000);
-      throw error;
-    } finally {
-      this.pendingStarts.delete(id);
-    }
-    return this.model(await this.requireRow(user, id));
+    const started = this.launch(user, id, kernelspec, request.env, size.name).then(
+      () => kernelMetrics().launchFinished(team?.name ?? null, name, "started", (Date.now() - launchStartedAt) / 1000),
+      (error: unknown) => {
+        const timedOut = error instanceof AppError && error.code === "LAUNCH_TIMEOUT";
+        kernelMetrics().launchFinished(team?.name ?? null, name, timedOut ? "timeout" : "failed", (Date.now() - launchStartedAt) / 1000);
+        throw error;
+      },
+    );
+    this.pendingStarts.set(id, started);
+    void started.catch(() => {}).finally(() => this.pendingStarts.delete(id));
+    return { id, started };
+  }
+
+  /** Where a kernel is: its state, and while it starts, the launch phase (submitted, accepted by YARN, ...). */
+  async status(user: UserRow, id: string) {
+    const row = await this.requireRow(user, id);
+    const live = this.live.get(id);
+    return {
+      id: row.id,
+      kernelspec: row.kernelspec,
+      state: live?.executionState ?? row.state,
+      /** While starting: the launch phase; when dead: why. */
+      detail: row.stateDetail,
+      endReason: row.endReason,
+      engineId: row.engineId,
+      sizeProfile: row.sizeProfile,
+      createdAt: row.createdAt,
+      startedAt: row.startedAt,
+    };
   }
 
   private async launch(user: UserRow, id: string, kernelspec: Kernelspec, env: Record<string, string> | undefined, sizeProfile?: string) {
@@ -100,7 +133,12 @@ export class KernelManager {
       const { kernel } = await launchAndConfirm(
         this.options.launchers,
         { kernelId: id, kernelspec, username: user.username, env, sizeProfile, cwd: await this.options.homeOf?.(user) },
-        { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs },
+        {
+          launchMs: this.options.launchDeadlineMs,
+          startupMs: this.options.startupDeadlineMs,
+          // Launch phases reach the kernel's row, where the notebook page reads them.
+          onPhase: (phase: string) => void updateKernel(db, id, { stateDetail: phase.slice(0, 1000) }).catch(() => {}),
+        },
       );
       const liveKernel = this.hold(new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger));
       await liveKernel.ready();

@@ -38,6 +38,11 @@ export interface LaunchRequest {
 export interface LaunchOptions {
   /** For launchers that must wait for the engine before connection info is known. */
   deadlineMs?: number;
+  /**
+   * Reports a launch phase in words a user understands ("submitted", "accepted by YARN: waiting for queue
+   * capacity", "pod scheduled", ...); the notebook shows it while the kernel starts.
+   */
+  onPhase?: (phase: string) => void;
 }
 
 export type LaunchErrorCode =
@@ -356,9 +361,11 @@ export class LauncherRegistry {
 export async function launchAndConfirm(
   registry: LauncherRegistry,
   request: LaunchRequest,
-  deadlines: { launchMs?: number; startupMs?: number } = {},
+  deadlines: { launchMs?: number; startupMs?: number; onPhase?: (phase: string) => void } = {},
 ): Promise<{ kernel: KernelProcess; kernelInfo: ChannelMessage }> {
-  const kernel = await registry.launch(request, { deadlineMs: deadlines.launchMs });
+  deadlines.onPhase?.("launching");
+  const kernel = await registry.launch(request, { deadlineMs: deadlines.launchMs, onPhase: deadlines.onPhase });
+  deadlines.onPhase?.("connecting");
   try {
     const kernelInfo = await kernel.confirmStartup(deadlines.startupMs ?? DEFAULT_STARTUP_DEADLINE_MS);
     return { kernel, kernelInfo };
