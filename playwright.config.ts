@@ -4,7 +4,8 @@ import { defineConfig, devices } from "@playwright/test";
 // End-to-end tests drive Debian's Chromium against the production build, served by `atrium start` on a fresh
 // embedded database. Screenshots of every test are kept under e2e/.artifacts.
 const port = Number(process.env.ATRIUM_E2E_PORT ?? 3917);
-export const e2eDataDir = path.resolve("e2e/.artifacts/data");
+// Per port, so two runs on different ports (ATRIUM_E2E_PORT) never share a data dir.
+export const e2eDataDir = path.resolve(`e2e/.artifacts/data-${port}`);
 export const e2eAdmin = { email: "admin@e2e.test", password: "e2e-admin-password" };
 
 export default defineConfig({
