@@ -11,7 +11,8 @@ import { systemActor } from "./identity/actor";
 import type { Services } from "./services";
 import { log } from "./log";
 import { startKernels } from "./kernels/start";
-import { LocalHomeStores } from "./storage/homes";
+import { LocalHomeStores, type HomeStores } from "./storage/homes";
+import { WebHdfsHomeStores } from "./storage/webhdfs-homes";
 
 export interface Booted {
   services: Services;
@@ -28,7 +29,7 @@ export async function bootServices(env: Env): Promise<Booted> {
     connectTimeoutSeconds: env.ATRIUM_DB_CONNECT_TIMEOUT_SECONDS,
   });
   const secureCookies = env.ATRIUM_PUBLIC_URL?.startsWith("https:") ?? false;
-  const homes = new LocalHomeStores(path.join(env.dataDir, "homes"));
+  const homes = createHomeStores(env);
   let kernels: Awaited<ReturnType<typeof startKernels>>;
   try {
     kernels = await startKernels(env, database.db, secret, homes);
@@ -54,6 +55,22 @@ export async function bootServices(env: Env): Promise<Booted> {
       await database.close();
     },
   };
+}
+
+/** The one place that picks the home-folder backend; everything else holds a HomeStores. */
+function createHomeStores(env: Env): HomeStores {
+  if (env.ATRIUM_HOME_STORE === "webhdfs") {
+    // loadEnv() already refused webhdfs without a URL; this keeps a hand-made Env from falling back silently.
+    if (!env.ATRIUM_WEBHDFS_URL) throw new Error("ATRIUM_HOME_STORE=webhdfs needs ATRIUM_WEBHDFS_URL.");
+    return new WebHdfsHomeStores({
+      url: env.ATRIUM_WEBHDFS_URL,
+      serviceUser: env.ATRIUM_WEBHDFS_USER,
+      auth: env.ATRIUM_WEBHDFS_AUTH,
+      homeRoot: env.ATRIUM_WEBHDFS_HOME_ROOT,
+      timeoutMs: env.ATRIUM_WEBHDFS_TIMEOUT_SECONDS * 1000,
+    });
+  }
+  return new LocalHomeStores(path.join(env.dataDir, "homes"));
 }
 
 /** The secret is generated once and kept in the data dir (mode 0600), so sessions survive restarts. */

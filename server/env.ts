@@ -46,6 +46,50 @@ const schema = z.object({
   ATRIUM_KERNEL_STARTUP_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
   ATRIUM_DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().positive().default(10),
   ATRIUM_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  // Home folders: the local folder (embedded default) or HDFS through WebHDFS, as each analyst.
+  ATRIUM_HOME_STORE: z.enum(["local", "webhdfs"]).default("local"),
+  ATRIUM_WEBHDFS_URL: optionalNonEmpty.pipe(
+    z
+      .string()
+      .refine((v) => /^https?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
+        message: "must be the NameNode's WebHDFS address, e.g. http://namenode.example.com:9870",
+      })
+      .optional(),
+  ),
+  ATRIUM_WEBHDFS_USER: optionalNonEmpty.pipe(
+    z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._@/-]*$/, "must be a Hadoop user name such as atrium").optional(),
+  ),
+  ATRIUM_WEBHDFS_AUTH: z.enum(["simple", "kerberos"]).default("simple"),
+  ATRIUM_WEBHDFS_HOME_ROOT: z
+    .string()
+    .default("/user")
+    .refine((v) => /^\/[^:\s]*$/.test(v) && !/(^|\/)\.\.?(\/|$)/.test(v) && v.replace(/\/+/g, "") !== "", {
+      message: "must be an absolute HDFS folder such as /user",
+    }),
+  ATRIUM_WEBHDFS_TIMEOUT_SECONDS: z.coerce.number().positive().default(30),
+  // YARN kernels (the `yarn` launcher is registered only when ATRIUM_YARN_RM_URL is set).
+  ATRIUM_YARN_RM_URL: optionalNonEmpty.pipe(
+    z
+      .string()
+      .refine((v) => /^https?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
+        message: "must be the ResourceManager's web address, e.g. http://rm.example.com:8088",
+      })
+      .optional(),
+  ),
+  ATRIUM_YARN_SPARK_HOME: optionalNonEmpty,
+  ATRIUM_YARN_HADOOP_CONF_DIR: optionalNonEmpty,
+  ATRIUM_YARN_SPARK_CONF_DIR: optionalNonEmpty,
+  ATRIUM_YARN_KERNEL_PYTHON: optionalNonEmpty,
+  ATRIUM_YARN_SERVICE_USER: optionalNonEmpty.pipe(
+    z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._@-]*$/, "must be a Hadoop user name such as atrium").optional(),
+  ),
+  ATRIUM_YARN_IMPERSONATE: z
+    .enum(["true", "false", "1", "0"])
+    .default("true")
+    .transform((v) => v === "true" || v === "1"),
+  ATRIUM_YARN_DEFAULT_QUEUE: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/, "must be a YARN queue name").default("default"),
+  ATRIUM_YARN_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(60).default(2),
+  ATRIUM_YARN_LAUNCH_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
 });
 
 export type Env = z.output<typeof schema> & { dataDir: string };
@@ -65,7 +109,24 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
       result.error.issues.map((issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`),
     );
   }
+  const problems = homeStoreProblems(result.data);
+  if (problems.length > 0) throw new EnvError(problems);
   return { ...result.data, dataDir: path.resolve(result.data.ATRIUM_DATA_DIR) };
+}
+
+/** Settings that only make sense together (checked after each one is valid on its own). */
+function homeStoreProblems(data: z.output<typeof schema>): string[] {
+  if (data.ATRIUM_HOME_STORE !== "webhdfs") return [];
+  const problems: string[] = [];
+  if (!data.ATRIUM_WEBHDFS_URL) {
+    problems.push("ATRIUM_WEBHDFS_URL: is required when ATRIUM_HOME_STORE=webhdfs (e.g. http://namenode.example.com:9870)");
+  }
+  if (data.ATRIUM_WEBHDFS_AUTH === "kerberos") {
+    problems.push(
+      "ATRIUM_WEBHDFS_AUTH: kerberos (SPNEGO) is not supported in this build; use simple authentication for Atrium's service user, or ATRIUM_HOME_STORE=local",
+    );
+  }
+  return problems;
 }
 
 let cached: Env | undefined;

@@ -28,12 +28,13 @@ export interface ProbeData {
   firstEditorInDom: number | null;
   keys: ProbeKey[];
   eventTimings: { name: string; start: number; duration: number; processingStart: number; processingEnd: number }[];
+  streamEnd: number | null;
   now: number;
 }
 
 export function installProbe(config: ProbeConfig) {
   const w = window as unknown as { __nbProbe: ProbeData & { watchEditor(selector: string, char: string): void; isStreaming(): boolean } };
-  const data: ProbeData = { longTasks: [], fcp: null, lastCellInDom: null, lastCellFrame: null, firstEditorInDom: null, keys: [], eventTimings: [], now: 0 };
+  const data: ProbeData = { longTasks: [], fcp: null, lastCellInDom: null, lastCellFrame: null, firstEditorInDom: null, keys: [], eventTimings: [], streamEnd: null, now: 0 };
   try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) data.longTasks.push({ start: e.startTime, duration: e.duration });
@@ -122,6 +123,24 @@ export function installProbe(config: ProbeConfig) {
     },
   });
   // The streaming cell is Cell 1: it streams while its prompt says [*]:.
+  // when Cell 1's prompt stops showing [*] (checked on every DOM change under Cell 1, and each frame)
+  let sawRunning = false;
+  const watchStream = () => {
+    const running = streamingCheck();
+    if (running) sawRunning = true;
+    else if (sawRunning && data.streamEnd === null) data.streamEnd = performance.now();
+  };
+  const streamTick = () => {
+    watchStream();
+    if (data.streamEnd === null) requestAnimationFrame(streamTick);
+  };
+  Object.assign(w.__nbProbe, {
+    watchStreamEnd() {
+      const cell = document.querySelector('[role="region"][aria-label="Cell 1"]');
+      if (cell) new MutationObserver(watchStream).observe(cell, { childList: true, subtree: true, characterData: true });
+      requestAnimationFrame(streamTick);
+    },
+  });
   streamingCheck = () => {
     const prompt = document.querySelector('[role="region"][aria-label="Cell 1"] [aria-hidden]');
     return (prompt?.textContent ?? '').includes('*');

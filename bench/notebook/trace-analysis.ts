@@ -6,6 +6,7 @@
 //   - forced layouts / style recalcs inside it, by the JS stack that forced them.
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 
 interface TraceEvent {
   name: string;
@@ -36,12 +37,17 @@ export interface FunctionCost {
 }
 
 export interface TraceSummary {
+  /** The trace ended inside a task (buffer full): that task's duration is a lower bound. */
+  truncated: boolean;
+  traceSpanMs: number;
   mainThread: { pid: number; tid: number };
   navigationStartTs: number | null;
   longTasks: { startMs: number; durationMs: number }[];
   longest: TaskBreakdown | null;
   wholeLoad: { name: string; selfMs: number }[];
   functionsInLongest: { bySelf: FunctionCost[]; byTotal: FunctionCost[] };
+  /** The next longest tasks (up to 3 more, ≥ 200 ms): what they spend time in. */
+  otherLongTasks: { startMs: number; durationMs: number; byEvent: { name: string; selfMs: number }[]; byTotal: FunctionCost[] }[];
   forcedLayouts: { count: number; totalMs: number; topStacks: { stack: string; count: number; ms: number }[] };
   layoutAndStyleInLongest: { layouts: number; layoutMs: number; styleRecalcs: number; styleMs: number };
 }
@@ -74,8 +80,30 @@ function bucketOf(name: string): string {
 }
 
 export function analyzeTrace(file: string, options: { chunksDir?: string } = {}): TraceSummary {
-  const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const text = file.endsWith('.gz') ? zlib.gunzipSync(fs.readFileSync(file)).toString('utf8') : fs.readFileSync(file, 'utf8');
+  const raw = JSON.parse(text);
   const events: TraceEvent[] = Array.isArray(raw) ? raw : raw.traceEvents;
+  // B/E pairs become complete events; a B the trace never closed (Chromium's trace buffer filled up inside a
+  // very long task) ends at the trace's last timestamp and is marked truncated: its duration is a lower bound.
+  let lastTs = 0;
+  for (const e of events) if (typeof e.ts === 'number' && e.ts > lastTs) lastTs = e.ts;
+  const open = new Map<string, TraceEvent[]>();
+  for (const e of [...events].filter((x) => x.ph === 'B' || x.ph === 'E').sort((a, b) => a.ts - b.ts)) {
+    const key = `${e.pid}:${e.tid}`;
+    const stack = open.get(key) ?? [];
+    open.set(key, stack);
+    if (e.ph === 'B') stack.push(e);
+    else {
+      const begin = stack.pop();
+      if (begin) events.push({ ...begin, ph: 'X', dur: e.ts - begin.ts });
+    }
+  }
+  let truncated = false;
+  for (const stack of open.values())
+    for (const begin of stack) {
+      truncated = true;
+      events.push({ ...begin, ph: 'X', dur: lastTs - begin.ts, args: { ...begin.args, truncated: true } });
+    }
 
   // the renderer main thread of the page: CrRendererMain with the most complete events
   const mainThreads = new Set<string>();
@@ -152,8 +180,20 @@ export function analyzeTrace(file: string, options: { chunksDir?: string } = {})
   // CPU profile: ProfileChunk events (one Profile per thread id)
   const functions = profileFunctions(events, pid, longest ? [longest.ts, longest.ts + longest.dur!] : null, options.chunksDir);
 
+  const others = [...long].sort((a, b) => b.dur! - a.dur!).slice(1, 4).filter((t) => t.dur! >= 200_000);
+  const otherLongTasks = others.map((t) => ({
+    startMs: round(rel(t.ts)),
+    durationMs: round(t.dur! / 1000),
+    byEvent: selfTimes(t.ts, t.ts + t.dur!).slice(0, 8),
+    byTotal: profileFunctions(events, pid, [t.ts, t.ts + t.dur!], options.chunksDir).byTotal.slice(0, 15),
+  }));
+
+  const firstTs = Math.min(...events.filter((e) => typeof e.ts === 'number' && e.ts > 0).map((e) => e.ts));
   return {
+    truncated,
+    traceSpanMs: round((lastTs - firstTs) / 1000),
     mainThread: { pid, tid },
+    otherLongTasks,
     navigationStartTs,
     longTasks: long.map((t) => ({ startMs: round(rel(t.ts)), durationMs: round(t.dur! / 1000) })),
     longest: longestBreakdown,

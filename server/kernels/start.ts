@@ -1,13 +1,18 @@
 // Assembles kernel support for this process: the kernelspecs, the launchers they name, and the manager,
 // then reattaches kernels that outlived the last portal process.
+import os from "node:os";
 import path from "node:path";
+import { asc, eq } from "drizzle-orm";
+import { memberships, teams, users } from "@/db/schema";
 import type { Database } from "@/db";
 import type { Env } from "@/server/env";
 import { BUNDLED_KERNELSPECS_DIR, loadKernelspecs } from "./kernelspecs";
 import { LauncherRegistry } from "./launchers/base";
 import { LocalLauncher } from "./launchers/local";
 import { RemoteLocalLauncher } from "./launchers/remote-local";
+import { YarnLauncher } from "./launchers/yarn";
 import { ResponseListener } from "./launch-protocol/response-listener";
+import type { RemoteLauncherOptions } from "./launchers/remote";
 import { KernelManager } from "./manager";
 import { OutputRecorder } from "./output-recorder";
 import { resolveKernelPython } from "./python-runtime";
@@ -34,6 +39,11 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   const launchers = new LauncherRegistry()
     .register(new LocalLauncher({ runtimeDir, python }))
     .register(new RemoteLocalLauncher({ ...remote, python }));
+  const yarn = env.ATRIUM_YARN_RM_URL ? yarnLauncher(env, db, remote, runtimeDir) : undefined;
+  if (yarn) {
+    launchers.register(yarn);
+    yarn.start(); // the one RM poller; restored YARN kernels below are followed by it
+  }
   // Only kernelspecs whose launcher is available here are offered.
   for (const [name, spec] of kernelspecs) {
     try {
@@ -71,7 +81,49 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     stop: async () => {
       await culler.stop();
       await manager.detachAll();
+      await yarn?.stop();
       await responses.stop();
     },
   };
+}
+
+/** The YARN launcher from ATRIUM_YARN_* (see the README's configuration table). */
+function yarnLauncher(env: Env, db: Database, remote: RemoteLauncherOptions, runtimeDir: string): YarnLauncher {
+  const submitEnv: Record<string, string> = {};
+  if (env.ATRIUM_YARN_SPARK_HOME) submitEnv.SPARK_HOME = env.ATRIUM_YARN_SPARK_HOME;
+  if (env.ATRIUM_YARN_HADOOP_CONF_DIR) submitEnv.HADOOP_CONF_DIR = submitEnv.YARN_CONF_DIR = env.ATRIUM_YARN_HADOOP_CONF_DIR;
+  if (env.ATRIUM_YARN_SPARK_CONF_DIR) submitEnv.SPARK_CONF_DIR = env.ATRIUM_YARN_SPARK_CONF_DIR;
+  for (const name of ["HADOOP_CONF_DIR", "YARN_CONF_DIR", "SPARK_HOME", "SPARK_CONF_DIR"]) {
+    if (!submitEnv[name] && process.env[name]) submitEnv[name] = process.env[name]!;
+  }
+  return new YarnLauncher({
+    ...remote,
+    launchDeadlineMs: env.ATRIUM_YARN_LAUNCH_TIMEOUT_SECONDS * 1000,
+    rmUrl: env.ATRIUM_YARN_RM_URL!,
+    serviceUser: env.ATRIUM_YARN_SERVICE_USER ?? os.userInfo().username,
+    sparkSubmit: env.ATRIUM_YARN_SPARK_HOME ? path.join(env.ATRIUM_YARN_SPARK_HOME, "bin", "spark-submit") : "spark-submit",
+    submitEnv,
+    kernelPython: env.ATRIUM_YARN_KERNEL_PYTHON,
+    impersonate: env.ATRIUM_YARN_IMPERSONATE,
+    defaultQueue: env.ATRIUM_YARN_DEFAULT_QUEUE,
+    queueFor: (username) => yarnQueueOf(db, username),
+    pollIntervalMs: env.ATRIUM_YARN_POLL_INTERVAL_SECONDS * 1000,
+    runtimeDir: path.join(runtimeDir, "yarn"),
+  });
+}
+
+/**
+ * The YARN queue of the user's team: the first team by name, the one admission charges (manager.begin).
+ * TODO(owner of db/queries/teams.ts): move this query there.
+ */
+async function yarnQueueOf(db: Database, username: string): Promise<string | null> {
+  const [row] = await db
+    .select({ queue: teams.yarnQueue })
+    .from(users)
+    .innerJoin(memberships, eq(memberships.userId, users.id))
+    .innerJoin(teams, eq(teams.id, memberships.teamId))
+    .where(eq(users.username, username))
+    .orderBy(asc(teams.name))
+    .limit(1);
+  return row?.queue ?? null;
 }

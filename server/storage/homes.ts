@@ -1,5 +1,6 @@
 // Each user's home folder: the HomeStore for a user, created (mode 0700) on first use. The local store is
-// the embedded default; WebHDFS and PVC stores plug in behind the same interface.
+// the embedded default; WebHDFS (webhdfs-homes.ts) and PVC stores plug in behind the same interface, and
+// boot.ts picks one by ATRIUM_HOME_STORE.
 import path from "node:path";
 import type { HomeStore } from "./home-store";
 import { localHomeStoreFor, type LocalHomeStore } from "./local-store";
@@ -10,20 +11,35 @@ export interface HomeStores {
   localPathOf(user: { username: string }): string | undefined;
 }
 
+/**
+ * One ensureHome() per user per process, shared by concurrent callers; a failure is forgotten so the next
+ * call tries again.
+ */
+export class HomesOnce<S extends HomeStore = HomeStore> {
+  private readonly ensured = new Map<string, Promise<S>>();
+
+  get(username: string, create: () => Promise<S>): Promise<S> {
+    let store = this.ensured.get(username);
+    if (!store) {
+      store = create();
+      store.catch(() => this.ensured.delete(username));
+      this.ensured.set(username, store);
+    }
+    return store;
+  }
+}
+
 export class LocalHomeStores implements HomeStores {
-  private readonly ensured = new Map<string, Promise<LocalHomeStore>>();
+  private readonly homes = new HomesOnce<LocalHomeStore>();
 
   constructor(private readonly baseDir: string) {}
 
   forUser(user: { username: string }): Promise<HomeStore> {
-    let store = this.ensured.get(user.username);
-    if (!store) {
+    return this.homes.get(user.username, async () => {
       const created = localHomeStoreFor(this.baseDir, user.username);
-      store = created.ensureHome().then(() => created);
-      store.catch(() => this.ensured.delete(user.username));
-      this.ensured.set(user.username, store);
-    }
-    return store;
+      await created.ensureHome();
+      return created;
+    });
   }
 
   localPathOf(user: { username: string }): string {

@@ -5,6 +5,9 @@ import { usePathname, useRouter } from "next/navigation";
 const tabs = [
   { value: "/admin/users", label: "Users" },
   { value: "/admin/teams", label: "Teams" },
+  { value: "/admin/quotas", label: "Quotas" },
+  { value: "/admin/usage", label: "Usage" },
+  { value: "/admin/kernels", label: "Kernels" },
 ];
 
 export function AdminTabs() {

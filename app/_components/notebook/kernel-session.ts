@@ -4,6 +4,8 @@
 import { KernelConnection, type KernelState } from "@/app/_lib/kernel/connection";
 import type { KernelMessage } from "@/app/_lib/kernel/messages";
 import { KernelApiError, kernelApi, type KernelspecList } from "@/app/_lib/kernel/rest";
+import { startRefusal, type StartRefusal } from "@/app/_components/usage/refusal";
+import { kernelsTrpc, type KernelStatusAnswer } from "./kernels-api";
 import type { NotebookModel } from "./model";
 import { runsApi } from "./runs-api";
 
@@ -15,6 +17,12 @@ export interface SessionStatus {
   kernelId: string | null;
   kernelName: string | null;
   displayName: string | null;
+  /** The size profile the kernel runs at (learned from the server); null until known. */
+  size: string | null;
+  /** A start that was refused (quota) or failed, shown where the user acted. */
+  refusal: StartRefusal | null;
+  /** Why the kernel ended (culled, stopped, died), once it has. */
+  ended: { kernelId: string; endReason: string | null; detail: string | null } | null;
 }
 
 type Notify = (message: string, kind?: "error" | "info") => void;
@@ -28,7 +36,10 @@ export class KernelSession {
   private readonly msgToCell = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
   private disposed = false;
-  status: SessionStatus = { state: "starting", phase: "finding your kernel", since: Date.now(), kernelId: null, kernelName: null, displayName: null };
+  status: SessionStatus = { state: "starting", phase: "finding your kernel", since: Date.now(), kernelId: null, kernelName: null, displayName: null, size: null, refusal: null, ended: null };
+  /** The size the next start asks for; null: the kernelspec's default. */
+  private size: string | null = null;
+  private readonly explained = new Set<string>();
 
   constructor(private readonly model: NotebookModel, private readonly path: string, private readonly notify: Notify) {}
 
@@ -78,30 +89,93 @@ export class KernelSession {
     return this.specs?.default ?? "python3";
   }
 
+  /**
+   * Starts a kernel through kernels.start (admission answers at once: a quota refusal shows here), follows its
+   * launch phases through kernels.status, and connects the socket at once (the server's attach waits for the
+   * launch to finish).
+   */
   private async launch(name: string): Promise<KernelConnection | null> {
-    this.setStatus({ state: "starting", phase: "launching", since: Date.now(), kernelName: name, displayName: this.displayNameOf(name) });
+    this.setStatus({ state: "starting", phase: "requesting", since: Date.now(), kernelId: null, kernelName: name, displayName: this.displayNameOf(name), refusal: null, ended: null });
+    let id: string;
     try {
-      const kernel = await kernelApi.start(name);
-      runsApi.bindKernel(this.path, kernel.id).catch((error: Error) => this.notify(`The notebook couldn't be linked to its kernel (${error.message}); reopening it will start a new one.`));
-      return this.attach(kernel.id, kernel.name);
+      ({ id } = await kernelsTrpc.start.mutate({ name, size: this.size ?? undefined }));
     } catch (error) {
-      this.notify(`The kernel didn't start: ${(error as Error).message}`);
-      this.setStatus({ state: "dead", phase: null, since: null });
+      this.setStatus({ state: "dead", phase: null, since: null, refusal: startRefusal(error) });
       return null;
+    }
+    if (this.disposed) return null;
+    runsApi.bindKernel(this.path, id).catch((error: Error) => this.notify(`The notebook couldn't be linked to its kernel (${error.message}); reopening it will start a new one.`));
+    const connection = this.attach(id, name, "admitted");
+    void this.followLaunch(id);
+    return connection;
+  }
+
+  /** While the kernel starts: its launch phase from the server (submitted, accepted by YARN, ..., connecting). */
+  private async followLaunch(id: string): Promise<void> {
+    let failures = 0;
+    while (!this.disposed && this.status.kernelId === id && this.status.state === "starting") {
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      if (this.disposed || this.status.kernelId !== id) return;
+      let answer: KernelStatusAnswer;
+      try {
+        answer = await kernelsTrpc.status.query({ id });
+      } catch {
+        if (++failures > 20) return;
+        continue;
+      }
+      if (this.disposed || this.status.kernelId !== id) return;
+      if (answer.sizeProfile && answer.sizeProfile !== this.status.size) this.setStatus({ size: answer.sizeProfile });
+      if (answer.state === "dead") return void this.explainEnd(id, answer);
+      if (this.status.state !== "starting") return;
+      // Running: the socket's kernel_info takes over; until it answers, the page is connecting.
+      const phase = answer.state === "starting" ? answer.detail || "starting" : "connecting";
+      if (phase !== this.status.phase) this.setStatus({ phase });
+      if (answer.state !== "starting") return;
     }
   }
 
-  private attach(kernelId: string, name: string): KernelConnection {
-    this.setStatus({ kernelId, kernelName: name, displayName: this.displayNameOf(name), state: "starting", phase: "connecting", since: this.status.since ?? Date.now() });
+  /** The kernel is gone: ask the server why (culled, stopped by an admin, died, failed to launch) and say so. */
+  private async explainEnd(id: string, known?: KernelStatusAnswer): Promise<void> {
+    if (this.explained.has(id)) return;
+    this.explained.add(id);
+    let answer: KernelStatusAnswer | null = known ?? null;
+    // The socket can hear "dead" a moment before the row records why.
+    for (let i = 0; i < 6 && (!answer || answer.state !== "dead" || !answer.endReason); i++) {
+      if (i > 0 || !answer) await new Promise((resolve) => setTimeout(resolve, i === 0 ? 0 : 500));
+      answer = await kernelsTrpc.status.query({ id }).catch(() => answer);
+    }
+    if (this.disposed || this.status.kernelId !== id) return;
+    if (answer?.endReason === "launch_failed") {
+      this.setStatus({ state: "dead", phase: null, since: null, refusal: { title: "The kernel didn't start", message: answer.detail || "The launch failed.", detail: null, quota: false } });
+      return;
+    }
+    this.setStatus({ state: "dead", phase: null, since: null, ended: { kernelId: id, endReason: answer?.endReason ?? null, detail: answer?.detail ?? null } });
+  }
+
+  private attach(kernelId: string, name: string, phase = "connecting"): KernelConnection {
+    this.setStatus({ kernelId, kernelName: name, displayName: this.displayNameOf(name), state: "starting", phase, since: this.status.since ?? Date.now() });
+    if (phase === "connecting") {
+      // A kernel found running: learn its size (a new launch learns it while following the launch).
+      void kernelsTrpc.status
+        .query({ id: kernelId })
+        .then((answer) => {
+          if (this.status.kernelId !== kernelId || !answer.sizeProfile) return;
+          this.size = answer.sizeProfile;
+          this.setStatus({ size: answer.sizeProfile });
+        })
+        .catch(() => undefined);
+    }
     this.recordKernelspec(name);
     const connection = new KernelConnection(kernelId, {
       iopub: (msg) => this.onIopub(msg),
       stdin: (msg) => this.onStdin(msg),
       state: (state) => {
+        // While launching, the socket waits for the launch: its phases stay on show until the kernel answers.
+        if (state === "reconnecting" && this.status.state === "starting" && this.status.kernelId === kernelId) return;
         this.setStatus({ state, phase: null, since: state === "reconnecting" ? Date.now() : null });
         if (state === "dead") {
           this.endAllRuns();
-          this.notify("The kernel stopped. Restart kernel starts a new one; your notebook and its outputs are kept.", "info");
+          void this.explainEnd(kernelId);
         }
       },
     });
@@ -121,8 +195,18 @@ export class KernelSession {
     this.model.setMetadata({ ...this.model.base.metadata, kernelspec: { name, display_name: spec.spec.display_name, language: spec.spec.language ?? "python" } });
   }
 
+  /** The user picked another size: the next start uses it; a running kernel is replaced by one of that size. */
+  async changeSize(size: string): Promise<void> {
+    this.size = size;
+    if (this.status.kernelId && this.status.state !== "dead") return this.changeKernel(this.status.kernelName ?? this.wantedKernelName(), size);
+    this.setStatus({ size });
+  }
+
   /** The user picked another kernelspec: the current kernel is shut down and a new one started. */
-  async changeKernel(name: string): Promise<void> {
+  async changeKernel(name: string, size?: string): Promise<void> {
+    // Another kernelspec has its own sizes: start at its default unless a size was chosen with it.
+    this.size = size ?? (name === this.status.kernelName ? this.size : null);
+    this.setStatus({ size: this.size });
     const old = this.connection;
     this.connection = null;
     old?.dispose();

@@ -12,6 +12,7 @@ import { mergeRuns } from "@/server/notebooks/merge-runs";
 import type { Notebook } from "@/server/notebooks/nbformat";
 import { CellView } from "./cell";
 import type { RunKind } from "./code-editor";
+import { KernelBanners, QuotaFooter } from "./kernel-quota";
 import { KernelSession } from "./kernel-session";
 import { NotebookModel } from "./model";
 import classes from "./notebook.module.css";
@@ -263,6 +264,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         onClearOutputs={() => model.ids.forEach((id) => model.clearOutputs(id))}
         onShutdown={() => void session.changeKernel(session.wantedKernelName())}
       />
+      <KernelBanners session={session} onSave={onSave} dirty={saveState.dirty} />
       {draft && (
         <Alert color="yellow" mt="xs" title="Unsaved changes found" withCloseButton onClose={() => (clearDraft(path), setDraft(null))}>
           <Group justify="space-between" wrap="nowrap">
@@ -325,10 +327,13 @@ function Footer({ saveState, session }: { saveState: SaveState; session: KernelS
   return (
     <Group className={classes.footer} justify="space-between" gap="xs">
       <span data-testid="save-state" style={{ color: saveState.error ? "var(--mantine-color-red-7)" : undefined }}>{saveText}</span>
-      <span>
-        {status.displayName ?? "No kernel"}
-        {engine ? ` · ${engine}` : ""}
-      </span>
+      <Group gap="md" wrap="nowrap">
+        <QuotaFooter session={session} />
+        <span>
+          {status.displayName ?? "No kernel"}
+          {engine ? ` · ${engine}` : ""}
+        </span>
+      </Group>
     </Group>
   );
 }

@@ -14,6 +14,7 @@ import {
 } from "@tabler/icons-react";
 import { useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
 import { formatDuration } from "./cell";
+import { SizeSelect } from "./kernel-quota";
 import type { KernelSession, SessionStatus } from "./kernel-session";
 import type { NotebookModel } from "./model";
 import classes from "./notebook.module.css";
@@ -97,6 +98,7 @@ export function NotebookToolbar(props: Props) {
           onChange={(e) => e.currentTarget.value && void session.changeKernel(e.currentTarget.value)}
           w={190}
         />
+        <SizeSelect session={session} />
       </Group>
       <KernelStatus status={status} />
     </Group>

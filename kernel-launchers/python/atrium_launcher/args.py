@@ -114,7 +114,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port-range", dest="port_range", metavar="LO..HI")
     p.add_argument("--protocol-version", dest="protocol_version", type=int, choices=[PROTOCOL_V1, PROTOCOL_V2])
     p.add_argument("--launch-token", dest="launch_token")
-    p.add_argument("--spark-init", dest="spark_init", choices=["lazy", "eager", "none"])
+    # lazy: the session is created on first use of `spark`/`sc`. background: its creation starts as soon as the
+    # kernel runs (a YARN cluster-mode driver must create it within spark.yarn.am.waitTime, and the RM reports
+    # the application RUNNING only then); `spark`/`sc` wait for it on first use.
+    p.add_argument("--spark-init", dest="spark_init", choices=["lazy", "background", "eager", "none"])
     p.add_argument("--ip", dest="ip", default="0.0.0.0", help="address the kernel and comm port bind to")
     # JEG's names (and JEG's own un-prefixed spellings of the spark/kernel-class options).
     p.add_argument("--RemoteProcessProxy.kernel-id", dest="rpp_kernel_id")
@@ -155,8 +158,8 @@ def parse_args(argv: Sequence[str]) -> LaunchArgs:
         raise LaunchArgsError("--public-key (or --RemoteProcessProxy.public-key) is required")
 
     spark_init = ns.spark_init or ns.jeg_spark_init or ns.rpp_spark_init or "none"
-    if spark_init not in ("lazy", "eager", "none"):
-        raise LaunchArgsError(f"spark initialization mode '{spark_init}' is not one of lazy, eager, none")
+    if spark_init not in ("lazy", "background", "eager", "none"):
+        raise LaunchArgsError(f"spark initialization mode '{spark_init}' is not one of lazy, background, eager, none")
     cluster_type = ns.cluster_type or ns.rpp_cluster_type or "spark"
     if spark_init == "eager":
         spark_init = "lazy"  # Atrium never blocks the kernel's start on Spark; eager is served lazily

@@ -158,10 +158,11 @@ def run_kernel(args: LaunchArgs, connection_file: str, start_comm: Callable[[Cal
     from tornado import ioloop
 
     user_ns: dict[str, Any] = {}
-    if args.spark_init == "lazy":
-        from atrium_launcher.spark import install_lazy_spark
+    if args.spark_init in ("lazy", "background"):
+        from atrium_launcher.spark import install_lazy_spark, start_spark_in_background
 
-        install_lazy_spark(user_ns)
+        if install_lazy_spark(user_ns) and args.spark_init == "background":
+            start_spark_in_background(user_ns)
 
     module_name, _, class_name = args.kernel_class_name.rpartition(".")
     kernel_class = getattr(__import__(module_name, fromlist=[class_name]), class_name)
@@ -182,9 +183,12 @@ def run_kernel(args: LaunchArgs, connection_file: str, start_comm: Callable[[Cal
 def main(argv: list[str], *, run: Optional[Callable[..., None]] = None) -> int:
     logging.basicConfig(
         stream=sys.stderr,
-        level=logging.INFO,
+        level=logging.WARNING,
         format="[%(levelname).1s %(asctime)s %(name)s] %(message)s",
     )
+    # The launcher's own steps at INFO; libraries (py4j logs every connection at INFO) only when they warn:
+    # the kernel's stderr reaches the user's cells.
+    log.setLevel(logging.INFO)
     try:
         args = parse_args(argv)
         key_kind, server_key = load_server_public_key(args.public_key)
@@ -216,7 +220,7 @@ def main(argv: list[str], *, run: Optional[Callable[..., None]] = None) -> int:
 
     def start_comm(stop_kernel: Callable[[], None]) -> None:
         server = CommServer(
-            comm_sock, version, args.kernel_id, comm_key, _make_actions(stop_kernel, args.spark_init == "lazy")
+            comm_sock, version, args.kernel_id, comm_key, _make_actions(stop_kernel, args.spark_init != "none")
         )
         server.start()
         # Report only once the comm port listens: the server may signal as soon as it has the info.

@@ -1,4 +1,5 @@
-"""Lazy Spark session: `spark` and `sc` exist in the user namespace from the start and are created on first use.
+"""Lazy Spark session: `spark` and `sc` exist in the user namespace from the start and are created on first use
+(or, with `--spark-init background`, by a thread started with the kernel; first use then waits for it).
 
 Creating a SparkSession on a YARN driver takes seconds to minutes; doing it on first use keeps the kernel's
 start fast and costs nothing for notebooks that never touch Spark. Kept deliberately small: YARN-specific
@@ -61,6 +62,23 @@ def install_lazy_spark(namespace: MutableMapping[str, Any]) -> bool:
     namespace["spark"] = _LazySparkName("spark", namespace)
     namespace["sc"] = _LazySparkName("sc", namespace)
     return True
+
+
+def start_spark_in_background(namespace: MutableMapping[str, Any]) -> threading.Thread:
+    """Start creating the session now, in a daemon thread; `spark`/`sc` (from install_lazy_spark) wait for it.
+
+    A failure is logged and left for the first use to retry, where the user sees the error in the cell.
+    """
+
+    def create() -> None:
+        try:
+            _get_session(namespace)
+        except Exception as exc:  # noqa: BLE001 - reported again on first use
+            log.error("creating the Spark session in the background failed: %s", exc)
+
+    thread = threading.Thread(target=create, name="atrium-spark-init", daemon=True)
+    thread.start()
+    return thread
 
 
 def cancel_spark_jobs() -> None:

@@ -53,6 +53,10 @@ def test_eager_is_served_lazily_and_non_spark_cluster_disables_it():
     assert parse_args(BASE_ATRIUM + ["--spark-init", "lazy", "--cluster-type", "dask"]).spark_init == "none"
 
 
+def test_background_spark_init_for_yarn_cluster_drivers():
+    assert parse_args(BASE_ATRIUM + ["--spark-init", "background"]).spark_init == "background"
+
+
 @pytest.mark.parametrize("argv, fragment", [
     (["--response-address", "h:1", "--public-key", "k"], "--kernel-id"),
     (["--kernel-id", "k", "--public-key", "k"], "--response-address"),

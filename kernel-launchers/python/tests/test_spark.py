@@ -53,3 +53,25 @@ def test_without_pyspark_nothing_is_defined(monkeypatch):
     ns = {}
     assert lazy.install_lazy_spark(ns) is False
     assert ns == {}
+
+
+def test_background_mode_creates_the_session_without_waiting_for_first_use(monkeypatch):
+    # A YARN cluster-mode driver must create its SparkContext within spark.yarn.am.waitTime; on first use is too late.
+    install_fake_pyspark(monkeypatch)
+    ns = {}
+    lazy.install_lazy_spark(ns)
+    lazy.start_spark_in_background(ns).join(5)
+    assert FakeSession.created == 1
+    assert isinstance(ns["spark"], FakeSession)
+
+
+def test_cancel_spark_jobs_cancels_when_a_session_exists(monkeypatch):
+    install_fake_pyspark(monkeypatch)
+    cancelled = []
+    lazy.cancel_spark_jobs()  # no session yet: nothing to do, no error
+    ns = {}
+    lazy.install_lazy_spark(ns)
+    ns["sc"].appName  # noqa: B018 - first use creates the session
+    monkeypatch.setattr(lazy._session.sparkContext, "cancelAllJobs", lambda: cancelled.append(True))
+    lazy.cancel_spark_jobs()
+    assert cancelled == [True]

@@ -1,0 +1,419 @@
+"use client";
+// A team lead's page: the team's envelope and use, each member's use against their quota (chart and table),
+// their live kernels, a form to set a member's quota inside the envelope, and the team's culling policy
+// inside the admin's bounds. Refusals show the server's words in the form that was submitted.
+import { Alert, Anchor, Badge, Button, Card, Group, Loader, Modal, NumberInput, Stack, Switch, Table, Text, Title, Tooltip } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { IconAdjustments } from "@tabler/icons-react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { UseAgainstLimitChart } from "@/app/_components/usage/charts";
+import { amount, LIMIT_KEYS, LIMIT_NAMES, limitValue, since, usedOf, type LimitKey, type Limits, type UseLike } from "@/app/_components/usage/format";
+import { QuotaMeters } from "@/app/_components/usage/quota-meters";
+import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+
+interface Member {
+  userId: string;
+  email: string;
+  name: string;
+  role: string;
+  explicit: Limits | null;
+  limits: Limits;
+  use: UseLike;
+  remaining: Limits;
+  kernels: { id: string; kernelspec: string; startedAt: Date; vcores: number; memoryMb: number; state: string; sizeProfile: string }[];
+}
+
+export function TeamDashboard({ teamId, teamName, otherTeams }: { teamId: string; teamName: string; otherTeams: { id: string; name: string }[] }) {
+  const trpc = useTRPC();
+  const overview = useQuery({ ...trpc.quotas.team.queryOptions({ teamId }), refetchInterval: 15_000 });
+  const [editing, setEditing] = useState<Member | null>(null);
+
+  if (overview.isPending) return <Loader size="sm" />;
+  if (overview.error) return <Alert color="red" title={`Team ${teamName} can't be shown`}>{errorMessage(overview.error)}</Alert>;
+  const { envelope, use, members, renews } = overview.data;
+  const liveKernels = members.reduce((n, m) => n + m.kernels.length, 0);
+
+  return (
+    <Stack gap="md" maw={1200}>
+      <Group justify="space-between" align="flex-end">
+        <div>
+          <Title order={2}>Team {teamName}</Title>
+          <Text size="sm" c="dimmed">
+            {members.length} member{members.length === 1 ? "" : "s"} · {liveKernels} live kernel{liveKernels === 1 ? "" : "s"} · budgets renew on{" "}
+            {new Date(renews).toLocaleDateString([], { day: "numeric", month: "long", timeZone: "UTC" })}
+          </Text>
+        </div>
+        {otherTeams.length > 0 && (
+          <Group gap="xs">
+            <Text size="sm" c="dimmed">
+              Other teams:
+            </Text>
+            {otherTeams.map((t) => (
+              <Anchor key={t.id} href={`/team/${t.id}`} size="sm">
+                {t.name}
+              </Anchor>
+            ))}
+          </Group>
+        )}
+      </Group>
+
+      <Card withBorder padding="md">
+        <Title order={4}>Team envelope</Title>
+        <Text size="xs" c="dimmed" mb="sm">
+          Set by an admin. Each member&apos;s quota stays inside it; the meters show the whole team&apos;s use now and this month.
+        </Text>
+        {envelope ? (
+          <QuotaMeters limits={envelope} use={use} />
+        ) : (
+          <Text size="sm" c="dimmed">
+            No envelope: members get the default quota, and you may set any quota.
+          </Text>
+        )}
+      </Card>
+
+      <Card withBorder padding="md">
+        <Title order={4} mb="xs">
+          This month&apos;s vCore-hours against each budget
+        </Title>
+        <UseAgainstLimitChart
+          label="Members' vCore-hours this month against their budgets"
+          unit="vCore-hours"
+          data={members.map((m) => ({ name: m.email, used: m.use.vcoreHours, limit: m.limits.monthlyVcoreHours }))}
+        />
+      </Card>
+
+      <Card withBorder padding="md">
+        <Title order={4} mb="xs">
+          Members
+        </Title>
+        <Table.ScrollContainer minWidth={860}>
+          <Table aria-label={`Members of ${teamName}`} verticalSpacing={6} highlightOnHover>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Member</Table.Th>
+                <Table.Th>Live kernels</Table.Th>
+                <Table.Th>Kernels</Table.Th>
+                <Table.Th>vCores</Table.Th>
+                <Table.Th>Memory</Table.Th>
+                <Table.Th>vCore-hours this month</Table.Th>
+                <Table.Th aria-label="Actions" />
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {members.map((m) => (
+                <Table.Tr key={m.userId}>
+                  <Table.Td>
+                    <Group gap={6} wrap="nowrap">
+                      <Text size="sm">{m.name || m.email}</Text>
+                      {m.role === "lead" && (
+                        <Badge size="xs" variant="light">
+                          lead
+                        </Badge>
+                      )}
+                    </Group>
+                    <Text size="xs" c="dimmed">
+                      {m.email}
+                    </Text>
+                  </Table.Td>
+                  <Table.Td>
+                    {m.kernels.length === 0 ? (
+                      <Text size="sm" c="dimmed">
+                        none
+                      </Text>
+                    ) : (
+                      <Stack gap={2}>
+                        {m.kernels.map((k) => (
+                          <Text key={k.id} size="xs">
+                            {k.kernelspec} · {k.sizeProfile} · {k.state} · {since(k.startedAt)}
+                          </Text>
+                        ))}
+                      </Stack>
+                    )}
+                  </Table.Td>
+                  <UseCell member={m} k="maxKernels" />
+                  <UseCell member={m} k="maxVcores" />
+                  <UseCell member={m} k="maxMemoryMb" />
+                  <UseCell member={m} k="monthlyVcoreHours" />
+                  <Table.Td ta="right">
+                    <Button size="xs" variant="light" leftSection={<IconAdjustments size={14} />} aria-label={`Edit quota of ${m.email}`} onClick={() => setEditing(m)}>
+                      Edit quota
+                    </Button>
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      </Card>
+
+      <CullPolicyForm teamId={teamId} />
+
+      <MemberQuotaModal teamId={teamId} teamName={teamName} member={editing} envelope={envelope} teamUse={use} onClose={() => setEditing(null)} />
+    </Stack>
+  );
+}
+
+function UseCell({ member, k }: { member: Member; k: LimitKey }) {
+  const used = usedOf(k, member.use);
+  const limit = member.limits[k];
+  const full = limit !== null && used >= limit - 1e-9;
+  return (
+    <Table.Td>
+      <Text size="sm" c={full ? "red" : undefined} style={{ fontVariantNumeric: "tabular-nums" }}>
+        {amount(k, used)}
+        <Text span size="xs" c="dimmed">
+          {" "}
+          / {limit === null ? "∞" : amount(k, limit)}
+        </Text>
+      </Text>
+      {member.explicit?.[k] == null && (
+        <Text size="xs" c="dimmed">
+          default
+        </Text>
+      )}
+    </Table.Td>
+  );
+}
+
+// --- a member's quota ---
+
+const INPUT_LABEL: Record<LimitKey, string> = {
+  maxKernels: "Concurrent kernels",
+  maxVcores: "vCores",
+  maxMemoryMb: "Memory (GB)",
+  maxGpus: "GPUs",
+  monthlyVcoreHours: "Monthly vCore-hours",
+};
+
+/** In the form, memory is in GB; everything else as stored. */
+const toInput = (k: LimitKey, v: number | null): string | number => (v === null ? "" : k === "maxMemoryMb" ? v / 1024 : v);
+const fromInput = (k: LimitKey, v: string | number): number | null => {
+  if (v === "" || v === null || v === undefined) return null;
+  const n = typeof v === "number" ? v : Number(v);
+  if (!Number.isFinite(n)) return null;
+  return k === "maxMemoryMb" ? Math.round(n * 1024) : n;
+};
+
+function MemberQuotaModal({
+  teamId,
+  teamName,
+  member,
+  envelope,
+  teamUse,
+  onClose,
+}: {
+  teamId: string;
+  teamName: string;
+  member: Member | null;
+  envelope: Limits | null;
+  teamUse: UseLike;
+  onClose(): void;
+}) {
+  return (
+    <Modal opened={member !== null} onClose={onClose} title={member ? `Quota of ${member.email}` : ""} size="lg" centered>
+      {member && <MemberQuotaForm key={member.userId} teamId={teamId} teamName={teamName} member={member} envelope={envelope} teamUse={teamUse} onDone={onClose} />}
+    </Modal>
+  );
+}
+
+function MemberQuotaForm({ teamId, teamName, member, envelope, teamUse, onDone }: { teamId: string; teamName: string; member: Member; envelope: Limits | null; teamUse: UseLike; onDone(): void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [values, setValues] = useState<Record<LimitKey, string | number>>(
+    () => Object.fromEntries(LIMIT_KEYS.map((k) => [k, toInput(k, member.explicit?.[k] ?? null)])) as Record<LimitKey, string | number>,
+  );
+  const save = useMutation(
+    trpc.quotas.setMember.mutationOptions({
+      onSuccess: () => {
+        notifications.show({ color: "indigo", message: `Quota of ${member.email} saved.` });
+        void queryClient.invalidateQueries({ queryKey: trpc.quotas.team.queryKey({ teamId }) });
+        onDone();
+      },
+    }),
+  );
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    save.mutate({ teamId, userId: member.userId, limits: Object.fromEntries(LIMIT_KEYS.map((k) => [k, fromInput(k, values[k])])) as Limits });
+  };
+  const envelopeText = (k: LimitKey) => {
+    const cap = envelope?.[k] ?? null;
+    if (cap === null) return "No team envelope for this limit.";
+    const used = usedOf(k, teamUse);
+    const left = Math.max(0, cap - used);
+    const now = k === "monthlyVcoreHours" ? "this month" : "now";
+    return `Team envelope: ${limitValue(k, cap)} — the team uses ${amount(k, used)} ${now}, ${limitValue(k, left)} left.`;
+  };
+  const above = (k: LimitKey) => {
+    const v = fromInput(k, values[k]);
+    const cap = envelope?.[k] ?? null;
+    return v !== null && cap !== null && v > cap;
+  };
+
+  return (
+    <form onSubmit={submit} aria-label={`Quota of ${member.email}`}>
+      <Stack gap="sm">
+        <Text size="sm" c="dimmed">
+          Leave a field empty for the default (capped by the team envelope). A member&apos;s quota can&apos;t go above team {teamName}&apos;s envelope.
+        </Text>
+        {save.error && (
+          <Alert color="red" title="Quota not saved" role="alert">
+            {errorMessage(save.error)}
+          </Alert>
+        )}
+        {LIMIT_KEYS.map((k) => (
+          <NumberInput
+            key={k}
+            label={INPUT_LABEL[k]}
+            description={envelopeText(k)}
+            placeholder={`default: ${limitValue(k, member.limits[k] === null || member.explicit?.[k] != null ? null : member.limits[k])}`}
+            value={values[k]}
+            onChange={(v) => setValues((old) => ({ ...old, [k]: v }))}
+            min={0}
+            clampBehavior="none"
+            allowNegative={false}
+            allowDecimal={k === "maxVcores" || k === "monthlyVcoreHours" || k === "maxMemoryMb"}
+            error={above(k) ? `Above the team envelope of ${limitValue(k, envelope![k])}` : undefined}
+          />
+        ))}
+        <Text size="xs" c="dimmed">
+          Now: {LIMIT_KEYS.map((k) => `${LIMIT_NAMES[k].toLowerCase()} ${amount(k, usedOf(k, member.use))}`).join(" · ")}
+        </Text>
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onDone}>
+            Cancel
+          </Button>
+          <Button type="submit" loading={save.isPending}>
+            Save quota
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}
+
+// --- the team's culling policy ---
+
+function CullPolicyForm({ teamId }: { teamId: string }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const policy = useQuery(trpc.quotas.cullPolicy.queryOptions({ teamId }));
+  if (policy.isPending) return <Loader size="sm" />;
+  if (policy.error) return <Alert color="red">{errorMessage(policy.error)}</Alert>;
+  return (
+    <CullPolicyFields
+      key={JSON.stringify(policy.data.stored)}
+      teamId={teamId}
+      data={policy.data}
+      onSaved={() => {
+        void queryClient.invalidateQueries({ queryKey: trpc.quotas.cullPolicy.queryKey({ teamId }) });
+        void queryClient.invalidateQueries({ queryKey: trpc.quotas.team.queryKey({ teamId }) });
+      }}
+    />
+  );
+}
+
+interface PolicyData {
+  stored: { idleTimeoutMinutes: number | null; cullBusy: boolean | null; cullConnected: boolean | null; maxLifetimeHours: number | null; warningMinutes: number | null } | null;
+  effective: { idleTimeoutMinutes: number; cullBusy: boolean; cullConnected: boolean; maxLifetimeHours: number | null; warningMinutes: number };
+  bounds: {
+    idleTimeoutMinutes: { min: number; max: number; default: number };
+    warningMinutes: { min: number; max: number; default: number };
+    maxLifetimeHours: { max: number | null; default: number | null };
+    allowCullBusy: boolean;
+    cullConnectedDefault: boolean;
+  };
+}
+
+function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: PolicyData; onSaved(): void }) {
+  const trpc = useTRPC();
+  const { effective, bounds } = data;
+  const [idle, setIdle] = useState<string | number>(effective.idleTimeoutMinutes);
+  const [warning, setWarning] = useState<string | number>(effective.warningMinutes);
+  const [lifetime, setLifetime] = useState<string | number>(effective.maxLifetimeHours ?? "");
+  const [cullBusy, setCullBusy] = useState(effective.cullBusy);
+  const [cullConnected, setCullConnected] = useState(effective.cullConnected);
+  const save = useMutation(
+    trpc.quotas.setCullPolicy.mutationOptions({
+      onSuccess: () => {
+        notifications.show({ color: "indigo", message: "Culling policy saved." });
+        onSaved();
+      },
+    }),
+  );
+  const num = (v: string | number) => (v === "" ? null : Number(v));
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    save.mutate({ teamId, policy: { idleTimeoutMinutes: num(idle), warningMinutes: num(warning), maxLifetimeHours: num(lifetime), cullBusy, cullConnected } });
+  };
+  return (
+    <Card withBorder padding="md" component="form" onSubmit={submit} aria-label="Culling policy">
+      <Title order={4}>Idle culling</Title>
+      <Text size="xs" c="dimmed" mb="sm">
+        Idle kernels are stopped to free room for others; their users are warned first and can keep them running. Within the bounds an admin set.
+      </Text>
+      <Stack gap="sm" maw={560}>
+        {save.error && (
+          <Alert color="red" title="Policy not saved" role="alert">
+            {errorMessage(save.error)}
+          </Alert>
+        )}
+        <Group grow align="flex-start">
+          <NumberInput
+            label="Idle timeout (minutes)"
+            description={`Between ${bounds.idleTimeoutMinutes.min} and ${bounds.idleTimeoutMinutes.max}; default ${bounds.idleTimeoutMinutes.default}`}
+            value={idle}
+            onChange={setIdle}
+            min={1}
+            clampBehavior="none"
+            allowDecimal={false}
+            allowNegative={false}
+          />
+          <NumberInput
+            label="Warn before culling (minutes)"
+            description={`Between ${bounds.warningMinutes.min} and ${bounds.warningMinutes.max}; default ${bounds.warningMinutes.default}`}
+            value={warning}
+            onChange={setWarning}
+            min={1}
+            clampBehavior="none"
+            allowDecimal={false}
+            allowNegative={false}
+          />
+        </Group>
+        <NumberInput
+          label="Maximum lifetime (hours)"
+          description={bounds.maxLifetimeHours.max === null ? "Empty: no limit" : `At most ${bounds.maxLifetimeHours.max}; empty for the admin's limit`}
+          placeholder="no limit"
+          value={lifetime}
+          onChange={setLifetime}
+          min={1}
+          clampBehavior="none"
+          allowDecimal={false}
+          allowNegative={false}
+        />
+        <Tooltip label="The admin does not allow culling busy kernels" disabled={bounds.allowCullBusy}>
+          <div>
+            <Switch
+              label="Busy kernels can count as idle"
+              description="Off: a long computation that prints nothing is never culled"
+              checked={cullBusy}
+              disabled={!bounds.allowCullBusy}
+              onChange={(e) => setCullBusy(e.currentTarget.checked)}
+            />
+          </div>
+        </Tooltip>
+        <Switch
+          label="Cull kernels with a notebook open"
+          description="Off: a kernel whose notebook is open in a browser is kept"
+          checked={cullConnected}
+          onChange={(e) => setCullConnected(e.currentTarget.checked)}
+        />
+        <Group>
+          <Button type="submit" loading={save.isPending}>
+            Save culling policy
+          </Button>
+        </Group>
+      </Stack>
+    </Card>
+  );
+}

@@ -1,0 +1,197 @@
+"use client";
+// The notebook's quota and culling surfaces: the Size select beside the Kernel picker, the footer's size and
+// what is left of the user's quota, and the banners under the toolbar — a refused start (with the next step),
+// the idle-culling warning with "Keep running" (the notebook is saved when the deadline nears), and why the
+// kernel stopped after it did.
+import { Alert, Anchor, Button, Group, NativeSelect, Text, Tooltip } from "@mantine/core";
+import { IconAlertTriangle, IconClockPause, IconPlayerPlay } from "@tabler/icons-react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
+import { useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { hours, limitValue, memory, sizeLabel } from "@/app/_components/usage/format";
+import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import type { KernelSession, SessionStatus } from "./kernel-session";
+import { endedWords } from "./kernels-api";
+
+const useStatus = (session: KernelSession) => useSyncExternalStore(session.subscribe, session.getStatus, session.getStatus);
+
+function useSizes() {
+  const trpc = useTRPC();
+  return useQuery({ ...trpc.quotas.sizes.queryOptions(), staleTime: 5 * 60_000 });
+}
+
+function useQuota(status: SessionStatus) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const quota = useQuery({ ...trpc.quotas.mine.queryOptions(), refetchInterval: 30_000 });
+  // A kernel started, stopped or was refused: what is left has changed.
+  const key = `${status.kernelId}:${status.state === "dead" ? "dead" : "live"}:${status.refusal ? "refused" : ""}`;
+  useEffect(() => {
+    void queryClient.invalidateQueries({ queryKey: trpc.quotas.mine.queryKey() });
+  }, [key, queryClient, trpc]);
+  return quota;
+}
+
+/** The Size select beside the Kernel combobox; changing it replaces a running kernel with one of that size. */
+export function SizeSelect({ session }: { session: KernelSession }) {
+  const status = useStatus(session);
+  const sizes = useSizes();
+  const quota = useQuota(status);
+  const table = sizes.data?.find((s) => s.kernelspec === status.kernelName);
+  if (!table) return <NativeSelect size="xs" aria-label="Size" data={[{ value: "", label: "Size" }]} disabled w={190} />;
+  const value = status.size ?? table.defaultSize;
+  const left = quota.data?.remaining;
+  const hint = left
+    ? `Left now: ${limitValue("maxKernels", left.maxKernels)}, ${limitValue("maxVcores", left.maxVcores)}, ${left.maxMemoryMb === null ? "no memory limit" : memory(left.maxMemoryMb)}`
+    : "Kernel size";
+  return (
+    <Tooltip label={hint} openDelay={400}>
+      <NativeSelect
+        size="xs"
+        aria-label="Size"
+        value={value}
+        data={table.sizes.map((s) => ({ value: s.name, label: sizeLabel(s) }))}
+        onChange={(e) => void session.changeSize(e.currentTarget.value)}
+        w={190}
+      />
+    </Tooltip>
+  );
+}
+
+/** The footer's size and what is left of the user's quota: visible before a kernel starts. */
+export function QuotaFooter({ session }: { session: KernelSession }) {
+  const status = useStatus(session);
+  const sizes = useSizes();
+  const quota = useQuota(status);
+  const table = sizes.data?.find((s) => s.kernelspec === status.kernelName);
+  const size = table?.sizes.find((s) => s.name === (status.size ?? table.defaultSize));
+  const q = quota.data;
+  const parts: string[] = [];
+  if (size) parts.push(`${size.name} (${hours(size.vcores)} vCore${size.vcores === 1 ? "" : "s"}, ${memory(size.memoryMb)})`);
+  if (q) {
+    if (q.remaining.maxKernels !== null) parts.push(`${q.remaining.maxKernels} of ${q.limits.maxKernels} kernels left`);
+    if (q.remaining.monthlyVcoreHours !== null) parts.push(`${hours(q.remaining.monthlyVcoreHours)} vCore-hours left this month`);
+  }
+  if (!parts.length) return null;
+  return (
+    <Anchor component={Link} href="/usage" size="xs" c="dimmed" data-testid="quota-footer" underline="hover">
+      {parts.join(" · ")}
+    </Anchor>
+  );
+}
+
+/** Banners under the toolbar: a refused start, the culling warning, why the kernel stopped. */
+export function KernelBanners({ session, onSave, dirty }: { session: KernelSession; onSave(): Promise<unknown> | void; dirty: boolean }) {
+  const status = useStatus(session);
+  if (status.refusal) {
+    const r = status.refusal;
+    return (
+      <Alert color={r.quota ? "orange" : "red"} mt="xs" title={r.title} icon={<IconAlertTriangle size={18} />} role="alert">
+        <Group justify="space-between" wrap="nowrap" align="flex-start">
+          <div>
+            <Text size="sm" fw={500}>
+              {r.message}
+            </Text>
+            {r.detail && (
+              <Text size="xs" c="dimmed" mt={4}>
+                {r.detail}
+              </Text>
+            )}
+          </div>
+          <Group gap="xs" wrap="nowrap">
+            {r.quota && (
+              <Button size="xs" variant="default" component={Link} href="/usage">
+                Open Usage
+              </Button>
+            )}
+            <Button size="xs" variant="light" leftSection={<IconPlayerPlay size={14} />} onClick={() => void session.restart()}>
+              Try again
+            </Button>
+          </Group>
+        </Group>
+      </Alert>
+    );
+  }
+  if (status.ended && status.state === "dead") {
+    const words = endedWords(status.ended.endReason, status.ended.detail);
+    return (
+      <Alert color="gray" mt="xs" title={words.title} role="alert">
+        <Group justify="space-between" wrap="nowrap">
+          <Text size="sm">{words.message}</Text>
+          <Button size="xs" variant="light" leftSection={<IconPlayerPlay size={14} />} onClick={() => void session.restart()}>
+            Start a new kernel
+          </Button>
+        </Group>
+      </Alert>
+    );
+  }
+  if (!status.kernelId || status.state === "dead") return null;
+  return <CullWarning kernelId={status.kernelId} onSave={onSave} dirty={dirty} />;
+}
+
+const SAVE_BEFORE_MS = 60_000;
+
+function CullWarning({ kernelId, onSave, dirty }: { kernelId: string; onSave(): Promise<unknown> | void; dirty: boolean }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const warnings = useQuery({ ...trpc.kernels.cullWarnings.queryOptions(), refetchInterval: 15_000, refetchIntervalInBackground: true });
+  const keep = useMutation(
+    trpc.kernels.keepAlive.mutationOptions({
+      onSuccess: () => void queryClient.invalidateQueries({ queryKey: trpc.kernels.cullWarnings.queryKey() }),
+    }),
+  );
+  const warning = warnings.data?.find((w) => w.kernelId === kernelId) ?? null;
+  const deadline = warning?.deadline ? new Date(warning.deadline).getTime() : null;
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!warning) return;
+    const timer = setInterval(() => setNow(Date.now()), 5_000);
+    return () => clearInterval(timer);
+  }, [warning]);
+
+  // Save the notebook before its kernel is stopped: once per warning, when the deadline is near.
+  const savedFor = useRef<number | null>(null);
+  const dirtyRef = useRef(dirty);
+  dirtyRef.current = dirty;
+  useEffect(() => {
+    if (deadline === null || savedFor.current === deadline) return;
+    const save = () => {
+      if (savedFor.current === deadline) return;
+      savedFor.current = deadline;
+      if (dirtyRef.current) void onSave();
+    };
+    const wait = deadline - SAVE_BEFORE_MS - Date.now();
+    if (wait <= 0) return save();
+    const timer = setTimeout(save, wait);
+    return () => clearTimeout(timer);
+  }, [deadline, onSave]);
+
+  if (!warning) return null;
+  const minutes = deadline === null ? null : Math.max(0, Math.ceil((deadline - now) / 60_000));
+  const when = minutes === null ? "soon" : minutes <= 1 ? "in less than a minute" : `in ${minutes} min`;
+  if (warning.kind === "idle") {
+    return (
+      <Alert color="yellow" mt="xs" icon={<IconClockPause size={18} />} role="alert" aria-label="Idle kernel warning">
+        <Group justify="space-between" wrap="nowrap">
+          <Text size="sm">
+            Your kernel will be stopped {when} because it has been idle. Your notebook is saved first.
+            {keep.error && (
+              <Text span c="red" size="sm">
+                {" "}
+                {errorMessage(keep.error)}
+              </Text>
+            )}
+          </Text>
+          <Button size="xs" color="yellow" variant="filled" loading={keep.isPending} onClick={() => keep.mutate({ id: kernelId })}>
+            Keep running
+          </Button>
+        </Group>
+      </Alert>
+    );
+  }
+  return (
+    <Alert color="orange" mt="xs" icon={<IconClockPause size={18} />} role="alert" aria-label="Kernel warning">
+      <Text size="sm">{warning.message}</Text>
+    </Alert>
+  );
+}

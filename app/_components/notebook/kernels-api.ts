@@ -1,0 +1,31 @@
+// The notebook's typed calls outside React (the kernel session): start a kernel with a size, follow its launch,
+// learn why it ended. Same endpoint and transformer as the page's tRPC client.
+import { createTRPCClient, httpBatchLink } from "@trpc/client";
+import superjson from "superjson";
+import type { AppRouter } from "@/server/trpc/root";
+
+export const kernelsTrpc = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: "/api/trpc", transformer: superjson })] }).kernels;
+
+export type KernelStatusAnswer = Awaited<ReturnType<typeof kernelsTrpc.status.query>>;
+
+/** Why a kernel ended, in words for its user. */
+export function endedWords(endReason: string | null, detail: string | null): { title: string; message: string } {
+  const d = detail?.trim() || null;
+  switch (endReason) {
+    case "culled":
+      return {
+        title: "Your kernel was stopped by idle culling",
+        message: `It was stopped because it ${d ? (d.startsWith("idle") ? `had been ${d}` : d) : "was idle for longer than your team allows"}. Your notebook was saved; Restart kernel starts a new one.`,
+      };
+    case "quota":
+      return { title: "Your kernel was stopped: budget used up", message: `${d ?? "The monthly budget is used up"}. See Usage for your quota.` };
+    case "stopped":
+      return { title: "Your kernel was stopped", message: `${d ? `It was ${d}` : "It was shut down"}. Restart kernel starts a new one; your notebook and its outputs are kept.` };
+    case "died":
+      return { title: "Your kernel died", message: `${d ?? "The kernel process ended unexpectedly"}. Restart kernel starts a new one; your notebook and its outputs are kept.` };
+    case "launch_failed":
+      return { title: "The kernel didn't start", message: d ?? "The launch failed." };
+    default:
+      return { title: "The kernel stopped", message: `${d ? `${d}. ` : ""}Restart kernel starts a new one; your notebook and its outputs are kept.` };
+  }
+}

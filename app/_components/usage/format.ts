@@ -1,0 +1,88 @@
+// Numbers as the usage pages print them: hours with one or two decimals, memory in GB, limits with "no limit".
+// Pure, shared by the analyst's, the team lead's and the admin's pages (and the notebook footer).
+export type LimitKey = "maxKernels" | "maxVcores" | "maxMemoryMb" | "maxGpus" | "monthlyVcoreHours";
+export type Limits = Record<LimitKey, number | null>;
+
+export const LIMIT_KEYS: LimitKey[] = ["maxKernels", "maxVcores", "maxMemoryMb", "maxGpus", "monthlyVcoreHours"];
+
+export const LIMIT_NAMES: Record<LimitKey, string> = {
+  maxKernels: "Concurrent kernels",
+  maxVcores: "vCores",
+  maxMemoryMb: "Memory",
+  maxGpus: "GPUs",
+  monthlyVcoreHours: "Monthly vCore-hours",
+};
+
+/** Hours: "0", "0.0031", "0.25", "12.4", "1,234". */
+export function hours(n: number): string {
+  if (n === 0) return "0";
+  const abs = Math.abs(n);
+  // Small amounts keep two significant digits (a few minutes of a kernel is not "0").
+  if (abs < 0.01) return n.toLocaleString("en-US", { maximumSignificantDigits: 2 });
+  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
+  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+export const count = (n: number) => n.toLocaleString("en-US");
+
+export function memory(mb: number): string {
+  const gb = mb / 1024;
+  return `${Number.isInteger(gb) ? gb : gb.toFixed(1)} GB`;
+}
+
+/** One limit's value in words: "3", "8 vCores", "32 GB", "200 vCore-hours". */
+export function limitValue(key: LimitKey, value: number | null): string {
+  if (value === null) return "no limit";
+  switch (key) {
+    case "maxKernels":
+      return `${count(value)} kernel${value === 1 ? "" : "s"}`;
+    case "maxVcores":
+      return `${hours(value)} vCore${value === 1 ? "" : "s"}`;
+    case "maxMemoryMb":
+      return memory(value);
+    case "maxGpus":
+      return `${count(value)} GPU${value === 1 ? "" : "s"}`;
+    case "monthlyVcoreHours":
+      return `${hours(value)} vCore-hours`;
+  }
+}
+
+export interface UseLike {
+  kernels: number;
+  vcores: number;
+  memoryMb: number;
+  gpus: number;
+  vcoreHours: number;
+}
+
+export function usedOf(key: LimitKey, use: UseLike): number {
+  return key === "maxKernels" ? use.kernels : key === "maxVcores" ? use.vcores : key === "maxMemoryMb" ? use.memoryMb : key === "maxGpus" ? use.gpus : use.vcoreHours;
+}
+
+export function sizeLabel(s: { name: string; vcores: number; memoryMb: number; gpus: number }): string {
+  return `${s.name} · ${hours(s.vcores)} vCore${s.vcores === 1 ? "" : "s"}, ${memory(s.memoryMb)}${s.gpus ? `, ${s.gpus} GPU` : ""}`;
+}
+
+export const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+
+/** "12 Mar, 10:02" in the browser's time zone. */
+export function dateTime(d: Date | string | null | undefined): string {
+  if (!d) return "—";
+  const date = typeof d === "string" ? new Date(d) : d;
+  return date.toLocaleString([], { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+}
+
+/** "3 h 12 min", "14 min", "40 s" since a moment. */
+export function since(d: Date | string | null | undefined, now = Date.now()): string {
+  if (!d) return "—";
+  const ms = Math.max(0, now - new Date(d).getTime());
+  const min = Math.floor(ms / 60_000);
+  if (min < 1) return `${Math.floor(ms / 1000)} s`;
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  if (h < 48) return `${h} h ${min % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+/** A bare amount for "N of LIMIT": "2", "12.4", "8 GB". */
+export const amount = (key: LimitKey, value: number) => (key === "maxMemoryMb" ? memory(value) : hours(value));

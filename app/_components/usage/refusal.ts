@@ -1,0 +1,35 @@
+// Words for a refused kernel start, shown where the user acted (the notebook): what limit, and the next step.
+// The server's message (what is in use, which kernel to stop, when the budget renews) follows as the detail.
+import { limitValue, type LimitKey } from "./format";
+
+export interface StartRefusal {
+  title: string;
+  message: string;
+  /** The server's own words, when they add something. */
+  detail: string | null;
+  /** A quota refusal: the Usage page is where the user can act. */
+  quota: boolean;
+}
+
+interface QuotaDetails {
+  scope?: "user" | "team";
+  limit?: LimitKey;
+  limitValue?: number;
+}
+
+export function startRefusal(error: unknown): StartRefusal {
+  const message = error instanceof Error ? error.message : typeof error === "string" ? error : "The kernel didn't start.";
+  const data = (error as { data?: { appCode?: string | null; details?: unknown } } | null)?.data;
+  if (data?.appCode !== "QUOTA_EXCEEDED") return { title: "The kernel didn't start", message, detail: null, quota: false };
+  const details = (data.details ?? {}) as QuotaDetails;
+  const whose = details.scope === "team" ? "Your team's" : "Your";
+  const next = "stop one in Usage, or ask your team lead";
+  const key = details.limit;
+  const cap = details.limitValue;
+  let headline: string;
+  if (key === "maxKernels" && typeof cap === "number") headline = `${whose} limit of ${limitValue("maxKernels", cap)} is reached — ${next}.`;
+  else if (key === "monthlyVcoreHours" && typeof cap === "number") headline = `${whose} monthly budget of ${limitValue(key, cap)} is used up — new kernels can start when it renews, or ask your team lead.`;
+  else if (key && typeof cap === "number") headline = `${whose} limit of ${limitValue(key, cap)} is reached — stop a kernel in Usage, choose a smaller size, or ask your team lead.`;
+  else headline = `${whose} quota is reached — ${next}.`;
+  return { title: "Kernel not started: quota reached", message: headline, detail: message.replace(/^Quota exceeded:\s*/, ""), quota: true };
+}

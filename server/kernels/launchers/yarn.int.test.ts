@@ -1,0 +1,346 @@
+// Integration: the YARN launcher on a REAL Hadoop mini cluster (HDFS + YARN from Maven Central jars) with real
+// Spark from PyPI. The kernel is the Spark driver of a cluster-mode application run as `ana` in queue `risk`;
+// launch phases come from the RM; Spark runs; an interrupt cancels the Spark job; a stop leaves nothing running;
+// an application killed from outside turns the kernel dead within seconds with YARN's reason; a cancelled
+// launch kills its application; one RM request per interval serves every kernel.
+// The cluster uses its own ports (+20000), so it can run beside another engineer's default-port cluster.
+// Every application and process is stopped in t.after/after; every wait has a deadline.
+//   node --import tsx --test --test-reporter=spec server/kernels/launchers/yarn.int.test.ts
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test, type TestContext } from 'node:test';
+import { sparkSubmitSettings, startHadoopCluster } from '../../../e2e/clusters/hadoop/cluster.mjs';
+import { ensureHadoop, ensureSparkVenv } from '../../../e2e/clusters/hadoop/provision.mjs';
+import { KernelConnection } from '../connection';
+import { loadKernelspecs, type Kernelspec } from '../kernelspecs';
+import { ResponseListener } from '../launch-protocol/response-listener';
+import { executeRequestContent, parentMsgId, type ChannelMessage } from '../protocol/messages';
+import { LaunchError, type DeadStatus, type KernelProcess } from './base';
+import type { RemoteKernelProcess } from './remote';
+import { YarnAppEngine, YarnLauncher, kernelTag } from './yarn';
+import { LIVE_APP_STATES, type YarnApp } from './yarn-rm';
+
+type Cluster = { rmUrl: string; webhdfsUrl: string; superuser: string; confDir: string; info: { nodeManagerLogDirs: string }; stop(): Promise<void> };
+
+const LAUNCH_MS = 240_000; // submit → kernel answers; 13–45 s measured here, more when other sessions load the machine
+const STEP_MS = 60_000;
+const POLL_MS = 1_000;
+const quiet = { info() {}, warn() {}, error() {} };
+const quietKernelLog = { debug() {}, warn() {}, error() {} };
+
+const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-yarn-it-'));
+let cluster: Cluster | undefined;
+let listener: ResponseListener;
+let launcher: YarnLauncher;
+let spec: Kernelspec;
+const timings: Record<string, string> = {};
+
+before(
+  async () => {
+    ensureHadoop();
+    const venv = ensureSparkVenv();
+    cluster = (await startHadoopCluster({
+      workDir,
+      ports: { nameNode: 39820, nameNodeHttp: 39870, resourceManager: 38032, scheduler: 38030, resourceTracker: 38031, rmAdmin: 38033, rmWeb: 38088 },
+    })) as Cluster;
+    // ana's HDFS home (spark-submit stages the app under /user/ana/.sparkStaging as ana). In the portal the
+    // WebHDFS home store creates it at first sign-in.
+    for (const op of ['MKDIRS&permission=700', 'SETOWNER&owner=ana&group=ana']) {
+      const r: Response = await fetch(`${cluster.webhdfsUrl}/user/ana?op=${op}&user.name=${cluster.superuser}`, { method: 'PUT', signal: AbortSignal.timeout(30_000) });
+      assert.equal(r.status, 200, await r.text());
+    }
+    const spark = sparkSubmitSettings(cluster, venv);
+    listener = new ResponseListener({ host: '127.0.0.1', port: 0, log: quiet });
+    await listener.start();
+    spec = (await loadKernelspecs()).get('spark_python_yarn_cluster')!;
+    assert.ok(spec, 'the bundled spark_python_yarn_cluster kernelspec exists');
+    launcher = makeLauncher(spark);
+    launcher.start();
+  },
+  { timeout: 20 * 60_000 },
+);
+
+after(async () => {
+  await launcher?.stop();
+  await listener?.stop();
+  console.log(`# yarn launcher timings ${JSON.stringify(timings)}`);
+  await cluster?.stop(); // also kills any container process left under the work dir
+  if (!process.env.ATRIUM_KEEP_HADOOP_WORK) fs.rmSync(workDir, { recursive: true, force: true });
+  else console.log(`# kept ${workDir}`);
+});
+
+function makeLauncher(spark: { env: Record<string, string>; conf: Record<string, string>; spark: { sparkSubmit: string; python: string } }): YarnLauncher {
+  return new YarnLauncher({
+    responseListener: listener,
+    rmUrl: cluster!.rmUrl,
+    serviceUser: cluster!.superuser,
+    sparkSubmit: spark.spark.sparkSubmit,
+    submitEnv: spark.env,
+    // The harness's settings (jars in place, loopback binds) plus one small executor: 2 shared cores here.
+    sparkConf: { ...spark.conf, 'spark.executor.instances': '1', 'spark.executor.memory': '512m', 'spark.executor.cores': '1', 'spark.ui.enabled': 'false' },
+    kernelPython: spark.spark.python,
+    impersonate: true,
+    queueFor: async (username) => (username === 'ana' ? 'risk' : null),
+    pollIntervalMs: POLL_MS,
+    runtimeDir: path.join(workDir, 'runtime'),
+    logger: quietKernelLog,
+  });
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+async function rm(method: string, pathAndQuery: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
+  const res = await fetch(`${cluster!.rmUrl}${pathAndQuery}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, json, text };
+}
+
+async function appsTagged(tag: string, states?: readonly string[]): Promise<YarnApp[]> {
+  const q = `applicationTags=${tag}${states ? `&states=${states.join(',')}` : ''}&user.name=${cluster!.superuser}`;
+  const r = await rm('GET', `/ws/v1/cluster/apps?${q}`);
+  assert.equal(r.status, 200, r.text);
+  return r.json?.apps?.app ?? [];
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms: number, everyMs = 250): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Whatever a test launched is killed through the RM at its end, by tag: no test leaves an application running. */
+function killAppsOf(t: TestContext, kernelId: string): void {
+  t.after(async () => {
+    for (const app of await appsTagged(kernelTag(kernelId), LIVE_APP_STATES).catch(() => [])) {
+      await rm('PUT', `/ws/v1/cluster/apps/${app.id}/state?user.name=${cluster!.superuser}`, { state: 'KILLED' }).catch(() => {});
+    }
+  });
+}
+
+async function launchKernel(t: TestContext, phases: string[] = []): Promise<{ kernel: RemoteKernelProcess; launchMs: number }> {
+  const kernelId = randomUUID();
+  killAppsOf(t, kernelId);
+  const started = Date.now();
+  const kernel = await launcher.launch(
+    { kernelId, kernelspec: spec, username: 'ana', sizeProfile: 'small', env: { KERNEL_NOTE: 'yarn-it' } },
+    { deadlineMs: LAUNCH_MS, onPhase: (p) => phases.push(p) },
+  );
+  t.after(async () => {
+    await kernel.kill(STEP_MS).catch(() => {});
+    await kernel.cleanup();
+  });
+  const info = await kernel.confirmStartup(STEP_MS);
+  assert.equal(info.content.status, 'ok');
+  return { kernel, launchMs: Date.now() - started };
+}
+
+async function connect(t: TestContext, kernel: KernelProcess): Promise<KernelConnection> {
+  const connection = new KernelConnection(kernel.connectionInfo, { label: kernel.kernelId, heartbeat: false, logger: quietKernelLog });
+  t.after(() => connection.close());
+  await connection.waitForReady(STEP_MS);
+  return connection;
+}
+
+function nextMessage(connection: KernelConnection, accept: (msg: ChannelMessage) => boolean, ms: number, what: string): Promise<ChannelMessage> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no ${what} within ${ms} ms`));
+    }, ms);
+    const off = connection.onMessage((msg) => {
+      if (!accept(msg)) return;
+      clearTimeout(timer);
+      off();
+      resolve(msg);
+    });
+  });
+}
+
+/** Runs `code`; resolves with its execute_reply, its result (text/plain) or stdout, and everything else it wrote. */
+async function run(connection: KernelConnection, code: string, ms = STEP_MS): Promise<{ reply: ChannelMessage; out: string; all: string }> {
+  const msg = connection.createMessage('execute_request', executeRequestContent(code));
+  const id = msg.header.msg_id;
+  let out = '';
+  let all = '';
+  const off = connection.onMessage((m) => {
+    if (parentMsgId(m) !== id) return;
+    if (m.header.msg_type === 'stream' && m.content.name === 'stdout') out += String(m.content.text);
+    if (m.header.msg_type === 'stream') all += String(m.content.text);
+    if (m.header.msg_type === 'execute_result') out += String((m.content.data as Record<string, unknown>)['text/plain']);
+    if (m.header.msg_type === 'error') all += `${m.content.ename}: ${m.content.evalue}`;
+  });
+  try {
+    const reply = nextMessage(connection, (m) => m.channel === 'shell' && parentMsgId(m) === id, ms, `the reply to ${code.slice(0, 60)}`);
+    await connection.send('shell', msg);
+    return { reply: await reply, out, all };
+  } finally {
+    off();
+  }
+}
+
+function waitForDeath(kernel: KernelProcess, ms: number): Promise<DeadStatus> {
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    kernel.waitForExit(abort.signal),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still alive after ${ms} ms`)), ms))),
+  ]).finally(() => {
+    clearTimeout(timer);
+    abort.abort();
+  });
+}
+
+test('a PySpark kernel runs as the Spark driver of a YARN cluster-mode app, as ana in risk; interrupt cancels the Spark job; stop leaves nothing running', { timeout: 15 * 60_000 }, async (t) => {
+  const phases: string[] = [];
+  const { kernel, launchMs } = await launchKernel(t, phases);
+  timings.submitToKernelInfo = seconds(launchMs);
+  console.log(`# YARN kernel launch (submit → first kernel_info_reply): ${seconds(launchMs)}; phases: ${JSON.stringify(phases)}`);
+  assert.ok(kernel.engine instanceof YarnAppEngine);
+  const appId = kernel.engineId;
+  assert.match(appId, /^application_\d+_\d+$/);
+  assert.match(phases[0] ?? '', /^submitting to YARN \(queue risk, as ana\)$/);
+  assert.ok(phases.some((p) => p === `submitted to YARN as ${appId}`), JSON.stringify(phases));
+  assert.ok(phases.some((p) => p.startsWith('accepted by YARN: ')), `an "accepted by YARN: <diagnostics>" phase: ${JSON.stringify(phases)}`);
+
+  const connection = await connect(t, kernel);
+  const count = await run(connection, 'spark.range(10**6).count()', 3 * STEP_MS);
+  assert.equal(count.reply.content.status, 'ok', count.all);
+  assert.equal(count.out.trim(), '1000000', count.all);
+  assert.doesNotMatch(count.all, /Failed to add file|py4j\.clientserver/, 'no launcher or Spark set-up noise in the user\'s cell');
+  const id = await run(connection, 'print(spark.sparkContext.applicationId)');
+  assert.equal(id.out.trim(), appId, 'the kernel is the driver of the application the launcher follows');
+
+  const [app] = await appsTagged(kernelTag(kernel.kernelId));
+  assert.ok(app);
+  assert.equal(app.id, appId);
+  assert.equal(app.state, 'RUNNING');
+  assert.equal(app.user, 'ana', 'the application runs as the analyst (proxy user)');
+  assert.match(app.queue, /^(root\.)?risk$/);
+  assert.ok(app.applicationTags.split(',').includes('atrium'));
+
+  // A portal restart: a second launcher restores the saved state and follows the same application.
+  const saved = JSON.parse(JSON.stringify(kernel.serialize()));
+  assert.deepEqual(saved.state.engine, { tag: kernelTag(kernel.kernelId), appId });
+  const second = makeLauncher(sparkSubmitSettings(cluster!, ensureSparkVenv()));
+  second.start();
+  t.after(() => second.stop());
+  const restored = await second.restore(saved);
+  assert.equal(restored.engineId, appId);
+  await until('the restored kernel to be seen by the second poller', async () => (second.poller.view(kernelTag(kernel.kernelId)).app?.state === 'RUNNING' ? true : undefined), STEP_MS);
+  assert.deepEqual(await restored.poll(), { alive: true });
+  await restored.cleanup();
+
+  // Interrupt a long Spark job: KeyboardInterrupt promptly, and the job is cancelled in the driver.
+  const long = connection.createMessage(
+    'execute_request',
+    executeRequestContent(
+      [
+        'import threading, time',
+        'def _announce():',
+        '    while not sc.statusTracker().getActiveJobsIds(): time.sleep(0.2)',
+        "    print('JOB RUNNING', flush=True)",
+        'threading.Thread(target=_announce, daemon=True).start()',
+        "sc.setJobGroup('atrium-long', 'interrupt test')",
+        "spark.range(10**13).selectExpr('sum(id)').collect()",
+      ].join('\n'),
+    ),
+  );
+  const longId = long.header.msg_id;
+  const jobRunning = nextMessage(connection, (m) => parentMsgId(m) === longId && m.header.msg_type === 'stream' && String(m.content.text).includes('JOB RUNNING'), STEP_MS, 'the Spark job to run');
+  const longReply = nextMessage(connection, (m) => m.channel === 'shell' && parentMsgId(m) === longId, 2 * STEP_MS, 'the reply to the interrupted cell');
+  await connection.send('shell', long);
+  await jobRunning;
+  const interruptedAt = Date.now();
+  await kernel.interrupt();
+  const interrupted = await longReply;
+  timings.interruptToReply = seconds(Date.now() - interruptedAt);
+  assert.equal(interrupted.content.status, 'error');
+  assert.equal(interrupted.content.ename, 'KeyboardInterrupt');
+  assert.ok(Date.now() - interruptedAt < 20_000, `the cell returned ${timings.interruptToReply} after the interrupt`);
+  const jobs = await run(
+    connection,
+    "st = sc.statusTracker(); ids = st.getJobIdsForGroup('atrium-long'); print(len(ids), [st.getJobInfo(i).status for i in ids], st.getActiveJobsIds())",
+  );
+  assert.equal(jobs.out.trim(), "1 ['FAILED'] []", `the long job was cancelled (a cancelled job ends FAILED): ${jobs.out}`);
+  const after = await run(connection, 'spark.range(10).count()', 2 * STEP_MS);
+  assert.equal(after.out.trim(), '10', `Spark still works after the interrupt: ${after.out}`);
+
+  // Stop: the application ends (FINISHED through the comm-port shutdown, or KILLED) and nothing is live.
+  const stopAt = Date.now();
+  await kernel.kill(STEP_MS);
+  timings.stopToDead = seconds(Date.now() - stopAt);
+  assert.equal((await kernel.poll()).alive, false);
+  const [ended] = await appsTagged(kernelTag(kernel.kernelId));
+  assert.ok(ended && ['FINISHED', 'KILLED'].includes(ended.state), `final state ${ended?.state}`);
+  assert.deepEqual(await appsTagged(kernelTag(kernel.kernelId), LIVE_APP_STATES), []);
+});
+
+test('an application killed outside Atrium: the kernel is seen dead within seconds with YARN\'s reason; one RM query per interval serves every kernel', { timeout: 10 * 60_000 }, async (t) => {
+  const { kernel, launchMs } = await launchKernel(t);
+  timings.submitToKernelInfo2 = seconds(launchMs);
+  const appId = kernel.engineId;
+
+  // Two followed applications (this kernel and a pretend second), still one request per interval.
+  const before = launcher.poller.requests;
+  const windowStart = Date.now();
+  const pretend = kernelTag(`other-${randomUUID()}`);
+  launcher.poller.track(pretend, appId);
+  t.after(() => launcher.poller.untrack(pretend));
+  await new Promise((r) => setTimeout(r, 5 * POLL_MS)); // a measuring window, not a stand-in for a condition
+  const perInterval = (launcher.poller.requests - before) / ((Date.now() - windowStart) / POLL_MS);
+  assert.ok(perInterval <= 1.2, `${perInterval.toFixed(2)} RM requests per interval with two kernels followed`);
+
+  const killedAt = Date.now();
+  const r = await rm('PUT', `/ws/v1/cluster/apps/${appId}/state?user.name=ana`, { state: 'KILLED' });
+  assert.ok(r.status === 200 || r.status === 202, `${r.status} ${r.text}`);
+  const status = await waitForDeath(kernel, 15_000);
+  timings.outsideKillToDead = seconds(Date.now() - killedAt);
+  assert.match(status.reason, new RegExp(`YARN application ${appId} is KILLED`));
+  assert.match(status.reason, /killed by user ana/i, `YARN's own reason: ${status.reason}`);
+  await assert.rejects(kernel.interrupt(), (e: unknown) => e instanceof LaunchError && e.code === 'KERNEL_DEAD');
+});
+
+test('cancelling a pending launch kills its application', { timeout: 5 * 60_000 }, async (t) => {
+  const kernelId = randomUUID();
+  killAppsOf(t, kernelId);
+  const phases: string[] = [];
+  let cancelled = false;
+  const launch = launcher.launch(
+    { kernelId, kernelspec: spec, username: 'ana', sizeProfile: 'small' },
+    {
+      deadlineMs: LAUNCH_MS,
+      onPhase: (p) => {
+        phases.push(p);
+        if (!cancelled && p.startsWith('submitted to YARN')) {
+          cancelled = true;
+          launcher.cancel(kernelId, 'cancelled by the test');
+        }
+      },
+    },
+  );
+  await assert.rejects(
+    launch,
+    (e: unknown) => e instanceof LaunchError && e.code === 'LAUNCH_FAILED' && /cancelled by the test; its YARN application application_\d+_\d+ was killed/.test(e.message),
+  );
+  const [app] = await until('the cancelled launch\'s application to be killed', async () => {
+    const apps = await appsTagged(kernelTag(kernelId));
+    return apps.length && apps.every((a) => a.state === 'KILLED') ? apps : undefined;
+  }, STEP_MS);
+  assert.equal(app!.user, 'ana');
+});
