@@ -60,6 +60,7 @@ test("a team lead sets a member's quota inside the envelope, is refused above it
   const members = page.getByRole("table", { name: `Members of ${team}` });
   await expect(members.getByRole("row", { name: new RegExp(member.email) })).toBeVisible();
   await expect(page.getByRole("figure", { name: "Members' vCore-hours this month against their budgets" })).toBeVisible();
+  await page.screenshot({ path: test.info().outputPath("team-page.png"), fullPage: true });
 
   // Inside the envelope: saved, and the table shows the new limit. The form says what is left.
   await page.getByRole("button", { name: `Edit quota of ${member.email}` }).click();
@@ -132,6 +133,7 @@ test("an admin filters usage reports, sees totals and charts, exports the CSV wi
   const live = page.getByRole("table", { name: "Live kernels" });
   const stop = live.getByRole("button", { name: `Stop kernel ${secondId.slice(0, 8)} of ${analyst.email}` });
   await expect(stop).toBeVisible();
+  await page.screenshot({ path: test.info().outputPath("admin-live-kernels.png") });
   await stop.click();
   const confirm = page.getByRole("dialog", { name: "Stop this kernel?" });
   await expect(confirm).toContainText(analyst.email);
@@ -152,6 +154,7 @@ test("an admin filters usage reports, sees totals and charts, exports the CSV wi
   const stat = (label: string) => totals.getByRole("listitem", { name: label }).getByTestId(`stat-${label}`);
   await expect(stat("Sessions")).toHaveText("2");
   await expect(page.getByRole("table", { name: "Sessions" }).getByRole("row")).toHaveCount(3);
+  await page.screenshot({ path: test.info().outputPath("admin-usage-report.png"), fullPage: true });
   await expect(page.getByRole("table", { name: "Top consumers" })).toContainText(analyst.email);
   const daily = page.getByRole("figure", { name: "vCore-hours and kernel-hours per day" });
   await expect(daily.locator("path.recharts-rectangle").first()).toBeVisible();
@@ -226,6 +229,7 @@ test("an analyst at their kernel limit is told what to do; the launch phase show
   await expect(page.getByRole("heading", { name: "Your usage" })).toBeVisible();
   await expect(page.getByRole("list", { name: "Quota" }).getByRole("listitem", { name: "Concurrent kernels" })).toContainText("0 kernels left");
   await expect(page.getByRole("figure", { name: "Your vCore-hours per day" })).toBeVisible();
+  await page.screenshot({ path: test.info().outputPath("analyst-usage.png"), fullPage: true });
   const running = page.getByRole("table", { name: "Your running kernels" });
   await expect(running.getByRole("row")).toHaveCount(2);
   await running.getByRole("button", { name: /^Stop kernel / }).click();
@@ -235,4 +239,27 @@ test("an analyst at their kernel limit is told what to do; the launch phase show
   await expect(page).toHaveURL(/Second\.ipynb$/);
   await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
   await expect(page.getByRole("alert").filter({ hasText: "Kernel not started" })).toBeHidden();
+});
+
+test("an admin sets a team's envelope and the culling bounds", async ({ page }) => {
+  const team = `env-${uniq()}`;
+  atriumCli(["teams", "add", team]);
+  await signIn(page, e2eAdmin);
+  await page.goto("/admin/quotas");
+  const envelopes = page.getByRole("table", { name: "Team envelopes" });
+  await envelopes.getByRole("button", { name: `Edit envelope of ${team}` }).click();
+  const form = page.getByRole("dialog", { name: `Envelope of team ${team}` });
+  await form.getByLabel("Concurrent kernels").fill("5");
+  await form.getByLabel("Monthly vCore-hours").fill("300");
+  await form.getByRole("button", { name: "Save envelope" }).click();
+  await expect(form).toBeHidden();
+  const row = envelopes.getByRole("row", { name: new RegExp(team) });
+  await expect(row.getByRole("cell").nth(1)).toHaveText("0 / 5");
+  await expect(row.getByRole("cell").nth(5)).toHaveText("0 / 300");
+  // The bounds refuse a default outside their range, with the server's words.
+  const bounds = page.getByRole("form", { name: "Culling bounds" });
+  await bounds.getByLabel("Idle timeout: default (minutes)").fill("1");
+  await bounds.getByRole("button", { name: "Save culling bounds" }).click();
+  await expect(bounds.getByRole("alert")).toContainText("min <= default <= max");
+  await page.screenshot({ path: test.info().outputPath("admin-quotas.png"), fullPage: true });
 });

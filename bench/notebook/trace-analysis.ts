@@ -46,6 +46,11 @@ export interface TraceSummary {
   longest: TaskBreakdown | null;
   wholeLoad: { name: string; selfMs: number }[];
   functionsInLongest: { bySelf: FunctionCost[]; byTotal: FunctionCost[] };
+  /** Busy time per thread over the whole trace (top-level events), with what each spends it on: shows work
+   *  off the main thread (compositor, raster workers, GPU/viz) that delays frames. */
+  threads: { thread: string; pid: number; tid: number; busyMs: number; top: { name: string; selfMs: number }[] }[];
+  /** Main-thread frame pipeline events (count, total and max ms): paint, layout, commit, raster on other threads. */
+  frameEvents: { name: string; thread: string; count: number; totalMs: number; maxMs: number }[];
   /** The next longest tasks (up to 3 more, ≥ 200 ms): what they spend time in. */
   otherLongTasks: { startMs: number; durationMs: number; byEvent: { name: string; selfMs: number }[]; byTotal: FunctionCost[] }[];
   forcedLayouts: { count: number; totalMs: number; topStacks: { stack: string; count: number; ms: number }[] };
@@ -188,11 +193,64 @@ export function analyzeTrace(file: string, options: { chunksDir?: string } = {})
     byTotal: profileFunctions(events, pid, [t.ts, t.ts + t.dur!], options.chunksDir).byTotal.slice(0, 15),
   }));
 
+  // --- per thread ---
+  const names = new Map<string, string>();
+  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, String(e.args?.name ?? ''));
+  const byThread = new Map<string, TraceEvent[]>();
+  for (const e of events) {
+    if (e.ph !== 'X' || typeof e.dur !== 'number') continue;
+    const k = `${e.pid}:${e.tid}`;
+    let list = byThread.get(k);
+    if (!list) byThread.set(k, (list = []));
+    list.push(e);
+  }
+  const threads: TraceSummary['threads'] = [];
+  for (const [k, list] of byThread) {
+    list.sort((a, b) => a.ts - b.ts || b.dur! - a.dur!);
+    const self = new Map<string, number>();
+    const stack: TraceEvent[] = [];
+    const childSum = new Map<TraceEvent, number>();
+    let busy = 0;
+    const close = (e: TraceEvent) => self.set(e.name, (self.get(e.name) ?? 0) + e.dur! - (childSum.get(e) ?? 0));
+    for (const e of list) {
+      while (stack.length && stack[stack.length - 1]!.ts + stack[stack.length - 1]!.dur! <= e.ts) close(stack.pop()!);
+      const parent = stack[stack.length - 1];
+      if (parent) childSum.set(parent, (childSum.get(parent) ?? 0) + e.dur!);
+      else busy += e.dur!;
+      stack.push(e);
+    }
+    while (stack.length) close(stack.pop()!);
+    const [p, t] = k.split(':').map(Number) as [number, number];
+    threads.push({
+      thread: names.get(k) ?? k,
+      pid: p,
+      tid: t,
+      busyMs: round(busy / 1000),
+      top: [...self.entries()].map(([name, us]) => ({ name, selfMs: round(us / 1000) })).sort((a, b) => b.selfMs - a.selfMs).slice(0, 6),
+    });
+  }
+  threads.sort((a, b) => b.busyMs - a.busyMs);
+  const FRAME = new Set(['Paint', 'Layout', 'UpdateLayoutTree', 'PrePaint', 'Layerize', 'Commit', 'RasterTask', 'TileManager::FlushAndIssueSignals', 'Rasterize', 'ProxyMain::BeginMainFrame', 'BeginMainThreadFrame', 'Scheduler::BeginFrame', 'Display::DrawAndSwap', 'PaintImage', 'DisplayScheduler::DrawAndSwap', 'RasterBufferProvider::OrderingBarrier', 'GpuRasterization', 'SoftwareRenderer::DrawQuad', 'LayerTreeHostImpl::PrepareToDraw']);
+  const frameAgg = new Map<string, { name: string; thread: string; count: number; total: number; max: number }>();
+  for (const [k, list] of byThread)
+    for (const e of list) {
+      if (!FRAME.has(e.name)) continue;
+      const key = `${e.name}@${names.get(k) ?? k}`;
+      const a = frameAgg.get(key) ?? { name: e.name, thread: names.get(k) ?? k, count: 0, total: 0, max: 0 };
+      a.count++;
+      a.total += e.dur!;
+      a.max = Math.max(a.max, e.dur!);
+      frameAgg.set(key, a);
+    }
+  const frameEvents = [...frameAgg.values()].map((a) => ({ name: a.name, thread: a.thread, count: a.count, totalMs: round(a.total / 1000), maxMs: round(a.max / 1000) })).sort((a, b) => b.totalMs - a.totalMs).slice(0, 20);
+
   const firstTs = Math.min(...events.filter((e) => typeof e.ts === 'number' && e.ts > 0).map((e) => e.ts));
   return {
     truncated,
     traceSpanMs: round((lastTs - firstTs) / 1000),
     mainThread: { pid, tid },
+    threads: threads.slice(0, 12),
+    frameEvents,
     otherLongTasks,
     navigationStartTs,
     longTasks: long.map((t) => ({ startMs: round(rel(t.ts)), durationMs: round(t.dur! / 1000) })),

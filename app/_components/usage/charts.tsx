@@ -63,10 +63,10 @@ export function DailyUsageChart({
   return (
     <ChartFrame label={label} height={height} empty={empty}>
       <ResponsiveContainer width="100%" height="100%">
-        <BarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: -12 }} barGap={1}>
+        <BarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: 16 }} barGap={1}>
           <CartesianGrid vertical={false} stroke={GRID} strokeDasharray="3 3" />
           <XAxis dataKey="day" tickFormatter={shortDay} tick={AXIS} tickLine={false} axisLine={{ stroke: GRID }} minTickGap={16} />
-          <YAxis tick={AXIS} tickLine={false} axisLine={false} tickFormatter={(v: number) => hours(v)} width={52} />
+          <YAxis tick={AXIS} tickLine={false} axisLine={false} tickFormatter={(v: number) => hours(v)} width={56} />
           <Tooltip {...TOOLTIP} labelFormatter={(day) => shortDay(String(day))} formatter={(v) => hours(Number(v))} />
           <Legend wrapperStyle={{ fontSize: 12 }} iconType="circle" iconSize={8} />
           <Bar dataKey="vcoreHours" name="vCore-hours" fill={CHART_COLORS.primary} radius={[3, 3, 0, 0]} isAnimationActive={false} />

@@ -14,7 +14,8 @@ export function QuotaMeters({ limits, use, cols = 5 }: { limits: Limits; use: Us
 }
 
 function Meter({ name, limitKey, limit, used }: { name: string; limitKey: LimitKey; limit: number | null; used: number }) {
-  const pct = limit === null ? 0 : limit === 0 ? 100 : Math.min(100, (used / limit) * 100);
+  const none = limit === 0 && used === 0;
+  const pct = limit === null || none ? 0 : limit === 0 ? 100 : Math.min(100, (used / limit) * 100);
   const left = limit === null ? null : Math.max(0, limit - used);
   const color = pct >= 100 ? "red" : pct >= 80 ? "orange" : "indigo";
   return (
@@ -23,8 +24,8 @@ function Meter({ name, limitKey, limit, used }: { name: string; limitKey: LimitK
         <Text size="xs" c="dimmed" fw={500}>
           {name}
         </Text>
-        <Text size="xs" c={left === 0 ? "red" : "dimmed"}>
-          {left === null ? "no limit" : `${limitValue(limitKey, left)} left`}
+        <Text size="xs" c={left === 0 && !none ? "red" : "dimmed"}>
+          {left === null ? "no limit" : none ? "not included" : `${limitValue(limitKey, left)} left`}
         </Text>
       </Group>
       <Progress value={pct} color={color} size="sm" aria-label={`${name} used`} />

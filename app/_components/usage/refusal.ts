@@ -33,3 +33,18 @@ export function startRefusal(error: unknown): StartRefusal {
   else headline = `${whose} quota is reached — ${next}.`;
   return { title: "Kernel not started: quota reached", message: headline, detail: message.replace(/^Quota exceeded:\s*/, ""), quota: true };
 }
+
+/**
+ * A server error in words: input validation answers with a JSON list of issues, which becomes
+ * "idleTimeoutMinutes: needs min <= default <= max"; anything else is the server's message as it is.
+ */
+export function readableError(error: unknown): string {
+  const message = error instanceof Error ? error.message : typeof error === "string" ? error : "Something went wrong. Try again.";
+  if (!message.trimStart().startsWith("[")) return message;
+  try {
+    const issues = JSON.parse(message) as { path?: (string | number)[]; message?: string }[];
+    return issues.map((i) => `${i.path?.length ? `${i.path.join(".")}: ` : ""}${i.message ?? "invalid"}`).join("; ");
+  } catch {
+    return message;
+  }
+}

@@ -179,6 +179,10 @@ test('launch phases and death reasons read like YARN, without its timestamps', (
   assert.equal(phaseOf(a({ state: 'KILLED' })), undefined);
   assert.equal(diagnosticsLine('[x] Queue\'s AM resource limit exceeded.\nmore'), 'Queue\'s AM resource limit exceeded.');
   assert.equal(
+    diagnosticsLine('[x] Application is Activated, waiting for resources to be assigned for AM.  Details : AM Partition = <DEFAULT_PARTITION> ; Queue\'s Absolute capacity = 30.0 %'),
+    'Application is Activated, waiting for resources to be assigned for AM.',
+  );
+  assert.equal(
     endReason(a({ state: 'KILLED', finalStatus: 'KILLED', diagnostics: 'Application killed by user ana at 127.0.0.1' })),
     'YARN application application_1700000000000_0007 is KILLED: Application killed by user ana at 127.0.0.1',
   );

@@ -190,7 +190,8 @@ export function kernelspecSparkConf(config: Record<string, unknown>, kernelId: s
 /** "[Mon Jan 01 00:00:00 +0000 2026] AM container is launched, ..." → "AM container is launched, ..." */
 export function diagnosticsLine(diagnostics: string): string {
   const line = diagnostics.trim().split('\n')[0] ?? '';
-  return line.replace(/^\[[^\]]*\]\s*/, '').slice(0, 300);
+  // The capacity scheduler appends "Details : AM Partition = ... ; Queue's ..." — numbers for admins, not users.
+  return line.replace(/^\[[^\]]*\]\s*/, '').split(/\s+Details\s*:/)[0]!.trim().slice(0, 300);
 }
 
 /** The launch phase a user reads for an application report, or undefined when there is nothing new to say. */

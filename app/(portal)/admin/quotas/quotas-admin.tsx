@@ -7,6 +7,7 @@ import { IconAdjustments } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { amount, LIMIT_KEYS, type LimitKey, type Limits, type UseLike, usedOf } from "@/app/_components/usage/format";
+import { readableError } from "@/app/_components/usage/refusal";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 
 interface TeamEnvelope {
@@ -142,7 +143,7 @@ function EnvelopeForm({ team, onDone }: { team: TeamEnvelope; onDone(): void }) 
         </Text>
         {save.error && (
           <Alert color="red" title="Envelope not saved" role="alert">
-            {errorMessage(save.error)}
+            {readableError(save.error)}
           </Alert>
         )}
         {LIMIT_KEYS.map((k) => (
@@ -211,6 +212,7 @@ function CullBoundsForm({ bounds }: { bounds: Bounds }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [b, setB] = useState(bounds);
+  const [problem, setProblem] = useState<string | null>(null);
   const save = useMutation(
     trpc.quotas.setCullBounds.mutationOptions({
       onSuccess: () => {
@@ -228,13 +230,15 @@ function CullBoundsForm({ bounds }: { bounds: Bounds }) {
       aria-label="Culling bounds"
       onSubmit={(e) => {
         e.preventDefault();
-        save.mutate(b);
+        const bad = (["idleTimeoutMinutes", "warningMinutes"] as const).find((k) => !(b[k].min <= b[k].default && b[k].default <= b[k].max));
+        setProblem(bad ? `${bad === "idleTimeoutMinutes" ? "Idle timeout" : "Warning"}: the default must be between the least and the most (min <= default <= max).` : null);
+        if (!bad) save.mutate(b);
       }}
     >
       <Stack gap="sm" maw={720}>
-        {save.error && (
+        {(problem || save.error) && (
           <Alert color="red" title="Bounds not saved" role="alert">
-            {errorMessage(save.error)}
+            {problem ?? readableError(save.error)}
           </Alert>
         )}
         <Group grow align="flex-start">

@@ -10,6 +10,7 @@ import { useState, type FormEvent } from "react";
 import { UseAgainstLimitChart } from "@/app/_components/usage/charts";
 import { amount, LIMIT_KEYS, LIMIT_NAMES, limitValue, since, usedOf, type LimitKey, type Limits, type UseLike } from "@/app/_components/usage/format";
 import { QuotaMeters } from "@/app/_components/usage/quota-meters";
+import { readableError } from "@/app/_components/usage/refusal";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 
 interface Member {
@@ -258,7 +259,7 @@ function MemberQuotaForm({ teamId, teamName, member, envelope, teamUse, onDone }
         </Text>
         {save.error && (
           <Alert color="red" title="Quota not saved" role="alert">
-            {errorMessage(save.error)}
+            {readableError(save.error)}
           </Alert>
         )}
         {LIMIT_KEYS.map((k) => (
@@ -355,7 +356,7 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
       <Stack gap="sm" maw={560}>
         {save.error && (
           <Alert color="red" title="Policy not saved" role="alert">
-            {errorMessage(save.error)}
+            {readableError(save.error)}
           </Alert>
         )}
         <Group grow align="flex-start">
