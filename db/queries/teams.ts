@@ -64,3 +64,20 @@ export async function teamsOfUser(db: Database, userId: string) {
     .where(eq(memberships.userId, userId))
     .orderBy(asc(teams.name));
 }
+
+/** The YARN queue of a user's team: the first team by name, the one admission charges. Null: the default queue. */
+export async function yarnQueueOfUser(db: Database, username: string): Promise<string | null> {
+  const [row] = await db
+    .select({ queue: teams.yarnQueue })
+    .from(users)
+    .innerJoin(memberships, eq(memberships.userId, users.id))
+    .innerJoin(teams, eq(teams.id, memberships.teamId))
+    .where(eq(users.username, username))
+    .orderBy(asc(teams.name))
+    .limit(1);
+  return row?.queue ?? null;
+}
+
+export async function updateTeamQueue(db: Database, params: { id: string; queue: string | null }) {
+  await db.update(teams).set({ yarnQueue: params.queue }).where(eq(teams.id, params.id));
+}

@@ -6,7 +6,7 @@ import { listUsers } from "@/db/queries/users";
 import { createApiToken } from "@/server/auth/tokens";
 import { isAppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
-import { changeRole, createTeam, createUser, requireTeam, requireUser, resetPassword, setMembership } from "@/server/identity/users";
+import { changeRole, createTeam, createUser, requireTeam, requireUser, resetPassword, setMembership, setTeamQueue } from "@/server/identity/users";
 import { quotaCommand, kernelsListCommand, kernelsKillCommand, QUOTA_SET_FLAGS } from "@/server/quota/cli";
 
 export interface CommandResult {
@@ -28,6 +28,7 @@ export const USAGE = `Usage: npx atrium <command>
   users set-password EMAIL (--password PW | --password-stdin)
   teams add NAME [--description TEXT]
   teams add-member TEAM EMAIL [--lead]
+  teams set-queue TEAM QUEUE|default              the YARN queue of the team's kernels
   tokens create --user EMAIL [--name NAME] [--expires-days N]
   quota set (--user EMAIL | --team NAME) [--max-kernels N] [--max-vcores N] [--max-memory-gb N] [--max-gpus N]
             [--monthly-vcore-hours N] [--over-budget keep|stop] [--grace-minutes N]   (N or "default")
@@ -136,6 +137,12 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
     case "teams add": {
       const team = await createTeam(db, cliActor, { name: need(0, "NAME"), description: args.str("description") });
       return `Created team ${team.name}.\n`;
+    }
+    case "teams set-queue": {
+      const team = await requireTeam(db, need(0, "TEAM"));
+      const queue = need(1, "QUEUE (or 'default')");
+      await setTeamQueue(db, cliActor, { teamId: team.id, queue: queue === "default" ? null : queue });
+      return queue === "default" ? `${team.name} uses the default YARN queue.\n` : `${team.name}'s kernels go to the YARN queue ${queue}.\n`;
     }
     case "teams add-member": {
       const team = await requireTeam(db, need(0, "TEAM"));

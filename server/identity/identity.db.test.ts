@@ -3,13 +3,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Database } from "@/db";
 import { listAudit } from "@/db/queries/audit";
-import { teamsOfUser } from "@/db/queries/teams";
+import { teamsOfUser, yarnQueueOfUser } from "@/db/queries/teams";
 import { listApiTokens, revokeApiToken } from "@/db/queries/tokens";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { createApiToken, userForToken } from "@/server/auth/tokens";
 import { isAppError } from "@/server/errors";
 import { cliActor } from "./actor";
-import { changeRole, createTeam, createUser, removeMembership, setDisabled, setMembership } from "./users";
+import { changeRole, createTeam, createUser, removeMembership, setDisabled, setMembership, setTeamQueue } from "./users";
 
 const rejectsWith = (code: string) => (error: unknown) => isAppError(error) && error.code === code;
 
@@ -57,6 +57,16 @@ describe(`identity on ${testDbKind}`, () => {
     await removeMembership(db, cliActor, { teamId: team.id, userId: lead.id });
     assert.deepEqual(await teamsOfUser(db, lead.id), []);
     await assert.rejects(removeMembership(db, cliActor, { teamId: team.id, userId: lead.id }), rejectsWith("NOT_FOUND"));
+  });
+
+  it("sets a team's YARN queue, the one its members' kernels go to", async () => {
+    const team = await createTeam(db, cliActor, { name: "Quants" });
+    const quant = await createUser(db, cliActor, { email: "quant@example.com", password: "quantpass1" });
+    await setMembership(db, cliActor, { teamId: team.id, userId: quant.id, role: "member" });
+    assert.equal(await yarnQueueOfUser(db, quant.username), null);
+    await setTeamQueue(db, cliActor, { teamId: team.id, queue: "root.quants" });
+    assert.equal(await yarnQueueOfUser(db, quant.username), "root.quants");
+    await assert.rejects(setTeamQueue(db, cliActor, { teamId: team.id, queue: "bad queue;rm" }), rejectsWith("BAD_REQUEST"));
   });
 
   it("stores only a hash of API tokens and honours revocation, expiry and disabled accounts", async () => {

@@ -7,6 +7,7 @@ import {
   findTeamById,
   findTeamByName,
   insertTeam,
+  updateTeamQueue,
   upsertMembership,
   type MembershipRole,
 } from "@/db/queries/teams";
@@ -157,6 +158,26 @@ export async function createTeam(db: Database, actor: Actor, input: { name: stri
     details: { name },
   });
   return team;
+}
+
+/** YARN queue names: letters, digits, ".", "_" and "-" (dots separate levels, e.g. root.risk). */
+const QUEUE_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/** Where the team's YARN applications go; null for the engine's default queue. */
+export async function setTeamQueue(db: Database, actor: Actor, input: { teamId: string; queue: string | null }) {
+  const team = await requireTeam(db, input.teamId);
+  if (input.queue !== null && (!QUEUE_PATTERN.test(input.queue) || input.queue.length > 255)) {
+    throw new AppError("BAD_REQUEST", `"${input.queue}" is not a valid YARN queue name: use letters, digits, "_" and "-", with "." between levels.`);
+  }
+  await updateTeamQueue(db, { id: team.id, queue: input.queue });
+  await appendAudit(db, {
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: "team.set_queue",
+    targetType: "team",
+    targetId: team.id,
+    details: { team: team.name, queue: input.queue },
+  });
 }
 
 export async function requireTeam(db: Database, idOrName: string) {

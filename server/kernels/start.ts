@@ -2,8 +2,7 @@
 // then reattaches kernels that outlived the last portal process.
 import os from "node:os";
 import path from "node:path";
-import { asc, eq } from "drizzle-orm";
-import { memberships, teams, users } from "@/db/schema";
+import { yarnQueueOfUser } from "@/db/queries/teams";
 import type { Database } from "@/db";
 import type { Env } from "@/server/env";
 import { BUNDLED_KERNELSPECS_DIR, loadKernelspecs } from "./kernelspecs";
@@ -106,24 +105,8 @@ function yarnLauncher(env: Env, db: Database, remote: RemoteLauncherOptions, run
     kernelPython: env.ATRIUM_YARN_KERNEL_PYTHON,
     impersonate: env.ATRIUM_YARN_IMPERSONATE,
     defaultQueue: env.ATRIUM_YARN_DEFAULT_QUEUE,
-    queueFor: (username) => yarnQueueOf(db, username),
+    queueFor: (username) => yarnQueueOfUser(db, username),
     pollIntervalMs: env.ATRIUM_YARN_POLL_INTERVAL_SECONDS * 1000,
     runtimeDir: path.join(runtimeDir, "yarn"),
   });
-}
-
-/**
- * The YARN queue of the user's team: the first team by name, the one admission charges (manager.begin).
- * TODO(owner of db/queries/teams.ts): move this query there.
- */
-async function yarnQueueOf(db: Database, username: string): Promise<string | null> {
-  const [row] = await db
-    .select({ queue: teams.yarnQueue })
-    .from(users)
-    .innerJoin(memberships, eq(memberships.userId, users.id))
-    .innerJoin(teams, eq(teams.id, memberships.teamId))
-    .where(eq(users.username, username))
-    .orderBy(asc(teams.name))
-    .limit(1);
-  return row?.queue ?? null;
 }
