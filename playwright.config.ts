@@ -11,6 +11,8 @@ export const e2eAdmin = { email: "admin@e2e.test", password: "e2e-admin-password
 export default defineConfig({
   testDir: "e2e",
   testMatch: "**/*.spec.ts",
+  // The YARN specs need the Hadoop mini cluster: they run with their own config (npm test -- yarn-e2e).
+  testIgnore: "yarn/**",
   outputDir: "e2e/.artifacts/test-results",
   fullyParallel: false,
   workers: 1,

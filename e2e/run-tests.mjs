@@ -6,6 +6,7 @@
 //   integration  *.db.test.ts on PGlite AND on a private real Postgres; *.int.test.ts (real ipykernel, processes)
 //   python       pytest for the kernel launchers
 //   e2e          Playwright in Debian's Chromium against the production build
+//   yarn-e2e     Playwright against a portal on the real Hadoop mini cluster (YARN kernels, HDFS homes)
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -14,7 +15,7 @@ import { ensureChromium, ensureKernelVenv, ensurePostgres } from "./provision/pr
 import { startPostgres } from "./support/postgres.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const all = ["typecheck", "unit", "integration", "python", "e2e"];
+const all = ["typecheck", "unit", "integration", "python", "e2e", "yarn-e2e"];
 const selected = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const suites = selected.length ? selected : all;
 for (const s of suites) if (!all.includes(s)) fail(`Unknown suite "${s}". Suites: ${all.join(", ")}.`);
@@ -104,7 +105,7 @@ process.on("SIGINT", () => (cleanup(), process.exit(130)));
 process.on("SIGTERM", () => (cleanup(), process.exit(143)));
 
 try {
-  const needsPython = suites.some((s) => ["integration", "python", "e2e"].includes(s));
+  const needsPython = suites.some((s) => ["integration", "python", "e2e", "yarn-e2e"].includes(s));
   const python = needsPython ? ensureKernelVenv() : undefined;
   const testEnv = { NEXT_TELEMETRY_DISABLED: "1", ...(python ? { ATRIUM_PYTHON: python } : {}) };
 
@@ -146,6 +147,15 @@ try {
     ensureChromium();
     if (!suites.includes("integration")) await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
     await step("end-to-end (Playwright, Chromium)", process.execPath, [path.join(root, "node_modules/@playwright/test/cli.js"), "test"], {
+      env: testEnv,
+      parse: parsePlaywright,
+    });
+  }
+  if (suites.includes("yarn-e2e")) {
+    ensureChromium();
+    if (!suites.includes("integration") && !suites.includes("e2e")) await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
+    // The config's global setup provisions (cached) and starts the mini cluster, and stops it at the end.
+    await step("end-to-end on YARN + HDFS (Playwright, Chromium, Hadoop mini cluster)", process.execPath, [path.join(root, "node_modules/@playwright/test/cli.js"), "test", "--config", "e2e/yarn/playwright.yarn.config.ts"], {
       env: testEnv,
       parse: parsePlaywright,
     });

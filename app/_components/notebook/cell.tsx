@@ -3,14 +3,16 @@
 // only for its own changes (per-cell subscription), so a streaming cell never re-renders its neighbours.
 import { CloseButton } from "@mantine/core";
 import type { EditorView } from "@codemirror/view";
-import { memo, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { stripAnsi } from "./ansi";
 import { CodeEditor, type EditorActions, type RunKind } from "./code-editor";
+import { whenNear } from "./lazy-mount";
 import type { KernelSession } from "./kernel-session";
 import { renderMarkdown } from "./markdown";
 import type { CellModel, NotebookModel } from "./model";
 import classes from "./notebook.module.css";
-import { OutputArea } from "./outputs";
+import { imageSizeOf, OutputArea } from "./outputs";
+import { StaticCode } from "./static-code";
 
 interface Props {
   id: string;
@@ -32,6 +34,27 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
   const wrapper = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const editing = cell.type !== "markdown" || !cell.rendered;
+  // The CodeMirror editor is built lazily: when the cell comes near the viewport (a few per frame), or at
+  // once when it is clicked, focused or entered. Until then the code is static text that looks the same.
+  const [live, setLive] = useState(false);
+  const [focusOnBuild, setFocusOnBuild] = useState(false);
+  const wantsEditor = live || (active && mode === "edit");
+  useEffect(() => {
+    if (wantsEditor) {
+      if (!live) setLive(true);
+      return;
+    }
+    if (!editing || !wrapper.current) return;
+    return whenNear(wrapper.current, () => setLive(true));
+  }, [wantsEditor, live, editing]);
+  useEffect(() => {
+    // the editor (built in this commit, child effects first) has taken the focus; later rebuilds must not
+    if (focusOnBuild && live) setFocusOnBuild(false);
+  }, [focusOnBuild, live]);
+  const activate = useCallback(() => {
+    setFocusOnBuild(true);
+    setLive(true);
+  }, []);
 
   useEffect(() => {
     if (!active) return;
@@ -68,7 +91,10 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
     [id, model, session, onRun, onSave],
   );
 
+  const [estimate] = useState(() => estimateHeight(cell));
   const running = cell.status !== "idle";
+  const language = cell.type === "code" ? "python" : cell.type === "markdown" ? "markdown" : "text";
+  const label = `Cell ${index} ${cell.type === "code" ? "code" : cell.type}`;
   return (
     <div
       ref={wrapper}
@@ -79,6 +105,7 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
       data-active={active}
       data-mode={active ? mode : undefined}
       data-cell-id={id}
+      style={{ containIntrinsicSize: `auto ${estimate}px` }}
       onMouseDown={() => {
         if (model.activeId !== id) model.setActive(id, model.mode === "edit" ? "command" : undefined);
       }}
@@ -89,15 +116,19 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
       <div>
         {editing ? (
           <div className={classes.editor}>
-            <CodeEditor
-              initial={cell.source}
-              version={cell.sourceVersion}
-              language={cell.type === "code" ? "python" : cell.type === "markdown" ? "markdown" : "text"}
-              label={`Cell ${index} ${cell.type === "code" ? "code" : cell.type}`}
-              autoFocus={active && mode === "edit"}
-              actions={actions}
-              onView={(v) => (view.current = v)}
-            />
+            {wantsEditor ? (
+              <CodeEditor
+                initial={cell.source}
+                version={cell.sourceVersion}
+                language={language}
+                label={label}
+                autoFocus={(active && mode === "edit") || focusOnBuild}
+                actions={actions}
+                onView={(v) => (view.current = v)}
+              />
+            ) : (
+              <StaticCode source={cell.source} language={language} label={label} onActivate={activate} />
+            )}
           </div>
         ) : (
           <MarkdownView
@@ -131,6 +162,30 @@ function MarkdownView({ source, onEdit }: { source: string; onEdit(): void }) {
     );
   }
   return <div className={classes.markdown} onDoubleClick={onEdit} dangerouslySetInnerHTML={{ __html: html }} />;
+}
+
+/** A rough height for a cell not yet laid out (content-visibility), so the scrollbar is about right. */
+function estimateHeight(cell: CellModel): number {
+  const lines = cell.type === "markdown" && cell.rendered ? 2 : countLines(cell.source, 1000);
+  let height = 20 + Math.ceil(lines * 13 * 1.45);
+  if (cell.type === "code") {
+    for (const output of cell.outputs) {
+      if (output.output_type === "stream") height += 6 + countLines(output.text, 60) * 17.5;
+      else if (output.output_type === "error") height += 6 + Math.min(output.traceback.length * 2, 60) * 17.5;
+      else {
+        const meta = (output.metadata ?? {}) as Record<string, { height?: number } | undefined>;
+        const image = ["image/png", "image/jpeg", "image/gif"].find((m) => output.data[m] !== undefined);
+        height += image ? 8 + (meta[image]?.height ?? imageSizeOf(output.data[image], image)?.height ?? 300) : 24;
+      }
+    }
+  }
+  return Math.round(height);
+}
+
+function countLines(text: string, cap: number): number {
+  let n = 1;
+  for (let i = text.indexOf("\n"); i >= 0 && n < cap; i = text.indexOf("\n", i + 1)) n++;
+  return n;
 }
 
 /** "Queued", "Running 12 s", or after a run its duration — quiet, and only for long enough runs. */

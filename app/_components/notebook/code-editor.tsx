@@ -25,7 +25,7 @@ export interface EditorActions {
 }
 
 // Colours come from CSS variables (notebook.module.css), so light and dark themes need no second style.
-const highlight = HighlightStyle.define([
+export const highlight = HighlightStyle.define([
   { tag: [t.keyword, t.controlKeyword, t.definitionKeyword, t.moduleKeyword, t.operatorKeyword], color: "var(--cm-keyword)", fontWeight: "600" },
   { tag: [t.string, t.special(t.string)], color: "var(--cm-string)" },
   { tag: [t.number, t.bool, t.null], color: "var(--cm-number)" },

@@ -130,7 +130,6 @@ interface EditorProps {
 function NotebookEditor({ path, built, onReload }: EditorProps) {
   const { model, session, saver } = built;
   const ids = useSyncExternalStore(model.subscribeStructure, () => model.ids, () => model.ids);
-  const saveState = useSyncExternalStore(saver.subscribe, saver.getState, saver.getState);
   const [draft, setDraft] = useState(built.draft);
   const lastKey = useRef<{ key: string; at: number } | null>(null);
 
@@ -264,7 +263,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         onClearOutputs={() => model.ids.forEach((id) => model.clearOutputs(id))}
         onShutdown={() => void session.changeKernel(session.wantedKernelName())}
       />
-      <KernelBanners session={session} onSave={onSave} dirty={saveState.dirty} />
+      <SaveAwareBanners saver={saver} session={session} onSave={onSave} />
       {draft && (
         <Alert color="yellow" mt="xs" title="Unsaved changes found" withCloseButton onClose={() => (clearDraft(path), setDraft(null))}>
           <Group justify="space-between" wrap="nowrap">
@@ -288,8 +287,28 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
           <CellView key={id} id={id} index={i + 1} model={model} session={session} onRun={onRun} onSave={onSave} />
         ))}
       </div>
-      <Footer saveState={saveState} session={session} />
-      <Modal opened={saveState.conflict} onClose={() => undefined} withCloseButton={false} title="This notebook changed on disk" centered>
+      <Footer saver={saver} session={session} />
+      <ConflictModal path={path} saver={saver} onReload={onReload} />
+    </div>
+  );
+}
+
+// The save state lives in these small components (not in NotebookEditor), so typing and autosaves don't
+// re-render the component that renders every cell.
+function useSaveState(saver: NotebookSaver): SaveState {
+  return useSyncExternalStore(saver.subscribe, saver.getState, saver.getState);
+}
+
+function SaveAwareBanners({ saver, session, onSave }: { saver: NotebookSaver; session: KernelSession; onSave(): void }) {
+  const dirty = useSaveState(saver).dirty;
+  return <KernelBanners session={session} onSave={onSave} dirty={dirty} />;
+}
+
+function ConflictModal({ path, saver, onReload }: { path: string; saver: NotebookSaver; onReload(): Promise<void> }) {
+  const conflict = useSaveState(saver).conflict;
+  return (
+    <>
+      <Modal opened={conflict} onClose={() => undefined} withCloseButton={false} title="This notebook changed on disk" centered>
         <Text size="sm">
           Someone (or something) changed {path} since you opened it. Overwrite it with your version, or reload the file and lose your
           unsaved changes?
@@ -303,11 +322,12 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
           </Button>
         </Group>
       </Modal>
-    </div>
+    </>
   );
 }
 
-function Footer({ saveState, session }: { saveState: SaveState; session: KernelSession }) {
+function Footer({ saver, session }: { saver: NotebookSaver; session: KernelSession }) {
+  const saveState = useSaveState(saver);
   const status = useSyncExternalStore(session.subscribe, session.getStatus, session.getStatus);
   const spec = status.kernelName ? session.specs?.kernelspecs[status.kernelName] : undefined;
   const launcher = (spec?.spec.metadata?.atrium as { launcher?: string } | undefined)?.launcher;

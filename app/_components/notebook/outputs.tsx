@@ -70,13 +70,73 @@ function MimeBundleView({ data, metadata }: { data: MimeBundle; metadata: Record
     case "image/png":
     case "image/jpeg":
     case "image/gif":
-      // eslint-disable-next-line @next/next/no-img-element
-      return <img className={classes.image} alt="Output image" src={`data:${mime};base64,${text.replace(/\s/g, "")}`} width={meta.width} height={meta.height} />;
+      return <ImageOutput mime={mime} base64={text} width={meta.width} height={meta.height} />;
     case "application/json":
       return <pre className={classes.stream}>{JSON.stringify(value, null, 2)}</pre>;
     default:
       return <LongText text={typeof value === "string" ? value : JSON.stringify(value, null, 2)} className={classes.stream} />;
   }
+}
+
+/** An image with its size known before it decodes (from the output's metadata, or the PNG/JPEG header), so
+ * decoding never moves the page; decoded lazily and off the main thread. */
+function ImageOutput({ mime, base64, width, height }: { mime: string; base64: string; width?: number; height?: number }) {
+  const src = useMemo(() => `data:${mime};base64,${base64.replace(/\s/g, "")}`, [mime, base64]);
+  const size = useMemo(() => {
+    if (width && height) return { width, height };
+    const header = imageSizeOf(base64, mime);
+    if (!header) return null;
+    if (width) return { width, height: Math.round((header.height * width) / header.width) };
+    if (height) return { width: Math.round((header.width * height) / header.height), height };
+    return header;
+  }, [base64, mime, width, height]);
+  // eslint-disable-next-line @next/next/no-img-element
+  return <img className={classes.image} alt="Output image" src={src} width={size?.width ?? width} height={size?.height ?? height} loading="lazy" decoding="async" />;
+}
+
+function decodeBase64(base64: string, chars: number): Uint8Array | null {
+  let head = base64.slice(0, chars + 64).replace(/\s/g, "").slice(0, chars);
+  head = head.slice(0, head.length - (head.length % 4));
+  try {
+    const bin = atob(head);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return bytes;
+  } catch {
+    return null;
+  }
+}
+
+/** Pixel size from a base64 PNG's IHDR or a JPEG's SOF marker (null when it can't be read). */
+export function imageSizeOf(value: unknown, mime: string): { width: number; height: number } | null {
+  const base64 = typeof value === "string" ? value : Array.isArray(value) ? value.join("") : "";
+  if (!base64) return null;
+  if (mime === "image/png") {
+    const b = decodeBase64(base64, 32);
+    if (!b || b.length < 24 || b[0] !== 0x89 || b[1] !== 0x50) return null;
+    const view = new DataView(b.buffer);
+    const width = view.getUint32(16);
+    const height = view.getUint32(20);
+    return width && height ? { width, height } : null;
+  }
+  if (mime === "image/jpeg") {
+    const b = decodeBase64(base64, 65_536);
+    if (!b || b[0] !== 0xff || b[1] !== 0xd8) return null;
+    const view = new DataView(b.buffer);
+    let i = 2;
+    while (i + 9 < b.length) {
+      if (view.getUint8(i) !== 0xff) return null;
+      const marker = view.getUint8(i + 1);
+      const length = view.getUint16(i + 2);
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+        const height = view.getUint16(i + 5);
+        const width = view.getUint16(i + 7);
+        return width && height ? { width, height } : null;
+      }
+      i += 2 + length;
+    }
+  }
+  return null;
 }
 
 function renderLatex(text: string): string {
