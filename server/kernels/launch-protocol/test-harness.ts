@@ -63,6 +63,11 @@ export async function withDeadline<T>(what: string, promise: Promise<T>, ms: num
   });
   try {
     return await Promise.race([promise, timeout]);
+  } catch (error) {
+    // Whatever failed first (our deadline or the awaited one), say what the launcher wrote.
+    const log = context();
+    if (log && error instanceof Error && !error.message.includes(log)) error.message += `\n${log}`;
+    throw error;
   } finally {
     clearTimeout(timer);
   }
