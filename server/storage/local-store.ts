@@ -31,6 +31,7 @@ import {
 } from './home-store';
 import { HomeConfinement } from './local-confinement';
 import { TEMP_PREFIX, isSameOrInside, normalizePath } from './paths';
+import { nameOf, parentOf, withTargetLock } from './target-lock';
 
 /** Lowercase letters, digits, '.', '_' and '-', not starting with a dot (so never '.', '..' or hidden). */
 const USERNAME = /^[a-z0-9_-][a-z0-9._-]{0,63}$/;
@@ -48,34 +49,6 @@ export function localHomeStoreFor(baseDir: string, username: string): LocalHomeS
     );
   }
   return new LocalHomeStore(path.join(path.resolve(baseDir), username));
-}
-
-// One lock table per process, keyed by host path, so two store instances for the same user (one per
-// request) still serialize their final check-and-rename. It does not span replicas; see WriteOptions.
-const targetLocks = new Map<string, Promise<void>>();
-
-async function withTargetLock<T>(key: string, task: () => Promise<T>): Promise<T> {
-  const previous = targetLocks.get(key) ?? Promise.resolve();
-  let release!: () => void;
-  const mine = new Promise<void>((resolve) => (release = resolve));
-  const tail = previous.then(() => mine);
-  targetLocks.set(key, tail);
-  await previous;
-  try {
-    return await task();
-  } finally {
-    release();
-    if (targetLocks.get(key) === tail) targetLocks.delete(key);
-  }
-}
-
-function nameOf(rel: string): string {
-  return rel.slice(rel.lastIndexOf('/') + 1);
-}
-
-function parentOf(rel: string): string {
-  const slash = rel.lastIndexOf('/');
-  return slash === -1 ? '' : rel.slice(0, slash);
 }
 
 function childOf(rel: string, name: string): string {

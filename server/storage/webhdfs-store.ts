@@ -37,6 +37,7 @@ import {
   type WebHdfsClient,
   type WebHdfsSession,
 } from './webhdfs-client';
+import { nameOf, parentOf, withTargetLock } from './target-lock';
 
 /** Homes are private to their owner. */
 export const HOME_MODE = 0o700;
@@ -47,34 +48,6 @@ export interface WebHdfsHomeStoreOptions {
   username: string;
   /** Absolute HDFS path of the home folder, e.g. /user/ana. */
   homeDir: string;
-}
-
-// One lock table per process, keyed by HDFS path, so two store instances for the same user serialize their
-// final check-and-rename. It does not span replicas.
-const targetLocks = new Map<string, Promise<void>>();
-
-async function withTargetLock<T>(key: string, task: () => Promise<T>): Promise<T> {
-  const previous = targetLocks.get(key) ?? Promise.resolve();
-  let release!: () => void;
-  const mine = new Promise<void>((resolve) => (release = resolve));
-  const tail = previous.then(() => mine);
-  targetLocks.set(key, tail);
-  await previous;
-  try {
-    return await task();
-  } finally {
-    release();
-    if (targetLocks.get(key) === tail) targetLocks.delete(key);
-  }
-}
-
-function nameOf(rel: string): string {
-  return rel.slice(rel.lastIndexOf('/') + 1);
-}
-
-function parentOf(rel: string): string {
-  const slash = rel.lastIndexOf('/');
-  return slash === -1 ? '' : rel.slice(0, slash);
 }
 
 function isRemote(error: unknown, exception: string, pattern?: RegExp): boolean {
@@ -246,7 +219,7 @@ export class WebHdfsHomeStore implements HomeStore {
       await this.fs.create(temp, data, { permission: current ? Number.parseInt(current.permission, 8) & 0o777 : undefined });
 
       const placed = temp;
-      await withTargetLock(target, async () => {
+      await withTargetLock(`hdfs:${target}`, async () => {
         // Checked again at the last moment: another save may have landed while we were uploading.
         if (expectedMtime) checkExpectedMtime(rel, await this.fs.getFileStatusOrNull(target), expectedMtime);
         await this.fs.rename(placed, target, { overwrite });
@@ -315,7 +288,7 @@ export class WebHdfsHomeStore implements HomeStore {
     const targetPath = this.hdfsPathOf(target);
     const sourceStatus = await this.statusOf(source);
     try {
-      await withTargetLock(targetPath, async () => {
+      await withTargetLock(`hdfs:${targetPath}`, async () => {
         if (overwrite) {
           // rename2 says only "must both be directories"; name the side that is in the way.
           const existing = await this.fs.getFileStatusOrNull(targetPath);
