@@ -7,7 +7,7 @@
 //   python       pytest for the kernel launchers
 //   e2e          Playwright in Debian's Chromium against the production build
 //   yarn-e2e     Playwright against a portal on the real Hadoop mini cluster (YARN kernels, HDFS homes)
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -90,6 +90,16 @@ const parsePlaywright = (output) => ({
 });
 const nodeTest = (files) => [process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", "--test-timeout=300000", ...files]];
 
+/**
+ * Kernels outlive the portal by design (a restarted portal reattaches them), so a browser suite that ends with
+ * a kernel still running would leave it behind once its data dir is wiped. After each browser suite, end the
+ * kernels started from this checkout's artifacts folder (and nothing else).
+ */
+function endKernelsUnder(dir) {
+  const result = spawnSync("pkill", ["-f", `ipykernel_launcher -f ${dir}`], { stdio: "ignore" });
+  if (result.status === 0) console.log(`(ended kernels left running under ${path.relative(root, dir)})`);
+}
+
 let postgres;
 let exiting = false;
 const cleanup = () => {
@@ -150,6 +160,7 @@ try {
       env: testEnv,
       parse: parsePlaywright,
     });
+    endKernelsUnder(path.join(root, "e2e", ".artifacts"));
   }
   if (suites.includes("yarn-e2e")) {
     ensureChromium();

@@ -90,6 +90,7 @@ const schema = z.object({
   ATRIUM_YARN_DEFAULT_QUEUE: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/, "must be a YARN queue name").default("default"),
   ATRIUM_YARN_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(60).default(2),
   ATRIUM_YARN_LAUNCH_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
+  ATRIUM_CULL_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(3600).default(30),
 });
 
 export type Env = z.output<typeof schema> & { dataDir: string };

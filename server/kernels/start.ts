@@ -19,9 +19,6 @@ import type { HomeStores } from "@/server/storage/homes";
 import { Culler } from "@/server/culler/culler";
 import { kernelMetrics } from "@/server/usage/metrics";
 
-/** How often the culler sweeps. Idle timeouts are minutes, so a sweep every 30 s is prompt enough. */
-const CULL_INTERVAL_MS = 30_000;
-
 export async function startKernels(env: Env, db: Database, secret: string, homes: HomeStores) {
   const python = await resolveKernelPython({ configured: env.ATRIUM_PYTHON, dataDir: env.dataDir });
   const extraDirs = env.ATRIUM_KERNELSPEC_DIRS?.split(":").filter(Boolean) ?? [];
@@ -68,7 +65,7 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   // Idle culling, running budgets and admin stop requests: one sweep per interval; one replica acts per sweep.
   const culler = new Culler({
     db,
-    intervalMs: CULL_INTERVAL_MS,
+    intervalMs: env.ATRIUM_CULL_INTERVAL_SECONDS * 1000, // idle timeouts are minutes: the default 30 s is prompt enough
     stop: (id, reason, detail) => manager.stopKernel(id, reason, detail),
     connectionsOf: (id) => manager.liveKernel(id)?.connections ?? null,
     onStopped: (stopped) => kernelMetrics().culled(stopped.teamName, stopped.kind),
