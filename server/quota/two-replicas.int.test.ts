@@ -1,8 +1,8 @@
 // The issue's must-show, with real processes: two portal processes on one Postgres, 50 simultaneous
 // POST /api/kernels for a user whose limit is 3, split between them: exactly 3 kernels run, 47 clear
 // refusals (403, naming the limit and a kernel to stop), no leftover rows. Then /metrics on both replicas
-// counts the refusals by team without user labels. (That one replica culls is shown by sweep.db.test.ts on
-// Postgres with concurrent sweeps on separate connections; the portals' 30 s interval is too slow here.)
+// counts the refusals by team without user labels. (That exactly one replica culls is shown with two real
+// portals by server/culler/two-replicas-cull.int.test.ts.)
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
