@@ -1,7 +1,8 @@
 // Issue 5's "with two portal processes, exactly one culls", with real processes: two portal processes on one
 // Postgres, both sweeping every 2 s (ATRIUM_CULL_INTERVAL_SECONDS). An analyst in a team whose policy is the
 // shortest the bounds allow (idle 1 min, warning 1 min) starts a kernel through replica A and leaves it idle.
-// It is warned, then culled once: its row is dead with end reason `culled`, the warning came a full warning
+// A second kernel, busy without printing for longer than the idle timeout, is left alone. The idle one is
+// warned, then culled once: its row is dead with end reason `culled`, the warning came a full warning
 // time before the end, the kernel process is gone, the two replicas' cull counters add up to 1, exactly one
 // replica logs the stop, and neither logs a failed sweep or stop.
 import assert from "node:assert/strict";
@@ -17,6 +18,8 @@ import { openDatabase, type OpenDatabase } from "@/db";
 import { upsertTeamCullPolicy } from "@/db/queries/quotas";
 import { kernels, kernelWarnings } from "@/db/schema";
 import { createApiToken } from "@/server/auth/tokens";
+import { TestKernelSocket } from "@/server/jupyter-api/testing";
+import { executeRequestContent } from "@/server/kernels/protocol/messages";
 import { saveCullBounds } from "@/server/culler/bounds";
 import { DEFAULT_CULL_BOUNDS } from "@/server/culler/policy";
 import { systemActor } from "@/server/identity/actor";
@@ -160,7 +163,7 @@ describe("two portal replicas on one Postgres: exactly one culls", () => {
     await admin?.end({ timeout: 5 });
   });
 
-  it("an idle kernel started through replica A is warned, then culled once by one replica", async () => {
+  it("an idle kernel started through replica A is warned, then culled once by one replica; a busy silent one is left alone", async () => {
     const [a, b] = portals as [Portal, Portal];
     const response = await fetch(`${a.base}/api/kernels`, {
       method: "POST",
@@ -170,6 +173,17 @@ describe("two portal replicas on one Postgres: exactly one culls", () => {
     const body = (await response.json()) as { id?: string; message?: string };
     assert.equal(response.status, 201, body.message);
     const id = body.id!;
+
+    // Beside it, through replica B, a kernel busy the whole time without printing: busy is not idle.
+    const busyStart = await fetch(`${b.base}/api/kernels`, {
+      method: "POST",
+      headers: { authorization: `token ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "python3" }),
+    });
+    const busyId = ((await busyStart.json()) as { id: string }).id;
+    assert.equal(busyStart.status, 201);
+    const busySocket = await TestKernelSocket.open(b.base, busyId, { token });
+    busySocket.send("shell", "execute_request", executeRequestContent("import time\ntime.sleep(170)"));
 
     // Its process, found by its connection file, while it runs.
     let pids: number[] = [];
@@ -220,5 +234,14 @@ describe("two portal replicas on one Postgres: exactly one culls", () => {
       assert.doesNotMatch(portal.output(), /culling sweep failed|the culler could not stop it|could not stop it through its saved state/);
     }
     assert.equal((await database.db.select().from(kernelWarnings).where(eq(kernelWarnings.kernelId, id))).length, 0, "the dead kernel's warnings are cleared");
+
+    // The silent, busy kernel outlived the idle timeout (and the idle one's cull) untouched.
+    const [busyRow] = await database.db.select().from(kernels).where(eq(kernels.id, busyId));
+    assert.equal(busyRow?.state, "busy", `the busy kernel is still running (state ${busyRow?.state}, ${busyRow?.stateDetail})`);
+    assert.ok(Date.now() - busyRow!.createdAt.getTime() > 60_000, "longer than the idle timeout");
+    assert.equal((await database.db.select().from(kernelWarnings).where(eq(kernelWarnings.kernelId, busyId))).length, 0, "and was never warned");
+    await busySocket.close();
+    const stopped = await fetch(`${b.base}/api/kernels/${busyId}`, { method: "DELETE", headers: { authorization: `token ${token}` } });
+    assert.equal(stopped.status, 204);
   });
 });
