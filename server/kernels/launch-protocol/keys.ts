@@ -50,7 +50,9 @@ export function x25519RawPublic(key: KeyObject): Buffer {
 
 /** A fresh one-time launch token: 32 random bytes, base64url (43 characters). */
 export function issueLaunchToken(): string {
-  return randomBytes(32).toString('base64url');
+  // A fixed first letter: a base64url token may begin with "-", which a launcher's argument parser would read
+  // as an option ("--launch-token: expected one argument"), failing about one launch in 64.
+  return 't' + randomBytes(32).toString('base64url');
 }
 
 /** The public handle of a token (what travels in the clear); must match atrium_launcher/crypto.py token_id. */
