@@ -6,6 +6,7 @@
 // time before the end, the kernel process is gone, the two replicas' cull counters add up to 1, exactly one
 // replica logs the stop, and neither logs a failed sweep or stop.
 import assert from "node:assert/strict";
+import { startPortalProcess, stopPortalProcess, type PortalProcess } from "@/e2e/support/portal-process";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -32,72 +33,9 @@ if (!adminUrl || !python) throw new Error("two-replicas-cull.int.test needs ATRI
 
 const CULL_INTERVAL_SECONDS = 2;
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-
-interface Portal {
-  child: ChildProcess;
-  base: string;
-  output: () => string;
-}
-
-async function startPortal(databaseUrl: string, secret: string): Promise<Portal> {
-  const port = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-cull-replica-"));
-  const child = spawn(process.execPath, [path.join(projectRoot, "server/cli/atrium.mjs"), "start"], {
-    cwd: projectRoot,
-    detached: true, // its own process group, stopped as a whole in after()
-    env: {
-      ...process.env,
-      NODE_ENV: "production",
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      DATABASE_URL: databaseUrl,
-      ATRIUM_DATA_DIR: dataDir,
-      ATRIUM_SECRET: secret,
-      ATRIUM_PYTHON: python,
-      ATRIUM_ADMIN_EMAIL: "admin@example.com",
-      ATRIUM_ADMIN_PASSWORD: "admin-password-1",
-      ATRIUM_LOG_LEVEL: "info", // the culler's stops are logged at info
-      ATRIUM_CULL_INTERVAL_SECONDS: String(CULL_INTERVAL_SECONDS),
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  const deadline = Date.now() + 120_000;
-  while (!output.includes("Atrium is running at")) {
-    if (child.exitCode !== null) throw new Error(`portal exited with ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`portal did not start within 120 s:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, base: `http://127.0.0.1:${port}`, output: () => output };
-}
-
-async function stopPortal(portal: Portal) {
-  const pid = portal.child.pid!;
-  if (portal.child.exitCode !== null || portal.child.signalCode !== null) return;
-  const exited = new Promise((r) => portal.child.once("exit", r));
-  const signal = (s: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, s);
-    } catch {
-      // the group is gone already
-    }
-  };
-  signal("SIGTERM");
-  const timer = setTimeout(() => signal("SIGKILL"), 20_000);
-  await exited;
-  clearTimeout(timer);
-}
+type Portal = PortalProcess;
+const startPortal = (databaseUrl: string, secret: string) => startPortalProcess({ databaseUrl, secret, python: python!, env: { ATRIUM_LOG_LEVEL: "info", ATRIUM_CULL_INTERVAL_SECONDS: String(CULL_INTERVAL_SECONDS) } });
+const stopPortal = stopPortalProcess;
 
 /** Pids of processes whose command line names this kernel's connection file (the local launcher's kernel-<id>.json). */
 function kernelPids(kernelId: string): number[] {

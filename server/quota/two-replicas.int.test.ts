@@ -4,6 +4,7 @@
 // counts the refusals by team without user labels. (That exactly one replica culls is shown with two real
 // portals by server/culler/two-replicas-cull.int.test.ts.)
 import assert from "node:assert/strict";
+import { startPortalProcess, stopPortalProcess, type PortalProcess } from "@/e2e/support/portal-process";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -23,62 +24,9 @@ const adminUrl = process.env.ATRIUM_TEST_POSTGRES_URL;
 const python = process.env.ATRIUM_PYTHON;
 if (!adminUrl || !python) throw new Error("two-replicas.int.test needs ATRIUM_TEST_POSTGRES_URL and ATRIUM_PYTHON (npm test sets both).");
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-
-interface Portal {
-  child: ChildProcess;
-  base: string;
-  output: () => string;
-}
-
-async function startPortal(databaseUrl: string, secret: string): Promise<Portal> {
-  const port = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-replica-"));
-  const child = spawn(process.execPath, [path.join(projectRoot, "server/cli/atrium.mjs"), "start"], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      NODE_ENV: "production",
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      DATABASE_URL: databaseUrl,
-      ATRIUM_DATA_DIR: dataDir,
-      ATRIUM_SECRET: secret,
-      ATRIUM_PYTHON: python,
-      ATRIUM_ADMIN_EMAIL: "admin@example.com",
-      ATRIUM_ADMIN_PASSWORD: "admin-password-1",
-      ATRIUM_LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  const deadline = Date.now() + 120_000;
-  while (!output.includes("Atrium is running at")) {
-    if (child.exitCode !== null) throw new Error(`portal exited with ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`portal did not start within 120 s:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, base: `http://127.0.0.1:${port}`, output: () => output };
-}
-
-async function stopPortal(portal: Portal) {
-  if (portal.child.exitCode !== null) return;
-  const exited = new Promise((r) => portal.child.once("exit", r));
-  portal.child.kill("SIGTERM");
-  const timer = setTimeout(() => portal.child.kill("SIGKILL"), 20_000);
-  await exited;
-  clearTimeout(timer);
-}
+type Portal = PortalProcess;
+const startPortal = (databaseUrl: string, secret: string) => startPortalProcess({ databaseUrl, secret, python: python!, env: {} });
+const stopPortal = stopPortalProcess;
 
 describe("two portal replicas on one Postgres", () => {
   const dbName = `atrium_2r_${randomBytes(5).toString("hex")}`;

@@ -1,0 +1,66 @@
+// A whole portal as a real process (`atrium start`) on a free loopback port, for tests of several replicas on
+// one Postgres. Started in its own process group and stopped as a whole; every wait has a deadline.
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { projectRoot } from "@/server/main";
+import { freePort } from "./postgres.mjs";
+
+export interface PortalProcess {
+  child: ChildProcess;
+  base: string;
+  output: () => string;
+}
+
+export async function startPortalProcess(options: { databaseUrl: string; secret: string; python: string; env?: Record<string, string> }): Promise<PortalProcess> {
+  const port = (await freePort()) as number;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-replica-"));
+  const child = spawn(process.execPath, [path.join(projectRoot, "server/cli/atrium.mjs"), "start"], {
+    cwd: projectRoot,
+    detached: true,
+    env: {
+      ...process.env,
+      NODE_ENV: "production",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      DATABASE_URL: options.databaseUrl,
+      ATRIUM_DATA_DIR: dataDir,
+      ATRIUM_SECRET: options.secret,
+      ATRIUM_PYTHON: options.python,
+      ATRIUM_ADMIN_EMAIL: "admin@example.com",
+      ATRIUM_ADMIN_PASSWORD: "admin-password-1",
+      ATRIUM_LOG_LEVEL: "warn",
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const deadline = Date.now() + 120_000;
+  while (!output.includes("Atrium is running at")) {
+    if (child.exitCode !== null) throw new Error(`portal exited with ${child.exitCode}:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`portal did not start within 120 s:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, base: `http://127.0.0.1:${port}`, output: () => output };
+}
+
+/** SIGTERM to the portal's process group, SIGKILL after 20 s. */
+export async function stopPortalProcess(portal: PortalProcess): Promise<void> {
+  const pid = portal.child.pid!;
+  if (portal.child.exitCode !== null || portal.child.signalCode !== null) return;
+  const exited = new Promise((r) => portal.child.once("exit", r));
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, s);
+    } catch {
+      // the group is gone already
+    }
+  };
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
