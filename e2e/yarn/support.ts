@@ -14,13 +14,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, type Page } from "@playwright/test";
-import { defaultPorts, sparkSubmitSettings, startHadoopCluster } from "../clusters/hadoop/cluster.mjs";
+import { portsWithOffset, sparkSubmitSettings, startHadoopCluster } from "../clusters/hadoop/cluster.mjs";
 import { ensureHadoop, ensureSparkVenv, javaHome } from "../clusters/hadoop/provision.mjs";
 
 export const yarnPort = Number(process.env.ATRIUM_YARN_E2E_PORT ?? 3927);
 /** Added to every default port of the mini cluster (19820 → 29820, 18088 → 28088, ...). */
 export const portOffset = Number(process.env.ATRIUM_YARN_E2E_PORT_OFFSET ?? 10000);
-export const clusterPorts = Object.fromEntries(Object.entries(defaultPorts).map(([k, v]) => [k, v + portOffset])) as typeof defaultPorts;
+export const clusterPorts = portsWithOffset(portOffset);
 export const artifactsDir = path.resolve(`e2e/.artifacts/yarn-${yarnPort}`);
 export const yarnDataDir = path.join(artifactsDir, "data");
 /** Short and outside the repo: NodeManager container paths live under it. */

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { startHadoopCluster } from '../../e2e/clusters/hadoop/cluster.mjs';
+import { portsWithOffset, startHadoopCluster } from '../../e2e/clusters/hadoop/cluster.mjs';
 import { EnvError, loadEnv } from '../env';
 import { runHomeStoreContract } from './contract';
 import { StorageError, type StorageErrorCode } from './errors';
@@ -90,9 +90,8 @@ async function rejectsWith(promise: Promise<unknown>, code: StorageErrorCode): P
 
 before(
   async () => {
-    const names = ['nameNode', 'nameNodeHttp', 'resourceManager', 'scheduler', 'resourceTracker', 'rmAdmin', 'rmWeb'] as const;
-    const ports: Record<string, number> = {};
-    for (const name of names) ports[name] = await freePort();
+    // Fixed ports below the ephemeral range (see portsWithOffset), apart from the other clusters' (+0, +5000, +10000).
+    const ports = portsWithOffset(3000);
     // Only HDFS is used here; YARN starts with the cluster, kept small.
     cluster = await startHadoopCluster({ workDir, ports, nmMemoryMb: 1024, nmVcores: 1, heapMb: 768, timeoutMs: 180_000 });
   },

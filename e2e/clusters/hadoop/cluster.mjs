@@ -31,6 +31,17 @@ export const defaultPorts = {
 };
 
 /**
+ * The default ports shifted by `offset`, for a second cluster beside the first. Keep the results below 32768
+ * (Linux's ephemeral range), where no outgoing connection can be holding them.
+ * @param {number} offset
+ * @returns {typeof defaultPorts}
+ */
+export function portsWithOffset(offset) {
+  const shifted = /** @type {typeof defaultPorts} */ (Object.fromEntries(Object.entries(defaultPorts).map(([k, v]) => [k, v + offset])));
+  return shifted;
+}
+
+/**
  * @typedef {{ pid: number, workDir: string, confDir: string, defaultFS: string, nameNodeHttpUrl: string,
  *   webhdfsUrl: string, rmUrl: string, rmAddress: string, superuser: string, proxyUsers: string[], queues: string[],
  *   anonymousHttp: boolean, nodeManagerMemoryMb: number, nodeManagerVcores: number, nodeManagerLogDirs: string,

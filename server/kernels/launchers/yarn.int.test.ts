@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
-import { sparkSubmitSettings, startHadoopCluster } from '../../../e2e/clusters/hadoop/cluster.mjs';
+import { portsWithOffset, sparkSubmitSettings, startHadoopCluster } from '../../../e2e/clusters/hadoop/cluster.mjs';
 import { ensureHadoop, ensureSparkVenv } from '../../../e2e/clusters/hadoop/provision.mjs';
 import { KernelConnection } from '../connection';
 import { loadKernelspecs, type Kernelspec } from '../kernelspecs';
@@ -44,7 +44,10 @@ before(
     const venv = ensureSparkVenv();
     cluster = (await startHadoopCluster({
       workDir,
-      ports: { nameNode: 39820, nameNodeHttp: 39870, resourceManager: 38032, scheduler: 38030, resourceTracker: 38031, rmAdmin: 38033, rmWeb: 38088 },
+      // Fixed ports below Linux's ephemeral range (32768+), so no client socket or cluster-internal port
+      // (DataNode, NodeManager, containers pick ephemeral ones) can be holding them; distinct from the
+      // defaults (+0) and the YARN e2e (+10000).
+      ports: portsWithOffset(5000),
     })) as Cluster;
     // ana's HDFS home (spark-submit stages the app under /user/ana/.sparkStaging as ana). In the portal the
     // WebHDFS home store creates it at first sign-in.
