@@ -1,20 +1,43 @@
 // Recorded cell runs and the kernel each notebook uses. Every read carries the owner.
-import { and, desc, eq, ne } from "drizzle-orm";
+import { and, desc, eq, ne, sql } from "drizzle-orm";
 import type { Database } from "../index";
 import { cellRuns, kernels, notebookKernels } from "../schema";
 
 export type CellRunRow = typeof cellRuns.$inferSelect;
 
-/** Writes a run's current state: the first write inserts it, later ones update it. */
-export async function saveCellRun(
-  db: Database,
-  params: Pick<CellRunRow, "msgId" | "kernelId" | "ownerId" | "notebookPath" | "cellId" | "code" | "status" | "executionCount" | "outputs" | "spilledBytes" | "clipped" | "startedAt" | "finishedAt">,
-) {
-  const { msgId, kernelId, ownerId, notebookPath, cellId, code, startedAt, ...progress } = params;
+/** A run's current state: the first write inserts it, later ones update it. */
+export type CellRunSnapshot = Pick<
+  CellRunRow,
+  "msgId" | "kernelId" | "ownerId" | "notebookPath" | "cellId" | "code" | "status" | "executionCount" | "outputs" | "spilledBytes" | "clipped" | "startedAt" | "finishedAt"
+>;
+
+/** Inserts or updates one run. */
+export async function saveCellRun(db: Database, params: CellRunSnapshot) {
+  await saveCellRuns(db, [params]);
+}
+
+/**
+ * Inserts or updates many runs in one statement (the output recorder batches them: one write per interval,
+ * however many cells ran). Each msg_id must appear once.
+ */
+export async function saveCellRuns(db: Database, runs: readonly CellRunSnapshot[]) {
+  if (runs.length === 0) return;
+  const fromInsert = (column: { name: string }) => sql.raw(`excluded."${column.name}"`);
   await db
     .insert(cellRuns)
-    .values(params)
-    .onConflictDoUpdate({ target: cellRuns.msgId, set: { ...progress, updatedAt: new Date() } });
+    .values([...runs])
+    .onConflictDoUpdate({
+      target: cellRuns.msgId,
+      set: {
+        status: fromInsert(cellRuns.status),
+        executionCount: fromInsert(cellRuns.executionCount),
+        outputs: fromInsert(cellRuns.outputs),
+        spilledBytes: fromInsert(cellRuns.spilledBytes),
+        clipped: fromInsert(cellRuns.clipped),
+        finishedAt: fromInsert(cellRuns.finishedAt),
+        updatedAt: new Date(),
+      },
+    });
 }
 
 /** Runs a dead or restarted kernel left unfinished. */

@@ -103,3 +103,41 @@ export async function listUsers(db: Database): Promise<UserListEntry[]> {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (value: string) => UUID.test(value);
+
+/** The POSIX identity pods run as (uid; gid defaults to a private group numbered like the uid). */
+export interface PosixIdentity {
+  username: string;
+  uid: number;
+  gid: number;
+}
+
+export async function findPosixIdentity(db: Database, username: string): Promise<PosixIdentity | undefined> {
+  const [row] = await db
+    .select({ username: users.username, uid: users.posixUid, gid: users.posixGid })
+    .from(users)
+    .where(eq(users.username, username))
+    .limit(1);
+  return row && { username: row.username, uid: row.uid, gid: row.gid ?? row.uid };
+}
+
+/** The user holding a uid, if any (to refuse giving it to a second user with a clear message). */
+export async function findUserByPosixUid(db: Database, uid: number): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.posixUid, uid)).limit(1);
+  return row;
+}
+
+export async function setUserPosixIds(db: Database, params: { id: string; uid: number; gid: number | null }) {
+  await db.update(users).set({ posixUid: params.uid, posixGid: params.gid, updatedAt: new Date() }).where(eq(users.id, params.id));
+}
+
+/**
+ * Keeps the uid sequence at or above `base` and above every uid in use (an admin may have set one by hand),
+ * so the next user never collides. Never moves the sequence down.
+ */
+export async function raisePosixUidSequence(db: Database, base: number): Promise<void> {
+  await db.execute(sql`
+    SELECT setval('users_posix_uid_seq', target, false)
+    FROM (SELECT GREATEST(${base}::bigint, COALESCE((SELECT MAX(posix_uid) + 1 FROM users), 0)) AS target) wanted,
+         (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END AS next FROM users_posix_uid_seq) seq
+    WHERE seq.next < wanted.target`);
+}

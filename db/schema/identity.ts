@@ -1,10 +1,19 @@
 // Who people are and what they may do: users, teams, memberships and personal API tokens.
 import { sql } from "drizzle-orm";
-import { boolean, index, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { boolean, check, index, integer, pgEnum, pgSequence, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 /** Global role. Team leadership is per team, on the membership. */
 export const userRole = pgEnum("user_role", ["analyst", "admin"]);
 export const membershipRole = pgEnum("membership_role", ["member", "lead"]);
+
+/**
+ * POSIX ids for the identity kernels and home folders run as on Kubernetes (the pod's runAsUser/runAsGroup and
+ * the owner of the files on the user's PVC). Handed out in creation order from a sequence, so every user has
+ * one that is unique and never reused; the first id is 100000 (above the ranges images and hosts use), and
+ * ATRIUM_POSIX_ID_BASE can move the next one higher at boot (see identity/posix-ids.ts). An admin may set
+ * a user's ids explicitly (`npx atrium users set-posix`), e.g. to match LDAP.
+ */
+export const userPosixIds = pgSequence("users_posix_uid_seq", { startWith: 100000, minValue: 1000, maxValue: 2147483647 });
 
 export const users = pgTable(
   "users",
@@ -20,10 +29,21 @@ export const users = pgTable(
     role: userRole("role").notNull().default("analyst"),
     disabledAt: timestamp("disabled_at", { withTimezone: true }),
     lastSignInAt: timestamp("last_sign_in_at", { withTimezone: true }),
+    /** The user's POSIX uid (pods run as it; never 0). */
+    posixUid: integer("posix_uid").notNull().default(sql`nextval('users_posix_uid_seq')`),
+    /** The user's primary POSIX gid; null means a private group with the uid's number. */
+    posixGid: integer("posix_gid"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex("users_email_key").on(t.email), uniqueIndex("users_username_key").on(t.username)],
+  (t) => [
+    uniqueIndex("users_email_key").on(t.email),
+    uniqueIndex("users_username_key").on(t.username),
+    uniqueIndex("users_posix_uid_key").on(t.posixUid),
+    // Root (and the system range below 1000) is never a user's identity: a pod as root could read every home.
+    check("users_posix_uid_range", sql`${t.posixUid} >= 1000`),
+    check("users_posix_gid_range", sql`${t.posixGid} IS NULL OR ${t.posixGid} >= 1000`),
+  ],
 );
 
 export const teams = pgTable(

@@ -6,6 +6,7 @@ import { listUsers } from "@/db/queries/users";
 import { createApiToken } from "@/server/auth/tokens";
 import { isAppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
+import { setPosixIds } from "@/server/identity/posix-ids";
 import { changeRole, createTeam, createUser, requireTeam, requireUser, resetPassword, setMembership, setTeamQueue } from "@/server/identity/users";
 import { quotaCommand, kernelsListCommand, kernelsKillCommand, QUOTA_SET_FLAGS } from "@/server/quota/cli";
 
@@ -26,6 +27,7 @@ export const USAGE = `Usage: npx atrium <command>
   users list
   users set-role EMAIL analyst|admin
   users set-password EMAIL (--password PW | --password-stdin)
+  users set-posix EMAIL UID [GID]   the uid/gid the user's Kubernetes pods run as (never root)
   teams add NAME [--description TEXT]
   teams add-member TEAM EMAIL [--lead]
   teams set-queue TEAM QUEUE|default              the YARN queue of the team's kernels
@@ -133,6 +135,20 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
       if (given === undefined) throw new UsageError("Give the new password with --password PW or --password-stdin.");
       await resetPassword(db, cliActor, user.id, given);
       return `Password of ${user.email} changed.\n`;
+    }
+    case "users set-posix": {
+      const parseId = (text: string | undefined, what: string) => {
+        if (text === undefined) return null;
+        if (!/^\d{1,10}$/.test(text)) throw new UsageError(`${what} must be a number, not "${text}".`);
+        return Number(text);
+      };
+      const uid = parseId(need(1, "UID"), "UID")!;
+      const gid = parseId(args.positional[2], "GID");
+      const user = await setPosixIds(db, cliActor, { user: need(0, "EMAIL"), uid, gid });
+      return (
+        `${user.email} now runs as uid ${uid}, gid ${gid ?? uid}.\n` +
+        "Files already on the user's home volume keep their old owner: change them from a pod that mounts it if needed.\n"
+      );
     }
     case "teams add": {
       const team = await createTeam(db, cliActor, { name: need(0, "NAME"), description: args.str("description") });

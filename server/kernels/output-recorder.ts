@@ -1,17 +1,26 @@
 // Durable outputs: listens to every kernel this process holds, whether or not a browser is attached, and
-// records each execute request's outputs in Postgres (batched), so a closed tab loses nothing and reopening
-// the notebook replays what ran meanwhile. What exceeds the stored limit is appended to a spill file in the
-// data dir instead of being dropped.
+// records each execute request's outputs in Postgres, so a closed tab loses nothing and reopening the notebook
+// replays what ran meanwhile. What exceeds the stored limit is appended to a spill file in the data dir
+// instead of being dropped.
+// Writes are batched across runs and kernels: one statement per flush, never on the path of a reply. (On the
+// embedded database a write is ~1 ms of CPU on this event loop; one per execute would sit between a kernel's
+// reply and the client's next request.)
 import fs from "node:fs";
 import path from "node:path";
 import type { Database } from "@/db";
-import { abortRunningCellRuns, saveCellRun } from "@/db/queries/notebooks";
+import { abortRunningCellRuns, saveCellRun, saveCellRuns, type CellRunSnapshot } from "@/db/queries/notebooks";
 import { log } from "@/server/log";
 import type { LiveKernel } from "./live-kernel";
 import type { JsonObject } from "@/server/notebooks/nbformat";
 import { newRunOutputs, recordIopub, type RunOutputs } from "./outputs";
 
+/** A running cell's new outputs reach the database at most this late. */
 const FLUSH_INTERVAL_MS = 250;
+/** A finished run waits this long, so runs finishing close together share one write. */
+const FINISHED_FLUSH_DELAY_MS = 50;
+/** Above this much stored output, a run is rewritten at most every LARGE_FLUSH_INTERVAL_MS (each write is all of it). */
+const LARGE_OUTPUT_BYTES = 1024 * 1024;
+const LARGE_FLUSH_INTERVAL_MS = 1000;
 export const STORED_OUTPUT_LIMIT_BYTES = 4 * 1024 * 1024;
 
 interface Run {
@@ -28,13 +37,16 @@ interface Run {
   replied: boolean;
   idle: boolean;
   spilledBytes: number;
-  /** Writes for one run happen in order: insert, then updates. */
-  chain: Promise<void>;
-  timer?: NodeJS.Timeout;
 }
 
 export class OutputRecorder {
   private readonly runs = new Map<string, Run>();
+  /** Runs changed since the last flush. */
+  private readonly dirty = new Set<Run>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = Infinity;
+  /** Flushes write in order (a run's insert before its updates): each waits for the previous one. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Database,
@@ -66,7 +78,6 @@ export class OutputRecorder {
         replied: false,
         idle: false,
         spilledBytes: 0,
-        chain: Promise.resolve(),
       };
       this.runs.set(run.msgId, run);
       // Nothing is written yet: the first write waits a flush interval (or the end of the run), so a quick
@@ -107,39 +118,49 @@ export class OutputRecorder {
 
   /** The kernel died, was stopped or restarted: its unfinished runs are aborted. */
   async kernelEnded(kernelId: string): Promise<void> {
-    const pending: Promise<void>[] = [];
     for (const run of this.runs.values()) {
       if (run.kernelId !== kernelId) continue;
       if (run.status === "running") run.status = "aborted";
       run.replied = run.idle = true;
-      pending.push(this.flush(run));
+      this.dirty.add(run);
     }
-    await Promise.all(pending);
+    await this.flush();
     await abortRunningCellRuns(this.db, kernelId).catch((error) => log.warn(`could not abort runs of ${kernelId}: ${error}`));
   }
 
   /** Writes everything still pending (at shutdown). */
   async flushAll(): Promise<void> {
-    await Promise.all([...this.runs.values()].map((run) => this.flush(run)));
+    await this.flush();
   }
 
   private scheduleFlush(run: Run) {
-    if (run.replied && run.idle) {
-      void this.flush(run);
-      return;
-    }
-    run.timer ??= setTimeout(() => {
-      run.timer = undefined;
-      void this.flush(run);
-    }, FLUSH_INTERVAL_MS);
+    this.dirty.add(run);
+    const delay =
+      run.replied && run.idle ? FINISHED_FLUSH_DELAY_MS : run.outputs.storedBytes > LARGE_OUTPUT_BYTES ? LARGE_FLUSH_INTERVAL_MS : FLUSH_INTERVAL_MS;
+    // A throttle, not a debounce: a timer already due sooner stays, so a chatty cell is still written on time.
+    const due = Date.now() + delay;
+    if (this.timer && this.timerDue <= due) return;
+    clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(() => void this.flush(), delay);
   }
 
-  private flush(run: Run): Promise<void> {
-    clearTimeout(run.timer);
-    run.timer = undefined;
+  /** Snapshots every changed run now and writes them in one statement after the writes before it. */
+  private flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerDue = Infinity;
+    if (this.dirty.size === 0) return this.writing;
+    const snapshots = [...this.dirty].map((run) => this.snapshot(run));
+    this.dirty.clear();
+    this.writing = this.writing.then(() => this.write(snapshots));
+    return this.writing;
+  }
+
+  private snapshot(run: Run): CellRunSnapshot {
     const finished = run.replied && run.idle;
     if (finished) this.runs.delete(run.msgId);
-    const snapshot = {
+    return {
       msgId: run.msgId,
       kernelId: run.kernelId,
       ownerId: run.ownerId,
@@ -153,13 +174,22 @@ export class OutputRecorder {
       clipped: run.outputs.clipped,
       spilledBytes: run.spilledBytes,
       finishedAt: finished ? new Date() : null,
-    } as const;
-    return this.enqueue(run, () => saveCellRun(this.db, snapshot));
+    };
   }
 
-  private enqueue(run: Run, write: () => Promise<void>): Promise<void> {
-    run.chain = run.chain.then(write).catch((error) => log.warn(`recording output of ${run.msgId} failed: ${error}`));
-    return run.chain;
+  private async write(snapshots: CellRunSnapshot[]): Promise<void> {
+    try {
+      await saveCellRuns(this.db, snapshots);
+    } catch (error) {
+      if (snapshots.length === 1) {
+        log.warn(`recording output of ${snapshots[0]!.msgId} failed: ${brief(error)}`);
+        return;
+      }
+      // One bad row (say, its kernel row is gone) must not cost the others theirs: write them one by one.
+      for (const snapshot of snapshots) {
+        await saveCellRun(this.db, snapshot).catch((rowError) => log.warn(`recording output of ${snapshot.msgId} failed: ${brief(rowError)}`));
+      }
+    }
   }
 
   private spill(run: Run, text: string) {
@@ -171,4 +201,11 @@ export class OutputRecorder {
       log.error(`could not spill output of ${run.msgId}: ${error}`);
     }
   }
+}
+
+/** The database's own reason, not the statement and its parameters (which carry the outputs: megabytes). */
+function brief(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause;
+  const message = cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error);
+  return message.length > 300 ? `${message.slice(0, 300)}…` : message;
 }

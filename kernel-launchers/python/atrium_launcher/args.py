@@ -8,9 +8,11 @@ Touch this file when a kernelspec needs a new launcher option; keep parse_args f
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import os
 import re
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from atrium_launcher import PROTOCOL_V1, PROTOCOL_V2
 
@@ -119,6 +121,10 @@ def _build_parser() -> argparse.ArgumentParser:
     # the application RUNNING only then); `spark`/`sc` wait for it on first use.
     p.add_argument("--spark-init", dest="spark_init", choices=["lazy", "background", "eager", "none"])
     p.add_argument("--ip", dest="ip", default="0.0.0.0", help="address the kernel and comm port bind to")
+    # On Kubernetes the pod's address is known only inside the pod (env from fieldRef status.podIP); naming the
+    # variable keeps the pod spec a plain argv that needs no $(VAR) expansion by the kubelet.
+    p.add_argument("--ip-from-env", dest="ip_from_env", metavar="NAME",
+                   help="bind to (and advertise) the address in environment variable NAME, e.g. POD_IP; wins over --ip")
     # JEG's names (and JEG's own un-prefixed spellings of the spark/kernel-class options).
     p.add_argument("--RemoteProcessProxy.kernel-id", dest="rpp_kernel_id")
     p.add_argument("--RemoteProcessProxy.response-address", dest="rpp_response_address")
@@ -134,8 +140,33 @@ def _build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_args(argv: Sequence[str]) -> LaunchArgs:
-    """Parse the launcher's command line. Raises LaunchArgsError with a message naming the option."""
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def resolve_ip(ip: str, ip_from_env: Optional[str], environ: Mapping[str, str]) -> str:
+    """The bind address: the one in environment variable `ip_from_env` when named, else `ip`.
+
+    A named variable that is unset or not an IP address is an error, not a silent fall-back to 0.0.0.0: the
+    launcher would otherwise advertise an address the portal may not reach.
+    """
+    if not ip_from_env:
+        return ip
+    if not ENV_NAME_RE.match(ip_from_env):
+        raise LaunchArgsError(f"--ip-from-env '{ip_from_env}' is not an environment variable name")
+    value = environ.get(ip_from_env, "").strip()
+    if not value:
+        raise LaunchArgsError(f"--ip-from-env {ip_from_env}: the variable is not set (on Kubernetes, set it from fieldRef status.podIP)")
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise LaunchArgsError(f"--ip-from-env {ip_from_env}: '{value}' is not an IP address") from None
+    return value
+
+
+def parse_args(argv: Sequence[str], environ: Optional[Mapping[str, str]] = None) -> LaunchArgs:
+    """Parse the launcher's command line. Raises LaunchArgsError with a message naming the option.
+
+    `environ` (default os.environ) is read only for --ip-from-env."""
     parser = _build_parser()
     try:
         ns = parser.parse_args(list(argv))
@@ -175,7 +206,7 @@ def parse_args(argv: Sequence[str]) -> LaunchArgs:
         protocol_version=ns.protocol_version,
         launch_token=ns.launch_token,
         spark_init=spark_init,
-        ip=ns.ip,
+        ip=resolve_ip(ns.ip, ns.ip_from_env, os.environ if environ is None else environ),
         kernel_class_name=ns.kernel_class_name,
         connection_file=ns.connection_file,
     )

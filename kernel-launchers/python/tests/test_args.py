@@ -107,3 +107,23 @@ def test_protocol_version_resolution(explicit, kind, expected):
 def test_protocol_version_key_mismatch(explicit, kind):
     with pytest.raises(LaunchArgsError):
         resolve_protocol_version(explicit, kind)
+
+
+def test_ip_from_env_binds_the_pod_address_kubernetes_sets():
+    # The Kubernetes pod template passes `--ip-from-env POD_IP` (env from fieldRef status.podIP).
+    a = parse_args(BASE_ATRIUM + ["--ip", "127.0.0.1", "--ip-from-env", "POD_IP"], environ={"POD_IP": "10.244.0.7"})
+    assert a.ip == "10.244.0.7"
+    assert parse_args(BASE_ATRIUM + ["--ip-from-env", "POD_IP"], environ={"POD_IP": " fd00::5 "}).ip == "fd00::5"
+    # without the option the environment is not read
+    assert parse_args(BASE_ATRIUM, environ={"POD_IP": "10.244.0.7"}).ip == "0.0.0.0"
+
+
+@pytest.mark.parametrize("name, environ, fragment", [
+    ("POD_IP", {}, "not set"),
+    ("POD_IP", {"POD_IP": ""}, "not set"),
+    ("POD_IP", {"POD_IP": "pod.example"}, "not an IP address"),
+    ("BAD-NAME", {"BAD-NAME": "10.0.0.1"}, "not an environment variable name"),
+])
+def test_ip_from_env_refuses_a_missing_or_bad_address(name, environ, fragment):
+    with pytest.raises(LaunchArgsError, match=fragment):
+        parse_args(BASE_ATRIUM + ["--ip-from-env", name], environ=environ)

@@ -1,0 +1,160 @@
+// The output recorder against a real database: runs are written in batches (one statement for many runs),
+// a run's later state overwrites its earlier one, nothing is written on the path of a reply, and one row that
+// cannot be written does not cost the others theirs. The kernel side is a small message source standing in
+// for LiveKernel (real kernels drive the recorder in manager.int.test.ts and the notebook e2e tests).
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Database } from "@/db";
+import { findCellRun } from "@/db/queries/notebooks";
+import type { UserRow } from "@/db/queries/users";
+import { openTestDatabase, testDbKind } from "@/db/testing";
+import { cliActor } from "@/server/identity/actor";
+import { createTeam, createUser, setMembership } from "@/server/identity/users";
+import { admitKernel } from "@/server/quota/service";
+import { BUILTIN_SIZES } from "@/server/quota/sizes";
+import type { LiveKernel } from "./live-kernel";
+import type { ChannelMessage, KernelMessage, OutgoingChannel } from "./protocol/messages";
+import { OutputRecorder } from "./output-recorder";
+
+type Listener = (msg: ChannelMessage) => void;
+
+/** Just what the recorder uses of a LiveKernel: client sends and kernel messages. */
+class MessageSource {
+  private readonly sends = new Set<(channel: OutgoingChannel, msg: KernelMessage) => void>();
+  private readonly listeners = new Set<Listener>();
+  constructor(
+    readonly id: string,
+    readonly ownerId: string,
+  ) {}
+  observeSends(observer: (channel: OutgoingChannel, msg: KernelMessage) => void) {
+    this.sends.add(observer);
+    return () => this.sends.delete(observer);
+  }
+  subscribe(listener: Listener) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  execute(code: string): string {
+    const msgId = randomUUID();
+    const msg = { header: { msg_id: msgId, msg_type: "execute_request", session: "s", username: "u", date: new Date().toISOString(), version: "5.3" }, parent_header: {}, metadata: {}, content: { code, silent: false }, buffers: [] } as unknown as KernelMessage;
+    for (const send of this.sends) send("shell", msg);
+    return msgId;
+  }
+  reply(parentId: string, channel: "iopub" | "shell", msgType: string, content: Record<string, unknown>) {
+    const msg = { channel, header: { msg_id: randomUUID(), msg_type: msgType, session: "k", username: "k", date: new Date().toISOString(), version: "5.3" }, parent_header: { msg_id: parentId }, metadata: {}, content, buffers: [] } as unknown as ChannelMessage;
+    for (const listener of this.listeners) listener(msg);
+  }
+  /** A whole quick execute: busy, input, a stream line, the reply and idle. */
+  runQuickly(code: string, text: string, count: number): string {
+    const id = this.execute(code);
+    this.reply(id, "iopub", "status", { execution_state: "busy" });
+    this.reply(id, "iopub", "execute_input", { code, execution_count: count });
+    this.reply(id, "iopub", "stream", { name: "stdout", text });
+    this.reply(id, "shell", "execute_reply", { status: "ok", execution_count: count });
+    this.reply(id, "iopub", "status", { execution_state: "idle" });
+    return id;
+  }
+}
+
+const small = BUILTIN_SIZES.find((s) => s.name === "small")!;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe(`output recorder on ${testDbKind}`, () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  let ana: UserRow;
+  let kernelId: string;
+
+  before(async () => {
+    ({ db, close } = await openTestDatabase());
+    ana = await createUser(db, cliActor, { email: "ana@example.com", password: "analystpass" });
+    const team = await createTeam(db, cliActor, { name: "Fraud" });
+    await setMembership(db, cliActor, { teamId: team.id, userId: ana.id, role: "member" });
+    kernelId = randomUUID();
+    await admitKernel(db, { kernelId, userId: ana.id, team, kernelspec: "python3", launcher: "local", size: small, now: new Date() });
+  });
+  after(() => close());
+
+  const recorderFor = (source: MessageSource) => {
+    const recorder = new OutputRecorder(db, path.join(os.tmpdir(), `atrium-recorder-${randomUUID()}`));
+    recorder.attach(source as unknown as LiveKernel);
+    return recorder;
+  };
+
+  it("writes many quick runs in one statement, after the reply, with their outputs and counts", async () => {
+    const source = new MessageSource(kernelId, ana.id);
+    const recorder = recorderFor(source);
+    const statements: string[] = [];
+    const spied = db as unknown as { insert: (...args: unknown[]) => unknown };
+    const insert = spied.insert.bind(db);
+    spied.insert = (...args: unknown[]) => (statements.push("insert"), insert(...args));
+    try {
+      const ids = [1, 2, 3, 4, 5].map((n) => source.runQuickly(`print(${n})`, `${n}\n`, n));
+      assert.equal(statements.length, 0, "nothing is written while the messages are handled");
+      await recorder.flushAll();
+      assert.equal(statements.length, 1, "five finished runs, one statement");
+      for (const [i, id] of ids.entries()) {
+        const row = await findCellRun(db, { ownerId: ana.id, msgId: id });
+        assert.ok(row, `run ${i + 1} recorded`);
+        assert.equal(row.status, "ok");
+        assert.equal(row.executionCount, i + 1);
+        assert.deepEqual(row.outputs, [{ output_type: "stream", name: "stdout", text: `${i + 1}\n` }]);
+        assert.ok(row.finishedAt, "finished runs have an end time");
+      }
+    } finally {
+      spied.insert = insert;
+    }
+  });
+
+  it("a running cell is written within the flush interval, and its later state replaces the earlier one", async () => {
+    const source = new MessageSource(kernelId, ana.id);
+    const recorder = recorderFor(source);
+    const id = source.execute("for i in range(3): print(i)");
+    source.reply(id, "iopub", "status", { execution_state: "busy" });
+    source.reply(id, "iopub", "stream", { name: "stdout", text: "0\n" });
+    const deadline = Date.now() + 5_000;
+    let row = await findCellRun(db, { ownerId: ana.id, msgId: id });
+    while (!row && Date.now() < deadline) {
+      await sleep(50);
+      row = await findCellRun(db, { ownerId: ana.id, msgId: id });
+    }
+    assert.ok(row, "the running cell was written without waiting for its end");
+    assert.equal(row.status, "running");
+    assert.equal(row.finishedAt, null);
+    source.reply(id, "iopub", "stream", { name: "stdout", text: "1\n2\n" });
+    source.reply(id, "shell", "execute_reply", { status: "error", execution_count: 7 });
+    source.reply(id, "iopub", "status", { execution_state: "idle" });
+    await recorder.flushAll();
+    row = await findCellRun(db, { ownerId: ana.id, msgId: id });
+    assert.equal(row?.status, "error");
+    assert.equal(row?.executionCount, 7);
+    assert.deepEqual(row?.outputs, [{ output_type: "stream", name: "stdout", text: "0\n1\n2\n" }]);
+  });
+
+  it("a run that cannot be written (its kernel row is unknown) does not cost the others theirs", async () => {
+    const good = new MessageSource(kernelId, ana.id);
+    const orphan = new MessageSource(randomUUID(), ana.id); // no kernel row: the foreign key refuses it
+    const recorder = new OutputRecorder(db, path.join(os.tmpdir(), `atrium-recorder-${randomUUID()}`));
+    recorder.attach(good as unknown as LiveKernel);
+    recorder.attach(orphan as unknown as LiveKernel);
+    const kept = good.runQuickly("1", "one\n", 1);
+    const lost = orphan.runQuickly("2", "two\n", 2);
+    await recorder.flushAll();
+    assert.equal((await findCellRun(db, { ownerId: ana.id, msgId: kept }))?.status, "ok");
+    assert.equal(await findCellRun(db, { ownerId: ana.id, msgId: lost }), undefined);
+  });
+
+  it("when the kernel ends, its unfinished runs are written as aborted", async () => {
+    const source = new MessageSource(kernelId, ana.id);
+    const recorder = recorderFor(source);
+    const id = source.execute("import time; time.sleep(60)");
+    source.reply(id, "iopub", "status", { execution_state: "busy" });
+    await recorder.kernelEnded(kernelId);
+    const row = await findCellRun(db, { ownerId: ana.id, msgId: id });
+    assert.equal(row?.status, "aborted");
+    assert.ok(row?.finishedAt);
+  });
+});
