@@ -3,7 +3,7 @@
 //
 //   node --import tsx bench/kernel-bench.ts [--targets direct,jeg,kg,atrium[,jeg-nodelay,kg-nodelay]] [--iterations 200]
 //        [--warmup 20] [--starts 5] [--lines 100000] [--output-reps 3] [--framings v1,legacy]
-//        [--atrium-url URL --atrium-token T [--atrium-kernel python3]] [--out bench/results/<date>.json]
+//        [--atrium-url URL --atrium-token T [--atrium-kernel python3]] [--concurrent N] [--out bench/results/<date>.json]
 //
 // Per target: (c) kernel start = POST /api/kernels (direct: spawn) → first kernel_info_reply on the client's
 // socket, --starts times; then on the last kernel, per WebSocket framing: (a) execute round trips of
@@ -12,6 +12,9 @@
 // jeg and kg are started here on 127.0.0.1 with a free port and a token, one at a time, each stopped
 // (process group) before the next; atrium is only measured when --atrium-url is given (never started here).
 // jeg-nodelay / kg-nodelay (opt-in, diagnostic): the same peers with Nagle kept off on their sockets.
+// --concurrent N (gateways only): then N `POST /api/kernels` sent at once; counts the answers (201 or a clear
+// refusal), the time to each, and how many of the started kernels then answer kernel_info on their WebSocket;
+// every kernel is deleted afterwards.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,6 +67,8 @@ const REST_DEADLINE = 30_000;
 const EXEC_DEADLINE = 30_000;
 const OUTPUT_DEADLINE = 180_000;
 const SERVER_READY_DEADLINE = 90_000;
+/** a burst of starts on 2 cores: every kernel's spawn competes for the same CPU */
+const BURST_DEADLINE = 300_000;
 
 // --- arguments ---
 
@@ -80,6 +85,7 @@ const { values: args } = parseArgs({
     'atrium-token': { type: 'string' },
     'atrium-kernel': { type: 'string', default: 'python3' },
     out: { type: 'string' },
+    concurrent: { type: 'string', default: '0' },
     'keep-run-dir': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -104,6 +110,7 @@ const warmup = positiveInt('warmup', args.warmup!, 10_000);
 const starts = positiveInt('starts', args.starts!, 100);
 const lines = positiveInt('lines', args.lines!, 10_000_000);
 const outputReps = positiveInt('output-reps', args['output-reps']!, 100);
+const concurrent = args.concurrent === '0' ? 0 : positiveInt('concurrent', args.concurrent!, 1000);
 const framings = args.framings!.split(',').map((s) => s.trim()) as WsFraming[];
 for (const f of framings) if (f !== 'v1' && f !== 'legacy') throw new Error(`unknown framing "${f}" (v1, legacy)`);
 const today = new Date().toISOString().slice(0, 10);
@@ -184,10 +191,28 @@ interface TargetResult {
   server?: { command: string; readyMs: number; versions?: Record<string, string> };
   kernel?: { implementation_version?: unknown; language_version?: unknown; protocol_version?: unknown; connectionIps?: string[] };
   start?: Summary & { samples: StartSample[] };
+  burst?: BurstResult;
   variants: VariantResult[];
   notes: string[];
   /** 1-minute load average when the target started and ended: other work on this 2-core machine skews results */
   loadAvg?: { before: number; after: number };
+}
+
+interface BurstResult {
+  requests: number;
+  /** 201 with a kernel id */
+  started: number;
+  /** answered with an error status (e.g. a quota refusal), by status and first words of the message */
+  refused: Record<string, number>;
+  /** no HTTP answer within the deadline, or the connection failed */
+  unanswered: number;
+  /** of the started kernels, how many answered kernel_info on their WebSocket */
+  answeredKernelInfo: number;
+  /** send → HTTP answer, over the answered requests; ms */
+  answerMs?: Summary;
+  /** send → last HTTP answer; ms */
+  allAnsweredMs: number;
+  errors: string[];
 }
 
 // --- run context ---
@@ -452,6 +477,58 @@ async function runGateway(result: TargetResult, client: GatewayClient, kernelNam
   }
 }
 
+/** N starts at once; then each started kernel must answer on its WebSocket; then all are deleted. */
+async function runBurst(result: TargetResult, client: GatewayClient, kernelName: string, n: number): Promise<void> {
+  const burst: BurstResult = { requests: n, started: 0, refused: {}, unanswered: 0, answeredKernelInfo: 0, allAnsweredMs: 0, errors: [] };
+  result.burst = burst;
+  const ids: string[] = [];
+  const answerTimes: number[] = [];
+  const t0 = performance.now();
+  log(`  burst: ${n} POST /api/kernels at once`);
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      try {
+        const res = await client.request('POST', 'api/kernels', { name: kernelName, env: { KERNEL_USERNAME: 'bench' } }, BURST_DEADLINE);
+        answerTimes.push(performance.now() - t0);
+        const id = (res.json as { id?: unknown } | undefined)?.id;
+        if (res.status === 201 && typeof id === 'string') {
+          ids.push(id);
+          burst.started++;
+        } else {
+          const message = ((res.json as { message?: unknown } | undefined)?.message ?? res.body).toString().replace(/\s+/g, ' ').slice(0, 80);
+          const key = `${res.status} ${message}`;
+          burst.refused[key] = (burst.refused[key] ?? 0) + 1;
+        }
+      } catch (error) {
+        burst.unanswered++;
+        if (burst.errors.length < 5) burst.errors.push((error as Error).message);
+      }
+    }),
+  );
+  burst.allAnsweredMs = round(performance.now() - t0);
+  if (answerTimes.length) burst.answerMs = summarize(answerTimes.map(round));
+  log(`  burst: ${burst.started} started, ${JSON.stringify(burst.refused)} refused, ${burst.unanswered} unanswered in ${burst.allAnsweredMs} ms`);
+  // A 201 is only half the promise: each kernel must also work. Checked a few at a time.
+  await inBatches(ids, 8, async (id) => {
+    let ws: WsTransport | undefined;
+    try {
+      ws = await client.openChannels(id, framings[0]!, REST_DEADLINE);
+      await firstKernelInfo(ws, REST_DEADLINE);
+      burst.answeredKernelInfo++;
+    } catch (error) {
+      if (burst.errors.length < 10) burst.errors.push(`kernel ${id}: ${(error as Error).message}`);
+    } finally {
+      await ws?.close();
+    }
+  });
+  log(`  burst: ${burst.answeredKernelInfo}/${burst.started} started kernels answered kernel_info`);
+  await inBatches(ids, 8, (id) => client.deleteKernel(id, REST_DEADLINE).catch((e: Error) => void result.notes.push(`burst delete: ${e.message}`)));
+}
+
+async function inBatches<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(work));
+}
+
 interface PeerServer {
   proc: Managed;
   client: GatewayClient;
@@ -571,11 +648,22 @@ function table(results: TargetResult[]): string {
       ]);
     });
   }
-  return [
+  const lines = [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
     ...rows.map((row) => `| ${row.join(' | ')} |`),
-  ].join('\n');
+  ];
+  const bursts = results.filter((r) => r.burst);
+  if (bursts.length) {
+    lines.push('', '| target | starts sent at once | 201 | refused (status message) | unanswered | started kernels answering | answer p50 / max ms | all answered ms |', '|---|---|---|---|---|---|---|---|');
+    for (const r of bursts) {
+      const b = r.burst!;
+      const refused = Object.entries(b.refused).map(([k, v]) => `${v}× ${k}`).join('; ') || '0';
+      const answer = b.answerMs ? `${fmt(b.answerMs.p50, 0)} / ${fmt(b.answerMs.max, 0)}` : '–';
+      lines.push(`| ${r.target} | ${b.requests} | ${b.started} | ${refused} | ${b.unanswered} | ${b.answeredKernelInfo}/${b.started} | ${answer} | ${fmt(b.allAnsweredMs, 0)} |`);
+    }
+  }
+  return lines.join('\n');
 }
 
 // --- main ---
@@ -627,7 +715,9 @@ async function main(): Promise<void> {
           continue;
         }
         result.notes.push(`kernelspec "${args['atrium-kernel']}" as configured in Atrium; compare kernel.implementation_version with direct`);
-        await runGateway(result, new GatewayClient({ baseUrl: args['atrium-url'], token: args['atrium-token'] }), args['atrium-kernel']!);
+        const client = new GatewayClient({ baseUrl: args['atrium-url'], token: args['atrium-token'] });
+        await runGateway(result, client, args['atrium-kernel']!);
+        if (concurrent) await runBurst(result, client, args['atrium-kernel']!, concurrent);
       } else {
         const peer = target.split('-')[0] as PeerName;
         const nodelayShim = target.endsWith('-nodelay');
@@ -644,6 +734,7 @@ async function main(): Promise<void> {
         result.server = { command: server.command, readyMs: round(server.readyMs), versions };
         log(`  ${target} ready in ${server.readyMs.toFixed(0)} ms: ${JSON.stringify(versions)}`);
         await runGateway(result, server.client, 'python3');
+        if (concurrent) await runBurst(result, server.client, 'python3', concurrent);
       }
       const impl = result.kernel?.implementation_version;
       const directImpl = results[0]?.kernel?.implementation_version;
@@ -666,7 +757,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: commandLine,
     machine,
-    config: { targets, iterations, warmup, starts, lines, outputReps, framings, executeCodes: EXECUTE_CODES },
+    config: { targets, iterations, warmup, starts, lines, outputReps, framings, concurrent, executeCodes: EXECUTE_CODES },
     definitions: {
       execute: 'send execute_request → both execute_reply (shell) and status idle (iopub) received; ms',
       output: 'send → reply and idle; MB/s = stdout stream text bytes received / elapsed (median rep by time)',

@@ -2,7 +2,7 @@
 # One command for the kernel gateway bench: starts an Atrium portal (production build, embedded database,
 # kernels from the bench's own kernel venv so every target runs the same ipykernel), makes a user and a
 # token, runs every target in one run, and stops the portal.
-#   bash bench/run-kernel-bench.sh [extra kernel-bench.ts flags, e.g. --iterations 300]
+#   bash bench/run-kernel-bench.sh [extra kernel-bench.ts flags, e.g. --iterations 300 or --concurrent 110]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 node bench/setup.mjs >/dev/null
@@ -18,5 +18,9 @@ for _ in $(seq 1 120); do curl -fs "http://localhost:$PORT/api" >/dev/null && br
 curl -fs "http://localhost:$PORT/api" >/dev/null || { echo "Atrium did not start; see $DATA/portal.log"; cat "$DATA/portal.log"; exit 1; }
 printf 'bench-user-pw\n' | node server/cli/atrium.mjs users add bench@bench.test --password-stdin >/dev/null
 TOKEN=$(node server/cli/atrium.mjs tokens create --user bench@bench.test)
+# Room for a --concurrent burst: at most ATRIUM_BENCH_MAX_KERNELS kernels at once (a larger burst shows the
+# refusals); vCores, memory and budget out of the way.
+node server/cli/atrium.mjs quota set --user bench@bench.test --max-kernels "${ATRIUM_BENCH_MAX_KERNELS:-100}" \
+  --max-vcores 10000 --max-memory-gb 100000 --monthly-vcore-hours 1000000 >/dev/null
 node --import tsx bench/kernel-bench.ts --targets direct,atrium,jeg,kg,jeg-nodelay,kg-nodelay \
   --atrium-url "http://localhost:$PORT" --atrium-token "$TOKEN" "$@"

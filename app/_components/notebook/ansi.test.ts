@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { paletteColor, parseAnsi, stripAnsi } from "./ansi";
+import { ansiStyleAfter, paletteColor, parseAnsi, stripAnsi } from "./ansi";
 
 describe("parseAnsi", () => {
   it("keeps plain text as one unstyled segment", () => {
@@ -37,5 +37,17 @@ describe("parseAnsi", () => {
 
   it("never turns text into markup", () => {
     assert.deepEqual(parseAnsi("<script>"), [{ text: "<script>", style: {} }]);
+  });
+
+  it("continues a colour across pieces of one text (long output is rendered in blocks of lines)", () => {
+    const first = "\x1b[32mgreen\n";
+    const second = "still green\x1b[0m\nplain";
+    const carried = ansiStyleAfter(first);
+    assert.deepEqual(carried, { fg: "var(--ansi-green)" });
+    assert.deepEqual(parseAnsi(second, carried), [
+      { text: "still green", style: { fg: "var(--ansi-green)" } },
+      { text: "\nplain", style: {} },
+    ]);
+    assert.deepEqual([...parseAnsi(first), ...parseAnsi(second, carried)].map((s) => s.text).join(""), stripAnsi(first + second));
   });
 });

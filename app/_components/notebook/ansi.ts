@@ -38,9 +38,10 @@ export function hasAnsi(text: string): boolean {
   return text.includes("\x1b");
 }
 
-export function parseAnsi(text: string): AnsiSegment[] {
+/** Styled segments of `text`; `initial` is the style in force where it starts (a later piece of a longer text). */
+export function parseAnsi(text: string, initial: AnsiStyle = {}): AnsiSegment[] {
   const segments: AnsiSegment[] = [];
-  let style: AnsiStyle = {};
+  let style: AnsiStyle = initial;
   let last = 0;
   const push = (chunk: string) => {
     if (!chunk) return;
@@ -55,6 +56,13 @@ export function parseAnsi(text: string): AnsiSegment[] {
   }
   push(text.slice(last));
   return segments;
+}
+
+/** The style in force at the end of `text` when `initial` was in force at its start. */
+export function ansiStyleAfter(text: string, initial: AnsiStyle = {}): AnsiStyle {
+  let style = initial;
+  for (const match of text.matchAll(ESCAPE)) if (match[2] === "m") style = applySgr(style, match[1] ?? "");
+  return style;
 }
 
 function applySgr(current: AnsiStyle, params: string): AnsiStyle {

@@ -165,7 +165,7 @@ function MarkdownView({ source, onEdit }: { source: string; onEdit(): void }) {
 }
 
 /** A rough height for a cell not yet laid out (content-visibility), so the scrollbar is about right. */
-function estimateHeight(cell: CellModel): number {
+export function estimateHeight(cell: CellModel): number {
   const lines = cell.type === "markdown" && cell.rendered ? 2 : countLines(cell.source, 1000);
   let height = 20 + Math.ceil(lines * 13 * 1.45);
   if (cell.type === "code") {

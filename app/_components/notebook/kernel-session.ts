@@ -256,6 +256,7 @@ export class KernelSession {
       if (!current) return;
       const count = typeof reply.content.execution_count === "number" ? reply.content.execution_count : null;
       const startedAt = current.startedAt;
+      this.model.flush(); // output still queued (stream output waits up to 100 ms) shows with the finished state
       this.model.update(cellId, {
         status: "idle",
         executionCount: reply.content.status === "aborted" ? current.executionCount : count,

@@ -10,11 +10,12 @@ import "katex/dist/katex.min.css";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { mergeRuns } from "@/server/notebooks/merge-runs";
 import type { Notebook } from "@/server/notebooks/nbformat";
-import { CellView } from "./cell";
+import { CellList } from "./cell-list";
 import type { RunKind } from "./code-editor";
 import { KernelBanners, QuotaFooter } from "./kernel-quota";
 import { KernelSession } from "./kernel-session";
 import { NotebookModel } from "./model";
+import { offThreadSave } from "./off-thread-save";
 import classes from "./notebook.module.css";
 import { addRecent } from "./recent";
 import { runsApi } from "./runs-api";
@@ -60,7 +61,7 @@ export function NotebookApp({ path }: { path: string }) {
       for (const id of merged.clipped) model.update(id, { clipped: true });
       const session = new KernelSession(model, path, notify);
       session.adoptRunning(merged.running);
-      const saver = new NotebookSaver(model, path, new Date(mtime), (input) => saveRef.current(input));
+      const saver = new NotebookSaver(model, path, new Date(mtime), offThreadSave((input) => saveRef.current(input)));
       const draft = restoring ? null : readDraft(path);
       made = { model, session, saver, draft: draft && differs(draft.notebook, notebook) ? draft : null, fileMtime: new Date(mtime) };
       if (restoring || merged.replaced.length) saver.markDirty();
@@ -129,7 +130,6 @@ interface EditorProps {
 
 function NotebookEditor({ path, built, onReload }: EditorProps) {
   const { model, session, saver } = built;
-  const ids = useSyncExternalStore(model.subscribeStructure, () => model.ids, () => model.ids);
   const [draft, setDraft] = useState(built.draft);
   const lastKey = useRef<{ key: string; at: number } | null>(null);
 
@@ -283,9 +283,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         </Alert>
       )}
       <div className={classes.cells} onKeyDown={onKeyDown}>
-        {ids.map((id, i) => (
-          <CellView key={id} id={id} index={i + 1} model={model} session={session} onRun={onRun} onSave={onSave} />
-        ))}
+        <CellList model={model} session={session} onRun={onRun} onSave={onSave} />
       </div>
       <Footer saver={saver} session={session} />
       <ConflictModal path={path} saver={saver} onReload={onReload} />

@@ -6,11 +6,11 @@ import { Button, Group, PasswordInput, Text, TextInput } from "@mantine/core";
 import { memo, useEffect, useMemo, useRef, useState, type CSSProperties } from "react";
 import { isJsonMime, type MimeBundle } from "@/server/notebooks/nbformat";
 import type { LiveOutput } from "@/server/notebooks/outputs";
-import { hasAnsi, parseAnsi, type AnsiStyle } from "./ansi";
+import { ansiStyleAfter, hasAnsi, parseAnsi, type AnsiStyle } from "./ansi";
 import { renderMarkdown, renderMath, sanitizeSvg } from "./markdown";
 import type { CellModel } from "./model";
 import classes from "./notebook.module.css";
-import { clipTail } from "./text-clip";
+import { chunkLines, clipTail } from "./text-clip";
 
 export function OutputArea({ cell, index }: { cell: CellModel; index: number }) {
   const empty = cell.outputs.length === 0 && !cell.stdin && !cell.clipped;
@@ -151,11 +151,26 @@ function RenderedHtml({ html, className }: { html: string; className?: string })
   return <div className={className ?? classes.markdown} dangerouslySetInnerHTML={{ __html: html }} />;
 }
 
-/** Text with ANSI colours, showing only the last lines of very long text until asked for all. */
+/**
+ * Text with ANSI colours, showing only the last lines of very long text until asked for all. The lines are
+ * rendered in blocks (chunkLines), each memoized and skipped by layout and paint while off screen, so output
+ * arriving in a long stream re-renders and re-lays out the last block or two, not every line shown.
+ */
 function LongText({ text, className }: { text: string; className?: string }) {
   const [all, setAll] = useState(false);
   const clipped = useMemo(() => (all ? { shown: text, hiddenLines: 0, hiddenChars: 0 } : clipTail(text)), [text, all]);
   const shown = clipped.shown.endsWith("\r") ? clipped.shown.slice(0, -1) : clipped.shown;
+  const blocks = useMemo(() => {
+    const chunks = chunkLines(shown, clipped.hiddenLines);
+    if (!hasAnsi(shown)) return chunks.map((chunk) => ({ ...chunk, style: NO_STYLE }));
+    // a colour set in one block goes on in the next
+    let style: AnsiStyle = NO_STYLE;
+    return chunks.map((chunk) => {
+      const start = style;
+      style = ansiStyleAfter(chunk.text, start);
+      return { ...chunk, style: start };
+    });
+  }, [shown, clipped.hiddenLines]);
   return (
     <>
       {clipped.hiddenChars > 0 && (
@@ -169,17 +184,38 @@ function LongText({ text, className }: { text: string; className?: string }) {
         </Group>
       )}
       <pre className={className}>
-        <AnsiText text={shown} />
+        {blocks.map((block) => (
+          <TextBlock key={block.key} text={block.text} start={block.style} />
+        ))}
       </pre>
     </>
   );
 }
 
-function AnsiText({ text }: { text: string }) {
-  if (!hasAnsi(text)) return <>{text}</>;
+const NO_STYLE: AnsiStyle = {};
+const LINE_PX = 17.5; // .stream's line height (12.5px × 1.4)
+
+const TextBlock = memo(
+  function TextBlock({ text, start }: { text: string; start: AnsiStyle }) {
+    const lines = useMemo(() => {
+      let n = 1;
+      for (let i = text.indexOf("\n"); i !== -1 && i < text.length - 1; i = text.indexOf("\n", i + 1)) n++;
+      return n;
+    }, [text]);
+    return (
+      <span className={classes.textBlock} style={{ containIntrinsicSize: `auto ${Math.round(lines * LINE_PX)}px` }}>
+        <AnsiText text={text} start={start} />
+      </span>
+    );
+  },
+  (a, b) => a.text === b.text && (a.start === b.start || JSON.stringify(a.start) === JSON.stringify(b.start)),
+);
+
+function AnsiText({ text, start = NO_STYLE }: { text: string; start?: AnsiStyle }) {
+  if (!hasAnsi(text) && Object.keys(start).length === 0) return <>{text}</>;
   return (
     <>
-      {parseAnsi(text).map((segment, i) =>
+      {parseAnsi(text, start).map((segment, i) =>
         Object.keys(segment.style).length === 0 ? <span key={i}>{segment.text}</span> : <span key={i} style={styleOf(segment.style)}>{segment.text}</span>,
       )}
     </>

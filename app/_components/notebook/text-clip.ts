@@ -2,6 +2,8 @@
 // until the user asks for all of it. Pure; measured from the end so the cost doesn't grow with the stream.
 export const SHOWN_LINES = 1_000;
 export const SHOWN_CHARS = 200_000;
+/** Lines per block of rendered text: new output re-lays out the last block, not all the lines shown. */
+export const CHUNK_LINES = 50;
 
 export interface ClippedText {
   shown: string;
@@ -32,4 +34,35 @@ function countLines(text: string, end: number): number {
   let count = 0;
   for (let i = text.indexOf("\n"); i !== -1 && i < end; i = text.indexOf("\n", i + 1)) count++;
   return count;
+}
+
+export interface TextChunk {
+  /** Which block of the whole text (line / CHUNK_LINES): the same lines keep the same key as more arrive. */
+  key: number;
+  text: string;
+}
+
+/**
+ * Splits `text`, whose first line is line `firstLine` of the whole output, into blocks of `chunkLines` lines
+ * aligned on multiples of `chunkLines` of the whole output. As a stream grows (and the shown tail slides), the
+ * blocks in the middle keep their key and text, so only the first and last blocks change. Each block but the
+ * last ends with its "\n"; joined, the blocks are `text`.
+ */
+export function chunkLines(text: string, firstLine = 0, chunkLines = CHUNK_LINES): TextChunk[] {
+  const chunks: TextChunk[] = [];
+  let pos = 0;
+  let line = firstLine;
+  while (pos < text.length) {
+    const key = Math.floor(line / chunkLines);
+    const lines = (key + 1) * chunkLines - line;
+    let end = pos;
+    for (let n = 0; n < lines && end < text.length; n++) {
+      const nl = text.indexOf("\n", end);
+      end = nl === -1 ? text.length : nl + 1;
+    }
+    chunks.push({ key, text: text.slice(pos, end) });
+    line += lines;
+    pos = end;
+  }
+  return chunks;
 }

@@ -30,8 +30,8 @@ const buildTimeoutMs = Number(process.env.ATRIUM_K8S_BUILD_TIMEOUT_MIN ?? 120) *
 /**
  * @typedef {{ name: string, dir: string, module: string, version: string,
  *   siblingVersion: (modulePath: string) => string, isSibling: (target: string) => boolean,
- *   packages: Record<string, string>, versionPattern: RegExp }} BuildSpec
- * packages: binary name → Go package path.
+ *   packages: Record<string, string>, versionPattern: RegExp, ldflags: string }} BuildSpec
+ * packages: binary name → Go package path; versionPattern: what `<binary> --version` must print.
  */
 
 /** @returns {BuildSpec} */
@@ -50,7 +50,19 @@ function kubernetesSpec(version = kubernetesVersion) {
       "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
     },
     versionPattern: new RegExp(`Kubernetes ${version.replace(/\./g, "\\.")}\\b`),
+    // Kubernetes' own build (hack/lib/version.sh) stamps the version in with -X; without it every binary and
+    // the API server's /version say "v0.0.0-master+$Format:%H$".
+    ldflags: `-s -w ${versionLdflags(version)}`,
   };
+}
+
+/** The -X flags Kubernetes' release build sets (client-go and component-base both carry the version). */
+function versionLdflags(version) {
+  const [, major = "", minor = ""] = /^v(\d+)\.(\d+)/.exec(version) ?? [];
+  const values = { gitVersion: version, gitMajor: major, gitMinor: minor, gitTreeState: "clean", buildDate: "1970-01-01T00:00:00Z" };
+  return ["k8s.io/client-go/pkg/version", "k8s.io/component-base/version"]
+    .flatMap((pkg) => Object.entries(values).map(([k, v]) => `-X ${pkg}.${k}=${v}`))
+    .join(" ");
 }
 
 /** @returns {BuildSpec} */
@@ -66,6 +78,7 @@ function etcdSpec(version = etcdVersion) {
     // server/v3's main package is the etcd server binary.
     packages: { etcd: "go.etcd.io/etcd/server/v3" },
     versionPattern: new RegExp(`etcd Version: ${version.replace(/^v/, "").replace(/\./g, "\\.")}\\b`),
+    ldflags: "-s -w", // etcd's version is a constant in go.etcd.io/etcd/api/v3/version
   };
 }
 
@@ -197,7 +210,7 @@ async function build(spec, log) {
   try {
     // One `go build` for several main packages needs `-o dir/`; a single package gets an explicit name
     // (server/v3 would otherwise be named "server").
-    const args = ["build", "-trimpath", "-ldflags", "-s -w"];
+    const args = ["build", "-trimpath", "-ldflags", spec.ldflags];
     if (outputs.length === 1) args.push("-o", path.join("bin", outputs[0][0]), outputs[0][1]);
     else args.push("-o", "bin/", ...outputs.map(([, p]) => p));
     await runLogged(go, args, spec.dir, env, buildLog, buildTimeoutMs, spec.name);

@@ -1,0 +1,132 @@
+// The kernel pod, built as an object from the template in kernel-launchers/kubernetes/kernel-pod.json and the
+// server's own data: the user's uid/gid (never root), the size profile's requests and limits, the user's home
+// volume claim, labels with kernel id, user and team, the image from the portal's allow-list, and Atrium's
+// Python launcher as the command (calling back over the launch protocol, bound to the pod's IP).
+// Pure: no I/O, so every rule is tested in kubernetes.test.ts. Touch this file when the kernel pod changes.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { SizeProfile } from '../../quota/sizes';
+import { ANNOTATIONS, LABELS, MANAGED_BY, cpuQuantity, labelValue, memoryQuantity } from '../../kubernetes/names';
+import {
+  POD_IP_ENV,
+  PodSpecError,
+  assertPodIdentity,
+  cloneJson,
+  envEntries,
+  literal,
+  sameNodeAsUser,
+  userSecurityContext,
+  type PodIdentity,
+} from '../../kubernetes/pods';
+
+/** The bundled kernel pod template. */
+export const BUNDLED_KERNEL_POD_TEMPLATE = fileURLToPath(new URL('../../../kernel-launchers/kubernetes/kernel-pod.json', import.meta.url));
+export const KERNEL_CONTAINER = 'kernel';
+export const HOME_VOLUME = 'home';
+export const GPU_RESOURCE = 'nvidia.com/gpu';
+
+export interface KernelPodPlan {
+  kernelId: string;
+  kernelspecName: string;
+  podName: string;
+  namespace: string;
+  username: string;
+  team: string | null;
+  ids: PodIdentity;
+  image: string;
+  /** Images kernels may use (the portal's configuration); `image` must be one of them. */
+  allowedImages: readonly string[];
+  /** [python, launcher script, launcher args...] as the container's command (no shell). */
+  command: string[];
+  /** The kernelspec env plus Atrium's KERNEL_* (already filtered by kernelEnv). */
+  env: Record<string, string>;
+  size: SizeProfile;
+  /** The user's PersistentVolumeClaim, mounted at homeMountPath; undefined: no home volume (emptyDir). */
+  homeClaim: string | undefined;
+  homeMountPath: string;
+  template: V1Pod;
+}
+
+/** Requests and limits of a size profile: what the scheduler reserves is what the kernel may use. */
+export function kernelResources(size: SizeProfile): V1ResourceRequirements {
+  const amounts: Record<string, string> = { cpu: cpuQuantity(size.vcores), memory: memoryQuantity(size.memoryMb) };
+  if (size.gpus > 0) amounts[GPU_RESOURCE] = String(size.gpus);
+  return { requests: { ...amounts }, limits: { ...amounts } };
+}
+
+const IMAGE = /^[a-z0-9][a-z0-9._\-/:@]{0,254}$/i;
+const MOUNT_PATH = /^\/[A-Za-z0-9._\-/]{1,255}$/;
+
+/** The kernel's pod. Throws PodSpecError for anything that may not reach a pod (root, an unlisted image...). */
+export function buildKernelPod(plan: KernelPodPlan): V1Pod {
+  assertPodIdentity(plan.ids, plan.username);
+  if (!IMAGE.test(plan.image) || !plan.allowedImages.includes(plan.image)) {
+    throw new PodSpecError(`the image "${plan.image}" is not one kernels may use (allowed: ${plan.allowedImages.join(', ') || 'none'})`);
+  }
+  if (!MOUNT_PATH.test(plan.homeMountPath) || plan.homeMountPath.split('/').includes('..')) {
+    throw new PodSpecError(`the home mount path "${plan.homeMountPath}" must be an absolute path`);
+  }
+  if (plan.command.length < 2 || plan.command.some((arg) => /[\0-\x1f\x7f]/.test(arg))) {
+    throw new PodSpecError('the kernel command must be [python, script, ...] without control characters');
+  }
+  const pod = cloneJson(plan.template);
+  const userLabel = labelValue(plan.username);
+  const labels = {
+    ...pod.metadata?.labels,
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.component]: 'kernel',
+    [LABELS.kernelId]: labelValue(plan.kernelId),
+    [LABELS.user]: userLabel,
+    ...(plan.team ? { [LABELS.team]: labelValue(plan.team) } : {}),
+  };
+  pod.metadata = {
+    ...pod.metadata,
+    name: plan.podName,
+    namespace: plan.namespace,
+    labels,
+    annotations: {
+      ...pod.metadata?.annotations,
+      [ANNOTATIONS.username]: plan.username,
+      [ANNOTATIONS.kernelspec]: plan.kernelspecName,
+      [ANNOTATIONS.size]: plan.size.name,
+      ...(plan.team ? { [ANNOTATIONS.team]: plan.team } : {}),
+    },
+  };
+  const spec = pod.spec!;
+  spec.restartPolicy = 'Never'; // a kernel that ends is over: the launch protocol cannot re-attach a new process
+  spec.automountServiceAccountToken = false;
+  spec.securityContext = userSecurityContext(spec.securityContext, plan.ids);
+  spec.affinity = { ...spec.affinity, podAffinity: sameNodeAsUser(userLabel).podAffinity };
+  spec.volumes = [
+    ...(spec.volumes ?? []).filter((v) => v.name !== HOME_VOLUME),
+    plan.homeClaim ? { name: HOME_VOLUME, persistentVolumeClaim: { claimName: plan.homeClaim } } : { name: HOME_VOLUME, emptyDir: {} },
+  ];
+  const container = spec.containers[0]!;
+  container.name = KERNEL_CONTAINER;
+  container.image = plan.image;
+  container.command = plan.command.map(literal);
+  container.args = undefined;
+  container.workingDir = plan.homeMountPath;
+  container.resources = kernelResources(plan.size);
+  container.securityContext = { ...container.securityContext, runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false };
+  const ours = envEntries({ ...plan.env, HOME: plan.homeMountPath });
+  const reserved = new Set([...ours.map((e) => e.name), POD_IP_ENV.name]);
+  container.env = [...(container.env ?? []).filter((e) => !reserved.has(e.name)), ...ours, POD_IP_ENV];
+  container.volumeMounts = [...(container.volumeMounts ?? []).filter((m) => m.name !== HOME_VOLUME), { name: HOME_VOLUME, mountPath: plan.homeMountPath }];
+  return pod;
+}
+
+/**
+ * The launcher's arguments from a kernelspec argv (`[python] launch_kernel.py args...`, placeholders already
+ * substituted): the pod runs them with the image's Python and launcher script, bound to the pod's IP.
+ */
+export function podCommand(argv: readonly string[], image: { python: string; launcherScript: string }): string[] {
+  const rest = /^(python3?|.*\/python3?)$/.test(argv[0] ?? '') ? argv.slice(1) : [...argv];
+  const [script, ...args] = rest;
+  if (!script || path.extname(script) !== '.py') {
+    throw new PodSpecError(`a Kubernetes kernelspec's argv must start with [python] <launcher>.py; got ${JSON.stringify(argv.slice(0, 2))}`);
+  }
+  // --ip-from-env after the kernelspec's own arguments: it wins over any --ip there.
+  return [image.python, image.launcherScript, ...args, '--ip-from-env', POD_IP_ENV.name];
+}
