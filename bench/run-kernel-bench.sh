@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 node bench/setup.mjs >/dev/null
 KERNEL_PY=$(ls -d "${ATRIUM_CACHE_DIR:-$HOME/.cache/atrium}"/bench-venv-*/kernel/bin/python | head -1)
-node server/cli/atrium.mjs build
+[ -n "${ATRIUM_BENCH_SKIP_BUILD:-}" ] || node server/cli/atrium.mjs build  # skip only when .next is current
 DATA=$(mktemp -d /tmp/atrium-bench-portal-XXXX)
 PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 export ATRIUM_DATA_DIR="$DATA" ATRIUM_PYTHON="$KERNEL_PY" PORT ATRIUM_ADMIN_EMAIL=admin@bench.test ATRIUM_ADMIN_PASSWORD=bench-admin-pw
@@ -22,5 +22,5 @@ TOKEN=$(node server/cli/atrium.mjs tokens create --user bench@bench.test)
 # refusals); vCores, memory and budget out of the way.
 node server/cli/atrium.mjs quota set --user bench@bench.test --max-kernels "${ATRIUM_BENCH_MAX_KERNELS:-100}" \
   --max-vcores 10000 --max-memory-gb 100000 --monthly-vcore-hours 1000000 >/dev/null
-node --import tsx bench/kernel-bench.ts --targets direct,atrium,jeg,kg,jeg-nodelay,kg-nodelay \
+node --import tsx bench/kernel-bench.ts --targets "${ATRIUM_BENCH_TARGETS:-direct,atrium,jeg,kg,jeg-nodelay,kg-nodelay}" \
   --atrium-url "http://localhost:$PORT" --atrium-token "$TOKEN" "$@"

@@ -3,8 +3,11 @@
 // When you add a variable, add it to the README's configuration table too.
 import path from "node:path";
 import { z } from "zod";
+import { namespaceTemplateProblem } from "./kubernetes/names";
 
 const port = z.coerce.number().int().min(0).max(65535);
+/** A container image reference (registry/name:tag or @digest); no spaces or shell characters. */
+const IMAGE = /^[a-z0-9][a-z0-9._\-/:@]{0,254}$/i;
 const optionalNonEmpty = z
   .string()
   .optional()
@@ -47,7 +50,7 @@ const schema = z.object({
   ATRIUM_DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().positive().default(10),
   ATRIUM_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   // Home folders: the local folder (embedded default) or HDFS through WebHDFS, as each analyst.
-  ATRIUM_HOME_STORE: z.enum(["local", "webhdfs"]).default("local"),
+  ATRIUM_HOME_STORE: z.enum(["local", "webhdfs", "pvc"]).default("local"),
   ATRIUM_WEBHDFS_URL: optionalNonEmpty.pipe(
     z
       .string()
@@ -91,6 +94,41 @@ const schema = z.object({
   ATRIUM_YARN_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(60).default(2),
   ATRIUM_YARN_LAUNCH_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
   ATRIUM_CULL_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(3600).default(30),
+  // Users' POSIX ids (Kubernetes pods run as them): new users get uids from this base on.
+  ATRIUM_POSIX_ID_BASE: optionalNonEmpty
+    .transform((v) => (v === undefined ? undefined : Number(v)))
+    .pipe(z.number().int("must be a whole number").min(1000, "must be at least 1000 (never root or a system id)").max(2_000_000_000).optional()),
+  // Kubernetes kernels and PVC homes (the `kubernetes` launcher is registered only when ATRIUM_K8S_KUBECONFIG or
+  // ATRIUM_K8S_IN_CLUSTER is set).
+  ATRIUM_K8S_KUBECONFIG: optionalNonEmpty,
+  ATRIUM_K8S_CONTEXT: optionalNonEmpty,
+  ATRIUM_K8S_IN_CLUSTER: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
+  ATRIUM_K8S_NAMESPACE: z
+    .string()
+    .default("atrium-kernels")
+    .refine((v) => namespaceTemplateProblem(v) === undefined, { message: "must be a namespace name, optionally with {team}, e.g. atrium-{team}" }),
+  ATRIUM_K8S_KERNEL_IMAGE: optionalNonEmpty.pipe(z.string().regex(IMAGE, "must be an image reference such as registry.example.com/atrium/kernel:1.0").optional()),
+  ATRIUM_K8S_KERNEL_IMAGES: optionalNonEmpty.pipe(
+    z
+      .string()
+      .refine((v) => v.split(",").every((i) => IMAGE.test(i.trim())), { message: "must be a comma-separated list of image references" })
+      .optional(),
+  ),
+  ATRIUM_K8S_KERNEL_PYTHON: z.string().min(1).default("python3"),
+  ATRIUM_K8S_LAUNCHER_SCRIPT: z.string().regex(/^\/[^\0\s]+\.py$/, "must be the absolute path of launch_kernel.py in the kernel image").default("/opt/atrium/launch_kernel.py"),
+  ATRIUM_K8S_HOME_MOUNT: z.string().regex(/^\/[A-Za-z0-9._\-/]+$/, "must be an absolute path such as /home/atrium").default("/home/atrium"),
+  ATRIUM_K8S_STORAGE_CLASS: optionalNonEmpty.pipe(z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a storage class name").optional()),
+  ATRIUM_K8S_HOME_SIZE: z.string().regex(/^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/, "must be a Kubernetes quantity such as 10Gi").default("10Gi"),
+  ATRIUM_K8S_FILESERVER_IMAGE: optionalNonEmpty.pipe(z.string().regex(IMAGE, "must be an image reference").optional()),
+  ATRIUM_K8S_FILESERVER_PYTHON: z.string().min(1).default("python3"),
+  ATRIUM_K8S_FILESERVER_SCRIPT: z.string().regex(/^\/[^\0\s]+\.py$/, "must be the absolute path of fileserver.py in the file-server image").default("/opt/atrium/fileserver.py"),
+  ATRIUM_K8S_FILESERVER_IDLE_SECONDS: z.coerce.number().min(5).max(86_400).default(300),
+  ATRIUM_K8S_LAUNCH_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
+  ATRIUM_K8S_UNSCHEDULABLE_GRACE_SECONDS: z.coerce.number().min(0).max(3600).default(0),
+  ATRIUM_K8S_TIMEOUT_SECONDS: z.coerce.number().positive().default(15),
 });
 
 export type Env = z.output<typeof schema> & { dataDir: string };
@@ -117,6 +155,16 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
 
 /** Settings that only make sense together (checked after each one is valid on its own). */
 function homeStoreProblems(data: z.output<typeof schema>): string[] {
+  const kubernetes = data.ATRIUM_K8S_KUBECONFIG !== undefined || data.ATRIUM_K8S_IN_CLUSTER;
+  if (kubernetes && !data.ATRIUM_K8S_KERNEL_IMAGE) {
+    return ["ATRIUM_K8S_KERNEL_IMAGE: is required when Kubernetes is configured (the image kernel pods run, e.g. registry.example.com/atrium/kernel:1.0)"];
+  }
+  if (data.ATRIUM_HOME_STORE === "pvc") {
+    const problems: string[] = [];
+    if (!kubernetes) problems.push("ATRIUM_HOME_STORE=pvc needs Kubernetes: set ATRIUM_K8S_KUBECONFIG, or ATRIUM_K8S_IN_CLUSTER=true in a pod");
+    if (!data.ATRIUM_K8S_FILESERVER_IMAGE) problems.push("ATRIUM_K8S_FILESERVER_IMAGE: is required when ATRIUM_HOME_STORE=pvc (the image of the home file server)");
+    return problems;
+  }
   if (data.ATRIUM_HOME_STORE !== "webhdfs") return [];
   const problems: string[] = [];
   if (!data.ATRIUM_WEBHDFS_URL) {

@@ -3,7 +3,10 @@
 //   - every long task (PerformanceObserver 'longtask', buffered),
 //   - first contentful paint,
 //   - when the region "Cell N" (N = the notebook's last cell) first exists, and the next animation frame
-//     after that (≈ the frame that paints it),
+//     after that (≈ the frame that paints it): all cells rendered,
+//   - the first animation frame at which cells fill the viewport: a cell region exists and no placeholder of a
+//     cell not rendered yet (data-cell-placeholder, the page's deferred rendering) starts above the viewport's
+//     bottom. Without placeholders that is the frame when the first cells are in the DOM,
 //   - per keystroke typed into a watched editor: keydown.timeStamp, when the typed character is in the
 //     editor's DOM (MutationObserver), and the next animation frame after that (keypress → paint),
 //   - Event Timing entries (keydown/keypress/input) as a cross-check of keypress → next paint.
@@ -25,6 +28,7 @@ export interface ProbeData {
   fcp: number | null;
   lastCellInDom: number | null;
   lastCellFrame: number | null;
+  viewportFilledFrame: number | null;
   firstEditorInDom: number | null;
   keys: ProbeKey[];
   eventTimings: { name: string; start: number; duration: number; processingStart: number; processingEnd: number }[];
@@ -34,7 +38,7 @@ export interface ProbeData {
 
 export function installProbe(config: ProbeConfig) {
   const w = window as unknown as { __nbProbe: ProbeData & { watchEditor(selector: string, char: string): void; isStreaming(): boolean } };
-  const data: ProbeData = { longTasks: [], fcp: null, lastCellInDom: null, lastCellFrame: null, firstEditorInDom: null, keys: [], eventTimings: [], streamEnd: null, now: 0 };
+  const data: ProbeData = { longTasks: [], fcp: null, lastCellInDom: null, lastCellFrame: null, viewportFilledFrame: null, firstEditorInDom: null, keys: [], eventTimings: [], streamEnd: null, now: 0 };
   try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) data.longTasks.push({ start: e.startTime, duration: e.duration });
@@ -70,6 +74,18 @@ export function installProbe(config: ProbeConfig) {
       });
     }
   };
+  // Checked once per frame (one layout read, which the frame needs anyway) until the viewport is filled.
+  const viewportTick = () => {
+    if (document.querySelector('[role="region"][data-cell-id]')) {
+      const placeholder = document.querySelector('[data-cell-placeholder]');
+      if (!placeholder || placeholder.getBoundingClientRect().top >= window.innerHeight) {
+        data.viewportFilledFrame = performance.now();
+        return;
+      }
+    }
+    requestAnimationFrame(viewportTick);
+  };
+  requestAnimationFrame(viewportTick);
   const domObserver = new MutationObserver(() => {
     check();
     if (data.lastCellInDom !== null && data.firstEditorInDom !== null) domObserver.disconnect();

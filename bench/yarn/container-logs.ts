@@ -22,6 +22,11 @@ export const LANDMARKS: Landmark[] = [
   { key: 'connectionSent', what: 'launcher has sent its connection info', pattern: /connection info accepted|Encrypted Payload/ },
   { key: 'amRegistered', what: 'AM registers with the RM (app RUNNING)', pattern: /Registering the ApplicationMaster|registered with ResourceManager|Registering ApplicationMaster/ },
   { key: 'executorRequested', what: 'AM requests executor containers', pattern: /Will request \d+ executor container/ },
+  { key: 'executorRegistered', what: 'first executor registered with the driver', pattern: /Registered executor / },
+  // Cluster mode: SparkContext's constructor waits for executors (minRegisteredResourcesRatio 0.8, at most
+  // maxRegisteredResourcesWaitingTime 30 s) before it returns; this line is that wait's end.
+  { key: 'sparkContextReady', what: 'SparkContext ready (postStartHook done)', pattern: /postStartHook done/ },
+  { key: 'firstTaskSet', what: 'first Spark tasks submitted', pattern: /Adding task set / },
 ];
 
 /** Epoch ms of a log line's timestamp, read as this host's local time (container and bench share the clock). */

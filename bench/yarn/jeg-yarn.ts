@@ -36,8 +36,8 @@ export interface JegSdist {
   launcher: string;
 }
 
-function run(cmd: string, args: string[], what: string, options: { cwd?: string } = {}): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: SDIST_DEADLINE_MS, cwd: options.cwd });
+function run(cmd: string, args: string[], what: string, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: SDIST_DEADLINE_MS, cwd: options.cwd, env: options.env });
   if (r.status !== 0) throw new Error(`${what} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}):\n${(r.stdout ?? '') + (r.stderr ?? '')}`.slice(0, 4000));
   return r.stdout ?? '';
 }
@@ -78,7 +78,7 @@ export function ensureAmCryptodome(amPython: string, jegVenvSitePackages: string
     run(amPython, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-deps', '--only-binary', ':all:', '--target', dir, `pycryptodomex==${version}`], 'pip install --target');
     fs.writeFileSync(path.join(dir, '.complete'), new Date().toISOString() + '\n');
   }
-  run(amPython, ['-c', 'import Cryptodome.Cipher.AES, Cryptodome.PublicKey.RSA'], 'import Cryptodome', {});
+  run(amPython, ['-c', 'import Cryptodome.Cipher.AES, Cryptodome.PublicKey.RSA'], 'import Cryptodome', { env: { ...process.env, PYTHONPATH: dir } });
   return { dir, version };
 }
 

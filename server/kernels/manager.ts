@@ -293,7 +293,11 @@ export class KernelManager {
       const saved = JSON.parse(open(this.options.secret, row.sealedLaunchState)) as unknown;
       const process = await this.options.launchers.restore(saved);
       const status = await process.poll();
-      if (!status.alive) return `died while the portal was down: ${status.reason}`;
+      if (!status.alive) {
+        // What it left (a finished pod's object, an ended application's watch) goes with it.
+        await process.cleanup().catch(() => {});
+        return `died while the portal was down: ${status.reason}`;
+      }
       const kernel = this.hold(new LiveKernel(row.id, row.ownerId, row.kernelspec, process, this.eventsFor(row.id), kernelLogger));
       kernel.executionState = "idle";
       await kernel.ready().catch((error) => log.warn(`kernel ${row.id} reattached but not answering yet: ${error.message}`));

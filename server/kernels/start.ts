@@ -57,7 +57,7 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     recorder: new OutputRecorder(db, path.join(env.dataDir, "outputs")),
     // Local kernels start in the user's home folder, created first so the kernel can write there.
     homeOf: async (user) => {
-      await homes.forUser(user);
+      await homes.provision(user);
       return homes.localPathOf(user);
     },
   });

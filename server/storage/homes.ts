@@ -7,6 +7,11 @@ import { localHomeStoreFor, type LocalHomeStore } from "./local-store";
 
 export interface HomeStores {
   forUser(user: { username: string }): Promise<HomeStore>;
+  /**
+   * Makes sure the user's home exists, without more (at sign-in and before a kernel starts): a folder, an HDFS
+   * home, a PVC. Quick: never starts a file server.
+   */
+  provision(user: { username: string }): Promise<void>;
   /** A host folder kernels can start in, when the store is on this host; undefined for remote stores. */
   localPathOf(user: { username: string }): string | undefined;
 }
@@ -40,6 +45,10 @@ export class LocalHomeStores implements HomeStores {
       await created.ensureHome();
       return created;
     });
+  }
+
+  async provision(user: { username: string }): Promise<void> {
+    await this.forUser(user);
   }
 
   localPathOf(user: { username: string }): string {

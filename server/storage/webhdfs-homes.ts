@@ -70,6 +70,10 @@ export class WebHdfsHomeStores implements HomeStores {
     });
   }
 
+  async provision(user: { username: string }): Promise<void> {
+    await this.forUser(user);
+  }
+
   /** HDFS homes are not on this host. */
   localPathOf(): undefined {
     return undefined;

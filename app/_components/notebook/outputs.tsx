@@ -3,14 +3,14 @@
 // iframe, images, sanitized SVG, markdown and LaTeX through KaTeX, JSON), input() prompts, and long text
 // clipped with a way to show all of it.
 import { Button, Group, PasswordInput, Text, TextInput } from "@mantine/core";
-import { memo, useEffect, useMemo, useRef, useState, type CSSProperties } from "react";
+import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, type CSSProperties } from "react";
 import { isJsonMime, type MimeBundle } from "@/server/notebooks/nbformat";
 import type { LiveOutput } from "@/server/notebooks/outputs";
 import { ansiStyleAfter, hasAnsi, parseAnsi, type AnsiStyle } from "./ansi";
 import { renderMarkdown, renderMath, sanitizeSvg } from "./markdown";
 import type { CellModel } from "./model";
 import classes from "./notebook.module.css";
-import { chunkLines, clipTail } from "./text-clip";
+import { chunkLines, clipTail, DROP_LINES, SHOWN_CHARS, SHOWN_LINES } from "./text-clip";
 
 export function OutputArea({ cell, index }: { cell: CellModel; index: number }) {
   const empty = cell.outputs.length === 0 && !cell.stdin && !cell.clipped;
@@ -152,13 +152,17 @@ function RenderedHtml({ html, className }: { html: string; className?: string })
 }
 
 /**
- * Text with ANSI colours, showing only the last lines of very long text until asked for all. The lines are
- * rendered in blocks (chunkLines), each memoized and skipped by layout and paint while off screen, so output
- * arriving in a long stream re-renders and re-lays out the last block or two, not every line shown.
+ * Text with ANSI colours, showing only the last lines of very long text until asked for all. Text of more than
+ * SCROLL_LINES lines scrolls in a box of bounded height that follows new output while it is scrolled to the
+ * end (Jupyter's "scrolled" outputs), so a long stream never pushes the cells below it down the page; "Full
+ * height" lifts the bound. The lines are rendered in blocks (chunkLines), each memoized and skipped by layout
+ * and paint while off screen, and the oldest lines are dropped 1,000 at a time (clipTail's step): a stream
+ * adds lines at the end and the box scrolls, so each update lays out and paints the new lines, not all of them.
  */
 function LongText({ text, className }: { text: string; className?: string }) {
   const [all, setAll] = useState(false);
-  const clipped = useMemo(() => (all ? { shown: text, hiddenLines: 0, hiddenChars: 0 } : clipTail(text)), [text, all]);
+  const [fullHeight, setFullHeight] = useState(false);
+  const clipped = useMemo(() => (all ? { shown: text, hiddenLines: 0, hiddenChars: 0 } : clipTail(text, SHOWN_LINES, SHOWN_CHARS, DROP_LINES)), [text, all]);
   const shown = clipped.shown.endsWith("\r") ? clipped.shown.slice(0, -1) : clipped.shown;
   const blocks = useMemo(() => {
     const chunks = chunkLines(shown, clipped.hiddenLines);
@@ -171,25 +175,58 @@ function LongText({ text, className }: { text: string; className?: string }) {
       return { ...chunk, style: start };
     });
   }, [shown, clipped.hiddenLines]);
+  const long = useMemo(() => hasMoreLines(shown, SCROLL_LINES), [shown]);
+  const scrolled = long && !fullHeight;
+  const box = useRef<HTMLPreElement>(null);
+  const atEnd = useRef(true);
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (scrolled && el && atEnd.current) el.scrollTop = el.scrollHeight;
+  }, [shown, scrolled]);
   return (
     <>
-      {clipped.hiddenChars > 0 && (
+      {(clipped.hiddenChars > 0 || long) && (
         <Group gap="xs" className={classes.clipNote}>
-          <Text size="xs" c="dimmed">
-            {clipped.hiddenLines > 0 ? `${clipped.hiddenLines.toLocaleString()} earlier lines hidden` : `${clipped.hiddenChars.toLocaleString()} earlier characters hidden`}
-          </Text>
-          <Button size="compact-xs" variant="subtle" onClick={() => setAll(true)}>
-            Show all
-          </Button>
+          {clipped.hiddenChars > 0 && (
+            <>
+              <Text size="xs" c="dimmed">
+                {clipped.hiddenLines > 0 ? `${clipped.hiddenLines.toLocaleString()} earlier lines hidden` : `${clipped.hiddenChars.toLocaleString()} earlier characters hidden`}
+              </Text>
+              <Button size="compact-xs" variant="subtle" onClick={() => setAll(true)}>
+                Show all
+              </Button>
+            </>
+          )}
+          {long && (
+            <Button size="compact-xs" variant="subtle" color="gray" onClick={() => setFullHeight((f) => !f)}>
+              {fullHeight ? "Scroll" : "Full height"}
+            </Button>
+          )}
         </Group>
       )}
-      <pre className={className}>
+      <pre
+        ref={box}
+        className={scrolled ? `${className} ${classes.scrolled}` : className}
+        onScroll={(event) => {
+          const el = event.currentTarget;
+          atEnd.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 4;
+        }}
+      >
         {blocks.map((block) => (
           <TextBlock key={block.key} text={block.text} start={block.style} />
         ))}
       </pre>
     </>
   );
+}
+
+/** Text longer than this scrolls in a box (Jupyter's classic notebook did the same above 100 lines). */
+const SCROLL_LINES = 100;
+
+function hasMoreLines(text: string, lines: number): boolean {
+  let n = 1;
+  for (let i = text.indexOf("\n"); i !== -1 && i < text.length - 1; i = text.indexOf("\n", i + 1)) if (++n > lines) return true;
+  return false;
 }
 
 const NO_STYLE: AnsiStyle = {};

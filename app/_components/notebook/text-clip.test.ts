@@ -15,6 +15,21 @@ describe("clipTail", () => {
     assert.ok(clipped.shown.endsWith("99999\n"));
   });
 
+  it("drops hidden lines a step at a time, so the lines on screen stay put while a stream grows", () => {
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => `${i}\n`).join("");
+    assert.equal(clipTail(lines(1500), 1000, 200_000, 1000).hiddenLines, 0);
+    const at2500 = clipTail(lines(2500), 1000, 200_000, 1000);
+    assert.equal(at2500.hiddenLines, 1000);
+    assert.ok(at2500.shown.startsWith("1000\n"));
+    assert.equal(at2500.hiddenChars, lines(1000).length);
+    const at2999 = clipTail(lines(2999), 1000, 200_000, 1000);
+    assert.equal(at2999.hiddenLines, 1000);
+    assert.equal(at2999.shown, lines(2999).slice(lines(1000).length));
+    const at100k = clipTail(lines(100_000), 1000, 200_000, 1000);
+    assert.equal(at100k.hiddenLines, 99_000);
+    assert.ok(at100k.shown.startsWith("99000\n"));
+  });
+
   it("clips one enormous line by characters", () => {
     const clipped = clipTail("x".repeat(500_000), 1000, 200_000);
     assert.equal(clipped.shown.length, 200_000);

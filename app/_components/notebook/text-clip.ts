@@ -2,6 +2,8 @@
 // until the user asks for all of it. Pure; measured from the end so the cost doesn't grow with the stream.
 export const SHOWN_LINES = 1_000;
 export const SHOWN_CHARS = 200_000;
+/** Streams drop their oldest shown lines this many at a time (see clipTail). */
+export const DROP_LINES = 1_000;
 /** Lines per block of rendered text: new output re-lays out the last block, not all the lines shown. */
 export const CHUNK_LINES = 50;
 
@@ -11,7 +13,13 @@ export interface ClippedText {
   hiddenChars: number;
 }
 
-export function clipTail(text: string, maxLines = SHOWN_LINES, maxChars = SHOWN_CHARS): ClippedText {
+/**
+ * The tail of `text`: its last `maxLines` lines (at most `maxChars` characters). With `step`, the number of
+ * hidden lines is rounded down to a multiple of it, so a growing stream shows between maxLines and
+ * maxLines + step − 1 lines and drops its oldest lines `step` at a time: between drops, new output only adds
+ * lines at the end and what is already on screen stays where it is (nothing to lay out or paint again).
+ */
+export function clipTail(text: string, maxLines = SHOWN_LINES, maxChars = SHOWN_CHARS, step = 1): ClippedText {
   if (text.length <= maxChars && text.length < maxLines * 2) return { shown: text, hiddenLines: 0, hiddenChars: 0 };
   let pos = text.endsWith("\n") ? text.length - 1 : text.length;
   let lines = 0;
@@ -25,6 +33,9 @@ export function clipTail(text: string, maxLines = SHOWN_LINES, maxChars = SHOWN_
     lines++;
   }
   let start = pos === 0 ? 0 : pos + 1;
+  if (step > 1 && start > 0) {
+    for (let back = countLines(text, start) % step; back > 0 && start > 0; back--) start = text.lastIndexOf("\n", start - 2) + 1;
+  }
   if (text.length - start > maxChars) start = text.length - maxChars;
   if (start === 0) return { shown: text, hiddenLines: 0, hiddenChars: 0 };
   return { shown: text.slice(start), hiddenLines: countLines(text, start), hiddenChars: start };

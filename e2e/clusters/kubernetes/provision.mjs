@@ -14,6 +14,7 @@
 // ATRIUM_CACHE_DIR moves the cache; ATRIUM_KUBERNETES_VERSION / ATRIUM_ETCD_VERSION pick other versions;
 // ATRIUM_K8S_BUILD_TIMEOUT_MIN bounds one build (default 120 minutes).
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -59,7 +60,8 @@ function kubernetesSpec(version = kubernetesVersion) {
 /** The -X flags Kubernetes' release build sets (client-go and component-base both carry the version). */
 function versionLdflags(version) {
   const [, major = "", minor = ""] = /^v(\d+)\.(\d+)/.exec(version) ?? [];
-  const values = { gitVersion: version, gitMajor: major, gitMinor: minor, gitTreeState: "clean", buildDate: "1970-01-01T00:00:00Z" };
+  // gitCommit: the module zip has no commit; empty beats the unexpanded "$Format:%H$" placeholder.
+  const values = { gitVersion: version, gitCommit: "", gitMajor: major, gitMinor: minor, gitTreeState: "clean", buildDate: "1970-01-01T00:00:00Z" };
   return ["k8s.io/client-go/pkg/version", "k8s.io/component-base/version"]
     .flatMap((pkg) => Object.entries(values).map(([k, v]) => `-X ${pkg}.${k}=${v}`))
     .join(" ");
@@ -118,7 +120,16 @@ async function ensureBuilt(spec, log) {
   const bin = path.join(spec.dir, "bin");
   const marker = path.join(spec.dir, ".complete");
   const paths = Object.fromEntries(Object.keys(spec.packages).map((b) => [b, path.join(bin, b)]));
-  const complete = () => fs.existsSync(marker) && Object.values(paths).every((p) => fs.existsSync(p));
+  // The marker records what was built (module, version, packages, ldflags): change any and it is rebuilt.
+  const key = createHash("sha256").update(JSON.stringify([spec.module, spec.version, spec.packages, spec.ldflags])).digest("hex").slice(0, 16);
+  const markerKey = () => {
+    try {
+      return JSON.parse(fs.readFileSync(marker, "utf8")).key;
+    } catch {
+      return undefined;
+    }
+  };
+  const complete = () => markerKey() === key && Object.values(paths).every((p) => fs.existsSync(p));
   if (complete()) return paths;
 
   fs.mkdirSync(path.dirname(spec.dir), { recursive: true });
@@ -127,25 +138,26 @@ async function ensureBuilt(spec, log) {
     if (complete()) return paths; // built by whoever held the lock
     // A build started by hand (or by a process that lost its lock file) in the same dir: wait for it.
     await waitForForeignBuild(spec, log);
-    // Binaries that exist and answer with the right version are adopted: that is how a build started by hand
-    // in this layout is reused.
-    if (Object.values(paths).every((p) => checkBinary(p, spec))) {
-      writeMarker(marker, spec);
+    // Without any marker, binaries that exist and answer with the right version are adopted: that is how a
+    // build started by hand in this layout is reused. A marker with another key means other flags: rebuild.
+    if (markerKey() === undefined && Object.values(paths).every((p) => checkBinary(p, spec))) {
+      writeMarker(marker, spec, key);
       log(`${spec.name}: found complete binaries in ${bin}`);
       return paths;
     }
+    fs.rmSync(marker, { force: true });
     await build(spec, log);
     const bad = Object.values(paths).filter((p) => !checkBinary(p, spec));
     if (bad.length) throw new Error(`${spec.name}: the build finished but ${bad.join(", ")} missing or not answering --version with ${spec.version}; see ${path.join(spec.dir, "build.log")}`);
-    writeMarker(marker, spec);
+    writeMarker(marker, spec, key);
     return paths;
   } finally {
     release();
   }
 }
 
-function writeMarker(marker, spec) {
-  fs.writeFileSync(marker, JSON.stringify({ module: spec.module, version: spec.version, at: new Date().toISOString() }) + "\n");
+function writeMarker(marker, spec, key) {
+  fs.writeFileSync(marker, JSON.stringify({ key, module: spec.module, version: spec.version, ldflags: spec.ldflags, at: new Date().toISOString() }) + "\n");
 }
 
 /** True when `binary --version` runs and names the expected version. */
@@ -193,15 +205,16 @@ async function build(spec, log) {
   const imports = Object.values(spec.packages);
   fs.writeFileSync(path.join(spec.dir, "tools.go"), `//go:build tools\n\npackage kubebuild\n\nimport (\n${imports.map((p) => `\t_ "${p}"\n`).join("")})\n`);
 
+  // Appended, not overwritten: the history of cold and warm builds stays in the cache dir.
   const timeLog = path.join(spec.dir, "time.log");
-  fs.writeFileSync(timeLog, "");
+  fs.appendFileSync(timeLog, `# ${new Date().toISOString()} ${spec.module}@${spec.version}, ${os.cpus().length} cores\n`);
   log(`${spec.name}: go mod tidy in ${spec.dir} …`);
   let t = Date.now();
   // `-e`: test-only dependencies of the wrapped module may be unavailable; they aren't needed to build.
   await runLogged(go, ["mod", "tidy", "-e"], spec.dir, env, path.join(spec.dir, "tidy.log"), 30 * 60_000, spec.name);
   fs.appendFileSync(timeLog, `tidy ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
 
-  log(`${spec.name}: go build (cold on 2 cores: ~${spec.module === "k8s.io/kubernetes" ? "30-60 min" : "3-6 min"}; log: ${path.join(spec.dir, "build.log")}) …`);
+  log(`${spec.name}: go build (cold on 2 cores: ~${spec.module === "k8s.io/kubernetes" ? "7 min" : "1 min"}; log: ${path.join(spec.dir, "build.log")}) …`);
   t = Date.now();
   const outputs = Object.entries(spec.packages);
   const buildLog = path.join(spec.dir, "build.log");

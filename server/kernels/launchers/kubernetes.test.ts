@@ -1,0 +1,207 @@
+// Pure parts of the Kubernetes launcher: names and labels (valid, and never shared by two users), the namespace
+// template, the kernel pod (uid/gid and no root, resources from the size, labels, the PVC, the allow-listed
+// image, Atrium's launcher bound to the pod IP, literal env), template checks, and pod status → launch phase
+// or failure (unschedulable with the scheduler's message, image pulls, exits with code and message).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import { LABELS, dnsLabel, homeClaimName, kernelPodName, labelValue, namespaceFor, namespaceTemplateProblem } from '../../kubernetes/names';
+import { podProgress } from '../../kubernetes/pod-status';
+import { PodSpecError, checkPodTemplate, loadPodTemplate } from '../../kubernetes/pods';
+import { BUNDLED_KERNEL_POD_TEMPLATE, buildKernelPod, kernelResources, podCommand, type KernelPodPlan } from './kubernetes-pod';
+
+const template = loadPodTemplate(BUNDLED_KERNEL_POD_TEMPLATE);
+
+const plan = (over: Partial<KernelPodPlan> = {}): KernelPodPlan => ({
+  kernelId: '0b5c1f9e-2d7a-4e3b-9c1d-5f6a7b8c9d0e',
+  kernelspecName: 'python_kubernetes',
+  podName: 'atrium-kernel-0b5c1f9e-2d7a-4e3b-9c1d-5f6a7b8c9d0e-a1b2c3',
+  namespace: 'atrium-risk',
+  username: 'ana',
+  team: 'Risk',
+  ids: { uid: 100001, gid: 100001 },
+  image: 'atrium/kernel:dev',
+  allowedImages: ['atrium/kernel:dev'],
+  command: ['/opt/venv/bin/python', '/opt/atrium/launch_kernel.py', '--kernel-id', 'k', '--ip-from-env', 'POD_IP'],
+  env: { KERNEL_ID: 'k', KERNEL_USERNAME: 'ana' },
+  size: { name: 'small', vcores: 1, memoryMb: 2048, gpus: 0 },
+  homeClaim: 'atrium-home-ana',
+  homeMountPath: '/home/atrium',
+  template,
+  ...over,
+});
+
+describe('names and labels', () => {
+  it('keeps valid values and hashes the rest, so two users never share a label', () => {
+    assert.equal(labelValue('ana'), 'ana');
+    assert.equal(labelValue('a.b_c-d'), 'a.b_c-d');
+    const odd = labelValue('-ana');
+    assert.match(odd, /^ana-[0-9a-f]{10}$/);
+    assert.notEqual(labelValue('_ana'), labelValue('-ana'));
+    const long = labelValue('x'.repeat(64));
+    assert.ok(long.length <= 63 && /^[A-Za-z0-9]/.test(long) && /[A-Za-z0-9]$/.test(long));
+    assert.notEqual(labelValue('x'.repeat(64)), labelValue('x'.repeat(65)));
+    assert.equal(dnsLabel('Risk'), 'risk', 'team names are unique ignoring case: lower-casing is enough');
+    assert.match(dnsLabel('Risk & Co'), /^risk-co-[0-9a-f]{10}$/);
+    assert.match(kernelPodName('0B5C_1', 'abc123'), /^atrium-kernel-0b5c-1-[0-9a-f]{10}-abc123$/);
+    assert.equal(homeClaimName('ana'), 'atrium-home-ana');
+  });
+
+  it('fills the namespace template with the team, or "shared"; refuses templates that cannot give a name', () => {
+    assert.equal(namespaceFor('atrium-{team}', 'Risk'), 'atrium-risk');
+    assert.equal(namespaceFor('atrium-{team}', null), 'atrium-shared');
+    assert.equal(namespaceFor('kernels', 'Risk'), 'kernels');
+    assert.equal(namespaceTemplateProblem('atrium-{team}'), undefined);
+    assert.match(namespaceTemplateProblem('atrium-{user}') ?? '', /only \{team\}/);
+    assert.match(namespaceTemplateProblem('Atrium_{team}') ?? '', /not a valid namespace/);
+  });
+});
+
+describe('the kernel pod', () => {
+  it('runs as the user, never as root, with the size as requests and limits, and the user\'s PVC as home', () => {
+    const pod = buildKernelPod(plan());
+    const spec = pod.spec!;
+    assert.deepEqual(
+      { ...spec.securityContext, seccompProfile: undefined, fsGroupChangePolicy: undefined },
+      { runAsUser: 100001, runAsGroup: 100001, runAsNonRoot: true, fsGroup: 100001, supplementalGroups: undefined, seccompProfile: undefined, fsGroupChangePolicy: undefined },
+    );
+    assert.equal(spec.restartPolicy, 'Never');
+    assert.equal(spec.automountServiceAccountToken, false);
+    assert.equal(spec.serviceAccountName, undefined);
+    const [c] = spec.containers;
+    assert.deepEqual(c!.resources, { requests: { cpu: '1', memory: '2048Mi' }, limits: { cpu: '1', memory: '2048Mi' } });
+    assert.equal(c!.image, 'atrium/kernel:dev');
+    assert.equal(c!.securityContext?.allowPrivilegeEscalation, false);
+    assert.equal(c!.securityContext?.runAsNonRoot, true);
+    assert.deepEqual(spec.volumes, [{ name: 'home', persistentVolumeClaim: { claimName: 'atrium-home-ana' } }]);
+    assert.deepEqual(c!.volumeMounts, [{ name: 'home', mountPath: '/home/atrium' }]);
+    assert.equal(c!.workingDir, '/home/atrium');
+    assert.deepEqual(c!.command, plan().command);
+    assert.equal(c!.args, undefined);
+  });
+
+  it('is labelled with kernel id, user and team (label-safe), with exact values in annotations', () => {
+    const pod = buildKernelPod(plan({ team: 'Risk & Co' }));
+    const labels = pod.metadata!.labels!;
+    assert.equal(labels[LABELS.managedBy], 'atrium');
+    assert.equal(labels[LABELS.component], 'kernel');
+    assert.equal(labels[LABELS.kernelId], plan().kernelId);
+    assert.equal(labels[LABELS.user], 'ana');
+    assert.match(labels[LABELS.team]!, /^Risk-Co-[0-9a-f]{10}$/);
+    assert.equal(pod.metadata!.annotations!['atrium.io/team-name'], 'Risk & Co');
+    assert.equal(pod.metadata!.annotations!['atrium.io/size'], 'small');
+    assert.equal(pod.metadata!.namespace, 'atrium-risk');
+    // one user's pods share a node (a ReadWriteOnce home), the first one anywhere
+    const term = pod.spec!.affinity!.podAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!;
+    assert.deepEqual(term.labelSelector!.matchLabels, { [LABELS.managedBy]: 'atrium', [LABELS.user]: 'ana' });
+    assert.equal(term.topologyKey, 'kubernetes.io/hostname');
+    assert.equal(buildKernelPod(plan({ team: null })).metadata!.labels![LABELS.team], undefined);
+  });
+
+  it('refuses root and system ids, unlisted images and bad mount paths', () => {
+    for (const ids of [{ uid: 0, gid: 100001 }, { uid: 100001, gid: 0 }, { uid: 999, gid: 999 }, { uid: 1.5, gid: 2000 }]) {
+      assert.throws(() => buildKernelPod(plan({ ids })), (e: unknown) => e instanceof PodSpecError && /never run as root/.test(e.message));
+    }
+    assert.throws(() => buildKernelPod(plan({ image: 'evil/miner:latest' })), /not one kernels may use/);
+    assert.throws(() => buildKernelPod(plan({ homeMountPath: 'home' })), /absolute/);
+    assert.throws(() => buildKernelPod(plan({ homeMountPath: '/home/../etc' })), /absolute/);
+  });
+
+  it('sizes: fractional vCores in millicores, GPUs as a limit', () => {
+    assert.deepEqual(kernelResources({ name: 'x', vcores: 0.5, memoryMb: 512, gpus: 1 }), {
+      requests: { cpu: '500m', memory: '512Mi', 'nvidia.com/gpu': '1' },
+      limits: { cpu: '500m', memory: '512Mi', 'nvidia.com/gpu': '1' },
+    });
+  });
+
+  it('env: the kernel\'s variables literal ($ doubled), HOME, and POD_IP from the pod\'s status', () => {
+    const pod = buildKernelPod(plan({ env: { KERNEL_ID: 'k', KERNEL_NOTE: 'costs $(HOME) $5' } }));
+    const env = pod.spec!.containers[0]!.env!;
+    assert.deepEqual(env.find((e) => e.name === 'KERNEL_NOTE'), { name: 'KERNEL_NOTE', value: 'costs $$(HOME) $$5' });
+    assert.deepEqual(env.find((e) => e.name === 'HOME'), { name: 'HOME', value: '/home/atrium' });
+    assert.deepEqual(env.find((e) => e.name === 'POD_IP'), { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
+    assert.equal(env.find((e) => e.name === 'PYTHONUNBUFFERED')?.value, '1', 'the template\'s own env stays');
+    assert.throws(() => buildKernelPod(plan({ env: { KERNEL_X: 'a\u0000b' } })), PodSpecError);
+  });
+
+  it('the command: the image\'s python and launcher, the kernelspec\'s arguments, then --ip-from-env POD_IP', () => {
+    const argv = ['python', '/portal/kernel-launchers/python/launch_kernel.py', '--kernel-id', 'k', '--ip', '127.0.0.1'];
+    assert.deepEqual(podCommand(argv, { python: '/opt/conda/bin/python', launcherScript: '/opt/atrium/launch_kernel.py' }), [
+      '/opt/conda/bin/python',
+      '/opt/atrium/launch_kernel.py',
+      '--kernel-id',
+      'k',
+      '--ip',
+      '127.0.0.1',
+      '--ip-from-env',
+      'POD_IP',
+    ]);
+    assert.throws(() => podCommand(['python', '-m', 'ipykernel_launcher'], { python: 'p', launcherScript: 's' }), /launcher>\.py/);
+  });
+
+  it('a template may not widen what a pod can do', () => {
+    const base = JSON.parse(JSON.stringify(template)) as V1Pod;
+    const bad = (mutate: (pod: V1Pod) => void) => {
+      const pod = JSON.parse(JSON.stringify(base)) as V1Pod;
+      mutate(pod);
+      return () => checkPodTemplate(pod, 'test.json');
+    };
+    assert.doesNotThrow(bad(() => {}));
+    assert.throws(bad((p) => (p.spec!.hostNetwork = true)), /host namespaces/);
+    assert.throws(bad((p) => (p.spec!.serviceAccountName = 'admin')), /service account/);
+    assert.throws(bad((p) => (p.spec!.automountServiceAccountToken = true)), /automountServiceAccountToken/);
+    assert.throws(bad((p) => (p.spec!.volumes = [{ name: 'h', hostPath: { path: '/' } }])), /hostPath/);
+    assert.throws(bad((p) => (p.spec!.containers[0]!.securityContext = { privileged: true })), /privileged/);
+    assert.throws(bad((p) => p.spec!.containers.push({ name: 'side' })), /exactly one container/);
+  });
+});
+
+describe('pod status → launch phase or failure', () => {
+  const pod = (status: V1Pod['status'], spec: Partial<NonNullable<V1Pod['spec']>> = {}): V1Pod => ({
+    metadata: { name: 'p' },
+    spec: { containers: [{ name: 'kernel' }], ...spec },
+    status,
+  });
+  const container = (state: object) => ({ name: 'kernel', image: 'atrium/kernel:dev', imageID: '', ready: false, restartCount: 0, state });
+
+  it('pending, scheduled, pulling, running', () => {
+    assert.deepEqual(podProgress(pod({ phase: 'Pending' })), { kind: 'pending', phase: 'waiting for the scheduler' });
+    assert.deepEqual(podProgress(pod({ phase: 'Pending' }, { nodeName: 'node-1' })), { kind: 'pending', phase: 'scheduled on node-1' });
+    const pulling = podProgress(pod({ phase: 'Pending', containerStatuses: [container({ waiting: { reason: 'ContainerCreating' } })] }, { nodeName: 'node-1' }));
+    assert.deepEqual(pulling, { kind: 'pending', phase: 'pulling image atrium/kernel:dev and starting the container on node-1' });
+    const running = podProgress(pod({ phase: 'Running', podIP: '10.244.0.7', containerStatuses: [container({ running: {} })] }, { nodeName: 'node-1' }));
+    assert.deepEqual(running, { kind: 'running', phase: 'running on node-1 at 10.244.0.7', podIP: '10.244.0.7', node: 'node-1' });
+  });
+
+  it('unschedulable carries the scheduler\'s message', () => {
+    const p = podProgress(
+      pod({
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory.' }],
+      }),
+    );
+    assert.equal(p.kind, 'pending');
+    assert.equal(p.kind === 'pending' && p.unschedulable, '0/1 nodes are available: 1 Insufficient memory.');
+  });
+
+  it('image pulls, config errors and exits end the launch with the reason', () => {
+    const pull = podProgress(pod({ phase: 'Pending', containerStatuses: [container({ waiting: { reason: 'ErrImagePull', message: 'pull access denied' } })] }, { nodeName: 'n' }));
+    assert.deepEqual(pull, { kind: 'ended', failure: 'image', reason: 'pod p: the image atrium/kernel:dev could not be pulled (ErrImagePull): pull access denied' });
+    const backoff = podProgress(pod({ phase: 'Pending', containerStatuses: [container({ waiting: { reason: 'ImagePullBackOff' } })] }, { nodeName: 'n' }));
+    assert.equal(backoff.kind === 'ended' && backoff.failure, 'image');
+    const config = podProgress(pod({ phase: 'Pending', containerStatuses: [container({ waiting: { reason: 'CreateContainerConfigError', message: 'secret "x" not found' } })] }, { nodeName: 'n' }));
+    assert.equal(config.kind === 'ended' && config.failure, 'config');
+    const exited = podProgress(
+      pod({ phase: 'Failed', containerStatuses: [container({ terminated: { exitCode: 127, reason: 'StartError', message: 'exec: "pythn": executable file not found in $PATH' } })] }),
+    );
+    assert.deepEqual(exited, {
+      kind: 'ended',
+      failure: 'exited',
+      reason: 'pod p: container kernel ended with exit code 127 (StartError): exec: "pythn": executable file not found in $PATH',
+    });
+    const evicted = podProgress(pod({ phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' }));
+    assert.deepEqual(evicted, { kind: 'ended', failure: 'failed', reason: 'pod p is Failed: Evicted: The node was low on resource: memory.' });
+    const done = podProgress(pod({ phase: 'Succeeded', containerStatuses: [container({ terminated: { exitCode: 0, reason: 'Completed' } })] }));
+    assert.equal(done.kind === 'ended' && done.failure, 'succeeded');
+  });
+});
