@@ -120,7 +120,9 @@ export function kubeClient({ url, ca, token, cert, key, userAgent = "atrium-e2e"
       // No data at all for longer than the server-side timeout means a dead connection.
       req.setTimeout(10 * 60_000, () => req.destroy(new Error(`watch ${path}: stalled`)));
       req.on("error", (error) => (signal?.aborted ? resolve(undefined) : reject(error)));
-      signal?.addEventListener("abort", () => req.destroy(), { once: true });
+      const onAbort = () => req.destroy();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      req.on("close", () => signal?.removeEventListener("abort", onAbort));
       req.end();
     });
   }

@@ -71,11 +71,19 @@ function which(name) {
 const nowTime = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 /** RFC 3339 with exactly six fractional digits (metav1.MicroTime). */
 const microTime = () => new Date().toISOString().replace(/Z$/, "000Z");
+/** A timer that an abort signal ends early (its listener is removed either way: loops sleep many times). */
 const sleep = (ms, signal) =>
   new Promise((resolve) => {
     if (signal?.aborted) return resolve(undefined);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(t), resolve(undefined)), { once: true });
+    const onAbort = () => {
+      clearTimeout(t);
+      resolve(undefined);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve(undefined);
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
@@ -152,7 +160,14 @@ function podEvent(pod, type, reason, message, container) {
     apiVersion: "v1",
     kind: "Event",
     metadata: { name: `${pod.metadata.name}.${randomBytes(8).toString("hex")}`, namespace: ns },
-    involvedObject: { apiVersion: "v1", kind: "Pod", namespace: ns, name: pod.metadata.name, uid: pod.metadata.uid, ...(container ? { fieldPath: `spec.containers{${container}}` } : {}) },
+    involvedObject: {
+      apiVersion: "v1",
+      kind: "Pod",
+      namespace: ns,
+      name: pod.metadata.name,
+      uid: pod.metadata.uid,
+      ...(container ? { fieldPath: `spec.${(pod.spec.initContainers ?? []).some((c) => c.name === container) ? "initContainers" : "containers"}{${container}}` } : {}),
+    },
     reason,
     message,
     type,
@@ -163,11 +178,15 @@ function podEvent(pod, type, reason, message, container) {
     lastTimestamp: t,
     count: 1,
   };
-  kubelet.request("POST", `/api/v1/namespaces/${ns}/events`, body).then(
-    (r) => r.status >= 300 && log(`event ${reason} for ${ns}/${pod.metadata.name}: HTTP ${r.status} ${r.json?.message ?? ""}`),
-    (error) => log(`event ${reason}: ${error.message}`),
+  // One at a time, so they are recorded in the order they happened.
+  eventChain = eventChain.then(() =>
+    kubelet.request("POST", `/api/v1/namespaces/${ns}/events`, body).then(
+      (r) => void (r.status >= 300 && log(`event ${reason} for ${ns}/${pod.metadata.name}: HTTP ${r.status} ${r.json?.message ?? ""}`)),
+      (error) => log(`event ${reason}: ${error.message}`),
+    ),
   );
 }
+let eventChain = Promise.resolve();
 
 // ------------------------------------------------------------------------------------------------ the node
 let nodeUid = "";
@@ -295,7 +314,7 @@ async function nodeStatusLoop() {
  *   init: Map<string, Container>, initDone: boolean, ip?: string, ipIndex?: number, netns?: string, veth?: string,
  *   startTime?: string, phase: string, terminal: boolean, deleting: boolean, cancel: AbortController,
  *   volumes: Map<string, { path: string, readOnly: boolean }>, conditionTimes: Record<string, { status: string, time: string }>,
- *   statusChain: Promise<void>, statusQueued: boolean, sandboxReady: boolean }} PodRuntime
+ *   statusChain: Promise<void>, statusQueued: boolean, sandboxReady: boolean, teardown?: Promise<void> }} PodRuntime
  */
 /** @type {Map<string, PodRuntime>} by pod uid */
 const pods = new Map();
@@ -394,19 +413,24 @@ async function runPod(rt) {
   await Promise.all([...rt.containers.values()].map((c) => containerLoop(rt, c)));
 }
 
-/** Runs fn until it succeeds or the pod is cancelled, posting a Warning event and backing off on each failure. */
+/**
+ * Runs fn until it succeeds or the pod is cancelled, backing off (250 ms doubling to 16 s). A failure that lasts
+ * 2 s becomes a Warning event (once per distinct message): right after binding, the Node authorizer's graph and
+ * NodeRestriction may not know the pod yet and refuse a moment, which is no news for the pod's owner.
+ */
 async function retrying(rt, reason, fn) {
-  let delay = 1000;
-  let lastMessage = "";
+  let delay = 250;
+  const firstFailure = Date.now();
+  let reported = "";
   while (!rt.cancel.signal.aborted) {
     try {
       return await fn();
     } catch (error) {
       const message = /** @type {Error} */ (error).message;
-      if (message !== lastMessage) {
+      log(`pod ${rt.key}: ${reason}: ${message}`);
+      if (message !== reported && Date.now() - firstFailure >= 2000) {
         podEvent(rt.pod, "Warning", reason, message);
-        log(`pod ${rt.key}: ${reason}: ${message}`);
-        lastMessage = message;
+        reported = message;
       }
       await sleep(delay, rt.cancel.signal);
       delay = Math.min(delay * 2, 16_000);
@@ -552,6 +576,11 @@ function resourceValue(rt, ref, containerName) {
 /** A network namespace with a veth on the bridge, the next free IP of the pod subnet, lo up, a default route. */
 async function createSandbox(rt) {
   if (rt.sandboxReady) return;
+  if (rt.pod.spec.hostNetwork) {
+    // hostNetwork pods share the host's network: the pod IP is the node's address.
+    Object.assign(rt, { ip: cfg.hostAddress, sandboxReady: true });
+    return;
+  }
   let index = 2; // .0 is the network, .1 the host side
   while (usedIps.has(index)) index++;
   if (index >= subnet.size - 1) throw new Error(`pod subnet ${cfg.podSubnet} is full`);
@@ -577,12 +606,19 @@ async function createSandbox(rt) {
   log(`pod ${rt.key}: netns ${netns}, IP ${ip}`);
 }
 
-/** Kills whatever still runs in the namespace, then deletes it (its veth pair goes with it) and frees the IP. */
-async function teardownSandbox(rt) {
+/**
+ * Kills whatever still runs in the namespace, then deletes it (its veth pair goes with it) and frees the IP.
+ * Idempotent: a second call gets the first one's promise (shutdown waits for teardowns already under way).
+ */
+function teardownSandbox(rt) {
+  if (!rt.teardown) rt.teardown = removeSandbox(rt);
+  return rt.teardown;
+}
+
+async function removeSandbox(rt) {
+  rt.sandboxReady = false;
   if (!rt.netns) return;
   const { netns, ipIndex, veth } = rt;
-  rt.netns = undefined;
-  rt.sandboxReady = false;
   try {
     const pids = (await run(bin.ip, ["netns", "pids", netns])).split(/\s+/).filter(Boolean);
     for (const pid of pids) {
@@ -639,14 +675,17 @@ async function containerLoop(rt, c) {
       c.final = true;
       return updatePhase(rt);
     }
-    // CrashLoopBackOff: 10 s doubling to 5 min, as the kubelet backs off.
-    const backoff = Math.min(10 * 2 ** c.restartCount, 300);
+    // As the kubelet backs off: the first restart is immediate, then CrashLoopBackOff waits 10 s, 20 s, … 5 min.
+    // restartCount counts restarts done, so it grows when the next attempt starts.
     c.lastState = { terminated: /** @type {any} */ (c.state.terminated) };
+    const backoff = c.restartCount === 0 ? 0 : Math.min(10 * 2 ** (c.restartCount - 1), 300);
+    if (backoff) {
+      c.state = { waiting: { reason: "CrashLoopBackOff", message: `back-off ${backoff}s restarting failed container=${c.name} pod=${rt.pod.metadata.name}_${rt.pod.metadata.namespace}(${rt.uid})` } };
+      podEvent(rt.pod, "Warning", "BackOff", "Back-off restarting failed container", c.name);
+      updatePhase(rt);
+      await sleep(backoff * 1000, signal);
+    }
     c.restartCount++;
-    c.state = { waiting: { reason: "CrashLoopBackOff", message: `back-off ${backoff}s restarting failed container=${c.name} pod=${rt.pod.metadata.name}_${rt.pod.metadata.namespace}(${rt.uid})` } };
-    podEvent(rt.pod, "Warning", "BackOff", "Back-off restarting failed container", c.name);
-    updatePhase(rt);
-    await sleep(backoff * 1000, signal);
   }
 }
 
@@ -801,7 +840,8 @@ async function startProcess(rt, c, p) {
     "#!/bin/sh",
     `# Generated by the Atrium node harness: pod ${rt.pod.metadata.namespace}/${rt.pod.metadata.name}, container ${c.name}`,
     'fail() { echo "atrium-node-harness: $1" >&2; exit 128; }',
-    `${bin.hostname} ${q(rt.pod.metadata.name.slice(0, 63))} || fail ${q("cannot set the hostname")}`,
+    // Its own UTS namespace: the pod's name as hostname (a hostNetwork pod gets the node's, as it would).
+    `${bin.hostname} ${q(rt.pod.spec.hostNetwork ? cfg.nodeName : rt.pod.metadata.name.slice(0, 63))} || fail ${q("cannot set the hostname")}`,
   ];
   const targets = [];
   for (const m of p.mounts) {
@@ -837,7 +877,9 @@ async function startProcess(rt, c, p) {
   let stderrTail = "";
 
   const startedAt = nowTime();
-  const child = spawn(bin.ip, ["netns", "exec", /** @type {string} */ (rt.netns), bin.unshare, "--mount", "--uts", "--propagation", "private", bin.sh, script], {
+  const inPod = [bin.unshare, "--mount", "--uts", "--propagation", "private", bin.sh, script];
+  const [cmd = "", ...args] = rt.netns ? [bin.ip, "netns", "exec", rt.netns, ...inPod] : inPod; // hostNetwork: no netns
+  const child = spawn(cmd, args, {
     env: p.env,
     cwd: "/",
     detached: true,
@@ -977,7 +1019,9 @@ function containerStatus(c) {
 function condition(rt, type, status, reason, message) {
   const prev = rt.conditionTimes[type];
   if (!prev || prev.status !== status) rt.conditionTimes[type] = { status, time: nowTime() };
-  return { type, status, lastProbeTime: null, lastTransitionTime: rt.conditionTimes[type]?.time, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
+  // null, not absent: conditions are merged by type in a strategic merge patch, so an absent reason or message
+  // would keep the previous one.
+  return { type, status, lastProbeTime: null, lastTransitionTime: rt.conditionTimes[type]?.time, reason: reason ?? null, message: message ?? null };
 }
 
 function podStatus(rt) {
@@ -1117,8 +1161,16 @@ function startKubeletServer() {
       const previous = url.searchParams.get("previous") === "true";
       const file = path.join(dir, `${container}${previous ? ".previous" : ""}.log`);
       if (!fs.existsSync(file)) {
-        res.writeHead(previous ? 400 : 404, { "content-type": "text/plain" });
-        return void res.end(previous ? `previous terminated container "${container}" in pod "${name}" not found\n` : `container "${container}" in pod "${name}" has no log (not started)\n`);
+        // The kubelet's answers (the API server passes them on as the error message).
+        const waiting = (rt?.containers.get(container) ?? rt?.init.get(container))?.state.waiting?.reason;
+        res.writeHead(400, { "content-type": "text/plain" });
+        return void res.end(
+          previous
+            ? `previous terminated container "${container}" in pod "${name}" not found\n`
+            : waiting
+              ? `container "${container}" in pod "${name}" is waiting to start: ${waiting}\n`
+              : `container "${container}" in pod "${name}" has no log on this node\n`,
+        );
       }
       const tailLines = url.searchParams.has("tailLines") ? Number(url.searchParams.get("tailLines")) : undefined;
       const limitBytes = url.searchParams.has("limitBytes") ? Number(url.searchParams.get("limitBytes")) : Infinity;
@@ -1189,7 +1241,7 @@ function endControlPlane() {
   try {
     const pids = JSON.parse(fs.readFileSync(cfg.pidsFile, "utf8"));
     for (const [name, pid] of Object.entries(pids)) {
-      if (name === "harness" || !pid) continue;
+      if (!pid || Number(pid) === process.pid) continue;
       try {
         process.kill(Number(pid), "SIGKILL");
       } catch {}
