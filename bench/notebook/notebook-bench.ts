@@ -25,10 +25,13 @@
 //   and records keydown → the next animation frame after the character is in the editor's DOM ("echo").
 //   Also recorded: FCP, the longest long task and total blocking time (Σ (task − 50 ms)) up to interactive,
 //   the longest task within 3 s after that first edit (draft + autosave), and the notebooks.open fetch timing.
+//   Then the rep checks the autosaved file: the original notebook with exactly that edit, outputs intact.
 // Each rep: a new browser context (signed-in cookies only, empty storage), one unmeasured visit to a 1-cell
 // notebook (warms HTTP cache and code), then the measured navigation. Medians over --reps.
 // Typing (stream scenarios): per keystroke, keydown.timeStamp → next animation frame after the character is
-// in Cell 2's editor DOM; only keystrokes made while Cell 1 was running count (flag recorded per key).
+// in Cell 2's editor DOM; only keystrokes made while Cell 1 was running count (flag recorded per key). Also
+// Chromium's Event Timing duration of each keydown (event → the frame that shows it is presented; entries
+// under 16 ms are not reported and count as 16). The target (≤ 50 ms) is met when both p95s are within it.
 // With --trace auto, a scenario that misses a target is run once more under a Chromium performance trace
 // (not counted in the medians) and the trace is summarized (long tasks, time per event kind, hottest
 // functions, forced layouts) into the results JSON.
@@ -267,6 +270,24 @@ function writeNotebook(rel: string, nb: unknown) {
   fs.renameSync(tmp, file);
 }
 
+/**
+ * After the bench's edit (a "Q" at the end of a line of Cell 1) and the autosave: is the file on disk the
+ * original notebook with exactly that edit, every cell and output intact? (Guards the page's save path.)
+ */
+function checkSaved(rel: string, original: any): { edited: boolean; restIntact: boolean } {
+  const saved = JSON.parse(fs.readFileSync(path.join(homeDir, rel), 'utf8'));
+  const text = (v: unknown) => (Array.isArray(v) ? v.join('') : v);
+  // nbformat's multiline strings may be split into lines or not, and keys may come in any order
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as any)[k])])) : v;
+  const normal = (cells: any[]) => JSON.stringify(canonical(cells.map((c) => ({ source: text(c.source), outputs: (c.outputs ?? []).map((o: any) => ({ ...o, text: text(o.text), data: o.data && Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, text(v)])) })) }))));
+  const before = String(text(original.cells[0].source)).split('\n');
+  const after = String(text(saved.cells[0]?.source ?? '')).split('\n');
+  const edited = after.length === before.length && after.filter((line, i) => line !== before[i]).length === 1 && after.some((line, i) => line === `${before[i]}Q`);
+  const restIntact = saved.cells.length === original.cells.length && normal(saved.cells.slice(1)) === normal(original.cells.slice(1)) && normal([{ ...saved.cells[0], source: '' }]) === normal([{ ...original.cells[0], source: '' }]);
+  return { edited, restIntact };
+}
+
 async function warmUp(page: Page) {
   await page.goto('/notebook/bench/warm.ipynb', { timeout: LOAD_DEADLINE });
   await page.locator('[role="region"][aria-label="Cell 1"] .cm-content').waitFor({ timeout: LOAD_DEADLINE });
@@ -345,7 +366,7 @@ interface LoadRep {
   longTasks: { start: number; duration: number }[];
 }
 
-async function measureLoad(name: 'load-1000' | 'load-png200', rel: string, lastCell: number, rep: number, traceFile?: string): Promise<LoadRep> {
+async function measureLoad(name: 'load-1000' | 'load-png200', rel: string, original: unknown, lastCell: number, rep: number, traceFile?: string): Promise<LoadRep> {
   const { context, page } = await newContext(lastCell);
   try {
     await warmUp(page);
@@ -386,6 +407,9 @@ async function measureLoad(name: 'load-1000' | 'load-png200', rel: string, lastC
     await sleep(3500);
     data = await probe(page);
     await tracer?.stop();
+    const saved = await page.getByTestId('save-state').textContent().catch(() => null);
+    const savedFile = saved?.startsWith('Saved') ? checkSaved(rel, original) : null;
+    if (!savedFile?.edited || !savedFile.restIntact) throw new Error(`${name}: after the edit, the page says "${saved}" and the file on disk is ${JSON.stringify(savedFile)}`);
     const key = data.keys[0]!;
     const interactive = Math.max(data.viewportFilledFrame!, quiet);
     const before = data.longTasks.filter((t) => t.start < interactive);
@@ -609,7 +633,7 @@ async function main() {
       writeNotebook(rel, nb); // the bench's own edit (and autosave) of the last rep is undone
       let r: LoadRep;
       try {
-        r = await measureLoad(name, rel, lastCell, rep);
+        r = await measureLoad(name, rel, nb, lastCell, rep);
       } catch (error) {
         errors.push(String((error as Error).message));
         log(`${name} rep ${rep} failed:`, (error as Error).message);
@@ -644,7 +668,7 @@ async function main() {
     await deadline('kernel shutdown', 30_000, shutdownKernels()).catch(() => undefined);
     if (TRACE === 'always' || (TRACE === 'auto' && miss)) {
       writeNotebook(rel, nb);
-      const traced = await traceAndAnalyze(name, (traceFile) => measureLoad(name, rel, lastCell, 0, traceFile)).catch((error) => ({ error: String(error) }));
+      const traced = await traceAndAnalyze(name, (traceFile) => measureLoad(name, rel, nb, lastCell, 0, traceFile)).catch((error) => ({ error: String(error) }));
       (summary as any).tracedRun = traced;
     }
   }
@@ -694,7 +718,12 @@ async function main() {
       target: { typingMs: TARGETS.typingMs, longTaskMs: TARGETS.longTaskMs },
       reps,
     };
-    const miss = (summary.pooled.p95 ?? Infinity) > TARGETS.typingMs || (summary.median.longestTaskWhileStreaming ?? Infinity) > TARGETS.longTaskMs;
+    // typing must answer within 50 ms both by the page's own clock (next animation frame) and as Chromium
+    // presents the frame (Event Timing)
+    const miss =
+      (summary.pooled.p95 ?? Infinity) > TARGETS.typingMs ||
+      (summary.pooledEventTiming.p95 ?? Infinity) > TARGETS.typingMs ||
+      (summary.median.longestTaskWhileStreaming ?? Infinity) > TARGETS.longTaskMs;
     (summary as any).met = !miss;
     results[name] = summary;
     if (TRACE === 'always' || (TRACE === 'auto' && miss)) {
@@ -717,7 +746,7 @@ async function main() {
       allCellsRendered: 'lastCellFrame: first animation frame after region "Cell N" (the last cell) is in the DOM',
       longestTask: 'longest PerformanceObserver longtask entry from navigation start until the bench typed (the quiet window included)',
       tbt: 'Σ max(0, duration − 50 ms) over long tasks that started before "interactive"',
-      typing: 'keydown.timeStamp → the next animation frame after the typed character is in Cell 2 editor DOM; only keystrokes made while Cell 1 showed [*]',
+      typing: 'keydown.timeStamp → the next animation frame after the typed character is in Cell 2 editor DOM; only keystrokes made while Cell 1 showed [*]. Met when its p95 and the p95 of Chromium Event Timing keydown durations (event → frame presented; < 16 ms counted as 16) are both ≤ 50 ms',
       reps: 'each rep: a new context (cookies only), one unmeasured visit to a 1-cell notebook, then the measured navigation; medians over reps',
     },
     results,
@@ -744,7 +773,7 @@ function markdownTable(report: any): string {
     const s = R[name];
     if (!s) continue;
     rows.push(
-      `| ${name} | typing ≤ 50 ms, tasks ≤ 200 ms | keypress→paint p50 / p95 / max **${s.pooled.p50} / ${s.pooled.p95} / ${s.pooled.max} ms** (${s.pooled.keys} keys while streaming, pooled over reps); Event Timing keydown→next paint p50 / p95 / max ${s.pooledEventTiming.p50} / ${s.pooledEventTiming.p95} / ${s.pooledEventTiming.max} ms (≤16 = under the API's 16 ms floor) | ${s.median.longestTaskWhileStreaming} ms | stream took ${s.median.streamMs} ms in the page; per-rep p95: ${s.reps.map((r: StreamRep) => r.p95).join(' / ')} | ${s.met ? 'yes' : '**no**'} |`,
+      `| ${name} | typing ≤ 50 ms, tasks ≤ 200 ms | keypress→paint p50 / p95 / max **${s.pooled.p50} / ${s.pooled.p95} / ${s.pooled.max} ms** (${s.pooled.keys} keys while streaming, pooled over reps); Event Timing keydown→presented p50 / p95 / max **${s.pooledEventTiming.p50} / ${s.pooledEventTiming.p95} / ${s.pooledEventTiming.max} ms** (${s.pooledEventTiming.over50} keys > 50 ms) (≤16 = under the API's 16 ms floor) | ${s.median.longestTaskWhileStreaming} ms | stream took ${s.median.streamMs} ms in the page; per-rep p95: ${s.reps.map((r: StreamRep) => r.p95).join(' / ')} | ${s.met ? 'yes' : '**no**'} |`,
     );
   }
   return rows.join('\n');

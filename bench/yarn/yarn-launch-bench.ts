@@ -9,8 +9,9 @@
 //   kernel_info → first kernel_info_reply over the channels WebSocket (requests re-sent every 500 ms)
 //   `1+1`       → its execute_reply and idle are in: THE launch time (the kernel is usable)
 //   Spark       → `spark.range(10**6).count()` answered 1000000: time to the first Spark result
-//   RM          → the ResourceManager's own timestamps (startedTime = submitted, launchTime = AM container
-//                 launched) and what a 250 ms poll of the RM saw first (ACCEPTED, AM host known, RUNNING)
+//   spark-submit→ when the gateway's spark-submit process appeared and was gone (/proc, 100 ms poll)
+//   RM          → the ResourceManager's own timestamps (startedTime = submitted, launchTime = AM launch sent
+//                 to the NodeManager) and what a 250 ms poll of the RM saw first (ACCEPTED, AM host, RUNNING)
 //   container   → landmark lines in the AM container's logs (container-logs.ts)
 //   Atrium only → its launch phases (the notebook's "submitted → accepted → running → connected"), read every
 //                 400 ms from its own status procedure while the POST is pending
@@ -249,6 +250,88 @@ class AtriumPhaseWatcher {
   }
 }
 
+/**
+ * When the gateway spawned spark-submit and when it was gone, from /proc (every 100 ms): splits "submitted"
+ * into the gateway's own work before it runs spark-submit and the spark-submit client (bash → Spark's
+ * launcher JVM → SparkSubmit JVM → YARN client → exit; waitAppCompletion=false for both). A process counts
+ * when its command line names spark-submit or SparkSubmit and this run's directory (both gateways' launcher
+ * scripts live under it). New pids are re-read for 2 s: a fresh child shows its parent's command line
+ * until it execs.
+ */
+class ProcWatcher {
+  spawnMs: number | undefined;
+  goneMs: number | undefined;
+  private readonly pids = new Set<number>();
+  private readonly young = new Map<number, number>();
+  private readonly old = new Set<number>();
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly marker: string,
+    private readonly t0: number,
+  ) {
+    // Whatever runs now is not this launch's.
+    for (const e of this.list()) this.old.add(e);
+  }
+
+  private list(): number[] {
+    try {
+      return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  private tick(): void {
+    const at = now();
+    for (const pid of this.list()) {
+      if (this.old.has(pid) || this.pids.has(pid)) continue;
+      const since = this.young.get(pid) ?? at;
+      this.young.set(pid, since);
+      let cmd = '';
+      try {
+        cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (/spark-submit|org\.apache\.spark\.deploy\.SparkSubmit/.test(cmd) && cmd.includes(this.marker)) {
+        this.pids.add(pid);
+        this.young.delete(pid);
+        this.spawnMs ??= at - this.t0;
+      } else if (at - since > 2_000) {
+        this.young.delete(pid);
+        this.old.add(pid);
+      }
+    }
+    if (this.spawnMs !== undefined && this.goneMs === undefined) {
+      const alive = [...this.pids].some((pid) => {
+        try {
+          return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        } catch {
+          return false;
+        }
+      });
+      if (!alive) this.goneMs = at - this.t0;
+    }
+  }
+
+  start(): void {
+    this.loop = (async () => {
+      const end = now() + 120_000;
+      while (!this.stopped && now() < end && this.goneMs === undefined) {
+        this.tick();
+        await sleep(100);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+}
+
 // --- a cell, with its result text or error ---
 
 interface CellOutcome {
@@ -438,6 +521,8 @@ async function measureLaunch(ctx: Ctx, target: Target, rep: number, warmup: bool
   watcher.start();
   const phases = target === 'atrium' ? new AtriumPhaseWatcher(client, known, t0) : undefined;
   phases?.start();
+  const submitProc = new ProcWatcher(runDir, t0);
+  submitProc.start();
   let ws: WsTransport | undefined;
   try {
     const res = await client.request('POST', 'api/kernels', { name: KERNELSPEC, env: { KERNEL_USERNAME: ANALYST } }, POST_DEADLINE);
@@ -471,7 +556,10 @@ async function measureLaunch(ctx: Ctx, target: Target, rep: number, warmup: bool
   } finally {
     await phases?.stop();
     await watcher.stop();
+    await submitProc.stop();
   }
+  result.ms.submitSpawned = submitProc.spawnMs;
+  result.ms.submitExited = submitProc.goneMs;
   const app = watcher.app;
   result.phases = phases?.phases;
   if (app) {
@@ -540,9 +628,12 @@ async function measureLaunch(ctx: Ctx, target: Target, rep: number, warmup: bool
 // --- report ---
 
 const METRICS: { key: string; label: string }[] = [
+  { key: 'submitSpawned', label: 'gateway has spawned spark-submit (/proc, 100 ms poll)' },
   { key: 'rmSubmitted', label: 'RM: application submitted (RM startedTime)' },
   { key: 'rmAccepted', label: 'RM: first seen ACCEPTED (250 ms poll)' },
-  { key: 'rmAmLaunched', label: 'RM: AM container launched (RM launchTime)' },
+  { key: 'rmAmLaunched', label: 'RM: AM launch sent to the NodeManager (RM launchTime)' },
+  { key: 'submitExited', label: 'spark-submit client gone (/proc)' },
+  { key: 'c.amJvmLog', label: 'AM log: AM JVM\'s first line (after localization + JVM start)' },
   { key: 'c.userThread', label: 'AM log: user application (PythonRunner) started' },
   { key: 'c.launcherStart', label: 'AM log: kernel launcher first line' },
   { key: 'c.sparkContextStart', label: 'AM log: SparkContext creation begins' },

@@ -118,6 +118,18 @@ function waitForDeath(kernel: LocalKernelProcess, deadlineMs: number): Promise<D
   });
 }
 
+test('twelve kernels launched at once all start: ipykernel binds its own ports, so no launch can take another\'s', async (t) => {
+  const kernels = await Promise.all(Array.from({ length: 12 }, () => startKernel(t)));
+  const ports = kernels.flatMap((k) => [k.connectionInfo.shell_port, k.connectionInfo.iopub_port, k.connectionInfo.stdin_port, k.connectionInfo.control_port, k.connectionInfo.hb_port]);
+  assert.ok(ports.every((port) => port > 0), 'every port was read back from the connection file');
+  assert.equal(new Set(ports).size, ports.length, 'no port is shared');
+  for (const kernel of kernels) {
+    const connection = await connect(t, kernel, { heartbeat: false });
+    const info = await connection.kernelInfo(10_000);
+    assert.equal(info.header.msg_type, 'kernel_info_reply');
+  }
+});
+
 test('starts ipykernel, answers kernel_info, keeps its connection file private', async (t) => {
   const kernel = await startKernel(t);
   const connection = await connect(t, kernel);

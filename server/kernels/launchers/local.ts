@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import type { ConnectionInfo, KernelLogger } from '../connection';
+import { ConnectionInfoSchema, type ConnectionInfo, type KernelLogger } from '../connection';
 import type { JsonObject } from '../protocol/messages';
 import {
   KernelProcess,
@@ -21,6 +21,7 @@ import {
   type DeadStatus,
   type KernelProcessInit,
   type KernelStatus,
+  type LaunchOptions,
   type LaunchRequest,
   type Launcher,
   type SerializedKernel,
@@ -59,15 +60,20 @@ export class LocalLauncher implements Launcher {
     this.logger = options.logger;
   }
 
-  async launch(request: LaunchRequest): Promise<LocalKernelProcess> {
+  async launch(request: LaunchRequest, options?: LaunchOptions): Promise<LocalKernelProcess> {
     const { kernelId, kernelspec } = request;
     assertValidKernelId(kernelId);
     const trustedEnv = kernelEnv(request); // validates the client's KERNEL_* values before anything starts
     if (request.cwd) await assertDirectory(request.cwd, kernelId);
 
     await this.ensureRuntimeDir();
-    const [shell, iopub, stdin, control, hb] = (await freePorts(5, this.ip)) as [number, number, number, number, number];
-    const connectionInfo: ConnectionInfo = {
+    const substituteResourceDir = (value: string) => value.replaceAll('{resource_dir}', kernelspec.resourceDir);
+    // ipykernel binds ports itself when the connection file says 0 (retrying on a clash) and writes the ones
+    // it got back into the file: no window in which another process can take a port picked for it. Other
+    // kernels get ports picked here (jupyter_client's way, with its small window).
+    const kernelPicksPorts = isIpykernel(kernelspec.spec.argv.map(substituteResourceDir));
+    const [shell, iopub, stdin, control, hb] = (kernelPicksPorts ? [0, 0, 0, 0, 0] : await freePorts(5, this.ip)) as [number, number, number, number, number];
+    const requested: ConnectionInfo = {
       ip: this.ip,
       transport: 'tcp',
       shell_port: shell,
@@ -81,10 +87,9 @@ export class LocalLauncher implements Launcher {
     };
     const connectionFile = path.join(this.runtimeDir, `kernel-${kernelId}.json`);
     await unlink(connectionFile).catch(ignoreMissing); // a restart reuses the kernel id
-    await writeFile(connectionFile, JSON.stringify(connectionInfo, null, 2), { mode: 0o600, flag: 'wx' });
+    await writeFile(connectionFile, JSON.stringify(requested, null, 2), { mode: 0o600, flag: 'wx' });
 
-    const substitute = (value: string) =>
-      value.replaceAll('{connection_file}', connectionFile).replaceAll('{resource_dir}', kernelspec.resourceDir);
+    const substitute = (value: string) => substituteResourceDir(value.replaceAll('{connection_file}', connectionFile));
     const argv = kernelspec.spec.argv.map(substitute);
     if (this.python && /^python3?$/.test(argv[0]!)) argv[0] = this.python;
     // host basics, then the kernelspec's env, then Atrium's KERNEL_* (which nothing may override)
@@ -102,6 +107,11 @@ export class LocalLauncher implements Launcher {
         cause: error,
       });
     }
+    const exitWatch = new ChildExitWatch(`process ${child.pid}`);
+    const exited = exitWatch.watch(child);
+    const connectionInfo = kernelPicksPorts
+      ? await awaitBoundPorts({ kernelId, connectionFile, requested, child, exited, deadlineMs: options?.deadlineMs ?? DEFAULT_PORTS_DEADLINE_MS })
+      : requested;
     return new LocalKernelProcess({
       kernelId,
       kernelspecName: kernelspec.name,
@@ -112,6 +122,8 @@ export class LocalLauncher implements Launcher {
       connectionFile,
       startTime: await processStartTime(child.pid!),
       child,
+      exitWatch,
+      exited,
     });
   }
 
@@ -167,15 +179,16 @@ export class LocalKernelProcess extends KernelProcess {
   private readonly exited: Promise<DeadStatus> | undefined;
   private cleanedUp = false;
 
-  constructor(init: KernelProcessInit & LocalState & { child?: ChildProcess }) {
+  constructor(init: KernelProcessInit & LocalState & { child?: ChildProcess; exitWatch?: ChildExitWatch; exited?: Promise<DeadStatus> }) {
     super(init);
     this.pid = init.pid;
     this.connectionFile = init.connectionFile;
     this.startTime = init.startTime;
     this.child = init.child;
     this.exitPollIntervalMs = 250;
-    this.exitWatch = new ChildExitWatch(`process ${this.pid}`);
-    if (this.child) this.exited = this.exitWatch.watch(this.child);
+    // A watch already started by the launcher (it listened while the kernel bound its ports) carries on here.
+    this.exitWatch = init.exitWatch ?? new ChildExitWatch(`process ${this.pid}`);
+    if (this.child) this.exited = init.exited ?? this.exitWatch.watch(this.child);
   }
 
   get engineId(): string {
@@ -249,6 +262,51 @@ export class LocalKernelProcess extends KernelProcess {
 }
 
 // --- helpers ---
+
+/** How long a kernel may take to bind its ports and write them back (ipykernel: well under a second). */
+const DEFAULT_PORTS_DEADLINE_MS = 60_000;
+const PORTS_POLL_MS = 20;
+
+/** ipykernel (`-m ipykernel_launcher`, `-m ipykernel`, or its launcher script) binds ports given as 0 itself. */
+export function isIpykernel(argv: readonly string[]): boolean {
+  return argv.some((arg, i) => /(^|\/)ipykernel_launcher(\.py)?$/.test(arg) || (arg === '-m' && /^ipykernel(_launcher)?$/.test(argv[i + 1] ?? '')));
+}
+
+/**
+ * Waits until the kernel has written the ports it bound into its connection file. Fails fast if it exits
+ * first (with its stderr), and kills it at the deadline: nothing is left running on a failed start.
+ */
+async function awaitBoundPorts(w: { kernelId: string; connectionFile: string; requested: ConnectionInfo; child: ChildProcess; exited: Promise<DeadStatus>; deadlineMs: number }): Promise<ConnectionInfo> {
+  let exit: DeadStatus | undefined;
+  void w.exited.then((status) => (exit = status));
+  const deadline = Date.now() + w.deadlineMs;
+  const fail = async (code: 'LAUNCH_FAILED' | 'LAUNCH_TIMEOUT', message: string) => {
+    if (!exit) {
+      try {
+        process.kill(-w.child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await unlink(w.connectionFile).catch(ignoreMissing);
+    return new LaunchError(code, message, { kernelId: w.kernelId, engineId: `pid ${w.child.pid}` });
+  };
+  while (Date.now() < deadline) {
+    if (exit) throw await fail('LAUNCH_FAILED', `kernel ${w.kernelId} (local pid ${w.child.pid}) died while starting: ${exit.reason}`);
+    const info = await readFile(w.connectionFile, 'utf8')
+      .then((text) => ConnectionInfoSchema.safeParse(JSON.parse(text)))
+      .catch(() => undefined); // mid-write: read again
+    if (info?.success) {
+      const { shell_port, iopub_port, stdin_port, control_port, hb_port } = info.data;
+      // Only the ports are taken from the file: the key and address stay the ones Atrium chose.
+      if ([shell_port, iopub_port, stdin_port, control_port, hb_port].every((port) => port > 0)) {
+        return { ...w.requested, shell_port, iopub_port, stdin_port, control_port, hb_port };
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, PORTS_POLL_MS));
+  }
+  throw await fail('LAUNCH_TIMEOUT', `kernel ${w.kernelId} (local pid ${w.child.pid}) did not bind its ports within ${w.deadlineMs} ms; it was killed`);
+}
 
 function ignoreMissing(error: NodeJS.ErrnoException): void {
   if (error.code !== 'ENOENT') throw error;
