@@ -13,6 +13,11 @@ import { log } from "./log";
 import { startKernels } from "./kernels/start";
 import { LocalHomeStores, type HomeStores } from "./storage/homes";
 import { WebHdfsHomeStores } from "./storage/webhdfs-homes";
+import { PvcHomeStores } from "./storage/pvc-homes";
+import { BUNDLED_FILESERVER_POD_TEMPLATE } from "./storage/pvc-fileserver";
+import { loadPodTemplate } from "./kubernetes/pods";
+import { kubernetesFromEnv, type Kubernetes } from "./kubernetes/setup";
+import { applyPosixIdBase } from "./identity/posix-ids";
 
 export interface Booted {
   services: Services;
@@ -29,11 +34,16 @@ export async function bootServices(env: Env): Promise<Booted> {
     connectTimeoutSeconds: env.ATRIUM_DB_CONNECT_TIMEOUT_SECONDS,
   });
   const secureCookies = env.ATRIUM_PUBLIC_URL?.startsWith("https:") ?? false;
-  const homes = createHomeStores(env);
+  let kubernetes: Kubernetes | undefined;
+  let homes: HomeStores;
   let kernels: Awaited<ReturnType<typeof startKernels>>;
   try {
-    kernels = await startKernels(env, database.db, secret, homes);
+    await applyPosixIdBase(database.db, env.ATRIUM_POSIX_ID_BASE);
+    kubernetes = kubernetesFromEnv(env, database.db);
+    homes = createHomeStores(env, kubernetes);
+    kernels = await startKernels(env, database.db, secret, homes, kubernetes);
   } catch (error) {
+    await kubernetes?.stop();
     await database.close();
     throw error;
   }
@@ -52,13 +62,37 @@ export async function bootServices(env: Env): Promise<Booted> {
     database,
     close: async () => {
       await kernels.stop();
+      if (homes instanceof PvcHomeStores) await homes.close();
+      await kubernetes?.stop();
       await database.close();
     },
   };
 }
 
 /** The one place that picks the home-folder backend; everything else holds a HomeStores. */
-function createHomeStores(env: Env): HomeStores {
+function createHomeStores(env: Env, kubernetes: Kubernetes | undefined): HomeStores {
+  if (env.ATRIUM_HOME_STORE === "pvc") {
+    // loadEnv() already refused pvc without Kubernetes or a file-server image.
+    if (!kubernetes || !env.ATRIUM_K8S_FILESERVER_IMAGE) throw new Error("ATRIUM_HOME_STORE=pvc needs Kubernetes and ATRIUM_K8S_FILESERVER_IMAGE.");
+    return new PvcHomeStores({
+      api: kubernetes.api,
+      watchers: kubernetes.watchers,
+      identityOf: kubernetes.identityOf,
+      namespaceTemplate: env.ATRIUM_K8S_NAMESPACE,
+      storageClass: env.ATRIUM_K8S_STORAGE_CLASS,
+      size: env.ATRIUM_K8S_HOME_SIZE,
+      image: env.ATRIUM_K8S_FILESERVER_IMAGE,
+      python: env.ATRIUM_K8S_FILESERVER_PYTHON,
+      script: env.ATRIUM_K8S_FILESERVER_SCRIPT,
+      mountPath: env.ATRIUM_K8S_HOME_MOUNT,
+      template: loadPodTemplate(BUNDLED_FILESERVER_POD_TEMPLATE),
+      idleMs: env.ATRIUM_K8S_FILESERVER_IDLE_SECONDS * 1000,
+      startDeadlineMs: env.ATRIUM_K8S_LAUNCH_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: env.ATRIUM_K8S_TIMEOUT_SECONDS * 1000,
+      unschedulableGraceMs: env.ATRIUM_K8S_UNSCHEDULABLE_GRACE_SECONDS * 1000,
+      logger: { warn: (message, fields) => log.warn(message, fields ?? "") },
+    });
+  }
   if (env.ATRIUM_HOME_STORE === "webhdfs") {
     // loadEnv() already refused webhdfs without a URL; this keeps a hand-made Env from falling back silently.
     if (!env.ATRIUM_WEBHDFS_URL) throw new Error("ATRIUM_HOME_STORE=webhdfs needs ATRIUM_WEBHDFS_URL.");

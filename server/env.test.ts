@@ -31,4 +31,31 @@ describe("loadEnv", () => {
         error instanceof EnvError && ["PORT", "ATRIUM_SECRET", "ATRIUM_ADMIN_EMAIL"].every((name) => error.problems.some((p) => p.startsWith(name))),
     );
   });
+
+  it("Kubernetes: off by default; a kubeconfig or in-cluster needs a kernel image; pvc homes need Kubernetes and a file-server image", () => {
+    const none = loadEnv({});
+    assert.equal(none.ATRIUM_K8S_KUBECONFIG, undefined);
+    assert.equal(none.ATRIUM_K8S_IN_CLUSTER, false);
+    assert.equal(none.ATRIUM_K8S_NAMESPACE, "atrium-kernels");
+    const ok = loadEnv({ ATRIUM_K8S_IN_CLUSTER: "true", ATRIUM_K8S_KERNEL_IMAGE: "registry.example.com/atrium/kernel:1.0", ATRIUM_K8S_NAMESPACE: "atrium-{team}" });
+    assert.equal(ok.ATRIUM_K8S_HOME_SIZE, "10Gi");
+    assert.equal(ok.ATRIUM_K8S_LAUNCH_TIMEOUT_SECONDS, 300);
+    const problems = (source: Record<string, string>): string => {
+      try {
+        loadEnv(source);
+        return "";
+      } catch (error) {
+        assert.ok(error instanceof EnvError);
+        return error.message;
+      }
+    };
+    assert.match(problems({ ATRIUM_K8S_KUBECONFIG: "/etc/kube/config" }), /ATRIUM_K8S_KERNEL_IMAGE: is required/);
+    assert.match(problems({ ATRIUM_HOME_STORE: "pvc" }), /ATRIUM_HOME_STORE=pvc needs Kubernetes/);
+    assert.match(problems({ ATRIUM_HOME_STORE: "pvc", ATRIUM_K8S_IN_CLUSTER: "1", ATRIUM_K8S_KERNEL_IMAGE: "k:1" }), /ATRIUM_K8S_FILESERVER_IMAGE: is required/);
+    assert.match(problems({ ATRIUM_K8S_NAMESPACE: "atrium-{user}" }), /ATRIUM_K8S_NAMESPACE/);
+    assert.match(problems({ ATRIUM_K8S_KERNEL_IMAGE: "img; rm -rf /" }), /ATRIUM_K8S_KERNEL_IMAGE/);
+    assert.match(problems({ ATRIUM_K8S_HOME_SIZE: "ten gigs" }), /ATRIUM_K8S_HOME_SIZE/);
+    assert.match(problems({ ATRIUM_POSIX_ID_BASE: "0" }), /ATRIUM_POSIX_ID_BASE: must be at least 1000/);
+    assert.equal(loadEnv({ ATRIUM_POSIX_ID_BASE: "200000" }).ATRIUM_POSIX_ID_BASE, 200000);
+  });
 });

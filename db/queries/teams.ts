@@ -81,3 +81,16 @@ export async function yarnQueueOfUser(db: Database, username: string): Promise<s
 export async function updateTeamQueue(db: Database, params: { id: string; queue: string | null }) {
   await db.update(teams).set({ yarnQueue: params.queue }).where(eq(teams.id, params.id));
 }
+
+/** The user's team name (the first by name when in several), or null: Kubernetes namespaces and labels. */
+export async function teamNameOfUser(db: Database, username: string): Promise<string | null> {
+  const [row] = await db
+    .select({ name: teams.name })
+    .from(users)
+    .innerJoin(memberships, eq(memberships.userId, users.id))
+    .innerJoin(teams, eq(teams.id, memberships.teamId))
+    .where(eq(users.username, username))
+    .orderBy(asc(teams.name))
+    .limit(1);
+  return row?.name ?? null;
+}

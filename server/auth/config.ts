@@ -3,6 +3,7 @@
 import NextAuth, { CredentialsSignin, type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import { isAppError } from "@/server/errors";
+import { log } from "@/server/log";
 import { services } from "@/server/services";
 import { signInWithPassword } from "./credentials";
 import { signInErrorCode } from "./sign-in-errors";
@@ -44,6 +45,9 @@ function config(): NextAuthConfig {
               // The custom server sets this from the socket (or a trusted proxy), never from the client.
               address: request.headers.get("x-atrium-client-address"),
             });
+            // The home exists from the first sign-in (a folder, an HDFS home, a PVC). A failure is logged, not
+            // fatal: signing in must not depend on storage, and the first use of the home tries again.
+            await s.homes.provision(user).catch((error: unknown) => log.warn(`could not prepare the home of ${user.username} at sign-in: ${String(error)}`));
             return { id: user.id, email: user.email, name: user.name };
           } catch (error) {
             if (isAppError(error)) throw new SignInRefused(signInErrorCode(error));

@@ -2,7 +2,10 @@
 // then reattaches kernels that outlived the last portal process.
 import os from "node:os";
 import path from "node:path";
-import { yarnQueueOfUser } from "@/db/queries/teams";
+import { listTeams, yarnQueueOfUser } from "@/db/queries/teams";
+import { listLiveKernels } from "@/db/queries/kernels";
+import { log } from "@/server/log";
+import { namespaceFor } from "@/server/kubernetes/names";
 import type { Database } from "@/db";
 import type { Env } from "@/server/env";
 import { BUNDLED_KERNELSPECS_DIR, loadKernelspecs } from "./kernelspecs";
@@ -10,6 +13,9 @@ import { LauncherRegistry } from "./launchers/base";
 import { LocalLauncher } from "./launchers/local";
 import { RemoteLocalLauncher } from "./launchers/remote-local";
 import { YarnLauncher } from "./launchers/yarn";
+import { KubernetesLauncher } from "./launchers/kubernetes";
+import type { Kubernetes } from "@/server/kubernetes/setup";
+import { PvcHomeStores } from "@/server/storage/pvc-homes";
 import { ResponseListener } from "./launch-protocol/response-listener";
 import type { RemoteLauncherOptions } from "./launchers/remote";
 import { KernelManager } from "./manager";
@@ -19,7 +25,7 @@ import type { HomeStores } from "@/server/storage/homes";
 import { Culler } from "@/server/culler/culler";
 import { kernelMetrics } from "@/server/usage/metrics";
 
-export async function startKernels(env: Env, db: Database, secret: string, homes: HomeStores) {
+export async function startKernels(env: Env, db: Database, secret: string, homes: HomeStores, kubernetes?: Kubernetes) {
   const python = await resolveKernelPython({ configured: env.ATRIUM_PYTHON, dataDir: env.dataDir });
   const extraDirs = env.ATRIUM_KERNELSPEC_DIRS?.split(":").filter(Boolean) ?? [];
   const kernelspecs = await loadKernelspecs([BUNDLED_KERNELSPECS_DIR, ...extraDirs]);
@@ -40,6 +46,8 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     launchers.register(yarn);
     yarn.start(); // the one RM poller; restored YARN kernels below are followed by it
   }
+  // Kubernetes kernels, when ATRIUM_K8S_* configure a cluster; their pods follow the shared per-namespace watches.
+  if (kubernetes) launchers.register(kubernetesLauncher(env, kubernetes, remote, homes));
   // Only kernelspecs whose launcher is available here are offered.
   for (const [name, spec] of kernelspecs) {
     try {
@@ -62,6 +70,7 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     },
   });
   await manager.restoreAll();
+  if (kubernetes) await reapKubernetesOrphans(env, db, launchers.get("kubernetes") as KubernetesLauncher);
   // Idle culling, running budgets and admin stop requests: one sweep per interval; one replica acts per sweep.
   const culler = new Culler({
     db,
@@ -106,4 +115,33 @@ function yarnLauncher(env: Env, db: Database, remote: RemoteLauncherOptions, run
     pollIntervalMs: env.ATRIUM_YARN_POLL_INTERVAL_SECONDS * 1000,
     runtimeDir: path.join(runtimeDir, "yarn"),
   });
+}
+
+/** The Kubernetes launcher from ATRIUM_K8S_* (see the README's configuration table). */
+function kubernetesLauncher(env: Env, kubernetes: Kubernetes, remote: RemoteLauncherOptions, homes: HomeStores): KubernetesLauncher {
+  if (!env.ATRIUM_K8S_KERNEL_IMAGE) throw new Error("Kubernetes kernels need ATRIUM_K8S_KERNEL_IMAGE.");
+  return new KubernetesLauncher({
+    ...remote,
+    launchDeadlineMs: env.ATRIUM_K8S_LAUNCH_TIMEOUT_SECONDS * 1000,
+    api: kubernetes.api,
+    watchers: kubernetes.watchers,
+    identityOf: kubernetes.identityOf,
+    namespaceTemplate: env.ATRIUM_K8S_NAMESPACE,
+    kernelImage: env.ATRIUM_K8S_KERNEL_IMAGE,
+    allowedImages: env.ATRIUM_K8S_KERNEL_IMAGES?.split(",").map((i) => i.trim()).filter(Boolean),
+    kernelPython: env.ATRIUM_K8S_KERNEL_PYTHON,
+    launcherScript: env.ATRIUM_K8S_LAUNCHER_SCRIPT,
+    homeMountPath: env.ATRIUM_K8S_HOME_MOUNT,
+    unschedulableGraceMs: env.ATRIUM_K8S_UNSCHEDULABLE_GRACE_SECONDS * 1000,
+    // With PVC homes, kernels mount the user's claim (made here if the user never signed in since).
+    homeClaimOf: homes instanceof PvcHomeStores ? (username, namespace) => homes.ensureClaim(username, namespace) : undefined,
+  });
+}
+
+/** Kernel pods that no live kernel owns (a launch a crash cut short) are deleted once the survivors are reattached. */
+async function reapKubernetesOrphans(env: Env, db: Database, launcher: KubernetesLauncher): Promise<void> {
+  const namespaces = [namespaceFor(env.ATRIUM_K8S_NAMESPACE, null), ...(await listTeams(db)).map((team) => namespaceFor(env.ATRIUM_K8S_NAMESPACE, team.name))];
+  const live = new Set((await listLiveKernels(db)).map((row) => row.kernel.id));
+  const reaped = await launcher.reapOrphans(namespaces, live);
+  if (reaped.length) log.info(`deleted ${reaped.length} kernel pod(s) no kernel owns: ${reaped.join(", ")}`);
 }

@@ -18,6 +18,8 @@ const FATAL_WAIT_REASONS = new Set([
   'CrashLoopBackOff',
   'StartError',
 ]);
+/** The scheduler's words for a pod waiting on its volume claims (provisioning, binding), which resolve themselves. */
+const VOLUME_WAIT = /unbound immediate PersistentVolumeClaims|persistentvolumeclaim "[^"]*" not found|waiting for .*volume|volume binding|PersistentVolumeClaim is being deleted/i;
 const IMAGE_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
 
 export type PodProgress =
@@ -92,6 +94,8 @@ export function podProgress(pod: V1Pod, container?: string): PodProgress {
   if (!node) {
     if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
       const message = oneLine(scheduled.message) || 'no node can take it';
+      // A claim that is not bound yet (a volume being provisioned) passes on its own: waiting, not a failure.
+      if (VOLUME_WAIT.test(message)) return { kind: 'pending', phase: 'waiting for the home volume to be ready' };
       return { kind: 'pending', phase: `waiting for a node: ${message}`, unschedulable: message };
     }
     return { kind: 'pending', phase: 'waiting for the scheduler' };

@@ -40,6 +40,8 @@ export class PodWatcher {
   private syncedOnce: Promise<void>;
   private markSynced!: () => void;
   private failures = 0;
+  /** Why the last list or watch failed (a 403 names the missing permission), for the errors of waiters. */
+  private lastError: string | undefined;
   /** Lists and watch requests made (tests check that kernels share them). */
   requests = 0;
 
@@ -73,7 +75,14 @@ export class PodWatcher {
         this.syncedOnce,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new KubeError(`the pods of namespace ${this.namespace} could not be listed within ${ms} ms`, 0, 'Timeout')),
+            () =>
+              reject(
+                new KubeError(
+                  `the pods of namespace ${this.namespace} could not be listed within ${ms} ms${this.lastError ? ` (${this.lastError})` : ''}`,
+                  0,
+                  'Timeout',
+                ),
+              ),
             ms,
           );
         }),
@@ -219,6 +228,7 @@ export class PodWatcher {
         if (next === 'resume' && Date.now() - started > 1_000) continue;
         if (next === 'resume') this.failures++;
       } catch (error) {
+        this.lastError = error instanceof Error ? error.message : String(error);
         if (this.failures++ % 30 === 0) this.logger.error('listing pods failed', { namespace: this.namespace, error: String(error) });
         next = 'relist';
       }

@@ -38,7 +38,7 @@ async function startServer(root: string): Promise<{ port: number; token: string;
   const port = await freePort();
   const token = randomBytes(32).toString('base64url');
   const child = spawn(python, [BUNDLED_FILESERVER_SCRIPT], {
-    env: { PATH: process.env.PATH, ATRIUM_FILESERVER_TOKEN: token, ATRIUM_FILESERVER_ROOT: root, ATRIUM_FILESERVER_HOST: '127.0.0.1', ATRIUM_FILESERVER_PORT: String(port) } as NodeJS.ProcessEnv,
+    env: { ...process.env, ATRIUM_FILESERVER_TOKEN: token, ATRIUM_FILESERVER_ROOT: root, ATRIUM_FILESERVER_HOST: '127.0.0.1', ATRIUM_FILESERVER_PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   servers.push(child);

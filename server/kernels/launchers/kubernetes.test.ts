@@ -184,6 +184,16 @@ describe('pod status → launch phase or failure', () => {
     assert.equal(p.kind === 'pending' && p.unschedulable, '0/1 nodes are available: 1 Insufficient memory.');
   });
 
+  it('waiting for a volume to be bound is not a failure', () => {
+    const p = podProgress(
+      pod({
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.' }],
+      }),
+    );
+    assert.deepEqual(p, { kind: 'pending', phase: 'waiting for the home volume to be ready' });
+  });
+
   it('image pulls, config errors and exits end the launch with the reason', () => {
     const pull = podProgress(pod({ phase: 'Pending', containerStatuses: [container({ waiting: { reason: 'ErrImagePull', message: 'pull access denied' } })] }, { nodeName: 'n' }));
     assert.deepEqual(pull, { kind: 'ended', failure: 'image', reason: 'pod p: the image atrium/kernel:dev could not be pulled (ErrImagePull): pull access denied' });

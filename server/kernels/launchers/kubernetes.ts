@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { KubeError, type KubeApi } from '../../kubernetes/api';
-import { kernelPodName, namespaceFor } from '../../kubernetes/names';
+import { LABELS, MANAGED_BY, kernelPodName, namespaceFor } from '../../kubernetes/names';
 import { podProgress, unschedulableReason } from '../../kubernetes/pod-status';
 import type { PodEvent, PodWatcher, PodWatchers } from '../../kubernetes/pod-watch';
 import { PodSpecError, loadPodTemplate, type PodIdentity } from '../../kubernetes/pods';
@@ -160,6 +160,35 @@ export class KubernetesLauncher extends RemoteLauncher {
       throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: Kubernetes refused the pod: ${why}`, { kernelId, engineId: engine.engineId, cause: error });
     }
     return engine;
+  }
+
+  /**
+   * Deletes kernel pods no kernel record owns any more: launches a portal crash cut short (their rows had
+   * no saved state to restore from) and pods of kernels recorded dead while this portal was down. Called
+   * after restoreAll(), with the ids of every kernel not dead and the namespaces kernels can be in. Returns
+   * the pods deleted.
+   */
+  async reapOrphans(namespaces: readonly string[], liveKernelIds: ReadonlySet<string>): Promise<string[]> {
+    const reaped: string[] = [];
+    for (const namespace of new Set(namespaces)) {
+      let pods: V1Pod[];
+      try {
+        pods = (await this.opts.api.listPods(namespace, `${LABELS.managedBy}=${MANAGED_BY},${LABELS.component}=kernel`)).items;
+      } catch (error) {
+        this.logger?.warn('could not look for orphaned kernel pods', { namespace, error: String(error) });
+        continue;
+      }
+      for (const pod of pods) {
+        const kernelId = pod.metadata?.labels?.[LABELS.kernelId];
+        const name = pod.metadata?.name;
+        if (!name || !kernelId || liveKernelIds.has(kernelId)) continue;
+        await this.opts.api.deletePod(namespace, name, 0).then(
+          () => reaped.push(`${namespace}/${name}`),
+          (error: unknown) => this.logger?.warn('could not delete an orphaned kernel pod', { pod: `${namespace}/${name}`, error: String(error) }),
+        );
+      }
+    }
+    return reaped;
   }
 
   protected async restoreEngine(state: JsonObject, saved: SerializedKernel): Promise<RemoteEngine> {
