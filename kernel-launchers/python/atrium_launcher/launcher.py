@@ -152,8 +152,11 @@ def _make_actions(stop_kernel: Callable[[], None], spark_enabled: bool) -> CommA
     return CommActions(on_signal=on_signal, on_shutdown=on_shutdown)
 
 
-def run_kernel(args: LaunchArgs, connection_file: str, start_comm: Callable[[Callable[[], None]], None]) -> None:
-    """Start IPKernelApp in-process. `start_comm(stop_kernel)` is called once the kernel can be stopped."""
+def run_kernel(
+    args: LaunchArgs, connection_file: str, start_comm: Callable[[Callable[[], None], list[int]], None]
+) -> None:
+    """Start IPKernelApp in-process. `start_comm(stop_kernel, ports)` is called once the kernel has bound its
+    ports (shell, iopub, stdin, hb, control: the order of build_connection_info) and can be stopped."""
     from ipykernel.kernelapp import IPKernelApp
     from tornado import ioloop
 
@@ -173,7 +176,7 @@ def run_kernel(args: LaunchArgs, connection_file: str, start_comm: Callable[[Cal
     def stop_kernel() -> None:
         main_loop.add_callback(main_loop.stop)
 
-    start_comm(stop_kernel)
+    start_comm(stop_kernel, [app.shell_port, app.iopub_port, app.stdin_port, app.hb_port, app.control_port])
     try:
         app.start()
     finally:
@@ -203,22 +206,24 @@ def main(argv: list[str], *, run: Optional[Callable[..., None]] = None) -> int:
     try:
         # The comm socket is bound first and held, so the kernel's ports can never collide with it.
         comm_sock = bind_in_range(args.ip, args.port_range)
-        ports = pick_ports(args.ip, args.port_range, 5)
+        # Without a range, ipykernel binds ports given as 0 itself (retrying on a clash): no window between
+        # picking a port and binding it. A range (firewalled clusters) needs ports picked here.
+        ports = [0] * 5 if args.port_range.unrestricted else pick_ports(args.ip, args.port_range, 5)
     except NoFreePortError as exc:
         log.error("%s", exc)
         return EXIT_NOT_ACCEPTED
     hmac_key = secrets.token_hex(32)
-    info = build_connection_info(args, ports, hmac_key, comm_sock.getsockname()[1])
-    connection_file = _write_connection_file(args.kernel_id, info)
+    comm_port = comm_sock.getsockname()[1]
+    connection_file = _write_connection_file(args.kernel_id, build_connection_info(args, ports, hmac_key, comm_port))
 
-    comm_key: Optional[bytes] = None
-    if version == PROTOCOL_V2:
-        assert args.launch_token is not None
-        wire, comm_key = seal_v2(info, args.kernel_id, args.launch_token, server_key)
-    else:
-        wire = seal_v1(info, server_key)
-
-    def start_comm(stop_kernel: Callable[[], None]) -> None:
+    def start_comm(stop_kernel: Callable[[], None], bound_ports: list[int]) -> None:
+        info = build_connection_info(args, bound_ports, hmac_key, comm_port)
+        comm_key: Optional[bytes] = None
+        if version == PROTOCOL_V2:
+            assert args.launch_token is not None
+            wire, comm_key = seal_v2(info, args.kernel_id, args.launch_token, server_key)
+        else:
+            wire = seal_v1(info, server_key)
         server = CommServer(
             comm_sock, version, args.kernel_id, comm_key, _make_actions(stop_kernel, args.spark_init != "none")
         )
