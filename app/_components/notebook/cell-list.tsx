@@ -2,7 +2,7 @@
 // The notebook's cells, in order. In a big notebook the cells beyond the first screens start as placeholders
 // of about their height and are rendered a few at a time (deferred-cells.ts); the active cell is rendered at
 // once wherever it is, so keyboard moves and new cells never wait.
-import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from "react";
+import { memo, useCallback, useLayoutEffect, useRef, useState, useSyncExternalStore } from "react";
 import { CellView, estimateHeight } from "./cell";
 import type { RunKind } from "./code-editor";
 import { DeferredCells } from "./deferred-cells";
@@ -28,7 +28,6 @@ export function CellList({ model, session, onRun, onSave }: Props) {
         () => model.ids,
       ),
   );
-  useEffect(() => () => deferred.dispose(), [deferred]);
   return (
     <>
       {ids.map((id, i) => (

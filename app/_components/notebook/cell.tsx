@@ -33,6 +33,7 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
   const mode = useSyncExternalStore(model.subscribeUi, () => model.mode, () => "command" as const);
   const wrapper = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
+  const pressedAt = useRef(-Infinity);
   const editing = cell.type !== "markdown" || !cell.rendered;
   // The CodeMirror editor is built lazily: when the cell comes near the viewport (a few per frame), or at
   // once when it is clicked, focused or entered. Until then the code is static text that looks the same.
@@ -66,10 +67,13 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
     const inEditor = !!focused?.closest(".cm-editor");
     const elsewhereInside = wrapper.current?.contains(focused) && !inEditor;
     if (!elsewhereInside && focused !== wrapper.current) wrapper.current?.focus({ preventScroll: true });
-    // Scroll only when the cell is out of sight (keyboard moves): scrolling under a pointer that is pressing
-    // a button in the cell would move the button away before the click lands.
+    // A cell reached from the keyboard (or the toolbar) scrolls fully into view. One the pointer pressed only
+    // when it is out of sight: scrolling under a pointer that is pressing a button in the cell would move the
+    // button away before the click lands.
     const rect = wrapper.current?.getBoundingClientRect();
-    if (rect && (rect.bottom < 100 || rect.top > window.innerHeight - 40)) wrapper.current?.scrollIntoView({ block: "nearest" });
+    const byPointer = performance.now() - pressedAt.current < 1000;
+    const hidden = byPointer ? rect && (rect.bottom < 100 || rect.top > window.innerHeight - 40) : rect && (rect.top < 96 || rect.bottom > window.innerHeight - 40);
+    if (hidden) wrapper.current?.scrollIntoView({ block: "nearest" });
   }, [active, mode, editing]);
 
   const actions: EditorActions = useMemo(
@@ -106,6 +110,7 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
       data-mode={active ? mode : undefined}
       data-cell-id={id}
       style={{ containIntrinsicSize: `auto ${estimate}px` }}
+      onPointerDownCapture={() => (pressedAt.current = performance.now())}
       onMouseDown={() => {
         if (model.activeId !== id) model.setActive(id, model.mode === "edit" ? "command" : undefined);
       }}

@@ -23,17 +23,17 @@ interface Waiting {
   wake: Wake;
 }
 
-type IdleHandle = { cancel(): void };
-
 export class DeferredCells {
   private readonly deferred: Set<string>;
   private readonly waiting = new Map<string, Waiting>();
   private readonly near = new Set<string>();
   private observer: IntersectionObserver | null = null;
   private nearTimer: ReturnType<typeof setTimeout> | null = null;
-  private idle: IdleHandle | null = null;
+  private idleScheduled = false;
   /** Measured cost of rendering one cell (ms), to size the batches. */
   private perCell = 1;
+  /** Where idle rendering found the last placeholder, in `order()`. */
+  private cursor = 0;
 
   /**
    * @param ids the notebook's cells, in order, when it opened
@@ -50,7 +50,10 @@ export class DeferredCells {
     return this.deferred.has(id);
   }
 
-  /** A placeholder is in the page: `wake` renders the cell, soon if it is near the viewport, else in idle time. */
+  /**
+   * A placeholder is in the page: `wake` renders the cell, soon if it is near the viewport, else in idle time.
+   * The returned function forgets it (it left the page); with nothing left waiting, nothing stays scheduled.
+   */
   wait(id: string, element: Element, wake: Wake): () => void {
     const entry = { element, wake };
     this.waiting.set(id, entry);
@@ -72,18 +75,6 @@ export class DeferredCells {
     this.waiting.delete(id);
     this.near.delete(id);
     this.observer?.unobserve(entry.element);
-  }
-
-  /** Stops observing and scheduling (the list unmounted; placeholders that register again start it again). */
-  dispose(): void {
-    this.observer?.disconnect();
-    this.observer = null;
-    this.idle?.cancel();
-    this.idle = null;
-    if (this.nearTimer) clearTimeout(this.nearTimer);
-    this.nearTimer = null;
-    this.waiting.clear();
-    this.near.clear();
   }
 
   private nearObserver(): IntersectionObserver | null {
@@ -112,9 +103,10 @@ export class DeferredCells {
   }
 
   private scheduleIdle() {
-    if (this.idle || this.waiting.size === 0) return;
-    this.idle = onIdle((timeRemaining) => {
-      this.idle = null;
+    if (this.idleScheduled || this.waiting.size === 0) return;
+    this.idleScheduled = true;
+    onIdle((timeRemaining) => {
+      this.idleScheduled = false;
       // near cells first: they are what the user is about to see
       this.renderSlice(() => this.takeNear() ?? this.takeNext(), Math.min(SLICE_MS, Math.max(4, timeRemaining())));
       this.scheduleIdle();
@@ -130,7 +122,15 @@ export class DeferredCells {
   }
 
   private takeNext(): string | undefined {
-    for (const id of this.order()) if (this.waiting.has(id)) return id;
+    // top to bottom: go on from where the last one was found (the order may have changed: wrap around once)
+    const order = this.order();
+    for (let n = 0; n < order.length; n++) {
+      const i = (this.cursor + n) % order.length;
+      if (this.waiting.has(order[i]!)) {
+        this.cursor = i;
+        return order[i];
+      }
+    }
     return undefined;
   }
 
@@ -167,11 +167,7 @@ export function firstScreensEnd(ids: readonly string[], heights: (id: string) =>
   return ids.length;
 }
 
-function onIdle(run: (timeRemaining: () => number) => void): IdleHandle {
-  if (typeof requestIdleCallback === "function") {
-    const handle = requestIdleCallback((deadline) => run(() => deadline.timeRemaining()), { timeout: IDLE_TIMEOUT_MS });
-    return { cancel: () => cancelIdleCallback(handle) };
-  }
-  const timer = setTimeout(() => run(() => SLICE_MS), 50);
-  return { cancel: () => clearTimeout(timer) };
+function onIdle(run: (timeRemaining: () => number) => void): void {
+  if (typeof requestIdleCallback === "function") requestIdleCallback((deadline) => run(() => deadline.timeRemaining()), { timeout: IDLE_TIMEOUT_MS });
+  else setTimeout(() => run(() => SLICE_MS), 50);
 }

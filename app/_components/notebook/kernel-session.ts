@@ -27,6 +27,9 @@ export interface SessionStatus {
 
 type Notify = (message: string, kind?: "error" | "info") => void;
 
+/** How long a finished run waits for its last outputs (iopub "idle") after the reply before it shows as done. */
+const OUTPUTS_AFTER_REPLY_MS = 1_000;
+
 const OUTPUT_TYPES = new Set(["stream", "display_data", "execute_result", "error", "clear_output", "update_display_data"]);
 
 export class KernelSession {
@@ -34,6 +37,8 @@ export class KernelSession {
   private connection: KernelConnection | null = null;
   private ready: Promise<KernelConnection | null> = Promise.resolve(null);
   private readonly msgToCell = new Map<string, string>();
+  /** Each cell's latest run (execute_request msg_id): only it may end the cell's running state. */
+  private readonly latestRun = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
   private disposed = false;
   status: SessionStatus = { state: "starting", phase: "finding your kernel", since: Date.now(), kernelId: null, kernelName: null, displayName: null, size: null, refusal: null, ended: null };
@@ -249,11 +254,14 @@ export class KernelSession {
       { atrium: { notebookPath: this.path, cellId } },
     );
     this.msgToCell.set(request.msgId, cellId);
+    this.latestRun.set(cellId, request.msgId);
     this.pendingReplies.add(request.msgId);
     try {
       const reply = await request;
+      // The reply (shell) can overtake the last outputs (iopub): the run is over when iopub says idle too.
+      await this.outputsComplete(request.msgId, OUTPUTS_AFTER_REPLY_MS);
       const current = this.model.cell(cellId);
-      if (!current) return;
+      if (!current || this.latestRun.get(cellId) !== request.msgId) return; // gone, or run again meanwhile
       const count = typeof reply.content.execution_count === "number" ? reply.content.execution_count : null;
       const startedAt = current.startedAt;
       this.model.flush(); // output still queued (stream output waits up to 100 ms) shows with the finished state
@@ -265,10 +273,26 @@ export class KernelSession {
         stdin: null,
       }, { dirty: true });
     } catch {
-      this.model.update(cellId, { status: "idle", startedAt: null, stdin: null });
+      if (this.latestRun.get(cellId) === request.msgId) this.model.update(cellId, { status: "idle", startedAt: null, stdin: null });
     } finally {
+      if (this.latestRun.get(cellId) === request.msgId) this.latestRun.delete(cellId);
       this.pendingReplies.delete(request.msgId);
+      this.outputsDone.delete(request.msgId);
     }
+  }
+
+  /** Resolves once iopub's "idle" for the request has arrived (every output of it is queued), or after `ms`. */
+  private outputsComplete(msgId: string, ms: number): Promise<void> {
+    if (this.outputsDone.delete(msgId)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.outputsWaiting.delete(msgId);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.outputsWaiting.set(msgId, done);
+    });
   }
 
   async runAll(): Promise<void> {
@@ -373,6 +397,9 @@ export class KernelSession {
       return;
     }
     if (type === "status" && msg.content.execution_state === "idle") {
+      const waiting = this.outputsWaiting.get(parent as string);
+      if (waiting) waiting();
+      else if (this.pendingReplies.has(parent as string)) this.outputsDone.add(parent as string);
       // An adopted run (started before this page opened) has no reply coming to us: idle ends it.
       const cell = this.model.cell(cellId);
       if (cell && cell.status !== "idle" && !this.hasPendingReply(parent as string)) {
@@ -387,6 +414,9 @@ export class KernelSession {
   }
 
   private pendingReplies = new Set<string>();
+  /** Requests whose iopub "idle" came before their reply, and runs waiting for theirs after it (outputsComplete). */
+  private readonly outputsDone = new Set<string>();
+  private readonly outputsWaiting = new Map<string, () => void>();
   private hasPendingReply(msgId: string) {
     return this.pendingReplies.has(msgId);
   }

@@ -1,0 +1,92 @@
+// Guards the stream throttle (model.ts): output is applied in order and complete, stream output that keeps
+// arriving at most every STREAM_INTERVAL_MS, anything else on the next frame, and flush() (saving, a cell
+// finishing) applies everything at once.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Notebook } from "@/server/notebooks/nbformat";
+import { NotebookModel, STREAM_INTERVAL_MS } from "./model";
+
+// A page that is visible, with animation frames (each one a macrotask, as in a browser).
+const globals = globalThis as unknown as Record<string, unknown>;
+before(() => {
+  globals.document = { visibilityState: "visible" };
+  globals.requestAnimationFrame = (cb: () => void) => setTimeout(cb, 16) as unknown as number;
+  globals.cancelAnimationFrame = (id: number) => clearTimeout(id as unknown as ReturnType<typeof setTimeout>);
+});
+after(() => {
+  delete globals.document;
+  delete globals.requestAnimationFrame;
+  delete globals.cancelAnimationFrame;
+});
+
+const notebook = (): Notebook =>
+  ({
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {},
+    cells: [{ cell_type: "code", id: "c1", source: "", metadata: {}, outputs: [], execution_count: null }],
+  }) as unknown as Notebook;
+
+/** Resolves when `check` holds (polled each few ms), failing after `ms`. */
+async function until(check: () => boolean, ms = 2_000): Promise<number> {
+  const start = performance.now();
+  while (!check()) {
+    if (performance.now() - start > ms) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return performance.now();
+}
+
+const streamText = (model: NotebookModel) => {
+  const out = model.cell("c1")!.outputs[0];
+  return out?.output_type === "stream" ? out.text : "";
+};
+
+describe("NotebookModel output queue", () => {
+  it("applies stream output later, joined and in order, with carriage returns applied", async () => {
+    const model = new NotebookModel(notebook());
+    model.queueIopub("c1", "stream", { name: "stdout", text: "a\n" });
+    model.queueIopub("c1", "stream", { name: "stdout", text: "10%\r" });
+    model.queueIopub("c1", "stream", { name: "stdout", text: "100%\n" });
+    assert.equal(model.cell("c1")!.outputs.length, 0, "nothing is applied synchronously");
+    await until(() => streamText(model) !== "");
+    assert.equal(streamText(model), "a\n100%\n");
+  });
+
+  it("applies stream output that keeps arriving at most every STREAM_INTERVAL_MS", async () => {
+    const model = new NotebookModel(notebook());
+    const applied: number[] = [];
+    model.subscribeCell("c1", () => applied.push(performance.now()));
+    let n = 0;
+    const start = performance.now();
+    while (performance.now() - start < 4 * STREAM_INTERVAL_MS) {
+      model.queueIopub("c1", "stream", { name: "stdout", text: `${n++}\n` });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    model.flush();
+    const lines = streamText(model).split("\n").filter(Boolean);
+    assert.deepEqual(lines, Array.from({ length: n }, (_, i) => String(i)), "every line, in order");
+    const gaps = applied.slice(1, -1).map((t, i) => t - applied[i]!);
+    // timers never fire early: every gap between throttled updates is at least the interval
+    for (const gap of gaps) assert.ok(gap >= STREAM_INTERVAL_MS - 2, `updates ${gap.toFixed(1)} ms apart`);
+  });
+
+  it("applies other output on the next frame, even right after a stream update", async () => {
+    const model = new NotebookModel(notebook());
+    model.queueIopub("c1", "stream", { name: "stdout", text: "x\n" });
+    await until(() => streamText(model) === "x\n");
+    model.queueIopub("c1", "stream", { name: "stdout", text: "y\n" });
+    const queued = performance.now();
+    model.queueIopub("c1", "execute_result", { data: { "text/plain": "2" }, metadata: {}, execution_count: 1 });
+    const done = await until(() => model.cell("c1")!.outputs.length === 2);
+    assert.ok(done - queued < STREAM_INTERVAL_MS, `applied after ${(done - queued).toFixed(1)} ms`);
+    assert.equal(streamText(model), "x\ny\n", "the stream before the result is applied with it, first");
+  });
+
+  it("flush() applies everything queued at once (before a save, when a cell finishes)", () => {
+    const model = new NotebookModel(notebook());
+    model.queueIopub("c1", "stream", { name: "stderr", text: "warning\n" });
+    model.flush();
+    assert.equal(model.cell("c1")!.outputs.length, 1);
+  });
+});
