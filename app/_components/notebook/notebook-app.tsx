@@ -19,7 +19,7 @@ import { offThreadSave } from "./off-thread-save";
 import classes from "./notebook.module.css";
 import { addRecent } from "./recent";
 import { runsApi } from "./runs-api";
-import { clearDraft, NotebookSaver, readDraft, type Draft, type SaveState } from "./saver";
+import { clearDraft, NotebookSaver, readDraft, withOutputsFrom, type Draft, type SaveState } from "./saver";
 import { NotebookToolbar } from "./toolbar";
 
 const notify = (message: string, kind: "error" | "info" = "error") =>
@@ -62,7 +62,8 @@ export function NotebookApp({ path }: { path: string }) {
       const session = new KernelSession(model, path, notify);
       session.adoptRunning(merged.running);
       const saver = new NotebookSaver(model, path, new Date(mtime), offThreadSave((input) => saveRef.current(input)));
-      const draft = restoring ? null : readDraft(path);
+      const stored = restoring ? null : readDraft(path);
+      const draft = stored && { ...stored, notebook: withOutputsFrom(stored.notebook, notebook) };
       made = { model, session, saver, draft: draft && differs(draft.notebook, notebook) ? draft : null, fileMtime: new Date(mtime) };
       if (restoring || merged.replaced.length) saver.markDirty();
       void session.start();

@@ -1,8 +1,10 @@
 // Saving: Ctrl+S and autosave (2 s after edits stop, at most 30 s after the first unsaved change), always
 // against the mtime the page last saw, so a file changed on disk is never silently overwritten — the page
 // asks (Overwrite / Reload) instead. Every change is also kept as a draft in localStorage (keyed by path, with
-// the mtime it was based on), so unsaved work survives a reload or a crash.
-import type { Notebook } from "@/server/notebooks/nbformat";
+// the mtime it was based on), so unsaved work survives a reload or a crash. The draft leaves outputs out: they
+// are what makes big notebooks big (localStorage holds ~5 MB), and they are not lost — the file and the
+// server's durable outputs have them, and withOutputsFrom puts them back by cell id.
+import type { Cell, Notebook } from "@/server/notebooks/nbformat";
 import type { NotebookModel } from "./model";
 
 export interface SaveState {
@@ -26,6 +28,23 @@ export interface Draft {
 }
 
 export const draftKey = (path: string) => `atrium.notebook-draft:${path}`;
+
+/** The notebook as a draft keeps it: sources, structure and metadata, no outputs. */
+export function withoutOutputs(notebook: Notebook): Notebook {
+  return { ...notebook, cells: notebook.cells.map((cell): Cell => (cell.cell_type === "code" ? { ...cell, outputs: [], execution_count: null } : cell)) };
+}
+
+/** A draft's cells with the outputs and counts the same cells (by id) have in `file`; new cells stay empty. */
+export function withOutputsFrom(draft: Notebook, file: Notebook): Notebook {
+  const fromFile = new Map(file.cells.filter((c) => c.cell_type === "code").map((c) => [c.id, c]));
+  return {
+    ...draft,
+    cells: draft.cells.map((cell): Cell => {
+      const saved = cell.cell_type === "code" && cell.id ? fromFile.get(cell.id) : undefined;
+      return saved && saved.cell_type === "code" ? { ...cell, outputs: saved.outputs, execution_count: saved.execution_count } : cell;
+    }),
+  };
+}
 
 export function readDraft(path: string): Draft | null {
   try {
@@ -92,7 +111,7 @@ export class NotebookSaver {
     this.draftTimer = null;
     if (!this.state.dirty) return;
     try {
-      const draft: Draft = { baseMtime: this.mtime.toISOString(), savedAt: new Date().toISOString(), notebook: this.model.toNotebook() };
+      const draft: Draft = { baseMtime: this.mtime.toISOString(), savedAt: new Date().toISOString(), notebook: withoutOutputs(this.model.toNotebook()) };
       localStorage.setItem(draftKey(this.path), JSON.stringify(draft));
     } catch {
       // quota or privacy mode: the draft is a convenience, the server copy is what counts
