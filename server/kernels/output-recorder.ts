@@ -14,13 +14,16 @@ import type { LiveKernel } from "./live-kernel";
 import type { JsonObject } from "@/server/notebooks/nbformat";
 import { newRunOutputs, recordIopub, type RunOutputs } from "./outputs";
 
-/** A running cell's new outputs reach the database at most this late. */
+/** A running cell's new outputs reach the database at most this late (small outputs; see flushIntervalFor). */
 const FLUSH_INTERVAL_MS = 250;
 /** A finished run waits this long, so runs finishing close together share one write. */
 const FINISHED_FLUSH_DELAY_MS = 50;
-/** Above this much stored output, a run is rewritten at most every LARGE_FLUSH_INTERVAL_MS (each write is all of it). */
-const LARGE_OUTPUT_BYTES = 1024 * 1024;
-const LARGE_FLUSH_INTERVAL_MS = 1000;
+/**
+ * Each write of a running cell is all of its stored output, so a big one is rewritten less often: about 1 ms per
+ * KiB stored (4 MiB: every ~4 s), at most every 10 s. What a crash of this process could lose is bounded by
+ * that; a closed tab loses nothing (the run is in memory and written when it ends).
+ */
+const flushIntervalFor = (storedBytes: number) => Math.min(10_000, Math.max(FLUSH_INTERVAL_MS, storedBytes / 1024));
 export const STORED_OUTPUT_LIMIT_BYTES = 4 * 1024 * 1024;
 
 interface Run {
@@ -135,8 +138,7 @@ export class OutputRecorder {
 
   private scheduleFlush(run: Run) {
     this.dirty.add(run);
-    const delay =
-      run.replied && run.idle ? FINISHED_FLUSH_DELAY_MS : run.outputs.storedBytes > LARGE_OUTPUT_BYTES ? LARGE_FLUSH_INTERVAL_MS : FLUSH_INTERVAL_MS;
+    const delay = run.replied && run.idle ? FINISHED_FLUSH_DELAY_MS : flushIntervalFor(run.outputs.storedBytes);
     // A throttle, not a debounce: a timer already due sooner stays, so a chatty cell is still written on time.
     const due = Date.now() + delay;
     if (this.timer && this.timerDue <= due) return;
