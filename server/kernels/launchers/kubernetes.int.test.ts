@@ -51,11 +51,11 @@ import { executeRequestContent, parentMsgId, type ChannelMessage } from '../prot
 import { LaunchError, LauncherRegistry } from './base';
 import { KubernetesLauncher, KubernetesPodEngine, type KubernetesLauncherOptions } from './kubernetes';
 import type { RemoteKernelProcess } from './remote';
+import { connectForTest, nextMessage, quietKernelLog } from '../testing';
 
 const LAUNCH_MS = 120_000; // pod start → kernel reports: a few seconds here; generous for a loaded machine
 const FAIL_FAST_MS = 20_000; // a failed pod must end the launch well before LAUNCH_MS
 const STEP_MS = 30_000;
-const quietKernelLog = { debug() {}, warn() {}, error() {} };
 const secret = 's'.repeat(40);
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-k8s-launcher-it-'));
@@ -150,27 +150,7 @@ after(async () => {
   fs.rmSync(workDir, { recursive: true, force: true });
 });
 
-async function connect(t: TestContext, kernel: { kernelId: string; connectionInfo: RemoteKernelProcess['connectionInfo'] }): Promise<KernelConnection> {
-  const connection = new KernelConnection(kernel.connectionInfo, { label: kernel.kernelId, heartbeat: false, logger: quietKernelLog });
-  t.after(() => connection.close());
-  await connection.waitForReady(STEP_MS);
-  return connection;
-}
 
-function nextMessage(connection: KernelConnection, accept: (msg: ChannelMessage) => boolean, ms: number, what: string): Promise<ChannelMessage> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no ${what} within ${ms} ms`));
-    }, ms);
-    const off = connection.onMessage((msg) => {
-      if (!accept(msg)) return;
-      clearTimeout(timer);
-      off();
-      resolve(msg);
-    });
-  });
-}
 
 /** Runs `code`; its execute_reply and everything it printed. */
 async function run(connection: KernelConnection, code: string, ms = STEP_MS): Promise<{ reply: ChannelMessage; out: string }> {
@@ -240,7 +220,7 @@ describe('Kubernetes kernels', { skip: !isRoot && 'the test cluster needs root' 
     // The kernel is a process running as ana's uid, in the pod's network namespace, with her home mounted.
     const live = await manager.attach(ana, model.id);
     assert.equal(live.process.connectionInfo.ip, pod.status.podIP, 'the kernel binds the pod IP');
-    const connection = await connect(t, live.process);
+    const connection = await connectForTest(t, live.process, STEP_MS);
     const who = await run(connection, 'import os; print(os.getuid(), os.getgid(), os.getcwd(), os.environ["KERNEL_USERNAME"])');
     assert.equal(who.out.trim(), `${ana.posixUid} ${ana.posixUid} /home/atrium ana`);
     const note = `written by kernel ${model.id}`;
@@ -279,7 +259,7 @@ describe('Kubernetes kernels', { skip: !isRoot && 'the test cluster needs root' 
       const pods = await podsMatching(c(), 'atrium-risk', kernelSelector(model.id));
       return pods.length === 1 && pods[0].metadata.name !== oldPod ? pods[0] : undefined;
     }, STEP_MS);
-    const restartedConnection = await connect(t, (await manager.attach(ana, model.id)).process);
+    const restartedConnection = await connectForTest(t, (await manager.attach(ana, model.id)).process, STEP_MS);
     assert.equal((await run(restartedConnection, 'print(1 + 1)')).out.trim(), '2');
     assert.notEqual(after.metadata.name, oldPod);
 
@@ -421,7 +401,7 @@ describe('Kubernetes kernels', { skip: !isRoot && 'the test cluster needs root' 
       await kernel.cleanup();
     });
     await kernel.confirmStartup(STEP_MS);
-    const connection = await connect(t, kernel);
+    const connection = await connectForTest(t, kernel, STEP_MS);
     assert.equal((await run(connection, 'print(6 * 7)')).out.trim(), '42');
     // The home: claim, file server, proxy — within the Role.
     const store = await scopedHomes.forUser(ana);

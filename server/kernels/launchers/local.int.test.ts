@@ -12,6 +12,7 @@ import { loadKernelspecs, type Kernelspec } from '../kernelspecs';
 import { executeRequestContent, parentMsgId, type ChannelMessage } from '../protocol/messages';
 import { LaunchError, LauncherRegistry, launchAndConfirm, type DeadStatus } from './base';
 import { LocalKernelProcess, LocalLauncher } from './local';
+import { connectForTest, nextMessage } from '../testing';
 
 const python = process.env.ATRIUM_PYTHON;
 if (!python) {
@@ -50,33 +51,7 @@ async function startKernel(t: TestContext, kernelspec: Kernelspec = python3): Pr
   return kernel;
 }
 
-async function connect(t: TestContext, kernel: LocalKernelProcess, options: KernelConnectionOptions = {}) {
-  const connection = new KernelConnection(kernel.connectionInfo, { label: kernel.kernelId, ...options });
-  t.after(() => connection.close());
-  await connection.waitForReady(10_000);
-  return connection;
-}
-
-/** The first message matching `accept`, or a rejection naming `what` at the deadline. */
-function nextMessage(
-  connection: KernelConnection,
-  accept: (msg: ChannelMessage) => boolean,
-  deadlineMs: number,
-  what: string,
-): Promise<ChannelMessage> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no ${what} within ${deadlineMs} ms`));
-    }, deadlineMs);
-    const off = connection.onMessage((msg) => {
-      if (!accept(msg)) return;
-      clearTimeout(timer);
-      off();
-      resolve(msg);
-    });
-  });
-}
+const connect = (t: TestContext, kernel: LocalKernelProcess, options: KernelConnectionOptions = {}) => connectForTest(t, kernel, 10_000, options);
 
 /** Runs code; resolves with the execute_reply and every iopub message up to status idle. */
 async function execute(connection: KernelConnection, code: string, deadlineMs = 10_000) {

@@ -13,6 +13,7 @@ import { executeRequestContent, parentMsgId, type ChannelMessage } from '../prot
 import { LaunchError, LauncherRegistry, type DeadStatus, type KernelProcess } from './base';
 import { RemoteKernelProcess } from './remote';
 import { LocalProcessEngine, RemoteLocalLauncher } from './remote-local';
+import { connectForTest, nextMessage, quietKernelLog } from '../testing';
 
 const python = process.env.ATRIUM_PYTHON;
 if (!python) {
@@ -22,7 +23,6 @@ if (!python) {
 const LAUNCH_MS = 30_000;
 const STEP_MS = 10_000;
 const quiet = { info() {}, warn() {}, error() {} };
-const quietKernelLog = { debug() {}, warn() {}, error() {} };
 
 let listener: ResponseListener;
 let remoteLocal: Kernelspec;
@@ -72,27 +72,7 @@ async function startKernel(t: TestContext, kernelspec: Kernelspec = remoteLocal)
   return kernel;
 }
 
-async function connect(t: TestContext, kernel: KernelProcess): Promise<KernelConnection> {
-  const connection = new KernelConnection(kernel.connectionInfo, { label: kernel.kernelId, heartbeat: false, logger: quietKernelLog });
-  t.after(() => connection.close());
-  await connection.waitForReady(STEP_MS);
-  return connection;
-}
 
-function nextMessage(connection: KernelConnection, accept: (msg: ChannelMessage) => boolean, ms: number, what: string): Promise<ChannelMessage> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no ${what} within ${ms} ms`));
-    }, ms);
-    const off = connection.onMessage((msg) => {
-      if (!accept(msg)) return;
-      clearTimeout(timer);
-      off();
-      resolve(msg);
-    });
-  });
-}
 
 /** Runs time.sleep(60), interrupts it through `kernel` (the comm port), expects KeyboardInterrupt quickly. */
 async function interruptSleepingCell(connection: KernelConnection, kernel: KernelProcess): Promise<void> {
@@ -142,7 +122,7 @@ test('v2: launch, kernel_info, interrupt via the comm port, restore in a fresh l
   assert.equal(kernel.remotePid, pid, 'the kernel runs in the launcher process');
   assert.equal(kernel.commAddress.protocolVersion, 2);
 
-  const first = await connect(t, kernel);
+  const first = await connectForTest(t, kernel, STEP_MS);
   await interruptSleepingCell(first, kernel);
   await first.close();
 
@@ -155,7 +135,7 @@ test('v2: launch, kernel_info, interrupt via the comm port, restore in a fresh l
   assert.equal(restored.engineId, kernel.engineId);
   assert.deepEqual(await restored.poll(), { alive: true });
 
-  const second = await connect(t, restored);
+  const second = await connectForTest(t, restored, STEP_MS);
   await interruptSleepingCell(second, restored);
   await second.close();
 
@@ -184,7 +164,7 @@ test('v1 (JEG argv names, RSA key): launch, kernel_info, interrupt and shutdown 
   assert.equal(comm.protocolVersion, 1);
   assert.equal(comm.commKey, undefined, 'v1 has no comm key');
 
-  const connection = await connect(t, kernel);
+  const connection = await connectForTest(t, kernel, STEP_MS);
   await interruptSleepingCell(connection, kernel);
   await connection.close();
 

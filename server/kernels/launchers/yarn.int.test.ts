@@ -22,6 +22,7 @@ import { LaunchError, type DeadStatus, type KernelProcess } from './base';
 import type { RemoteKernelProcess } from './remote';
 import { YarnAppEngine, YarnLauncher, kernelTag } from './yarn';
 import { LIVE_APP_STATES, type YarnApp } from './yarn-rm';
+import { connectForTest, nextMessage, quietKernelLog } from '../testing';
 
 type Cluster = { rmUrl: string; webhdfsUrl: string; superuser: string; confDir: string; info: { nodeManagerLogDirs: string }; stop(): Promise<void> };
 
@@ -29,7 +30,6 @@ const LAUNCH_MS = 240_000; // submit → kernel answers; 13–45 s measured here
 const STEP_MS = 60_000;
 const POLL_MS = 1_000;
 const quiet = { info() {}, warn() {}, error() {} };
-const quietKernelLog = { debug() {}, warn() {}, error() {} };
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-yarn-it-'));
 let cluster: Cluster | undefined;
@@ -153,27 +153,7 @@ async function launchKernel(t: TestContext, phases: string[] = []): Promise<{ ke
   return { kernel, launchMs: Date.now() - started };
 }
 
-async function connect(t: TestContext, kernel: KernelProcess): Promise<KernelConnection> {
-  const connection = new KernelConnection(kernel.connectionInfo, { label: kernel.kernelId, heartbeat: false, logger: quietKernelLog });
-  t.after(() => connection.close());
-  await connection.waitForReady(STEP_MS);
-  return connection;
-}
 
-function nextMessage(connection: KernelConnection, accept: (msg: ChannelMessage) => boolean, ms: number, what: string): Promise<ChannelMessage> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no ${what} within ${ms} ms`));
-    }, ms);
-    const off = connection.onMessage((msg) => {
-      if (!accept(msg)) return;
-      clearTimeout(timer);
-      off();
-      resolve(msg);
-    });
-  });
-}
 
 /** Runs `code`; resolves with its execute_reply, its result (text/plain) or stdout, and everything else it wrote. */
 async function run(connection: KernelConnection, code: string, ms = STEP_MS): Promise<{ reply: ChannelMessage; out: string; all: string }> {
@@ -221,7 +201,7 @@ test('a PySpark kernel runs as the Spark driver of a YARN cluster-mode app, as a
   assert.ok(phases.some((p) => p === `submitted to YARN as ${appId}`), JSON.stringify(phases));
   assert.ok(phases.some((p) => p.startsWith('accepted by YARN: ')), `an "accepted by YARN: <diagnostics>" phase: ${JSON.stringify(phases)}`);
 
-  const connection = await connect(t, kernel);
+  const connection = await connectForTest(t, kernel, STEP_MS);
   const count = await run(connection, 'spark.range(10**6).count()', 3 * STEP_MS);
   assert.equal(count.reply.content.status, 'ok', count.all);
   assert.equal(count.out.trim(), '1000000', count.all);
