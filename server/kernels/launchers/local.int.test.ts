@@ -105,6 +105,26 @@ test('twelve kernels launched at once all start: ipykernel binds its own ports, 
   }
 });
 
+test('a burst beyond the start slots queues: at most N kernels start at once, the others say they wait, all start', async (t) => {
+  const limited = new LocalLauncher({ python, runtimeDir, maxConcurrentStarts: 2 });
+  const phases: string[][] = [];
+  const kernels = await Promise.all(
+    Array.from({ length: 5 }, async (_, i) => {
+      phases[i] = [];
+      const kernel = await limited.launch({ kernelId: `it-${randomUUID()}`, kernelspec: python3, username: 'ana' }, { onPhase: (p) => phases[i]!.push(p) });
+      t.after(async () => {
+        await kernel.kill();
+        await kernel.cleanup();
+      });
+      await kernel.confirmStartup(30_000);
+      return kernel;
+    }),
+  );
+  assert.equal(kernels.length, 5);
+  const waited = phases.filter((p) => p.some((phase) => phase.startsWith('waiting for a start slot')));
+  assert.equal(waited.length, 3, `two start at once, three wait: ${JSON.stringify(phases)}`);
+});
+
 test('starts ipykernel, answers kernel_info, keeps its connection file private', async (t) => {
   const kernel = await startKernel(t);
   const connection = await connect(t, kernel);

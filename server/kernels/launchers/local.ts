@@ -41,6 +41,12 @@ export interface LocalLauncherOptions {
   /** Where the allow-listed host variables (PATH, HOME, LANG...) come from. Default: this process. */
   hostEnv?: NodeJS.ProcessEnv;
   logger?: KernelLogger;
+  /**
+   * Kernels starting at once (spawn until ports bound: Python's imports, most of a start's CPU). More wait their
+   * turn, so a burst of starts is a queue that drains at the machine's pace instead of every kernel crawling
+   * towards its deadline together. Default: twice the CPU count, at least 2.
+   */
+  maxConcurrentStarts?: number;
 }
 
 export class LocalLauncher implements Launcher {
@@ -50,6 +56,7 @@ export class LocalLauncher implements Launcher {
   private readonly ip: string;
   private readonly hostEnv: NodeJS.ProcessEnv;
   private readonly logger: KernelLogger | undefined;
+  private readonly startSlots: StartSlots;
 
   constructor(options: LocalLauncherOptions = {}) {
     const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
@@ -58,9 +65,20 @@ export class LocalLauncher implements Launcher {
     this.ip = options.ip ?? '127.0.0.1';
     this.hostEnv = options.hostEnv ?? process.env;
     this.logger = options.logger;
+    this.startSlots = new StartSlots(options.maxConcurrentStarts ?? Math.max(2, 2 * os.availableParallelism()));
   }
 
   async launch(request: LaunchRequest, options?: LaunchOptions): Promise<LocalKernelProcess> {
+    if (this.startSlots.full) options?.onPhase?.(`waiting for a start slot (${this.startSlots.waiting + 1} kernels queued)`);
+    const release = await this.startSlots.acquire();
+    try {
+      return await this.launchNow(request, options);
+    } finally {
+      release();
+    }
+  }
+
+  private async launchNow(request: LaunchRequest, options?: LaunchOptions): Promise<LocalKernelProcess> {
     const { kernelId, kernelspec } = request;
     assertValidKernelId(kernelId);
     const trustedEnv = kernelEnv(request); // validates the client's KERNEL_* values before anything starts
@@ -262,6 +280,33 @@ export class LocalKernelProcess extends KernelProcess {
 }
 
 // --- helpers ---
+
+/** A counting semaphore for kernel starts; waiters are served in arrival order. */
+class StartSlots {
+  private free: number;
+  private readonly queue: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = Math.max(1, Math.floor(size));
+  }
+  get full(): boolean {
+    return this.free === 0;
+  }
+  get waiting(): number {
+    return this.queue.length;
+  }
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.queue.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.queue.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
 
 /** How long a kernel may take to bind its ports and write them back (ipykernel: well under a second). */
 const DEFAULT_PORTS_DEADLINE_MS = 60_000;
