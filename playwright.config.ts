@@ -11,8 +11,9 @@ export const e2eAdmin = { email: "admin@e2e.test", password: "e2e-admin-password
 export default defineConfig({
   testDir: "e2e",
   testMatch: "**/*.spec.ts",
-  // The YARN specs need the Hadoop mini cluster: they run with their own config (npm test -- yarn-e2e).
-  testIgnore: "yarn/**",
+  // The YARN and Kubernetes specs need their clusters: they run with their own configs (npm test -- yarn-e2e,
+  // k8s-e2e).
+  testIgnore: ["yarn/**", "kubernetes/**"],
   outputDir: "e2e/.artifacts/test-results",
   fullyParallel: false,
   workers: 1,
@@ -43,6 +44,9 @@ export default defineConfig({
       ATRIUM_ADMIN_EMAIL: e2eAdmin.email,
       ATRIUM_ADMIN_PASSWORD: e2eAdmin.password,
       NEXT_TELEMETRY_DISABLED: "1",
+      // A culling sweep every 2 s, so culling.spec.ts waits for its 1-minute policy, not for sweeps. Other specs
+      // are not affected: the default policy's idle timeout is 60 min and spares kernels with a notebook open.
+      ATRIUM_CULL_INTERVAL_SECONDS: "2",
       ...(process.env.ATRIUM_PYTHON ? { ATRIUM_PYTHON: process.env.ATRIUM_PYTHON } : {}),
     },
   },

@@ -1,7 +1,7 @@
 // Issue 2's promises, as a person would check them in the browser.
 import { expect, test } from "@playwright/test";
 import { e2eAdmin } from "../playwright.config";
-import { createAnalyst, signIn } from "./support/session";
+import { atriumCli, createAnalyst, signIn } from "./support/session";
 
 test("an anonymous visitor is sent to the sign-in page", async ({ page }) => {
   await page.goto("/");
@@ -23,6 +23,45 @@ test("the admin signs in and manages users", async ({ page }) => {
   await dialog.getByLabel("Initial password").fill("ui-password-1");
   await dialog.getByRole("button", { name: "Add user" }).click();
   await expect(page.getByText(/Added made-in-ui-/)).toBeVisible();
+});
+
+test("the admin sees each user's uid/gid and changes them; root and a uid another user holds are refused with a clear message", async ({ page }) => {
+  const analyst = createAnalyst("posix");
+  // `users list` prints every user's uid and gid (a private group numbered like the uid by default).
+  const posixIds = () => {
+    const [header, ...rows] = atriumCli(["users", "list"]).trim().split("\n").map((line) => line.split("\t"));
+    const of = (email: string) => rows.find((r) => r[0] === email)!;
+    return (email: string) => ({ uid: of(email)[header!.indexOf("UID")], gid: of(email)[header!.indexOf("GID")] });
+  };
+  const before = posixIds();
+  const { uid } = before(analyst.email);
+  expect(before(analyst.email).gid).toBe(uid);
+  const adminUid = before(e2eAdmin.email).uid;
+
+  await signIn(page, e2eAdmin);
+  await page.goto("/admin/users");
+  const row = page.getByRole("row").filter({ hasText: analyst.email });
+  await expect(row).toContainText(`${uid} / ${uid}`);
+  await row.getByRole("button", { name: `Actions for ${analyst.email}` }).click();
+  await page.getByRole("menuitem", { name: "Set uid and gid" }).click();
+  const dialog = page.getByRole("dialog", { name: `uid and gid of ${analyst.email}` });
+  await expect(dialog.getByLabel("UID")).toHaveValue(uid!);
+
+  await dialog.getByLabel("UID").fill("0");
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await expect(dialog.getByRole("alert")).toHaveText("The uid 0 is root's: a user's pods never run as root.");
+  await dialog.getByLabel("UID").fill(adminUid!);
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await expect(dialog.getByRole("alert")).toHaveText(`The uid ${adminUid} belongs to ${e2eAdmin.email}; each user needs their own.`);
+
+  const fresh = String(600000 + (Date.now() % 100000));
+  await dialog.getByLabel("UID").fill(fresh);
+  await dialog.getByLabel("GID").fill("5000");
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText(`${analyst.email} now runs as uid ${fresh}, gid 5000.`)).toBeVisible();
+  await expect(dialog).toHaveCount(0);
+  await expect(row).toContainText(`${fresh} / 5000`);
+  expect(posixIds()(analyst.email)).toEqual({ uid: fresh, gid: "5000" });
 });
 
 test("an analyst made with the CLI signs in and is refused on admin pages and procedures", async ({ page }) => {

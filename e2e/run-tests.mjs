@@ -7,6 +7,7 @@
 //   python       pytest for the kernel launchers
 //   e2e          Playwright in Debian's Chromium against the production build
 //   yarn-e2e     Playwright against a portal on the real Hadoop mini cluster (YARN kernels, HDFS homes)
+//   k8s-e2e      Playwright against a portal on the real Kubernetes test cluster (pod kernels, PVC homes); root only
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -15,7 +16,7 @@ import { ensureChromium, ensureKernelVenv, ensurePostgres } from "./provision/pr
 import { startPostgres } from "./support/postgres.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const all = ["typecheck", "unit", "integration", "python", "e2e", "yarn-e2e"];
+const all = ["typecheck", "unit", "integration", "python", "e2e", "yarn-e2e", "k8s-e2e"];
 const selected = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const suites = selected.length ? selected : all;
 for (const s of suites) if (!all.includes(s)) fail(`Unknown suite "${s}". Suites: ${all.join(", ")}.`);
@@ -115,7 +116,7 @@ process.on("SIGINT", () => (cleanup(), process.exit(130)));
 process.on("SIGTERM", () => (cleanup(), process.exit(143)));
 
 try {
-  const needsPython = suites.some((s) => ["integration", "python", "e2e", "yarn-e2e"].includes(s));
+  const needsPython = suites.some((s) => ["integration", "python", "e2e", "yarn-e2e", "k8s-e2e"].includes(s));
   const python = needsPython ? ensureKernelVenv() : undefined;
   const testEnv = { NEXT_TELEMETRY_DISABLED: "1", ...(python ? { ATRIUM_PYTHON: python } : {}) };
 
@@ -170,6 +171,25 @@ try {
       env: testEnv,
       parse: parsePlaywright,
     });
+  }
+  if (suites.includes("k8s-e2e")) {
+    // The cluster's node runs pods as users' uids in network namespaces: root only. Without root the global setup
+    // starts nothing and the spec skips itself, so Playwright reports its tests as skipped (never as passed).
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      ensureChromium();
+      if (!suites.includes("integration") && !suites.includes("e2e") && !suites.includes("yarn-e2e")) {
+        await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
+      }
+    }
+    // The config's global setup starts the cluster (binaries built and cached on first use), then the portal, and
+    // stops both at the end, checking that no process, pod network namespace or bridge is left.
+    await step(
+      `end-to-end on Kubernetes + PVC homes (Playwright, Chromium, Kubernetes test cluster)${asRoot ? "" : " — skipped: needs root"}`,
+      process.execPath,
+      [path.join(root, "node_modules/@playwright/test/cli.js"), "test", "--config", "e2e/kubernetes/playwright.k8s.config.ts"],
+      { env: testEnv, parse: parsePlaywright },
+    );
   }
 } catch (error) {
   problems.push(error.message);

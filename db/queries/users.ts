@@ -79,6 +79,9 @@ export interface UserListEntry {
   lastSignInAt: Date | null;
   createdAt: Date;
   teams: { id: string; name: string; role: "member" | "lead" }[];
+  /** What the user's Kubernetes pods run as; a null gid is a private group numbered like the uid. */
+  posixUid: number;
+  posixGid: number | null;
 }
 
 export async function listUsers(db: Database): Promise<UserListEntry[]> {
@@ -98,6 +101,8 @@ export async function listUsers(db: Database): Promise<UserListEntry[]> {
     lastSignInAt: u.lastSignInAt,
     createdAt: u.createdAt,
     teams: links.filter((l) => l.userId === u.id).map((l) => ({ id: l.teamId, name: l.teamName, role: l.role })),
+    posixUid: u.posixUid,
+    posixGid: u.posixGid,
   }));
 }
 

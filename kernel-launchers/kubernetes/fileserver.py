@@ -39,6 +39,7 @@ import os
 import secrets
 import shutil
 import signal
+import socketserver
 import stat
 import sys
 import threading
@@ -128,6 +129,17 @@ class Home:
         """
         home = self.real_home()
         segments = rel.split("/") if rel else []
+        # An entry another request creates while this one resolves looks, for a moment, like a dangling link
+        # (stat missed it, lstat then finds it; seen with concurrent creates of one name): resolve again, and
+        # refuse only a link that stays unresolvable.
+        for _attempt in range(3):
+            resolved = self._resolve_once(home, segments, rel)
+            if resolved is not None:
+                return home, resolved
+        raise Refused("dangling", rel)
+
+    def _resolve_once(self, home: str, segments: list[str], rel: str) -> Optional[str]:
+        """The host path of rel, or None when an entry realpath could not follow is there (see resolve)."""
         for existing in range(len(segments), -1, -1):
             real = os.path.realpath(os.path.join(home, *segments[:existing]))
             try:
@@ -138,9 +150,9 @@ class Home:
                 continue  # missing (or a file used as a folder): try the parent
             self.refuse_outside(home, real, rel)
             if existing < len(segments) and os.path.lexists(os.path.join(real, segments[existing])):
-                # realpath could not follow it yet lstat finds it: a dangling link we cannot vouch for.
-                raise Refused("dangling", rel)
-            return home, os.path.join(real, *segments[existing:])
+                # realpath could not follow it yet lstat finds it: a dangling link, or an entry made meanwhile.
+                return None
+            return os.path.join(real, *segments[existing:])
         raise Refused("home")
 
     def resolve_entry(self, rel: str) -> str:
@@ -391,6 +403,15 @@ class Server(ThreadingHTTPServer):
         self.last_activity = time.monotonic()
         self.in_flight = 0
         self.activity_lock = threading.Lock()
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind asks DNS for the host's FQDN (socket.getfqdn) only to fill server_name, which
+        # nothing here reads. Where a pod's resolver is slow or unreachable, that lookup held the first listing
+        # for the resolver's timeout (10 s on the test cluster, which has no cluster DNS): bind without it.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = port
 
 
 class Handler(BaseHTTPRequestHandler):

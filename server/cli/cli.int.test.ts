@@ -62,7 +62,11 @@ describe("atrium CLI", () => {
     assert.equal((await atrium(["teams", "add", "Risk"])).code, 0);
     assert.equal((await atrium(["teams", "add-member", "Risk", "ana@example.com", "--lead"])).code, 0);
     const list = await atrium(["users", "list"]);
-    assert.match(list.stdout, /ana@example.com\tana\tanalyst\tactive\tRisk\(lead\)/);
+    assert.match(list.stdout, /^EMAIL\tUSERNAME\tROLE\tSTATUS\tTEAMS\tUID\tGID$/m);
+    assert.match(list.stdout, /ana@example.com\tana\tanalyst\tactive\tRisk\(lead\)\t(\d+)\t\1$/m, "the uid, and a private gid numbered like it");
+    const posix = await atrium(["users", "set-posix", "ana@example.com", "4321", "5000"]);
+    assert.equal(posix.code, 0, posix.stderr);
+    assert.match((await atrium(["users", "list"])).stdout, /ana@example.com\t.*\t4321\t5000$/m);
     const token = await atrium(["tokens", "create", "--user", "ana@example.com"]);
     assert.match(token.stdout.trim(), /^atr_[A-Za-z0-9_-]{43}$/);
   });

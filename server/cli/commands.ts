@@ -115,10 +115,19 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
     }
     case "users list": {
       const rows = await listUsers(db);
+      // UID/GID last: scripts reading the first five columns keep working.
       const lines = rows.map((u) =>
-        [u.email, u.username, u.role, u.disabled ? "disabled" : "active", u.teams.map((t) => (t.role === "lead" ? `${t.name}(lead)` : t.name)).join(",") || "-"].join("\t"),
+        [
+          u.email,
+          u.username,
+          u.role,
+          u.disabled ? "disabled" : "active",
+          u.teams.map((t) => (t.role === "lead" ? `${t.name}(lead)` : t.name)).join(",") || "-",
+          u.posixUid,
+          u.posixGid ?? u.posixUid,
+        ].join("\t"),
       );
-      return ["EMAIL\tUSERNAME\tROLE\tSTATUS\tTEAMS", ...lines].join("\n") + "\n";
+      return ["EMAIL\tUSERNAME\tROLE\tSTATUS\tTEAMS\tUID\tGID", ...lines].join("\n") + "\n";
     }
     case "users set-role": {
       const user = await requireUser(db, need(0, "EMAIL"));

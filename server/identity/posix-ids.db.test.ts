@@ -50,6 +50,19 @@ describe(`POSIX ids on ${testDbKind}`, () => {
     assert.ok(((audit as unknown as { rows?: unknown[] }).rows ?? (audit as unknown as unknown[])).length >= 1);
   });
 
+  it("two admins giving the same uid at once: one wins, the other gets the clear clash message", async () => {
+    const f = await createUser(db, cliActor, { email: "f@example.com", username: "f" });
+    const g = await createUser(db, cliActor, { email: "g@example.com", username: "g" });
+    const results = await Promise.allSettled([
+      setPosixIds(db, cliActor, { user: f.id, uid: 400000, gid: null }),
+      setPosixIds(db, cliActor, { user: g.id, uid: 400000, gid: null }),
+    ]);
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 1, JSON.stringify(results));
+    const refused = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    assert.ok(refused.reason instanceof AppError && refused.reason.code === "ALREADY_EXISTS", String(refused.reason));
+    assert.match(refused.reason.message, /^The uid 400000 belongs to [fg]@example\.com; each user needs their own\.$/);
+  });
+
   it("the configured base moves the next uid up, never down", async () => {
     await applyPosixIdBase(db, 500000);
     assert.equal((await createUser(db, cliActor, { email: "d@example.com", username: "d" })).posixUid, 500000);

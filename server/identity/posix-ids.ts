@@ -29,9 +29,16 @@ export async function setPosixIds(db: Database, actor: Actor, input: { user: str
   const user = await requireUser(db, input.user);
   const problem = posixIdProblem(input.uid, "uid") ?? (input.gid === null ? undefined : posixIdProblem(input.gid, "gid"));
   if (problem) throw new AppError("BAD_REQUEST", problem);
+  const taken = (email: string) => new AppError("ALREADY_EXISTS", `The uid ${input.uid} belongs to ${email}; each user needs their own.`);
   const holder = await findUserByPosixUid(db, input.uid);
-  if (holder && holder.id !== user.id) throw new AppError("ALREADY_EXISTS", `The uid ${input.uid} belongs to ${holder.email}; each user needs their own.`);
-  await setUserPosixIds(db, { id: user.id, uid: input.uid, gid: input.gid });
+  if (holder && holder.id !== user.id) throw taken(holder.email);
+  try {
+    await setUserPosixIds(db, { id: user.id, uid: input.uid, gid: input.gid });
+  } catch (error) {
+    // Two admins giving the same uid at once: the unique index decides, and the loser gets the same message.
+    if (!violates(error, "users_posix_uid_key")) throw error;
+    throw taken((await findUserByPosixUid(db, input.uid))?.email ?? "another user");
+  }
   await raisePosixUidSequence(db, 0);
   await appendAudit(db, {
     actorId: actor.id,
@@ -42,6 +49,16 @@ export async function setPosixIds(db: Database, actor: Actor, input: { user: str
     details: { email: user.email, uid: input.uid, gid: input.gid, previousUid: user.posixUid, previousGid: user.posixGid },
   });
   return { ...user, posixUid: input.uid, posixGid: input.gid };
+}
+
+/** Whether a database error (drizzle wraps the driver's) is a violation of `constraint`. */
+function violates(error: unknown, constraint: string): boolean {
+  let e: unknown = error;
+  for (let depth = 0; e && depth < 5; depth++, e = (e as { cause?: unknown }).cause) {
+    const { constraint: name, message } = e as { constraint?: unknown; message?: unknown };
+    if (name === constraint || (typeof message === "string" && message.includes(`"${constraint}"`))) return true;
+  }
+  return false;
 }
 
 /** At boot: new users get uids from `base` on (ATRIUM_POSIX_ID_BASE). Existing users keep theirs. */

@@ -70,6 +70,27 @@ describe(`tRPC access on ${testDbKind}`, () => {
     assert.deepEqual((await caller(analyst).me.get()).teams.map((t) => [t.name, t.role]), [["Fraud", "lead"]]);
   });
 
+  it("lets admins set a user's POSIX ids (audited), refusing root, the system range and a uid another user holds", async () => {
+    await assert.rejects(caller(analyst).admin.users.setPosixIds({ userId: analyst.id, uid: 424242, gid: null }), codeOf("FORBIDDEN"));
+    const c = caller(admin);
+    assert.deepEqual(await c.admin.users.setPosixIds({ userId: analyst.id, uid: 424242, gid: null }), { uid: 424242, gid: 424242 });
+    assert.deepEqual(await c.admin.users.setPosixIds({ userId: analyst.id, uid: 424242, gid: 5000 }), { uid: 424242, gid: 5000 });
+    const listed = (await c.admin.users.list()).find((u) => u.id === analyst.id);
+    assert.deepEqual([listed?.posixUid, listed?.posixGid], [424242, 5000]);
+
+    await assert.rejects(c.admin.users.setPosixIds({ userId: admin.id, uid: 0, gid: null }), (e: unknown) => codeOf("BAD_REQUEST")(e) && /root/.test((e as Error).message));
+    await assert.rejects(c.admin.users.setPosixIds({ userId: admin.id, uid: 999, gid: null }), (e: unknown) => codeOf("BAD_REQUEST")(e) && /between 1000/.test((e as Error).message));
+    await assert.rejects(c.admin.users.setPosixIds({ userId: admin.id, uid: 5001, gid: 0 }), (e: unknown) => codeOf("BAD_REQUEST")(e) && /gid 0 is root/.test((e as Error).message));
+    await assert.rejects(c.admin.users.setPosixIds({ userId: admin.id, uid: -5, gid: null }), codeOf("BAD_REQUEST"));
+    await assert.rejects(c.admin.users.setPosixIds({ userId: admin.id, uid: 424242, gid: null }), (e: unknown) =>
+      codeOf("CONFLICT")(e) && (e as Error).message === "The uid 424242 belongs to ana@example.com; each user needs their own.",
+    );
+
+    const [entry] = (await c.admin.audit({ limit: 200 })).filter((a) => a.action === "user.set_posix_ids");
+    assert.equal(entry?.actorId, admin.id, "audited as the admin who did it");
+    assert.deepEqual(entry?.details, { email: "ana@example.com", uid: 424242, gid: 5000, previousUid: 424242, previousGid: null });
+  });
+
   it("takes identity from the session, never from input", async () => {
     const me = await caller(analyst).me.get();
     assert.equal(me.email, "ana@example.com");

@@ -1,4 +1,4 @@
-// Admin procedures: users, teams, the audit log. Each one parses input and calls one domain function.
+// Admin procedures: users (and their POSIX ids), teams, the audit log. Each one parses input and calls one domain function.
 import { z } from "zod";
 import { listAudit } from "@/db/queries/audit";
 import { listTeams } from "@/db/queries/teams";
@@ -12,6 +12,7 @@ import {
   setDisabled,
   setMembership,
 } from "@/server/identity/users";
+import { setPosixIds } from "@/server/identity/posix-ids";
 import { adminProcedure, router } from "../init";
 
 const id = z.string().uuid();
@@ -45,6 +46,13 @@ export const adminRouter = router({
     resetPassword: adminProcedure
       .input(z.object({ userId: id, password: z.string().min(1).max(1024) }))
       .mutation(({ ctx, input }) => resetPassword(ctx.services.db, ctx.actor, input.userId, input.password)),
+    /** The uid/gid the user's Kubernetes pods run as (gid null: a private group numbered like the uid). */
+    setPosixIds: adminProcedure
+      .input(z.object({ userId: id, uid: z.number().int(), gid: z.number().int().nullable() }))
+      .mutation(async ({ ctx, input }) => {
+        const user = await setPosixIds(ctx.services.db, ctx.actor, { user: input.userId, uid: input.uid, gid: input.gid });
+        return { uid: user.posixUid, gid: user.posixGid ?? user.posixUid };
+      }),
   }),
   teams: router({
     list: adminProcedure.query(({ ctx }) => listTeams(ctx.services.db)),

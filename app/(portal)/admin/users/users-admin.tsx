@@ -1,5 +1,5 @@
 "use client";
-import { Alert, Badge, Button, Group, Menu, Modal, PasswordInput, Select, Stack, Table, Text, TextInput, Title, ActionIcon } from "@mantine/core";
+import { Alert, Badge, Button, Group, Menu, Modal, NumberInput, PasswordInput, Select, Stack, Table, Text, TextInput, Title, ActionIcon } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { IconDots, IconUserPlus } from "@tabler/icons-react";
@@ -17,6 +17,7 @@ export function UsersAdmin() {
   const setDisabled = useMutation(trpc.admin.users.setDisabled.mutationOptions({ onSuccess: invalidate, onError }));
   const [addOpened, add] = useDisclosure(false);
   const [confirm, setConfirm] = useState<{ id: string; email: string } | null>(null);
+  const [posix, setPosix] = useState<PosixTarget | null>(null);
 
   return (
     <Stack>
@@ -35,6 +36,7 @@ export function UsersAdmin() {
             <Table.Th>Username</Table.Th>
             <Table.Th>Role</Table.Th>
             <Table.Th>Teams</Table.Th>
+            <Table.Th title="What the user's Kubernetes pods run as, and who owns the files on their home volume">UID / GID</Table.Th>
             <Table.Th>Status</Table.Th>
             <Table.Th>Last sign-in</Table.Th>
             <Table.Th aria-label="Actions" />
@@ -51,12 +53,17 @@ export function UsersAdmin() {
                 </Text>
               </Table.Td>
               <Table.Td>
-                <Badge variant="light" color={u.role === "admin" ? "grape" : "gray"} style={{ overflow: "visible" }}>
+                <Badge variant="light" color={u.role === "admin" ? "grape" : "gray"} style={{ overflow: "visible", minWidth: "max-content" }}>
                   {u.role}
                 </Badge>
               </Table.Td>
               <Table.Td>{u.teams.map((t) => (t.role === "lead" ? `${t.name} (lead)` : t.name)).join(", ") || "—"}</Table.Td>
-              <Table.Td>{u.disabled ? <Badge color="red" variant="light" style={{ overflow: "visible" }}>disabled</Badge> : <Badge color="teal" variant="light" style={{ overflow: "visible" }}>active</Badge>}</Table.Td>
+              <Table.Td>
+                <Text ff="monospace" size="sm" style={{ whiteSpace: "nowrap" }}>
+                  {u.posixUid} / {u.posixGid ?? u.posixUid}
+                </Text>
+              </Table.Td>
+              <Table.Td>{u.disabled ? <Badge color="red" variant="light" style={{ overflow: "visible", minWidth: "max-content" }}>disabled</Badge> : <Badge color="teal" variant="light" style={{ overflow: "visible", minWidth: "max-content" }}>active</Badge>}</Table.Td>
               <Table.Td>{u.lastSignInAt ? new Date(u.lastSignInAt).toLocaleString() : "never"}</Table.Td>
               <Table.Td>
                 <Menu position="bottom-end">
@@ -69,6 +76,7 @@ export function UsersAdmin() {
                     <Menu.Item onClick={() => setRole.mutate({ userId: u.id, role: u.role === "admin" ? "analyst" : "admin" })}>
                       {u.role === "admin" ? "Make analyst" : "Make admin"}
                     </Menu.Item>
+                    <Menu.Item onClick={() => setPosix({ id: u.id, email: u.email, uid: u.posixUid, gid: u.posixGid })}>Set uid and gid</Menu.Item>
                     {u.disabled ? (
                       <Menu.Item onClick={() => setDisabled.mutate({ userId: u.id, disabled: false })}>Enable</Menu.Item>
                     ) : (
@@ -84,6 +92,7 @@ export function UsersAdmin() {
         </Table.Tbody>
       </Table>
       <AddUserModal opened={addOpened} onClose={add.close} onAdded={invalidate} />
+      {posix && <PosixIdsModal key={posix.id} target={posix} onClose={() => setPosix(null)} onSaved={invalidate} />}
       <Modal opened={confirm !== null} onClose={() => setConfirm(null)} title="Disable this account?">
         <Text size="sm">
           {confirm?.email} will be signed out and can no longer sign in or use API tokens. You can enable the account again later.
@@ -154,6 +163,75 @@ function AddUserModal({ opened, onClose, onAdded }: { opened: boolean; onClose: 
             </Button>
             <Button type="submit" loading={add.isPending}>
               Add user
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}
+
+interface PosixTarget {
+  id: string;
+  email: string;
+  uid: number;
+  gid: number | null;
+}
+
+/**
+ * The uid/gid a user's Kubernetes pods run as. The server refuses root, the system range and a uid another user
+ * holds, and audits the change; its message shows here, where the admin acted.
+ */
+function PosixIdsModal({ target, onClose, onSaved }: { target: PosixTarget; onClose: () => void; onSaved: () => void }) {
+  const trpc = useTRPC();
+  const [uid, setUid] = useState<number | string>(target.uid);
+  const [gid, setGid] = useState<number | string>(target.gid ?? "");
+  const save = useMutation(
+    trpc.admin.users.setPosixIds.mutationOptions({
+      onSuccess: (ids) => {
+        notifications.show({ color: "teal", message: `${target.email} now runs as uid ${ids.uid}, gid ${ids.gid}.` });
+        onSaved();
+        onClose();
+      },
+    }),
+  );
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    save.mutate({ userId: target.id, uid: Number(uid), gid: gid === "" ? null : Number(gid) });
+  };
+  return (
+    <Modal opened onClose={onClose} title={`uid and gid of ${target.email}`}>
+      <form onSubmit={submit}>
+        <Stack>
+          {save.error && <Alert color="red">{errorMessage(save.error)}</Alert>}
+          <NumberInput
+            label="UID"
+            description="What this user's Kubernetes pods run as: 1000 or more, and no other user's."
+            required
+            allowDecimal={false}
+            allowNegative={false}
+            hideControls
+            value={uid}
+            onChange={setUid}
+          />
+          <NumberInput
+            label="GID"
+            description="Leave empty for a private group numbered like the uid."
+            allowDecimal={false}
+            allowNegative={false}
+            hideControls
+            value={gid}
+            onChange={setGid}
+          />
+          <Text size="xs" c="dimmed">
+            Kernels already running keep their ids, and files already on the user&apos;s home volume keep their owner.
+          </Text>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={onClose}>
+              Cancel
+            </Button>
+            <Button type="submit" loading={save.isPending} disabled={uid === ""}>
+              Save
             </Button>
           </Group>
         </Stack>
