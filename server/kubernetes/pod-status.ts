@@ -81,7 +81,7 @@ export function podProgress(pod: V1Pod, container?: string): PodProgress {
     const message = oneLine(waiting.message);
     return {
       kind: 'ended',
-      reason: `pod ${name}: ${what} (${waiting.reason})${message ? `: ${message}` : ''}`,
+      reason: `pod ${name}: ${what} (${waiting.reason})${message ? `: ${message}` : ''}. ${image ? 'The kernel image is not available to the cluster: tell an admin.' : 'The kernel pod is misconfigured: tell an admin.'}`,
       failure: image ? 'image' : 'config',
     };
   }
@@ -109,5 +109,5 @@ export function podProgress(pod: V1Pod, container?: string): PodProgress {
 
 /** The failure of a pod that never became Unschedulable-free within its grace. */
 export function unschedulableReason(podName: string, message: string): string {
-  return `pod ${podName} cannot be scheduled: ${message}`;
+  return `pod ${podName} cannot be scheduled: ${message}. Pick a smaller size, or ask an admin about the cluster's capacity.`;
 }

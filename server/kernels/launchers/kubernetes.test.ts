@@ -196,7 +196,7 @@ describe('pod status → launch phase or failure', () => {
 
   it('image pulls, config errors and exits end the launch with the reason', () => {
     const pull = podProgress(pod({ phase: 'Pending', containerStatuses: [container({ waiting: { reason: 'ErrImagePull', message: 'pull access denied' } })] }, { nodeName: 'n' }));
-    assert.deepEqual(pull, { kind: 'ended', failure: 'image', reason: 'pod p: the image atrium/kernel:dev could not be pulled (ErrImagePull): pull access denied' });
+    assert.deepEqual(pull, { kind: 'ended', failure: 'image', reason: 'pod p: the image atrium/kernel:dev could not be pulled (ErrImagePull): pull access denied. The kernel image is not available to the cluster: tell an admin.' });
     const backoff = podProgress(pod({ phase: 'Pending', containerStatuses: [container({ waiting: { reason: 'ImagePullBackOff' } })] }, { nodeName: 'n' }));
     assert.equal(backoff.kind === 'ended' && backoff.failure, 'image');
     const config = podProgress(pod({ phase: 'Pending', containerStatuses: [container({ waiting: { reason: 'CreateContainerConfigError', message: 'secret "x" not found' } })] }, { nodeName: 'n' }));

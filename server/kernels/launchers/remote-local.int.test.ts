@@ -186,7 +186,7 @@ test('a launcher that exits at once (bad argv) fails fast with LAUNCH_FAILED and
     assert.equal(e.code, 'LAUNCH_FAILED');
     assert.equal(e.kernelId, kernelId);
     assert.match(e.engineId ?? '', /^pid \d+$/);
-    assert.match(e.message, /exited before reporting its connection info/);
+    assert.match(e.message, /ended before it reported its connection info/);
     assert.match(e.message, /exited with code 2/);
     assert.match(e.message, /no-such-option/);
     return true;

@@ -384,7 +384,7 @@ export abstract class RemoteLauncher implements Launcher {
     if (outcome.kind === 'exited') {
       this.listener.cancel(kernelId, 'the launcher exited');
       await engine.cleanup().catch(() => {});
-      throw new LaunchError('LAUNCH_FAILED', `${what} exited before reporting its connection info: ${outcome.status.reason}`, {
+      throw new LaunchError('LAUNCH_FAILED', `${what} ended before it reported its connection info: ${outcome.status.reason}`, {
         kernelId,
         engineId: engine.engineId,
       });
