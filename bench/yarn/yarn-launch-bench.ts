@@ -55,6 +55,8 @@ const { values: opts } = parseArgs({
     'keep-work': { type: 'boolean', default: false },
     'atrium-dir': { type: 'string' },
     'run-deadline-min': { type: 'string', default: '100' },
+    /** AJ (default): Atrium first in each pair; JA: JEG first (to check that position in the pair does not matter). */
+    order: { type: 'string', default: 'AJ' },
   },
 });
 const REPS = Number(opts.reps);
@@ -62,6 +64,8 @@ const WARMUP = Number(opts.warmup);
 const PORT_OFFSET = Number(opts['port-offset']);
 const RUN_DEADLINE_MS = Number(opts['run-deadline-min']) * 60_000;
 if (!(REPS >= 1 && WARMUP >= 0 && PORT_OFFSET >= 0)) throw new Error('--reps >= 1, --warmup >= 0, --port-offset >= 0');
+if (opts.order !== 'AJ' && opts.order !== 'JA') throw new Error('--order AJ or JA');
+const PAIR: ('atrium' | 'jeg')[] = opts.order === 'AJ' ? ['atrium', 'jeg'] : ['jeg', 'atrium'];
 
 const KERNELSPEC = 'spark_python_yarn_cluster';
 const ANALYST = 'ana';
@@ -250,6 +254,57 @@ class AtriumPhaseWatcher {
   }
 }
 
+const CLK_TCK = 100; // Linux's USER_HZ for /proc/<pid>/stat times
+/** A process's own CPU time (utime + stime), ms, or undefined when it is gone. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Run-queue wait (ms) summed over a process's threads, from /proc/<pid>/task/<tid>/schedstat (cpu, wait, slices). */
+function processRunDelayMs(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
+      } catch {
+        // thread gone
+      }
+    }
+    return ns / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Processes of YARN containers (AM, executors, kernels) still alive: command line or cwd under <work>/yarn/. */
+function containerProcesses(clusterWorkDir: string): number[] {
+  const marker = path.join(clusterWorkDir, 'yarn') + path.sep;
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (/^\d+ \(.*\) Z/.test(stat)) continue;
+      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      let cwd = '';
+      try {
+        cwd = fs.readlinkSync(`/proc/${entry}/cwd`);
+      } catch {}
+      if (cmd.includes(marker) || cwd.startsWith(marker)) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
 /**
  * When the gateway spawned spark-submit and when it was gone, from /proc (every 100 ms): splits "submitted"
  * into the gateway's own work before it runs spark-submit and the spark-submit client (bash → Spark's
@@ -261,6 +316,14 @@ class AtriumPhaseWatcher {
 class ProcWatcher {
   spawnMs: number | undefined;
   goneMs: number | undefined;
+  /** CPU (user + system) of the spark-submit processes, last seen: the launcher Main JVM and SparkSubmit JVM. */
+  readonly cpuMs = new Map<number, number>();
+  /** Time the spark-submit processes' threads spent runnable but waiting for a CPU, last seen. */
+  readonly runDelayMs = new Map<number, number>();
+  /** The SparkSubmit JVM's arguments (secrets redacted) and environment (names; a few values), for comparing. */
+  jvm: { argv: string[]; env: Record<string, string> } | undefined;
+  /** Every other process that appeared during the launch (first 30 s): its command and last CPU, to see who competed. */
+  readonly census = new Map<number, { cmd: string; cpuMs: number; firstMs: number }>();
   private readonly pids = new Set<number>();
   private readonly young = new Map<number, number>();
   private readonly old = new Set<number>();
@@ -295,6 +358,7 @@ class ProcWatcher {
       } catch {
         continue;
       }
+      if (!this.census.has(pid) && at - this.t0 < 30_000) this.census.set(pid, { cmd: cmd.replaceAll('\0', ' ').slice(0, 160), cpuMs: 0, firstMs: Math.round(at - this.t0) });
       if (/spark-submit|org\.apache\.spark\.deploy\.SparkSubmit/.test(cmd) && cmd.includes(this.marker)) {
         this.pids.add(pid);
         this.young.delete(pid);
@@ -314,12 +378,45 @@ class ProcWatcher {
       });
       if (!alive) this.goneMs = at - this.t0;
     }
+    for (const [pid, entry] of this.census) {
+      const cpu = processCpuMs(pid);
+      if (cpu !== undefined) entry.cpuMs = cpu;
+      if (entry.cmd.length < 5) {
+        try {
+          entry.cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 160);
+        } catch {}
+      }
+    }
+    for (const pid of this.pids) {
+      const cpu = processCpuMs(pid);
+      if (cpu !== undefined) this.cpuMs.set(pid, cpu);
+      const wait = processRunDelayMs(pid);
+      if (wait !== undefined) this.runDelayMs.set(pid, wait);
+      if (!this.jvm) this.readJvm(pid);
+    }
+  }
+
+  private readJvm(pid: number): void {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      if (!argv.includes('org.apache.spark.deploy.SparkSubmit') || argv.includes('org.apache.spark.launcher.Main')) return;
+      const keep = /^(SPARK_|PYSPARK_|HADOOP_|YARN_|JAVA_HOME$|HOME$|PATH$|PYTHONPATH$|LANG$|SHELL$|USER$)/;
+      const env: Record<string, string> = {};
+      for (const kv of fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)) {
+        const i = kv.indexOf('=');
+        env[kv.slice(0, i)] = keep.test(kv.slice(0, i)) ? kv.slice(i + 1) : '…';
+      }
+      const redacted = argv.map((a, i) => (/^--(RemoteProcessProxy\.)?(public-key|launch-token)$/.test(argv[i - 1] ?? '') ? '<redacted>' : a));
+      this.jvm = { argv: redacted, env };
+    } catch {
+      // gone or not readable yet
+    }
   }
 
   start(): void {
     this.loop = (async () => {
       const end = now() + 120_000;
-      while (!this.stopped && now() < end && this.goneMs === undefined) {
+      while (!this.stopped && now() < end && (this.goneMs === undefined || now() - this.t0 < 30_000)) {
         this.tick();
         await sleep(100);
       }
@@ -498,18 +595,58 @@ interface LaunchResult {
   container?: { rel: Record<string, number>; lines: Record<string, string>; note?: string };
   spark?: { stockCell: { status: string; text: string; error?: string; ms: number }; fallback?: { status: string; text: string; error?: string; ms: number }; ident?: string };
   stop?: { deleteMs?: number; toFinalMs?: number; finalState?: string; killedByBench?: boolean; error?: string };
+  /** CPU ms: the gateway process's own and the other gateway's (idle) from POST to `1+1`; the whole machine's; spark-submit's */
+  cpu?: {
+    gatewayToUsableMs?: number;
+    otherGatewayToUsableMs?: number;
+    systemToUsableMs?: number;
+    clusterToUsableMs?: number;
+    benchToUsableMs?: number;
+    sparkSubmitMs?: number;
+    sparkSubmitRunDelayMs?: number;
+  };
+  /** Container processes of the previous launch still alive when this one was due, and how long the bench waited. */
+  quiesce?: { leftoverProcesses: number; waitedMs: number; stillThere: number };
+  submitJvm?: { argv: string[]; env: Record<string, string> };
+  /** The processes that appeared during the launch's first 30 s, by CPU. */
+  census?: { cmd: string; cpuMs: number; firstMs: number }[];
   error?: string;
+}
+
+const delta = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : Math.round(b - a));
+
+/** CPU time of the whole machine (all cores, non-idle), ms, from /proc/stat. */
+function systemCpuMs(): number | undefined {
+  try {
+    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+    return ((cpu.reduce((a, b) => a + b, 0) - idle) * 1000) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
 }
 
 interface Ctx {
   rm: Rm;
   clients: Record<Target, GatewayClient>;
   nodeManagerLogDirs: string;
+  /** The gateway server processes (Atrium's node, JEG's python): their own CPU per launch is recorded. */
+  gatewayPids: Record<Target, number>;
+  clusterWorkDir: string;
+  /** The mini cluster's JVM (NameNode, DataNode, RM, NodeManager): its CPU per launch is recorded too. */
+  clusterPid: number;
 }
 
 async function measureLaunch(ctx: Ctx, target: Target, rep: number, warmup: boolean): Promise<LaunchResult> {
   const client = ctx.clients[target];
-  const result: LaunchResult = { target, rep, warmup, loadBefore: os.loadavg()[0]!, ms: {} };
+  // The previous launch's containers (AM, executor, kernel) may still be exiting after the RM reported the
+  // application final: wait (bounded) until none is left, so no launch starts beside the other's teardown.
+  const quiesceStart = now();
+  const leftover = containerProcesses(ctx.clusterWorkDir).length;
+  while (containerProcesses(ctx.clusterWorkDir).length && now() - quiesceStart < 60_000) await sleep(250);
+  const quiesce = { leftoverProcesses: leftover, waitedMs: Math.round(now() - quiesceStart), stillThere: containerProcesses(ctx.clusterWorkDir).length };
+  const result: LaunchResult = { target, rep, warmup, loadBefore: os.loadavg()[0]!, ms: {}, quiesce };
+  const benchCpu0 = process.cpuUsage();
   const known = new Set<string>();
   if (target === 'atrium') {
     const list = await client.request('GET', 'api/kernels', undefined, 10_000);
@@ -523,6 +660,11 @@ async function measureLaunch(ctx: Ctx, target: Target, rep: number, warmup: bool
   phases?.start();
   const submitProc = new ProcWatcher(runDir, t0);
   submitProc.start();
+  const gatewayCpu0 = processCpuMs(ctx.gatewayPids[target]);
+  const cpuOf = (t: Target) => processCpuMs(ctx.gatewayPids[t]);
+  const otherCpu0 = cpuOf(target === 'atrium' ? 'jeg' : 'atrium');
+  const systemCpu0 = systemCpuMs();
+  const clusterCpu0 = processCpuMs(ctx.clusterPid);
   let ws: WsTransport | undefined;
   try {
     const res = await client.request('POST', 'api/kernels', { name: KERNELSPEC, env: { KERNEL_USERNAME: ANALYST } }, POST_DEADLINE);
@@ -537,6 +679,13 @@ async function measureLaunch(ctx: Ctx, target: Target, rep: number, warmup: bool
     result.ms.kernelInfo = info.ms;
     const two = await runCell(ws, '1+1', CELL_DEADLINE);
     result.ms.exec11 = now() - t0;
+    result.cpu = {
+      gatewayToUsableMs: delta(gatewayCpu0, cpuOf(target)),
+      otherGatewayToUsableMs: delta(otherCpu0, cpuOf(target === 'atrium' ? 'jeg' : 'atrium')),
+      systemToUsableMs: delta(systemCpu0, systemCpuMs()),
+      clusterToUsableMs: delta(clusterCpu0, processCpuMs(ctx.clusterPid)),
+      benchToUsableMs: Math.round((process.cpuUsage(benchCpu0).user + process.cpuUsage(benchCpu0).system) / 1000),
+    };
     if (two.status !== 'ok' || two.text !== '2') throw new Error(`1+1 gave ${two.status} ${JSON.stringify(two.text)} ${two.error ?? ''}`);
     const stock = await runCell(ws, SPARK_CELL, SPARK_DEADLINE);
     let fallback: CellOutcome | undefined;
@@ -560,6 +709,10 @@ async function measureLaunch(ctx: Ctx, target: Target, rep: number, warmup: bool
   }
   result.ms.submitSpawned = submitProc.spawnMs;
   result.ms.submitExited = submitProc.goneMs;
+  const sum = (m: Map<number, number>) => Math.round([...m.values()].reduce((a, b) => a + b, 0));
+  result.cpu = { ...result.cpu, sparkSubmitMs: sum(submitProc.cpuMs), sparkSubmitRunDelayMs: sum(submitProc.runDelayMs) };
+  result.submitJvm = submitProc.jvm;
+  result.census = [...submitProc.census.values()].sort((a, b) => b.cpuMs - a.cpuMs).slice(0, 12).map((c) => ({ ...c, cpuMs: Math.round(c.cpuMs) }));
   const app = watcher.app;
   result.phases = phases?.phases;
   if (app) {
@@ -676,6 +829,23 @@ function report(results: LaunchResult[]): string {
   const stopA = summarize(results.filter((r) => r.target === 'atrium' && !r.warmup && r.stop?.toFinalMs !== undefined).map((r) => r.stop!.toFinalMs!));
   const stopJ = summarize(results.filter((r) => r.target === 'jeg' && !r.warmup && r.stop?.toFinalMs !== undefined).map((r) => r.stop!.toFinalMs!));
   lines.push(`| DELETE /api/kernels → application in a final state | ${cell(stopA.n ? stopA : undefined)} | ${cell(stopJ.n ? stopJ : undefined)} | ${stopA.n && stopJ.n ? `${(stopA.p50 / stopJ.p50).toFixed(2)}x` : '–'} |`);
+  const cpuRow = (label: string, pick: (r: LaunchResult) => number | undefined) => {
+    const of = (t: Target) => {
+      const v = results.filter((r) => r.target === t && !r.warmup && !r.error).map(pick).filter((x): x is number => x !== undefined);
+      return v.length ? summarize(v) : undefined;
+    };
+    const a = of('atrium');
+    const j = of('jeg');
+    lines.push(`| ${label} | ${cell(a)} | ${cell(j)} | ${a && j && j.p50 ? `${(a.p50 / j.p50).toFixed(2)}x` : '–'} |`);
+  };
+  cpuRow('CPU s: the gateway process itself, POST → `1+1`', (r) => r.cpu?.gatewayToUsableMs);
+  cpuRow('CPU s: the other (idle) gateway meanwhile', (r) => r.cpu?.otherGatewayToUsableMs);
+  cpuRow('CPU s: spark-submit (launcher JVM + SparkSubmit JVM)', (r) => r.cpu?.sparkSubmitMs);
+  cpuRow('CPU s: whole machine (2 cores), POST → `1+1`', (r) => r.cpu?.systemToUsableMs);
+  cpuRow('CPU s: the mini cluster JVM (HDFS + RM + NodeManager), POST → `1+1`', (r) => r.cpu?.clusterToUsableMs);
+  cpuRow('CPU s: this bench process (its polls), POST → `1+1`', (r) => r.cpu?.benchToUsableMs);
+  cpuRow('s spark-submit\'s threads waited for a CPU (run queue)', (r) => r.cpu?.sparkSubmitRunDelayMs);
+  cpuRow('s waited before the launch for the previous launch\'s containers to exit', (r) => r.quiesce?.waitedMs);
   lines.push('');
   lines.push('| # | target | load (1 min) before→after | POST | `1+1` | RM RUNNING | Spark result | app | final state | note |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|');
@@ -888,12 +1058,12 @@ async function main(): Promise<void> {
     const atriumSpecs = await clients.atrium.kernelspecs(10_000);
     if (!(atriumSpecs.json as { kernelspecs?: Record<string, unknown> }).kernelspecs?.[KERNELSPEC]) throw new Error(`Atrium does not offer ${KERNELSPEC}: ${atriumSpecs.body.slice(0, 300)}`);
 
-    const ctx: Ctx = { rm, clients, nodeManagerLogDirs: cluster.info.nodeManagerLogDirs };
+    const ctx: Ctx = { rm, clients, nodeManagerLogDirs: cluster.info.nodeManagerLogDirs, gatewayPids: { atrium: atriumProc.child.pid!, jeg: jegProc.child.pid! }, clusterWorkDir: path.join(runDir, 'hadoop'), clusterPid: cluster.info.pid };
     const results: LaunchResult[] = [];
     const order: { target: Target; rep: number; warmup: boolean }[] = [];
-    for (let i = 0; i < WARMUP; i++) order.push({ target: 'atrium', rep: i + 1, warmup: true }, { target: 'jeg', rep: i + 1, warmup: true });
-    for (let i = 0; i < REPS; i++) order.push({ target: 'atrium', rep: i + 1, warmup: false }, { target: 'jeg', rep: i + 1, warmup: false });
-    log(`${order.length} launches: ${WARMUP} warm-up pair(s), then ${REPS} × (Atrium, JEG)`);
+    for (let i = 0; i < WARMUP; i++) order.push(...PAIR.map((target) => ({ target, rep: i + 1, warmup: true })));
+    for (let i = 0; i < REPS; i++) order.push(...PAIR.map((target) => ({ target, rep: i + 1, warmup: false })));
+    log(`${order.length} launches: ${WARMUP} warm-up pair(s), then ${REPS} × (${PAIR.join(', ')})`);
     for (const step of order) {
       results.push(await measureLaunch(ctx, step.target, step.rep, step.warmup));
       if (results.at(-1)!.error) keep = true;
@@ -903,6 +1073,7 @@ async function main(): Promise<void> {
     const out = {
       machine: { ...machine, loadAvgEnd: os.loadavg() },
       command: `bash bench/yarn/run-yarn-bench.sh ${process.argv.slice(2).join(' ')}`.trim(),
+      order: PAIR,
       durationS: Math.round((Date.now() - runStarted) / 1000),
       settings: {
         reps: REPS,
