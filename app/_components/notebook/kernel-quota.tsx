@@ -98,7 +98,7 @@ export function KernelBanners({ session, onSave, dirty }: { session: KernelSessi
               </Text>
             )}
           </div>
-          <Group gap="xs" wrap="nowrap">
+          <Group gap="xs" wrap="nowrap" flex="none">
             {r.quota && (
               <Button size="xs" variant="default" component={Link} href="/usage">
                 Open Usage
@@ -117,8 +117,8 @@ export function KernelBanners({ session, onSave, dirty }: { session: KernelSessi
     return (
       <Alert color="gray" mt="xs" title={words.title} role="alert">
         <Group justify="space-between" wrap="nowrap">
-          <Text size="sm">{words.message}</Text>
-          <Button size="xs" variant="light" leftSection={<IconPlayerPlay size={14} />} onClick={() => void session.restart()}>
+          <Text size="sm">{localTimes(words.message)}</Text>
+          <Button size="xs" variant="light" flex="none" leftSection={<IconPlayerPlay size={14} />} onClick={() => void session.restart()}>
             Start a new kernel
           </Button>
         </Group>
@@ -130,6 +130,19 @@ export function KernelBanners({ session, onSave, dirty }: { session: KernelSessi
 }
 
 const SAVE_BEFORE_MS = 60_000;
+
+/**
+ * The server's reasons and warnings name instants as ISO timestamps (UTC, as recorded); a user reads them in
+ * their own time: "14:05", or "Dec 3, 14:05" when not today.
+ */
+function localTimes(text: string): string {
+  return text.replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z/g, (iso) => {
+    const at = new Date(iso);
+    if (Number.isNaN(at.getTime())) return iso;
+    const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return at.toDateString() === new Date().toDateString() ? time : `${at.toLocaleDateString([], { month: "short", day: "numeric" })}, ${time}`;
+  });
+}
 
 function CullWarning({ kernelId, onSave, dirty }: { kernelId: string; onSave(): Promise<unknown> | void; dirty: boolean }) {
   const trpc = useTRPC();
@@ -167,7 +180,9 @@ function CullWarning({ kernelId, onSave, dirty }: { kernelId: string; onSave(): 
   }, [deadline, onSave]);
 
   if (!warning) return null;
-  const minutes = deadline === null ? null : Math.max(0, Math.ceil((deadline - now) / 60_000));
+  // `now` ticks only while a warning shows: a warning that appears long after the page opened is counted from
+  // when it was fetched, not from the last tick (which said "in 61 min" for a deadline a minute away).
+  const minutes = deadline === null ? null : Math.max(0, Math.ceil((deadline - Math.max(now, warnings.dataUpdatedAt)) / 60_000));
   const when = minutes === null ? "soon" : minutes <= 1 ? "in less than a minute" : `in ${minutes} min`;
   if (warning.kind === "idle") {
     return (
@@ -182,7 +197,7 @@ function CullWarning({ kernelId, onSave, dirty }: { kernelId: string; onSave(): 
               </Text>
             )}
           </Text>
-          <Button size="xs" color="yellow" variant="filled" loading={keep.isPending} onClick={() => keep.mutate({ id: kernelId })}>
+          <Button size="xs" color="yellow" variant="filled" flex="none" loading={keep.isPending} onClick={() => keep.mutate({ id: kernelId })}>
             Keep running
           </Button>
         </Group>
@@ -191,7 +206,7 @@ function CullWarning({ kernelId, onSave, dirty }: { kernelId: string; onSave(): 
   }
   return (
     <Alert color="orange" mt="xs" icon={<IconClockPause size={18} />} role="alert" aria-label="Kernel warning">
-      <Text size="sm">{warning.message}</Text>
+      <Text size="sm">{localTimes(warning.message)}</Text>
     </Alert>
   );
 }
