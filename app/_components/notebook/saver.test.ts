@@ -35,3 +35,53 @@ test("restoring a draft takes outputs from the file by cell id; edited and new c
   assert.ok(b?.cell_type === "code" && b.outputs.length === 1 && b.execution_count === 4);
   assert.ok(c?.cell_type === "code" && c.outputs.length === 0);
 });
+
+test("a save that fails on the way (no answer, server error) is retried with back-off until it lands; a refusal is not", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { NotebookSaver } = await import("./saver");
+  let changed = () => {};
+  const model = { subscribeChanges: (fn: () => void) => ((changed = fn), () => {}), flush() {}, toNotebook: () => file };
+  const answers: Array<Error | "ok"> = [new Error("Failed to fetch"), Object.assign(new Error("boom"), { data: { code: "INTERNAL_SERVER_ERROR" } }), "ok"];
+  let calls = 0;
+  const saver = new NotebookSaver(model as never, "a.ipynb", new Date(0), async () => {
+    calls++;
+    const answer = answers.shift()!;
+    if (answer !== "ok") throw answer;
+    return { mtime: new Date(1) };
+  });
+  changed();
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  t.mock.timers.tick(2_000); // the autosave after edits pause
+  await settle();
+  assert.equal(calls, 1);
+  assert.ok(saver.state.error, "the failure is shown");
+  t.mock.timers.tick(2_000); // first retry after 2 s
+  await settle();
+  assert.equal(calls, 2);
+  t.mock.timers.tick(3_999);
+  await settle();
+  assert.equal(calls, 2, "the second retry waits 4 s");
+  t.mock.timers.tick(1);
+  await settle();
+  assert.equal(calls, 3);
+  assert.equal(saver.state.dirty, false, "saved at last");
+  assert.equal(saver.state.error, null);
+
+  // A refusal (e.g. BAD_REQUEST) is not retried on its own.
+  const refused = new NotebookSaver(model as never, "b.ipynb", new Date(0), async () => {
+    calls++;
+    throw Object.assign(new Error("too large"), { data: { code: "PAYLOAD_TOO_LARGE" } });
+  });
+  calls = 0;
+  changed();
+  t.mock.timers.tick(2_000);
+  await settle();
+  t.mock.timers.tick(120_000);
+  await settle();
+  assert.equal(calls, 1);
+  assert.ok(refused.state.error);
+  saver.dispose();
+  refused.dispose();
+});

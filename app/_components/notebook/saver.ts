@@ -20,6 +20,10 @@ export type SaveCall = (input: { path: string; notebook: Notebook; expectedMtime
 const QUIET_MS = 2_000;
 const MAX_WAIT_MS = 30_000;
 const DRAFT_MS = 500;
+/** A failed save is retried after 2 s, 4 s, 8 s ... at most every minute. */
+const RETRY_FIRST_MS = 2_000;
+const RETRY_MAX_MS = 60_000;
+const RETRIED_CODES = new Set(["INTERNAL_SERVER_ERROR", "TIMEOUT", "TOO_MANY_REQUESTS", "SERVICE_UNAVAILABLE", "BAD_GATEWAY", "GATEWAY_TIMEOUT", "CLIENT_CLOSED_REQUEST"]);
 
 export interface Draft {
   baseMtime: string;
@@ -70,6 +74,8 @@ export class NotebookSaver {
   private maxTimer: ReturnType<typeof setTimeout> | null = null;
   private draftTimer: ReturnType<typeof setTimeout> | null = null;
   private changeCount = 0;
+  /** Failed saves in a row (for the retry back-off). */
+  private failures = 0;
   private unsubscribe: () => void;
 
   constructor(
@@ -131,6 +137,7 @@ export class NotebookSaver {
     try {
       const { mtime } = await this.call({ path: this.path, notebook: this.model.toNotebook(), expectedMtime: this.mtime, force: options.force });
       this.mtime = mtime instanceof Date ? mtime : new Date(mtime);
+      this.failures = 0;
       const dirty = this.changeCount !== changesAtStart;
       this.set({ saving: false, savedAt: new Date(), dirty, conflict: false });
       if (dirty) this.onChange();
@@ -142,6 +149,13 @@ export class NotebookSaver {
         this.set({ saving: false, conflict: true });
       } else {
         this.set({ saving: false, error: (error as Error).message || "The notebook couldn't be saved." });
+        // A dropped connection or a busy server passes: try again, less and less often, without waiting for
+        // another edit. A refusal (bad request, no permission) would fail the same way: the next edit or
+        // Ctrl+S tries again.
+        if (!code || RETRIED_CODES.has(code)) {
+          const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.failures++);
+          if (!this.quietTimer) this.quietTimer = setTimeout(() => void this.save(), delay);
+        }
       }
       return false;
     }
