@@ -319,6 +319,8 @@ async function nodeStatusLoop() {
 /** @type {Map<string, PodRuntime>} by pod uid */
 const pods = new Map();
 const usedIps = new Set();
+/** Where the next pod IP search starts (see setupSandbox). */
+let nextIpIndex = 2;
 
 function newContainer(spec, isInit) {
   const norm = normalizeImage(spec.image ?? "");
@@ -581,9 +583,19 @@ async function createSandbox(rt) {
     Object.assign(rt, { ip: cfg.hostAddress, sandboxReady: true });
     return;
   }
-  let index = 2; // .0 is the network, .1 the host side
-  while (usedIps.has(index)) index++;
-  if (index >= subnet.size - 1) throw new Error(`pod subnet ${cfg.podSubnet} is full`);
+  // Round robin, never lowest-free: a freed IP handed out again at once can meet the host's ARP entry for the
+  // old pod's MAC (a pod deleted a moment ago), and traffic to the new pod then goes nowhere for a minute.
+  // .0 is the network, .1 the host side.
+  let index = -1;
+  for (let tried = 0; tried < subnet.size - 3; tried++) {
+    const candidate = 2 + ((nextIpIndex - 2 + tried) % (subnet.size - 3));
+    if (!usedIps.has(candidate)) {
+      index = candidate;
+      break;
+    }
+  }
+  if (index < 0) throw new Error(`pod subnet ${cfg.podSubnet} is full`);
+  nextIpIndex = index + 1;
   usedIps.add(index);
   const ip = ipString(subnet.base + index);
   const netns = `${cfg.netnsPrefix}${rt.uid.slice(0, 8)}`;

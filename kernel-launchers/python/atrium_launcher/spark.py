@@ -25,11 +25,39 @@ def _get_session(namespace: MutableMapping[str, Any]) -> Any:
             from pyspark.sql import SparkSession
 
             log.info("creating the Spark session on first use")
+            keep_interrupts_visible()
             _session = SparkSession.builder.getOrCreate()
             # Replace the placeholders so later uses are the real objects, with no indirection.
             namespace["spark"] = _session
             namespace["sc"] = _session.sparkContext
         return _session
+
+
+def keep_interrupts_visible() -> None:
+    """An interrupted Spark action must end as KeyboardInterrupt. pyspark's call-site helper makes one more
+    JVM call on the way out of every action; after an interrupt that call can fail on the interrupted py4j
+    connection, and its Py4JNetworkError would replace the KeyboardInterrupt the user caused. On the way out
+    of an interrupt, that call's failure is logged instead."""
+    try:
+        from pyspark import traceback_utils
+    except ImportError:
+        return
+    helper = traceback_utils.SCCallSiteSync
+    original = helper.__exit__
+    if getattr(original, "_atrium_keeps_interrupts", False):
+        return
+
+    def __exit__(self: Any, etype: Any, value: Any, tb: Any) -> Any:
+        if etype is not None and issubclass(etype, KeyboardInterrupt):
+            try:
+                original(self, etype, value, tb)
+            except Exception as exc:  # noqa: BLE001 - the interrupt is what the user must see
+                log.info("after an interrupt, resetting the Spark call site failed: %s", exc)
+            return False
+        return original(self, etype, value, tb)
+
+    __exit__._atrium_keeps_interrupts = True  # type: ignore[attr-defined]
+    helper.__exit__ = __exit__  # type: ignore[method-assign]
 
 
 class _LazySparkName:

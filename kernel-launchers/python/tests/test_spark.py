@@ -75,3 +75,38 @@ def test_cancel_spark_jobs_cancels_when_a_session_exists(monkeypatch):
     monkeypatch.setattr(lazy._session.sparkContext, "cancelAllJobs", lambda: cancelled.append(True))
     lazy.cancel_spark_jobs()
     assert cancelled == [True]
+
+
+def test_an_interrupted_action_ends_as_keyboard_interrupt_even_if_the_call_site_reset_fails(monkeypatch):
+    class CallSite:  # pyspark.traceback_utils.SCCallSiteSync's shape: one more JVM call on the way out
+        def __enter__(self):
+            return self
+
+        def __exit__(self, etype, value, tb):
+            raise RuntimeError("Py4JNetworkError: Answer from Java side is empty")
+
+    pyspark = types.ModuleType("pyspark")
+    utils = types.ModuleType("pyspark.traceback_utils")
+    utils.SCCallSiteSync = CallSite
+    pyspark.traceback_utils = utils
+    monkeypatch.setitem(sys.modules, "pyspark", pyspark)
+    monkeypatch.setitem(sys.modules, "pyspark.traceback_utils", utils)
+
+    lazy.keep_interrupts_visible()
+    lazy.keep_interrupts_visible()  # idempotent: wrapped once
+
+    try:
+        with CallSite():
+            raise KeyboardInterrupt()
+    except BaseException as exc:  # noqa: BLE001
+        assert type(exc) is KeyboardInterrupt
+    else:
+        raise AssertionError("the interrupt was swallowed")
+
+    try:  # any other way out keeps pyspark's own behaviour
+        with CallSite():
+            pass
+    except RuntimeError as exc:
+        assert "Py4JNetworkError" in str(exc)
+    else:
+        raise AssertionError("the call-site failure was hidden outside an interrupt")
