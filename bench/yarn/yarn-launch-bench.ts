@@ -55,7 +55,10 @@ const { values: opts } = parseArgs({
     'keep-work': { type: 'boolean', default: false },
     'atrium-dir': { type: 'string' },
     'run-deadline-min': { type: 'string', default: '100' },
-    /** AJ (default): Atrium first in each pair; JA: JEG first (to check that position in the pair does not matter). */
+    /**
+     * AJ (default): A, J, A, J, ...; JA: J, A, J, A, ...; ABBA: A, J, J, A, A, J, ... (each target follows
+     * itself half the time and the other half the time: checks that what ran just before does not matter).
+     */
     order: { type: 'string', default: 'AJ' },
   },
 });
@@ -64,8 +67,10 @@ const WARMUP = Number(opts.warmup);
 const PORT_OFFSET = Number(opts['port-offset']);
 const RUN_DEADLINE_MS = Number(opts['run-deadline-min']) * 60_000;
 if (!(REPS >= 1 && WARMUP >= 0 && PORT_OFFSET >= 0)) throw new Error('--reps >= 1, --warmup >= 0, --port-offset >= 0');
-if (opts.order !== 'AJ' && opts.order !== 'JA') throw new Error('--order AJ or JA');
-const PAIR: ('atrium' | 'jeg')[] = opts.order === 'AJ' ? ['atrium', 'jeg'] : ['jeg', 'atrium'];
+if (!['AJ', 'JA', 'ABBA'].includes(opts.order!)) throw new Error('--order AJ, JA or ABBA');
+/** The targets of pair i (0-based). */
+const pairOf = (i: number): ('atrium' | 'jeg')[] =>
+  opts.order === 'JA' || (opts.order === 'ABBA' && i % 2 === 1) ? ['jeg', 'atrium'] : ['atrium', 'jeg'];
 
 const KERNELSPEC = 'spark_python_yarn_cluster';
 const ANALYST = 'ana';
@@ -388,6 +393,13 @@ class ProcWatcher {
       }
     }
     for (const pid of this.pids) {
+      // A zombie (JEG reaps its spark-submit only when the kernel is deleted) keeps only its dead main
+      // thread in /proc/<pid>/task: its numbers are read while it runs, never after.
+      let zombie = true;
+      try {
+        zombie = /^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {}
+      if (zombie) continue;
       const cpu = processCpuMs(pid);
       if (cpu !== undefined) this.cpuMs.set(pid, cpu);
       const wait = processRunDelayMs(pid);
@@ -582,6 +594,8 @@ interface LaunchResult {
   target: Target;
   rep: number;
   warmup: boolean;
+  /** The target launched just before this one (its teardown preceded this launch). */
+  after?: Target;
   loadBefore: number;
   loadAfter?: number;
   kernelId?: string;
@@ -1061,11 +1075,13 @@ async function main(): Promise<void> {
     const ctx: Ctx = { rm, clients, nodeManagerLogDirs: cluster.info.nodeManagerLogDirs, gatewayPids: { atrium: atriumProc.child.pid!, jeg: jegProc.child.pid! }, clusterWorkDir: path.join(runDir, 'hadoop'), clusterPid: cluster.info.pid };
     const results: LaunchResult[] = [];
     const order: { target: Target; rep: number; warmup: boolean }[] = [];
-    for (let i = 0; i < WARMUP; i++) order.push(...PAIR.map((target) => ({ target, rep: i + 1, warmup: true })));
-    for (let i = 0; i < REPS; i++) order.push(...PAIR.map((target) => ({ target, rep: i + 1, warmup: false })));
-    log(`${order.length} launches: ${WARMUP} warm-up pair(s), then ${REPS} × (${PAIR.join(', ')})`);
+    for (let i = 0; i < WARMUP; i++) order.push(...pairOf(0).map((target) => ({ target, rep: i + 1, warmup: true })));
+    for (let i = 0; i < REPS; i++) order.push(...pairOf(i).map((target) => ({ target, rep: i + 1, warmup: false })));
+    log(`${order.length} launches: ${WARMUP} warm-up pair(s), then ${REPS} pairs in ${opts.order} order`);
     for (const step of order) {
+      const previous = results.at(-1)?.target;
       results.push(await measureLaunch(ctx, step.target, step.rep, step.warmup));
+      results.at(-1)!.after = previous;
       if (results.at(-1)!.error) keep = true;
     }
 
@@ -1073,7 +1089,7 @@ async function main(): Promise<void> {
     const out = {
       machine: { ...machine, loadAvgEnd: os.loadavg() },
       command: `bash bench/yarn/run-yarn-bench.sh ${process.argv.slice(2).join(' ')}`.trim(),
-      order: PAIR,
+      order: opts.order,
       durationS: Math.round((Date.now() - runStarted) / 1000),
       settings: {
         reps: REPS,

@@ -254,7 +254,7 @@ test('a PySpark kernel runs as the Spark driver of a YARN cluster-mode app, as a
   const interrupted = await longReply;
   timings.interruptToReply = seconds(Date.now() - interruptedAt);
   assert.equal(interrupted.content.status, 'error');
-  assert.equal(interrupted.content.ename, 'KeyboardInterrupt');
+  assert.equal(interrupted.content.ename, 'KeyboardInterrupt', `the interrupted cell ended with:\n${((interrupted.content.traceback as string[] | undefined) ?? []).join('\n').replace(/\x1b\[[0-9;]*m/g, '')}`);
   assert.ok(Date.now() - interruptedAt < 20_000, `the cell returned ${timings.interruptToReply} after the interrupt`);
   // Ask the driver until the cancellation has settled (the status tracker can lag the cancel by a moment, and a
   // loaded run once gave a reply without its output), within a deadline.
