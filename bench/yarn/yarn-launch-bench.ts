@@ -1,8 +1,9 @@
 // YARN launch benchmark: Atrium's `spark_python_yarn_cluster` kernel against Jupyter Enterprise Gateway 3.3.0's
 // own `spark_python_yarn_cluster` kernelspec and launcher, in ONE run, on ONE Hadoop mini cluster.
 //
-//   bash bench/yarn/run-yarn-bench.sh [--reps 5] [--warmup 1] [--port-offset 7000] [--out FILE] [--keep-work]
-//   (= node --import tsx bench/yarn/yarn-launch-bench.ts ...)
+//   bash bench/yarn/run-yarn-bench.sh [--reps 5] [--warmup 1] [--order AJ|JA|ABBA] [--port-offset 7000]
+//        [--out FILE] [--keep-work] [--atrium-dir DIR] [--run-deadline-min 100]
+//   (= node --import tsx bench/yarn/yarn-launch-bench.ts ...; results: bench/yarn/results/<time>.json)
 //
 // Per launch, from the moment POST /api/kernels is sent (t0):
 //   post        → the gateway answered 201 (both block until their launch step is done, see below)
@@ -15,10 +16,14 @@
 //   container   → landmark lines in the AM container's logs (container-logs.ts)
 //   Atrium only → its launch phases (the notebook's "submitted → accepted → running → connected"), read every
 //                 400 ms from its own status procedure while the POST is pending
+//   CPU         → per launch: the gateway's own process, the other (idle) gateway, spark-submit's JVMs (and
+//                 how long their threads waited in the run queue), the cluster JVM, this bench, the machine;
+//                 plus a census of every process that appeared during the launch
 // The targets alternate (A, J, A, J, ...; --warmup pairs first, not counted) so load drifts hit both; the
 // 1-minute load average is recorded per launch. After each launch the kernel is deleted through the gateway,
 // the application must reach a final state (else it is killed through the RM), and nothing may be live in
-// the RM before the next launch. At the end every live application is killed and everything stopped.
+// the RM before the next launch; the next launch also waits (bounded) until the previous one's container
+// processes have exited. At the end every live application is killed and everything stopped.
 // Same for both: cluster, queue (risk), analyst (ana, through --proxy-user: impersonation on for both), driver
 // size (Atrium's default "medium": 7372m + 820m overhead, 2 cores), spark-defaults.conf (Spark's jars and
 // pyspark's zips referenced in place with local:, nothing uploaded but the app and conf; the venv's Python in
