@@ -161,11 +161,11 @@ def run_kernel(
     from tornado import ioloop
 
     user_ns: dict[str, Any] = {}
+    spark_now = False
     if args.spark_init in ("lazy", "background"):
-        from atrium_launcher.spark import install_lazy_spark, start_spark_in_background
+        from atrium_launcher.spark import install_lazy_spark
 
-        if install_lazy_spark(user_ns) and args.spark_init == "background":
-            start_spark_in_background(user_ns)
+        spark_now = install_lazy_spark(user_ns) and args.spark_init == "background"
 
     module_name, _, class_name = args.kernel_class_name.rpartition(".")
     kernel_class = getattr(__import__(module_name, fromlist=[class_name]), class_name)
@@ -177,6 +177,12 @@ def run_kernel(
         main_loop.add_callback(main_loop.stop)
 
     start_comm(stop_kernel, [app.shell_port, app.iopub_port, app.stdin_port, app.hb_port, app.control_port])
+    if spark_now:
+        # After the report, not before IPython's start: the two compete for the driver's CPU, and the user waits
+        # for the report; `spark`/`sc` wait for this thread when used.
+        from atrium_launcher.spark import start_spark_in_background
+
+        start_spark_in_background(user_ns)
     try:
         app.start()
     finally:
