@@ -134,6 +134,30 @@ describe(`output recorder on ${testDbKind}`, () => {
     assert.deepEqual(row?.outputs, [{ output_type: "stream", name: "stdout", text: "0\n1\n2\n" }]);
   });
 
+  it("a running cell with a big output is rewritten less often (each write is all of it), and in full at the end", async () => {
+    const source = new MessageSource(kernelId, ana.id);
+    const recorder = recorderFor(source);
+    const id = source.execute("print('x' * 2_000_000)");
+    source.reply(id, "iopub", "status", { execution_state: "busy" });
+    const big = "x".repeat(2 * 1024 * 1024) + "\n";
+    source.reply(id, "iopub", "stream", { name: "stdout", text: big });
+    await sleep(600); // small outputs would have been written after 250 ms
+    assert.equal(await findCellRun(db, { ownerId: ana.id, msgId: id }), undefined, "2 MiB waits about 2 s for its first write");
+    const deadline = Date.now() + 8_000;
+    let row = await findCellRun(db, { ownerId: ana.id, msgId: id });
+    while (!row && Date.now() < deadline) {
+      await sleep(100);
+      row = await findCellRun(db, { ownerId: ana.id, msgId: id });
+    }
+    assert.equal(row?.status, "running", "written while still running, within its interval");
+    source.reply(id, "shell", "execute_reply", { status: "ok", execution_count: 9 });
+    source.reply(id, "iopub", "status", { execution_state: "idle" });
+    await recorder.flushAll();
+    row = await findCellRun(db, { ownerId: ana.id, msgId: id });
+    assert.equal(row?.status, "ok");
+    assert.equal((row?.outputs as Array<{ text: string }>)[0]?.text.length, big.length);
+  });
+
   it("a run that cannot be written (its kernel row is unknown) does not cost the others theirs", async () => {
     const good = new MessageSource(kernelId, ana.id);
     const orphan = new MessageSource(randomUUID(), ana.id); // no kernel row: the foreign key refuses it

@@ -40,6 +40,8 @@ interface Run {
   replied: boolean;
   idle: boolean;
   spilledBytes: number;
+  /** When this run was last written (epoch ms); its start before the first write. */
+  lastWriteAt: number;
 }
 
 export class OutputRecorder {
@@ -81,6 +83,7 @@ export class OutputRecorder {
         replied: false,
         idle: false,
         spilledBytes: 0,
+        lastWriteAt: Date.now(),
       };
       this.runs.set(run.msgId, run);
       // Nothing is written yet: the first write waits a flush interval (or the end of the run), so a quick
@@ -127,34 +130,53 @@ export class OutputRecorder {
       run.replied = run.idle = true;
       this.dirty.add(run);
     }
-    await this.flush();
+    await this.flush(true);
     await abortRunningCellRuns(this.db, kernelId).catch((error) => log.warn(`could not abort runs of ${kernelId}: ${error}`));
   }
 
   /** Writes everything still pending (at shutdown). */
   async flushAll(): Promise<void> {
-    await this.flush();
+    await this.flush(true);
   }
 
   private scheduleFlush(run: Run) {
     this.dirty.add(run);
-    const delay = run.replied && run.idle ? FINISHED_FLUSH_DELAY_MS : flushIntervalFor(run.outputs.storedBytes);
-    // A throttle, not a debounce: a timer already due sooner stays, so a chatty cell is still written on time.
-    const due = Date.now() + delay;
+    const finished = run.replied && run.idle;
+    this.arm(finished ? FINISHED_FLUSH_DELAY_MS : Math.max(0, run.lastWriteAt + flushIntervalFor(run.outputs.storedBytes) - Date.now()));
+  }
+
+  /** A throttle, not a debounce: a timer already due sooner stays, so a chatty cell is still written on time. */
+  private arm(delayMs: number) {
+    const due = Date.now() + delayMs;
     if (this.timer && this.timerDue <= due) return;
     clearTimeout(this.timer);
     this.timerDue = due;
-    this.timer = setTimeout(() => void this.flush(), delay);
+    this.timer = setTimeout(() => void this.flush(), delayMs);
   }
 
-  /** Snapshots every changed run now and writes them in one statement after the writes before it. */
-  private flush(): Promise<void> {
+  /**
+   * Snapshots the changed runs that are due and writes them in one statement after the writes before it. A
+   * running cell with a big output waits for its own interval (see flushIntervalFor); `all` writes everything.
+   */
+  private flush(all = false): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.timerDue = Infinity;
-    if (this.dirty.size === 0) return this.writing;
-    const snapshots = [...this.dirty].map((run) => this.snapshot(run));
-    this.dirty.clear();
+    const now = Date.now();
+    const due: Run[] = [];
+    let nextDue = Infinity;
+    for (const run of this.dirty) {
+      const notBefore = run.lastWriteAt + flushIntervalFor(run.outputs.storedBytes);
+      if (all || (run.replied && run.idle) || now >= notBefore) due.push(run);
+      else nextDue = Math.min(nextDue, notBefore);
+    }
+    for (const run of due) this.dirty.delete(run);
+    if (nextDue < Infinity) this.arm(nextDue - now);
+    if (due.length === 0) return this.writing;
+    const snapshots = due.map((run) => {
+      run.lastWriteAt = now;
+      return this.snapshot(run);
+    });
     this.writing = this.writing.then(() => this.write(snapshots));
     return this.writing;
   }
