@@ -1,5 +1,6 @@
 import path from "node:path";
-import { defineConfig, devices } from "@playwright/test";
+import { defineConfig } from "@playwright/test";
+import { chromiumLaunchOptions, chromiumProjects } from "./e2e/support/playwright-common";
 
 // End-to-end tests drive Debian's Chromium against the production build, served by `atrium start` on a fresh
 // embedded database. Screenshots of every test are kept under e2e/.artifacts.
@@ -25,12 +26,9 @@ export default defineConfig({
     baseURL: `http://localhost:${port}`,
     screenshot: "on",
     trace: "retain-on-failure",
-    launchOptions: {
-      executablePath: process.env.ATRIUM_CHROMIUM ?? "/usr/bin/chromium",
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    },
+    launchOptions: chromiumLaunchOptions,
   },
-  projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"], channel: undefined } }],
+  projects: chromiumProjects,
   webServer: {
     command: `rm -rf "${e2eDataDir}" && exec node server/cli/atrium.mjs start`,
     url: `http://localhost:${port}/signin`,

@@ -65,32 +65,29 @@ export async function teamsOfUser(db: Database, userId: string) {
     .orderBy(asc(teams.name));
 }
 
-/** The YARN queue of a user's team: the first team by name, the one admission charges. Null: the default queue. */
-export async function yarnQueueOfUser(db: Database, username: string): Promise<string | null> {
+/** The user's team that admission charges: the first by name when in several. */
+async function firstTeamOfUser(db: Database, username: string) {
   const [row] = await db
-    .select({ queue: teams.yarnQueue })
+    .select({ name: teams.name, queue: teams.yarnQueue })
     .from(users)
     .innerJoin(memberships, eq(memberships.userId, users.id))
     .innerJoin(teams, eq(teams.id, memberships.teamId))
     .where(eq(users.username, username))
     .orderBy(asc(teams.name))
     .limit(1);
-  return row?.queue ?? null;
+  return row;
+}
+
+/** The YARN queue of a user's team (see firstTeamOfUser). Null: the default queue. */
+export async function yarnQueueOfUser(db: Database, username: string): Promise<string | null> {
+  return (await firstTeamOfUser(db, username))?.queue ?? null;
 }
 
 export async function updateTeamQueue(db: Database, params: { id: string; queue: string | null }) {
   await db.update(teams).set({ yarnQueue: params.queue }).where(eq(teams.id, params.id));
 }
 
-/** The user's team name (the first by name when in several), or null: Kubernetes namespaces and labels. */
+/** The user's team name (see firstTeamOfUser), or null: Kubernetes namespaces and labels. */
 export async function teamNameOfUser(db: Database, username: string): Promise<string | null> {
-  const [row] = await db
-    .select({ name: teams.name })
-    .from(users)
-    .innerJoin(memberships, eq(memberships.userId, users.id))
-    .innerJoin(teams, eq(teams.id, memberships.teamId))
-    .where(eq(users.username, username))
-    .orderBy(asc(teams.name))
-    .limit(1);
-  return row?.name ?? null;
+  return (await firstTeamOfUser(db, username))?.name ?? null;
 }

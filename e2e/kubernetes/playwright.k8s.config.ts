@@ -1,4 +1,5 @@
-import { defineConfig, devices } from "@playwright/test";
+import { defineConfig } from "@playwright/test";
+import { clusterSuite } from "../support/playwright-common";
 import { artifactsDir, k8sPort } from "./support";
 
 // The Kubernetes end-to-end suite (`npm test -- k8s-e2e`, as root): a real control plane (etcd, kube-apiserver,
@@ -10,26 +11,4 @@ import { artifactsDir, k8sPort } from "./support";
 process.env.ATRIUM_K8S_E2E = "1";
 const support = "./support.ts"; // its default export is both hooks: start the cluster and the portal, then stop them
 
-export default defineConfig({
-  testDir: ".",
-  testMatch: "**/*.spec.ts",
-  outputDir: `${artifactsDir}/test-results`,
-  fullyParallel: false,
-  workers: 1,
-  retries: 0,
-  timeout: 10 * 60_000,
-  expect: { timeout: 10_000 },
-  reporter: [["list"]],
-  globalSetup: support,
-  globalTeardown: support,
-  use: {
-    baseURL: `http://localhost:${k8sPort}`,
-    screenshot: "on",
-    trace: "retain-on-failure",
-    launchOptions: {
-      executablePath: process.env.ATRIUM_CHROMIUM ?? "/usr/bin/chromium",
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    },
-  },
-  projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"], channel: undefined } }],
-});
+export default defineConfig(clusterSuite({ artifactsDir, port: k8sPort, support }));

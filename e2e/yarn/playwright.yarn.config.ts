@@ -1,4 +1,5 @@
-import { defineConfig, devices } from "@playwright/test";
+import { defineConfig } from "@playwright/test";
+import { clusterSuite } from "../support/playwright-common";
 import { artifactsDir, portalEnv, yarnDataDir, yarnPort } from "./support";
 
 // The YARN end-to-end suite (`npm test -- yarn-e2e`): a real HDFS + YARN mini cluster (e2e/clusters/hadoop)
@@ -10,27 +11,7 @@ process.env.ATRIUM_YARN_E2E = "1";
 const support = "./support.ts"; // its default export is both hooks: start the cluster, then stop it
 
 export default defineConfig({
-  testDir: ".",
-  testMatch: "**/*.spec.ts",
-  outputDir: `${artifactsDir}/test-results`,
-  fullyParallel: false,
-  workers: 1,
-  retries: 0,
-  timeout: 10 * 60_000,
-  expect: { timeout: 10_000 },
-  reporter: [["list"]],
-  globalSetup: support,
-  globalTeardown: support,
-  use: {
-    baseURL: `http://localhost:${yarnPort}`,
-    screenshot: "on",
-    trace: "retain-on-failure",
-    launchOptions: {
-      executablePath: process.env.ATRIUM_CHROMIUM ?? "/usr/bin/chromium",
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    },
-  },
-  projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"], channel: undefined } }],
+  ...clusterSuite({ artifactsDir, port: yarnPort, support }),
   webServer: {
     command: `rm -rf "${yarnDataDir}" && exec node server/cli/atrium.mjs start`,
     cwd: process.cwd(),
