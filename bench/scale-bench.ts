@@ -109,9 +109,15 @@ async function settledRss(): Promise<number> {
   return reads.sort((a, b) => a - b)[2]!;
 }
 
+/** `width` at a time; a batch always settles completely (a failed start must not leave its neighbours' kernels untracked). */
 async function inBatches<T, R>(items: readonly T[], width: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = [];
-  for (let i = 0; i < items.length; i += width) results.push(...(await Promise.all(items.slice(i, i + width).map((item, j) => work(item, i + j)))));
+  for (let i = 0; i < items.length; i += width) {
+    const settled = await Promise.allSettled(items.slice(i, i + width).map((item, j) => work(item, i + j)));
+    const failure = settled.find((r) => r.status === 'rejected');
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    results.push(...settled.map((r) => (r as PromiseFulfilledResult<R>).value));
+  }
   return results;
 }
 
