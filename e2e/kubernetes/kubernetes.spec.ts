@@ -10,12 +10,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect, test, type Page, type TestInfo } from "@playwright/test";
 import { LABELS, homeClaimName, selectorOf } from "../../server/kubernetes/names";
-import { LAUNCH_TIMEOUT_SECONDS, NODE_CPUS, adminApi, atriumCli, isRoot, readClusterInfo, seconds, signIn, until } from "./support";
+import { LAUNCH_TIMEOUT_SECONDS, NODE_CPUS, adminApi, atriumCli, isRoot, readClusterInfo, seconds, until } from "./support";
+import { cell, keep, runCell, shot, signIn } from "../support/browser";
 
 test.skip(!process.env.ATRIUM_K8S_E2E, "needs the Kubernetes test cluster: run with e2e/kubernetes/playwright.k8s.config.ts (npm test -- k8s-e2e)");
 test.skip(!isRoot, "the Kubernetes test cluster needs root (its node runs pods as users' uids in network namespaces)");
 
-const cell = (page: Page, n: number) => page.getByRole("region", { name: `Cell ${n}`, exact: true });
 const output = (page: Page, n: number) => page.getByRole("region", { name: `Output ${n}`, exact: true });
 const kernelStatus = (page: Page) => page.getByRole("status", { name: "Kernel status" });
 const LAUNCH_MS = 120_000; // a pod kernel is up in seconds here; generous for a loaded machine
@@ -24,26 +24,6 @@ const STEP_MS = 30_000;
 const NAMESPACE = "atrium-risk"; // ATRIUM_K8S_NAMESPACE=atrium-{team}
 const ana = { email: "ana@risk.k8s-e2e.test", password: "analyst-password-1", username: "ana" };
 let anaUid = 0;
-
-async function runCell(page: Page, n: number, code: string) {
-  const editor = cell(page, n).getByRole("textbox").first();
-  await editor.click();
-  await editor.fill(code);
-  await page.keyboard.press("Shift+Enter");
-}
-
-/** A screenshot kept on disk (e2e/.artifacts/k8s-<port>/test-results/<test>/<name>.png) and attached. */
-async function shot(page: Page, info: TestInfo, name: string) {
-  const file = info.outputPath(`${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  await info.attach(name, { path: file, contentType: "image/png" });
-}
-
-async function keep(info: TestInfo, name: string, body: string) {
-  const file = info.outputPath(name);
-  fs.writeFileSync(file, body);
-  await info.attach(name, { path: file });
-}
 
 /** Records every text the kernel status shows, however briefly (the launch phases). */
 async function recordStatusTexts(page: Page) {
@@ -107,7 +87,7 @@ test("an analyst runs Python in a pod as her own uid with her PVC as home, and s
   await recordStatusTexts(page);
 
   // Signing in makes her home claim (and nothing else): Bound, in her team's namespace, her storage class.
-  await signIn(page, ana);
+  await signIn(page, ana, 30_000);
   const claimPath = `/api/v1/namespaces/${NAMESPACE}/persistentvolumeclaims/${homeClaimName(ana.username)}`;
   const claim = await until("her home claim to be Bound", async () => {
     const r = await api.request("GET", claimPath);
@@ -209,7 +189,7 @@ test("an analyst runs Python in a pod as her own uid with her PVC as home, and s
 
 test("a size the node cannot fit ends the launch with the scheduler's reason in the notebook, long before the deadline, and leaves no pod", async ({ page }, info) => {
   await recordStatusTexts(page);
-  await signIn(page, ana);
+  await signIn(page, ana, 30_000);
   await page.goto("/notebook/Oversized.ipynb");
   await page.getByRole("button", { name: "Create notebook" }).click();
   await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });

@@ -18,7 +18,6 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_pr
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { expect, type Page } from "@playwright/test";
 import { instanceDefaults, startKubernetesCluster } from "../clusters/kubernetes/cluster.mjs";
 import { kubeClient } from "../clusters/kubernetes/kube-client.mjs";
 import { ensurePodKernelPython } from "../support/pod-python.mjs";
@@ -374,14 +373,6 @@ export function atriumCli(args: string[], stdin = ""): string {
     encoding: "utf8",
     timeout: 60_000,
   });
-}
-
-export async function signIn(page: Page, user: { email: string; password: string }) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(user.email);
-  await page.getByRole("textbox", { name: "Password" }).fill(user.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/files$/, { timeout: 30_000 });
 }
 
 /** Waits for `check` to give a truthy value, polling every `everyMs`, failing after `ms` with `what`. */

@@ -1,7 +1,6 @@
 // Helpers for end-to-end specs: users made with the real CLI (against the running portal), and signing in
 // through the real sign-in page.
 import { execFileSync } from "node:child_process";
-import { expect, type Page } from "@playwright/test";
 import { e2eDataDir } from "../../playwright.config";
 
 export function atriumCli(args: string[], stdin = ""): string {
@@ -22,10 +21,4 @@ export function createAnalyst(prefix = "analyst") {
   return { email, password };
 }
 
-export async function signIn(page: Page, user: { email: string; password: string }) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(user.email);
-  await page.getByRole("textbox", { name: "Password" }).fill(user.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/files$/);
-}
+export { signIn } from "./browser";

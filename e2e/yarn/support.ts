@@ -13,7 +13,6 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { expect, type Page } from "@playwright/test";
 import { portsWithOffset, sparkSubmitSettings, startHadoopCluster } from "../clusters/hadoop/cluster.mjs";
 import { ensureHadoop, ensureSparkVenv, javaHome } from "../clusters/hadoop/provision.mjs";
 
@@ -117,14 +116,6 @@ export function atriumCli(args: string[], stdin = ""): string {
     encoding: "utf8",
     timeout: 60_000,
   });
-}
-
-export async function signIn(page: Page, user: { email: string; password: string }) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(user.email);
-  await page.getByRole("textbox", { name: "Password" }).fill(user.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/files$/, { timeout: 30_000 });
 }
 
 export async function rest(url: string, init: RequestInit = {}): Promise<{ status: number; text: string; json: any }> {

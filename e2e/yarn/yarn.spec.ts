@@ -3,37 +3,16 @@
 // application RUNNING as the analyst in the team's queue; the saved notebook is in the analyst's HDFS home,
 // readable through WebHDFS as the analyst and not as another user; shutting the kernel down ends the
 // application. Runs only with e2e/yarn/playwright.yarn.config.ts (`npm test -- yarn-e2e`).
-import fs from "node:fs";
-import { expect, test, type Page, type TestInfo } from "@playwright/test";
-import { atriumCli, rest, rmApp, rmUrl, serviceUser, signIn, webhdfsUrl, webhdfsOpen } from "./support";
+import { expect, test, type Page } from "@playwright/test";
+import { atriumCli, rest, rmApp, rmUrl, serviceUser, webhdfsUrl, webhdfsOpen } from "./support";
+import { cell, keep, runCell, shot, signIn } from "../support/browser";
 
 test.skip(!process.env.ATRIUM_YARN_E2E, "needs the mini cluster: run with e2e/yarn/playwright.yarn.config.ts (npm test -- yarn-e2e)");
 
-const cell = (page: Page, n: number) => page.getByRole("region", { name: `Cell ${n}`, exact: true });
 const output = (page: Page, n: number) => page.getByRole("region", { name: `Output ${n}`, exact: true });
 const kernelStatus = (page: Page) => page.getByRole("status", { name: "Kernel status" });
 const LAUNCH_MS = 180_000;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-async function runCell(page: Page, n: number, code: string) {
-  const editor = cell(page, n).getByRole("textbox").first();
-  await editor.click();
-  await editor.fill(code);
-  await page.keyboard.press("Shift+Enter");
-}
-
-/** A screenshot kept on disk (e2e/.artifacts/yarn-<port>/test-results/<test>/<name>.png) and attached. */
-async function shot(page: Page, info: TestInfo, name: string) {
-  const file = info.outputPath(`${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  await info.attach(name, { path: file, contentType: "image/png" });
-}
-
-async function keep(info: TestInfo, name: string, body: string) {
-  const file = info.outputPath(name);
-  fs.writeFileSync(file, body);
-  await info.attach(name, { path: file });
-}
 
 let appId: string | undefined;
 
@@ -75,7 +54,7 @@ test("an analyst runs Spark on YARN as herself in her team's queue, and her note
       if (text && seen[seen.length - 1]?.text !== text) seen.push({ t: Date.now(), text });
     }).observe(document, { subtree: true, childList: true, characterData: true });
   });
-  await signIn(page, ana);
+  await signIn(page, ana, 30_000);
 
   // A new notebook (the default local kernel first), then the YARN kernel.
   await page.goto("/notebook/Spark.ipynb");
