@@ -11,6 +11,8 @@ export interface PortalProcess {
   child: ChildProcess;
   base: string;
   output: () => string;
+  /** The portal's own data dir (a temp dir), removed when the portal is stopped. */
+  dataDir: string;
 }
 
 export async function startPortalProcess(options: { databaseUrl: string; secret: string; python: string; env?: Record<string, string> }): Promise<PortalProcess> {
@@ -44,14 +46,19 @@ export async function startPortalProcess(options: { databaseUrl: string; secret:
     if (Date.now() > deadline) throw new Error(`portal did not start within 120 s:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, base: `http://127.0.0.1:${port}`, output: () => output };
+  return { child, base: `http://127.0.0.1:${port}`, output: () => output, dataDir };
 }
 
-/** SIGTERM to the portal's process group, SIGKILL after 20 s. */
+/** SIGTERM to the portal's process group, SIGKILL after 20 s; then its data dir goes. */
 export async function stopPortalProcess(portal: PortalProcess): Promise<void> {
-  const pid = portal.child.pid!;
-  if (portal.child.exitCode !== null || portal.child.signalCode !== null) return;
-  const exited = new Promise((r) => portal.child.once("exit", r));
+  await stopProcessGroup(portal.child);
+  fs.rmSync(portal.dataDir, { recursive: true, force: true });
+}
+
+async function stopProcessGroup(child: ChildProcess): Promise<void> {
+  const pid = child.pid!;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
   const signal = (s: NodeJS.Signals) => {
     try {
       process.kill(-pid, s);

@@ -67,6 +67,7 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
           user: user.username,
           limits: options.limits ?? DEFAULT_OUTBOUND_LIMITS,
           pingIntervalMs: options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+          transport: socket instanceof net.Socket ? socket : undefined,
         });
         clients.add(client);
         void client.closed.then(() => clients.delete(client));

@@ -18,7 +18,7 @@ import type { KernelListener } from "@/server/kernels/live-kernel";
 import { createMessage, type ChannelMessage, type KernelMessage, type OutgoingChannel } from "@/server/kernels/protocol/messages";
 import { decodeWsMessage, encodeLegacy, encodeV1FromRaw, type WsFraming, type WsPayload } from "@/server/kernels/protocol/websocket";
 import type { RawMessageParts } from "@/server/kernels/protocol/wire";
-import { OutboundQueue, type Frame, type OutboundLimits } from "./outbound-queue";
+import { OutboundQueue, type Frame, type FrameSink, type OutboundLimits } from "./outbound-queue";
 import { ClientSessions, isForClient } from "./routing";
 
 /** What a client needs of a kernel (LiveKernel has it; tests pass a fake). */
@@ -37,6 +37,8 @@ export interface ChannelClientOptions {
   user: string;
   limits: OutboundLimits;
   pingIntervalMs: number;
+  /** The TCP socket under the WebSocket, corked while a turn's frames are written (see outbound-queue.ts). */
+  transport?: { cork(): void; uncork(): void };
 }
 
 export const CLOSE_GOING_AWAY = 1001;
@@ -75,8 +77,16 @@ export class ChannelClient {
     private readonly options: ChannelClientOptions,
   ) {
     this.sessions = new ClientSessions(options.sessionId);
+    const transport = options.transport;
+    const sink: FrameSink = {
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
+      send: (frame, callback) => ws.send(frame, callback),
+      ...(transport && { cork: () => transport.cork(), uncork: () => transport.uncork() }),
+    };
     this.queue = new OutboundQueue(
-      ws,
+      sink,
       options.limits,
       (queued) => this.end(CLOSE_TRY_AGAIN_LATER, `client fell behind: ${Math.round(queued / 1048576)} MiB of output waiting; reconnect`),
       (error) => log.debug(`kernel ${kernel.id}: send to ${options.user}'s client failed: ${error.message}`),

@@ -50,4 +50,31 @@ describe("OutboundQueue", () => {
     while (sink.flushOne());
     assert.deepEqual(sink.written, ["first"]);
   });
+
+  it("corks the sink for a turn of the event loop, so the frames of one turn leave together", async () => {
+    const events: string[] = [];
+    const sink = new FakeSink();
+    const corkable: FrameSink = {
+      get bufferedAmount() {
+        return sink.bufferedAmount;
+      },
+      send: (frame, done) => {
+        events.push(`send ${String(frame)}`);
+        sink.send(frame, done);
+      },
+      cork: () => events.push("cork"),
+      uncork: () => events.push("uncork"),
+    };
+    const queue = new OutboundQueue(corkable, { highWaterBytes: 100, maxQueuedBytes: 1000 }, () => assert.fail("no overflow"));
+    queue.push("status busy");
+    queue.push("execute_reply");
+    queue.push("status idle");
+    assert.deepEqual(events, ["cork", "send status busy", "send execute_reply", "send status idle"]);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(events.slice(4), ["uncork"]);
+    queue.push("next turn");
+    assert.deepEqual(events.slice(5), ["cork", "send next turn"]);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(events.slice(7), ["uncork"]);
+  });
 });

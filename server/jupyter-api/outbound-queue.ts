@@ -3,6 +3,9 @@
 // order, and are fed to the socket as its writes complete. If a client is hopelessly behind (more than
 // `maxQueuedBytes` waiting), the queue gives up and reports it, and the caller closes the client with a clear
 // close code; the client reconnects (and a later durable-output replay fills the gap).
+// Frames written in one turn of the event loop leave in one system call when the sink can be corked: a kernel
+// answers an execute with several messages at once (status, reply, output), and a loopback write costs tens of
+// microseconds each, more than encoding the frame.
 // Mechanism only: it knows nothing of kernels or framings, so it is tested with a fake socket.
 
 export type Frame = string | Buffer;
@@ -11,6 +14,9 @@ export type Frame = string | Buffer;
 export interface FrameSink {
   readonly bufferedAmount: number;
   send(frame: Frame, callback: (error?: Error) => void): void;
+  /** Optional: hold writes back until uncork(), so several frames go out in one system call. */
+  cork?(): void;
+  uncork?(): void;
 }
 
 export interface OutboundLimits {
@@ -27,6 +33,7 @@ export class OutboundQueue {
   private head = 0;
   private bytes = 0;
   private stopped = false;
+  private corked = false;
 
   constructor(
     private readonly sink: FrameSink,
@@ -69,6 +76,7 @@ export class OutboundQueue {
   }
 
   private write(frame: Frame) {
+    this.corkForThisTurn();
     this.sink.send(frame, (error) => {
       if (error) {
         if (!this.stopped) this.onSendError(error);
@@ -77,6 +85,19 @@ export class OutboundQueue {
       this.drain();
     });
   }
+
+  /** The first write of a turn corks the sink; the check phase right after this turn's I/O uncorks it. */
+  private corkForThisTurn() {
+    if (this.corked || !this.sink.cork) return;
+    this.corked = true;
+    this.sink.cork();
+    setImmediate(this.uncork);
+  }
+
+  private readonly uncork = () => {
+    this.corked = false;
+    this.sink.uncork?.();
+  };
 
   /** Feeds queued frames to the socket until its buffer reaches the high-water mark again. */
   private drain() {
