@@ -109,6 +109,40 @@ describe(`output recorder on ${testDbKind}`, () => {
     }
   });
 
+  it("a finished run is written in a pause of the kernels' traffic, or 1 s after it finished if none comes", async () => {
+    const source = new MessageSource(kernelId, ana.id);
+    recorderFor(source);
+    const waitForRow = async (msgId: string, deadlineMs: number) => {
+      const deadline = Date.now() + deadlineMs;
+      for (;;) {
+        const row = await findCellRun(db, { ownerId: ana.id, msgId });
+        if (row || Date.now() > deadline) return row;
+        await sleep(20);
+      }
+    };
+    // No traffic after it: written after the quiet period (100 ms), long before the 1 s bound.
+    const startedQuiet = Date.now();
+    const quiet = source.runQuickly("1", "one\n", 1);
+    assert.equal((await waitForRow(quiet, 3_000))?.status, "ok");
+    assert.ok(Date.now() - startedQuiet < 700, `written in the pause (${Date.now() - startedQuiet} ms)`);
+
+    // Other executes keep coming every 20 ms: the write waits, but no longer than 1 s after the run finished.
+    const busy = source.runQuickly("2", "two\n", 2);
+    const finishedAt = Date.now();
+    let writtenAt: number | undefined;
+    for (let i = 0; i < 100 && Date.now() - finishedAt < 2_000; i++) {
+      source.runQuickly(`x = ${i}`, "", 3 + i);
+      if (Date.now() - finishedAt < 600) {
+        assert.equal(await findCellRun(db, { ownerId: ana.id, msgId: busy }), undefined, "no write while executes follow each other");
+      } else if (!writtenAt && (await findCellRun(db, { ownerId: ana.id, msgId: busy }))) {
+        writtenAt = Date.now();
+      }
+      await sleep(20);
+    }
+    assert.ok(writtenAt, "written despite the traffic");
+    assert.ok(writtenAt - finishedAt < 1_600, `within about 1 s of finishing (${writtenAt - finishedAt} ms)`);
+  });
+
   it("a running cell is written within the flush interval, and its later state replaces the earlier one", async () => {
     const source = new MessageSource(kernelId, ana.id);
     const recorder = recorderFor(source);

@@ -2,9 +2,11 @@
 // records each execute request's outputs in Postgres, so a closed tab loses nothing and reopening the notebook
 // replays what ran meanwhile. What exceeds the stored limit is appended to a spill file in the data dir
 // instead of being dropped.
-// Writes are batched across runs and kernels: one statement per flush, never on the path of a reply. (On the
-// embedded database a write is ~1 ms of CPU on this event loop; one per execute would sit between a kernel's
-// reply and the client's next request.)
+// Writes are batched across runs and kernels: one statement per flush, never on the path of a reply. On the
+// embedded database a write is 1–5 ms of CPU on this event loop, and every kernel's messages wait behind it, so
+// finished runs are written in a pause of the kernels' traffic (QUIET_MS without a request or a message), and
+// at the latest FINISHED_MAX_DELAY_MS after they finished: a chain of quick executes is not interrupted by a
+// write after each one.
 import fs from "node:fs";
 import path from "node:path";
 import type { Database } from "@/db";
@@ -16,8 +18,10 @@ import { newRunOutputs, recordIopub, type RunOutputs } from "./outputs";
 
 /** A running cell's new outputs reach the database at most this late (small outputs; see flushIntervalFor). */
 const FLUSH_INTERVAL_MS = 250;
-/** A finished run waits this long, so runs finishing close together share one write. */
-const FINISHED_FLUSH_DELAY_MS = 50;
+/** Finished runs are written once no kernel of this process has sent or been sent anything for this long… */
+const QUIET_MS = 100;
+/** …or this long after they finished, whichever is first: what a crash of this process could lose of them. */
+const FINISHED_MAX_DELAY_MS = 1_000;
 /**
  * Each write of a running cell is all of its stored output, so a big one is rewritten less often: about 1 ms per
  * KiB stored (4 MiB: every ~4 s), at most every 10 s. What a crash of this process could lose is bounded by
@@ -42,6 +46,8 @@ interface Run {
   spilledBytes: number;
   /** When this run was last written (epoch ms); its start before the first write. */
   lastWriteAt: number;
+  /** When its reply and idle were both in (epoch ms). */
+  finishedAt: number | null;
 }
 
 export class OutputRecorder {
@@ -52,6 +58,8 @@ export class OutputRecorder {
   private timerDue = Infinity;
   /** Flushes write in order (a run's insert before its updates): each waits for the previous one. */
   private writing: Promise<void> = Promise.resolve();
+  /** The last request or kernel message seen, of any kernel (epoch ms). */
+  private lastTrafficAt = 0;
 
   constructor(
     private readonly db: Database,
@@ -65,6 +73,7 @@ export class OutputRecorder {
 
   attach(kernel: LiveKernel): () => void {
     const offSends = kernel.observeSends((channel, msg) => {
+      this.lastTrafficAt = Date.now();
       if (channel !== "shell" || msg.header.msg_type !== "execute_request") return;
       const content = msg.content as { code?: unknown; silent?: unknown };
       if (content.silent === true) return;
@@ -84,6 +93,7 @@ export class OutputRecorder {
         idle: false,
         spilledBytes: 0,
         lastWriteAt: Date.now(),
+        finishedAt: null,
       };
       this.runs.set(run.msgId, run);
       // Nothing is written yet: the first write waits a flush interval (or the end of the run), so a quick
@@ -92,6 +102,7 @@ export class OutputRecorder {
     });
     const offMessages = kernel.subscribe(
       (msg) => {
+        this.lastTrafficAt = Date.now();
         const parentId = (msg.parent_header as { msg_id?: string }).msg_id;
         const run = parentId ? this.runs.get(parentId) : undefined;
         if (!run) return;
@@ -141,8 +152,16 @@ export class OutputRecorder {
 
   private scheduleFlush(run: Run) {
     this.dirty.add(run);
-    const finished = run.replied && run.idle;
-    this.arm(finished ? FINISHED_FLUSH_DELAY_MS : Math.max(0, run.lastWriteAt + flushIntervalFor(run.outputs.storedBytes) - Date.now()));
+    const now = Date.now();
+    if (run.replied && run.idle) run.finishedAt ??= now;
+    this.arm(Math.max(0, this.notBefore(run, now) - now));
+  }
+
+  /** The earliest time a run is due to be written (epoch ms). */
+  private notBefore(run: Run, now: number): number {
+    if (run.finishedAt === null) return run.lastWriteAt + flushIntervalFor(run.outputs.storedBytes);
+    const quietAt = this.lastTrafficAt + QUIET_MS;
+    return Math.min(run.finishedAt + FINISHED_MAX_DELAY_MS, Math.max(now, quietAt));
   }
 
   /** A throttle, not a debounce: a timer already due sooner stays, so a chatty cell is still written on time. */
@@ -156,7 +175,8 @@ export class OutputRecorder {
 
   /**
    * Snapshots the changed runs that are due and writes them in one statement after the writes before it. A
-   * running cell with a big output waits for its own interval (see flushIntervalFor); `all` writes everything.
+   * running cell with a big output waits for its own interval (see flushIntervalFor), a finished one for a pause
+   * in the traffic (see notBefore); `all` writes everything.
    */
   private flush(all = false): Promise<void> {
     clearTimeout(this.timer);
@@ -166,8 +186,8 @@ export class OutputRecorder {
     const due: Run[] = [];
     let nextDue = Infinity;
     for (const run of this.dirty) {
-      const notBefore = run.lastWriteAt + flushIntervalFor(run.outputs.storedBytes);
-      if (all || (run.replied && run.idle) || now >= notBefore) due.push(run);
+      const notBefore = this.notBefore(run, now);
+      if (all || now >= notBefore) due.push(run);
       else nextDue = Math.min(nextDue, notBefore);
     }
     for (const run of due) this.dirty.delete(run);
