@@ -3,7 +3,8 @@
 //
 //   node --import tsx bench/kernel-bench.ts [--targets direct,jeg,kg,atrium[,jeg-nodelay,kg-nodelay]] [--iterations 200]
 //        [--warmup 20] [--starts 5] [--lines 100000] [--output-reps 3] [--framings v1,legacy]
-//        [--atrium-url URL --atrium-token T [--atrium-kernel python3]] [--concurrent N] [--out bench/results/<date>.json]
+//        [--atrium-url URL --atrium-token T [--atrium-kernel python3]] [--concurrent N] [--paired ROUNDS]
+//        [--out bench/results/<date>.json]
 //
 // Per target: (c) kernel start = POST /api/kernels (direct: spawn) → first kernel_info_reply on the client's
 // socket, --starts times; then on the last kernel, per WebSocket framing: (a) execute round trips of
@@ -15,6 +16,10 @@
 // --concurrent N (gateways only): then N `POST /api/kernels` sent at once; counts the answers (201 or a clear
 // refusal), the time to each, and how many of the started kernels then answer kernel_info on their WebSocket;
 // every kernel is deleted afterwards.
+// --paired R (direct and atrium only): after the targets, the execute round trips again with a direct kernel
+// and an Atrium kernel open side by side, in R rounds of --paired-block executes each, alternating ABBA
+// (direct, atrium, atrium, direct, …), so both see the same machine: on a shared 2-core box the load drifts
+// by more than the difference being measured between two targets run a minute apart.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,6 +91,8 @@ const { values: args } = parseArgs({
     'atrium-kernel': { type: 'string', default: 'python3' },
     out: { type: 'string' },
     concurrent: { type: 'string', default: '0' },
+    paired: { type: 'string', default: '0' },
+    'paired-block': { type: 'string', default: '25' },
     'keep-run-dir': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -111,6 +118,8 @@ const starts = positiveInt('starts', args.starts!, 100);
 const lines = positiveInt('lines', args.lines!, 10_000_000);
 const outputReps = positiveInt('output-reps', args['output-reps']!, 100);
 const concurrent = args.concurrent === '0' ? 0 : positiveInt('concurrent', args.concurrent!, 1000);
+const pairedRounds = args.paired === '0' ? 0 : positiveInt('paired', args.paired!, 10_000);
+const pairedBlock = positiveInt('paired-block', args['paired-block']!, 10_000);
 const framings = args.framings!.split(',').map((s) => s.trim()) as WsFraming[];
 for (const f of framings) if (f !== 'v1' && f !== 'legacy') throw new Error(`unknown framing "${f}" (v1, legacy)`);
 const today = new Date().toISOString().slice(0, 10);
@@ -585,6 +594,79 @@ async function startPeer(name: PeerName, venvBin: string, kernelPython: string, 
   throw new Error(`${name} not ready within ${SERVER_READY_DEADLINE} ms (${last}):\n${tailOf(proc.logFile)}`);
 }
 
+// --- paired: direct and Atrium side by side ---
+
+interface PairedResult {
+  rounds: number;
+  block: number;
+  framing: WsFraming;
+  /** per code: both transports' summaries, the ratio of the medians, and the median of the per-round ratios */
+  execute: Record<string, { direct: Summary; atrium: Summary; ratioOfMedians: number; medianRoundRatio: number; samplesMs: { direct: number[]; atrium: number[] } }>;
+  loadAvg: { before: number; after: number };
+}
+
+async function runPaired(kernelPython: string, client: GatewayClient, kernelName: string): Promise<PairedResult> {
+  const framing = framings[0]!;
+  const result: PairedResult = { rounds: pairedRounds, block: pairedBlock, framing, execute: {}, loadAvg: { before: round(os.loadavg()[0]!), after: NaN } };
+  log(`paired: direct and atrium (ws ${framing}) side by side, ${pairedRounds} rounds of ${pairedBlock}, ABBA`);
+  const direct = (await startDirectKernel(kernelPython, 99)).kernel;
+  let kernelId: string | undefined;
+  let ws: WsTransport | undefined;
+  try {
+    kernelId = await client.startKernel(kernelName, START_DEADLINE);
+    ws = await client.openChannels(kernelId, framing, START_DEADLINE);
+    await firstKernelInfo(ws, START_DEADLINE);
+    const transports = { direct: direct.transport as MessageTransport, atrium: ws as MessageTransport };
+    for (const code of EXECUTE_CODES) {
+      for (const t of Object.values(transports)) for (let i = 0; i < warmup; i++) await execute(t, code, EXEC_DEADLINE);
+      const samples = { direct: [] as number[], atrium: [] as number[] };
+      const roundRatios: number[] = [];
+      for (let r = 0; r < pairedRounds; r++) {
+        const order = r % 2 === 0 ? (['direct', 'atrium'] as const) : (['atrium', 'direct'] as const);
+        const roundP50 = { direct: NaN, atrium: NaN };
+        for (const name of order) {
+          const block: number[] = [];
+          for (let i = 0; i < pairedBlock; i++) block.push((await execute(transports[name], code, EXEC_DEADLINE)).elapsedMs);
+          samples[name].push(...block);
+          roundP50[name] = summarize(block).p50;
+        }
+        roundRatios.push(roundP50.atrium / roundP50.direct);
+      }
+      const d = summarize(samples.direct);
+      const a = summarize(samples.atrium);
+      const hundredths = (xs: number[]) => xs.map((x) => Math.round(x * 100) / 100);
+      result.execute[code] = {
+        direct: d,
+        atrium: a,
+        ratioOfMedians: round(a.p50 / d.p50),
+        medianRoundRatio: round(summarize(roundRatios).p50),
+        samplesMs: { direct: hundredths(samples.direct), atrium: hundredths(samples.atrium) },
+      };
+      log(`  paired ${code}: direct p50 ${d.p50.toFixed(2)} ms, atrium p50 ${a.p50.toFixed(2)} ms → ${(a.p50 / d.p50).toFixed(2)}x (median of round ratios ${summarize(roundRatios).p50.toFixed(2)}x)`);
+    }
+  } finally {
+    await ws?.close();
+    if (kernelId) await client.deleteKernel(kernelId, REST_DEADLINE).catch((e: Error) => log(`  paired: delete failed: ${e.message}`));
+    await stopDirectKernel(direct);
+    result.loadAvg.after = round(os.loadavg()[0]!);
+  }
+  return result;
+}
+
+function pairedTable(p: PairedResult): string {
+  const rows = Object.entries(p.execute).map(
+    ([code, e]) =>
+      `| \`${code}\` | ${fmt(e.direct.p50)} / ${fmt(e.direct.p90)} / ${fmt(e.direct.p99)} | ${fmt(e.atrium.p50)} / ${fmt(e.atrium.p90)} / ${fmt(e.atrium.p99)} | ${e.ratioOfMedians.toFixed(2)}x | ${e.medianRoundRatio.toFixed(2)}x |`,
+  );
+  return [
+    `Paired (${p.rounds} rounds × ${p.block} executes each, ABBA; atrium over ws ${p.framing}; load ${p.loadAvg.before}→${p.loadAvg.after}):`,
+    '',
+    '| code | direct p50 / p90 / p99 ms | atrium p50 / p90 / p99 ms | ×direct (medians) | ×direct (median of rounds) |',
+    '|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
 // --- report ---
 
 function fmt(x: number | undefined, digits = 2): string {
@@ -753,18 +835,30 @@ async function main(): Promise<void> {
     }
   }
 
+  let paired: PairedResult | undefined;
+  if (pairedRounds > 0) {
+    if (!args['atrium-url'] || !args['atrium-token']) throw new Error('--paired needs --atrium-url and --atrium-token');
+    try {
+      paired = await runPaired(kernelPython, new GatewayClient({ baseUrl: args['atrium-url'], token: args['atrium-token'] }), args['atrium-kernel']!);
+    } catch (error) {
+      failed = true;
+      log(`paired FAILED: ${(error as Error).stack ?? String(error)}`);
+    }
+  }
+
   const report = {
     date: new Date().toISOString(),
     command: commandLine,
     machine,
-    config: { targets, iterations, warmup, starts, lines, outputReps, framings, concurrent, executeCodes: EXECUTE_CODES },
+    config: { targets, iterations, warmup, starts, lines, outputReps, framings, concurrent, pairedRounds, pairedBlock, executeCodes: EXECUTE_CODES },
     definitions: {
       execute: 'send execute_request → both execute_reply (shell) and status idle (iopub) received; ms',
       output: 'send → reply and idle; MB/s = stdout stream text bytes received / elapsed (median rep by time)',
       start: 'POST /api/kernels (direct: spawn of ipykernel) → first kernel_info_reply on the client socket; ms',
     },
     results,
-    table: table(results),
+    paired,
+    table: table(results) + (paired ? `\n\n${pairedTable(paired)}` : ''),
   };
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');

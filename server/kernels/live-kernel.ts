@@ -12,7 +12,8 @@ export type KernelListener = (msg: ChannelMessage, raw: RawMessageParts) => void
 
 export interface LiveKernelEvents {
   onState(state: ExecutionState): void;
-  onActivity(at: Date): void;
+  /** Epoch ms (a Date per message is measurable on this path: Next.js wraps the Date constructor). */
+  onActivity(atMs: number): void;
   onDeath(status: DeadStatus): void;
 }
 
@@ -60,7 +61,7 @@ export class LiveKernel {
   /** Sends a client's message to the kernel. The client's own header (session, msg_id) is kept. */
   async send(channel: OutgoingChannel, msg: KernelMessage): Promise<void> {
     if (this.dead) throw new Error(`kernel ${this.id} is dead`);
-    this.events.onActivity(new Date());
+    this.events.onActivity(Date.now());
     for (const observe of this.sendObservers) observe(channel, msg);
     await this.connection.send(channel, msg);
   }
@@ -142,7 +143,7 @@ export class LiveKernel {
         const state = (msg.content as { execution_state?: string }).execution_state;
         if (state === "idle" || state === "busy" || state === "starting") this.setState(state);
       }
-      if (msg.channel === "iopub") this.events.onActivity(new Date());
+      if (msg.channel === "iopub") this.events.onActivity(Date.now());
       for (const listener of this.listeners) {
         try {
           listener(msg, raw);

@@ -345,12 +345,12 @@ export class KernelManager {
     return {
       // Busy time counts for usage and for the culler (a busy kernel is not idle however silent it is).
       onState: (state: ExecutionState) => this.stateWriterOf(id).onState(state),
-      onActivity: (at: Date) => {
+      onActivity: (atMs: number) => {
         // Activity is frequent (every output); the row is written at most every few seconds.
         const last = this.lastActivityWrite.get(id) ?? 0;
-        if (at.getTime() - last < ACTIVITY_WRITE_INTERVAL_MS) return;
-        this.lastActivityWrite.set(id, at.getTime());
-        void touchKernelActivity(db, id, at).catch((error) => log.warn(`kernel ${id}: activity write failed: ${error}`));
+        if (atMs - last < ACTIVITY_WRITE_INTERVAL_MS) return;
+        this.lastActivityWrite.set(id, atMs);
+        void touchKernelActivity(db, id, new Date(atMs)).catch((error) => log.warn(`kernel ${id}: activity write failed: ${error}`));
       },
       onDeath: (status: { reason: string }) => {
         const kernel = this.live.get(id);

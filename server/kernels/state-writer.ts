@@ -11,7 +11,8 @@ import type { ExecutionState } from "./live-kernel";
 export class KernelStateWriter {
   private latest: ExecutionState | undefined;
   private written: ExecutionState | undefined;
-  private busySince: Date | null = null;
+  /** Epoch ms the kernel turned busy, while it is. */
+  private busySince: number | null = null;
   private busyMsPending = 0;
   private busyChanged = false;
   private timer: NodeJS.Timeout | undefined;
@@ -23,13 +24,13 @@ export class KernelStateWriter {
     private readonly intervalMs = 1_000,
   ) {}
 
-  onState(state: ExecutionState, at = new Date()) {
+  onState(state: ExecutionState, at = Date.now()) {
     if (state === "dead") return; // the row's death is written by whoever noticed it, with the reason
     if (state === "busy" && !this.busySince) {
       this.busySince = at;
       this.busyChanged = true;
     } else if (state !== "busy" && this.busySince) {
-      this.busyMsPending += at.getTime() - this.busySince.getTime();
+      this.busyMsPending += at - this.busySince;
       this.busySince = null;
       this.busyChanged = true;
     }
@@ -42,7 +43,7 @@ export class KernelStateWriter {
     clearTimeout(this.timer);
     this.timer = undefined;
     const state = this.latest !== this.written ? this.latest : undefined;
-    const busy = this.busyChanged ? { addMs: this.busyMsPending, busySince: this.busySince } : undefined;
+    const busy = this.busyChanged ? { addMs: this.busyMsPending, busySince: this.busySince === null ? null : new Date(this.busySince) } : undefined;
     this.written = this.latest;
     this.busyMsPending = 0;
     this.busyChanged = false;
