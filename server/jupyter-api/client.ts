@@ -16,7 +16,7 @@ import type { WebSocket } from "ws";
 import { log } from "@/server/log";
 import type { KernelListener } from "@/server/kernels/live-kernel";
 import { createMessage, type ChannelMessage, type KernelMessage, type OutgoingChannel } from "@/server/kernels/protocol/messages";
-import { decodeWsMessage, encodeLegacy, encodeV1FromRaw, type WsFraming, type WsPayload } from "@/server/kernels/protocol/websocket";
+import { decodeClientFrame, encodeLegacy, encodeV1FromRaw, type WsFraming, type WsPayload } from "@/server/kernels/protocol/websocket";
 import type { RawMessageParts } from "@/server/kernels/protocol/wire";
 import { OutboundQueue, type Frame, type FrameSink, type OutboundLimits } from "./outbound-queue";
 import { ClientSessions, isForClient } from "./routing";
@@ -26,7 +26,7 @@ export interface KernelPort {
   readonly id: string;
   readonly isDead: boolean;
   subscribe(listener: KernelListener): () => void;
-  send(channel: OutgoingChannel, msg: KernelMessage): Promise<void>;
+  send(channel: OutgoingChannel, msg: KernelMessage, json?: readonly Buffer[]): Promise<void>;
 }
 
 export interface ChannelClientOptions {
@@ -151,12 +151,12 @@ export class ChannelClient {
   private onClientFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) {
     if (this.ending) return;
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    const decoded = decodeWsMessage(isBinary ? bytes : bytes.toString("utf8"), this.options.framing);
+    const decoded = decodeClientFrame(isBinary ? bytes : bytes.toString("utf8"), this.options.framing);
     if (!decoded.ok) return this.drop(`${decoded.reason}: ${decoded.detail}`);
-    const msg = decoded.value;
+    const msg = decoded.value.message;
     if (msg.channel === "iopub") return this.drop("BAD_CHANNEL: clients do not send on iopub");
     this.sessions.add(msg.header.session);
-    this.kernel.send(msg.channel, msg).catch((error: Error) => {
+    this.kernel.send(msg.channel, msg, decoded.value.json).catch((error: Error) => {
       log.warn(`kernel ${this.kernel.id}: could not pass ${msg.header.msg_type} from ${this.options.user}: ${error.message}`);
     });
   }

@@ -222,10 +222,10 @@ export class KernelConnection {
     return createMessage({ msgType, content, session: this.session, username: this.username, ...options });
   }
 
-  /** Signs and sends; resolves once ZeroMQ has queued it. */
-  send(channel: OutgoingChannel, msg: KernelMessage): Promise<void> {
+  /** Signs and sends; resolves once ZeroMQ has queued it. `json`: the message's JSON parts already serialised. */
+  send(channel: OutgoingChannel, msg: KernelMessage, json?: readonly Buffer[]): Promise<void> {
     if (this.closed) return Promise.reject(new KernelRequestError('CONNECTION_CLOSED', `${this.label}: connection closed`));
-    const frames = encodeFrames(msg, this.signer);
+    const frames = encodeFrames(msg, this.signer, [], json);
     const socket = this.sockets[channel];
     const sent = this.sendTails[channel].then(() => socket.send(frames));
     this.sendTails[channel] = sent.catch(() => {}); // one failed send must not block the next

@@ -58,12 +58,15 @@ export class LiveKernel {
     };
   }
 
-  /** Sends a client's message to the kernel. The client's own header (session, msg_id) is kept. */
-  async send(channel: OutgoingChannel, msg: KernelMessage): Promise<void> {
+  /**
+   * Sends a client's message to the kernel. The client's own header (session, msg_id) is kept; `json`, when
+   * given, is its JSON parts as the client sent them (only signed on the way).
+   */
+  async send(channel: OutgoingChannel, msg: KernelMessage, json?: readonly Buffer[]): Promise<void> {
     if (this.dead) throw new Error(`kernel ${this.id} is dead`);
     this.events.onActivity(Date.now());
     for (const observe of this.sendObservers) observe(channel, msg);
-    await this.connection.send(channel, msg);
+    await this.connection.send(channel, msg, json);
   }
 
   /** Sees every message clients send (the output recorder learns of execute requests here). */

@@ -3,15 +3,17 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { createMessage, type ChannelMessage } from './messages';
 import { createSigner } from './signing';
-import { splitFrames } from './wire';
+import { encodeFrames, splitFrames } from './wire';
 import {
   V1_SUBPROTOCOL,
   decodeLegacy,
+  decodeClientFrame,
   decodeV1,
   decodeWsMessage,
   encodeLegacy,
   encodeV1,
   encodeV1FromRaw,
+  encodeV1Parts,
   encodeWsMessage,
   framingForSubprotocol,
   selectSubprotocol,
@@ -180,4 +182,29 @@ test('captured ipykernel frames forward to v1 byte for byte and decode there', (
     assert.ok(legacy.ok);
     assert.deepEqual(comparable(legacy.value), comparable(decoded.value));
   }
+});
+
+test('a client v1 frame keeps its JSON bytes, which become the kernel frames as sent, newly signed', () => {
+  const msg = sample([Buffer.from('buf')]);
+  const frame = encodeV1(msg);
+  const decoded = decodeClientFrame(frame, 'v1');
+  assert.ok(decoded.ok);
+  assert.deepEqual(comparable(decoded.value.message), comparable(msg));
+  const json = decoded.value.json!;
+  assert.deepEqual(json.map((part) => part.toString('utf8')), [msg.header, msg.parent_header, msg.metadata, msg.content].map((part) => JSON.stringify(part)));
+  const signer = createSigner('k3y');
+  const passedOn = encodeFrames(decoded.value.message, signer, [], json);
+  assert.deepEqual(passedOn, encodeFrames(msg, signer), 'the same frames and signature as serialising it anew');
+});
+
+test('a client frame that needed normalising (parent_header null) is passed on re-serialised, not as sent', () => {
+  const msg = sample();
+  const parts = [msg.header, null, msg.metadata, msg.content].map((part) => Buffer.from(JSON.stringify(part)));
+  const decoded = decodeClientFrame(encodeV1Parts('shell', parts), 'v1');
+  assert.ok(decoded.ok);
+  assert.deepEqual(decoded.value.message.parent_header, {});
+  assert.equal(decoded.value.json, undefined);
+  const legacy = decodeClientFrame(encodeLegacy(msg), 'legacy');
+  assert.ok(legacy.ok);
+  assert.equal(legacy.value.json, undefined, 'legacy JSON is one document: nothing to pass on as is');
 });

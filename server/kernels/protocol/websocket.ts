@@ -120,32 +120,43 @@ export function encodeV1Parts(channel: Channel, parts: readonly Uint8Array[]): B
   const offsetCount = all.length + 1; // one start per part, plus the end
   const headerSize = 8 * (offsetCount + 1);
   const out = Buffer.allocUnsafe(headerSize + sumLengths(all));
-  out.writeBigUInt64LE(BigInt(offsetCount), 0);
+  writeUint64LE(out, offsetCount, 0);
   let offset = headerSize;
   all.forEach((part, i) => {
-    out.writeBigUInt64LE(BigInt(offset), 8 * (i + 1));
+    writeUint64LE(out, offset, 8 * (i + 1));
     out.set(part, offset);
     offset += part.byteLength;
   });
-  out.writeBigUInt64LE(BigInt(offset), 8 * offsetCount);
+  writeUint64LE(out, offset, 8 * offsetCount);
   return out;
+}
+
+/** A uint64 LE as a number; one beyond 2^53 comes out inexact, but far beyond any frame length either way. */
+function readUint64LE(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 0x1_0000_0000;
+}
+
+/** A uint64 LE without a BigInt per offset (this runs for every message); values are below 2^53 here. */
+function writeUint64LE(out: Buffer, value: number, at: number) {
+  out.writeUInt32LE(value % 0x1_0000_0000, at);
+  out.writeUInt32LE(Math.floor(value / 0x1_0000_0000), at + 4);
 }
 
 /** Splits a v1 frame into its channel and raw parts (header, parent_header, metadata, content, buffers...). */
 export function splitV1(data: Uint8Array): WsResult<{ channel: Channel; parts: Buffer[] }> {
   const buf = toBuffer(data);
   if (buf.length < 8) return fail('BAD_FRAME', `binary frame of ${buf.length} bytes is too short`);
-  const count = buf.readBigUInt64LE(0);
+  const count = readUint64LE(buf, 0);
   // channel + 4 JSON parts need 6 offsets; more than the frame could hold means garbage
-  if (count < 6n || count > BigInt(Math.floor(buf.length / 8) - 1)) {
+  if (count < 6 || count > Math.floor(buf.length / 8) - 1) {
     return fail('BAD_FRAME', `offset count ${count} is impossible for a ${buf.length}-byte frame`);
   }
-  const n = Number(count);
+  const n = count;
   const offsets: number[] = [];
   for (let i = 0; i < n; i++) {
-    const value = buf.readBigUInt64LE(8 * (i + 1));
-    if (value > BigInt(buf.length)) return fail('BAD_FRAME', `offset ${value} lies beyond the frame`);
-    offsets.push(Number(value));
+    const value = readUint64LE(buf, 8 * (i + 1));
+    if (value > buf.length) return fail('BAD_FRAME', `offset ${value} lies beyond the frame`);
+    offsets.push(value);
   }
   if (offsets[n - 1] !== buf.length) {
     return fail('BAD_FRAME', `last offset ${offsets[n - 1]} is not the frame length ${buf.length}`);
@@ -159,6 +170,25 @@ export function splitV1(data: Uint8Array): WsResult<{ channel: Channel; parts: B
 }
 
 export function decodeV1(data: Uint8Array): WsResult<ChannelMessage> {
+  const decoded = decodeV1WithJson(data);
+  return decoded.ok ? { ok: true, value: decoded.value.message } : decoded;
+}
+
+/** A client's message, and its four JSON parts as sent when the kernel can be given them unchanged. */
+export interface DecodedClientMessage {
+  message: ChannelMessage;
+  /** header, parent_header, metadata, content as the client sent them (v1 framing, nothing normalised). */
+  json?: readonly Buffer[];
+}
+
+/** Decodes a client's frame; a v1 frame keeps its JSON bytes, so the gateway signs them instead of re-serialising. */
+export function decodeClientFrame(data: WsPayload, framing: WsFraming): WsResult<DecodedClientMessage> {
+  if (framing === 'v1' && typeof data !== 'string') return decodeV1WithJson(data);
+  const decoded = decodeWsMessage(data, framing);
+  return decoded.ok ? { ok: true, value: { message: decoded.value } } : decoded;
+}
+
+function decodeV1WithJson(data: Uint8Array): WsResult<DecodedClientMessage> {
   const split = splitV1(data);
   if (!split.ok) return split;
   const [header, parentHeader, metadata, content, ...buffers] = split.value.parts as [
@@ -180,7 +210,11 @@ export function decodeV1(data: Uint8Array): WsResult<ChannelMessage> {
   } catch (error) {
     return fail('BAD_JSON', (error as Error).message);
   }
-  return toChannelMessage({ ok: true, value: parsed }, buffers);
+  const message = toChannelMessage({ ok: true, value: parsed }, buffers);
+  if (!message.ok) return message;
+  // Parts the client sent as null or left out were normalised to {}: then the bytes are not what is passed on.
+  const asSent = isJsonObject(parsed.parent_header) && isJsonObject(parsed.metadata) && isJsonObject(parsed.content);
+  return { ok: true, value: { message: message.value, json: asSent ? [header, parentHeader, metadata, content] : undefined } };
 }
 
 // --- shared helpers ---

@@ -46,16 +46,22 @@ export function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Encodes a message as multipart frames, signed with `signer`. */
+/**
+ * Encodes a message as multipart frames, signed with `signer`. `json`, when given, is the message's header,
+ * parent_header, metadata and content already serialised (a client's frame passed on as it came).
+ */
 export function encodeFrames(
   msg: KernelMessage,
   signer: Signer,
   identities: readonly Uint8Array[] = [],
+  json?: readonly Buffer[],
 ): Buffer[] {
-  const header = Buffer.from(JSON.stringify(msg.header), 'utf8');
-  const parentHeader = Buffer.from(JSON.stringify(msg.parent_header ?? {}), 'utf8');
-  const metadata = Buffer.from(JSON.stringify(msg.metadata ?? {}), 'utf8');
-  const content = Buffer.from(JSON.stringify(msg.content ?? {}), 'utf8');
+  const [header, parentHeader, metadata, content] = (json ?? [
+    Buffer.from(JSON.stringify(msg.header), 'utf8'),
+    Buffer.from(JSON.stringify(msg.parent_header ?? {}), 'utf8'),
+    Buffer.from(JSON.stringify(msg.metadata ?? {}), 'utf8'),
+    Buffer.from(JSON.stringify(msg.content ?? {}), 'utf8'),
+  ]) as [Buffer, Buffer, Buffer, Buffer];
   const signature = Buffer.from(signer.sign([header, parentHeader, metadata, content]), 'ascii');
   return [
     ...identities.map(toBuffer),
