@@ -20,6 +20,9 @@
 // and an Atrium kernel open side by side, in R rounds of --paired-block executes each, alternating ABBA
 // (direct, atrium, atrium, direct, …), so both see the same machine: on a shared 2-core box the load drifts
 // by more than the difference being measured between two targets run a minute apart.
+// --pin (with --paired): the paired rounds again with both kernels on the last CPU and everything else (this
+// bench, the Atrium portal) on CPU 0, as on a cluster, where a kernel never shares its CPU with the gateway.
+// Without it, the gateway's work on each message competes with the kernel's own threads for the 2 CPUs.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,6 +96,7 @@ const { values: args } = parseArgs({
     concurrent: { type: 'string', default: '0' },
     paired: { type: 'string', default: '0' },
     'paired-block': { type: 'string', default: '25' },
+    pin: { type: 'boolean', default: false },
     'keep-run-dir': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -597,6 +601,8 @@ async function startPeer(name: PeerName, venvBin: string, kernelPython: string, 
 // --- paired: direct and Atrium side by side ---
 
 interface PairedResult {
+  /** kernels on their own CPU, the bench and the portal on another (--pin) */
+  pinned: boolean;
   rounds: number;
   block: number;
   framing: WsFraming;
@@ -605,17 +611,18 @@ interface PairedResult {
   loadAvg: { before: number; after: number };
 }
 
-async function runPaired(kernelPython: string, client: GatewayClient, kernelName: string): Promise<PairedResult> {
+async function runPaired(kernelPython: string, client: GatewayClient, kernelName: string, pinned: boolean): Promise<PairedResult> {
   const framing = framings[0]!;
-  const result: PairedResult = { rounds: pairedRounds, block: pairedBlock, framing, execute: {}, loadAvg: { before: round(os.loadavg()[0]!), after: NaN } };
-  log(`paired: direct and atrium (ws ${framing}) side by side, ${pairedRounds} rounds of ${pairedBlock}, ABBA`);
-  const direct = (await startDirectKernel(kernelPython, 99)).kernel;
+  const result: PairedResult = { pinned, rounds: pairedRounds, block: pairedBlock, framing, execute: {}, loadAvg: { before: round(os.loadavg()[0]!), after: NaN } };
+  log(`paired${pinned ? ' (pinned)' : ''}: direct and atrium (ws ${framing}) side by side, ${pairedRounds} rounds of ${pairedBlock}, ABBA`);
+  const direct = (await startDirectKernel(kernelPython, pinned ? 98 : 99)).kernel;
   let kernelId: string | undefined;
   let ws: WsTransport | undefined;
   try {
     kernelId = await client.startKernel(kernelName, START_DEADLINE);
     ws = await client.openChannels(kernelId, framing, START_DEADLINE);
     await firstKernelInfo(ws, START_DEADLINE);
+    if (pinned) log(`  pinned: ${pinProcesses().join('; ')}`);
     const transports = { direct: direct.transport as MessageTransport, atrium: ws as MessageTransport };
     for (const code of EXECUTE_CODES) {
       for (const t of Object.values(transports)) for (let i = 0; i < warmup; i++) await execute(t, code, EXEC_DEADLINE);
@@ -648,9 +655,62 @@ async function runPaired(kernelPython: string, client: GatewayClient, kernelName
     await ws?.close();
     if (kernelId) await client.deleteKernel(kernelId, REST_DEADLINE).catch((e: Error) => log(`  paired: delete failed: ${e.message}`));
     await stopDirectKernel(direct);
+    if (pinned) unpinProcesses();
     result.loadAvg.after = round(os.loadavg()[0]!);
   }
   return result;
+}
+
+/** Every process whose command line matches, by pid. */
+function processesMatching(pattern: RegExp): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (pattern.test(fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' '))) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+function descendsFrom(pid: number, ancestor: number): boolean {
+  for (let p = pid, depth = 0; p > 1 && depth < 32; depth++) {
+    if (p === ancestor) return true;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces, so read after the last ')'
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+const KERNEL_PROCESS = /ipykernel/;
+const GATEWAY_PROCESS = /atrium\.mjs start/;
+
+function setAffinity(pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-pc', cpus, String(pid)], { stdio: 'ignore', timeout: 5_000 });
+}
+
+/** Kernels on the last CPU; this bench and the portal on CPU 0. Returns what was pinned, for the log. */
+function pinProcesses(): string[] {
+  const last = os.availableParallelism() - 1;
+  if (last < 1) throw new Error('--pin needs at least 2 CPUs');
+  const others = [process.pid, ...processesMatching(GATEWAY_PROCESS)];
+  // only this bench's and this portal's kernels, not whatever else runs on the machine
+  const kernels = processesMatching(KERNEL_PROCESS).filter((pid) => others.some((ancestor) => descendsFrom(pid, ancestor)));
+  for (const pid of kernels) setAffinity(pid, String(last));
+  for (const pid of others) setAffinity(pid, '0');
+  return [`kernels ${kernels.join(',')} → CPU ${last}`, `bench and portal ${others.join(',')} → CPU 0`];
+}
+
+function unpinProcesses(): void {
+  const all = `0-${os.availableParallelism() - 1}`;
+  for (const pid of [process.pid, ...processesMatching(GATEWAY_PROCESS)]) setAffinity(pid, all);
 }
 
 function pairedTable(p: PairedResult): string {
@@ -659,7 +719,7 @@ function pairedTable(p: PairedResult): string {
       `| \`${code}\` | ${fmt(e.direct.p50)} / ${fmt(e.direct.p90)} / ${fmt(e.direct.p99)} | ${fmt(e.atrium.p50)} / ${fmt(e.atrium.p90)} / ${fmt(e.atrium.p99)} | ${e.ratioOfMedians.toFixed(2)}x | ${e.medianRoundRatio.toFixed(2)}x |`,
   );
   return [
-    `Paired (${p.rounds} rounds × ${p.block} executes each, ABBA; atrium over ws ${p.framing}; load ${p.loadAvg.before}→${p.loadAvg.after}):`,
+    `Paired${p.pinned ? ', pinned (kernels on their own CPU, bench and portal on CPU 0)' : ''} (${p.rounds} rounds × ${p.block} executes each, ABBA; atrium over ws ${p.framing}; load ${p.loadAvg.before}→${p.loadAvg.after}):`,
     '',
     '| code | direct p50 / p90 / p99 ms | atrium p50 / p90 / p99 ms | ×direct (medians) | ×direct (median of rounds) |',
     '|---|---|---|---|---|',
@@ -835,14 +895,17 @@ async function main(): Promise<void> {
     }
   }
 
-  let paired: PairedResult | undefined;
+  const paired: PairedResult[] = [];
   if (pairedRounds > 0) {
     if (!args['atrium-url'] || !args['atrium-token']) throw new Error('--paired needs --atrium-url and --atrium-token');
-    try {
-      paired = await runPaired(kernelPython, new GatewayClient({ baseUrl: args['atrium-url'], token: args['atrium-token'] }), args['atrium-kernel']!);
-    } catch (error) {
-      failed = true;
-      log(`paired FAILED: ${(error as Error).stack ?? String(error)}`);
+    const client = new GatewayClient({ baseUrl: args['atrium-url'], token: args['atrium-token'] });
+    for (const pinned of args.pin ? [false, true] : [false]) {
+      try {
+        paired.push(await runPaired(kernelPython, client, args['atrium-kernel']!, pinned));
+      } catch (error) {
+        failed = true;
+        log(`paired FAILED: ${(error as Error).stack ?? String(error)}`);
+      }
     }
   }
 
@@ -850,7 +913,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: commandLine,
     machine,
-    config: { targets, iterations, warmup, starts, lines, outputReps, framings, concurrent, pairedRounds, pairedBlock, executeCodes: EXECUTE_CODES },
+    config: { targets, iterations, warmup, starts, lines, outputReps, framings, concurrent, pairedRounds, pairedBlock, pin: args.pin, executeCodes: EXECUTE_CODES },
     definitions: {
       execute: 'send execute_request → both execute_reply (shell) and status idle (iopub) received; ms',
       output: 'send → reply and idle; MB/s = stdout stream text bytes received / elapsed (median rep by time)',
@@ -858,7 +921,7 @@ async function main(): Promise<void> {
     },
     results,
     paired,
-    table: table(results) + (paired ? `\n\n${pairedTable(paired)}` : ''),
+    table: [table(results), ...paired.map(pairedTable)].join('\n\n'),
   };
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
