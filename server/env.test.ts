@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { EnvError, loadEnv } from "./env";
+import { EnvError, loadEnv, sparkSubmitEnv } from "./env";
 
 describe("loadEnv", () => {
   it("uses the embedded defaults when nothing is set", () => {
@@ -57,5 +57,25 @@ describe("loadEnv", () => {
     assert.match(problems({ ATRIUM_K8S_HOME_SIZE: "ten gigs" }), /ATRIUM_K8S_HOME_SIZE/);
     assert.match(problems({ ATRIUM_POSIX_ID_BASE: "0" }), /ATRIUM_POSIX_ID_BASE: must be at least 1000/);
     assert.equal(loadEnv({ ATRIUM_POSIX_ID_BASE: "200000" }).ATRIUM_POSIX_ID_BASE, 200000);
+  });
+
+  it("spark-submit gets the ATRIUM_YARN_* settings, else the standard Hadoop and Spark variables", () => {
+    assert.deepEqual(sparkSubmitEnv(loadEnv({})), {});
+    const standard = { HADOOP_CONF_DIR: "/etc/hadoop", YARN_CONF_DIR: "/etc/yarn", SPARK_HOME: "/opt/spark", SPARK_CONF_DIR: "/etc/spark", PYSPARK_ARCHIVES_PATH: "local:/opt/spark/python/lib/pyspark.zip" };
+    assert.deepEqual(sparkSubmitEnv(loadEnv(standard)), standard);
+    const atrium = loadEnv({
+      ...standard,
+      ATRIUM_YARN_HADOOP_CONF_DIR: "/srv/conf",
+      ATRIUM_YARN_SPARK_HOME: "/srv/spark",
+      ATRIUM_YARN_SPARK_CONF_DIR: "/srv/spark-conf",
+      ATRIUM_YARN_PYSPARK_ARCHIVES_PATH: "hdfs:///libs/pyspark.zip,hdfs:///libs/py4j.zip",
+    });
+    assert.deepEqual(sparkSubmitEnv(atrium), {
+      SPARK_HOME: "/srv/spark",
+      HADOOP_CONF_DIR: "/srv/conf",
+      YARN_CONF_DIR: "/srv/conf",
+      SPARK_CONF_DIR: "/srv/spark-conf",
+      PYSPARK_ARCHIVES_PATH: "hdfs:///libs/pyspark.zip,hdfs:///libs/py4j.zip",
+    });
   });
 });

@@ -82,6 +82,14 @@ const schema = z.object({
   ATRIUM_YARN_SPARK_HOME: optionalNonEmpty,
   ATRIUM_YARN_HADOOP_CONF_DIR: optionalNonEmpty,
   ATRIUM_YARN_SPARK_CONF_DIR: optionalNonEmpty,
+  /** pyspark.zip and py4j for the driver, already on the cluster (hdfs:// or local:), so no launch uploads them. */
+  ATRIUM_YARN_PYSPARK_ARCHIVES_PATH: optionalNonEmpty,
+  // The standard Hadoop and Spark client variables: used when the ATRIUM_YARN_* ones above are not set.
+  HADOOP_CONF_DIR: optionalNonEmpty,
+  YARN_CONF_DIR: optionalNonEmpty,
+  SPARK_HOME: optionalNonEmpty,
+  SPARK_CONF_DIR: optionalNonEmpty,
+  PYSPARK_ARCHIVES_PATH: optionalNonEmpty,
   ATRIUM_YARN_KERNEL_PYTHON: optionalNonEmpty,
   ATRIUM_YARN_SERVICE_USER: optionalNonEmpty.pipe(
     z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._@-]*$/, "must be a Hadoop user name such as atrium").optional(),
@@ -183,4 +191,17 @@ let cached: Env | undefined;
 export function env(): Env {
   cached ??= loadEnv();
   return cached;
+}
+
+/** spark-submit's environment: the ATRIUM_YARN_* settings, else the standard Hadoop and Spark variables. */
+export function sparkSubmitEnv(env: Env): Record<string, string> {
+  const hadoopConf = env.ATRIUM_YARN_HADOOP_CONF_DIR;
+  const chosen: Record<string, string | undefined> = {
+    SPARK_HOME: env.ATRIUM_YARN_SPARK_HOME ?? env.SPARK_HOME,
+    HADOOP_CONF_DIR: hadoopConf ?? env.HADOOP_CONF_DIR,
+    YARN_CONF_DIR: hadoopConf ?? env.YARN_CONF_DIR,
+    SPARK_CONF_DIR: env.ATRIUM_YARN_SPARK_CONF_DIR ?? env.SPARK_CONF_DIR,
+    PYSPARK_ARCHIVES_PATH: env.ATRIUM_YARN_PYSPARK_ARCHIVES_PATH ?? env.PYSPARK_ARCHIVES_PATH,
+  };
+  return Object.fromEntries(Object.entries(chosen).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }

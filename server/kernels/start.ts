@@ -7,7 +7,7 @@ import { listLiveKernels } from "@/db/queries/kernels";
 import { log } from "@/server/log";
 import { namespaceFor } from "@/server/kubernetes/names";
 import type { Database } from "@/db";
-import type { Env } from "@/server/env";
+import { sparkSubmitEnv, type Env } from "@/server/env";
 import { BUNDLED_KERNELSPECS_DIR, loadKernelspecs } from "./kernelspecs";
 import { LauncherRegistry } from "./launchers/base";
 import { LocalLauncher } from "./launchers/local";
@@ -94,19 +94,13 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
 
 /** The YARN launcher from ATRIUM_YARN_* (see the README's configuration table). */
 function yarnLauncher(env: Env, db: Database, remote: RemoteLauncherOptions, runtimeDir: string): YarnLauncher {
-  const submitEnv: Record<string, string> = {};
-  if (env.ATRIUM_YARN_SPARK_HOME) submitEnv.SPARK_HOME = env.ATRIUM_YARN_SPARK_HOME;
-  if (env.ATRIUM_YARN_HADOOP_CONF_DIR) submitEnv.HADOOP_CONF_DIR = submitEnv.YARN_CONF_DIR = env.ATRIUM_YARN_HADOOP_CONF_DIR;
-  if (env.ATRIUM_YARN_SPARK_CONF_DIR) submitEnv.SPARK_CONF_DIR = env.ATRIUM_YARN_SPARK_CONF_DIR;
-  for (const name of ["HADOOP_CONF_DIR", "YARN_CONF_DIR", "SPARK_HOME", "SPARK_CONF_DIR"]) {
-    if (!submitEnv[name] && process.env[name]) submitEnv[name] = process.env[name]!;
-  }
+  const submitEnv = sparkSubmitEnv(env);
   return new YarnLauncher({
     ...remote,
     launchDeadlineMs: env.ATRIUM_YARN_LAUNCH_TIMEOUT_SECONDS * 1000,
     rmUrl: env.ATRIUM_YARN_RM_URL!,
     serviceUser: env.ATRIUM_YARN_SERVICE_USER ?? os.userInfo().username,
-    sparkSubmit: env.ATRIUM_YARN_SPARK_HOME ? path.join(env.ATRIUM_YARN_SPARK_HOME, "bin", "spark-submit") : "spark-submit",
+    sparkSubmit: submitEnv.SPARK_HOME ? path.join(submitEnv.SPARK_HOME, "bin", "spark-submit") : "spark-submit",
     submitEnv,
     kernelPython: env.ATRIUM_YARN_KERNEL_PYTHON,
     impersonate: env.ATRIUM_YARN_IMPERSONATE,
