@@ -143,6 +143,30 @@ describe(`output recorder on ${testDbKind}`, () => {
     assert.ok(writtenAt - finishedAt < 1_600, `within about 1 s of finishing (${writtenAt - finishedAt} ms)`);
   });
 
+  it("under steady traffic, the runs that finished meanwhile are written together, not one statement per execute", async () => {
+    const source = new MessageSource(kernelId, ana.id);
+    const recorder = recorderFor(source);
+    const statements: number[] = [];
+    const spied = db as unknown as { insert: (...args: unknown[]) => unknown };
+    const insert = spied.insert.bind(db);
+    spied.insert = (...args: unknown[]) => (statements.push(Date.now()), insert(...args));
+    try {
+      const started = Date.now();
+      let runs = 0;
+      while (Date.now() - started < 2_500) {
+        source.runQuickly(`x = ${runs}`, "", runs);
+        runs++;
+        await sleep(10);
+      }
+      await recorder.flushAll();
+      // ~200 executes in 2.5 s: one batch per second or so (each of up to 25 runs per statement), plus the final one
+      assert.ok(runs > 100, `${runs} executes`);
+      assert.ok(statements.length <= Math.ceil(runs / 25) + 4, `${statements.length} statements for ${runs} executes`);
+    } finally {
+      spied.insert = insert;
+    }
+  });
+
   it("a running cell is written within the flush interval, and its later state replaces the earlier one", async () => {
     const source = new MessageSource(kernelId, ana.id);
     const recorder = recorderFor(source);

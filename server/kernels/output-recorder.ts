@@ -188,11 +188,15 @@ export class OutputRecorder {
     this.timer = undefined;
     this.timerDue = Infinity;
     const now = Date.now();
+    // Once one finished run is due, every finished run goes with it: under steady traffic they would otherwise
+    // fall due one by one, a write per execute, each at its own 1 s deadline.
+    let finishedDue = all;
+    for (const run of this.dirty) if (run.finishedAt !== null && now >= this.notBefore(run, now)) finishedDue = true;
     const due: Run[] = [];
     let nextDue = Infinity;
     for (const run of this.dirty) {
       const notBefore = this.notBefore(run, now);
-      if (all || now >= notBefore) due.push(run);
+      if (all || now >= notBefore || (finishedDue && run.finishedAt !== null)) due.push(run);
       else nextDue = Math.min(nextDue, notBefore);
     }
     for (const run of due) this.dirty.delete(run);
