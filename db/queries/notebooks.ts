@@ -37,6 +37,8 @@ export async function saveCellRuns(db: Database, runs: readonly CellRunSnapshot[
         finishedAt: fromInsert(cellRuns.finishedAt),
         updatedAt: new Date(),
       },
+      // msg_id is the client's choice: a run never takes over another user's row that happens to share it.
+      setWhere: sql`${cellRuns.ownerId} = excluded."owner_id"`,
     });
 }
 

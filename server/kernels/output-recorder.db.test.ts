@@ -16,48 +16,8 @@ import { createTeam, createUser, setMembership } from "@/server/identity/users";
 import { admitKernel } from "@/server/quota/service";
 import { BUILTIN_SIZES } from "@/server/quota/sizes";
 import type { LiveKernel } from "./live-kernel";
-import type { ChannelMessage, KernelMessage, OutgoingChannel } from "./protocol/messages";
 import { OutputRecorder } from "./output-recorder";
-
-type Listener = (msg: ChannelMessage) => void;
-
-/** Just what the recorder uses of a LiveKernel: client sends and kernel messages. */
-class MessageSource {
-  private readonly sends = new Set<(channel: OutgoingChannel, msg: KernelMessage) => void>();
-  private readonly listeners = new Set<Listener>();
-  constructor(
-    readonly id: string,
-    readonly ownerId: string,
-  ) {}
-  observeSends(observer: (channel: OutgoingChannel, msg: KernelMessage) => void) {
-    this.sends.add(observer);
-    return () => this.sends.delete(observer);
-  }
-  subscribe(listener: Listener) {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-  execute(code: string): string {
-    const msgId = randomUUID();
-    const msg = { header: { msg_id: msgId, msg_type: "execute_request", session: "s", username: "u", date: new Date().toISOString(), version: "5.3" }, parent_header: {}, metadata: {}, content: { code, silent: false }, buffers: [] } as unknown as KernelMessage;
-    for (const send of this.sends) send("shell", msg);
-    return msgId;
-  }
-  reply(parentId: string, channel: "iopub" | "shell", msgType: string, content: Record<string, unknown>) {
-    const msg = { channel, header: { msg_id: randomUUID(), msg_type: msgType, session: "k", username: "k", date: new Date().toISOString(), version: "5.3" }, parent_header: { msg_id: parentId }, metadata: {}, content, buffers: [] } as unknown as ChannelMessage;
-    for (const listener of this.listeners) listener(msg);
-  }
-  /** A whole quick execute: busy, input, a stream line, the reply and idle. */
-  runQuickly(code: string, text: string, count: number): string {
-    const id = this.execute(code);
-    this.reply(id, "iopub", "status", { execution_state: "busy" });
-    this.reply(id, "iopub", "execute_input", { code, execution_count: count });
-    this.reply(id, "iopub", "stream", { name: "stdout", text });
-    this.reply(id, "shell", "execute_reply", { status: "ok", execution_count: count });
-    this.reply(id, "iopub", "status", { execution_state: "idle" });
-    return id;
-  }
-}
+import { MessageSource } from "./testing";
 
 const small = BUILTIN_SIZES.find((s) => s.name === "small")!;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

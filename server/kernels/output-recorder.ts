@@ -7,12 +7,14 @@
 // finished runs are written in a pause of the kernels' traffic (QUIET_MS without a request or a message), and
 // at the latest FINISHED_MAX_DELAY_MS after they finished: a chain of quick executes is not interrupted by a
 // write after each one.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Database } from "@/db";
 import { abortRunningCellRuns, saveCellRun, saveCellRuns, type CellRunSnapshot } from "@/db/queries/notebooks";
 import { log } from "@/server/log";
 import type { LiveKernel } from "./live-kernel";
+import type { RawMessageParts } from "./protocol/wire";
 import type { JsonObject } from "@/server/notebooks/nbformat";
 import { newRunOutputs, recordIopub, type RunOutputs } from "./outputs";
 
@@ -33,6 +35,20 @@ const flushIntervalFor = (storedBytes: number) => Math.min(10_000, Math.max(FLUS
  * running it): 200 quick runs in one took ~10 ms, long enough to delay every kernel's messages behind it.
  */
 const WRITE_BATCH = 25;
+/** The folder of the spill files, in the data dir. */
+export const spillDirOf = (dataDir: string) => path.join(dataDir, "outputs");
+
+/**
+ * Where a run's output beyond the stored limit goes: one JSON line per message, {"msg_type", "content"}. Named by
+ * a hash of owner and msg_id: msg_id is the client's choice, so two users' runs may share one.
+ */
+export function spillFileOf(spillDir: string, ownerId: string, msgId: string): string {
+  return path.join(spillDir, `${createHash("sha256").update(`${ownerId}\0${msgId}`).digest("hex")}.jsonl`);
+}
+
+/** In-memory runs are keyed by kernel and msg_id (a msg_id alone may repeat across kernels and users). */
+const runKey = (kernelId: string, msgId: string) => `${kernelId}\n${msgId}`;
+
 export const STORED_OUTPUT_LIMIT_BYTES = 4 * 1024 * 1024;
 
 interface Run {
@@ -72,8 +88,8 @@ export class OutputRecorder {
     private readonly limitBytes = STORED_OUTPUT_LIMIT_BYTES,
   ) {}
 
-  spillFileOf(msgId: string): string {
-    return path.join(this.spillDir, `${msgId.replace(/[^A-Za-z0-9_-]/g, "_")}.jsonl`);
+  spillFileOf(ownerId: string, msgId: string): string {
+    return spillFileOf(this.spillDir, ownerId, msgId);
   }
 
   attach(kernel: LiveKernel): () => void {
@@ -100,16 +116,16 @@ export class OutputRecorder {
         lastWriteAt: Date.now(),
         finishedAt: null,
       };
-      this.runs.set(run.msgId, run);
+      this.runs.set(runKey(kernel.id, run.msgId), run);
       // Nothing is written yet: the first write waits a flush interval (or the end of the run), so a quick
       // cell costs one write, and no database work stands between the request and the kernel's reply.
       this.scheduleFlush(run);
     });
     const offMessages = kernel.subscribe(
-      (msg) => {
+      (msg, raw) => {
         this.lastTrafficAt = Date.now();
         const parentId = (msg.parent_header as { msg_id?: string }).msg_id;
-        const run = parentId ? this.runs.get(parentId) : undefined;
+        const run = parentId ? this.runs.get(runKey(kernel.id, parentId)) : undefined;
         if (!run) return;
         const type = msg.header.msg_type;
         if (msg.channel === "shell" && type === "execute_reply") {
@@ -125,7 +141,8 @@ export class OutputRecorder {
             if ((msg.content as { execution_state?: string }).execution_state === "idle") run.idle = true;
           } else {
             const result = recordIopub(run.outputs, type, msg.content as JsonObject, this.limitBytes);
-            if (result.spill) this.spill(run, result.spill);
+            if (result.clearSpill) this.clearSpill(run);
+            if (result.spill) this.spill(run, type, raw);
           }
         } else return;
         this.scheduleFlush(run);
@@ -212,7 +229,7 @@ export class OutputRecorder {
 
   private snapshot(run: Run): CellRunSnapshot {
     const finished = run.replied && run.idle;
-    if (finished) this.runs.delete(run.msgId);
+    if (finished) this.runs.delete(runKey(run.kernelId, run.msgId));
     return {
       msgId: run.msgId,
       kernelId: run.kernelId,
@@ -253,15 +270,28 @@ export class OutputRecorder {
     }
   }
 
-  private spill(run: Run, text: string) {
-    run.spilledBytes += Buffer.byteLength(text);
+  /** The run's outputs were cleared after some were spilled: those are gone from the notebook, so from the file. */
+  private clearSpill(run: Run) {
+    run.spilledBytes = 0;
+    try {
+      fs.truncateSync(this.spillFileOf(run.ownerId, run.msgId), 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.error(`could not empty the spill file of ${run.msgId}: ${error}`);
+    }
+  }
+
+  /** Appends the message as it came from the kernel: its content bytes, never parsed and serialised again. */
+  private spill(run: Run, msgType: string, raw: RawMessageParts) {
+    const line = Buffer.concat([Buffer.from(`{"msg_type":${JSON.stringify(msgType)},"content":`), raw.content, Buffer.from("}\n")]);
+    run.spilledBytes += line.length;
     try {
       fs.mkdirSync(this.spillDir, { recursive: true, mode: 0o700 });
-      fs.appendFileSync(this.spillFileOf(run.msgId), text, { mode: 0o600 });
+      fs.appendFileSync(this.spillFileOf(run.ownerId, run.msgId), line, { mode: 0o600 });
     } catch (error) {
       log.error(`could not spill output of ${run.msgId}: ${error}`);
     }
   }
+
 }
 
 /** The database's own reason, not the statement and its parameters (which carry the outputs: megabytes). */

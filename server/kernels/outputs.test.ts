@@ -32,8 +32,21 @@ describe("recorded outputs", () => {
     const over = recordIopub(s, "stream", { name: "stdout", text: "y".repeat(50) }, 100);
     assert.ok(s.clipped);
     assert.equal(s.area.outputs.length, 1);
-    assert.ok(over.spill?.includes("y".repeat(50)));
-    recordIopub(s, "clear_output", { wait: false }, 100);
-    assert.equal(recordIopub(s, "stream", { name: "stdout", text: "z".repeat(50) }, 100).spill, undefined);
+    assert.equal(over.spill, true);
+    // A later message small enough to fit still follows the spilled one: the two parts keep the output's order.
+    assert.equal(recordIopub(s, "stream", { name: "stdout", text: "s" }, 100).spill, true);
+    assert.equal((s.area.outputs[0] as { text: string }).text, "x".repeat(80));
+    assert.deepEqual(recordIopub(s, "clear_output", { wait: false }, 100), { changed: true, clearSpill: true });
+    assert.equal(s.clipped, false);
+    assert.deepEqual(recordIopub(s, "stream", { name: "stdout", text: "z".repeat(50) }, 100), { changed: true });
+  });
+
+  it("a clear_output(wait=True) after a spill empties the spill with the next output", () => {
+    const s = newRunOutputs();
+    recordIopub(s, "stream", { name: "stdout", text: "x".repeat(150) }, 100);
+    assert.ok(s.clipped);
+    assert.deepEqual(recordIopub(s, "clear_output", { wait: true }, 100), { changed: true });
+    assert.deepEqual(recordIopub(s, "stream", { name: "stdout", text: "fresh" }, 100), { changed: true, clearSpill: true });
+    assert.deepEqual(s.area.outputs, [{ output_type: "stream", name: "stdout", text: "fresh" }]);
   });
 });

@@ -14,8 +14,10 @@ export const newRunOutputs = (): RunOutputs => ({ area: emptyArea(), storedBytes
 
 export interface RecordResult {
   changed: boolean;
-  /** What did not fit under the limit: one line of JSON (the message type and content), for the spill file. */
-  spill?: string;
+  /** The message goes to the spill file, as it came: it did not fit, or an earlier one did not (order is kept). */
+  spill?: true;
+  /** The outputs were cleared: what was spilled before is gone too (empty the spill file first). */
+  clearSpill?: true;
 }
 
 const ADDS_OUTPUT = new Set(["stream", "display_data", "execute_result", "error"]);
@@ -30,17 +32,27 @@ export function recordIopub(state: RunOutputs, msgType: string, content: JsonObj
   }
   if (msgType === "clear_output") {
     state.area = applyIopub(state.area, msgType, content);
-    if (!state.area.clearPending) state.storedBytes = 0;
-    return { changed: true };
+    return { changed: true, ...(state.area.clearPending ? {} : restart(state)) };
   }
   if (!ADDS_OUTPUT.has(msgType)) return { changed: false };
-  if (state.area.clearPending) state.storedBytes = 0;
+  // A clear_output(wait=True) takes effect now, with the first output after it.
+  const cleared = state.area.clearPending ? ((state.area = emptyArea()), restart(state)) : {};
   const size = msgType === "stream" ? String(content.text ?? "").length : JSON.stringify(content).length;
-  if (state.storedBytes + size > limitBytes) {
+  // Once one message went to the spill file, every later one follows it there, so the stored part and the
+  // spill file together are the output in its order.
+  if (state.clipped || state.storedBytes + size > limitBytes) {
     state.clipped = true;
-    return { changed: true, spill: JSON.stringify({ msg_type: msgType, content }) + "\n" };
+    return { changed: true, spill: true, ...cleared };
   }
   state.storedBytes += size;
   state.area = applyIopub(state.area, msgType, content);
-  return { changed: true };
+  return { changed: true, ...cleared };
+}
+
+/** After an effective clear: nothing stored, and nothing spilled that still counts. */
+function restart(state: RunOutputs): Pick<RecordResult, "clearSpill"> {
+  state.storedBytes = 0;
+  if (!state.clipped) return {};
+  state.clipped = false;
+  return { clearSpill: true };
 }

@@ -2,7 +2,9 @@
 // YARN, Kubernetes). Test-only; every wait has a deadline.
 import type { TestContext } from 'node:test';
 import { KernelConnection, type ConnectionInfo, type KernelConnectionOptions, type KernelLogger } from './connection';
-import type { ChannelMessage } from './protocol/messages';
+import { randomUUID } from 'node:crypto';
+import type { ChannelMessage, KernelMessage, OutgoingChannel } from './protocol/messages';
+import type { RawMessageParts } from './protocol/wire';
 
 /** Kernel logs stay out of test output (a test asserts on what matters). */
 export const quietKernelLog: KernelLogger = { debug() {}, warn() {}, error() {} };
@@ -34,4 +36,49 @@ export function nextMessage(connection: KernelConnection, accept: (msg: ChannelM
       resolve(msg);
     });
   });
+}
+
+type Listener = (msg: ChannelMessage, raw: RawMessageParts) => void;
+
+/**
+ * Just what the output recorder uses of a LiveKernel (client sends and kernel messages), driven by the test:
+ * for recorder tests that need exact message sequences. Real kernels drive it in manager.int.test.ts.
+ */
+export class MessageSource {
+  private readonly sends = new Set<(channel: OutgoingChannel, msg: KernelMessage) => void>();
+  private readonly listeners = new Set<Listener>();
+  constructor(
+    readonly id: string,
+    readonly ownerId: string,
+  ) {}
+  observeSends(observer: (channel: OutgoingChannel, msg: KernelMessage) => void) {
+    this.sends.add(observer);
+    return () => this.sends.delete(observer);
+  }
+  subscribe(listener: Listener) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  execute(code: string): string {
+    const msgId = randomUUID();
+    const msg = { header: { msg_id: msgId, msg_type: "execute_request", session: "s", username: "u", date: new Date().toISOString(), version: "5.3" }, parent_header: {}, metadata: {}, content: { code, silent: false }, buffers: [] } as unknown as KernelMessage;
+    for (const send of this.sends) send("shell", msg);
+    return msgId;
+  }
+  reply(parentId: string, channel: "iopub" | "shell", msgType: string, content: Record<string, unknown>) {
+    const msg = { channel, header: { msg_id: randomUUID(), msg_type: msgType, session: "k", username: "k", date: new Date().toISOString(), version: "5.3" }, parent_header: { msg_id: parentId }, metadata: {}, content, buffers: [] } as unknown as ChannelMessage;
+    const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+    const raw: RawMessageParts = { identities: [], header: json(msg.header), parentHeader: json(msg.parent_header), metadata: json(msg.metadata), content: json(msg.content), buffers: [] };
+    for (const listener of this.listeners) listener(msg, raw);
+  }
+  /** A whole quick execute: busy, input, a stream line, the reply and idle. */
+  runQuickly(code: string, text: string, count: number): string {
+    const id = this.execute(code);
+    this.reply(id, "iopub", "status", { execution_state: "busy" });
+    this.reply(id, "iopub", "execute_input", { code, execution_count: count });
+    this.reply(id, "iopub", "stream", { name: "stdout", text });
+    this.reply(id, "shell", "execute_reply", { status: "ok", execution_count: count });
+    this.reply(id, "iopub", "status", { execution_state: "idle" });
+    return id;
+  }
 }
