@@ -189,6 +189,41 @@ test("closing the tab while a cell runs loses nothing: reopened after it ends, a
   await expect(cell(reopened, 1)).not.toContainText("[*]:");
 });
 
+test("an output too large to keep in full says so, and its link downloads all of it", async ({ page, context }) => {
+  test.setTimeout(150_000);
+  await signIn(page, createAnalyst("hugeout"));
+  await openNewNotebook(page, "Huge.ipynb");
+  // ~5.5 MB of text, more than the 4 MiB the server keeps in the notebook; printed after the tab is gone.
+  await runCell(page, 1, 'import time\ntime.sleep(2)\nfor i in range(60000):\n    print(f"{i:07d}", "x" * 80)');
+  await expect(cell(page, 1)).toContainText("[*]:");
+  await page.close();
+
+  const api = context.request;
+  await expect
+    .poll(
+      async () => {
+        const input = encodeURIComponent(JSON.stringify({ json: { path: "Huge.ipynb" } }));
+        const body = await (await api.get(`/api/trpc/notebooks.runs?input=${input}`)).json();
+        return (body.result?.data?.json ?? []).map((run: { status: string; clipped: boolean }) => `${run.status} ${run.clipped}`).join(",");
+      },
+      { timeout: 90_000, intervals: [1_000] },
+    )
+    .toBe("ok true");
+
+  const reopened = await context.newPage();
+  await reopened.goto("/notebook/Huge.ipynb");
+  const link = output(reopened, 1).getByRole("link", { name: "Download the full output" });
+  await expect(link).toBeVisible({ timeout: 30_000 });
+  await expect(output(reopened, 1)).toContainText("too large to show in full");
+  const download = await api.get((await link.getAttribute("href"))!);
+  expect(download.status()).toBe(200);
+  const text = await download.text();
+  const lines = text.split("\n").filter(Boolean);
+  expect(lines.length).toBe(60000);
+  expect(lines[0]).toBe(`0000000 ${"x".repeat(80)}`);
+  expect(lines[59999]).toBe(`0059999 ${"x".repeat(80)}`);
+});
+
 test("long and overwritten streams render without freezing the page", async ({ page }) => {
   test.setTimeout(180_000);
   await signIn(page, createAnalyst("stream"));

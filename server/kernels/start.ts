@@ -19,7 +19,7 @@ import { PvcHomeStores } from "@/server/storage/pvc-homes";
 import { ResponseListener } from "./launch-protocol/response-listener";
 import type { RemoteLauncherOptions } from "./launchers/remote";
 import { KernelManager } from "./manager";
-import { OutputRecorder } from "./output-recorder";
+import { OutputRecorder, spillDirOf } from "./output-recorder";
 import { resolveKernelPython } from "./python-runtime";
 import type { HomeStores } from "@/server/storage/homes";
 import { Culler } from "@/server/culler/culler";
@@ -62,7 +62,7 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     secret,
     launchers,
     kernelspecs,
-    recorder: new OutputRecorder(db, path.join(env.dataDir, "outputs")),
+    recorder: new OutputRecorder(db, spillDirOf(env.dataDir)),
     // Local kernels start in the user's home folder, created first so the kernel can write there.
     homeOf: async (user) => {
       await homes.provision(user);

@@ -33,7 +33,7 @@ describe("mergeRuns", () => {
   it("a run still going shows as running, with its outputs so far, even if the file was saved meanwhile", () => {
     const merged = mergeRuns(cells, [run({ cellId: "b", msgId: "m2", status: "running", executionCount: null, finishedAt: null, startedAt: "2025-01-01T11:00:00Z", clipped: true })], fileMtime);
     assert.deepEqual(merged.running.map((r) => [r.cellId, r.msgId]), [["b", "m2"]]);
-    assert.deepEqual(merged.clipped, ["b"]);
+    assert.deepEqual(merged.clipped, [{ cellId: "b", msgId: "m2" }]);
     assert.equal(merged.cells[1]!.cell_type === "code" && merged.cells[1]!.outputs.length, 1);
   });
 

@@ -26,8 +26,8 @@ export interface MergedRuns {
   cells: Cell[];
   /** Cells whose run is still going: the page shows them running and routes their live iopub to them. */
   running: { cellId: string; msgId: string; startedAt: Date }[];
-  /** Cells whose shown outputs were clipped by the server. */
-  clipped: string[];
+  /** Cells whose shown outputs were clipped by the server, with the run whose full output it holds. */
+  clipped: { cellId: string; msgId: string }[];
   /** Cells whose outputs came from a run rather than from the file. */
   replaced: string[];
 }
@@ -39,7 +39,7 @@ export function mergeRuns(cells: readonly Cell[], runs: readonly CellRun[], file
     if (!known || toDate(run.startedAt) > toDate(known.startedAt)) byCell.set(run.cellId, run);
   }
   const running: MergedRuns["running"] = [];
-  const clipped: string[] = [];
+  const clipped: { cellId: string; msgId: string }[] = [];
   const replaced: string[] = [];
   const merged = cells.map((cell) => {
     const run = byCell.get(cell.id);
@@ -47,7 +47,7 @@ export function mergeRuns(cells: readonly Cell[], runs: readonly CellRun[], file
     const ended = run.finishedAt === null || run.status === "running" ? null : toDate(run.finishedAt);
     if (ended && ended.getTime() <= fileMtime.getTime()) return cell;
     if (run.status === "running") running.push({ cellId: cell.id, msgId: run.msgId, startedAt: toDate(run.startedAt) });
-    if (run.clipped) clipped.push(cell.id);
+    if (run.clipped) clipped.push({ cellId: cell.id, msgId: run.msgId });
     replaced.push(cell.id);
     const outputs = run.outputs.flatMap((o): Output[] => (isOutput(o) ? [normalizeOutput(o)] : []));
     return { ...cell, outputs, execution_count: run.executionCount ?? (run.status === "running" ? null : cell.execution_count) } as CodeCell;

@@ -239,7 +239,7 @@ export class KernelSession {
       return;
     }
     this.model.flush();
-    this.model.update(cellId, { outputs: [], clearPending: false, clipped: false, executionCount: null, status: "queued", startedAt: null, stdin: null }, { dirty: true });
+    this.model.update(cellId, { outputs: [], clearPending: false, clippedRun: null, executionCount: null, status: "queued", startedAt: null, stdin: null }, { dirty: true });
     const connection = await this.ready;
     if (!connection || this.disposed) {
       this.model.update(cellId, { status: "idle" });

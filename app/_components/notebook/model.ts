@@ -31,8 +31,8 @@ export interface CellModel {
   readonly startedAt: number | null;
   /** How long the last run took, for the cell's quiet timing note. */
   readonly lastDurationMs: number | null;
-  /** The server kept only part of this cell's output. */
-  readonly clipped: boolean;
+  /** The run (msg_id) of which the server shows only part of the output; the whole is at fullOutputUrl(). */
+  readonly clippedRun: string | null;
   readonly stdin: StdinRequest | null;
   /** Markdown cells: shown rendered (true) or as source being edited. */
   readonly rendered: boolean;
@@ -60,7 +60,7 @@ export function cellFromNotebook(cell: Notebook["cells"][number]): CellModel {
     status: "idle",
     startedAt: null,
     lastDurationMs: null,
-    clipped: false,
+    clippedRun: null,
     stdin: null,
     rendered: cell_type === "markdown",
     inspection: null,
@@ -371,7 +371,7 @@ export class NotebookModel {
   }
 
   clearOutputs(id: string): void {
-    this.update(id, { outputs: [], clearPending: false, clipped: false }, { dirty: true });
+    this.update(id, { outputs: [], clearPending: false, clippedRun: null }, { dirty: true });
   }
 }
 

@@ -58,7 +58,7 @@ export function NotebookApp({ path }: { path: string }) {
       const base = restoring ?? notebook;
       const merged = mergeRuns(base.cells, runs, new Date(mtime));
       const model = new NotebookModel({ ...base, cells: merged.cells });
-      for (const id of merged.clipped) model.update(id, { clipped: true });
+      for (const { cellId, msgId } of merged.clipped) model.update(cellId, { clippedRun: msgId });
       const session = new KernelSession(model, path, notify);
       session.adoptRunning(merged.running);
       const saver = new NotebookSaver(model, path, new Date(mtime), offThreadSave((input) => saveRef.current(input)));

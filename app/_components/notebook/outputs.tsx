@@ -2,7 +2,7 @@
 // A code cell's outputs: streams and tracebacks with ANSI colours, rich mime bundles (HTML in a sandboxed
 // iframe, images, sanitized SVG, markdown and LaTeX through KaTeX, JSON), input() prompts, and long text
 // clipped with a way to show all of it.
-import { Button, Group, PasswordInput, Text, TextInput } from "@mantine/core";
+import { Anchor, Button, Group, PasswordInput, Text, TextInput } from "@mantine/core";
 import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, type CSSProperties } from "react";
 import { isJsonMime, type MimeBundle } from "@/server/notebooks/nbformat";
 import type { LiveOutput } from "@/server/notebooks/outputs";
@@ -12,13 +12,19 @@ import type { CellModel } from "./model";
 import classes from "./notebook.module.css";
 import { chunkLines, clipTail, DROP_LINES, SHOWN_CHARS, SHOWN_LINES } from "./text-clip";
 
+/** The whole recorded output of a run, beyond what the server keeps in the notebook (server/kernels/full-output.ts). */
+const fullOutputUrl = (msgId: string) => `/api/runs/${encodeURIComponent(msgId)}/output`;
+
 export function OutputArea({ cell, index }: { cell: CellModel; index: number }) {
-  const empty = cell.outputs.length === 0 && !cell.stdin && !cell.clipped;
+  const empty = cell.outputs.length === 0 && !cell.stdin && !cell.clippedRun;
   return (
     <div role="region" aria-label={`Output ${index}`} className={empty ? classes.outputsEmpty : classes.outputs} aria-live="off">
-      {cell.clipped && (
+      {cell.clippedRun && (
         <Text size="xs" c="dimmed" className={classes.outputNote}>
-          Part of this output was too large to keep; the server stored what fits.
+          This output was too large to show in full; the server kept all of it.{" "}
+          <Anchor href={fullOutputUrl(cell.clippedRun)} download size="xs">
+            Download the full output
+          </Anchor>
         </Text>
       )}
       {cell.outputs.map((output, i) => (
