@@ -23,6 +23,9 @@
 // --pin (with --paired): the paired rounds again with both kernels on the last CPU and everything else (this
 // bench, the Atrium portal) on CPU 0, as on a cluster, where a kernel never shares its CPU with the gateway.
 // Without it, the gateway's work on each message competes with the kernel's own threads for the 2 CPUs.
+// --tag-cells: every execute carries the notebook-cell metadata Atrium's notebook page sends, so Atrium records
+// its outputs (durable outputs; the peers ignore it). Without it, executes are plain API calls, which Atrium
+// does not record (nothing could replay them).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -97,6 +100,7 @@ const { values: args } = parseArgs({
     paired: { type: 'string', default: '0' },
     'paired-block': { type: 'string', default: '25' },
     pin: { type: 'boolean', default: false },
+    'tag-cells': { type: 'boolean', default: false },
     'keep-run-dir': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -135,6 +139,8 @@ const commandLine = ['node', '--import', 'tsx', path.relative(process.cwd(), fil
 // --- workloads ---
 
 const EXECUTE_CODES = ['x = 1', '1+1'] as const;
+/** --tag-cells: the metadata Atrium's notebook page puts on its executes (app/_components/notebook/kernel-session.ts). */
+const EXEC_METADATA = args['tag-cells'] ? { atrium: { notebookPath: 'bench/Bench.ipynb', cellId: 'bench-cell' } } : undefined;
 
 interface OutputWorkload {
   name: string;
@@ -312,11 +318,11 @@ function connectionIps(): string[] {
 async function measureSession(t: MessageTransport): Promise<VariantResult> {
   const result: VariantResult = { transport: t.description, execute: {}, output: {} };
   for (const code of EXECUTE_CODES) {
-    for (let i = 0; i < warmup; i++) await execute(t, code, EXEC_DEADLINE);
+    for (let i = 0; i < warmup; i++) await execute(t, code, EXEC_DEADLINE, EXEC_METADATA);
     const elapsed: number[] = [];
     const reply: number[] = [];
     for (let i = 0; i < iterations; i++) {
-      const r = await execute(t, code, EXEC_DEADLINE);
+      const r = await execute(t, code, EXEC_DEADLINE, EXEC_METADATA);
       elapsed.push(r.elapsedMs);
       reply.push(r.replyMs);
     }
@@ -325,7 +331,7 @@ async function measureSession(t: MessageTransport): Promise<VariantResult> {
   }
   for (const w of outputWorkloads(lines)) {
     const reps: ExecuteOutcome[] = [];
-    for (let i = 0; i < outputReps; i++) reps.push(await execute(t, w.code, OUTPUT_DEADLINE));
+    for (let i = 0; i < outputReps; i++) reps.push(await execute(t, w.code, OUTPUT_DEADLINE, EXEC_METADATA));
     const median = [...reps].sort((a, b) => a.elapsedMs - b.elapsedMs)[Math.floor(reps.length / 2)]!;
     const minLines = Math.min(...reps.map((r) => r.stdoutLines));
     result.output[w.name] = {
@@ -625,7 +631,7 @@ async function runPaired(kernelPython: string, client: GatewayClient, kernelName
     if (pinned) log(`  pinned: ${pinProcesses().join('; ')}`);
     const transports = { direct: direct.transport as MessageTransport, atrium: ws as MessageTransport };
     for (const code of EXECUTE_CODES) {
-      for (const t of Object.values(transports)) for (let i = 0; i < warmup; i++) await execute(t, code, EXEC_DEADLINE);
+      for (const t of Object.values(transports)) for (let i = 0; i < warmup; i++) await execute(t, code, EXEC_DEADLINE, EXEC_METADATA);
       const samples = { direct: [] as number[], atrium: [] as number[] };
       const roundRatios: number[] = [];
       for (let r = 0; r < pairedRounds; r++) {
@@ -633,7 +639,7 @@ async function runPaired(kernelPython: string, client: GatewayClient, kernelName
         const roundP50 = { direct: NaN, atrium: NaN };
         for (const name of order) {
           const block: number[] = [];
-          for (let i = 0; i < pairedBlock; i++) block.push((await execute(transports[name], code, EXEC_DEADLINE)).elapsedMs);
+          for (let i = 0; i < pairedBlock; i++) block.push((await execute(transports[name], code, EXEC_DEADLINE, EXEC_METADATA)).elapsedMs);
           samples[name].push(...block);
           roundP50[name] = summarize(block).p50;
         }
@@ -913,7 +919,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: commandLine,
     machine,
-    config: { targets, iterations, warmup, starts, lines, outputReps, framings, concurrent, pairedRounds, pairedBlock, pin: args.pin, executeCodes: EXECUTE_CODES },
+    config: { targets, iterations, warmup, starts, lines, outputReps, framings, concurrent, pairedRounds, pairedBlock, pin: args.pin, tagCells: args['tag-cells'], executeCodes: EXECUTE_CODES },
     definitions: {
       execute: 'send execute_request → both execute_reply (shell) and status idle (iopub) received; ms',
       output: 'send → reply and idle; MB/s = stdout stream text bytes received / elapsed (median rep by time)',

@@ -30,8 +30,10 @@ function countNewlines(text: string): number {
   return n;
 }
 
-export function execute(t: MessageTransport, code: string, deadlineMs: number): Promise<ExecuteOutcome> {
+/** `metadata`: the request's metadata, e.g. the notebook cell Atrium's page tags its executes with. */
+export function execute(t: MessageTransport, code: string, deadlineMs: number, metadata?: Record<string, unknown>): Promise<ExecuteOutcome> {
   const msg = t.createMessage('execute_request', executeRequestContent(code));
+  if (metadata) msg.metadata = metadata as typeof msg.metadata;
   const id = msg.header.msg_id;
   const out: ExecuteOutcome = {
     elapsedMs: NaN,

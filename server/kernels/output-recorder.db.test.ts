@@ -127,6 +127,19 @@ describe(`output recorder on ${testDbKind}`, () => {
     }
   });
 
+  it("records only the notebook page's executes: a plain API execute (no cell) is not written", async () => {
+    const source = new MessageSource(kernelId, ana.id);
+    const recorder = recorderFor(source);
+    const fromApi = source.execute("1+1", null);
+    source.reply(fromApi, "iopub", "execute_result", { execution_count: 1, data: { "text/plain": "2" }, metadata: {} });
+    source.reply(fromApi, "shell", "execute_reply", { status: "ok", execution_count: 1 });
+    source.reply(fromApi, "iopub", "status", { execution_state: "idle" });
+    const fromCell = source.runQuickly("1+1", "2\n", 2);
+    await recorder.flushAll();
+    assert.equal(await findCellRun(db, { ownerId: ana.id, msgId: fromApi }), undefined);
+    assert.equal((await findCellRun(db, { ownerId: ana.id, msgId: fromCell }))?.cellId, "cell-1");
+  });
+
   it("a running cell is written within the flush interval, and its later state replaces the earlier one", async () => {
     const source = new MessageSource(kernelId, ana.id);
     const recorder = recorderFor(source);

@@ -1,5 +1,5 @@
 // Durable outputs: listens to every kernel this process holds, whether or not a browser is attached, and
-// records each execute request's outputs in Postgres, so a closed tab loses nothing and reopening the notebook
+// records the outputs of each execute request from a notebook cell in Postgres, so a closed tab loses nothing and reopening the notebook
 // replays what ran meanwhile. What exceeds the stored limit is appended to a spill file in the data dir
 // instead of being dropped.
 // Writes are batched across runs and kernels: one statement per flush, never on the path of a reply. On the
@@ -99,12 +99,15 @@ export class OutputRecorder {
       const content = msg.content as { code?: unknown; silent?: unknown };
       if (content.silent === true) return;
       const atrium = (msg.metadata as { atrium?: { notebookPath?: unknown; cellId?: unknown } }).atrium;
+      // Only the notebook page's executes (tagged with their cell) are recorded: a notebook replays them when it
+      // reopens. A plain API client's (JupyterLab, a script) could never be replayed, so they cost no writes.
+      if (typeof atrium?.cellId !== "string") return;
       const run: Run = {
         msgId: msg.header.msg_id,
         kernelId: kernel.id,
         ownerId: kernel.ownerId,
         notebookPath: typeof atrium?.notebookPath === "string" ? atrium.notebookPath.slice(0, 4096) : null,
-        cellId: typeof atrium?.cellId === "string" ? atrium.cellId.slice(0, 256) : null,
+        cellId: atrium.cellId.slice(0, 256),
         code: typeof content.code === "string" ? content.code.slice(0, 1_000_000) : "",
         startedAt: new Date(),
         outputs: newRunOutputs(),

@@ -59,9 +59,11 @@ export class MessageSource {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
-  execute(code: string): string {
+  /** An execute_request from a notebook cell (tagged as Atrium's notebook page does), or an untagged API one. */
+  execute(code: string, cell: { notebookPath: string; cellId: string } | null = { notebookPath: "Test.ipynb", cellId: "cell-1" }): string {
     const msgId = randomUUID();
-    const msg = { header: { msg_id: msgId, msg_type: "execute_request", session: "s", username: "u", date: new Date().toISOString(), version: "5.3" }, parent_header: {}, metadata: {}, content: { code, silent: false }, buffers: [] } as unknown as KernelMessage;
+    const metadata = cell ? { atrium: cell } : {};
+    const msg = { header: { msg_id: msgId, msg_type: "execute_request", session: "s", username: "u", date: new Date().toISOString(), version: "5.3" }, parent_header: {}, metadata, content: { code, silent: false }, buffers: [] } as unknown as KernelMessage;
     for (const send of this.sends) send("shell", msg);
     return msgId;
   }
