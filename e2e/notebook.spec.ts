@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
 import { e2eDataDir } from "../playwright.config";
 import { createAnalyst, signIn } from "./support/session";
 
@@ -30,6 +30,14 @@ async function openNewNotebook(page: Page, name: string) {
   await page.goto(`/notebook/${name}`);
   await page.getByRole("button", { name: "Create notebook" }).click();
   await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+}
+
+/** The server's recorded runs of a notebook's cells, as "status[ clipped]" joined by commas. */
+async function recordedRuns(api: APIRequestContext, notebook: string): Promise<string> {
+  const input = encodeURIComponent(JSON.stringify({ json: { path: notebook } }));
+  const body = await (await api.get(`/api/trpc/notebooks.runs?input=${input}`)).json();
+  const runs: { status: string; clipped: boolean }[] = body.result?.data?.json ?? [];
+  return runs.map((run) => (run.clipped ? `${run.status} clipped` : run.status)).join(",");
 }
 
 async function homeFile(page: Page, name: string): Promise<string> {
@@ -170,17 +178,7 @@ test("closing the tab while a cell runs loses nothing: reopened after it ends, a
   await page.close();
 
   // Nobody is watching now. Wait (with a deadline) until the server has recorded the end of the run.
-  const api = context.request;
-  await expect
-    .poll(
-      async () => {
-        const input = encodeURIComponent(JSON.stringify({ json: { path: "Closed.ipynb" } }));
-        const body = await (await api.get(`/api/trpc/notebooks.runs?input=${input}`)).json();
-        return (body.result?.data?.json ?? []).map((run: { status: string }) => run.status).join(",");
-      },
-      { timeout: 60_000, intervals: [1_000] },
-    )
-    .toBe("ok");
+  await expect.poll(() => recordedRuns(context.request, "Closed.ipynb"), { timeout: 60_000, intervals: [1_000] }).toBe("ok");
 
   const reopened = await context.newPage();
   await reopened.goto("/notebook/Closed.ipynb");
@@ -199,16 +197,7 @@ test("an output too large to keep in full says so, and its link downloads all of
   await page.close();
 
   const api = context.request;
-  await expect
-    .poll(
-      async () => {
-        const input = encodeURIComponent(JSON.stringify({ json: { path: "Huge.ipynb" } }));
-        const body = await (await api.get(`/api/trpc/notebooks.runs?input=${input}`)).json();
-        return (body.result?.data?.json ?? []).map((run: { status: string; clipped: boolean }) => `${run.status} ${run.clipped}`).join(",");
-      },
-      { timeout: 90_000, intervals: [1_000] },
-    )
-    .toBe("ok true");
+  await expect.poll(() => recordedRuns(api, "Huge.ipynb"), { timeout: 90_000, intervals: [1_000] }).toBe("ok clipped");
 
   const reopened = await context.newPage();
   await reopened.goto("/notebook/Huge.ipynb");

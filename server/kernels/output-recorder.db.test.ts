@@ -19,6 +19,15 @@ import type { LiveKernel } from "./live-kernel";
 import { OutputRecorder } from "./output-recorder";
 import { MessageSource } from "./testing";
 
+/** Counts the insert statements made through `db` (the recorder's writes) until restore(). */
+function countInserts(db: Database): { statements: number[]; restore: () => void } {
+  const statements: number[] = [];
+  const spied = db as unknown as { insert: (...args: unknown[]) => unknown };
+  const insert = spied.insert.bind(db);
+  spied.insert = (...args: unknown[]) => (statements.push(Date.now()), insert(...args));
+  return { statements, restore: () => (spied.insert = insert) };
+}
+
 const small = BUILTIN_SIZES.find((s) => s.name === "small")!;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -47,10 +56,7 @@ describe(`output recorder on ${testDbKind}`, () => {
   it("writes many quick runs in one statement, after the reply, with their outputs and counts", async () => {
     const source = new MessageSource(kernelId, ana.id);
     const recorder = recorderFor(source);
-    const statements: string[] = [];
-    const spied = db as unknown as { insert: (...args: unknown[]) => unknown };
-    const insert = spied.insert.bind(db);
-    spied.insert = (...args: unknown[]) => (statements.push("insert"), insert(...args));
+    const { statements, restore } = countInserts(db);
     try {
       const ids = [1, 2, 3, 4, 5].map((n) => source.runQuickly(`print(${n})`, `${n}\n`, n));
       assert.equal(statements.length, 0, "nothing is written while the messages are handled");
@@ -65,7 +71,7 @@ describe(`output recorder on ${testDbKind}`, () => {
         assert.ok(row.finishedAt, "finished runs have an end time");
       }
     } finally {
-      spied.insert = insert;
+      restore();
     }
   });
 
@@ -106,10 +112,7 @@ describe(`output recorder on ${testDbKind}`, () => {
   it("under steady traffic, the runs that finished meanwhile are written together, not one statement per execute", async () => {
     const source = new MessageSource(kernelId, ana.id);
     const recorder = recorderFor(source);
-    const statements: number[] = [];
-    const spied = db as unknown as { insert: (...args: unknown[]) => unknown };
-    const insert = spied.insert.bind(db);
-    spied.insert = (...args: unknown[]) => (statements.push(Date.now()), insert(...args));
+    const { statements, restore } = countInserts(db);
     try {
       const started = Date.now();
       let runs = 0;
@@ -123,7 +126,7 @@ describe(`output recorder on ${testDbKind}`, () => {
       assert.ok(runs > 100, `${runs} executes`);
       assert.ok(statements.length <= Math.ceil(runs / 25) + 4, `${statements.length} statements for ${runs} executes`);
     } finally {
-      spied.insert = insert;
+      restore();
     }
   });
 
