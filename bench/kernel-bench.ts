@@ -930,7 +930,9 @@ async function main(): Promise<void> {
     table: [table(results), ...paired.map(pairedTable)].join('\n\n'),
   };
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
-  fs.writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
+  // Sample arrays on one line each: thousands of numbers are data, not lines to read.
+  const json = JSON.stringify(report, null, 2).replace(/\[\s+(-?[\d.e+]+(?:,\s+-?[\d.e+]+)*)\s+\]/g, (_, numbers: string) => `[${numbers.split(/,\s+/).join(', ')}]`);
+  fs.writeFileSync(outFile, json + '\n');
   console.log(`\n${commandLine}\n${report.date} · nproc ${machine.nproc} · node ${machine.node} · python ${machine.kernelVenv.python} · ipykernel ${machine.kernelVenv.ipykernel}\n`);
   console.log(report.table);
   for (const r of results) for (const note of r.notes) console.log(`- ${r.target}: ${note}`);

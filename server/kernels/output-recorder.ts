@@ -1,6 +1,6 @@
 // Durable outputs: listens to every kernel this process holds, whether or not a browser is attached, and
-// records the outputs of each execute request from a notebook cell in Postgres, so a closed tab loses nothing and reopening the notebook
-// replays what ran meanwhile. What exceeds the stored limit is appended to a spill file in the data dir
+// records the outputs of each execute request from a notebook cell in Postgres, so a closed tab loses nothing
+// and reopening the notebook replays what ran meanwhile. What exceeds the stored limit is appended to a spill file in the data dir
 // instead of being dropped.
 // Writes are batched across runs and kernels: one statement per flush, never on the path of a reply. On the
 // embedded database a write is 1–5 ms of CPU on this event loop, and every kernel's messages wait behind it, so
@@ -88,8 +88,8 @@ export class OutputRecorder {
     private readonly limitBytes = STORED_OUTPUT_LIMIT_BYTES,
   ) {}
 
-  spillFileOf(ownerId: string, msgId: string): string {
-    return spillFileOf(this.spillDir, ownerId, msgId);
+  private spillFile(run: Run): string {
+    return spillFileOf(this.spillDir, run.ownerId, run.msgId);
   }
 
   attach(kernel: LiveKernel): () => void {
@@ -277,7 +277,7 @@ export class OutputRecorder {
   private clearSpill(run: Run) {
     run.spilledBytes = 0;
     try {
-      fs.truncateSync(this.spillFileOf(run.ownerId, run.msgId), 0);
+      fs.truncateSync(this.spillFile(run), 0);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.error(`could not empty the spill file of ${run.msgId}: ${error}`);
     }
@@ -289,7 +289,7 @@ export class OutputRecorder {
     run.spilledBytes += line.length;
     try {
       fs.mkdirSync(this.spillDir, { recursive: true, mode: 0o700 });
-      fs.appendFileSync(this.spillFileOf(run.ownerId, run.msgId), line, { mode: 0o600 });
+      fs.appendFileSync(this.spillFile(run), line, { mode: 0o600 });
     } catch (error) {
       log.error(`could not spill output of ${run.msgId}: ${error}`);
     }
