@@ -34,8 +34,10 @@ export class LiveKernel {
     public process: KernelProcess,
     private readonly events: LiveKernelEvents,
     private readonly logger: KernelLogger,
+    /** A connection already opened and confirmed ready at launch (see launchAndConfirm); else one is opened. */
+    connection?: KernelConnection,
   ) {
-    this.connection = this.connect(process);
+    this.connection = this.listen(connection ?? kernelConnection(id, process, logger), process);
     this.watchExit(process);
   }
 
@@ -100,14 +102,14 @@ export class LiveKernel {
     this.detachConnection();
   }
 
-  /** After a restart: the same kernel id, a new process and connection. */
-  async replaceProcess(process: KernelProcess): Promise<void> {
+  /** After a restart: the same kernel id, a new process and connection (`connection`: confirmed ready at launch). */
+  async replaceProcess(process: KernelProcess, connection?: KernelConnection): Promise<void> {
     this.retireProcess();
     await this.connection.close();
     this.process = process;
-    this.connection = this.connect(process);
+    this.connection = this.listen(connection ?? kernelConnection(this.id, process, this.logger), process);
     this.watchExit(process);
-    await this.ready();
+    if (!connection) await this.ready();
   }
 
   /** Tells clients the kernel is restarting, the way Jupyter Server does (an iopub status message). */
@@ -139,8 +141,7 @@ export class LiveKernel {
     await this.detach();
   }
 
-  private connect(process: KernelProcess): KernelConnection {
-    const connection = new KernelConnection(process.connectionInfo, { label: this.id, logger: this.logger, username: "atrium" });
+  private listen(connection: KernelConnection, process: KernelProcess): KernelConnection {
     const offMessage = connection.onMessage((msg, raw) => {
       if (msg.channel === "iopub" && msg.header.msg_type === "status") {
         const state = (msg.content as { execution_state?: string }).execution_state;
@@ -187,4 +188,9 @@ export class LiveKernel {
     this.executionState = state;
     this.events.onState(state);
   }
+}
+
+/** The portal's one connection to a kernel, which every client of it shares. */
+export function kernelConnection(id: string, process: KernelProcess, logger: KernelLogger): KernelConnection {
+  return new KernelConnection(process.connectionInfo, { label: id, logger, username: "atrium" });
 }

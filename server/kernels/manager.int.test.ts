@@ -147,6 +147,53 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await second.shutdown(user, survivor.id);
   });
 
+  it("saves a starting kernel's launch state before it answers, so the next portal finds it instead of leaving it running", async () => {
+    // An ipykernel that binds its ports, then takes 3 s more before it answers (a slow import, a busy node).
+    const specDir = fs.mkdtempSync(path.join(runtimeDir, "specs-"));
+    fs.mkdirSync(path.join(specDir, "slow_python"));
+    fs.writeFileSync(
+      path.join(specDir, "slow_python", "slow_kernel.py"),
+      "import time\nfrom ipykernel.kernelapp import IPKernelApp\n" +
+        "class SlowApp(IPKernelApp):\n    def init_kernel(self):\n        time.sleep(3)\n        super().init_kernel()\n" +
+        "SlowApp.launch_instance()\n",
+    );
+    fs.writeFileSync(
+      path.join(specDir, "slow_python", "kernel.json"),
+      JSON.stringify({ display_name: "slow", language: "python", argv: ["python", "{resource_dir}/slow_kernel.py", "-f", "{connection_file}"], metadata: { atrium: { launcher: "local" } } }),
+    );
+    const first = await makeManager();
+    for (const [name, spec] of await loadKernelspecs([specDir])) first.kernelspecs.set(name, spec);
+    const { id, started } = await first.begin(user, { name: "slow_python" });
+    void started.catch(() => {}); // this portal "stops" below; its start is abandoned
+    const saved = await until("the launch state to be saved", async () => {
+      const row = await findKernel(db, { id });
+      return row?.sealedLaunchState ? row : undefined;
+    });
+    assert.equal(saved.state, "starting", "saved while the kernel is still starting");
+    const pid = Number(saved.engineId?.replace(/\D/g, ""));
+    assert.ok(pid > 0, `engine id ${saved.engineId}`);
+
+    const second = await makeManager();
+    const { restored } = await second.restoreAll();
+    assert.ok(restored >= 1, `restored ${restored}`);
+    const msgId = await execute(second, id, "print('found')", "cell-s");
+    const run = await until("output from the kernel found after the restart", async () => {
+      const r = await findCellRun(db, { ownerId: user.id, msgId });
+      return r?.status === "ok" ? r : undefined;
+    });
+    assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "found\n" }]);
+    await second.shutdown(user, id);
+    await until("the kernel process to be gone", async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 5_000);
+    assert.equal((await findKernel(db, { id }))?.endReason, "stopped");
+  });
+
   it("restarts a kernel under the same id", async () => {
     const manager = await makeManager();
     const kernel = await manager.start(user, { name: "python3" });

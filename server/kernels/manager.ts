@@ -10,9 +10,9 @@ import { open, seal } from "@/server/crypto/secret-box";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
 import type { KernelLogger } from "./connection";
-import { LaunchError, launchAndConfirm, type LauncherRegistry } from "./launchers/base";
+import { LaunchError, launchAndConfirm, type KernelProcess, type LauncherRegistry } from "./launchers/base";
 import { launcherName, type Kernelspec } from "./kernelspecs";
-import { LiveKernel, type ExecutionState } from "./live-kernel";
+import { LiveKernel, kernelConnection, type ExecutionState } from "./live-kernel";
 import type { OutputRecorder } from "./output-recorder";
 import { KernelStateWriter } from "./state-writer";
 import { admitKernel } from "@/server/quota/service";
@@ -130,7 +130,7 @@ export class KernelManager {
   private async launch(user: UserRow, id: string, kernelspec: Kernelspec, env: Record<string, string> | undefined, sizeProfile?: string) {
     const { db } = this.options;
     try {
-      const { kernel } = await launchAndConfirm(
+      const { kernel, connection } = await launchAndConfirm(
         this.options.launchers,
         { kernelId: id, kernelspec, username: user.username, env, sizeProfile, cwd: await this.options.homeOf?.(user) },
         {
@@ -138,30 +138,34 @@ export class KernelManager {
           startupMs: this.options.startupDeadlineMs,
           // Launch phases reach the kernel's row, where the notebook page reads them.
           onPhase: (phase: string) => void updateKernel(db, id, { stateDetail: phase.slice(0, 1000) }).catch(() => {}),
+          connect: (launched) => kernelConnection(id, launched, kernelLogger),
+          onLaunched: (launched) => this.saveLaunchState(id, launched),
         },
       );
-      const liveKernel = this.hold(new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger));
-      await liveKernel.ready();
-      await updateKernel(db, id, {
-        state: "idle",
-        stateDetail: null,
-        engineId: kernel.engineId,
-        startedAt: new Date(),
-        lastActivityAt: new Date(),
-        sealedLaunchState: seal(this.options.secret, JSON.stringify(kernel.serialize())),
-      });
+      const liveKernel = this.hold(new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger, connection));
+      await updateKernel(db, id, { state: "idle", stateDetail: null, startedAt: new Date(), lastActivityAt: new Date() });
       liveKernel.executionState = "idle";
       log.info(`kernel ${id} (${kernelspec.name}) started for ${user.username} as ${kernel.engineId}`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      // Whatever got started is stopped, and the row says why the launch failed.
-      await this.stopKernel(id, "launch_failed", message);
+      // Whatever got started is stopped, and the row says why the launch failed. launchAndConfirm already
+      // stopped a kernel it could not confirm; one that got further is held here.
+      if (this.live.has(id)) await this.stopKernel(id, "launch_failed", message);
+      else await markKernelDead(db, { id, reason: "launch_failed", detail: message });
       log.warn(`kernel ${id} (${kernelspec.name}) for ${user.username} failed to start: ${message}`);
       if (error instanceof LaunchError && error.code === "LAUNCH_TIMEOUT") {
         throw new AppError("LAUNCH_TIMEOUT", `The kernel did not start in time and was stopped (${message}). Try again; if it keeps happening, tell an admin.`);
       }
       throw new AppError("LAUNCH_FAILED", `The kernel could not start: ${message}`);
     }
+  }
+
+  /**
+   * Saved as soon as the kernel is launched, while it finishes starting: a portal that stops now finds it
+   * from its row on the next start (reattached, or seen dead), instead of leaving it running unknown.
+   */
+  private saveLaunchState(id: string, kernel: KernelProcess): Promise<unknown> {
+    return updateKernel(this.options.db, id, { engineId: kernel.engineId, sealedLaunchState: seal(this.options.secret, JSON.stringify(kernel.serialize())) });
   }
 
   /** The user's own live kernels; every live kernel for an admin. */
@@ -176,6 +180,9 @@ export class KernelManager {
 
   /** The live kernel for a client connection (WebSocket); NOT_FOUND for anyone but its owner (and admins). */
   async attach(user: UserRow, id: string): Promise<LiveKernel> {
+    // A kernel held here knows its owner: no database round trip on the way to a WebSocket.
+    const held = this.live.get(id);
+    if (held && !held.isDead && (held.ownerId === user.id || user.role === "admin")) return held;
     await this.requireRow(user, id);
     await this.pendingStarts.get(id)?.catch(() => {});
     const kernel = this.live.get(id);
@@ -205,18 +212,18 @@ export class KernelManager {
     await old.kill().catch((error) => log.warn(`kernel ${id}: kill before restart failed: ${error}`));
     await old.cleanup().catch(() => {});
     try {
-      const { kernel: fresh } = await launchAndConfirm(
+      const { kernel: fresh, connection } = await launchAndConfirm(
         this.options.launchers,
         { kernelId: id, kernelspec, username: owner.username, sizeProfile: row.sizeProfile ?? undefined, cwd: await this.options.homeOf?.(owner) },
-        { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs },
+        {
+          launchMs: this.options.launchDeadlineMs,
+          startupMs: this.options.startupDeadlineMs,
+          connect: (launched) => kernelConnection(id, launched, kernelLogger),
+          onLaunched: (launched) => this.saveLaunchState(id, launched),
+        },
       );
-      await kernel.replaceProcess(fresh);
-      await updateKernel(db, id, {
-        state: "idle",
-        stateDetail: null,
-        engineId: fresh.engineId,
-        sealedLaunchState: seal(this.options.secret, JSON.stringify(fresh.serialize())),
-      });
+      await kernel.replaceProcess(fresh, connection);
+      await updateKernel(db, id, { state: "idle", stateDetail: null });
       kernel.announce("idle");
     } catch (error) {
       await kernel.close();
@@ -301,7 +308,7 @@ export class KernelManager {
       const kernel = this.hold(new LiveKernel(row.id, row.ownerId, row.kernelspec, process, this.eventsFor(row.id), kernelLogger));
       kernel.executionState = "idle";
       await kernel.ready().catch((error) => log.warn(`kernel ${row.id} reattached but not answering yet: ${error.message}`));
-      if (row.state !== "idle") await updateKernel(this.options.db, row.id, { state: "idle" });
+      if (row.state !== "idle") await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null });
       return null;
     } catch (error) {
       return `could not be reattached: ${(error as Error).message}`;

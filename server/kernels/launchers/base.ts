@@ -199,17 +199,23 @@ export abstract class KernelProcess {
    * Confirms the kernel answers kernel_info_request within `deadlineMs`, and fails fast if it dies first.
    * On timeout the kernel is killed, then LAUNCH_TIMEOUT is thrown; if it died, LAUNCH_FAILED with why.
    * Resolves with the kernel_info_reply (language_info, implementation...).
+   * `connection`: the caller's own connection to the kernel, opened at launch. Then ready also means heard on
+   * iopub (its subscription is live), and the connection stays open for the caller; without it, a temporary
+   * connection asks and is closed.
    */
-  async confirmStartup(deadlineMs: number = DEFAULT_STARTUP_DEADLINE_MS): Promise<ChannelMessage> {
+  async confirmStartup(deadlineMs: number = DEFAULT_STARTUP_DEADLINE_MS, connection?: KernelConnection): Promise<ChannelMessage> {
     const abort = new AbortController();
-    const connection = new KernelConnection(this.connectionInfo, {
-      heartbeat: false,
-      label: this.kernelId,
-      logger: this.logger,
-    });
+    const temporary = connection
+      ? undefined
+      : new KernelConnection(this.connectionInfo, {
+          heartbeat: false,
+          label: this.kernelId,
+          logger: this.logger,
+        });
+    const answered = connection ? connection.waitForReady(deadlineMs) : temporary!.kernelInfo(deadlineMs);
     try {
       const outcome = await Promise.race([
-        connection.kernelInfo(deadlineMs).then((reply) => ({ ready: true as const, reply })),
+        answered.then((reply) => ({ ready: true as const, reply })),
         this.waitForExit(abort.signal).then((status) => ({ ready: false as const, status })),
       ]);
       if (outcome.ready) return outcome.reply;
@@ -236,7 +242,8 @@ export abstract class KernelProcess {
       throw error;
     } finally {
       abort.abort();
-      await connection.close();
+      answered.catch(() => {}); // lost the race to the kernel's exit: settled, never unhandled
+      await temporary?.close();
     }
   }
 
@@ -357,19 +364,34 @@ export class LauncherRegistry {
 /**
  * launch + confirmStartup, the way the kernel manager starts a kernel. On a failed confirmation the
  * kernel is already killed (timeout) or dead; its leftovers are cleaned up before the error propagates.
+ * `connect`: opens the connection that will carry the kernel's traffic as soon as it is launched, so its
+ * iopub subscription is live by the time the kernel answers and no second connection has to be made ready.
+ * `onLaunched`: runs while the kernel finishes starting (saving its launch state); a failure fails the start.
  */
 export async function launchAndConfirm(
   registry: LauncherRegistry,
   request: LaunchRequest,
-  deadlines: { launchMs?: number; startupMs?: number; onPhase?: (phase: string) => void } = {},
-): Promise<{ kernel: KernelProcess; kernelInfo: ChannelMessage }> {
-  deadlines.onPhase?.("launching");
-  const kernel = await registry.launch(request, { deadlineMs: deadlines.launchMs, onPhase: deadlines.onPhase });
-  deadlines.onPhase?.("connecting");
+  options: {
+    launchMs?: number;
+    startupMs?: number;
+    onPhase?: (phase: string) => void;
+    connect?: (kernel: KernelProcess) => KernelConnection;
+    onLaunched?: (kernel: KernelProcess) => Promise<unknown>;
+  } = {},
+): Promise<{ kernel: KernelProcess; kernelInfo: ChannelMessage; connection?: KernelConnection }> {
+  options.onPhase?.("launching");
+  const kernel = await registry.launch(request, { deadlineMs: options.launchMs, onPhase: options.onPhase });
+  options.onPhase?.("connecting");
+  let connection: KernelConnection | undefined;
+  const launched = Promise.resolve().then(() => options.onLaunched?.(kernel));
   try {
-    const kernelInfo = await kernel.confirmStartup(deadlines.startupMs ?? DEFAULT_STARTUP_DEADLINE_MS);
-    return { kernel, kernelInfo };
+    connection = options.connect?.(kernel);
+    const kernelInfo = await kernel.confirmStartup(options.startupMs ?? DEFAULT_STARTUP_DEADLINE_MS, connection);
+    await launched;
+    return { kernel, kernelInfo, connection };
   } catch (error) {
+    await launched.catch(() => {});
+    await connection?.close();
     await kernel.kill().catch(() => {});
     await kernel.cleanup().catch(() => {});
     throw error;
