@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Database } from "@/db";
-import { findCellRun } from "@/db/queries/notebooks";
+import { findCellRun, saveCellRuns, type CellRunSnapshot } from "@/db/queries/notebooks";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { cliActor } from "@/server/identity/actor";
@@ -21,11 +21,12 @@ import { MessageSource } from "./testing";
 
 /** Counts the insert statements made through `db` (the recorder's writes) until restore(). */
 function countInserts(db: Database): { statements: number[]; restore: () => void } {
+  // saveCellRuns is one raw statement (db.execute); the recorder issues no other.
   const statements: number[] = [];
-  const spied = db as unknown as { insert: (...args: unknown[]) => unknown };
-  const insert = spied.insert.bind(db);
-  spied.insert = (...args: unknown[]) => (statements.push(Date.now()), insert(...args));
-  return { statements, restore: () => (spied.insert = insert) };
+  const spied = db as unknown as { execute: (...args: unknown[]) => unknown };
+  const execute = spied.execute.bind(db);
+  spied.execute = (...args: unknown[]) => (statements.push(Date.now()), execute(...args));
+  return { statements, restore: () => (spied.execute = execute) };
 }
 
 const small = BUILTIN_SIZES.find((s) => s.name === "small")!;
@@ -203,6 +204,32 @@ describe(`output recorder on ${testDbKind}`, () => {
     await recorder.flushAll();
     assert.equal((await findCellRun(db, { ownerId: ana.id, msgId: kept }))?.status, "ok");
     assert.equal(await findCellRun(db, { ownerId: ana.id, msgId: lost }), undefined);
+  });
+
+  it("a run never takes over another user's row that has the same msg_id (the client chooses msg_id)", async () => {
+    const bo = await createUser(db, cliActor, { email: "bo@example.com", password: "analystpass" });
+    const boKernel = randomUUID();
+    await admitKernel(db, { kernelId: boKernel, userId: bo.id, team: null, kernelspec: "python3", launcher: "local", size: small, now: new Date() });
+    const msgId = randomUUID();
+    const run = (ownerId: string, kernel: string, text: string): CellRunSnapshot => ({
+      msgId,
+      kernelId: kernel,
+      ownerId,
+      notebookPath: "work/a.ipynb",
+      cellId: "c1",
+      code: "print()",
+      status: "ok",
+      executionCount: 1,
+      outputs: [{ output_type: "stream", name: "stdout", text }],
+      spilledBytes: 0,
+      clipped: false,
+      startedAt: new Date(),
+      finishedAt: new Date(),
+    });
+    await saveCellRuns(db, [run(ana.id, kernelId, "ana's\n")]);
+    await saveCellRuns(db, [run(bo.id, boKernel, "bo's\n")]);
+    assert.deepEqual((await findCellRun(db, { ownerId: ana.id, msgId }))?.outputs, [{ output_type: "stream", name: "stdout", text: "ana's\n" }]);
+    assert.equal(await findCellRun(db, { ownerId: bo.id, msgId }), undefined);
   });
 
   it("when the kernel ends, its unfinished runs are written as aborted", async () => {
