@@ -19,7 +19,8 @@
 // --paired R (direct and atrium only): after the targets, the execute round trips again with a direct kernel
 // and an Atrium kernel open side by side, in R rounds of --paired-block executes each, alternating ABBA
 // (direct, atrium, atrium, direct, …), so both see the same machine: on a shared 2-core box the load drifts
-// by more than the difference being measured between two targets run a minute apart.
+// by more than the difference being measured between two targets run a minute apart. Kernel starts are paired
+// the same way first (max(--starts, 6) rounds, a direct spawn against an Atrium start).
 // --pin (with --paired): the paired rounds again with both kernels on the last CPU and everything else (this
 // bench, the Atrium portal) on CPU 0, as on a cluster, where a kernel never shares its CPU with the gateway.
 // Without it, the gateway's work on each message competes with the kernel's own threads for the 2 CPUs.
@@ -614,7 +615,43 @@ interface PairedResult {
   framing: WsFraming;
   /** per code: both transports' summaries, the ratio of the medians, and the median of the per-round ratios */
   execute: Record<string, { direct: Summary; atrium: Summary; ratioOfMedians: number; medianRoundRatio: number; samplesMs: { direct: number[]; atrium: number[] } }>;
+  /** kernel starts alternating ABBA (not pinned: a new kernel starts wherever the OS puts it) */
+  start?: { rounds: number; direct: Summary; atrium: Summary; ratioOfMedians: number; samplesMs: { direct: number[]; atrium: number[] } };
   loadAvg: { before: number; after: number };
+}
+
+/**
+ * Kernel starts side by side: a direct spawn and an Atrium start (POST, WebSocket, first kernel_info_reply)
+ * alternating ABBA, each kernel stopped before the next start, so both see the same machine.
+ */
+async function pairedStarts(kernelPython: string, client: GatewayClient, kernelName: string, framing: WsFraming, rounds: number): Promise<NonNullable<PairedResult['start']>> {
+  const samples = { direct: [] as number[], atrium: [] as number[] };
+  const startOnce = {
+    direct: async (round: number) => {
+      const started = await startDirectKernel(kernelPython, 200 + round);
+      await stopDirectKernel(started.kernel);
+      return started.ms;
+    },
+    atrium: async () => {
+      const t0 = performance.now();
+      const kernelId = await client.startKernel(kernelName, START_DEADLINE);
+      let ws: WsTransport | undefined;
+      try {
+        ws = await client.openChannels(kernelId, framing, START_DEADLINE);
+        return (await firstKernelInfo(ws, START_DEADLINE, t0)).ms;
+      } finally {
+        await ws?.close();
+        await client.deleteKernel(kernelId, REST_DEADLINE);
+      }
+    },
+  };
+  for (let r = 0; r < rounds; r++) {
+    for (const name of r % 2 === 0 ? (['direct', 'atrium'] as const) : (['atrium', 'direct'] as const)) samples[name].push(round(await startOnce[name](r)));
+  }
+  const direct = summarize(samples.direct);
+  const atrium = summarize(samples.atrium);
+  log(`  paired starts: direct p50 ${direct.p50.toFixed(0)} ms, atrium p50 ${atrium.p50.toFixed(0)} ms → ${(atrium.p50 / direct.p50).toFixed(2)}x`);
+  return { rounds, direct, atrium, ratioOfMedians: round(atrium.p50 / direct.p50), samplesMs: samples };
 }
 
 async function runPaired(kernelPython: string, client: GatewayClient, kernelName: string, pinned: boolean): Promise<PairedResult> {
@@ -628,6 +665,7 @@ async function runPaired(kernelPython: string, client: GatewayClient, kernelName
     kernelId = await client.startKernel(kernelName, START_DEADLINE);
     ws = await client.openChannels(kernelId, framing, START_DEADLINE);
     await firstKernelInfo(ws, START_DEADLINE);
+    if (!pinned && starts > 1) result.start = await pairedStarts(kernelPython, client, kernelName, framing, Math.max(starts, 6));
     if (pinned) log(`  pinned: ${pinProcesses().join('; ')}`);
     const transports = { direct: direct.transport as MessageTransport, atrium: ws as MessageTransport };
     for (const code of EXECUTE_CODES) {
@@ -730,6 +768,12 @@ function pairedTable(p: PairedResult): string {
     '| code | direct p50 / p90 / p99 ms | atrium p50 / p90 / p99 ms | ×direct (medians) | ×direct (median of rounds) |',
     '|---|---|---|---|---|',
     ...rows,
+    ...(p.start
+      ? [
+          '',
+          `Kernel start side by side (${p.start.rounds} rounds, ABBA; direct: spawn → first kernel_info_reply; atrium: POST → WebSocket → first kernel_info_reply): direct p50 ${fmt(p.start.direct.p50, 0)} ms (${fmt(p.start.direct.min, 0)}–${fmt(p.start.direct.max, 0)}), atrium p50 ${fmt(p.start.atrium.p50, 0)} ms (${fmt(p.start.atrium.min, 0)}–${fmt(p.start.atrium.max, 0)}), ${p.start.ratioOfMedians.toFixed(2)}x.`,
+        ]
+      : []),
   ].join('\n');
 }
 
