@@ -45,6 +45,14 @@ export async function updateKernel(
   await db.update(kernels).set(fields).where(eq(kernels.id, id));
 }
 
+/** A launched kernel answered: idle from now. A death already recorded (it died at once) is never overwritten. */
+export async function markKernelStarted(db: Database, id: string, at: Date) {
+  await db
+    .update(kernels)
+    .set({ state: "idle", stateDetail: null, startedAt: at, lastActivityAt: at })
+    .where(and(eq(kernels.id, id), ne(kernels.state, "dead")));
+}
+
 /** Marks a kernel dead once; a second call (another path noticing the same death) changes nothing. */
 export async function markKernelDead(db: Database, params: { id: string; reason: KernelEndReason; detail: string }): Promise<boolean> {
   const rows = await db

@@ -33,11 +33,23 @@ export async function createApiToken(
   return { token, id: row.id };
 }
 
+/**
+ * A token's "last used" is for its owner's tokens page, to the minute: written at most this often per token, not
+ * on every request (a write per API call and per WebSocket is work on the embedded database's one connection,
+ * queued in front of the request's own queries).
+ */
+const TOUCH_INTERVAL_MS = 60_000;
+const lastTouched = new Map<string, number>();
+
 /** The active user a token belongs to, or undefined. */
 export async function userForToken(db: Database, token: string) {
   if (!token.startsWith(PREFIX) || token.length > 200) return undefined;
   const found = await findUserByTokenHash(db, hashToken(token));
   if (!found) return undefined;
-  void touchApiToken(db, found.tokenId).catch(() => {}); // best effort; never fails the request
+  const now = Date.now();
+  if ((lastTouched.get(found.tokenId) ?? 0) + TOUCH_INTERVAL_MS <= now) {
+    lastTouched.set(found.tokenId, now);
+    void touchApiToken(db, found.tokenId).catch(() => {}); // best effort; never fails the request
+  }
   return found.user;
 }

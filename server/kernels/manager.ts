@@ -3,7 +3,7 @@
 // Ownership is checked in the query (findKernel with the owner), so another user's kernel is "not found".
 import { randomUUID } from "node:crypto";
 import type { Database } from "@/db";
-import { findKernel, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
+import { findKernel, listLiveKernels, markKernelDead, markKernelStarted, touchKernelActivity, updateKernel, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
 import { findUserById, type UserRow } from "@/db/queries/users";
 import { teamsOfUser } from "@/db/queries/teams";
 import { open, seal } from "@/server/crypto/secret-box";
@@ -75,6 +75,9 @@ export class KernelManager {
   async start(user: UserRow, request: StartRequest): Promise<KernelModel> {
     const { id, started } = await this.begin(user, request);
     await started;
+    const live = this.live.get(id);
+    // Just started and held here: its model is in memory (no read behind the row's update).
+    if (live) return { id, name: live.kernelspec, last_activity: new Date().toISOString(), execution_state: live.executionState, connections: live.connections };
     return this.model(await this.requireRow(user, id));
   }
 
@@ -143,8 +146,10 @@ export class KernelManager {
         },
       );
       const liveKernel = this.hold(new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger, connection));
-      await updateKernel(db, id, { state: "idle", stateDetail: null, startedAt: new Date(), lastActivityAt: new Date() });
       liveKernel.executionState = "idle";
+      // The row follows without holding up the answer: a held kernel's state is read from memory, and its launch
+      // state is already saved (a restart finds it either way).
+      void markKernelStarted(db, id, new Date()).catch((error) => log.warn(`kernel ${id}: could not record its start: ${error}`));
       log.info(`kernel ${id} (${kernelspec.name}) started for ${user.username} as ${kernel.engineId}`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
