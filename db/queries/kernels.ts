@@ -45,12 +45,17 @@ export async function updateKernel(
   await db.update(kernels).set(fields).where(eq(kernels.id, id));
 }
 
-/** A launched kernel answered: idle from now. A death already recorded (it died at once) is never overwritten. */
-export async function markKernelStarted(db: Database, id: string, at: Date) {
-  await db
+/**
+ * Updates a kernel's row unless it is dead. False when it was: the kernel was stopped (by the culler, an admin,
+ * another replica) while it was being launched, and whoever launched it must stop it rather than revive the row.
+ */
+export async function updateKernelUnlessDead(db: Database, id: string, fields: Parameters<typeof updateKernel>[2]): Promise<boolean> {
+  const rows = await db
     .update(kernels)
-    .set({ state: "idle", stateDetail: null, startedAt: at, lastActivityAt: at })
-    .where(and(eq(kernels.id, id), ne(kernels.state, "dead")));
+    .set(fields)
+    .where(and(eq(kernels.id, id), ne(kernels.state, "dead")))
+    .returning({ id: kernels.id });
+  return rows.length > 0;
 }
 
 /** Marks a kernel dead once; a second call (another path noticing the same death) changes nothing. */

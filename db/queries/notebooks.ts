@@ -40,6 +40,7 @@ export async function saveCellRuns(db: Database, runs: readonly CellRunSnapshot[
       started_at: r.startedAt,
       finished_at: r.finishedAt,
     })),
+    wellFormed,
   );
   await db.execute(sql`
     insert into cell_runs (msg_id, kernel_id, owner_id, notebook_path, cell_id, code, status, execution_count, outputs, spilled_bytes, clipped, started_at, finished_at)
@@ -51,6 +52,12 @@ export async function saveCellRuns(db: Database, runs: readonly CellRunSnapshot[
     -- msg_id is the client's choice: a run never takes over another user's row that happens to share it.
     where cell_runs.owner_id = excluded.owner_id`);
 }
+
+/**
+ * A lone UTF-16 surrogate (a cut through a pair, or a kernel's invalid text) would be written as a `\udXXX` escape,
+ * which Postgres refuses in JSON, failing the whole batch: it becomes U+FFFD, as a text parameter's would.
+ */
+const wellFormed = (_key: string, value: unknown) => (typeof value === "string" && !value.isWellFormed() ? value.toWellFormed() : value);
 
 /** Runs a dead or restarted kernel left unfinished. */
 export async function abortRunningCellRuns(db: Database, kernelId: string) {

@@ -69,6 +69,32 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     return msg.header.msg_id;
   };
 
+  /** A kernelspec "slow_python": ipykernel that sleeps before binding its ports and/or after (before it answers). */
+  const slowKernelspecs = (delays: { beforePortsS: number; afterPortsS: number }) => {
+    const specDir = fs.mkdtempSync(path.join(runtimeDir, "specs-"));
+    fs.mkdirSync(path.join(specDir, "slow_python"));
+    fs.writeFileSync(
+      path.join(specDir, "slow_python", "slow_kernel.py"),
+      `import time\ntime.sleep(${delays.beforePortsS})\nfrom ipykernel.kernelapp import IPKernelApp\n` +
+        `class SlowApp(IPKernelApp):\n    def init_kernel(self):\n        time.sleep(${delays.afterPortsS})\n        super().init_kernel()\n` +
+        "SlowApp.launch_instance()\n",
+    );
+    fs.writeFileSync(
+      path.join(specDir, "slow_python", "kernel.json"),
+      JSON.stringify({ display_name: "slow", language: "python", argv: ["python", "{resource_dir}/slow_kernel.py", "-f", "{connection_file}"], metadata: { atrium: { launcher: "local" } } }),
+    );
+    return specDir;
+  };
+  /** Processes whose command line names this kernel's connection file. */
+  const processesOfKernel = (kernelId: string) =>
+    fs.readdirSync("/proc").filter((pid) => {
+      try {
+        return /^\d+$/.test(pid) && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`kernel-${kernelId}.json`);
+      } catch {
+        return false; // exited while listing
+      }
+    });
+
   before(async () => {
     ({ db, close } = await openTestDatabase());
     await responses.start();
@@ -149,18 +175,7 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
 
   it("saves a starting kernel's launch state before it answers, so the next portal finds it instead of leaving it running", async () => {
     // An ipykernel that binds its ports, then takes 3 s more before it answers (a slow import, a busy node).
-    const specDir = fs.mkdtempSync(path.join(runtimeDir, "specs-"));
-    fs.mkdirSync(path.join(specDir, "slow_python"));
-    fs.writeFileSync(
-      path.join(specDir, "slow_python", "slow_kernel.py"),
-      "import time\nfrom ipykernel.kernelapp import IPKernelApp\n" +
-        "class SlowApp(IPKernelApp):\n    def init_kernel(self):\n        time.sleep(3)\n        super().init_kernel()\n" +
-        "SlowApp.launch_instance()\n",
-    );
-    fs.writeFileSync(
-      path.join(specDir, "slow_python", "kernel.json"),
-      JSON.stringify({ display_name: "slow", language: "python", argv: ["python", "{resource_dir}/slow_kernel.py", "-f", "{connection_file}"], metadata: { atrium: { launcher: "local" } } }),
-    );
+    const specDir = slowKernelspecs({ beforePortsS: 0, afterPortsS: 3 });
     const first = await makeManager();
     for (const [name, spec] of await loadKernelspecs([specDir])) first.kernelspecs.set(name, spec);
     const { id, started } = await first.begin(user, { name: "slow_python" });
@@ -173,9 +188,15 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     const pid = Number(saved.engineId?.replace(/\D/g, ""));
     assert.ok(pid > 0, `engine id ${saved.engineId}`);
 
-    const second = await makeManager();
+    const second = await makeManager(); // the next portal, started while the kernel is still starting
     const { restored } = await second.restoreAll();
     assert.ok(restored >= 1, `restored ${restored}`);
+    const found = await findKernel(db, { id });
+    assert.equal(found?.state, "idle");
+    assert.ok(found?.startedAt, "started now, as far as culling and budgets go");
+    // The first portal never really stopped here: once its own start settles, it lets go (as a stopped one would).
+    await started.catch(() => {});
+    await first.detachAll();
     const msgId = await execute(second, id, "print('found')", "cell-s");
     const run = await until("output from the kernel found after the restart", async () => {
       const r = await findCellRun(db, { ownerId: user.id, msgId });
@@ -193,6 +214,24 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     }, 5_000);
     assert.equal((await findKernel(db, { id }))?.endReason, "stopped");
   });
+
+  for (const when of ["before its launch state is saved", "while it finishes starting"] as const) {
+    it(`a kernel stopped by the culler or an admin ${when} is stopped for good, and its row stays dead`, async () => {
+      const manager = await makeManager();
+      const specDir = when === "before its launch state is saved" ? slowKernelspecs({ beforePortsS: 2, afterPortsS: 0 }) : slowKernelspecs({ beforePortsS: 0, afterPortsS: 3 });
+      for (const [name, spec] of await loadKernelspecs([specDir])) manager.kernelspecs.set(name, spec);
+      const { id, started } = await manager.begin(user, { name: "slow_python" });
+      if (when === "while it finishes starting") await until("the launch state to be saved", async () => (await findKernel(db, { id }))?.sealedLaunchState);
+      else await until("the kernel process to run", async () => processesOfKernel(id).length > 0);
+      await manager.stopKernel(id, "culled", "idle too long"); // the culler's path: it does not wait for the start
+      await assert.rejects(started, /stopped while it started|died while starting/);
+      await until("no process of the kernel left", async () => processesOfKernel(id).length === 0, 5_000);
+      const row = await findKernel(db, { id });
+      assert.equal(row?.state, "dead");
+      assert.equal(row?.endReason, "culled", "the stop's reason is kept, not overwritten by the failed start");
+      assert.equal(manager.liveKernel(id), undefined);
+    });
+  }
 
   it("restarts a kernel under the same id", async () => {
     const manager = await makeManager();

@@ -3,7 +3,7 @@
 // Ownership is checked in the query (findKernel with the owner), so another user's kernel is "not found".
 import { randomUUID } from "node:crypto";
 import type { Database } from "@/db";
-import { findKernel, listLiveKernels, markKernelDead, markKernelStarted, touchKernelActivity, updateKernel, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
+import { findKernel, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
 import { findUserById, type UserRow } from "@/db/queries/users";
 import { teamsOfUser } from "@/db/queries/teams";
 import { open, seal } from "@/server/crypto/secret-box";
@@ -147,9 +147,10 @@ export class KernelManager {
       );
       const liveKernel = this.hold(new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger, connection));
       liveKernel.executionState = "idle";
-      // The row follows without holding up the answer: a held kernel's state is read from memory, and its launch
-      // state is already saved (a restart finds it either way).
-      void markKernelStarted(db, id, new Date()).catch((error) => log.warn(`kernel ${id}: could not record its start: ${error}`));
+      const now = new Date();
+      if (!(await updateKernelUnlessDead(db, id, { state: "idle", stateDetail: null, startedAt: now, lastActivityAt: now }))) {
+        throw new LaunchError("LAUNCH_FAILED", `kernel ${id} was stopped while it started`, { kernelId: id, engineId: kernel.engineId });
+      }
       log.info(`kernel ${id} (${kernelspec.name}) started for ${user.username} as ${kernel.engineId}`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -169,8 +170,11 @@ export class KernelManager {
    * Saved as soon as the kernel is launched, while it finishes starting: a portal that stops now finds it
    * from its row on the next start (reattached, or seen dead), instead of leaving it running unknown.
    */
-  private saveLaunchState(id: string, kernel: KernelProcess): Promise<unknown> {
-    return updateKernel(this.options.db, id, { engineId: kernel.engineId, sealedLaunchState: seal(this.options.secret, JSON.stringify(kernel.serialize())) });
+  private async saveLaunchState(id: string, kernel: KernelProcess): Promise<void> {
+    const sealedLaunchState = seal(this.options.secret, JSON.stringify(kernel.serialize()));
+    if (!(await updateKernelUnlessDead(this.options.db, id, { engineId: kernel.engineId, sealedLaunchState }))) {
+      throw new LaunchError("LAUNCH_FAILED", `kernel ${id} was stopped while it started`, { kernelId: id, engineId: kernel.engineId });
+    }
   }
 
   /** The user's own live kernels; every live kernel for an admin. */
@@ -231,6 +235,10 @@ export class KernelManager {
       await updateKernel(db, id, { state: "idle", stateDetail: null });
       kernel.announce("idle");
     } catch (error) {
+      // A process that started but could not be recorded is stopped too: nothing could find it afterwards.
+      kernel.retireProcess();
+      await kernel.process.kill().catch(() => {});
+      await kernel.process.cleanup().catch(() => {});
       await kernel.close();
       this.live.delete(id);
       await markKernelDead(db, { id, reason: "launch_failed", detail: `restart failed: ${(error as Error).message}` });
@@ -312,8 +320,25 @@ export class KernelManager {
       }
       const kernel = this.hold(new LiveKernel(row.id, row.ownerId, row.kernelspec, process, this.eventsFor(row.id), kernelLogger));
       kernel.executionState = "idle";
-      await kernel.ready().catch((error) => log.warn(`kernel ${row.id} reattached but not answering yet: ${error.message}`));
-      if (row.state !== "idle") await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null });
+      try {
+        await kernel.ready();
+      } catch (error) {
+        if (row.state === "starting") {
+          // The portal stopped during its launch and it still does not answer: stopped, not kept without a deadline.
+          this.live.delete(row.id);
+          kernel.retireProcess();
+          await process.kill().catch(() => {});
+          await process.cleanup().catch(() => {});
+          await kernel.close();
+          return `did not finish starting: ${(error as Error).message}`;
+        }
+        log.warn(`kernel ${row.id} reattached but not answering yet: ${(error as Error).message}`);
+      }
+      if (row.state === "starting") {
+        // Found after a portal stopped during its launch: started now, as far as culling and budgets go.
+        const now = new Date();
+        await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null, startedAt: row.startedAt ?? now, lastActivityAt: now });
+      } else if (row.state !== "idle") await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null });
       return null;
     } catch (error) {
       return `could not be reattached: ${(error as Error).message}`;

@@ -232,6 +232,32 @@ describe(`output recorder on ${testDbKind}`, () => {
     assert.equal(await findCellRun(db, { ownerId: bo.id, msgId }), undefined);
   });
 
+  it("text with a lone surrogate (a cut through a pair, a kernel's invalid text) is written with U+FFFD, not refused", async () => {
+    const msgId = randomUUID();
+    const cut = "😀".slice(0, 1); // the first half of a surrogate pair
+    await saveCellRuns(db, [
+      {
+        msgId,
+        kernelId,
+        ownerId: ana.id,
+        notebookPath: `work/${cut}.ipynb`,
+        cellId: `c${cut}`,
+        code: `print('${cut}')`,
+        status: "ok",
+        executionCount: 1,
+        outputs: [{ output_type: "stream", name: "stdout", text: `${cut}\n` }],
+        spilledBytes: 0,
+        clipped: false,
+        startedAt: new Date(),
+        finishedAt: new Date(),
+      },
+    ]);
+    const row = await findCellRun(db, { ownerId: ana.id, msgId });
+    assert.equal(row?.code, "print('\ufffd')");
+    assert.equal(row?.cellId, "c\ufffd");
+    assert.deepEqual(row?.outputs, [{ output_type: "stream", name: "stdout", text: "\ufffd\n" }]);
+  });
+
   it("when the kernel ends, its unfinished runs are written as aborted", async () => {
     const source = new MessageSource(kernelId, ana.id);
     const recorder = recorderFor(source);

@@ -384,10 +384,11 @@ export async function launchAndConfirm(
   options.onPhase?.("connecting");
   let connection: KernelConnection | undefined;
   const launched = Promise.resolve().then(() => options.onLaunched?.(kernel));
+  launched.catch(() => {}); // awaited below; a failure before the kernel answers must not go unhandled meanwhile
   try {
     connection = options.connect?.(kernel);
-    const kernelInfo = await kernel.confirmStartup(options.startupMs ?? DEFAULT_STARTUP_DEADLINE_MS, connection);
-    await launched;
+    // Either failing ends the start at once (a launch state that cannot be saved does not wait out the deadline).
+    const [kernelInfo] = await Promise.all([kernel.confirmStartup(options.startupMs ?? DEFAULT_STARTUP_DEADLINE_MS, connection), launched]);
     return { kernel, kernelInfo, connection };
   } catch (error) {
     await launched.catch(() => {});
