@@ -19,8 +19,9 @@
 // --paired R (direct and atrium only): after the targets, the execute round trips again with a direct kernel
 // and an Atrium kernel open side by side, in R rounds of --paired-block executes each, alternating ABBA
 // (direct, atrium, atrium, direct, …), so both see the same machine: on a shared 2-core box the load drifts
-// by more than the difference being measured between two targets run a minute apart. Kernel starts are paired
-// the same way first (max(--starts, 6) rounds, a direct spawn against an Atrium start).
+// by more than the difference being measured between two targets run a minute apart. Kernel starts take turns
+// the same way first (max(--starts, 6) rounds: a direct spawn, an Atrium start, and a JEG start when jeg is a
+// target, its server running for those rounds only).
 // --pin (with --paired): the paired rounds again with both kernels on the last CPU and everything else (this
 // bench, the Atrium portal) on CPU 0, as on a cluster, where a kernel never shares its CPU with the gateway.
 // Without it, the gateway's work on each message competes with the kernel's own threads for the 2 CPUs.
@@ -615,46 +616,64 @@ interface PairedResult {
   framing: WsFraming;
   /** per code: both transports' summaries, the ratio of the medians, and the median of the per-round ratios */
   execute: Record<string, { direct: Summary; atrium: Summary; ratioOfMedians: number; medianRoundRatio: number; samplesMs: { direct: number[]; atrium: number[] } }>;
-  /** kernel starts alternating ABBA (not pinned: a new kernel starts wherever the OS puts it) */
-  start?: { rounds: number; direct: Summary; atrium: Summary; ratioOfMedians: number; samplesMs: { direct: number[]; atrium: number[] } };
+  /**
+   * Kernel starts taking turns (not pinned: a new kernel starts wherever the OS puts it): direct and atrium, and
+   * JEG when it is among the targets (its server runs for these rounds only). ratioOfMedians: atrium / direct.
+   */
+  start?: { rounds: number; direct: Summary; atrium: Summary; jeg?: Summary; ratioOfMedians: number; samplesMs: Record<string, number[]> };
   loadAvg: { before: number; after: number };
 }
 
+/** A gateway's kernel start as a client sees it: POST, WebSocket, first kernel_info_reply; the kernel is deleted. */
+async function gatewayStartMs(client: GatewayClient, kernelName: string, framing: WsFraming): Promise<number> {
+  const t0 = performance.now();
+  const kernelId = await client.startKernel(kernelName, START_DEADLINE);
+  let ws: WsTransport | undefined;
+  try {
+    ws = await client.openChannels(kernelId, framing, START_DEADLINE);
+    return (await firstKernelInfo(ws, START_DEADLINE, t0)).ms;
+  } finally {
+    await ws?.close();
+    await client.deleteKernel(kernelId, REST_DEADLINE);
+  }
+}
+
 /**
- * Kernel starts side by side: a direct spawn and an Atrium start (POST, WebSocket, first kernel_info_reply)
- * alternating ABBA, each kernel stopped before the next start, so both see the same machine.
+ * Kernel starts side by side: a direct spawn, an Atrium start and (given) a JEG start take turns, every order
+ * position equally often, each kernel stopped before the next start, so all see the same machine.
  */
-async function pairedStarts(kernelPython: string, client: GatewayClient, kernelName: string, framing: WsFraming, rounds: number): Promise<NonNullable<PairedResult['start']>> {
-  const samples = { direct: [] as number[], atrium: [] as number[] };
-  const startOnce = {
-    direct: async (round: number) => {
-      const started = await startDirectKernel(kernelPython, 200 + round);
+async function pairedStarts(
+  kernelPython: string,
+  client: GatewayClient,
+  kernelName: string,
+  framing: WsFraming,
+  rounds: number,
+  jeg?: GatewayClient,
+): Promise<NonNullable<PairedResult['start']>> {
+  const starters: Record<string, (round: number) => Promise<number>> = {
+    direct: async (r) => {
+      const started = await startDirectKernel(kernelPython, 200 + r);
       await stopDirectKernel(started.kernel);
       return started.ms;
     },
-    atrium: async () => {
-      const t0 = performance.now();
-      const kernelId = await client.startKernel(kernelName, START_DEADLINE);
-      let ws: WsTransport | undefined;
-      try {
-        ws = await client.openChannels(kernelId, framing, START_DEADLINE);
-        return (await firstKernelInfo(ws, START_DEADLINE, t0)).ms;
-      } finally {
-        await ws?.close();
-        await client.deleteKernel(kernelId, REST_DEADLINE);
-      }
-    },
+    atrium: () => gatewayStartMs(client, kernelName, framing),
+    ...(jeg && { jeg: () => gatewayStartMs(jeg, 'python3', framing) }),
   };
+  const names = Object.keys(starters);
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < rounds; r++) {
-    for (const name of r % 2 === 0 ? (['direct', 'atrium'] as const) : (['atrium', 'direct'] as const)) samples[name].push(round(await startOnce[name](r)));
+    // rotate the order each round, and reverse it every other pass: each target takes each position
+    const rotated = names.map((_, i) => names[(i + r) % names.length]!);
+    for (const name of Math.floor(r / names.length) % 2 ? rotated.reverse() : rotated) samples[name]!.push(round(await starters[name]!(r)));
   }
-  const direct = summarize(samples.direct);
-  const atrium = summarize(samples.atrium);
-  log(`  paired starts: direct p50 ${direct.p50.toFixed(0)} ms, atrium p50 ${atrium.p50.toFixed(0)} ms → ${(atrium.p50 / direct.p50).toFixed(2)}x`);
-  return { rounds, direct, atrium, ratioOfMedians: round(atrium.p50 / direct.p50), samplesMs: samples };
+  const summaries = Object.fromEntries(names.map((n) => [n, summarize(samples[n]!)]));
+  const direct = summaries.direct!;
+  const atrium = summaries.atrium!;
+  log(`  paired starts: ${names.map((n) => `${n} p50 ${summaries[n]!.p50.toFixed(0)} ms`).join(', ')} → atrium ${(atrium.p50 / direct.p50).toFixed(2)}x direct`);
+  return { rounds, direct, atrium, ...(summaries.jeg && { jeg: summaries.jeg }), ratioOfMedians: round(atrium.p50 / direct.p50), samplesMs: samples };
 }
 
-async function runPaired(kernelPython: string, client: GatewayClient, kernelName: string, pinned: boolean): Promise<PairedResult> {
+async function runPaired(kernelPython: string, client: GatewayClient, kernelName: string, pinned: boolean, startJeg?: () => Promise<PeerServer>): Promise<PairedResult> {
   const framing = framings[0]!;
   const result: PairedResult = { pinned, rounds: pairedRounds, block: pairedBlock, framing, execute: {}, loadAvg: { before: round(os.loadavg()[0]!), after: NaN } };
   log(`paired${pinned ? ' (pinned)' : ''}: direct and atrium (ws ${framing}) side by side, ${pairedRounds} rounds of ${pairedBlock}, ABBA`);
@@ -665,7 +684,14 @@ async function runPaired(kernelPython: string, client: GatewayClient, kernelName
     kernelId = await client.startKernel(kernelName, START_DEADLINE);
     ws = await client.openChannels(kernelId, framing, START_DEADLINE);
     await firstKernelInfo(ws, START_DEADLINE);
-    if (!pinned && starts > 1) result.start = await pairedStarts(kernelPython, client, kernelName, framing, Math.max(starts, 6));
+    if (!pinned && starts > 1) {
+      const peer = startJeg ? await startJeg() : undefined;
+      try {
+        result.start = await pairedStarts(kernelPython, client, kernelName, framing, Math.max(starts, 6), peer?.client);
+      } finally {
+        if (peer) await stopProcess(peer.proc); // its kernels were each deleted after their start
+      }
+    }
     if (pinned) log(`  pinned: ${pinProcesses().join('; ')}`);
     const transports = { direct: direct.transport as MessageTransport, atrium: ws as MessageTransport };
     for (const code of EXECUTE_CODES) {
@@ -771,7 +797,8 @@ function pairedTable(p: PairedResult): string {
     ...(p.start
       ? [
           '',
-          `Kernel start side by side (${p.start.rounds} rounds, ABBA; direct: spawn → first kernel_info_reply; atrium: POST → WebSocket → first kernel_info_reply): direct p50 ${fmt(p.start.direct.p50, 0)} ms (${fmt(p.start.direct.min, 0)}–${fmt(p.start.direct.max, 0)}), atrium p50 ${fmt(p.start.atrium.p50, 0)} ms (${fmt(p.start.atrium.min, 0)}–${fmt(p.start.atrium.max, 0)}), ${p.start.ratioOfMedians.toFixed(2)}x.`,
+          `Kernel start side by side (${p.start.rounds} rounds taking turns; direct: spawn → first kernel_info_reply; gateways: POST → WebSocket → first kernel_info_reply): direct p50 ${fmt(p.start.direct.p50, 0)} ms (${fmt(p.start.direct.min, 0)}–${fmt(p.start.direct.max, 0)}), atrium p50 ${fmt(p.start.atrium.p50, 0)} ms (${fmt(p.start.atrium.min, 0)}–${fmt(p.start.atrium.max, 0)}), ${p.start.ratioOfMedians.toFixed(2)}x` +
+            (p.start.jeg ? `; jeg p50 ${fmt(p.start.jeg.p50, 0)} ms (${fmt(p.start.jeg.min, 0)}–${fmt(p.start.jeg.max, 0)}), ${ratio(p.start.jeg.p50, p.start.direct.p50)}.` : '.'),
         ]
       : []),
   ].join('\n');
@@ -951,7 +978,9 @@ async function main(): Promise<void> {
     const client = new GatewayClient({ baseUrl: args['atrium-url'], token: args['atrium-token'] });
     for (const pinned of args.pin ? [false, true] : [false]) {
       try {
-        paired.push(await runPaired(kernelPython, client, args['atrium-kernel']!, pinned));
+        // JEG, when it is a target, takes its turn in the paired starts (its server runs for those rounds only)
+        const startJeg = targets.includes('jeg') ? () => startPeer('jeg', setup.venvs.jeg!.bin, kernelPython, false) : undefined;
+        paired.push(await runPaired(kernelPython, client, args['atrium-kernel']!, pinned, startJeg));
       } catch (error) {
         failed = true;
         log(`paired FAILED: ${(error as Error).stack ?? String(error)}`);
