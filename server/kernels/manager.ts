@@ -141,16 +141,13 @@ export class KernelManager {
           startupMs: this.options.startupDeadlineMs,
           // Launch phases reach the kernel's row, where the notebook page reads them.
           onPhase: (phase: string) => void updateKernel(db, id, { stateDetail: phase.slice(0, 1000) }).catch(() => {}),
-          connect: (launched) => kernelConnection(id, launched, kernelLogger),
-          onLaunched: (launched) => this.saveLaunchState(id, launched),
+          ...this.launchSteps(id),
         },
       );
       const liveKernel = this.hold(new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger, connection));
       liveKernel.executionState = "idle";
       const now = new Date();
-      if (!(await updateKernelUnlessDead(db, id, { state: "idle", stateDetail: null, startedAt: now, lastActivityAt: now }))) {
-        throw new LaunchError("LAUNCH_FAILED", `kernel ${id} was stopped while it started`, { kernelId: id, engineId: kernel.engineId });
-      }
+      await this.updateUnlessStopped(id, kernel, { state: "idle", stateDetail: null, startedAt: now, lastActivityAt: now });
       log.info(`kernel ${id} (${kernelspec.name}) started for ${user.username} as ${kernel.engineId}`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -167,12 +164,21 @@ export class KernelManager {
   }
 
   /**
-   * Saved as soon as the kernel is launched, while it finishes starting: a portal that stops now finds it
-   * from its row on the next start (reattached, or seen dead), instead of leaving it running unknown.
+   * What a start and a restart do as soon as the kernel is launched: open the connection that will carry its
+   * traffic (confirmed ready on it), and save its launch state while it finishes starting, so a portal that
+   * stops now finds it from its row on the next start (reattached, or seen dead) instead of leaving it running.
    */
-  private async saveLaunchState(id: string, kernel: KernelProcess): Promise<void> {
-    const sealedLaunchState = seal(this.options.secret, JSON.stringify(kernel.serialize()));
-    if (!(await updateKernelUnlessDead(this.options.db, id, { engineId: kernel.engineId, sealedLaunchState }))) {
+  private launchSteps(id: string) {
+    return {
+      connect: (launched: KernelProcess) => kernelConnection(id, launched, kernelLogger),
+      onLaunched: (launched: KernelProcess) =>
+        this.updateUnlessStopped(id, launched, { engineId: launched.engineId, sealedLaunchState: seal(this.options.secret, JSON.stringify(launched.serialize())) }),
+    };
+  }
+
+  /** Writes a launching kernel's row, unless it was stopped meanwhile (culler, admin): then the launch fails. */
+  private async updateUnlessStopped(id: string, kernel: KernelProcess, fields: Parameters<typeof updateKernelUnlessDead>[2]): Promise<void> {
+    if (!(await updateKernelUnlessDead(this.options.db, id, fields))) {
       throw new LaunchError("LAUNCH_FAILED", `kernel ${id} was stopped while it started`, { kernelId: id, engineId: kernel.engineId });
     }
   }
@@ -224,22 +230,14 @@ export class KernelManager {
       const { kernel: fresh, connection } = await launchAndConfirm(
         this.options.launchers,
         { kernelId: id, kernelspec, username: owner.username, sizeProfile: row.sizeProfile ?? undefined, cwd: await this.options.homeOf?.(owner) },
-        {
-          launchMs: this.options.launchDeadlineMs,
-          startupMs: this.options.startupDeadlineMs,
-          connect: (launched) => kernelConnection(id, launched, kernelLogger),
-          onLaunched: (launched) => this.saveLaunchState(id, launched),
-        },
+        { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs, ...this.launchSteps(id) },
       );
       await kernel.replaceProcess(fresh, connection);
       await updateKernel(db, id, { state: "idle", stateDetail: null });
       kernel.announce("idle");
     } catch (error) {
       // A process that started but could not be recorded is stopped too: nothing could find it afterwards.
-      kernel.retireProcess();
-      await kernel.process.kill().catch(() => {});
-      await kernel.process.cleanup().catch(() => {});
-      await kernel.close();
+      await stopProcessOf(kernel);
       this.live.delete(id);
       await markKernelDead(db, { id, reason: "launch_failed", detail: `restart failed: ${(error as Error).message}` });
       throw new AppError("LAUNCH_FAILED", `The kernel could not be restarted: ${(error as Error).message}`);
@@ -258,10 +256,7 @@ export class KernelManager {
     const kernel = this.live.get(id);
     this.live.delete(id);
     if (kernel) {
-      kernel.retireProcess();
-      await kernel.process.kill().catch((error) => log.warn(`kernel ${id}: kill failed: ${error}`));
-      await kernel.process.cleanup().catch(() => {});
-      await kernel.close();
+      await stopProcessOf(kernel);
     } else {
       await this.stopHeldElsewhere(id, reason, detail);
     }
@@ -326,10 +321,7 @@ export class KernelManager {
         if (row.state === "starting") {
           // The portal stopped during its launch and it still does not answer: stopped, not kept without a deadline.
           this.live.delete(row.id);
-          kernel.retireProcess();
-          await process.kill().catch(() => {});
-          await process.cleanup().catch(() => {});
-          await kernel.close();
+          await stopProcessOf(kernel);
           return `did not finish starting: ${(error as Error).message}`;
         }
         log.warn(`kernel ${row.id} reattached but not answering yet: ${(error as Error).message}`);
@@ -420,6 +412,14 @@ export class KernelManager {
       connections: live?.connections ?? 0,
     };
   }
+}
+
+/** Stops a held kernel's process for good and lets go of it (its row is the caller's business). */
+async function stopProcessOf(kernel: LiveKernel): Promise<void> {
+  kernel.retireProcess();
+  await kernel.process.kill().catch((error) => log.warn(`kernel ${kernel.id}: kill failed: ${error}`));
+  await kernel.process.cleanup().catch(() => {});
+  await kernel.close();
 }
 
 /** Admins see every kernel; everyone else only their own. */
