@@ -60,11 +60,14 @@ const podsMatching = async (selector: Record<string, string>) => {
 
 // The team and the analyst, with the real CLI against this portal (before she first signs in: her claim goes
 // to her team's namespace). `users list` prints her uid, which her pods must run as.
+// Playwright runs beforeAll again in the fresh worker that follows a failed test: she is made once per portal.
 test.beforeAll(() => {
   if (!process.env.ATRIUM_K8S_E2E || !isRoot) return;
-  atriumCli(["teams", "add", "Risk"]);
-  expect(atriumCli(["users", "add", ana.email, "--name", "Ana Lyst", "--username", ana.username, "--password-stdin"], ana.password + "\n")).toContain(`username ${ana.username}`);
-  atriumCli(["teams", "add-member", "Risk", ana.email]);
+  if (!atriumCli(["users", "list"]).includes(`${ana.email}\t`)) {
+    atriumCli(["teams", "add", "Risk"]);
+    expect(atriumCli(["users", "add", ana.email, "--name", "Ana Lyst", "--username", ana.username, "--password-stdin"], ana.password + "\n")).toContain(`username ${ana.username}`);
+    atriumCli(["teams", "add-member", "Risk", ana.email]);
+  }
   const listed = atriumCli(["users", "list"]).trim().split("\n");
   const header = listed[0]!.split("\t");
   const row = listed.find((line) => line.startsWith(`${ana.email}\t`))!.split("\t");
@@ -120,10 +123,16 @@ test("an analyst runs Python in a pod as her own uid with her PVC as home, and s
   await picker.selectOption("python_kubernetes");
   await expect(kernelStatus(page)).not.toHaveText("idle", { timeout: 15_000 });
   await expect(kernelStatus(page)).toHaveText("idle", { timeout: LAUNCH_MS });
-  timings.launch = seconds(Date.now() - pickedAt);
+  const launchMs = Date.now() - pickedAt;
+  timings.launch = seconds(launchMs);
   const phases = await launchPhases(page, info, pickedAt, "python_kubernetes-medium");
   // What the pod watch reported reached the notebook (creating / scheduled / pulling / running, then connected).
-  expect(phases.join("\n")).toMatch(/creating pod atrium-kernel-|scheduled on atrium-node|pulling image atrium\/kernel:dev|running on atrium-node/);
+  // The page asks for the phase every 350 ms, and a pod here runs within half a second: a launch shorter than a
+  // second may end before a poll lands on a pod phase. The unschedulable test below sees the pod watch's word
+  // reach the page every time.
+  if (launchMs >= 1_000) {
+    expect(phases.join("\n")).toMatch(/creating pod atrium-kernel-|scheduled on atrium-node|pulling image atrium\/kernel:dev|running on atrium-node/);
+  }
   expect(phases.at(-1)).toMatch(/idle$/);
   await expect(page.getByRole("combobox", { name: "Size" })).toHaveValue("medium");
 
