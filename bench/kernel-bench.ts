@@ -1,8 +1,8 @@
 // Kernel benchmark: the direct-ZeroMQ limit, Jupyter Enterprise Gateway, Jupyter Kernel Gateway and Atrium,
 // measured in one run, on one kernel interpreter (the bench's kernel venv), on this machine.
 //
-//   node --import tsx bench/kernel-bench.ts [--targets direct,jeg,kg,atrium[,jeg-nodelay,kg-nodelay]] [--iterations 200]
-//        [--warmup 20] [--starts 5] [--lines 100000] [--output-reps 3] [--framings v1,legacy]
+//   node --import tsx bench/kernel-bench.ts [--targets direct,jeg,kg,atrium[,jeg-nodelay,kg-nodelay]]
+//        [--iterations 200] [--warmup 20] [--starts 5] [--lines 100000] [--output-reps 3] [--framings v1,legacy]
 //        [--atrium-url URL --atrium-token T [--atrium-kernel python3]] [--concurrent N] [--paired ROUNDS]
 //        [--out bench/results/<date>.json]
 //

@@ -77,7 +77,7 @@ export class KernelManager {
     await started;
     const live = this.live.get(id);
     // Just started and held here: its model is in memory (no read behind the row's update).
-    if (live) return { id, name: live.kernelspec, last_activity: new Date().toISOString(), execution_state: live.executionState, connections: live.connections };
+    if (live) return modelOf(id, live.kernelspec, new Date(), live.executionState, live);
     return this.model(await this.requireRow(user, id));
   }
 
@@ -326,11 +326,12 @@ export class KernelManager {
         }
         log.warn(`kernel ${row.id} reattached but not answering yet: ${(error as Error).message}`);
       }
-      if (row.state === "starting") {
-        // Found after a portal stopped during its launch: started now, as far as culling and budgets go.
+      if (row.state !== "idle") {
+        // One found after a portal stopped during its launch is started now, as far as culling and budgets go.
         const now = new Date();
-        await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null, startedAt: row.startedAt ?? now, lastActivityAt: now });
-      } else if (row.state !== "idle") await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null });
+        const started = row.state === "starting" ? { startedAt: row.startedAt ?? now, lastActivityAt: now } : {};
+        await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null, ...started });
+      }
       return null;
     } catch (error) {
       return `could not be reattached: ${(error as Error).message}`;
@@ -404,14 +405,12 @@ export class KernelManager {
 
   private model(row: KernelRow): KernelModel {
     const live = this.live.get(row.id);
-    return {
-      id: row.id,
-      name: row.kernelspec,
-      last_activity: row.lastActivityAt.toISOString(),
-      execution_state: live?.executionState ?? row.state,
-      connections: live?.connections ?? 0,
-    };
+    return modelOf(row.id, row.kernelspec, row.lastActivityAt, live?.executionState ?? row.state, live);
   }
+}
+
+function modelOf(id: string, kernelspec: string, lastActivity: Date, state: ExecutionState, live: LiveKernel | undefined): KernelModel {
+  return { id, name: kernelspec, last_activity: lastActivity.toISOString(), execution_state: state, connections: live?.connections ?? 0 };
 }
 
 /** Stops a held kernel's process for good and lets go of it (its row is the caller's business). */

@@ -1,7 +1,7 @@
 // Durable outputs: listens to every kernel this process holds, whether or not a browser is attached, and
 // records the outputs of each execute request from a notebook cell in Postgres, so a closed tab loses nothing
-// and reopening the notebook replays what ran meanwhile. What exceeds the stored limit is appended to a spill file in the data dir
-// instead of being dropped.
+// and reopening the notebook replays what ran meanwhile. What exceeds the stored limit is appended to a spill
+// file in the data dir instead of being dropped.
 // Writes are batched across runs and kernels: one statement per flush, never on the path of a reply. On the
 // embedded database a write is 1–5 ms of CPU on this event loop, and every kernel's messages wait behind it, so
 // finished runs are written in a pause of the kernels' traffic (QUIET_MS without a request or a message), and
