@@ -250,6 +250,37 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await manager.shutdown(user, kernel.id);
   });
 
+  it("two restarts at once make one new process, not two", async () => {
+    const manager = await makeManager();
+    const kernel = await manager.start(user, { name: "python3" });
+    const [a, b] = await Promise.all([manager.restart(user, kernel.id), manager.restart(user, kernel.id)]);
+    assert.equal(a.id, kernel.id);
+    assert.equal(b.id, kernel.id);
+    await until("one process of the kernel", async () => processesOfKernel(kernel.id).length === 1, 5_000);
+    const held = manager.liveKernel(kernel.id)!;
+    assert.equal((await findKernel(db, { id: kernel.id }))?.engineId, held.process.engineId, "the row names the process that is held");
+    await manager.shutdown(user, kernel.id);
+    await until("no process of the kernel left", async () => processesOfKernel(kernel.id).length === 0, 5_000);
+  });
+
+  it("a kernel stopped while it restarts stays stopped: the new process is killed and the restart says so", async () => {
+    const manager = await makeManager();
+    // The restarted kernel binds its ports and saves its launch state, then takes 3 s more before it answers.
+    for (const [name, spec] of await loadKernelspecs([slowKernelspecs({ beforePortsS: 0, afterPortsS: 3 })])) manager.kernelspecs.set(name, spec);
+    const kernel = await manager.start(user, { name: "slow_python" });
+    const firstEngine = (await findKernel(db, { id: kernel.id }))?.engineId;
+    const restarting = manager.restart(user, kernel.id);
+    restarting.catch(() => {}); // asserted below
+    await until("the new process's launch state", async () => (await findKernel(db, { id: kernel.id }))?.engineId !== firstEngine);
+    await manager.shutdown(user, kernel.id);
+    await assert.rejects(restarting, /stopped while it restarted/);
+    await until("no process of the kernel left", async () => processesOfKernel(kernel.id).length === 0, 5_000);
+    const row = await findKernel(db, { id: kernel.id });
+    assert.equal(row?.state, "dead", "not revived by the restart");
+    assert.equal(row?.endReason, "stopped");
+    assert.equal(manager.liveKernel(kernel.id), undefined);
+  });
+
   it("runs the remote launch protocol end to end through the manager (python3_remote_local)", async () => {
     const manager = await makeManager();
     const kernel = await manager.start(user, { name: "python3_remote_local" });

@@ -9,7 +9,7 @@ import { teamsOfUser } from "@/db/queries/teams";
 import { open, seal } from "@/server/crypto/secret-box";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
-import type { KernelLogger } from "./connection";
+import type { KernelConnection, KernelLogger } from "./connection";
 import { LaunchError, launchAndConfirm, type KernelProcess, type LauncherRegistry } from "./launchers/base";
 import { launcherName, type Kernelspec } from "./kernelspecs";
 import { LiveKernel, kernelConnection, type ExecutionState } from "./live-kernel";
@@ -60,6 +60,7 @@ export class KernelManager {
   private readonly lastActivityWrite = new Map<string, number>();
   private readonly stateWriters = new Map<string, KernelStateWriter>();
   private readonly pendingStarts = new Map<string, Promise<unknown>>();
+  private readonly restarts = new Map<string, Promise<void>>();
 
   constructor(private readonly options: KernelManagerOptions) {}
 
@@ -215,34 +216,55 @@ export class KernelManager {
     const kernel = await this.attach(user, id);
     const kernelspec = this.kernelspecs.get(row.kernelspec);
     if (!kernelspec) throw new AppError("CONFLICT", `The kernelspec ${row.kernelspec} no longer exists; stop this kernel and start a new one.`);
+    // A second restart while one runs (a double click, two tabs) waits for that one: one new process, not two.
+    let restarting = this.restarts.get(id);
+    if (!restarting) {
+      restarting = this.restartProcess(kernel, row, kernelspec, user).finally(() => this.restarts.delete(id));
+      this.restarts.set(id, restarting);
+    }
+    await restarting;
+    return this.get(user, id);
+  }
+
+  /**
+   * Replaces a held kernel's process. A stop may land at any point (its owner, an admin, the culler): from then on
+   * the row stays dead, whatever was started for the restart is killed, and the restart fails saying so.
+   */
+  private async restartProcess(kernel: LiveKernel, row: KernelRow, kernelspec: Kernelspec, user: UserRow): Promise<void> {
     const { db } = this.options;
+    const id = kernel.id;
+    const stoppedMeanwhile = () => this.live.get(id) !== kernel;
+    const wasStopped = () => new AppError("CONFLICT", `Kernel ${id} was stopped while it restarted.`);
     // Like Jupyter Server, a requested restart is not announced as "restarting" on iopub (clients read that
     // as an automatic restart after a crash); the new kernel's idle status is announced once it answers.
     kernel.executionState = "restarting";
     await this.options.recorder?.kernelEnded(id);
-    await updateKernel(db, id, { state: "restarting" });
+    if (stoppedMeanwhile() || !(await updateKernelUnlessDead(db, id, { state: "restarting" }))) throw wasStopped();
     const owner = (await findUserById(db, row.ownerId)) ?? user;
     const old = kernel.process;
     kernel.retireProcess();
     await old.kill().catch((error) => log.warn(`kernel ${id}: kill before restart failed: ${error}`));
     await old.cleanup().catch(() => {});
+    let launched: { kernel: KernelProcess; connection?: KernelConnection } | undefined;
     try {
-      const { kernel: fresh, connection } = await launchAndConfirm(
+      launched = await launchAndConfirm(
         this.options.launchers,
         { kernelId: id, kernelspec, username: owner.username, sizeProfile: row.sizeProfile ?? undefined, cwd: await this.options.homeOf?.(owner) },
         { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs, ...this.launchSteps(id) },
       );
-      await kernel.replaceProcess(fresh, connection);
-      await updateKernel(db, id, { state: "idle", stateDetail: null });
+      if (stoppedMeanwhile()) throw wasStopped();
+      await kernel.replaceProcess(launched.kernel, launched.connection);
+      await this.updateUnlessStopped(id, launched.kernel, { state: "idle", stateDetail: null });
       kernel.announce("idle");
     } catch (error) {
-      // A process that started but could not be recorded is stopped too: nothing could find it afterwards.
+      // The new process is stopped whatever happened: once the restart fails, nothing would find it.
+      if (launched) await stopProcess(id, launched.kernel, launched.connection);
+      if (stoppedMeanwhile()) throw wasStopped();
       await stopProcessOf(kernel);
       this.live.delete(id);
       await markKernelDead(db, { id, reason: "launch_failed", detail: `restart failed: ${(error as Error).message}` });
       throw new AppError("LAUNCH_FAILED", `The kernel could not be restarted: ${(error as Error).message}`);
     }
-    return this.get(user, id);
   }
 
   async shutdown(user: UserRow, id: string, reason: KernelEndReason = "stopped"): Promise<void> {
@@ -416,9 +438,15 @@ function modelOf(id: string, kernelspec: string, lastActivity: Date, state: Exec
 /** Stops a held kernel's process for good and lets go of it (its row is the caller's business). */
 async function stopProcessOf(kernel: LiveKernel): Promise<void> {
   kernel.retireProcess();
-  await kernel.process.kill().catch((error) => log.warn(`kernel ${kernel.id}: kill failed: ${error}`));
-  await kernel.process.cleanup().catch(() => {});
+  await stopProcess(kernel.id, kernel.process);
   await kernel.close();
+}
+
+/** Kills a kernel's process and cleans up after it (a failed kill is logged: the caller's row says what it meant). */
+async function stopProcess(id: string, process: KernelProcess, connection?: KernelConnection): Promise<void> {
+  await connection?.close();
+  await process.kill().catch((error) => log.warn(`kernel ${id}: kill failed: ${error}`));
+  await process.cleanup().catch(() => {});
 }
 
 /** Admins see every kernel; everyone else only their own. */
