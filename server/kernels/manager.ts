@@ -261,7 +261,7 @@ export class KernelManager {
       if (launched) await stopProcess(id, launched.kernel, launched.connection);
       if (stoppedMeanwhile()) throw wasStopped();
       await stopProcessOf(kernel);
-      this.live.delete(id);
+      this.forget(id);
       await markKernelDead(db, { id, reason: "launch_failed", detail: `restart failed: ${(error as Error).message}` });
       throw new AppError("LAUNCH_FAILED", `The kernel could not be restarted: ${(error as Error).message}`);
     }
@@ -276,7 +276,7 @@ export class KernelManager {
   /** Stops a kernel by id, whoever owns it: for the manager's own policies (culling, quotas). */
   async stopKernel(id: string, reason: KernelEndReason, detail: string): Promise<void> {
     const kernel = this.live.get(id);
-    this.live.delete(id);
+    this.forget(id);
     if (kernel) {
       await stopProcessOf(kernel);
     } else {
@@ -388,6 +388,12 @@ export class KernelManager {
     return kernel;
   }
 
+  /** Lets go of a kernel that ended (its row and process are the caller's business). */
+  private forget(id: string): void {
+    this.live.delete(id);
+    this.lastActivityWrite.delete(id);
+  }
+
   liveKernel(id: string): LiveKernel | undefined {
     return this.live.get(id);
   }
@@ -406,8 +412,7 @@ export class KernelManager {
       },
       onDeath: (status: { reason: string }) => {
         const kernel = this.live.get(id);
-        this.live.delete(id);
-        this.lastActivityWrite.delete(id);
+        this.forget(id);
         log.warn(`kernel ${id} died: ${status.reason}`);
         void kernel?.detach();
         void kernel?.process.cleanup().catch(() => {});

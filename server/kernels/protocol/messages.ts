@@ -61,6 +61,19 @@ export function isMessageHeader(value: unknown): value is MessageHeader {
   return HEADER_STRING_FIELDS.every((field) => typeof value[field] === 'string') && value.msg_id !== '';
 }
 
+/**
+ * A client's header as Jupyter Server takes it: msg_id and msg_type are what it needs; a missing session,
+ * username, date or version gets a default (JEG's own GatewayClient sends no date). The same object comes back
+ * when nothing was missing.
+ */
+export function withHeaderDefaults(value: unknown): unknown {
+  if (!isJsonObject(value) || HEADER_STRING_FIELDS.every((field) => typeof value[field] === 'string')) return value;
+  const defaults: Record<string, string> = { session: '', username: '', date: new Date().toISOString(), version: PROTOCOL_VERSION };
+  const filled: JsonObject = { ...value };
+  for (const [field, fallback] of Object.entries(defaults)) if (filled[field] === undefined) filled[field] = fallback;
+  return filled;
+}
+
 export function isParentHeader(value: unknown): value is ParentHeader {
   return isJsonObject(value) && (Object.keys(value).length === 0 || isMessageHeader(value));
 }

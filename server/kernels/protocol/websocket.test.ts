@@ -5,6 +5,7 @@ import { createMessage, type ChannelMessage } from './messages';
 import { createSigner } from './signing';
 import { encodeFrames, splitFrames } from './wire';
 import {
+  MAX_MESSAGE_BUFFERS,
   V1_SUBPROTOCOL,
   decodeLegacy,
   decodeClientFrame,
@@ -135,7 +136,7 @@ test('malformed WebSocket frames are rejected with a reason, never thrown', () =
     ['v1 text frame', '{}', 'v1', 'BAD_FRAME'],
     ['legacy not JSON', '{"channel":', 'legacy', 'BAD_JSON'],
     ['legacy array', '[]', 'legacy', 'INVALID_MESSAGE'],
-    ['legacy no channel', JSON.stringify({ ...sample(), channel: undefined }), 'legacy', 'BAD_CHANNEL'],
+    ['legacy unknown channel', JSON.stringify({ ...sample(), channel: 'hb' }), 'legacy', 'BAD_CHANNEL'],
     ['legacy bad header', JSON.stringify({ ...sample(), header: { msg_id: 'x' } }), 'legacy', 'INVALID_MESSAGE'],
     ['legacy binary count', legacyBadCount, 'legacy', 'BAD_FRAME'],
     ['legacy binary truncated', legacyBinary.subarray(0, 10), 'legacy', 'BAD_FRAME'],
@@ -145,6 +146,43 @@ test('malformed WebSocket frames are rejected with a reason, never thrown', () =
     assert.equal(result.ok, false, name);
     assert.equal(!result.ok && result.reason, reason, name);
   }
+});
+
+test('a header without date, session or version (JEG\'s GatewayClient) gets defaults; a legacy frame without channel is for shell', () => {
+  const { msg_id, msg_type, username, session } = sample().header;
+  const bare = { msg_id, msg_type, username, session }; // what JEG's GatewayClient sends: no date
+  const legacy = decodeClientFrame(JSON.stringify({ header: bare, parent_header: {}, metadata: {}, content: {} }), 'legacy');
+  assert.ok(legacy.ok, JSON.stringify(legacy));
+  assert.equal(legacy.value.message.channel, 'shell');
+  assert.equal(legacy.value.message.header.msg_id, msg_id);
+  assert.equal(legacy.value.message.header.version, '5.3');
+  assert.ok(!Number.isNaN(Date.parse(legacy.value.message.header.date)), 'a date is filled in');
+  const parts = [{ msg_id, msg_type }, {}, {}, {}].map((part) => Buffer.from(JSON.stringify(part)));
+  const v1 = decodeClientFrame(encodeV1Parts('shell', parts), 'v1');
+  assert.ok(v1.ok, JSON.stringify(v1));
+  assert.equal(v1.value.message.header.session, '');
+  assert.equal(v1.value.json, undefined, 'a header with defaults is passed on re-serialised, not as sent');
+  const noType = decodeClientFrame(JSON.stringify({ header: { msg_id }, content: {} }), 'legacy');
+  assert.equal(!noType.ok && noType.reason, 'INVALID_MESSAGE', 'msg_type has no default');
+});
+
+test('a frame claiming more buffers than a message may carry is refused before it is cut up', () => {
+  const count = MAX_MESSAGE_BUFFERS + 2;
+  const legacy = Buffer.alloc(4 * (count + 1) + 2);
+  legacy.writeUInt32BE(count, 0);
+  for (let i = 0; i < count; i++) legacy.writeUInt32BE(legacy.length, 4 * (i + 1));
+  const v1Count = MAX_MESSAGE_BUFFERS + 7;
+  const v1 = Buffer.alloc(8 * (v1Count + 1));
+  v1.writeBigUInt64LE(BigInt(v1Count), 0);
+  for (let i = 0; i < v1Count; i++) v1.writeBigUInt64LE(BigInt(v1.length), 8 * (i + 1));
+  for (const [data, framing] of [[legacy, 'legacy'], [v1, 'v1']] as const) {
+    const result = decodeWsMessage(data, framing);
+    assert.equal(!result.ok && result.reason, 'BAD_FRAME', framing);
+    assert.match(!result.ok ? result.detail : '', /buffers in one message/, framing);
+  }
+  // A message at the bound still decodes.
+  const atBound = sample(Array.from({ length: MAX_MESSAGE_BUFFERS }, (_, i) => Buffer.from([i % 256])));
+  for (const framing of ['legacy', 'v1'] as const) assert.ok(decodeWsMessage(encodeWsMessage(atBound, framing), framing).ok, framing);
 });
 
 test('subprotocol negotiation prefers v1 when offered', () => {

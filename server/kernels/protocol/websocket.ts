@@ -13,6 +13,7 @@
 // Decoding never throws: a bad browser frame is a typed failure for the caller to log and drop.
 import {
   describeInvalidParts,
+  withHeaderDefaults,
   isChannel,
   isJsonObject,
   type Channel,
@@ -23,6 +24,12 @@ import { toBuffer, type RawMessageParts } from './wire';
 export const V1_SUBPROTOCOL = 'v1.kernel.websocket.jupyter.org';
 
 export type WsFraming = 'legacy' | 'v1';
+
+/**
+ * Binary buffers one message may carry. Real messages carry a handful (widgets, plots); the bound keeps a hostile
+ * frame from making the decoder cut millions of parts (seconds of blocked event loop for every user).
+ */
+export const MAX_MESSAGE_BUFFERS = 1024;
 export type WsPayload = string | Uint8Array;
 
 export type WsFailureReason = 'BAD_FRAME' | 'BAD_JSON' | 'BAD_CHANNEL' | 'INVALID_MESSAGE';
@@ -87,6 +94,7 @@ export function decodeLegacy(data: WsPayload): WsResult<ChannelMessage> {
   const count = buf.readUInt32BE(0);
   const headerSize = 4 * (count + 1);
   if (count < 1 || headerSize > buf.length) return fail('BAD_FRAME', `part count ${count} does not fit the frame`);
+  if (count > 1 + MAX_MESSAGE_BUFFERS) return fail('BAD_FRAME', `${count - 1} buffers in one message (at most ${MAX_MESSAGE_BUFFERS})`);
   const offsets: number[] = [];
   for (let i = 0; i < count; i++) offsets.push(buf.readUInt32BE(4 * (i + 1)));
   const parts = sliceParts(buf, offsets, headerSize);
@@ -151,6 +159,7 @@ export function splitV1(data: Uint8Array): WsResult<{ channel: Channel; parts: B
   if (count < 6 || count > Math.floor(buf.length / 8) - 1) {
     return fail('BAD_FRAME', `offset count ${count} is impossible for a ${buf.length}-byte frame`);
   }
+  if (count > 6 + MAX_MESSAGE_BUFFERS) return fail('BAD_FRAME', `${count - 6} buffers in one message (at most ${MAX_MESSAGE_BUFFERS})`);
   const n = count;
   const offsets: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -212,8 +221,9 @@ function decodeV1WithJson(data: Uint8Array): WsResult<DecodedClientMessage> {
   }
   const message = toChannelMessage({ ok: true, value: parsed }, buffers);
   if (!message.ok) return message;
-  // Parts the client sent as null or left out were normalised to {}: then the bytes are not what is passed on.
-  const asSent = isJsonObject(parsed.parent_header) && isJsonObject(parsed.metadata) && isJsonObject(parsed.content);
+  // Parts the client sent as null or left out were normalised (to {}, or a header's defaults): then the bytes are
+  // not what is passed on.
+  const asSent = message.value.header === parsed.header && isJsonObject(parsed.parent_header) && isJsonObject(parsed.metadata) && isJsonObject(parsed.content);
   return { ok: true, value: { message: message.value, json: asSent ? [header, parentHeader, metadata, content] : undefined } };
 }
 
@@ -250,10 +260,12 @@ function toChannelMessage(parsed: WsResult<unknown>, buffers: Uint8Array[]): WsR
   if (!parsed.ok) return parsed;
   const value = parsed.value;
   if (!isJsonObject(value)) return fail('INVALID_MESSAGE', 'message is not a JSON object');
-  if (!isChannel(value.channel)) return fail('BAD_CHANNEL', `unknown channel ${JSON.stringify(value.channel)}`);
+  // A legacy frame without a channel is for shell, as Jupyter Server assumes.
+  const channel = value.channel ?? 'shell';
+  if (!isChannel(channel)) return fail('BAD_CHANNEL', `unknown channel ${JSON.stringify(value.channel)}`);
   // Browsers may send parent_header null or omit metadata; normalise to the spec's empty objects.
   const parts = {
-    header: value.header,
+    header: withHeaderDefaults(value.header),
     parent_header: value.parent_header ?? {},
     metadata: value.metadata ?? {},
     content: value.content ?? {},
@@ -262,6 +274,6 @@ function toChannelMessage(parsed: WsResult<unknown>, buffers: Uint8Array[]): WsR
   if (invalid) return fail('INVALID_MESSAGE', invalid);
   return {
     ok: true,
-    value: { ...(parts as Omit<ChannelMessage, 'channel' | 'buffers'>), channel: value.channel, buffers },
+    value: { ...(parts as Omit<ChannelMessage, 'channel' | 'buffers'>), channel, buffers },
   };
 }
