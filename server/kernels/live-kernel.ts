@@ -17,6 +17,17 @@ export interface LiveKernelEvents {
   onDeath(status: DeadStatus): void;
 }
 
+interface HeldSend {
+  channel: OutgoingChannel;
+  msg: KernelMessage;
+  json?: readonly Buffer[];
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/** Messages held for a restarting kernel, at most (a client that keeps sending into a long restart is refused). */
+const MAX_HELD_SENDS = 1000;
+
 export class LiveKernel {
   executionState: ExecutionState = "starting";
   private connection: KernelConnection;
@@ -26,6 +37,8 @@ export class LiveKernel {
   private processWatch = new AbortController();
   private dead = false;
   private detachConnection: () => void = () => {};
+  /** While a restart replaces the process: what clients send meanwhile, for the new process. */
+  private heldSends: HeldSend[] | undefined;
 
   constructor(
     readonly id: string,
@@ -68,6 +81,10 @@ export class LiveKernel {
     if (this.dead) throw new Error(`kernel ${this.id} is dead`);
     this.events.onActivity(Date.now());
     for (const observe of this.sendObservers) observe(channel, msg);
+    if (this.heldSends) {
+      if (this.heldSends.length >= MAX_HELD_SENDS) throw new Error(`kernel ${this.id} is restarting and ${MAX_HELD_SENDS} messages already wait for it`);
+      return new Promise((resolve, reject) => this.heldSends!.push({ channel, msg, json, resolve, reject }));
+    }
     await this.connection.send(channel, msg, json);
   }
 
@@ -102,6 +119,15 @@ export class LiveKernel {
     this.detachConnection();
   }
 
+  /**
+   * Before a restart kills the process: it is retired, and what clients send until replaceProcess waits for the
+   * new one (Jupyter Server's sockets reconnect to the restarted kernel; a message sent meanwhile is not lost).
+   */
+  beginRestart(): void {
+    this.retireProcess();
+    this.heldSends ??= [];
+  }
+
   /** After a restart: the same kernel id, a new process and connection (`connection`: confirmed ready at launch). */
   async replaceProcess(process: KernelProcess, connection?: KernelConnection): Promise<void> {
     this.retireProcess();
@@ -110,6 +136,9 @@ export class LiveKernel {
     this.connection = this.listen(connection ?? kernelConnection(this.id, process, this.logger), process);
     this.watchExit(process);
     if (!connection) await this.ready();
+    const held = this.heldSends ?? [];
+    this.heldSends = undefined;
+    for (const send of held) this.connection.send(send.channel, send.msg, send.json).then(send.resolve, send.reject);
   }
 
   /** Tells clients the kernel is restarting, the way Jupyter Server does (an iopub status message). */
@@ -138,6 +167,9 @@ export class LiveKernel {
   async close(): Promise<void> {
     this.dead = true;
     this.setState("dead");
+    const held = this.heldSends ?? [];
+    this.heldSends = undefined;
+    for (const send of held) send.reject(new Error(`kernel ${this.id} stopped before it could take the message`));
     await this.detach();
   }
 

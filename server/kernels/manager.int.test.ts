@@ -250,6 +250,30 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await manager.shutdown(user, kernel.id);
   });
 
+  it("a message sent while the kernel restarts runs on the new process, not lost with the old one", async () => {
+    const manager = await makeManager();
+    const kernel = await manager.start(user, { name: "python3" });
+    await execute(manager, kernel.id, "x = 41", "cell-h1");
+    const oldPid = Number(manager.liveKernel(kernel.id)!.process.engineId?.replace(/\D/g, ""));
+    const restarting = manager.restart(user, kernel.id);
+    await until("the old process to be killed by the restart", async () => {
+      try {
+        process.kill(oldPid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 5_000);
+    const msgId = await execute(manager, kernel.id, "print('x' in dir())", "cell-h2");
+    await restarting;
+    const run = await until("the run sent during the restart", async () => {
+      const r = await findCellRun(db, { ownerId: user.id, msgId });
+      return r?.status === "ok" ? r : undefined;
+    });
+    assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "False\n" }], "ran on the new process");
+    await manager.shutdown(user, kernel.id);
+  });
+
   it("two restarts at once make one new process, not two", async () => {
     const manager = await makeManager();
     const kernel = await manager.start(user, { name: "python3" });

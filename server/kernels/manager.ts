@@ -242,7 +242,7 @@ export class KernelManager {
     if (stoppedMeanwhile() || !(await updateKernelUnlessDead(db, id, { state: "restarting" }))) throw wasStopped();
     const owner = (await findUserById(db, row.ownerId)) ?? user;
     const old = kernel.process;
-    kernel.retireProcess();
+    kernel.beginRestart();
     await old.kill().catch((error) => log.warn(`kernel ${id}: kill before restart failed: ${error}`));
     await old.cleanup().catch(() => {});
     let launched: { kernel: KernelProcess; connection?: KernelConnection } | undefined;
