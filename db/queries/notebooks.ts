@@ -59,6 +59,14 @@ export async function saveCellRuns(db: Database, runs: readonly CellRunSnapshot[
  */
 const wellFormed = (_key: string, value: unknown) => (typeof value === "string" && !value.isWellFormed() ? value.toWellFormed() : value);
 
+/** A kernel's runs still going when a portal stopped (a restarted portal takes their recording up again). */
+export async function runningCellRunsOfKernel(db: Database, kernelId: string): Promise<CellRunRow[]> {
+  return db
+    .select()
+    .from(cellRuns)
+    .where(and(eq(cellRuns.kernelId, kernelId), eq(cellRuns.status, "running")));
+}
+
 /** Runs a dead or restarted kernel left unfinished. */
 export async function abortRunningCellRuns(db: Database, kernelId: string) {
   await db

@@ -173,6 +173,31 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await second.shutdown(user, survivor.id);
   });
 
+  it("a kernel busy when the portal restarts stays busy, is not waited for, and its cell's output is recorded to the end", async () => {
+    const first = await makeManager();
+    const kernel = await first.start(user, { name: "python3" });
+    const msgId = await execute(first, kernel.id, "import time\nprint('a', flush=True)\ntime.sleep(6)\nprint('b')", "cell-busy");
+    await until("the row to say busy", async () => (await findKernel(db, { id: kernel.id }))?.state === "busy");
+    await until("the first line recorded", async () => (await findCellRun(db, { ownerId: user.id, msgId }))?.outputs.length);
+    await first.detachAll(); // the portal stops mid-cell
+
+    const second = await makeManager();
+    const t0 = Date.now();
+    await second.restoreAll();
+    // A busy kernel answers kernel_info only when its cell ends: the restart does not wait for that (it used to, 10 s).
+    assert.ok(Date.now() - t0 < 5_000, `restore took ${Date.now() - t0} ms`);
+    assert.equal((await findKernel(db, { id: kernel.id }))?.state, "busy", "the culler spares a busy kernel: not rewritten as idle");
+    assert.equal((await second.get(user, kernel.id)).execution_state, "busy");
+    const run = await until("the cell's end, recorded", async () => {
+      const r = await findCellRun(db, { ownerId: user.id, msgId });
+      return r?.status !== "running" ? r : undefined;
+    });
+    assert.equal(run.status, "ok");
+    assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "a\nb\n" }], "what it printed after the restart too");
+    await until("the kernel seen idle", async () => (await second.get(user, kernel.id)).execution_state === "idle");
+    await second.shutdown(user, kernel.id);
+  });
+
   it("saves a starting kernel's launch state before it answers, so the next portal finds it instead of leaving it running", async () => {
     // An ipykernel that binds its ports, then takes 3 s more before it answers (a slow import, a busy node).
     const specDir = slowKernelspecs({ beforePortsS: 0, afterPortsS: 3 });

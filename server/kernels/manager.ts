@@ -48,6 +48,8 @@ export interface KernelManagerOptions {
 }
 
 const ACTIVITY_WRITE_INTERVAL_MS = 5_000;
+/** Kernels reattached at once after a portal restart (each is a poll of its launcher, and a connection). */
+const RESTORE_WIDTH = 8;
 
 const kernelLogger: KernelLogger = {
   debug: (message, fields) => log.debug(message, fields ?? ""),
@@ -306,20 +308,21 @@ export class KernelManager {
 
   /**
    * After a portal restart: reattach every kernel that is still alive; mark the rest dead with the reason.
+   * Kernels are looked at RESTORE_WIDTH at a time; the portal does not wait for a running cell to end (a busy
+   * kernel answers kernel_info only then).
    * (With several replicas, the replica that serves a kernel attaches it; today every row is attached here.)
    */
   async restoreAll(): Promise<{ restored: number; dead: number }> {
-    const rows = await listLiveKernels(this.options.db);
+    const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => !this.live.has(row.id));
     let restored = 0;
     let dead = 0;
-    for (const { kernel: row } of rows) {
-      if (this.live.has(row.id)) continue;
+    await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
       const reasonDead = await this.restoreOne(row);
       if (reasonDead) {
         dead++;
         await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
       } else restored++;
-    }
+    });
     if (rows.length) log.info(`kernels after restart: ${restored} reattached, ${dead} found dead`);
     return { restored, dead };
   }
@@ -335,25 +338,30 @@ export class KernelManager {
         await process.cleanup().catch(() => {});
         return `died while the portal was down: ${status.reason}`;
       }
+      // Cells still running are recorded on from where their stored outputs end, from the first message heard.
+      await this.options.recorder?.resume(row.id);
       const kernel = this.hold(new LiveKernel(row.id, row.ownerId, row.kernelspec, process, this.eventsFor(row.id), kernelLogger));
-      kernel.executionState = "idle";
+      // A busy kernel stays busy (the culler spares it) until its iopub says otherwise.
+      kernel.executionState = row.state === "busy" ? "busy" : "idle";
+      if (row.state !== "starting") {
+        // Ready means this process hears its iopub too (a client's first cell must not lose output); an idle
+        // kernel answers at once. A busy one answers when its cell ends: that is not waited for.
+        const ready = kernel.ready().catch((error: Error) => log.warn(`kernel ${row.id} reattached but not answering yet: ${error.message}`));
+        if (row.state !== "busy") await ready;
+        if (row.state === "restarting") await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null });
+        return null;
+      }
       try {
         await kernel.ready();
       } catch (error) {
-        if (row.state === "starting") {
-          // The portal stopped during its launch and it still does not answer: stopped, not kept without a deadline.
-          this.live.delete(row.id);
-          await stopProcessOf(kernel);
-          return `did not finish starting: ${(error as Error).message}`;
-        }
-        log.warn(`kernel ${row.id} reattached but not answering yet: ${(error as Error).message}`);
+        // The portal stopped during its launch and it still does not answer: stopped, not kept without a deadline.
+        this.forget(row.id);
+        await stopProcessOf(kernel);
+        return `did not finish starting: ${(error as Error).message}`;
       }
-      if (row.state !== "idle") {
-        // One found after a portal stopped during its launch is started now, as far as culling and budgets go.
-        const now = new Date();
-        const started = row.state === "starting" ? { startedAt: row.startedAt ?? now, lastActivityAt: now } : {};
-        await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null, ...started });
-      }
+      // Found after a portal stopped during its launch: started now, as far as culling and budgets go.
+      const now = new Date();
+      await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null, startedAt: row.startedAt ?? now, lastActivityAt: now });
       return null;
     } catch (error) {
       return `could not be reattached: ${(error as Error).message}`;
@@ -452,6 +460,15 @@ async function stopProcess(id: string, process: KernelProcess, connection?: Kern
   await connection?.close();
   await process.kill().catch((error) => log.warn(`kernel ${id}: kill failed: ${error}`));
   await process.cleanup().catch(() => {});
+}
+
+/** Runs `work` on every item, at most `width` at a time. */
+async function forEachBounded<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
 /** Admins see every kernel; everyone else only their own. */

@@ -11,11 +11,12 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Database } from "@/db";
-import { abortRunningCellRuns, saveCellRun, saveCellRuns, type CellRunSnapshot } from "@/db/queries/notebooks";
+import { abortRunningCellRuns, runningCellRunsOfKernel, saveCellRun, saveCellRuns, type CellRunSnapshot } from "@/db/queries/notebooks";
 import { log } from "@/server/log";
 import type { LiveKernel } from "./live-kernel";
 import type { RawMessageParts } from "./protocol/wire";
 import type { JsonObject } from "@/server/notebooks/nbformat";
+import type { OutputArea } from "@/server/notebooks/outputs";
 import { newRunOutputs, recordIopub, type RunOutputs } from "./outputs";
 
 /** A running cell's new outputs reach the database at most this late (small outputs; see flushIntervalFor). */
@@ -69,6 +70,11 @@ interface Run {
   lastWriteAt: number;
   /** When its reply and idle were both in (epoch ms). */
   finishedAt: number | null;
+  /**
+   * Taken up after a portal restart: its execute_reply goes to the connection that sent the request, which is
+   * gone, so its end is its idle status, and its status is read from its outputs (an error output, or ok).
+   */
+  resumed?: true;
 }
 
 export class OutputRecorder {
@@ -141,7 +147,10 @@ export class OutputRecorder {
             const count = (msg.content as { execution_count?: number }).execution_count;
             if (typeof count === "number") run.executionCount = count;
           } else if (type === "status") {
-            if ((msg.content as { execution_state?: string }).execution_state === "idle") run.idle = true;
+            if ((msg.content as { execution_state?: string }).execution_state === "idle") {
+              run.idle = true;
+              if (run.resumed && run.status === "running") run.status = run.outputs.area.outputs.some((o) => o.output_type === "error") ? "error" : "ok";
+            }
           } else {
             const result = recordIopub(run.outputs, type, msg.content as JsonObject, this.limitBytes);
             if (result.clearSpill) this.clearSpill(run);
@@ -156,6 +165,38 @@ export class OutputRecorder {
       offSends();
       offMessages();
     };
+  }
+
+  /**
+   * Before a kernel that outlived the last portal process is held again: its runs that were still going are
+   * taken up where their stored outputs end, so what the cells print from now on is recorded too.
+   */
+  async resume(kernelId: string): Promise<number> {
+    const rows = await runningCellRunsOfKernel(this.db, kernelId);
+    for (const row of rows) {
+      const key = runKey(kernelId, row.msgId);
+      if (this.runs.has(key)) continue;
+      const outputs = row.outputs as JsonObject[];
+      this.runs.set(key, {
+        msgId: row.msgId,
+        kernelId,
+        ownerId: row.ownerId,
+        notebookPath: row.notebookPath,
+        cellId: row.cellId,
+        code: row.code,
+        startedAt: row.startedAt,
+        outputs: { area: { outputs: outputs as OutputArea["outputs"], clearPending: false }, storedBytes: storedSizeOf(outputs), clipped: row.clipped },
+        status: "running",
+        executionCount: row.executionCount,
+        replied: true,
+        idle: false,
+        spilledBytes: row.spilledBytes,
+        lastWriteAt: Date.now(),
+        finishedAt: null,
+        resumed: true,
+      });
+    }
+    return rows.length;
   }
 
   /** The kernel died, was stopped or restarted: its unfinished runs are aborted. */
@@ -295,6 +336,13 @@ export class OutputRecorder {
     }
   }
 
+}
+
+/** What stored outputs count against the limit, as recordIopub counts them (stream text; else the JSON). */
+function storedSizeOf(outputs: JsonObject[]): number {
+  let size = 0;
+  for (const output of outputs) size += output.output_type === "stream" ? String(output.text ?? "").length : JSON.stringify(output).length;
+  return size;
 }
 
 /** The database's own reason, not the statement and its parameters (which carry the outputs: megabytes). */
