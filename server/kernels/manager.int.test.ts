@@ -258,6 +258,23 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     });
   }
 
+  it("a DELETE while the kernel starts stops it at once, without waiting for the start to end", async () => {
+    const manager = await makeManager();
+    // Binds its ports, then takes 10 s more before it answers.
+    for (const [name, spec] of await loadKernelspecs([slowKernelspecs({ beforePortsS: 0, afterPortsS: 10 })])) manager.kernelspecs.set(name, spec);
+    const { id, started } = await manager.begin(user, { name: "slow_python" });
+    started.catch(() => {}); // asserted below
+    await until("the launch state to be saved", async () => (await findKernel(db, { id }))?.sealedLaunchState);
+    const t0 = Date.now();
+    await manager.shutdown(user, id);
+    assert.ok(Date.now() - t0 < 5_000, `the DELETE took ${Date.now() - t0} ms (the start had 10 s to go)`);
+    await assert.rejects(started, /stopped while it started \(stopped by ana\)/);
+    await until("no process of the kernel left", async () => processesOfKernel(id).length === 0, 5_000);
+    const row = await findKernel(db, { id });
+    assert.equal(row?.state, "dead");
+    assert.equal(row?.endReason, "stopped");
+  });
+
   it("restarts a kernel under the same id", async () => {
     const manager = await makeManager();
     const kernel = await manager.start(user, { name: "python3" });

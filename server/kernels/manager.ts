@@ -10,7 +10,7 @@ import { open, seal } from "@/server/crypto/secret-box";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
 import type { KernelConnection, KernelLogger } from "./connection";
-import { LaunchError, launchAndConfirm, type KernelProcess, type LauncherRegistry } from "./launchers/base";
+import { LaunchError, launchAndConfirm, type KernelProcess, type LaunchRequest, type LauncherRegistry } from "./launchers/base";
 import { launcherName, type Kernelspec } from "./kernelspecs";
 import { LiveKernel, kernelConnection, type ExecutionState } from "./live-kernel";
 import type { OutputRecorder } from "./output-recorder";
@@ -63,6 +63,10 @@ export class KernelManager {
   private readonly stateWriters = new Map<string, KernelStateWriter>();
   private readonly pendingStarts = new Map<string, Promise<unknown>>();
   private readonly restarts = new Map<string, Promise<void>>();
+  /** The connection of each kernel being started or restarted here, until it answers (closing it ends the wait). */
+  private readonly launchingConnections = new Map<string, KernelConnection>();
+  /** Starts a stop cancelled, and why (their error says so rather than how the launch broke off). */
+  private readonly cancelledLaunches = new Map<string, string>();
 
   constructor(private readonly options: KernelManagerOptions) {}
 
@@ -111,7 +115,10 @@ export class KernelManager {
       },
     );
     this.pendingStarts.set(id, started);
-    void started.catch(() => {}).finally(() => this.pendingStarts.delete(id));
+    void started.catch(() => {}).finally(() => {
+      this.pendingStarts.delete(id);
+      this.cancelledLaunches.delete(id);
+    });
     return { id, started };
   }
 
@@ -136,8 +143,8 @@ export class KernelManager {
   private async launch(user: UserRow, id: string, kernelspec: Kernelspec, env: Record<string, string> | undefined, sizeProfile?: string) {
     const { db } = this.options;
     try {
-      const { kernel, connection } = await launchAndConfirm(
-        this.options.launchers,
+      const { kernel, connection } = await this.confirmLaunch(
+        id,
         { kernelId: id, kernelspec, username: user.username, env, sizeProfile, cwd: await this.options.homeOf?.(user) },
         {
           launchMs: this.options.launchDeadlineMs,
@@ -158,6 +165,9 @@ export class KernelManager {
       // stopped a kernel it could not confirm; one that got further is held here.
       if (this.live.has(id)) await this.stopKernel(id, "launch_failed", message);
       else await markKernelDead(db, { id, reason: "launch_failed", detail: message });
+      const stoppedBy = this.cancelledLaunches.get(id);
+      this.cancelledLaunches.delete(id);
+      if (stoppedBy) throw new AppError("CONFLICT", `The kernel was stopped while it started (${stoppedBy}).`);
       log.warn(`kernel ${id} (${kernelspec.name}) for ${user.username} failed to start: ${message}`);
       if (error instanceof LaunchError && error.code === "LAUNCH_TIMEOUT") {
         throw new AppError("LAUNCH_TIMEOUT", `The kernel did not start in time and was stopped (${message}). Try again; if it keeps happening, tell an admin.`);
@@ -173,10 +183,23 @@ export class KernelManager {
    */
   private launchSteps(id: string) {
     return {
-      connect: (launched: KernelProcess) => kernelConnection(id, launched, kernelLogger),
+      connect: (launched: KernelProcess) => {
+        const connection = kernelConnection(id, launched, kernelLogger);
+        this.launchingConnections.set(id, connection); // until the launch settles (see confirmLaunch)
+        return connection;
+      },
       onLaunched: (launched: KernelProcess) =>
         this.updateUnlessStopped(id, launched, { engineId: launched.engineId, sealedLaunchState: seal(this.options.secret, JSON.stringify(launched.serialize())) }),
     };
+  }
+
+  /** launchAndConfirm, with the launch's connection known here until it settles (a stop may close it). */
+  private async confirmLaunch(id: string, request: LaunchRequest, options: Parameters<typeof launchAndConfirm>[2]) {
+    try {
+      return await launchAndConfirm(this.options.launchers, request, options);
+    } finally {
+      this.launchingConnections.delete(id);
+    }
   }
 
   /** Writes a launching kernel's row, unless it was stopped meanwhile (culler, admin): then the launch fails. */
@@ -249,8 +272,8 @@ export class KernelManager {
     await old.cleanup().catch(() => {});
     let launched: { kernel: KernelProcess; connection?: KernelConnection } | undefined;
     try {
-      launched = await launchAndConfirm(
-        this.options.launchers,
+      launched = await this.confirmLaunch(
+        id,
         { kernelId: id, kernelspec, username: owner.username, sizeProfile: row.sizeProfile ?? undefined, cwd: await this.options.homeOf?.(owner) },
         { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs, ...this.launchSteps(id) },
       );
@@ -271,12 +294,14 @@ export class KernelManager {
 
   async shutdown(user: UserRow, id: string, reason: KernelEndReason = "stopped"): Promise<void> {
     await this.requireRow(user, id);
-    await this.pendingStarts.get(id)?.catch(() => {});
     await this.stopKernel(id, reason, reason === "stopped" ? `stopped by ${user.username}` : reason);
+    // A start it cancelled has let go of the kernel once it settles (promptly: nothing waits for the engine).
+    await this.pendingStarts.get(id)?.catch(() => {});
   }
 
   /** Stops a kernel by id, whoever owns it: for the manager's own policies (culling, quotas). */
   async stopKernel(id: string, reason: KernelEndReason, detail: string): Promise<void> {
+    if (this.pendingStarts.has(id) || this.restarts.has(id)) this.cancelLaunch(id, detail);
     const kernel = this.live.get(id);
     this.forget(id);
     if (kernel) {
@@ -287,6 +312,17 @@ export class KernelManager {
     await this.settleState(id);
     await this.options.recorder?.kernelEnded(id);
     await markKernelDead(this.options.db, { id, reason, detail });
+  }
+
+  /**
+   * Ends a start or restart in progress here without waiting for it: a launch waiting for its engine (a queued YARN
+   * application) is abandoned, a kernel not yet answering loses its connection. Either way the launch kills what it
+   * started, and the row (dead by then) is not revived.
+   */
+  private cancelLaunch(id: string, detail: string): void {
+    if (this.pendingStarts.has(id)) this.cancelledLaunches.set(id, detail);
+    this.options.launchers.cancel(id, `the kernel was stopped while it started (${detail})`);
+    void this.launchingConnections.get(id)?.close();
   }
 
   /**

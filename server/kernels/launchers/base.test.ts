@@ -94,3 +94,16 @@ test('the registry picks launchers by kernelspec metadata and says which exist',
   assert.deepEqual(launched.at(-1), 'restore local:k2');
   await assert.rejects(registry.restore({ ...saved, connectionInfo: { ip: '' } }), (e: unknown) => e instanceof LaunchError && e.code === 'RESTORE_FAILED');
 });
+
+test('the registry passes a cancel to the launchers that can abandon a launch', () => {
+  const cancelled: string[] = [];
+  const launcher = (name: string, cancellable: boolean): Launcher => ({
+    name,
+    launch: async () => ({}) as KernelProcess,
+    restore: async () => ({}) as KernelProcess,
+    ...(cancellable && { cancel: (kernelId: string, reason: string) => void cancelled.push(`${name}:${kernelId}:${reason}`) }),
+  });
+  const registry = new LauncherRegistry().register(launcher('local', false)).register(launcher('yarn', true));
+  registry.cancel('k7', 'stopped by ana');
+  assert.deepEqual(cancelled, ['yarn:k7:stopped by ana']);
+});

@@ -322,6 +322,11 @@ export interface Launcher {
   launch(request: LaunchRequest, options?: LaunchOptions): Promise<KernelProcess>;
   /** Turns saved state back into a handle (after a portal restart). Does not check liveness: poll() does. */
   restore(saved: SerializedKernel): Promise<KernelProcess>;
+  /**
+   * Abandons a launch still waiting for its engine (a queued YARN application, a pod not yet running): the launch
+   * kills what it started and rejects. A no-op for a kernel this launcher is not launching.
+   */
+  cancel?(kernelId: string, reason: string): void;
 }
 
 /** Launchers chosen by data: the kernelspec's `metadata.atrium.launcher`. */
@@ -349,6 +354,11 @@ export class LauncherRegistry {
 
   launch(request: LaunchRequest, options?: LaunchOptions): Promise<KernelProcess> {
     return this.forKernelspec(request.kernelspec, request.kernelId).launch(request, options);
+  }
+
+  /** Abandons the launch of a kernel, whichever launcher has it (see Launcher.cancel). */
+  cancel(kernelId: string, reason: string): void {
+    for (const launcher of this.launchers.values()) launcher.cancel?.(kernelId, reason);
   }
 
   /** Validates saved JSON (it comes from the DB) before handing it to its launcher. */

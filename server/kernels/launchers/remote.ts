@@ -332,6 +332,11 @@ export abstract class RemoteLauncher implements Launcher {
     });
   }
 
+  /** Ends the wait for the launcher's payload; the launch then kills the engine and rejects. */
+  cancel(kernelId: string, reason = 'the launch was cancelled'): void {
+    this.listener.cancel(kernelId, reason);
+  }
+
   async restore(saved: SerializedKernel): Promise<RemoteKernelProcess> {
     const state = RemoteStateSchema.safeParse(saved.state);
     if (!state.success) {

@@ -334,9 +334,9 @@ export class YarnLauncher extends RemoteLauncher {
    * Abandons a pending launch: the payload wait ends, and the base kills the application (RM REST) before
    * the launch rejects. A no-op for a kernel that is not launching.
    */
-  cancel(kernelId: string, reason = 'the launch was cancelled'): void {
+  override cancel(kernelId: string, reason = 'the launch was cancelled'): void {
     if (this.pending.has(kernelId)) this.cancellations.set(kernelId, reason);
-    this.listener.cancel(kernelId, reason);
+    super.cancel(kernelId, reason);
   }
 
   protected async startEngine({ request, argv, env }: EngineStart): Promise<RemoteEngine> {
