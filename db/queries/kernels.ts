@@ -1,5 +1,5 @@
 // Kernel rows. Reads that serve a user carry the owner in the WHERE clause; admins pass no owner.
-import { and, desc, eq, ne, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Database } from "../index";
 import { kernels, users } from "../schema";
 import { isUuid } from "./users";
@@ -12,8 +12,30 @@ export async function insertKernel(
   db: Database,
   params: { id: string; ownerId: string; teamId: string | null; kernelspec: string; launcher: string; sizeProfile: string | null },
 ): Promise<KernelRow> {
-  const [row] = await db.insert(kernels).values({ ...params, state: "starting", stateDetail: "launching" }).returning();
+  const [row] = await db.insert(kernels).values({ ...params, state: "starting", stateDetail: "launching", launchLeaseUntil: launchLeaseFromNow() }).returning();
   return row!;
+}
+
+/**
+ * How long a launch lease lasts: the launching process renews it every third of this while the launch runs, so a
+ * lease still valid means a live process is launching the kernel, and one that lapsed means it is gone.
+ */
+export const KERNEL_LAUNCH_LEASE_MS = 30_000;
+export const launchLeaseFromNow = () => new Date(Date.now() + KERNEL_LAUNCH_LEASE_MS);
+
+/** Renews the leases of kernels this process is launching (still starting or restarting). */
+export async function renewLaunchLeases(db: Database, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .update(kernels)
+    .set({ launchLeaseUntil: launchLeaseFromNow() })
+    .where(and(inArray(kernels.id, [...ids]), inArray(kernels.state, ["starting", "restarting"])));
+}
+
+/** Gives up the leases of launches this process abandons (it is stopping): the next process may take them at once. */
+export async function releaseLaunchLeases(db: Database, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.update(kernels).set({ launchLeaseUntil: null }).where(inArray(kernels.id, [...ids]));
 }
 
 /** A kernel visible to this user: their own, or any kernel for an admin (`ownerId` undefined). */
@@ -40,7 +62,7 @@ export async function listLiveKernels(db: Database, params: { ownerId?: string }
 export async function updateKernel(
   db: Database,
   id: string,
-  fields: Partial<Pick<KernelRow, "state" | "stateDetail" | "engineId" | "sealedLaunchState" | "startedAt" | "lastActivityAt" | "endedAt" | "endReason">>,
+  fields: Partial<Pick<KernelRow, "state" | "stateDetail" | "engineId" | "sealedLaunchState" | "startedAt" | "lastActivityAt" | "endedAt" | "endReason" | "launchLeaseUntil">>,
 ) {
   await db.update(kernels).set(fields).where(eq(kernels.id, id));
 }

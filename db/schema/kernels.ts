@@ -30,6 +30,11 @@ export const kernels = pgTable(
     lastActivityAt: timestamp("last_activity_at", { withTimezone: true }).notNull().defaultNow(),
     endedAt: timestamp("ended_at", { withTimezone: true }),
     endReason: kernelEndReason("end_reason"),
+    /**
+     * While it starts or restarts: until when the portal process launching it vouches for it (renewed while the
+     * launch runs). Another process reattaching kernels leaves a row with a live lease to that launch.
+     */
+    launchLeaseUntil: timestamp("launch_lease_until", { withTimezone: true }),
   },
   (t) => [index("kernels_owner_idx").on(t.ownerId), index("kernels_state_idx").on(t.state)],
 );

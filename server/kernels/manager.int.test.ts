@@ -7,7 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Database } from "@/db";
+import { eq } from "drizzle-orm";
 import { findKernel } from "@/db/queries/kernels";
+import { kernels } from "@/db/schema";
 import { findCellRun, latestRunsOfNotebook } from "@/db/queries/notebooks";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
@@ -213,6 +215,7 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     const pid = Number(saved.engineId?.replace(/\D/g, ""));
     assert.ok(pid > 0, `engine id ${saved.engineId}`);
 
+    await first.detachAll(); // the portal stops: its launch lease is given up, so the next portal need not wait
     const second = await makeManager(); // the next portal, started while the kernel is still starting
     const { restored } = await second.restoreAll();
     assert.ok(restored >= 1, `restored ${restored}`);
@@ -238,6 +241,37 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
       }
     }, 5_000);
     assert.equal((await findKernel(db, { id }))?.endReason, "stopped");
+  });
+
+  it("a replica booting while another launches a kernel leaves it to that launch (a rolling deploy), and takes it up if the lease lapses", async () => {
+    const specDir = slowKernelspecs({ beforePortsS: 0, afterPortsS: 4 });
+    const first = await makeManager();
+    for (const [name, spec] of await loadKernelspecs([specDir])) first.kernelspecs.set(name, spec);
+    const { id, started } = await first.begin(user, { name: "slow_python" });
+    await until("the launch state to be saved", async () => (await findKernel(db, { id }))?.sealedLaunchState);
+
+    const second = await makeManager(); // another replica boots meanwhile
+    const result = await second.restoreAll();
+    assert.ok(result.launchingElsewhere >= 1, JSON.stringify(result));
+    assert.equal(second.liveKernel(id), undefined, "left to the replica launching it");
+    assert.equal((await findKernel(db, { id }))?.state, "starting", "not marked dead, not stopped");
+    await started; // the first replica's start succeeds
+    assert.equal((await findKernel(db, { id }))?.state, "idle");
+    assert.ok(first.liveKernel(id));
+
+    // A launch whose process is gone: its lease lapses (here: soon), and a replica that left it takes it up then.
+    const { id: id2, started: started2 } = await first.begin(user, { name: "slow_python" });
+    started2.catch(() => {}); // this "crashed" portal's start is abandoned
+    await until("the launch state to be saved", async () => (await findKernel(db, { id: id2 }))?.sealedLaunchState);
+    await db.update(kernels).set({ launchLeaseUntil: new Date(Date.now() + 1_500) }).where(eq(kernels.id, id2));
+    const third = await makeManager();
+    assert.ok((await third.restoreAll()).launchingElsewhere >= 1);
+    await until("the lapsed launch taken up", async () => third.liveKernel(id2) && (await findKernel(db, { id: id2 }))?.state === "idle", 15_000);
+    await started2.catch(() => {});
+    await first.detachAll();
+    await third.shutdown(user, id2);
+    await second.detachAll();
+    await until("no process of the second kernel left", async () => processesOfKernel(id2).length === 0, 5_000);
   });
 
   for (const when of ["before its launch state is saved", "while it finishes starting"] as const) {

@@ -3,7 +3,7 @@
 // Ownership is checked in the query (findKernel with the owner), so another user's kernel is "not found".
 import { randomUUID } from "node:crypto";
 import type { Database } from "@/db";
-import { findKernel, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
+import { findKernel, launchLeaseFromNow, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
 import { findUserById, type UserRow } from "@/db/queries/users";
 import { teamsOfUser } from "@/db/queries/teams";
 import { open, seal } from "@/server/crypto/secret-box";
@@ -15,6 +15,7 @@ import { launcherName, type Kernelspec } from "./kernelspecs";
 import { LiveKernel, kernelConnection, type ExecutionState } from "./live-kernel";
 import type { OutputRecorder } from "./output-recorder";
 import { KernelStateWriter } from "./state-writer";
+import { LaunchLeases } from "./launch-leases";
 import { admitKernel } from "@/server/quota/service";
 import { chooseSize, sizeTableOf } from "@/server/quota/sizes";
 import { kernelMetrics } from "@/server/usage/metrics";
@@ -67,8 +68,13 @@ export class KernelManager {
   private readonly launchingConnections = new Map<string, KernelConnection>();
   /** Starts a stop cancelled, and why (their error says so rather than how the launch broke off). */
   private readonly cancelledLaunches = new Map<string, string>();
+  private readonly leases: LaunchLeases;
+  /** Timers that look again at kernels another process was launching when this one restored (see restoreAll). */
+  private readonly leaseRechecks = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly options: KernelManagerOptions) {}
+  constructor(private readonly options: KernelManagerOptions) {
+    this.leases = new LaunchLeases(options.db);
+  }
 
   get kernelspecs(): Map<string, Kernelspec> {
     return this.options.kernelspecs;
@@ -105,6 +111,7 @@ export class KernelManager {
     const id = randomUUID();
     // Quota admission inserts the kernel row (and its usage session) in the transaction that checks the limits.
     await admitKernel(db, { kernelId: id, userId: user.id, team: team ? { id: team.id, name: team.name } : null, kernelspec: name, launcher: launcherName(kernelspec), size });
+    this.leases.hold(id); // the row was inserted with a lease; renewed while this launch runs
     const launchStartedAt = Date.now();
     const started = this.launch(user, id, kernelspec, request.env, size.name).then(
       () => kernelMetrics().launchFinished(team?.name ?? null, name, "started", (Date.now() - launchStartedAt) / 1000),
@@ -118,6 +125,7 @@ export class KernelManager {
     void started.catch(() => {}).finally(() => {
       this.pendingStarts.delete(id);
       this.cancelledLaunches.delete(id);
+      this.leases.release(id);
     });
     return { id, started };
   }
@@ -157,16 +165,17 @@ export class KernelManager {
       const liveKernel = this.hold(new LiveKernel(id, user.id, kernelspec.name, kernel, this.eventsFor(id), kernelLogger, connection));
       liveKernel.executionState = "idle";
       const now = new Date();
-      await this.updateUnlessStopped(id, kernel, { state: "idle", stateDetail: null, startedAt: now, lastActivityAt: now });
+      await this.updateUnlessStopped(id, kernel, { state: "idle", stateDetail: null, startedAt: now, lastActivityAt: now, launchLeaseUntil: null });
       log.info(`kernel ${id} (${kernelspec.name}) started for ${user.username} as ${kernel.engineId}`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // Whatever got started is stopped, and the row says why the launch failed. launchAndConfirm already
       // stopped a kernel it could not confirm; one that got further is held here.
-      if (this.live.has(id)) await this.stopKernel(id, "launch_failed", message);
-      else await markKernelDead(db, { id, reason: "launch_failed", detail: message });
+      // A launch a stop cancelled leaves the row to that stop, which records its own reason.
       const stoppedBy = this.cancelledLaunches.get(id);
       this.cancelledLaunches.delete(id);
+      if (this.live.has(id)) await this.stopKernel(id, "launch_failed", message);
+      else if (!stoppedBy) await markKernelDead(db, { id, reason: "launch_failed", detail: message });
       if (stoppedBy) throw new AppError("CONFLICT", `The kernel was stopped while it started (${stoppedBy}).`);
       log.warn(`kernel ${id} (${kernelspec.name}) for ${user.username} failed to start: ${message}`);
       if (error instanceof LaunchError && error.code === "LAUNCH_TIMEOUT") {
@@ -244,7 +253,11 @@ export class KernelManager {
     // A second restart while one runs (a double click, two tabs) waits for that one: one new process, not two.
     let restarting = this.restarts.get(id);
     if (!restarting) {
-      restarting = this.restartProcess(kernel, row, kernelspec, user).finally(() => this.restarts.delete(id));
+      this.leases.hold(id);
+      restarting = this.restartProcess(kernel, row, kernelspec, user).finally(() => {
+        this.restarts.delete(id);
+        this.leases.release(id);
+      });
       this.restarts.set(id, restarting);
     }
     await restarting;
@@ -264,7 +277,7 @@ export class KernelManager {
     // as an automatic restart after a crash); the new kernel's idle status is announced once it answers.
     kernel.executionState = "restarting";
     await this.options.recorder?.kernelEnded(id);
-    if (stoppedMeanwhile() || !(await updateKernelUnlessDead(db, id, { state: "restarting" }))) throw wasStopped();
+    if (stoppedMeanwhile() || !(await updateKernelUnlessDead(db, id, { state: "restarting", launchLeaseUntil: launchLeaseFromNow() }))) throw wasStopped();
     const owner = (await findUserById(db, row.ownerId)) ?? user;
     const old = kernel.process;
     kernel.beginRestart();
@@ -279,7 +292,7 @@ export class KernelManager {
       );
       if (stoppedMeanwhile()) throw wasStopped();
       await kernel.replaceProcess(launched.kernel, launched.connection);
-      await this.updateUnlessStopped(id, launched.kernel, { state: "idle", stateDetail: null });
+      await this.updateUnlessStopped(id, launched.kernel, { state: "idle", stateDetail: null, launchLeaseUntil: null });
       kernel.announce("idle");
     } catch (error) {
       // The new process is stopped whatever happened: once the restart fails, nothing would find it.
@@ -345,22 +358,54 @@ export class KernelManager {
   /**
    * After a portal restart: reattach every kernel that is still alive; mark the rest dead with the reason.
    * Kernels are looked at RESTORE_WIDTH at a time; the portal does not wait for a running cell to end (a busy
-   * kernel answers kernel_info only then).
+   * kernel answers kernel_info only then). A kernel that another live process is still launching (its launch
+   * lease is current: a replica during a rolling deploy) is left to it, and looked at again once the lease lapses.
    * (With several replicas, the replica that serves a kernel attaches it; today every row is attached here.)
    */
-  async restoreAll(): Promise<{ restored: number; dead: number }> {
-    const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => !this.live.has(row.id));
+  async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number }> {
+    const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => !this.isLaunchingHere(row.id) && !this.live.has(row.id));
     let restored = 0;
     let dead = 0;
+    let launchingElsewhere = 0;
     await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
-      const reasonDead = await this.restoreOne(row);
-      if (reasonDead) {
-        dead++;
-        await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
-      } else restored++;
+      if (leaseIsCurrent(row)) {
+        launchingElsewhere++;
+        this.recheckAfterLease(row);
+        return;
+      }
+      if (await this.restoreOrMarkDead(row)) restored++;
+      else dead++;
     });
-    if (rows.length) log.info(`kernels after restart: ${restored} reattached, ${dead} found dead`);
-    return { restored, dead };
+    if (rows.length) log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere`);
+    return { restored, dead, launchingElsewhere };
+  }
+
+  private isLaunchingHere(id: string): boolean {
+    return this.pendingStarts.has(id) || this.restarts.has(id);
+  }
+
+  /** Reattaches a kernel from its row, or marks it dead with the reason. True if reattached. */
+  private async restoreOrMarkDead(row: KernelRow): Promise<boolean> {
+    const reasonDead = await this.restoreOne(row);
+    if (reasonDead) await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
+    return !reasonDead;
+  }
+
+  /** Looks at a kernel again when its launch lease lapses: taken by then, renewed (wait again), or abandoned (restore). */
+  private recheckAfterLease(row: KernelRow): void {
+    const delayMs = Math.max(0, (row.launchLeaseUntil?.getTime() ?? 0) - Date.now()) + 1_000;
+    const timer = setTimeout(() => {
+      this.leaseRechecks.delete(timer);
+      void (async () => {
+        const now = await findKernel(this.options.db, { id: row.id });
+        if (!now || now.state === "dead" || this.live.has(now.id) || this.isLaunchingHere(now.id) || !isLaunching(now)) return;
+        if (leaseIsCurrent(now)) return this.recheckAfterLease(now);
+        log.info(`kernel ${now.id}: its launch lease lapsed (the process launching it is gone); taking it up here`);
+        await this.restoreOrMarkDead(now);
+      })().catch((error) => log.warn(`kernel ${row.id}: could not look at it again after its launch lease: ${error}`));
+    }, delayMs);
+    timer.unref();
+    this.leaseRechecks.add(timer);
   }
 
   private async restoreOne(row: KernelRow): Promise<string | null> {
@@ -406,6 +451,9 @@ export class KernelManager {
 
   /** Lets go of every kernel without stopping them: they keep running and the next start reattaches. */
   async detachAll(): Promise<void> {
+    for (const timer of this.leaseRechecks) clearTimeout(timer);
+    this.leaseRechecks.clear();
+    await this.leases.releaseAll();
     await this.options.recorder?.flushAll();
     await Promise.all([...this.stateWriters.keys()].map((id) => this.settleState(id)));
     await Promise.all([...this.live.values()].map((k) => k.detach()));
@@ -497,6 +545,10 @@ async function stopProcess(id: string, process: KernelProcess, connection?: Kern
   await process.kill().catch((error) => log.warn(`kernel ${id}: kill failed: ${error}`));
   await process.cleanup().catch(() => {});
 }
+
+const isLaunching = (row: KernelRow) => row.state === "starting" || row.state === "restarting";
+/** A launch lease not yet lapsed: a live portal process is still launching this kernel. */
+const leaseIsCurrent = (row: KernelRow) => isLaunching(row) && row.launchLeaseUntil !== null && row.launchLeaseUntil.getTime() > Date.now();
 
 /** Runs `work` on every item, at most `width` at a time. */
 async function forEachBounded<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {

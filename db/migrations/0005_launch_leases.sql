@@ -1,0 +1,1 @@
+ALTER TABLE "kernels" ADD COLUMN "launch_lease_until" timestamp with time zone;

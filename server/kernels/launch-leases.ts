@@ -1,0 +1,48 @@
+// The leases of the launches this portal process runs (starts and restarts). A kernel row carries a lease while
+// it starts; this process renews the leases of its launches in one statement every third of the lease, so a
+// replica booting meanwhile (a rolling deploy) leaves those kernels to this process instead of taking a launch
+// it cannot see for one its portal abandoned. A quick launch (a local kernel: half a second) is never renewed.
+import type { Database } from "@/db";
+import { KERNEL_LAUNCH_LEASE_MS, releaseLaunchLeases, renewLaunchLeases } from "@/db/queries/kernels";
+import { log } from "@/server/log";
+
+export class LaunchLeases {
+  private readonly held = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly renewEveryMs = KERNEL_LAUNCH_LEASE_MS / 3,
+  ) {}
+
+  /** A launch of this kernel runs here: its lease is renewed until release(). */
+  hold(id: string): void {
+    this.held.add(id);
+    if (!this.timer) {
+      this.timer = setInterval(() => void this.renew(), this.renewEveryMs);
+      this.timer.unref();
+    }
+  }
+
+  release(id: string): void {
+    this.held.delete(id);
+    if (this.held.size === 0) this.stopTimer();
+  }
+
+  /** This process stops: the launches it leaves behind are anyone's to take at once (next process, other replica). */
+  async releaseAll(): Promise<void> {
+    const ids = [...this.held];
+    this.held.clear();
+    this.stopTimer();
+    await releaseLaunchLeases(this.db, ids).catch((error) => log.warn(`could not release launch leases: ${error}`));
+  }
+
+  private async renew(): Promise<void> {
+    await renewLaunchLeases(this.db, [...this.held]).catch((error) => log.warn(`could not renew launch leases: ${error}`));
+  }
+
+  private stopTimer(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
