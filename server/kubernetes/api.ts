@@ -14,6 +14,7 @@ import {
   type V1PersistentVolumeClaim,
   type V1Pod,
   type V1PodList,
+  type V1Secret,
 } from '@kubernetes/client-node';
 
 export const DEFAULT_KUBE_TIMEOUT_MS = 15_000;
@@ -159,6 +160,20 @@ export class KubeApi {
       await withDeadline(`deleting pod ${namespace}/${name}`, this.timeoutMs, () =>
         this.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: graceSeconds }),
       );
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /** Creates a Secret (a kernel's one-time launch token: the Role lets Atrium create and delete Secrets, never read them). */
+  createSecret(namespace: string, body: V1Secret): Promise<V1Secret> {
+    return withDeadline(`creating secret ${namespace}/${body.metadata?.name}`, this.timeoutMs, () => this.core.createNamespacedSecret({ namespace, body }));
+  }
+
+  /** Deletes a Secret; one that is already gone is fine. */
+  async deleteSecret(namespace: string, name: string): Promise<void> {
+    try {
+      await withDeadline(`deleting secret ${namespace}/${name}`, this.timeoutMs, () => this.core.deleteNamespacedSecret({ namespace, name }));
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }

@@ -103,6 +103,10 @@ def resolve_protocol_version(explicit: Optional[int], public_key_kind: str) -> i
     return version
 
 
+#: Where Atrium puts the one-time launch token (--launch-token is still accepted).
+LAUNCH_TOKEN_ENV = "ATRIUM_LAUNCH_TOKEN"
+
+
 def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="atrium_launcher",
@@ -115,7 +119,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--public-key", dest="public_key", help="base64 DER SubjectPublicKeyInfo (X25519 or RSA)")
     p.add_argument("--port-range", dest="port_range", metavar="LO..HI")
     p.add_argument("--protocol-version", dest="protocol_version", type=int, choices=[PROTOCOL_V1, PROTOCOL_V2])
-    p.add_argument("--launch-token", dest="launch_token")
+    p.add_argument("--launch-token", dest="launch_token", help=f"prefer the environment variable {LAUNCH_TOKEN_ENV}")
     # lazy: the session is created on first use of `spark`/`sc`. background: its creation starts as soon as the
     # kernel runs (a YARN cluster-mode driver must create it within spark.yarn.am.waitTime, and the RM reports
     # the application RUNNING only then); `spark`/`sc` wait for it on first use.
@@ -166,7 +170,9 @@ def resolve_ip(ip: str, ip_from_env: Optional[str], environ: Mapping[str, str]) 
 def parse_args(argv: Sequence[str], environ: Optional[Mapping[str, str]] = None) -> LaunchArgs:
     """Parse the launcher's command line. Raises LaunchArgsError with a message naming the option.
 
-    `environ` (default os.environ) is read only for --ip-from-env."""
+    `environ` (default os.environ) is read for --ip-from-env and for the launch token, which Atrium passes in the
+    environment (ATRIUM_LAUNCH_TOKEN), never on the command line: a process's argv is readable by every user of
+    the host (a YARN node), and a pod's command by everyone who may list pods."""
     parser = _build_parser()
     try:
         ns = parser.parse_args(list(argv))
@@ -204,7 +210,7 @@ def parse_args(argv: Sequence[str], environ: Optional[Mapping[str, str]] = None)
         public_key=public_key.strip(),
         port_range=parse_port_range(ns.port_range or ns.rpp_port_range),
         protocol_version=ns.protocol_version,
-        launch_token=ns.launch_token,
+        launch_token=ns.launch_token or (os.environ if environ is None else environ).get(LAUNCH_TOKEN_ENV) or None,
         spark_init=spark_init,
         ip=resolve_ip(ns.ip, ns.ip_from_env, os.environ if environ is None else environ),
         kernel_class_name=ns.kernel_class_name,

@@ -203,7 +203,7 @@ def main(argv: list[str], *, run: Optional[Callable[..., None]] = None) -> int:
         key_kind, server_key = load_server_public_key(args.public_key)
         version = resolve_protocol_version(args.protocol_version, key_kind)
         if version == PROTOCOL_V2 and not args.launch_token:
-            raise LaunchArgsError("protocol version 2 needs --launch-token (the server issues one per launch)")
+            raise LaunchArgsError("protocol version 2 needs the launch token the server issues per launch (ATRIUM_LAUNCH_TOKEN)")
     except (LaunchArgsError, PublicKeyError) as exc:
         log.error("%s", exc)
         return EXIT_BAD_ARGS

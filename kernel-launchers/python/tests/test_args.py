@@ -38,6 +38,14 @@ def test_jeg_names_as_stock_jeg_kernelspecs_pass_them():
     assert a.ip == "0.0.0.0"
 
 
+def test_launch_token_comes_from_the_environment_not_the_command_line():
+    a = parse_args(BASE_ATRIUM + ["--protocol-version", "2"], environ={"ATRIUM_LAUNCH_TOKEN": "from-env"})
+    assert a.launch_token == "from-env"
+    assert parse_args(BASE_ATRIUM, environ={}).launch_token is None
+    # the flag, for launchers started by hand, still works
+    assert parse_args(BASE_ATRIUM + ["--launch-token", "flag"], environ={"ATRIUM_LAUNCH_TOKEN": "env"}).launch_token == "flag"
+
+
 def test_atrium_name_wins_over_jeg_name():
     a = parse_args(BASE_ATRIUM + ["--RemoteProcessProxy.kernel-id", "other"])
     assert a.kernel_id == "k-1"

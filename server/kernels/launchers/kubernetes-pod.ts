@@ -41,6 +41,8 @@ export interface KernelPodPlan {
   command: string[];
   /** The kernelspec env plus Atrium's KERNEL_* (already filtered by kernelEnv). */
   env: Record<string, string>;
+  /** Variables taken from a Secret's keys (the launch token: a pod's spec is readable by all who may list pods). */
+  secretEnv?: Record<string, { secret: string; key: string }>;
   size: SizeProfile;
   /** The user's PersistentVolumeClaim, mounted at homeMountPath; undefined: no home volume (emptyDir). */
   homeClaim: string | undefined;
@@ -110,7 +112,10 @@ export function buildKernelPod(plan: KernelPodPlan): V1Pod {
   container.workingDir = plan.homeMountPath;
   container.resources = kernelResources(plan.size);
   container.securityContext = { ...container.securityContext, runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false };
-  const ours = envEntries({ ...plan.env, HOME: plan.homeMountPath });
+  const ours = [
+    ...envEntries({ ...plan.env, HOME: plan.homeMountPath }),
+    ...Object.entries(plan.secretEnv ?? {}).map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } } })),
+  ];
   const reserved = new Set([...ours.map((e) => e.name), POD_IP_ENV.name]);
   container.env = [...(container.env ?? []).filter((e) => !reserved.has(e.name)), ...ours, POD_IP_ENV];
   container.volumeMounts = [...(container.volumeMounts ?? []).filter((m) => m.name !== HOME_VOLUME), { name: HOME_VOLUME, mountPath: plan.homeMountPath }];

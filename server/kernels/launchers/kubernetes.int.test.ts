@@ -216,6 +216,14 @@ describe('Kubernetes kernels', { skip: !isRoot && 'the test cluster needs root' 
     assert.equal(pod.metadata.labels[LABELS.team], 'Risk');
     assert.equal(pod.spec.automountServiceAccountToken, false);
     assert.equal(container.image, KERNEL_IMAGE);
+    // The one-time launch token is not in the pod's spec (readable by all who may list pods): it came from a
+    // Secret, which is gone once the launch settled.
+    assert.doesNotMatch(JSON.stringify(container.command), /launch-token/);
+    const tokenEnv = container.env.find((e: any) => e.name === 'ATRIUM_LAUNCH_TOKEN');
+    assert.deepEqual(tokenEnv?.valueFrom?.secretKeyRef, { name: `atrium-launch-${model.id}`, key: 'token' });
+    assert.equal(tokenEnv.value, undefined);
+    const tokenSecret = await c().api.request("GET", `/api/v1/namespaces/atrium-risk/secrets/atrium-launch-${model.id}`);
+    assert.equal(tokenSecret.status, 404, 'the spent token\'s Secret is deleted');
 
     // The kernel is a process running as ana's uid, in the pod's network namespace, with her home mounted.
     const live = await manager.attach(ana, model.id);

@@ -63,6 +63,10 @@ export interface KubernetesLauncherOptions extends RemoteLauncherOptions {
   deleteGraceSeconds?: number;
 }
 
+/** The variable the launcher reads its one-time token from, and the key of the Secret that holds it for a pod. */
+const LAUNCH_TOKEN_ENV = 'ATRIUM_LAUNCH_TOKEN';
+const TOKEN_KEY = 'token';
+
 const invalid = (kernelId: string, message: string) => new LaunchError('INVALID_REQUEST', `kernel ${kernelId}: ${message}`, { kernelId });
 
 export class KubernetesLauncher extends RemoteLauncher {
@@ -72,6 +76,8 @@ export class KubernetesLauncher extends RemoteLauncher {
   private readonly allowedImages: string[];
   /** Launch-phase reporters of pending launches; removed when the launch settles, so phases stop there. */
   private readonly phaseReporters = new Map<string, (phase: string) => void>();
+  /** The launch token Secret of each launch in progress, deleted when it settles. */
+  private readonly tokenSecrets = new Map<string, { namespace: string; name: string }>();
 
   constructor(options: KubernetesLauncherOptions) {
     super({
@@ -97,7 +103,41 @@ export class KubernetesLauncher extends RemoteLauncher {
       return kernel;
     } finally {
       this.phaseReporters.delete(request.kernelId);
+      // The token is spent once the launch settled (reported, failed or cancelled): its Secret goes.
+      const secret = this.tokenSecrets.get(request.kernelId);
+      this.tokenSecrets.delete(request.kernelId);
+      if (secret) {
+        await this.opts.api.deleteSecret(secret.namespace, secret.name).catch((error: unknown) =>
+          this.logger?.warn('could not delete a launch token secret (the token in it is spent)', { secret: `${secret.namespace}/${secret.name}`, error: String(error) }),
+        );
+      }
     }
+  }
+
+  /**
+   * The one-time launch token goes to the pod through a Secret, never in the pod's spec (its command and env are
+   * readable by everyone who may list pods in the namespace). Returns the env entry that refers to it.
+   */
+  private async tokenSecret(kernelId: string, namespace: string, token: string): Promise<{ secret: string; key: string }> {
+    const name = `atrium-launch-${kernelId}`;
+    const body = {
+      metadata: { name, labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.component]: 'launch-token', [LABELS.kernelId]: kernelId } },
+      type: 'Opaque',
+      stringData: { [TOKEN_KEY]: token },
+    };
+    this.tokenSecrets.set(kernelId, { namespace, name });
+    try {
+      await this.opts.api.createSecret(namespace, body).catch(async (error: unknown) => {
+        if (!(error instanceof KubeError && error.reason === 'AlreadyExists')) throw error;
+        // Left by a launch of this kernel that a portal crash cut short (a restart reuses the id): its token is spent.
+        await this.opts.api.deleteSecret(namespace, name);
+        await this.opts.api.createSecret(namespace, body);
+      });
+    } catch (error) {
+      const why = error instanceof KubeError ? error.message : String(error);
+      throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: could not hand the pod its launch token (a Secret in ${namespace}): ${why}`, { kernelId, cause: error });
+    }
+    return { secret: name, key: TOKEN_KEY };
   }
 
   protected async startEngine({ request, argv, env }: EngineStart): Promise<RemoteEngine> {
@@ -113,9 +153,12 @@ export class KubernetesLauncher extends RemoteLauncher {
 
     let pod: V1Pod;
     const podName = kernelPodName(kernelId, randomBytes(3).toString('hex'));
+    const { [LAUNCH_TOKEN_ENV]: token, ...plainEnv } = env;
     try {
       const command = podCommand(argv, { python: this.opts.kernelPython, launcherScript: this.opts.launcherScript });
       const homeClaim = await this.opts.homeClaimOf?.(username, namespace);
+      const secretEnv = token === undefined ? undefined : { [LAUNCH_TOKEN_ENV]: await this.tokenSecret(kernelId, namespace, token) };
+
       pod = buildKernelPod({
         kernelId,
         kernelspecName: kernelspec.name,
@@ -127,7 +170,8 @@ export class KubernetesLauncher extends RemoteLauncher {
         image,
         allowedImages: this.allowedImages,
         command,
-        env,
+        env: plainEnv,
+        secretEnv,
         size,
         homeClaim,
         homeMountPath: this.opts.homeMountPath ?? '/home/atrium',

@@ -3,6 +3,7 @@
 // Needs ATRIUM_PYTHON (a Python with ipykernel and cryptography); the test runner sets it.
 // Every process started here is killed in t.after; every wait has a deadline; nothing sleeps.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { after, before, test, type TestContext } from 'node:test';
@@ -39,9 +40,9 @@ function launcher(): RemoteLocalLauncher {
   return new RemoteLocalLauncher({ responseListener: listener, python, logger: quietKernelLog });
 }
 
-function specWith(argv: string[], config: Record<string, unknown> = {}): Kernelspec {
+function specWith(argv: string[], config: Record<string, unknown> = {}, env = remoteLocal.spec.env): Kernelspec {
   const atrium = { ...remoteLocal.spec.metadata.atrium, config };
-  return { ...remoteLocal, spec: { ...remoteLocal.spec, argv, metadata: { ...remoteLocal.spec.metadata, atrium } } };
+  return { ...remoteLocal, spec: { ...remoteLocal.spec, argv, env, metadata: { ...remoteLocal.spec.metadata, atrium } } };
 }
 
 /** Kills whatever a failed launch might have left, by the pid its error names: a test never leaks a process. */
@@ -121,6 +122,13 @@ test('v2: launch, kernel_info, interrupt via the comm port, restore in a fresh l
   assert.equal(kernel.engineId, `pid ${pid}`);
   assert.equal(kernel.remotePid, pid, 'the kernel runs in the launcher process');
   assert.equal(kernel.commAddress.protocolVersion, 2);
+  // The one-time token travels in the launcher's environment (readable by its user only), never in its argv
+  // (readable by every user of the host).
+  const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  assert.doesNotMatch(cmdline, /launch-token/);
+  const token = /(?:^|\0)ATRIUM_LAUNCH_TOKEN=([^\0]+)/.exec(fs.readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1];
+  assert.ok(token && token.length >= 16, 'the launcher got its token in the environment');
+  assert.ok(!cmdline.includes(token), 'and it is nowhere on the command line');
 
   const first = await connectForTest(t, kernel, STEP_MS);
   await interruptSleepingCell(first, kernel);
@@ -157,7 +165,7 @@ test('v1 (JEG argv names, RSA key): launch, kernel_info, interrupt and shutdown 
     '--RemoteProcessProxy.port-range', '{port_range}',
     '--RemoteProcessProxy.spark-context-initialization-mode', 'none',
     '--ip', '127.0.0.1',
-  ]);
+  ], {}, {}); // a stock JEG kernelspec: no launch token anywhere
   const kernel = await startKernel(t, jeg);
   assert.equal(kernel.commAddress.protocolVersion, 1);
   const comm = kernel.serialize().state.comm as Record<string, unknown>;

@@ -132,12 +132,13 @@ export function parsePortRange(text: string): { lower: number; upper: number } {
 
 /**
  * Which payload version a kernelspec's launcher speaks: `metadata.atrium.config.launch_protocol` if set,
- * else its argv's `--protocol-version N`, else 2 when the argv passes `{launch_token}` and 1 (a stock JEG
- * launcher, which never gets a token) when it does not. A version 2 spec must pass `{launch_token}`.
+ * else its argv's `--protocol-version N`, else 2 when the spec passes `{launch_token}` and 1 (a stock JEG
+ * launcher, which never gets a token) when it does not. A version 2 spec must pass `{launch_token}`, in its env
+ * (ATRIUM_LAUNCH_TOKEN, as Atrium's kernelspecs do) or, for a launcher that only takes flags, its argv.
  */
 export function launchProtocolOf(spec: Kernelspec, kernelId?: string): LaunchProtocolVersion {
   const argv = spec.spec.argv;
-  const passesToken = argv.some((arg) => arg.includes('{launch_token}'));
+  const passesToken = [...argv, ...Object.values(spec.spec.env)].some((arg) => arg.includes('{launch_token}'));
   const configured = launcherConfig(spec).launch_protocol;
   let version: unknown = configured;
   if (version === undefined) {
@@ -149,7 +150,7 @@ export function launchProtocolOf(spec: Kernelspec, kernelId?: string): LaunchPro
     throw new LaunchError('INVALID_REQUEST', `kernelspec ${spec.name}: launch protocol ${JSON.stringify(version)} is not 1 or 2`, { kernelId });
   }
   if (version === PROTOCOL_V2 && !passesToken) {
-    throw new LaunchError('INVALID_REQUEST', `kernelspec ${spec.name}: protocol 2 needs {launch_token} in its argv`, { kernelId });
+    throw new LaunchError('INVALID_REQUEST', `kernelspec ${spec.name}: protocol 2 needs {launch_token} (env ATRIUM_LAUNCH_TOKEN)`, { kernelId });
   }
   return version;
 }

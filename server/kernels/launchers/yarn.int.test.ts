@@ -208,6 +208,12 @@ test('a PySpark kernel runs as the Spark driver of a YARN cluster-mode app, as a
   assert.doesNotMatch(count.all, /Failed to add file|py4j\.clientserver/, 'no launcher or Spark set-up noise in the user\'s cell');
   const id = await run(connection, 'print(spark.sparkContext.applicationId)');
   assert.equal(id.out.trim(), appId, 'the kernel is the driver of the application the launcher follows');
+  // The one-time launch token reaches the driver in its container's environment, never on a command line of the
+  // node (readable by every user there): neither the launcher's nor the AM's that started it.
+  const launcherPid = kernel.remotePid;
+  const amPid = Number(fs.readFileSync(`/proc/${launcherPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  for (const pid of [launcherPid, amPid]) assert.doesNotMatch(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /launch-token|ATRIUM_LAUNCH_TOKEN/, `pid ${pid}`);
+  assert.match(fs.readFileSync(`/proc/${launcherPid}/environ`, 'utf8'), /(^|\0)ATRIUM_LAUNCH_TOKEN=[A-Za-z0-9_-]{16,}/);
 
   const [app] = await appsTagged(kernelTag(kernel.kernelId));
   assert.ok(app);
