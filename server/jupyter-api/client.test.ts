@@ -8,7 +8,7 @@ import { after, describe, it } from "node:test";
 import { WebSocket, WebSocketServer } from "ws";
 import type { KernelListener } from "@/server/kernels/live-kernel";
 import { createMessage, type ChannelMessage, type KernelMessage, type OutgoingChannel } from "@/server/kernels/protocol/messages";
-import { decodeWsMessage, encodeWsMessage, V1_SUBPROTOCOL } from "@/server/kernels/protocol/websocket";
+import { decodeWsMessage, encodeV1Parts, encodeWsMessage, V1_SUBPROTOCOL } from "@/server/kernels/protocol/websocket";
 import type { RawMessageParts } from "@/server/kernels/protocol/wire";
 import { ChannelClient, type KernelPort } from "./client";
 
@@ -130,6 +130,30 @@ describe("ChannelClient", () => {
     r.client.close();
     await r.server.closed;
     assert.equal(r.kernel.subscribers, 0, "unsubscribed on close");
+  });
+
+  it("a client whose messages name no session gets its own: replies never reach another such client", async () => {
+    const [a, b] = [await rig(), await rig()];
+    const bare = encodeV1Parts("shell", [{ msg_id: "m-1", msg_type: "execute_request" }, {}, {}, { code: "1" }].map((part) => Buffer.from(JSON.stringify(part))));
+    a.client.send(bare);
+    b.client.send(bare);
+    const sentBy = async (r: Rig) => {
+      await new Promise<void>((resolve) => {
+        const poll = () => (r.kernel.sent.length ? resolve() : setTimeout(poll, 5));
+        poll();
+      });
+      return r.kernel.sent[0]!.msg.header.session;
+    };
+    const [sa, sb] = [await sentBy(a), await sentBy(b)];
+    assert.ok(sa && sb && sa !== sb, `distinct sessions: ${sa} / ${sb}`);
+    a.kernel.emit("shell", "execute_reply", { n: 1 }, sb); // a reply for b's session never reaches a
+    a.kernel.emit("shell", "execute_reply", { n: 2 }, sa);
+    await a.next("its own reply", (m) => m.content.n === 2);
+    assert.deepEqual(a.received.map((m) => m.content.n), [2]);
+    for (const r of [a, b]) {
+      r.client.close();
+      await r.server.closed;
+    }
   });
 
   it("drops malformed frames and iopub sends, and keeps the connection", async () => {

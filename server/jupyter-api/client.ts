@@ -12,6 +12,7 @@
 //   1001 going away      the kernel stopped or died (after an iopub status "dead"), or the portal is stopping
 //   1013 try again later the client fell hopelessly behind on output (reconnect; nothing was dropped silently)
 //   1009 message too big a client frame exceeded the limit (sent by `ws` itself)
+import { randomUUID } from "node:crypto";
 import type { WebSocket } from "ws";
 import { log } from "@/server/log";
 import type { KernelListener } from "@/server/kernels/live-kernel";
@@ -70,6 +71,8 @@ export class ChannelClient {
   private lastPingAt = Date.now();
   private dropped = 0;
   private ending = false;
+  /** The session of this client's messages that name none: `?session_id=`, else one of its own. */
+  private readonly ownSession: string;
 
   constructor(
     private readonly ws: WebSocket,
@@ -77,6 +80,7 @@ export class ChannelClient {
     private readonly options: ChannelClientOptions,
   ) {
     this.sessions = new ClientSessions(options.sessionId);
+    this.ownSession = options.sessionId || randomUUID();
     const transport = options.transport;
     const sink: FrameSink = {
       get bufferedAmount() {
@@ -155,8 +159,14 @@ export class ChannelClient {
     if (!decoded.ok) return this.drop(`${decoded.reason}: ${decoded.detail}`);
     const msg = decoded.value.message;
     if (msg.channel === "iopub") return this.drop("BAD_CHANNEL: clients do not send on iopub");
+    let json = decoded.value.json;
+    if (msg.header.session === "") {
+      // A client that names no session gets this connection's own: replies must not reach another such client.
+      msg.header.session = this.ownSession;
+      json = undefined;
+    }
     this.sessions.add(msg.header.session);
-    this.kernel.send(msg.channel, msg, decoded.value.json).catch((error: Error) => {
+    this.kernel.send(msg.channel, msg, json).catch((error: Error) => {
       log.warn(`kernel ${this.kernel.id}: could not pass ${msg.header.msg_type} from ${this.options.user}: ${error.message}`);
     });
   }

@@ -79,12 +79,10 @@ export class LiveKernel {
    */
   async send(channel: OutgoingChannel, msg: KernelMessage, json?: readonly Buffer[]): Promise<void> {
     if (this.dead) throw new Error(`kernel ${this.id} is dead`);
+    if (this.heldSends && this.heldSends.length >= MAX_HELD_SENDS) throw new Error(`kernel ${this.id} is restarting and ${MAX_HELD_SENDS} messages already wait for it`);
     this.events.onActivity(Date.now());
     for (const observe of this.sendObservers) observe(channel, msg);
-    if (this.heldSends) {
-      if (this.heldSends.length >= MAX_HELD_SENDS) throw new Error(`kernel ${this.id} is restarting and ${MAX_HELD_SENDS} messages already wait for it`);
-      return new Promise((resolve, reject) => this.heldSends!.push({ channel, msg, json, resolve, reject }));
-    }
+    if (this.heldSends) return new Promise((resolve, reject) => this.heldSends!.push({ channel, msg, json, resolve, reject }));
     await this.connection.send(channel, msg, json);
   }
 
@@ -132,6 +130,8 @@ export class LiveKernel {
   async replaceProcess(process: KernelProcess, connection?: KernelConnection): Promise<void> {
     this.retireProcess();
     await this.connection.close();
+    // Stopped meanwhile: the new process is not taken on (the restart stops it).
+    if (this.dead) throw new Error(`kernel ${this.id} was stopped while it restarted`);
     this.process = process;
     this.connection = this.listen(connection ?? kernelConnection(this.id, process, this.logger), process);
     this.watchExit(process);
@@ -139,6 +139,14 @@ export class LiveKernel {
     const held = this.heldSends ?? [];
     this.heldSends = undefined;
     for (const send of held) this.connection.send(send.channel, send.msg, send.json).then(send.resolve, send.reject);
+  }
+
+  /**
+   * The state a reattached kernel's row says it was in (busy: a cell still runs), taken on as if heard on iopub, so
+   * the state writer follows it (its busy time, the culler's exemption) until the kernel says otherwise.
+   */
+  assumeState(state: "idle" | "busy"): void {
+    this.setState(state);
   }
 
   /** Tells clients the kernel is restarting, the way Jupyter Server does (an iopub status message). */

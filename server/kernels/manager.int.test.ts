@@ -200,6 +200,24 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await second.shutdown(user, kernel.id);
   });
 
+  it("a cell that ends while no portal listens: its run is finished once the reattached kernel answers", async () => {
+    const first = await makeManager();
+    const kernel = await first.start(user, { name: "python3" });
+    const msgId = await execute(first, kernel.id, "import time\nprint('a', flush=True)\ntime.sleep(2)\nprint('b')", "cell-gap");
+    await until("the first line recorded", async () => (await findCellRun(db, { ownerId: user.id, msgId }))?.outputs.length);
+    await first.detachAll();
+    await new Promise((r) => setTimeout(r, 3_000)); // the cell ends while no portal listens
+    const second = await makeManager();
+    await second.restoreAll();
+    const run = await until("the run finished", async () => {
+      const r = await findCellRun(db, { ownerId: user.id, msgId });
+      return r?.status !== "running" ? r : undefined;
+    }, 10_000);
+    assert.equal(run.status, "ok");
+    assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "a\n" }], "what was heard; 'b' came while no portal listened");
+    await second.shutdown(user, kernel.id);
+  });
+
   it("saves a starting kernel's launch state before it answers, so the next portal finds it instead of leaving it running", async () => {
     // An ipykernel that binds its ports, then takes 3 s more before it answers (a slow import, a busy node).
     const specDir = slowKernelspecs({ beforePortsS: 0, afterPortsS: 3 });
@@ -250,6 +268,8 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     const { id, started } = await first.begin(user, { name: "slow_python" });
     await until("the launch state to be saved", async () => (await findKernel(db, { id }))?.sealedLaunchState);
 
+    // (A lease shortened to 6 s: the start ends in about 4, and the booting replica looks again after 6.)
+    await db.update(kernels).set({ launchLeaseUntil: new Date(Date.now() + 6_000) }).where(eq(kernels.id, id));
     const second = await makeManager(); // another replica boots meanwhile
     const result = await second.restoreAll();
     assert.ok(result.launchingElsewhere >= 1, JSON.stringify(result));
@@ -258,6 +278,8 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await started; // the first replica's start succeeds
     assert.equal((await findKernel(db, { id }))?.state, "idle");
     assert.ok(first.liveKernel(id));
+    // Once the launch is over, the booting replica attaches the kernel, as it does every live kernel.
+    await until("the booting replica to attach the started kernel", async () => second.liveKernel(id), 15_000);
 
     // A launch whose process is gone: its lease lapses (here: soon), and a replica that left it takes it up then.
     const { id: id2, started: started2 } = await first.begin(user, { name: "slow_python" });

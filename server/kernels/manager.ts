@@ -151,9 +151,12 @@ export class KernelManager {
   private async launch(user: UserRow, id: string, kernelspec: Kernelspec, env: Record<string, string> | undefined, sizeProfile?: string) {
     const { db } = this.options;
     try {
+      const cwd = await this.options.homeOf?.(user);
+      // A stop that came before the launcher took the launch up had nothing to cancel: nothing is launched then.
+      if (this.cancelledLaunches.has(id)) throw new LaunchError("LAUNCH_FAILED", `kernel ${id} was stopped before it was launched`, { kernelId: id });
       const { kernel, connection } = await this.confirmLaunch(
         id,
-        { kernelId: id, kernelspec, username: user.username, env, sizeProfile, cwd: await this.options.homeOf?.(user) },
+        { kernelId: id, kernelspec, username: user.username, env, sizeProfile, cwd },
         {
           launchMs: this.options.launchDeadlineMs,
           startupMs: this.options.startupDeadlineMs,
@@ -272,27 +275,44 @@ export class KernelManager {
     const { db } = this.options;
     const id = kernel.id;
     const stoppedMeanwhile = () => this.live.get(id) !== kernel;
-    const wasStopped = () => new AppError("CONFLICT", `Kernel ${id} was stopped while it restarted.`);
+    // The kernel is gone, as Jupyter Server answers for a kernel that is not there (clients drop it then).
+    const wasStopped = () => new AppError("NOT_FOUND", `Kernel ${id} was stopped while it restarted.`);
     // Like Jupyter Server, a requested restart is not announced as "restarting" on iopub (clients read that
     // as an automatic restart after a crash); the new kernel's idle status is announced once it answers.
     kernel.executionState = "restarting";
+    // From here the old process's messages are not listened to and clients' messages wait for the new one; its
+    // last state changes are written now, so none lands after "restarting" below.
+    kernel.beginRestart();
+    await this.stateWriters.get(id)?.flush();
     await this.options.recorder?.kernelEnded(id);
-    if (stoppedMeanwhile() || !(await updateKernelUnlessDead(db, id, { state: "restarting", launchLeaseUntil: launchLeaseFromNow() }))) throw wasStopped();
+    if (stoppedMeanwhile()) throw wasStopped();
+    if (!(await updateKernelUnlessDead(db, id, { state: "restarting", launchLeaseUntil: launchLeaseFromNow() }))) {
+      // Stopped through its row (another replica's culler or admin): this process lets go of it too.
+      if (!stoppedMeanwhile()) {
+        this.forget(id);
+        await stopProcessOf(kernel);
+      }
+      throw wasStopped();
+    }
     const owner = (await findUserById(db, row.ownerId)) ?? user;
     const old = kernel.process;
-    kernel.beginRestart();
     await old.kill().catch((error) => log.warn(`kernel ${id}: kill before restart failed: ${error}`));
     await old.cleanup().catch(() => {});
     let launched: { kernel: KernelProcess; connection?: KernelConnection } | undefined;
     try {
+      const cwd = await this.options.homeOf?.(owner);
+      // A stop during the kill had no launch to cancel yet: nothing new is launched for a stopped kernel.
+      if (stoppedMeanwhile()) throw wasStopped();
       launched = await this.confirmLaunch(
         id,
-        { kernelId: id, kernelspec, username: owner.username, sizeProfile: row.sizeProfile ?? undefined, cwd: await this.options.homeOf?.(owner) },
+        { kernelId: id, kernelspec, username: owner.username, sizeProfile: row.sizeProfile ?? undefined, cwd },
         { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs, ...this.launchSteps(id) },
       );
       if (stoppedMeanwhile()) throw wasStopped();
       await kernel.replaceProcess(launched.kernel, launched.connection);
       await this.updateUnlessStopped(id, launched.kernel, { state: "idle", stateDetail: null, launchLeaseUntil: null });
+      // A stop that came while the row was written found the old process: the new one is this restart's to stop.
+      if (stoppedMeanwhile()) throw wasStopped();
       kernel.announce("idle");
     } catch (error) {
       // The new process is stopped whatever happened: once the restart fails, nothing would find it.
@@ -300,6 +320,9 @@ export class KernelManager {
       if (stoppedMeanwhile()) throw wasStopped();
       await stopProcessOf(kernel);
       this.forget(id);
+      // What was sent for the new process (held, now refused) and the busy time end with the kernel.
+      await this.settleState(id);
+      await this.options.recorder?.kernelEnded(id);
       await markKernelDead(db, { id, reason: "launch_failed", detail: `restart failed: ${(error as Error).message}` });
       throw new AppError("LAUNCH_FAILED", `The kernel could not be restarted: ${(error as Error).message}`);
     }
@@ -398,9 +421,11 @@ export class KernelManager {
       this.leaseRechecks.delete(timer);
       void (async () => {
         const now = await findKernel(this.options.db, { id: row.id });
-        if (!now || now.state === "dead" || this.live.has(now.id) || this.isLaunchingHere(now.id) || !isLaunching(now)) return;
+        if (!now || now.state === "dead" || this.live.has(now.id) || this.isLaunchingHere(now.id)) return;
         if (leaseIsCurrent(now)) return this.recheckAfterLease(now);
-        log.info(`kernel ${now.id}: its launch lease lapsed (the process launching it is gone); taking it up here`);
+        // Its launch ended (the kernel runs: attached here as every live kernel is), or the process launching it
+        // is gone (the lease lapsed: reattached if it answers, else stopped).
+        if (isLaunching(now)) log.info(`kernel ${now.id}: its launch lease lapsed (the process launching it is gone); taking it up here`);
         await this.restoreOrMarkDead(now);
       })().catch((error) => log.warn(`kernel ${row.id}: could not look at it again after its launch lease: ${error}`));
     }, delayMs);
@@ -422,14 +447,30 @@ export class KernelManager {
       // Cells still running are recorded on from where their stored outputs end, from the first message heard.
       await this.options.recorder?.resume(row.id);
       const kernel = this.hold(new LiveKernel(row.id, row.ownerId, row.kernelspec, process, this.eventsFor(row.id), kernelLogger));
-      // A busy kernel stays busy (the culler spares it) until its iopub says otherwise.
-      kernel.executionState = row.state === "busy" ? "busy" : "idle";
+      // A busy kernel stays busy (the culler spares it, its busy time counts) until its iopub says otherwise.
+      if (row.state === "busy") kernel.assumeState("busy");
+      else kernel.executionState = "idle";
+      // A row stopped meanwhile (its owner, the culler, another replica) is not revived: this process lets go.
+      const stoppedMeanwhile = async () => {
+        if (this.live.get(row.id) === kernel) {
+          this.forget(row.id);
+          await stopProcessOf(kernel);
+        }
+        return "stopped while it was reattached";
+      };
       if (row.state !== "starting") {
         // Ready means this process hears its iopub too (a client's first cell must not lose output); an idle
-        // kernel answers at once. A busy one answers when its cell ends: that is not waited for.
-        const ready = kernel.ready().catch((error: Error) => log.warn(`kernel ${row.id} reattached but not answering yet: ${error.message}`));
+        // kernel answers at once. A busy one answers when its cell ends: that is not waited for. Either way, once
+        // it answered, any cell it ran before is over (its iopub, ordered, has been heard up to the answer): runs
+        // taken up above that never saw their end (it came while no portal listened) are finished then.
+        const ready = kernel.ready().then(
+          () => this.options.recorder?.resumedRunsEnded(row.id),
+          (error: Error) => log.warn(`kernel ${row.id} reattached but not answering yet: ${error.message}`),
+        );
         if (row.state !== "busy") await ready;
-        if (row.state === "restarting") await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null });
+        if (row.state === "restarting" && !(await updateKernelUnlessDead(this.options.db, row.id, { state: "idle", stateDetail: null, launchLeaseUntil: null }))) {
+          return await stoppedMeanwhile();
+        }
         return null;
       }
       try {
@@ -442,7 +483,8 @@ export class KernelManager {
       }
       // Found after a portal stopped during its launch: started now, as far as culling and budgets go.
       const now = new Date();
-      await updateKernel(this.options.db, row.id, { state: "idle", stateDetail: null, startedAt: row.startedAt ?? now, lastActivityAt: now });
+      const fields = { state: "idle" as const, stateDetail: null, startedAt: row.startedAt ?? now, lastActivityAt: now, launchLeaseUntil: null };
+      if (!(await updateKernelUnlessDead(this.options.db, row.id, fields))) return await stoppedMeanwhile();
       return null;
     } catch (error) {
       return `could not be reattached: ${(error as Error).message}`;

@@ -149,7 +149,7 @@ export class OutputRecorder {
           } else if (type === "status") {
             if ((msg.content as { execution_state?: string }).execution_state === "idle") {
               run.idle = true;
-              if (run.resumed && run.status === "running") run.status = run.outputs.area.outputs.some((o) => o.output_type === "error") ? "error" : "ok";
+              if (run.resumed && run.status === "running") run.status = endedStatusOf(run);
             }
           } else {
             const result = recordIopub(run.outputs, type, msg.content as JsonObject, this.limitBytes);
@@ -197,6 +197,19 @@ export class OutputRecorder {
       });
     }
     return rows.length;
+  }
+
+  /**
+   * A kernel taken up after a portal restart answered a request: runs resumed from before that still wait for their
+   * end finished while no portal listened. Their status is read from their outputs, as at a resumed run's idle.
+   */
+  resumedRunsEnded(kernelId: string): void {
+    for (const run of this.runs.values()) {
+      if (run.kernelId !== kernelId || !run.resumed || run.idle) continue;
+      run.idle = true;
+      if (run.status === "running") run.status = endedStatusOf(run);
+      this.scheduleFlush(run);
+    }
   }
 
   /** The kernel died, was stopped or restarted: its unfinished runs are aborted. */
@@ -337,6 +350,9 @@ export class OutputRecorder {
   }
 
 }
+
+/** A resumed run's status at its end (its execute_reply went to the portal process that sent it): from its outputs. */
+const endedStatusOf = (run: Run): Run["status"] => (run.outputs.area.outputs.some((o) => o.output_type === "error") ? "error" : "ok");
 
 /** What stored outputs count against the limit, as recordIopub counts them (stream text; else the JSON). */
 function storedSizeOf(outputs: JsonObject[]): number {

@@ -170,8 +170,11 @@ async function run(connection: KernelConnection, code: string, ms = STEP_MS): Pr
   });
   try {
     const reply = nextMessage(connection, (m) => m.channel === 'shell' && parentMsgId(m) === id, ms, `the reply to ${code.slice(0, 60)}`);
+    // The output is complete at the request's idle status: a print's stream may come after the reply.
+    const idle = nextMessage(connection, (m) => m.channel === 'iopub' && parentMsgId(m) === id && m.header.msg_type === 'status' && m.content.execution_state === 'idle', ms, `idle after ${code.slice(0, 60)}`);
     await connection.send('shell', msg);
-    return { reply: await reply, out, all };
+    const [answer] = await Promise.all([reply, idle]);
+    return { reply: answer, out, all };
   } finally {
     off();
   }
