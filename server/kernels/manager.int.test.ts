@@ -87,6 +87,15 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     );
     return specDir;
   };
+  /** True once no process has this pid (signal 0 only checks). */
+  const processGone = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  };
   /** Processes whose command line names this kernel's connection file. */
   const processesOfKernel = (kernelId: string) =>
     fs.readdirSync("/proc").filter((pid) => {
@@ -250,14 +259,7 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     });
     assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "found\n" }]);
     await second.shutdown(user, id);
-    await until("the kernel process to be gone", async () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 5_000);
+    await until("the kernel process to be gone", async () => processGone(pid), 5_000);
     assert.equal((await findKernel(db, { id }))?.endReason, "stopped");
   });
 
@@ -354,14 +356,7 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await execute(manager, kernel.id, "x = 41", "cell-h1");
     const oldPid = Number(manager.liveKernel(kernel.id)!.process.engineId?.replace(/\D/g, ""));
     const restarting = manager.restart(user, kernel.id);
-    await until("the old process to be killed by the restart", async () => {
-      try {
-        process.kill(oldPid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 5_000);
+    await until("the old process to be killed by the restart", async () => processGone(oldPid), 5_000);
     const msgId = await execute(manager, kernel.id, "print('x' in dir())", "cell-h2");
     await restarting;
     const run = await until("the run sent during the restart", async () => {
