@@ -3,7 +3,7 @@
 import type { TestContext } from 'node:test';
 import { KernelConnection, type ConnectionInfo, type KernelConnectionOptions, type KernelLogger } from './connection';
 import { randomUUID } from 'node:crypto';
-import type { ChannelMessage, KernelMessage, OutgoingChannel } from './protocol/messages';
+import { executeRequestContent, parentMsgId, type ChannelMessage, type KernelMessage, type OutgoingChannel } from './protocol/messages';
 import type { RawMessageParts } from './protocol/wire';
 
 /** Kernel logs stay out of test output (a test asserts on what matters). */
@@ -36,6 +36,35 @@ export function nextMessage(connection: KernelConnection, accept: (msg: ChannelM
       resolve(msg);
     });
   });
+}
+
+/**
+ * Runs `code` and resolves at both its execute_reply and its iopub "idle" (shell and iopub are separate sockets:
+ * the output is complete only at idle, which may follow the reply). `out`: stdout and the result's text/plain;
+ * `all`: every stream and any error, for assertion messages.
+ */
+export async function runCode(connection: KernelConnection, code: string, deadlineMs: number): Promise<{ reply: ChannelMessage; out: string; all: string }> {
+  const msg = connection.createMessage('execute_request', executeRequestContent(code));
+  const id = msg.header.msg_id;
+  let out = '';
+  let all = '';
+  const off = connection.onMessage((m) => {
+    if (parentMsgId(m) !== id) return;
+    if (m.header.msg_type === 'stream' && m.content.name === 'stdout') out += String(m.content.text);
+    if (m.header.msg_type === 'stream') all += String(m.content.text);
+    if (m.header.msg_type === 'execute_result') out += String((m.content.data as Record<string, unknown>)['text/plain']);
+    if (m.header.msg_type === 'error') all += `${m.content.ename}: ${m.content.evalue}`;
+  });
+  try {
+    const what = code.slice(0, 60);
+    const reply = nextMessage(connection, (m) => m.channel === 'shell' && parentMsgId(m) === id, deadlineMs, `the reply to ${what}`);
+    const idle = nextMessage(connection, (m) => m.channel === 'iopub' && parentMsgId(m) === id && m.header.msg_type === 'status' && m.content.execution_state === 'idle', deadlineMs, `idle after ${what}`);
+    await connection.send('shell', msg);
+    const [answer] = await Promise.all([reply, idle]);
+    return { reply: answer, out, all };
+  } finally {
+    off();
+  }
 }
 
 type Listener = (msg: ChannelMessage, raw: RawMessageParts) => void;

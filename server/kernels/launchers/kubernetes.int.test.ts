@@ -47,11 +47,11 @@ import { KernelConnection } from '../connection';
 import { loadKernelspecs, type Kernelspec } from '../kernelspecs';
 import { ResponseListener } from '../launch-protocol/response-listener';
 import { KernelManager } from '../manager';
-import { executeRequestContent, parentMsgId, type ChannelMessage } from '../protocol/messages';
+import { executeRequestContent, parentMsgId } from '../protocol/messages';
 import { LaunchError, LauncherRegistry } from './base';
 import { KubernetesLauncher, KubernetesPodEngine, type KubernetesLauncherOptions } from './kubernetes';
 import type { RemoteKernelProcess } from './remote';
-import { connectForTest, nextMessage, quietKernelLog } from '../testing';
+import { connectForTest, nextMessage, quietKernelLog, runCode } from '../testing';
 
 const LAUNCH_MS = 120_000; // pod start → kernel reports: a few seconds here; generous for a loaded machine
 const FAIL_FAST_MS = 20_000; // a failed pod must end the launch well before LAUNCH_MS
@@ -152,28 +152,8 @@ after(async () => {
 
 
 
-/** Runs `code`; its execute_reply and everything it printed. */
-async function run(connection: KernelConnection, code: string, ms = STEP_MS): Promise<{ reply: ChannelMessage; out: string }> {
-  const msg = connection.createMessage('execute_request', executeRequestContent(code));
-  const id = msg.header.msg_id;
-  let out = '';
-  const off = connection.onMessage((m) => {
-    if (parentMsgId(m) !== id) return;
-    if (m.header.msg_type === 'stream') out += String(m.content.text);
-    if (m.header.msg_type === 'execute_result') out += String((m.content.data as Record<string, unknown>)['text/plain']);
-    if (m.header.msg_type === 'error') out += `${m.content.ename}: ${m.content.evalue}`;
-  });
-  try {
-    const reply = nextMessage(connection, (m) => m.channel === 'shell' && parentMsgId(m) === id, ms, `the reply to ${code.slice(0, 60)}`);
-    // Shell and iopub are separate sockets: the outputs are complete at iopub's "idle", which may follow the reply.
-    const idle = nextMessage(connection, (m) => m.header.msg_type === 'status' && parentMsgId(m) === id && m.content.execution_state === 'idle', ms, 'idle');
-    await connection.send('shell', msg);
-    const [answer] = await Promise.all([reply, idle]);
-    return { reply: answer, out };
-  } finally {
-    off();
-  }
-}
+/** Runs `code` (see runCode). */
+const run = (connection: KernelConnection, code: string, ms = STEP_MS) => runCode(connection, code, ms);
 
 const kernelSelector = (kernelId: string) => selectorOf({ [LABELS.kernelId]: kernelId });
 

@@ -17,12 +17,12 @@ import { ensureHadoop, ensureSparkVenv } from '../../../e2e/clusters/hadoop/prov
 import { KernelConnection } from '../connection';
 import { loadKernelspecs, type Kernelspec } from '../kernelspecs';
 import { ResponseListener } from '../launch-protocol/response-listener';
-import { executeRequestContent, parentMsgId, type ChannelMessage } from '../protocol/messages';
+import { executeRequestContent, parentMsgId } from '../protocol/messages';
 import { LaunchError, type DeadStatus, type KernelProcess } from './base';
 import type { RemoteKernelProcess } from './remote';
 import { YarnAppEngine, YarnLauncher, kernelTag } from './yarn';
 import { LIVE_APP_STATES, type YarnApp } from './yarn-rm';
-import { connectForTest, nextMessage, quietKernelLog } from '../testing';
+import { connectForTest, nextMessage, quietKernelLog, runCode } from '../testing';
 
 type Cluster = { rmUrl: string; webhdfsUrl: string; superuser: string; confDir: string; info: { nodeManagerLogDirs: string }; stop(): Promise<void> };
 
@@ -155,30 +155,8 @@ async function launchKernel(t: TestContext, phases: string[] = []): Promise<{ ke
 
 
 
-/** Runs `code`; resolves with its execute_reply, its result (text/plain) or stdout, and everything else it wrote. */
-async function run(connection: KernelConnection, code: string, ms = STEP_MS): Promise<{ reply: ChannelMessage; out: string; all: string }> {
-  const msg = connection.createMessage('execute_request', executeRequestContent(code));
-  const id = msg.header.msg_id;
-  let out = '';
-  let all = '';
-  const off = connection.onMessage((m) => {
-    if (parentMsgId(m) !== id) return;
-    if (m.header.msg_type === 'stream' && m.content.name === 'stdout') out += String(m.content.text);
-    if (m.header.msg_type === 'stream') all += String(m.content.text);
-    if (m.header.msg_type === 'execute_result') out += String((m.content.data as Record<string, unknown>)['text/plain']);
-    if (m.header.msg_type === 'error') all += `${m.content.ename}: ${m.content.evalue}`;
-  });
-  try {
-    const reply = nextMessage(connection, (m) => m.channel === 'shell' && parentMsgId(m) === id, ms, `the reply to ${code.slice(0, 60)}`);
-    // The output is complete at the request's idle status: a print's stream may come after the reply.
-    const idle = nextMessage(connection, (m) => m.channel === 'iopub' && parentMsgId(m) === id && m.header.msg_type === 'status' && m.content.execution_state === 'idle', ms, `idle after ${code.slice(0, 60)}`);
-    await connection.send('shell', msg);
-    const [answer] = await Promise.all([reply, idle]);
-    return { reply: answer, out, all };
-  } finally {
-    off();
-  }
-}
+/** Runs `code` (see runCode). */
+const run = (connection: KernelConnection, code: string, ms = STEP_MS) => runCode(connection, code, ms);
 
 function waitForDeath(kernel: KernelProcess, ms: number): Promise<DeadStatus> {
   const abort = new AbortController();
