@@ -5,3 +5,4 @@ export * from "./kernels";
 export * from "./notebooks";
 export * from "./quotas";
 export * from "./usage";
+export * from "./installation";

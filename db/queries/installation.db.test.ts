@@ -1,0 +1,31 @@
+// The installation id (PGlite and Postgres): made once, the same for every caller, concurrent first calls included.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { installation } from "@/db/schema";
+import { openTestDatabase } from "@/db/testing";
+import type { Database } from "@/db";
+import { installationId } from "./installation";
+
+describe("installation id", () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  before(async () => {
+    ({ db, close } = await openTestDatabase());
+  });
+  after(() => close());
+
+  it("is one uuid, whoever asks first and however many ask at once", async () => {
+    const ids = await Promise.all(Array.from({ length: 8 }, () => installationId(db)));
+    assert.match(ids[0]!, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.deepEqual(new Set(ids), new Set([ids[0]]));
+    assert.equal(await installationId(db), ids[0]);
+    assert.equal((await db.select().from(installation)).length, 1);
+  });
+
+  it("holds one row only", async () => {
+    await assert.rejects(db.insert(installation).values({ singleton: 2 }), (error: Error) => {
+      assert.match(String((error.cause as Error | undefined)?.message ?? error.message), /installation_one_row/);
+      return true;
+    });
+  });
+});
