@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { listTeams, yarnQueueOfUser } from "@/db/queries/teams";
 import { listLiveKernels } from "@/db/queries/kernels";
+import { installationId } from "@/db/queries/installation";
 import { log } from "@/server/log";
 import { namespaceFor } from "@/server/kubernetes/names";
 import type { Database } from "@/db";
@@ -41,13 +42,15 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   const launchers = new LauncherRegistry()
     .register(new LocalLauncher({ runtimeDir, python }))
     .register(new RemoteLocalLauncher({ ...remote, python }));
-  const yarn = env.ATRIUM_YARN_RM_URL ? yarnLauncher(env, db, remote, runtimeDir) : undefined;
+  // What this installation creates on a shared cluster carries its id (the orphan sweep's scope).
+  const installation = await installationId(db);
+  const yarn = env.ATRIUM_YARN_RM_URL ? yarnLauncher(env, db, remote, runtimeDir, installation) : undefined;
   if (yarn) {
     launchers.register(yarn);
     yarn.start(); // the one RM poller; restored YARN kernels below are followed by it
   }
   // Kubernetes kernels, when ATRIUM_K8S_* configure a cluster; their pods follow the shared per-namespace watches.
-  if (kubernetes) launchers.register(kubernetesLauncher(env, kubernetes, remote, homes));
+  if (kubernetes) launchers.register(kubernetesLauncher(env, db, kubernetes, remote, homes, installation));
   // Only kernelspecs whose launcher is available here are offered.
   for (const [name, spec] of kernelspecs) {
     try {
@@ -93,10 +96,11 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
 }
 
 /** The YARN launcher from ATRIUM_YARN_* (see the README's configuration table). */
-function yarnLauncher(env: Env, db: Database, remote: RemoteLauncherOptions, runtimeDir: string): YarnLauncher {
+function yarnLauncher(env: Env, db: Database, remote: RemoteLauncherOptions, runtimeDir: string, installationId: string): YarnLauncher {
   const submitEnv = sparkSubmitEnv(env);
   return new YarnLauncher({
     ...remote,
+    installationId,
     launchDeadlineMs: env.ATRIUM_YARN_LAUNCH_TIMEOUT_SECONDS * 1000,
     rmUrl: env.ATRIUM_YARN_RM_URL!,
     serviceUser: env.ATRIUM_YARN_SERVICE_USER ?? os.userInfo().username,
@@ -112,10 +116,12 @@ function yarnLauncher(env: Env, db: Database, remote: RemoteLauncherOptions, run
 }
 
 /** The Kubernetes launcher from ATRIUM_K8S_* (see the README's configuration table). */
-function kubernetesLauncher(env: Env, kubernetes: Kubernetes, remote: RemoteLauncherOptions, homes: HomeStores): KubernetesLauncher {
+function kubernetesLauncher(env: Env, db: Database, kubernetes: Kubernetes, remote: RemoteLauncherOptions, homes: HomeStores, installationId: string): KubernetesLauncher {
   if (!env.ATRIUM_K8S_KERNEL_IMAGE) throw new Error("Kubernetes kernels need ATRIUM_K8S_KERNEL_IMAGE.");
   return new KubernetesLauncher({
     ...remote,
+    installationId,
+    kernelNamespaces: async () => [...new Set([namespaceFor(env.ATRIUM_K8S_NAMESPACE, null), ...(await listTeams(db)).map((team) => namespaceFor(env.ATRIUM_K8S_NAMESPACE, team.name))])],
     launchDeadlineMs: env.ATRIUM_K8S_LAUNCH_TIMEOUT_SECONDS * 1000,
     api: kubernetes.api,
     watchers: kubernetes.watchers,

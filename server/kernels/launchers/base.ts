@@ -327,6 +327,28 @@ export interface Launcher {
    * kills what it started and rejects. A no-op for a kernel this launcher is not launching.
    */
   cancel?(kernelId: string, reason: string): void;
+  /**
+   * Engines this installation launched that are still alive on the cluster (remote launchers only): found by
+   * the installation's own tag or label, never by scanning everything. The orphan sweep (orphan-sweeper.ts)
+   * decides which of them no kernel owns any more and passes those to killOrphan.
+   */
+  listOwnEngines?(): Promise<ClusterEngine[]>;
+  /** Kills an engine the orphan sweep found no kernel owns (a kill that failed earlier, a launch a crash cut short). */
+  killOrphan?(engine: ClusterEngine): Promise<void>;
+}
+
+/** An engine alive on a cluster, as the orphan sweep sees it. */
+export interface ClusterEngine {
+  /** The launcher that listed it. */
+  launcher: string;
+  /** From the engine's own tag or label. */
+  kernelId: string;
+  /** The engine id a kernel row records for it (a YARN application id, a pod name). */
+  engineId: string;
+  /** For logs: "YARN application application_…", "pod ns/name". */
+  label: string;
+  /** When the cluster says it was created or submitted. */
+  createdAt: Date;
 }
 
 /** Launchers chosen by data: the kernelspec's `metadata.atrium.launcher`. */

@@ -78,10 +78,15 @@ function c(): TestCluster {
   return cluster;
 }
 
+/** This test's installation: what its launchers create carries it. */
+const INSTALLATION_ID = randomUUID();
+
 function launcherOptions(overrides: Partial<KubernetesLauncherOptions> = {}): KubernetesLauncherOptions {
   return {
     responseListener: listener,
     api: kube.api,
+    installationId: INSTALLATION_ID,
+    kernelNamespaces: async () => ['atrium-default'],
     watchers: kube.watchers,
     identityOf: kube.identityOf,
     namespaceTemplate: 'atrium-{team}',

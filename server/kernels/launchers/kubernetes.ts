@@ -37,6 +37,10 @@ export interface KubernetesIdentity extends PodIdentity {
 
 export interface KubernetesLauncherOptions extends RemoteLauncherOptions {
   api: KubeApi;
+  /** This installation's id (db/queries/installation.ts): its pods and Secrets carry it as a label. */
+  installationId: string;
+  /** Every namespace kernels can be in (the default one and each team's), for the orphan sweep. */
+  kernelNamespaces(): Promise<string[]>;
   /** The one watcher per namespace, shared with the PVC store's file servers. */
   watchers: PodWatchers;
   /** `atrium-{team}` or a fixed namespace (ATRIUM_K8S_NAMESPACE). */

@@ -75,10 +75,14 @@ after(async () => {
   else console.log(`# kept ${workDir}`);
 });
 
+/** This test's installation: its applications carry it as a tag. */
+const INSTALLATION_ID = randomUUID();
+
 function makeLauncher(spark: { env: Record<string, string>; conf: Record<string, string>; spark: { sparkSubmit: string; python: string } }): YarnLauncher {
   return new YarnLauncher({
     responseListener: listener,
     rmUrl: cluster!.rmUrl,
+    installationId: INSTALLATION_ID,
     serviceUser: cluster!.superuser,
     sparkSubmit: spark.spark.sparkSubmit,
     submitEnv: spark.env,

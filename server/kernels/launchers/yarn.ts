@@ -40,6 +40,8 @@ export const kernelTag = (kernelId: string) => `atrium-kernel-${kernelId.toLower
 export interface YarnLauncherOptions extends RemoteLauncherOptions {
   /** The ResourceManager's web address, e.g. http://rm.example.com:8088 (ATRIUM_YARN_RM_URL). */
   rmUrl: string;
+  /** This installation's id (db/queries/installation.ts): its applications carry it as a tag, for the orphan sweep. */
+  installationId: string;
   /** `user.name` for RM REST calls under simple HTTP auth: the portal's service user. */
   serviceUser?: string;
   /** The spark-submit to run (default: `spark-submit` on PATH). */
