@@ -102,6 +102,7 @@ const schema = z.object({
   ATRIUM_YARN_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(60).default(2),
   ATRIUM_YARN_LAUNCH_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
   ATRIUM_CULL_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(3600).default(30),
+  ATRIUM_ORPHAN_SWEEP_SECONDS: z.coerce.number().min(5).max(86_400).default(300),
   // Users' POSIX ids (Kubernetes pods run as them): new users get uids from this base on.
   ATRIUM_POSIX_ID_BASE: optionalNonEmpty
     .transform((v) => (v === undefined ? undefined : Number(v)))

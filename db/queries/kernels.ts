@@ -38,6 +38,20 @@ export async function releaseLaunchLeases(db: Database, ids: readonly string[]):
   await db.update(kernels).set({ launchLeaseUntil: null }).where(inArray(kernels.id, [...ids]));
 }
 
+/** What the orphan sweep needs of these kernels' rows, by id (lowercase); ids that are no uuid or have no row are absent. */
+export async function engineOwnersOf(db: Database, ids: readonly string[]): Promise<Map<string, Pick<KernelRow, "state" | "engineId" | "endReason">>> {
+  const owners = new Map<string, Pick<KernelRow, "state" | "engineId" | "endReason">>();
+  const valid = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+  for (let at = 0; at < valid.length; at += 1000) {
+    const rows = await db
+      .select({ id: kernels.id, state: kernels.state, engineId: kernels.engineId, endReason: kernels.endReason })
+      .from(kernels)
+      .where(inArray(kernels.id, valid.slice(at, at + 1000)));
+    for (const { id, ...row } of rows) owners.set(id.toLowerCase(), row);
+  }
+  return owners;
+}
+
 /** A kernel visible to this user: their own, or any kernel for an admin (`ownerId` undefined). */
 export async function findKernel(db: Database, params: { id: string; ownerId?: string }): Promise<KernelRow | undefined> {
   if (!isUuid(params.id)) return undefined;

@@ -3,7 +3,6 @@
 import os from "node:os";
 import path from "node:path";
 import { listTeams, yarnQueueOfUser } from "@/db/queries/teams";
-import { listLiveKernels } from "@/db/queries/kernels";
 import { installationId } from "@/db/queries/installation";
 import { log } from "@/server/log";
 import { namespaceFor } from "@/server/kubernetes/names";
@@ -20,6 +19,7 @@ import { PvcHomeStores } from "@/server/storage/pvc-homes";
 import { ResponseListener } from "./launch-protocol/response-listener";
 import type { RemoteLauncherOptions } from "./launchers/remote";
 import { KernelManager } from "./manager";
+import { OrphanSweeper } from "./orphan-sweeper";
 import { OutputRecorder, spillDirOf } from "./output-recorder";
 import { resolveKernelPython } from "./python-runtime";
 import type { HomeStores } from "@/server/storage/homes";
@@ -73,7 +73,10 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     },
   });
   await manager.restoreAll();
-  if (kubernetes) await reapKubernetesOrphans(env, db, launchers.get("kubernetes") as KubernetesLauncher);
+  // Engines on a cluster no kernel owns (a failed kill, a launch a crash cut short): once now, then every interval.
+  const orphans = new OrphanSweeper({ db, launchers: () => launchers.all(), intervalMs: env.ATRIUM_ORPHAN_SWEEP_SECONDS * 1000 });
+  void orphans.sweepOnce().catch((error: Error) => log.warn(`orphan sweep at boot failed: ${error.message}`));
+  orphans.start();
   // Idle culling, running budgets and admin stop requests: one sweep per interval; one replica acts per sweep.
   const culler = new Culler({
     db,
@@ -88,6 +91,7 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     culler,
     stop: async () => {
       await culler.stop();
+      await orphans.stop();
       await manager.detachAll();
       await yarn?.stop();
       await responses.stop();
@@ -138,10 +142,3 @@ function kubernetesLauncher(env: Env, db: Database, kubernetes: Kubernetes, remo
   });
 }
 
-/** Kernel pods that no live kernel owns (a launch a crash cut short) are deleted once the survivors are reattached. */
-async function reapKubernetesOrphans(env: Env, db: Database, launcher: KubernetesLauncher): Promise<void> {
-  const namespaces = [namespaceFor(env.ATRIUM_K8S_NAMESPACE, null), ...(await listTeams(db)).map((team) => namespaceFor(env.ATRIUM_K8S_NAMESPACE, team.name))];
-  const live = new Set((await listLiveKernels(db)).map((row) => row.kernel.id));
-  const reaped = await launcher.reapOrphans(namespaces, live);
-  if (reaped.length) log.info(`deleted ${reaped.length} kernel pod(s) no kernel owns: ${reaped.join(", ")}`);
-}

@@ -378,6 +378,11 @@ export class LauncherRegistry {
     return this.forKernelspec(request.kernelspec, request.kernelId).launch(request, options);
   }
 
+  /** Every registered launcher. */
+  all(): Launcher[] {
+    return [...this.launchers.values()];
+  }
+
   /** Abandons the launch of a kernel, whichever launcher has it (see Launcher.cancel). */
   cancel(kernelId: string, reason: string): void {
     for (const launcher of this.launchers.values()) launcher.cancel?.(kernelId, reason);

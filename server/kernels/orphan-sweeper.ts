@@ -1,0 +1,119 @@
+// Kills engines on a cluster that no kernel owns any more. A kill can fail (the ResourceManager down, a pod
+// delete refused) and the kernel's row is marked dead anyway; a portal can crash in the middle of a launch; a
+// user's kernels lose their rows when the user is deleted; a restart's kill of the old engine can fail. Each leaves
+// a YARN application or a pod running, holding the cluster's resources with nothing pointing to it.
+//
+// Every interval (and once at boot), each remote launcher lists the engines this installation launched (by the
+// installation's own tag or label, so another Atrium sharing the cluster is never touched), the rows of their
+// kernels are read, and judgeEngine() — the policy, pure — says which are orphans; those are killed. Every
+// replica sweeps; a kill is idempotent, so two replicas killing the same orphan is harmless.
+import type { Database } from "@/db";
+import { engineOwnersOf, type KernelRow } from "@/db/queries/kernels";
+import { log } from "@/server/log";
+import type { ClusterEngine, Launcher } from "./launchers/base";
+
+/** Engines younger than this are left alone: their launch may not have recorded them yet, and clocks drift. */
+export const DEFAULT_ORPHAN_GRACE_MS = 120_000;
+
+export type EngineOwner = Pick<KernelRow, "state" | "engineId" | "endReason">;
+export type Verdict = { orphan: false } | { orphan: true; why: string };
+
+/** Whether an engine is an orphan, from its kernel's row (undefined: no row). */
+export function judgeEngine(engine: ClusterEngine, owner: EngineOwner | undefined, now: Date, graceMs: number): Verdict {
+  if (now.getTime() - engine.createdAt.getTime() < graceMs) return { orphan: false };
+  if (!owner) return { orphan: true, why: "no kernel record names it" };
+  if (owner.state === "dead") return { orphan: true, why: `its kernel ended${owner.endReason ? ` (${owner.endReason})` : ""}` };
+  // A launch or restart in progress may not have recorded its new engine yet.
+  if (owner.state === "starting" || owner.state === "restarting") return { orphan: false };
+  if (owner.engineId && owner.engineId !== engine.engineId) return { orphan: true, why: `its kernel now runs as ${owner.engineId} (left from a restart)` };
+  return { orphan: false };
+}
+
+export interface SweepReport {
+  killed: string[];
+  /** Engines judged orphans whose kill failed (tried again next sweep). */
+  failed: string[];
+  /** Launchers that could not list their engines. */
+  unlisted: string[];
+}
+
+export interface OrphanSweeperOptions {
+  db: Database;
+  launchers: () => readonly Launcher[];
+  intervalMs: number;
+  graceMs?: number;
+  now?: () => Date;
+}
+
+export class OrphanSweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<SweepReport> | undefined;
+  private stopped = true;
+
+  constructor(private readonly options: OrphanSweeperOptions) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule();
+  }
+
+  /** Stops the loop and waits for a sweep in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => {});
+  }
+
+  /** One sweep now (also what the loop runs); sweeps never overlap. */
+  sweepOnce(): Promise<SweepReport> {
+    this.running ??= this.sweep().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async sweep(): Promise<SweepReport> {
+    const report: SweepReport = { killed: [], failed: [], unlisted: [] };
+    const graceMs = this.options.graceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+    for (const launcher of this.options.launchers()) {
+      if (!launcher.listOwnEngines || !launcher.killOrphan) continue;
+      let engines: ClusterEngine[];
+      try {
+        engines = await launcher.listOwnEngines();
+      } catch (error) {
+        report.unlisted.push(launcher.name);
+        log.warn(`orphan sweep: could not list the ${launcher.name} launcher's engines (tried again in ${Math.round(this.options.intervalMs / 1000)} s): ${(error as Error).message}`);
+        continue;
+      }
+      if (engines.length === 0) continue;
+      const owners = await engineOwnersOf(this.options.db, engines.map((e) => e.kernelId));
+      const now = this.options.now?.() ?? new Date();
+      for (const engine of engines) {
+        const verdict = judgeEngine(engine, owners.get(engine.kernelId.toLowerCase()), now, graceMs);
+        if (!verdict.orphan) continue;
+        try {
+          await launcher.killOrphan(engine);
+          report.killed.push(engine.label);
+          log.info(`orphan sweep: killed ${engine.label} of kernel ${engine.kernelId}: ${verdict.why}`);
+        } catch (error) {
+          report.failed.push(engine.label);
+          log.warn(`orphan sweep: could not kill ${engine.label} of kernel ${engine.kernelId} (${verdict.why}); tried again next sweep: ${(error as Error).message}`);
+        }
+      }
+    }
+    return report;
+  }
+
+  private schedule() {
+    if (this.stopped) return;
+    this.timer = setTimeout(async () => {
+      try {
+        await this.sweepOnce();
+      } catch (error) {
+        log.error(`orphan sweep failed: ${(error as Error).message}`);
+      }
+      this.schedule();
+    }, this.options.intervalMs);
+    this.timer.unref();
+  }
+}
