@@ -12,6 +12,11 @@ export const LABELS = {
   kernelId: 'atrium.io/kernel-id',
   user: 'atrium.io/user',
   team: 'atrium.io/team',
+  /**
+   * The installation (db/queries/installation.ts) that made a kernel pod or launch Secret: the orphan sweep lists
+   * only its own, so two installations sharing a namespace never touch each other's kernels.
+   */
+  installation: 'atrium.io/installation',
 } as const;
 export const MANAGED_BY = 'atrium';
 /** Exact values that label rules may have changed (labels are for selecting, annotations for reading). */
@@ -20,6 +25,8 @@ export const ANNOTATIONS = {
   team: 'atrium.io/team-name',
   kernelspec: 'atrium.io/kernelspec',
   size: 'atrium.io/size',
+  /** The kernel id exactly (its label is label-safe, so a 64-character or odd id is hashed there). */
+  kernelId: 'atrium.io/kernel-id',
 } as const;
 
 export type Component = 'kernel' | 'fileserver';
@@ -76,9 +83,20 @@ export function namespaceTemplateProblem(template: string): string | undefined {
   return undefined;
 }
 
+const KERNEL_POD_PREFIX = 'atrium-kernel-';
+
 /** Name of a kernel's pod: one per launch (a restart gets a new suffix, so it never waits for the old name). */
 export function kernelPodName(kernelId: string, suffix: string): string {
-  return `atrium-kernel-${dnsLabel(kernelId, 40)}-${suffix}`;
+  return `${KERNEL_POD_PREFIX}${dnsLabel(kernelId, 40)}-${suffix}`;
+}
+
+/**
+ * The Secret holding one launch's token, named after that launch's pod: deleting it by name (the Role may not
+ * list or read Secrets) hits exactly that launch's token, never the Secret of a newer launch of the same kernel.
+ */
+export function launchTokenSecretName(podName: string): string {
+  if (!podName.startsWith(KERNEL_POD_PREFIX) || !isDnsLabel(podName)) throw new Error(`"${podName}" is not the name of a kernel pod`);
+  return `atrium-launch-${podName.slice(KERNEL_POD_PREFIX.length)}`;
 }
 
 /** The user's home volume claim. */

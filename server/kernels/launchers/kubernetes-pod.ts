@@ -1,13 +1,14 @@
 // The kernel pod, built as an object from the template in kernel-launchers/kubernetes/kernel-pod.json and the
 // server's own data: the user's uid/gid (never root), the size profile's requests and limits, the user's home
 // volume claim, labels with kernel id, user and team, the image from the portal's allow-list, and Atrium's
-// Python launcher as the command (calling back over the launch protocol, bound to the pod's IP).
+// Python launcher as the command (calling back over the launch protocol, bound to the pod's IP); the Secret that
+// hands a launch its token; and the way back from a listed pod to what a kernel row records (the orphan sweep).
 // Pure: no I/O, so every rule is tested in kubernetes.test.ts. Touch this file when the kernel pod changes.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { V1Pod, V1ResourceRequirements, V1Secret } from '@kubernetes/client-node';
 import type { SizeProfile } from '../../quota/sizes';
-import { ANNOTATIONS, LABELS, MANAGED_BY, cpuQuantity, labelValue, memoryQuantity } from '../../kubernetes/names';
+import { ANNOTATIONS, LABELS, MANAGED_BY, cpuQuantity, labelValue, launchTokenSecretName, memoryQuantity } from '../../kubernetes/names';
 import {
   POD_IP_ENV,
   PodSpecError,
@@ -19,6 +20,7 @@ import {
   userSecurityContext,
   type PodIdentity,
 } from '../../kubernetes/pods';
+import type { ClusterEngine } from './base';
 
 /** The bundled kernel pod template. */
 export const BUNDLED_KERNEL_POD_TEMPLATE = fileURLToPath(new URL('../../../kernel-launchers/kubernetes/kernel-pod.json', import.meta.url));
@@ -28,6 +30,8 @@ export const GPU_RESOURCE = 'nvidia.com/gpu';
 
 export interface KernelPodPlan {
   kernelId: string;
+  /** This installation's id (a label: the orphan sweep lists only its own pods). */
+  installationId: string;
   kernelspecName: string;
   podName: string;
   namespace: string;
@@ -79,6 +83,7 @@ export function buildKernelPod(plan: KernelPodPlan): V1Pod {
     [LABELS.managedBy]: MANAGED_BY,
     [LABELS.component]: 'kernel',
     [LABELS.kernelId]: labelValue(plan.kernelId),
+    [LABELS.installation]: labelValue(plan.installationId),
     [LABELS.user]: userLabel,
     ...(plan.team ? { [LABELS.team]: labelValue(plan.team) } : {}),
   };
@@ -90,6 +95,7 @@ export function buildKernelPod(plan: KernelPodPlan): V1Pod {
     annotations: {
       ...pod.metadata?.annotations,
       [ANNOTATIONS.username]: plan.username,
+      [ANNOTATIONS.kernelId]: plan.kernelId,
       [ANNOTATIONS.kernelspec]: plan.kernelspecName,
       [ANNOTATIONS.size]: plan.size.name,
       ...(plan.team ? { [ANNOTATIONS.team]: plan.team } : {}),
@@ -134,4 +140,56 @@ export function podCommand(argv: readonly string[], image: { python: string; lau
   }
   // --ip-from-env after the kernelspec's own arguments: it wins over any --ip there.
   return [image.python, image.launcherScript, ...args, '--ip-from-env', POD_IP_ENV.name];
+}
+
+/** The key of the token in a launch's Secret. */
+export const LAUNCH_TOKEN_KEY = 'token';
+
+/** The Secret a launch's pod reads its one-time token from (see launchTokenSecretName for its name). */
+export function launchTokenSecret(launch: { kernelId: string; podName: string; installationId: string; token: string }): V1Secret {
+  return {
+    metadata: {
+      name: launchTokenSecretName(launch.podName),
+      labels: {
+        [LABELS.managedBy]: MANAGED_BY,
+        [LABELS.component]: 'launch-token',
+        [LABELS.kernelId]: labelValue(launch.kernelId),
+        [LABELS.installation]: labelValue(launch.installationId),
+      },
+    },
+    type: 'Opaque',
+    stringData: { [LAUNCH_TOKEN_KEY]: launch.token },
+  };
+}
+
+/** What a kernel row's `engine_id` holds for a Kubernetes kernel (the orphan sweep compares the two). */
+export const podEngineId = (namespace: string, name: string) => `pod ${namespace}/${name}`;
+
+const POD_ENGINE_ID = /^pod ([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
+
+/** The namespace and pod name of a `pod ns/name` engine id; throws for anything else. */
+export function parsePodEngineId(engineId: string): { namespace: string; name: string } {
+  const match = POD_ENGINE_ID.exec(engineId);
+  if (!match || match[1]!.length > 63 || match[3]!.length > 253) {
+    throw new Error(`"${engineId}" is not a Kubernetes kernel's engine id (pod <namespace>/<name>)`);
+  }
+  return { namespace: match[1]!, name: match[3]! };
+}
+
+/**
+ * A listed kernel pod as the orphan sweep sees it, or undefined for one it must leave alone: being deleted
+ * already, not this installation's, or without the kernel id, name or creation time to judge it by.
+ */
+export function clusterEngineOf(pod: V1Pod, installationId: string): ClusterEngine | undefined {
+  const meta = pod.metadata;
+  if (!meta?.name || !meta.namespace || meta.deletionTimestamp) return undefined;
+  const labels = meta.labels ?? {};
+  if (labels[LABELS.managedBy] !== MANAGED_BY || labels[LABELS.component] !== 'kernel') return undefined;
+  if (labels[LABELS.installation] !== labelValue(installationId)) return undefined;
+  // The annotation has the exact id; the label only when the id is label-safe (every id Atrium makes is).
+  const kernelId = meta.annotations?.[ANNOTATIONS.kernelId] ?? labels[LABELS.kernelId];
+  const createdAt = meta.creationTimestamp === undefined ? undefined : new Date(meta.creationTimestamp);
+  if (!kernelId || !createdAt || Number.isNaN(createdAt.getTime())) return undefined;
+  const engineId = podEngineId(meta.namespace, meta.name);
+  return { launcher: 'kubernetes', kernelId, engineId, label: engineId, createdAt };
 }

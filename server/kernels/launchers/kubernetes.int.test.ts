@@ -4,6 +4,8 @@
 // A kernel started through the KernelManager runs code as the user's uid, with the size's requests and limits and
 // the user's PVC as home (a file the kernel writes there is read back through the PVC home store); launch phases
 // come from the one pod watch; interrupt and restart work; stop deletes the pod; a restarted portal reattaches.
+// Orphans: a pod is listed by the installation that made it and by no other sharing its namespace; killOrphan
+// deletes it and the launch Secret a crash left (deleted by name, within the shipped Role).
 // A bad command, a missing image and an unschedulable size each end the launch with Kubernetes' reason in
 // seconds, far under the deadline, and leave no pod. RBAC: the shipped Role, bound to the shipped ServiceAccount,
 // is enough for all of it with that account's token (TokenRequest), and a call outside it is refused.
@@ -22,7 +24,7 @@ import { openTestDatabase } from '@/db/testing';
 import { cliActor } from '@/server/identity/actor';
 import { createTeam, createUser, setMembership } from '@/server/identity/users';
 import { KubeError, toKubeError } from '@/server/kubernetes/api';
-import { LABELS, homeClaimName, selectorOf } from '@/server/kubernetes/names';
+import { LABELS, homeClaimName, launchTokenSecretName, selectorOf } from '@/server/kubernetes/names';
 import { PodWatchers } from '@/server/kubernetes/pod-watch';
 import { kubernetesFor, MANAGED_PODS_SELECTOR, type Kubernetes } from '@/server/kubernetes/setup';
 import {
@@ -50,6 +52,7 @@ import { KernelManager } from '../manager';
 import { executeRequestContent, parentMsgId } from '../protocol/messages';
 import { LaunchError, LauncherRegistry } from './base';
 import { KubernetesLauncher, KubernetesPodEngine, type KubernetesLauncherOptions } from './kubernetes';
+import { launchTokenSecret, parsePodEngineId } from './kubernetes-pod';
 import type { RemoteKernelProcess } from './remote';
 import { connectForTest, nextMessage, quietKernelLog, runCode } from '../testing';
 
@@ -86,7 +89,7 @@ function launcherOptions(overrides: Partial<KubernetesLauncherOptions> = {}): Ku
     responseListener: listener,
     api: kube.api,
     installationId: INSTALLATION_ID,
-    kernelNamespaces: async () => ['atrium-default'],
+    kernelNamespaces: async () => ['atrium-risk', 'atrium-shared'], // what namespaceTemplate gives this test's users
     watchers: kube.watchers,
     identityOf: kube.identityOf,
     namespaceTemplate: 'atrium-{team}',
@@ -198,6 +201,7 @@ describe('Kubernetes kernels', { skip: !isRoot && 'the test cluster needs root' 
     assert.deepEqual(container.resources, { requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '1', memory: '2Gi' } }, 'the small size (1 vCore, 2 GB)');
     assert.deepEqual(pod.spec.volumes.find((v: any) => v.name === 'home').persistentVolumeClaim, { claimName: homeClaimName('ana') });
     assert.equal(pod.metadata.labels[LABELS.user], 'ana');
+    assert.equal(pod.metadata.labels[LABELS.installation], INSTALLATION_ID);
     assert.equal(pod.metadata.labels[LABELS.team], 'Risk');
     assert.equal(pod.spec.automountServiceAccountToken, false);
     assert.equal(container.image, KERNEL_IMAGE);
@@ -205,9 +209,9 @@ describe('Kubernetes kernels', { skip: !isRoot && 'the test cluster needs root' 
     // Secret, which is gone once the launch settled.
     assert.doesNotMatch(JSON.stringify(container.command), /launch-token/);
     const tokenEnv = container.env.find((e: any) => e.name === 'ATRIUM_LAUNCH_TOKEN');
-    assert.deepEqual(tokenEnv?.valueFrom?.secretKeyRef, { name: `atrium-launch-${model.id}`, key: 'token' });
+    assert.deepEqual(tokenEnv?.valueFrom?.secretKeyRef, { name: launchTokenSecretName(pod.metadata.name), key: 'token' });
     assert.equal(tokenEnv.value, undefined);
-    const tokenSecret = await c().api.request("GET", `/api/v1/namespaces/atrium-risk/secrets/atrium-launch-${model.id}`);
+    const tokenSecret = await c().api.request("GET", `/api/v1/namespaces/atrium-risk/secrets/${launchTokenSecretName(pod.metadata.name)}`);
     assert.equal(tokenSecret.status, 404, 'the spent token\'s Secret is deleted');
 
     // The kernel is a process running as ana's uid, in the pod's network namespace, with her home mounted.
@@ -286,24 +290,40 @@ describe('Kubernetes kernels', { skip: !isRoot && 'the test cluster needs root' 
     assert.equal((await kernel.poll()).alive, false);
   });
 
-  it('after a portal restart, kernel pods no live kernel owns are deleted; owned ones are kept', { timeout: 3 * 60_000 }, async (t) => {
+  it('orphans: a pod is listed by its own installation only; killOrphan deletes it and the launch Secret a crash left', { timeout: 3 * 60_000 }, async (t) => {
     const kernelId = randomUUID();
     const kernel = await launcher.launch({ kernelId, kernelspec: spec, username: 'ana', sizeProfile: 'small' }, { deadlineMs: LAUNCH_MS });
     t.after(async () => {
       await kernel.kill().catch(() => {});
       await kernel.cleanup();
     });
-    assert.deepEqual(await launcher.reapOrphans(['atrium-risk', 'atrium-shared'], new Set([kernelId])), []);
-    assert.equal((await podsMatching(c(), 'atrium-risk', kernelSelector(kernelId))).length, 1);
-    // As if its row had been marked dead while the portal was down: nobody owns the pod now.
-    const reaped = await launcher.reapOrphans(['atrium-risk'], new Set());
-    assert.deepEqual(reaped, [kernel.engineId.replace(/^pod /, '')]);
-    const status = await until('the reaped kernel to be seen dead', async () => {
+    const [engine, ...more] = (await launcher.listOwnEngines()).filter((e) => e.kernelId === kernelId);
+    assert.ok(engine && more.length === 0, 'one engine for the kernel');
+    assert.equal(engine.engineId, kernel.engineId, 'the engine id its kernel row records (the sweep compares them)');
+    assert.equal(engine.launcher, 'kubernetes');
+    assert.ok(Math.abs(Date.now() - engine.createdAt.getTime()) < 5 * 60_000, `created ${engine.createdAt.toISOString()}`);
+    // Another installation sharing the namespace never sees it.
+    const other = new KubernetesLauncher(launcherOptions({ installationId: randomUUID() }));
+    assert.deepEqual((await other.listOwnEngines()).filter((e) => e.kernelId === kernelId), []);
+
+    // As a portal crash mid-launch leaves it: the pod, and its token Secret (made as the launcher makes it).
+    const { namespace, name } = parsePodEngineId(engine.engineId);
+    const leftover = launchTokenSecret({ kernelId, podName: name, installationId: INSTALLATION_ID, token: 'spent' });
+    const secretPath = `/api/v1/namespaces/${namespace}/secrets/${leftover.metadata!.name}`;
+    const made = await c().api.request('POST', `/api/v1/namespaces/${namespace}/secrets`, leftover);
+    assert.equal(made.status, 201, made.text);
+    // Another portal process (its own launcher) kills it as the sweep does; both objects are gone.
+    const sweeping = new KubernetesLauncher(launcherOptions());
+    await sweeping.killOrphan(engine);
+    assert.equal((await c().api.request('GET', secretPath)).status, 404, 'the leftover launch Secret is deleted');
+    await until('the orphan pod to be gone', async () => (await c().api.request('GET', `/api/v1/namespaces/${namespace}/pods/${name}`)).status === 404, STEP_MS);
+    await sweeping.killOrphan(engine); // already gone: done
+    assert.deepEqual((await launcher.listOwnEngines()).filter((e) => e.kernelId === kernelId), []);
+    const status = await until('the orphaned kernel to be seen dead', async () => {
       const s = await kernel.poll();
       return s.alive ? undefined : s;
     }, STEP_MS);
     assert.match(status.alive ? '' : status.reason, /deleted|ended/);
-    await until('the reaped pod to be gone', async () => (await podsMatching(c(), 'atrium-risk', kernelSelector(kernelId))).length === 0, STEP_MS);
   });
 
   async function failsFast(t: TestContext, kernelspec: Kernelspec, launcherOverride: KubernetesLauncher | undefined, size: string, pattern: RegExp, label: string) {
@@ -382,8 +402,17 @@ describe('Kubernetes kernels', { skip: !isRoot && 'the test cluster needs root' 
     t.after(() => scoped.stop());
     const scopedHomes = new PvcHomeStores({ ...pvcHomesConfig(scoped), namespaceTemplate: 'atrium-kernels' });
     t.after(() => scopedHomes.close());
+    const warnings: string[] = [];
     const scopedLauncher = new KubernetesLauncher(
-      launcherOptions({ api: scoped.api, watchers: scoped.watchers, namespaceTemplate: 'atrium-kernels', homeClaimOf: (u, ns) => scopedHomes.ensureClaim(u, ns) }),
+      launcherOptions({
+        api: scoped.api,
+        watchers: scoped.watchers,
+        namespaceTemplate: 'atrium-kernels',
+        // atrium-risk is outside the Role: the orphan sweep skips it with a warning.
+        kernelNamespaces: async () => ['atrium-kernels', 'atrium-risk'],
+        homeClaimOf: (u, ns) => scopedHomes.ensureClaim(u, ns),
+        logger: { ...quietKernelLog, warn: (message, fields) => warnings.push(`${message} ${JSON.stringify(fields)}`) },
+      }),
     );
 
     // A kernel: create, watch, run, delete — all within the Role.
@@ -400,9 +429,17 @@ describe('Kubernetes kernels', { skip: !isRoot && 'the test cluster needs root' 
     const store = await scopedHomes.forUser(ana);
     await store.write('rbac.txt', 'allowed', { overwrite: true });
     assert.equal(await store.readText('rbac.txt'), 'allowed');
-    await kernel.kill();
-    await kernel.cleanup(); // as the manager does after a stop: a pod whose kernel ended is deleted
+    // The orphan sweep: list this installation's pods, delete one and its launch Secret by name (a leftover made
+    // here as the admin) — within the Role, which never lets Atrium list or read Secrets.
+    const [engine] = (await scopedLauncher.listOwnEngines()).filter((e) => e.kernelId === kernelId);
+    assert.equal(engine?.engineId, kernel.engineId);
+    assert.ok(warnings.some((w) => /atrium-risk/.test(w) && /forbidden/i.test(w)), `a warning for the namespace outside the Role: ${warnings.join(' | ')}`);
+    const leftover = launchTokenSecret({ kernelId, podName: parsePodEngineId(engine.engineId).name, installationId: INSTALLATION_ID, token: 'spent' });
+    assert.equal((await c().api.request('POST', '/api/v1/namespaces/atrium-kernels/secrets', leftover)).status, 201);
+    await scopedLauncher.killOrphan(engine);
+    assert.equal((await c().api.request('GET', `/api/v1/namespaces/atrium-kernels/secrets/${leftover.metadata!.name}`)).status, 404);
     await until('the RBAC kernel pod to be gone', async () => (await podsMatching(c(), 'atrium-kernels', kernelSelector(kernelId))).length === 0, STEP_MS);
+    await kernel.cleanup();
 
     // Outside the Role: secrets, another namespace, deleting claims, exec — refused by the API server.
     const api = apiWithToken(c(), token);

@@ -1,19 +1,46 @@
 // Pure parts of the Kubernetes launcher: names and labels (valid, and never shared by two users), the namespace
 // template, the kernel pod (uid/gid and no root, resources from the size, labels, the PVC, the allow-listed
 // image, Atrium's launcher bound to the pod IP, literal env), template checks, and pod status → launch phase
-// or failure (unschedulable with the scheduler's message, image pulls, exits with code and message).
+// or failure (unschedulable with the scheduler's message, image pulls, exits with code and message), and the
+// orphan sweep's side: this installation's pods listed (never another's, never one being deleted), and an orphan
+// killed with its launch Secret, by name, against a fake API server.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { LABELS, dnsLabel, homeClaimName, kernelPodName, labelValue, namespaceFor, namespaceTemplateProblem } from '../../kubernetes/names';
+import { KubeError, type KubeApi } from '../../kubernetes/api';
+import {
+  LABELS,
+  dnsLabel,
+  homeClaimName,
+  kernelPodName,
+  labelValue,
+  launchTokenSecretName,
+  namespaceFor,
+  namespaceTemplateProblem,
+} from '../../kubernetes/names';
 import { podProgress } from '../../kubernetes/pod-status';
+import type { PodWatchers } from '../../kubernetes/pod-watch';
 import { PodSpecError, checkPodTemplate, loadPodTemplate } from '../../kubernetes/pods';
-import { BUNDLED_KERNEL_POD_TEMPLATE, buildKernelPod, kernelResources, podCommand, type KernelPodPlan } from './kubernetes-pod';
+import type { ResponseListener } from '../launch-protocol/response-listener';
+import { quietKernelLog } from '../testing';
+import { KubernetesLauncher, type KubernetesLauncherOptions } from './kubernetes';
+import {
+  BUNDLED_KERNEL_POD_TEMPLATE,
+  buildKernelPod,
+  clusterEngineOf,
+  kernelResources,
+  launchTokenSecret,
+  parsePodEngineId,
+  podCommand,
+  podEngineId,
+  type KernelPodPlan,
+} from './kubernetes-pod';
 
 const template = loadPodTemplate(BUNDLED_KERNEL_POD_TEMPLATE);
 
 const plan = (over: Partial<KernelPodPlan> = {}): KernelPodPlan => ({
   kernelId: '0b5c1f9e-2d7a-4e3b-9c1d-5f6a7b8c9d0e',
+  installationId: '6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b',
   kernelspecName: 'python_kubernetes',
   podName: 'atrium-kernel-0b5c1f9e-2d7a-4e3b-9c1d-5f6a7b8c9d0e-a1b2c3',
   namespace: 'atrium-risk',
@@ -44,6 +71,10 @@ describe('names and labels', () => {
     assert.equal(dnsLabel('Risk'), 'risk', 'team names are unique ignoring case: lower-casing is enough');
     assert.match(dnsLabel('Risk & Co'), /^risk-co-[0-9a-f]{10}$/);
     assert.match(kernelPodName('0B5C_1', 'abc123'), /^atrium-kernel-0b5c-1-[0-9a-f]{10}-abc123$/);
+    // One launch, one token Secret, named after its pod: a restart's new launch never shares it.
+    assert.equal(launchTokenSecretName(kernelPodName('0b5c', 'abc123')), 'atrium-launch-0b5c-abc123');
+    assert.throws(() => launchTokenSecretName('atrium-files-ana'), /not the name of a kernel pod/);
+    assert.throws(() => launchTokenSecretName('atrium-kernel-../x'), /not the name of a kernel pod/);
     assert.equal(homeClaimName('ana'), 'atrium-home-ana');
   });
 
@@ -86,6 +117,8 @@ describe('the kernel pod', () => {
     assert.equal(labels[LABELS.managedBy], 'atrium');
     assert.equal(labels[LABELS.component], 'kernel');
     assert.equal(labels[LABELS.kernelId], plan().kernelId);
+    assert.equal(labels[LABELS.installation], plan().installationId, 'the orphan sweep lists only its installation\'s pods');
+    assert.equal(pod.metadata!.annotations!['atrium.io/kernel-id'], plan().kernelId);
     assert.equal(labels[LABELS.user], 'ana');
     assert.match(labels[LABELS.team]!, /^Risk-Co-[0-9a-f]{10}$/);
     assert.equal(pod.metadata!.annotations!['atrium.io/team-name'], 'Risk & Co');
@@ -213,5 +246,134 @@ describe('pod status → launch phase or failure', () => {
     assert.deepEqual(evicted, { kind: 'ended', failure: 'failed', reason: 'pod p is Failed: Evicted: The node was low on resource: memory.' });
     const done = podProgress(pod({ phase: 'Succeeded', containerStatuses: [container({ terminated: { exitCode: 0, reason: 'Completed' } })] }));
     assert.equal(done.kind === 'ended' && done.failure, 'succeeded');
+  });
+});
+
+describe('the orphan sweep\'s side: own pods listed, orphans killed with their launch Secret', () => {
+  const INSTALLATION = plan().installationId;
+  const kernelId = plan().kernelId;
+  const podName = plan().podName;
+  const listed = (over: { installation?: string; deleting?: boolean; labels?: Record<string, string>; annotations?: Record<string, string> } = {}): V1Pod => {
+    const pod = buildKernelPod(plan({ installationId: over.installation ?? INSTALLATION }));
+    pod.metadata!.creationTimestamp = new Date('2026-11-30T10:00:00Z');
+    if (over.deleting) pod.metadata!.deletionTimestamp = new Date('2026-11-30T10:05:00Z');
+    Object.assign(pod.metadata!.labels!, over.labels);
+    if (over.annotations) pod.metadata!.annotations = over.annotations;
+    return pod;
+  };
+
+  it('a listed pod gives the engine id a kernel row records, its kernel id and creation time', () => {
+    assert.deepEqual(clusterEngineOf(listed(), INSTALLATION), {
+      launcher: 'kubernetes',
+      kernelId,
+      engineId: `pod atrium-risk/${podName}`,
+      label: `pod atrium-risk/${podName}`,
+      createdAt: new Date('2026-11-30T10:00:00Z'),
+    });
+    assert.equal(podEngineId('atrium-risk', podName), `pod atrium-risk/${podName}`);
+    assert.deepEqual(parsePodEngineId(`pod atrium-risk/${podName}`), { namespace: 'atrium-risk', name: podName });
+    // The exact id comes from the annotation, the label being label-safe only.
+    const long = 'k'.repeat(64);
+    assert.equal(clusterEngineOf(listed({ labels: { [LABELS.kernelId]: labelValue(long) }, annotations: { 'atrium.io/kernel-id': long } }), INSTALLATION)?.kernelId, long);
+  });
+
+  it('leaves alone pods of another installation, pods being deleted and pods it cannot judge', () => {
+    assert.equal(clusterEngineOf(listed({ installation: 'another-installation' }), INSTALLATION), undefined);
+    assert.equal(clusterEngineOf(listed({ deleting: true }), INSTALLATION), undefined);
+    assert.equal(clusterEngineOf(listed({ labels: { [LABELS.component]: 'fileserver' } }), INSTALLATION), undefined);
+    const noId = listed({ annotations: {} });
+    delete noId.metadata!.labels![LABELS.kernelId];
+    assert.equal(clusterEngineOf(noId, INSTALLATION), undefined);
+    const noTime = listed();
+    delete noTime.metadata!.creationTimestamp;
+    assert.equal(clusterEngineOf(noTime, INSTALLATION), undefined);
+  });
+
+  it('refuses engine ids that are not a pod\'s', () => {
+    for (const bad of ['application_1_0001', 'pod atrium-risk', 'pod Atrium/x', 'pod ns/x y', `pod ${'n'.repeat(64)}/x`]) {
+      assert.throws(() => parsePodEngineId(bad), /not a Kubernetes kernel's engine id/, bad);
+    }
+  });
+
+  it('the launch Secret carries the kernel and the installation, and the token under one key', () => {
+    const secret = launchTokenSecret({ kernelId, podName, installationId: INSTALLATION, token: 't0ken' });
+    assert.equal(secret.metadata!.name, launchTokenSecretName(podName));
+    assert.deepEqual(secret.metadata!.labels, {
+      [LABELS.managedBy]: 'atrium',
+      [LABELS.component]: 'launch-token',
+      [LABELS.kernelId]: kernelId,
+      [LABELS.installation]: INSTALLATION,
+    });
+    assert.deepEqual(secret.stringData, { token: 't0ken' });
+  });
+
+  /** A launcher over a fake API server that records calls; `refuse` lists namespaces whose listing fails. */
+  function fakeLauncher(pods: Record<string, V1Pod[]>, opts: { refuse?: string[]; failSecretDelete?: boolean; installationId?: string } = {}) {
+    const calls: string[] = [];
+    const warnings: string[] = [];
+    const api = {
+      listPods: async (namespace: string, selector: string) => {
+        calls.push(`list ${namespace} ${selector}`);
+        if (opts.refuse?.includes(namespace)) throw new KubeError(`listing pods in ${namespace}: forbidden`, 403, 'Forbidden');
+        return { items: pods[namespace] ?? [] };
+      },
+      deletePod: async (namespace: string, name: string, grace: number) => void calls.push(`delete pod ${namespace}/${name} grace ${grace}`),
+      deleteSecret: async (namespace: string, name: string) => {
+        calls.push(`delete secret ${namespace}/${name}`);
+        if (opts.failSecretDelete) throw new KubeError(`deleting secret ${namespace}/${name}: the API server did not answer`, 0, 'Timeout');
+      },
+    } as unknown as KubeApi;
+    const options: KubernetesLauncherOptions = {
+      responseListener: {} as ResponseListener,
+      api,
+      installationId: opts.installationId ?? INSTALLATION,
+      kernelNamespaces: async () => ['atrium-risk', 'atrium-shared', 'atrium-risk'],
+      watchers: {} as PodWatchers,
+      identityOf: async () => undefined,
+      namespaceTemplate: 'atrium-{team}',
+      kernelImage: 'atrium/kernel:dev',
+      kernelPython: '/opt/venv/bin/python',
+      launcherScript: '/opt/atrium/launch_kernel.py',
+      logger: { ...quietKernelLog, warn: (message, fields) => warnings.push(`${message} ${JSON.stringify(fields)}`) },
+    };
+    return { launcher: new KubernetesLauncher(options), calls, warnings };
+  }
+
+  it('lists by installation in each namespace once; a namespace it may not list is skipped with a warning', async () => {
+    const { launcher, calls, warnings } = fakeLauncher({ 'atrium-risk': [listed(), listed({ deleting: true })] }, { refuse: ['atrium-shared'] });
+    const engines = await launcher.listOwnEngines();
+    assert.deepEqual(engines.map((e) => e.engineId), [`pod atrium-risk/${podName}`]);
+    assert.deepEqual(calls, [
+      `list atrium-risk app.kubernetes.io/managed-by=atrium,atrium.io/component=kernel,atrium.io/installation=${INSTALLATION}`,
+      `list atrium-shared app.kubernetes.io/managed-by=atrium,atrium.io/component=kernel,atrium.io/installation=${INSTALLATION}`,
+    ]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /atrium-shared.*forbidden/);
+  });
+
+  it('kills an orphan: its pod at once, then its own launch Secret by name; a failed delete is reported after both were tried', async () => {
+    const { launcher, calls } = fakeLauncher({});
+    const [engine] = [clusterEngineOf(listed(), INSTALLATION)!];
+    await launcher.killOrphan(engine);
+    assert.deepEqual(calls, [`delete pod atrium-risk/${podName} grace 0`, `delete secret atrium-risk/${launchTokenSecretName(podName)}`]);
+
+    const failing = fakeLauncher({}, { failSecretDelete: true });
+    await assert.rejects(failing.launcher.killOrphan(engine), /could not delete all of orphaned pod atrium-risk\/.*did not answer/);
+    assert.equal(failing.calls.length, 2);
+  });
+
+  it('refuses to kill what is not a pod of the engine\'s kernel', async () => {
+    const { launcher, calls } = fakeLauncher({});
+    const engine = clusterEngineOf(listed(), INSTALLATION)!;
+    await assert.rejects(launcher.killOrphan({ ...engine, launcher: 'yarn' }), /cannot kill yarn engine/);
+    await assert.rejects(launcher.killOrphan({ ...engine, kernelId: 'another-kernel' }), /is not a pod of kernel another-kernel/);
+    await assert.rejects(launcher.killOrphan({ ...engine, engineId: 'pod atrium-risk/atrium-files-ana' }), /is not a pod of kernel/);
+    await assert.rejects(launcher.killOrphan({ ...engine, engineId: 'application_1_0001' }), /not a Kubernetes kernel's engine id/);
+    assert.deepEqual(calls, [], 'nothing was deleted');
+  });
+
+  it('an installation id that cannot be a label value fails at construction', () => {
+    assert.throws(() => fakeLauncher({}, { installationId: '' }), /installation id "" must be a valid Kubernetes label value/);
+    assert.throws(() => fakeLauncher({}, { installationId: 'has space' }), /must be a valid Kubernetes label value/);
   });
 });

@@ -7,12 +7,15 @@
 // container that exits) ends the launch at once with Kubernetes' reason instead of at the deadline.
 // Deletion, culls, failed launches and launch timeouts delete the pod; a pod that ended is deleted when its
 // handle is cleaned up, so nothing is left behind. serialize() keeps the namespace and pod name.
+// Pods and launch Secrets carry this installation's id: listOwnEngines() finds this installation's kernel pods
+// (never another's in a shared namespace) and killOrphan() deletes a pod the orphan sweep found no kernel owns,
+// with its launch Secret (by name: the Role may not list Secrets).
 // Touch this file when the way kernels become pods changes; the pod itself is built in kubernetes-pod.ts.
 import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { KubeError, type KubeApi } from '../../kubernetes/api';
-import { LABELS, MANAGED_BY, kernelPodName, namespaceFor } from '../../kubernetes/names';
+import { LABELS, MANAGED_BY, kernelPodName, labelValue, launchTokenSecretName, namespaceFor, selectorOf } from '../../kubernetes/names';
 import { podProgress, unschedulableReason } from '../../kubernetes/pod-status';
 import type { PodEvent, PodWatcher, PodWatchers } from '../../kubernetes/pod-watch';
 import { PodSpecError, loadPodTemplate, type PodIdentity } from '../../kubernetes/pods';
@@ -20,8 +23,26 @@ import { chooseSize, sizeTableOf } from '../../quota/sizes';
 import type { KernelLogger } from '../connection';
 import { launcherConfig } from '../kernelspecs';
 import type { JsonObject } from '../protocol/messages';
-import { LaunchError, type DeadStatus, type KernelStatus, type LaunchOptions, type LaunchRequest, type SerializedKernel } from './base';
-import { BUNDLED_KERNEL_POD_TEMPLATE, KERNEL_CONTAINER, buildKernelPod, podCommand } from './kubernetes-pod';
+import {
+  LaunchError,
+  type ClusterEngine,
+  type DeadStatus,
+  type KernelStatus,
+  type LaunchOptions,
+  type LaunchRequest,
+  type SerializedKernel,
+} from './base';
+import {
+  BUNDLED_KERNEL_POD_TEMPLATE,
+  KERNEL_CONTAINER,
+  LAUNCH_TOKEN_KEY,
+  buildKernelPod,
+  clusterEngineOf,
+  launchTokenSecret,
+  parsePodEngineId,
+  podCommand,
+  podEngineId,
+} from './kubernetes-pod';
 import { RemoteLauncher, type EngineStart, type RemoteEngine, type RemoteKernelProcess, type RemoteLauncherOptions } from './remote';
 
 /** Image pulls and node scale-ups take time: a launch may wait this long for its payload unless configured. */
@@ -67,9 +88,8 @@ export interface KubernetesLauncherOptions extends RemoteLauncherOptions {
   deleteGraceSeconds?: number;
 }
 
-/** The variable the launcher reads its one-time token from, and the key of the Secret that holds it for a pod. */
+/** The variable the launcher reads its one-time token from (the pod takes it from its launch Secret). */
 const LAUNCH_TOKEN_ENV = 'ATRIUM_LAUNCH_TOKEN';
-const TOKEN_KEY = 'token';
 
 const invalid = (kernelId: string, message: string) => new LaunchError('INVALID_REQUEST', `kernel ${kernelId}: ${message}`, { kernelId });
 
@@ -80,8 +100,8 @@ export class KubernetesLauncher extends RemoteLauncher {
   private readonly allowedImages: string[];
   /** Launch-phase reporters of pending launches; removed when the launch settles, so phases stop there. */
   private readonly phaseReporters = new Map<string, (phase: string) => void>();
-  /** The launch token Secret of each launch in progress, deleted when it settles. */
-  private readonly tokenSecrets = new Map<string, { namespace: string; name: string }>();
+  /** The engine of each launch in progress whose pod has a launch token Secret, deleted when the launch settles. */
+  private readonly tokenSecrets = new Map<string, KubernetesPodEngine>();
 
   constructor(options: KubernetesLauncherOptions) {
     super({
@@ -93,6 +113,10 @@ export class KubernetesLauncher extends RemoteLauncher {
     this.template = options.template ?? loadPodTemplate(BUNDLED_KERNEL_POD_TEMPLATE);
     this.allowedImages = [...new Set([options.kernelImage, ...(options.allowedImages ?? [])])];
     namespaceFor(options.namespaceTemplate, null); // a bad template fails at boot
+    // The id is a label value and a selector: kept exactly, never hashed (a hashed one could not be read back).
+    if (!options.installationId || labelValue(options.installationId) !== options.installationId) {
+      throw new Error(`the installation id ${JSON.stringify(options.installationId)} must be a valid Kubernetes label value (at most 63 letters, digits, -, _ or .)`);
+    }
   }
 
   get watchers(): PodWatchers {
@@ -107,41 +131,27 @@ export class KubernetesLauncher extends RemoteLauncher {
       return kernel;
     } finally {
       this.phaseReporters.delete(request.kernelId);
-      // The token is spent once the launch settled (reported, failed or cancelled): its Secret goes.
-      const secret = this.tokenSecrets.get(request.kernelId);
+      // The token is spent once the launch settled (reported, failed or cancelled): its Secret goes (if that
+      // fails, the engine tries again when the kernel ends).
+      const engine = this.tokenSecrets.get(request.kernelId);
       this.tokenSecrets.delete(request.kernelId);
-      if (secret) {
-        await this.opts.api.deleteSecret(secret.namespace, secret.name).catch((error: unknown) =>
-          this.logger?.warn('could not delete a launch token secret (the token in it is spent)', { secret: `${secret.namespace}/${secret.name}`, error: String(error) }),
-        );
-      }
+      await engine?.deleteTokenSecret();
     }
   }
 
   /**
    * The one-time launch token goes to the pod through a Secret, never in the pod's spec (its command and env are
-   * readable by everyone who may list pods in the namespace). Returns the env entry that refers to it.
+   * readable by everyone who may list pods in the namespace). Made just before the pod, so a portal crash between
+   * the two leaves at most a spent token behind (one API call apart; see the deploy README).
    */
-  private async tokenSecret(kernelId: string, namespace: string, token: string): Promise<{ secret: string; key: string }> {
-    const name = `atrium-launch-${kernelId}`;
-    const body = {
-      metadata: { name, labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.component]: 'launch-token', [LABELS.kernelId]: kernelId } },
-      type: 'Opaque',
-      stringData: { [TOKEN_KEY]: token },
-    };
-    this.tokenSecrets.set(kernelId, { namespace, name });
+  private async createTokenSecret(kernelId: string, namespace: string, podName: string, token: string): Promise<void> {
+    const body = launchTokenSecret({ kernelId, podName, installationId: this.opts.installationId, token });
     try {
-      await this.opts.api.createSecret(namespace, body).catch(async (error: unknown) => {
-        if (!(error instanceof KubeError && error.reason === 'AlreadyExists')) throw error;
-        // Left by a launch of this kernel that a portal crash cut short (a restart reuses the id): its token is spent.
-        await this.opts.api.deleteSecret(namespace, name);
-        await this.opts.api.createSecret(namespace, body);
-      });
+      await this.opts.api.createSecret(namespace, body);
     } catch (error) {
       const why = error instanceof KubeError ? error.message : String(error);
       throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: could not hand the pod its launch token (a Secret in ${namespace}): ${why}`, { kernelId, cause: error });
     }
-    return { secret: name, key: TOKEN_KEY };
   }
 
   protected async startEngine({ request, argv, env }: EngineStart): Promise<RemoteEngine> {
@@ -161,10 +171,11 @@ export class KubernetesLauncher extends RemoteLauncher {
     try {
       const command = podCommand(argv, { python: this.opts.kernelPython, launcherScript: this.opts.launcherScript });
       const homeClaim = await this.opts.homeClaimOf?.(username, namespace);
-      const secretEnv = token === undefined ? undefined : { [LAUNCH_TOKEN_ENV]: await this.tokenSecret(kernelId, namespace, token) };
+      const secretEnv = token === undefined ? undefined : { [LAUNCH_TOKEN_ENV]: { secret: launchTokenSecretName(podName), key: LAUNCH_TOKEN_KEY } };
 
       pod = buildKernelPod({
         kernelId,
+        installationId: this.opts.installationId,
         kernelspecName: kernelspec.name,
         podName,
         namespace,
@@ -198,12 +209,18 @@ export class KubernetesLauncher extends RemoteLauncher {
       unschedulableGraceMs: this.opts.unschedulableGraceMs ?? 0,
       deleteGraceSeconds: this.opts.deleteGraceSeconds ?? 5,
       logger: this.logger,
+      tokenSecret: token !== undefined,
     });
     report(`creating pod ${podName} in namespace ${namespace} (${size.name}, as uid ${identity.uid})`);
     try {
+      if (token !== undefined) {
+        this.tokenSecrets.set(kernelId, engine); // from here on, the launch's end deletes the Secret
+        await this.createTokenSecret(kernelId, namespace, podName, token);
+      }
       watcher.observe(await this.opts.api.createPod(namespace, pod));
     } catch (error) {
       await engine.cleanup();
+      if (error instanceof LaunchError) throw error;
       const why = error instanceof KubeError ? error.message : String(error);
       throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: Kubernetes refused the pod: ${why}`, { kernelId, engineId: engine.engineId, cause: error });
     }
@@ -211,32 +228,43 @@ export class KubernetesLauncher extends RemoteLauncher {
   }
 
   /**
-   * Deletes kernel pods no kernel record owns any more: launches a portal crash cut short (their rows had
-   * no saved state to restore from) and pods of kernels recorded dead while this portal was down. Called
-   * after restoreAll(), with the ids of every kernel not dead and the namespaces kernels can be in. Returns
-   * the pods deleted.
+   * This installation's kernel pods, alive, in every namespace kernels can be in (the orphan sweep's input). A
+   * namespace that cannot be listed (gone, or outside the Role) is skipped with a warning; pods already being
+   * deleted are left out. Pods made before pods carried the installation label are never listed.
    */
-  async reapOrphans(namespaces: readonly string[], liveKernelIds: ReadonlySet<string>): Promise<string[]> {
-    const reaped: string[] = [];
-    for (const namespace of new Set(namespaces)) {
+  async listOwnEngines(): Promise<ClusterEngine[]> {
+    const selector = selectorOf({ [LABELS.managedBy]: MANAGED_BY, [LABELS.component]: 'kernel', [LABELS.installation]: this.opts.installationId });
+    const engines: ClusterEngine[] = [];
+    for (const namespace of new Set(await this.opts.kernelNamespaces())) {
       let pods: V1Pod[];
       try {
-        pods = (await this.opts.api.listPods(namespace, `${LABELS.managedBy}=${MANAGED_BY},${LABELS.component}=kernel`)).items;
+        pods = (await this.opts.api.listPods(namespace, selector)).items;
       } catch (error) {
-        this.logger?.warn('could not look for orphaned kernel pods', { namespace, error: String(error) });
+        this.logger?.warn('could not list this installation\'s kernel pods in a namespace; the orphan sweep skips it', { namespace, error: String(error) });
         continue;
       }
       for (const pod of pods) {
-        const kernelId = pod.metadata?.labels?.[LABELS.kernelId];
-        const name = pod.metadata?.name;
-        if (!name || !kernelId || liveKernelIds.has(kernelId)) continue;
-        await this.opts.api.deletePod(namespace, name, 0).then(
-          () => reaped.push(`${namespace}/${name}`),
-          (error: unknown) => this.logger?.warn('could not delete an orphaned kernel pod', { pod: `${namespace}/${name}`, error: String(error) }),
-        );
+        const engine = clusterEngineOf({ ...pod, metadata: { ...pod.metadata, namespace: pod.metadata?.namespace ?? namespace } }, this.opts.installationId);
+        if (engine) engines.push(engine);
       }
     }
-    return reaped;
+    return engines;
+  }
+
+  /**
+   * Deletes a kernel pod no kernel owns (at once: grace 0) and its launch Secret, which a launch a crash cut short
+   * leaves behind. Either already gone counts as done. Throws for an engine that is not one of this launcher's
+   * kernel pods, or when a delete failed (after trying both).
+   */
+  async killOrphan(engine: ClusterEngine): Promise<void> {
+    if (engine.launcher !== this.name) throw new Error(`the ${this.name} launcher cannot kill ${engine.launcher} engine ${engine.label}`);
+    const { namespace, name } = parsePodEngineId(engine.engineId);
+    if (!name.startsWith(kernelPodName(engine.kernelId, ''))) throw new Error(`${engine.engineId} is not a pod of kernel ${engine.kernelId}`);
+    const failures: string[] = [];
+    await this.opts.api.deletePod(namespace, name, 0).catch((error: unknown) => failures.push(String(error)));
+    const secret = launchTokenSecretName(name);
+    await this.opts.api.deleteSecret(namespace, secret).catch((error: unknown) => failures.push(String(error)));
+    if (failures.length) throw new Error(`kernel ${engine.kernelId}: could not delete all of orphaned ${engine.label}: ${failures.join('; ')}`);
   }
 
   protected async restoreEngine(state: JsonObject, saved: SerializedKernel): Promise<RemoteEngine> {
@@ -258,6 +286,8 @@ export class KubernetesLauncher extends RemoteLauncher {
       unschedulableGraceMs: this.opts.unschedulableGraceMs ?? 0,
       deleteGraceSeconds: this.opts.deleteGraceSeconds ?? 5,
       logger: this.logger,
+      // Deleted when its launch settled, unless that delete failed: tried again (by name) when the kernel ends.
+      tokenSecret: true,
     });
     // The watch lists only what exists: a pod it has not seen is read once, and missing means gone.
     if (!watcher.get(name)) {
@@ -286,6 +316,8 @@ interface PodEngineInit {
   unschedulableGraceMs: number;
   deleteGraceSeconds: number;
   logger?: KernelLogger;
+  /** The pod reads a launch token Secret (named after it), to be deleted once the launch settled or the kernel ends. */
+  tokenSecret: boolean;
 }
 
 export class KubernetesPodEngine implements RemoteEngine {
@@ -302,6 +334,8 @@ export class KubernetesPodEngine implements RemoteEngine {
   private deleteRequested = false;
   private lastPhase: string | undefined;
   private unschedulableTimer: NodeJS.Timeout | undefined;
+  /** True while the pod's launch Secret may still exist (set at launch; cleared once a delete of it succeeded). */
+  private tokenSecretLeft: boolean;
 
   constructor(init: PodEngineInit) {
     this.init = init;
@@ -309,13 +343,14 @@ export class KubernetesPodEngine implements RemoteEngine {
     this.watcher = init.watcher;
     this.namespace = init.namespace;
     this.name = init.name;
+    this.tokenSecretLeft = init.tokenSecret;
     this.unsubscribe = this.watcher.subscribe(this.name, (event) => this.onEvent(event));
     const known = this.watcher.get(this.name);
     if (known) this.onEvent({ type: 'updated', pod: known });
   }
 
   get engineId(): string {
-    return `pod ${this.namespace}/${this.name}`;
+    return podEngineId(this.namespace, this.name);
   }
 
   /** The pod as the watch last saw it (for tests and admins). */
@@ -383,11 +418,32 @@ export class KubernetesPodEngine implements RemoteEngine {
     });
   }
 
-  /** Deletes the pod (the kubelet sends SIGTERM, then SIGKILL after the grace period). */
+  /**
+   * Deletes the pod's launch token Secret by name (a missing one is fine), once: when the launch settled, and
+   * again when the kernel ends if that failed. Never throws (the token in it is spent either way).
+   */
+  async deleteTokenSecret(): Promise<void> {
+    if (!this.tokenSecretLeft) return;
+    let name = '';
+    try {
+      name = launchTokenSecretName(this.name);
+      await this.api.deleteSecret(this.namespace, name);
+      this.tokenSecretLeft = false;
+    } catch (error) {
+      this.init.logger?.warn('could not delete a launch token secret (the token in it is spent); tried again when the kernel ends', {
+        secret: `${this.namespace}/${name}`,
+        error: String(error),
+      });
+    }
+  }
+
+  /** Deletes the pod (the kubelet sends SIGTERM, then SIGKILL after the grace period) and any launch Secret left. */
   async kill(): Promise<void> {
-    if (this.gone) return;
-    this.deleteRequested = true;
-    await this.api.deletePod(this.namespace, this.name, this.init.deleteGraceSeconds);
+    if (!this.gone) {
+      this.deleteRequested = true;
+      await this.api.deletePod(this.namespace, this.name, this.init.deleteGraceSeconds);
+    }
+    await this.deleteTokenSecret();
   }
 
   /**
@@ -397,6 +453,7 @@ export class KubernetesPodEngine implements RemoteEngine {
   async cleanup(): Promise<void> {
     this.unsubscribe();
     this.clearUnschedulable();
+    if (this.ended) await this.deleteTokenSecret();
     if (this.gone || !this.ended || this.deleteRequested) return;
     this.deleteRequested = true;
     await this.api.deletePod(this.namespace, this.name, 0).catch((error: unknown) =>
