@@ -7,6 +7,7 @@
 // Touch this file when the RM REST API or the way kernels are found (tags) changes; the launcher is yarn.ts.
 import { z } from 'zod';
 import { consoleLogger, type KernelLogger } from '../connection';
+import type { ClusterEngine } from './base';
 
 // --- RM replies (guarded: they come from another system) ---
 
@@ -64,6 +65,29 @@ export function parseAppReply(json: unknown): YarnApp {
 
 export function appTags(app: YarnApp): string[] {
   return app.applicationTags.split(',').map((t) => t.trim()).filter(Boolean);
+}
+
+/** `atrium-kernel-<id>` → the kernel id (as YARN stores it: lowercased). */
+const KERNEL_TAG = /^atrium-kernel-([a-z0-9][a-z0-9_-]{0,63})$/;
+
+/**
+ * A live application as the orphan sweep sees it, or undefined when it is not one to judge: it lacks the
+ * installation's tag (the RM filter is not trusted alone) or holds no single parseable kernel tag. engineId is
+ * the application id, exactly what a YARN kernel row's engine_id holds. A missing start time counts as "now",
+ * so the sweep's grace for young engines protects an application it cannot date.
+ */
+export function ownEngineOf(app: YarnApp, installationTag: string, now = new Date()): ClusterEngine | undefined {
+  const tags = appTags(app);
+  if (!tags.includes(installationTag)) return undefined;
+  const kernelIds = tags.flatMap((t) => KERNEL_TAG.exec(t)?.[1] ?? []);
+  if (kernelIds.length !== 1) return undefined;
+  return {
+    launcher: 'yarn',
+    kernelId: kernelIds[0]!,
+    engineId: app.id,
+    label: `YARN application ${app.id}`,
+    createdAt: app.startedTime && app.startedTime > 0 ? new Date(app.startedTime) : now,
+  };
 }
 
 /** The most recently started of `apps` (a restarted kernel's new application carries its old tag too). */

@@ -1,8 +1,10 @@
 // Integration: the YARN launcher on a REAL Hadoop mini cluster (HDFS + YARN from Maven Central jars) with real
 // Spark from PyPI. The kernel is the Spark driver of a cluster-mode application run as `ana` in queue `risk`;
 // launch phases come from the RM; Spark runs; an interrupt cancels the Spark job; a stop leaves nothing running;
-// an application killed from outside turns the kernel dead within seconds with YARN's reason; a cancelled
-// launch kills its application; one RM request per interval serves every kernel.
+// an application killed from outside (by another replica's orphan sweep) turns the kernel dead within seconds with
+// YARN's reason; the sweep lists only its own installation's applications; a cancelled launch kills its
+// application; one RM request per interval serves every kernel; the launch token is on no command line, not even
+// spark-submit's, and the admins' spark-defaults.conf still applies.
 // The cluster uses its own ports (+20000), so it can run beside another engineer's default-port cluster.
 // Every application and process is stopped in t.after/after; every wait has a deadline.
 //   node --import tsx --test --test-reporter=spec server/kernels/launchers/yarn.int.test.ts
@@ -56,6 +58,11 @@ before(
       assert.equal(r.status, 200, await r.text());
     }
     const spark = sparkSubmitSettings(cluster, venv);
+    // What an admin's spark-defaults.conf says must still reach the driver now that Atrium passes a properties file.
+    fs.mkdirSync(sparkConfDir, { recursive: true });
+    fs.writeFileSync(path.join(sparkConfDir, 'spark-defaults.conf'), 'spark.atrium.it.fromDefaults applied\n');
+    // spark-submit through a wrapper that records its argv (one line per argument, then a separator).
+    fs.writeFileSync(sparkSubmitWrapper, `#!/bin/sh\nprintf '%s\\n' "$@" '--end--' >> '${submitArgvLog}'\nexec '${spark.spark.sparkSubmit}' "$@"\n`, { mode: 0o755 });
     listener = new ResponseListener({ host: '127.0.0.1', port: 0, log: quiet });
     await listener.start();
     spec = (await loadKernelspecs()).get('spark_python_yarn_cluster')!;
@@ -77,17 +84,32 @@ after(async () => {
 
 /** This test's installation: its applications carry it as a tag. */
 const INSTALLATION_ID = randomUUID();
+const sparkConfDir = path.join(workDir, 'spark-conf');
+const sparkSubmitWrapper = path.join(workDir, 'spark-submit-recording');
+const submitArgvLog = path.join(workDir, 'spark-submit-argv.log');
+/** A setting with the characters a properties file treats specially: it must reach the driver unchanged. */
+const ESCAPED_VALUE = 'a\\b=c: #d !e ü';
 
-function makeLauncher(spark: { env: Record<string, string>; conf: Record<string, string>; spark: { sparkSubmit: string; python: string } }): YarnLauncher {
+function makeLauncher(
+  spark: { env: Record<string, string>; conf: Record<string, string>; spark: { sparkSubmit: string; python: string } },
+  installationId = INSTALLATION_ID,
+): YarnLauncher {
   return new YarnLauncher({
     responseListener: listener,
     rmUrl: cluster!.rmUrl,
-    installationId: INSTALLATION_ID,
+    installationId,
     serviceUser: cluster!.superuser,
-    sparkSubmit: spark.spark.sparkSubmit,
-    submitEnv: spark.env,
+    sparkSubmit: sparkSubmitWrapper,
+    submitEnv: { ...spark.env, SPARK_CONF_DIR: sparkConfDir },
     // The harness's settings (jars in place, loopback binds) plus one small executor: 2 shared cores here.
-    sparkConf: { ...spark.conf, 'spark.executor.instances': '1', 'spark.executor.memory': '512m', 'spark.executor.cores': '1', 'spark.ui.enabled': 'false' },
+    sparkConf: {
+      ...spark.conf,
+      'spark.executor.instances': '1',
+      'spark.executor.memory': '512m',
+      'spark.executor.cores': '1',
+      'spark.ui.enabled': 'false',
+      'spark.atrium.it.escaped': ESCAPED_VALUE,
+    },
     kernelPython: spark.spark.python,
     impersonate: true,
     queueFor: async (username) => (username === 'ana' ? 'risk' : null),
@@ -145,7 +167,7 @@ async function launchKernel(t: TestContext, phases: string[] = []): Promise<{ ke
   killAppsOf(t, kernelId);
   const started = Date.now();
   const kernel = await launcher.launch(
-    { kernelId, kernelspec: spec, username: 'ana', sizeProfile: 'small', env: { KERNEL_NOTE: 'yarn-it' } },
+    { kernelId, kernelspec: spec, username: 'ana', sizeProfile: 'small', env: { KERNEL_NOTE: KERNEL_NOTE } },
     { deadlineMs: LAUNCH_MS, onPhase: (p) => phases.push(p) },
   );
   t.after(async () => {
@@ -158,6 +180,35 @@ async function launchKernel(t: TestContext, phases: string[] = []): Promise<{ ke
 }
 
 
+
+const KERNEL_NOTE = 'yarn-it: a=b #c !d ü';
+
+/**
+ * Every distinct command line on this host while `during` runs (sampled every 100 ms from /proc), to show that
+ * none holds the launch token: spark-submit's JVM, the wrapper, YARN's container scripts.
+ */
+async function commandLinesDuring<T>(during: () => Promise<T>): Promise<{ value: T; cmdlines: Set<string> }> {
+  const cmdlines = new Set<string>();
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+        try {
+          cmdlines.add(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+        } catch {
+          // it ended meanwhile
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    return { value: await during(), cmdlines };
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+}
 
 /** Runs `code` (see runCode). */
 const run = (connection: KernelConnection, code: string, ms = STEP_MS) => runCode(connection, code, ms);
@@ -176,7 +227,11 @@ function waitForDeath(kernel: KernelProcess, ms: number): Promise<DeadStatus> {
 
 test('a PySpark kernel runs as the Spark driver of a YARN cluster-mode app, as ana in risk; interrupt cancels the Spark job; stop leaves nothing running', { timeout: 15 * 60_000 }, async (t) => {
   const phases: string[] = [];
-  const { kernel, launchMs } = await launchKernel(t, phases);
+  const argvLogAt = fs.existsSync(submitArgvLog) ? fs.statSync(submitArgvLog).size : 0;
+  const {
+    value: { kernel, launchMs },
+    cmdlines,
+  } = await commandLinesDuring(() => launchKernel(t, phases));
   timings.submitToKernelInfo = seconds(launchMs);
   console.log(`# YARN kernel launch (submit → first kernel_info_reply): ${seconds(launchMs)}; phases: ${JSON.stringify(phases)}`);
   assert.ok(kernel.engine instanceof YarnAppEngine);
@@ -198,7 +253,19 @@ test('a PySpark kernel runs as the Spark driver of a YARN cluster-mode app, as a
   const launcherPid = kernel.remotePid;
   const amPid = Number(fs.readFileSync(`/proc/${launcherPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
   for (const pid of [launcherPid, amPid]) assert.doesNotMatch(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /launch-token|ATRIUM_LAUNCH_TOKEN/, `pid ${pid}`);
-  assert.match(fs.readFileSync(`/proc/${launcherPid}/environ`, 'utf8'), /(^|\0)ATRIUM_LAUNCH_TOKEN=[A-Za-z0-9_-]{16,}/);
+  const token = /(?:^|\0)ATRIUM_LAUNCH_TOKEN=([A-Za-z0-9_-]{16,})/.exec(fs.readFileSync(`/proc/${launcherPid}/environ`, 'utf8'))?.[1];
+  assert.ok(token, 'the launcher has its token in its environment');
+  // Nor spark-submit's, on the portal host: its argv as spawned, and every command line seen during the launch.
+  const submitArgv = fs.readFileSync(submitArgvLog, 'utf8').slice(argvLogAt).split('\n');
+  assert.ok(submitArgv.includes('--properties-file') && submitArgv.includes('--load-spark-defaults'), submitArgv.join(' '));
+  assert.ok(!submitArgv.some((arg) => arg.includes(token) || arg.includes('ATRIUM_LAUNCH_TOKEN')), 'spark-submit\'s argv holds no token');
+  assert.ok([...cmdlines].some((c) => c.includes('org.apache.spark.deploy.SparkSubmit')), 'the sampler saw spark-submit\'s JVM');
+  const leaking = [...cmdlines].filter((c) => c.includes(token));
+  assert.deepEqual(leaking, [], `${cmdlines.size} command lines sampled during the launch; none may hold the token`);
+  assert.deepEqual(fs.readdirSync(path.join(workDir, 'runtime', 'spark-submit')), [], 'the properties file is gone once spark-submit returned');
+  // The settings in that file arrive intact, and the admins' spark-defaults.conf still applies.
+  const settings = await run(connection, "import os; print(os.environ['KERNEL_NOTE'], spark.conf.get('spark.atrium.it.escaped'), spark.conf.get('spark.atrium.it.fromDefaults'), sep='|')");
+  assert.equal(settings.out.trim(), `${KERNEL_NOTE}|${ESCAPED_VALUE}|applied`, settings.all);
 
   const [app] = await appsTagged(kernelTag(kernel.kernelId));
   assert.ok(app);
@@ -271,7 +338,7 @@ test('a PySpark kernel runs as the Spark driver of a YARN cluster-mode app, as a
   assert.deepEqual(await appsTagged(kernelTag(kernel.kernelId), LIVE_APP_STATES), []);
 });
 
-test('an application killed outside Atrium: the kernel is seen dead within seconds with YARN\'s reason; one RM query per interval serves every kernel', { timeout: 10 * 60_000 }, async (t) => {
+test('the orphan sweep: its installation lists the application, another does not; killOrphan from another replica kills it and the kernel is seen dead within seconds with YARN\'s reason; one RM query per interval serves every kernel', { timeout: 10 * 60_000 }, async (t) => {
   const { kernel, launchMs } = await launchKernel(t);
   timings.submitToKernelInfo2 = seconds(launchMs);
   const appId = kernel.engineId;
@@ -286,13 +353,29 @@ test('an application killed outside Atrium: the kernel is seen dead within secon
   const perInterval = (launcher.poller.requests - before) / ((Date.now() - windowStart) / POLL_MS);
   assert.ok(perInterval <= 1.2, `${perInterval.toFixed(2)} RM requests per interval with two kernels followed`);
 
+  // The sweep's side: another replica of this installation (not started: no poller needed) and another installation.
+  const settings = sparkSubmitSettings(cluster!, ensureSparkVenv());
+  const replica = makeLauncher(settings);
+  const otherInstallation = makeLauncher(settings, randomUUID());
+  const own = await replica.listOwnEngines();
+  const engine = own.find((e) => e.engineId === appId);
+  assert.ok(engine, `this installation lists ${appId}: ${JSON.stringify(own)}`);
+  assert.equal(engine.kernelId, kernel.kernelId, 'the kernel id from the application\'s tag is the kernel row\'s id');
+  assert.equal(engine.label, `YARN application ${appId}`);
+  assert.ok(Math.abs(engine.createdAt.getTime() - (Date.now() - launchMs)) < 5 * 60_000, `created ${engine.createdAt.toISOString()}`);
+  assert.deepEqual((await otherInstallation.listOwnEngines()).filter((e) => e.engineId === appId), [], 'another installation does not list it');
+  await assert.rejects(otherInstallation.killOrphan(engine), /does not carry this installation's tag/, 'nor may it kill it');
+
   const killedAt = Date.now();
-  const r = await rm('PUT', `/ws/v1/cluster/apps/${appId}/state?user.name=ana`, { state: 'KILLED' });
-  assert.ok(r.status === 200 || r.status === 202, `${r.status} ${r.text}`);
+  await replica.killOrphan(engine);
   const status = await waitForDeath(kernel, 15_000);
-  timings.outsideKillToDead = seconds(Date.now() - killedAt);
+  timings.orphanKillToDead = seconds(Date.now() - killedAt);
   assert.match(status.reason, new RegExp(`YARN application ${appId} is KILLED`));
-  assert.match(status.reason, /killed by user ana/i, `YARN's own reason: ${status.reason}`);
+  assert.match(status.reason, /killed by user/i, `YARN's own reason: ${status.reason}`);
+  const [killed] = await appsTagged(kernelTag(kernel.kernelId));
+  assert.equal(killed?.state, 'KILLED', 'the RM says KILLED');
+  await replica.killOrphan(engine); // already ended: done, no error
+  assert.deepEqual((await replica.listOwnEngines()).filter((e) => e.engineId === appId), [], 'a killed application is no longer listed');
   await assert.rejects(kernel.interrupt(), (e: unknown) => e instanceof LaunchError && e.code === 'KERNEL_DEAD');
 });
 

@@ -1,31 +1,44 @@
-// Pure parts of the YARN launcher: the spark-submit command line (built as an array, every value validated),
-// driver sizing, RM replies checked with zod, launch phases from RM reports, the poller's one-query-per-interval
-// rule (against a fake RM client), and the launcher zip (importable by Python).
+// Pure parts of the YARN launcher: the spark-submit command line (built as an array, every value validated) and
+// its private properties file, driver sizing, RM replies checked with zod, launch phases from RM reports, the
+// poller's one-query-per-interval rule (against a fake RM client), the orphan sweep's side (against an in-process
+// fake RM over HTTP), spark-submit runs (against a stand-in script) and the launcher zip (importable by Python).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { LaunchError } from './base';
+import type { ResponseListener } from '../launch-protocol/response-listener';
 import { BUNDLED_LAUNCHER_PYTHONPATH } from './remote-local';
 import {
   ATRIUM_APP_TAG,
-  buildSparkSubmitArgs,
+  YarnLauncher,
   diagnosticsLine,
   driverResources,
+  installationTag,
   kernelspecSparkConf,
   kernelTag,
   launcherZip,
   phaseOf,
+  propertiesFileText,
+  runSparkSubmit,
+  sparkSubmitCommand,
   splitLauncherArgv,
   submitFailure,
   type SubmitPlan,
 } from './yarn';
-import { ResourceManagerClient, YarnAppPoller, endReason, parseAppReply, parseAppsReply, type YarnApp } from './yarn-rm';
+import { ResourceManagerClient, YarnAppPoller, endReason, ownEngineOf, parseAppReply, parseAppsReply, type YarnApp } from './yarn-rm';
+
+const INSTALLATION = '6F1C2A4E-0D2B-4C55-9E7A-1B2C3D4E5F60';
+const TOKEN = 'tok_SECRET-0123456789abcdef';
+const PROPS = '/run/atrium/spark-submit/k-1-abc.properties';
 
 const plan = (over: Partial<SubmitPlan> = {}): SubmitPlan => ({
   kernelId: 'k-1',
+  installationId: INSTALLATION,
   kernelspecName: 'spark_python_yarn_cluster',
   username: 'ana',
   impersonate: true,
@@ -34,34 +47,24 @@ const plan = (over: Partial<SubmitPlan> = {}): SubmitPlan => ({
   script: '/opt/atrium/launch_kernel.py',
   scriptArgs: ['--kernel-id', 'k-1', '--public-key', 'MCowBQYDK2VuAyEA+/='],
   pyFiles: '/var/atrium/atrium_launcher-abc.zip',
-  containerEnv: { KERNEL_ID: 'k-1', KERNEL_USERNAME: 'ana' },
+  containerEnv: { KERNEL_ID: 'k-1', KERNEL_USERNAME: 'ana', ATRIUM_LAUNCH_TOKEN: TOKEN },
   kernelPython: '/opt/venv/bin/python',
   sparkConf: { 'spark.executor.instances': '1' },
   ...over,
 });
 
-const confOf = (args: string[]) => {
-  const conf: Record<string, string> = {};
-  args.forEach((a, i) => {
-    if (a === '--conf') {
-      const [k, ...v] = args[i + 1]!.split('=');
-      conf[k!] = v.join('=');
-    }
-  });
-  return conf;
-};
+const command = (over: Partial<SubmitPlan> = {}) => sparkSubmitCommand(plan(over), PROPS);
 const flag = (args: string[], name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 
-test('spark-submit args: cluster mode, proxy user, queue, driver sized from the profile, tags, no waiting, script last', () => {
-  const args = buildSparkSubmitArgs(plan());
+test('spark-submit: cluster mode, proxy user, queue, driver sized from the profile, three tags, no waiting, script last', () => {
+  const { args, properties: conf } = command();
   assert.deepEqual(args.slice(0, 4), ['--master', 'yarn', '--deploy-mode', 'cluster']);
   assert.equal(flag(args, '--proxy-user'), 'ana');
   assert.equal(flag(args, '--queue'), 'risk');
   assert.equal(flag(args, '--driver-memory'), '1664m');
   assert.equal(flag(args, '--driver-cores'), '1');
   assert.equal(flag(args, '--files'), '/var/atrium/atrium_launcher-abc.zip');
-  const conf = confOf(args);
-  assert.equal(conf['spark.yarn.tags'], `${ATRIUM_APP_TAG},atrium-kernel-k-1`);
+  assert.equal(conf['spark.yarn.tags'], `${ATRIUM_APP_TAG},atrium-kernel-k-1,atrium-installation-${INSTALLATION.toLowerCase()}`);
   assert.equal(conf['spark.yarn.submit.waitAppCompletion'], 'false');
   assert.equal(conf['spark.yarn.maxAppAttempts'], '1');
   assert.equal(conf['spark.driver.memoryOverhead'], '384m');
@@ -69,17 +72,38 @@ test('spark-submit args: cluster mode, proxy user, queue, driver sized from the 
   assert.equal(conf['spark.yarn.appMasterEnv.KERNEL_USERNAME'], 'ana');
   assert.equal(conf['spark.yarn.appMasterEnv.PYTHONPATH'], 'atrium_launcher-abc.zip', 'the localized zip, relative to the container');
   assert.equal(conf['spark.executor.instances'], '1');
+  assert.equal(conf['spark.yarn.appMasterEnv.ATRIUM_LAUNCH_TOKEN'], TOKEN, 'the token reaches the AM through the properties file');
   // the launcher script and its arguments close the command line, untouched (no shell ever sees them)
   assert.deepEqual(args.slice(args.indexOf('/opt/atrium/launch_kernel.py')), ['/opt/atrium/launch_kernel.py', ...plan().scriptArgs]);
 });
 
+test('regression (token in ps): argv holds no setting and no secret; settings go in the properties file, with the admins\' spark-defaults.conf still loaded', () => {
+  const { args } = command({ sparkConf: { 'spark.hadoop.fs.s3a.secret.key': 'admin-secret' } });
+  assert.equal(args.includes('--conf'), false, 'no --conf at all');
+  for (const arg of args) assert.doesNotMatch(arg, /tok_SECRET|admin-secret|ATRIUM_LAUNCH_TOKEN/);
+  assert.equal(flag(args, '--properties-file'), PROPS);
+  // Without it a properties file replaces spark-defaults.conf (checked against Spark 4.1.1's spark-submit).
+  assert.ok(args.includes('--load-spark-defaults'));
+  assert.ok(args.indexOf('--load-spark-defaults') < args.indexOf('/opt/atrium/launch_kernel.py'), 'an option of spark-submit, not of the app');
+});
+
 test('without impersonation there is no --proxy-user; configuration cannot override Atrium\'s own settings', () => {
-  const args = buildSparkSubmitArgs(plan({ impersonate: false, sparkConf: { 'spark.yarn.tags': 'evil', 'spark.yarn.submit.waitAppCompletion': 'true' } }));
+  const { args, properties: conf } = command({ impersonate: false, sparkConf: { 'spark.yarn.tags': 'evil', 'spark.yarn.submit.waitAppCompletion': 'true' } });
   assert.equal(args.includes('--proxy-user'), false);
-  const conf = confOf(args);
-  assert.equal(conf['spark.yarn.tags'], `${ATRIUM_APP_TAG},atrium-kernel-k-1`);
+  assert.equal(conf['spark.yarn.tags'], `${ATRIUM_APP_TAG},atrium-kernel-k-1,atrium-installation-${INSTALLATION.toLowerCase()}`);
   assert.equal(conf['spark.yarn.submit.waitAppCompletion'], 'false');
-  assert.equal(args.filter((a) => a.startsWith('spark.yarn.tags=')).length, 1, 'each key once');
+});
+
+test('the installation tag: lowercase (as YARN stores it), within YARN\'s 100 characters, bad ids refused', () => {
+  assert.equal(installationTag(INSTALLATION), `atrium-installation-${INSTALLATION.toLowerCase()}`);
+  assert.equal(installationTag('x'.repeat(80)).length, 100);
+  for (const bad of ['', 'x'.repeat(81), 'a,b', 'a b', 'ü', '-a']) assert.throws(() => installationTag(bad), /cannot be a YARN tag/, JSON.stringify(bad));
+});
+
+test('the properties file: one key=value a line, backslashes escaped (Java properties), nothing else touched', () => {
+  const text = propertiesFileText({ 'spark.a': 'x=y: #z !w', 'spark.b': 'C:\\tmp\\', 'spark.c': 'ü€', 'spark.yarn.appMasterEnv.ATRIUM_LAUNCH_TOKEN': TOKEN });
+  assert.deepEqual(text.split('\n').slice(1), ['spark.a=x=y: #z !w', 'spark.b=C:\\\\tmp\\\\', 'spark.c=ü€', `spark.yarn.appMasterEnv.ATRIUM_LAUNCH_TOKEN=${TOKEN}`, '']);
+  assert.match(text.split('\n')[0]!, /^#/);
 });
 
 test('driver resources: the AM container (memory + overhead) matches the size profile', () => {
@@ -108,13 +132,13 @@ test('values that could escape into YARN\'s launch script or a command line are 
   ];
   for (const [what, over, message] of refused) {
     assert.throws(
-      () => buildSparkSubmitArgs(plan(over)),
+      () => command(over),
       (e: unknown) => e instanceof LaunchError && e.code === 'INVALID_REQUEST' && message.test(e.message),
       what,
     );
   }
   // ordinary values pass, spaces included (argv, not a shell)
-  assert.doesNotThrow(() => buildSparkSubmitArgs(plan({ containerEnv: { KERNEL_NOTE: 'a b, c=d (e)' } })));
+  assert.doesNotThrow(() => command({ containerEnv: { KERNEL_NOTE: 'a b, c=d (e)' } }));
 });
 
 test('a failed spark-submit is told by its exception lines, not its stack frames', () => {
@@ -129,6 +153,7 @@ test('a failed spark-submit is told by its exception lines, not its stack frames
   assert.match(told, /Permission denied: user=ana, access=WRITE/);
   assert.doesNotMatch(told, /\tat |more$/m);
   assert.equal(submitFailure(['some', 'plain', 'lines']), 'some\nplain\nlines');
+  assert.match(submitFailure(['Error: Unrecognized option: --load-spark-defaults']), /^this spark-submit is older than Spark 4\.0/);
 });
 
 test('the kernelspec argv: [python] launcher.py args → primary resource + application args', () => {
@@ -298,4 +323,154 @@ test('the launcher zip holds atrium_launcher/*.py, is stable for the same files,
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the orphan sweep\'s view of an application: kernel id from its tag, engine id = application id, start time', () => {
+  const own = installationTag(INSTALLATION);
+  const a = (over: Partial<Record<keyof YarnApp, unknown>>) => parseAppReply({ app: app({ applicationTags: `atrium,atrium-kernel-k-1,${own}`, ...over }) });
+  const now = new Date('2026-03-07T03:10:00Z');
+  assert.deepEqual(ownEngineOf(a({}), own, now), {
+    launcher: 'yarn',
+    kernelId: 'k-1',
+    engineId: 'application_1700000000000_0007',
+    label: 'YARN application application_1700000000000_0007',
+    createdAt: new Date(1700000000000),
+  });
+  const skipped: [string, Partial<Record<keyof YarnApp, unknown>>][] = [
+    ['no kernel tag', { applicationTags: `atrium,${own}` }],
+    ['two kernel tags', { applicationTags: `atrium,atrium-kernel-a,atrium-kernel-b,${own}` }],
+    ['an unparseable kernel tag', { applicationTags: `atrium,atrium-kernel-,${own}` }],
+    ['another installation (the RM filter is not trusted alone)', { applicationTags: 'atrium,atrium-kernel-k-1,atrium-installation-other' }],
+  ];
+  for (const [what, over] of skipped) assert.equal(ownEngineOf(a(over), own, now), undefined, what);
+  assert.deepEqual(ownEngineOf(a({ startedTime: 0 }), own, now)?.createdAt, now, 'undated counts as young');
+});
+
+/** A stand-in spark-submit: records its argv and what it finds at --properties-file, then behaves as $FAKE_MODE says. */
+function fakeSparkSubmit(dir: string): string {
+  const script = path.join(dir, 'spark-submit');
+  fs.writeFileSync(
+    script,
+    [
+      '#!/bin/sh',
+      'printf "%s\\n" "$@" > "$FAKE_OUT/argv"',
+      'file=""; prev=""; for a in "$@"; do [ "$prev" = "--properties-file" ] && file="$a"; prev="$a"; done',
+      'stat -c "%a" "$file" > "$FAKE_OUT/file-mode"; stat -c "%a" "$(dirname "$file")" > "$FAKE_OUT/dir-mode"; cp "$file" "$FAKE_OUT/properties"',
+      'echo "INFO Client: Submitted application application_1_0042"',
+      'case "$FAKE_MODE" in fail) echo "Exception in thread main java.io.IOException: no: queue risk" >&2; exit 3;; hang) sleep 60;; esac',
+      'exit 0',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return script;
+}
+
+test('regression (token in ps): spark-submit gets its settings from a 0600 file in a 0700 dir, removed when it returns, fails or times out', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-submit-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const program = fakeSparkSubmit(dir);
+  const submitDir = path.join(dir, 'runtime', 'spark-submit');
+  fs.mkdirSync(submitDir, { recursive: true, mode: 0o755 }); // a looser existing dir is tightened
+  for (const mode of ['ok', 'fail', 'hang'] as const) {
+    const out = fs.mkdtempSync(path.join(dir, `out-${mode}-`));
+    const propertiesFile = path.join(submitDir, `k-1-${mode}.properties`);
+    const { args, properties } = sparkSubmitCommand(plan(), propertiesFile);
+    const started = Date.now();
+    const outcome = await runSparkSubmit({
+      kernelId: 'k-1',
+      program,
+      args,
+      properties,
+      propertiesFile,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', FAKE_OUT: out, FAKE_MODE: mode },
+      deadlineMs: mode === 'hang' ? 1_500 : 30_000,
+    });
+    assert.equal(outcome.status, { ok: 'submitted', fail: 'failed', hang: 'timeout' }[mode]);
+    assert.equal(outcome.appId, 'application_1_0042');
+    if (mode === 'hang') assert.ok(Date.now() - started < 10_000, 'the deadline ended the wait');
+    if (outcome.status === 'failed') assert.equal(outcome.code, 3);
+    const argv = fs.readFileSync(path.join(out, 'argv'), 'utf8');
+    assert.doesNotMatch(argv, /tok_SECRET|ATRIUM_LAUNCH_TOKEN/, `${mode}: the token is not on argv`);
+    assert.match(fs.readFileSync(path.join(out, 'properties'), 'utf8'), new RegExp(`^spark\\.yarn\\.appMasterEnv\\.ATRIUM_LAUNCH_TOKEN=${TOKEN}$`, 'm'));
+    assert.equal(fs.readFileSync(path.join(out, 'file-mode'), 'utf8').trim(), '600', mode);
+    assert.equal(fs.readFileSync(path.join(out, 'dir-mode'), 'utf8').trim(), '700', mode);
+    assert.equal(fs.existsSync(propertiesFile), false, `${mode}: the file is gone once spark-submit ${mode === 'ok' ? 'returned' : mode === 'fail' ? 'failed' : 'was killed'}`);
+  }
+  assert.deepEqual(fs.readdirSync(submitDir), []);
+  await assert.rejects(
+    runSparkSubmit({ kernelId: 'k-1', program: path.join(dir, 'missing'), args: [], properties: {}, propertiesFile: path.join(submitDir, 'x.properties'), env: {}, deadlineMs: 5_000 }),
+    (e: unknown) => e instanceof LaunchError && /cannot run .*missing/.test(e.message),
+  );
+  assert.deepEqual(fs.readdirSync(submitDir), [], 'removed when spark-submit cannot even start');
+});
+
+/** An in-process ResourceManager over HTTP: a table of apps, and a log of the requests it got. */
+async function fakeRmServer(t: { after(fn: () => unknown): void }, apps: ReturnType<typeof app>[]) {
+  const requests: string[] = [];
+  let fail = false;
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url!, 'http://rm');
+    requests.push(`${req.method} ${url.pathname}${url.search}`);
+    const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (fail) return send(500, { RemoteException: { message: 'boom' } });
+    if (url.pathname === '/ws/v1/cluster/apps') {
+      const tags = url.searchParams.get('applicationTags')!.split(',');
+      const states = url.searchParams.get('states')?.split(',');
+      const found = apps.filter((a) => String(a.applicationTags).split(',').some((tg) => tags.includes(tg)) && (!states || states.includes(String(a.state))));
+      return send(200, { apps: found.length ? { app: found } : null });
+    }
+    const one = /^\/ws\/v1\/cluster\/apps\/([^/]+)(\/state)?$/.exec(url.pathname);
+    const target = apps.find((a) => a.id === one?.[1]);
+    if (!target) return send(404, { RemoteException: { message: 'not found' } });
+    if (!one![2]) return send(200, { app: target });
+    target.state = 'KILLED';
+    return send(202, { state: 'KILLED' });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, setFail: (f: boolean) => (fail = f) };
+}
+
+test('listOwnEngines: one RM query by the installation tag for live states; killOrphan: RM kill, ended = done, another installation\'s app refused', async (t) => {
+  const own = installationTag(INSTALLATION);
+  const apps = [
+    app({ id: 'application_1_0001', state: 'RUNNING', applicationTags: `atrium,atrium-kernel-a,${own}` }),
+    app({ id: 'application_1_0002', state: 'ACCEPTED', applicationTags: `atrium,atrium-kernel-b,${own}` }),
+    app({ id: 'application_1_0003', state: 'FINISHED', applicationTags: `atrium,atrium-kernel-c,${own}` }),
+    app({ id: 'application_1_0004', state: 'RUNNING', applicationTags: `atrium,${own}` }),
+    app({ id: 'application_1_0005', state: 'RUNNING', applicationTags: 'atrium,atrium-kernel-d,atrium-installation-other' }),
+  ];
+  const rm = await fakeRmServer(t, apps);
+  const launcher = new YarnLauncher({
+    responseListener: {} as ResponseListener, // no launch here
+    rmUrl: rm.url,
+    installationId: INSTALLATION,
+    serviceUser: 'atrium',
+    runtimeDir: os.tmpdir(),
+  });
+  const listed = await launcher.listOwnEngines();
+  assert.deepEqual(listed.map((e) => [e.kernelId, e.engineId, e.label]), [
+    ['a', 'application_1_0001', 'YARN application application_1_0001'],
+    ['b', 'application_1_0002', 'YARN application application_1_0002'],
+  ]);
+  assert.equal(rm.requests.length, 1, 'one request');
+  const query = new URL(`http://rm${rm.requests[0]!.slice(4)}`).searchParams;
+  assert.equal(query.get('applicationTags'), own);
+  assert.equal(query.get('states'), 'NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING');
+
+  rm.requests.length = 0;
+  await launcher.killOrphan(listed[0]!);
+  assert.deepEqual(rm.requests.map((r) => r.split('?')[0]), ['GET /ws/v1/cluster/apps/application_1_0001', 'PUT /ws/v1/cluster/apps/application_1_0001/state']);
+  assert.equal(apps[0]!.state, 'KILLED');
+  rm.requests.length = 0;
+  await launcher.killOrphan(listed[0]!); // already ended: success, no second kill
+  await launcher.killOrphan({ ...listed[0]!, engineId: 'application_1_0099' }); // unknown to the RM: nothing to kill
+  assert.deepEqual(rm.requests.map((r) => r.split('?')[0]), ['GET /ws/v1/cluster/apps/application_1_0001', 'GET /ws/v1/cluster/apps/application_1_0099']);
+  await assert.rejects(launcher.killOrphan({ ...listed[1]!, engineId: 'application_1_0005' }), /does not carry this installation's tag/);
+  assert.equal(apps[4]!.state, 'RUNNING', 'another installation\'s application is left running');
+  await assert.rejects(launcher.killOrphan({ ...listed[1]!, launcher: 'kubernetes' }), /listed by the kubernetes launcher/);
+
+  rm.setFail(true);
+  await assert.rejects(launcher.listOwnEngines(), /cannot list this installation's YARN applications \(tag atrium-installation-[0-9a-f-]+\): .*500/);
+  assert.throws(() => new YarnLauncher({ responseListener: {} as ResponseListener, rmUrl: rm.url, installationId: 'a,b', runtimeDir: os.tmpdir() }), /cannot be a YARN tag/);
 });

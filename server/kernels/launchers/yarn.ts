@@ -2,16 +2,21 @@
 // application, run as the analyst. Only the engine step lives here (remote.ts does the launch protocol):
 //   spark-submit --master yarn --deploy-mode cluster of Atrium's Python launcher (an argv array, every value
 //   validated; never a shell string) with --proxy-user <analyst>, the team's queue, the driver sized from the
-//   chosen size profile, the tags `atrium` + `atrium-kernel-<id>` (the application is found by its tag, never by
-//   scanning), and spark.yarn.submit.waitAppCompletion=false so spark-submit returns once YARN has the app.
+//   chosen size profile, the tags `atrium` + `atrium-kernel-<id>` + `atrium-installation-<id>` (the application
+//   is found by its tag, never by scanning), and spark.yarn.submit.waitAppCompletion=false so spark-submit
+//   returns once YARN has the app.
+// Every setting (--conf) goes through a 0600 properties file that lives only while spark-submit runs, never
+// argv: the container environment holds the one-time launch token, and any local user of the portal host can
+// read a command line in `ps`. `--load-spark-defaults` (Spark 4.0+) keeps the admins' spark-defaults.conf.
 // The application's life is the kernel's life: poll()/waitForExit() read the one ResourceManager poller
 // (yarn-rm.ts); kill() is the RM REST kill. While a launch is pending the RM's states become launch phases
 // ("submitted to YARN", "accepted by YARN: <diagnostics>", "running on <host>").
+// listOwnEngines()/killOrphan() serve the orphan sweep (orphan-sweeper.ts): one RM query by the installation tag.
 // Touch this file when the spark-submit command line or the kernel's container environment changes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { z } from 'zod';
@@ -19,11 +24,23 @@ import { USERNAME_PATTERN } from '../../identity/names';
 import { chooseSize, sizeTableOf, type SizeProfile } from '../../quota/sizes';
 import { launcherConfig } from '../kernelspecs';
 import type { JsonObject } from '../protocol/messages';
-import { LaunchError, type DeadStatus, type KernelStatus, type LaunchOptions, type LaunchRequest, type SerializedKernel } from './base';
+import { LaunchError, type ClusterEngine, type DeadStatus, type KernelStatus, type LaunchOptions, type LaunchRequest, type SerializedKernel } from './base';
 import { HOST_ENV_ALLOW_LIST } from './local';
 import { RemoteLauncher, type EngineStart, type RemoteEngine, type RemoteKernelProcess, type RemoteLauncherOptions } from './remote';
 import { BUNDLED_LAUNCHER_PYTHONPATH } from './remote-local';
-import { ResourceManagerClient, YarnAppPoller, amHost, latest, type AppView, type YarnApp } from './yarn-rm';
+import {
+  LIVE_APP_STATES,
+  ResourceManagerClient,
+  ResourceManagerError,
+  YarnAppPoller,
+  amHost,
+  appTags,
+  isFinal,
+  latest,
+  ownEngineOf,
+  type AppView,
+  type YarnApp,
+} from './yarn-rm';
 
 /** Every Atrium application carries this tag; the poller's one query filters on it. */
 export const ATRIUM_APP_TAG = 'atrium';
@@ -34,6 +51,21 @@ const DEFAULT_YARN_LAUNCH_DEADLINE_MS = 300_000;
 const OUTPUT_TAIL_LINES = 30;
 
 export const kernelTag = (kernelId: string) => `atrium-kernel-${kernelId.toLowerCase()}`;
+
+/**
+ * An installation id fit for a YARN tag: YARN allows at most 100 printable ASCII characters per tag (by default,
+ * yarn.resourcemanager.application.max-tag.length) and lowercases them; "atrium-installation-" takes 20, and a
+ * comma would split spark.yarn.tags.
+ */
+const INSTALLATION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/;
+
+/** The tag of every application this installation submits; the orphan sweep lists by it. */
+export function installationTag(installationId: string): string {
+  if (!INSTALLATION_ID.test(installationId)) {
+    throw new Error(`the installation id "${installationId}" cannot be a YARN tag (1-80 letters, digits, _ or -)`);
+  }
+  return `atrium-installation-${installationId.toLowerCase()}`;
+}
 
 // --- configuration ---
 
@@ -90,6 +122,7 @@ export function driverResources(size: SizeProfile): { memoryMb: number; overhead
 
 export interface SubmitPlan {
   kernelId: string;
+  installationId: string;
   kernelspecName: string;
   username: string;
   impersonate: boolean;
@@ -142,9 +175,13 @@ export function validatePlan(plan: SubmitPlan): void {
   }
 }
 
-/** The spark-submit arguments (after the program). Atrium's own settings come last, so configuration cannot override them. */
-export function buildSparkSubmitArgs(plan: SubmitPlan): string[] {
+/**
+ * The spark-submit command line and the settings that go in its properties file (never on argv: see the top of
+ * the file). Atrium's own settings are set last, so configuration cannot override them.
+ */
+export function sparkSubmitCommand(plan: SubmitPlan, propertiesFile: string): { args: string[]; properties: Record<string, string> } {
   validatePlan(plan);
+  if (/[\0-\x1f\x7f]/.test(propertiesFile)) throw invalid(plan.kernelId, 'the properties file path holds control characters');
   const driver = driverResources(plan.size);
   const conf: Record<string, string> = { ...plan.sparkConf };
   if (plan.kernelPython) {
@@ -153,7 +190,7 @@ export function buildSparkSubmitArgs(plan: SubmitPlan): string[] {
   }
   for (const [name, value] of Object.entries(plan.containerEnv)) conf[`spark.yarn.appMasterEnv.${name}`] = value;
   Object.assign(conf, {
-    'spark.yarn.tags': `${ATRIUM_APP_TAG},${kernelTag(plan.kernelId)}`,
+    'spark.yarn.tags': [ATRIUM_APP_TAG, kernelTag(plan.kernelId), installationTag(plan.installationId)].join(','),
     // spark-submit returns once YARN accepted the app: the portal follows it through the RM, not a client JVM.
     'spark.yarn.submit.waitAppCompletion': 'false',
     // A second attempt would start a second kernel for a launch that is already settled.
@@ -173,10 +210,96 @@ export function buildSparkSubmitArgs(plan: SubmitPlan): string[] {
     // Localized into the AM's working directory and put on its PYTHONPATH (below). Not --py-files: the driver's
     // SparkContext would then try to re-add the portal's local path and warn in the user's first cell.
     '--files', plan.pyFiles,
+    // With a properties file Spark skips spark-defaults.conf unless told to load it too (Spark 4.0+). Precedence
+    // stays as it was with --conf: this file, then the admins' defaults.
+    '--properties-file', propertiesFile,
+    '--load-spark-defaults',
+    plan.script,
+    ...plan.scriptArgs,
   ];
-  for (const [key, value] of Object.entries(conf)) args.push('--conf', `${key}=${value}`);
-  args.push(plan.script, ...plan.scriptArgs);
-  return args;
+  return { args, properties: conf };
+}
+
+/**
+ * A Java properties file (what spark-submit reads, as UTF-8) for settings whose names and values were
+ * validated (no control characters). Only the backslash needs escaping in a value; key characters are escaped
+ * anyway. Note: Spark trims each value it reads from a file, so leading and trailing spaces do not survive.
+ */
+export function propertiesFileText(properties: Record<string, string>): string {
+  const key = (k: string) => k.replace(/[\\=: #!]/g, (c) => `\\${c}`);
+  const lines = Object.entries(properties).map(([k, v]) => `${key(k)}=${v.replace(/\\/g, '\\\\')}`);
+  return ['# One spark-submit by Atrium; removed as soon as it returns.', ...lines, ''].join('\n');
+}
+
+export interface SparkSubmitRun {
+  kernelId: string;
+  program: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Written (0600, in a 0700 directory) before spark-submit starts and removed once it ended, whatever the outcome. */
+  propertiesFile: string;
+  properties: Record<string, string>;
+  deadlineMs: number;
+}
+
+export type SparkSubmitOutcome =
+  | { status: 'submitted'; appId?: string; tail: string[] }
+  | { status: 'failed'; code: number | null; signal: NodeJS.Signals | null; appId?: string; tail: string[] }
+  | { status: 'timeout'; appId?: string; tail: string[] };
+
+/** Runs spark-submit once, with its settings in a private properties file; its process group is killed at the deadline. */
+export async function runSparkSubmit(run: SparkSubmitRun): Promise<SparkSubmitOutcome> {
+  const dir = path.dirname(run.propertiesFile);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700); // it may have existed with a looser mode
+  // 'wx': never through a file (or link) that is already there.
+  await writeFile(run.propertiesFile, propertiesFileText(run.properties), { mode: 0o600, flag: 'wx' });
+  try {
+    return await spawnAndWait(run);
+  } finally {
+    await rm(run.propertiesFile, { force: true });
+  }
+}
+
+async function spawnAndWait(run: SparkSubmitRun): Promise<SparkSubmitOutcome> {
+  let child: ChildProcess;
+  try {
+    child = await new Promise<ChildProcess>((resolve, reject) => {
+      const c = spawn(run.program, run.args, { env: run.env as NodeJS.ProcessEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      c.once('spawn', () => resolve(c));
+      c.once('error', reject);
+    });
+  } catch (error) {
+    throw new LaunchError('LAUNCH_FAILED', `kernel ${run.kernelId}: cannot run ${run.program}: ${(error as Error).message}`, { kernelId: run.kernelId, cause: error });
+  }
+  const tail: string[] = [];
+  let appId: string | undefined;
+  const take = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      appId ??= /Submitted application (application_\d+_\d+)/.exec(line)?.[1];
+      tail.push(line);
+      if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
+    }
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }));
+    timer = setTimeout(() => resolve('timeout'), run.deadlineMs);
+  });
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // it ended meanwhile
+    }
+    return { status: 'timeout', appId, tail };
+  }
+  if (outcome.code === 0) return { status: 'submitted', appId, tail };
+  return { status: 'failed', ...outcome, appId, tail };
 }
 
 const SparkConfSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
@@ -296,12 +419,19 @@ export class YarnLauncher extends RemoteLauncher {
   /** Why a pending launch was cancelled, so its error says so. */
   private readonly cancellations = new Map<string, string>();
   private zip: Promise<string> | undefined;
+  /** `atrium-installation-<id>`: on every application submitted here; what listOwnEngines() asks the RM for. */
+  readonly installationTag: string;
+  /** Properties files of spark-submits under way (one per launch; see runSparkSubmit). */
+  private readonly submitDir: string;
+  private staleSubmitFilesSwept = false;
 
   constructor(options: YarnLauncherOptions) {
     super({ ...options, launchDeadlineMs: options.launchDeadlineMs ?? DEFAULT_YARN_LAUNCH_DEADLINE_MS });
     this.opts = options;
     this.hostEnv = options.hostEnv ?? process.env;
     if (!QUEUE.test(options.defaultQueue ?? 'default')) throw new Error(`"${options.defaultQueue}" is not a YARN queue name`);
+    this.installationTag = installationTag(options.installationId);
+    this.submitDir = path.join(options.runtimeDir, 'spark-submit');
     this.rm = new ResourceManagerClient({ url: options.rmUrl, user: options.serviceUser });
     this.poller = new YarnAppPoller({ client: this.rm, commonTag: ATRIUM_APP_TAG, intervalMs: options.pollIntervalMs, logger: options.logger });
   }
@@ -313,6 +443,42 @@ export class YarnLauncher extends RemoteLauncher {
 
   stop(): Promise<void> {
     return this.poller.stop();
+  }
+
+  /**
+   * This installation's live applications (one RM request, by the installation tag), for the orphan sweep.
+   * Applications without a single kernel tag are left out. Throws a ResourceManagerError when the RM fails.
+   */
+  async listOwnEngines(): Promise<ClusterEngine[]> {
+    let apps: YarnApp[];
+    try {
+      apps = await this.rm.listApps({ tags: [this.installationTag], states: LIVE_APP_STATES });
+    } catch (error) {
+      throw new ResourceManagerError(`cannot list this installation's YARN applications (tag ${this.installationTag}): ${(error as Error).message}`, (error as ResourceManagerError).status);
+    }
+    return apps.flatMap((app) => ownEngineOf(app, this.installationTag) ?? []);
+  }
+
+  /**
+   * The RM REST kill of an application the sweep found no kernel owns. An application that has ended, or that
+   * the RM no longer knows, counts as killed. One carrying another installation's tags is refused: a sweep only
+   * ever touches its own installation's applications.
+   */
+  async killOrphan(engine: ClusterEngine): Promise<void> {
+    if (engine.launcher !== this.name) throw new Error(`the YARN launcher cannot kill ${engine.label} (listed by the ${engine.launcher} launcher)`);
+    let app: YarnApp;
+    try {
+      app = await this.rm.getApp(engine.engineId);
+    } catch (error) {
+      if (error instanceof ResourceManagerError && error.status === 404) return;
+      throw error;
+    }
+    if (isFinal(app.state)) return;
+    if (!appTags(app).includes(this.installationTag)) {
+      throw new Error(`${engine.label} does not carry this installation's tag ${this.installationTag}; it was left running`);
+    }
+    await this.rm.killApp(app.id);
+    this.poller.refresh();
   }
 
   override async launch(request: LaunchRequest, options: LaunchOptions = {}): Promise<RemoteKernelProcess> {
@@ -351,10 +517,16 @@ export class YarnLauncher extends RemoteLauncher {
       this.zip = undefined;
       throw error;
     });
+    // The token would sit on spark-submit's command line here and on the AM's on the node, readable by all.
+    if (kernelspec.spec.argv.some((arg) => arg.includes('{launch_token}'))) {
+      throw invalid(kernelId, `kernelspec ${kernelspec.name} passes {launch_token} in its argv; on YARN pass it in env (ATRIUM_LAUNCH_TOKEN) instead`);
+    }
     const { script, scriptArgs } = splitLauncherArgv(argv, kernelspec.resourceDir, kernelId);
     const impersonate = this.opts.impersonate ?? true;
-    const args = buildSparkSubmitArgs({
+    const propertiesFile = path.join(this.submitDir, `${kernelId}-${randomBytes(6).toString('hex')}.properties`);
+    const command = sparkSubmitCommand({
       kernelId,
+      installationId: this.opts.installationId,
       kernelspecName: kernelspec.name,
       username: request.username,
       impersonate,
@@ -366,12 +538,12 @@ export class YarnLauncher extends RemoteLauncher {
       containerEnv: env,
       kernelPython: this.opts.kernelPython,
       sparkConf: { ...this.opts.sparkConf, ...kernelspecSparkConf(launcherConfig(kernelspec), kernelId) },
-    });
+    }, propertiesFile);
 
     const report = (phase: string) => this.phaseReporters.get(kernelId)?.(phase);
     report(`submitting to YARN (queue ${queue}${impersonate ? `, as ${request.username}` : ''})`);
     const tag = kernelTag(kernelId);
-    const submitted = await this.submit(kernelId, args);
+    const submitted = await this.submit(kernelId, { ...command, propertiesFile });
     this.poller.track(tag, submitted.appId);
     report(`submitted to YARN${submitted.appId ? ` as ${submitted.appId}` : ''}`);
     return new YarnAppEngine({ tag, appId: submitted.appId, poller: this.poller, rm: this.rm, onPhase: report, logger: this.logger });
@@ -389,8 +561,12 @@ export class YarnLauncher extends RemoteLauncher {
     return new YarnAppEngine({ ...parsed.data, poller: this.poller, rm: this.rm, logger: this.logger });
   }
 
-  /** Runs spark-submit; resolves once it returned 0 (the app is with YARN). Its output tail names any failure. */
-  private async submit(kernelId: string, args: string[]): Promise<{ appId?: string }> {
+  /**
+   * Runs spark-submit; resolves once it returned 0 (the app is with YARN) with the application id (from its
+   * output, else one RM lookup by the kernel tag: the kernel row's engine_id must be the id, not a placeholder).
+   * Its output tail names any failure.
+   */
+  private async submit(kernelId: string, command: { args: string[]; properties: Record<string, string>; propertiesFile: string }): Promise<{ appId?: string }> {
     const program = this.opts.sparkSubmit ?? 'spark-submit';
     const env: Record<string, string> = {};
     for (const name of [...HOST_ENV_ALLOW_LIST, 'JAVA_HOME']) {
@@ -398,52 +574,36 @@ export class YarnLauncher extends RemoteLauncher {
       if (value !== undefined) env[name] = value;
     }
     Object.assign(env, this.opts.submitEnv);
-    let child: ChildProcess;
-    try {
-      child = await new Promise<ChildProcess>((resolve, reject) => {
-        const c = spawn(program, args, { env: env as NodeJS.ProcessEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-        c.once('spawn', () => resolve(c));
-        c.once('error', reject);
-      });
-    } catch (error) {
-      throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: cannot run ${program}: ${(error as Error).message}`, { kernelId, cause: error });
-    }
-    const tail: string[] = [];
-    let appId: string | undefined;
-    const take = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line.trim()) continue;
-        appId ??= /Submitted application (application_\d+_\d+)/.exec(line)?.[1];
-        tail.push(line);
-        if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
-      }
-    };
-    child.stdout?.on('data', take);
-    child.stderr?.on('data', take);
+    await this.sweepStaleSubmitFiles();
     const deadlineMs = this.opts.submitDeadlineMs ?? DEFAULT_SUBMIT_DEADLINE_MS;
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'>((resolve) => {
-      child.once('close', (code, signal) => resolve({ code, signal }));
-      timer = setTimeout(() => resolve('timeout'), deadlineMs);
-    });
-    clearTimeout(timer);
-    if (outcome !== 'timeout' && outcome.code === 0) return { appId };
+    const outcome = await runSparkSubmit({ kernelId, program, env, deadlineMs, ...command });
+    const byTag = async () => latest(await this.rm.listApps({ tags: [kernelTag(kernelId)] }).catch(() => []))?.id;
+    if (outcome.status === 'submitted') return { appId: outcome.appId ?? (await byTag()) };
 
-    if (outcome === 'timeout') {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // it ended meanwhile
-      }
-    }
     // Whatever reached YARN is killed: a failed launch leaves nothing running.
-    const orphan = appId ?? latest(await this.rm.listApps({ tags: [kernelTag(kernelId)] }).catch(() => []))?.id;
+    const orphan = outcome.appId ?? (await byTag());
     if (orphan) await this.rm.killApp(orphan).catch(() => {});
-    const how = outcome === 'timeout' ? `did not return within ${deadlineMs} ms; it was killed` : `failed (${outcome.signal ?? `exit code ${outcome.code}`})`;
-    throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: spark-submit ${how}${orphan ? ` (application ${orphan} killed)` : ''}:\n${submitFailure(tail)}`, {
+    const how = outcome.status === 'timeout' ? `did not return within ${deadlineMs} ms; it was killed` : `failed (${outcome.signal ?? `exit code ${outcome.code}`})`;
+    throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: spark-submit ${how}${orphan ? ` (application ${orphan} killed)` : ''}:\n${submitFailure(outcome.tail)}`, {
       kernelId,
       engineId: orphan,
     });
+  }
+
+  /**
+   * Once per process: properties files a crashed portal left behind (they hold a launch token, useless by now).
+   * Only files older than the submit deadline, so another process sharing the runtime dir keeps its own.
+   */
+  private async sweepStaleSubmitFiles(): Promise<void> {
+    if (this.staleSubmitFilesSwept) return;
+    this.staleSubmitFilesSwept = true;
+    const names = await readdir(this.submitDir).catch(() => [] as string[]);
+    const before = Date.now() - 2 * (this.opts.submitDeadlineMs ?? DEFAULT_SUBMIT_DEADLINE_MS);
+    for (const name of names.filter((n) => n.endsWith('.properties'))) {
+      const file = path.join(this.submitDir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (info && info.mtimeMs < before) await rm(file, { force: true }).catch(() => {});
+    }
   }
 }
 
@@ -454,7 +614,9 @@ export class YarnLauncher extends RemoteLauncher {
 export function submitFailure(lines: readonly string[]): string {
   const text = lines.filter((l) => !/^\s+at |^\s*\.\.\. \d+ more|^\s*Caused by: java\.lang\.reflect/.test(l));
   const errors = [...new Set(text.filter((l) => /(Exception|Error)\b.*:|denied|not allowed|does not exist|refused/i.test(l)).map((l) => l.trim()))];
-  return (errors.length ? errors.slice(-4) : text.slice(-6)).join('\n');
+  const told = (errors.length ? errors.slice(-4) : text.slice(-6)).join('\n');
+  // Spark before 4.0 has no --load-spark-defaults (see sparkSubmitCommand).
+  return text.some((l) => l.includes('--load-spark-defaults')) ? `this spark-submit is older than Spark 4.0, which Atrium's YARN launcher needs:\n${told}` : told;
 }
 
 // --- the engine: one YARN application ---
