@@ -55,7 +55,7 @@ describe(`orphan sweep on ${testDbKind}`, () => {
   });
   after(() => close());
 
-  async function kernelRow(state: "starting" | "idle" | "restarting" | "dead", engineId: string | null) {
+  async function kernelRow(state: "starting" | "idle" | "busy" | "restarting" | "dead", engineId: string | null) {
     const row = await insertKernel(db, { id: randomUUID(), ownerId: ana.id, teamId: null, kernelspec: "python_yarn", launcher: "yarn", sizeProfile: null });
     if (engineId) await updateKernel(db, row.id, { engineId });
     if (state === "dead") await markKernelDead(db, { id: row.id, reason: "stopped", detail: "stopped by ana" });
@@ -80,13 +80,17 @@ describe(`orphan sweep on ${testDbKind}`, () => {
     cluster.add(starting, "app_7"); // a launch in progress
     cluster.add(youngDead, "app_8", new Date(NOW.getTime() - 5_000)); // inside the grace
     cluster.add("not-a-uuid", "app_9"); // a label Atrium never wrote: no row can own it
+    const placeholder = await kernelRow("idle", "YARN application tagged atrium-kernel-x"); // id unknown when written
+    cluster.add(placeholder, "app_10");
+    const currentGone = await kernelRow("busy", "app_11"); // its current engine is not listed (just died)
+    cluster.add(currentGone, "app_12");
 
     const sweeper = new OrphanSweeper({ db, launchers: () => [cluster], intervalMs: 60_000, now: () => NOW });
     const report = await sweeper.sweepOnce();
     assert.deepEqual(report.killed.sort(), ["engine app_2", "engine app_3", "engine app_3b", "engine app_9"]);
     assert.deepEqual(report.failed, []);
-    for (const kept of ["app_1", "app_4", "app_6", "app_7", "app_8"]) assert.ok(cluster.has(kept), `${kept} kept`);
-    assert.equal(cluster.engines.length, 5);
+    for (const kept of ["app_1", "app_4", "app_6", "app_7", "app_8", "app_10", "app_12"]) assert.ok(cluster.has(kept), `${kept} kept`);
+    assert.equal(cluster.engines.length, 7);
   });
 
   it("reports a failed kill and a launcher it could not list, sweeps the others, and tries again next time", async () => {
@@ -120,14 +124,16 @@ describe(`orphan sweep on ${testDbKind}`, () => {
 
 describe("judgeEngine", () => {
   const engine: ClusterEngine = { launcher: "yarn", kernelId: randomUUID(), engineId: "app_1", label: "x", createdAt: old };
+  const listed = new Set(["app_1", "app_2"]);
   it("says why an engine is an orphan", () => {
-    assert.deepEqual(judgeEngine(engine, { state: "dead", engineId: "app_1", endReason: "culled" }, NOW, 1000), { orphan: true, why: "its kernel ended (culled)" });
-    assert.deepEqual(judgeEngine(engine, { state: "busy", engineId: "app_2", endReason: null }, NOW, 1000), { orphan: true, why: "its kernel now runs as app_2 (left from a restart)" });
-    assert.deepEqual(judgeEngine(engine, undefined, NOW, 1000), { orphan: true, why: "no kernel record names it" });
+    assert.deepEqual(judgeEngine(engine, { state: "dead", engineId: "app_1", endReason: "culled" }, NOW, 1000, listed), { orphan: true, why: "its kernel ended (culled)" });
+    assert.deepEqual(judgeEngine(engine, { state: "busy", engineId: "app_2", endReason: null }, NOW, 1000, listed), { orphan: true, why: "its kernel now runs as app_2 (left from a restart)" });
+    assert.deepEqual(judgeEngine(engine, undefined, NOW, 1000, listed), { orphan: true, why: "no kernel record names it" });
   });
-  it("never judges an engine inside the grace, or one whose kernel is launching", () => {
-    assert.equal(judgeEngine({ ...engine, createdAt: NOW }, undefined, NOW, 1000).orphan, false);
-    assert.equal(judgeEngine(engine, { state: "restarting", engineId: "app_0", endReason: null }, NOW, 1000).orphan, false);
-    assert.equal(judgeEngine(engine, { state: "busy", engineId: null, endReason: null }, NOW, 1000).orphan, false);
+  it("never judges an engine inside the grace, one whose kernel is launching, or one beside an engine it cannot see", () => {
+    assert.equal(judgeEngine({ ...engine, createdAt: NOW }, undefined, NOW, 1000, listed).orphan, false);
+    assert.equal(judgeEngine(engine, { state: "restarting", engineId: "app_0", endReason: null }, NOW, 1000, listed).orphan, false);
+    assert.equal(judgeEngine(engine, { state: "busy", engineId: null, endReason: null }, NOW, 1000, listed).orphan, false);
+    assert.equal(judgeEngine(engine, { state: "idle", engineId: "app_3", endReason: null }, NOW, 1000, listed).orphan, false);
   });
 });

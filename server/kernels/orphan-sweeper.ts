@@ -18,14 +18,20 @@ export const DEFAULT_ORPHAN_GRACE_MS = 120_000;
 export type EngineOwner = Pick<KernelRow, "state" | "engineId" | "endReason">;
 export type Verdict = { orphan: false } | { orphan: true; why: string };
 
-/** Whether an engine is an orphan, from its kernel's row (undefined: no row). */
-export function judgeEngine(engine: ClusterEngine, owner: EngineOwner | undefined, now: Date, graceMs: number): Verdict {
+/**
+ * Whether an engine is an orphan, from its kernel's row (undefined: no row). `listed`: the engine ids the same
+ * launcher listed. A live kernel's other engine is only judged when the engine its row names is among them: a
+ * row can name an engine by a placeholder (a YARN application whose id was not known yet), which matches nothing.
+ */
+export function judgeEngine(engine: ClusterEngine, owner: EngineOwner | undefined, now: Date, graceMs: number, listed: ReadonlySet<string>): Verdict {
   if (now.getTime() - engine.createdAt.getTime() < graceMs) return { orphan: false };
   if (!owner) return { orphan: true, why: "no kernel record names it" };
   if (owner.state === "dead") return { orphan: true, why: `its kernel ended${owner.endReason ? ` (${owner.endReason})` : ""}` };
   // A launch or restart in progress may not have recorded its new engine yet.
   if (owner.state === "starting" || owner.state === "restarting") return { orphan: false };
-  if (owner.engineId && owner.engineId !== engine.engineId) return { orphan: true, why: `its kernel now runs as ${owner.engineId} (left from a restart)` };
+  if (owner.engineId && owner.engineId !== engine.engineId && listed.has(owner.engineId)) {
+    return { orphan: true, why: `its kernel now runs as ${owner.engineId} (left from a restart)` };
+  }
   return { orphan: false };
 }
 
@@ -88,8 +94,9 @@ export class OrphanSweeper {
       if (engines.length === 0) continue;
       const owners = await engineOwnersOf(this.options.db, engines.map((e) => e.kernelId));
       const now = this.options.now?.() ?? new Date();
+      const listed = new Set(engines.map((e) => e.engineId));
       for (const engine of engines) {
-        const verdict = judgeEngine(engine, owners.get(engine.kernelId.toLowerCase()), now, graceMs);
+        const verdict = judgeEngine(engine, owners.get(engine.kernelId.toLowerCase()), now, graceMs, listed);
         if (!verdict.orphan) continue;
         try {
           await launcher.killOrphan(engine);
