@@ -52,6 +52,12 @@ export async function engineOwnersOf(db: Database, ids: readonly string[]): Prom
   return owners;
 }
 
+/** Every distinct engine id a launcher's kernels ever recorded (the orphan sweep finds where engines may be). */
+export async function distinctEngineIds(db: Database, launcher: string): Promise<string[]> {
+  const rows = await db.selectDistinct({ engineId: kernels.engineId }).from(kernels).where(and(eq(kernels.launcher, launcher), sql`${kernels.engineId} is not null`));
+  return rows.map((r) => r.engineId!);
+}
+
 /** A kernel visible to this user: their own, or any kernel for an admin (`ownerId` undefined). */
 export async function findKernel(db: Database, params: { id: string; ownerId?: string }): Promise<KernelRow | undefined> {
   if (!isUuid(params.id)) return undefined;

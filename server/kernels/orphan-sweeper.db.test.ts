@@ -9,9 +9,11 @@ import { insertKernel, markKernelDead, updateKernel } from "@/db/queries/kernels
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { cliActor } from "@/server/identity/actor";
-import { createUser } from "@/server/identity/users";
+import { createTeam, createUser } from "@/server/identity/users";
+import { loadEnv } from "@/server/env";
 import type { ClusterEngine, Launcher } from "./launchers/base";
 import { judgeEngine, OrphanSweeper } from "./orphan-sweeper";
+import { kernelNamespaces } from "./start";
 
 const NOW = new Date("2026-11-30T12:00:00Z");
 const old = new Date(NOW.getTime() - 10 * 60_000);
@@ -119,6 +121,28 @@ describe(`orphan sweep on ${testDbKind}`, () => {
     cluster.add(await kernelRow("dead", "app_after_stop"), "app_after_stop");
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(cluster.has("app_after_stop"), "no sweep after stop()");
+  });
+});
+
+describe(`where the sweep looks for kernel pods, on ${testDbKind}`, () => {
+  it("the default namespace, each team's, and every namespace a kernel was recorded in", async () => {
+    const { db, close } = await openTestDatabase();
+    try {
+      const ana = await createUser(db, cliActor, { email: "ana@example.com", password: "analystpass" });
+      await createTeam(db, cliActor, { name: "risk" });
+      const kernel = async (launcher: string, engineId: string) => {
+        const row = await insertKernel(db, { id: randomUUID(), ownerId: ana.id, teamId: null, kernelspec: "k", launcher, sizeProfile: null });
+        await updateKernel(db, row.id, { engineId });
+      };
+      await kernel("kubernetes", "pod atrium-gone/atrium-kernel-1"); // a team since renamed or deleted
+      await kernel("kubernetes", "pod atrium-gone/atrium-kernel-2");
+      await kernel("kubernetes", "not a pod id");
+      await kernel("yarn", "pod atrium-yarn/never"); // another launcher's engine ids are not looked at
+      const env = loadEnv({ ATRIUM_K8S_NAMESPACE: "atrium-{team}" });
+      assert.deepEqual((await kernelNamespaces(env, db)).sort(), ["atrium-gone", "atrium-risk", "atrium-shared"]);
+    } finally {
+      await close();
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { listTeams, yarnQueueOfUser } from "@/db/queries/teams";
 import { installationId } from "@/db/queries/installation";
+import { distinctEngineIds } from "@/db/queries/kernels";
 import { log } from "@/server/log";
 import { namespaceFor } from "@/server/kubernetes/names";
 import type { Database } from "@/db";
@@ -14,6 +15,7 @@ import { LocalLauncher } from "./launchers/local";
 import { RemoteLocalLauncher } from "./launchers/remote-local";
 import { YarnLauncher } from "./launchers/yarn";
 import { KubernetesLauncher } from "./launchers/kubernetes";
+import { parsePodEngineId } from "./launchers/kubernetes-pod";
 import type { Kubernetes } from "@/server/kubernetes/setup";
 import { PvcHomeStores } from "@/server/storage/pvc-homes";
 import { ResponseListener } from "./launch-protocol/response-listener";
@@ -125,7 +127,7 @@ function kubernetesLauncher(env: Env, db: Database, kubernetes: Kubernetes, remo
   return new KubernetesLauncher({
     ...remote,
     installationId,
-    kernelNamespaces: async () => [...new Set([namespaceFor(env.ATRIUM_K8S_NAMESPACE, null), ...(await listTeams(db)).map((team) => namespaceFor(env.ATRIUM_K8S_NAMESPACE, team.name))])],
+    kernelNamespaces: () => kernelNamespaces(env, db),
     launchDeadlineMs: env.ATRIUM_K8S_LAUNCH_TIMEOUT_SECONDS * 1000,
     api: kubernetes.api,
     watchers: kubernetes.watchers,
@@ -142,3 +144,20 @@ function kubernetesLauncher(env: Env, db: Database, kubernetes: Kubernetes, remo
   });
 }
 
+
+/**
+ * Where kernel pods may be: the default namespace, each team's, and every namespace a kernel was ever recorded in
+ * (a team renamed or deleted since leaves its kernels' namespace behind).
+ */
+export async function kernelNamespaces(env: Env, db: Database): Promise<string[]> {
+  const recorded: string[] = [];
+  for (const engineId of await distinctEngineIds(db, "kubernetes")) {
+    try {
+      recorded.push(parsePodEngineId(engineId).namespace);
+    } catch {
+      // not a pod's engine id (written by a failed launch): no namespace to look in
+    }
+  }
+  const teams = (await listTeams(db)).map((team) => namespaceFor(env.ATRIUM_K8S_NAMESPACE, team.name));
+  return [...new Set([namespaceFor(env.ATRIUM_K8S_NAMESPACE, null), ...teams, ...recorded])];
+}
