@@ -52,10 +52,17 @@ export async function engineOwnersOf(db: Database, ids: readonly string[]): Prom
   return owners;
 }
 
-/** Every distinct engine id a launcher's kernels ever recorded (the orphan sweep finds where engines may be). */
-export async function distinctEngineIds(db: Database, launcher: string): Promise<string[]> {
-  const rows = await db.selectDistinct({ engineId: kernels.engineId }).from(kernels).where(and(eq(kernels.launcher, launcher), sql`${kernels.engineId} is not null`));
-  return rows.map((r) => r.engineId!);
+/**
+ * The namespaces of Kubernetes kernels (engine id `pod <namespace>/<name>`) alive or ended since `since`: where the
+ * orphan sweep looks besides the teams' namespaces. Distinct in SQL, over a bounded window of rows.
+ */
+export async function recentPodNamespaces(db: Database, since: Date): Promise<string[]> {
+  const namespace = sql<string>`split_part(split_part(${kernels.engineId}, ' ', 2), '/', 1)`;
+  const rows = await db
+    .selectDistinct({ namespace })
+    .from(kernels)
+    .where(and(eq(kernels.launcher, "kubernetes"), sql`${kernels.engineId} like 'pod %/%'`, sql`(${kernels.state} <> 'dead' or ${kernels.endedAt} > ${since.toISOString()}::timestamptz)`));
+  return rows.map((r) => r.namespace).filter(Boolean);
 }
 
 /** A kernel visible to this user: their own, or any kernel for an admin (`ownerId` undefined). */

@@ -76,7 +76,7 @@ describe(`orphan sweep on ${testDbKind}`, () => {
     cluster.add(idle, "app_1"); // owned
     cluster.add(dead, "app_2"); // its kernel ended: the kill failed back then
     cluster.add(randomUUID(), "app_3"); // no row (a deleted user's kernel)
-    cluster.add(restarted, "app_3b"); // the old engine of a restart whose kill failed
+    cluster.add(restarted, "app_3b", new Date(old.getTime() - 60_000)); // the old engine of a restart whose kill failed
     cluster.add(restarted, "app_4"); // its current engine
     cluster.add(restarting, "app_6"); // a restart in progress, new engine not recorded yet
     cluster.add(starting, "app_7"); // a launch in progress
@@ -109,6 +109,22 @@ describe(`orphan sweep on ${testDbKind}`, () => {
     assert.equal(refusing.engines.length, 0);
   });
 
+  it("a stop ends a sweep in progress after the current kill", async () => {
+    const cluster = new FakeCluster("yarn");
+    for (let i = 0; i < 3; i++) cluster.add(await kernelRow("dead", `app_s${i}`), `app_s${i}`);
+    const sweeper = new OrphanSweeper({ db, launchers: () => [cluster], intervalMs: 60_000, now: () => NOW });
+    let stopping: Promise<void> | undefined;
+    const kill = cluster.killOrphan.bind(cluster);
+    cluster.killOrphan = async (engine) => {
+      await kill(engine);
+      stopping ??= sweeper.stop(); // stop() arrives during the first kill
+    };
+    const report = await sweeper.sweepOnce();
+    await stopping;
+    assert.equal(report.killed.length, 1);
+    assert.equal(cluster.engines.length, 2, "the rest is left to the next sweep");
+  });
+
   it("runs on its interval until stopped", async () => {
     const cluster = new FakeCluster("yarn");
     const sweeper = new OrphanSweeper({ db, launchers: () => [cluster], intervalMs: 50, now: () => NOW });
@@ -132,14 +148,19 @@ describe(`where the sweep looks for kernel pods, on ${testDbKind}`, () => {
       await createTeam(db, cliActor, { name: "risk" });
       const kernel = async (launcher: string, engineId: string) => {
         const row = await insertKernel(db, { id: randomUUID(), ownerId: ana.id, teamId: null, kernelspec: "k", launcher, sizeProfile: null });
-        await updateKernel(db, row.id, { engineId });
+        await updateKernel(db, row.id, { engineId, state: "idle" });
+        return row.id;
       };
       await kernel("kubernetes", "pod atrium-gone/atrium-kernel-1"); // a team since renamed or deleted
       await kernel("kubernetes", "pod atrium-gone/atrium-kernel-2");
       await kernel("kubernetes", "not a pod id");
       await kernel("yarn", "pod atrium-yarn/never"); // another launcher's engine ids are not looked at
+      const ended = await kernel("kubernetes", "pod atrium-ended/atrium-kernel-3");
+      await markKernelDead(db, { id: ended, reason: "stopped", detail: "x" });
       const env = loadEnv({ ATRIUM_K8S_NAMESPACE: "atrium-{team}" });
-      assert.deepEqual((await kernelNamespaces(env, db)).sort(), ["atrium-gone", "atrium-risk", "atrium-shared"]);
+      assert.deepEqual((await kernelNamespaces(env, db)).sort(), ["atrium-ended", "atrium-gone", "atrium-risk", "atrium-shared"]);
+      const inAWeek = new Date(Date.now() + 8 * 24 * 3600_000);
+      assert.deepEqual((await kernelNamespaces(env, db, inAWeek)).sort(), ["atrium-gone", "atrium-risk", "atrium-shared"], "a kernel ended over a week ago is not looked for");
     } finally {
       await close();
     }
@@ -148,7 +169,7 @@ describe(`where the sweep looks for kernel pods, on ${testDbKind}`, () => {
 
 describe("judgeEngine", () => {
   const engine: ClusterEngine = { launcher: "yarn", kernelId: randomUUID(), engineId: "app_1", label: "x", createdAt: old };
-  const listed = new Set(["app_1", "app_2"]);
+  const listed = new Map([engine, { ...engine, engineId: "app_2", createdAt: new Date(old.getTime() + 1000) }, { ...engine, engineId: "app_0", createdAt: new Date(old.getTime() - 1000) }].map((e) => [e.engineId, e]));
   it("says why an engine is an orphan", () => {
     assert.deepEqual(judgeEngine(engine, { state: "dead", engineId: "app_1", endReason: "culled" }, NOW, 1000, listed), { orphan: true, why: "its kernel ended (culled)" });
     assert.deepEqual(judgeEngine(engine, { state: "busy", engineId: "app_2", endReason: null }, NOW, 1000, listed), { orphan: true, why: "its kernel now runs as app_2 (left from a restart)" });
@@ -159,5 +180,7 @@ describe("judgeEngine", () => {
     assert.equal(judgeEngine(engine, { state: "restarting", engineId: "app_0", endReason: null }, NOW, 1000, listed).orphan, false);
     assert.equal(judgeEngine(engine, { state: "busy", engineId: null, endReason: null }, NOW, 1000, listed).orphan, false);
     assert.equal(judgeEngine(engine, { state: "idle", engineId: "app_3", endReason: null }, NOW, 1000, listed).orphan, false);
+    // the row names an older engine than this one (a wrong record): the live newer one is never killed for it
+    assert.equal(judgeEngine(engine, { state: "idle", engineId: "app_0", endReason: null }, NOW, 1000, listed).orphan, false);
   });
 });

@@ -19,17 +19,20 @@ export type EngineOwner = Pick<KernelRow, "state" | "engineId" | "endReason">;
 export type Verdict = { orphan: false } | { orphan: true; why: string };
 
 /**
- * Whether an engine is an orphan, from its kernel's row (undefined: no row). `listed`: the engine ids the same
- * launcher listed. A live kernel's other engine is only judged when the engine its row names is among them: a
- * row can name an engine by a placeholder (a YARN application whose id was not known yet), which matches nothing.
+ * Whether an engine is an orphan, from its kernel's row (undefined: no row). `listed`: what the same launcher
+ * listed, by engine id. A live kernel's other engine is a restart's leftover only when the engine its row names
+ * is listed too and is the newer of the two: a row can name an engine by a placeholder (a YARN application whose
+ * id was not known yet), which matches nothing, and a row that names the wrong one must never get the live one
+ * killed.
  */
-export function judgeEngine(engine: ClusterEngine, owner: EngineOwner | undefined, now: Date, graceMs: number, listed: ReadonlySet<string>): Verdict {
+export function judgeEngine(engine: ClusterEngine, owner: EngineOwner | undefined, now: Date, graceMs: number, listed: ReadonlyMap<string, ClusterEngine>): Verdict {
   if (now.getTime() - engine.createdAt.getTime() < graceMs) return { orphan: false };
   if (!owner) return { orphan: true, why: "no kernel record names it" };
   if (owner.state === "dead") return { orphan: true, why: `its kernel ended${owner.endReason ? ` (${owner.endReason})` : ""}` };
   // A launch or restart in progress may not have recorded its new engine yet.
   if (owner.state === "starting" || owner.state === "restarting") return { orphan: false };
-  if (owner.engineId && owner.engineId !== engine.engineId && listed.has(owner.engineId)) {
+  const named = owner.engineId && owner.engineId !== engine.engineId ? listed.get(owner.engineId) : undefined;
+  if (named && named.createdAt.getTime() > engine.createdAt.getTime()) {
     return { orphan: true, why: `its kernel now runs as ${owner.engineId} (left from a restart)` };
   }
   return { orphan: false };
@@ -55,18 +58,22 @@ export class OrphanSweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<SweepReport> | undefined;
   private stopped = true;
+  /** Set by stop(): a sweep in progress ends after its current kill instead of working through every orphan. */
+  private stopping = false;
 
   constructor(private readonly options: OrphanSweeperOptions) {}
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.stopping = false;
     this.schedule();
   }
 
   /** Stops the loop and waits for a sweep in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => {});
@@ -82,6 +89,7 @@ export class OrphanSweeper {
     const report: SweepReport = { killed: [], failed: [], unlisted: [] };
     const graceMs = this.options.graceMs ?? DEFAULT_ORPHAN_GRACE_MS;
     for (const launcher of this.options.launchers()) {
+      if (this.stopping) break;
       if (!launcher.listOwnEngines || !launcher.killOrphan) continue;
       let engines: ClusterEngine[];
       try {
@@ -92,10 +100,18 @@ export class OrphanSweeper {
         continue;
       }
       if (engines.length === 0) continue;
-      const owners = await engineOwnersOf(this.options.db, engines.map((e) => e.kernelId));
+      let owners: Awaited<ReturnType<typeof engineOwnersOf>>;
+      try {
+        owners = await engineOwnersOf(this.options.db, engines.map((e) => e.kernelId));
+      } catch (error) {
+        report.unlisted.push(launcher.name);
+        log.warn(`orphan sweep: could not read the kernel records of the ${launcher.name} launcher's engines: ${(error as Error).message}`);
+        continue;
+      }
       const now = this.options.now?.() ?? new Date();
-      const listed = new Set(engines.map((e) => e.engineId));
+      const listed = new Map(engines.map((e) => [e.engineId, e]));
       for (const engine of engines) {
+        if (this.stopping) break; // the next sweep (here or on another replica) kills what is left
         const verdict = judgeEngine(engine, owners.get(engine.kernelId.toLowerCase()), now, graceMs, listed);
         if (!verdict.orphan) continue;
         try {

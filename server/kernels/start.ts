@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { listTeams, yarnQueueOfUser } from "@/db/queries/teams";
 import { installationId } from "@/db/queries/installation";
-import { distinctEngineIds } from "@/db/queries/kernels";
+import { recentPodNamespaces } from "@/db/queries/kernels";
 import { log } from "@/server/log";
 import { namespaceFor } from "@/server/kubernetes/names";
 import type { Database } from "@/db";
@@ -15,7 +15,6 @@ import { LocalLauncher } from "./launchers/local";
 import { RemoteLocalLauncher } from "./launchers/remote-local";
 import { YarnLauncher } from "./launchers/yarn";
 import { KubernetesLauncher } from "./launchers/kubernetes";
-import { parsePodEngineId } from "./launchers/kubernetes-pod";
 import type { Kubernetes } from "@/server/kubernetes/setup";
 import { PvcHomeStores } from "@/server/storage/pvc-homes";
 import { ResponseListener } from "./launch-protocol/response-listener";
@@ -145,19 +144,15 @@ function kubernetesLauncher(env: Env, db: Database, kubernetes: Kubernetes, remo
 }
 
 
+/** Kubernetes kernels that ended this long ago are no longer looked for in their namespace. */
+const SWEPT_NAMESPACE_WINDOW_MS = 7 * 24 * 3600_000;
+
 /**
- * Where kernel pods may be: the default namespace, each team's, and every namespace a kernel was ever recorded in
- * (a team renamed or deleted since leaves its kernels' namespace behind).
+ * Where kernel pods may be: the default namespace, each team's, and the namespace of every kernel alive or ended
+ * in the last week (a team renamed or deleted since leaves its kernels' namespace behind).
  */
-export async function kernelNamespaces(env: Env, db: Database): Promise<string[]> {
-  const recorded: string[] = [];
-  for (const engineId of await distinctEngineIds(db, "kubernetes")) {
-    try {
-      recorded.push(parsePodEngineId(engineId).namespace);
-    } catch {
-      // not a pod's engine id (written by a failed launch): no namespace to look in
-    }
-  }
+export async function kernelNamespaces(env: Env, db: Database, now = new Date()): Promise<string[]> {
+  const recorded = await recentPodNamespaces(db, new Date(now.getTime() - SWEPT_NAMESPACE_WINDOW_MS));
   const teams = (await listTeams(db)).map((team) => namespaceFor(env.ATRIUM_K8S_NAMESPACE, team.name));
   return [...new Set([namespaceFor(env.ATRIUM_K8S_NAMESPACE, null), ...teams, ...recorded])];
 }

@@ -232,6 +232,9 @@ export class KubernetesLauncher extends RemoteLauncher {
    * namespace that cannot be listed (gone, or outside the Role) is skipped with a warning; pods already being
    * deleted are left out. Pods made before pods carried the installation label are never listed.
    */
+  /** Namespaces the last sweeps could not list, with the error already logged. */
+  private readonly unlistedNamespaces = new Map<string, string>();
+
   async listOwnEngines(): Promise<ClusterEngine[]> {
     const selector = selectorOf({ [LABELS.managedBy]: MANAGED_BY, [LABELS.component]: 'kernel', [LABELS.installation]: this.opts.installationId });
     const engines: ClusterEngine[] = [];
@@ -239,8 +242,13 @@ export class KubernetesLauncher extends RemoteLauncher {
       let pods: V1Pod[];
       try {
         pods = (await this.opts.api.listPods(namespace, selector)).items;
+        this.unlistedNamespaces.delete(namespace);
       } catch (error) {
-        this.logger?.warn('could not list this installation\'s kernel pods in a namespace; the orphan sweep skips it', { namespace, error: String(error) });
+        // Said once per namespace and error, not every sweep (a deleted team's namespace stays on the list a while).
+        if (this.unlistedNamespaces.get(namespace) !== String(error)) {
+          this.unlistedNamespaces.set(namespace, String(error));
+          this.logger?.warn('could not list this installation\'s kernel pods in a namespace; the orphan sweep skips it', { namespace, error: String(error) });
+        }
         continue;
       }
       for (const pod of pods) {
