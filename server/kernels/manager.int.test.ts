@@ -298,6 +298,27 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await until("no process of the second kernel left", async () => processesOfKernel(id2).length === 0, 5_000);
   });
 
+  it("a launch another replica leaves behind after this one booted is taken up by this one once the lease is gone", async () => {
+    const specDir = slowKernelspecs({ beforePortsS: 0, afterPortsS: 3 });
+    const running = await makeManager();
+    assert.equal((await running.restoreAll()).launchingElsewhere, 0); // booted before the launch below began
+    const leaving = await makeManager();
+    for (const [name, spec] of await loadKernelspecs([specDir])) leaving.kernelspecs.set(name, spec);
+    const { id, started } = await leaving.begin(user, { name: "slow_python" });
+    started.catch(() => {}); // the replica that leaves: its start is not this test's business
+    await until("the launch state to be saved", async () => (await findKernel(db, { id }))?.sealedLaunchState);
+    assert.equal(await running.takeUpAbandonedLaunches(), 0, "a launch with a current lease is left to its launcher");
+    assert.equal(running.liveKernel(id), undefined);
+    // The leaving replica gives its leases up as it stops (LaunchLeases.releaseAll).
+    await db.update(kernels).set({ launchLeaseUntil: null }).where(eq(kernels.id, id));
+    assert.equal(await running.takeUpAbandonedLaunches(), 1);
+    await until("the running replica to attach it", async () => running.liveKernel(id) && (await findKernel(db, { id }))?.state === "idle", 15_000);
+    await started.catch(() => {});
+    await leaving.detachAll();
+    await running.shutdown(user, id);
+    await until("no process of the kernel left", async () => processesOfKernel(id).length === 0, 5_000);
+  });
+
   for (const when of ["before its launch state is saved", "while it finishes starting"] as const) {
     it(`a kernel stopped by the culler or an admin ${when} is stopped for good, and its row stays dead`, async () => {
       const manager = await makeManager();

@@ -3,7 +3,7 @@
 // Ownership is checked in the query (findKernel with the owner), so another user's kernel is "not found".
 import { randomUUID } from "node:crypto";
 import type { Database } from "@/db";
-import { findKernel, launchLeaseFromNow, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
+import { findKernel, KERNEL_LAUNCH_LEASE_MS, launchLeaseFromNow, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
 import { findUserById, type UserRow } from "@/db/queries/users";
 import { teamsOfUser } from "@/db/queries/teams";
 import { open, seal } from "@/server/crypto/secret-box";
@@ -71,6 +71,9 @@ export class KernelManager {
   private readonly leases: LaunchLeases;
   /** Timers that look again at kernels another process was launching when this one restored (see restoreAll). */
   private readonly leaseRechecks = new Set<NodeJS.Timeout>();
+  /** Kernels being reattached here right now. */
+  private readonly restoring = new Set<string>();
+  private abandonedLaunchScan: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: KernelManagerOptions) {
     this.leases = new LaunchLeases(options.db);
@@ -403,15 +406,49 @@ export class KernelManager {
     return { restored, dead, launchingElsewhere };
   }
 
+  /**
+   * While this process runs, it takes up launches another process left behind after this one booted: a replica
+   * that stopped (it gave its leases up) or died (they lapsed) mid-launch during a rolling deploy. Checked every
+   * `intervalMs` until detachAll().
+   */
+  watchAbandonedLaunches(intervalMs = KERNEL_LAUNCH_LEASE_MS): void {
+    if (this.abandonedLaunchScan) return;
+    this.abandonedLaunchScan = setInterval(() => {
+      void this.takeUpAbandonedLaunches().catch((error) => log.warn(`could not look for launches left behind: ${error}`));
+    }, intervalMs);
+    this.abandonedLaunchScan.unref();
+  }
+
+  /** Kernels left starting or restarting by a process that is gone: reattached here if they answer, else marked dead. */
+  async takeUpAbandonedLaunches(): Promise<number> {
+    const rows = (await listLiveKernels(this.options.db))
+      .map((r) => r.kernel)
+      .filter((row) => isLaunching(row) && !leaseIsCurrent(row) && !this.isLaunchingHere(row.id) && !this.live.has(row.id));
+    await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
+      log.info(`kernel ${row.id}: the process launching it is gone (its launch lease ${row.launchLeaseUntil ? "lapsed" : "was given up"}); taking it up here`);
+      await this.restoreOrMarkDead(row);
+    });
+    return rows.length;
+  }
+
   private isLaunchingHere(id: string): boolean {
     return this.pendingStarts.has(id) || this.restarts.has(id);
   }
 
-  /** Reattaches a kernel from its row, or marks it dead with the reason. True if reattached. */
+  /**
+   * Reattaches a kernel from its row, or marks it dead with the reason. True if reattached. A kernel already being
+   * reattached here (a lease recheck and the scan for abandoned launches can meet) is left to that.
+   */
   private async restoreOrMarkDead(row: KernelRow): Promise<boolean> {
-    const reasonDead = await this.restoreOne(row);
-    if (reasonDead) await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
-    return !reasonDead;
+    if (this.restoring.has(row.id)) return false;
+    this.restoring.add(row.id);
+    try {
+      const reasonDead = await this.restoreOne(row);
+      if (reasonDead) await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
+      return !reasonDead;
+    } finally {
+      this.restoring.delete(row.id);
+    }
   }
 
   /** Looks at a kernel again when its launch lease lapses: taken by then, renewed (wait again), or abandoned (restore). */
@@ -493,6 +530,8 @@ export class KernelManager {
 
   /** Lets go of every kernel without stopping them: they keep running and the next start reattaches. */
   async detachAll(): Promise<void> {
+    clearInterval(this.abandonedLaunchScan);
+    this.abandonedLaunchScan = undefined;
     for (const timer of this.leaseRechecks) clearTimeout(timer);
     this.leaseRechecks.clear();
     await this.leases.releaseAll();

@@ -74,6 +74,7 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     },
   });
   await manager.restoreAll();
+  manager.watchAbandonedLaunches(); // launches a replica leaves behind after this one booted (a rolling deploy)
   // Engines on a cluster no kernel owns (a failed kill, a launch a crash cut short): once now, then every interval.
   const orphans = new OrphanSweeper({ db, launchers: () => launchers.all(), intervalMs: env.ATRIUM_ORPHAN_SWEEP_SECONDS * 1000 });
   void orphans.sweepOnce().catch((error: Error) => log.warn(`orphan sweep at boot failed: ${error.message}`));
