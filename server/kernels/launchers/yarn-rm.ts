@@ -63,6 +63,28 @@ export function parseAppReply(json: unknown): YarnApp {
   return parsed.data.app;
 }
 
+// --- the tags Atrium's applications carry (set by spark-submit, yarn-submit.ts; how they are found here) ---
+
+/** Every Atrium application carries this tag; the poller's one query filters on it. */
+export const ATRIUM_APP_TAG = 'atrium';
+
+export const kernelTag = (kernelId: string) => `atrium-kernel-${kernelId.toLowerCase()}`;
+
+/**
+ * An installation id fit for a YARN tag: YARN allows at most 100 printable ASCII characters per tag (by default,
+ * yarn.resourcemanager.application.max-tag.length) and lowercases them; "atrium-installation-" takes 20, and a
+ * comma would split spark.yarn.tags.
+ */
+const INSTALLATION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/;
+
+/** The tag of every application this installation submits; the orphan sweep lists by it. */
+export function installationTag(installationId: string): string {
+  if (!INSTALLATION_ID.test(installationId)) {
+    throw new Error(`the installation id "${installationId}" cannot be a YARN tag (1-80 letters, digits, _ or -)`);
+  }
+  return `atrium-installation-${installationId.toLowerCase()}`;
+}
+
 export function appTags(app: YarnApp): string[] {
   return app.applicationTags.split(',').map((t) => t.trim()).filter(Boolean);
 }

@@ -3,8 +3,10 @@
 // launch phases come from the RM; Spark runs; an interrupt cancels the Spark job; a stop leaves nothing running;
 // an application killed from outside (by another replica's orphan sweep) turns the kernel dead within seconds with
 // YARN's reason; the sweep lists only its own installation's applications; a cancelled launch kills its
-// application; one RM request per interval serves every kernel; the launch token is on no command line, not even
-// spark-submit's, and the admins' spark-defaults.conf still applies.
+// application; one RM request per interval
+// serves every kernel; the launch token is on no command line, not even spark-submit's; the admins'
+// spark-defaults.conf still applies (Atrium merges it into the properties file; no --load-spark-defaults, so
+// Spark 3.x works too), under Atrium's own settings.
 // The cluster uses its own ports (+20000), so it can run beside another engineer's default-port cluster.
 // Every application and process is stopped in t.after/after; every wait has a deadline.
 //   node --import tsx --test --test-reporter=spec server/kernels/launchers/yarn.int.test.ts
@@ -22,8 +24,8 @@ import { ResponseListener } from '../launch-protocol/response-listener';
 import { executeRequestContent, parentMsgId } from '../protocol/messages';
 import { LaunchError, type DeadStatus, type KernelProcess } from './base';
 import type { RemoteKernelProcess } from './remote';
-import { YarnAppEngine, YarnLauncher, kernelTag } from './yarn';
-import { LIVE_APP_STATES, type YarnApp } from './yarn-rm';
+import { YarnAppEngine, YarnLauncher } from './yarn';
+import { LIVE_APP_STATES, kernelTag, type YarnApp } from './yarn-rm';
 import { connectForTest, nextMessage, quietKernelLog, runCode } from '../testing';
 
 type Cluster = { rmUrl: string; webhdfsUrl: string; superuser: string; confDir: string; info: { nodeManagerLogDirs: string }; stop(): Promise<void> };
@@ -58,9 +60,24 @@ before(
       assert.equal(r.status, 200, await r.text());
     }
     const spark = sparkSubmitSettings(cluster, venv);
-    // What an admin's spark-defaults.conf says must still reach the driver now that Atrium passes a properties file.
+    // What an admin's spark-defaults.conf says must still reach the driver now that Atrium passes a properties file,
+    // read as Spark reads it (comments, blank and ":" separators, a continued line, a \u escape), and a setting
+    // Atrium makes must win over the admins' (as --conf did).
     fs.mkdirSync(sparkConfDir, { recursive: true });
-    fs.writeFileSync(path.join(sparkConfDir, 'spark-defaults.conf'), 'spark.atrium.it.fromDefaults applied\n');
+    fs.writeFileSync(
+      path.join(sparkConfDir, 'spark-defaults.conf'),
+      [
+        "# The admins' settings",
+        '! another comment',
+        '   spark.atrium.it.fromDefaults   applied',
+        'spark.atrium.it.continued = first,\\',
+        '    second',
+        'spark.atrium.it.unicode:\\u00fcber',
+        'spark.atrium.it.conflict from-defaults',
+        'spark.yarn.appMasterEnv.KERNEL_NOTE from-defaults',
+        '',
+      ].join('\n'),
+    );
     // spark-submit through a wrapper that records its argv (one line per argument, then a separator).
     fs.writeFileSync(sparkSubmitWrapper, `#!/bin/sh\nprintf '%s\\n' "$@" '--end--' >> '${submitArgvLog}'\nexec '${spark.spark.sparkSubmit}' "$@"\n`, { mode: 0o755 });
     listener = new ResponseListener({ host: '127.0.0.1', port: 0, log: quiet });
@@ -109,6 +126,7 @@ function makeLauncher(
       'spark.executor.cores': '1',
       'spark.ui.enabled': 'false',
       'spark.atrium.it.escaped': ESCAPED_VALUE,
+      'spark.atrium.it.conflict': 'from-atrium',
     },
     kernelPython: spark.spark.python,
     impersonate: true,
@@ -257,15 +275,19 @@ test('a PySpark kernel runs as the Spark driver of a YARN cluster-mode app, as a
   assert.ok(token, 'the launcher has its token in its environment');
   // Nor spark-submit's, on the portal host: its argv as spawned, and every command line seen during the launch.
   const submitArgv = fs.readFileSync(submitArgvLog, 'utf8').slice(argvLogAt).split('\n');
-  assert.ok(submitArgv.includes('--properties-file') && submitArgv.includes('--load-spark-defaults'), submitArgv.join(' '));
+  assert.ok(submitArgv.includes('--properties-file') && !submitArgv.includes('--load-spark-defaults'), submitArgv.join(' '));
   assert.ok(!submitArgv.some((arg) => arg.includes(token) || arg.includes('ATRIUM_LAUNCH_TOKEN')), 'spark-submit\'s argv holds no token');
   assert.ok([...cmdlines].some((c) => c.includes('org.apache.spark.deploy.SparkSubmit')), 'the sampler saw spark-submit\'s JVM');
   const leaking = [...cmdlines].filter((c) => c.includes(token));
   assert.deepEqual(leaking, [], `${cmdlines.size} command lines sampled during the launch; none may hold the token`);
   assert.deepEqual(fs.readdirSync(path.join(workDir, 'runtime', 'spark-submit')), [], 'the properties file is gone once spark-submit returned');
-  // The settings in that file arrive intact, and the admins' spark-defaults.conf still applies.
-  const settings = await run(connection, "import os; print(os.environ['KERNEL_NOTE'], spark.conf.get('spark.atrium.it.escaped'), spark.conf.get('spark.atrium.it.fromDefaults'), sep='|')");
-  assert.equal(settings.out.trim(), `${KERNEL_NOTE}|${ESCAPED_VALUE}|applied`, settings.all);
+  // The settings in that file arrive intact, the admins' spark-defaults.conf still applies, and Atrium's settings
+  // (configured, and its own container environment) win over it.
+  const settings = await run(
+    connection,
+    "import os; print(os.environ['KERNEL_NOTE'], *(spark.conf.get('spark.atrium.it.' + k) for k in ['escaped', 'fromDefaults', 'continued', 'unicode', 'conflict']), sep='|')",
+  );
+  assert.equal(settings.out.trim(), `${KERNEL_NOTE}|${ESCAPED_VALUE}|applied|first,second|über|from-atrium`, settings.all);
 
   const [app] = await appsTagged(kernelTag(kernel.kernelId));
   assert.ok(app);

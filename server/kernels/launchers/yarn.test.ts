@@ -1,7 +1,7 @@
-// Pure parts of the YARN launcher: the spark-submit command line (built as an array, every value validated) and
-// its private properties file, driver sizing, RM replies checked with zod, launch phases from RM reports, the
-// poller's one-query-per-interval rule (against a fake RM client), the orphan sweep's side (against an in-process
-// fake RM over HTTP), spark-submit runs (against a stand-in script) and the launcher zip (importable by Python).
+// Pure parts of the YARN launcher: RM replies checked with zod, launch phases from RM reports, the poller's
+// one-query-per-interval rule (against a fake RM client), the orphan sweep's side (against an in-process fake RM
+// over HTTP), the launcher zip (importable by Python) and what the launcher refuses at construction. The
+// spark-submit side is yarn-submit.test.ts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,165 +10,20 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { LaunchError } from './base';
 import type { ResponseListener } from '../launch-protocol/response-listener';
 import { BUNDLED_LAUNCHER_PYTHONPATH } from './remote-local';
-import {
-  ATRIUM_APP_TAG,
-  YarnLauncher,
-  diagnosticsLine,
-  driverResources,
-  installationTag,
-  kernelspecSparkConf,
-  kernelTag,
-  launcherZip,
-  phaseOf,
-  propertiesFileText,
-  runSparkSubmit,
-  sparkSubmitCommand,
-  splitLauncherArgv,
-  submitFailure,
-  type SubmitPlan,
-} from './yarn';
-import { ResourceManagerClient, YarnAppPoller, endReason, ownEngineOf, parseAppReply, parseAppsReply, type YarnApp } from './yarn-rm';
+import { YarnLauncher, diagnosticsLine, launcherZip, phaseOf } from './yarn';
+import { ResourceManagerClient, YarnAppPoller, endReason, installationTag, kernelTag, ownEngineOf, parseAppReply, parseAppsReply, type YarnApp } from './yarn-rm';
 
 const INSTALLATION = '6F1C2A4E-0D2B-4C55-9E7A-1B2C3D4E5F60';
-const TOKEN = 'tok_SECRET-0123456789abcdef';
-const PROPS = '/run/atrium/spark-submit/k-1-abc.properties';
-
-const plan = (over: Partial<SubmitPlan> = {}): SubmitPlan => ({
-  kernelId: 'k-1',
-  installationId: INSTALLATION,
-  kernelspecName: 'spark_python_yarn_cluster',
-  username: 'ana',
-  impersonate: true,
-  queue: 'risk',
-  size: { name: 'small', vcores: 1, memoryMb: 2048, gpus: 0 },
-  script: '/opt/atrium/launch_kernel.py',
-  scriptArgs: ['--kernel-id', 'k-1', '--public-key', 'MCowBQYDK2VuAyEA+/='],
-  pyFiles: '/var/atrium/atrium_launcher-abc.zip',
-  containerEnv: { KERNEL_ID: 'k-1', KERNEL_USERNAME: 'ana', ATRIUM_LAUNCH_TOKEN: TOKEN },
-  kernelPython: '/opt/venv/bin/python',
-  sparkConf: { 'spark.executor.instances': '1' },
-  ...over,
-});
-
-const command = (over: Partial<SubmitPlan> = {}) => sparkSubmitCommand(plan(over), PROPS);
-const flag = (args: string[], name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-
-test('spark-submit: cluster mode, proxy user, queue, driver sized from the profile, three tags, no waiting, script last', () => {
-  const { args, properties: conf } = command();
-  assert.deepEqual(args.slice(0, 4), ['--master', 'yarn', '--deploy-mode', 'cluster']);
-  assert.equal(flag(args, '--proxy-user'), 'ana');
-  assert.equal(flag(args, '--queue'), 'risk');
-  assert.equal(flag(args, '--driver-memory'), '1664m');
-  assert.equal(flag(args, '--driver-cores'), '1');
-  assert.equal(flag(args, '--files'), '/var/atrium/atrium_launcher-abc.zip');
-  assert.equal(conf['spark.yarn.tags'], `${ATRIUM_APP_TAG},atrium-kernel-k-1,atrium-installation-${INSTALLATION.toLowerCase()}`);
-  assert.equal(conf['spark.yarn.submit.waitAppCompletion'], 'false');
-  assert.equal(conf['spark.yarn.maxAppAttempts'], '1');
-  assert.equal(conf['spark.driver.memoryOverhead'], '384m');
-  assert.equal(conf['spark.yarn.appMasterEnv.PYSPARK_PYTHON'], '/opt/venv/bin/python');
-  assert.equal(conf['spark.yarn.appMasterEnv.KERNEL_USERNAME'], 'ana');
-  assert.equal(conf['spark.yarn.appMasterEnv.PYTHONPATH'], 'atrium_launcher-abc.zip', 'the localized zip, relative to the container');
-  assert.equal(conf['spark.executor.instances'], '1');
-  assert.equal(conf['spark.yarn.appMasterEnv.ATRIUM_LAUNCH_TOKEN'], TOKEN, 'the token reaches the AM through the properties file');
-  // the launcher script and its arguments close the command line, untouched (no shell ever sees them)
-  assert.deepEqual(args.slice(args.indexOf('/opt/atrium/launch_kernel.py')), ['/opt/atrium/launch_kernel.py', ...plan().scriptArgs]);
-});
-
-test('regression (token in ps): argv holds no setting and no secret; settings go in the properties file, with the admins\' spark-defaults.conf still loaded', () => {
-  const { args } = command({ sparkConf: { 'spark.hadoop.fs.s3a.secret.key': 'admin-secret' } });
-  assert.equal(args.includes('--conf'), false, 'no --conf at all');
-  for (const arg of args) assert.doesNotMatch(arg, /tok_SECRET|admin-secret|ATRIUM_LAUNCH_TOKEN/);
-  assert.equal(flag(args, '--properties-file'), PROPS);
-  // Without it a properties file replaces spark-defaults.conf (checked against Spark 4.1.1's spark-submit).
-  assert.ok(args.includes('--load-spark-defaults'));
-  assert.ok(args.indexOf('--load-spark-defaults') < args.indexOf('/opt/atrium/launch_kernel.py'), 'an option of spark-submit, not of the app');
-});
-
-test('without impersonation there is no --proxy-user; configuration cannot override Atrium\'s own settings', () => {
-  const { args, properties: conf } = command({ impersonate: false, sparkConf: { 'spark.yarn.tags': 'evil', 'spark.yarn.submit.waitAppCompletion': 'true' } });
-  assert.equal(args.includes('--proxy-user'), false);
-  assert.equal(conf['spark.yarn.tags'], `${ATRIUM_APP_TAG},atrium-kernel-k-1,atrium-installation-${INSTALLATION.toLowerCase()}`);
-  assert.equal(conf['spark.yarn.submit.waitAppCompletion'], 'false');
-});
-
+/** Where spark-submit's spark-defaults.conf would be (none there): the launcher needs to know. */
+const SUBMIT_ENV = { SPARK_HOME: '/nonexistent/spark' };
 test('the installation tag: lowercase (as YARN stores it), within YARN\'s 100 characters, bad ids refused', () => {
   assert.equal(installationTag(INSTALLATION), `atrium-installation-${INSTALLATION.toLowerCase()}`);
   assert.equal(installationTag('x'.repeat(80)).length, 100);
   for (const bad of ['', 'x'.repeat(81), 'a,b', 'a b', 'ü', '-a']) assert.throws(() => installationTag(bad), /cannot be a YARN tag/, JSON.stringify(bad));
 });
 
-test('the properties file: one key=value a line, backslashes escaped (Java properties), nothing else touched', () => {
-  const text = propertiesFileText({ 'spark.a': 'x=y: #z !w', 'spark.b': 'C:\\tmp\\', 'spark.c': 'ü€', 'spark.yarn.appMasterEnv.ATRIUM_LAUNCH_TOKEN': TOKEN });
-  assert.deepEqual(text.split('\n').slice(1), ['spark.a=x=y: #z !w', 'spark.b=C:\\\\tmp\\\\', 'spark.c=ü€', `spark.yarn.appMasterEnv.ATRIUM_LAUNCH_TOKEN=${TOKEN}`, '']);
-  assert.match(text.split('\n')[0]!, /^#/);
-});
-
-test('driver resources: the AM container (memory + overhead) matches the size profile', () => {
-  for (const [memoryMb, vcores, expected] of [
-    [2048, 1, { memoryMb: 1664, overheadMb: 384, cores: 1 }],
-    [8192, 2, { memoryMb: 7372, overheadMb: 820, cores: 2 }],
-    [16384, 4, { memoryMb: 14745, overheadMb: 1639, cores: 4 }],
-    [512, 0.5, { memoryMb: 256, overheadMb: 384, cores: 1 }],
-  ] as const) {
-    assert.deepEqual(driverResources({ name: 'x', memoryMb, vcores, gpus: 0 }), expected);
-  }
-});
-
-test('values that could escape into YARN\'s launch script or a command line are refused, naming the problem', () => {
-  const refused: [string, Partial<SubmitPlan>, RegExp][] = [
-    ['proxy user', { username: 'root;id' }, /cannot be a YARN proxy user/],
-    ['queue', { queue: 'risk default' }, /not a YARN queue name/],
-    ['env quote', { containerEnv: { KERNEL_X: 'a"; rm -rf ~; "' } }, /KERNEL_X may not hold quotes/],
-    ['env dollar', { containerEnv: { KERNEL_X: '$(id)' } }, /KERNEL_X may not hold/],
-    ['env backquote', { containerEnv: { KERNEL_X: '`id`' } }, /KERNEL_X may not hold/],
-    ['env newline', { containerEnv: { KERNEL_X: 'a\nb' } }, /KERNEL_X may not hold/],
-    ['env name', { containerEnv: { 'BAD-NAME': 'x' } }, /not an environment variable name/],
-    ['conf key', { sparkConf: { 'hadoop.evil': 'x' } }, /not a Spark setting name/],
-    ['conf value', { sparkConf: { 'spark.x': 'a\nb' } }, /control characters/],
-    ['arg', { scriptArgs: ['--x', 'a\0b'] }, /control characters/],
-  ];
-  for (const [what, over, message] of refused) {
-    assert.throws(
-      () => command(over),
-      (e: unknown) => e instanceof LaunchError && e.code === 'INVALID_REQUEST' && message.test(e.message),
-      what,
-    );
-  }
-  // ordinary values pass, spaces included (argv, not a shell)
-  assert.doesNotThrow(() => command({ containerEnv: { KERNEL_NOTE: 'a b, c=d (e)' } }));
-});
-
-test('a failed spark-submit is told by its exception lines, not its stack frames', () => {
-  const output = [
-    'Exception in thread "main" org.apache.hadoop.security.AccessControlException: Permission denied: user=ana, access=WRITE, inode="/user":root:supergroup:drwxr-xr-x',
-    '\tat org.apache.hadoop.hdfs.server.namenode.FSPermissionChecker.check(FSPermissionChecker.java:661)',
-    '\t... 25 more',
-    'Caused by: org.apache.hadoop.ipc.RemoteException(org.apache.hadoop.security.AccessControlException): Permission denied: user=ana, access=WRITE, inode="/user"',
-    '\tat org.apache.hadoop.ipc.Client.call(Client.java:1529)',
-  ];
-  const told = submitFailure(output);
-  assert.match(told, /Permission denied: user=ana, access=WRITE/);
-  assert.doesNotMatch(told, /\tat |more$/m);
-  assert.equal(submitFailure(['some', 'plain', 'lines']), 'some\nplain\nlines');
-  assert.match(submitFailure(['Error: Unrecognized option: --load-spark-defaults']), /^this spark-submit is older than Spark 4\.0/);
-});
-
-test('the kernelspec argv: [python] launcher.py args → primary resource + application args', () => {
-  assert.deepEqual(splitLauncherArgv(['python', '../../python/launch_kernel.py', '--kernel-id', 'k'], '/specs/spark', 'k'), {
-    script: '/python/launch_kernel.py',
-    scriptArgs: ['--kernel-id', 'k'],
-  });
-  assert.deepEqual(splitLauncherArgv(['/abs/launch_kernel.py', '-x'], '/specs', 'k').script, '/abs/launch_kernel.py');
-  assert.throws(() => splitLauncherArgv(['bash', 'run.sh'], '/specs', 'k'), /must start with \[python\] <launcher>\.py/);
-  assert.deepEqual(kernelspecSparkConf({ spark_conf: { 'spark.executor.instances': 2, 'spark.dynamicAllocation.enabled': false } }, 'k'), {
-    'spark.executor.instances': '2',
-    'spark.dynamicAllocation.enabled': 'false',
-  });
-  assert.throws(() => kernelspecSparkConf({ spark_conf: ['x'] }, 'k'), /spark_conf must map/);
-});
 
 const app = (over: Partial<Record<keyof YarnApp, unknown>> = {}) => ({
   id: 'application_1700000000000_0007',
@@ -346,64 +201,6 @@ test('the orphan sweep\'s view of an application: kernel id from its tag, engine
   assert.deepEqual(ownEngineOf(a({ startedTime: 0 }), own, now)?.createdAt, now, 'undated counts as young');
 });
 
-/** A stand-in spark-submit: records its argv and what it finds at --properties-file, then behaves as $FAKE_MODE says. */
-function fakeSparkSubmit(dir: string): string {
-  const script = path.join(dir, 'spark-submit');
-  fs.writeFileSync(
-    script,
-    [
-      '#!/bin/sh',
-      'printf "%s\\n" "$@" > "$FAKE_OUT/argv"',
-      'file=""; prev=""; for a in "$@"; do [ "$prev" = "--properties-file" ] && file="$a"; prev="$a"; done',
-      'stat -c "%a" "$file" > "$FAKE_OUT/file-mode"; stat -c "%a" "$(dirname "$file")" > "$FAKE_OUT/dir-mode"; cp "$file" "$FAKE_OUT/properties"',
-      'echo "INFO Client: Submitted application application_1_0042"',
-      'case "$FAKE_MODE" in fail) echo "Exception in thread main java.io.IOException: no: queue risk" >&2; exit 3;; hang) sleep 60;; esac',
-      'exit 0',
-    ].join('\n'),
-    { mode: 0o755 },
-  );
-  return script;
-}
-
-test('regression (token in ps): spark-submit gets its settings from a 0600 file in a 0700 dir, removed when it returns, fails or times out', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-submit-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const program = fakeSparkSubmit(dir);
-  const submitDir = path.join(dir, 'runtime', 'spark-submit');
-  fs.mkdirSync(submitDir, { recursive: true, mode: 0o755 }); // a looser existing dir is tightened
-  for (const mode of ['ok', 'fail', 'hang'] as const) {
-    const out = fs.mkdtempSync(path.join(dir, `out-${mode}-`));
-    const propertiesFile = path.join(submitDir, `k-1-${mode}.properties`);
-    const { args, properties } = sparkSubmitCommand(plan(), propertiesFile);
-    const started = Date.now();
-    const outcome = await runSparkSubmit({
-      kernelId: 'k-1',
-      program,
-      args,
-      properties,
-      propertiesFile,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', FAKE_OUT: out, FAKE_MODE: mode },
-      deadlineMs: mode === 'hang' ? 1_500 : 30_000,
-    });
-    assert.equal(outcome.status, { ok: 'submitted', fail: 'failed', hang: 'timeout' }[mode]);
-    assert.equal(outcome.appId, 'application_1_0042');
-    if (mode === 'hang') assert.ok(Date.now() - started < 10_000, 'the deadline ended the wait');
-    if (outcome.status === 'failed') assert.equal(outcome.code, 3);
-    const argv = fs.readFileSync(path.join(out, 'argv'), 'utf8');
-    assert.doesNotMatch(argv, /tok_SECRET|ATRIUM_LAUNCH_TOKEN/, `${mode}: the token is not on argv`);
-    assert.match(fs.readFileSync(path.join(out, 'properties'), 'utf8'), new RegExp(`^spark\\.yarn\\.appMasterEnv\\.ATRIUM_LAUNCH_TOKEN=${TOKEN}$`, 'm'));
-    assert.equal(fs.readFileSync(path.join(out, 'file-mode'), 'utf8').trim(), '600', mode);
-    assert.equal(fs.readFileSync(path.join(out, 'dir-mode'), 'utf8').trim(), '700', mode);
-    assert.equal(fs.existsSync(propertiesFile), false, `${mode}: the file is gone once spark-submit ${mode === 'ok' ? 'returned' : mode === 'fail' ? 'failed' : 'was killed'}`);
-  }
-  assert.deepEqual(fs.readdirSync(submitDir), []);
-  await assert.rejects(
-    runSparkSubmit({ kernelId: 'k-1', program: path.join(dir, 'missing'), args: [], properties: {}, propertiesFile: path.join(submitDir, 'x.properties'), env: {}, deadlineMs: 5_000 }),
-    (e: unknown) => e instanceof LaunchError && /cannot run .*missing/.test(e.message),
-  );
-  assert.deepEqual(fs.readdirSync(submitDir), [], 'removed when spark-submit cannot even start');
-});
-
 /** An in-process ResourceManager over HTTP: a table of apps, and a log of the requests it got. */
 async function fakeRmServer(t: { after(fn: () => unknown): void }, apps: ReturnType<typeof app>[]) {
   const requests: string[] = [];
@@ -446,6 +243,7 @@ test('listOwnEngines: one RM query by the installation tag for live states; kill
     rmUrl: rm.url,
     installationId: INSTALLATION,
     serviceUser: 'atrium',
+    submitEnv: SUBMIT_ENV,
     runtimeDir: os.tmpdir(),
   });
   const listed = await launcher.listOwnEngines();
@@ -472,5 +270,16 @@ test('listOwnEngines: one RM query by the installation tag for live states; kill
 
   rm.setFail(true);
   await assert.rejects(launcher.listOwnEngines(), /cannot list this installation's YARN applications \(tag atrium-installation-[0-9a-f-]+\): .*500/);
-  assert.throws(() => new YarnLauncher({ responseListener: {} as ResponseListener, rmUrl: rm.url, installationId: 'a,b', runtimeDir: os.tmpdir() }), /cannot be a YARN tag/);
+  assert.throws(() => new YarnLauncher({ responseListener: {} as ResponseListener, rmUrl: rm.url, installationId: 'a,b', submitEnv: SUBMIT_ENV, runtimeDir: os.tmpdir() }), /cannot be a YARN tag/);
+});
+
+test('the launcher refuses to start when spark-submit\'s environment cannot say which spark-defaults.conf applies', () => {
+  const make = (submitEnv: Record<string, string>, hostEnv: Record<string, string> = {}) =>
+    new YarnLauncher({ responseListener: {} as ResponseListener, rmUrl: 'http://rm', installationId: INSTALLATION, submitEnv, hostEnv: hostEnv as NodeJS.ProcessEnv, runtimeDir: os.tmpdir() });
+  const refused = /needs SPARK_HOME or SPARK_CONF_DIR in spark-submit's environment \(ATRIUM_YARN_SPARK_HOME or ATRIUM_YARN_SPARK_CONF_DIR\)/;
+  assert.throws(() => make({ HADOOP_CONF_DIR: '/etc/hadoop/conf' }), refused);
+  assert.throws(() => make({ SPARK_HOME: '', SPARK_CONF_DIR: '' }), refused, 'empty counts as unset, as in load-spark-env.sh');
+  assert.throws(() => make({}, { SPARK_HOME: '/opt/spark' }), refused, 'the portal\'s own SPARK_HOME is not passed to spark-submit unless configured');
+  assert.doesNotThrow(() => make({ SPARK_HOME: '/opt/spark' }));
+  assert.doesNotThrow(() => make({ SPARK_CONF_DIR: '/etc/spark/conf' }));
 });

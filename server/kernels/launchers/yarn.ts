@@ -1,27 +1,20 @@
 // The YARN launcher (`metadata.atrium.launcher: "yarn"`): the kernel is the Spark driver of a YARN cluster-mode
-// application, run as the analyst. Only the engine step lives here (remote.ts does the launch protocol):
-//   spark-submit --master yarn --deploy-mode cluster of Atrium's Python launcher (an argv array, every value
-//   validated; never a shell string) with --proxy-user <analyst>, the team's queue, the driver sized from the
-//   chosen size profile, the tags `atrium` + `atrium-kernel-<id>` + `atrium-installation-<id>` (the application
-//   is found by its tag, never by scanning), and spark.yarn.submit.waitAppCompletion=false so spark-submit
-//   returns once YARN has the app.
-// Every setting (--conf) goes through a 0600 properties file that lives only while spark-submit runs, never
-// argv: the container environment holds the one-time launch token, and any local user of the portal host can
-// read a command line in `ps`. `--load-spark-defaults` (Spark 4.0+) keeps the admins' spark-defaults.conf.
+// application, run as the analyst. Only the engine step lives here (remote.ts does the launch protocol): it
+// picks the team's queue and the size, ships Atrium's launcher package, and has the application submitted by one
+// spark-submit (yarn-submit.ts: its command line, its private properties file with the admins'
+// spark-defaults.conf merged in, running it).
 // The application's life is the kernel's life: poll()/waitForExit() read the one ResourceManager poller
 // (yarn-rm.ts); kill() is the RM REST kill. While a launch is pending the RM's states become launch phases
 // ("submitted to YARN", "accepted by YARN: <diagnostics>", "running on <host>").
 // listOwnEngines()/killOrphan() serve the orphan sweep (orphan-sweeper.ts): one RM query by the installation tag.
-// Touch this file when the spark-submit command line or the kernel's container environment changes.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Touch this file when the queue, sizing, launcher package or the kernel's container environment change.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { z } from 'zod';
-import { USERNAME_PATTERN } from '../../identity/names';
-import { chooseSize, sizeTableOf, type SizeProfile } from '../../quota/sizes';
+import { chooseSize, sizeTableOf } from '../../quota/sizes';
 import { launcherConfig } from '../kernelspecs';
 import type { JsonObject } from '../protocol/messages';
 import { LaunchError, type ClusterEngine, type DeadStatus, type KernelStatus, type LaunchOptions, type LaunchRequest, type SerializedKernel } from './base';
@@ -29,43 +22,37 @@ import { HOST_ENV_ALLOW_LIST } from './local';
 import { RemoteLauncher, type EngineStart, type RemoteEngine, type RemoteKernelProcess, type RemoteLauncherOptions } from './remote';
 import { BUNDLED_LAUNCHER_PYTHONPATH } from './remote-local';
 import {
+  ATRIUM_APP_TAG,
   LIVE_APP_STATES,
   ResourceManagerClient,
   ResourceManagerError,
   YarnAppPoller,
   amHost,
   appTags,
+  installationTag,
   isFinal,
+  kernelTag,
   latest,
   ownEngineOf,
   type AppView,
   type YarnApp,
 } from './yarn-rm';
+import {
+  invalidRequest,
+  isQueueName,
+  kernelspecSparkConf,
+  removeStaleSubmitFiles,
+  runSparkSubmit,
+  sparkDefaultsFile,
+  sparkSubmitCommand,
+  splitLauncherArgv,
+  submitFailure,
+} from './yarn-submit';
 
-/** Every Atrium application carries this tag; the poller's one query filters on it. */
-export const ATRIUM_APP_TAG = 'atrium';
 /** How long spark-submit may take to hand the application to YARN. */
 const DEFAULT_SUBMIT_DEADLINE_MS = 120_000;
 /** Queue waits are normal on YARN: a launch may wait this long for its payload unless configured otherwise. */
 const DEFAULT_YARN_LAUNCH_DEADLINE_MS = 300_000;
-const OUTPUT_TAIL_LINES = 30;
-
-export const kernelTag = (kernelId: string) => `atrium-kernel-${kernelId.toLowerCase()}`;
-
-/**
- * An installation id fit for a YARN tag: YARN allows at most 100 printable ASCII characters per tag (by default,
- * yarn.resourcemanager.application.max-tag.length) and lowercases them; "atrium-installation-" takes 20, and a
- * comma would split spark.yarn.tags.
- */
-const INSTALLATION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/;
-
-/** The tag of every application this installation submits; the orphan sweep lists by it. */
-export function installationTag(installationId: string): string {
-  if (!INSTALLATION_ID.test(installationId)) {
-    throw new Error(`the installation id "${installationId}" cannot be a YARN tag (1-80 letters, digits, _ or -)`);
-  }
-  return `atrium-installation-${installationId.toLowerCase()}`;
-}
 
 // --- configuration ---
 
@@ -78,9 +65,12 @@ export interface YarnLauncherOptions extends RemoteLauncherOptions {
   serviceUser?: string;
   /** The spark-submit to run (default: `spark-submit` on PATH). */
   sparkSubmit?: string;
-  /** Environment for spark-submit besides the host basics: SPARK_HOME, HADOOP_CONF_DIR, SPARK_CONF_DIR... */
+  /**
+   * Environment for spark-submit besides the host basics: SPARK_HOME, HADOOP_CONF_DIR, SPARK_CONF_DIR... SPARK_CONF_DIR
+   * or SPARK_HOME is required: it says which spark-defaults.conf applies (yarn-submit.ts reads it).
+   */
   submitEnv?: Record<string, string>;
-  /** Extra `--conf key=value` for every launch (trusted: from the portal's config). Atrium's own settings win. */
+  /** Extra Spark settings for every launch (trusted: from the portal's config); over spark-defaults.conf's, under Atrium's own. */
   sparkConf?: Record<string, string>;
   /** The Python that runs the kernel in the AM container (spark.yarn.appMasterEnv.PYSPARK_PYTHON). */
   kernelPython?: string;
@@ -94,222 +84,12 @@ export interface YarnLauncherOptions extends RemoteLauncherOptions {
   pollIntervalMs?: number;
   /** Deadline for spark-submit to return after submitting. Default 120 s. */
   submitDeadlineMs?: number;
-  /** Where the launcher package zip (--py-files) is written. */
+  /** Where the launcher package zip (--files) and the properties files (spark-submit/) are written. */
   runtimeDir: string;
   /** Directory holding `atrium_launcher`; default the bundled kernel-launchers/python. */
   launcherPythonPath?: string;
   /** Where the allow-listed host variables come from. Default: this process. */
   hostEnv?: NodeJS.ProcessEnv;
-}
-
-// --- pure parts: validation, sizing and the spark-submit command line ---
-
-const QUEUE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const CONF_KEY = /^spark\.[A-Za-z0-9_.-]{1,200}$/;
-/**
- * The NodeManager writes the AM's environment into its launch script as `export NAME="value"` without
- * escaping, so a value must not be able to leave its quotes or expand anything there.
- */
-const CONTAINER_ENV_VALUE = /^[^\0-\x1f\x7f"$`\\]{0,4096}$/;
-const CONF_VALUE = /^[^\0-\x1f\x7f]{0,8192}$/;
-
-/** YARN sizes the AM container as driver memory + overhead: split the profile's memory so the sum matches it. */
-export function driverResources(size: SizeProfile): { memoryMb: number; overheadMb: number; cores: number } {
-  const overheadMb = Math.max(384, Math.ceil(size.memoryMb * 0.1));
-  return { memoryMb: Math.max(256, size.memoryMb - overheadMb), overheadMb, cores: Math.max(1, Math.floor(size.vcores)) };
-}
-
-export interface SubmitPlan {
-  kernelId: string;
-  installationId: string;
-  kernelspecName: string;
-  username: string;
-  impersonate: boolean;
-  queue: string;
-  size: SizeProfile;
-  /** Path of the Python launcher script (the primary resource) and its arguments. */
-  script: string;
-  scriptArgs: string[];
-  /** The launcher package zip (shipped with --files, on the AM's PYTHONPATH). */
-  pyFiles: string;
-  /** Environment of the kernel in the AM container (kernelspec env + KERNEL_*). */
-  containerEnv: Record<string, string>;
-  kernelPython?: string;
-  /** Configured `--conf`s (portal config, then the kernelspec's `spark_conf`). */
-  sparkConf: Record<string, string>;
-}
-
-function invalid(kernelId: string, message: string): LaunchError {
-  return new LaunchError('INVALID_REQUEST', `kernel ${kernelId}: ${message}`, { kernelId });
-}
-
-/**
- * The launcher command line from a kernelspec argv (`[python] launch_kernel.py args...`, placeholders already
- * substituted): the script becomes spark-submit's primary resource, the rest its application arguments.
- */
-export function splitLauncherArgv(argv: readonly string[], resourceDir: string, kernelId: string): { script: string; scriptArgs: string[] } {
-  const rest = /^(python3?|.*\/python3?)$/.test(argv[0] ?? '') ? argv.slice(1) : [...argv];
-  const [script, ...scriptArgs] = rest;
-  if (!script?.endsWith('.py')) throw invalid(kernelId, `a YARN kernelspec's argv must start with [python] <launcher>.py; got ${JSON.stringify(argv.slice(0, 2))}`);
-  return { script: path.resolve(resourceDir, script), scriptArgs };
-}
-
-/** Checks every value that reaches spark-submit or the container; throws INVALID_REQUEST naming the bad one. */
-export function validatePlan(plan: SubmitPlan): void {
-  const { kernelId } = plan;
-  if (!USERNAME_PATTERN.test(plan.username)) throw invalid(kernelId, `user name "${plan.username}" cannot be a YARN proxy user`);
-  if (!QUEUE.test(plan.queue)) throw invalid(kernelId, `"${plan.queue}" is not a YARN queue name`);
-  for (const [name, value] of Object.entries(plan.containerEnv)) {
-    if (!ENV_NAME.test(name)) throw invalid(kernelId, `"${name}" is not an environment variable name`);
-    if (!CONTAINER_ENV_VALUE.test(value)) {
-      throw invalid(kernelId, `${name} may not hold quotes, "$", backquotes, backslashes or control characters on YARN (at most 4096 characters)`);
-    }
-  }
-  for (const [key, value] of Object.entries(plan.sparkConf)) {
-    if (!CONF_KEY.test(key)) throw invalid(kernelId, `"${key}" is not a Spark setting name`);
-    if (!CONF_VALUE.test(value)) throw invalid(kernelId, `the Spark setting ${key} holds control characters`);
-  }
-  for (const arg of [plan.script, plan.pyFiles, plan.kernelPython ?? '', ...plan.scriptArgs]) {
-    if (/[\0-\x1f\x7f]/.test(arg)) throw invalid(kernelId, 'a launcher argument holds control characters');
-  }
-}
-
-/**
- * The spark-submit command line and the settings that go in its properties file (never on argv: see the top of
- * the file). Atrium's own settings are set last, so configuration cannot override them.
- */
-export function sparkSubmitCommand(plan: SubmitPlan, propertiesFile: string): { args: string[]; properties: Record<string, string> } {
-  validatePlan(plan);
-  if (/[\0-\x1f\x7f]/.test(propertiesFile)) throw invalid(plan.kernelId, 'the properties file path holds control characters');
-  const driver = driverResources(plan.size);
-  const conf: Record<string, string> = { ...plan.sparkConf };
-  if (plan.kernelPython) {
-    conf['spark.yarn.appMasterEnv.PYSPARK_PYTHON'] = plan.kernelPython;
-    conf['spark.executorEnv.PYSPARK_PYTHON'] ??= plan.kernelPython;
-  }
-  for (const [name, value] of Object.entries(plan.containerEnv)) conf[`spark.yarn.appMasterEnv.${name}`] = value;
-  Object.assign(conf, {
-    'spark.yarn.tags': [ATRIUM_APP_TAG, kernelTag(plan.kernelId), installationTag(plan.installationId)].join(','),
-    // spark-submit returns once YARN accepted the app: the portal follows it through the RM, not a client JVM.
-    'spark.yarn.submit.waitAppCompletion': 'false',
-    // A second attempt would start a second kernel for a launch that is already settled.
-    'spark.yarn.maxAppAttempts': '1',
-    'spark.driver.memoryOverhead': `${driver.overheadMb}m`,
-    // Relative to the container's working directory, where YARN put the zip.
-    'spark.yarn.appMasterEnv.PYTHONPATH': path.basename(plan.pyFiles),
-  });
-  const args = [
-    '--master', 'yarn',
-    '--deploy-mode', 'cluster',
-    '--name', `atrium ${plan.kernelspecName} ${plan.kernelId}`,
-    '--queue', plan.queue,
-    ...(plan.impersonate ? ['--proxy-user', plan.username] : []),
-    '--driver-memory', `${driver.memoryMb}m`,
-    '--driver-cores', String(driver.cores),
-    // Localized into the AM's working directory and put on its PYTHONPATH (below). Not --py-files: the driver's
-    // SparkContext would then try to re-add the portal's local path and warn in the user's first cell.
-    '--files', plan.pyFiles,
-    // With a properties file Spark skips spark-defaults.conf unless told to load it too (Spark 4.0+). Precedence
-    // stays as it was with --conf: this file, then the admins' defaults.
-    '--properties-file', propertiesFile,
-    '--load-spark-defaults',
-    plan.script,
-    ...plan.scriptArgs,
-  ];
-  return { args, properties: conf };
-}
-
-/**
- * A Java properties file (what spark-submit reads, as UTF-8) for settings whose names and values were
- * validated (no control characters). Only the backslash needs escaping in a value; key characters are escaped
- * anyway. Note: Spark trims each value it reads from a file, so leading and trailing spaces do not survive.
- */
-export function propertiesFileText(properties: Record<string, string>): string {
-  const key = (k: string) => k.replace(/[\\=: #!]/g, (c) => `\\${c}`);
-  const lines = Object.entries(properties).map(([k, v]) => `${key(k)}=${v.replace(/\\/g, '\\\\')}`);
-  return ['# One spark-submit by Atrium; removed as soon as it returns.', ...lines, ''].join('\n');
-}
-
-export interface SparkSubmitRun {
-  kernelId: string;
-  program: string;
-  args: string[];
-  env: Record<string, string>;
-  /** Written (0600, in a 0700 directory) before spark-submit starts and removed once it ended, whatever the outcome. */
-  propertiesFile: string;
-  properties: Record<string, string>;
-  deadlineMs: number;
-}
-
-export type SparkSubmitOutcome =
-  | { status: 'submitted'; appId?: string; tail: string[] }
-  | { status: 'failed'; code: number | null; signal: NodeJS.Signals | null; appId?: string; tail: string[] }
-  | { status: 'timeout'; appId?: string; tail: string[] };
-
-/** Runs spark-submit once, with its settings in a private properties file; its process group is killed at the deadline. */
-export async function runSparkSubmit(run: SparkSubmitRun): Promise<SparkSubmitOutcome> {
-  const dir = path.dirname(run.propertiesFile);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700); // it may have existed with a looser mode
-  // 'wx': never through a file (or link) that is already there.
-  await writeFile(run.propertiesFile, propertiesFileText(run.properties), { mode: 0o600, flag: 'wx' });
-  try {
-    return await spawnAndWait(run);
-  } finally {
-    await rm(run.propertiesFile, { force: true });
-  }
-}
-
-async function spawnAndWait(run: SparkSubmitRun): Promise<SparkSubmitOutcome> {
-  let child: ChildProcess;
-  try {
-    child = await new Promise<ChildProcess>((resolve, reject) => {
-      const c = spawn(run.program, run.args, { env: run.env as NodeJS.ProcessEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      c.once('spawn', () => resolve(c));
-      c.once('error', reject);
-    });
-  } catch (error) {
-    throw new LaunchError('LAUNCH_FAILED', `kernel ${run.kernelId}: cannot run ${run.program}: ${(error as Error).message}`, { kernelId: run.kernelId, cause: error });
-  }
-  const tail: string[] = [];
-  let appId: string | undefined;
-  const take = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      appId ??= /Submitted application (application_\d+_\d+)/.exec(line)?.[1];
-      tail.push(line);
-      if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
-    }
-  };
-  child.stdout?.on('data', take);
-  child.stderr?.on('data', take);
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'>((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal }));
-    timer = setTimeout(() => resolve('timeout'), run.deadlineMs);
-  });
-  clearTimeout(timer);
-  if (outcome === 'timeout') {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // it ended meanwhile
-    }
-    return { status: 'timeout', appId, tail };
-  }
-  if (outcome.code === 0) return { status: 'submitted', appId, tail };
-  return { status: 'failed', ...outcome, appId, tail };
-}
-
-const SparkConfSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
-
-/** A kernelspec's `metadata.atrium.config.spark_conf` (admin-written), as strings. */
-export function kernelspecSparkConf(config: Record<string, unknown>, kernelId: string): Record<string, string> {
-  if (config.spark_conf === undefined) return {};
-  const parsed = SparkConfSchema.safeParse(config.spark_conf);
-  if (!parsed.success) throw invalid(kernelId, `the kernelspec's spark_conf must map setting names to values: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
 }
 
 /** "[Mon Jan 01 00:00:00 +0000 2026] AM container is launched, ..." → "AM container is launched, ..." */
@@ -412,7 +192,8 @@ export class YarnLauncher extends RemoteLauncher {
   /** The one poller for every YARN kernel of this process. */
   readonly poller: YarnAppPoller;
   private readonly opts: YarnLauncherOptions;
-  private readonly hostEnv: NodeJS.ProcessEnv;
+  /** spark-submit's whole environment: the allow-listed host variables, JAVA_HOME, then submitEnv. */
+  private readonly submitEnv: Record<string, string>;
   /** Launch-phase reporters of pending launches; removed when the launch settles, so phases stop there. */
   private readonly phaseReporters = new Map<string, (phase: string) => void>();
   private readonly pending = new Set<string>();
@@ -421,15 +202,28 @@ export class YarnLauncher extends RemoteLauncher {
   private zip: Promise<string> | undefined;
   /** `atrium-installation-<id>`: on every application submitted here; what listOwnEngines() asks the RM for. */
   readonly installationTag: string;
-  /** Properties files of spark-submits under way (one per launch; see runSparkSubmit). */
+  /** Properties files of spark-submits under way (one per launch; see runSparkSubmit); stale ones removed once. */
   private readonly submitDir: string;
   private staleSubmitFilesSwept = false;
 
   constructor(options: YarnLauncherOptions) {
     super({ ...options, launchDeadlineMs: options.launchDeadlineMs ?? DEFAULT_YARN_LAUNCH_DEADLINE_MS });
     this.opts = options;
-    this.hostEnv = options.hostEnv ?? process.env;
-    if (!QUEUE.test(options.defaultQueue ?? 'default')) throw new Error(`"${options.defaultQueue}" is not a YARN queue name`);
+    if (!isQueueName(options.defaultQueue ?? 'default')) throw new Error(`"${options.defaultQueue}" is not a YARN queue name`);
+    const hostEnv = options.hostEnv ?? process.env;
+    this.submitEnv = {};
+    for (const name of [...HOST_ENV_ALLOW_LIST, 'JAVA_HOME']) {
+      const value = hostEnv[name];
+      if (value !== undefined) this.submitEnv[name] = value;
+    }
+    Object.assign(this.submitEnv, options.submitEnv);
+    // Atrium merges the admins' spark-defaults.conf into each launch's settings (yarn-submit.ts), so it must know
+    // where spark-submit would look: refuse to start rather than silently drop those settings.
+    if (!sparkDefaultsFile(this.submitEnv)) {
+      throw new Error(
+        'the YARN launcher needs SPARK_HOME or SPARK_CONF_DIR in spark-submit\'s environment (ATRIUM_YARN_SPARK_HOME or ATRIUM_YARN_SPARK_CONF_DIR) to find spark-defaults.conf',
+      );
+    }
     this.installationTag = installationTag(options.installationId);
     this.submitDir = path.join(options.runtimeDir, 'spark-submit');
     this.rm = new ResourceManagerClient({ url: options.rmUrl, user: options.serviceUser });
@@ -510,7 +304,7 @@ export class YarnLauncher extends RemoteLauncher {
   protected async startEngine({ request, argv, env }: EngineStart): Promise<RemoteEngine> {
     const { kernelId, kernelspec } = request;
     const size = chooseSize(sizeTableOf(kernelspec.spec.metadata.atrium), request.sizeProfile);
-    if ('error' in size) throw invalid(kernelId, size.error);
+    if ('error' in size) throw invalidRequest(kernelId, size.error);
     const queue = (await this.opts.queueFor?.(request.username)) || this.opts.defaultQueue || 'default';
     this.zip ??= launcherZip(this.opts.launcherPythonPath ?? BUNDLED_LAUNCHER_PYTHONPATH, this.opts.runtimeDir);
     const pyFiles = await this.zip.catch((error: unknown) => {
@@ -519,7 +313,7 @@ export class YarnLauncher extends RemoteLauncher {
     });
     // The token would sit on spark-submit's command line here and on the AM's on the node, readable by all.
     if (kernelspec.spec.argv.some((arg) => arg.includes('{launch_token}'))) {
-      throw invalid(kernelId, `kernelspec ${kernelspec.name} passes {launch_token} in its argv; on YARN pass it in env (ATRIUM_LAUNCH_TOKEN) instead`);
+      throw invalidRequest(kernelId, `kernelspec ${kernelspec.name} passes {launch_token} in its argv; on YARN pass it in env (ATRIUM_LAUNCH_TOKEN) instead`);
     }
     const { script, scriptArgs } = splitLauncherArgv(argv, kernelspec.resourceDir, kernelId);
     const impersonate = this.opts.impersonate ?? true;
@@ -568,15 +362,13 @@ export class YarnLauncher extends RemoteLauncher {
    */
   private async submit(kernelId: string, command: { args: string[]; properties: Record<string, string>; propertiesFile: string }): Promise<{ appId?: string }> {
     const program = this.opts.sparkSubmit ?? 'spark-submit';
-    const env: Record<string, string> = {};
-    for (const name of [...HOST_ENV_ALLOW_LIST, 'JAVA_HOME']) {
-      const value = this.hostEnv[name];
-      if (value !== undefined) env[name] = value;
-    }
-    Object.assign(env, this.opts.submitEnv);
-    await this.sweepStaleSubmitFiles();
     const deadlineMs = this.opts.submitDeadlineMs ?? DEFAULT_SUBMIT_DEADLINE_MS;
-    const outcome = await runSparkSubmit({ kernelId, program, env, deadlineMs, ...command });
+    if (!this.staleSubmitFilesSwept) {
+      // Once per process; files of another process's spark-submits under way are younger than this.
+      this.staleSubmitFilesSwept = true;
+      await removeStaleSubmitFiles(this.submitDir, 2 * deadlineMs);
+    }
+    const outcome = await runSparkSubmit({ kernelId, program, env: this.submitEnv, deadlineMs, ...command });
     const byTag = async () => latest(await this.rm.listApps({ tags: [kernelTag(kernelId)] }).catch(() => []))?.id;
     if (outcome.status === 'submitted') return { appId: outcome.appId ?? (await byTag()) };
 
@@ -590,33 +382,6 @@ export class YarnLauncher extends RemoteLauncher {
     });
   }
 
-  /**
-   * Once per process: properties files a crashed portal left behind (they hold a launch token, useless by now).
-   * Only files older than the submit deadline, so another process sharing the runtime dir keeps its own.
-   */
-  private async sweepStaleSubmitFiles(): Promise<void> {
-    if (this.staleSubmitFilesSwept) return;
-    this.staleSubmitFilesSwept = true;
-    const names = await readdir(this.submitDir).catch(() => [] as string[]);
-    const before = Date.now() - 2 * (this.opts.submitDeadlineMs ?? DEFAULT_SUBMIT_DEADLINE_MS);
-    for (const name of names.filter((n) => n.endsWith('.properties'))) {
-      const file = path.join(this.submitDir, name);
-      const info = await stat(file).catch(() => undefined);
-      if (info && info.mtimeMs < before) await rm(file, { force: true }).catch(() => {});
-    }
-  }
-}
-
-/**
- * What a user needs from spark-submit's output: the exception lines ("...AccessControlException: Permission
- * denied: user=ana, access=WRITE, inode=/user"), not the Java stack frames around them.
- */
-export function submitFailure(lines: readonly string[]): string {
-  const text = lines.filter((l) => !/^\s+at |^\s*\.\.\. \d+ more|^\s*Caused by: java\.lang\.reflect/.test(l));
-  const errors = [...new Set(text.filter((l) => /(Exception|Error)\b.*:|denied|not allowed|does not exist|refused/i.test(l)).map((l) => l.trim()))];
-  const told = (errors.length ? errors.slice(-4) : text.slice(-6)).join('\n');
-  // Spark before 4.0 has no --load-spark-defaults (see sparkSubmitCommand).
-  return text.some((l) => l.includes('--load-spark-defaults')) ? `this spark-submit is older than Spark 4.0, which Atrium's YARN launcher needs:\n${told}` : told;
 }
 
 // --- the engine: one YARN application ---
