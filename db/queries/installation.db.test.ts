@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { installation } from "@/db/schema";
 import { openTestDatabase } from "@/db/testing";
 import type { Database } from "@/db";
+import { runDbCommand } from "@/server/cli/commands";
 import { installationId } from "./installation";
 
 describe("installation id", () => {
@@ -19,6 +20,17 @@ describe("installation id", () => {
     assert.match(ids[0]!, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     assert.deepEqual(new Set(ids), new Set([ids[0]]));
     assert.equal(await installationId(db), ids[0]);
+    assert.equal((await db.select().from(installation)).length, 1);
+  });
+
+  it("a copied database gets its own id with `installation new-id`; `installation show` prints it", async () => {
+    const before = await installationId(db);
+    const renewed = await runDbCommand(db, ["installation", "new-id"]);
+    assert.equal(renewed.exitCode, 0, renewed.stderr);
+    const after = await installationId(db);
+    assert.notEqual(after, before);
+    assert.match(renewed.stdout, new RegExp(`now ${after} \\(was ${before}\\)`));
+    assert.equal((await runDbCommand(db, ["installation", "show"])).stdout, `${after}\n`);
     assert.equal((await db.select().from(installation)).length, 1);
   });
 

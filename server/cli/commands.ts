@@ -2,6 +2,7 @@
 // (Postgres, or PGlite when no portal is running) and inside a running portal (PGlite, via the control socket).
 import crypto from "node:crypto";
 import type { Database } from "@/db";
+import { installationId, renewInstallationId } from "@/db/queries/installation";
 import { listUsers } from "@/db/queries/users";
 import { createApiToken } from "@/server/auth/tokens";
 import { isAppError } from "@/server/errors";
@@ -36,6 +37,8 @@ export const USAGE = `Usage: npx atrium <command>
             [--monthly-vcore-hours N] [--over-budget keep|stop] [--grace-minutes N]   (N or "default")
   kernels list                                    live kernels of every user
   kernels kill ID                                 stop a kernel (the portal's culler stops it within a minute)
+  installation show                               this installation's id (what its cluster engines are tagged with)
+  installation new-id                             give a copied database its own id (then restart the portal)
 
 Configuration comes from the environment (see README): DATABASE_URL, ATRIUM_DATA_DIR, ...`;
 
@@ -195,6 +198,17 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
       return kernelsListCommand(db);
     case "kernels kill":
       return kernelsKillCommand(db, need(0, "kernel ID"));
+    case "installation show":
+      return `${await installationId(db)}\n`;
+    case "installation new-id": {
+      const before = await installationId(db);
+      const after = await renewInstallationId(db);
+      return (
+        `This installation's id is now ${after} (was ${before}).\n` +
+        `Restart the portal (every replica) for new kernels to carry it. Engines tagged with the old id are no longer\n` +
+        `this installation's: the orphan sweep leaves them alone, as it does another installation's.\n`
+      );
+    }
     default:
       throw new UsageError(group ? `Unknown command "${[group, action].filter(Boolean).join(" ")}".` : "No command given.");
   }

@@ -45,6 +45,7 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     .register(new RemoteLocalLauncher({ ...remote, python }));
   // What this installation creates on a shared cluster carries its id (the orphan sweep's scope).
   const installation = await installationId(db);
+  if (env.ATRIUM_YARN_RM_URL || kubernetes) log.info(`installation ${installation}: the kernels' YARN applications and pods carry this id`);
   const yarn = env.ATRIUM_YARN_RM_URL ? yarnLauncher(env, db, remote, runtimeDir, installation) : undefined;
   if (yarn) {
     launchers.register(yarn);
