@@ -1,9 +1,9 @@
 // Integration: the YARN launcher on a REAL Hadoop mini cluster (HDFS + YARN from Maven Central jars) with real
 // Spark from PyPI. The kernel is the Spark driver of a cluster-mode application run as `ana` in queue `risk`;
 // launch phases come from the RM; Spark runs; an interrupt cancels the Spark job; a stop leaves nothing running;
-// an application killed from outside (by another replica's orphan sweep) turns the kernel dead within seconds with
-// YARN's reason; the sweep lists only its own installation's applications; a cancelled launch kills its
-// application; one RM request per interval
+// an application killed outside Atrium (by ana, through the RM REST) turns the kernel dead within seconds with
+// YARN's reason; the orphan sweep lists only its own installation's applications, another may not kill them, and
+// an ended one is killed without error; a cancelled launch kills its application; one RM request per interval
 // serves every kernel; the launch token is on no command line, not even spark-submit's; the admins'
 // spark-defaults.conf still applies (Atrium merges it into the properties file; no --load-spark-defaults, so
 // Spark 3.x works too), under Atrium's own settings.
@@ -360,7 +360,7 @@ test('a PySpark kernel runs as the Spark driver of a YARN cluster-mode app, as a
   assert.deepEqual(await appsTagged(kernelTag(kernel.kernelId), LIVE_APP_STATES), []);
 });
 
-test('the orphan sweep: its installation lists the application, another does not; killOrphan from another replica kills it and the kernel is seen dead within seconds with YARN\'s reason; one RM query per interval serves every kernel', { timeout: 10 * 60_000 }, async (t) => {
+test('an application killed outside Atrium: the kernel is seen dead within seconds with YARN\'s reason; only its own installation lists it (another may not kill it), and once ended killOrphan is done without error; one RM query per interval serves every kernel', { timeout: 10 * 60_000 }, async (t) => {
   const { kernel, launchMs } = await launchKernel(t);
   timings.submitToKernelInfo2 = seconds(launchMs);
   const appId = kernel.engineId;
@@ -375,11 +375,10 @@ test('the orphan sweep: its installation lists the application, another does not
   const perInterval = (launcher.poller.requests - before) / ((Date.now() - windowStart) / POLL_MS);
   assert.ok(perInterval <= 1.2, `${perInterval.toFixed(2)} RM requests per interval with two kernels followed`);
 
-  // The sweep's side: another replica of this installation (not started: no poller needed) and another installation.
-  const settings = sparkSubmitSettings(cluster!, ensureSparkVenv());
-  const replica = makeLauncher(settings);
-  const otherInstallation = makeLauncher(settings, randomUUID());
-  const own = await replica.listOwnEngines();
+  // The orphan sweep's side while the application runs: this installation lists it; another (not started: no
+  // poller needed) neither lists it nor may kill it.
+  const otherInstallation = makeLauncher(sparkSubmitSettings(cluster!, ensureSparkVenv()), randomUUID());
+  const own = await launcher.listOwnEngines();
   const engine = own.find((e) => e.engineId === appId);
   assert.ok(engine, `this installation lists ${appId}: ${JSON.stringify(own)}`);
   assert.equal(engine.kernelId, kernel.kernelId, 'the kernel id from the application\'s tag is the kernel row\'s id');
@@ -387,18 +386,25 @@ test('the orphan sweep: its installation lists the application, another does not
   assert.ok(Math.abs(engine.createdAt.getTime() - (Date.now() - launchMs)) < 5 * 60_000, `created ${engine.createdAt.toISOString()}`);
   assert.deepEqual((await otherInstallation.listOwnEngines()).filter((e) => e.engineId === appId), [], 'another installation does not list it');
   await assert.rejects(otherInstallation.killOrphan(engine), /does not carry this installation's tag/, 'nor may it kill it');
+  const [stillRunning] = await appsTagged(kernelTag(kernel.kernelId));
+  assert.equal(stillRunning?.state, 'RUNNING', 'the refused kill left it running');
 
+  // ana kills her own application through the RM, outside Atrium.
   const killedAt = Date.now();
-  await replica.killOrphan(engine);
+  const r = await rm('PUT', `/ws/v1/cluster/apps/${appId}/state?user.name=ana`, { state: 'KILLED' });
+  assert.ok(r.status === 200 || r.status === 202, `${r.status} ${r.text}`);
   const status = await waitForDeath(kernel, 15_000);
-  timings.orphanKillToDead = seconds(Date.now() - killedAt);
+  timings.outsideKillToDead = seconds(Date.now() - killedAt);
   assert.match(status.reason, new RegExp(`YARN application ${appId} is KILLED`));
-  assert.match(status.reason, /killed by user/i, `YARN's own reason: ${status.reason}`);
-  const [killed] = await appsTagged(kernelTag(kernel.kernelId));
-  assert.equal(killed?.state, 'KILLED', 'the RM says KILLED');
-  await replica.killOrphan(engine); // already ended: done, no error
-  assert.deepEqual((await replica.listOwnEngines()).filter((e) => e.engineId === appId), [], 'a killed application is no longer listed');
+  assert.match(status.reason, /killed by user ana/i, `YARN's own reason: ${status.reason}`);
   await assert.rejects(kernel.interrupt(), (e: unknown) => e instanceof LaunchError && e.code === 'KERNEL_DEAD');
+
+  // The sweep after that kill: an ended application is done with, no error, and no longer listed.
+  await launcher.killOrphan(engine);
+  const [killed] = await appsTagged(kernelTag(kernel.kernelId));
+  assert.equal(killed?.state, 'KILLED', 'the RM still says KILLED');
+  assert.match(killed.diagnostics ?? '', /killed by user ana/i, 'by ana, not by the sweep');
+  assert.deepEqual((await launcher.listOwnEngines()).filter((e) => e.engineId === appId), [], 'a killed application is no longer listed');
 });
 
 test('cancelling a pending launch kills its application', { timeout: 5 * 60_000 }, async (t) => {
