@@ -345,8 +345,10 @@ export class YarnAppPoller {
     if (open.length === 0) return;
     this.requests++;
     const live = await this.client.listApps({ tags: [this.commonTag], states: LIVE_APP_STATES });
+    // A kernel's tag names the newest of its applications: after a restart whose kill of the old one failed, both
+    // are live, and the RM lists them in no set order.
     const byTag = new Map<string, YarnApp>();
-    for (const app of live) for (const tag of appTags(app)) byTag.set(tag, app);
+    for (const app of live) for (const tag of appTags(app)) byTag.set(tag, latest([byTag.get(tag), app].filter((a) => a !== undefined))!);
     for (const t of open) {
       const app = t.appId ? live.find((a) => a.id === t.appId) : byTag.get(t.tag);
       if (app) {

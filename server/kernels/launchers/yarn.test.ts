@@ -127,6 +127,20 @@ test('the poller: one live-list query per round for every kernel; one more reque
   assert.deepEqual(calls, [], 'idle: no requests while no kernel is followed');
 });
 
+test('the poller: a kernel tag on two live applications (a restart whose kill of the old one failed) names the newer, in any order the RM lists them', async () => {
+  for (const order of [['old', 'new'], ['new', 'old']]) {
+    const both = {
+      old: app({ id: 'application_1_0001', applicationTags: 'atrium,atrium-kernel-k', state: 'RUNNING', startedTime: 1_000 }),
+      new: app({ id: 'application_1_0002', applicationTags: 'atrium,atrium-kernel-k', state: 'RUNNING', startedTime: 2_000 }),
+    };
+    const { client } = fakeRm(new Map(order.map((k) => [k, both[k as 'old' | 'new']])));
+    const poller = new YarnAppPoller({ client, commonTag: 'atrium', intervalMs: 10 });
+    poller.track('atrium-kernel-k');
+    await poller.pollOnce();
+    assert.equal(poller.appIdOf('atrium-kernel-k'), 'application_1_0002', `listed ${order.join(', ')}`);
+  }
+});
+
 test('the poller loop: start()/stop(), an RM outage is survived and keeps kernels as last seen', async () => {
   let fail = false;
   let rounds = 0;
