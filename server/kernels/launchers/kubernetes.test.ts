@@ -19,11 +19,11 @@ import {
   namespaceTemplateProblem,
 } from '../../kubernetes/names';
 import { podProgress } from '../../kubernetes/pod-status';
-import type { PodWatchers } from '../../kubernetes/pod-watch';
+import type { PodWatcher, PodWatchers } from '../../kubernetes/pod-watch';
 import { PodSpecError, checkPodTemplate, loadPodTemplate } from '../../kubernetes/pods';
 import type { ResponseListener } from '../launch-protocol/response-listener';
 import { quietKernelLog } from '../testing';
-import { KubernetesLauncher, type KubernetesLauncherOptions } from './kubernetes';
+import { KubernetesLauncher, KubernetesPodEngine, type KubernetesLauncherOptions } from './kubernetes';
 import {
   BUNDLED_KERNEL_POD_TEMPLATE,
   buildKernelPod,
@@ -360,6 +360,21 @@ describe('the orphan sweep\'s side: own pods listed, orphans killed with their l
     const failing = fakeLauncher({}, { failSecretDelete: true });
     await assert.rejects(failing.launcher.killOrphan(engine), /could not delete all of orphaned pod atrium-risk\/.*did not answer/);
     assert.equal(failing.calls.length, 2);
+  });
+
+  it('a restored kernel\'s end also deletes the Secret an older version named after the kernel', async () => {
+    const calls: string[] = [];
+    const api = {
+      deletePod: async (namespace: string, name: string) => void calls.push(`delete pod ${namespace}/${name}`),
+      deleteSecret: async (namespace: string, name: string) => void calls.push(`delete secret ${namespace}/${name}`),
+    } as unknown as KubeApi;
+    const watcher = { subscribe: () => () => {}, get: () => undefined } as unknown as PodWatcher;
+    const base = { api, watcher, namespace: 'atrium-risk', name: podName, unschedulableGraceMs: 0, deleteGraceSeconds: 0, tokenSecret: true };
+    await new KubernetesPodEngine({ ...base, legacyTokenSecret: `atrium-launch-${kernelId}` }).kill();
+    assert.deepEqual(calls, [`delete pod atrium-risk/${podName}`, `delete secret atrium-risk/${launchTokenSecretName(podName)}`, `delete secret atrium-risk/atrium-launch-${kernelId}`]);
+    calls.length = 0;
+    await new KubernetesPodEngine(base).kill(); // launched by this version: its own Secret only
+    assert.deepEqual(calls, [`delete pod atrium-risk/${podName}`, `delete secret atrium-risk/${launchTokenSecretName(podName)}`]);
   });
 
   it('refuses to kill what is not a pod of the engine\'s kernel', async () => {

@@ -296,6 +296,7 @@ export class KubernetesLauncher extends RemoteLauncher {
       logger: this.logger,
       // Deleted when its launch settled, unless that delete failed: tried again (by name) when the kernel ends.
       tokenSecret: true,
+      legacyTokenSecret: legacyTokenSecretName(saved.kernelId),
     });
     // The watch lists only what exists: a pod it has not seen is read once, and missing means gone.
     if (!watcher.get(name)) {
@@ -326,6 +327,14 @@ interface PodEngineInit {
   logger?: KernelLogger;
   /** The pod reads a launch token Secret (named after it), to be deleted once the launch settled or the kernel ends. */
   tokenSecret: boolean;
+  /** A restored kernel may have been launched by a version that named its Secret after the kernel: tried too. */
+  legacyTokenSecret?: string;
+}
+
+/** The Secret name versions before per-pod names gave a kernel's launch token; undefined if it cannot be a name. */
+function legacyTokenSecretName(kernelId: string): string | undefined {
+  const name = `atrium-launch-${kernelId}`;
+  return /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) && name.length <= 253 ? name : undefined;
 }
 
 export class KubernetesPodEngine implements RemoteEngine {
@@ -436,6 +445,7 @@ export class KubernetesPodEngine implements RemoteEngine {
     try {
       name = launchTokenSecretName(this.name);
       await this.api.deleteSecret(this.namespace, name);
+      if (this.init.legacyTokenSecret) await this.api.deleteSecret(this.namespace, (name = this.init.legacyTokenSecret));
       this.tokenSecretLeft = false;
     } catch (error) {
       this.init.logger?.warn('could not delete a launch token secret (the token in it is spent); tried again when the kernel ends', {
