@@ -5,7 +5,7 @@ import { installation } from "@/db/schema";
 import { openTestDatabase } from "@/db/testing";
 import type { Database } from "@/db";
 import { runDbCommand } from "@/server/cli/commands";
-import { installationId } from "./installation";
+import { checkInstallation, databaseIdentity, installationId } from "./installation";
 
 describe("installation id", () => {
   let db: Database;
@@ -32,6 +32,25 @@ describe("installation id", () => {
     assert.match(renewed.stdout, new RegExp(`now ${after} \\(was ${before}\\)`));
     assert.equal((await runDbCommand(db, ["installation", "show"])).stdout, `${after}\n`);
     assert.equal((await db.select().from(installation)).length, 1);
+  });
+
+  it("a database that is not the one the id was made in is noticed until told whether it keeps the id", async () => {
+    assert.deepEqual(await checkInstallation(db), { id: await installationId(db), sameDatabase: true });
+    const identity = await databaseIdentity(db);
+    assert.match(identity, /^\d+\/\d+$/, "system identifier / database oid");
+    // As a dump restored elsewhere would carry it: the identity of the database the id was made in.
+    await db.update(installation).set({ databaseIdentity: "7000000000000000000/16384" });
+    assert.equal((await checkInstallation(db)).sameDatabase, false);
+    const shown = await runDbCommand(db, ["installation", "show"]);
+    assert.match(shown.stdout, /the orphan sweep is off/);
+    assert.match((await runDbCommand(db, ["installation", "keep-id"])).stdout, /keeps the installation id/);
+    assert.deepEqual(await checkInstallation(db), { id: await installationId(db), sameDatabase: true });
+    await db.update(installation).set({ databaseIdentity: "7000000000000000000/16384" });
+    const before = await installationId(db);
+    await runDbCommand(db, ["installation", "new-id"]);
+    const after = await checkInstallation(db);
+    assert.notEqual(after.id, before);
+    assert.equal(after.sameDatabase, true);
   });
 
   it("holds one row only", async () => {

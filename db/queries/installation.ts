@@ -1,6 +1,6 @@
 // This installation's id (db/schema/installation.ts). Made on first use, by whichever replica asks first: the
 // insert is a no-op when the row exists, so replicas booting together all read the same id.
-import { sql } from "drizzle-orm";
+import { eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "../index";
 import { installation } from "../schema";
 
@@ -11,12 +11,49 @@ export async function installationId(db: Database): Promise<string> {
   return row.id;
 }
 
+/** The physical database this is: Postgres's system identifier and this database's oid (a copy differs in one). */
+export async function databaseIdentity(db: Database): Promise<string> {
+  const result = (await db.execute(
+    sql`select (select system_identifier::text from pg_control_system()) || '/' || (select oid::text from pg_database where datname = current_database()) as identity`,
+  )) as unknown as { rows?: { identity: string }[] } | { identity: string }[];
+  const rows = Array.isArray(result) ? result : (result.rows ?? []);
+  if (!rows[0]?.identity) throw new Error("could not read the database's identity (pg_control_system)");
+  return rows[0].identity;
+}
+
+export interface InstallationCheck {
+  id: string;
+  /** False when this database is a copy of the one the id was made in: its cluster engines may be another's. */
+  sameDatabase: boolean;
+}
+
+/** The id, and whether this is the database it belongs to. The first check records the database's identity. */
+export async function checkInstallation(db: Database): Promise<InstallationCheck> {
+  const id = await installationId(db);
+  const current = await databaseIdentity(db);
+  await db.update(installation).set({ databaseIdentity: current }).where(isNull(installation.databaseIdentity));
+  const [row] = await db.select({ recorded: installation.databaseIdentity }).from(installation).limit(1);
+  return { id, sameDatabase: row?.recorded === current };
+}
+
 /**
  * Gives this database a new installation id and returns it. For a copy of a database (staging made from a
  * production dump, a restore) that would otherwise share the original's id, and so sweep its engines as orphans.
  */
 export async function renewInstallationId(db: Database): Promise<string> {
   await installationId(db);
-  const [row] = await db.update(installation).set({ id: sql`gen_random_uuid()`, createdAt: new Date() }).returning({ id: installation.id });
+  const current = await databaseIdentity(db);
+  const [row] = await db
+    .update(installation)
+    .set({ id: sql`gen_random_uuid()`, createdAt: new Date(), databaseIdentity: current })
+    .where(eq(installation.singleton, 1))
+    .returning({ id: installation.id });
   return row!.id;
+}
+
+/** Confirms that this database keeps the id: it is the original, moved (a restore, a major upgrade), not a copy. */
+export async function keepInstallationId(db: Database): Promise<string> {
+  const id = await installationId(db);
+  await db.update(installation).set({ databaseIdentity: await databaseIdentity(db) }).where(eq(installation.singleton, 1));
+  return id;
 }

@@ -2,7 +2,8 @@
 // (Postgres, or PGlite when no portal is running) and inside a running portal (PGlite, via the control socket).
 import crypto from "node:crypto";
 import type { Database } from "@/db";
-import { installationId, renewInstallationId } from "@/db/queries/installation";
+import { checkInstallation, installationId, keepInstallationId, renewInstallationId } from "@/db/queries/installation";
+import { COPIED_DATABASE } from "@/server/kernels/orphan-sweeper";
 import { listUsers } from "@/db/queries/users";
 import { createApiToken } from "@/server/auth/tokens";
 import { isAppError } from "@/server/errors";
@@ -38,7 +39,8 @@ export const USAGE = `Usage: npx atrium <command>
   kernels list                                    live kernels of every user
   kernels kill ID                                 stop a kernel (the portal's culler stops it within a minute)
   installation show                               this installation's id (what its cluster engines are tagged with)
-  installation new-id                             give a copied database its own id (then restart the portal)
+  installation new-id                             a copied database: give it its own id (then restart the portal)
+  installation keep-id                            a moved database (restore, upgrade): keep the id (then restart)
 
 Configuration comes from the environment (see README): DATABASE_URL, ATRIUM_DATA_DIR, ...`;
 
@@ -198,8 +200,10 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
       return kernelsListCommand(db);
     case "kernels kill":
       return kernelsKillCommand(db, need(0, "kernel ID"));
-    case "installation show":
-      return `${await installationId(db)}\n`;
+    case "installation show": {
+      const { id, sameDatabase } = await checkInstallation(db);
+      return sameDatabase ? `${id}\n` : `${id}\n${COPIED_DATABASE}`;
+    }
     case "installation new-id": {
       const before = await installationId(db);
       const after = await renewInstallationId(db);
@@ -208,6 +212,10 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
         `Restart the portal (every replica) for new kernels to carry it. Engines tagged with the old id are no longer\n` +
         `this installation's: the orphan sweep leaves them alone, as it does another installation's.\n`
       );
+    }
+    case "installation keep-id": {
+      const id = await keepInstallationId(db);
+      return `This database keeps the installation id ${id}; restart the portal for its orphan sweep to run again.\n`;
     }
     default:
       throw new UsageError(group ? `Unknown command "${[group, action].filter(Boolean).join(" ")}".` : "No command given.");

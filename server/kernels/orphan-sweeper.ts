@@ -12,6 +12,11 @@ import { engineOwnersOf, type KernelRow } from "@/db/queries/kernels";
 import { log } from "@/server/log";
 import type { ClusterEngine, Launcher } from "./launchers/base";
 
+/** What `installation show` and the portal's log say about a database that is not the one its id was made in. */
+export const COPIED_DATABASE =
+  "This database is not the one this installation id was made in (a copy, a restore or an upgrade): the orphan sweep is off.\n" +
+  "A copy beside the original (staging): npx atrium installation new-id. The original, moved: npx atrium installation keep-id.\n";
+
 /** Engines younger than this are left alone: their launch may not have recorded them yet, and clocks drift. */
 export const DEFAULT_ORPHAN_GRACE_MS = 120_000;
 

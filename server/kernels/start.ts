@@ -3,7 +3,7 @@
 import os from "node:os";
 import path from "node:path";
 import { listTeams, yarnQueueOfUser } from "@/db/queries/teams";
-import { installationId } from "@/db/queries/installation";
+import { checkInstallation } from "@/db/queries/installation";
 import { recentPodNamespaces } from "@/db/queries/kernels";
 import { log } from "@/server/log";
 import { namespaceFor } from "@/server/kubernetes/names";
@@ -20,7 +20,7 @@ import { PvcHomeStores } from "@/server/storage/pvc-homes";
 import { ResponseListener } from "./launch-protocol/response-listener";
 import type { RemoteLauncherOptions } from "./launchers/remote";
 import { KernelManager } from "./manager";
-import { OrphanSweeper } from "./orphan-sweeper";
+import { COPIED_DATABASE, OrphanSweeper } from "./orphan-sweeper";
 import { OutputRecorder, spillDirOf } from "./output-recorder";
 import { resolveKernelPython } from "./python-runtime";
 import type { HomeStores } from "@/server/storage/homes";
@@ -44,8 +44,11 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     .register(new LocalLauncher({ runtimeDir, python }))
     .register(new RemoteLocalLauncher({ ...remote, python }));
   // What this installation creates on a shared cluster carries its id (the orphan sweep's scope).
-  const installation = await installationId(db);
-  if (env.ATRIUM_YARN_RM_URL || kubernetes) log.info(`installation ${installation}: the kernels' YARN applications and pods carry this id`);
+  const { id: installation, sameDatabase } = await checkInstallation(db);
+  if (env.ATRIUM_YARN_RM_URL || kubernetes) {
+    log.info(`installation ${installation}: the kernels' YARN applications and pods carry this id`);
+    if (!sameDatabase) log.warn(COPIED_DATABASE.trim());
+  }
   const yarn = env.ATRIUM_YARN_RM_URL ? yarnLauncher(env, db, remote, runtimeDir, installation) : undefined;
   if (yarn) {
     launchers.register(yarn);
@@ -77,9 +80,12 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   await manager.restoreAll();
   manager.watchAbandonedLaunches(); // launches a replica leaves behind after this one booted (a rolling deploy)
   // Engines on a cluster no kernel owns (a failed kill, a launch a crash cut short): once now, then every interval.
+  // Not in a copy of the database: the engines it does not know may be the original's.
   const orphans = new OrphanSweeper({ db, launchers: () => launchers.all(), intervalMs: env.ATRIUM_ORPHAN_SWEEP_SECONDS * 1000 });
-  void orphans.sweepOnce().catch((error: Error) => log.warn(`orphan sweep at boot failed: ${error.message}`));
-  orphans.start();
+  if (sameDatabase) {
+    void orphans.sweepOnce().catch((error: Error) => log.warn(`orphan sweep at boot failed: ${error.message}`));
+    orphans.start();
+  }
   // Idle culling, running budgets and admin stop requests: one sweep per interval; one replica acts per sweep.
   const culler = new Culler({
     db,
