@@ -5,9 +5,11 @@
 // stand-in script.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { LaunchError } from './base';
 import { ATRIUM_APP_TAG } from './yarn-rm';
 import {
@@ -130,6 +132,39 @@ test('values that could escape into YARN\'s launch script or a command line are 
   assert.doesNotThrow(() => command({ containerEnv: { KERNEL_NOTE: 'a b, c=d (e)' } }));
 });
 
+test('regression (command substitution on the node): env values with the markers YARN expands in its launch script are refused, naming the variable', () => {
+  // ContainerLaunch.expandEnvironment (Hadoop 3.5.0) rewrites each value before `export K="v"`: `{{` → `$`,
+  // `}}` dropped, `<LOG_DIR>`, `<CPS>`, `<ADD_OPENS>` replaced. "{{(id)}}" would reach the script as "$(id)".
+  for (const value of ['{{(id)}}', 'a{{b', 'a}}b', 'x<CPS>y', '<LOG_DIR>/x', 'x<ADD_OPENS>']) {
+    assert.throws(
+      () => command({ containerEnv: { KERNEL_X: value } }),
+      (e: unknown) =>
+        e instanceof LaunchError && e.code === 'INVALID_REQUEST' && /KERNEL_X may not hold .*"\{\{", "\}\}", <CPS>, <LOG_DIR> or <ADD_OPENS>/.test(e.message) && !e.message.includes(value),
+      value,
+    );
+  }
+  // near misses stay allowed: single braces, other angle brackets
+  assert.doesNotThrow(() => command({ containerEnv: { KERNEL_X: '{a} }{ <cps> <LOG> {}' } }));
+});
+
+test('Atrium\'s kernel Python wins over a kernelspec env PYSPARK_PYTHON (Atrium\'s settings are set last)', () => {
+  const { properties: conf } = command({ containerEnv: { KERNEL_ID: 'k-1', PYSPARK_PYTHON: '/somewhere/else/python' } });
+  assert.equal(conf['spark.yarn.appMasterEnv.PYSPARK_PYTHON'], '/opt/venv/bin/python');
+  // without a configured kernel Python, the kernelspec's stands
+  assert.equal(command({ kernelPython: undefined, containerEnv: { PYSPARK_PYTHON: '/k/python' } }).properties['spark.yarn.appMasterEnv.PYSPARK_PYTHON'], '/k/python');
+});
+
+test('a spark_conf value with leading or trailing blanks is refused: Spark would trim it when reading the properties file', () => {
+  for (const value of [' 4g', '4g ', ' ']) {
+    assert.throws(
+      () => command({ sparkConf: { 'spark.executor.memory': value } }),
+      (e: unknown) => e instanceof LaunchError && e.code === 'INVALID_REQUEST' && /spark\.executor\.memory starts or ends with a blank/.test(e.message),
+      JSON.stringify(value),
+    );
+  }
+  assert.doesNotThrow(() => command({ sparkConf: { 'spark.driver.extraJavaOptions': '-Da=1 -Db=2', 'spark.empty': '' } }));
+});
+
 test('a failed spark-submit is told by its exception lines, not its stack frames', () => {
   const output = [
     'Exception in thread "main" org.apache.hadoop.security.AccessControlException: Permission denied: user=ana, access=WRITE, inode="/user":root:supergroup:drwxr-xr-x',
@@ -168,7 +203,11 @@ function fakeSparkSubmit(dir: string): string {
       'printf "%s\\n" "$@" > "$FAKE_OUT/argv"',
       'file=""; prev=""; for a in "$@"; do [ "$prev" = "--properties-file" ] && file="$a"; prev="$a"; done',
       'stat -c "%a" "$file" > "$FAKE_OUT/file-mode"; stat -c "%a" "$(dirname "$file")" > "$FAKE_OUT/dir-mode"; cp "$file" "$FAKE_OUT/properties"',
+      // split: the id line and a UTF-8 character cut across two writes, and a last line without a newline
+      'case "$FAKE_MODE" in split) printf "INFO Client: Submitted application application_1_004"; sleep 0.3; printf "2\\ncaf\\303"; sleep 0.3; printf "\\251\\nlast words"; exit 0;; esac',
       'echo "INFO Client: Submitted application application_1_0042"',
+      // swap: the properties file is replaced by a directory, so removing it afterwards fails
+      'case "$FAKE_MODE" in swap) rm -f "$file"; mkdir "$file"; exit 0;; esac',
       'case "$FAKE_MODE" in fail) echo "Exception in thread main java.io.IOException: no: queue risk" >&2; exit 3;; hang) sleep 60;; esac',
       'exit 0',
     ].join('\n'),
@@ -347,4 +386,81 @@ test('stale properties files (a crashed portal\'s) are removed; younger ones, an
   await removeStaleSubmitFiles(dir, 240_000);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['old.txt', 'young.properties']);
   await removeStaleSubmitFiles(path.join(dir, 'missing'), 240_000); // no directory yet: nothing to do
+});
+
+/** A spark-submit run in `dir` against the stand-in, with spark-defaults.conf absent. */
+function submitRig(t: { after(fn: () => unknown): void }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-submit-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const program = fakeSparkSubmit(dir);
+  const submitDir = path.join(dir, 'runtime', 'spark-submit');
+  const run = (mode: string, over: { propertiesFile?: string; logger?: { error(message: string, fields?: Record<string, unknown>): void } } = {}) => {
+    const out = fs.mkdtempSync(path.join(dir, `out-${mode}-`));
+    const propertiesFile = over.propertiesFile ?? path.join(submitDir, `k-1-${mode}.properties`);
+    const { args, properties } = sparkSubmitCommand(plan(), propertiesFile);
+    return runSparkSubmit({
+      kernelId: 'k-1',
+      program,
+      args,
+      properties,
+      propertiesFile,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SPARK_CONF_DIR: path.join(dir, 'no-conf'), FAKE_OUT: out, FAKE_MODE: mode },
+      deadlineMs: 30_000,
+      ...(over.logger && { logger: { debug() {}, warn() {}, ...over.logger } }),
+    });
+  };
+  return { dir, submitDir, run };
+}
+
+test('regression (another user\'s application): the id is read from whole lines, across output chunks; UTF-8 across chunks too', async (t) => {
+  const { run } = submitRig(t);
+  const outcome = await run('split');
+  assert.equal(outcome.status, 'submitted');
+  assert.equal(outcome.appId, 'application_1_0042', 'not application_1_004, the id cut at the chunk\'s end');
+  assert.deepEqual(outcome.tail, ['INFO Client: Submitted application application_1_0042', 'café', 'last words']);
+});
+
+test('regression (outcome lost): a properties file that cannot be removed is logged; the submitted app is still reported', async (t) => {
+  const { submitDir, run } = submitRig(t);
+  const logged: string[] = [];
+  const outcome = await run('swap', { logger: { error: (message, fields) => logged.push(`${message} ${JSON.stringify(fields)}`) } });
+  assert.equal(outcome.status, 'submitted');
+  assert.equal(outcome.appId, 'application_1_0042');
+  assert.equal(logged.length, 1);
+  assert.match(logged[0]!, new RegExp(`cannot remove the spark-submit properties file.*${path.join(submitDir, 'k-1-swap.properties')}`));
+});
+
+test('regression (token left on disk): a write that fails midway (ENOSPC) removes the partial file; a file already there is left alone', async (t) => {
+  const { submitDir, run } = submitRig(t);
+  const realWriteFile = fsp.writeFile;
+  const full = mock.method(fsp, 'writeFile', async (file: Parameters<typeof fsp.writeFile>[0], data: string, options?: Parameters<typeof fsp.writeFile>[2]) => {
+    await realWriteFile(file, data.slice(0, -20), options); // most of it, the token included
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  });
+  syncBuiltinESMExports();
+  try {
+    await assert.rejects(run('ok'), /ENOSPC/);
+  } finally {
+    full.mock.restore();
+    syncBuiltinESMExports();
+  }
+  assert.equal(full.mock.callCount(), 1);
+  assert.deepEqual(fs.readdirSync(submitDir), [], 'no partial file holding the token');
+
+  const theirs = path.join(submitDir, 'taken.properties');
+  fs.writeFileSync(theirs, 'not ours');
+  await assert.rejects(run('ok', { propertiesFile: theirs }), /EEXIST/);
+  assert.equal(fs.readFileSync(theirs, 'utf8'), 'not ours', 'never written through, never removed');
+});
+
+test('the properties parser is linear: 20,000 lines (the old line count per line took ~20 s) parse well under a second', () => {
+  const text = Array.from({ length: 20_000 }, (_, i) => (i % 3 === 0 ? `# comment ${i}` : i % 3 === 1 ? `spark.k${i} = v${i},\\\n    more` : `spark.k${i}\tv${i}`)).join('\r\n');
+  const started = performance.now();
+  const parsed = parseProperties(text);
+  const took = performance.now() - started;
+  assert.equal(parsed.size, 13_333);
+  assert.equal(parsed.get('spark.k1'), 'v1,more');
+  assert.ok(took < 2_000, `took ${Math.round(took)} ms`);
+  // line numbers still count \r\n as one line end, continuations included
+  assert.throws(() => parseProperties(`${text}\r\nspark.bad=\\u00zz`), new RegExp(`^PropertiesSyntaxError: line ${20_000 + 6_667 + 1}: malformed`));
 });

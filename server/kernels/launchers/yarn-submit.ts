@@ -12,15 +12,20 @@
 // the defaults, on Spark 3.x and 4.x alike.
 // Touch this file when the spark-submit command line, the settings it gets or the way it is run change.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import { USERNAME_PATTERN } from '../../identity/names';
 import type { SizeProfile } from '../../quota/sizes';
+import { consoleLogger, type KernelLogger } from '../connection';
 import { LaunchError } from './base';
 import { ATRIUM_APP_TAG, installationTag, kernelTag } from './yarn-rm';
 
 const OUTPUT_TAIL_LINES = 30;
+/** A longer line of spark-submit's output is cut here (no id line is anywhere near it). */
+const MAX_LINE_CHARS = 64 * 1024;
 
 // --- validation and sizing ---
 
@@ -29,9 +34,13 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const CONF_KEY = /^spark\.[A-Za-z0-9_.-]{1,200}$/;
 /**
  * The NodeManager writes the AM's environment into its launch script as `export NAME="value"` without
- * escaping, so a value must not be able to leave its quotes or expand anything there.
+ * escaping, so a value must not be able to leave its quotes or expand anything there. Before writing it,
+ * ContainerLaunch.expandEnvironment (Hadoop 3.5.0) rewrites the value: `{{` becomes `$`, `}}` is dropped, and
+ * `<LOG_DIR>`, `<CPS>` and `<ADD_OPENS>` are replaced, so "{{(id)}}" would arrive as "$(id)": those markers are
+ * refused too. Touch CONTAINER_ENV_MARKERS when a Hadoop upgrade adds one (check expandEnvironment).
  */
 const CONTAINER_ENV_VALUE = /^[^\0-\x1f\x7f"$`\\]{0,4096}$/;
+const CONTAINER_ENV_MARKERS = ['{{', '}}', '<CPS>', '<LOG_DIR>', '<ADD_OPENS>'] as const;
 const CONF_VALUE = /^[^\0-\x1f\x7f]{0,8192}$/;
 
 export const isQueueName = (queue: string) => QUEUE.test(queue);
@@ -97,10 +106,15 @@ export function validatePlan(plan: SubmitPlan): void {
     if (!CONTAINER_ENV_VALUE.test(value)) {
       throw invalidRequest(kernelId, `${name} may not hold quotes, "$", backquotes, backslashes or control characters on YARN (at most 4096 characters)`);
     }
+    if (CONTAINER_ENV_MARKERS.some((marker) => value.includes(marker))) {
+      throw invalidRequest(kernelId, `${name} may not hold "{{", "}}", <CPS>, <LOG_DIR> or <ADD_OPENS> on YARN: the NodeManager expands them in the container's launch script`);
+    }
   }
   for (const [key, value] of Object.entries(plan.sparkConf)) {
     if (!CONF_KEY.test(key)) throw invalidRequest(kernelId, `"${key}" is not a Spark setting name`);
     if (!CONF_VALUE.test(value)) throw invalidRequest(kernelId, `the Spark setting ${key} holds control characters`);
+    // Spark trims what it reads from a properties file (--conf kept the blanks): refuse rather than change it.
+    if (value !== value.trim()) throw invalidRequest(kernelId, `the Spark setting ${key} starts or ends with a blank, which Spark would drop; remove it from the configuration`);
   }
   for (const arg of [plan.script, plan.pyFiles, plan.kernelPython ?? '', ...plan.scriptArgs]) {
     if (/[\0-\x1f\x7f]/.test(arg)) throw invalidRequest(kernelId, 'a launcher argument holds control characters');
@@ -119,11 +133,12 @@ export function sparkSubmitCommand(plan: SubmitPlan, propertiesFile: string): { 
   if (/[\0-\x1f\x7f]/.test(propertiesFile)) throw invalidRequest(plan.kernelId, 'the properties file path holds control characters');
   const driver = driverResources(plan.size);
   const conf: Record<string, string> = { ...plan.sparkConf };
+  for (const [name, value] of Object.entries(plan.containerEnv)) conf[`spark.yarn.appMasterEnv.${name}`] = value;
   if (plan.kernelPython) {
+    // After the container env: the portal's kernel Python wins over a kernelspec env PYSPARK_PYTHON.
     conf['spark.yarn.appMasterEnv.PYSPARK_PYTHON'] = plan.kernelPython;
     conf['spark.executorEnv.PYSPARK_PYTHON'] ??= plan.kernelPython;
   }
-  for (const [name, value] of Object.entries(plan.containerEnv)) conf[`spark.yarn.appMasterEnv.${name}`] = value;
   Object.assign(conf, {
     'spark.yarn.tags': [ATRIUM_APP_TAG, kernelTag(plan.kernelId), installationTag(plan.installationId)].join(','),
     // spark-submit returns once YARN accepted the app: the portal follows it through the RM, not a client JVM.
@@ -172,11 +187,22 @@ const isLineEnd = (c: string) => c === '\n' || c === '\r';
  * The logical lines of a properties file, as java.util.Properties' LineReader cuts them: leading blanks
  * skipped; a line whose first other character is `#` or `!` is a comment (no continuation); a line ending in an
  * odd number of backslashes continues on the next one, whose leading blanks are skipped; \n, \r and \r\n end
- * lines. Each comes with the offset where it starts, for error messages.
+ * lines. Each comes with the number of the physical line where it starts, for error messages.
  */
-function* logicalLines(text: string): Generator<{ chars: string; offset: number }> {
+function* logicalLines(text: string): Generator<{ chars: string; line: number }> {
   let chars = '';
   let offset = 0;
+  // The line number of `offset`, counted as the text is read (\r\n is one line end): linear, not a recount from
+  // the start for each line (that took 20 s for 20,000 lines, on the event loop, at every launch).
+  let line = 1;
+  let counted = 0;
+  const lineAt = (end: number) => {
+    for (; counted < end; counted++) {
+      const c = text[counted];
+      if (c === '\r' || (c === '\n' && text[counted - 1] !== '\r')) line++;
+    }
+    return line;
+  };
   let skipBlanks = true;
   let continuing = false; // just after a backslash-newline: an empty line here ends the logical line
   let backslash = false; // an odd run of backslashes ends `chars`
@@ -211,12 +237,12 @@ function* logicalLines(text: string): Generator<{ chars: string; offset: number 
       backslash = false;
       if (c === '\r' && text[i] === '\n') i++;
     } else {
-      yield { chars, offset };
+      yield { chars, line: lineAt(offset) };
       chars = '';
       skipBlanks = true;
     }
   }
-  if (chars.length > 0) yield { chars: backslash ? chars.slice(0, -1) : chars, offset };
+  if (chars.length > 0) yield { chars: backslash ? chars.slice(0, -1) : chars, line: lineAt(offset) };
 }
 
 /** A key or value with its escapes undone: \t \n \r \f, \uXXXX, and `\x` = x for any other x. */
@@ -249,7 +275,7 @@ function unescape(s: string, line: number): string {
  */
 export function parseProperties(text: string): Map<string, string> {
   const settings = new Map<string, string>();
-  for (const { chars, offset } of logicalLines(text)) {
+  for (const { chars, line } of logicalLines(text)) {
     let keyEnd = 0;
     let valueStart = chars.length;
     let hasSeparator = false;
@@ -276,7 +302,6 @@ export function parseProperties(text: string): Map<string, string> {
       }
       break;
     }
-    const line = 1 + (text.slice(0, offset).match(/\r\n|\r|\n/g)?.length ?? 0);
     settings.set(unescape(chars.slice(0, keyEnd), line), unescape(chars.slice(valueStart), line));
   }
   return settings;
@@ -365,6 +390,8 @@ export interface SparkSubmitRun {
   /** Atrium's settings (sparkSubmitCommand); they win over spark-defaults.conf's. */
   properties: Record<string, string>;
   deadlineMs: number;
+  /** Told when the properties file cannot be removed (the outcome stands). */
+  logger?: KernelLogger;
 }
 
 export type SparkSubmitOutcome =
@@ -388,13 +415,53 @@ export async function runSparkSubmit(run: SparkSubmitRun): Promise<SparkSubmitOu
   const dir = path.dirname(run.propertiesFile);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700); // it may have existed with a looser mode
-  // 'wx': never through a file (or link) that is already there.
-  await writeFile(run.propertiesFile, propertiesFileText(settings), { mode: 0o600, flag: 'wx' });
+  // 'wx': never through a file (or link) that is already there, and a file that was there is not ours to remove.
+  const file = await open(run.propertiesFile, 'wx', 0o600);
   try {
+    // Within the try: a write that fails midway (ENOSPC) must not leave part of the token behind.
+    try {
+      await writeFile(file, propertiesFileText(settings));
+    } finally {
+      await file.close();
+    }
     return await spawnAndWait(run);
   } finally {
-    await rm(run.propertiesFile, { force: true });
+    // A failed removal is told, never thrown: it would replace the outcome (a submitted app reported failed and
+    // left running). removeStaleSubmitFiles gets another go at it after a restart.
+    await rm(run.propertiesFile, { force: true }).catch((error: unknown) =>
+      (run.logger ?? consoleLogger).error('cannot remove the spark-submit properties file (it holds a launch token)', {
+        kernelId: run.kernelId,
+        file: run.propertiesFile,
+        error: String(error),
+      }),
+    );
   }
+}
+
+/**
+ * Calls `onLine` with each whole line of a stream: a line cut across chunks is joined (a partial line is held
+ * until its end arrives, so "application_1_0012" is never read as "application_1_001"), UTF-8 decoded across
+ * chunks too; the last line is given at the end even without a newline.
+ */
+function readLines(stream: Readable | null, onLine: (line: string) => void): void {
+  if (!stream) return;
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  const take = (text: string) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) onLine(line);
+    if (partial.length > MAX_LINE_CHARS) {
+      onLine(partial); // endless output without a newline is not held in memory
+      partial = '';
+    }
+  };
+  stream.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
+  stream.once('end', () => {
+    take(decoder.end());
+    if (partial) onLine(partial);
+    partial = '';
+  });
 }
 
 async function spawnAndWait(run: SparkSubmitRun): Promise<SparkSubmitOutcome> {
@@ -410,16 +477,14 @@ async function spawnAndWait(run: SparkSubmitRun): Promise<SparkSubmitOutcome> {
   }
   const tail: string[] = [];
   let appId: string | undefined;
-  const take = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      appId ??= /Submitted application (application_\d+_\d+)/.exec(line)?.[1];
-      tail.push(line);
-      if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
-    }
+  const take = (line: string) => {
+    if (!line.trim()) return;
+    appId ??= /Submitted application (application_\d+_\d+)\b/.exec(line)?.[1];
+    tail.push(line);
+    if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
   };
-  child.stdout?.on('data', take);
-  child.stderr?.on('data', take);
+  readLines(child.stdout, take);
+  readLines(child.stderr, take);
   let timer: NodeJS.Timeout | undefined;
   const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'>((resolve) => {
     child.once('close', (code, signal) => resolve({ code, signal }));
