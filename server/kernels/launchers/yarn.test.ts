@@ -297,3 +297,58 @@ test('the launcher refuses to start when spark-submit\'s environment cannot say 
   assert.doesNotThrow(() => make({ SPARK_HOME: '/opt/spark' }));
   assert.doesNotThrow(() => make({ SPARK_CONF_DIR: '/etc/spark/conf' }));
 });
+
+test('regression (killing another user\'s application): the id spark-submit printed is used only once the RM shows it with the kernel\'s tag; else the newest tagged one', async (t) => {
+  const own = installationTag(INSTALLATION);
+  const apps = [
+    app({ id: 'application_1_0001', user: 'bob', state: 'RUNNING', applicationTags: `atrium,atrium-kernel-other,${own}` }),
+    app({ id: 'application_1_0011', state: 'FINISHED', startedTime: 1_000, applicationTags: `atrium,atrium-kernel-k-1,${own}` }),
+    app({ id: 'application_1_0012', state: 'ACCEPTED', startedTime: 2_000, applicationTags: `atrium,atrium-kernel-k-1,${own}` }),
+  ];
+  const rm = await fakeRmServer(t, apps);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-yarn-submit-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // A stand-in spark-submit: prints the id in $dir/said, exits with the code in $dir/code.
+  const program = path.join(dir, 'spark-submit');
+  fs.writeFileSync(program, `#!/bin/sh\necho "INFO Client: Submitted application $(cat '${dir}/said')"\nexit $(cat '${dir}/code')\n`, { mode: 0o755 });
+  const warnings: string[] = [];
+  const launcher = new YarnLauncher({
+    responseListener: {} as ResponseListener, // spark-submit only: no launch protocol here
+    rmUrl: rm.url,
+    installationId: INSTALLATION,
+    sparkSubmit: program,
+    submitEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin', SPARK_CONF_DIR: path.join(dir, 'no-conf') },
+    runtimeDir: dir,
+    logger: { debug() {}, warn: (m, f) => warnings.push(`${m} ${JSON.stringify(f)}`), error() {} },
+  });
+  type Submit = { submit(kernelId: string, command: { args: string[]; properties: Record<string, string>; propertiesFile: string }): Promise<{ appId?: string }> };
+  const submit = (said: string, code: number) => {
+    fs.writeFileSync(path.join(dir, 'said'), said);
+    fs.writeFileSync(path.join(dir, 'code'), String(code));
+    rm.requests.length = 0;
+    warnings.length = 0;
+    return (launcher as unknown as Submit).submit('k-1', { args: [], properties: {}, propertiesFile: path.join(dir, 'spark-submit.d', `k-1-${said}.properties`) });
+  };
+  const paths = () => rm.requests.map((r) => r.split('?')[0]);
+
+  assert.deepEqual(await submit('application_1_0012', 0), { appId: 'application_1_0012' });
+  assert.deepEqual(paths(), ['GET /ws/v1/cluster/apps/application_1_0012'], 'confirmed with one request');
+  assert.deepEqual(warnings, []);
+
+  for (const said of ['application_1_0001', 'application_1_0099']) {
+    assert.deepEqual(await submit(said, 0), { appId: 'application_1_0012' }, `${said}: the newest application tagged atrium-kernel-k-1`);
+    assert.deepEqual(paths(), [`GET /ws/v1/cluster/apps/${said}`, 'GET /ws/v1/cluster/apps']);
+    assert.match(warnings.join('\n'), new RegExp(`does not show with the kernel's tag.*"named":"${said}","tagged":"application_1_0012"`));
+  }
+
+  // A failed spark-submit that named another user's application: the kernel's own is killed, never bob's.
+  await assert.rejects(submit('application_1_0001', 3), (e: unknown) => e instanceof Error && /exit code 3\) \(application application_1_0012 killed\)/.test(e.message));
+  assert.ok(!rm.requests.some((r) => r.startsWith('PUT /ws/v1/cluster/apps/application_1_0001/')), 'no kill request for bob\'s application');
+  assert.equal(apps[0]!.state, 'RUNNING');
+  assert.equal(apps[2]!.state, 'KILLED');
+
+  // An RM that cannot be asked: nothing is killed on spark-submit's word alone.
+  rm.setFail(true);
+  await assert.rejects(submit('application_1_0001', 3), (e: unknown) => e instanceof Error && /failed \(exit code 3\):/.test(e.message) && !/killed/.test(e.message));
+  assert.ok(!rm.requests.some((r) => r.startsWith('PUT ')), 'no kill request');
+});

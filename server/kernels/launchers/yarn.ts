@@ -117,6 +117,22 @@ export function phaseOf(app: YarnApp): string | undefined {
   }
 }
 
+/**
+ * The application a kernel's spark-submit created: the id its output named once the RM confirms it carries the
+ * kernel's tag, else the newest application with that tag (a restart may have left an older one). Undefined
+ * when neither, an unreachable RM included: the poller then finds the application by its tag, and the orphan
+ * sweep any that outlived its launch. Never an id the RM has not shown with the tag: it may be another user's.
+ */
+export async function submittedAppId(rm: Pick<ResourceManagerClient, 'getApp' | 'listApps'>, kernelId: string, fromOutput: string | undefined): Promise<string | undefined> {
+  const tag = kernelTag(kernelId);
+  if (fromOutput) {
+    const app = await rm.getApp(fromOutput).catch(() => undefined);
+    if (app && appTags(app).includes(tag)) return app.id;
+  }
+  const tagged = await rm.listApps({ tags: [tag] }).catch(() => [] as YarnApp[]);
+  return latest(tagged.filter((app) => appTags(app).includes(tag)))?.id;
+}
+
 // --- the launcher package, shipped to the AM container ---
 
 /** A zip of `atrium_launcher/*.py` (deflated), written once per content into `dir`. Returns its path. */
@@ -356,9 +372,9 @@ export class YarnLauncher extends RemoteLauncher {
   }
 
   /**
-   * Runs spark-submit; resolves once it returned 0 (the app is with YARN) with the application id (from its
-   * output, else one RM lookup by the kernel tag: the kernel row's engine_id must be the id, not a placeholder).
-   * Its output tail names any failure.
+   * Runs spark-submit; resolves once it returned 0 (the app is with YARN) with the application id (submittedAppId:
+   * the one its output named if the RM shows it with the kernel's tag, else the newest with that tag; the kernel
+   * row's engine_id must be the id, not a placeholder). Its output tail names any failure.
    */
   private async submit(kernelId: string, command: { args: string[]; properties: Record<string, string>; propertiesFile: string }): Promise<{ appId?: string }> {
     const program = this.opts.sparkSubmit ?? 'spark-submit';
@@ -368,17 +384,23 @@ export class YarnLauncher extends RemoteLauncher {
       this.staleSubmitFilesSwept = true;
       await removeStaleSubmitFiles(this.submitDir, 2 * deadlineMs);
     }
-    const outcome = await runSparkSubmit({ kernelId, program, env: this.submitEnv, deadlineMs, ...command });
-    const byTag = async () => latest(await this.rm.listApps({ tags: [kernelTag(kernelId)] }).catch(() => []))?.id;
-    if (outcome.status === 'submitted') return { appId: outcome.appId ?? (await byTag()) };
+    const outcome = await runSparkSubmit({ kernelId, program, env: this.submitEnv, deadlineMs, logger: this.logger, ...command });
+    const appId = await submittedAppId(this.rm, kernelId, outcome.appId);
+    if (outcome.appId && appId !== outcome.appId) {
+      this.logger?.warn('spark-submit named an application the ResourceManager does not show with the kernel\'s tag; it is left alone', {
+        kernelId,
+        named: outcome.appId,
+        tagged: appId,
+      });
+    }
+    if (outcome.status === 'submitted') return { appId };
 
-    // Whatever reached YARN is killed: a failed launch leaves nothing running.
-    const orphan = outcome.appId ?? (await byTag());
-    if (orphan) await this.rm.killApp(orphan).catch(() => {});
+    // Whatever reached YARN under the kernel's tag is killed: a failed launch leaves nothing running.
+    if (appId) await this.rm.killApp(appId).catch(() => {});
     const how = outcome.status === 'timeout' ? `did not return within ${deadlineMs} ms; it was killed` : `failed (${outcome.signal ?? `exit code ${outcome.code}`})`;
-    throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: spark-submit ${how}${orphan ? ` (application ${orphan} killed)` : ''}:\n${submitFailure(outcome.tail)}`, {
+    throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: spark-submit ${how}${appId ? ` (application ${appId} killed)` : ''}:\n${submitFailure(outcome.tail)}`, {
       kernelId,
-      engineId: orphan,
+      engineId: appId,
     });
   }
 
