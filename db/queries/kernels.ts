@@ -1,5 +1,5 @@
 // Kernel rows. Reads that serve a user carry the owner in the WHERE clause; admins pass no owner.
-import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, ne, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../index";
 import { kernels, users } from "../schema";
 import { isUuid } from "./users";
@@ -21,7 +21,9 @@ export async function insertKernel(
  * lease still valid means a live process is launching the kernel, and one that lapsed means it is gone.
  */
 export const KERNEL_LAUNCH_LEASE_MS = 30_000;
-export const launchLeaseFromNow = () => new Date(Date.now() + KERNEL_LAUNCH_LEASE_MS);
+/** A lease from now, by the database's clock: every process writes and judges leases by that one clock. */
+export const launchLeaseFromNow = (): SQL => sql`now() + ${sql.raw(`interval '${KERNEL_LAUNCH_LEASE_MS} milliseconds'`)}`;
+type LeaseValue = Date | null | SQL;
 
 /** Renews the leases of kernels this process is launching (still starting or restarting). */
 export async function renewLaunchLeases(db: Database, ids: readonly string[]): Promise<void> {
@@ -65,6 +67,20 @@ export async function recentPodNamespaces(db: Database, since: Date): Promise<st
   return rows.map((r) => r.namespace).filter(Boolean);
 }
 
+/**
+ * Claims for this process a kernel whose launcher is gone: still starting or restarting, its lease given up or
+ * lapsed by the database's clock. The claim is a fresh lease, renewed by the claimer while it takes the kernel up, so
+ * of two replicas looking at once only one gets it. The row as claimed, or undefined (not launching, or held).
+ */
+export async function claimAbandonedLaunch(db: Database, id: string): Promise<KernelRow | undefined> {
+  const [row] = await db
+    .update(kernels)
+    .set({ launchLeaseUntil: launchLeaseFromNow() })
+    .where(and(eq(kernels.id, id), inArray(kernels.state, ["starting", "restarting"]), sql`(${kernels.launchLeaseUntil} is null or ${kernels.launchLeaseUntil} < now())`))
+    .returning();
+  return row;
+}
+
 /** A kernel visible to this user: their own, or any kernel for an admin (`ownerId` undefined). */
 export async function findKernel(db: Database, params: { id: string; ownerId?: string }): Promise<KernelRow | undefined> {
   if (!isUuid(params.id)) return undefined;
@@ -89,7 +105,7 @@ export async function listLiveKernels(db: Database, params: { ownerId?: string }
 export async function updateKernel(
   db: Database,
   id: string,
-  fields: Partial<Pick<KernelRow, "state" | "stateDetail" | "engineId" | "sealedLaunchState" | "startedAt" | "lastActivityAt" | "endedAt" | "endReason" | "launchLeaseUntil">>,
+  fields: Partial<Pick<KernelRow, "state" | "stateDetail" | "engineId" | "sealedLaunchState" | "startedAt" | "lastActivityAt" | "endedAt" | "endReason">> & { launchLeaseUntil?: LeaseValue },
 ) {
   await db.update(kernels).set(fields).where(eq(kernels.id, id));
 }

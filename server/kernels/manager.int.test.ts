@@ -298,24 +298,49 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await until("no process of the second kernel left", async () => processesOfKernel(id2).length === 0, 5_000);
   });
 
-  it("a launch another replica leaves behind after this one booted is taken up by this one once the lease is gone", async () => {
+  it("a launch another replica leaves behind after these booted is taken up by exactly one of them once the lease is gone", async () => {
     const specDir = slowKernelspecs({ beforePortsS: 0, afterPortsS: 3 });
-    const running = await makeManager();
-    assert.equal((await running.restoreAll()).launchingElsewhere, 0); // booted before the launch below began
+    const running = [await makeManager(), await makeManager()];
+    for (const m of running) assert.equal((await m.restoreAll()).launchingElsewhere, 0); // booted before the launch below
     const leaving = await makeManager();
     for (const [name, spec] of await loadKernelspecs([specDir])) leaving.kernelspecs.set(name, spec);
     const { id, started } = await leaving.begin(user, { name: "slow_python" });
     started.catch(() => {}); // the replica that leaves: its start is not this test's business
     await until("the launch state to be saved", async () => (await findKernel(db, { id }))?.sealedLaunchState);
-    assert.equal(await running.takeUpAbandonedLaunches(), 0, "a launch with a current lease is left to its launcher");
-    assert.equal(running.liveKernel(id), undefined);
-    // The leaving replica gives its leases up as it stops (LaunchLeases.releaseAll).
+    assert.deepEqual(await Promise.all(running.map((m) => m.takeUpAbandonedLaunches())), [0, 0], "a launch with a current lease is left to its launcher");
+    assert.ok(running.every((m) => m.liveKernel(id) === undefined));
+    // The leaving replica gives its leases up as it stops (LaunchLeases.releaseAll); both running replicas look at once.
     await db.update(kernels).set({ launchLeaseUntil: null }).where(eq(kernels.id, id));
-    assert.equal(await running.takeUpAbandonedLaunches(), 1);
-    await until("the running replica to attach it", async () => running.liveKernel(id) && (await findKernel(db, { id }))?.state === "idle", 15_000);
+    const taken = await Promise.all(running.map((m) => m.takeUpAbandonedLaunches()));
+    assert.equal(taken[0]! + taken[1]!, 1, `claimed once: ${JSON.stringify(taken)}`);
+    const taker = running[taken[0] ? 0 : 1]!;
+    await until("the taker to attach it", async () => taker.liveKernel(id) && (await findKernel(db, { id }))?.state === "idle", 15_000);
     await started.catch(() => {});
     await leaving.detachAll();
-    await running.shutdown(user, id);
+    await running[taken[0] ? 1 : 0]!.detachAll();
+    await taker.shutdown(user, id);
+    await until("no process of the kernel left", async () => processesOfKernel(id).length === 0, 5_000);
+  });
+
+  it("a replica that stops while it takes up a launch lets it go: the kernel is neither stopped nor marked dead", async () => {
+    const specDir = slowKernelspecs({ beforePortsS: 0, afterPortsS: 6 });
+    const leaving = await makeManager();
+    for (const [name, spec] of await loadKernelspecs([specDir])) leaving.kernelspecs.set(name, spec);
+    const { id, started } = await leaving.begin(user, { name: "slow_python" });
+    started.catch(() => {});
+    await until("the launch state to be saved", async () => (await findKernel(db, { id }))?.sealedLaunchState);
+    await db.update(kernels).set({ launchLeaseUntil: null }).where(eq(kernels.id, id));
+    const stopping = await makeManager();
+    const takingUp = stopping.takeUpAbandonedLaunches(); // waits for the kernel to answer (6 s)
+    await until("the take-up to hold the kernel", async () => stopping.liveKernel(id), 5_000);
+    await stopping.detachAll(); // a rolling deploy stops this replica too
+    await takingUp;
+    const row = await findKernel(db, { id });
+    assert.notEqual(row?.state, "dead", `not marked dead: ${row?.stateDetail}`);
+    assert.ok(processesOfKernel(id).length > 0, "the kernel still runs");
+    await started; // the launch it was left by still finishes
+    assert.equal((await findKernel(db, { id }))?.state, "idle");
+    await leaving.shutdown(user, id);
     await until("no process of the kernel left", async () => processesOfKernel(id).length === 0, 5_000);
   });
 

@@ -3,7 +3,7 @@
 // Ownership is checked in the query (findKernel with the owner), so another user's kernel is "not found".
 import { randomUUID } from "node:crypto";
 import type { Database } from "@/db";
-import { findKernel, KERNEL_LAUNCH_LEASE_MS, launchLeaseFromNow, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
+import { claimAbandonedLaunch, findKernel, KERNEL_LAUNCH_LEASE_MS, launchLeaseFromNow, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
 import { findUserById, type UserRow } from "@/db/queries/users";
 import { teamsOfUser } from "@/db/queries/teams";
 import { open, seal } from "@/server/crypto/secret-box";
@@ -71,9 +71,13 @@ export class KernelManager {
   private readonly leases: LaunchLeases;
   /** Timers that look again at kernels another process was launching when this one restored (see restoreAll). */
   private readonly leaseRechecks = new Set<NodeJS.Timeout>();
-  /** Kernels being reattached here right now. */
+  /** Kernels being reattached here right now, and those reattaches (detachAll waits for them). */
   private readonly restoring = new Set<string>();
+  private readonly restores = new Set<Promise<RestoreOutcome>>();
   private abandonedLaunchScan: NodeJS.Timeout | undefined;
+  private abandonedLaunchCheck: Promise<unknown> | undefined;
+  /** Set by detachAll(): nothing more is taken up, and a reattach cut short marks nothing dead. */
+  private detaching = false;
 
   constructor(private readonly options: KernelManagerOptions) {
     this.leases = new LaunchLeases(options.db);
@@ -384,23 +388,23 @@ export class KernelManager {
   /**
    * After a portal restart: reattach every kernel that is still alive; mark the rest dead with the reason.
    * Kernels are looked at RESTORE_WIDTH at a time; the portal does not wait for a running cell to end (a busy
-   * kernel answers kernel_info only then). A kernel that another live process is still launching (its launch
-   * lease is current: a replica during a rolling deploy) is left to it, and looked at again once the lease lapses.
+   * kernel answers kernel_info only then). A kernel still starting or restarting is taken up only if this process
+   * claims it (its launcher is gone: lease given up or lapsed); one another live process is still launching (a
+   * replica during a rolling deploy) is left to it, and looked at again once its lease would lapse.
    * (With several replicas, the replica that serves a kernel attaches it; today every row is attached here.)
    */
   async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number }> {
-    const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => !this.isLaunchingHere(row.id) && !this.live.has(row.id));
+    const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => !this.isHeldHere(row.id));
     let restored = 0;
     let dead = 0;
     let launchingElsewhere = 0;
     await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
-      if (leaseIsCurrent(row)) {
+      const outcome = isLaunching(row) ? await this.takeUpIfAbandoned(row) : await this.restoreOrMarkDead(row);
+      if (outcome === "held elsewhere") {
         launchingElsewhere++;
         this.recheckAfterLease(row);
-        return;
-      }
-      if (await this.restoreOrMarkDead(row)) restored++;
-      else dead++;
+      } else if (outcome === "reattached") restored++;
+      else if (outcome === "dead") dead++;
     });
     if (rows.length) log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere`);
     return { restored, dead, launchingElsewhere };
@@ -409,61 +413,95 @@ export class KernelManager {
   /**
    * While this process runs, it takes up launches another process left behind after this one booted: a replica
    * that stopped (it gave its leases up) or died (they lapsed) mid-launch during a rolling deploy. Checked every
-   * `intervalMs` until detachAll().
+   * `intervalMs` until detachAll(); a check still running when the next is due is not doubled.
    */
   watchAbandonedLaunches(intervalMs = KERNEL_LAUNCH_LEASE_MS): void {
     if (this.abandonedLaunchScan) return;
     this.abandonedLaunchScan = setInterval(() => {
-      void this.takeUpAbandonedLaunches().catch((error) => log.warn(`could not look for launches left behind: ${error}`));
+      if (this.abandonedLaunchCheck) return;
+      this.abandonedLaunchCheck = this.takeUpAbandonedLaunches()
+        .catch((error) => void log.warn(`could not look for launches left behind: ${error}`))
+        .finally(() => (this.abandonedLaunchCheck = undefined));
     }, intervalMs);
     this.abandonedLaunchScan.unref();
   }
 
-  /** Kernels left starting or restarting by a process that is gone: reattached here if they answer, else marked dead. */
+  /** Kernels left starting or restarting by a process that is gone, claimed here: reattached if they answer, else marked dead. */
   async takeUpAbandonedLaunches(): Promise<number> {
-    const rows = (await listLiveKernels(this.options.db))
-      .map((r) => r.kernel)
-      .filter((row) => isLaunching(row) && !leaseIsCurrent(row) && !this.isLaunchingHere(row.id) && !this.live.has(row.id));
+    const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => isLaunching(row) && !this.isHeldHere(row.id));
+    let taken = 0;
     await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
-      log.info(`kernel ${row.id}: the process launching it is gone (its launch lease ${row.launchLeaseUntil ? "lapsed" : "was given up"}); taking it up here`);
-      await this.restoreOrMarkDead(row);
+      const outcome = await this.takeUpIfAbandoned(row);
+      if (outcome === "reattached" || outcome === "dead") taken++;
     });
-    return rows.length;
+    return taken;
   }
 
   private isLaunchingHere(id: string): boolean {
     return this.pendingStarts.has(id) || this.restarts.has(id);
   }
 
+  /** Launched, held or being reattached by this process. */
+  private isHeldHere(id: string): boolean {
+    return this.isLaunchingHere(id) || this.live.has(id) || this.restoring.has(id);
+  }
+
   /**
-   * Reattaches a kernel from its row, or marks it dead with the reason. True if reattached. A kernel already being
-   * reattached here (a lease recheck and the scan for abandoned launches can meet) is left to that.
+   * A starting or restarting kernel: taken up here if this process claims it (claimAbandonedLaunch: its launcher
+   * is gone, by the database's clock, and no other process claimed it first), its lease renewed while it is.
    */
-  private async restoreOrMarkDead(row: KernelRow): Promise<boolean> {
-    if (this.restoring.has(row.id)) return false;
-    this.restoring.add(row.id);
+  private async takeUpIfAbandoned(row: KernelRow): Promise<RestoreOutcome> {
+    if (this.detaching || this.isHeldHere(row.id)) return "skipped";
+    const claimed = await claimAbandonedLaunch(this.options.db, row.id);
+    if (!claimed) {
+      const now = await findKernel(this.options.db, { id: row.id });
+      // Still launching: another process holds it. Otherwise its launch ended meanwhile: attached as any kernel is.
+      return now && isLaunching(now) ? "held elsewhere" : now && now.state !== "dead" ? this.restoreOrMarkDead(now) : "skipped";
+    }
+    log.info(`kernel ${row.id}: the process launching it is gone (its launch lease ${row.launchLeaseUntil ? "lapsed" : "was given up"}); taking it up here`);
+    this.leases.hold(row.id);
     try {
-      const reasonDead = await this.restoreOne(row);
-      if (reasonDead) await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
-      return !reasonDead;
+      return await this.restoreOrMarkDead(claimed);
     } finally {
-      this.restoring.delete(row.id);
+      this.leases.release(row.id);
     }
   }
 
-  /** Looks at a kernel again when its launch lease lapses: taken by then, renewed (wait again), or abandoned (restore). */
+  /**
+   * Reattaches a kernel from its row, or marks it dead with the reason. A kernel already held or being reattached
+   * here is skipped (a lease recheck and the scan for abandoned launches can meet). While this process detaches,
+   * nothing is marked dead: the next process looks again.
+   */
+  private async restoreOrMarkDead(row: KernelRow): Promise<RestoreOutcome> {
+    if (this.detaching || this.isHeldHere(row.id)) return "skipped";
+    this.restoring.add(row.id);
+    const restoring = (async (): Promise<RestoreOutcome> => {
+      const reasonDead = await this.restoreOne(row);
+      if (!reasonDead) return "reattached";
+      if (this.detaching) return "skipped";
+      await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
+      return "dead";
+    })().finally(() => {
+      this.restoring.delete(row.id);
+      this.restores.delete(restoring);
+    });
+    this.restores.add(restoring);
+    return restoring;
+  }
+
+  /** Looks at a kernel again when its launch lease would lapse: taken by then, renewed (wait again), or abandoned (take up). */
   private recheckAfterLease(row: KernelRow): void {
-    const delayMs = Math.max(0, (row.launchLeaseUntil?.getTime() ?? 0) - Date.now()) + 1_000;
+    // The lease is judged by the database's clock; this clock only times the next look (at least 5 s away).
+    const delayMs = Math.max(5_000, (row.launchLeaseUntil?.getTime() ?? 0) - Date.now() + 1_000);
     const timer = setTimeout(() => {
       this.leaseRechecks.delete(timer);
       void (async () => {
         const now = await findKernel(this.options.db, { id: row.id });
-        if (!now || now.state === "dead" || this.live.has(now.id) || this.isLaunchingHere(now.id)) return;
-        if (leaseIsCurrent(now)) return this.recheckAfterLease(now);
-        // Its launch ended (the kernel runs: attached here as every live kernel is), or the process launching it
-        // is gone (the lease lapsed: reattached if it answers, else stopped).
-        if (isLaunching(now)) log.info(`kernel ${now.id}: its launch lease lapsed (the process launching it is gone); taking it up here`);
-        await this.restoreOrMarkDead(now);
+        if (!now || now.state === "dead" || this.isHeldHere(now.id) || this.detaching) return;
+        // Its launch ended (the kernel runs: attached here as every live kernel is), or it is still launching:
+        // claimed here if the process launching it is gone (reattached if it answers, else stopped).
+        const outcome = isLaunching(now) ? await this.takeUpIfAbandoned(now) : await this.restoreOrMarkDead(now);
+        if (outcome === "held elsewhere") this.recheckAfterLease(now);
       })().catch((error) => log.warn(`kernel ${row.id}: could not look at it again after its launch lease: ${error}`));
     }, delayMs);
     timer.unref();
@@ -513,8 +551,10 @@ export class KernelManager {
       try {
         await kernel.ready();
       } catch (error) {
-        // The portal stopped during its launch and it still does not answer: stopped, not kept without a deadline.
         this.forget(row.id);
+        // This process is stopping (its connection closed under the wait): let go, the next process looks again.
+        if (this.detaching) return null;
+        // The portal stopped during its launch and it still does not answer: stopped, not kept without a deadline.
         await stopProcessOf(kernel);
         return `did not finish starting: ${(error as Error).message}`;
       }
@@ -530,6 +570,7 @@ export class KernelManager {
 
   /** Lets go of every kernel without stopping them: they keep running and the next start reattaches. */
   async detachAll(): Promise<void> {
+    this.detaching = true;
     clearInterval(this.abandonedLaunchScan);
     this.abandonedLaunchScan = undefined;
     for (const timer of this.leaseRechecks) clearTimeout(timer);
@@ -537,7 +578,12 @@ export class KernelManager {
     await this.leases.releaseAll();
     await this.options.recorder?.flushAll();
     await Promise.all([...this.stateWriters.keys()].map((id) => this.settleState(id)));
-    await Promise.all([...this.live.values()].map((k) => k.detach()));
+    const detached = new Set(this.live.values());
+    await Promise.all([...detached].map((k) => k.detach()));
+    // Reattaches in progress end promptly once their connections closed, and neither stop nor mark anything dead;
+    // one that got as far as holding its kernel meanwhile has it detached here too.
+    await Promise.allSettled([...this.restores]);
+    await Promise.all([...this.live.values()].filter((k) => !detached.has(k)).map((k) => k.detach()));
     this.live.clear();
   }
 
@@ -629,7 +675,8 @@ async function stopProcess(id: string, process: KernelProcess, connection?: Kern
 
 const isLaunching = (row: KernelRow) => row.state === "starting" || row.state === "restarting";
 /** A launch lease not yet lapsed: a live portal process is still launching this kernel. */
-const leaseIsCurrent = (row: KernelRow) => isLaunching(row) && row.launchLeaseUntil !== null && row.launchLeaseUntil.getTime() > Date.now();
+/** What became of a kernel looked at after a restart: "skipped" when this process already has it (or is stopping). */
+type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "skipped";
 
 /** Runs `work` on every item, at most `width` at a time. */
 async function forEachBounded<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
