@@ -219,6 +219,7 @@ test('the orphan sweep\'s view of an application: kernel id from its tag, engine
 async function fakeRmServer(t: { after(fn: () => unknown): void }, apps: ReturnType<typeof app>[]) {
   const requests: string[] = [];
   let fail = false;
+  let refuseKills = false;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url!, 'http://rm');
     requests.push(`${req.method} ${url.pathname}${url.search}`);
@@ -234,12 +235,13 @@ async function fakeRmServer(t: { after(fn: () => unknown): void }, apps: ReturnT
     const target = apps.find((a) => a.id === one?.[1]);
     if (!target) return send(404, { RemoteException: { message: 'not found' } });
     if (!one![2]) return send(200, { app: target });
+    if (refuseKills) return send(403, { RemoteException: { message: 'not allowed to kill' } });
     target.state = 'KILLED';
     return send(202, { state: 'KILLED' });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((resolve) => server.close(resolve)));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, setFail: (f: boolean) => (fail = f) };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, setFail: (f: boolean) => (fail = f), setRefuseKills: (r: boolean) => (refuseKills = r) };
 }
 
 test('listOwnEngines: one RM query by the installation tag for live states; killOrphan: RM kill, ended = done, another installation\'s app refused', async (t) => {
@@ -346,6 +348,13 @@ test('regression (killing another user\'s application): the id spark-submit prin
   assert.ok(!rm.requests.some((r) => r.startsWith('PUT /ws/v1/cluster/apps/application_1_0001/')), 'no kill request for bob\'s application');
   assert.equal(apps[0]!.state, 'RUNNING');
   assert.equal(apps[2]!.state, 'KILLED');
+
+  // A kill the RM refuses is said so, not claimed done (the orphan sweep kills it later).
+  apps[2]!.state = 'ACCEPTED';
+  rm.setRefuseKills(true);
+  await assert.rejects(submit('application_1_0012', 3), (e: unknown) => e instanceof Error && /\(application application_1_0012 could not be killed yet: .*not allowed to kill/.test(e.message));
+  assert.equal(apps[2]!.state, 'ACCEPTED');
+  rm.setRefuseKills(false);
 
   // An RM that cannot be asked: nothing is killed on spark-submit's word alone.
   rm.setFail(true);

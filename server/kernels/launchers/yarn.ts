@@ -396,9 +396,10 @@ export class YarnLauncher extends RemoteLauncher {
     if (outcome.status === 'submitted') return { appId };
 
     // Whatever reached YARN under the kernel's tag is killed: a failed launch leaves nothing running.
-    if (appId) await this.rm.killApp(appId).catch(() => {});
+    // A kill that fails is said so; the orphan sweep kills the application later (its kernel's row is dead).
+    const killed = appId ? await this.rm.killApp(appId).then(() => `application ${appId} killed`, (error: Error) => `application ${appId} could not be killed yet: ${error.message}`) : undefined;
     const how = outcome.status === 'timeout' ? `did not return within ${deadlineMs} ms; it was killed` : `failed (${outcome.signal ?? `exit code ${outcome.code}`})`;
-    throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: spark-submit ${how}${appId ? ` (application ${appId} killed)` : ''}:\n${submitFailure(outcome.tail)}`, {
+    throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: spark-submit ${how}${killed ? ` (${killed})` : ''}:\n${submitFailure(outcome.tail)}`, {
       kernelId,
       engineId: appId,
     });
