@@ -20,7 +20,7 @@ export async function insertKernel(
  * How long a launch lease lasts: the launching process renews it every third of this while the launch runs, so a
  * lease still valid means a live process is launching the kernel, and one that lapsed means it is gone.
  */
-export const KERNEL_LAUNCH_LEASE_MS = 30_000;
+export const KERNEL_LAUNCH_LEASE_MS = 90_000; // longer than a database failover: renewals failing for a while must not lose launches
 /** A lease from now, by the database's clock: every process writes and judges leases by that one clock. */
 export const launchLeaseFromNow = (): SQL => sql`now() + ${sql.raw(`interval '${KERNEL_LAUNCH_LEASE_MS} milliseconds'`)}`;
 type LeaseValue = Date | null | SQL;
@@ -129,6 +129,30 @@ export async function markKernelDead(db: Database, params: { id: string; reason:
     .update(kernels)
     .set({ state: "dead", stateDetail: params.detail, endReason: params.reason, endedAt: new Date(), sealedLaunchState: null })
     .where(and(eq(kernels.id, params.id), ne(kernels.state, "dead")))
+    .returning({ id: kernels.id });
+  return rows.length > 0;
+}
+
+/**
+ * Writes a running kernel's execution state (idle or busy), only while its row says it runs: never over a dead row,
+ * nor over a start or restart in progress (another replica holding the kernel hears its old process meanwhile).
+ */
+export async function updateRunningKernelState(db: Database, id: string, state: "idle" | "busy"): Promise<void> {
+  await db
+    .update(kernels)
+    .set({ state })
+    .where(and(eq(kernels.id, id), inArray(kernels.state, ["idle", "busy"])));
+}
+
+/**
+ * Marks a kernel dead because the engine it ran as died ("died"), if its row still names that engine and it is not
+ * restarting: a replica that attached the kernel sees the old engine die when another restarts it. True if marked.
+ */
+export async function markEngineDead(db: Database, params: { id: string; engineId: string | null; detail: string }): Promise<boolean> {
+  const rows = await db
+    .update(kernels)
+    .set({ state: "dead", stateDetail: params.detail, endReason: "died", endedAt: new Date(), sealedLaunchState: null })
+    .where(and(eq(kernels.id, params.id), inArray(kernels.state, ["starting", "idle", "busy"]), sql`${kernels.engineId} is not distinct from ${params.engineId}`))
     .returning({ id: kernels.id });
   return rows.length > 0;
 }

@@ -7,7 +7,8 @@ import { KERNEL_LAUNCH_LEASE_MS, releaseLaunchLeases, renewLaunchLeases } from "
 import { log } from "@/server/log";
 
 export class LaunchLeases {
-  private readonly held = new Set<string>();
+  /** Launches per kernel held here (a take-up and a restart of the same kernel can overlap). */
+  private readonly held = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -17,7 +18,7 @@ export class LaunchLeases {
 
   /** A launch of this kernel runs here: its lease is renewed until release(). */
   hold(id: string): void {
-    this.held.add(id);
+    this.held.set(id, (this.held.get(id) ?? 0) + 1);
     if (!this.timer) {
       this.timer = setInterval(() => void this.renew(), this.renewEveryMs);
       this.timer.unref();
@@ -25,20 +26,22 @@ export class LaunchLeases {
   }
 
   release(id: string): void {
-    this.held.delete(id);
+    const count = (this.held.get(id) ?? 0) - 1;
+    if (count > 0) this.held.set(id, count);
+    else this.held.delete(id);
     if (this.held.size === 0) this.stopTimer();
   }
 
   /** This process stops: the launches it leaves behind are anyone's to take at once (next process, other replica). */
   async releaseAll(): Promise<void> {
-    const ids = [...this.held];
+    const ids = [...this.held.keys()];
     this.held.clear();
     this.stopTimer();
     await releaseLaunchLeases(this.db, ids).catch((error) => log.warn(`could not release launch leases: ${error}`));
   }
 
   private async renew(): Promise<void> {
-    await renewLaunchLeases(this.db, [...this.held]).catch((error) => log.warn(`could not renew launch leases: ${error}`));
+    await renewLaunchLeases(this.db, [...this.held.keys()]).catch((error) => log.warn(`could not renew launch leases: ${error}`));
   }
 
   private stopTimer(): void {

@@ -396,6 +396,24 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await manager.shutdown(user, kernel.id);
   });
 
+  // Through the remote launch protocol, as replicas run kernels (a local kernel belongs to one host's portal).
+  it("a kernel two replicas hold restarts on one: the other sees the old engine die and lets go, without marking it dead", async () => {
+    const first = await makeManager();
+    const kernel = await first.start(user, { name: "python3_remote_local" });
+    const second = await makeManager();
+    await second.restoreAll(); // attaches every live kernel, this one too
+    assert.ok(second.liveKernel(kernel.id));
+    const oldEngine = first.liveKernel(kernel.id)!.process.engineId;
+    await first.restart(user, kernel.id);
+    assert.notEqual(first.liveKernel(kernel.id)!.process.engineId, oldEngine);
+    await until("the other replica to see the old engine gone and let go", async () => second.liveKernel(kernel.id) === undefined, 15_000);
+    const row = await findKernel(db, { id: kernel.id });
+    assert.equal(row?.state, "idle", `not marked dead by the other replica: ${row?.stateDetail}`);
+    assert.equal(row?.engineId, first.liveKernel(kernel.id)!.process.engineId);
+    await second.detachAll();
+    await first.shutdown(user, kernel.id);
+  });
+
   it("a message sent while the kernel restarts runs on the new process, not lost with the old one", async () => {
     const manager = await makeManager();
     const kernel = await manager.start(user, { name: "python3" });

@@ -3,7 +3,7 @@
 // Ownership is checked in the query (findKernel with the owner), so another user's kernel is "not found".
 import { randomUUID } from "node:crypto";
 import type { Database } from "@/db";
-import { claimAbandonedLaunch, findKernel, KERNEL_LAUNCH_LEASE_MS, launchLeaseFromNow, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
+import { claimAbandonedLaunch, markEngineDead, releaseLaunchLeases, findKernel, launchLeaseFromNow, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
 import { findUserById, type UserRow } from "@/db/queries/users";
 import { teamsOfUser } from "@/db/queries/teams";
 import { open, seal } from "@/server/crypto/secret-box";
@@ -51,6 +51,8 @@ export interface KernelManagerOptions {
 const ACTIVITY_WRITE_INTERVAL_MS = 5_000;
 /** Kernels reattached at once after a portal restart (each is a poll of its launcher, and a connection). */
 const RESTORE_WIDTH = 8;
+/** How often a running process looks for launches another process left behind. */
+const ABANDONED_LAUNCH_CHECK_MS = 30_000;
 
 const kernelLogger: KernelLogger = {
   debug: (message, fields) => log.debug(message, fields ?? ""),
@@ -73,6 +75,8 @@ export class KernelManager {
   private readonly leaseRechecks = new Set<NodeJS.Timeout>();
   /** Kernels being reattached here right now, and those reattaches (detachAll waits for them). */
   private readonly restoring = new Set<string>();
+  /** The engine id each held kernel's row named when this process attached or launched it. */
+  private readonly recordedEngines = new Map<string, string | null>();
   private readonly restores = new Set<Promise<RestoreOutcome>>();
   private abandonedLaunchScan: NodeJS.Timeout | undefined;
   private abandonedLaunchCheck: Promise<unknown> | undefined;
@@ -207,8 +211,10 @@ export class KernelManager {
         this.launchingConnections.set(id, connection); // until the launch settles (see confirmLaunch)
         return connection;
       },
-      onLaunched: (launched: KernelProcess) =>
-        this.updateUnlessStopped(id, launched, { engineId: launched.engineId, sealedLaunchState: seal(this.options.secret, JSON.stringify(launched.serialize())) }),
+      onLaunched: (launched: KernelProcess) => {
+        this.recordedEngines.set(id, launched.engineId);
+        return this.updateUnlessStopped(id, launched, { engineId: launched.engineId, sealedLaunchState: seal(this.options.secret, JSON.stringify(launched.serialize())) });
+      },
     };
   }
 
@@ -257,6 +263,7 @@ export class KernelManager {
 
   async restart(user: UserRow, id: string): Promise<KernelModel> {
     const row = await this.requireRow(user, id);
+    if (this.restoring.has(id)) throw new AppError("CONFLICT", `Kernel ${id} is being taken over by this portal (its launch was left by another); restart it again in a few seconds.`);
     const kernel = await this.attach(user, id);
     const kernelspec = this.kernelspecs.get(row.kernelspec);
     if (!kernelspec) throw new AppError("CONFLICT", `The kernelspec ${row.kernelspec} no longer exists; stop this kernel and start a new one.`);
@@ -415,7 +422,7 @@ export class KernelManager {
    * that stopped (it gave its leases up) or died (they lapsed) mid-launch during a rolling deploy. Checked every
    * `intervalMs` until detachAll(); a check still running when the next is due is not doubled.
    */
-  watchAbandonedLaunches(intervalMs = KERNEL_LAUNCH_LEASE_MS): void {
+  watchAbandonedLaunches(intervalMs = ABANDONED_LAUNCH_CHECK_MS): void {
     if (this.abandonedLaunchScan) return;
     this.abandonedLaunchScan = setInterval(() => {
       if (this.abandonedLaunchCheck) return;
@@ -460,10 +467,13 @@ export class KernelManager {
     }
     log.info(`kernel ${row.id}: the process launching it is gone (its launch lease ${row.launchLeaseUntil ? "lapsed" : "was given up"}); taking it up here`);
     this.leases.hold(row.id);
+    let outcome: RestoreOutcome = "skipped";
     try {
-      return await this.restoreOrMarkDead(claimed);
+      return (outcome = await this.restoreOrMarkDead(claimed));
     } finally {
       this.leases.release(row.id);
+      // Claimed but not taken up (this process is stopping): the claim goes back, so the next process need not wait.
+      if (outcome === "skipped") await releaseLaunchLeases(this.options.db, [row.id]).catch(() => {});
     }
   }
 
@@ -509,7 +519,8 @@ export class KernelManager {
   }
 
   private async restoreOne(row: KernelRow): Promise<string | null> {
-    if (!row.sealedLaunchState) return row.state === "starting" ? "the portal stopped while it was starting" : "no saved connection state";
+    if (!row.sealedLaunchState) return isLaunching(row) ? `the portal stopped while it was ${row.state}` : "no saved connection state";
+    let held: LiveKernel | undefined;
     try {
       const saved = JSON.parse(open(this.options.secret, row.sealedLaunchState)) as unknown;
       const process = await this.options.launchers.restore(saved);
@@ -521,7 +532,8 @@ export class KernelManager {
       }
       // Cells still running are recorded on from where their stored outputs end, from the first message heard.
       await this.options.recorder?.resume(row.id);
-      const kernel = this.hold(new LiveKernel(row.id, row.ownerId, row.kernelspec, process, this.eventsFor(row.id), kernelLogger));
+      this.recordedEngines.set(row.id, row.engineId);
+      const kernel = (held = this.hold(new LiveKernel(row.id, row.ownerId, row.kernelspec, process, this.eventsFor(row.id), kernelLogger)));
       // A busy kernel stays busy (the culler spares it, its busy time counts) until its iopub says otherwise.
       if (row.state === "busy") kernel.assumeState("busy");
       else kernel.executionState = "idle";
@@ -533,7 +545,7 @@ export class KernelManager {
         }
         return "stopped while it was reattached";
       };
-      if (row.state !== "starting") {
+      if (!isLaunching(row)) {
         // Ready means this process hears its iopub too (a client's first cell must not lose output); an idle
         // kernel answers at once. A busy one answers when its cell ends: that is not waited for. Either way, once
         // it answered, any cell it ran before is over (its iopub, ordered, has been heard up to the answer): runs
@@ -543,20 +555,22 @@ export class KernelManager {
           (error: Error) => log.warn(`kernel ${row.id} reattached but not answering yet: ${error.message}`),
         );
         if (row.state !== "busy") await ready;
-        if (row.state === "restarting" && !(await updateKernelUnlessDead(this.options.db, row.id, { state: "idle", stateDetail: null, launchLeaseUntil: null }))) {
-          return await stoppedMeanwhile();
-        }
         return null;
       }
+      // A launch (a start, or a restart whose new process was saved) a portal left behind: it must answer within
+      // the startup deadline, as a launch here must.
       try {
-        await kernel.ready();
+        await kernel.ready(this.options.startupDeadlineMs);
       } catch (error) {
+        // Not ours to stop: a restart here replaced its process, or this process is stopping (it closed the connection).
+        if (this.live.get(row.id) !== kernel || this.detaching) {
+          if (this.live.get(row.id) === kernel) this.forget(row.id);
+          return null;
+        }
+        // Still not answering: stopped, not kept without a deadline.
         this.forget(row.id);
-        // This process is stopping (its connection closed under the wait): let go, the next process looks again.
-        if (this.detaching) return null;
-        // The portal stopped during its launch and it still does not answer: stopped, not kept without a deadline.
         await stopProcessOf(kernel);
-        return `did not finish starting: ${(error as Error).message}`;
+        return `did not finish ${row.state === "restarting" ? "restarting" : "starting"}: ${(error as Error).message}`;
       }
       // Found after a portal stopped during its launch: started now, as far as culling and budgets go.
       const now = new Date();
@@ -564,6 +578,11 @@ export class KernelManager {
       if (!(await updateKernelUnlessDead(this.options.db, row.id, fields))) return await stoppedMeanwhile();
       return null;
     } catch (error) {
+      // Held but not reattached after all (a write failed): let go and stop it, as its row will say it is dead.
+      if (held && this.live.get(row.id) === held) {
+        this.forget(row.id);
+        await stopProcessOf(held).catch(() => {});
+      }
       return `could not be reattached: ${(error as Error).message}`;
     }
   }
@@ -611,6 +630,7 @@ export class KernelManager {
   private forget(id: string): void {
     this.live.delete(id);
     this.lastActivityWrite.delete(id);
+    this.recordedEngines.delete(id);
   }
 
   liveKernel(id: string): LiveKernel | undefined {
@@ -631,13 +651,16 @@ export class KernelManager {
       },
       onDeath: (status: { reason: string }) => {
         const kernel = this.live.get(id);
+        const engineId = this.recordedEngines.get(id) ?? null;
         this.forget(id);
         log.warn(`kernel ${id} died: ${status.reason}`);
         void kernel?.detach();
         void kernel?.process.cleanup().catch(() => {});
         void this.options.recorder?.kernelEnded(id);
+        // Only if the row still names the engine that died: another replica may be restarting the kernel (its old
+        // engine's death is that restart's), or have restarted it already (the row names the new engine).
         void this.settleState(id)
-          .then(() => markKernelDead(db, { id, reason: "died", detail: status.reason }))
+          .then(() => markEngineDead(db, { id, engineId, detail: status.reason }))
           .catch((error) => log.error(`kernel ${id}: could not record death: ${error}`));
       },
     };

@@ -3,7 +3,7 @@
 // (on the embedded database that is CPU on this very event loop). Instead the latest state and the busy time
 // accumulated in memory are written at most once per interval, and at once when the kernel ends.
 import type { Database } from "@/db";
-import { updateKernelUnlessDead } from "@/db/queries/kernels";
+import { updateRunningKernelState } from "@/db/queries/kernels";
 import { addBusyTime } from "@/db/queries/usage";
 import { log } from "@/server/log";
 import type { ExecutionState } from "./live-kernel";
@@ -50,8 +50,8 @@ export class KernelStateWriter {
     if (!state && !busy) return this.writing;
     this.writing = this.writing.then(async () => {
       try {
-        // Never revives a row another replica (or a stop) has meanwhile marked dead.
-        if (state) await updateKernelUnlessDead(this.db, this.kernelId, { state });
+        // Never revives a row another replica (or a stop) has meanwhile marked dead, nor overwrites a restart.
+        if (state === "idle" || state === "busy") await updateRunningKernelState(this.db, this.kernelId, state);
         if (busy) await addBusyTime(this.db, { kernelId: this.kernelId, ...busy });
       } catch (error) {
         log.warn(`kernel ${this.kernelId}: state write failed: ${error}`);
