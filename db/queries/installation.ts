@@ -25,12 +25,19 @@ export interface InstallationCheck {
   id: string;
   /** False when this database is a copy of the one the id was made in: its cluster engines may be another's. */
   sameDatabase: boolean;
+  /** Set when the database's identity could not be read (then sameDatabase is false: nothing is assumed). */
+  unreadable?: string;
 }
 
 /** The id, and whether this is the database it belongs to. The first check records the database's identity. */
 export async function checkInstallation(db: Database): Promise<InstallationCheck> {
   const id = await installationId(db);
-  const current = await databaseIdentity(db);
+  let current: string;
+  try {
+    current = await databaseIdentity(db);
+  } catch (error) {
+    return { id, sameDatabase: false, unreadable: (error as Error).message };
+  }
   await db.update(installation).set({ databaseIdentity: current }).where(isNull(installation.databaseIdentity));
   const [row] = await db.select({ recorded: installation.databaseIdentity }).from(installation).limit(1);
   return { id, sameDatabase: row?.recorded === current };

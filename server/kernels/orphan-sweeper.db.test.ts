@@ -125,6 +125,14 @@ describe(`orphan sweep on ${testDbKind}`, () => {
     assert.equal(cluster.engines.length, 2, "the rest is left to the next sweep");
   });
 
+  it("in a copied database it sweeps nothing", async () => {
+    const cluster = new FakeCluster("yarn");
+    cluster.add(await kernelRow("dead", "app_copy"), "app_copy");
+    const sweeper = new OrphanSweeper({ db, launchers: () => [cluster], intervalMs: 60_000, now: () => NOW, offBecause: "a copy" });
+    assert.deepEqual(await sweeper.sweepOnce(), { killed: [], failed: [], unlisted: [] });
+    assert.ok(cluster.has("app_copy"));
+  });
+
   it("runs on its interval until stopped", async () => {
     const cluster = new FakeCluster("yarn");
     const sweeper = new OrphanSweeper({ db, launchers: () => [cluster], intervalMs: 50, now: () => NOW });

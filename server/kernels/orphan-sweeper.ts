@@ -14,8 +14,10 @@ import type { ClusterEngine, Launcher } from "./launchers/base";
 
 /** What `installation show` and the portal's log say about a database that is not the one its id was made in. */
 export const COPIED_DATABASE =
-  "This database is not the one this installation id was made in (a copy, a restore or an upgrade): the orphan sweep is off.\n" +
-  "A copy beside the original (staging): npx atrium installation new-id. The original, moved: npx atrium installation keep-id.\n";
+  "This database is not the one this installation id was made in (a copy, a restore or an upgrade): the orphan sweep " +
+  "and new YARN and Kubernetes kernels are off.\n" +
+  "A copy beside the original (staging): npx atrium installation new-id. The original, moved: npx atrium installation keep-id. " +
+  "Then restart the portal.\n";
 
 /** Engines younger than this are left alone: their launch may not have recorded them yet, and clocks drift. */
 export const DEFAULT_ORPHAN_GRACE_MS = 120_000;
@@ -53,6 +55,8 @@ export interface SweepReport {
 
 export interface OrphanSweeperOptions {
   db: Database;
+  /** Set: every sweep only says this (a copied database: the engines it does not know may be the original's). */
+  offBecause?: string;
   launchers: () => readonly Launcher[];
   intervalMs: number;
   graceMs?: number;
@@ -92,6 +96,10 @@ export class OrphanSweeper {
 
   private async sweep(): Promise<SweepReport> {
     const report: SweepReport = { killed: [], failed: [], unlisted: [] };
+    if (this.options.offBecause) {
+      log.warn(this.options.offBecause.trim());
+      return report;
+    }
     const graceMs = this.options.graceMs ?? DEFAULT_ORPHAN_GRACE_MS;
     for (const launcher of this.options.launchers()) {
       if (this.stopping) break;

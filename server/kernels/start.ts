@@ -44,11 +44,15 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     .register(new LocalLauncher({ runtimeDir, python }))
     .register(new RemoteLocalLauncher({ ...remote, python }));
   // What this installation creates on a shared cluster carries its id (the orphan sweep's scope).
-  const { id: installation, sameDatabase } = await checkInstallation(db);
-  if (env.ATRIUM_YARN_RM_URL || kubernetes) {
-    log.info(`installation ${installation}: the kernels' YARN applications and pods carry this id`);
-    if (!sameDatabase) log.warn(COPIED_DATABASE.trim());
-  }
+  const { id: installation, sameDatabase, unreadable } = await checkInstallation(db);
+  // Only an installation with clusters (YARN, Kubernetes) has anything to sweep or refuse.
+  const undecided = sameDatabase || !(env.ATRIUM_YARN_RM_URL || kubernetes)
+    ? undefined
+    : unreadable
+      ? `Could not tell whether this database is the one installation ${installation} was made in (${unreadable}): the orphan sweep and new YARN and Kubernetes kernels are off until it can.`
+      : COPIED_DATABASE;
+  if (env.ATRIUM_YARN_RM_URL || kubernetes) log.info(`installation ${installation}: the kernels' YARN applications and pods carry this id`);
+  if (undecided) log.warn(undecided.trim());
   const yarn = env.ATRIUM_YARN_RM_URL ? yarnLauncher(env, db, remote, runtimeDir, installation) : undefined;
   if (yarn) {
     launchers.register(yarn);
@@ -80,12 +84,12 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   await manager.restoreAll();
   manager.watchAbandonedLaunches(); // launches a replica leaves behind after this one booted (a rolling deploy)
   // Engines on a cluster no kernel owns (a failed kill, a launch a crash cut short): once now, then every interval.
-  // Not in a copy of the database: the engines it does not know may be the original's.
-  const orphans = new OrphanSweeper({ db, launchers: () => launchers.all(), intervalMs: env.ATRIUM_ORPHAN_SWEEP_SECONDS * 1000 });
-  if (sameDatabase) {
-    void orphans.sweepOnce().catch((error: Error) => log.warn(`orphan sweep at boot failed: ${error.message}`));
-    orphans.start();
-  }
+  // In a copy of the database nothing is swept (the engines it does not know may be the original's), and nothing
+  // new is launched on a cluster under the original's id (the original would sweep it); each sweep says so.
+  const orphans = new OrphanSweeper({ db, launchers: () => launchers.all(), intervalMs: env.ATRIUM_ORPHAN_SWEEP_SECONDS * 1000, offBecause: undecided });
+  if (undecided) launchers.refuseClusterLaunches(undecided.trim());
+  void orphans.sweepOnce().catch((error: Error) => log.warn(`orphan sweep at boot failed: ${error.message}`));
+  orphans.start();
   // Idle culling, running budgets and admin stop requests: one sweep per interval; one replica acts per sweep.
   const culler = new Culler({
     db,

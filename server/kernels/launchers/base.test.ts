@@ -107,3 +107,24 @@ test('the registry passes a cancel to the launchers that can abandon a launch', 
   registry.cancel('k7', 'stopped by ana');
   assert.deepEqual(cancelled, ['yarn:k7:stopped by ana']);
 });
+
+test('a registry told to refuse cluster launches refuses them, saying why, and still launches local kernels', async () => {
+  const launched: string[] = [];
+  const launcher = (name: string, onCluster: boolean): Launcher => ({
+    name,
+    launch: async (r) => {
+      launched.push(`${name}:${r.kernelId}`);
+      return {} as KernelProcess;
+    },
+    restore: async () => ({}) as KernelProcess,
+    ...(onCluster && { listOwnEngines: async () => [], killOrphan: async () => {} }),
+  });
+  const registry = new LauncherRegistry().register(launcher('local', false)).register(launcher('yarn', true));
+  registry.refuseClusterLaunches('this database looks like a copy: run npx atrium installation new-id or keep-id');
+  await assert.rejects(
+    registry.launch({ ...request(), kernelspec: spec('yarn') }),
+    (e: unknown) => e instanceof LaunchError && e.code === 'LAUNCH_FAILED' && e.kernelId === 'k1' && /looks like a copy/.test(e.message),
+  );
+  await registry.launch({ ...request(), kernelspec: spec('local') });
+  assert.deepEqual(launched, ['local:k1']);
+});

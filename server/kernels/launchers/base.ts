@@ -354,6 +354,7 @@ export interface ClusterEngine {
 /** Launchers chosen by data: the kernelspec's `metadata.atrium.launcher`. */
 export class LauncherRegistry {
   private readonly launchers = new Map<string, Launcher>();
+  private clusterLaunchRefusal: string | undefined;
 
   register(launcher: Launcher): this {
     if (this.launchers.has(launcher.name)) throw new Error(`launcher "${launcher.name}" is already registered`);
@@ -375,7 +376,19 @@ export class LauncherRegistry {
   }
 
   launch(request: LaunchRequest, options?: LaunchOptions): Promise<KernelProcess> {
-    return this.forKernelspec(request.kernelspec, request.kernelId).launch(request, options);
+    const launcher = this.forKernelspec(request.kernelspec, request.kernelId);
+    if (this.clusterLaunchRefusal && launcher.listOwnEngines) {
+      return Promise.reject(new LaunchError('LAUNCH_FAILED', this.clusterLaunchRefusal, { kernelId: request.kernelId }));
+    }
+    return launcher.launch(request, options);
+  }
+
+  /**
+   * Refuses new launches on shared clusters (the launchers that list their installation's engines), saying why:
+   * what they launched would carry an installation id this process cannot vouch for. Local kernels still launch.
+   */
+  refuseClusterLaunches(reason: string): void {
+    this.clusterLaunchRefusal = reason;
   }
 
   /** Every registered launcher. */
