@@ -297,23 +297,24 @@ export class KernelManager {
     // From here the old process's messages are not listened to and clients' messages wait for the new one; its
     // last state changes are written now, so none lands after "restarting" below.
     kernel.beginRestart();
-    await this.stateWriters.get(id)?.flush();
-    await this.options.recorder?.kernelEnded(id);
-    if (stoppedMeanwhile()) throw wasStopped();
-    if (!(await updateKernelUnlessDead(db, id, { state: "restarting", launchLeaseUntil: launchLeaseFromNow() }))) {
-      // Stopped through its row (another replica's culler or admin): this process lets go of it too.
-      if (!stoppedMeanwhile()) {
-        this.forget(id);
-        await stopProcessOf(kernel);
-      }
-      throw wasStopped();
-    }
-    const owner = (await findUserById(db, row.ownerId)) ?? user;
-    const old = kernel.process;
-    await old.kill().catch((error) => log.warn(`kernel ${id}: kill before restart failed: ${error}`));
-    await old.cleanup().catch(() => {});
     let launched: { kernel: KernelProcess; connection?: KernelConnection } | undefined;
+    // Every step from here is inside the try: whatever fails, the held messages and the row do not wait for ever.
     try {
+      await this.stateWriters.get(id)?.flush();
+      await this.options.recorder?.kernelEnded(id);
+      if (stoppedMeanwhile()) throw wasStopped();
+      if (!(await updateKernelUnlessDead(db, id, { state: "restarting", launchLeaseUntil: launchLeaseFromNow() }))) {
+        // Stopped through its row (another replica's culler or admin): this process lets go of it too.
+        if (!stoppedMeanwhile()) {
+          this.forget(id);
+          await stopProcessOf(kernel);
+        }
+        throw wasStopped();
+      }
+      const owner = (await findUserById(db, row.ownerId)) ?? user;
+      const old = kernel.process;
+      await old.kill().catch((error) => log.warn(`kernel ${id}: kill before restart failed: ${error}`));
+      await old.cleanup().catch(() => {});
       const cwd = await this.options.homeOf?.(owner);
       // A stop during the kill had no launch to cancel yet: nothing new is launched for a stopped kernel.
       if (stoppedMeanwhile()) throw wasStopped();
