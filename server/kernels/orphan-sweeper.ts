@@ -10,6 +10,7 @@
 import type { Database } from "@/db";
 import { engineOwnersOf, type KernelRow } from "@/db/queries/kernels";
 import { log } from "@/server/log";
+import { Periodic } from "@/server/periodic";
 import type { ClusterEngine, Launcher } from "./launchers/base";
 
 /** What `installation show` and the portal's log say about a database that is not the one its id was made in. */
@@ -64,34 +65,28 @@ export interface OrphanSweeperOptions {
 }
 
 export class OrphanSweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<SweepReport> | undefined;
-  private stopped = true;
+  private readonly loop: Periodic<SweepReport>;
   /** Set by stop(): a sweep in progress ends after its current kill instead of working through every orphan. */
   private stopping = false;
 
-  constructor(private readonly options: OrphanSweeperOptions) {}
-
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.stopping = false;
-    this.schedule();
+  constructor(private readonly options: OrphanSweeperOptions) {
+    this.loop = new Periodic("orphan sweep", options.intervalMs, () => this.sweep());
   }
 
-  /** Stops the loop and waits for a sweep in progress. */
-  async stop(): Promise<void> {
-    this.stopped = true;
+  start(): void {
+    this.stopping = false;
+    this.loop.start();
+  }
+
+  /** Stops the loop and waits for a sweep in progress (which ends after its current kill). */
+  stop(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => {});
+    return this.loop.stop();
   }
 
   /** One sweep now (also what the loop runs); sweeps never overlap. */
   sweepOnce(): Promise<SweepReport> {
-    this.running ??= this.sweep().finally(() => (this.running = undefined));
-    return this.running;
+    return this.loop.runOnce();
   }
 
   private async sweep(): Promise<SweepReport> {
@@ -138,18 +133,5 @@ export class OrphanSweeper {
       }
     }
     return report;
-  }
-
-  private schedule() {
-    if (this.stopped) return;
-    this.timer = setTimeout(async () => {
-      try {
-        await this.sweepOnce();
-      } catch (error) {
-        log.error(`orphan sweep failed: ${(error as Error).message}`);
-      }
-      this.schedule();
-    }, this.options.intervalMs);
-    this.timer.unref();
   }
 }
