@@ -165,6 +165,18 @@ test('a spark_conf value with leading or trailing blanks is refused: Spark would
   assert.doesNotThrow(() => command({ sparkConf: { 'spark.driver.extraJavaOptions': '-Da=1 -Db=2', 'spark.empty': '' } }));
 });
 
+test('a container env value with leading or trailing blanks is refused too (a client\'s KERNEL_* among them)', () => {
+  for (const value of [' x', 'x ']) {
+    assert.throws(
+      () => command({ containerEnv: { KERNEL_NOTE: value } }),
+      (e: unknown) => e instanceof LaunchError && e.code === 'INVALID_REQUEST' && /KERNEL_NOTE starts or ends with a blank/.test(e.message),
+      JSON.stringify(value),
+    );
+  }
+  // Java's trim takes only characters up to U+0020: a no-break space stays, and is allowed.
+  assert.doesNotThrow(() => command({ containerEnv: { KERNEL_NOTE: 'two words', KERNEL_EMPTY: '', KERNEL_NBSP: '\u00a0x' } }));
+});
+
 test('a failed spark-submit is told by its exception lines, not its stack frames', () => {
   const output = [
     'Exception in thread "main" org.apache.hadoop.security.AccessControlException: Permission denied: user=ana, access=WRITE, inode="/user":root:supergroup:drwxr-xr-x',

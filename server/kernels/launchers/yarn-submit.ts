@@ -45,6 +45,9 @@ const CONF_VALUE = /^[^\0-\x1f\x7f]{0,8192}$/;
 
 export const isQueueName = (queue: string) => QUEUE.test(queue);
 
+/** Whether Java's String.trim(), which Spark applies to what it reads from a properties file, would change it. */
+const javaTrims = (value: string) => /^[\0- ]|[\0- ]$/.test(value);
+
 /** YARN sizes the AM container as driver memory + overhead: split the profile's memory so the sum matches it. */
 export function driverResources(size: SizeProfile): { memoryMb: number; overheadMb: number; cores: number } {
   const overheadMb = Math.max(384, Math.ceil(size.memoryMb * 0.1));
@@ -109,12 +112,14 @@ export function validatePlan(plan: SubmitPlan): void {
     if (CONTAINER_ENV_MARKERS.some((marker) => value.includes(marker))) {
       throw invalidRequest(kernelId, `${name} may not hold "{{", "}}", <CPS>, <LOG_DIR> or <ADD_OPENS> on YARN: the NodeManager expands them in the container's launch script`);
     }
+    // It reaches the container through the properties file, whose values Spark trims: refuse rather than change it.
+    if (javaTrims(value)) throw invalidRequest(kernelId, `${name} starts or ends with a blank, which would not reach the kernel on YARN; remove the blank`);
   }
   for (const [key, value] of Object.entries(plan.sparkConf)) {
     if (!CONF_KEY.test(key)) throw invalidRequest(kernelId, `"${key}" is not a Spark setting name`);
     if (!CONF_VALUE.test(value)) throw invalidRequest(kernelId, `the Spark setting ${key} holds control characters`);
     // Spark trims what it reads from a properties file (--conf kept the blanks): refuse rather than change it.
-    if (value !== value.trim()) throw invalidRequest(kernelId, `the Spark setting ${key} starts or ends with a blank, which Spark would drop; remove it from the configuration`);
+    if (javaTrims(value)) throw invalidRequest(kernelId, `the Spark setting ${key} starts or ends with a blank, which Spark would drop; remove it from the configuration`);
   }
   for (const arg of [plan.script, plan.pyFiles, plan.kernelPython ?? '', ...plan.scriptArgs]) {
     if (/[\0-\x1f\x7f]/.test(arg)) throw invalidRequest(kernelId, 'a launcher argument holds control characters');
