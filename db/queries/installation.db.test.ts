@@ -42,7 +42,7 @@ describe("installation id", () => {
     await db.update(installation).set({ databaseIdentity: "7000000000000000000/16384" });
     assert.equal((await checkInstallation(db)).sameDatabase, false);
     const shown = await runDbCommand(db, ["installation", "show"]);
-    assert.match(shown.stdout, /the orphan sweep is off/);
+    assert.match(shown.stdout, /the orphan sweep and new YARN and Kubernetes kernels are off/);
     assert.match((await runDbCommand(db, ["installation", "keep-id"])).stdout, /keeps the installation id/);
     assert.deepEqual(await checkInstallation(db), { id: await installationId(db), sameDatabase: true });
     await db.update(installation).set({ databaseIdentity: "7000000000000000000/16384" });

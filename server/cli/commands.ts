@@ -201,7 +201,8 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
     case "kernels kill":
       return kernelsKillCommand(db, need(0, "kernel ID"));
     case "installation show": {
-      const { id, sameDatabase } = await checkInstallation(db);
+      const { id, sameDatabase, unreadable } = await checkInstallation(db);
+      if (unreadable) return `${id}\nThis database's identity cannot be read (${unreadable}), so whether it is a copy is unknown.\n`;
       return sameDatabase ? `${id}\n` : `${id}\n${COPIED_DATABASE}`;
     }
     case "installation new-id": {

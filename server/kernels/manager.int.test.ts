@@ -397,7 +397,7 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
   });
 
   // Through the remote launch protocol, as replicas run kernels (a local kernel belongs to one host's portal).
-  it("a kernel two replicas hold restarts on one: the other sees the old engine die and lets go, without marking it dead", async () => {
+  it("a kernel two replicas hold restarts on one: the other sees the old engine die, does not mark it dead, and attaches the new one", async () => {
     const first = await makeManager();
     const kernel = await first.start(user, { name: "python3_remote_local" });
     const second = await makeManager();
@@ -406,12 +406,41 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     const oldEngine = first.liveKernel(kernel.id)!.process.engineId;
     await first.restart(user, kernel.id);
     assert.notEqual(first.liveKernel(kernel.id)!.process.engineId, oldEngine);
-    await until("the other replica to see the old engine gone and let go", async () => second.liveKernel(kernel.id) === undefined, 15_000);
+    const newEngine = first.liveKernel(kernel.id)!.process.engineId;
+    // It sees the old engine die, records no death (the row names the new one), and attaches the kernel again.
+    await until("the other replica to attach the restarted kernel", async () => second.liveKernel(kernel.id)?.process.engineId === newEngine, 15_000);
     const row = await findKernel(db, { id: kernel.id });
     assert.equal(row?.state, "idle", `not marked dead by the other replica: ${row?.stateDetail}`);
     assert.equal(row?.engineId, first.liveKernel(kernel.id)!.process.engineId);
     await second.detachAll();
     await first.shutdown(user, kernel.id);
+  });
+
+  it("a restart another replica left before it replaced the engine ends on a replica holding the kernel, which keeps it", async () => {
+    const holder = await makeManager();
+    const kernel = await holder.start(user, { name: "python3_remote_local" });
+    // What a replica that crashed in the middle of a restart leaves: the row restarting, its lease gone, the engine as it was.
+    await db.update(kernels).set({ state: "restarting", launchLeaseUntil: null }).where(eq(kernels.id, kernel.id));
+    assert.equal(await holder.takeUpAbandonedLaunches(), 1);
+    const row = await findKernel(db, { id: kernel.id });
+    assert.equal(row?.state, "idle");
+    assert.equal(row?.launchLeaseUntil, null);
+    assert.ok(holder.liveKernel(kernel.id), "still held, still running");
+    await holder.shutdown(user, kernel.id);
+  });
+
+  it("cluster kernels paused on this portal (a copied database) are refused before anything is admitted or stopped", async () => {
+    const launchers = new LauncherRegistry()
+      .register(new LocalLauncher({ runtimeDir, python }))
+      .register({ name: "yarn", launch: async () => assert.fail("nothing is launched"), restore: async () => assert.fail("not restored"), listOwnEngines: async () => [], killOrphan: async () => {} });
+    launchers.refuseClusterLaunches("this database looks like a copy");
+    const manager = new KernelManager({ db, secret, launchers, kernelspecs: await loadKernelspecs([BUNDLED_KERNELSPECS_DIR]) });
+    managers.push(manager);
+    const before = (await db.select().from(kernels)).length;
+    await assert.rejects(manager.begin(user, { name: "spark_python_yarn_cluster" }), /paused on this portal until an administrator confirms its installation/);
+    assert.equal((await db.select().from(kernels)).length, before, "no kernel row admitted");
+    const local = await manager.start(user, { name: "python3" });
+    await manager.shutdown(user, local.id);
   });
 
   it("a message sent while the kernel restarts runs on the new process, not lost with the old one", async () => {

@@ -118,6 +118,7 @@ export class KernelManager {
     const { db } = this.options;
     const size = chooseSize(sizeTableOf(kernelspec.spec.metadata.atrium), request.size);
     if ("error" in size) throw new AppError("BAD_REQUEST", size.error);
+    this.refuseIfPaused(kernelspec);
     const [team] = await teamsOfUser(db, user.id);
     const id = randomUUID();
     // Quota admission inserts the kernel row (and its usage session) in the transaction that checks the limits.
@@ -182,6 +183,7 @@ export class KernelManager {
       await this.updateUnlessStopped(id, kernel, { state: "idle", stateDetail: null, startedAt: now, lastActivityAt: now, launchLeaseUntil: null });
       log.info(`kernel ${id} (${kernelspec.name}) started for ${user.username} as ${kernel.engineId}`);
     } catch (error) {
+      if (!this.live.has(id)) this.recordedEngines.delete(id);
       const message = error instanceof Error ? error.message : String(error);
       // Whatever got started is stopped, and the row says why the launch failed. launchAndConfirm already
       // stopped a kernel it could not confirm; one that got further is held here.
@@ -234,6 +236,13 @@ export class KernelManager {
     }
   }
 
+  /** Cluster kernels paused on this portal (a copied database): refused with words a user can act on. */
+  private refuseIfPaused(kernelspec: Kernelspec): void {
+    if (this.options.launchers.refusalFor(kernelspec)) {
+      throw new AppError("CONFLICT", "Kernels on YARN and Kubernetes are paused on this portal until an administrator confirms its installation (the portal's log says how). Kernels already running keep running; local kernels can be started.");
+    }
+  }
+
   /** The user's own live kernels; every live kernel for an admin. */
   async list(user: UserRow): Promise<KernelModel[]> {
     const rows = await listLiveKernels(this.options.db, { ownerId: scopeOf(user) });
@@ -263,10 +272,12 @@ export class KernelManager {
 
   async restart(user: UserRow, id: string): Promise<KernelModel> {
     const row = await this.requireRow(user, id);
-    if (this.restoring.has(id)) throw new AppError("CONFLICT", `Kernel ${id} is being taken over by this portal (its launch was left by another); restart it again in a few seconds.`);
     const kernel = await this.attach(user, id);
     const kernelspec = this.kernelspecs.get(row.kernelspec);
     if (!kernelspec) throw new AppError("CONFLICT", `The kernelspec ${row.kernelspec} no longer exists; stop this kernel and start a new one.`);
+    // Refused before anything is stopped: the kernel keeps running.
+    this.refuseIfPaused(kernelspec);
+    if (this.restoring.has(id)) throw new AppError("CONFLICT", `Kernel ${id} is being taken over by this portal (its launch was left by another); restart it again in a few seconds.`);
     // A second restart while one runs (a double click, two tabs) waits for that one: one new process, not two.
     let restarting = this.restarts.get(id);
     if (!restarting) {
@@ -293,24 +304,25 @@ export class KernelManager {
     const wasStopped = () => new AppError("NOT_FOUND", `Kernel ${id} was stopped while it restarted.`);
     // Like Jupyter Server, a requested restart is not announced as "restarting" on iopub (clients read that
     // as an automatic restart after a crash); the new kernel's idle status is announced once it answers.
+    // The row says "restarting" first: a failure here leaves the kernel running as it was (a state write later
+    // cannot overwrite "restarting": the state writer writes only to a running row).
+    await this.stateWriters.get(id)?.flush();
+    await this.options.recorder?.kernelEnded(id);
+    if (stoppedMeanwhile()) throw wasStopped();
+    if (!(await updateKernelUnlessDead(db, id, { state: "restarting", launchLeaseUntil: launchLeaseFromNow() }))) {
+      // Stopped through its row (another replica's culler or admin): this process lets go of it too.
+      if (!stoppedMeanwhile()) {
+        this.forget(id);
+        await stopProcessOf(kernel);
+      }
+      throw wasStopped();
+    }
     kernel.executionState = "restarting";
-    // From here the old process's messages are not listened to and clients' messages wait for the new one; its
-    // last state changes are written now, so none lands after "restarting" below.
+    // From here the old process's messages are not listened to and clients' messages wait for the new one.
     kernel.beginRestart();
     let launched: { kernel: KernelProcess; connection?: KernelConnection } | undefined;
     // Every step from here is inside the try: whatever fails, the held messages and the row do not wait for ever.
     try {
-      await this.stateWriters.get(id)?.flush();
-      await this.options.recorder?.kernelEnded(id);
-      if (stoppedMeanwhile()) throw wasStopped();
-      if (!(await updateKernelUnlessDead(db, id, { state: "restarting", launchLeaseUntil: launchLeaseFromNow() }))) {
-        // Stopped through its row (another replica's culler or admin): this process lets go of it too.
-        if (!stoppedMeanwhile()) {
-          this.forget(id);
-          await stopProcessOf(kernel);
-        }
-        throw wasStopped();
-      }
       const owner = (await findUserById(db, row.ownerId)) ?? user;
       const old = kernel.process;
       await old.kill().catch((error) => log.warn(`kernel ${id}: kill before restart failed: ${error}`));
@@ -436,7 +448,8 @@ export class KernelManager {
 
   /** Kernels left starting or restarting by a process that is gone, claimed here: reattached if they answer, else marked dead. */
   async takeUpAbandonedLaunches(): Promise<number> {
-    const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => isLaunching(row) && !this.isHeldHere(row.id));
+    // Rows held here count too: another replica may have left a restart of a kernel this process holds.
+    const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => isLaunching(row) && !this.isLaunchingHere(row.id) && !this.restoring.has(row.id));
     let taken = 0;
     await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
       const outcome = await this.takeUpIfAbandoned(row);
@@ -459,7 +472,7 @@ export class KernelManager {
    * is gone, by the database's clock, and no other process claimed it first), its lease renewed while it is.
    */
   private async takeUpIfAbandoned(row: KernelRow): Promise<RestoreOutcome> {
-    if (this.detaching || this.isHeldHere(row.id)) return "skipped";
+    if (this.detaching || this.isLaunchingHere(row.id) || this.restoring.has(row.id)) return "skipped";
     const claimed = await claimAbandonedLaunch(this.options.db, row.id);
     if (!claimed) {
       const now = await findKernel(this.options.db, { id: row.id });
@@ -467,6 +480,18 @@ export class KernelManager {
       return now && isLaunching(now) ? "held elsewhere" : now && now.state !== "dead" ? this.restoreOrMarkDead(now) : "skipped";
     }
     log.info(`kernel ${row.id}: the process launching it is gone (its launch lease ${row.launchLeaseUntil ? "lapsed" : "was given up"}); taking it up here`);
+    const held = this.live.get(row.id);
+    if (held) {
+      // Held here: a restart another process left before it replaced this engine (it still runs as recorded)
+      // ends here; one that did replace it leaves a new engine to attach.
+      if (this.recordedEngines.get(row.id) === claimed.engineId && !held.isDead) {
+        const state = held.executionState === "busy" ? "busy" : "idle";
+        await updateKernelUnlessDead(this.options.db, row.id, { state, stateDetail: null, launchLeaseUntil: null });
+        return "reattached";
+      }
+      this.forget(row.id);
+      await held.detach();
+    }
     this.leases.hold(row.id);
     let outcome: RestoreOutcome = "skipped";
     try {
@@ -500,10 +525,11 @@ export class KernelManager {
     return restoring;
   }
 
-  /** Looks at a kernel again when its launch lease would lapse: taken by then, renewed (wait again), or abandoned (take up). */
+  /** Looks at a kernel another process launches again soon: launched by then (attach), still launching (wait again), or abandoned (take up). */
   private recheckAfterLease(row: KernelRow): void {
-    // The lease is judged by the database's clock; this clock only times the next look (at least 5 s away).
-    const delayMs = Math.max(5_000, (row.launchLeaseUntil?.getTime() ?? 0) - Date.now() + 1_000);
+    // The lease is judged by the database's clock; this clock only times the next look: when the lease would
+    // lapse, and at most 10 s away, so a launch that ends sooner is attached soon after (2 s at the least).
+    const delayMs = Math.min(10_000, Math.max(2_000, (row.launchLeaseUntil?.getTime() ?? 0) - Date.now() + 1_000));
     const timer = setTimeout(() => {
       this.leaseRechecks.delete(timer);
       void (async () => {
@@ -563,7 +589,8 @@ export class KernelManager {
       try {
         await kernel.ready(this.options.startupDeadlineMs);
       } catch (error) {
-        // Not ours to stop: a restart here replaced its process, or this process is stopping (it closed the connection).
+        if (kernel.isDead) return `died while it was taken up: ${(error as Error).message}`;
+        // Not ours to stop any more: stopped meanwhile, or this process is stopping (it closed the connection).
         if (this.live.get(row.id) !== kernel || this.detaching) {
           if (this.live.get(row.id) === kernel) this.forget(row.id);
           return null;
@@ -653,6 +680,8 @@ export class KernelManager {
       onDeath: (status: { reason: string }) => {
         const kernel = this.live.get(id);
         const engineId = this.recordedEngines.get(id) ?? null;
+        // A death during this process's own restart or take-up of the kernel is that kernel's, whatever the row says.
+        const ownLaunch = this.restarts.has(id) || this.restoring.has(id);
         this.forget(id);
         log.warn(`kernel ${id} died: ${status.reason}`);
         void kernel?.detach();
@@ -661,7 +690,15 @@ export class KernelManager {
         // Only if the row still names the engine that died: another replica may be restarting the kernel (its old
         // engine's death is that restart's), or have restarted it already (the row names the new engine).
         void this.settleState(id)
-          .then(() => markEngineDead(db, { id, engineId, detail: status.reason }))
+          .then(async () => {
+            if (ownLaunch) return void (await markKernelDead(db, { id, reason: "died", detail: status.reason }));
+            if (await markEngineDead(db, { id, engineId, detail: status.reason })) return;
+            // Not the kernel's end: another replica restarts it, or has, and this process attaches it again.
+            const row = await findKernel(db, { id });
+            if (!row || row.state === "dead" || this.detaching) return;
+            if (isLaunching(row)) this.recheckAfterLease(row);
+            else await this.restoreOrMarkDead(row);
+          })
           .catch((error) => log.error(`kernel ${id}: could not record death: ${error}`));
       },
     };

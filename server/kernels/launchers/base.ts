@@ -376,11 +376,9 @@ export class LauncherRegistry {
   }
 
   launch(request: LaunchRequest, options?: LaunchOptions): Promise<KernelProcess> {
-    const launcher = this.forKernelspec(request.kernelspec, request.kernelId);
-    if (this.clusterLaunchRefusal && launcher.listOwnEngines) {
-      return Promise.reject(new LaunchError('LAUNCH_FAILED', this.clusterLaunchRefusal, { kernelId: request.kernelId }));
-    }
-    return launcher.launch(request, options);
+    const refusal = this.refusalFor(request.kernelspec);
+    if (refusal) return Promise.reject(new LaunchError('LAUNCH_FAILED', refusal, { kernelId: request.kernelId }));
+    return this.forKernelspec(request.kernelspec, request.kernelId).launch(request, options);
   }
 
   /**
@@ -389,6 +387,12 @@ export class LauncherRegistry {
    */
   refuseClusterLaunches(reason: string): void {
     this.clusterLaunchRefusal = reason;
+  }
+
+  /** Why a kernelspec cannot be launched here now (its launcher is a cluster's and those are refused), if so. */
+  refusalFor(spec: Kernelspec): string | undefined {
+    if (!this.clusterLaunchRefusal) return undefined;
+    return this.launchers.get(launcherName(spec))?.listOwnEngines ? this.clusterLaunchRefusal : undefined;
   }
 
   /** Every registered launcher. */
