@@ -136,6 +136,8 @@ export class LiveKernel {
     this.connection = this.listen(connection ?? kernelConnection(this.id, process, this.logger), process);
     this.watchExit(process);
     if (!connection) await this.ready();
+    // The new kernel answered: it is idle, and said so before what was held runs (its busy must come after).
+    this.announce("idle");
     const held = this.heldSends ?? [];
     this.heldSends = undefined;
     for (const send of held) this.connection.send(send.channel, send.msg, send.json).then(send.resolve, send.reject);

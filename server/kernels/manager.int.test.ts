@@ -450,13 +450,17 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     const oldPid = Number(manager.liveKernel(kernel.id)!.process.engineId?.replace(/\D/g, ""));
     const restarting = manager.restart(user, kernel.id);
     await until("the old process to be killed by the restart", async () => processGone(oldPid), 5_000);
-    const msgId = await execute(manager, kernel.id, "print('x' in dir())", "cell-h2");
+    const msgId = await execute(manager, kernel.id, "import time\nprint('x' in dir(), flush=True)\ntime.sleep(3)", "cell-h2");
     await restarting;
+    // The held cell runs after the restart said "idle": the kernel is busy while it runs, not shown idle.
+    await until("the held cell to run", async () => (await findCellRun(db, { ownerId: user.id, msgId }))?.outputs.length);
+    assert.equal(manager.liveKernel(kernel.id)!.executionState, "busy");
     const run = await until("the run sent during the restart", async () => {
       const r = await findCellRun(db, { ownerId: user.id, msgId });
       return r?.status === "ok" ? r : undefined;
     });
     assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "False\n" }], "ran on the new process");
+    assert.equal(manager.liveKernel(kernel.id)!.executionState, "idle");
     await manager.shutdown(user, kernel.id);
   });
 

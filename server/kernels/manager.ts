@@ -340,7 +340,6 @@ export class KernelManager {
       await this.updateUnlessStopped(id, launched.kernel, { state: "idle", stateDetail: null, launchLeaseUntil: null });
       // A stop that came while the row was written found the old process: the new one is this restart's to stop.
       if (stoppedMeanwhile()) throw wasStopped();
-      kernel.announce("idle");
     } catch (error) {
       // The new process is stopped whatever happened: once the restart fails, nothing would find it.
       if (launched) await stopProcess(id, launched.kernel, launched.connection);
