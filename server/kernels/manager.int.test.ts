@@ -464,6 +464,21 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await manager.shutdown(user, kernel.id);
   });
 
+  it("a kernel restarted while busy, then running a cell sent during the restart, says busy in its row too (the culler reads it)", async () => {
+    const manager = await makeManager();
+    const kernel = await manager.start(user, { name: "python3" });
+    await execute(manager, kernel.id, "import time\ntime.sleep(30)", "cell-b1"); // a runaway cell: the reason to restart
+    await until("the row to say busy", async () => (await findKernel(db, { id: kernel.id }))?.state === "busy", 5_000);
+    const restarting = manager.restart(user, kernel.id);
+    await until("the restart to hold messages", async () => manager.liveKernel(kernel.id)?.executionState === "restarting", 5_000);
+    const msgId = await execute(manager, kernel.id, "import time\nprint('held', flush=True)\ntime.sleep(4)", "cell-b2");
+    await restarting;
+    await until("the held cell to run", async () => (await findCellRun(db, { ownerId: user.id, msgId }))?.outputs.length);
+    await until("the row to say busy while the held cell runs", async () => (await findKernel(db, { id: kernel.id }))?.state === "busy", 3_000);
+    await until("the row to say idle once it ended", async () => (await findKernel(db, { id: kernel.id }))?.state === "idle", 10_000);
+    await manager.shutdown(user, kernel.id);
+  });
+
   it("two restarts at once make one new process, not two", async () => {
     const manager = await makeManager();
     const kernel = await manager.start(user, { name: "python3" });

@@ -75,6 +75,13 @@ export class KernelManager {
   private readonly leaseRechecks = new Set<NodeJS.Timeout>();
   /** Kernels being reattached here right now, and those reattaches (detachAll waits for them). */
   private readonly restoring = new Set<string>();
+  /**
+   * Kernels whose engine this process is replacing or taking up right now: a restart from the moment it holds
+   * messages, a take-up from the moment it claims the row. A death then is the kernel's, whatever the row says.
+   */
+  private readonly ownLaunches = new Set<string>();
+  /** Kernels this process is claiming or taking up (a restart of them is refused meanwhile). */
+  private readonly takingUp = new Set<string>();
   /** The engine id each held kernel's row named when this process attached or launched it. */
   private readonly recordedEngines = new Map<string, string | null>();
   private readonly restores = new Set<Promise<RestoreOutcome>>();
@@ -277,7 +284,7 @@ export class KernelManager {
     if (!kernelspec) throw new AppError("CONFLICT", `The kernelspec ${row.kernelspec} no longer exists; stop this kernel and start a new one.`);
     // Refused before anything is stopped: the kernel keeps running.
     this.refuseIfPaused(kernelspec);
-    if (this.restoring.has(id)) throw new AppError("CONFLICT", `Kernel ${id} is being taken over by this portal (its launch was left by another); restart it again in a few seconds.`);
+    if (this.restoring.has(id) || this.takingUp.has(id)) throw new AppError("CONFLICT", `Kernel ${id} is being taken over by this portal (its launch was left by another); restart it again in a few seconds.`);
     // A second restart while one runs (a double click, two tabs) waits for that one: one new process, not two.
     let restarting = this.restarts.get(id);
     if (!restarting) {
@@ -320,6 +327,7 @@ export class KernelManager {
     kernel.executionState = "restarting";
     // From here the old process's messages are not listened to and clients' messages wait for the new one.
     kernel.beginRestart();
+    this.ownLaunches.add(id);
     let launched: { kernel: KernelProcess; connection?: KernelConnection } | undefined;
     // Every step from here is inside the try: whatever fails, the held messages and the row do not wait for ever.
     try {
@@ -338,6 +346,8 @@ export class KernelManager {
       if (stoppedMeanwhile()) throw wasStopped();
       await kernel.replaceProcess(launched.kernel, launched.connection);
       await this.updateUnlessStopped(id, launched.kernel, { state: "idle", stateDetail: null, launchLeaseUntil: null });
+      // The row says idle now; a held cell may already have made the kernel busy, which the writer must still write.
+      this.stateWriterOf(id).rowSays("idle");
       // A stop that came while the row was written found the old process: the new one is this restart's to stop.
       if (stoppedMeanwhile()) throw wasStopped();
     } catch (error) {
@@ -351,6 +361,8 @@ export class KernelManager {
       await this.options.recorder?.kernelEnded(id);
       await markKernelDead(db, { id, reason: "launch_failed", detail: `restart failed: ${(error as Error).message}` });
       throw new AppError("LAUNCH_FAILED", `The kernel could not be restarted: ${(error as Error).message}`);
+    } finally {
+      this.ownLaunches.delete(id);
     }
   }
 
@@ -448,7 +460,7 @@ export class KernelManager {
   /** Kernels left starting or restarting by a process that is gone, claimed here: reattached if they answer, else marked dead. */
   async takeUpAbandonedLaunches(): Promise<number> {
     // Rows held here count too: another replica may have left a restart of a kernel this process holds.
-    const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => isLaunching(row) && !this.isLaunchingHere(row.id) && !this.restoring.has(row.id));
+    const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => isLaunching(row) && !this.isLaunchingHere(row.id) && !this.restoring.has(row.id) && !this.takingUp.has(row.id));
     let taken = 0;
     await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
       const outcome = await this.takeUpIfAbandoned(row);
@@ -471,36 +483,48 @@ export class KernelManager {
    * is gone, by the database's clock, and no other process claimed it first), its lease renewed while it is.
    */
   private async takeUpIfAbandoned(row: KernelRow): Promise<RestoreOutcome> {
-    if (this.detaching || this.isLaunchingHere(row.id) || this.restoring.has(row.id)) return "skipped";
-    const claimed = await claimAbandonedLaunch(this.options.db, row.id);
-    if (!claimed) {
-      const now = await findKernel(this.options.db, { id: row.id });
-      // Still launching: another process holds it. Otherwise its launch ended meanwhile: attached as any kernel is.
-      return now && isLaunching(now) ? "held elsewhere" : now && now.state !== "dead" ? this.restoreOrMarkDead(now) : "skipped";
-    }
-    log.info(`kernel ${row.id}: the process launching it is gone (its launch lease ${row.launchLeaseUntil ? "lapsed" : "was given up"}); taking it up here`);
-    const held = this.live.get(row.id);
-    if (held) {
-      // Held here: a restart another process left before it replaced this engine (it still runs as recorded)
-      // ends here; one that did replace it leaves a new engine to attach.
-      if (this.recordedEngines.get(row.id) === claimed.engineId && !held.isDead) {
-        const state = held.executionState === "busy" ? "busy" : "idle";
-        await updateKernelUnlessDead(this.options.db, row.id, { state, stateDetail: null, launchLeaseUntil: null });
-        return "reattached";
-      }
-      this.forget(row.id);
-      await held.detach();
-    }
-    this.leases.hold(row.id);
-    let outcome: RestoreOutcome = "skipped";
+    if (this.detaching || this.isLaunchingHere(row.id) || this.restoring.has(row.id) || this.takingUp.has(row.id)) return "skipped";
+    this.takingUp.add(row.id); // from here a restart of it is refused, and no other look takes it up
     try {
-      return (outcome = await this.restoreOrMarkDead(claimed));
+      const claimed = await claimAbandonedLaunch(this.options.db, row.id);
+      if (!claimed) {
+        const now = await findKernel(this.options.db, { id: row.id });
+        // Still launching: another process holds it. Otherwise its launch ended meanwhile: attached as any kernel is.
+        if (now && isLaunching(now)) return "held elsewhere";
+        this.takingUp.delete(row.id);
+        return now && now.state !== "dead" ? await this.restoreOrMarkDead(now) : "skipped";
+      }
+      log.info(`kernel ${row.id}: the process launching it is gone (its launch lease ${row.launchLeaseUntil ? "lapsed" : "was given up"}); taking it up here`);
+      const held = this.live.get(row.id);
+      if (held) {
+        // Held here: a restart another process left before it replaced this engine (it still runs as recorded)
+        // ends here; one that did replace it leaves a new engine to attach, and the old one is stopped.
+        if (this.recordedEngines.get(row.id) === claimed.engineId && !held.isDead) {
+          const state = held.executionState === "busy" ? "busy" : "idle";
+          await updateKernelUnlessDead(this.options.db, row.id, { state, stateDetail: null, launchLeaseUntil: null });
+          this.stateWriterOf(row.id).rowSays(state);
+          return "reattached";
+        }
+        this.forget(row.id);
+        await stopProcessOf(held); // its clients see it end and reconnect to the new engine
+      }
+      this.ownLaunches.add(row.id);
+      this.leases.hold(row.id);
+      this.takingUp.delete(row.id); // restoreOrMarkDead's own mark (restoring) takes over
+      let outcome: RestoreOutcome = "skipped";
+      try {
+        return (outcome = await this.restoreOrMarkDead(claimed));
+      } finally {
+        this.ownLaunches.delete(row.id);
+        this.leases.release(row.id);
+        // Claimed but not taken up (this process is stopping): the claim goes back, so the next process need not wait.
+        if (outcome === "skipped") await releaseLaunchLeases(this.options.db, [row.id]).catch(() => {});
+      }
     } finally {
-      this.leases.release(row.id);
-      // Claimed but not taken up (this process is stopping): the claim goes back, so the next process need not wait.
-      if (outcome === "skipped") await releaseLaunchLeases(this.options.db, [row.id]).catch(() => {});
+      this.takingUp.delete(row.id);
     }
   }
+
 
   /**
    * Reattaches a kernel from its row, or marks it dead with the reason. A kernel already held or being reattached
@@ -514,8 +538,15 @@ export class KernelManager {
       const reasonDead = await this.restoreOne(row);
       if (!reasonDead) return "reattached";
       if (this.detaching) return "skipped";
-      await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
-      return "dead";
+      if (isLaunching(row)) {
+        await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
+        return "dead";
+      }
+      // A running kernel: dead only if its row still names the engine found dead (another replica may have restarted
+      // it meanwhile); else it is looked at again.
+      if (await markEngineDead(this.options.db, { id: row.id, engineId: row.engineId, detail: reasonDead })) return "dead";
+      this.recheckAfterLease(row);
+      return "skipped";
     })().finally(() => {
       this.restoring.delete(row.id);
       this.restores.delete(restoring);
@@ -603,6 +634,7 @@ export class KernelManager {
       const now = new Date();
       const fields = { state: "idle" as const, stateDetail: null, startedAt: row.startedAt ?? now, lastActivityAt: now, launchLeaseUntil: null };
       if (!(await updateKernelUnlessDead(this.options.db, row.id, fields))) return await stoppedMeanwhile();
+      this.stateWriterOf(row.id).rowSays("idle");
       return null;
     } catch (error) {
       // Held but not reattached after all (a write failed): let go and stop it, as its row will say it is dead.
@@ -680,7 +712,7 @@ export class KernelManager {
         const kernel = this.live.get(id);
         const engineId = this.recordedEngines.get(id) ?? null;
         // A death during this process's own restart or take-up of the kernel is that kernel's, whatever the row says.
-        const ownLaunch = this.restarts.has(id) || this.restoring.has(id);
+        const ownLaunch = this.ownLaunches.has(id);
         this.forget(id);
         log.warn(`kernel ${id} died: ${status.reason}`);
         void kernel?.detach();

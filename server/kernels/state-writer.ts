@@ -38,6 +38,12 @@ export class KernelStateWriter {
     this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
   }
 
+  /** The row was just written with this state by its launcher (a restart): what differs from it is written next. */
+  rowSays(state: ExecutionState) {
+    this.written = state;
+    if (this.latest !== undefined && this.latest !== state) this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
+  }
+
   /** Writes what is pending now (and waits for it). */
   flush(): Promise<void> {
     clearTimeout(this.timer);
