@@ -1,7 +1,10 @@
 // The installation id (PGlite and Postgres): made once, the same for every caller, concurrent first calls included.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { installation } from "@/db/schema";
+import { randomUUID } from "node:crypto";
+import { eq } from "drizzle-orm";
+import { installation, kernels, users } from "@/db/schema";
+import { findKernel, insertKernel } from "./kernels";
 import { openTestDatabase } from "@/db/testing";
 import type { Database } from "@/db";
 import { runDbCommand } from "@/server/cli/commands";
@@ -51,6 +54,24 @@ describe("installation id", () => {
     const after = await checkInstallation(db);
     assert.notEqual(after.id, before);
     assert.equal(after.sameDatabase, true);
+  });
+
+  it("`installation new-id` ends, in this database only, the kernels its rows say run: they are the original's", async () => {
+    const [owner] = await db.insert(users).values({ email: "copy-owner@example.test", username: "copyowner", name: "Copy Owner" }).returning();
+    const running = randomUUID();
+    const dead = randomUUID();
+    for (const id of [running, dead]) await insertKernel(db, { id, ownerId: owner!.id, teamId: null, kernelspec: "spark_python_yarn_cluster", launcher: "yarn", sizeProfile: null });
+    await db.update(kernels).set({ state: "idle", sealedLaunchState: "sealed", launchLeaseUntil: null }).where(eq(kernels.id, running));
+    await db.update(kernels).set({ state: "dead", stateDetail: "died long ago", endReason: "died" }).where(eq(kernels.id, dead));
+    const before = await installationId(db);
+    const renewed = await runDbCommand(db, ["installation", "new-id"]);
+    assert.equal(renewed.exitCode, 0, renewed.stderr);
+    assert.match(renewed.stdout, /1 kernels this database said were running are the original installation's/);
+    const row = await findKernel(db, { id: running });
+    assert.equal(row?.state, "dead");
+    assert.equal(row?.sealedLaunchState, null, "nothing left to reattach or kill it with");
+    assert.match(row?.stateDetail ?? "", new RegExp(`belongs to installation ${before}`));
+    assert.equal((await findKernel(db, { id: dead }))?.stateDetail, "died long ago", "an ended kernel's record is kept as it was");
   });
 
   it("holds one row only", async () => {

@@ -1,8 +1,8 @@
 // This installation's id (db/schema/installation.ts). Made on first use, by whichever replica asks first: the
 // insert is a no-op when the row exists, so replicas booting together all read the same id.
-import { eq, isNull, sql } from "drizzle-orm";
+import { eq, isNull, ne, sql } from "drizzle-orm";
 import type { Database } from "../index";
-import { installation } from "../schema";
+import { installation, kernels } from "../schema";
 
 export async function installationId(db: Database): Promise<string> {
   await db.insert(installation).values({}).onConflictDoNothing();
@@ -44,18 +44,34 @@ export async function checkInstallation(db: Database): Promise<InstallationCheck
 }
 
 /**
- * Gives this database a new installation id and returns it. For a copy of a database (staging made from a
- * production dump, a restore) that would otherwise share the original's id, and so sweep its engines as orphans.
+ * Gives this database a new installation id. For a copy of a database (staging made from a production dump, a
+ * restore) that would otherwise share the original's id, and so sweep its engines as orphans. The kernels its
+ * rows say are running are the original's: they are ended here (this database's record only; their engines are
+ * not touched), so the copy never reattaches, culls or stops them. Returns the new id and how many were ended.
  */
-export async function renewInstallationId(db: Database): Promise<string> {
-  await installationId(db);
+export async function renewInstallationId(db: Database): Promise<{ id: string; previousId: string; kernelsEnded: number }> {
+  const previousId = await installationId(db);
   const current = await databaseIdentity(db);
-  const [row] = await db
-    .update(installation)
-    .set({ id: sql`gen_random_uuid()`, createdAt: new Date(), databaseIdentity: current })
-    .where(eq(installation.singleton, 1))
-    .returning({ id: installation.id });
-  return row!.id;
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(installation)
+      .set({ id: sql`gen_random_uuid()`, createdAt: new Date(), databaseIdentity: current })
+      .where(eq(installation.singleton, 1))
+      .returning({ id: installation.id });
+    const ended = await tx
+      .update(kernels)
+      .set({
+        state: "dead",
+        stateDetail: `belongs to installation ${previousId}, which this database was copied from; left running there`,
+        endReason: "stopped",
+        endedAt: new Date(),
+        sealedLaunchState: null,
+        launchLeaseUntil: null,
+      })
+      .where(ne(kernels.state, "dead"))
+      .returning({ id: kernels.id });
+    return { id: row!.id, previousId, kernelsEnded: ended.length };
+  });
 }
 
 /** Confirms that this database keeps the id: it is the original, moved (a restore, a major upgrade), not a copy. */

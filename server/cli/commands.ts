@@ -2,7 +2,7 @@
 // (Postgres, or PGlite when no portal is running) and inside a running portal (PGlite, via the control socket).
 import crypto from "node:crypto";
 import type { Database } from "@/db";
-import { checkInstallation, installationId, keepInstallationId, renewInstallationId } from "@/db/queries/installation";
+import { checkInstallation, keepInstallationId, renewInstallationId } from "@/db/queries/installation";
 import { COPIED_DATABASE } from "@/server/kernels/orphan-sweeper";
 import { listUsers } from "@/db/queries/users";
 import { createApiToken } from "@/server/auth/tokens";
@@ -206,10 +206,12 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
       return sameDatabase ? `${id}\n` : `${id}\n${COPIED_DATABASE}`;
     }
     case "installation new-id": {
-      const before = await installationId(db);
-      const after = await renewInstallationId(db);
+      const { id: after, previousId: before, kernelsEnded } = await renewInstallationId(db);
       return (
         `This installation's id is now ${after} (was ${before}).\n` +
+        (kernelsEnded
+          ? `${kernelsEnded} kernels this database said were running are the original installation's: they are marked ended here, and left running there.\n`
+          : "") +
         `Restart the portal (every replica) for new kernels to carry it. Engines tagged with the old id are no longer\n` +
         `this installation's: the orphan sweep leaves them alone, as it does another installation's.\n`
       );

@@ -2,17 +2,20 @@
 // with no client attached, a killed kernel is seen dead within seconds, and a new manager (a restarted
 // portal) reattaches to a kernel that is still alive.
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Database } from "@/db";
 import { eq } from "drizzle-orm";
-import { findKernel } from "@/db/queries/kernels";
+import { findKernel, insertKernel } from "@/db/queries/kernels";
 import { kernels } from "@/db/schema";
 import { findCellRun, latestRunsOfNotebook } from "@/db/queries/notebooks";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
+import { seal } from "@/server/crypto/secret-box";
+import type { AppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { createUser } from "@/server/identity/users";
 import { BUNDLED_KERNELSPECS_DIR, loadKernelspecs } from "./kernelspecs";
@@ -441,6 +444,47 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     assert.equal((await db.select().from(kernels)).length, before, "no kernel row admitted");
     const local = await manager.start(user, { name: "python3" });
     await manager.shutdown(user, local.id);
+  });
+
+  it("in a copied database, cluster kernels its rows say run are left alone: not reattached, marked dead, taken up nor killed", async () => {
+    const touched: string[] = [];
+    const launchers = new LauncherRegistry()
+      .register(new LocalLauncher({ runtimeDir, python }))
+      .register({
+        name: "yarn",
+        launch: async () => assert.fail("nothing is launched"),
+        restore: async (saved) => (touched.push(`restore ${saved.kernelId}`), assert.fail("a paused cluster kernel is not restored")),
+        listOwnEngines: async () => [],
+        killOrphan: async (engine) => void touched.push(`kill ${engine.engineId}`),
+      });
+    launchers.refuseClusterLaunches("this database looks like a copy");
+    const manager = new KernelManager({ db, secret, launchers, kernelspecs: await loadKernelspecs([BUNDLED_KERNELSPECS_DIR]) });
+    managers.push(manager);
+    // Two of the original installation's YARN kernels, as its database had them: one running, one mid-launch whose
+    // launcher is gone (its lease lapsed), each with its saved launch state.
+    const saved = (kernelId: string, engineId: string) =>
+      seal(secret, JSON.stringify({ launcher: "yarn", kernelId, engineId, kernelspecName: "spark_python_yarn_cluster", interruptMode: "message", connectionInfo: { ip: "10.0.0.9", transport: "tcp", shell_port: 1, iopub_port: 2, stdin_port: 3, control_port: 4, hb_port: 5, key: "x", signature_scheme: "hmac-sha256" }, state: { applicationId: engineId } }));
+    const running = randomUUID();
+    const launching = randomUUID();
+    for (const [id, state, engineId] of [[running, "idle", "application_1_0001"], [launching, "starting", "application_1_0002"]] as const) {
+      await insertKernel(db, { id, ownerId: user.id, teamId: null, kernelspec: "spark_python_yarn_cluster", launcher: "yarn", sizeProfile: null });
+      await db.update(kernels).set({ state, engineId, sealedLaunchState: saved(id, engineId), launchLeaseUntil: state === "starting" ? new Date(Date.now() - 60_000) : null }).where(eq(kernels.id, id));
+    }
+    const result = await manager.restoreAll();
+    assert.equal(result.paused, 2);
+    assert.equal(result.dead, 0);
+    assert.equal(await manager.takeUpAbandonedLaunches(), 0);
+    for (const [id, state] of [[running, "idle"], [launching, "starting"]] as const) {
+      const row = await findKernel(db, { id });
+      assert.equal(row?.state, state, "the row is left as it was");
+      assert.ok(row?.sealedLaunchState, "its saved state is kept for when the installation is confirmed");
+    }
+    await assert.rejects(manager.attach(user, running), (e: AppError) => e.code === "CONFLICT" && /paused on this portal until an administrator confirms its installation/.test(e.message));
+    // Stopped here (its owner, or the culler): ended in this database only; its engine is not touched.
+    await manager.shutdown(user, running);
+    assert.equal((await findKernel(db, { id: running }))?.state, "dead");
+    assert.deepEqual(touched, [], "no engine restored or killed");
+    await db.update(kernels).set({ state: "dead" }).where(eq(kernels.id, launching));
   });
 
   it("a message sent while the kernel restarts runs on the new process, not lost with the old one", async () => {

@@ -250,6 +250,14 @@ export class KernelManager {
     }
   }
 
+  /**
+   * A cluster kernel's row while cluster kernels are paused here (a copied database): its engine may be the
+   * original installation's, so this process neither reattaches, marks dead, takes up nor kills it.
+   */
+  private isPaused(row: KernelRow): boolean {
+    return this.options.launchers.pausedLauncher(row.launcher) !== undefined;
+  }
+
   /** The user's own live kernels; every live kernel for an admin. */
   async list(user: UserRow): Promise<KernelModel[]> {
     const rows = await listLiveKernels(this.options.db, { ownerId: scopeOf(user) });
@@ -265,9 +273,12 @@ export class KernelManager {
     // A kernel held here knows its owner: no database round trip on the way to a WebSocket.
     const held = this.live.get(id);
     if (held && !held.isDead && (held.ownerId === user.id || user.role === "admin")) return held;
-    await this.requireRow(user, id);
+    const row = await this.requireRow(user, id);
     await this.pendingStarts.get(id)?.catch(() => {});
     const kernel = this.live.get(id);
+    if ((!kernel || kernel.isDead) && row.state !== "dead" && this.isPaused(row)) {
+      throw new AppError("CONFLICT", `Kernel ${id} runs on a cluster, and kernels on YARN and Kubernetes are paused on this portal until an administrator confirms its installation (the portal's log says how). The kernel keeps running; it is reattached once the installation is confirmed.`);
+    }
     if (!kernel || kernel.isDead) throw new AppError("NOT_FOUND", `Kernel ${id} is not running.`);
     return kernel;
   }
@@ -407,6 +418,11 @@ export class KernelManager {
     const row = await findKernel(this.options.db, { id });
     if (!row || row.state === "dead" || !row.sealedLaunchState) return;
     await markKernelDead(this.options.db, { id, reason, detail });
+    if (this.isPaused(row)) {
+      // Ended in this database only: its engine may be the original installation's (the sweep ends it once confirmed).
+      log.warn(`kernel ${id}: marked ${reason} here; its engine ${row.engineId ?? "(unknown)"} is left running: cluster kernels are paused on this portal`);
+      return;
+    }
     try {
       const process = await this.options.launchers.restore(JSON.parse(open(this.options.secret, row.sealedLaunchState)) as unknown);
       await process.kill();
@@ -424,11 +440,12 @@ export class KernelManager {
    * replica during a rolling deploy) is left to it, and looked at again once its lease would lapse.
    * (With several replicas, the replica that serves a kernel attaches it; today every row is attached here.)
    */
-  async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number }> {
+  async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number; paused: number }> {
     const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => !this.isHeldHere(row.id));
     let restored = 0;
     let dead = 0;
     let launchingElsewhere = 0;
+    let paused = 0;
     await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
       const outcome = isLaunching(row) ? await this.takeUpIfAbandoned(row) : await this.restoreOrMarkDead(row);
       if (outcome === "held elsewhere") {
@@ -436,9 +453,11 @@ export class KernelManager {
         this.recheckAfterLease(row);
       } else if (outcome === "reattached") restored++;
       else if (outcome === "dead") dead++;
+      else if (outcome === "paused") paused++;
     });
     if (rows.length) log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere`);
-    return { restored, dead, launchingElsewhere };
+    if (paused) log.warn(`${paused} YARN and Kubernetes kernels in this database were left as they are (not reattached, not marked dead, not stopped): cluster kernels are paused on this portal`);
+    return { restored, dead, launchingElsewhere, paused };
   }
 
   /**
@@ -484,6 +503,7 @@ export class KernelManager {
    */
   private async takeUpIfAbandoned(row: KernelRow): Promise<RestoreOutcome> {
     if (this.detaching || this.isLaunchingHere(row.id) || this.restoring.has(row.id) || this.takingUp.has(row.id)) return "skipped";
+    if (this.isPaused(row)) return "paused";
     this.takingUp.add(row.id); // from here a restart of it is refused, and no other look takes it up
     try {
       const claimed = await claimAbandonedLaunch(this.options.db, row.id);
@@ -533,6 +553,7 @@ export class KernelManager {
    */
   private async restoreOrMarkDead(row: KernelRow): Promise<RestoreOutcome> {
     if (this.detaching || this.isHeldHere(row.id)) return "skipped";
+    if (this.isPaused(row)) return "paused";
     this.restoring.add(row.id);
     const restoring = (async (): Promise<RestoreOutcome> => {
       const reasonDead = await this.restoreOne(row);
@@ -768,7 +789,7 @@ async function stopProcess(id: string, process: KernelProcess, connection?: Kern
 const isLaunching = (row: KernelRow) => row.state === "starting" || row.state === "restarting";
 /** A launch lease not yet lapsed: a live portal process is still launching this kernel. */
 /** What became of a kernel looked at after a restart: "skipped" when this process already has it (or is stopping). */
-type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "skipped";
+type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "paused" | "skipped";
 
 /** Runs `work` on every item, at most `width` at a time. */
 async function forEachBounded<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {

@@ -127,4 +127,10 @@ test('a registry told to refuse cluster launches refuses them, saying why, and s
   );
   await registry.launch({ ...request(), kernelspec: spec('local') });
   assert.deepEqual(launched, ['local:k1']);
+  // Nor is a cluster kernel's saved state turned back into a handle (to reattach or kill it): it may be the original's.
+  const saved = (launcher: string) => ({ launcher, kernelId: 'k2', engineId: 'e', kernelspecName: launcher, interruptMode: 'signal', connectionInfo: { ip: '127.0.0.1', shell_port: 1, iopub_port: 2, stdin_port: 3, control_port: 4, hb_port: 5, key: '' }, state: {} });
+  await assert.rejects(registry.restore(saved('yarn')), (e: unknown) => e instanceof LaunchError && e.code === 'PAUSED' && e.kernelId === 'k2' && /looks like a copy/.test(e.message));
+  await registry.restore(saved('local'));
+  assert.equal(registry.pausedLauncher('local'), undefined);
+  assert.match(registry.pausedLauncher('yarn') ?? '', /looks like a copy/);
 });

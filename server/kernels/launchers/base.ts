@@ -52,7 +52,8 @@ export type LaunchErrorCode =
   | 'LAUNCH_TIMEOUT' // the kernel did not answer in time (it has been killed)
   | 'KERNEL_DEAD' // an operation needed a live kernel
   | 'KILL_TIMEOUT' // the kernel survived a kill for longer than the deadline
-  | 'RESTORE_FAILED'; // saved state could not be turned back into a handle
+  | 'RESTORE_FAILED' // saved state could not be turned back into a handle
+  | 'PAUSED'; // cluster kernels are paused on this portal (a copied database): their engines are not touched
 
 export class LaunchError extends Error {
   readonly code: LaunchErrorCode;
@@ -391,8 +392,17 @@ export class LauncherRegistry {
 
   /** Why a kernelspec cannot be launched here now (its launcher is a cluster's and those are refused), if so. */
   refusalFor(spec: Kernelspec): string | undefined {
+    return this.pausedLauncher(launcherName(spec));
+  }
+
+  /**
+   * Why the kernels of this launcher are paused here, if they are: it is a cluster's and this process cannot vouch
+   * for its installation. Then nothing of them is launched, reattached or killed: the engines may be another
+   * installation's (the one this database was copied from).
+   */
+  pausedLauncher(name: string): string | undefined {
     if (!this.clusterLaunchRefusal) return undefined;
-    return this.launchers.get(launcherName(spec))?.listOwnEngines ? this.clusterLaunchRefusal : undefined;
+    return this.launchers.get(name)?.listOwnEngines ? this.clusterLaunchRefusal : undefined;
   }
 
   /** Every registered launcher. */
@@ -405,12 +415,14 @@ export class LauncherRegistry {
     for (const launcher of this.launchers.values()) launcher.cancel?.(kernelId, reason);
   }
 
-  /** Validates saved JSON (it comes from the DB) before handing it to its launcher. */
+  /** Validates saved JSON (it comes from the DB) before handing it to its launcher; a paused launcher's is refused. */
   restore(saved: unknown): Promise<KernelProcess> {
     const parsed = SerializedKernelSchema.safeParse(saved);
     if (!parsed.success) {
       return Promise.reject(new LaunchError('RESTORE_FAILED', `saved kernel state is invalid: ${z.prettifyError(parsed.error)}`));
     }
+    const paused = this.pausedLauncher(parsed.data.launcher);
+    if (paused) return Promise.reject(new LaunchError('PAUSED', paused, { kernelId: parsed.data.kernelId }));
     return this.get(parsed.data.launcher, parsed.data.kernelId).restore(parsed.data);
   }
 }
