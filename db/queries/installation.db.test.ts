@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { randomUUID } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { installation, kernels, users } from "@/db/schema";
 import { findKernel, insertKernel } from "./kernels";
 import { openTestDatabase } from "@/db/testing";
@@ -45,7 +45,7 @@ describe("installation id", () => {
     await db.update(installation).set({ databaseIdentity: "7000000000000000000/16384" });
     assert.equal((await checkInstallation(db)).sameDatabase, false);
     const shown = await runDbCommand(db, ["installation", "show"]);
-    assert.match(shown.stdout, /the orphan sweep and new YARN and Kubernetes kernels are off/);
+    assert.match(shown.stdout, /the orphan sweep and new YARN and Kubernetes kernels are off, and the YARN and Kubernetes kernels its rows say are running are left as they are/);
     assert.match((await runDbCommand(db, ["installation", "keep-id"])).stdout, /keeps the installation id/);
     assert.deepEqual(await checkInstallation(db), { id: await installationId(db), sameDatabase: true });
     await db.update(installation).set({ databaseIdentity: "7000000000000000000/16384" });
@@ -60,18 +60,22 @@ describe("installation id", () => {
     const [owner] = await db.insert(users).values({ email: "copy-owner@example.test", username: "copyowner", name: "Copy Owner" }).returning();
     const running = randomUUID();
     const dead = randomUUID();
+    const local = randomUUID(); // the copy's own: its portal may run local kernels meanwhile
     for (const id of [running, dead]) await insertKernel(db, { id, ownerId: owner!.id, teamId: null, kernelspec: "spark_python_yarn_cluster", launcher: "yarn", sizeProfile: null });
-    await db.update(kernels).set({ state: "idle", sealedLaunchState: "sealed", launchLeaseUntil: null }).where(eq(kernels.id, running));
+    await insertKernel(db, { id: local, ownerId: owner!.id, teamId: null, kernelspec: "python3", launcher: "local", sizeProfile: null });
+    await db.update(kernels).set({ state: "idle", sealedLaunchState: "sealed", launchLeaseUntil: null }).where(inArray(kernels.id, [running, local]));
     await db.update(kernels).set({ state: "dead", stateDetail: "died long ago", endReason: "died" }).where(eq(kernels.id, dead));
     const before = await installationId(db);
     const renewed = await runDbCommand(db, ["installation", "new-id"]);
     assert.equal(renewed.exitCode, 0, renewed.stderr);
-    assert.match(renewed.stdout, /1 kernels this database said were running are the original installation's/);
+    assert.match(renewed.stdout, /YARN and Kubernetes kernels this database said were running: 1\. They are the original installation's/);
     const row = await findKernel(db, { id: running });
     assert.equal(row?.state, "dead");
     assert.equal(row?.sealedLaunchState, null, "nothing left to reattach or kill it with");
     assert.match(row?.stateDetail ?? "", new RegExp(`belongs to installation ${before}`));
     assert.equal((await findKernel(db, { id: dead }))?.stateDetail, "died long ago", "an ended kernel's record is kept as it was");
+    assert.equal((await findKernel(db, { id: local }))?.state, "idle", "a local kernel is left running");
+    await db.update(kernels).set({ state: "dead" }).where(eq(kernels.id, local));
   });
 
   it("holds one row only", async () => {

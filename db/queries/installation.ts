@@ -1,6 +1,6 @@
 // This installation's id (db/schema/installation.ts). Made on first use, by whichever replica asks first: the
 // insert is a no-op when the row exists, so replicas booting together all read the same id.
-import { eq, isNull, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, ne, sql } from "drizzle-orm";
 import type { Database } from "../index";
 import { installation, kernels } from "../schema";
 
@@ -45,14 +45,17 @@ export async function checkInstallation(db: Database): Promise<InstallationCheck
 
 /**
  * Gives this database a new installation id. For a copy of a database (staging made from a production dump, a
- * restore) that would otherwise share the original's id, and so sweep its engines as orphans. The kernels its
- * rows say are running are the original's: they are ended here (this database's record only; their engines are
- * not touched), so the copy never reattaches, culls or stops them. Returns the new id and how many were ended.
+ * restore) that would otherwise share the original's id, and so sweep its engines as orphans. The kernels of
+ * `clusterLaunchers` its rows say are running are the original's: they are ended here (this database's record
+ * only; their engines are not touched), so the copy never reattaches, culls or stops them. Local kernels stay: the
+ * copy's portal may run its own. Returns the new id, the one it replaces, and how many kernels were ended.
  */
-export async function renewInstallationId(db: Database): Promise<{ id: string; previousId: string; kernelsEnded: number }> {
-  const previousId = await installationId(db);
+export async function renewInstallationId(db: Database, clusterLaunchers: readonly string[]): Promise<{ id: string; previousId: string; kernelsEnded: number }> {
+  await installationId(db);
   const current = await databaseIdentity(db);
   return db.transaction(async (tx) => {
+    const [previous] = await tx.select({ id: installation.id }).from(installation).for("update");
+    const previousId = previous!.id;
     const [row] = await tx
       .update(installation)
       .set({ id: sql`gen_random_uuid()`, createdAt: new Date(), databaseIdentity: current })
@@ -68,7 +71,7 @@ export async function renewInstallationId(db: Database): Promise<{ id: string; p
         sealedLaunchState: null,
         launchLeaseUntil: null,
       })
-      .where(ne(kernels.state, "dead"))
+      .where(and(ne(kernels.state, "dead"), inArray(kernels.launcher, [...clusterLaunchers])))
       .returning({ id: kernels.id });
     return { id: row!.id, previousId, kernelsEnded: ended.length };
   });

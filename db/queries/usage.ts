@@ -177,6 +177,7 @@ export async function liveKernelsForSweep(db: Db) {
       startedAt: kernels.startedAt,
       createdAt: kernels.createdAt,
       kernelspec: kernels.kernelspec,
+      launcher: kernels.launcher,
       teamName: teams.name,
     })
     .from(kernels)

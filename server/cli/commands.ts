@@ -4,6 +4,7 @@ import crypto from "node:crypto";
 import type { Database } from "@/db";
 import { checkInstallation, keepInstallationId, renewInstallationId } from "@/db/queries/installation";
 import { COPIED_DATABASE } from "@/server/kernels/orphan-sweeper";
+import { CLUSTER_LAUNCHERS } from "@/server/kernels/launchers/base";
 import { listUsers } from "@/db/queries/users";
 import { createApiToken } from "@/server/auth/tokens";
 import { isAppError } from "@/server/errors";
@@ -206,11 +207,11 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
       return sameDatabase ? `${id}\n` : `${id}\n${COPIED_DATABASE}`;
     }
     case "installation new-id": {
-      const { id: after, previousId: before, kernelsEnded } = await renewInstallationId(db);
+      const { id: after, previousId: before, kernelsEnded } = await renewInstallationId(db, CLUSTER_LAUNCHERS);
       return (
         `This installation's id is now ${after} (was ${before}).\n` +
         (kernelsEnded
-          ? `${kernelsEnded} kernels this database said were running are the original installation's: they are marked ended here, and left running there.\n`
+          ? `YARN and Kubernetes kernels this database said were running: ${kernelsEnded}. They are the original installation's: ended here, left running there.\n`
           : "") +
         `Restart the portal (every replica) for new kernels to carry it. Engines tagged with the old id are no longer\n` +
         `this installation's: the orphan sweep leaves them alone, as it does another installation's.\n`

@@ -106,6 +106,19 @@ describe(`culling sweep on ${testDbKind}`, () => {
     assert.equal(results.reduce((n, r) => n + r.stopped.length, 0), 1);
   });
 
+  it("leaves a paused launcher's kernels unwarned and uncut (a copied database hears nothing of them); an admin's stop still applies", async () => {
+    const now = new Date();
+    const id = await running(now, 600);
+    await db.update(kernels).set({ launcher: "yarn" }).where(eq(kernels.id, id));
+    const paused: SweepDeps = { ...deps(), isPaused: (launcher) => launcher === "yarn" };
+    const first = await sweep(paused, now);
+    assert.equal(first.warned.filter((w) => w.kernelId === id).length, 0, "not warned");
+    assert.equal((await sweep(paused, new Date(now.getTime() + 60 * MIN))).stopped.length, 0, "not culled");
+    assert.equal((await findKernel(db, { id }))?.state, "idle");
+    await requestStop(db, cliActor, id);
+    assert.deepEqual((await sweep(paused, now)).stopped.map((s) => s.kernelId), [id]);
+  });
+
   it("carries out an admin's stop request at the next sweep", async () => {
     const now = new Date();
     const id = await running(now, 0);

@@ -24,6 +24,11 @@ export interface SweepDeps {
   connectionsOf?(id: string): number | null;
   /** Told of every stop this sweep made (metrics). */
   onStopped?(stop: PlannedStop): void;
+  /**
+   * True for a launcher whose kernels this process leaves alone (cluster kernels paused in a copied database):
+   * they are neither warned nor culled, since nothing here hears their activity. An admin's stop still applies.
+   */
+  isPaused?(launcher: string): boolean;
 }
 
 export interface PlannedStop {
@@ -87,6 +92,7 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
         continue;
       }
       if (!k.startedAt) continue; // still launching: neither idle nor over time yet
+      if (deps.isPaused?.(k.launcher)) continue;
 
       const envelope = k.teamId ? envelopes.get(k.teamId) : undefined;
       const own = quotas.get(k.ownerId);

@@ -277,7 +277,7 @@ export class KernelManager {
     await this.pendingStarts.get(id)?.catch(() => {});
     const kernel = this.live.get(id);
     if ((!kernel || kernel.isDead) && row.state !== "dead" && this.isPaused(row)) {
-      throw new AppError("CONFLICT", `Kernel ${id} runs on a cluster, and kernels on YARN and Kubernetes are paused on this portal until an administrator confirms its installation (the portal's log says how). The kernel keeps running; it is reattached once the installation is confirmed.`);
+      throw new AppError("CONFLICT", `Kernel ${id} runs on a cluster, and kernels on YARN and Kubernetes are paused on this portal until an administrator confirms its installation (the portal's log says how). The kernel keeps running; if this is the original installation, moved, it is reattached once an administrator confirms that.`);
     }
     if (!kernel || kernel.isDead) throw new AppError("NOT_FOUND", `Kernel ${id} is not running.`);
     return kernel;
@@ -419,7 +419,8 @@ export class KernelManager {
     if (!row || row.state === "dead" || !row.sealedLaunchState) return;
     await markKernelDead(this.options.db, { id, reason, detail });
     if (this.isPaused(row)) {
-      // Ended in this database only: its engine may be the original installation's (the sweep ends it once confirmed).
+      // Ended in this database only: its engine may be the original installation's. If this is the original, moved,
+      // the orphan sweep stops the engine once `installation keep-id` confirms it.
       log.warn(`kernel ${id}: marked ${reason} here; its engine ${row.engineId ?? "(unknown)"} is left running: cluster kernels are paused on this portal`);
       return;
     }
@@ -455,7 +456,7 @@ export class KernelManager {
       else if (outcome === "dead") dead++;
       else if (outcome === "paused") paused++;
     });
-    if (rows.length) log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere`);
+    if (rows.length) log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere, ${paused} paused`);
     if (paused) log.warn(`${paused} YARN and Kubernetes kernels in this database were left as they are (not reattached, not marked dead, not stopped): cluster kernels are paused on this portal`);
     return { restored, dead, launchingElsewhere, paused };
   }

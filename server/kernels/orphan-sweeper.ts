@@ -16,8 +16,10 @@ import type { ClusterEngine, Launcher } from "./launchers/base";
 /** What `installation show` and the portal's log say about a database that is not the one its id was made in. */
 export const COPIED_DATABASE =
   "This database is not the one this installation id was made in (a copy, a restore or an upgrade): the orphan sweep " +
-  "and new YARN and Kubernetes kernels are off.\n" +
-  "A copy beside the original (staging): npx atrium installation new-id. The original, moved: npx atrium installation keep-id. " +
+  "and new YARN and Kubernetes kernels are off, and the YARN and Kubernetes kernels its rows say are running are left " +
+  "as they are (not reattached, not culled).\n" +
+  "A copy beside the original (staging): npx atrium installation new-id (those kernels are the original's: they are " +
+  "ended in this database). The original, moved: npx atrium installation keep-id (they are reattached). " +
   "Then restart the portal.\n";
 
 /** Engines younger than this are left alone: their launch may not have recorded them yet, and clocks drift. */

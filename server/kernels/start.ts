@@ -49,10 +49,14 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   const undecided = sameDatabase || !(env.ATRIUM_YARN_RM_URL || kubernetes)
     ? undefined
     : unreadable
-      ? `Could not tell whether this database is the one installation ${installation} was made in (${unreadable}): the orphan sweep and new YARN and Kubernetes kernels are off until it can.`
+      ? `Could not tell whether this database is the one installation ${installation} was made in (${unreadable}): the orphan sweep and new YARN and Kubernetes kernels are off, and the running ones are left as they are, until it can.`
       : COPIED_DATABASE;
   if (env.ATRIUM_YARN_RM_URL || kubernetes) log.info(`installation ${installation}: the kernels' YARN applications and pods carry this id`);
-  if (undecided) log.warn(undecided.trim());
+  if (undecided) {
+    log.warn(undecided.trim());
+    // Before anything below looks at a kernel: nothing of the cluster kernels the rows name is reattached or stopped.
+    launchers.refuseClusterLaunches(undecided.trim());
+  }
   const yarn = env.ATRIUM_YARN_RM_URL ? yarnLauncher(env, db, remote, runtimeDir, installation) : undefined;
   if (yarn) {
     launchers.register(yarn);
@@ -87,7 +91,6 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   // In a copy of the database nothing is swept (the engines it does not know may be the original's), and nothing
   // new is launched on a cluster under the original's id (the original would sweep it); each sweep says so.
   const orphans = new OrphanSweeper({ db, launchers: () => launchers.all(), intervalMs: env.ATRIUM_ORPHAN_SWEEP_SECONDS * 1000, offBecause: undecided });
-  if (undecided) launchers.refuseClusterLaunches(undecided.trim());
   void orphans.sweepOnce().catch((error: Error) => log.warn(`orphan sweep at boot failed: ${error.message}`));
   orphans.start();
   // Idle culling, running budgets and admin stop requests: one sweep per interval; one replica acts per sweep.
@@ -96,6 +99,7 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     intervalMs: env.ATRIUM_CULL_INTERVAL_SECONDS * 1000, // idle timeouts are minutes: the default 30 s is prompt enough
     stop: (id, reason, detail) => manager.stopKernel(id, reason, detail),
     connectionsOf: (id) => manager.liveKernel(id)?.connections ?? null,
+    isPaused: (launcher) => launchers.pausedLauncher(launcher) !== undefined,
     onStopped: (stopped) => kernelMetrics().culled(stopped.teamName, stopped.kind),
   });
   culler.start();

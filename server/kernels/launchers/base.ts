@@ -352,6 +352,11 @@ export interface ClusterEngine {
   createdAt: Date;
 }
 
+export const YARN_LAUNCHER = 'yarn';
+export const KUBERNETES_LAUNCHER = 'kubernetes';
+/** The launchers whose engines run on a shared cluster (they list their installation's engines: listOwnEngines). */
+export const CLUSTER_LAUNCHERS: readonly string[] = [YARN_LAUNCHER, KUBERNETES_LAUNCHER];
+
 /** Launchers chosen by data: the kernelspec's `metadata.atrium.launcher`. */
 export class LauncherRegistry {
   private readonly launchers = new Map<string, Launcher>();

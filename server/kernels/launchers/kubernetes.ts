@@ -24,6 +24,7 @@ import type { KernelLogger } from '../connection';
 import { launcherConfig } from '../kernelspecs';
 import type { JsonObject } from '../protocol/messages';
 import {
+  KUBERNETES_LAUNCHER,
   LaunchError,
   type ClusterEngine,
   type DeadStatus,
@@ -94,7 +95,7 @@ const LAUNCH_TOKEN_ENV = 'ATRIUM_LAUNCH_TOKEN';
 const invalid = (kernelId: string, message: string) => new LaunchError('INVALID_REQUEST', `kernel ${kernelId}: ${message}`, { kernelId });
 
 export class KubernetesLauncher extends RemoteLauncher {
-  readonly name = 'kubernetes';
+  readonly name = KUBERNETES_LAUNCHER;
   private readonly opts: KubernetesLauncherOptions;
   private readonly template: V1Pod;
   private readonly allowedImages: string[];

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { chooseSize, sizeTableOf } from '../../quota/sizes';
 import { launcherConfig } from '../kernelspecs';
 import type { JsonObject } from '../protocol/messages';
-import { LaunchError, type ClusterEngine, type DeadStatus, type KernelStatus, type LaunchOptions, type LaunchRequest, type SerializedKernel } from './base';
+import { LaunchError, YARN_LAUNCHER, type ClusterEngine, type DeadStatus, type KernelStatus, type LaunchOptions, type LaunchRequest, type SerializedKernel } from './base';
 import { HOST_ENV_ALLOW_LIST } from './local';
 import { RemoteLauncher, type EngineStart, type RemoteEngine, type RemoteKernelProcess, type RemoteLauncherOptions } from './remote';
 import { BUNDLED_LAUNCHER_PYTHONPATH } from './remote-local';
@@ -203,7 +203,7 @@ function zipFiles(files: { name: string; data: Buffer }[]): Buffer {
 // --- the launcher ---
 
 export class YarnLauncher extends RemoteLauncher {
-  readonly name = 'yarn';
+  readonly name = YARN_LAUNCHER;
   readonly rm: ResourceManagerClient;
   /** The one poller for every YARN kernel of this process. */
   readonly poller: YarnAppPoller;
