@@ -20,6 +20,15 @@ import {
 import { createSigner, type Signer } from './protocol/signing';
 import { encodeFrames, parseParts, splitFrames, type RawMessageParts, type WireFailure } from './protocol/wire';
 
+/** Runs `fn`, turning a synchronous throw into a rejected promise. */
+function attempt<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 // --- connection info (the Jupyter connection file) ---
 
 const port = z.number().int().min(0).max(65535);
@@ -158,8 +167,9 @@ export class KernelConnection {
   private readonly sendTimeoutMs: number;
   private readonly sockets: Record<OutgoingChannel, zmq.Dealer>;
   private readonly iopub: zmq.Subscriber;
-  /** Each socket allows one send at a time; sends on a channel are chained. */
+  /** Each socket allows one send at a time: a send waits for the channel's earlier ones while any is unsettled. */
   private readonly sendTails: Record<OutgoingChannel, Promise<unknown>>;
+  private readonly unsettledSends: Record<OutgoingChannel, number> = { shell: 0, control: 0, stdin: 0 };
   private readonly handlers = new Set<MessageHandler>();
   private readonly heartbeatLostHandlers = new Set<HeartbeatLostHandler>();
   /** Keyed by the parent msg_id a waiter expects, so dispatch costs one map lookup. */
@@ -227,8 +237,13 @@ export class KernelConnection {
     if (this.closed) return Promise.reject(new KernelRequestError('CONNECTION_CLOSED', `${this.label}: connection closed`));
     const frames = encodeFrames(msg, this.signer, [], json);
     const socket = this.sockets[channel];
-    const sent = this.sendTails[channel].then(() => socket.send(frames));
-    this.sendTails[channel] = sent.catch(() => {}); // one failed send must not block the next
+    const sendNow = () => socket.send(frames);
+    // Nothing ahead on the channel (the usual case): sent in this turn, not a promise hop later. Every client
+    // message takes this path, so the hop would be on every round trip.
+    const sent = this.unsettledSends[channel] === 0 ? attempt(sendNow) : this.sendTails[channel].then(sendNow);
+    this.unsettledSends[channel]++;
+    const settled = () => void this.unsettledSends[channel]--;
+    this.sendTails[channel] = sent.then(settled, settled); // one failed send must not block the next
     return sent;
   }
 

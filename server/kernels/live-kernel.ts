@@ -80,10 +80,13 @@ export class LiveKernel {
   async send(channel: OutgoingChannel, msg: KernelMessage, json?: readonly Buffer[]): Promise<void> {
     if (this.dead) throw new Error(`kernel ${this.id} is dead`);
     if (this.heldSends && this.heldSends.length >= MAX_HELD_SENDS) throw new Error(`kernel ${this.id} is restarting and ${MAX_HELD_SENDS} messages already wait for it`);
+    // On its way first; the bookkeeping after (it cannot miss a reply: none is read before this turn ends).
+    const sent = this.heldSends
+      ? new Promise<void>((resolve, reject) => this.heldSends!.push({ channel, msg, json, resolve, reject }))
+      : this.connection.send(channel, msg, json);
     this.events.onActivity(Date.now());
     for (const observe of this.sendObservers) observe(channel, msg);
-    if (this.heldSends) return new Promise((resolve, reject) => this.heldSends!.push({ channel, msg, json, resolve, reject }));
-    await this.connection.send(channel, msg, json);
+    await sent;
   }
 
   /** Sees every message clients send (the output recorder learns of execute requests here). */
