@@ -28,7 +28,12 @@ describe("installation id", () => {
 
   it("a copied database gets its own id with `installation new-id`; `installation show` prints it", async () => {
     const before = await installationId(db);
-    const renewed = await runDbCommand(db, ["installation", "new-id"]);
+    // The original (or a physical copy, which looks the same): refused unless the admin says it is a physical copy.
+    const refused = await runDbCommand(db, ["installation", "new-id"]);
+    assert.equal(refused.exitCode, 2);
+    assert.match(refused.stderr, /would leave its running YARN and Kubernetes kernels to no one.*new-id --physical-copy/s);
+    assert.equal(await installationId(db), before, "the id is kept");
+    const renewed = await runDbCommand(db, ["installation", "new-id", "--physical-copy"]);
     assert.equal(renewed.exitCode, 0, renewed.stderr);
     const after = await installationId(db);
     assert.notEqual(after, before);
@@ -66,7 +71,7 @@ describe("installation id", () => {
     await db.update(kernels).set({ state: "idle", sealedLaunchState: "sealed", launchLeaseUntil: null }).where(inArray(kernels.id, [running, local]));
     await db.update(kernels).set({ state: "dead", stateDetail: "died long ago", endReason: "died" }).where(eq(kernels.id, dead));
     const before = await installationId(db);
-    const renewed = await runDbCommand(db, ["installation", "new-id"]);
+    const renewed = await runDbCommand(db, ["installation", "new-id", "--physical-copy"]);
     assert.equal(renewed.exitCode, 0, renewed.stderr);
     assert.match(renewed.stdout, /YARN and Kubernetes kernels this database said were running: 1\. They are the original installation's/);
     const row = await findKernel(db, { id: running });

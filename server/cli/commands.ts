@@ -40,7 +40,7 @@ export const USAGE = `Usage: npx atrium <command>
   kernels list                                    live kernels of every user
   kernels kill ID                                 stop a kernel (the portal's culler stops it within a minute)
   installation show                               this installation's id (what its cluster engines are tagged with)
-  installation new-id                             a copied database: give it its own id (then restart the portal)
+  installation new-id [--physical-copy]           a copied database: give it its own id (then restart the portal)
   installation keep-id                            a moved database (restore, upgrade): keep the id (then restart)
 
 Configuration comes from the environment (see README): DATABASE_URL, ATRIUM_DATA_DIR, ...`;
@@ -86,7 +86,7 @@ export async function runDbCommand(db: Database, argv: string[], stdinText?: str
 async function dispatch(db: Database, argv: string[], stdinText?: string): Promise<string> {
   const [group, action, ...rest] = argv;
   const key = `${group ?? ""} ${action ?? ""}`;
-  const args = parseArgs(rest, ["password-stdin", "lead"]);
+  const args = parseArgs(rest, ["password-stdin", "lead", "physical-copy"]);
   const password = () => {
     if (args.flags.get("password-stdin")) {
       const text = (stdinText ?? "").replace(/\r?\n$/, "");
@@ -207,6 +207,15 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
       return sameDatabase ? `${id}\n` : `${id}\n${COPIED_DATABASE}`;
     }
     case "installation new-id": {
+      const { id, sameDatabase } = await checkInstallation(db);
+      // A physical copy looks like the original: only its admin can say which it is.
+      if (sameDatabase && !args.flags.get("physical-copy")) {
+        throw new UsageError(
+          `This database is the one installation ${id} was made in, so it is the original or a physical copy of it (a base ` +
+            `backup, a point-in-time restore, a volume snapshot). On the original, a new id would leave its running YARN and ` +
+            `Kubernetes kernels to no one. On a physical copy, run: npx atrium installation new-id --physical-copy`,
+        );
+      }
       const { id: after, previousId: before, kernelsEnded } = await renewInstallationId(db, CLUSTER_LAUNCHERS);
       return (
         `This installation's id is now ${after} (was ${before}).\n` +

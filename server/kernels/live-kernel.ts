@@ -84,8 +84,13 @@ export class LiveKernel {
     const sent = this.heldSends
       ? new Promise<void>((resolve, reject) => this.heldSends!.push({ channel, msg, json, resolve, reject }))
       : this.connection.send(channel, msg, json);
-    this.events.onActivity(Date.now());
-    for (const observe of this.sendObservers) observe(channel, msg);
+    try {
+      this.events.onActivity(Date.now());
+      for (const observe of this.sendObservers) observe(channel, msg);
+    } catch (error) {
+      // The message is on its way (or held) whatever the bookkeeping did: its outcome is the send's.
+      this.logger.error("kernel send observer failed", { kernel: this.id, error: String(error) });
+    }
     await sent;
   }
 

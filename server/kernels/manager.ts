@@ -277,7 +277,7 @@ export class KernelManager {
     await this.pendingStarts.get(id)?.catch(() => {});
     const kernel = this.live.get(id);
     if ((!kernel || kernel.isDead) && row.state !== "dead" && this.isPaused(row)) {
-      throw new AppError("CONFLICT", `Kernel ${id} runs on a cluster, and kernels on YARN and Kubernetes are paused on this portal until an administrator confirms its installation (the portal's log says how). The kernel keeps running; if this is the original installation, moved, it is reattached once an administrator confirms that.`);
+      throw new AppError("CONFLICT", `Kernel ${id} runs on a cluster, and kernels on YARN and Kubernetes are paused on this portal until an administrator confirms its installation (the portal's log says how). The kernel keeps running; if this is the original installation, moved, it is reattached once an administrator confirms that and the portal restarts.`);
     }
     if (!kernel || kernel.isDead) throw new AppError("NOT_FOUND", `Kernel ${id} is not running.`);
     return kernel;

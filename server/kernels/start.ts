@@ -49,7 +49,7 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   const undecided = sameDatabase || !(env.ATRIUM_YARN_RM_URL || kubernetes)
     ? undefined
     : unreadable
-      ? `Could not tell whether this database is the one installation ${installation} was made in (${unreadable}): the orphan sweep and new YARN and Kubernetes kernels are off, and the running ones are left as they are, until it can.`
+      ? `Could not tell whether this database is the one installation ${installation} was made in (${unreadable}): the orphan sweep and new YARN and Kubernetes kernels are off, and the running ones are left as they are. The check is made when the portal starts: restart it once the database answers the check (installation show says when it does).`
       : COPIED_DATABASE;
   if (env.ATRIUM_YARN_RM_URL || kubernetes) log.info(`installation ${installation}: the kernels' YARN applications and pods carry this id`);
   if (undecided) {

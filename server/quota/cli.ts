@@ -1,10 +1,12 @@
 // The CLI's quota and kernel commands (dispatched from server/cli/commands.ts): `quota set`, `kernels list`,
 // `kernels kill`. They act as the command line (cliActor), i.e. with an admin's rights.
 import type { Database } from "@/db";
+import { checkInstallation } from "@/db/queries/installation";
 import { listLiveKernels } from "@/db/queries/kernels";
 import { findTeamQuota, findUserQuota } from "@/db/queries/quotas";
 import { requestStop } from "@/server/culler/service";
 import { cliActor } from "@/server/identity/actor";
+import { CLUSTER_LAUNCHERS } from "@/server/kernels/launchers/base";
 import { requireTeam, requireUser } from "@/server/identity/users";
 import { LIMIT_KEYS, type Limits } from "./policy";
 import { setTeamEnvelope, setUserQuotaChecked } from "./service";
@@ -67,5 +69,9 @@ export async function kernelsListCommand(db: Database): Promise<string> {
 
 export async function kernelsKillCommand(db: Database, id: string): Promise<string> {
   const kernel = await requestStop(db, cliActor, id);
-  return `Kernel ${kernel.id} (${kernel.kernelspec}) will be stopped by the portal at its next culling sweep (within a minute).\n`;
+  const { sameDatabase } = await checkInstallation(db);
+  const paused = !sameDatabase && CLUSTER_LAUNCHERS.includes(kernel.launcher);
+  return paused
+    ? `Kernel ${kernel.id} (${kernel.kernelspec}) will be marked stopped at the portal's next culling sweep; its engine is left running: this database looks like a copy, and YARN and Kubernetes kernels are paused here (npx atrium installation show).\n`
+    : `Kernel ${kernel.id} (${kernel.kernelspec}) will be stopped by the portal at its next culling sweep (within a minute).\n`;
 }
