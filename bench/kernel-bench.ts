@@ -53,7 +53,7 @@ import {
   type Managed,
 } from './lib/processes';
 import { DirectTransport, GatewayClient, WsTransport, type MessageTransport } from './lib/transport';
-import { execute, firstKernelInfo, summarize, type ExecuteOutcome, type Summary } from './lib/workloads';
+import { execute, firstKernelInfo, summarize, type ExecuteOutcome, type ExecuteTimeline, type Summary } from './lib/workloads';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DEFAULT_TARGETS = ['direct', 'jeg', 'kg', 'atrium'] as const;
@@ -615,13 +615,36 @@ interface PairedResult {
   block: number;
   framing: WsFraming;
   /** per code: both transports' summaries, the ratio of the medians, and the median of the per-round ratios */
-  execute: Record<string, { direct: Summary; atrium: Summary; ratioOfMedians: number; medianRoundRatio: number; samplesMs: { direct: number[]; atrium: number[] } }>;
+  execute: Record<string, { direct: Summary; atrium: Summary; ratioOfMedians: number; medianRoundRatio: number; samplesMs: { direct: number[]; atrium: number[] }; timeline: { direct: TimelineMedians; atrium: TimelineMedians } }>;
   /**
    * Kernel starts taking turns (not pinned: a new kernel starts wherever the OS puts it): direct and atrium, and
    * JEG when it is among the targets (its server runs for these rounds only). ratioOfMedians: atrium / direct.
    */
   start?: { rounds: number; direct: Summary; atrium: Summary; jeg?: Summary; ratioOfMedians: number; samplesMs: Record<string, number[]> };
   loadAvg: { before: number; after: number };
+}
+
+/**
+ * Where an execute's time goes, medians in ms, from the kernel's own stamps (see ExecuteTimeline): the way in (send →
+ * the kernel stamps busy), the kernel (busy → idle stamped), and the way out of the idle and of the reply (stamped →
+ * arrived). Atrium's minus direct's is the hop's share of each.
+ */
+interface TimelineMedians {
+  wayIn: number;
+  kernel: number;
+  idleWayOut: number;
+  replyWayOut: number;
+}
+
+function timelineMedians(timelines: ExecuteTimeline[]): TimelineMedians {
+  const median = (pick: (t: ExecuteTimeline) => number | undefined) =>
+    round(summarize(timelines.map(pick).filter((x): x is number => x !== undefined && Number.isFinite(x))).p50);
+  return {
+    wayIn: median((t) => t.busy && t.busy.stampedAt - t.sentAt),
+    kernel: median((t) => t.busy && t.idle && t.idle.stampedAt - t.busy.stampedAt),
+    idleWayOut: median((t) => t.idle && t.idle.arrivedAt - t.idle.stampedAt),
+    replyWayOut: median((t) => t.reply && t.reply.arrivedAt - t.reply.stampedAt),
+  };
 }
 
 /** A gateway's kernel start as a client sees it: POST, WebSocket, first kernel_info_reply; the kernel is deleted. */
@@ -697,13 +720,18 @@ async function runPaired(kernelPython: string, client: GatewayClient, kernelName
     for (const code of EXECUTE_CODES) {
       for (const t of Object.values(transports)) for (let i = 0; i < warmup; i++) await execute(t, code, EXEC_DEADLINE, EXEC_METADATA);
       const samples = { direct: [] as number[], atrium: [] as number[] };
+      const timelines = { direct: [] as ExecuteTimeline[], atrium: [] as ExecuteTimeline[] };
       const roundRatios: number[] = [];
       for (let r = 0; r < pairedRounds; r++) {
         const order = r % 2 === 0 ? (['direct', 'atrium'] as const) : (['atrium', 'direct'] as const);
         const roundP50 = { direct: NaN, atrium: NaN };
         for (const name of order) {
           const block: number[] = [];
-          for (let i = 0; i < pairedBlock; i++) block.push((await execute(transports[name], code, EXEC_DEADLINE, EXEC_METADATA)).elapsedMs);
+          for (let i = 0; i < pairedBlock; i++) {
+            const outcome = await execute(transports[name], code, EXEC_DEADLINE, EXEC_METADATA, true);
+            block.push(outcome.elapsedMs);
+            if (outcome.timeline) timelines[name].push(outcome.timeline);
+          }
           samples[name].push(...block);
           roundP50[name] = summarize(block).p50;
         }
@@ -718,7 +746,10 @@ async function runPaired(kernelPython: string, client: GatewayClient, kernelName
         ratioOfMedians: round(a.p50 / d.p50),
         medianRoundRatio: round(summarize(roundRatios).p50),
         samplesMs: { direct: hundredths(samples.direct), atrium: hundredths(samples.atrium) },
+        timeline: { direct: timelineMedians(timelines.direct), atrium: timelineMedians(timelines.atrium) },
       };
+      const tl = result.execute[code]!.timeline;
+      log(`  paired ${code} timeline (direct / atrium ms): way in ${tl.direct.wayIn} / ${tl.atrium.wayIn}, kernel ${tl.direct.kernel} / ${tl.atrium.kernel}, idle's way out ${tl.direct.idleWayOut} / ${tl.atrium.idleWayOut}, reply's way out ${tl.direct.replyWayOut} / ${tl.atrium.replyWayOut}`);
       log(`  paired ${code}: direct p50 ${d.p50.toFixed(2)} ms, atrium p50 ${a.p50.toFixed(2)} ms → ${(a.p50 / d.p50).toFixed(2)}x (median of round ratios ${summarize(roundRatios).p50.toFixed(2)}x)`);
     }
   } finally {
@@ -794,6 +825,15 @@ function pairedTable(p: PairedResult): string {
     '| code | direct p50 / p90 / p99 ms | atrium p50 / p90 / p99 ms | ×direct (medians) | ×direct (median of rounds) |',
     '|---|---|---|---|---|',
     ...rows,
+    '',
+    "Where the time goes, from the kernel's own stamps (medians, ms, direct / atrium; the hop's share is the difference):",
+    '',
+    '| code | way in (send → busy stamped) | kernel (busy → idle stamped) | idle: stamped → arrived | reply: stamped → arrived |',
+    '|---|---|---|---|---|',
+    ...Object.entries(p.execute).map(([code, e]) => {
+      const cell = (pick: (t: TimelineMedians) => number) => `${fmt(pick(e.timeline.direct))} / ${fmt(pick(e.timeline.atrium))}`;
+      return `| \`${code}\` | ${cell((t) => t.wayIn)} | ${cell((t) => t.kernel)} | ${cell((t) => t.idleWayOut)} | ${cell((t) => t.replyWayOut)} |`;
+    }),
     ...(p.start
       ? [
           '',

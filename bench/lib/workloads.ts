@@ -18,6 +18,28 @@ export interface ExecuteOutcome {
   rateLimitNotices: number;
   iopubMessages: number;
   wireBytes: number;
+  /** With `timeline`: when the kernel stamped its messages and when they arrived (see ExecuteTimeline). */
+  timeline?: ExecuteTimeline;
+}
+
+/**
+ * Epoch ms, on this host's wall clock: the send, and per message the kernel's header `date` (stamped when the kernel
+ * made it) and when it arrived here. Kernel and client share the host's clock, so "the kernel's busy − the send" is
+ * the way in (client → gateway → kernel, plus the kernel's reading of the request) and "arrived − stamped" the way
+ * out; a gateway's hop is the difference from direct ZeroMQ's (anything constant cancels there).
+ */
+export interface ExecuteTimeline {
+  sentAt: number;
+  busy?: { stampedAt: number; arrivedAt: number };
+  reply?: { stampedAt: number; arrivedAt: number };
+  idle?: { stampedAt: number; arrivedAt: number };
+}
+
+/** A Jupyter header date ("2026-11-30T19:00:00.123456Z", µs) as epoch ms with its fraction; NaN if unreadable. */
+export function jupyterDateMs(date: unknown): number {
+  const m = typeof date === 'string' ? /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$/.exec(date) : null;
+  if (!m) return NaN;
+  return Date.parse(`${m[1]}${m[3] ?? 'Z'}`) + (m[2] ? Number(`0.${m[2]}`) * 1000 : 0);
 }
 
 function countNewlines(text: string): number {
@@ -30,8 +52,11 @@ function countNewlines(text: string): number {
   return n;
 }
 
-/** `metadata`: the request's metadata, e.g. the notebook cell Atrium's page tags its executes with. */
-export function execute(t: MessageTransport, code: string, deadlineMs: number, metadata?: Record<string, unknown>): Promise<ExecuteOutcome> {
+/**
+ * `metadata`: the request's metadata, e.g. the notebook cell Atrium's page tags its executes with. `timeline`: also
+ * record when the kernel stamped its busy, reply and idle and when each arrived (a little client work per message).
+ */
+export function execute(t: MessageTransport, code: string, deadlineMs: number, metadata?: Record<string, unknown>, timeline = false): Promise<ExecuteOutcome> {
   const msg = t.createMessage('execute_request', executeRequestContent(code));
   if (metadata) msg.metadata = metadata as typeof msg.metadata;
   const id = msg.header.msg_id;
@@ -70,6 +95,14 @@ export function execute(t: MessageTransport, code: string, deadlineMs: number, m
       if (parentMsgId(m) !== id) return;
       out.wireBytes += wireBytes;
       const type = m.header.msg_type;
+      if (out.timeline) {
+        const mark = { stampedAt: jupyterDateMs(m.header.date), arrivedAt: performance.timeOrigin + performance.now() };
+        if (m.channel === 'shell' && type === 'execute_reply') out.timeline.reply = mark;
+        else if (m.channel === 'iopub' && type === 'status') {
+          if (m.content.execution_state === 'busy') out.timeline.busy = mark;
+          else if (m.content.execution_state === 'idle') out.timeline.idle = mark;
+        }
+      }
       if (m.channel === 'iopub') {
         out.iopubMessages += 1;
         if (type === 'stream') {
@@ -94,6 +127,7 @@ export function execute(t: MessageTransport, code: string, deadlineMs: number, m
       }
     });
     started = performance.now();
+    if (timeline) out.timeline = { sentAt: performance.timeOrigin + started };
     try {
       t.send('shell', msg);
     } catch (error) {
