@@ -1,6 +1,7 @@
 // The kernel WebSocket against a real kernel in the real portal: both framings execute code, a malformed
 // frame is dropped without closing the connection, a reply reaches only the client that asked (iopub reaches
-// every client), and after a portal restart the kernel is still listed and a new client gets its output.
+// every client), a client that drops and reconnects with its session gets what it missed, and after a portal
+// restart the kernel is still listed and a new client gets its output.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
@@ -16,8 +17,8 @@ let token: string;
 let kernel: KernelModel;
 const sockets: TestKernelSocket[] = [];
 
-async function connect(framing: "v1" | "legacy") {
-  const socket = await TestKernelSocket.open(portal.base, kernel.id, { token, framing });
+async function connect(framing: "v1" | "legacy", session?: string) {
+  const socket = await TestKernelSocket.open(portal.base, kernel.id, { token, framing, session });
   sockets.push(socket);
   return socket;
 }
@@ -62,6 +63,26 @@ describe("kernel WebSocket /api/kernels/{id}/channels", () => {
     assert.deepEqual(resultText((await legacy.execute("4*4")).iopub), ["16"]);
     assert.equal(v1.closeEvent, undefined);
     assert.equal(legacy.closeEvent, undefined);
+  });
+
+  it("a client that drops mid-cell and reconnects with its session gets what it missed: every line once, in order, and its reply", async () => {
+    const first = await connect("v1");
+    const session = first.session;
+    const msgId = first.send("shell", "execute_request", { code: "import time\nfor i in range(12):\n    print(i, flush=True)\n    time.sleep(0.15)", silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+    const isChild = (m: ChannelMessage) => m.parent_header.msg_id === msgId;
+    await first.waitFor("the first line", (m) => isChild(m) && m.header.msg_type === "stream");
+    first.ws.terminate(); // the network drops: no closing handshake
+    await first.waitForClose();
+    await new Promise((resolve) => setTimeout(resolve, 700)); // lines keep coming meanwhile
+    const another = await connect("v1"); // another session's client gets only what comes from now on
+    const again = await connect("legacy", session);
+    await again.waitFor("the reply to the request sent before the drop", (m) => isChild(m) && m.header.msg_type === "execute_reply");
+    await again.waitFor("idle", (m) => isChild(m) && m.header.msg_type === "status" && m.content.execution_state === "idle");
+    const lines = (socket: TestKernelSocket) => TestKernelSocket.stdout(socket.received.filter((m) => isChild(m) && m.channel === "iopub"));
+    assert.equal(lines(first) + lines(again), Array.from({ length: 12 }, (_, i) => `${i}\n`).join(""), "every line once, in order");
+    assert.ok(lines(again).startsWith(`${lines(first).split("\n").length - 1}\n`), "the reconnected client starts right where the dropped one stopped");
+    assert.ok(!lines(another).startsWith(lines(again).slice(0, 2)), "another session gets no replay");
+    assert.equal(another.received.filter((m) => isChild(m) && m.channel !== "iopub").length, 0);
   });
 
   it("sends a reply only to the client that asked, and iopub to every client", async () => {

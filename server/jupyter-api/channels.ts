@@ -5,6 +5,8 @@
 // when the client offers it, the legacy JSON framing otherwise; no compression (kernel output is streamed,
 // and deflate costs CPU per MB); TCP_NODELAY (small replies must not wait for delayed ACKs).
 // One timer (start/stop with the API) ticks every client: keepalive pings and dead-kernel detection.
+// A client that names its session (`?session_id=`, as JupyterLab does) and goes away while its kernel runs has
+// what the kernel sends meanwhile kept for a while, and replayed when it reconnects with that session (replay.ts).
 import net from "node:net";
 import type http from "node:http";
 import type { Duplex } from "node:stream";
@@ -16,6 +18,7 @@ import { framingForSubprotocol, selectSubprotocol } from "@/server/kernels/proto
 import { ChannelClient, CLOSE_GOING_AWAY } from "./client";
 import { rejectUpgrade, sameOrigin } from "./http";
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits } from "./outbound-queue";
+import { DEFAULT_REPLAY_LIMITS, ReplayBuffers, type ReplayLimits } from "./replay";
 import { channelsKernelId } from "./routes";
 
 export interface ChannelsOptions {
@@ -24,6 +27,8 @@ export interface ChannelsOptions {
   pingIntervalMs?: number;
   /** Largest frame a client may send (comm messages with buffers, e.g. widget uploads). */
   maxClientFrameBytes?: number;
+  /** What is kept for a client that went away, and how long (keepMs 0: nothing). */
+  replay?: ReplayLimits;
 }
 
 const TICK_MS = 1000;
@@ -39,9 +44,11 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
     handleProtocols: (offered) => selectSubprotocol(offered) ?? false,
   });
   const clients = new Set<ChannelClient>();
+  const replays = new ReplayBuffers(options.replay ?? DEFAULT_REPLAY_LIMITS);
   const ticker = setInterval(() => {
     const now = Date.now();
     for (const client of clients) client.tick(now);
+    replays.tick((id) => services.kernels.liveKernel(id)?.isDead ?? true, now);
   }, TICK_MS);
   ticker.unref();
 
@@ -60,10 +67,13 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
       }
       const kernel = await services.kernels.attach(user, kernelId);
       if (socket.destroyed) return true;
+      const sessionId = url.searchParams.get("session_id");
       wss.handleUpgrade(req, socket, head, (ws) => {
         const client = new ChannelClient(ws, kernel, {
           framing: framingForSubprotocol(ws.protocol),
-          sessionId: url.searchParams.get("session_id"),
+          sessionId,
+          replay: sessionId ? replays.take(kernel.id, sessionId) : undefined,
+          onGone: sessionId ? (sessions, left) => replays.keep(kernel, sessionId, sessions, left) : undefined,
           user: user.username,
           limits: options.limits ?? DEFAULT_OUTBOUND_LIMITS,
           pingIntervalMs: options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
@@ -86,8 +96,9 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
     // A client that does not finish the closing handshake promptly is cut off: shutdown must not hang.
     await Promise.race([Promise.all(open.map((c) => c.closed)), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     for (const client of clients) client.terminate();
+    replays.clear();
     wss.close();
   }
 
-  return { upgrade, close, clientCount: () => clients.size };
+  return { upgrade, close, clientCount: () => clients.size, replayCount: () => replays.size };
 }

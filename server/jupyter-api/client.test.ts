@@ -11,6 +11,8 @@ import { createMessage, type ChannelMessage, type KernelMessage, type OutgoingCh
 import { decodeWsMessage, encodeV1Parts, encodeWsMessage, V1_SUBPROTOCOL } from "@/server/kernels/protocol/websocket";
 import type { RawMessageParts } from "@/server/kernels/protocol/wire";
 import { ChannelClient, type KernelPort } from "./client";
+import type { Left } from "./replay";
+import type { ClientSessions } from "./routing";
 
 class FakeKernel implements KernelPort {
   readonly id = "fake-kernel";
@@ -60,7 +62,7 @@ const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate:
 const port = new Promise<number>((resolve) => wss.once("listening", () => resolve((wss.address() as net.AddressInfo).port)));
 after(() => new Promise<void>((resolve) => wss.close(() => resolve())));
 
-async function rig(options: { sessionId?: string; highWaterBytes?: number; maxQueuedBytes?: number } = {}): Promise<Rig> {
+async function rig(options: { sessionId?: string; highWaterBytes?: number; maxQueuedBytes?: number; onGone?: (sessions: ClientSessions, left: Left) => void } = {}): Promise<Rig> {
   const kernel = new FakeKernel();
   const serverSide = new Promise<[ChannelClient, WebSocket]>((resolve) =>
     wss.once("connection", (ws) =>
@@ -71,6 +73,7 @@ async function rig(options: { sessionId?: string; highWaterBytes?: number; maxQu
           user: "tester",
           limits: { highWaterBytes: options.highWaterBytes ?? 1 << 20, maxQueuedBytes: options.maxQueuedBytes ?? 64 << 20 },
           pingIntervalMs: 1000,
+          onGone: options.onGone,
         }),
         ws,
       ]),
@@ -186,7 +189,8 @@ describe("ChannelClient", () => {
   });
 
   it("closes a hopelessly slow client with 1013 after a gap-free prefix", async () => {
-    const r = await rig({ highWaterBytes: 64 * 1024, maxQueuedBytes: 1 << 20 });
+    const gone: Left[] = [];
+    const r = await rig({ highWaterBytes: 64 * 1024, maxQueuedBytes: 1 << 20, onGone: (_sessions, left) => void gone.push(left) });
     r.tcp.pause();
     const chunk = "x".repeat(100 * 1024);
     for (let n = 0; n < 100; n++) r.kernel.emit("iopub", "stream", { n, text: chunk }); // ~10 MiB
@@ -197,7 +201,14 @@ describe("ChannelClient", () => {
     const got = r.received.map((m) => m.content.n);
     assert.ok(got.length > 0 && got.length < 100);
     assert.deepEqual(got, Array.from({ length: got.length }, (_, n) => n), "what arrived has no gaps");
+    await r.server.closed;
     assert.equal(r.kernel.subscribers, 0);
+    // Nothing unaccounted for: what a reconnect can still get, and what it is told was not kept, make up the rest.
+    assert.equal(gone.length, 1);
+    const [left] = gone;
+    assert.ok(left!.undelivered.messages > 0 && left!.undelivered.bytes > left!.undelivered.messages * chunk.length);
+    assert.deepEqual(left!.messages.map((m) => m.msg.content.n), Array.from({ length: left!.messages.length }, (_, i) => 100 - left!.messages.length + i), "the last ones, in order");
+    assert.equal(got.length + left!.undelivered.messages + left!.messages.length, 100, JSON.stringify({ got: got.length, undelivered: left!.undelivered, left: left!.messages.length }));
   });
 
   it("drops a client that misses its ping deadline, and keeps one that answers", async () => {
@@ -222,12 +233,33 @@ describe("ChannelClient", () => {
     await alive.closed;
   });
 
-  it("tells the client the kernel is dead, then closes with 1001", async () => {
-    const r = await rig();
+  it("tells the client the kernel is dead, then closes with 1001 (nothing is kept for a reconnect)", async () => {
+    let gone = 0;
+    const r = await rig({ onGone: () => void gone++ });
     r.kernel.isDead = true;
     r.server.tick(Date.now());
     const closed = await r.closed;
     assert.equal(closed.code, 1001);
     assert.equal(r.received.at(-1)?.content.execution_state, "dead");
+    await r.server.closed;
+    assert.equal(gone, 0);
+  });
+
+  it("a client that closes while the kernel runs leaves what came during the close for a reconnect", async () => {
+    const gone: Left[] = [];
+    const r = await rig({ sessionId: "s1", onGone: (_sessions, left) => void gone.push(left) });
+    r.kernel.emit("iopub", "stream", { n: 1 });
+    await r.next("the first", (m) => m.content.n === 1);
+    r.tcp.pause(); // the client cannot read the server's closing frame yet: the close stays half done
+    r.client.close(1000);
+    for (let i = 0; i < 200 && r.serverWs.readyState !== WebSocket.CLOSING; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(r.serverWs.readyState, WebSocket.CLOSING, "the server has the client's closing frame");
+    r.kernel.emit("iopub", "stream", { n: 2 }); // can no longer be sent
+    assert.equal(gone.length, 0, "not gone before the close ends");
+    r.tcp.resume();
+    await r.server.closed;
+    assert.equal(gone.length, 1);
+    assert.deepEqual(gone[0]!.messages.map((m) => m.msg.content.n), [2]);
+    assert.deepEqual(r.received.map((m) => m.content.n), [1]);
   });
 });

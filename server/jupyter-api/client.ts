@@ -20,6 +20,7 @@ import { createMessage, type ChannelMessage, type KernelMessage, type OutgoingCh
 import { decodeClientFrame, encodeLegacy, encodeV1FromRaw, type WsFraming, type WsPayload } from "@/server/kernels/protocol/websocket";
 import type { RawMessageParts } from "@/server/kernels/protocol/wire";
 import { OutboundQueue, type Frame, type FrameSink, type OutboundLimits } from "./outbound-queue";
+import { replayNotice, type Left, type Replay } from "./replay";
 import { ClientSessions, isForClient } from "./routing";
 
 /** What a client needs of a kernel (LiveKernel has it; tests pass a fake). */
@@ -40,10 +41,21 @@ export interface ChannelClientOptions {
   pingIntervalMs: number;
   /** The TCP socket under the WebSocket, corked while a turn's frames are written (see outbound-queue.ts). */
   transport?: { cork(): void; uncork(): void };
+  /** What was kept for this client's session while it was away (replay.ts): sent first, before anything new. */
+  replay?: Replay;
+  /**
+   * Called when the connection closes while the kernel runs on (not when the kernel ended or the portal stops),
+   * in the same turn as the client lets go of the kernel: what comes next can be kept for a reconnect. `left`: what
+   * came while the socket was closing, and what was queued for it but never written.
+   */
+  onGone?: (sessions: ClientSessions, left: Left) => void;
 }
 
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/** Messages kept while a socket closes (a closing handshake lasts at most `ws`'s 30 s); more are only counted. */
+const MAX_LEFT_WHILE_CLOSING = 10_000;
 
 /** Malformed frames logged per client before the rest are only counted (a broken client must not flood logs). */
 const LOGGED_DROPS = 3;
@@ -71,6 +83,10 @@ export class ChannelClient {
   private lastPingAt = Date.now();
   private dropped = 0;
   private ending = false;
+  /** Set when the server ends the connection because the kernel is gone or the portal stops: nothing to keep. */
+  private over = false;
+  /** Left for a reconnect: messages that came while the socket was closing, and what the queue gave up on. */
+  private readonly left: Left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
   /** The session of this client's messages that name none: `?session_id=`, else one of its own. */
   private readonly ownSession: string;
 
@@ -80,6 +96,7 @@ export class ChannelClient {
     private readonly options: ChannelClientOptions,
   ) {
     this.sessions = new ClientSessions(options.sessionId);
+    if (options.replay) this.sessions.addFrom(options.replay.sessions);
     this.ownSession = options.sessionId || randomUUID();
     const transport = options.transport;
     const sink: FrameSink = {
@@ -92,9 +109,20 @@ export class ChannelClient {
     this.queue = new OutboundQueue(
       sink,
       options.limits,
-      (queued) => this.end(CLOSE_TRY_AGAIN_LATER, `client fell behind: ${Math.round(queued / 1048576)} MiB of output waiting; reconnect`),
+      (queued, frames) => {
+        this.left.undelivered = { messages: frames, bytes: queued };
+        this.end(CLOSE_TRY_AGAIN_LATER, `client fell behind: ${Math.round(queued / 1048576)} MiB of output waiting; reconnect`);
+      },
       (error) => log.debug(`kernel ${kernel.id}: send to ${options.user}'s client failed: ${error.message}`),
     );
+    // What was kept while this session was away goes first, then what the kernel sends from now on: both in this
+    // turn, so nothing falls between them.
+    if (options.replay) {
+      for (const { msg, raw } of options.replay.messages) this.queue.push(encodeFor(options.framing, msg, raw));
+      const notice = replayNotice(options.replay);
+      if (notice) this.queue.push(encodeFor(options.framing, notice.msg, notice.raw));
+      log.debug(`kernel ${kernel.id}: replayed ${options.replay.messages.length} messages to ${options.user}'s reconnected client`);
+    }
     this.unsubscribe = kernel.subscribe(this.onKernelMessage);
     log.debug(`kernel ${kernel.id}: ${options.user}'s client connected (${options.framing} framing)`);
     ws.on("message", (data, isBinary) => this.onClientFrame(data, isBinary));
@@ -104,6 +132,7 @@ export class ChannelClient {
       ws.once("close", (code, reason) => {
         log.debug(`kernel ${kernel.id}: ${options.user}'s client closed (${code} ${reason.toString()})`);
         this.unsubscribe();
+        if (!this.over && !kernel.isDead) options.onGone?.(this.sessions, this.left);
         this.queue.stop();
         if (this.dropped > LOGGED_DROPS) log.warn(`kernel ${kernel.id}: dropped ${this.dropped} malformed frames from ${options.user}'s client`);
         resolve();
@@ -134,7 +163,9 @@ export class ChannelClient {
   end(code: number, reason: string): void {
     if (this.ending) return;
     this.ending = true;
-    this.unsubscribe();
+    this.over ||= code === CLOSE_GOING_AWAY;
+    // Still listening until the socket has closed, unless it is over: what comes meanwhile is left for a reconnect.
+    if (this.over) this.unsubscribe();
     this.queue.stop();
     this.ws.close(code, reason);
   }
@@ -142,13 +173,19 @@ export class ChannelClient {
   /** Cuts the connection without a closing handshake (unresponsive client, or shutdown deadline). */
   terminate(): void {
     this.ending = true;
-    this.unsubscribe();
+    if (this.over) this.unsubscribe();
     this.queue.stop();
     this.ws.terminate();
   }
 
   private readonly onKernelMessage = (msg: ChannelMessage, raw: RawMessageParts) => {
-    if (this.ending || !isForClient(msg, this.sessions)) return;
+    if (this.over || !isForClient(msg, this.sessions)) return;
+    // Closing (either side began it): it cannot be sent any more, and is left for a reconnect instead.
+    if (this.ending || this.ws.readyState !== this.ws.OPEN) {
+      if (this.left.messages.length < MAX_LEFT_WHILE_CLOSING) this.left.messages.push({ msg, raw });
+      else this.left.undelivered.messages++;
+      return;
+    }
     this.queue.push(encodeFor(this.options.framing, msg, raw));
   };
 

@@ -39,7 +39,7 @@ export class OutboundQueue {
     private readonly sink: FrameSink,
     private readonly limits: OutboundLimits,
     /** Called once when the client falls hopelessly behind; the queue accepts nothing after that. */
-    private readonly onOverflow: (queuedBytes: number) => void,
+    private readonly onOverflow: (queuedBytes: number, queuedFrames: number) => void,
     private readonly onSendError: (error: Error) => void = () => {},
   ) {}
 
@@ -62,8 +62,9 @@ export class OutboundQueue {
     // One frame may always wait (a single large output is already in memory); more than the bound may not.
     if (this.bytes > this.limits.maxQueuedBytes && this.queuedFrames > 1) {
       const queued = this.bytes;
+      const frames = this.queuedFrames;
       this.stop();
-      this.onOverflow(queued);
+      this.onOverflow(queued, frames);
     }
   }
 

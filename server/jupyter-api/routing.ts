@@ -38,6 +38,12 @@ export class ClientSessions {
     return this.sessions.has(session);
   }
 
+  /** Takes on another client's sessions (a client that reconnected), keeping this one's most recent. */
+  addFrom(other: ClientSessions): void {
+    const own = [...this.sessions];
+    for (const session of [...other.sessions, ...own]) this.add(session);
+  }
+
   get size(): number {
     return this.sessions.size;
   }

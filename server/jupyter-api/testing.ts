@@ -94,10 +94,11 @@ export class TestKernelSocket {
   }
 
   /** Opens `/api/kernels/{id}/channels`; resolves when open, rejects with the HTTP status when refused. */
-  static open(base: string, kernelId: string, options: { token?: string; framing?: WsFraming; sessionInUrl?: boolean } = {}): Promise<TestKernelSocket> {
+  /** `session`: the client's session (a reconnecting client names its old one); a new one by default. */
+  static open(base: string, kernelId: string, options: { token?: string; framing?: WsFraming; sessionInUrl?: boolean; session?: string } = {}): Promise<TestKernelSocket> {
     const framing = options.framing ?? "v1";
     const url = new URL(`/api/kernels/${kernelId}/channels`, base.replace(/^http/, "ws"));
-    const session = randomUUID();
+    const session = options.session ?? randomUUID();
     if (options.token) url.searchParams.set("token", options.token);
     if (options.sessionInUrl !== false) url.searchParams.set("session_id", session);
     const ws = new WebSocket(url, framing === "v1" ? [V1_SUBPROTOCOL] : [], { perMessageDeflate: false });

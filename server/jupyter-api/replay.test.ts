@@ -1,0 +1,123 @@
+// ReplayBuffers with a fake kernel: what is kept for a client that went away (iopub, and replies to its sessions),
+// in order, after what it left; every bound drops and counts; a take ends the buffer; expiry and a kernel's end
+// end it; the notice says what was not kept, under the cell whose output was cut.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { KernelListener } from "@/server/kernels/live-kernel";
+import { createMessage, type ChannelMessage } from "@/server/kernels/protocol/messages";
+import type { RawMessageParts } from "@/server/kernels/protocol/wire";
+import { DEFAULT_REPLAY_LIMITS, ReplayBuffers, replayNotice, type BufferedMessage, type ReplayLimits } from "./replay";
+import { ClientSessions } from "./routing";
+
+class FakeSource {
+  isDead = false;
+  readonly listeners = new Set<KernelListener>();
+  constructor(readonly id: string) {}
+  subscribe(listener: KernelListener, options: { countsAsClient: boolean }) {
+    assert.equal(options.countsAsClient, false, "a buffer is not a client");
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+  emit(m: BufferedMessage) {
+    for (const listener of this.listeners) listener(m.msg, m.raw);
+  }
+}
+
+function message(channel: ChannelMessage["channel"], n: number, parentSession = "s1", textBytes = 10): BufferedMessage {
+  const parent = createMessage({ msgType: "execute_request", session: parentSession, username: "u", content: {} }).header;
+  const content = { n, text: "x".repeat(textBytes) };
+  const msg = { ...createMessage({ msgType: channel === "iopub" ? "stream" : "execute_reply", session: "k", username: "k", content, parentHeader: parent }), channel } as ChannelMessage;
+  const raw: RawMessageParts = {
+    identities: [],
+    header: Buffer.from(JSON.stringify(msg.header)),
+    parentHeader: Buffer.from(JSON.stringify(parent)),
+    metadata: Buffer.from("{}"),
+    content: Buffer.from(JSON.stringify(content)),
+    buffers: [],
+  };
+  return { msg, raw };
+}
+
+const limits = (over: Partial<ReplayLimits> = {}): ReplayLimits => ({ ...DEFAULT_REPLAY_LIMITS, ...over });
+const numbers = (messages: BufferedMessage[]) => messages.map((m) => m.msg.content.n);
+
+describe("ReplayBuffers", () => {
+  it("keeps iopub and the replies to the client's sessions, after what it left, in order; a take ends the buffer", () => {
+    const buffers = new ReplayBuffers(limits());
+    const kernel = new FakeSource("k1");
+    const sessions = new ClientSessions("s1");
+    buffers.keep(kernel, "s1", sessions, { messages: [message("iopub", 0)], undelivered: { messages: 0, bytes: 0 } });
+    kernel.emit(message("iopub", 1, "someone-else")); // iopub is everyone's
+    kernel.emit(message("shell", 2, "someone-else")); // another client's reply
+    kernel.emit(message("shell", 3, "s1"));
+    assert.equal(buffers.take("k1", "other-session"), undefined);
+    const replay = buffers.take("k1", "s1")!;
+    assert.deepEqual(numbers(replay.messages), [0, 1, 3]);
+    assert.equal(replay.sessions, sessions);
+    assert.deepEqual(replay.dropped, { messages: 0, bytes: 0 });
+    assert.equal(replayNotice(replay), undefined, "nothing to tell");
+    assert.equal(kernel.listeners.size, 0, "no longer listening");
+    assert.equal(buffers.take("k1", "s1"), undefined, "taken once");
+    assert.equal(buffers.bytes, 0);
+  });
+
+  it("drops and counts what is over a bound, and the notice says so under the cell that was cut", () => {
+    const buffers = new ReplayBuffers(limits({ maxMessages: 2 }));
+    const kernel = new FakeSource("k1");
+    buffers.keep(kernel, "s1", new ClientSessions("s1"), { messages: [], undelivered: { messages: 5, bytes: 500 } });
+    const cut = [1, 2, 3, 4].map((n) => message("iopub", n));
+    for (const m of cut) kernel.emit(m);
+    const replay = buffers.take("k1", "s1")!;
+    assert.deepEqual(numbers(replay.messages), [1, 2]);
+    assert.equal(replay.dropped.messages, 5 + 2);
+    assert.ok(replay.dropped.bytes > 500);
+    const notice = replayNotice(replay)!;
+    assert.equal(notice.msg.channel, "iopub");
+    assert.equal(notice.msg.header.msg_type, "stream");
+    assert.equal(notice.msg.content.name, "stderr");
+    assert.match(String(notice.msg.content.text), /7 kernel messages .* were not kept/);
+    assert.deepEqual(notice.msg.parent_header, cut[3]!.msg.parent_header);
+    assert.deepEqual(JSON.parse(notice.raw.content.toString()), notice.msg.content, "its bytes say the same");
+  });
+
+  it("bounds bytes per buffer and in all, and buffers per kernel (a new one ends the oldest)", () => {
+    const one = message("iopub", 0, "x", 1000);
+    const size = one.raw.header.byteLength + one.raw.parentHeader.byteLength + one.raw.metadata.byteLength + one.raw.content.byteLength;
+    const buffers = new ReplayBuffers(limits({ maxBytes: size * 3, maxTotalBytes: size * 5, perKernel: 2 }));
+    const kernel = new FakeSource("k1");
+    buffers.keep(kernel, "a", new ClientSessions("a"));
+    buffers.keep(kernel, "b", new ClientSessions("b"));
+    for (let n = 0; n < 5; n++) kernel.emit(message("iopub", n, "x", 1000));
+    // a and b take turns: 2 each, then a third for a fills the process-wide bound (b's third is dropped), then a is full.
+    assert.equal(buffers.bytes, size * 5, "the process-wide bound");
+    const a = buffers.take("k1", "a")!;
+    assert.equal(a.messages.length, 3, "the per-buffer bound");
+    assert.equal(a.dropped.messages, 2);
+    assert.equal(buffers.bytes, size * 2, "a's bytes are given back");
+    buffers.keep(kernel, "c", new ClientSessions("c"));
+    buffers.keep(kernel, "d", new ClientSessions("d")); // a third on k1: b, the oldest, ends
+    assert.equal(buffers.take("k1", "b"), undefined);
+    assert.equal(buffers.bytes, 0);
+    assert.equal(buffers.size, 2);
+    assert.equal(kernel.listeners.size, 2);
+  });
+
+  it("ends a buffer whose client did not come back in time, and one whose kernel ended", () => {
+    const buffers = new ReplayBuffers(limits({ keepMs: 1000 }));
+    const k1 = new FakeSource("k1");
+    const k2 = new FakeSource("k2");
+    buffers.keep(k1, "s", new ClientSessions("s"), undefined, 0);
+    buffers.keep(k2, "s", new ClientSessions("s"), undefined, 500);
+    buffers.tick(() => false, 999);
+    assert.equal(buffers.size, 2);
+    buffers.tick(() => false, 1000);
+    assert.equal(buffers.take("k1", "s"), undefined, "expired");
+    assert.equal(k1.listeners.size, 0);
+    buffers.tick((id) => id === "k2", 1001);
+    assert.equal(buffers.size, 0, "its kernel ended");
+    const dead = new FakeSource("k3");
+    dead.isDead = true;
+    buffers.keep(dead, "s", new ClientSessions("s"));
+    assert.equal(buffers.size, 0, "nothing is kept for a dead kernel");
+  });
+});
