@@ -45,6 +45,8 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
   });
   const clients = new Set<ChannelClient>();
   const replays = new ReplayBuffers(options.replay ?? DEFAULT_REPLAY_LIMITS);
+  /** The newest connection of each user's session on each kernel: an older one still open is stale (half-open). */
+  const bySession = new Map<string, ChannelClient>();
   const ticker = setInterval(() => {
     const now = Date.now();
     for (const client of clients) client.tick(now);
@@ -68,19 +70,28 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
       const kernel = await services.kernels.attach(user, kernelId);
       if (socket.destroyed) return true;
       const sessionId = url.searchParams.get("session_id");
+      const sessionKey = sessionId ? `${user.id}\n${kernel.id}\n${sessionId}` : undefined;
       wss.handleUpgrade(req, socket, head, (ws) => {
+        // A client reconnecting while its old connection still looks open (the network dropped it silently): the
+        // old one is cut, and nothing is kept for it; what it was sent meanwhile is lost with it, as anywhere.
+        if (sessionKey) bySession.get(sessionKey)?.supersede();
         const client = new ChannelClient(ws, kernel, {
           framing: framingForSubprotocol(ws.protocol),
           sessionId,
-          replay: sessionId ? replays.take(kernel.id, sessionId) : undefined,
-          onGone: sessionId ? (sessions, left) => replays.keep(kernel, sessionId, sessions, left) : undefined,
+          replay: sessionId ? replays.take(user.id, kernel.id, sessionId) : undefined,
+          // Only the newest connection of the session leaves a buffer when it goes.
+          onGone: sessionId ? (sessions, left) => bySession.get(sessionKey!) === client && replays.keep(user.id, kernel, sessionId, sessions, left) : undefined,
           user: user.username,
           limits: options.limits ?? DEFAULT_OUTBOUND_LIMITS,
           pingIntervalMs: options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
           transport: socket instanceof net.Socket ? socket : undefined,
         });
         clients.add(client);
-        void client.closed.then(() => clients.delete(client));
+        if (sessionKey) bySession.set(sessionKey, client);
+        void client.closed.then(() => {
+          clients.delete(client);
+          if (sessionKey && bySession.get(sessionKey) === client) bySession.delete(sessionKey);
+        });
       });
     } catch (error) {
       rejectUpgrade(socket, error, `WebSocket ${url.pathname}`);
@@ -91,12 +102,12 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
   /** Stops the timer and closes every client (they reconnect to the next portal process). */
   async function close(): Promise<void> {
     clearInterval(ticker);
+    replays.close(); // nothing is kept from here: the process is going
     const open = [...clients];
     for (const client of open) client.end(CLOSE_GOING_AWAY, "Atrium is restarting");
     // A client that does not finish the closing handshake promptly is cut off: shutdown must not hang.
     await Promise.race([Promise.all(open.map((c) => c.closed)), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     for (const client of clients) client.terminate();
-    replays.clear();
     wss.close();
   }
 

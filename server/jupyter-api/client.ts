@@ -20,7 +20,7 @@ import { createMessage, type ChannelMessage, type KernelMessage, type OutgoingCh
 import { decodeClientFrame, encodeLegacy, encodeV1FromRaw, type WsFraming, type WsPayload } from "@/server/kernels/protocol/websocket";
 import type { RawMessageParts } from "@/server/kernels/protocol/wire";
 import { OutboundQueue, type Frame, type FrameSink, type OutboundLimits } from "./outbound-queue";
-import { replayNotice, type Left, type Replay } from "./replay";
+import { replayNotice, sizeOf, type BufferedMessage, type Left, type Replay } from "./replay";
 import { ClientSessions, isForClient } from "./routing";
 
 /** What a client needs of a kernel (LiveKernel has it; tests pass a fake). */
@@ -54,8 +54,9 @@ export interface ChannelClientOptions {
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TRY_AGAIN_LATER = 1013;
 
-/** Messages kept while a socket closes (a closing handshake lasts at most `ws`'s 30 s); more are only counted. */
-const MAX_LEFT_WHILE_CLOSING = 10_000;
+/** What one closing client leaves for a reconnect (unsent, and what came during the close); more is only counted. */
+const MAX_LEFT_MESSAGES = 20_000;
+const MAX_LEFT_BYTES = 8 * 1024 * 1024;
 
 /** Malformed frames logged per client before the rest are only counted (a broken client must not flood logs). */
 const LOGGED_DROPS = 3;
@@ -77,7 +78,7 @@ export class ChannelClient {
   /** Resolves when the socket has closed and the subscription is gone. */
   readonly closed: Promise<void>;
   private readonly sessions: ClientSessions;
-  private readonly queue: OutboundQueue;
+  private readonly queue: OutboundQueue<BufferedMessage>;
   private readonly unsubscribe: () => void;
   private awaitingPong = false;
   private lastPingAt = Date.now();
@@ -85,8 +86,9 @@ export class ChannelClient {
   private ending = false;
   /** Set when the server ends the connection because the kernel is gone or the portal stops: nothing to keep. */
   private over = false;
-  /** Left for a reconnect: messages that came while the socket was closing, and what the queue gave up on. */
-  private readonly left: Left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
+  /** Left for a reconnect: what the queue never wrote, then what came while the socket was closing (bounded). */
+  private left: Left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
+  private leftBytes = 0;
   /** The session of this client's messages that name none: `?session_id=`, else one of its own. */
   private readonly ownSession: string;
 
@@ -109,8 +111,8 @@ export class ChannelClient {
     this.queue = new OutboundQueue(
       sink,
       options.limits,
-      (queued, frames) => {
-        this.left.undelivered = { messages: frames, bytes: queued };
+      (queued, unsent) => {
+        for (const m of unsent) this.leave(m);
         this.end(CLOSE_TRY_AGAIN_LATER, `client fell behind: ${Math.round(queued / 1048576)} MiB of output waiting; reconnect`);
       },
       (error) => log.debug(`kernel ${kernel.id}: send to ${options.user}'s client failed: ${error.message}`),
@@ -118,10 +120,15 @@ export class ChannelClient {
     // What was kept while this session was away goes first, then what the kernel sends from now on: both in this
     // turn, so nothing falls between them.
     if (options.replay) {
-      for (const { msg, raw } of options.replay.messages) this.queue.push(encodeFor(options.framing, msg, raw));
+      const { messages, droppedAt } = options.replay;
+      // The notice of what was not kept goes where the first gap is: under that cell, before its reply and idle.
       const notice = replayNotice(options.replay);
-      if (notice) this.queue.push(encodeFor(options.framing, notice.msg, notice.raw));
-      log.debug(`kernel ${kernel.id}: replayed ${options.replay.messages.length} messages to ${options.user}'s reconnected client`);
+      messages.forEach((m, i) => {
+        if (notice && i === droppedAt) this.queue.push(encodeFor(options.framing, notice.msg, notice.raw), notice);
+        this.queue.push(encodeFor(options.framing, m.msg, m.raw), m);
+      });
+      if (notice && droppedAt === messages.length) this.queue.push(encodeFor(options.framing, notice.msg, notice.raw), notice);
+      log.debug(`kernel ${kernel.id}: replayed ${messages.length} messages to ${options.user}'s reconnected client`);
     }
     this.unsubscribe = kernel.subscribe(this.onKernelMessage);
     log.debug(`kernel ${kernel.id}: ${options.user}'s client connected (${options.framing} framing)`);
@@ -132,8 +139,19 @@ export class ChannelClient {
       ws.once("close", (code, reason) => {
         log.debug(`kernel ${kernel.id}: ${options.user}'s client closed (${code} ${reason.toString()})`);
         this.unsubscribe();
+        // What the queue never wrote is older than what came while the socket closed: it goes first.
+        const unsent = this.queue.stop();
+        if (unsent.length) {
+          const closing = this.left;
+          this.left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
+          this.leftBytes = 0;
+          for (const m of [...unsent, ...closing.messages]) this.leave(m);
+          const { undelivered } = this.left;
+          undelivered.parent ??= closing.undelivered.parent;
+          undelivered.messages += closing.undelivered.messages;
+          undelivered.bytes += closing.undelivered.bytes;
+        }
         if (!this.over && !kernel.isDead) options.onGone?.(this.sessions, this.left);
-        this.queue.stop();
         if (this.dropped > LOGGED_DROPS) log.warn(`kernel ${kernel.id}: dropped ${this.dropped} malformed frames from ${options.user}'s client`);
         resolve();
       });
@@ -161,33 +179,50 @@ export class ChannelClient {
 
   /** Closes the connection with a code and reason the client can act on. */
   end(code: number, reason: string): void {
-    if (this.ending) return;
-    this.ending = true;
     this.over ||= code === CLOSE_GOING_AWAY;
     // Still listening until the socket has closed, unless it is over: what comes meanwhile is left for a reconnect.
     if (this.over) this.unsubscribe();
-    this.queue.stop();
+    if (this.ending) return;
+    this.ending = true;
+    for (const m of this.queue.stop()) this.leave(m);
     this.ws.close(code, reason);
+  }
+
+  /** Ends this connection for a newer one of the same session (this one is stale: nothing is kept for it). */
+  supersede(): void {
+    this.over = true;
+    this.unsubscribe();
+    this.terminate();
   }
 
   /** Cuts the connection without a closing handshake (unresponsive client, or shutdown deadline). */
   terminate(): void {
     this.ending = true;
     if (this.over) this.unsubscribe();
-    this.queue.stop();
+    for (const m of this.queue.stop()) this.leave(m);
     this.ws.terminate();
   }
 
   private readonly onKernelMessage = (msg: ChannelMessage, raw: RawMessageParts) => {
     if (this.over || !isForClient(msg, this.sessions)) return;
     // Closing (either side began it): it cannot be sent any more, and is left for a reconnect instead.
-    if (this.ending || this.ws.readyState !== this.ws.OPEN) {
-      if (this.left.messages.length < MAX_LEFT_WHILE_CLOSING) this.left.messages.push({ msg, raw });
-      else this.left.undelivered.messages++;
+    if (this.ending || this.ws.readyState !== this.ws.OPEN) return this.leave({ msg, raw });
+    this.queue.push(encodeFor(this.options.framing, msg, raw), { msg, raw });
+  };
+
+  /** Leaves a message for a reconnect, in order; beyond the bounds only counted (with the first one's cell). */
+  private leave(m: BufferedMessage): void {
+    const bytes = sizeOf(m.raw);
+    const { undelivered } = this.left;
+    if (undelivered.messages === 0 && this.left.messages.length < MAX_LEFT_MESSAGES && this.leftBytes + bytes <= MAX_LEFT_BYTES) {
+      this.left.messages.push(m);
+      this.leftBytes += bytes;
       return;
     }
-    this.queue.push(encodeFor(this.options.framing, msg, raw));
-  };
+    undelivered.parent ??= m.msg.parent_header;
+    undelivered.messages++;
+    undelivered.bytes += bytes;
+  }
 
   private onClientFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) {
     if (this.ending) return;

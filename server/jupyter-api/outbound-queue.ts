@@ -6,6 +6,8 @@
 // Frames written in one turn of the event loop leave in one system call when the sink can be corked: a kernel
 // answers an execute with several messages at once (status, reply, output), and a loopback write costs tens of
 // microseconds each, more than encoding the frame.
+// Each frame may carry what it was made from (`origin`, opaque here): stop() gives back those never written, so the
+// caller can keep them for a reconnect.
 // Mechanism only: it knows nothing of kernels or framings, so it is tested with a fake socket.
 
 export type Frame = string | Buffer;
@@ -28,8 +30,9 @@ export interface OutboundLimits {
 
 export const DEFAULT_OUTBOUND_LIMITS: OutboundLimits = { highWaterBytes: 1024 * 1024, maxQueuedBytes: 64 * 1024 * 1024 };
 
-export class OutboundQueue {
+export class OutboundQueue<T = unknown> {
   private readonly frames: Frame[] = [];
+  private readonly origins: (T | undefined)[] = [];
   private head = 0;
   private bytes = 0;
   private stopped = false;
@@ -38,8 +41,8 @@ export class OutboundQueue {
   constructor(
     private readonly sink: FrameSink,
     private readonly limits: OutboundLimits,
-    /** Called once when the client falls hopelessly behind; the queue accepts nothing after that. */
-    private readonly onOverflow: (queuedBytes: number, queuedFrames: number) => void,
+    /** Called once when the client falls hopelessly behind, with the origins never written; nothing is accepted after that. */
+    private readonly onOverflow: (queuedBytes: number, unsent: T[]) => void,
     private readonly onSendError: (error: Error) => void = () => {},
   ) {}
 
@@ -51,29 +54,32 @@ export class OutboundQueue {
     return this.frames.length - this.head;
   }
 
-  push(frame: Frame): void {
+  push(frame: Frame, origin?: T): void {
     if (this.stopped) return;
     if (this.queuedFrames === 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
       this.write(frame);
       return;
     }
     this.frames.push(frame);
+    this.origins.push(origin);
     this.bytes += sizeOf(frame);
     // One frame may always wait (a single large output is already in memory); more than the bound may not.
     if (this.bytes > this.limits.maxQueuedBytes && this.queuedFrames > 1) {
       const queued = this.bytes;
-      const frames = this.queuedFrames;
-      this.stop();
-      this.onOverflow(queued, frames);
+      const unsent = this.stop();
+      this.onOverflow(queued, unsent);
     }
   }
 
-  /** Drops what is queued and accepts nothing more (the client is closing). */
-  stop(): void {
+  /** Drops what is queued and accepts nothing more (the client is closing). Returns the origins never written. */
+  stop(): T[] {
+    const unsent = this.origins.slice(this.head).filter((o): o is T => o !== undefined);
     this.stopped = true;
     this.frames.length = 0;
+    this.origins.length = 0;
     this.head = 0;
     this.bytes = 0;
+    return unsent;
   }
 
   private write(frame: Frame) {
@@ -105,6 +111,7 @@ export class OutboundQueue {
     while (!this.stopped && this.queuedFrames > 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
       const frame = this.frames[this.head]!;
       this.frames[this.head] = "";
+      this.origins[this.head] = undefined;
       this.head++;
       this.bytes -= sizeOf(frame);
       this.write(frame);
@@ -112,6 +119,7 @@ export class OutboundQueue {
     // Compact now and then, so a long-lived queue does not keep a growing array of sent slots.
     if (this.head > 1024 && this.head * 2 > this.frames.length) {
       this.frames.splice(0, this.head);
+      this.origins.splice(0, this.head);
       this.head = 0;
     }
   }

@@ -46,37 +46,41 @@ describe("ReplayBuffers", () => {
     const buffers = new ReplayBuffers(limits());
     const kernel = new FakeSource("k1");
     const sessions = new ClientSessions("s1");
-    buffers.keep(kernel, "s1", sessions, { messages: [message("iopub", 0)], undelivered: { messages: 0, bytes: 0 } });
+    buffers.keep("ana", kernel, "s1", sessions, { messages: [message("iopub", 0)], undelivered: { messages: 0, bytes: 0 } });
     kernel.emit(message("iopub", 1, "someone-else")); // iopub is everyone's
     kernel.emit(message("shell", 2, "someone-else")); // another client's reply
     kernel.emit(message("shell", 3, "s1"));
-    assert.equal(buffers.take("k1", "other-session"), undefined);
-    const replay = buffers.take("k1", "s1")!;
+    assert.equal(buffers.take("ana", "k1", "other-session"), undefined);
+    assert.equal(buffers.take("bob", "k1", "s1"), undefined, "only its user takes it");
+    const replay = buffers.take("ana", "k1", "s1")!;
     assert.deepEqual(numbers(replay.messages), [0, 1, 3]);
     assert.equal(replay.sessions, sessions);
     assert.deepEqual(replay.dropped, { messages: 0, bytes: 0 });
     assert.equal(replayNotice(replay), undefined, "nothing to tell");
     assert.equal(kernel.listeners.size, 0, "no longer listening");
-    assert.equal(buffers.take("k1", "s1"), undefined, "taken once");
+    assert.equal(buffers.take("ana", "k1", "s1"), undefined, "taken once");
     assert.equal(buffers.bytes, 0);
   });
 
   it("drops and counts what is over a bound, and the notice says so under the cell that was cut", () => {
     const buffers = new ReplayBuffers(limits({ maxMessages: 2 }));
     const kernel = new FakeSource("k1");
-    buffers.keep(kernel, "s1", new ClientSessions("s1"), { messages: [], undelivered: { messages: 5, bytes: 500 } });
+    const first = message("iopub", 0);
+    buffers.keep("ana", kernel, "s1", new ClientSessions("s1"), { messages: [first], undelivered: { messages: 5, bytes: 500, parent: first.msg.parent_header } });
     const cut = [1, 2, 3, 4].map((n) => message("iopub", n));
     for (const m of cut) kernel.emit(m);
-    const replay = buffers.take("k1", "s1")!;
-    assert.deepEqual(numbers(replay.messages), [1, 2]);
-    assert.equal(replay.dropped.messages, 5 + 2);
+    const replay = buffers.take("ana", "k1", "s1")!;
+    assert.deepEqual(numbers(replay.messages), [0, 1]);
+    assert.equal(replay.dropped.messages, 5 + 3);
     assert.ok(replay.dropped.bytes > 500);
+    assert.equal(replay.droppedAt, 1, "the first gap: right after what the client left, before what came next");
+    assert.deepEqual(replay.droppedParent, first.msg.parent_header, "the cell of the first message not kept");
     const notice = replayNotice(replay)!;
     assert.equal(notice.msg.channel, "iopub");
     assert.equal(notice.msg.header.msg_type, "stream");
     assert.equal(notice.msg.content.name, "stderr");
-    assert.match(String(notice.msg.content.text), /7 kernel messages .* were not kept/);
-    assert.deepEqual(notice.msg.parent_header, cut[3]!.msg.parent_header);
+    assert.match(String(notice.msg.content.text), /8 kernel messages .* were not kept/);
+    assert.deepEqual(notice.msg.parent_header, first.msg.parent_header);
     assert.deepEqual(JSON.parse(notice.raw.content.toString()), notice.msg.content, "its bytes say the same");
   });
 
@@ -85,18 +89,18 @@ describe("ReplayBuffers", () => {
     const size = one.raw.header.byteLength + one.raw.parentHeader.byteLength + one.raw.metadata.byteLength + one.raw.content.byteLength;
     const buffers = new ReplayBuffers(limits({ maxBytes: size * 3, maxTotalBytes: size * 5, perKernel: 2 }));
     const kernel = new FakeSource("k1");
-    buffers.keep(kernel, "a", new ClientSessions("a"));
-    buffers.keep(kernel, "b", new ClientSessions("b"));
+    buffers.keep("ana", kernel, "a", new ClientSessions("a"));
+    buffers.keep("ana", kernel, "b", new ClientSessions("b"));
     for (let n = 0; n < 5; n++) kernel.emit(message("iopub", n, "x", 1000));
     // a and b take turns: 2 each, then a third for a fills the process-wide bound (b's third is dropped), then a is full.
     assert.equal(buffers.bytes, size * 5, "the process-wide bound");
-    const a = buffers.take("k1", "a")!;
+    const a = buffers.take("ana", "k1", "a")!;
     assert.equal(a.messages.length, 3, "the per-buffer bound");
     assert.equal(a.dropped.messages, 2);
     assert.equal(buffers.bytes, size * 2, "a's bytes are given back");
-    buffers.keep(kernel, "c", new ClientSessions("c"));
-    buffers.keep(kernel, "d", new ClientSessions("d")); // a third on k1: b, the oldest, ends
-    assert.equal(buffers.take("k1", "b"), undefined);
+    buffers.keep("ana", kernel, "c", new ClientSessions("c"));
+    buffers.keep("ana", kernel, "d", new ClientSessions("d")); // a third on k1: b, the oldest, ends
+    assert.equal(buffers.take("ana", "k1", "b"), undefined);
     assert.equal(buffers.bytes, 0);
     assert.equal(buffers.size, 2);
     assert.equal(kernel.listeners.size, 2);
@@ -106,18 +110,24 @@ describe("ReplayBuffers", () => {
     const buffers = new ReplayBuffers(limits({ keepMs: 1000 }));
     const k1 = new FakeSource("k1");
     const k2 = new FakeSource("k2");
-    buffers.keep(k1, "s", new ClientSessions("s"), undefined, 0);
-    buffers.keep(k2, "s", new ClientSessions("s"), undefined, 500);
+    buffers.keep("ana", k1, "s", new ClientSessions("s"), undefined, 0);
+    buffers.keep("ana", k2, "s", new ClientSessions("s"), undefined, 500);
     buffers.tick(() => false, 999);
     assert.equal(buffers.size, 2);
     buffers.tick(() => false, 1000);
-    assert.equal(buffers.take("k1", "s"), undefined, "expired");
+    assert.equal(buffers.take("ana", "k1", "s"), undefined, "expired");
     assert.equal(k1.listeners.size, 0);
     buffers.tick((id) => id === "k2", 1001);
     assert.equal(buffers.size, 0, "its kernel ended");
     const dead = new FakeSource("k3");
     dead.isDead = true;
-    buffers.keep(dead, "s", new ClientSessions("s"));
+    buffers.keep("ana", dead, "s", new ClientSessions("s"));
     assert.equal(buffers.size, 0, "nothing is kept for a dead kernel");
+    buffers.keep("ana", k1, "s", new ClientSessions("s"));
+    buffers.close();
+    assert.equal(buffers.size, 0);
+    assert.equal(k1.listeners.size, 0);
+    buffers.keep("ana", k1, "s", new ClientSessions("s"));
+    assert.equal(buffers.size, 0, "nothing is kept once closed (the portal is stopping)");
   });
 });

@@ -2,7 +2,7 @@
 // the same `?session_id=` reconnects (JupyterLab reconnects that way after a network blip, a laptop waking, a proxy
 // timeout). Jupyter Server does the same with an unbounded buffer; here every buffer is bounded (bytes, messages,
 // time, per kernel, in all), and what a bound made it drop is counted, so the reconnected client is told what was
-// not kept instead of missing it silently.
+// not kept instead of missing it silently. A buffer is the user's: keyed by user, kernel and session.
 // A buffer lives in this portal process: a client that reconnects to another replica, or after a portal restart,
 // gets only what comes from then on.
 import { randomUUID } from "node:crypto";
@@ -43,10 +43,13 @@ export interface BufferedMessage {
   raw: RawMessageParts;
 }
 
-/** What a client that went away left: what came while its socket closed, and what was never written to it. */
+/**
+ * What a client that went away left: what was never written to it and what came while its socket closed, in order;
+ * beyond its bounds only counted (`undelivered`, which came after `messages`; `parent`: the first one's cell).
+ */
 export interface Left {
   messages: BufferedMessage[];
-  undelivered: { messages: number; bytes: number };
+  undelivered: { messages: number; bytes: number; parent?: KernelMessage["parent_header"] };
 }
 
 /** What a reconnecting client gets: the messages kept for it, its sessions, and what was not kept. */
@@ -54,7 +57,8 @@ export interface Replay {
   messages: BufferedMessage[];
   sessions: ClientSessions;
   dropped: { messages: number; bytes: number };
-  /** The parent of the last message dropped (the cell whose output was cut), or undefined. */
+  /** Where the first message not kept would have been among `messages`, and its parent (the cell that was cut). */
+  droppedAt: number | undefined;
   droppedParent: KernelMessage["parent_header"] | undefined;
 }
 
@@ -65,60 +69,68 @@ interface Buffer_ extends Replay {
   unsubscribe: () => void;
 }
 
-const sizeOf = (raw: RawMessageParts) =>
+/** A message's size as counted against the bounds: its bytes on the wire. */
+export const sizeOf = (raw: RawMessageParts) =>
   raw.header.byteLength + raw.parentHeader.byteLength + raw.metadata.byteLength + raw.content.byteLength + raw.buffers.reduce((n, b) => n + b.byteLength, 0);
 
 export class ReplayBuffers {
   private readonly buffers = new Map<string, Buffer_>();
   private totalBytes = 0;
+  private closed = false;
 
   constructor(private readonly limits: ReplayLimits = DEFAULT_REPLAY_LIMITS) {}
 
   /**
-   * Starts keeping what `kernel` sends to a client of `session` that just went away (`sessions`: every session that
-   * client used, so replies to its earlier requests are kept too), after what it `left`. Call it in the same turn as
-   * the client's unsubscribe, so no message falls between them.
+   * Starts keeping what `kernel` sends to `user`'s client of `session` that just went away (`sessions`: every session
+   * that client used, so replies to its earlier requests are kept too), after what it `left`. Call it in the same
+   * turn as the client's unsubscribe, so no message falls between them. Only the same user can take it.
    */
-  keep(kernel: ReplaySource, session: string, sessions: ClientSessions, left: Left = NOTHING_LEFT, now = Date.now()): void {
-    if (kernel.isDead || this.limits.keepMs <= 0) return;
-    this.end(key(kernel.id, session));
+  keep(user: string, kernel: ReplaySource, session: string, sessions: ClientSessions, left: Left = NOTHING_LEFT, now = Date.now()): void {
+    if (this.closed || kernel.isDead || this.limits.keepMs <= 0) return;
+    this.end(key(user, kernel.id, session));
     const ofKernel = [...this.buffers.entries()].filter(([, b]) => b.kernelId === kernel.id);
     for (const [k] of ofKernel.slice(0, Math.max(0, ofKernel.length - this.limits.perKernel + 1))) this.end(k);
     const buffer: Buffer_ = {
       kernelId: kernel.id,
       messages: [],
       sessions,
-      dropped: { ...left.undelivered },
+      dropped: { messages: 0, bytes: 0 },
+      droppedAt: undefined,
       droppedParent: undefined,
       bytes: 0,
       expiresAt: now + this.limits.keepMs,
       unsubscribe: () => {},
     };
+    const drop = (count: number, bytes: number, parent: KernelMessage["parent_header"] | undefined) => {
+      if (buffer.droppedAt === undefined) {
+        buffer.droppedAt = buffer.messages.length;
+        buffer.droppedParent = parent;
+      }
+      buffer.dropped.messages += count;
+      buffer.dropped.bytes += bytes;
+    };
     const add = (msg: ChannelMessage, raw: RawMessageParts) => {
       const bytes = sizeOf(raw);
       const full = buffer.messages.length >= this.limits.maxMessages || buffer.bytes + bytes > this.limits.maxBytes || this.totalBytes + bytes > this.limits.maxTotalBytes;
-      if (full) {
-        buffer.dropped.messages++;
-        buffer.dropped.bytes += bytes;
-        buffer.droppedParent = msg.parent_header;
-        return;
-      }
+      if (full) return drop(1, bytes, msg.parent_header);
       buffer.messages.push({ msg, raw });
       buffer.bytes += bytes;
       this.totalBytes += bytes;
     };
     for (const { msg, raw } of left.messages) add(msg, raw);
+    if (left.undelivered.messages) drop(left.undelivered.messages, left.undelivered.bytes, left.undelivered.parent);
     buffer.unsubscribe = kernel.subscribe((msg, raw) => isForClient(msg, sessions) && add(msg, raw), { countsAsClient: false });
-    this.buffers.set(key(kernel.id, session), buffer);
+    this.buffers.set(key(user, kernel.id, session), buffer);
   }
 
-  /** The replay for a client reconnecting with `session`, which stops the buffer; undefined if none is kept. */
-  take(kernelId: string, session: string): Replay | undefined {
-    const k = key(kernelId, session);
+  /** The replay for `user`'s client reconnecting with `session`, which stops the buffer; undefined if none is kept. */
+  take(user: string, kernelId: string, session: string): Replay | undefined {
+    const k = key(user, kernelId, session);
     const buffer = this.buffers.get(k);
     if (!buffer) return undefined;
     this.end(k);
-    return { messages: buffer.messages, sessions: buffer.sessions, dropped: buffer.dropped, droppedParent: buffer.droppedParent };
+    const { messages, sessions, dropped, droppedAt, droppedParent } = buffer;
+    return { messages, sessions, dropped, droppedAt, droppedParent };
   }
 
   /** Ends buffers whose client did not come back in time, and those of kernels that ended. */
@@ -126,8 +138,9 @@ export class ReplayBuffers {
     for (const [k, buffer] of this.buffers) if (now >= buffer.expiresAt || isDead(buffer.kernelId)) this.end(k);
   }
 
-  /** Ends every buffer (the portal is stopping). */
-  clear(): void {
+  /** Ends every buffer, and keeps none from now on (the portal is stopping). */
+  close(): void {
+    this.closed = true;
     for (const k of [...this.buffers.keys()]) this.end(k);
   }
 
@@ -148,7 +161,7 @@ export class ReplayBuffers {
   }
 }
 
-const key = (kernelId: string, session: string) => `${kernelId}\n${session}`;
+const key = (user: string, kernelId: string, session: string) => `${user}\n${kernelId}\n${session}`;
 const NOTHING_LEFT: Left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
 
 /**
