@@ -18,7 +18,7 @@ import { framingForSubprotocol, selectSubprotocol } from "@/server/kernels/proto
 import { ChannelClient, CLOSE_GOING_AWAY } from "./client";
 import { rejectUpgrade, sameOrigin } from "./http";
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits } from "./outbound-queue";
-import { DEFAULT_REPLAY_LIMITS, ReplayBuffers, type ReplayLimits } from "./replay";
+import { DEFAULT_REPLAY_LIMITS, ReplayBuffers, replayOfLeft, type ReplayLimits } from "./replay";
 import { channelsKernelId } from "./routes";
 
 export interface ChannelsOptions {
@@ -73,12 +73,12 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
       const sessionKey = sessionId ? `${user.id}\n${kernel.id}\n${sessionId}` : undefined;
       wss.handleUpgrade(req, socket, head, (ws) => {
         // A client reconnecting while its old connection still looks open (the network dropped it silently): the
-        // old one is cut, and nothing is kept for it; what it was sent meanwhile is lost with it, as anywhere.
-        if (sessionKey) bySession.get(sessionKey)?.supersede();
+        // old one is cut, and what it was never sent comes first here. What was written to it is lost with it.
+        const stale = sessionKey ? bySession.get(sessionKey)?.supersede() : undefined;
         const client = new ChannelClient(ws, kernel, {
           framing: framingForSubprotocol(ws.protocol),
           sessionId,
-          replay: sessionId ? replays.take(user.id, kernel.id, sessionId) : undefined,
+          replay: sessionId ? (replays.take(user.id, kernel.id, sessionId) ?? (stale && replayOfLeft(stale.sessions, stale.left))) : undefined,
           // Only the newest connection of the session leaves a buffer when it goes.
           onGone: sessionId ? (sessions, left) => bySession.get(sessionKey!) === client && replays.keep(user.id, kernel, sessionId, sessions, left) : undefined,
           user: user.username,

@@ -250,13 +250,36 @@ describe("ChannelClient", () => {
     await r.server.closed;
   });
 
-  it("a connection superseded by a newer one of its session is cut, and leaves nothing", async () => {
-    let gone = 0;
-    const r = await rig({ sessionId: "s1", onGone: () => void gone++ });
-    r.server.supersede();
-    await r.closed;
+  it("a client that closes while output waits for it: what it read, then what is left, then what is counted, make up all", async () => {
+    const gone: Left[] = [];
+    const r = await rig({ highWaterBytes: 64 * 1024, onGone: (_sessions, left) => void gone.push(left) });
+    r.tcp.pause();
+    const chunk = "x".repeat(100 * 1024);
+    for (let n = 0; n < 150; n++) r.kernel.emit("iopub", "stream", { n, text: chunk });
+    r.client.close(1000);
+    for (let i = 0; i < 200 && r.serverWs.readyState === WebSocket.OPEN; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    r.tcp.resume(); // the socket's earlier writes complete now, while it is closing: nothing more may be written
     await r.server.closed;
-    assert.equal(gone, 0);
+    await r.closed;
+    const left = gone[0]!.messages.map((m) => Number(m.msg.content.n));
+    const got = r.received.map((m) => Number(m.content.n));
+    assert.deepEqual([...got, ...left], Array.from({ length: got.length + left.length }, (_, n) => n), "no gap between what it read and what is left");
+    assert.equal(got.length + left.length + gone[0]!.undelivered.messages, 150);
+  });
+
+  it("a connection superseded by a newer one of its session is cut, and hands over its sessions and what it was never sent", async () => {
+    let gone = 0;
+    const r = await rig({ sessionId: "s1", highWaterBytes: 64 * 1024, onGone: () => void gone++ });
+    r.tcp.pause(); // half-open: nothing it is sent is read
+    const chunk = "x".repeat(100 * 1024);
+    for (let n = 0; n < 60; n++) r.kernel.emit("iopub", "stream", { n, text: chunk });
+    const { sessions, left } = r.server.supersede();
+    assert.ok(sessions.has("s1"));
+    const handed = left.messages.map((m) => Number(m.msg.content.n));
+    assert.ok(handed.length > 0 && handed.at(-1) === 59, `the queued ones are handed over (${handed.join(",")})`);
+    r.tcp.resume();
+    await r.server.closed;
+    assert.equal(gone, 0, "nothing kept for the stale one itself");
     assert.equal(r.kernel.subscribers, 0);
   });
 

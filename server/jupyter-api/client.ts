@@ -105,6 +105,9 @@ export class ChannelClient {
       get bufferedAmount() {
         return ws.bufferedAmount;
       },
+      get open() {
+        return ws.readyState === ws.OPEN;
+      },
       send: (frame, callback) => ws.send(frame, callback),
       ...(transport && { cork: () => transport.cork(), uncork: () => transport.uncork() }),
     };
@@ -188,11 +191,15 @@ export class ChannelClient {
     this.ws.close(code, reason);
   }
 
-  /** Ends this connection for a newer one of the same session (this one is stale: nothing is kept for it). */
-  supersede(): void {
+  /**
+   * Ends this connection for a newer one of the same session (this one is stale, e.g. half-open): returns its sessions
+   * and what it was never sent, for the newer one to get first.
+   */
+  supersede(): { sessions: ClientSessions; left: Left } {
     this.over = true;
     this.unsubscribe();
     this.terminate();
+    return { sessions: this.sessions, left: this.left };
   }
 
   /** Cuts the connection without a closing handshake (unresponsive client, or shutdown deadline). */

@@ -6,6 +6,7 @@ import { OutboundQueue, type Frame, type FrameSink } from "./outbound-queue";
 /** A socket whose writes complete only when the test says so. */
 class FakeSink implements FrameSink {
   bufferedAmount = 0;
+  open = true;
   readonly written: Frame[] = [];
   private readonly pending: { size: number; done: (error?: Error) => void }[] = [];
   send(frame: Frame, done: (error?: Error) => void) {
@@ -25,6 +26,21 @@ class FakeSink implements FrameSink {
 }
 
 describe("OutboundQueue", () => {
+  it("writes nothing once the socket is closing, and stop() gives back what was never written, in order", () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue<number>(sink, { highWaterBytes: 10, maxQueuedBytes: 1_000_000 }, () => assert.fail("no overflow"));
+    for (let n = 0; n < 2000; n++) queue.push(`frame ${n}`, n);
+    // Drain past the compaction point (1024 written), then the socket starts closing mid-drain.
+    for (let i = 0; i < 1500; i++) sink.flushOne();
+    sink.open = false;
+    while (sink.flushOne());
+    const written = sink.written.length;
+    assert.ok(written > 1024 && written < 2000, `${written} written`);
+    queue.push("after the close began", 2000);
+    assert.equal(sink.written.length, written, "nothing written while closing");
+    assert.deepEqual(queue.stop(), Array.from({ length: 2001 - written }, (_, i) => written + i), "the origins never written, in order");
+  });
+
   it("writes straight through under the high-water mark, queues above it, and drains in order", () => {
     const sink = new FakeSink();
     const queue = new OutboundQueue(sink, { highWaterBytes: 10, maxQueuedBytes: 100 }, () => assert.fail("no overflow"));

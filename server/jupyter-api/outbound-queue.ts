@@ -15,6 +15,8 @@ export type Frame = string | Buffer;
 /** The part of a `ws` WebSocket this queue uses. */
 export interface FrameSink {
   readonly bufferedAmount: number;
+  /** False once the socket is closing: nothing more is written, and what waits stays queued (stop() gives it back). */
+  readonly open?: boolean;
   send(frame: Frame, callback: (error?: Error) => void): void;
   /** Optional: hold writes back until uncork(), so several frames go out in one system call. */
   cork?(): void;
@@ -56,7 +58,7 @@ export class OutboundQueue<T = unknown> {
 
   push(frame: Frame, origin?: T): void {
     if (this.stopped) return;
-    if (this.queuedFrames === 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
+    if (this.queuedFrames === 0 && this.sink.open !== false && this.sink.bufferedAmount < this.limits.highWaterBytes) {
       this.write(frame);
       return;
     }
@@ -108,7 +110,7 @@ export class OutboundQueue<T = unknown> {
 
   /** Feeds queued frames to the socket until its buffer reaches the high-water mark again. */
   private drain() {
-    while (!this.stopped && this.queuedFrames > 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
+    while (!this.stopped && this.sink.open !== false && this.queuedFrames > 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
       const frame = this.frames[this.head]!;
       this.frames[this.head] = "";
       this.origins[this.head] = undefined;

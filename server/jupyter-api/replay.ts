@@ -164,6 +164,18 @@ export class ReplayBuffers {
 const key = (user: string, kernelId: string, session: string) => `${user}\n${kernelId}\n${session}`;
 const NOTHING_LEFT: Left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
 
+/** A replay of what a stale connection of the session was never sent (it was superseded, not closed). */
+export function replayOfLeft(sessions: ClientSessions, left: Left): Replay {
+  const dropped = left.undelivered.messages > 0;
+  return {
+    messages: left.messages,
+    sessions,
+    dropped: { messages: left.undelivered.messages, bytes: left.undelivered.bytes },
+    droppedAt: dropped ? left.messages.length : undefined,
+    droppedParent: dropped ? left.undelivered.parent : undefined,
+  };
+}
+
 /**
  * The iopub message that tells a reconnected client what was not kept for it: stderr text under the cell whose
  * output was cut (its parent), so a notebook shows it in that cell.
