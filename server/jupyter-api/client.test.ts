@@ -267,6 +267,22 @@ describe("ChannelClient", () => {
     assert.equal(got.length + left.length + gone[0]!.undelivered.messages, 150);
   });
 
+  it("a client cut off by the ping deadline while closing leaves the older queued output before what came during the close", async () => {
+    const gone: Left[] = [];
+    const r = await rig({ highWaterBytes: 64 * 1024, onGone: (_sessions, left) => void gone.push(left) });
+    r.tcp.pause();
+    const chunk = "x".repeat(100 * 1024);
+    for (let n = 0; n < 60; n++) r.kernel.emit("iopub", "stream", { n, text: chunk });
+    r.client.close(1000); // its close never completes: it reads nothing more
+    for (let i = 0; i < 200 && r.serverWs.readyState === WebSocket.OPEN; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let n = 60; n < 63; n++) r.kernel.emit("iopub", "stream", { n, text: "late" });
+    r.server.terminate(); // as the ping deadline does
+    await r.server.closed;
+    const left = gone[0]!.messages.map((m) => Number(m.msg.content.n));
+    assert.deepEqual(left.slice(-3), [60, 61, 62], "what came during the close is the newest");
+    assert.deepEqual(left, Array.from({ length: left.length }, (_, i) => left[0]! + i), `in order, with no gap (${left.join(",")})`);    r.client.terminate();
+  });
+
   it("a connection superseded by a newer one of its session is cut, and hands over its sessions and what it was never sent", async () => {
     let gone = 0;
     const r = await rig({ sessionId: "s1", highWaterBytes: 64 * 1024, onGone: () => void gone++ });

@@ -115,7 +115,7 @@ export class ChannelClient {
       sink,
       options.limits,
       (queued, unsent) => {
-        for (const m of unsent) this.leave(m);
+        this.leaveFirst(unsent);
         this.end(CLOSE_TRY_AGAIN_LATER, `client fell behind: ${Math.round(queued / 1048576)} MiB of output waiting; reconnect`);
       },
       (error) => log.debug(`kernel ${kernel.id}: send to ${options.user}'s client failed: ${error.message}`),
@@ -142,18 +142,8 @@ export class ChannelClient {
       ws.once("close", (code, reason) => {
         log.debug(`kernel ${kernel.id}: ${options.user}'s client closed (${code} ${reason.toString()})`);
         this.unsubscribe();
-        // What the queue never wrote is older than what came while the socket closed: it goes first.
-        const unsent = this.queue.stop();
-        if (unsent.length) {
-          const closing = this.left;
-          this.left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
-          this.leftBytes = 0;
-          for (const m of [...unsent, ...closing.messages]) this.leave(m);
-          const { undelivered } = this.left;
-          undelivered.parent ??= closing.undelivered.parent;
-          undelivered.messages += closing.undelivered.messages;
-          undelivered.bytes += closing.undelivered.bytes;
-        }
+        // Writes that failed as the connection broke are the oldest; then what the queue never wrote.
+        this.leaveFirst([...this.queue.takeFailed(), ...this.queue.stop()]);
         if (!this.over && !kernel.isDead) options.onGone?.(this.sessions, this.left);
         if (this.dropped > LOGGED_DROPS) log.warn(`kernel ${kernel.id}: dropped ${this.dropped} malformed frames from ${options.user}'s client`);
         resolve();
@@ -187,7 +177,7 @@ export class ChannelClient {
     if (this.over) this.unsubscribe();
     if (this.ending) return;
     this.ending = true;
-    for (const m of this.queue.stop()) this.leave(m);
+    this.leaveFirst(this.queue.stop());
     this.ws.close(code, reason);
   }
 
@@ -206,7 +196,7 @@ export class ChannelClient {
   terminate(): void {
     this.ending = true;
     if (this.over) this.unsubscribe();
-    for (const m of this.queue.stop()) this.leave(m);
+    this.leaveFirst(this.queue.stop());
     this.ws.terminate();
   }
 
@@ -216,6 +206,19 @@ export class ChannelClient {
     if (this.ending || this.ws.readyState !== this.ws.OPEN) return this.leave({ msg, raw });
     this.queue.push(encodeFor(this.options.framing, msg, raw), { msg, raw });
   };
+
+  /** Leaves messages older than any left so far (what the queue gave back): they go first, under the same bounds. */
+  private leaveFirst(older: BufferedMessage[]): void {
+    if (older.length === 0) return;
+    const newer = this.left;
+    this.left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
+    this.leftBytes = 0;
+    for (const m of [...older, ...newer.messages]) this.leave(m);
+    const { undelivered } = this.left;
+    undelivered.parent ??= newer.undelivered.parent;
+    undelivered.messages += newer.undelivered.messages;
+    undelivered.bytes += newer.undelivered.bytes;
+  }
 
   /** Leaves a message for a reconnect, in order; beyond the bounds only counted (with the first one's cell). */
   private leave(m: BufferedMessage): void {

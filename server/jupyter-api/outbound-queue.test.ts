@@ -15,6 +15,11 @@ class FakeSink implements FrameSink {
     this.written.push(frame);
     this.pending.push({ size, done });
   }
+  /** The connection breaks: every pending write fails. */
+  failAll() {
+    for (const write of this.pending.splice(0)) write.done(new Error("socket destroyed"));
+    this.bufferedAmount = 0;
+  }
   /** The network takes the oldest write. */
   flushOne() {
     const write = this.pending.shift();
@@ -26,6 +31,17 @@ class FakeSink implements FrameSink {
 }
 
 describe("OutboundQueue", () => {
+  it("gives back the origins of writes that failed, oldest first, before what was never written", () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue<number>(sink, { highWaterBytes: 20, maxQueuedBytes: 1_000_000 }, () => assert.fail("no overflow"));
+    for (let n = 0; n < 10; n++) queue.push(`frame ${n}`, n); // 7 bytes each: 3 written, 7 queued
+    sink.flushOne(); // frame 0 reached the OS
+    sink.open = false;
+    sink.failAll(); // frames 1 and 2, and the one the drain wrote meanwhile, were not taken
+    assert.deepEqual([...queue.takeFailed(), ...queue.stop()], [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(queue.takeFailed(), [], "taken once");
+  });
+
   it("writes nothing once the socket is closing, and stop() gives back what was never written, in order", () => {
     const sink = new FakeSink();
     const queue = new OutboundQueue<number>(sink, { highWaterBytes: 10, maxQueuedBytes: 1_000_000 }, () => assert.fail("no overflow"));

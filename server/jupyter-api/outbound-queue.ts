@@ -6,8 +6,9 @@
 // Frames written in one turn of the event loop leave in one system call when the sink can be corked: a kernel
 // answers an execute with several messages at once (status, reply, output), and a loopback write costs tens of
 // microseconds each, more than encoding the frame.
-// Each frame may carry what it was made from (`origin`, opaque here): stop() gives back those never written, so the
-// caller can keep them for a reconnect.
+// Each frame may carry what it was made from (`origin`, opaque here): stop() gives back those never written, and
+// takeFailed() those whose write failed (the connection broke before the OS took them), so the caller can keep
+// them for a reconnect.
 // Mechanism only: it knows nothing of kernels or framings, so it is tested with a fake socket.
 
 export type Frame = string | Buffer;
@@ -35,6 +36,8 @@ export const DEFAULT_OUTBOUND_LIMITS: OutboundLimits = { highWaterBytes: 1024 * 
 export class OutboundQueue<T = unknown> {
   private readonly frames: Frame[] = [];
   private readonly origins: (T | undefined)[] = [];
+  /** Origins of writes that failed, in write order. */
+  private readonly failed: T[] = [];
   private head = 0;
   private bytes = 0;
   private stopped = false;
@@ -59,7 +62,7 @@ export class OutboundQueue<T = unknown> {
   push(frame: Frame, origin?: T): void {
     if (this.stopped) return;
     if (this.queuedFrames === 0 && this.sink.open !== false && this.sink.bufferedAmount < this.limits.highWaterBytes) {
-      this.write(frame);
+      this.write(frame, origin);
       return;
     }
     this.frames.push(frame);
@@ -84,10 +87,16 @@ export class OutboundQueue<T = unknown> {
     return unsent;
   }
 
-  private write(frame: Frame) {
+  /** Origins of the writes that failed since the last call, oldest first (older than anything still queued). */
+  takeFailed(): T[] {
+    return this.failed.splice(0);
+  }
+
+  private write(frame: Frame, origin: T | undefined) {
     this.corkForThisTurn();
     this.sink.send(frame, (error) => {
       if (error) {
+        if (origin !== undefined) this.failed.push(origin);
         if (!this.stopped) this.onSendError(error);
         return;
       }
@@ -112,11 +121,12 @@ export class OutboundQueue<T = unknown> {
   private drain() {
     while (!this.stopped && this.sink.open !== false && this.queuedFrames > 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
       const frame = this.frames[this.head]!;
+      const origin = this.origins[this.head];
       this.frames[this.head] = "";
       this.origins[this.head] = undefined;
       this.head++;
       this.bytes -= sizeOf(frame);
-      this.write(frame);
+      this.write(frame, origin);
     }
     // Compact now and then, so a long-lived queue does not keep a growing array of sent slots.
     if (this.head > 1024 && this.head * 2 > this.frames.length) {
