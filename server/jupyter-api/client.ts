@@ -16,9 +16,9 @@ import { randomUUID } from "node:crypto";
 import type { WebSocket } from "ws";
 import { log } from "@/server/log";
 import type { KernelListener } from "@/server/kernels/live-kernel";
-import { createMessage, type ChannelMessage, type KernelMessage, type OutgoingChannel } from "@/server/kernels/protocol/messages";
+import type { ChannelMessage, KernelMessage, OutgoingChannel } from "@/server/kernels/protocol/messages";
 import { decodeClientFrame, encodeLegacy, encodeV1FromRaw, type WsFraming, type WsPayload } from "@/server/kernels/protocol/websocket";
-import type { RawMessageParts } from "@/server/kernels/protocol/wire";
+import { portalIopubMessage, type RawMessageParts } from "@/server/kernels/protocol/wire";
 import { OutboundQueue, type Frame, type FrameSink, type OutboundLimits } from "./outbound-queue";
 import { replayNotice, sizeOf, type BufferedMessage, type Left, type Replay } from "./replay";
 import { ClientSessions, isForClient } from "./routing";
@@ -260,16 +260,7 @@ export class ChannelClient {
 
   /** Like Jupyter Server when a kernel is gone for good: an iopub status "dead" before the socket closes. */
   private sendDeadStatus() {
-    const msg = createMessage({ msgType: "status", session: "atrium", username: "atrium", content: { execution_state: "dead" }, channel: "iopub" });
-    const channelMessage = { ...msg, channel: "iopub" } as ChannelMessage;
-    const raw: RawMessageParts = {
-      identities: [],
-      header: Buffer.from(JSON.stringify(msg.header)),
-      parentHeader: Buffer.from("{}"),
-      metadata: Buffer.from("{}"),
-      content: Buffer.from(JSON.stringify(msg.content)),
-      buffers: [],
-    };
-    this.queue.push(encodeFor(this.options.framing, channelMessage, raw));
+    const { msg, raw } = portalIopubMessage({ msgType: "status", session: "atrium", content: { execution_state: "dead" } });
+    this.queue.push(encodeFor(this.options.framing, msg, raw));
   }
 }

@@ -5,10 +5,9 @@
 // not kept instead of missing it silently. A buffer is the user's: keyed by user, kernel and session.
 // A buffer lives in this portal process: a client that reconnects to another replica, or after a portal restart,
 // gets only what comes from then on.
-import { randomUUID } from "node:crypto";
 import type { KernelListener } from "@/server/kernels/live-kernel";
 import type { ChannelMessage, KernelMessage } from "@/server/kernels/protocol/messages";
-import type { RawMessageParts } from "@/server/kernels/protocol/wire";
+import { portalIopubMessage, type RawMessageParts } from "@/server/kernels/protocol/wire";
 import { ClientSessions, isForClient } from "./routing";
 
 export interface ReplayLimits {
@@ -186,17 +185,5 @@ export function replayNotice(replay: Replay): BufferedMessage | undefined {
   const text =
     `[Atrium] While this client was disconnected, ${replay.dropped.messages} kernel messages (${mb} MB) were more than ` +
     `the portal keeps for a client that reconnects, and were not kept. Run the cell again to see all of its output.\n`;
-  const header = { msg_id: randomUUID(), msg_type: "stream", session: "atrium", username: "atrium", date: new Date().toISOString(), version: "5.3" };
-  const parent = replay.droppedParent ?? {};
-  const content = { name: "stderr", text };
-  const msg = { header, parent_header: parent, metadata: {}, content, buffers: [], channel: "iopub" } as unknown as ChannelMessage;
-  const raw: RawMessageParts = {
-    identities: [],
-    header: Buffer.from(JSON.stringify(header)),
-    parentHeader: Buffer.from(JSON.stringify(parent)),
-    metadata: Buffer.from("{}"),
-    content: Buffer.from(JSON.stringify(content)),
-    buffers: [],
-  };
-  return { msg, raw };
+  return portalIopubMessage({ msgType: "stream", session: "atrium", content: { name: "stderr", text }, parentHeader: replay.droppedParent ?? {} });
 }

@@ -2,8 +2,7 @@
 // every client, the execution state from iopub, and death detection (process exit and heartbeat). Clients
 // (WebSocket bridges, the output recorder) subscribe; the kernel's messages reach each of them once.
 import type { ChannelMessage, KernelMessage, OutgoingChannel } from "./protocol/messages";
-import { createMessage } from "./protocol/messages";
-import type { RawMessageParts } from "./protocol/wire";
+import { portalIopubMessage, type RawMessageParts } from "./protocol/wire";
 import { KernelConnection, type KernelLogger } from "./connection";
 import type { DeadStatus, KernelProcess } from "./launchers/base";
 
@@ -162,17 +161,8 @@ export class LiveKernel {
   /** Tells clients the kernel is restarting, the way Jupyter Server does (an iopub status message). */
   announce(state: ExecutionState) {
     this.setState(state);
-    const msg = createMessage({ msgType: "status", session: this.connection.session, username: "atrium", content: { execution_state: state }, channel: "iopub" });
-    const channelMessage = { ...msg, channel: "iopub" } as ChannelMessage;
-    const raw: RawMessageParts = {
-      identities: [],
-      header: Buffer.from(JSON.stringify(msg.header)),
-      parentHeader: Buffer.from("{}"),
-      metadata: Buffer.from("{}"),
-      content: Buffer.from(JSON.stringify(msg.content)),
-      buffers: [],
-    };
-    for (const listener of this.listeners) listener(channelMessage, raw);
+    const { msg, raw } = portalIopubMessage({ msgType: "status", session: this.connection.session, content: { execution_state: state } });
+    for (const listener of this.listeners) listener(msg, raw);
   }
 
   /** Closes this process's hold on the kernel; the kernel itself keeps running (portal restart). */

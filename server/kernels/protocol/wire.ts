@@ -3,9 +3,11 @@
 // Decoding never throws: a socket loop gets a typed failure it can log and drop.
 // Touch this file only if the spec's framing changes; signing lives in signing.ts.
 import {
+  createMessage,
   describeInvalidParts,
   type Channel,
   type ChannelMessage,
+  type JsonObject,
   type KernelMessage,
 } from './messages';
 import type { Signer } from './signing';
@@ -73,6 +75,29 @@ export function encodeFrames(
     content,
     ...(msg.buffers ?? []).map(toBuffer),
   ];
+}
+
+/**
+ * An iopub message the portal itself tells clients (a status, a notice), with the raw parts clients are sent,
+ * as if it had come from the kernel.
+ */
+export function portalIopubMessage(options: {
+  msgType: string;
+  session: string;
+  content: JsonObject;
+  parentHeader?: KernelMessage['parent_header'];
+}): { msg: ChannelMessage; raw: RawMessageParts } {
+  const made = createMessage({ ...options, username: 'atrium', channel: 'iopub' });
+  const msg = { ...made, channel: 'iopub' } as ChannelMessage;
+  const raw: RawMessageParts = {
+    identities: [],
+    header: Buffer.from(JSON.stringify(msg.header)),
+    parentHeader: Buffer.from(JSON.stringify(msg.parent_header)),
+    metadata: Buffer.from(JSON.stringify(msg.metadata)),
+    content: Buffer.from(JSON.stringify(msg.content)),
+    buffers: [],
+  };
+  return { msg, raw };
 }
 
 /** Splits frames at the delimiter and checks the signature, without parsing JSON. */
