@@ -46,3 +46,30 @@ test("a run asked for while one is going joins it; stop() waits for it", async (
   finish();
   assert.equal(await later, 2);
 });
+
+test("a failed run the loop joined is logged once, by whoever asked for it, not again by the loop", async (t) => {
+  const logged: string[] = [];
+  t.mock.method(console, "error", (line: string) => logged.push(line));
+  let fail!: (error: Error) => void;
+  let runs = 0;
+  const loop = new Periodic("joined work", 20, () => {
+    runs++;
+    return new Promise<number>((_, reject) => (fail = reject));
+  });
+  const asked = loop.runOnce().catch((error: Error) => logged.push(`asker: ${error.message}`));
+  loop.start(); // its first tick joins the run in progress
+  await sleep(60);
+  assert.equal(runs, 1, "the loop joined the run in progress");
+  fail(new Error("boom"));
+  await asked;
+  // The loop's own next run fails too, and that one is the loop's to log.
+  const deadline = Date.now() + 5_000;
+  while (runs < 2 && Date.now() < deadline) await sleep(10);
+  fail(new Error("boom again"));
+  while (!logged.some((line) => line.includes("boom again")) && Date.now() < deadline) await sleep(10);
+  await loop.stop();
+  assert.deepEqual(
+    logged.map((line) => line.replace(/^\S+ ERROR\s+/, "")),
+    ["asker: boom", "joined work failed: boom again"],
+  );
+});

@@ -1,6 +1,6 @@
 // One piece of work every interval, with explicit start()/stop(): the loop of the culler and of the orphan sweep.
-// Runs never overlap (a run asked for while one is going joins it); a failed run is logged and the loop goes on;
-// stop() waits for a run in progress. The timer never keeps the process alive.
+// Runs never overlap (a run asked for while one is going joins it); a failed run of the loop's own is logged and
+// the loop goes on (a run it joined is reported by whoever asked for it); stop() waits for a run in progress. The timer never keeps the process alive.
 import { log } from "@/server/log";
 
 export class Periodic<T> {
@@ -38,10 +38,11 @@ export class Periodic<T> {
   private schedule() {
     if (this.stopped) return;
     this.timer = setTimeout(async () => {
+      const joined = this.running !== undefined;
       try {
         await this.runOnce();
       } catch (error) {
-        log.error(`${this.what} failed: ${(error as Error).message}`);
+        if (!joined) log.error(`${this.what} failed: ${(error as Error).message}`);
       }
       this.schedule();
     }, this.intervalMs);
