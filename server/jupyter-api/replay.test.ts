@@ -1,12 +1,13 @@
 // ReplayBuffers with a fake kernel: what is kept for a client that went away (iopub, and replies to its sessions),
 // in order, after what it left; every bound drops and counts; a take ends the buffer; expiry and a kernel's end
-// end it; the notice says what was not kept, under the cell whose output was cut.
+// lapse it (only what ends requests is kept, the rest counted), and a kernel's end ends it; the notice says what was
+// not kept and why, under the cell whose output was cut.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KernelListener } from "@/server/kernels/live-kernel";
 import { createMessage, type ChannelMessage } from "@/server/kernels/protocol/messages";
 import type { RawMessageParts } from "@/server/kernels/protocol/wire";
-import { DEFAULT_REPLAY_LIMITS, ReplayBuffers, replayNotice, type BufferedMessage, type ReplayLimits } from "./replay";
+import { DEFAULT_REPLAY_LIMITS, ReplayBuffers, replayNotice, sizeOf, type BufferedMessage, type ReplayLimits } from "./replay";
 import { ClientSessions } from "./routing";
 
 class FakeSource {
@@ -23,10 +24,11 @@ class FakeSource {
   }
 }
 
-function message(channel: ChannelMessage["channel"], n: number, parentSession = "s1", textBytes = 10): BufferedMessage {
+function message(channel: ChannelMessage["channel"], n: number, parentSession = "s1", textBytes = 10, msgType?: string): BufferedMessage {
   const parent = createMessage({ msgType: "execute_request", session: parentSession, username: "u", content: {} }).header;
   const content = { n, text: "x".repeat(textBytes) };
-  const msg = { ...createMessage({ msgType: channel === "iopub" ? "stream" : "execute_reply", session: "k", username: "k", content, parentHeader: parent }), channel } as ChannelMessage;
+  msgType ??= channel === "iopub" ? "stream" : "execute_reply";
+  const msg = { ...createMessage({ msgType, session: "k", username: "k", content, parentHeader: parent }), channel } as ChannelMessage;
   const raw: RawMessageParts = {
     identities: [],
     header: Buffer.from(JSON.stringify(msg.header)),
@@ -84,7 +86,7 @@ describe("ReplayBuffers", () => {
     assert.deepEqual(JSON.parse(notice.raw.content.toString()), notice.msg.content, "its bytes say the same");
   });
 
-  it("bounds bytes per buffer and in all, and buffers per kernel (a new one ends the oldest)", () => {
+  it("bounds bytes per buffer and in all, and buffers per kernel (a new one makes the oldest lapse)", () => {
     const one = message("iopub", 0, "x", 1000);
     const size = one.raw.header.byteLength + one.raw.parentHeader.byteLength + one.raw.metadata.byteLength + one.raw.content.byteLength;
     const buffers = new ReplayBuffers(limits({ maxBytes: size * 3, maxTotalBytes: size * 5, perKernel: 2 }));
@@ -99,11 +101,62 @@ describe("ReplayBuffers", () => {
     assert.equal(a.dropped.messages, 2);
     assert.equal(buffers.bytes, size * 2, "a's bytes are given back");
     buffers.keep("ana", kernel, "c", new ClientSessions("c"));
-    buffers.keep("ana", kernel, "d", new ClientSessions("d")); // a third on k1: b, the oldest, ends
-    assert.equal(buffers.take("ana", "k1", "b"), undefined);
-    assert.equal(buffers.bytes, 0);
-    assert.equal(buffers.size, 2);
+    buffers.keep("ana", kernel, "d", new ClientSessions("d")); // a third on k1: b, the oldest, lapses
+    assert.equal(buffers.bytes, 0, "b let go of its output");
+    assert.equal(buffers.size, 3);
+    const b = buffers.take("ana", "k1", "b")!;
+    assert.deepEqual(b.messages, []);
+    assert.equal(b.dropped.messages, 5, "the three over the bounds, then the two it had kept");
+    assert.equal(b.droppedBecause, "evicted");
+    assert.match(String(replayNotice(b)!.msg.content.text), /5 kernel messages .* newer clients of this kernel went away after this one/);
     assert.equal(kernel.listeners.size, 2);
+  });
+
+  it("a buffer past its time lapses: it keeps what ends requests, counts the rest, and says so under the first cut cell", () => {
+    const buffers = new ReplayBuffers(limits({ keepMs: 1000, lapsedKeepMs: 5000, lapsedMaxMessages: 3 }));
+    const kernel = new FakeSource("k1");
+    buffers.keep("ana", kernel, "s1", new ClientSessions("s1"), undefined, 0);
+    const busy = message("iopub", 0, "s1", 0, "status");
+    const early = message("iopub", 1);
+    kernel.emit(busy);
+    kernel.emit(early);
+    buffers.tick(() => false, 1000);
+    assert.equal(buffers.bytes, sizeOf(busy.raw), "only the status is still held");
+    const late = message("iopub", 2);
+    const input = message("stdin", 3, "s1", 0, "input_request");
+    const reply = message("shell", 4);
+    const idle = message("iopub", 5, "s1", 0, "status");
+    for (const m of [late, input, reply, idle, message("iopub", 6, "s1", 0, "status")]) kernel.emit(m);
+    const replay = buffers.take("ana", "k1", "s1")!;
+    assert.deepEqual(numbers(replay.messages), [0, 3, 4], "what ends requests, up to lapsedMaxMessages");
+    assert.deepEqual(replay.dropped.messages, 4, "the early stream, the late one, and the statuses over the bound");
+    assert.equal(replay.droppedAt, 1, "the first gap: after the busy, where the early output was");
+    assert.deepEqual(replay.droppedParent, early.msg.parent_header);
+    assert.equal(replay.droppedBecause, "expired");
+    assert.match(String(replayNotice(replay)!.msg.content.text), /4 kernel messages .* came after the time the portal keeps output/);
+    assert.equal(buffers.bytes, 0);
+    assert.equal(kernel.listeners.size, 0);
+  });
+
+  it("a lapsed buffer ends after lapsedKeepMs, and lapsed buffers are bounded per kernel and in all", () => {
+    const buffers = new ReplayBuffers(limits({ keepMs: 10, lapsedKeepMs: 100, lapsedPerKernel: 2, maxLapsed: 3 }));
+    const k1 = new FakeSource("k1");
+    const k2 = new FakeSource("k2");
+    for (const s of ["a", "b", "c"]) buffers.keep("ana", k1, s, new ClientSessions(s), undefined, 0);
+    buffers.keep("ana", k2, "a", new ClientSessions("a"), undefined, 0);
+    buffers.tick(() => false, 10);
+    assert.equal(buffers.take("ana", "k1", "a"), undefined, "the oldest lapsed buffer of k1 ended (2 per kernel)");
+    assert.equal(buffers.size, 3);
+    buffers.keep("ana", k2, "b", new ClientSessions("b"), undefined, 20);
+    buffers.keep("ana", k2, "c", new ClientSessions("c"), undefined, 20);
+    buffers.tick(() => false, 30);
+    assert.equal(buffers.size, 3, "3 lapsed in all");
+    assert.equal(buffers.take("ana", "k1", "b"), undefined, "the oldest in all ended");
+    buffers.tick(() => false, 129);
+    assert.equal(buffers.size, 2);
+    buffers.tick(() => false, 130);
+    assert.equal(buffers.size, 0, "ended after lapsedKeepMs");
+    assert.equal(k1.listeners.size + k2.listeners.size, 0);
   });
 
   it("ends a buffer whose client did not come back in time, and one whose kernel ended", () => {
@@ -115,7 +168,7 @@ describe("ReplayBuffers", () => {
     buffers.tick(() => false, 999);
     assert.equal(buffers.size, 2);
     buffers.tick(() => false, 1000);
-    assert.equal(buffers.take("ana", "k1", "s"), undefined, "expired");
+    assert.deepEqual(buffers.take("ana", "k1", "s")?.messages, [], "lapsed: nothing came that ends a request");
     assert.equal(k1.listeners.size, 0);
     buffers.tick((id) => id === "k2", 1001);
     assert.equal(buffers.size, 0, "its kernel ended");

@@ -3,6 +3,9 @@
 // timeout). Jupyter Server does the same with an unbounded buffer; here every buffer is bounded (bytes, messages,
 // time, per kernel, in all), and what a bound made it drop is counted, so the reconnected client is told what was
 // not kept instead of missing it silently. A buffer is the user's: keyed by user, kernel and session.
+// A buffer that outlives its time, or that newer ones push out, lapses instead of vanishing: it lets go of the output
+// and keeps only what ends a request (replies, status, input requests), counting the rest, so a client back after a
+// long sleep still sees its cells finish and is told, under the cell, that their output was not kept.
 // A buffer lives in this portal process: a client that reconnects to another replica, or after a portal restart,
 // gets only what comes from then on.
 import type { KernelListener } from "@/server/kernels/live-kernel";
@@ -16,10 +19,16 @@ export interface ReplayLimits {
   /** Per buffer: messages beyond these bounds are dropped and counted. */
   maxBytes: number;
   maxMessages: number;
-  /** Buffers per kernel; a new one beyond this ends the oldest. */
+  /** Buffers per kernel; a new one beyond this makes the oldest lapse. */
   perKernel: number;
   /** Bytes in every buffer of this process together. */
   maxTotalBytes: number;
+  /** How long a lapsed buffer still counts and keeps what ends requests, and how much of that it keeps. */
+  lapsedKeepMs: number;
+  lapsedMaxMessages: number;
+  /** Lapsed buffers per kernel and in all; beyond these the oldest ends. */
+  lapsedPerKernel: number;
+  maxLapsed: number;
 }
 
 export const DEFAULT_REPLAY_LIMITS: ReplayLimits = {
@@ -28,7 +37,14 @@ export const DEFAULT_REPLAY_LIMITS: ReplayLimits = {
   maxMessages: 20_000,
   perKernel: 4,
   maxTotalBytes: 256 * 1024 * 1024,
+  lapsedKeepMs: 60 * 60_000,
+  lapsedMaxMessages: 500,
+  lapsedPerKernel: 16,
+  maxLapsed: 1024,
 };
+
+/** Why messages were not kept: a bound, the client away too long, or newer buffers on the kernel. */
+export type DropReason = "bounds" | "expired" | "evicted";
 
 /** The part of a kernel a buffer needs (LiveKernel has it). */
 export interface ReplaySource {
@@ -59,9 +75,13 @@ export interface Replay {
   /** Where the first message not kept would have been among `messages`, and its parent (the cell that was cut). */
   droppedAt: number | undefined;
   droppedParent: KernelMessage["parent_header"] | undefined;
+  /** Why the last drop happened (the notice says it). */
+  droppedBecause?: DropReason;
 }
 
 interface Buffer_ extends Replay {
+  /** Set once the buffer lapsed: it keeps only what ends requests. */
+  lapsed?: "expired" | "evicted";
   kernelId: string;
   bytes: number;
   expiresAt: number;
@@ -87,8 +107,8 @@ export class ReplayBuffers {
   keep(user: string, kernel: ReplaySource, session: string, sessions: ClientSessions, left: Left = NOTHING_LEFT, now = Date.now()): void {
     if (this.closed || kernel.isDead || this.limits.keepMs <= 0) return;
     this.end(key(user, kernel.id, session));
-    const ofKernel = [...this.buffers.entries()].filter(([, b]) => b.kernelId === kernel.id);
-    for (const [k] of ofKernel.slice(0, Math.max(0, ofKernel.length - this.limits.perKernel + 1))) this.end(k);
+    const live = [...this.buffers.entries()].filter(([, b]) => b.kernelId === kernel.id && !b.lapsed);
+    for (const [k] of live.slice(0, Math.max(0, live.length - this.limits.perKernel + 1))) this.lapse(k, "evicted", now);
     const buffer: Buffer_ = {
       kernelId: kernel.id,
       messages: [],
@@ -107,11 +127,14 @@ export class ReplayBuffers {
       }
       buffer.dropped.messages += count;
       buffer.dropped.bytes += bytes;
+      buffer.droppedBecause = buffer.lapsed ?? "bounds";
     };
     const add = (msg: ChannelMessage, raw: RawMessageParts) => {
       const bytes = sizeOf(raw);
-      const full = buffer.messages.length >= this.limits.maxMessages || buffer.bytes + bytes > this.limits.maxBytes || this.totalBytes + bytes > this.limits.maxTotalBytes;
-      if (full) return drop(1, bytes, msg.parent_header);
+      const full = buffer.lapsed
+        ? !endsRequest(msg) || buffer.messages.length >= this.limits.lapsedMaxMessages
+        : buffer.messages.length >= this.limits.maxMessages || buffer.bytes + bytes > this.limits.maxBytes;
+      if (full || this.totalBytes + bytes > this.limits.maxTotalBytes) return drop(1, bytes, msg.parent_header);
       buffer.messages.push({ msg, raw });
       buffer.bytes += bytes;
       this.totalBytes += bytes;
@@ -128,13 +151,19 @@ export class ReplayBuffers {
     const buffer = this.buffers.get(k);
     if (!buffer) return undefined;
     this.end(k);
-    const { messages, sessions, dropped, droppedAt, droppedParent } = buffer;
-    return { messages, sessions, dropped, droppedAt, droppedParent };
+    const { messages, sessions, dropped, droppedAt, droppedParent, droppedBecause } = buffer;
+    return { messages, sessions, dropped, droppedAt, droppedParent, droppedBecause };
   }
 
-  /** Ends buffers whose client did not come back in time, and those of kernels that ended. */
+  /**
+   * Makes buffers whose client did not come back in time lapse; ends lapsed ones past their time, and those of
+   * kernels that ended.
+   */
   tick(isDead: (kernelId: string) => boolean, now = Date.now()): void {
-    for (const [k, buffer] of this.buffers) if (now >= buffer.expiresAt || isDead(buffer.kernelId)) this.end(k);
+    for (const [k, buffer] of this.buffers) {
+      if (isDead(buffer.kernelId) || (buffer.lapsed && now >= buffer.expiresAt)) this.end(k);
+      else if (now >= buffer.expiresAt) this.lapse(k, "expired", now);
+    }
   }
 
   /** Ends every buffer, and keeps none from now on (the portal is stopping). */
@@ -143,12 +172,50 @@ export class ReplayBuffers {
     for (const k of [...this.buffers.keys()]) this.end(k);
   }
 
+  /** Buffers, lapsed ones included. */
   get size(): number {
     return this.buffers.size;
   }
 
   get bytes(): number {
     return this.totalBytes;
+  }
+
+  /**
+   * Lets go of a buffer's output: what ends a request is kept (so the client's cells still finish when it comes
+   * back), the rest counted as dropped; from now on it keeps only that, for `lapsedKeepMs`. The oldest lapsed
+   * buffers beyond the lapsed bounds end.
+   */
+  private lapse(k: string, reason: "expired" | "evicted", now: number): void {
+    const buffer = this.buffers.get(k);
+    if (!buffer || buffer.lapsed) return;
+    buffer.lapsed = reason;
+    buffer.expiresAt = now + this.limits.lapsedKeepMs;
+    // The notice goes at the first gap in time: the one the buffer had already, or the first message let go now.
+    const kept: BufferedMessage[] = [];
+    const oldGap = buffer.droppedAt;
+    let gap: number | undefined;
+    buffer.messages.forEach((m, i) => {
+      if (i === oldGap && gap === undefined) gap = kept.length;
+      if (endsRequest(m.msg) && kept.length < this.limits.lapsedMaxMessages) return void kept.push(m);
+      if (gap === undefined) {
+        gap = kept.length;
+        buffer.droppedParent = m.msg.parent_header;
+      }
+      const bytes = sizeOf(m.raw);
+      buffer.dropped.messages += 1;
+      buffer.dropped.bytes += bytes;
+      buffer.bytes -= bytes;
+      this.totalBytes -= bytes;
+    });
+    buffer.messages = kept;
+    buffer.droppedAt = gap ?? (oldGap === undefined ? undefined : kept.length);
+    if (buffer.dropped.messages) buffer.droppedBecause = reason;
+    const lapsed = [...this.buffers.entries()].filter(([, b]) => b.lapsed);
+    const ofKernel = lapsed.filter(([, b]) => b.kernelId === buffer.kernelId);
+    for (const [old] of ofKernel.slice(0, Math.max(0, ofKernel.length - this.limits.lapsedPerKernel))) this.end(old);
+    const remaining = lapsed.filter(([old]) => this.buffers.has(old));
+    for (const [old] of remaining.slice(0, Math.max(0, remaining.length - this.limits.maxLapsed))) this.end(old);
   }
 
   private end(k: string): void {
@@ -162,6 +229,12 @@ export class ReplayBuffers {
 
 const key = (user: string, kernelId: string, session: string) => `${user}\n${kernelId}\n${session}`;
 const NOTHING_LEFT: Left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
+
+/** What a lapsed buffer still keeps: what a client needs to see its requests finish (it is small). */
+function endsRequest(msg: ChannelMessage): boolean {
+  if (msg.channel === "iopub") return msg.header.msg_type === "status";
+  return msg.channel === "stdin" || msg.header.msg_type.endsWith("_reply");
+}
 
 /** A replay of what a stale connection of the session was never sent (it was superseded, not closed). */
 export function replayOfLeft(sessions: ClientSessions, left: Left): Replay {
@@ -182,8 +255,13 @@ export function replayOfLeft(sessions: ClientSessions, left: Left): Replay {
 export function replayNotice(replay: Replay): BufferedMessage | undefined {
   if (replay.dropped.messages === 0) return undefined;
   const mb = (replay.dropped.bytes / 1048576).toFixed(1);
+  const why = {
+    bounds: "were more than the portal keeps for a client that reconnects",
+    expired: "came after the time the portal keeps output for a client that went away",
+    evicted: "were not kept because newer clients of this kernel went away after this one",
+  }[replay.droppedBecause ?? "bounds"];
   const text =
-    `[Atrium] While this client was disconnected, ${replay.dropped.messages} kernel messages (${mb} MB) were more than ` +
-    `the portal keeps for a client that reconnects, and were not kept. Run the cell again to see all of its output.\n`;
+    `[Atrium] While this client was disconnected, ${replay.dropped.messages} kernel messages (${mb} MB) ${why}, and ` +
+    `were not kept. Run the cell again to see all of its output.\n`;
   return portalIopubMessage({ msgType: "stream", session: "atrium", content: { name: "stderr", text }, parentHeader: replay.droppedParent ?? {} });
 }
