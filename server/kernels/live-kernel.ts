@@ -79,18 +79,32 @@ export class LiveKernel {
   async send(channel: OutgoingChannel, msg: KernelMessage, json?: readonly Buffer[]): Promise<void> {
     if (this.dead) throw new Error(`kernel ${this.id} is dead`);
     if (this.heldSends && this.heldSends.length >= MAX_HELD_SENDS) throw new Error(`kernel ${this.id} is restarting and ${MAX_HELD_SENDS} messages already wait for it`);
+    this.events.onActivity(Date.now());
+    // Held for a restarting kernel: observed when it goes to the new process (a restart that fails refuses it).
+    if (this.heldSends) return new Promise<void>((resolve, reject) => this.heldSends!.push({ channel, msg, json, resolve, reject }));
     // On its way first; the bookkeeping after (it cannot miss a reply: none is read before this turn ends).
-    const sent = this.heldSends
-      ? new Promise<void>((resolve, reject) => this.heldSends!.push({ channel, msg, json, resolve, reject }))
-      : this.connection.send(channel, msg, json);
+    const sent = this.connection.send(channel, msg, json);
+    this.observeSend(channel, msg);
+    await sent;
+  }
+
+  private observeSend(channel: OutgoingChannel, msg: KernelMessage) {
     try {
-      this.events.onActivity(Date.now());
       for (const observe of this.sendObservers) observe(channel, msg);
     } catch (error) {
-      // The message is on its way (or held) whatever the bookkeeping did: its outcome is the send's.
+      // The message is on its way whatever the bookkeeping did: its outcome is the send's.
       this.logger.error("kernel send observer failed", { kernel: this.id, error: String(error) });
     }
-    await sent;
+  }
+
+  /** Sends what was held to the current process, observed as it goes. */
+  private sendHeld(): void {
+    const held = this.heldSends ?? [];
+    this.heldSends = undefined;
+    for (const send of held) {
+      this.connection.send(send.channel, send.msg, send.json).then(send.resolve, send.reject);
+      this.observeSend(send.channel, send.msg);
+    }
   }
 
   /** Sees every message clients send (the output recorder learns of execute requests here). */
@@ -125,12 +139,23 @@ export class LiveKernel {
   }
 
   /**
-   * Before a restart kills the process: it is retired, and what clients send until replaceProcess waits for the
-   * new one (Jupyter Server's sockets reconnect to the restarted kernel; a message sent meanwhile is not lost).
+   * From the moment a restart is decided: what clients send waits for the new process (Jupyter Server's sockets
+   * reconnect to the restarted kernel; a message sent meanwhile is not lost with the old one). The old process is
+   * still heard until beginRestart retires it.
    */
+  holdSends(): void {
+    this.heldSends ??= [];
+  }
+
+  /** A restart that gave up before it touched the process: what was held goes to it after all. */
+  releaseHeld(): void {
+    if (!this.dead) this.sendHeld();
+  }
+
+  /** Before a restart kills the process: it is retired, and sends are held (if they were not already). */
   beginRestart(): void {
     this.retireProcess();
-    this.heldSends ??= [];
+    this.holdSends();
   }
 
   /** After a restart: the same kernel id, a new process and connection (`connection`: confirmed ready at launch). */
@@ -145,9 +170,7 @@ export class LiveKernel {
     if (!connection) await this.ready();
     // The new kernel answered: it is idle, and said so before what was held runs (its busy must come after).
     this.announce("idle");
-    const held = this.heldSends ?? [];
-    this.heldSends = undefined;
-    for (const send of held) this.connection.send(send.channel, send.msg, send.json).then(send.resolve, send.reject);
+    this.sendHeld();
   }
 
   /**

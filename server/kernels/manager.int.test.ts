@@ -48,7 +48,7 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-mgr-"));
   const managers: KernelManager[] = [];
   const responses = new ResponseListener();
-  const makeManager = async () => {
+  const makeManager = async (recorder = new OutputRecorder(db, path.join(runtimeDir, "outputs"))) => {
     const manager = new KernelManager({
       db,
       secret,
@@ -56,7 +56,7 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
         .register(new LocalLauncher({ runtimeDir, python }))
         .register(new RemoteLocalLauncher({ responseListener: responses, python })),
       kernelspecs: await loadKernelspecs([BUNDLED_KERNELSPECS_DIR]),
-      recorder: new OutputRecorder(db, path.join(runtimeDir, "outputs")),
+      recorder,
     });
     managers.push(manager);
     return manager;
@@ -505,6 +505,32 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     });
     assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "False\n" }], "ran on the new process");
     assert.equal(manager.liveKernel(kernel.id)!.executionState, "idle");
+    await manager.shutdown(user, kernel.id);
+  });
+
+  it("a message sent while a restart does its database steps waits for the new process too (not run on the old one, then lost)", async () => {
+    // The restart's steps before it touches the process, made slow enough to send a cell in the middle of them.
+    let inSteps!: () => void;
+    const stepsStarted = new Promise<void>((resolve) => (inSteps = resolve));
+    class SlowEndRecorder extends OutputRecorder {
+      override async kernelEnded(kernelId: string): Promise<void> {
+        inSteps();
+        await new Promise((resolve) => setTimeout(resolve, 800));
+        return super.kernelEnded(kernelId);
+      }
+    }
+    const manager = await makeManager(new SlowEndRecorder(db, path.join(runtimeDir, "outputs")));
+    const kernel = await manager.start(user, { name: "python3" });
+    await execute(manager, kernel.id, "x = 41", "cell-w1");
+    const restarting = manager.restart(user, kernel.id);
+    await stepsStarted;
+    const msgId = await execute(manager, kernel.id, "print('x' in dir(), flush=True)", "cell-w2");
+    await restarting;
+    const run = await until("the cell sent during the restart's steps", async () => {
+      const r = await findCellRun(db, { ownerId: user.id, msgId });
+      return r?.status === "ok" ? r : undefined;
+    });
+    assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "False\n" }], "ran on the new process");
     await manager.shutdown(user, kernel.id);
   });
 

@@ -324,19 +324,27 @@ export class KernelManager {
     // as an automatic restart after a crash); the new kernel's idle status is announced once it answers.
     // The row says "restarting" first: a failure here leaves the kernel running as it was (a state write later
     // cannot overwrite "restarting": the state writer writes only to a running row).
-    await this.stateWriters.get(id)?.flush();
-    await this.options.recorder?.kernelEnded(id);
-    if (stoppedMeanwhile()) throw wasStopped();
-    if (!(await updateKernelUnlessDead(db, id, { state: "restarting", launchLeaseUntil: launchLeaseFromNow() }))) {
-      // Stopped through its row (another replica's culler or admin): this process lets go of it too.
-      if (!stoppedMeanwhile()) {
-        this.forget(id);
-        await stopProcessOf(kernel);
+    // From here clients' messages wait for the new process (a stop refuses them); if the restart gives up before
+    // the old process is touched, they go to it after all.
+    kernel.holdSends();
+    try {
+      await this.stateWriters.get(id)?.flush();
+      await this.options.recorder?.kernelEnded(id);
+      if (stoppedMeanwhile()) throw wasStopped();
+      if (!(await updateKernelUnlessDead(db, id, { state: "restarting", launchLeaseUntil: launchLeaseFromNow() }))) {
+        // Stopped through its row (another replica's culler or admin): this process lets go of it too.
+        if (!stoppedMeanwhile()) {
+          this.forget(id);
+          await stopProcessOf(kernel);
+        }
+        throw wasStopped();
       }
-      throw wasStopped();
+    } catch (error) {
+      kernel.releaseHeld();
+      throw error;
     }
     kernel.executionState = "restarting";
-    // From here the old process's messages are not listened to and clients' messages wait for the new one.
+    // From here the old process's messages are not listened to.
     kernel.beginRestart();
     this.ownLaunches.add(id);
     let launched: { kernel: KernelProcess; connection?: KernelConnection } | undefined;
