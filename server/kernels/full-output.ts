@@ -83,7 +83,9 @@ export function fullOutputRoutes(services: Services): { http: Handler } {
         await streamSpill(res, spillFileOf(spillDir, user.id, msgId));
         res.end();
       } catch (error) {
-        if (res.headersSent) {
+        if (error instanceof ClientGoneError) {
+          log.debug(`full output download of ${url.pathname} stopped: the client went away`);
+        } else if (res.headersSent) {
           log.warn(`full output download ended early: ${(error as Error).message}`);
           res.destroy();
         } else {
@@ -114,9 +116,38 @@ async function streamSpill(res: http.ServerResponse, file: string): Promise<void
   }
 }
 
+/** The client closed the download before its end: nothing more to send, and no one to tell. */
+class ClientGoneError extends Error {
+  constructor() {
+    super("the client closed the connection before the download ended");
+    this.name = "ClientGoneError";
+  }
+}
+
 /** Writes and waits for the socket when its buffer is full, so a huge file never sits in memory. */
 async function write(res: http.ServerResponse, text: string): Promise<void> {
-  if (text && !res.write(text)) await once(res, "drain");
+  if (res.destroyed) throw new ClientGoneError();
+  if (text && !res.write(text)) await drainedOrGone(res);
+}
+
+/**
+ * Waits for "drain", or throws when the response closes or fails first: a client that disconnects never drains,
+ * and waiting for drain alone kept this handler and the spill's file handle open forever.
+ */
+function drainedOrGone(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error) => {
+      res.off("drain", onDrain).off("close", onClose).off("error", onError);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onClose = () => settle(new ClientGoneError());
+    const onError = (error: Error) => settle(error);
+    res.on("drain", onDrain).on("close", onClose).on("error", onError);
+    // A response that closed already emits no "close" again.
+    if (res.destroyed) onClose();
+  });
 }
 
 function sendText(res: http.ServerResponse, status: number, message: string): true {
