@@ -1,7 +1,9 @@
 // The admin's culling bounds, stored as one JSON row and validated when read; the built-in bounds otherwise.
 import { z } from "zod";
 import type { Database, Tx } from "@/db";
+import { appendAudit } from "@/db/queries/audit";
 import { readCullBounds, writeCullBounds } from "@/db/queries/quotas";
+import type { Actor } from "@/server/identity/actor";
 import { DEFAULT_CULL_BOUNDS, type CullBounds } from "./policy";
 
 const range = z.object({ min: z.number().int().min(1), max: z.number().int().min(1), default: z.number().int().min(1) }).refine((r) => r.min <= r.default && r.default <= r.max, {
@@ -22,6 +24,19 @@ export async function loadCullBounds(db: Database | Tx): Promise<CullBounds> {
   return parsed.success ? parsed.data : DEFAULT_CULL_BOUNDS;
 }
 
-export async function saveCullBounds(db: Database, bounds: CullBounds) {
-  await writeCullBounds(db, JSON.stringify(CullBoundsSchema.parse(bounds)));
+/** Stores the bounds, unaudited: for seeding and tests. An admin's change goes through setCullBounds. */
+export async function saveCullBounds(db: Database, bounds: CullBounds): Promise<CullBounds> {
+  const parsed = CullBoundsSchema.parse(bounds);
+  await writeCullBounds(db, JSON.stringify(parsed));
+  return parsed;
+}
+
+/**
+ * An admin changes the bounds: stored, then audited like the other admin settings, with the bounds they replace
+ * (one global row: without them the old values would be nowhere once overwritten).
+ */
+export async function setCullBounds(db: Database, actor: Actor, bounds: CullBounds): Promise<void> {
+  const previous = await loadCullBounds(db);
+  const saved = await saveCullBounds(db, bounds);
+  await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "cull.bounds.set", targetType: "cull_bounds", targetId: null, details: { ...saved, previous } });
 }

@@ -91,6 +91,27 @@ describe(`tRPC access on ${testDbKind}`, () => {
     assert.deepEqual(entry?.details, { email: "ana@example.com", uid: 424242, gid: 5000, previousUid: 424242, previousGid: null });
   });
 
+  // Regression: setCullBounds stored the bounds without an audit entry, unlike every other admin setting.
+  it("lets admins set the culling bounds, audited with the bounds they replace; analysts may not", async () => {
+    const bounds = {
+      idleTimeoutMinutes: { min: 10, max: 480, default: 90 },
+      warningMinutes: { min: 2, max: 60, default: 15 },
+      maxLifetimeHours: { max: 72, default: 24 },
+      allowCullBusy: false,
+      cullConnectedDefault: true,
+    };
+    await assert.rejects(caller(analyst).quotas.setCullBounds(bounds), codeOf("FORBIDDEN"));
+    const c = caller(admin);
+    const previous = await c.quotas.cullBounds();
+    await c.quotas.setCullBounds(bounds);
+    assert.deepEqual(await c.quotas.cullBounds(), bounds);
+
+    const entries = (await c.admin.audit({ limit: 200 })).filter((a) => a.action === "cull.bounds.set");
+    assert.equal(entries.length, 1, "one audit entry for the one change");
+    assert.equal(entries[0]?.actorId, admin.id, "audited as the admin who did it");
+    assert.deepEqual(entries[0]?.details, { ...bounds, previous });
+  });
+
   it("takes identity from the session, never from input", async () => {
     const me = await caller(analyst).me.get();
     assert.equal(me.email, "ana@example.com");

@@ -2,7 +2,7 @@
 // leads: their teams' members, quotas and use; member quotas inside the envelope; the culling policy inside
 // the admin's bounds. Admins: team envelopes and the culling bounds. Each parses input and calls one function.
 import { z } from "zod";
-import { CullBoundsSchema, loadCullBounds, saveCullBounds } from "@/server/culler/bounds";
+import { CullBoundsSchema, loadCullBounds, setCullBounds } from "@/server/culler/bounds";
 import { setTeamCullPolicy, teamCullPolicy } from "@/server/culler/service";
 import { quotaStatus, setMemberQuota, setTeamEnvelope, teamEnvelopes, teamQuotaOverview } from "@/server/quota/service";
 import { sizeTableOf } from "@/server/quota/sizes";
@@ -46,5 +46,5 @@ export const quotasRouter = router({
     .input(z.object({ teamId: id, limits, overBudgetAction: z.enum(["keep", "stop"]).optional(), overBudgetGraceMinutes: z.number().int().min(0).max(7 * 24 * 60).optional() }))
     .mutation(({ ctx, input }) => setTeamEnvelope(ctx.services.db, ctx.actor, input)),
   cullBounds: adminProcedure.query(({ ctx }) => loadCullBounds(ctx.services.db)),
-  setCullBounds: adminProcedure.input(CullBoundsSchema).mutation(({ ctx, input }) => saveCullBounds(ctx.services.db, input)),
+  setCullBounds: adminProcedure.input(CullBoundsSchema).mutation(({ ctx, input }) => setCullBounds(ctx.services.db, ctx.actor, input)),
 });
