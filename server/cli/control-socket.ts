@@ -1,18 +1,24 @@
 // The embedded database (PGlite) belongs to one process. While the portal runs, CLI commands are handed to
-// it over a Unix socket in the data dir (mode 0600: only the portal's own OS user can use it) and run there
-// against the same database. With Postgres the CLI connects directly and this socket isn't used.
+// it over a Unix socket in the data dir and run there against the same database. Only the portal's own OS user
+// may connect: the socket lives in a folder of mode 0700 (connecting needs search permission on it) and is
+// itself 0600. With Postgres the CLI connects directly and this socket isn't used.
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { Services } from "@/server/services";
 import { log } from "@/server/log";
+import { StartupError } from "@/server/startup-error";
 import { runDbCommand, type CommandResult } from "./commands";
 
-export const controlSocketPath = (dataDir: string) => path.join(dataDir, "control.sock");
+export const controlSocketPath = (dataDir: string) => path.join(dataDir, "control", "cli.sock");
 const MAX_REQUEST = 1 << 20;
 
 export async function startControlSocket(services: Services): Promise<{ close(): Promise<void> }> {
   const file = controlSocketPath(services.env.dataDir);
+  // Before the bind: the socket is created with the umask's mode and is chmod-ed only after listen, and the
+  // data dir may be open to others (mkdir's mode is ignored for a folder that existed), so without a private
+  // folder another local user could connect in between.
+  ensurePrivateFolder(path.dirname(file));
   fs.rmSync(file, { force: true });
   const server = net.createServer((socket) => {
     let buffer = "";
@@ -48,6 +54,18 @@ export async function startControlSocket(services: Services): Promise<{ close():
         fs.rmSync(file, { force: true });
       }),
   };
+}
+
+/** Creates `dir` if needed and makes it 0700, refusing one that is not a real folder of the portal's own user. */
+function ensurePrivateFolder(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = fs.lstatSync(dir);
+  if (!stat.isDirectory()) throw new StartupError(`ATRIUM_DATA_DIR: ${dir} must be a folder for the CLI's control socket, not a link or a file; remove it and start again.`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) {
+    throw new StartupError(`ATRIUM_DATA_DIR: ${dir} belongs to uid ${stat.uid}, not to the portal's user (uid ${uid}); remove it and start again.`);
+  }
+  if ((stat.mode & 0o777) !== 0o700) fs.chmodSync(dir, 0o700); // mkdir's mode is masked by umask and ignored if it existed
 }
 
 /** Sends a command to the running portal; undefined when no portal is listening. */
