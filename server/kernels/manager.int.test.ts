@@ -48,12 +48,12 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-mgr-"));
   const managers: KernelManager[] = [];
   const responses = new ResponseListener();
-  const makeManager = async (recorder = new OutputRecorder(db, path.join(runtimeDir, "outputs"))) => {
+  const makeManager = async ({ recorder = new OutputRecorder(db, path.join(runtimeDir, "outputs")), hostName }: { recorder?: OutputRecorder; hostName?: string } = {}) => {
     const manager = new KernelManager({
       db,
       secret,
       launchers: new LauncherRegistry()
-        .register(new LocalLauncher({ runtimeDir, python }))
+        .register(new LocalLauncher({ runtimeDir, python, hostName }))
         .register(new RemoteLocalLauncher({ responseListener: responses, python })),
       kernelspecs: await loadKernelspecs([BUNDLED_KERNELSPECS_DIR]),
       recorder,
@@ -400,6 +400,42 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
   });
 
   // Through the remote launch protocol, as replicas run kernels (a local kernel belongs to one host's portal).
+  it("a kernel another replica started after this one booted is attached here when a client of it comes (any replica serves any kernel)", async () => {
+    const first = await makeManager();
+    for (const name of ["python3", "python3_remote_local"]) {
+      const second = await makeManager();
+      await second.restoreAll(); // booted before the kernel below existed
+      const kernel = await first.start(user, { name });
+      assert.equal(second.liveKernel(kernel.id), undefined, "not held there yet");
+      // Two clients at once: one reattach, one kernel.
+      const [a, b] = await Promise.all([second.attach(user, kernel.id), second.attach(user, kernel.id)]);
+      assert.equal(a, b);
+      const msgId = await execute(second, kernel.id, "print('served by the second', flush=True)", `cell-any-${name}`);
+      const run = await until("the cell run through the second replica", async () => {
+        const r = await findCellRun(db, { ownerId: user.id, msgId });
+        return r?.status === "ok" ? r : undefined;
+      });
+      assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "served by the second\n" }]);
+      await second.detachAll();
+      await first.shutdown(user, kernel.id);
+    }
+  });
+
+  it("a local kernel of another portal host is neither attached nor marked dead here, and a client is told where it runs", async () => {
+    const first = await makeManager();
+    const kernel = await first.start(user, { name: "python3" });
+    const elsewhere = await makeManager({ hostName: "another-portal-host" });
+    const result = await elsewhere.restoreAll();
+    assert.ok(result.onOtherHosts >= 1, "this kernel at least (earlier tests' kernels may still run)");
+    assert.equal(elsewhere.liveKernel(kernel.id), undefined);
+    await assert.rejects(elsewhere.attach(user, kernel.id), (e: AppError) => e.code === "CONFLICT" && /runs on another portal host/.test(e.message));
+    const row = await findKernel(db, { id: kernel.id });
+    assert.equal(row?.state, "idle", `not marked dead: ${row?.stateDetail}`);
+    assert.ok(first.liveKernel(kernel.id) && !first.liveKernel(kernel.id)!.isDead);
+    await elsewhere.detachAll();
+    await first.shutdown(user, kernel.id);
+  });
+
   it("a kernel two replicas hold restarts on one: the other sees the old engine die, does not mark it dead, and attaches the new one", async () => {
     const first = await makeManager();
     const kernel = await first.start(user, { name: "python3_remote_local" });
@@ -519,7 +555,7 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
         return super.kernelEnded(kernelId);
       }
     }
-    const manager = await makeManager(new SlowEndRecorder(db, path.join(runtimeDir, "outputs")));
+    const manager = await makeManager({ recorder: new SlowEndRecorder(db, path.join(runtimeDir, "outputs")) });
     const kernel = await manager.start(user, { name: "python3" });
     await execute(manager, kernel.id, "x = 41", "cell-w1");
     const restarting = manager.restart(user, kernel.id);

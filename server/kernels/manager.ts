@@ -84,7 +84,7 @@ export class KernelManager {
   private readonly takingUp = new Set<string>();
   /** The engine id each held kernel's row named when this process attached or launched it. */
   private readonly recordedEngines = new Map<string, string | null>();
-  private readonly restores = new Set<Promise<RestoreOutcome>>();
+  private readonly restores = new Map<string, Promise<RestoreOutcome>>();
   private abandonedLaunchScan: NodeJS.Timeout | undefined;
   private abandonedLaunchCheck: Promise<unknown> | undefined;
   /** Set by detachAll(): nothing more is taken up, and a reattach cut short marks nothing dead. */
@@ -275,12 +275,28 @@ export class KernelManager {
     if (held && !held.isDead && (held.ownerId === user.id || user.role === "admin")) return held;
     const row = await this.requireRow(user, id);
     await this.pendingStarts.get(id)?.catch(() => {});
-    const kernel = this.live.get(id);
-    if ((!kernel || kernel.isDead) && row.state !== "dead" && this.isPaused(row)) {
-      throw new AppError("CONFLICT", `Kernel ${id} runs on a cluster, and kernels on YARN and Kubernetes are paused on this portal until an administrator confirms its installation (the portal's log says how). The kernel keeps running; if this is the original installation, moved, it is reattached once an administrator confirms that and the portal restarts.`);
-    }
+    const kernel = this.live.get(id) ?? (await this.attachFromRow(row));
     if (!kernel || kernel.isDead) throw new AppError("NOT_FOUND", `Kernel ${id} is not running.`);
     return kernel;
+  }
+
+  /**
+   * A running kernel this process does not hold (another replica started it after this one booted) is attached
+   * here from its row, as at boot, so any replica serves any kernel. One still launching elsewhere is not yet.
+   */
+  private async attachFromRow(row: KernelRow): Promise<LiveKernel | undefined> {
+    if (row.state === "dead") return undefined;
+    if (this.isPaused(row)) {
+      throw new AppError("CONFLICT", `Kernel ${row.id} runs on a cluster, and kernels on YARN and Kubernetes are paused on this portal until an administrator confirms its installation (the portal's log says how). The kernel keeps running; if this is the original installation, moved, it is reattached once an administrator confirms that and the portal restarts.`);
+    }
+    if (isLaunching(row) && !this.restores.has(row.id)) {
+      throw new AppError("CONFLICT", `Kernel ${row.id} is still ${row.state} on another portal replica; connect again in a few seconds.`);
+    }
+    const outcome = await (this.restores.get(row.id) ?? this.restoreOrMarkDead(row));
+    if (outcome === "on another host") {
+      throw new AppError("CONFLICT", `Kernel ${row.id} runs on another portal host, and local kernels are reachable only from the host that started them. Connect through that host, or use YARN or Kubernetes kernels when the portal runs on several hosts.`);
+    }
+    return this.live.get(row.id);
   }
 
   async interrupt(user: UserRow, id: string): Promise<void> {
@@ -447,14 +463,16 @@ export class KernelManager {
    * kernel answers kernel_info only then). A kernel still starting or restarting is taken up only if this process
    * claims it (its launcher is gone: lease given up or lapsed); one another live process is still launching (a
    * replica during a rolling deploy) is left to it, and looked at again once its lease would lapse.
-   * (With several replicas, the replica that serves a kernel attaches it; today every row is attached here.)
+   * A kernel started by another replica after this boot is attached when a client of it first comes here (attach).
+   * A local kernel of another portal host is left to that host.
    */
-  async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number; paused: number }> {
+  async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number; paused: number; onOtherHosts: number }> {
     const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => !this.isHeldHere(row.id));
     let restored = 0;
     let dead = 0;
     let launchingElsewhere = 0;
     let paused = 0;
+    let onOtherHosts = 0;
     await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
       const outcome = isLaunching(row) ? await this.takeUpIfAbandoned(row) : await this.restoreOrMarkDead(row);
       if (outcome === "held elsewhere") {
@@ -463,10 +481,12 @@ export class KernelManager {
       } else if (outcome === "reattached") restored++;
       else if (outcome === "dead") dead++;
       else if (outcome === "paused") paused++;
+      else if (outcome === "on another host") onOtherHosts++;
     });
     if (rows.length) log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere, ${paused} paused`);
+    if (onOtherHosts) log.warn(`${onOtherHosts} local kernels were started by a portal on another host and are left to it (local kernels belong to one host; with replicas on several hosts, offer YARN or Kubernetes kernels)`);
     if (paused) log.warn(`${paused} YARN and Kubernetes kernels in this database were left as they are (not reattached, not marked dead, not stopped): cluster kernels are paused on this portal`);
-    return { restored, dead, launchingElsewhere, paused };
+    return { restored, dead, launchingElsewhere, paused, onOtherHosts };
   }
 
   /**
@@ -547,7 +567,8 @@ export class KernelManager {
         this.ownLaunches.delete(row.id);
         this.leases.release(row.id);
         // Claimed but not taken up (this process is stopping): the claim goes back, so the next process need not wait.
-        if (outcome === "skipped") await releaseLaunchLeases(this.options.db, [row.id]).catch(() => {});
+        // So does one this process cannot reach (a local kernel of another host): that host's portal may take it up.
+        if (outcome === "skipped" || outcome === "on another host") await releaseLaunchLeases(this.options.db, [row.id]).catch(() => {});
       }
     } finally {
       this.takingUp.delete(row.id);
@@ -567,6 +588,8 @@ export class KernelManager {
     const restoring = (async (): Promise<RestoreOutcome> => {
       const reasonDead = await this.restoreOne(row);
       if (!reasonDead) return "reattached";
+      // Not reachable from here, which says nothing of whether it runs: left to its host's portal.
+      if (reasonDead === ON_ANOTHER_HOST) return "on another host";
       if (this.detaching) return "skipped";
       if (isLaunching(row)) {
         await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
@@ -579,9 +602,9 @@ export class KernelManager {
       return "skipped";
     })().finally(() => {
       this.restoring.delete(row.id);
-      this.restores.delete(restoring);
+      this.restores.delete(row.id);
     });
-    this.restores.add(restoring);
+    this.restores.set(row.id, restoring);
     return restoring;
   }
 
@@ -605,7 +628,8 @@ export class KernelManager {
     this.leaseRechecks.add(timer);
   }
 
-  private async restoreOne(row: KernelRow): Promise<string | null> {
+  /** Why a kernel could not be reattached (null: it was), or ON_ANOTHER_HOST: a local kernel of another host. */
+  private async restoreOne(row: KernelRow): Promise<string | typeof ON_ANOTHER_HOST | null> {
     if (!row.sealedLaunchState) return isLaunching(row) ? `the portal stopped while it was ${row.state}` : "no saved connection state";
     let held: LiveKernel | undefined;
     try {
@@ -667,6 +691,7 @@ export class KernelManager {
       this.stateWriterOf(row.id).rowSays("idle");
       return null;
     } catch (error) {
+      if (error instanceof LaunchError && error.code === "ON_ANOTHER_HOST") return ON_ANOTHER_HOST;
       // Held but not reattached after all (a write failed): let go and stop it, as its row will say it is dead.
       if (held && this.live.get(row.id) === held) {
         this.forget(row.id);
@@ -690,7 +715,7 @@ export class KernelManager {
     await Promise.all([...detached].map((k) => k.detach()));
     // Reattaches in progress end promptly once their connections closed, and neither stop nor mark anything dead;
     // one that got as far as holding its kernel meanwhile has it detached here too.
-    await Promise.allSettled([...this.restores]);
+    await Promise.allSettled([...this.restores.values()]);
     await Promise.all([...this.live.values()].filter((k) => !detached.has(k)).map((k) => k.detach()));
     this.live.clear();
   }
@@ -720,6 +745,11 @@ export class KernelManager {
     this.live.delete(id);
     this.lastActivityWrite.delete(id);
     this.recordedEngines.delete(id);
+  }
+
+  /** Kernels held here with at least one client attached (the culler's sightings, see sweep.ts). */
+  attachedKernels(): string[] {
+    return [...this.live.values()].filter((k) => !k.isDead && k.connections > 0).map((k) => k.id);
   }
 
   liveKernel(id: string): LiveKernel | undefined {
@@ -798,7 +828,8 @@ async function stopProcess(id: string, process: KernelProcess, connection?: Kern
 const isLaunching = (row: KernelRow) => row.state === "starting" || row.state === "restarting";
 /** A launch lease not yet lapsed: a live portal process is still launching this kernel. */
 /** What became of a kernel looked at after a restart: "skipped" when this process already has it (or is stopping). */
-type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "paused" | "skipped";
+type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "on another host" | "paused" | "skipped";
+const ON_ANOTHER_HOST = Symbol("a local kernel of another portal host");
 
 /** Runs `work` on every item, at most `width` at a time. */
 async function forEachBounded<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
