@@ -1,6 +1,6 @@
 // Kernel sessions (usage) and kernel warnings (idle, lifetime, budget, admin stop). Reads that serve a user
 // carry the owner in the WHERE clause.
-import { and, asc, desc, eq, gte, isNotNull, isNull, lt, ne, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { Database, Tx } from "../index";
 import { kernels, kernelSessions, kernelWarnings, teams, users } from "../schema";
 
@@ -178,12 +178,22 @@ export async function liveKernelsForSweep(db: Db) {
       createdAt: kernels.createdAt,
       kernelspec: kernels.kernelspec,
       launcher: kernels.launcher,
+      clientsSeenUntil: kernels.clientsSeenUntil,
       teamName: teams.name,
     })
     .from(kernels)
     .leftJoin(teams, eq(teams.id, kernels.teamId))
     .where(ne(kernels.state, "dead"))
     .orderBy(desc(kernels.createdAt));
+}
+
+/** Says that clients are attached to these kernels (on this replica), until `until`: see kernels.clientsSeenUntil. */
+export async function markClientsSeen(db: Db, ids: readonly string[], until: Date): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .update(kernels)
+    .set({ clientsSeenUntil: until })
+    .where(and(inArray(kernels.id, [...ids]), ne(kernels.state, "dead"), or(isNull(kernels.clientsSeenUntil), lt(kernels.clientsSeenUntil, until))));
 }
 
 /** Kernel counts by state and team, for /metrics (team names only: no per-user labels). */

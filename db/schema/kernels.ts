@@ -35,6 +35,11 @@ export const kernels = pgTable(
      * launch runs). Another process reattaching kernels leaves a row with a live lease to that launch.
      */
     launchLeaseUntil: timestamp("launch_lease_until", { withTimezone: true }),
+    /**
+     * Until when a portal replica last said a client (a browser, JupyterLab) is attached to it: the culler that
+     * acts may run on a replica the client is not connected to. Renewed every culling sweep by each replica.
+     */
+    clientsSeenUntil: timestamp("clients_seen_until", { withTimezone: true }),
   },
   (t) => [index("kernels_owner_idx").on(t.ownerId), index("kernels_state_idx").on(t.state)],
 );

@@ -78,6 +78,22 @@ describe(`culling sweep on ${testDbKind}`, () => {
     await markKernelDead(db, { id: busy, reason: "stopped", detail: "test" });
   });
 
+  it("spares a kernel whose client is connected to another replica: each replica's sweep says which kernels have its clients", async () => {
+    const now = new Date();
+    const watched = await running(now, 45); // past its idle time, with a browser attached on replica B
+    // Replica B: holds the kernel with a client; another replica's sweep has the lock, so B's only says so.
+    const replicaB: SweepDeps = { ...deps(), connectionsOf: () => 1, attachedHere: () => [watched], clientsSeenForMs: 90_000 };
+    await sweep(replicaB, now);
+    // Replica A acts, and holds no client of it (nor the kernel).
+    const replicaA: SweepDeps = { ...deps(), connectionsOf: () => null, attachedHere: () => [], clientsSeenForMs: 90_000 };
+    const acted = await sweep(replicaA, new Date(now.getTime() + 1_000));
+    assert.deepEqual(acted.warned, [], "spared: a client is attached elsewhere");
+    // Its client left B: the sighting lapses, and the kernel is culled as any idle one (warned first).
+    const later = await sweep(replicaA, new Date(now.getTime() + 91_000));
+    assert.deepEqual(later.warned.map((w) => w.kernelId), [watched]);
+    await markKernelDead(db, { id: watched, reason: "stopped", detail: "test" });
+  });
+
   it("keep running extends the kernel within the policy", async () => {
     const now = new Date();
     const id = await running(now, 25);

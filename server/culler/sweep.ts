@@ -8,7 +8,7 @@ import { sql } from "drizzle-orm";
 import type { Database, Tx } from "@/db";
 import { teamCullPoliciesFor, teamQuotasFor, userQuotasFor, vcoreHoursSince } from "@/db/queries/quotas";
 import type { KernelEndReason } from "@/db/queries/kernels";
-import { claimKernelStop, deleteWarning, deleteWarningsOfDeadKernels, liveKernelsForSweep, allWarnings, settleEndedSessions, upsertWarning, type KernelWarningRow } from "@/db/queries/usage";
+import { claimKernelStop, deleteWarning, deleteWarningsOfDeadKernels, liveKernelsForSweep, allWarnings, markClientsSeen, settleEndedSessions, upsertWarning, type KernelWarningRow } from "@/db/queries/usage";
 import { log } from "@/server/log";
 import { budgetMonth, effectiveUserLimits } from "@/server/quota/policy";
 import { loadCullBounds } from "./bounds";
@@ -22,6 +22,12 @@ export interface SweepDeps {
   stop(id: string, reason: KernelEndReason, detail: string): Promise<void>;
   /** Clients attached to a kernel, when this process holds it; null when it does not know. */
   connectionsOf?(id: string): number | null;
+  /**
+   * Kernels with clients attached to this process. Every replica's sweep says so in their rows, for
+   * `clientsSeenForMs`, so the replica that acts spares a kernel whose client is connected to another one.
+   */
+  attachedHere?(): string[];
+  clientsSeenForMs?: number;
   /** Told of every stop this sweep made (metrics). */
   onStopped?(stop: PlannedStop): void;
   /**
@@ -59,6 +65,8 @@ const facts = (w: KernelWarningRow | undefined): WarningFacts | null => (w ? { k
 
 export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<SweepResult> {
   const result: SweepResult = { skipped: false, warned: [], cleared: [], stopped: [], settled: 0 };
+  // Outside the lock: every replica says which kernels have its clients, whichever replica acts.
+  if (deps.attachedHere && deps.clientsSeenForMs) await markClientsSeen(deps.db, deps.attachedHere(), new Date(now.getTime() + deps.clientsSeenForMs));
   const planned = await deps.db.transaction(async (tx) => {
     if (!(await tryLock(tx))) return null;
     result.settled = await settleEndedSessions(tx, now);
@@ -84,6 +92,12 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
       if (await claimKernelStop(tx, { kernelId: k.id, kind, at: now })) stops.push({ kernelId: k.id, teamId: k.teamId, teamName: k.teamName, reason, kind, detail });
     };
 
+    // Clients here, or seen lately by another replica (it says so every sweep: a sighting counts as one).
+    const connectionsOf = (k: (typeof live)[number]) => {
+      const here = deps.connectionsOf?.(k.id) ?? null;
+      const seenElsewhere = k.clientsSeenUntil !== null && k.clientsSeenUntil.getTime() > now.getTime();
+      return seenElsewhere ? Math.max(here ?? 0, 1) : here;
+    };
     for (const k of live) {
       const get = (kind: KernelWarningRow["kind"]) => warnings.get(`${k.id}:${kind}`);
       const admin = get("admin");
@@ -122,7 +136,7 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
 
       const policy = effectiveCullPolicy((k.teamId && policies.get(k.teamId)) || null, bounds);
       const decision = decideCull(
-        { state: k.state, lastActivityAt: k.lastActivityAt, startedAt: k.startedAt, connections: deps.connectionsOf?.(k.id) ?? null },
+        { state: k.state, lastActivityAt: k.lastActivityAt, startedAt: k.startedAt, connections: connectionsOf(k) },
         policy,
         facts(get("lifetime") ?? get("idle")),
         now,

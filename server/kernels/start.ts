@@ -99,6 +99,9 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     intervalMs: env.ATRIUM_CULL_INTERVAL_SECONDS * 1000, // idle timeouts are minutes: the default 30 s is prompt enough
     stop: (id, reason, detail) => manager.stopKernel(id, reason, detail),
     connectionsOf: (id) => manager.liveKernel(id)?.connections ?? null,
+    attachedHere: () => manager.attachedKernels(),
+    // Each replica renews its sightings every sweep: three sweeps missed (a replica gone) and they lapse.
+    clientsSeenForMs: 3 * env.ATRIUM_CULL_INTERVAL_SECONDS * 1000,
     isPaused: (launcher) => launchers.pausedLauncher(launcher) !== undefined,
     onStopped: (stopped) => kernelMetrics().culled(stopped.teamName, stopped.kind),
   });

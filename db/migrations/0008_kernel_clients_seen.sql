@@ -1,0 +1,1 @@
+ALTER TABLE "kernels" ADD COLUMN "clients_seen_until" timestamp with time zone;
