@@ -38,6 +38,10 @@ const schema = z.object({
     .default("false")
     .transform((v) => v === "true" || v === "1"),
   ATRIUM_PYTHON: optionalNonEmpty,
+  ATRIUM_LOCAL_KERNELS: z
+    .enum(["true", "false", "1", "0"])
+    .default("true")
+    .transform((v) => v === "true" || v === "1"),
   ATRIUM_KERNELSPEC_DIRS: optionalNonEmpty,
   ATRIUM_LAUNCH_RESPONSE_HOST: z.string().default("127.0.0.1"),
   ATRIUM_LAUNCH_RESPONSE_PORT: port.default(0),

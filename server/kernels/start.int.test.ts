@@ -35,8 +35,7 @@ describe("portal boot on a copied database", () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(sparkHome, { recursive: true, force: true });
   });
-  const env = () =>
-    loadEnv({
+  const envVars = () => ({
       NODE_ENV: "production",
       ATRIUM_DATA_DIR: dataDir,
       ATRIUM_PYTHON: requireKernelPython(),
@@ -44,6 +43,7 @@ describe("portal boot on a copied database", () => {
       SPARK_HOME: sparkHome,
       ATRIUM_LOG_LEVEL: process.env.ATRIUM_LOG_LEVEL ?? "error",
     });
+  const env = () => loadEnv(envVars());
 
   it("leaves the YARN kernels its rows name as they are: not reattached, taken up, marked dead, nor asked about", async () => {
     const running = randomUUID();
@@ -90,6 +90,17 @@ describe("portal boot on a copied database", () => {
       assert.deepEqual(rmRequests.filter((r) => r.includes("application_1_") || r.includes("atrium-kernel-")), [], "the RM is not asked about them");
     } finally {
       await second.close();
+    }
+  });
+
+  it("with ATRIUM_LOCAL_KERNELS=false offers only the cluster's kernels (local ones run as the portal's own user)", async () => {
+    const booted = await bootServices(loadEnv({ ...envVars(), ATRIUM_LOCAL_KERNELS: "false" }));
+    try {
+      const offered = [...booted.services.kernels.kernelspecs.keys()];
+      assert.ok(offered.includes("spark_python_yarn_cluster"), `offered: ${offered.join(", ")}`);
+      assert.deepEqual(offered.filter((name) => name.startsWith("python3")), [], "no local kernels");
+    } finally {
+      await booted.close();
     }
   });
 });

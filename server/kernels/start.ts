@@ -40,9 +40,10 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   });
   await responses.start();
   const remote = { responseListener: responses, portRange: env.ATRIUM_KERNEL_PORT_RANGE, launchDeadlineMs: env.ATRIUM_KERNEL_STARTUP_TIMEOUT_SECONDS * 1000 };
-  const launchers = new LauncherRegistry()
-    .register(new LocalLauncher({ runtimeDir, python }))
-    .register(new RemoteLocalLauncher({ ...remote, python }));
+  const launchers = new LauncherRegistry();
+  // Local kernels run as the portal's own OS user (README, "Engines"): an installation whose analysts must be kept
+  // apart turns them off and offers only cluster kernels.
+  if (env.ATRIUM_LOCAL_KERNELS) launchers.register(new LocalLauncher({ runtimeDir, python })).register(new RemoteLocalLauncher({ ...remote, python }));
   // What this installation creates on a shared cluster carries its id (the orphan sweep's scope).
   const { id: installation, sameDatabase, unreadable } = await checkInstallation(db);
   // Only an installation with clusters (YARN, Kubernetes) has anything to sweep or refuse.
@@ -72,6 +73,7 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
       kernelspecs.delete(name);
     }
   }
+  if (kernelspecs.size === 0) log.warn("no kernels are offered: local kernels are off (ATRIUM_LOCAL_KERNELS=false) and no YARN or Kubernetes cluster is configured");
   const manager = new KernelManager({
     startupDeadlineMs: env.ATRIUM_KERNEL_STARTUP_TIMEOUT_SECONDS * 1000,
     db,
