@@ -147,9 +147,17 @@ export class LiveKernel {
     this.heldSends ??= [];
   }
 
-  /** A restart that gave up before it touched the process: what was held goes to it after all. */
+  /** A restart that gave up before it touched the process: what was held goes to it after all (unless it died). */
   releaseHeld(): void {
-    if (!this.dead) this.sendHeld();
+    if (this.dead) this.rejectHeld(`kernel ${this.id} died before it could take the message`);
+    else this.sendHeld();
+  }
+
+  /** What was held is refused: the kernel ended, so no process will take it. */
+  private rejectHeld(reason: string): void {
+    const held = this.heldSends ?? [];
+    this.heldSends = undefined;
+    for (const send of held) send.reject(new Error(reason));
   }
 
   /** Before a restart kills the process: it is retired, and sends are held (if they were not already). */
@@ -198,9 +206,7 @@ export class LiveKernel {
   async close(): Promise<void> {
     this.dead = true;
     this.setState("dead");
-    const held = this.heldSends ?? [];
-    this.heldSends = undefined;
-    for (const send of held) send.reject(new Error(`kernel ${this.id} stopped before it could take the message`));
+    this.rejectHeld(`kernel ${this.id} stopped before it could take the message`);
     await this.detach();
   }
 
@@ -242,6 +248,7 @@ export class LiveKernel {
     if (this.dead) return;
     this.dead = true;
     this.setState("dead");
+    this.rejectHeld(`kernel ${this.id} died before it could take the message`);
     this.events.onDeath(status);
   }
 

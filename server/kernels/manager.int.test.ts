@@ -48,12 +48,12 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-mgr-"));
   const managers: KernelManager[] = [];
   const responses = new ResponseListener();
-  const makeManager = async ({ recorder = new OutputRecorder(db, path.join(runtimeDir, "outputs")), hostName }: { recorder?: OutputRecorder; hostName?: string } = {}) => {
+  const makeManager = async ({ recorder = new OutputRecorder(db, path.join(runtimeDir, "outputs")) }: { recorder?: OutputRecorder } = {}) => {
     const manager = new KernelManager({
       db,
       secret,
       launchers: new LauncherRegistry()
-        .register(new LocalLauncher({ runtimeDir, python, hostName }))
+        .register(new LocalLauncher({ runtimeDir, python }))
         .register(new RemoteLocalLauncher({ responseListener: responses, python })),
       kernelspecs: await loadKernelspecs([BUNDLED_KERNELSPECS_DIR]),
       recorder,
@@ -421,21 +421,6 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     }
   });
 
-  it("a local kernel of another portal host is neither attached nor marked dead here, and a client is told where it runs", async () => {
-    const first = await makeManager();
-    const kernel = await first.start(user, { name: "python3" });
-    const elsewhere = await makeManager({ hostName: "another-portal-host" });
-    const result = await elsewhere.restoreAll();
-    assert.ok(result.onOtherHosts >= 1, "this kernel at least (earlier tests' kernels may still run)");
-    assert.equal(elsewhere.liveKernel(kernel.id), undefined);
-    await assert.rejects(elsewhere.attach(user, kernel.id), (e: AppError) => e.code === "CONFLICT" && /runs on another portal host/.test(e.message));
-    const row = await findKernel(db, { id: kernel.id });
-    assert.equal(row?.state, "idle", `not marked dead: ${row?.stateDetail}`);
-    assert.ok(first.liveKernel(kernel.id) && !first.liveKernel(kernel.id)!.isDead);
-    await elsewhere.detachAll();
-    await first.shutdown(user, kernel.id);
-  });
-
   it("a kernel two replicas hold restarts on one: the other sees the old engine die, does not mark it dead, and attaches the new one", async () => {
     const first = await makeManager();
     const kernel = await first.start(user, { name: "python3_remote_local" });
@@ -568,6 +553,34 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     });
     assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "False\n" }], "ran on the new process");
     await manager.shutdown(user, kernel.id);
+  });
+
+  it("a kernel that dies while its restart does its database steps refuses what was held for it, instead of keeping it for ever", async () => {
+    let inSteps!: () => void;
+    const stepsStarted = new Promise<void>((resolve) => (inSteps = resolve));
+    class SlowEndRecorder extends OutputRecorder {
+      override async kernelEnded(kernelId: string): Promise<void> {
+        inSteps();
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        return super.kernelEnded(kernelId);
+      }
+    }
+    const manager = await makeManager({ recorder: new SlowEndRecorder(db, path.join(runtimeDir, "outputs")) });
+    const kernel = await manager.start(user, { name: "python3" });
+    const pid = Number(manager.liveKernel(kernel.id)!.process.engineId?.replace(/\D/g, ""));
+    const restarting = manager.restart(user, kernel.id).then(
+      () => undefined,
+      (error: AppError) => error,
+    );
+    await stepsStarted;
+    const sent = execute(manager, kernel.id, "1", "cell-d1").then(
+      () => "taken",
+      (error: Error) => error.message,
+    );
+    process.kill(pid, "SIGKILL");
+    const outcome = await Promise.race([sent, new Promise((resolve) => setTimeout(() => resolve("still held after 10 s"), 10_000))]);
+    assert.match(String(outcome), /died before it could take the message/);
+    assert.ok(await restarting, "the restart fails: the kernel died");
   });
 
   it("a kernel restarted while busy, then running a cell sent during the restart, says busy in its row too (the culler reads it)", async () => {

@@ -273,8 +273,13 @@ export class KernelManager {
     // A kernel held here knows its owner: no database round trip on the way to a WebSocket.
     const held = this.live.get(id);
     if (held && !held.isDead && (held.ownerId === user.id || user.role === "admin")) return held;
-    const row = await this.requireRow(user, id);
-    await this.pendingStarts.get(id)?.catch(() => {});
+    let row = await this.requireRow(user, id);
+    const start = this.pendingStarts.get(id);
+    if (start) {
+      // Started here: the row as the start left it (idle, or dead if it failed), not as it was before.
+      await start.catch(() => {});
+      row = await this.requireRow(user, id);
+    }
     const kernel = this.live.get(id) ?? (await this.attachFromRow(row));
     if (!kernel || kernel.isDead) throw new AppError("NOT_FOUND", `Kernel ${id} is not running.`);
     return kernel;
@@ -292,10 +297,7 @@ export class KernelManager {
     if (isLaunching(row) && !this.restores.has(row.id)) {
       throw new AppError("CONFLICT", `Kernel ${row.id} is still ${row.state} on another portal replica; connect again in a few seconds.`);
     }
-    const outcome = await (this.restores.get(row.id) ?? this.restoreOrMarkDead(row));
-    if (outcome === "on another host") {
-      throw new AppError("CONFLICT", `Kernel ${row.id} runs on another portal host, and local kernels are reachable only from the host that started them. Connect through that host, or use YARN or Kubernetes kernels when the portal runs on several hosts.`);
-    }
+    await (this.restores.get(row.id) ?? this.restoreOrMarkDead(row));
     return this.live.get(row.id);
   }
 
@@ -464,15 +466,13 @@ export class KernelManager {
    * claims it (its launcher is gone: lease given up or lapsed); one another live process is still launching (a
    * replica during a rolling deploy) is left to it, and looked at again once its lease would lapse.
    * A kernel started by another replica after this boot is attached when a client of it first comes here (attach).
-   * A local kernel of another portal host is left to that host.
    */
-  async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number; paused: number; onOtherHosts: number }> {
+  async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number; paused: number }> {
     const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => !this.isHeldHere(row.id));
     let restored = 0;
     let dead = 0;
     let launchingElsewhere = 0;
     let paused = 0;
-    let onOtherHosts = 0;
     await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
       const outcome = isLaunching(row) ? await this.takeUpIfAbandoned(row) : await this.restoreOrMarkDead(row);
       if (outcome === "held elsewhere") {
@@ -481,12 +481,10 @@ export class KernelManager {
       } else if (outcome === "reattached") restored++;
       else if (outcome === "dead") dead++;
       else if (outcome === "paused") paused++;
-      else if (outcome === "on another host") onOtherHosts++;
     });
     if (rows.length) log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere, ${paused} paused`);
-    if (onOtherHosts) log.warn(`${onOtherHosts} local kernels were started by a portal on another host and are left to it (local kernels belong to one host; with replicas on several hosts, offer YARN or Kubernetes kernels)`);
     if (paused) log.warn(`${paused} YARN and Kubernetes kernels in this database were left as they are (not reattached, not marked dead, not stopped): cluster kernels are paused on this portal`);
-    return { restored, dead, launchingElsewhere, paused, onOtherHosts };
+    return { restored, dead, launchingElsewhere, paused };
   }
 
   /**
@@ -567,8 +565,7 @@ export class KernelManager {
         this.ownLaunches.delete(row.id);
         this.leases.release(row.id);
         // Claimed but not taken up (this process is stopping): the claim goes back, so the next process need not wait.
-        // So does one this process cannot reach (a local kernel of another host): that host's portal may take it up.
-        if (outcome === "skipped" || outcome === "on another host") await releaseLaunchLeases(this.options.db, [row.id]).catch(() => {});
+        if (outcome === "skipped") await releaseLaunchLeases(this.options.db, [row.id]).catch(() => {});
       }
     } finally {
       this.takingUp.delete(row.id);
@@ -588,8 +585,6 @@ export class KernelManager {
     const restoring = (async (): Promise<RestoreOutcome> => {
       const reasonDead = await this.restoreOne(row);
       if (!reasonDead) return "reattached";
-      // Not reachable from here, which says nothing of whether it runs: left to its host's portal.
-      if (reasonDead === ON_ANOTHER_HOST) return "on another host";
       if (this.detaching) return "skipped";
       if (isLaunching(row)) {
         await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
@@ -628,8 +623,8 @@ export class KernelManager {
     this.leaseRechecks.add(timer);
   }
 
-  /** Why a kernel could not be reattached (null: it was), or ON_ANOTHER_HOST: a local kernel of another host. */
-  private async restoreOne(row: KernelRow): Promise<string | typeof ON_ANOTHER_HOST | null> {
+  /** Why a kernel could not be reattached (null: it was). */
+  private async restoreOne(row: KernelRow): Promise<string | null> {
     if (!row.sealedLaunchState) return isLaunching(row) ? `the portal stopped while it was ${row.state}` : "no saved connection state";
     let held: LiveKernel | undefined;
     try {
@@ -691,7 +686,6 @@ export class KernelManager {
       this.stateWriterOf(row.id).rowSays("idle");
       return null;
     } catch (error) {
-      if (error instanceof LaunchError && error.code === "ON_ANOTHER_HOST") return ON_ANOTHER_HOST;
       // Held but not reattached after all (a write failed): let go and stop it, as its row will say it is dead.
       if (held && this.live.get(row.id) === held) {
         this.forget(row.id);
@@ -828,8 +822,7 @@ async function stopProcess(id: string, process: KernelProcess, connection?: Kern
 const isLaunching = (row: KernelRow) => row.state === "starting" || row.state === "restarting";
 /** A launch lease not yet lapsed: a live portal process is still launching this kernel. */
 /** What became of a kernel looked at after a restart: "skipped" when this process already has it (or is stopping). */
-type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "on another host" | "paused" | "skipped";
-const ON_ANOTHER_HOST = Symbol("a local kernel of another portal host");
+type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "paused" | "skipped";
 
 /** Runs `work` on every item, at most `width` at a time. */
 async function forEachBounded<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {

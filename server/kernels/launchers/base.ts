@@ -53,8 +53,7 @@ export type LaunchErrorCode =
   | 'KERNEL_DEAD' // an operation needed a live kernel
   | 'KILL_TIMEOUT' // the kernel survived a kill for longer than the deadline
   | 'RESTORE_FAILED' // saved state could not be turned back into a handle
-  | 'PAUSED' // cluster kernels are paused on this portal (a copied database): their engines are not touched
-  | 'ON_ANOTHER_HOST'; // a local kernel of another portal host: its process cannot be reached from here
+  | 'PAUSED'; // cluster kernels are paused on this portal (a copied database): their engines are not touched
 
 export class LaunchError extends Error {
   readonly code: LaunchErrorCode;

@@ -47,11 +47,6 @@ export interface LocalLauncherOptions {
    * towards its deadline together. Default: twice the CPU count, at least 2.
    */
   maxConcurrentStarts?: number;
-  /**
-   * The name of this host, saved with each kernel: a portal replica on another host cannot reach a local kernel's
-   * process, so it neither polls nor kills it, and never takes its absence for death. Default: os.hostname().
-   */
-  hostName?: string;
 }
 
 export class LocalLauncher implements Launcher {
@@ -62,7 +57,6 @@ export class LocalLauncher implements Launcher {
   private readonly hostEnv: NodeJS.ProcessEnv;
   private readonly logger: KernelLogger | undefined;
   private readonly startSlots: StartSlots;
-  private readonly hostName: string;
 
   constructor(options: LocalLauncherOptions = {}) {
     const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
@@ -72,7 +66,6 @@ export class LocalLauncher implements Launcher {
     this.hostEnv = options.hostEnv ?? process.env;
     this.logger = options.logger;
     this.startSlots = new StartSlots(options.maxConcurrentStarts ?? Math.max(2, 2 * os.availableParallelism()));
-    this.hostName = options.hostName ?? os.hostname();
   }
 
   async launch(request: LaunchRequest, options?: LaunchOptions): Promise<LocalKernelProcess> {
@@ -144,7 +137,6 @@ export class LocalLauncher implements Launcher {
       connectionInfo,
       logger: this.logger,
       pid: child.pid!,
-      host: this.hostName,
       connectionFile,
       startTime: await processStartTime(child.pid!),
       child,
@@ -157,13 +149,6 @@ export class LocalLauncher implements Launcher {
     const state = LocalStateSchema.safeParse(saved.state);
     if (!state.success) {
       throw new LaunchError('RESTORE_FAILED', `kernel ${saved.kernelId}: invalid local state: ${z.prettifyError(state.error)}`, {
-        kernelId: saved.kernelId,
-        engineId: saved.engineId,
-      });
-    }
-    // Saved before hosts were: taken to be this one, as before.
-    if (state.data.host !== undefined && state.data.host !== this.hostName) {
-      throw new LaunchError('ON_ANOTHER_HOST', `kernel ${saved.kernelId} is a local kernel of portal host ${state.data.host}; this is ${this.hostName}. Only a portal on that host can reach it (with replicas on several hosts, offer YARN or Kubernetes kernels).`, {
         kernelId: saved.kernelId,
         engineId: saved.engineId,
       });
@@ -198,8 +183,6 @@ const LocalStateSchema = z.object({
   connectionFile: z.string().min(1),
   /** Clock ticks since boot from /proc/<pid>/stat, to tell the kernel from a process that reused its pid. */
   startTime: z.number().nullable(),
-  /** The portal host that started it (absent in state saved before hosts were recorded). */
-  host: z.string().min(1).optional(),
 });
 type LocalState = z.infer<typeof LocalStateSchema>;
 
@@ -208,7 +191,6 @@ export class LocalKernelProcess extends KernelProcess {
   readonly pid: number;
   private readonly connectionFile: string;
   private readonly startTime: number | null;
-  private readonly host: string | undefined;
   private readonly child: ChildProcess | undefined;
   private readonly exitWatch: ChildExitWatch;
   /** Settles once the child exited and stderr drained (children only). */
@@ -220,7 +202,6 @@ export class LocalKernelProcess extends KernelProcess {
     this.pid = init.pid;
     this.connectionFile = init.connectionFile;
     this.startTime = init.startTime;
-    this.host = init.host;
     this.child = init.child;
     this.exitPollIntervalMs = 250;
     // A watch already started by the launcher (it listened while the kernel bound its ports) carries on here.
@@ -286,7 +267,7 @@ export class LocalKernelProcess extends KernelProcess {
   }
 
   protected serializeState(): JsonObject {
-    const state: LocalState = { pid: this.pid, connectionFile: this.connectionFile, startTime: this.startTime, ...(this.host && { host: this.host }) };
+    const state: LocalState = { pid: this.pid, connectionFile: this.connectionFile, startTime: this.startTime };
     return state;
   }
 
