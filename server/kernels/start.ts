@@ -40,10 +40,9 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   });
   await responses.start();
   const remote = { responseListener: responses, portRange: env.ATRIUM_KERNEL_PORT_RANGE, launchDeadlineMs: env.ATRIUM_KERNEL_STARTUP_TIMEOUT_SECONDS * 1000 };
-  const launchers = new LauncherRegistry();
-  // Local kernels run as the portal's own OS user (README, "Engines"): an installation whose analysts must be kept
-  // apart turns them off and offers only cluster kernels.
-  if (env.ATRIUM_LOCAL_KERNELS) launchers.register(new LocalLauncher({ runtimeDir, python })).register(new RemoteLocalLauncher({ ...remote, python }));
+  const launchers = new LauncherRegistry()
+    .register(new LocalLauncher({ runtimeDir, python }))
+    .register(new RemoteLocalLauncher({ ...remote, python }));
   // What this installation creates on a shared cluster carries its id (the orphan sweep's scope).
   const { id: installation, sameDatabase, unreadable } = await checkInstallation(db);
   // Only an installation with clusters (YARN, Kubernetes) has anything to sweep or refuse.
@@ -65,10 +64,13 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   }
   // Kubernetes kernels, when ATRIUM_K8S_* configure a cluster; their pods follow the shared per-namespace watches.
   if (kubernetes) launchers.register(kubernetesLauncher(env, db, kubernetes, remote, homes, installation));
-  // Only kernelspecs whose launcher is available here are offered.
+  // Only kernelspecs whose launcher is available here are offered. Local kernels run as the portal's own OS user
+  // (README, "Engines"): an installation whose analysts must be kept apart turns them off. Their launchers stay, so
+  // local kernels started before are still reattached, and can be stopped.
   for (const [name, spec] of kernelspecs) {
     try {
-      launchers.forKernelspec(spec);
+      const launcher = launchers.forKernelspec(spec);
+      if (!env.ATRIUM_LOCAL_KERNELS && (launcher.name === "local" || launcher.name === "remote-local")) kernelspecs.delete(name);
     } catch {
       kernelspecs.delete(name);
     }
