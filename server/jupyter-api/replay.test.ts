@@ -112,7 +112,7 @@ describe("ReplayBuffers", () => {
     assert.equal(kernel.listeners.size, 2);
   });
 
-  it("a buffer past its time lapses: it keeps what ends requests, counts the rest, and says so under the first cut cell", () => {
+  it("a buffer past its time lapses: it keeps what ends its client's requests, counts the rest, and says so under the first cut cell", () => {
     const buffers = new ReplayBuffers(limits({ keepMs: 1000, lapsedKeepMs: 5000, lapsedMaxMessages: 3 }));
     const kernel = new FakeSource("k1");
     buffers.keep("ana", kernel, "s1", new ClientSessions("s1"), undefined, 0);
@@ -126,14 +126,15 @@ describe("ReplayBuffers", () => {
     const input = message("stdin", 3, "s1", 0, "input_request");
     const reply = message("shell", 4);
     const idle = message("iopub", 5, "s1", 0, "status");
-    for (const m of [late, input, reply, idle, message("iopub", 6, "s1", 0, "status")]) kernel.emit(m);
+    const othersStatus = message("iopub", 9, "another-client", 0, "status"); // another tab's requests: not this client's
+    for (const m of [late, othersStatus, input, reply, idle, message("iopub", 6, "s1", 0, "status")]) kernel.emit(m);
     const replay = buffers.take("ana", "k1", "s1")!;
-    assert.deepEqual(numbers(replay.messages), [0, 3, 4], "what ends requests, up to lapsedMaxMessages");
-    assert.deepEqual(replay.dropped.messages, 4, "the early stream, the late one, and the statuses over the bound");
-    assert.equal(replay.droppedAt, 1, "the first gap: after the busy, where the early output was");
-    assert.deepEqual(replay.droppedParent, early.msg.parent_header);
+    assert.deepEqual(numbers(replay.messages), [4, 5, 6], "what ends its requests, the newest lapsedMaxMessages");
+    assert.deepEqual(replay.dropped.messages, 5, "the two streams, the other client's status, and the oldest beyond the bound");
+    assert.equal(replay.droppedAt, 0, "the first gap: before everything kept");
+    assert.deepEqual(replay.droppedParent, early.msg.parent_header, "under the first cell cut");
     assert.equal(replay.droppedBecause, "expired");
-    assert.match(String(replayNotice(replay)!.msg.content.text), /4 kernel messages .* came after the time the portal keeps output/);
+    assert.match(String(replayNotice(replay)!.msg.content.text), /5 kernel messages .* came after the time the portal keeps output/);
     assert.equal(buffers.bytes, 0);
     assert.equal(kernel.listeners.size, 0);
   });

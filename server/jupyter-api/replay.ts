@@ -131,10 +131,13 @@ export class ReplayBuffers {
     };
     const add = (msg: ChannelMessage, raw: RawMessageParts) => {
       const bytes = sizeOf(raw);
-      const full = buffer.lapsed
-        ? !endsRequest(msg) || buffer.messages.length >= this.limits.lapsedMaxMessages
-        : buffer.messages.length >= this.limits.maxMessages || buffer.bytes + bytes > this.limits.maxBytes;
-      if (full || this.totalBytes + bytes > this.limits.maxTotalBytes) return drop(1, bytes, msg.parent_header);
+      if (buffer.lapsed) {
+        if (!endsOwnRequest(msg, buffer.sessions) || this.totalBytes + bytes > this.limits.maxTotalBytes) return drop(1, bytes, msg.parent_header);
+        // At its bound the oldest goes: the newest end is the one the client still waits for.
+        if (buffer.messages.length >= this.limits.lapsedMaxMessages) this.dropOldest(buffer);
+      } else if (buffer.messages.length >= this.limits.maxMessages || buffer.bytes + bytes > this.limits.maxBytes || this.totalBytes + bytes > this.limits.maxTotalBytes) {
+        return drop(1, bytes, msg.parent_header);
+      }
       buffer.messages.push({ msg, raw });
       buffer.bytes += bytes;
       this.totalBytes += bytes;
@@ -197,7 +200,7 @@ export class ReplayBuffers {
     let gap: number | undefined;
     buffer.messages.forEach((m, i) => {
       if (i === oldGap && gap === undefined) gap = kept.length;
-      if (endsRequest(m.msg) && kept.length < this.limits.lapsedMaxMessages) return void kept.push(m);
+      if (endsOwnRequest(m.msg, buffer.sessions) && kept.length < this.limits.lapsedMaxMessages) return void kept.push(m);
       if (gap === undefined) {
         gap = kept.length;
         buffer.droppedParent = m.msg.parent_header;
@@ -218,6 +221,21 @@ export class ReplayBuffers {
     for (const [old] of remaining.slice(0, Math.max(0, remaining.length - this.limits.maxLapsed))) this.end(old);
   }
 
+  /** A lapsed buffer at its bound lets its oldest message go (counted): the first gap is then at the start. */
+  private dropOldest(buffer: Buffer_): void {
+    const oldest = buffer.messages.shift();
+    if (!oldest) return;
+    const bytes = sizeOf(oldest.raw);
+    buffer.bytes -= bytes;
+    this.totalBytes -= bytes;
+    buffer.dropped.messages += 1;
+    buffer.dropped.bytes += bytes;
+    // The notice's cell stays the first one cut, in time.
+    if (buffer.droppedAt === undefined) buffer.droppedParent = oldest.msg.parent_header;
+    buffer.droppedAt = 0;
+    buffer.droppedBecause = buffer.lapsed;
+  }
+
   private end(k: string): void {
     const buffer = this.buffers.get(k);
     if (!buffer) return;
@@ -230,9 +248,12 @@ export class ReplayBuffers {
 const key = (user: string, kernelId: string, session: string) => `${user}\n${kernelId}\n${session}`;
 const NOTHING_LEFT: Left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
 
-/** What a lapsed buffer still keeps: what a client needs to see its requests finish (it is small). */
-function endsRequest(msg: ChannelMessage): boolean {
-  if (msg.channel === "iopub") return msg.header.msg_type === "status";
+/**
+ * What a lapsed buffer still keeps: what its client needs to see its own requests finish (small). Status is on
+ * iopub, which every client gets: only the statuses of this client's requests are kept.
+ */
+function endsOwnRequest(msg: ChannelMessage, sessions: ClientSessions): boolean {
+  if (msg.channel === "iopub") return msg.header.msg_type === "status" && typeof msg.parent_header.session === "string" && sessions.has(msg.parent_header.session);
   return msg.channel === "stdin" || msg.header.msg_type.endsWith("_reply");
 }
 
