@@ -75,3 +75,17 @@ describe("the CLI control socket", () => {
     await assert.rejects(startControlSocket(servicesOn(linked)), (error: unknown) => error instanceof StartupError && /not a link/.test(error.message));
   });
 });
+
+describe("the CLI during an upgrade", () => {
+  it("reaches a running portal of the version before, which listened on <data dir>/control.sock", async (t) => {
+    const dataDir = openDataDir(t);
+    const legacy = path.join(dataDir, "control.sock");
+    const server = net.createServer((socket) => {
+      socket.once("data", () => socket.end(JSON.stringify({ exitCode: 0, stdout: "from the old portal\n", stderr: "" })));
+    });
+    await new Promise<void>((resolve) => server.listen(legacy, resolve));
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const result = await sendToRunningPortal(dataDir, ["users", "list"], undefined, 5_000);
+    assert.equal(result?.stdout, "from the old portal\n");
+  });
+});

@@ -11,6 +11,8 @@ import { StartupError } from "@/server/startup-error";
 import { runDbCommand, type CommandResult } from "./commands";
 
 export const controlSocketPath = (dataDir: string) => path.join(dataDir, "control", "cli.sock");
+/** Where portals before the private folder listened: a CLI of this version still reaches one while it is upgraded. */
+const legacyControlSocketPath = (dataDir: string) => path.join(dataDir, "control.sock");
 const MAX_REQUEST = 1 << 20;
 
 export async function startControlSocket(services: Services): Promise<{ close(): Promise<void> }> {
@@ -70,8 +72,14 @@ function ensurePrivateFolder(dir: string): void {
 
 /** Sends a command to the running portal; undefined when no portal is listening. */
 export async function sendToRunningPortal(dataDir: string, argv: string[], stdin: string | undefined, timeoutMs = 30_000): Promise<CommandResult | undefined> {
-  const file = controlSocketPath(dataDir);
-  if (!fs.existsSync(file)) return undefined;
+  for (const file of [controlSocketPath(dataDir), legacyControlSocketPath(dataDir)]) {
+    const result = fs.existsSync(file) ? await sendTo(file, argv, stdin, timeoutMs) : undefined;
+    if (result) return result;
+  }
+  return undefined;
+}
+
+function sendTo(file: string, argv: string[], stdin: string | undefined, timeoutMs: number): Promise<CommandResult | undefined> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(file);
     let reply = "";
