@@ -3,7 +3,8 @@
 // "N passed, N failed". `npm test -- unit` (or integration, python, e2e, typecheck) runs just that one.
 //   typecheck    tsc over the whole project
 //   unit         *.test.ts: pure logic, no services
-//   integration  *.db.test.ts on PGlite AND on a private real Postgres; *.int.test.ts (real ipykernel, processes)
+//   integration  *.db.test.ts on PGlite AND on a private real Postgres; *.int.test.ts (real ipykernel, processes,
+//                Debian's OpenLDAP server)
 //   python       pytest for the kernel launchers
 //   e2e          Playwright in Debian's Chromium against the production build
 //   yarn-e2e     Playwright against a portal on the real Hadoop mini cluster (YARN kernels, HDFS homes)
@@ -12,7 +13,7 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureChromium, ensureKernelVenv, ensurePostgres } from "./provision/provision.mjs";
+import { ensureChromium, ensureKernelVenv, ensurePostgres, ensureSlapd } from "./provision/provision.mjs";
 import { startPostgres } from "./support/postgres.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -144,7 +145,7 @@ try {
     const intFiles = findFiles(".int.test.ts");
     const [icmd, iargs] = nodeTest(intFiles);
     await step(`integration with real processes (${intFiles.length} files)`, icmd, iargs, {
-      env: { ...testEnv, ATRIUM_TEST_POSTGRES_URL: postgres.url },
+      env: { ...testEnv, ATRIUM_TEST_POSTGRES_URL: postgres.url, ATRIUM_TEST_SLAPD: ensureSlapd() },
       parse: parseNode,
     });
   }

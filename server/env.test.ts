@@ -20,6 +20,33 @@ describe("loadEnv", () => {
     }
   });
 
+  it("single sign-on: off by default; issuer, client id and secret all three or none, without echoing the secret; local kernels on by default", () => {
+    const env = loadEnv({});
+    assert.equal(env.ATRIUM_OIDC_ISSUER, undefined);
+    assert.equal(env.ATRIUM_OIDC_NAME, "single sign-on");
+    assert.equal(env.ATRIUM_LOCAL_KERNELS, true);
+    assert.equal(loadEnv({ ATRIUM_LOCAL_KERNELS: "false" }).ATRIUM_LOCAL_KERNELS, false);
+    const sso = { ATRIUM_OIDC_ISSUER: "https://sso.example.com/realms/a", ATRIUM_OIDC_CLIENT_ID: "atrium", ATRIUM_OIDC_CLIENT_SECRET: "hunter2-secret" };
+    assert.equal(loadEnv(sso).ATRIUM_OIDC_CLIENT_ID, "atrium");
+    assert.throws(
+      () => loadEnv({ ...sso, ATRIUM_OIDC_CLIENT_ID: "" }),
+      (error: unknown) => error instanceof EnvError && /set all three for single sign-on, or none/.test(error.message) && !error.message.includes("hunter2"),
+    );
+    assert.throws(() => loadEnv({ ...sso, ATRIUM_OIDC_ISSUER: "sso.example.com" }), (error: unknown) => error instanceof EnvError && /ATRIUM_OIDC_ISSUER: must be the provider's issuer URL/.test(error.message));
+  });
+
+  it("LDAP: off by default; a URL needs a user base, a bind DN its password, and the filter its {login}", () => {
+    assert.equal(loadEnv({}).ATRIUM_LDAP_URL, undefined);
+    const ldap = { ATRIUM_LDAP_URL: "ldaps://ldap.example.com", ATRIUM_LDAP_USER_BASE: "ou=people,dc=example,dc=com" };
+    assert.equal(loadEnv(ldap).ATRIUM_LDAP_USER_FILTER, "(|(uid={login})(mail={login}))");
+    const refused = (vars: Record<string, string>, pattern: RegExp) =>
+      assert.throws(() => loadEnv(vars), (error: unknown) => error instanceof EnvError && pattern.test(error.message) && !error.message.includes("hunter2"));
+    refused({ ATRIUM_LDAP_URL: "ldaps://ldap.example.com" }, /ATRIUM_LDAP_USER_BASE: is required/);
+    refused({ ...ldap, ATRIUM_LDAP_URL: "https://ldap.example.com" }, /ATRIUM_LDAP_URL: must be an ldap:\/\/ or ldaps:\/\/ URL/);
+    refused({ ...ldap, ATRIUM_LDAP_BIND_DN: "cn=reader,dc=example,dc=com" }, /ATRIUM_LDAP_BIND_PASSWORD: is required/);
+    refused({ ...ldap, ATRIUM_LDAP_USER_FILTER: "(uid=hunter2)" }, /ATRIUM_LDAP_USER_FILTER: must be an LDAP filter containing \{login\}/);
+  });
+
   it("treats an empty DATABASE_URL as unset", () => {
     assert.equal(loadEnv({ DATABASE_URL: "  " }).DATABASE_URL, undefined);
   });

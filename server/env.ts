@@ -33,6 +33,31 @@ const schema = z.object({
   ATRIUM_ADMIN_EMAIL: optionalNonEmpty.pipe(z.string().email("must be an email address").optional()),
   ATRIUM_ADMIN_PASSWORD: optionalNonEmpty.pipe(z.string().min(8, "must be at least 8 characters").optional()),
   ATRIUM_SESSION_MAX_AGE_HOURS: z.coerce.number().positive().default(12),
+  /** Single sign-on with an OpenID Connect provider (Keycloak, Okta, Entra ID, Google, Dex...): all three, or none. */
+  ATRIUM_OIDC_ISSUER: optionalNonEmpty.pipe(z.string().url("must be the provider's issuer URL, e.g. https://sso.example.com/realms/analytics").optional()),
+  ATRIUM_OIDC_CLIENT_ID: optionalNonEmpty,
+  ATRIUM_OIDC_CLIENT_SECRET: optionalNonEmpty,
+  /** What the single sign-on button says: "Continue with <name>". */
+  ATRIUM_OIDC_NAME: z.string().trim().min(1).max(60).default("single sign-on"),
+  /** Sign-in with directory accounts (server/auth/ldap.ts): the form's email and password are checked there first. */
+  ATRIUM_LDAP_URL: optionalNonEmpty.pipe(
+    z
+      .string()
+      .refine((v) => /^ldaps?:\/\/[^\s]+$/.test(v), { message: "must be an ldap:// or ldaps:// URL, e.g. ldaps://ldap.example.com" })
+      .optional(),
+  ),
+  ATRIUM_LDAP_USER_BASE: optionalNonEmpty,
+  ATRIUM_LDAP_USER_FILTER: z
+    .string()
+    .default("(|(uid={login})(mail={login}))")
+    .refine((v) => v.includes("{login}") && v.startsWith("(") && v.endsWith(")"), { message: "must be an LDAP filter containing {login}, e.g. (|(uid={login})(mail={login}))" }),
+  ATRIUM_LDAP_BIND_DN: optionalNonEmpty,
+  ATRIUM_LDAP_BIND_PASSWORD: optionalNonEmpty,
+  ATRIUM_LDAP_START_TLS: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
+  ATRIUM_LDAP_TIMEOUT_SECONDS: z.coerce.number().positive().default(5),
   ATRIUM_TRUST_PROXY: z
     .enum(["true", "false", "1", "0"])
     .default("false")
@@ -161,9 +186,18 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
       result.error.issues.map((issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`),
     );
   }
-  const problems = homeStoreProblems(result.data);
+  const problems = [...signInProblems(result.data), ...homeStoreProblems(result.data)];
   if (problems.length > 0) throw new EnvError(problems);
   return { ...result.data, dataDir: path.resolve(result.data.ATRIUM_DATA_DIR) };
+}
+
+function signInProblems(data: z.output<typeof schema>): string[] {
+  const problems: string[] = [];
+  const given = [data.ATRIUM_OIDC_ISSUER, data.ATRIUM_OIDC_CLIENT_ID, data.ATRIUM_OIDC_CLIENT_SECRET].filter((v) => v !== undefined).length;
+  if (given !== 0 && given !== 3) problems.push("ATRIUM_OIDC_ISSUER, ATRIUM_OIDC_CLIENT_ID and ATRIUM_OIDC_CLIENT_SECRET: set all three for single sign-on, or none");
+  if (data.ATRIUM_LDAP_URL && !data.ATRIUM_LDAP_USER_BASE) problems.push("ATRIUM_LDAP_USER_BASE: is required with ATRIUM_LDAP_URL (where users are looked up, e.g. ou=people,dc=example,dc=com)");
+  if (data.ATRIUM_LDAP_BIND_DN && !data.ATRIUM_LDAP_BIND_PASSWORD) problems.push("ATRIUM_LDAP_BIND_PASSWORD: is required with ATRIUM_LDAP_BIND_DN");
+  return problems;
 }
 
 /** Settings that only make sense together (checked after each one is valid on its own). */

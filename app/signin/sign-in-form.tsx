@@ -1,17 +1,30 @@
 "use client";
-import { Alert, Anchor, Box, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Anchor, Box, Button, Center, Divider, Paper, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
 import { IconAlertCircle } from "@tabler/icons-react";
 import { signIn } from "next-auth/react";
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { signInErrorMessage } from "@/server/auth/sign-in-errors";
 
-export function SignInForm({ callbackUrl, initialCode }: { callbackUrl: string; initialCode: string | null }) {
+export function SignInForm({ callbackUrl, initialCode, sso }: { callbackUrl: string; initialCode: string | null; sso: { name: string } | null }) {
   const router = useRouter();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState(signInErrorMessage(initialCode));
   const [pending, setPending] = useState(false);
+  const [redirecting, setRedirecting] = useState(false);
+
+  async function signInWithProvider() {
+    setRedirecting(true);
+    setError("");
+    try {
+      // Leaves for the provider's page; it sends the browser back to /api/auth/callback/oidc, then to callbackUrl.
+      await signIn("oidc", { redirectTo: callbackUrl });
+    } catch {
+      setRedirecting(false);
+      setError("Atrium could not be reached. Check your connection and try again.");
+    }
+  }
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -73,6 +86,14 @@ export function SignInForm({ callbackUrl, initialCode }: { callbackUrl: string; 
               <Button type="submit" loading={pending} fullWidth disabled={!email || !password}>
                 Sign in
               </Button>
+              {sso && (
+                <>
+                  <Divider label="or" labelPosition="center" />
+                  <Button type="button" variant="default" fullWidth loading={redirecting} onClick={signInWithProvider}>
+                    Continue with {sso.name}
+                  </Button>
+                </>
+              )}
               <Text size="xs" c="dimmed" ta="center">
                 Forgot your password? <Anchor size="xs" component="span">Ask an admin to reset it.</Anchor>
               </Text>

@@ -1,7 +1,7 @@
 // User queries: (db, params) functions, no policy. Emails are compared lower-case.
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "../index";
-import { memberships, teams, users } from "../schema";
+import { memberships, teams, userIdentities, users } from "../schema";
 
 export type UserRow = typeof users.$inferSelect;
 export type UserRole = UserRow["role"];
@@ -17,6 +17,23 @@ export async function findUserById(db: Database, id: string): Promise<UserRow | 
   if (!isUuid(id)) return undefined;
   const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
   return row;
+}
+
+/** The user an external provider's account (issuer and subject) signs in as, if it was linked. */
+export async function findUserByIdentity(db: Database, identity: { issuer: string; subject: string }): Promise<UserRow | undefined> {
+  const [row] = await db
+    .select({ user: users })
+    .from(userIdentities)
+    .innerJoin(users, eq(users.id, userIdentities.userId))
+    .where(and(eq(userIdentities.issuer, identity.issuer), eq(userIdentities.subject, identity.subject)))
+    .limit(1);
+  return row?.user;
+}
+
+/** Links a provider's account to a user; false if it was already linked (to this user or, by a race, another). */
+export async function linkIdentity(db: Database, identity: { issuer: string; subject: string; userId: string }): Promise<boolean> {
+  const rows = await db.insert(userIdentities).values(identity).onConflictDoNothing().returning({ userId: userIdentities.userId });
+  return rows.length > 0;
 }
 
 export async function usernameTaken(db: Database, username: string): Promise<boolean> {

@@ -46,6 +46,23 @@ export const users = pgTable(
   ],
 );
 
+/**
+ * An account at an external identity provider (OpenID Connect) that signs in as an Atrium user: the provider's
+ * issuer and its stable subject id, never the email (which a provider may let people change).
+ */
+export const userIdentities = pgTable(
+  "user_identities",
+  {
+    issuer: text("issuer").notNull(),
+    subject: text("subject").notNull(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.issuer, t.subject] }), index("user_identities_user_idx").on(t.userId)],
+);
+
 export const teams = pgTable(
   "teams",
   {

@@ -42,6 +42,16 @@ export function ensurePostgres() {
   return postgresBinDir();
 }
 
+/** Debian's OpenLDAP server, for the directory sign-in tests (server/auth/ldap.int.test.ts). */
+export const slapdPath = "/usr/sbin/slapd";
+export function ensureSlapd() {
+  if (!fs.existsSync(slapdPath)) {
+    console.log("[provision] installing Debian's OpenLDAP server (slapd)…");
+    aptInstall(["slapd"]);
+  }
+  return slapdPath;
+}
+
 export const chromiumPath = "/usr/bin/chromium";
 export function ensureChromium() {
   if (!fs.existsSync(chromiumPath)) {
@@ -86,6 +96,7 @@ function findSystemPython() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   ensurePostgres();
+  ensureSlapd();
   ensureChromium();
   console.log(`[provision] kernel python: ${ensureKernelVenv()}`);
 }

@@ -1,11 +1,16 @@
-// next-auth (Auth.js v5) for the App Router: local accounts by email and password, JWT sessions in an
-// encrypted cookie. The custom server decodes the same cookie for tRPC and kernel WebSockets (session.ts).
+// next-auth (Auth.js v5) for the App Router: local accounts by email and password and, when configured, single
+// sign-on through an OpenID Connect provider; JWT sessions in an encrypted cookie whose subject is the Atrium
+// user's id. The custom server decodes the same cookie for tRPC and kernel WebSockets (session.ts).
 import NextAuth, { CredentialsSignin, type NextAuthConfig } from "next-auth";
+import type { Provider } from "next-auth/providers";
 import Credentials from "next-auth/providers/credentials";
+import { findUserByIdentity, type UserRow } from "@/db/queries/users";
 import { isAppError } from "@/server/errors";
 import { log } from "@/server/log";
 import { services } from "@/server/services";
-import { signInWithPassword } from "./credentials";
+import { signInWithPassword, type Directory } from "./credentials";
+import { authenticateAgainstDirectory } from "./ldap";
+import { signInWithExternalAccount } from "./external-accounts";
 import { signInErrorCode } from "./sign-in-errors";
 
 class SignInRefused extends CredentialsSignin {
@@ -15,15 +20,60 @@ class SignInRefused extends CredentialsSignin {
   }
 }
 
+/** The provider id of single sign-on: its callback is /api/auth/callback/oidc (the redirect URI to register). */
+export const OIDC_PROVIDER_ID = "oidc";
+
 function config(): NextAuthConfig {
   const s = services();
+  // The home exists from the first sign-in (a folder, an HDFS home, a PVC). A failure is logged, not fatal:
+  // signing in must not depend on storage, and the first use of the home tries again.
+  const provisionHome = (user: UserRow) =>
+    s.homes.provision(user).catch((error: unknown) => log.warn(`could not prepare the home of ${user.username} at sign-in: ${String(error)}`));
+  const { ATRIUM_OIDC_ISSUER: issuer, ATRIUM_OIDC_CLIENT_ID: clientId, ATRIUM_OIDC_CLIENT_SECRET: clientSecret } = s.env;
+  const sso: Provider[] =
+    issuer && clientId && clientSecret
+      ? [
+          {
+            id: OIDC_PROVIDER_ID,
+            name: s.env.ATRIUM_OIDC_NAME,
+            type: "oidc",
+            issuer,
+            clientId,
+            clientSecret,
+            checks: ["pkce", "state", "nonce"],
+            authorization: { params: { scope: "openid email profile" } },
+            profile: (profile) => ({ id: String(profile.sub), email: profile.email, name: profile.name }),
+          },
+        ]
+      : [];
+  const { env } = s;
+  const directory: Directory | undefined = env.ATRIUM_LDAP_URL
+    ? {
+        url: env.ATRIUM_LDAP_URL,
+        authenticate: (login, password) =>
+          authenticateAgainstDirectory(
+            {
+              url: env.ATRIUM_LDAP_URL!,
+              userBase: env.ATRIUM_LDAP_USER_BASE!,
+              userFilter: env.ATRIUM_LDAP_USER_FILTER,
+              bindDn: env.ATRIUM_LDAP_BIND_DN,
+              bindPassword: env.ATRIUM_LDAP_BIND_PASSWORD,
+              startTls: env.ATRIUM_LDAP_START_TLS,
+              timeoutMs: env.ATRIUM_LDAP_TIMEOUT_SECONDS * 1000,
+            },
+            login,
+            password,
+          ),
+      }
+    : undefined;
   return {
     secret: s.secret,
     trustHost: true,
     session: { strategy: "jwt", maxAge: Math.round(s.env.ATRIUM_SESSION_MAX_AGE_HOURS * 3600) },
     useSecureCookies: s.secureCookies,
     cookies: { sessionToken: { name: s.sessionCookieName } },
-    pages: { signIn: "/signin" },
+    // Errors of a single sign-on (provider unreachable, a refused callback) come back to the sign-in page.
+    pages: { signIn: "/signin", error: "/signin" },
     // A refused sign-in is an expected outcome with its own message, not a server error worth a stack trace.
     logger: {
       error(error) {
@@ -39,15 +89,17 @@ function config(): NextAuthConfig {
           const password = typeof credentials?.password === "string" ? credentials.password : "";
           if (!email || !password) throw new SignInRefused("wrong");
           try {
-            const user = await signInWithPassword(s.db, {
-              email,
-              password,
-              // The custom server sets this from the socket (or a trusted proxy), never from the client.
-              address: request.headers.get("x-atrium-client-address"),
-            });
-            // The home exists from the first sign-in (a folder, an HDFS home, a PVC). A failure is logged, not
-            // fatal: signing in must not depend on storage, and the first use of the home tries again.
-            await s.homes.provision(user).catch((error: unknown) => log.warn(`could not prepare the home of ${user.username} at sign-in: ${String(error)}`));
+            const user = await signInWithPassword(
+              s.db,
+              {
+                email,
+                password,
+                // The custom server sets this from the socket (or a trusted proxy), never from the client.
+                address: request.headers.get("x-atrium-client-address"),
+              },
+              directory,
+            );
+            await provisionHome(user);
             return { id: user.id, email: user.email, name: user.name };
           } catch (error) {
             if (isAppError(error)) throw new SignInRefused(signInErrorCode(error));
@@ -55,9 +107,37 @@ function config(): NextAuthConfig {
           }
         },
       }),
+      ...sso,
     ],
     callbacks: {
-      jwt({ token, user }) {
+      /** Single sign-on: the provider's account is linked to (or makes) an Atrium user, or is refused with a reason. */
+      async signIn({ account, profile }) {
+        if (account?.provider !== OIDC_PROVIDER_ID) return true;
+        try {
+          const user = await signInWithExternalAccount(s.db, {
+            via: "oidc",
+            issuer: String(profile?.iss ?? issuer),
+            subject: account.providerAccountId,
+            email: profile?.email,
+            emailVerified: profile?.email_verified,
+            name: profile?.name,
+          });
+          await provisionHome(user);
+          return true;
+        } catch (error) {
+          if (isAppError(error)) return `/signin?code=${signInErrorCode(error)}`;
+          log.error(`single sign-on failed: ${String(error)}`);
+          return "/signin?code=sso-failed";
+        }
+      },
+      async jwt({ token, user, account, profile }) {
+        // The session's subject is the Atrium user, never the provider's id for the account.
+        if (account?.provider === OIDC_PROVIDER_ID) {
+          const linked = await findUserByIdentity(s.db, { issuer: String(profile?.iss ?? issuer), subject: account.providerAccountId });
+          if (!linked) return null;
+          token.sub = linked.id;
+          return token;
+        }
         if (user?.id) token.sub = user.id;
         return token;
       },

@@ -3,12 +3,22 @@
 // was wrong.
 import type { AppError } from "@/server/errors";
 
+/** Why a password sign-in failed while the directory (LDAP) did not answer (server/auth/credentials.ts). */
+export const DIRECTORY_DOWN =
+  "Sign-in could not check your account: the directory (LDAP) did not answer. Try again in a minute; if it goes on, tell an admin.";
+
+/** Why a sign-in through a provider without a verified email is refused (server/auth/external-accounts.ts). */
+export const UNVERIFIED_EMAIL =
+  "Your identity provider or directory did not give a verified email address for your account, and Atrium needs one to know you. Ask its administrator, or an Atrium admin.";
+
 export function signInErrorCode(error: AppError): string {
   if (error.code === "THROTTLED") {
     const minutes = Math.max(1, Math.ceil(Number(error.details?.retryAfterMs ?? 60_000) / 60_000));
     return `throttled-${minutes}`;
   }
   if (error.code === "FORBIDDEN") return "disabled";
+  if (error.code === "UNAVAILABLE") return "unavailable";
+  if (error.details?.reason === "unverified") return "sso-unverified";
   return "wrong";
 }
 
@@ -20,5 +30,8 @@ export function signInErrorMessage(code: string | null | undefined): string {
     return `Too many failed sign-in attempts. Try again in ${m} minute${m === 1 ? "" : "s"}, or ask an admin to reset your password.`;
   }
   if (code === "disabled") return "This account is disabled. Ask an admin to enable it.";
+  if (code === "sso-unverified") return UNVERIFIED_EMAIL;
+  if (code === "unavailable") return DIRECTORY_DOWN;
+  if (code === "sso-failed") return "Single sign-on did not complete. Try again; if it keeps failing, tell an admin (the portal's log says why).";
   return "Incorrect email or password.";
 }

@@ -1,0 +1,48 @@
+// Single sign-on through a real OpenID Connect provider (e2e/support/oidc-provider.mjs, started beside the portal
+// by playwright.config.ts): the first sign-in makes the analyst's account, the next one finds it by the provider's
+// subject, and an account whose email the provider did not verify is refused with the reason.
+import { expect, test, type Page } from "@playwright/test";
+import { e2eOidc } from "../playwright.config";
+import { atriumCli } from "./support/session";
+
+/** Through the provider's own login and consent pages (its development pages: any login name, any password). */
+async function signInThroughProvider(page: Page, login: string) {
+  await page.goto("/signin");
+  await page.getByRole("button", { name: `Continue with ${e2eOidc.name}` }).click();
+  await expect(page).toHaveURL(new RegExp(`^http://127\\.0\\.0\\.1:${e2eOidc.port}/interaction/`));
+  await page.getByPlaceholder("Enter any login").fill(login);
+  await page.getByPlaceholder("and password").fill("whatever-the-provider-checks");
+  await page.getByRole("button", { name: "Sign-in" }).click();
+  // The provider asks once per account whether Atrium may have the email and profile.
+  const consent = page.getByRole("button", { name: "Continue" });
+  if (await consent.isVisible({ timeout: 5_000 }).catch(() => false)) await consent.click();
+}
+
+const userRow = (email: string) => atriumCli(["users", "list"]).split("\n").find((line) => line.startsWith(`${email}\t`));
+
+test("an analyst signs in through the OpenID provider: the first sign-in makes the account, the next one finds it", async ({ page, context }) => {
+  const login = `olivia${Date.now().toString(36)}`;
+  const email = `${login}@sso.e2e.test`;
+  expect(userRow(email)).toBeUndefined();
+  await signInThroughProvider(page, login);
+  await expect(page).toHaveURL(/\/files$/);
+  const row = userRow(email);
+  expect(row, "the account was made at the first sign-in").toBeDefined();
+  expect(row).toContain("analyst");
+
+  // Signed out of Atrium only, and in again: the provider still knows the person (its own session), so the browser
+  // comes straight back; the same account (one user with this email).
+  await context.clearCookies({ domain: "localhost" });
+  await page.goto("/signin");
+  await page.getByRole("button", { name: `Continue with ${e2eOidc.name}` }).click();
+  await expect(page).toHaveURL(/\/files$/);
+  expect(atriumCli(["users", "list"]).split("\n").filter((line) => line.startsWith(`${email}\t`))).toHaveLength(1);
+});
+
+test("an account whose email the provider did not verify is refused, and told why", async ({ page }) => {
+  const login = `unverified${Date.now().toString(36)}`;
+  await signInThroughProvider(page, login);
+  await expect(page).toHaveURL(/\/signin/);
+  await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toContainText("did not give a verified email address");
+  expect(userRow(`${login}@sso.e2e.test`)).toBeUndefined();
+});

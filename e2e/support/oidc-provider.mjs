@@ -1,0 +1,30 @@
+// A real OpenID Connect provider on loopback for the e2e suite's single sign-on tests: node-oidc-provider (an
+// OpenID Certified implementation), with its own development login and consent pages standing in for a
+// company's. Any login name signs in; its email is <login>@sso.e2e.test, verified unless the login starts with
+// "unverified". Usage: node e2e/support/oidc-provider.mjs (ATRIUM_E2E_OIDC_PORT, ATRIUM_E2E_OIDC_REDIRECT_URI).
+import Provider from "oidc-provider";
+
+
+// The same client as playwright.config.ts registers with the portal (e2eOidc).
+const OIDC_CLIENT = { id: "atrium-e2e", secret: "atrium-e2e-client-secret-0123456789" };
+const port = Number(process.env.ATRIUM_E2E_OIDC_PORT ?? 3918);
+const redirectUri = process.env.ATRIUM_E2E_OIDC_REDIRECT_URI ?? "http://localhost:3917/api/auth/callback/oidc";
+
+const provider = new Provider(`http://127.0.0.1:${port}`, {
+  clients: [{ client_id: OIDC_CLIENT.id, client_secret: OIDC_CLIENT.secret, redirect_uris: [redirectUri], grant_types: ["authorization_code"], response_types: ["code"] }],
+  async findAccount(_ctx, login) {
+    return {
+      accountId: login,
+      async claims() {
+        return { sub: `e2e-${login}`, email: `${login}@sso.e2e.test`, email_verified: !login.startsWith("unverified"), name: `${login} (SSO)` };
+      },
+    };
+  },
+  claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+  // The claims go into the ID token itself, as many providers do (Atrium reads them there).
+  conformIdTokenClaims: false,
+  features: { devInteractions: { enabled: true } },
+  cookies: { keys: ["atrium-e2e-oidc-cookie-key"] },
+});
+provider.listen(port, "127.0.0.1", () => console.log(`test OpenID provider at http://127.0.0.1:${port}`));
+for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => process.exit(0));

@@ -1,0 +1,97 @@
+// Password sign-in against a real OpenLDAP directory (Debian's slapd): a directory user signs in by uid or email
+// and gets an Atrium account on the first sign-in, found again by its entryUUID; a wrong password is refused and
+// throttled; the login is escaped in the filter; an empty password never binds; an entry without an email is refused
+// with the reason; a local account (the first admin) still signs in, also while the directory does not answer; a
+// directory that does not answer is said so, not "wrong password".
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Database } from "@/db";
+import { findUserByEmail } from "@/db/queries/users";
+import { openTestDatabase } from "@/db/testing";
+import type { AppError } from "@/server/errors";
+import { cliActor } from "@/server/identity/actor";
+import { createUser, setDisabled } from "@/server/identity/users";
+import { signInWithPassword, WRONG_CREDENTIALS, type Directory } from "./credentials";
+import { authenticateAgainstDirectory, escapeFilterValue, type LdapSettings } from "./ldap";
+import { DIRECTORY_DOWN, signInErrorCode } from "./sign-in-errors";
+import { PEOPLE, startDirectory, type TestDirectory } from "./testing-ldap";
+
+describe("sign-in against a real LDAP directory", () => {
+  let ldap: TestDirectory;
+  let db: Database;
+  let close: () => Promise<void>;
+  let settings: LdapSettings;
+  const directoryOf = (s: LdapSettings): Directory => ({ url: s.url, authenticate: (login, password) => authenticateAgainstDirectory(s, login, password) });
+  let address = 0;
+  const signIn = (email: string, password: string, directory = directoryOf(settings)) =>
+    signInWithPassword(db, { email, password, address: `10.9.0.${++address % 250}` }, directory);
+
+  before(async () => {
+    ldap = await startDirectory();
+    settings = { url: ldap.url, userBase: PEOPLE, userFilter: "(|(uid={login})(mail={login}))", startTls: false, timeoutMs: 5_000 };
+    await ldap.addPerson("lena", { cn: "Lena Lindqvist", mail: "lena@dir.test", userPassword: "lena-directory-pw" });
+    await ldap.addPerson("nomail", { cn: "No Mail", userPassword: "nomail-directory-pw" });
+    await ldap.addPerson("twin1", { cn: "Twin", mail: "twins@dir.test", userPassword: "twin-pw-1" });
+    await ldap.addPerson("twin2", { cn: "Twin", mail: "twins@dir.test", userPassword: "twin-pw-2" });
+    ({ db, close } = await openTestDatabase());
+    await createUser(db, cliActor, { email: "admin@example.com", password: "local-admin-pw", role: "admin" });
+  });
+  after(async () => {
+    await close?.();
+    await ldap?.stop();
+  });
+
+  it("checks a password by binding as the entry found by uid or email; knows nothing of other logins", async () => {
+    const byUid = await authenticateAgainstDirectory(settings, "lena", "lena-directory-pw");
+    assert.equal(byUid.kind, "ok");
+    if (byUid.kind !== "ok") return;
+    assert.equal(byUid.entry.email, "lena@dir.test");
+    assert.equal(byUid.entry.name, "Lena Lindqvist");
+    assert.match(byUid.entry.subject, /^[0-9a-f-]{36}$/, "the entryUUID");
+    const byMail = await authenticateAgainstDirectory(settings, "lena@dir.test", "lena-directory-pw");
+    assert.deepEqual(byMail, byUid);
+    assert.deepEqual(await authenticateAgainstDirectory(settings, "lena", "not-her-password"), { kind: "wrong-password" });
+    assert.deepEqual(await authenticateAgainstDirectory(settings, "nobody", "whatever"), { kind: "unknown" });
+    assert.deepEqual(await authenticateAgainstDirectory(settings, "twins@dir.test", "twin-pw-1"), { kind: "unknown" }, "two entries: not one person");
+  });
+
+  it("escapes the login in the filter, and never binds with an empty password", async () => {
+    assert.equal(escapeFilterValue("a*)(uid=*"), "a\\2a\\29\\28uid=\\2a");
+    assert.deepEqual(await authenticateAgainstDirectory(settings, "*", "lena-directory-pw"), { kind: "unknown" });
+    assert.deepEqual(await authenticateAgainstDirectory(settings, "l*", "lena-directory-pw"), { kind: "unknown" });
+    // An empty password would be an unauthenticated bind, which the directory accepts for any DN.
+    assert.deepEqual(await authenticateAgainstDirectory(settings, "lena", ""), { kind: "wrong-password" });
+  });
+
+  it("a directory user's first sign-in makes the Atrium account, found again by the entry afterwards", async () => {
+    const first = await signIn("lena", "lena-directory-pw");
+    assert.equal(first.email, "lena@dir.test");
+    assert.equal(first.role, "analyst");
+    assert.equal(first.passwordHash, null);
+    const again = await signIn("LENA@dir.test", "lena-directory-pw");
+    assert.equal(again.id, first.id);
+    await assert.rejects(signIn("lena", "wrong-pw"), (e: AppError) => e.code === "UNAUTHENTICATED" && e.message === WRONG_CREDENTIALS);
+  });
+
+  it("refuses an entry without an email, and a disabled user, with the reason", async () => {
+    await assert.rejects(signIn("nomail", "nomail-directory-pw"), (e: AppError) => e.code === "UNAUTHENTICATED" && signInErrorCode(e) === "sso-unverified");
+    const user = (await findUserByEmail(db, "lena@dir.test"))!;
+    await setDisabled(db, cliActor, user.id, true);
+    await assert.rejects(signIn("lena", "lena-directory-pw"), (e: AppError) => signInErrorCode(e) === "disabled");
+    await setDisabled(db, cliActor, user.id, false);
+  });
+
+  it("throttles wrong directory passwords like local ones", async () => {
+    await ldap.addPerson("tom", { cn: "Tom", mail: "tom@dir.test", userPassword: "tom-directory-pw" });
+    for (let i = 0; i < 5; i++) await assert.rejects(signIn("tom", `wrong-${i}`), (e: AppError) => e.code === "UNAUTHENTICATED");
+    await assert.rejects(signIn("tom", "tom-directory-pw"), (e: AppError) => e.code === "THROTTLED");
+  });
+
+  it("a local account the directory does not know signs in with its own password, also while the directory is down", async () => {
+    assert.equal((await signIn("admin@example.com", "local-admin-pw")).role, "admin");
+    const down = directoryOf({ ...settings, url: "ldap://127.0.0.1:9", timeoutMs: 2_000 });
+    assert.equal((await signIn("admin@example.com", "local-admin-pw", down)).role, "admin");
+    // A wrong password, or a directory user, while it is down: told the directory did not answer.
+    await assert.rejects(signIn("lena", "lena-directory-pw", down), (e: AppError) => e.code === "UNAVAILABLE" && e.message === DIRECTORY_DOWN && signInErrorCode(e) === "unavailable");
+  });
+});
