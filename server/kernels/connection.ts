@@ -33,6 +33,9 @@ function attempt<T>(fn: () => Promise<T>): Promise<T> {
 
 const port = z.number().int().min(0).max(65535);
 
+/** A CURVE key in Z85 text: 40 characters. */
+export const CURVE_KEY = z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/, 'a CURVE key is 40 characters of Z85');
+
 export const ConnectionInfoSchema = z.object({
   ip: z.string().min(1),
   transport: z.enum(['tcp', 'ipc']).default('tcp'),
@@ -44,6 +47,11 @@ export const ConnectionInfoSchema = z.object({
   key: z.string(),
   signature_scheme: z.literal('hmac-sha256').default('hmac-sha256'),
   kernel_name: z.string().optional(),
+  /**
+   * The kernel's CURVE public key (Z85), when its shell, control, stdin and iopub sockets encrypt (kernels Atrium's
+   * launcher starts on a cluster); the heartbeat's echo stays plain.
+   */
+  curve_server_key: CURVE_KEY.optional(),
 });
 export type ConnectionInfo = z.infer<typeof ConnectionInfoSchema>;
 
@@ -143,6 +151,13 @@ interface Waiter {
   reject: (error: Error) => void;
 }
 
+/** A kernel's data sockets connect as CURVE clients, with a key pair of their own, when it has a server key. */
+function curveClientOptions(info: ConnectionInfo) {
+  if (!info.curve_server_key) return {};
+  const { publicKey, secretKey } = zmq.curveKeyPair();
+  return { curveServerKey: info.curve_server_key, curvePublicKey: publicKey, curveSecretKey: secretKey };
+}
+
 /** Socket options every kernel socket gets. */
 function baseSocketOptions(context: zmq.Context) {
   return {
@@ -190,9 +205,11 @@ export class KernelConnection {
     this.context = options.context ?? kernelZmqContext();
     this.sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
 
+    const curve = curveClientOptions(this.info);
     const dealer = (portNumber: number) => {
       const socket = new zmq.Dealer({
         ...baseSocketOptions(this.context),
+        ...curve,
         sendTimeout: this.sendTimeoutMs,
         routingId: this.session,
       });
@@ -204,7 +221,7 @@ export class KernelConnection {
       control: dealer(this.info.control_port),
       stdin: dealer(this.info.stdin_port),
     };
-    this.iopub = new zmq.Subscriber(baseSocketOptions(this.context));
+    this.iopub = new zmq.Subscriber({ ...baseSocketOptions(this.context), ...curve });
     this.iopub.subscribe();
     this.iopub.connect(endpoint(this.info, this.info.iopub_port));
     this.sendTails = { shell: Promise.resolve(), control: Promise.resolve(), stdin: Promise.resolve() };

@@ -49,8 +49,28 @@ def _route_ip(ip: str, response_host: str, response_port: int) -> str:
         return socket.gethostbyname(socket.gethostname())
 
 
-def build_connection_info(args: LaunchArgs, ports: list[int], key: str, comm_port: int) -> dict:
+class CurveKeys:
+    """The kernel's CURVE key pair (Z85 text): its sockets encrypt everything they carry, and the server learns the
+    public half only through the sealed connection info. Absent when this pyzmq has no CURVE (libsodium)."""
+
+    def __init__(self, public: bytes, secret: bytes):
+        self.public = public
+        self.secret = secret
+
+    @staticmethod
+    def generate() -> Optional["CurveKeys"]:
+        import zmq
+
+        if not zmq.has("curve"):
+            log.warning("this pyzmq has no CURVE support: the kernel's traffic is signed, not encrypted")
+            return None
+        public, secret = zmq.curve_keypair()
+        return CurveKeys(public, secret)
+
+
+def build_connection_info(args: LaunchArgs, ports: list[int], key: str, comm_port: int, curve: Optional[CurveKeys] = None) -> dict:
     pid = os.getpid()
+    extra = {"curve_server_key": curve.public.decode("ascii")} if curve else {}
     return {
         "shell_port": ports[0],
         "iopub_port": ports[1],
@@ -68,6 +88,7 @@ def build_connection_info(args: LaunchArgs, ports: list[int], key: str, comm_por
         "comm_port": comm_port,
         "hostname": socket.gethostname(),
         "host_ip": _route_ip(args.ip, args.response_host, args.response_port),
+        **extra,
     }
 
 
@@ -152,12 +173,48 @@ def _make_actions(stop_kernel: Callable[[], None], spark_enabled: bool) -> CommA
     return CommActions(on_signal=on_signal, on_shutdown=on_shutdown)
 
 
+def curve_kernel_app(curve: Optional[CurveKeys]) -> Any:
+    """IPKernelApp whose shell, control, stdin and iopub sockets are CURVE servers (the heartbeat's echo carries no
+    data and stays plain). The kernel's own debugger socket, which connects to its shell, is made a CURVE client."""
+    import zmq
+    from ipykernel.kernelapp import IPKernelApp
+
+    if curve is None:
+        return IPKernelApp
+
+    class CurveKernelApp(IPKernelApp):  # type: ignore[misc, valid-type]
+        def _bind_socket(self, s: Any, port: int) -> Any:
+            s.curve_secretkey = curve.secret
+            s.curve_publickey = curve.public
+            s.curve_server = True
+            return super()._bind_socket(s, port)
+
+        def init_control(self, context: Any) -> None:
+            super().init_control(context)
+            endpoint = self.shell_socket.getsockopt(zmq.LAST_ENDPOINT)
+            if not endpoint:
+                return
+            self.debug_shell_socket.close(linger=0)
+            client_public, client_secret = zmq.curve_keypair()
+            debug_shell = context.socket(zmq.DEALER)
+            debug_shell.linger = 1000
+            debug_shell.curve_serverkey = curve.public
+            debug_shell.curve_publickey = client_public
+            debug_shell.curve_secretkey = client_secret
+            debug_shell.connect(endpoint)
+            self.debug_shell_socket = debug_shell
+
+    return CurveKernelApp
+
+
 def run_kernel(
-    args: LaunchArgs, connection_file: str, start_comm: Callable[[Callable[[], None], list[int]], None]
+    args: LaunchArgs,
+    connection_file: str,
+    start_comm: Callable[[Callable[[], None], list[int]], None],
+    curve: Optional[CurveKeys] = None,
 ) -> None:
     """Start IPKernelApp in-process. `start_comm(stop_kernel, ports)` is called once the kernel has bound its
     ports (shell, iopub, stdin, hb, control: the order of build_connection_info) and can be stopped."""
-    from ipykernel.kernelapp import IPKernelApp
     from tornado import ioloop
 
     user_ns: dict[str, Any] = {}
@@ -169,7 +226,7 @@ def run_kernel(
 
     module_name, _, class_name = args.kernel_class_name.rpartition(".")
     kernel_class = getattr(__import__(module_name, fromlist=[class_name]), class_name)
-    app = IPKernelApp.instance(kernel_class=kernel_class, user_ns=user_ns, connection_file=connection_file, ip=args.ip)
+    app = curve_kernel_app(curve).instance(kernel_class=kernel_class, user_ns=user_ns, connection_file=connection_file, ip=args.ip)
     app.initialize([])
     main_loop = ioloop.IOLoop.current()  # the loop app.start() runs; captured here to stop it from the comm thread
 
@@ -219,11 +276,13 @@ def main(argv: list[str], *, run: Optional[Callable[..., None]] = None) -> int:
         log.error("%s", exc)
         return EXIT_NOT_ACCEPTED
     hmac_key = secrets.token_hex(32)
+    # Only over the sealed v2 payload: v1 (JEG's) carries no key the server would use.
+    curve = CurveKeys.generate() if version == PROTOCOL_V2 else None
     comm_port = comm_sock.getsockname()[1]
     connection_file = _write_connection_file(args.kernel_id, build_connection_info(args, ports, hmac_key, comm_port))
 
     def start_comm(stop_kernel: Callable[[], None], bound_ports: list[int]) -> None:
-        info = build_connection_info(args, bound_ports, hmac_key, comm_port)
+        info = build_connection_info(args, bound_ports, hmac_key, comm_port, curve)
         comm_key: Optional[bytes] = None
         if version == PROTOCOL_V2:
             assert args.launch_token is not None
@@ -239,7 +298,10 @@ def main(argv: list[str], *, run: Optional[Callable[..., None]] = None) -> int:
         log.info("connection info accepted; comm port %d", server.port)
 
     try:
-        (run or run_kernel)(args, connection_file, start_comm)
+        if run is None:
+            run_kernel(args, connection_file, start_comm, curve)
+        else:
+            run(args, connection_file, start_comm)
     except ReportError as exc:
         log.error("%s; exiting so no unreachable kernel is left running", exc)
         return EXIT_NOT_ACCEPTED

@@ -79,8 +79,15 @@ describe('launch protocol with the real Python launcher', { timeout: 120_000 }, 
     assert.equal(info.kernelId, kernelId);
     assert.equal(info.pid, proc.child.pid, 'the kernel runs in the launcher process');
     assert.ok(info.commPort > 0);
+    assert.match(info.connection.curveServerKey ?? '', /^.{40}$/, 'the kernel encrypts: its CURVE key came in the sealed payload');
 
     const client = await connect(t, info, proc);
+
+    // A client without the key (anyone else on the network) gets nothing: no reply, not even to kernel_info.
+    const plain = new TestKernelClient(info, '127.0.0.1', { plain: true });
+    t.after(() => plain.close());
+    const unanswered = await plain.request('kernel_info_request', {}).catch(() => 'not even sent');
+    await assert.rejects(plain.shellReply(unanswered, Date.now() + 1500), /before the deadline|timed out/);
     const target = commTargetOf(info, '127.0.0.1');
     await sendSignal(target, 0, { deadlineMs: Date.now() + STEP_MS }); // liveness poll
     await interruptRunningCell(client, target, proc);

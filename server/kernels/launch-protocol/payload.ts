@@ -8,6 +8,7 @@ import { z } from 'zod';
 
 import { LaunchPayloadError } from './errors';
 import { x25519RawPublic } from './keys';
+import { CURVE_KEY } from '../connection';
 
 export const PROTOCOL_V1 = 1;
 export const PROTOCOL_V2 = 2;
@@ -96,6 +97,8 @@ const wireConnectionInfoSchema = z.object({
   hostname: z.string().max(255).optional(),
   host_ip: z.string().max(255).optional(),
   token_id: z.string().optional(),
+  /** The kernel's CURVE public key (Z85): its sockets encrypt (Atrium's launcher, over v2). */
+  curve_server_key: CURVE_KEY.optional(),
 });
 
 export interface KernelConnection {
@@ -109,6 +112,8 @@ export interface KernelConnection {
   hbPort: number;
   key: string;
   signatureScheme: string;
+  /** Set when the kernel's sockets are CURVE servers: connect as CURVE clients. */
+  curveServerKey?: string;
 }
 
 interface LaunchedBase {
@@ -170,6 +175,7 @@ function toConnectionInfo(plaintext: Buffer, kernelIdHint?: string): LaunchedBas
       hbPort: w.hb_port,
       key: w.key,
       signatureScheme: w.signature_scheme,
+      ...(w.curve_server_key !== undefined && { curveServerKey: w.curve_server_key }),
     },
     pid: w.pid,
     pgid: w.pgid,

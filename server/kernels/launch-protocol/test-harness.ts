@@ -73,14 +73,21 @@ export async function withDeadline<T>(what: string, promise: Promise<T>, ms: num
   }
 }
 
+const keyPair = ({ publicKey, secretKey }: { publicKey: string; secretKey: string }) => ({ curvePublicKey: publicKey, curveSecretKey: secretKey });
+
 /** A minimal shell + iopub client, enough to prove the launched kernel is real and interruptible. */
 export class TestKernelClient {
-  private readonly shell = new zmq.Dealer({ linger: 0 });
-  private readonly iopub = new zmq.Subscriber({ linger: 0 });
+  private readonly shell: zmq.Dealer;
+  private readonly iopub: zmq.Subscriber;
   private readonly signer: Signer;
   private readonly session = randomUUID();
 
-  constructor(info: LaunchedConnectionInfo, host = '127.0.0.1') {
+  /** `plain`: no CURVE even if the kernel encrypts (to show such a client gets nothing). */
+  constructor(info: LaunchedConnectionInfo, host = '127.0.0.1', { plain = false } = {}) {
+    const serverKey = plain ? undefined : info.connection.curveServerKey;
+    const curve = serverKey ? { curveServerKey: serverKey, ...keyPair(zmq.curveKeyPair()) } : {};
+    this.shell = new zmq.Dealer({ linger: 0, ...curve });
+    this.iopub = new zmq.Subscriber({ linger: 0, ...curve });
     this.signer = createSigner(info.connection.key, info.connection.signatureScheme);
     this.shell.connect(`tcp://${host}:${info.connection.shellPort}`);
     this.iopub.connect(`tcp://${host}:${info.connection.iopubPort}`);

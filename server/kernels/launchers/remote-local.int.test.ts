@@ -122,6 +122,9 @@ test('v2: launch, kernel_info, interrupt via the comm port, restore in a fresh l
   assert.equal(kernel.engineId, `pid ${pid}`);
   assert.equal(kernel.remotePid, pid, 'the kernel runs in the launcher process');
   assert.equal(kernel.commAddress.protocolVersion, 2);
+  // Its traffic is encrypted: Atrium's connection (and the saved state it is restored from) carries its CURVE key.
+  assert.match(kernel.connectionInfo.curve_server_key ?? '', /^.{40}$/);
+  assert.equal((kernel.serialize().connectionInfo as { curve_server_key?: string }).curve_server_key, kernel.connectionInfo.curve_server_key);
   // The one-time token travels in the launcher's environment (readable by its user only), never in its argv
   // (readable by every user of the host).
   const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -168,6 +171,7 @@ test('v1 (JEG argv names, RSA key): launch, kernel_info, interrupt and shutdown 
   ], {}, {}); // a stock JEG kernelspec: no launch token anywhere
   const kernel = await startKernel(t, jeg);
   assert.equal(kernel.commAddress.protocolVersion, 1);
+  assert.equal(kernel.connectionInfo.curve_server_key, undefined, 'v1 (stock JEG launchers): signed, not encrypted');
   const comm = kernel.serialize().state.comm as Record<string, unknown>;
   assert.equal(comm.protocolVersion, 1);
   assert.equal(comm.commKey, undefined, 'v1 has no comm key');

@@ -317,6 +317,7 @@ export abstract class RemoteLauncher implements Launcher {
       key: info.connection.key,
       signature_scheme: 'hmac-sha256',
       kernel_name: kernelspec.name,
+      ...(info.connection.curveServerKey && { curve_server_key: info.connection.curveServerKey }),
     };
     return new RemoteKernelProcess({
       ...this.processTimings(),
