@@ -61,6 +61,8 @@ export default defineConfig({
         ATRIUM_OIDC_CLIENT_ID: e2eOidc.clientId,
         ATRIUM_OIDC_CLIENT_SECRET: e2eOidc.clientSecret,
         ATRIUM_OIDC_NAME: e2eOidc.name,
+        // The test provider's people get an account at their first sign-in (sso.spec.ts).
+        ATRIUM_SSO_SIGNUP_DOMAINS: "sso.e2e.test",
         ...(process.env.ATRIUM_PYTHON ? { ATRIUM_PYTHON: process.env.ATRIUM_PYTHON } : {}),
       },
     },

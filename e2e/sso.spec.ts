@@ -1,6 +1,7 @@
 // Single sign-on through a real OpenID Connect provider (e2e/support/oidc-provider.mjs, started beside the portal
 // by playwright.config.ts): the first sign-in makes the analyst's account, the next one finds it by the provider's
-// subject, and an account whose email the provider did not verify is refused with the reason.
+// subject; an account whose email the provider did not verify, or outside the domains that may sign up, is refused
+// with the reason.
 import { expect, test, type Page } from "@playwright/test";
 import { e2eOidc } from "../playwright.config";
 import { atriumCli } from "./support/session";
@@ -37,6 +38,14 @@ test("an analyst signs in through the OpenID provider: the first sign-in makes t
   await page.getByRole("button", { name: `Continue with ${e2eOidc.name}` }).click();
   await expect(page).toHaveURL(/\/files$/);
   expect(atriumCli(["users", "list"]).split("\n").filter((line) => line.startsWith(`${email}\t`))).toHaveLength(1);
+});
+
+test("someone outside the domains that may sign up is told to ask an admin, and gets no account", async ({ page }) => {
+  const login = `outsider${Date.now().toString(36)}`;
+  await signInThroughProvider(page, login);
+  await expect(page).toHaveURL(/\/signin/);
+  await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toContainText("Ask an Atrium admin to add you");
+  expect(userRow(`${login}@outside.e2e.test`)).toBeUndefined();
 });
 
 test("an account whose email the provider did not verify is refused, and told why", async ({ page }) => {

@@ -47,6 +47,20 @@ describe("loadEnv", () => {
     refused({ ...ldap, ATRIUM_LDAP_USER_FILTER: "(uid=hunter2)" }, /ATRIUM_LDAP_USER_FILTER: must be an LDAP filter containing \{login\}/);
   });
 
+  it("passwords and identities cross the network encrypted, except to this host; sign-up domains are domains or *", () => {
+    const ldap = { ATRIUM_LDAP_URL: "ldap://ldap.example.com", ATRIUM_LDAP_USER_BASE: "ou=people,dc=example,dc=com" };
+    assert.throws(() => loadEnv(ldap), (error: unknown) => error instanceof EnvError && /ATRIUM_LDAP_URL: passwords would cross the network in clear/.test(error.message));
+    assert.equal(loadEnv({ ...ldap, ATRIUM_LDAP_START_TLS: "true" }).ATRIUM_LDAP_START_TLS, true);
+    assert.ok(loadEnv({ ...ldap, ATRIUM_LDAP_URL: "ldap://127.0.0.1:3389" }));
+    const sso = { ATRIUM_OIDC_CLIENT_ID: "atrium", ATRIUM_OIDC_CLIENT_SECRET: "s" };
+    assert.throws(() => loadEnv({ ...sso, ATRIUM_OIDC_ISSUER: "http://sso.example.com" }), (error: unknown) => error instanceof EnvError && /ATRIUM_OIDC_ISSUER: must be an https/.test(error.message));
+    assert.ok(loadEnv({ ...sso, ATRIUM_OIDC_ISSUER: "http://localhost:3918" }));
+    assert.equal(loadEnv({ ATRIUM_SSO_SIGNUP_DOMAINS: " * " }).ATRIUM_SSO_SIGNUP_DOMAINS, "*");
+    assert.deepEqual(loadEnv({ ATRIUM_SSO_SIGNUP_DOMAINS: "Example.com, lab.example.com" }).ATRIUM_SSO_SIGNUP_DOMAINS, ["example.com", "lab.example.com"]);
+    assert.throws(() => loadEnv({ ATRIUM_SSO_SIGNUP_DOMAINS: "@example.com" }), EnvError);
+    assert.equal(loadEnv({}).ATRIUM_SSO_SIGNUP_DOMAINS, undefined);
+  });
+
   it("treats an empty DATABASE_URL as unset", () => {
     assert.equal(loadEnv({ DATABASE_URL: "  " }).DATABASE_URL, undefined);
   });

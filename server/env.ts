@@ -58,6 +58,17 @@ const schema = z.object({
     .default("false")
     .transform((v) => v === "true" || v === "1"),
   ATRIUM_LDAP_TIMEOUT_SECONDS: z.coerce.number().positive().default(5),
+  /**
+   * Email domains whose people get an account at their first sign-in through the OpenID provider or the directory
+   * (comma-separated, or `*` for anyone the source vouches for). Unset: only users an admin added sign in that way.
+   */
+  ATRIUM_SSO_SIGNUP_DOMAINS: optionalNonEmpty.pipe(
+    z
+      .string()
+      .transform((v) => (v.trim() === "*" ? ("*" as const) : v.split(",").map((d) => d.trim().toLowerCase()).filter(Boolean)))
+      .refine((v) => v === "*" || v.every((d) => /^[a-z0-9.-]+\.[a-z]{2,}$/.test(d)), { message: "must be email domains separated by commas (e.g. example.com,lab.example.com), or *" })
+      .optional(),
+  ),
   ATRIUM_TRUST_PROXY: z
     .enum(["true", "false", "1", "0"])
     .default("false")
@@ -197,7 +208,22 @@ function signInProblems(data: z.output<typeof schema>): string[] {
   if (given !== 0 && given !== 3) problems.push("ATRIUM_OIDC_ISSUER, ATRIUM_OIDC_CLIENT_ID and ATRIUM_OIDC_CLIENT_SECRET: set all three for single sign-on, or none");
   if (data.ATRIUM_LDAP_URL && !data.ATRIUM_LDAP_USER_BASE) problems.push("ATRIUM_LDAP_USER_BASE: is required with ATRIUM_LDAP_URL (where users are looked up, e.g. ou=people,dc=example,dc=com)");
   if (data.ATRIUM_LDAP_BIND_DN && !data.ATRIUM_LDAP_BIND_PASSWORD) problems.push("ATRIUM_LDAP_BIND_PASSWORD: is required with ATRIUM_LDAP_BIND_DN");
+  // Passwords and identities cross the network here: in clear only to this host.
+  if (data.ATRIUM_OIDC_ISSUER && !data.ATRIUM_OIDC_ISSUER.startsWith("https://") && !isLoopbackUrl(data.ATRIUM_OIDC_ISSUER)) {
+    problems.push("ATRIUM_OIDC_ISSUER: must be an https:// URL (plain http is accepted only for a provider on this host)");
+  }
+  if (data.ATRIUM_LDAP_URL && data.ATRIUM_LDAP_URL.startsWith("ldap://") && !data.ATRIUM_LDAP_START_TLS && !isLoopbackUrl(data.ATRIUM_LDAP_URL)) {
+    problems.push("ATRIUM_LDAP_URL: passwords would cross the network in clear; use ldaps://, or set ATRIUM_LDAP_START_TLS=true");
+  }
   return problems;
+}
+
+function isLoopbackUrl(url: string): boolean {
+  try {
+    return ["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname);
+  } catch {
+    return false;
+  }
 }
 
 /** Settings that only make sense together (checked after each one is valid on its own). */

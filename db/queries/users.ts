@@ -30,6 +30,16 @@ export async function findUserByIdentity(db: Database, identity: { issuer: strin
   return row?.user;
 }
 
+/** Whether a user is already linked to an account of this issuer (another account there is someone else). */
+export async function hasIdentityFrom(db: Database, params: { userId: string; issuer: string }): Promise<boolean> {
+  const [row] = await db
+    .select({ subject: userIdentities.subject })
+    .from(userIdentities)
+    .where(and(eq(userIdentities.userId, params.userId), eq(userIdentities.issuer, params.issuer)))
+    .limit(1);
+  return row !== undefined;
+}
+
 /** Links a provider's account to a user; false if it was already linked (to this user or, by a race, another). */
 export async function linkIdentity(db: Database, identity: { issuer: string; subject: string; userId: string }): Promise<boolean> {
   const rows = await db.insert(userIdentities).values(identity).onConflictDoNothing().returning({ userId: userIdentities.userId });

@@ -1,7 +1,7 @@
 // A real OpenID Connect provider on loopback for the e2e suite's single sign-on tests: node-oidc-provider (an
 // OpenID Certified implementation), with its own development login and consent pages standing in for a
-// company's. Any login name signs in; its email is <login>@sso.e2e.test, verified unless the login starts with
-// "unverified". Usage: node e2e/support/oidc-provider.mjs (ATRIUM_E2E_OIDC_PORT, ATRIUM_E2E_OIDC_REDIRECT_URI).
+// company's. Any login name signs in; its email is <login>@sso.e2e.test (@outside.e2e.test for a login starting with
+// "outsider"), verified unless the login starts with "unverified". Usage: node e2e/support/oidc-provider.mjs (ATRIUM_E2E_OIDC_PORT, ATRIUM_E2E_OIDC_REDIRECT_URI).
 import Provider from "oidc-provider";
 
 
@@ -16,7 +16,8 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
     return {
       accountId: login,
       async claims() {
-        return { sub: `e2e-${login}`, email: `${login}@sso.e2e.test`, email_verified: !login.startsWith("unverified"), name: `${login} (SSO)` };
+        const domain = login.startsWith("outsider") ? "outside.e2e.test" : "sso.e2e.test";
+        return { sub: `e2e-${login}`, email: `${login}@${domain}`, email_verified: !login.startsWith("unverified"), name: `${login} (SSO)` };
       },
     };
   },

@@ -78,7 +78,9 @@ function config(): NextAuthConfig {
     logger: {
       error(error) {
         if (error.name === "CredentialsSignin" || (error as { type?: string }).type === "CredentialsSignin") return;
-        console.error("[auth]", error);
+        // Name and message only: a provider's error can carry the token response in its cause.
+        const cause = error.cause instanceof Error ? `: ${error.cause.name}: ${error.cause.message}` : "";
+        console.error(`[auth] ${error.name}: ${error.message}${cause}`);
       },
     },
     providers: [
@@ -98,6 +100,7 @@ function config(): NextAuthConfig {
                 address: request.headers.get("x-atrium-client-address"),
               },
               directory,
+              env.ATRIUM_SSO_SIGNUP_DOMAINS ?? [],
             );
             await provisionHome(user);
             return { id: user.id, email: user.email, name: user.name };
@@ -114,14 +117,18 @@ function config(): NextAuthConfig {
       async signIn({ account, profile }) {
         if (account?.provider !== OIDC_PROVIDER_ID) return true;
         try {
-          const user = await signInWithExternalAccount(s.db, {
-            via: "oidc",
-            issuer: String(profile?.iss ?? issuer),
-            subject: account.providerAccountId,
-            email: profile?.email,
-            emailVerified: profile?.email_verified,
-            name: profile?.name,
-          });
+          const user = await signInWithExternalAccount(
+            s.db,
+            {
+              via: "oidc",
+              issuer: String(profile?.iss ?? issuer),
+              subject: account.providerAccountId,
+              email: profile?.email,
+              emailVerified: profile?.email_verified,
+              name: profile?.name,
+            },
+            env.ATRIUM_SSO_SIGNUP_DOMAINS ?? [],
+          );
           await provisionHome(user);
           return true;
         } catch (error) {

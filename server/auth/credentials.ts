@@ -5,7 +5,7 @@ import type { Database } from "@/db";
 import { findUserByEmail, recordSignIn, type UserRow } from "@/db/queries/users";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
-import { signInWithExternalAccount } from "./external-accounts";
+import { signInWithExternalAccount, type SignUpDomains } from "./external-accounts";
 import type { DirectoryOutcome } from "./ldap";
 import { DIRECTORY_DOWN } from "./sign-in-errors";
 import { burnVerifyTime, verifyPassword } from "./passwords";
@@ -25,8 +25,10 @@ export async function signInWithPassword(
   db: Database,
   input: { email: string; password: string; address: string | null },
   directory?: Directory,
+  signUpDomains: SignUpDomains = [],
 ): Promise<UserRow> {
-  const email = input.email.trim().toLowerCase();
+  // One spelling per login for the throttle (compatibility forms and case, as directories compare them).
+  const email = input.email.trim().normalize("NFKC").toLowerCase();
   const wait = await throttledFor(db, email, input.address);
   if (wait > 0) {
     throw new AppError(
@@ -37,14 +39,20 @@ export async function signInWithPassword(
   }
   let directoryDown: string | undefined;
   if (directory) {
-    const outcome = await directory.authenticate(input.email.trim(), input.password);
+    const outcome = await directory.authenticate(email, input.password);
     if (outcome.kind === "ok") {
       const { entry } = outcome;
-      const user = await signInWithExternalAccount(db, { via: "ldap", issuer: directory.url, subject: entry.subject, email: entry.email, emailVerified: true, name: entry.name });
+      const user = await signInWithExternalAccount(
+        db,
+        { via: "ldap", issuer: directory.url, subject: entry.subject, email: entry.email, emailVerified: true, name: entry.name },
+        signUpDomains,
+      );
       await clearFailures(db, email);
       return user;
     }
     if (outcome.kind === "wrong-password") {
+      // As long as a local check takes: the time does not tell which logins the directory knows.
+      await burnVerifyTime(input.password);
       await recordFailure(db, email, input.address);
       throw new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
     }
@@ -56,10 +64,10 @@ export async function signInWithPassword(
   const user = await findUserByEmail(db, email);
   const ok = user?.passwordHash ? await verifyPassword(user.passwordHash, input.password) : (await burnVerifyTime(input.password), false);
   if (!user || !ok) {
-    // Not a failure to count against the account: the directory, which may know it, did not answer.
-    if (directoryDown) throw new AppError("UNAVAILABLE", DIRECTORY_DOWN);
-    await recordFailure(db, email, input.address);
-    throw new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
+    // A local password that did not match counts, whatever the directory did (else its outage would lift the
+    // throttle); a login with no local password is not counted while the directory, which may know it, is down.
+    if (user?.passwordHash || !directoryDown) await recordFailure(db, email, input.address);
+    throw directoryDown ? new AppError("UNAVAILABLE", DIRECTORY_DOWN) : new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
   }
   if (user.disabledAt) {
     throw new AppError("FORBIDDEN", "This account is disabled. Ask an admin to enable it.");

@@ -10,11 +10,11 @@ import { openTestDatabase, testDbKind } from "@/db/testing";
 import type { AppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { createUser, setDisabled } from "@/server/identity/users";
-import { signInWithExternalAccount, type ExternalAccount } from "./external-accounts";
+import { signInWithExternalAccount, type ExternalAccount, type SignUpDomains } from "./external-accounts";
 import { signInErrorCode, signInErrorMessage } from "./sign-in-errors";
 
 const ISSUER = "https://sso.example.com/realms/analytics";
-const signIn = (db: Database, account: Omit<ExternalAccount, "via">) => signInWithExternalAccount(db, { via: "oidc", ...account });
+const signIn = (db: Database, account: Omit<ExternalAccount, "via">, domains: SignUpDomains = "*") => signInWithExternalAccount(db, { via: "oidc", ...account }, domains);
 
 describe(`single sign-on accounts on ${testDbKind}`, () => {
   let db: Database;
@@ -38,13 +38,37 @@ describe(`single sign-on accounts on ${testDbKind}`, () => {
   });
 
   it("links the first sign-in to an existing user with the same verified email, and audits the link", async () => {
-    const admin = await createUser(db, cliActor, { email: "boss@example.com", password: "a-long-password", role: "admin" });
-    const signedIn = await signIn(db, { issuer: ISSUER, subject: "sub-boss", email: "boss@example.com", emailVerified: true });
-    assert.equal(signedIn.id, admin.id);
-    assert.equal(signedIn.role, "admin", "the user keeps its role");
-    const audit = (await listAudit(db, { limit: 50 })).filter((e) => e.action === "user.identity.link" && e.targetId === admin.id);
+    const added = await createUser(db, cliActor, { email: "added@example.com", password: "a-long-password" });
+    // Even where no one may sign up: the user was added by an admin.
+    const signedIn = await signIn(db, { issuer: ISSUER, subject: "sub-added", email: "added@example.com", emailVerified: true }, []);
+    assert.equal(signedIn.id, added.id);
+    const audit = (await listAudit(db, { limit: 50 })).filter((e) => e.action === "user.identity.link" && e.targetId === added.id);
     assert.equal(audit.length, 1);
     assert.equal(audit[0]!.actorLabel, `oidc ${ISSUER}`);
+  });
+
+  it("never links an admin, a disabled user, or a user linked to another account of the issuer (an address handed on)", async () => {
+    const refusedWith = (why: string) => (e: AppError) => e.details?.why === why && signInErrorCode(e) === "sso-conflict";
+    await createUser(db, cliActor, { email: "boss@example.com", password: "a-long-password", role: "admin" });
+    await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-boss", email: "boss@example.com", emailVerified: true }), refusedWith("admin"));
+    const leaver = await signIn(db, { issuer: ISSUER, subject: "sub-leaver", email: "seat@example.com", emailVerified: true });
+    await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-new-hire", email: "seat@example.com", emailVerified: true }), refusedWith("linked"));
+    assert.equal((await signIn(db, { issuer: ISSUER, subject: "sub-leaver" })).id, leaver.id, "the first account still signs in");
+    const off = await createUser(db, cliActor, { email: "off@example.com", password: "a-long-password" });
+    await setDisabled(db, cliActor, off.id, true);
+    await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-off", email: "off@example.com", emailVerified: true }), (e: AppError) => e.code === "FORBIDDEN");
+    await setDisabled(db, cliActor, off.id, false);
+    await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-off" }), (e: AppError) => e.code === "UNAUTHENTICATED", "no link was made while it was disabled");
+  });
+
+  it("makes new users only for the domains that may sign up, never with a reserved service name", async () => {
+    const notInvited = (e: AppError) => signInErrorCode(e) === "sso-not-invited";
+    await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-stranger", email: "stranger@elsewhere.org", emailVerified: true }, []), notInvited);
+    await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-stranger", email: "stranger@elsewhere.org", emailVerified: true }, ["example.com"]), notInvited);
+    assert.equal(await findUserByEmail(db, "stranger@elsewhere.org"), undefined);
+    const inDomain = await signIn(db, { issuer: ISSUER, subject: "sub-hdfs", email: "hdfs@example.com", emailVerified: true }, ["example.com"]);
+    assert.notEqual(inDomain.username, "hdfs", "not the HDFS superuser's name");
+    assert.match(inDomain.username, /^hdfs\d+$/);
   });
 
   it("refuses an account whose email the provider did not verify, and says why", async () => {

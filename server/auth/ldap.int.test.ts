@@ -23,8 +23,8 @@ describe("sign-in against a real LDAP directory", () => {
   let settings: LdapSettings;
   const directoryOf = (s: LdapSettings): Directory => ({ url: s.url, authenticate: (login, password) => authenticateAgainstDirectory(s, login, password) });
   let address = 0;
-  const signIn = (email: string, password: string, directory = directoryOf(settings)) =>
-    signInWithPassword(db, { email, password, address: `10.9.0.${++address % 250}` }, directory);
+  const signIn = (email: string, password: string, directory = directoryOf(settings), address_?: string) =>
+    signInWithPassword(db, { email, password, address: address_ ?? `10.9.0.${++address % 250}` }, directory, ["dir.test"]);
 
   before(async () => {
     ldap = await startDirectory();
@@ -59,6 +59,9 @@ describe("sign-in against a real LDAP directory", () => {
     assert.equal(escapeFilterValue("a*)(uid=*"), "a\\2a\\29\\28uid=\\2a");
     assert.deepEqual(await authenticateAgainstDirectory(settings, "*", "lena-directory-pw"), { kind: "unknown" });
     assert.deepEqual(await authenticateAgainstDirectory(settings, "l*", "lena-directory-pw"), { kind: "unknown" });
+    // Not replacement patterns either: `$'` would copy the filter's tail into it (unbalanced: "unreachable").
+    assert.deepEqual(await authenticateAgainstDirectory(settings, "lena$'", "lena-directory-pw"), { kind: "unknown" });
+    assert.deepEqual(await authenticateAgainstDirectory(settings, "$&", "lena-directory-pw"), { kind: "unknown" });
     // An empty password would be an unauthenticated bind, which the directory accepts for any DN.
     assert.deepEqual(await authenticateAgainstDirectory(settings, "lena", ""), { kind: "wrong-password" });
   });
@@ -91,7 +94,35 @@ describe("sign-in against a real LDAP directory", () => {
     assert.equal((await signIn("admin@example.com", "local-admin-pw")).role, "admin");
     const down = directoryOf({ ...settings, url: "ldap://127.0.0.1:9", timeoutMs: 2_000 });
     assert.equal((await signIn("admin@example.com", "local-admin-pw", down)).role, "admin");
-    // A wrong password, or a directory user, while it is down: told the directory did not answer.
+    // A directory user while it is down: told the directory did not answer (not "wrong password").
     await assert.rejects(signIn("lena", "lena-directory-pw", down), (e: AppError) => e.code === "UNAVAILABLE" && e.message === DIRECTORY_DOWN && signInErrorCode(e) === "unavailable");
+  });
+
+  it("while the directory is down, wrong guesses at a local password still count: the throttle holds", async () => {
+    await createUser(db, cliActor, { email: "ops@example.com", password: "local-ops-pw-1" });
+    const down = directoryOf({ ...settings, url: "ldap://127.0.0.1:9", timeoutMs: 2_000 });
+    for (let i = 0; i < 5; i++) await assert.rejects(signIn("ops@example.com", `guess-${i}`, down), (e: AppError) => e.code === "UNAVAILABLE");
+    await assert.rejects(signIn("ops@example.com", "local-ops-pw-1", down), (e: AppError) => e.code === "THROTTLED");
+  });
+
+  it("a directory that accepts the connection but never answers is 'unreachable' within the deadline", async () => {
+    const net = await import("node:net");
+    const silent = net.createServer(() => {}); // takes the connection, says nothing
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = silent.address() as { port: number };
+      const started = Date.now();
+      const outcome = await authenticateAgainstDirectory({ ...settings, url: `ldap://127.0.0.1:${port}`, bindDn: "cn=x", bindPassword: "y", timeoutMs: 1_000 }, "lena", "pw");
+      assert.equal(outcome.kind, "unreachable");
+      assert.ok(Date.now() - started < 3_000, `answered in ${Date.now() - started} ms`);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it("makes accounts only for the domains that may sign up", async () => {
+    await ldap.addPerson("guest", { cn: "Guest", mail: "guest@partner.example", userPassword: "guest-directory-pw" });
+    await assert.rejects(signIn("guest", "guest-directory-pw"), (e: AppError) => signInErrorCode(e) === "sso-not-invited");
+    assert.equal(await findUserByEmail(db, "guest@partner.example"), undefined);
   });
 });

@@ -36,16 +36,34 @@ export function escapeFilterValue(value: string): string {
   return value.replace(/[\\*()\0]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
+/**
+ * One sign-in's look at the directory, within `timeoutMs` in all (its steps each have that deadline too, and a TLS
+ * handshake has none of its own): a directory that stalls is "unreachable", not a request held for ever.
+ */
 export async function authenticateAgainstDirectory(settings: LdapSettings, login: string, password: string): Promise<DirectoryOutcome> {
   // An empty password is an "unauthenticated bind", which directories accept for any DN: never try it.
   if (!login || !password) return { kind: "wrong-password" };
   const client = new Client({ url: settings.url, timeout: settings.timeoutMs, connectTimeout: settings.timeoutMs });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<DirectoryOutcome>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: "unreachable", error: `no answer within ${settings.timeoutMs / 1000} s` }), settings.timeoutMs);
+  });
+  try {
+    return await Promise.race([lookUpAndBind(client, settings, login, password), deadline]);
+  } finally {
+    clearTimeout(timer);
+    await client.unbind().catch(() => {});
+  }
+}
+
+async function lookUpAndBind(client: Client, settings: LdapSettings, login: string, password: string): Promise<DirectoryOutcome> {
   try {
     if (settings.startTls) await client.startTLS({});
     if (settings.bindDn) await client.bind(settings.bindDn, settings.bindPassword ?? "");
     const { searchEntries } = await client.search(settings.userBase, {
       scope: "sub",
-      filter: settings.userFilter.replaceAll("{login}", escapeFilterValue(login)),
+      // A function, so `$&` and the like in a login are not replacement patterns.
+      filter: settings.userFilter.replaceAll("{login}", () => escapeFilterValue(login)),
       attributes: ["mail", "displayName", "cn", "entryUUID", "objectGUID"],
       explicitBufferAttributes: ["objectGUID"],
       sizeLimit: 2,
@@ -62,9 +80,8 @@ export async function authenticateAgainstDirectory(settings: LdapSettings, login
   } catch (error) {
     // A search over the size limit means the filter matches several entries: not one person.
     if ((error as { name?: string }).name === "SizeLimitExceededError") return { kind: "unknown" };
-    return { kind: "unreachable", error: (error as Error).message || String(error) };
-  } finally {
-    await client.unbind().catch(() => {});
+    // For the log: one line, no control characters (a login can be in it).
+    return { kind: "unreachable", error: ((error as Error).message || String(error)).replace(/[\x00-\x1f\x7f]+/g, " ").slice(0, 300) };
   }
 }
 

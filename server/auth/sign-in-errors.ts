@@ -7,6 +7,12 @@ import type { AppError } from "@/server/errors";
 export const DIRECTORY_DOWN =
   "Sign-in could not check your account: the directory (LDAP) did not answer. Try again in a minute; if it goes on, tell an admin.";
 
+/** A provider's or directory's account whose email has no Atrium user, in a domain that may not sign up. */
+export const SSO_NOT_INVITED = "Atrium has no account for your email address yet. Ask an Atrium admin to add you, then sign in again.";
+/** An account whose email belongs to a user it may not be linked to (an admin; one linked to another account). */
+export const SSO_CONFLICT =
+  "Your email address belongs to an Atrium account that cannot be signed into this way (an admin's, or one already linked to another account of your provider). Ask an Atrium admin.";
+
 /** Why a sign-in through a provider without a verified email is refused (server/auth/external-accounts.ts). */
 export const UNVERIFIED_EMAIL =
   "Your identity provider or directory did not give a verified email address for your account, and Atrium needs one to know you. Ask its administrator, or an Atrium admin.";
@@ -19,6 +25,8 @@ export function signInErrorCode(error: AppError): string {
   if (error.code === "FORBIDDEN") return "disabled";
   if (error.code === "UNAVAILABLE") return "unavailable";
   if (error.details?.reason === "unverified") return "sso-unverified";
+  if (error.details?.reason === "not-invited") return "sso-not-invited";
+  if (error.details?.reason === "conflict") return "sso-conflict";
   return "wrong";
 }
 
@@ -31,6 +39,8 @@ export function signInErrorMessage(code: string | null | undefined): string {
   }
   if (code === "disabled") return "This account is disabled. Ask an admin to enable it.";
   if (code === "sso-unverified") return UNVERIFIED_EMAIL;
+  if (code === "sso-not-invited") return SSO_NOT_INVITED;
+  if (code === "sso-conflict") return SSO_CONFLICT;
   if (code === "unavailable") return DIRECTORY_DOWN;
   if (code === "sso-failed") return "Single sign-on did not complete. Try again; if it keeps failing, tell an admin (the portal's log says why).";
   return "Incorrect email or password.";

@@ -16,6 +16,17 @@ export function usernameFromEmail(email: string): string {
   return USERNAME_PATTERN.test(name) ? name : "user";
 }
 
+/**
+ * Names a derived username never takes: kernels and homes act as the username (YARN proxy user, HDFS owner), so
+ * one taken from an email like hdfs@… must not become a cluster service's identity (an admin may still give one
+ * explicitly).
+ */
+export const RESERVED_USERNAMES = new Set([
+  "root", "daemon", "bin", "sys", "nobody", "operator", "atrium",
+  "hdfs", "yarn", "mapred", "hadoop", "hive", "spark", "livy", "hbase", "zookeeper", "kafka", "oozie", "hue", "knox",
+  "ranger", "impala", "kudu", "solr", "flink", "presto", "trino", "kube", "kubernetes", "system", "jupyter", "postgres",
+]);
+
 /** Candidates for a unique username: base, base2, base3, ... */
 export function* usernameCandidates(base: string): Generator<string> {
   yield base;

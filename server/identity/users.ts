@@ -26,7 +26,7 @@ import {
 import { AppError } from "@/server/errors";
 import { hashPassword, passwordProblem } from "@/server/auth/passwords";
 import type { Actor } from "./actor";
-import { isValidEmail, TEAM_NAME_PATTERN, USERNAME_PATTERN, usernameCandidates, usernameFromEmail } from "./names";
+import { isValidEmail, RESERVED_USERNAMES, TEAM_NAME_PATTERN, USERNAME_PATTERN, usernameCandidates, usernameFromEmail } from "./names";
 
 export interface NewUser {
   email: string;
@@ -77,7 +77,7 @@ async function chooseUsername(db: Database, email: string, requested?: string): 
     return requested;
   }
   for (const candidate of usernameCandidates(usernameFromEmail(email))) {
-    if (!(await usernameTaken(db, candidate))) return candidate;
+    if (!RESERVED_USERNAMES.has(candidate) && !(await usernameTaken(db, candidate))) return candidate;
   }
   throw new AppError("CONFLICT", "Could not find a free username; pass one explicitly.");
 }
