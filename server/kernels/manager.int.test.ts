@@ -61,6 +61,22 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     managers.push(manager);
     return manager;
   };
+  /**
+   * A recorder that makes a restart's steps before it touches the process (its kernelEnded) take `ms`, so a test can
+   * act in the middle of them; `stepsStarted` resolves as they begin.
+   */
+  const slowRestartSteps = (ms: number) => {
+    let inSteps!: () => void;
+    const stepsStarted = new Promise<void>((resolve) => (inSteps = resolve));
+    class SlowEndRecorder extends OutputRecorder {
+      override async kernelEnded(kernelId: string): Promise<void> {
+        inSteps();
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return super.kernelEnded(kernelId);
+      }
+    }
+    return { recorder: new SlowEndRecorder(db, path.join(runtimeDir, "outputs")), stepsStarted };
+  };
   const execute = async (manager: KernelManager, kernelId: string, code: string, cellId: string) => {
     const kernel = await manager.attach(user, kernelId);
     const msg = createMessage({
@@ -530,17 +546,8 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
   });
 
   it("a message sent while a restart does its database steps waits for the new process too (not run on the old one, then lost)", async () => {
-    // The restart's steps before it touches the process, made slow enough to send a cell in the middle of them.
-    let inSteps!: () => void;
-    const stepsStarted = new Promise<void>((resolve) => (inSteps = resolve));
-    class SlowEndRecorder extends OutputRecorder {
-      override async kernelEnded(kernelId: string): Promise<void> {
-        inSteps();
-        await new Promise((resolve) => setTimeout(resolve, 800));
-        return super.kernelEnded(kernelId);
-      }
-    }
-    const manager = await makeManager({ recorder: new SlowEndRecorder(db, path.join(runtimeDir, "outputs")) });
+    const { recorder, stepsStarted } = slowRestartSteps(800);
+    const manager = await makeManager({ recorder });
     const kernel = await manager.start(user, { name: "python3" });
     await execute(manager, kernel.id, "x = 41", "cell-w1");
     const restarting = manager.restart(user, kernel.id);
@@ -556,16 +563,8 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
   });
 
   it("a kernel that dies while its restart does its database steps refuses what was held for it, instead of keeping it for ever", async () => {
-    let inSteps!: () => void;
-    const stepsStarted = new Promise<void>((resolve) => (inSteps = resolve));
-    class SlowEndRecorder extends OutputRecorder {
-      override async kernelEnded(kernelId: string): Promise<void> {
-        inSteps();
-        await new Promise((resolve) => setTimeout(resolve, 1500));
-        return super.kernelEnded(kernelId);
-      }
-    }
-    const manager = await makeManager({ recorder: new SlowEndRecorder(db, path.join(runtimeDir, "outputs")) });
+    const { recorder, stepsStarted } = slowRestartSteps(1500);
+    const manager = await makeManager({ recorder });
     const kernel = await manager.start(user, { name: "python3" });
     const pid = Number(manager.liveKernel(kernel.id)!.process.engineId?.replace(/\D/g, ""));
     const restarting = manager.restart(user, kernel.id).then(
