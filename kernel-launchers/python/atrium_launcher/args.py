@@ -49,6 +49,9 @@ class LaunchArgs:
     ip: str
     kernel_class_name: str
     connection_file: Optional[str]
+    # The portal asks the kernel to encrypt (CURVE) when it can connect so (ATRIUM_KERNEL_CURVE=1): an older portal
+    # that cannot never gets a kernel it cannot talk to.
+    curve: bool = False
 
 
 def parse_port_range(text: Optional[str]) -> PortRange:
@@ -105,6 +108,7 @@ def resolve_protocol_version(explicit: Optional[int], public_key_kind: str) -> i
 
 #: Where Atrium puts the one-time launch token (--launch-token is still accepted).
 LAUNCH_TOKEN_ENV = "ATRIUM_LAUNCH_TOKEN"
+CURVE_ENV = "ATRIUM_KERNEL_CURVE"
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -215,4 +219,5 @@ def parse_args(argv: Sequence[str], environ: Optional[Mapping[str, str]] = None)
         ip=resolve_ip(ns.ip, ns.ip_from_env, os.environ if environ is None else environ),
         kernel_class_name=ns.kernel_class_name,
         connection_file=ns.connection_file,
+        curve=(os.environ if environ is None else environ).get(CURVE_ENV) == "1",
     )

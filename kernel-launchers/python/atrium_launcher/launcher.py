@@ -207,6 +207,23 @@ def curve_kernel_app(curve: Optional[CurveKeys]) -> Any:
     return CurveKernelApp
 
 
+class CurveNotApplied(RuntimeError):
+    """A kernel socket did not become a CURVE server (an ipykernel that binds another way): the launch stops."""
+
+
+def require_curve_sockets(app: Any) -> None:
+    """Fails closed: the portal connects with CURVE, so a plain socket would be a kernel nobody can talk to."""
+    import zmq
+
+    plain = [name for name in ("shell_socket", "control_socket", "stdin_socket") if not getattr(app, name).getsockopt(zmq.CURVE_SERVER)]
+    # iopub is wrapped by its thread once bound; the bound socket is the thread's (bound the same way as the others).
+    iopub = getattr(getattr(app, "iopub_thread", None), "socket", None)
+    if iopub is not None and not iopub.getsockopt(zmq.CURVE_SERVER):
+        plain.append("iopub_socket")
+    if plain:
+        raise CurveNotApplied(f"this ipykernel bound {', '.join(plain)} without CURVE; the kernel's traffic would not be encrypted")
+
+
 def run_kernel(
     args: LaunchArgs,
     connection_file: str,
@@ -228,6 +245,8 @@ def run_kernel(
     kernel_class = getattr(__import__(module_name, fromlist=[class_name]), class_name)
     app = curve_kernel_app(curve).instance(kernel_class=kernel_class, user_ns=user_ns, connection_file=connection_file, ip=args.ip)
     app.initialize([])
+    if curve is not None:
+        require_curve_sockets(app)
     main_loop = ioloop.IOLoop.current()  # the loop app.start() runs; captured here to stop it from the comm thread
 
     def stop_kernel() -> None:
@@ -276,8 +295,8 @@ def main(argv: list[str], *, run: Optional[Callable[..., None]] = None) -> int:
         log.error("%s", exc)
         return EXIT_NOT_ACCEPTED
     hmac_key = secrets.token_hex(32)
-    # Only over the sealed v2 payload: v1 (JEG's) carries no key the server would use.
-    curve = CurveKeys.generate() if version == PROTOCOL_V2 else None
+    # Only when the portal asks, and only over the sealed v2 payload.
+    curve = CurveKeys.generate() if version == PROTOCOL_V2 and args.curve else None
     comm_port = comm_sock.getsockname()[1]
     connection_file = _write_connection_file(args.kernel_id, build_connection_info(args, ports, hmac_key, comm_port))
 
@@ -304,6 +323,9 @@ def main(argv: list[str], *, run: Optional[Callable[..., None]] = None) -> int:
             run(args, connection_file, start_comm)
     except ReportError as exc:
         log.error("%s; exiting so no unreachable kernel is left running", exc)
+        return EXIT_NOT_ACCEPTED
+    except CurveNotApplied as exc:
+        log.error("%s; exiting before reporting", exc)
         return EXIT_NOT_ACCEPTED
     finally:
         try:

@@ -50,3 +50,36 @@ def test_a_socket_the_kernel_app_binds_answers_curve_clients_only():
         for sock in (server,):
             sock.close(linger=0)
         ctx.destroy(linger=0)
+
+
+def test_only_when_the_portal_asks():
+    base = ["--kernel-id", "k-1", "--response-address", "127.0.0.1:9", "--public-key", "x" * 44]
+    assert parse_args(base, environ={}).curve is False, "an older portal, which could not connect with CURVE"
+    assert parse_args(base, environ={"ATRIUM_KERNEL_CURVE": "1"}).curve is True
+
+
+def test_a_kernel_whose_sockets_did_not_become_curve_servers_is_refused():
+    from types import SimpleNamespace
+
+    from atrium_launcher.launcher import CurveNotApplied, require_curve_sockets
+
+    keys = CurveKeys.generate()
+    ctx = zmq.Context()
+    sockets = []
+    try:
+        def bound(curve):
+            s = ctx.socket(zmq.ROUTER)
+            sockets.append(s)
+            if curve:
+                s.curve_secretkey, s.curve_publickey, s.curve_server = keys.secret, keys.public, True
+            return s
+
+        good = SimpleNamespace(shell_socket=bound(True), control_socket=bound(True), stdin_socket=bound(True), iopub_thread=SimpleNamespace(socket=bound(True)))
+        require_curve_sockets(good)
+        plain_stdin = SimpleNamespace(shell_socket=bound(True), control_socket=bound(True), stdin_socket=bound(False), iopub_thread=SimpleNamespace(socket=bound(True)))
+        with pytest.raises(CurveNotApplied, match="stdin_socket"):
+            require_curve_sockets(plain_stdin)
+    finally:
+        for s in sockets:
+            s.close(linger=0)
+        ctx.destroy(linger=0)

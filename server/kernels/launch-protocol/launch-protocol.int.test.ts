@@ -26,8 +26,8 @@ async function startListener(t: TestContext): Promise<ResponseListener> {
   return listener;
 }
 
-function launch(t: TestContext, args: string[]): LaunchedProcess {
-  const proc = spawnLauncher(python, args);
+function launch(t: TestContext, args: string[], env: Record<string, string> = {}): LaunchedProcess {
+  const proc = spawnLauncher(python, args, env);
   t.after(() => proc.kill());
   return proc;
 }
@@ -73,7 +73,7 @@ describe('launch protocol with the real Python launcher', { timeout: 120_000 }, 
       '--launch-token', ticket.launchToken,
       '--port-range', '0..0',
       '--ip', '127.0.0.1',
-    ]);
+    ], { ATRIUM_KERNEL_CURVE: '1' }); // as the portal asks for its v2 launches
     const info = await withDeadline('v2 payload', listener.waitFor(kernelId, Date.now() + LAUNCH_MS), LAUNCH_MS + 1000, proc.log);
     assert.equal(info.protocolVersion, 2);
     assert.equal(info.kernelId, kernelId);

@@ -37,9 +37,10 @@ export interface LaunchedProcess {
   kill(): void;
 }
 
-export function spawnLauncher(python: string, args: string[]): LaunchedProcess {
+/** `env`: more environment, e.g. ATRIUM_KERNEL_CURVE=1 as the portal sets it for its v2 launches. */
+export function spawnLauncher(python: string, args: string[], env: Record<string, string> = {}): LaunchedProcess {
   const child = spawn(python, ['-m', 'atrium_launcher', ...args], {
-    env: { ...process.env, PYTHONPATH: LAUNCHER_PYTHONPATH, PYTHONUNBUFFERED: '1' },
+    env: { ...process.env, PYTHONPATH: LAUNCHER_PYTHONPATH, PYTHONUNBUFFERED: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -37,6 +37,8 @@ import {
 
 /** After a comm-port shutdown request, how long the launcher gets to stop before the engine is killed. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 3_000;
+/** Asks Atrium's launcher to make the kernel's sockets CURVE servers (kernel-launchers/README.md). */
+export const CURVE_ENV = 'ATRIUM_KERNEL_CURVE';
 
 // --- the engine: what a leaf implements ---
 
@@ -286,6 +288,8 @@ export abstract class RemoteLauncher implements Launcher {
       const env: Record<string, string> = {};
       specEnv.forEach(([name], i) => (env[name] = substitutedEnv[i]!));
       Object.assign(env, trustedEnv); // Atrium's KERNEL_* last: nothing overrides the owner or the id
+      // Atrium's launcher encrypts the kernel's traffic (CURVE) when asked; its key comes back in the sealed v2 payload.
+      if (ticket.launchToken !== undefined) env[CURVE_ENV] = '1';
       engine = await this.startEngine({ request, argv, env });
     } catch (error) {
       this.listener.cancel(kernelId, 'the engine did not start');
@@ -305,6 +309,10 @@ export abstract class RemoteLauncher implements Launcher {
         kernelId,
         engineId: engine.engineId,
       });
+    }
+    if (info.protocolVersion === PROTOCOL_V2 && !info.connection.curveServerKey) {
+      // An older launcher (a kernel image built before), or a pyzmq without CURVE: the kernel still works, signed only.
+      this.logger?.warn(`kernel ${kernelId}: its launcher did not encrypt the kernel's traffic (no CURVE key); it is signed only`, { kernel: kernelId });
     }
     const connectionInfo: ConnectionInfo = {
       ip: host,
