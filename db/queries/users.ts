@@ -6,7 +6,8 @@ import { memberships, teams, userIdentities, users } from "../schema";
 export type UserRow = typeof users.$inferSelect;
 export type UserRole = UserRow["role"];
 
-export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+/** One spelling per address: compatibility forms (NFKC) and case folded, as sign-in folds what people type. */
+export const normalizeEmail = (email: string) => email.trim().normalize("NFKC").toLowerCase();
 
 export async function findUserByEmail(db: Database, email: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.email, normalizeEmail(email))).limit(1);
@@ -38,6 +39,12 @@ export async function hasIdentityFrom(db: Database, params: { userId: string; is
     .where(and(eq(userIdentities.userId, params.userId), eq(userIdentities.issuer, params.issuer)))
     .limit(1);
   return row !== undefined;
+}
+
+/** Removes a user's links to accounts elsewhere (of one issuer, or all); how many went. */
+export async function deleteIdentities(db: Database, params: { userId: string; issuer?: string }): Promise<{ issuer: string; subject: string }[]> {
+  const where = params.issuer === undefined ? eq(userIdentities.userId, params.userId) : and(eq(userIdentities.userId, params.userId), eq(userIdentities.issuer, params.issuer));
+  return db.delete(userIdentities).where(where).returning({ issuer: userIdentities.issuer, subject: userIdentities.subject });
 }
 
 /** Links a provider's account to a user; false if it was already linked (to this user or, by a race, another). */

@@ -60,7 +60,8 @@ export const userIdentities = pgTable(
       .references(() => users.id, { onDelete: "cascade" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.issuer, t.subject] }), index("user_identities_user_idx").on(t.userId)],
+  // One account per user at each issuer: two first sign-ins racing with different accounts cannot both link.
+  (t) => [primaryKey({ columns: [t.issuer, t.subject] }), uniqueIndex("user_identities_user_issuer_key").on(t.userId, t.issuer)],
 );
 
 export const teams = pgTable(

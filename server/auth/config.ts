@@ -78,9 +78,11 @@ function config(): NextAuthConfig {
     logger: {
       error(error) {
         if (error.name === "CredentialsSignin" || (error as { type?: string }).type === "CredentialsSignin") return;
-        // Name and message only: a provider's error can carry the token response in its cause.
-        const cause = error.cause instanceof Error ? `: ${error.cause.name}: ${error.cause.message}` : "";
-        console.error(`[auth] ${error.name}: ${error.message}${cause}`);
+        // Names and messages only: a provider's error can carry the token response in its cause. Auth.js wraps
+        // the underlying error as { err } in the cause.
+        const inner = (error.cause as { err?: unknown } | undefined)?.err ?? error.cause;
+        const cause = inner instanceof Error ? ` (${inner.name}: ${inner.message})` : "";
+        console.error(`[auth] ${error.name}: ${error.message.split(". Read more at")[0]}${cause}`);
       },
     },
     providers: [

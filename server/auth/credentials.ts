@@ -1,8 +1,9 @@
 // Signing in with email and password: throttle first, then verify, and never say which of the two was wrong.
-// With a directory (LDAP) configured, the login is checked there first; an account the directory does not know (the
-// first admin, say) signs in with its local password, also while the directory cannot be reached.
+// With a directory (LDAP) configured, the login is checked there first, except for admins, who sign in with their
+// own password; an account the directory does not know (the first admin, say) signs in with its local password,
+// also while the directory cannot be reached.
 import type { Database } from "@/db";
-import { findUserByEmail, recordSignIn, type UserRow } from "@/db/queries/users";
+import { findUserByEmail, hasIdentityFrom, normalizeEmail, recordSignIn, type UserRow } from "@/db/queries/users";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
 import { signInWithExternalAccount, type SignUpDomains } from "./external-accounts";
@@ -28,7 +29,7 @@ export async function signInWithPassword(
   signUpDomains: SignUpDomains = [],
 ): Promise<UserRow> {
   // One spelling per login for the throttle (compatibility forms and case, as directories compare them).
-  const email = input.email.trim().normalize("NFKC").toLowerCase();
+  const email = normalizeEmail(input.email);
   const wait = await throttledFor(db, email, input.address);
   if (wait > 0) {
     throw new AppError(
@@ -37,8 +38,12 @@ export async function signInWithPassword(
       { retryAfterMs: wait },
     );
   }
+  const local = await findUserByEmail(db, email);
+  // Admins sign in with their own password, never through the directory (which is never linked to an admin): an
+  // admin the directory also knows keeps a way in.
+  const directoryFirst = directory !== undefined && !(local?.role === "admin" && local.passwordHash);
   let directoryDown: string | undefined;
-  if (directory) {
+  if (directory && directoryFirst) {
     const outcome = await directory.authenticate(email, input.password);
     if (outcome.kind === "ok") {
       const { entry } = outcome;
@@ -61,12 +66,17 @@ export async function signInWithPassword(
       log.warn(`the directory ${directory.url} could not be reached for a sign-in: ${outcome.error}`);
     }
   }
-  const user = await findUserByEmail(db, email);
+  // While the directory is down, its users (linked to it) wait for it: their local password, if any, is not theirs
+  // to use, and their retries are not counted. A local account's password is checked and counted as always.
+  const waitsForDirectory = directoryDown !== undefined && (!local?.passwordHash || (await hasIdentityFrom(db, { userId: local.id, issuer: directory!.url })));
+  if (waitsForDirectory) {
+    await burnVerifyTime(input.password);
+    throw new AppError("UNAVAILABLE", DIRECTORY_DOWN);
+  }
+  const user = local;
   const ok = user?.passwordHash ? await verifyPassword(user.passwordHash, input.password) : (await burnVerifyTime(input.password), false);
   if (!user || !ok) {
-    // A local password that did not match counts, whatever the directory did (else its outage would lift the
-    // throttle); a login with no local password is not counted while the directory, which may know it, is down.
-    if (user?.passwordHash || !directoryDown) await recordFailure(db, email, input.address);
+    await recordFailure(db, email, input.address);
     throw directoryDown ? new AppError("UNAVAILABLE", DIRECTORY_DOWN) : new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
   }
   if (user.disabledAt) {

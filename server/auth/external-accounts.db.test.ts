@@ -9,7 +9,7 @@ import { findUserByEmail } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import type { AppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
-import { createUser, setDisabled } from "@/server/identity/users";
+import { createUser, setDisabled, unlinkIdentities } from "@/server/identity/users";
 import { signInWithExternalAccount, type ExternalAccount, type SignUpDomains } from "./external-accounts";
 import { signInErrorCode, signInErrorMessage } from "./sign-in-errors";
 
@@ -54,6 +54,10 @@ describe(`single sign-on accounts on ${testDbKind}`, () => {
     const leaver = await signIn(db, { issuer: ISSUER, subject: "sub-leaver", email: "seat@example.com", emailVerified: true });
     await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-new-hire", email: "seat@example.com", emailVerified: true }), refusedWith("linked"));
     assert.equal((await signIn(db, { issuer: ISSUER, subject: "sub-leaver" })).id, leaver.id, "the first account still signs in");
+    // An admin ends the old link (a provider that re-issued subjects, say): the next account links, audited.
+    assert.equal(await unlinkIdentities(db, cliActor, { user: "seat@example.com", issuer: ISSUER }), 1);
+    assert.equal((await signIn(db, { issuer: ISSUER, subject: "sub-new-hire", email: "seat@example.com", emailVerified: true })).id, leaver.id);
+    assert.ok((await listAudit(db, { limit: 100 })).some((e) => e.action === "user.identity.unlink" && e.targetId === leaver.id));
     const off = await createUser(db, cliActor, { email: "off@example.com", password: "a-long-password" });
     await setDisabled(db, cliActor, off.id, true);
     await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-off", email: "off@example.com", emailVerified: true }), (e: AppError) => e.code === "FORBIDDEN");

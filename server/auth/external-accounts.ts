@@ -75,8 +75,9 @@ async function linkByEmail(db: Database, account: ExternalAccount, signUpDomains
       details: { issuer: account.issuer, subject: account.subject, email },
     });
   }
-  // Whoever linked first (a race of two first sign-ins) is the account's user.
+  // Whoever linked first (a race of two first sign-ins) is the account's user; a race of two accounts for one user
+  // leaves the second unlinked (one account per user at each issuer), refused as above.
   const linked = await findUserByIdentity(db, account);
-  if (!linked) throw new AppError("INTERNAL", `could not link ${account.issuer} account ${account.subject}`);
+  if (!linked) throw new AppError("UNAUTHENTICATED", SSO_CONFLICT, { reason: "conflict", why: "linked" });
   return linked;
 }

@@ -98,6 +98,12 @@ describe("sign-in against a real LDAP directory", () => {
     await assert.rejects(signIn("lena", "lena-directory-pw", down), (e: AppError) => e.code === "UNAVAILABLE" && e.message === DIRECTORY_DOWN && signInErrorCode(e) === "unavailable");
   });
 
+  it("an admin the directory also knows signs in with the admin's own password, never through the directory", async () => {
+    await ldap.addPerson("dir-admin", { cn: "Admin In Directory", mail: "admin@example.com", userPassword: "directory-admin-pw" });
+    assert.equal((await signIn("admin@example.com", "local-admin-pw")).role, "admin");
+    await assert.rejects(signIn("admin@example.com", "directory-admin-pw"), (e: AppError) => e.code === "UNAUTHENTICATED");
+  });
+
   it("while the directory is down, wrong guesses at a local password still count: the throttle holds", async () => {
     await createUser(db, cliActor, { email: "ops@example.com", password: "local-ops-pw-1" });
     const down = directoryOf({ ...settings, url: "ldap://127.0.0.1:9", timeoutMs: 2_000 });

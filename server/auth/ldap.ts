@@ -52,7 +52,8 @@ export async function authenticateAgainstDirectory(settings: LdapSettings, login
     return await Promise.race([lookUpAndBind(client, settings, login, password), deadline]);
   } finally {
     clearTimeout(timer);
-    await client.unbind().catch(() => {});
+    // Not awaited: a stalled directory must not hold the sign-in past its deadline (unbind closes the socket).
+    void client.unbind().catch(() => {});
   }
 }
 

@@ -10,7 +10,7 @@ import { createApiToken } from "@/server/auth/tokens";
 import { isAppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { setPosixIds } from "@/server/identity/posix-ids";
-import { changeRole, createTeam, createUser, requireTeam, requireUser, resetPassword, setMembership, setTeamQueue } from "@/server/identity/users";
+import { changeRole, createTeam, createUser, requireTeam, requireUser, resetPassword, setMembership, setTeamQueue, unlinkIdentities } from "@/server/identity/users";
 import { quotaCommand, kernelsListCommand, kernelsKillCommand, QUOTA_SET_FLAGS } from "@/server/quota/cli";
 
 export interface CommandResult {
@@ -31,6 +31,7 @@ export const USAGE = `Usage: npx atrium <command>
   users set-role EMAIL analyst|admin
   users set-password EMAIL (--password PW | --password-stdin)
   users set-posix EMAIL UID [GID]   the uid/gid the user's Kubernetes pods run as (never root)
+  users unlink EMAIL [--issuer URL]   end the user's links to OpenID provider or directory accounts
   teams add NAME [--description TEXT]
   teams add-member TEAM EMAIL [--lead]
   teams set-queue TEAM QUEUE|default              the YARN queue of the team's kernels
@@ -164,6 +165,11 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
         `${user.email} now runs as uid ${uid}, gid ${gid ?? uid}.\n` +
         "Files already on the user's home volume keep their old owner: change them from a pod that mounts it if needed.\n"
       );
+    }
+    case "users unlink": {
+      const email = need(0, "EMAIL");
+      const count = await unlinkIdentities(db, cliActor, { user: email, issuer: args.str("issuer") });
+      return count === 0 ? `${email} had no links to accounts elsewhere.\n` : `${email}: ${count} link${count === 1 ? "" : "s"} ended; the next sign-in through a provider or directory links again.\n`;
     }
     case "teams add": {
       const team = await createTeam(db, cliActor, { name: need(0, "NAME"), description: args.str("description") });

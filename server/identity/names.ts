@@ -25,6 +25,7 @@ export const RESERVED_USERNAMES = new Set([
   "root", "daemon", "bin", "sys", "nobody", "operator", "atrium",
   "hdfs", "yarn", "mapred", "hadoop", "hive", "spark", "livy", "hbase", "zookeeper", "kafka", "oozie", "hue", "knox",
   "ranger", "impala", "kudu", "solr", "flink", "presto", "trino", "kube", "kubernetes", "system", "jupyter", "postgres",
+  "dr.who", "httpfs", "kms", "ambari", "ambari-qa", "zeppelin", "atlas", "airflow", "nifi", "storm", "sqoop",
 ]);
 
 /** Candidates for a unique username: base, base2, base3, ... */

@@ -13,6 +13,7 @@ import {
 } from "@/db/queries/teams";
 import {
   countActiveAdmins,
+  deleteIdentities,
   findUserByEmail,
   findUserById,
   insertUser,
@@ -80,6 +81,20 @@ async function chooseUsername(db: Database, email: string, requested?: string): 
     if (!RESERVED_USERNAMES.has(candidate) && !(await usernameTaken(db, candidate))) return candidate;
   }
   throw new AppError("CONFLICT", "Could not find a free username; pass one explicitly.");
+}
+
+/**
+ * Ends a user's links to accounts at an OpenID provider or in a directory (one issuer's, or all), audited: that
+ * account's next sign-in links again by the rules of server/auth/external-accounts.ts (a changed subject, an address
+ * handed on to another person).
+ */
+export async function unlinkIdentities(db: Database, actor: Actor, params: { user: string; issuer?: string }): Promise<number> {
+  const user = await requireUser(db, params.user);
+  const removed = await deleteIdentities(db, { userId: user.id, issuer: params.issuer });
+  if (removed.length) {
+    await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "user.identity.unlink", targetType: "user", targetId: user.id, details: { removed } });
+  }
+  return removed.length;
 }
 
 export async function requireUser(db: Database, idOrEmail: string): Promise<UserRow> {
