@@ -50,6 +50,7 @@ from typing import Iterator, Optional
 from urllib.parse import parse_qs, urlsplit
 
 TEMP_PREFIX = ".atrium-tmp-"
+DRAIN_LIMIT = 16 * 1024 * 1024  # an upload refused before it was read is read this far, so proxies relay the refusal
 CHUNK = 1024 * 1024
 MAX_SEGMENT_BYTES = 255
 MAX_PATH_BYTES = 4096
@@ -451,6 +452,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(status, {"error": error}, close=body_unread)
 
     def _body(self) -> Iterator[bytes]:
+        self._body_started = True
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             while True:
                 line = self.rfile.readline(1024)
@@ -481,14 +483,33 @@ class Handler(BaseHTTPRequestHandler):
     def _has_body(self) -> bool:
         return "chunked" in self.headers.get("Transfer-Encoding", "").lower() or int(self.headers.get("Content-Length") or 0) > 0
 
+    def _body_unread_after_drain(self) -> bool:
+        """Reads an upload refused before it was read (a stale write, a bad path), up to DRAIN_LIMIT: a proxy in between
+        (the API server's pod proxy) still sending it would otherwise see the connection close and answer 502/503
+        instead of the refusal. True when some of it is left unread (the connection must close)."""
+        if not self._has_body():
+            return False
+        if self._body_started:
+            return True  # read in part: where it stands is unknown
+        try:
+            read = 0
+            for chunk in self._body():
+                read += len(chunk)
+                if read > DRAIN_LIMIT:
+                    return True
+            return False
+        except (ConnectionError, TimeoutError, ValueError, OSError):
+            return True
+
     def _handle(self, method: str) -> None:
+        self._body_started = False  # per request: one connection carries several
         with self.server.activity_lock:
             self.server.in_flight += 1
         try:
             self._dispatch(method)
         except Refused as refused:
             try:
-                self._refuse(refused, body_unread=self._has_body())
+                self._refuse(refused, body_unread=self._body_unread_after_drain())
             except OSError:
                 self.close_connection = True
         except (ConnectionError, TimeoutError):

@@ -119,4 +119,33 @@ describe('the file server on its own', () => {
     assert.equal(JSON.parse(viaLink.text).error.kind, 'outside');
     assert.deepEqual(JSON.parse((await raw(port, token, 'GET', '/v1/list?path=')).text).entries, [], 'a link out of the folder is not listed');
   });
+
+  it('reads a refused upload to its end before answering, so a proxy in between relays the refusal (not a 502/503)', async () => {
+    const root = path.join(workDir, 'refused-upload');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'nb.ipynb'), '{"v":1}');
+    const { port, token } = await startServer(root);
+    const stale = fs.statSync(path.join(root, 'nb.ipynb')).mtimeMs - 60_000;
+    // A chunked upload whose second half comes later, as a stream through the API server's proxy does.
+    const answer = await new Promise<{ status: number; connection: string | undefined; answeredAfterLastChunk: boolean }>((resolve, reject) => {
+      let lastChunkSent = false;
+      const req = http.request(
+        { host: '127.0.0.1', port, method: 'PUT', path: `/v1/write?path=nb.ipynb&expected_mtime_ms=${Math.round(stale)}`, headers: { 'x-atrium-token': token, 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, answeredAfterLastChunk: lastChunkSent }));
+        },
+      );
+      req.on('error', reject);
+      req.write('{"v":"mi');
+      setTimeout(() => {
+        lastChunkSent = true;
+        req.end('ne"}');
+      }, 300);
+    });
+    assert.equal(answer.status, 409);
+    assert.ok(answer.answeredAfterLastChunk, 'answered once the whole upload was read');
+    assert.notEqual(answer.connection, 'close', 'the connection is kept: nothing of the upload is left unread');
+    assert.equal(fs.readFileSync(path.join(root, 'nb.ipynb'), 'utf8'), '{"v":1}');
+  });
 });
