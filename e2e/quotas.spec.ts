@@ -198,11 +198,16 @@ test("an analyst at their kernel limit is told what to do; the launch phase show
   // Every text the kernel status shows, however briefly.
   await page.addInitScript(() => {
     const seen: string[] = [];
+    const states: string[] = [];
     (window as unknown as { __kernelStatusTexts: string[] }).__kernelStatusTexts = seen;
+    (window as unknown as { __kernelStates: string[] }).__kernelStates = states;
     new MutationObserver(() => {
+      // The state, then what a launch is doing (the status's description, beside it).
       const el = document.querySelector('[role="status"][aria-label="Kernel status"]');
-      const text = el?.textContent ?? "";
+      const detail = el?.getAttribute("aria-describedby");
+      const text = (el?.textContent ?? "") + ((detail && document.getElementById(detail)?.textContent) || "");
       if (text && seen[seen.length - 1] !== text) seen.push(text);
+      if (el?.textContent && states[states.length - 1] !== el.textContent) states.push(el.textContent);
     }).observe(document, { subtree: true, childList: true, characterData: true });
   });
   await signIn(page, analyst);
@@ -216,6 +221,10 @@ test("an analyst at their kernel limit is told what to do; the launch phase show
   // page polls, so the server's own phases are often skipped here; the YARN end-to-end test, whose launches
   // take seconds, checks that "submitting to YARN" and "accepted by YARN" reach the page.)
   expect(texts.some((t) => /^starting · [a-z][^·]* · \d+ s$/.test(t)), texts.join(" | ")).toBe(true);
+  // The status element's own text is only ever the state (UI.md); the phase is its description, beside it.
+  const states = await page.evaluate(() => (window as unknown as { __kernelStates: string[] }).__kernelStates);
+  expect(states.every((s) => /^(starting|idle|busy|restarting|dead|disconnected|reconnecting|unknown)$/.test(s)), states.join(" | ")).toBe(true);
+  expect(states).toContain("starting");
   await expect(page.getByTestId("quota-footer")).toContainText("medium (2 vCores, 8 GB) · 0 of 1 kernels left");
 
   // A second notebook needs a second kernel: refused, with the limit and the next step, where they acted.

@@ -31,8 +31,10 @@ async function recordStatusTexts(page: Page) {
     const seen: { t: number; text: string }[] = [];
     (window as unknown as { __statusTexts: typeof seen }).__statusTexts = seen;
     new MutationObserver(() => {
+      // The state, then what a launch is doing (the status's description, beside it).
       const el = document.querySelector('[role="status"][aria-label="Kernel status"]');
-      const text = el?.textContent ?? "";
+      const detail = el?.getAttribute("aria-describedby");
+      const text = (el?.textContent ?? "") + ((detail && document.getElementById(detail)?.textContent) || "");
       if (text && seen[seen.length - 1]?.text !== text) seen.push({ t: Date.now(), text });
     }).observe(document, { subtree: true, childList: true, characterData: true });
   });

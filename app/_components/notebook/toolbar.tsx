@@ -115,7 +115,13 @@ function Tool({ label, hint, onClick, children }: { label: string; hint?: string
   );
 }
 
-/** The kernel's state in one word; while launching, also what is happening and for how long. */
+/**
+ * The kernel's state in one word (the status element's whole text, as UI.md promises); while launching, what is
+ * happening and for how long beside it, as the status's description.
+ */
+/** The element beside the kernel status saying what a launch is doing (e2e specs read it to record launch phases). */
+const KERNEL_STATUS_DETAIL_ID = "kernel-status-detail";
+
 function KernelStatus({ status }: { status: SessionStatus }) {
   const [, tick] = useState(0);
   useEffect(() => {
@@ -127,10 +133,10 @@ function KernelStatus({ status }: { status: SessionStatus }) {
   return (
     <span className={classes.status}>
       <span className={classes.dot} data-state={status.state} aria-hidden />
-      <span role="status" aria-label="Kernel status" aria-live="polite">
+      <span role="status" aria-label="Kernel status" aria-live="polite" aria-describedby={detail ? KERNEL_STATUS_DETAIL_ID : undefined}>
         {status.state}
-        {detail}
       </span>
+      {detail && <span id={KERNEL_STATUS_DETAIL_ID}>{detail}</span>}
     </span>
   );
 }
