@@ -36,6 +36,7 @@ import errno as errno_mod
 import hmac
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -51,6 +52,8 @@ from urllib.parse import parse_qs, urlsplit
 
 TEMP_PREFIX = ".atrium-tmp-"
 DRAIN_LIMIT = 16 * 1024 * 1024  # an upload refused before it was read is read this far, so proxies relay the refusal
+DRAIN_SECONDS = 30
+CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 CHUNK = 1024 * 1024
 MAX_SEGMENT_BYTES = 255
 MAX_PATH_BYTES = 4096
@@ -458,7 +461,10 @@ class Handler(BaseHTTPRequestHandler):
                 line = self.rfile.readline(1024)
                 if not line:
                     raise ConnectionError("the upload ended early")
-                size = int(line.split(b";")[0].strip(), 16)
+                size_text = line.split(b";")[0].strip()
+                if not CHUNK_SIZE.fullmatch(size_text):
+                    raise ValueError("malformed chunk size")  # int() would take "-1" or "+0x10"
+                size = int(size_text, 16)
                 if size == 0:
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass
@@ -483,23 +489,29 @@ class Handler(BaseHTTPRequestHandler):
     def _has_body(self) -> bool:
         return "chunked" in self.headers.get("Transfer-Encoding", "").lower() or int(self.headers.get("Content-Length") or 0) > 0
 
-    def _body_unread_after_drain(self) -> bool:
-        """Reads an upload refused before it was read (a stale write, a bad path), up to DRAIN_LIMIT: a proxy in between
-        (the API server's pod proxy) still sending it would otherwise see the connection close and answer 502/503
-        instead of the refusal. True when some of it is left unread (the connection must close)."""
+    def _body_unread_after_drain(self, refused: "Refused") -> bool:
+        """Reads an upload refused before it was read (a stale write, a bad path), up to DRAIN_LIMIT bytes and
+        DRAIN_SECONDS: a proxy in between (the API server's pod proxy) still sending it would otherwise see the
+        connection close and answer 502/503 instead of the refusal. Never for a caller without the token. True when
+        some of it is left unread (the connection must close)."""
         if not self._has_body():
             return False
-        if self._body_started:
-            return True  # read in part: where it stands is unknown
+        if self._body_started or refused.kind == "unauthorized":
+            return True  # read in part (where it stands is unknown), or not worth a byte
+        deadline = time.monotonic() + DRAIN_SECONDS
+        previous_timeout = self.connection.gettimeout()
+        self.connection.settimeout(DRAIN_SECONDS)  # each read too: a trickling client is not waited for
         try:
             read = 0
             for chunk in self._body():
                 read += len(chunk)
-                if read > DRAIN_LIMIT:
+                if read > DRAIN_LIMIT or time.monotonic() > deadline:
                     return True
             return False
         except (ConnectionError, TimeoutError, ValueError, OSError):
             return True
+        finally:
+            self.connection.settimeout(previous_timeout)
 
     def _handle(self, method: str) -> None:
         self._body_started = False  # per request: one connection carries several
@@ -509,7 +521,7 @@ class Handler(BaseHTTPRequestHandler):
             self._dispatch(method)
         except Refused as refused:
             try:
-                self._refuse(refused, body_unread=self._body_unread_after_drain())
+                self._refuse(refused, body_unread=self._body_unread_after_drain(refused))
             except OSError:
                 self.close_connection = True
         except (ConnectionError, TimeoutError):

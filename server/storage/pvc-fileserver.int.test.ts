@@ -147,5 +147,38 @@ describe('the file server on its own', () => {
     assert.ok(answer.answeredAfterLastChunk, 'answered once the whole upload was read');
     assert.notEqual(answer.connection, 'close', 'the connection is kept: nothing of the upload is left unread');
     assert.equal(fs.readFileSync(path.join(root, 'nb.ipynb'), 'utf8'), '{"v":1}');
+
+    // Never for a caller without the token, nor past a malformed chunk size: answered at once, the upload unread.
+    const unended = (headers: Record<string, string>, first: string) =>
+      new Promise<{ status: number; ms: number }>((resolve, reject) => {
+        const started = Date.now();
+        const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path: '/v1/write?path=x.txt', headers: { 'transfer-encoding': 'chunked', ...headers } }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, ms: Date.now() - started });
+          req.destroy();
+        });
+        req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
+        req.write(first); // and never ends
+        setTimeout(() => {
+          req.destroy();
+          reject(new Error('no answer within 10 s: the server is reading an upload it refused'));
+        }, 10_000).unref();
+      });
+    const stranger = await unended({}, 'x'.repeat(1000));
+    assert.equal(stranger.status, 401);
+    assert.ok(stranger.ms < 5_000, `answered in ${stranger.ms} ms`);
+    const socket = net.connect(port, '127.0.0.1');
+    const reply = await new Promise<string>((resolve, reject) => {
+      setTimeout(() => {
+        socket.destroy();
+        reject(new Error('no answer within 10 s to a malformed chunk size'));
+      }, 10_000).unref();
+      let text = '';
+      socket.on('data', (d) => (text += d));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+      socket.write(`PUT /v1/write?path=nb.ipynb&expected_mtime_ms=${Math.round(stale)} HTTP/1.1\r\nHost: x\r\nX-Atrium-Token: ${token}\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nabc`);
+    });
+    assert.match(reply, /^HTTP\/1\.[01] 409/, 'the refusal, not a read until the client gives up');
   });
 });
