@@ -6,8 +6,7 @@ import { memberships, teams, userIdentities, users } from "../schema";
 export type UserRow = typeof users.$inferSelect;
 export type UserRole = UserRow["role"];
 
-/** One spelling per address: compatibility forms (NFKC) and case folded, as sign-in folds what people type. */
-export const normalizeEmail = (email: string) => email.trim().normalize("NFKC").toLowerCase();
+export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
 export async function findUserByEmail(db: Database, email: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.email, normalizeEmail(email))).limit(1);

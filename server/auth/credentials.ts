@@ -30,7 +30,10 @@ export async function signInWithPassword(
 ): Promise<UserRow> {
   // One spelling per login for the throttle (compatibility forms and case, as directories compare them).
   const email = normalizeEmail(input.email);
-  const wait = await throttledFor(db, email, input.address);
+  // The throttle's key, and what the directory is asked: one spelling per login (compatibility forms and case
+  // folded, as directories compare them), so variants of one name share one count.
+  const login = input.email.normalize("NFKC").trim().toLowerCase();
+  const wait = await throttledFor(db, login, input.address);
   if (wait > 0) {
     throw new AppError(
       "THROTTLED",
@@ -44,7 +47,7 @@ export async function signInWithPassword(
   const directoryFirst = directory !== undefined && !(local?.role === "admin" && local.passwordHash);
   let directoryDown: string | undefined;
   if (directory && directoryFirst) {
-    const outcome = await directory.authenticate(email, input.password);
+    const outcome = await directory.authenticate(login, input.password);
     if (outcome.kind === "ok") {
       const { entry } = outcome;
       const user = await signInWithExternalAccount(
@@ -52,18 +55,25 @@ export async function signInWithPassword(
         { via: "ldap", issuer: directory.url, subject: entry.subject, email: entry.email, emailVerified: true, name: entry.name },
         signUpDomains,
       );
-      await clearFailures(db, email);
+      await clearFailures(db, login);
       return user;
     }
     if (outcome.kind === "wrong-password") {
       // As long as a local check takes: the time does not tell which logins the directory knows.
       await burnVerifyTime(input.password);
-      await recordFailure(db, email, input.address);
+      await recordFailure(db, login, input.address);
       throw new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
     }
     if (outcome.kind === "unreachable") {
       directoryDown = outcome.error;
       log.warn(`the directory ${directory.url} could not be reached for a sign-in: ${outcome.error}`);
+    }
+    // A user linked to the directory that no longer knows them (a leaver's entry deleted) is not let in by an old
+    // local password.
+    if (outcome.kind === "unknown" && local && (await hasIdentityFrom(db, { userId: local.id, issuer: directory.url }))) {
+      await burnVerifyTime(input.password);
+      await recordFailure(db, login, input.address);
+      throw new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
     }
   }
   // While the directory is down, its users (linked to it) wait for it: their local password, if any, is not theirs
@@ -76,13 +86,13 @@ export async function signInWithPassword(
   const user = local;
   const ok = user?.passwordHash ? await verifyPassword(user.passwordHash, input.password) : (await burnVerifyTime(input.password), false);
   if (!user || !ok) {
-    await recordFailure(db, email, input.address);
+    await recordFailure(db, login, input.address);
     throw directoryDown ? new AppError("UNAVAILABLE", DIRECTORY_DOWN) : new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
   }
   if (user.disabledAt) {
     throw new AppError("FORBIDDEN", "This account is disabled. Ask an admin to enable it.");
   }
-  await clearFailures(db, email);
+  await clearFailures(db, login);
   await recordSignIn(db, user.id);
   return user;
 }

@@ -104,6 +104,14 @@ describe("sign-in against a real LDAP directory", () => {
     await assert.rejects(signIn("admin@example.com", "directory-admin-pw"), (e: AppError) => e.code === "UNAUTHENTICATED");
   });
 
+  it("a user linked to the directory whose entry was deleted (someone who left) is not let in by an old local password", async () => {
+    await createUser(db, cliActor, { email: "leaver@dir.test", password: "old-local-pw-1" });
+    await ldap.addPerson("leaver", { cn: "Leaver", mail: "leaver@dir.test", userPassword: "leaver-directory-pw" });
+    await signIn("leaver", "leaver-directory-pw"); // linked now
+    await ldap.removePerson("leaver");
+    await assert.rejects(signIn("leaver@dir.test", "old-local-pw-1"), (e: AppError) => e.code === "UNAUTHENTICATED" && e.message === WRONG_CREDENTIALS);
+  });
+
   it("while the directory is down, wrong guesses at a local password still count: the throttle holds", async () => {
     await createUser(db, cliActor, { email: "ops@example.com", password: "local-ops-pw-1" });
     const down = directoryOf({ ...settings, url: "ldap://127.0.0.1:9", timeoutMs: 2_000 });

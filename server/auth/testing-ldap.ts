@@ -22,6 +22,8 @@ export interface TestDirectory {
   url: string;
   /** Adds an entry under ou=people with these attributes (objectClass inetOrgPerson). */
   addPerson(uid: string, attributes: { cn: string; sn?: string; mail?: string; userPassword: string }): Promise<string>;
+  /** Deletes the entry under ou=people (someone who left). */
+  removePerson(uid: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -90,6 +92,9 @@ export async function startDirectory(): Promise<TestDirectory> {
       const values: Record<string, string | string[]> = { objectClass: ["top", "person", "organizationalPerson", "inetOrgPerson"], uid, sn: attributes.sn ?? attributes.cn, ...attributes };
       await admin.add(dn, values);
       return dn;
+    },
+    async removePerson(uid) {
+      await admin.del(`uid=${uid},${PEOPLE}`);
     },
     async stop() {
       await admin.unbind().catch(() => {});
