@@ -115,13 +115,13 @@ function Tool({ label, hint, onClick, children }: { label: string; hint?: string
   );
 }
 
+/** The element beside the kernel status saying what a launch is doing (e2e specs read it to record launch phases). */
+const KERNEL_STATUS_DETAIL_ID = "kernel-status-detail";
+
 /**
  * The kernel's state in one word (the status element's whole text, as UI.md promises); while launching, what is
  * happening and for how long beside it, as the status's description.
  */
-/** The element beside the kernel status saying what a launch is doing (e2e specs read it to record launch phases). */
-const KERNEL_STATUS_DETAIL_ID = "kernel-status-detail";
-
 function KernelStatus({ status }: { status: SessionStatus }) {
   const [, tick] = useState(0);
   useEffect(() => {

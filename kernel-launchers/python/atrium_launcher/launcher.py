@@ -215,10 +215,13 @@ def require_curve_sockets(app: Any) -> None:
     """Fails closed: the portal connects with CURVE, so a plain socket would be a kernel nobody can talk to."""
     import zmq
 
-    plain = [name for name in ("shell_socket", "control_socket", "stdin_socket") if not getattr(app, name).getsockopt(zmq.CURVE_SERVER)]
-    # iopub is wrapped by its thread once bound; the bound socket is the thread's (bound the same way as the others).
-    iopub = getattr(getattr(app, "iopub_thread", None), "socket", None)
-    if iopub is not None and not iopub.getsockopt(zmq.CURVE_SERVER):
+    def is_curve_server(sock: Any) -> bool:
+        return hasattr(sock, "getsockopt") and bool(sock.getsockopt(zmq.CURVE_SERVER))
+
+    plain = [name for name in ("shell_socket", "control_socket", "stdin_socket") if not is_curve_server(getattr(app, name, None))]
+    # iopub is wrapped by its thread once bound: the bound socket is the thread's (else the app's own).
+    iopub = getattr(getattr(app, "iopub_thread", None), "socket", None) or getattr(app, "iopub_socket", None)
+    if not is_curve_server(iopub):
         plain.append("iopub_socket")
     if plain:
         raise CurveNotApplied(f"this ipykernel bound {', '.join(plain)} without CURVE; the kernel's traffic would not be encrypted")
