@@ -13,6 +13,13 @@ const optionalNonEmpty = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 
+/** A yes/no variable: true, false, 1 or 0 (anything else is named as invalid at boot). */
+const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"])
+    .default(fallback ? "true" : "false")
+    .transform((v) => v === "true" || v === "1");
+
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
   PORT: port.default(3000),
@@ -53,10 +60,7 @@ const schema = z.object({
     .refine((v) => v.includes("{login}") && v.startsWith("(") && v.endsWith(")"), { message: "must be an LDAP filter containing {login}, e.g. (|(uid={login})(mail={login}))" }),
   ATRIUM_LDAP_BIND_DN: optionalNonEmpty,
   ATRIUM_LDAP_BIND_PASSWORD: optionalNonEmpty,
-  ATRIUM_LDAP_START_TLS: z
-    .enum(["true", "false", "1", "0"])
-    .default("false")
-    .transform((v) => v === "true" || v === "1"),
+  ATRIUM_LDAP_START_TLS: flag(false),
   ATRIUM_LDAP_TIMEOUT_SECONDS: z.coerce.number().positive().default(5),
   /**
    * Email domains whose people get an account at their first sign-in through the OpenID provider or the directory
@@ -69,15 +73,9 @@ const schema = z.object({
       .refine((v) => v === "*" || v.every((d) => /^[a-z0-9.-]+\.[a-z]{2,}$/.test(d)), { message: "must be email domains separated by commas (e.g. example.com,lab.example.com), or *" })
       .optional(),
   ),
-  ATRIUM_TRUST_PROXY: z
-    .enum(["true", "false", "1", "0"])
-    .default("false")
-    .transform((v) => v === "true" || v === "1"),
+  ATRIUM_TRUST_PROXY: flag(false),
   ATRIUM_PYTHON: optionalNonEmpty,
-  ATRIUM_LOCAL_KERNELS: z
-    .enum(["true", "false", "1", "0"])
-    .default("true")
-    .transform((v) => v === "true" || v === "1"),
+  ATRIUM_LOCAL_KERNELS: flag(true),
   ATRIUM_KERNELSPEC_DIRS: optionalNonEmpty,
   ATRIUM_LAUNCH_RESPONSE_HOST: z.string().default("127.0.0.1"),
   ATRIUM_LAUNCH_RESPONSE_PORT: port.default(0),
@@ -134,10 +132,7 @@ const schema = z.object({
   ATRIUM_YARN_SERVICE_USER: optionalNonEmpty.pipe(
     z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._@-]*$/, "must be a Hadoop user name such as atrium").optional(),
   ),
-  ATRIUM_YARN_IMPERSONATE: z
-    .enum(["true", "false", "1", "0"])
-    .default("true")
-    .transform((v) => v === "true" || v === "1"),
+  ATRIUM_YARN_IMPERSONATE: flag(true),
   ATRIUM_YARN_DEFAULT_QUEUE: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/, "must be a YARN queue name").default("default"),
   ATRIUM_YARN_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(60).default(2),
   ATRIUM_YARN_LAUNCH_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
@@ -151,10 +146,7 @@ const schema = z.object({
   // ATRIUM_K8S_IN_CLUSTER is set).
   ATRIUM_K8S_KUBECONFIG: optionalNonEmpty,
   ATRIUM_K8S_CONTEXT: optionalNonEmpty,
-  ATRIUM_K8S_IN_CLUSTER: z
-    .enum(["true", "false", "1", "0"])
-    .default("false")
-    .transform((v) => v === "true" || v === "1"),
+  ATRIUM_K8S_IN_CLUSTER: flag(false),
   ATRIUM_K8S_NAMESPACE: z
     .string()
     .default("atrium-kernels")
