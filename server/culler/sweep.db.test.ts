@@ -14,6 +14,7 @@ import { openTestDatabase, testDbKind } from "@/db/testing";
 import { cliActor } from "@/server/identity/actor";
 import { createTeam, createUser, setMembership } from "@/server/identity/users";
 import { admitKernel, setTeamEnvelope } from "@/server/quota/service";
+import { budgetMonth } from "@/server/quota/policy";
 import { BUILTIN_SIZES } from "@/server/quota/sizes";
 import { cullWarnings, keepAlive, requestStop } from "./service";
 import { sweep, type SweepDeps } from "./sweep";
@@ -147,7 +148,10 @@ describe(`culling sweep on ${testDbKind}`, () => {
     const spender = await createUser(db, cliActor, { email: "spender@example.com", password: "spenderpass" });
     await setMembership(db, cliActor, { teamId: team.id, userId: spender.id, role: "member" });
     await setTeamEnvelope(db, cliActor, { teamId: team.id, limits: { maxKernels: null, maxVcores: null, maxMemoryMb: null, maxGpus: null, monthlyVcoreHours: 3 }, overBudgetAction: "stop", overBudgetGraceMinutes: 15 });
-    const now = new Date();
+    // Budgets are per UTC month: in the month's first 5 hours a kernel started 5 h ago has used less than 3
+    // vCore-hours of this month (CI once ran at 00:12 on the 1st), so the sweep happens at least 6 h into it.
+    const clock = new Date();
+    const now = new Date(Math.max(clock.getTime(), budgetMonth(clock).start.getTime() + 6 * 60 * MIN));
     const id = await running(now, 0, "busy", spender); // 1 vCore for 5 h = 5 vCore-hours > 3
     const warned = await sweep(deps(), now);
     assert.deepEqual(warned.warned.filter((w) => w.kernelId === id).map((w) => [w.kind, w.deadline?.toISOString()]), [["budget", new Date(now.getTime() + 15 * MIN).toISOString()]]);
