@@ -8,7 +8,7 @@ export type CellRunRow = typeof cellRuns.$inferSelect;
 /** A run's current state: the first write inserts it, later ones update it. */
 export type CellRunSnapshot = Pick<
   CellRunRow,
-  "msgId" | "kernelId" | "ownerId" | "notebookPath" | "cellId" | "code" | "status" | "executionCount" | "outputs" | "spilledBytes" | "clipped" | "startedAt" | "finishedAt"
+  "msgId" | "kernelId" | "ownerId" | "notebookPath" | "cellId" | "code" | "status" | "executionCount" | "outputs" | "spilledBytes" | "clipped" | "startedAt" | "finishedAt" | "messagesSeen"
 >;
 
 /** Inserts or updates one run. */
@@ -39,18 +39,22 @@ export async function saveCellRuns(db: Database, runs: readonly CellRunSnapshot[
       clipped: r.clipped,
       started_at: r.startedAt,
       finished_at: r.finishedAt,
+      messages_seen: r.messagesSeen,
     })),
     wellFormed,
   );
   await db.execute(sql`
-    insert into cell_runs (msg_id, kernel_id, owner_id, notebook_path, cell_id, code, status, execution_count, outputs, spilled_bytes, clipped, started_at, finished_at)
-    select msg_id, kernel_id, owner_id, notebook_path, cell_id, code, status, execution_count, outputs, spilled_bytes, clipped, started_at, finished_at
+    insert into cell_runs (msg_id, kernel_id, owner_id, notebook_path, cell_id, code, status, execution_count, outputs, spilled_bytes, clipped, started_at, finished_at, messages_seen)
+    select msg_id, kernel_id, owner_id, notebook_path, cell_id, code, status, execution_count, outputs, spilled_bytes, clipped, started_at, finished_at, messages_seen
     from jsonb_populate_recordset(null::cell_runs, ${rows}::jsonb)
     on conflict (msg_id) do update set
       status = excluded.status, execution_count = excluded.execution_count, outputs = excluded.outputs,
-      spilled_bytes = excluded.spilled_bytes, clipped = excluded.clipped, finished_at = excluded.finished_at, updated_at = now()
-    -- msg_id is the client's choice: a run never takes over another user's row that happens to share it.
-    where cell_runs.owner_id = excluded.owner_id`);
+      spilled_bytes = excluded.spilled_bytes, clipped = excluded.clipped, finished_at = excluded.finished_at,
+      messages_seen = excluded.messages_seen, updated_at = now()
+    -- msg_id is the client's choice: a run never takes over another user's row that happens to share it. And a
+    -- write that saw fewer of the run's messages (another replica's, which took the kernel up late) never
+    -- replaces one that saw more.
+    where cell_runs.owner_id = excluded.owner_id and cell_runs.messages_seen <= excluded.messages_seen`);
 }
 
 /**

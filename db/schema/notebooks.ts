@@ -28,6 +28,12 @@ export const cellRuns = pgTable(
     /** Stream text beyond the stored limit goes to a spill file; this counts it. */
     spilledBytes: bigint("spilled_bytes", { mode: "number" }).notNull().default(0),
     clipped: boolean("clipped").notNull().default(false),
+    /**
+     * How many of the run's messages the last write had seen. Two portal replicas may record one run (the one
+     * its request went through, and one that took the kernel up after a restart and missed some of it): the
+     * write that saw more is kept, never overwritten by one that saw less.
+     */
+    messagesSeen: integer("messages_seen").notNull().default(0),
     startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
     finishedAt: timestamp("finished_at", { withTimezone: true }),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),

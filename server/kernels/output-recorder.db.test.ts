@@ -169,6 +169,49 @@ describe(`output recorder on ${testDbKind}`, () => {
     assert.deepEqual(row?.outputs, [{ output_type: "stream", name: "stdout", text: "0\n1\n2\n" }]);
   });
 
+  it("two replicas recording one run: the one that saw it all is kept; the late one takes over only when the first is gone", async () => {
+    // Replica A sent the request; replica B took the kernel up after its own restart, from what A had written,
+    // and missed what came meanwhile. Both hear what follows; only A gets the reply.
+    const atA = new MessageSource(kernelId, ana.id);
+    const atB = new MessageSource(kernelId, ana.id);
+    const recorderA = recorderFor(atA);
+    const recorderB = new OutputRecorder(db, path.join(os.tmpdir(), `atrium-recorder-${randomUUID()}`));
+    const toBoth = (id: string, type: string, content: Record<string, unknown>) => {
+      atA.reply(id, "iopub", type, content);
+      atB.reply(id, "iopub", type, content);
+    };
+    const stdout = (text: string) => [{ output_type: "stream", name: "stdout", text }];
+
+    const id = atA.execute("for i in range(3): print(i)");
+    atA.reply(id, "iopub", "status", { execution_state: "busy" });
+    atA.reply(id, "iopub", "stream", { name: "stdout", text: "0\n" });
+    await recorderA.flushAll();
+    atA.reply(id, "iopub", "stream", { name: "stdout", text: "1\n" }); // before B listens
+    recorderB.attach(atB as unknown as LiveKernel);
+    assert.ok((await recorderB.resume(kernelId)) >= 1, "B takes the running run up");
+    toBoth(id, "stream", { name: "stdout", text: "2\n" });
+    atA.reply(id, "shell", "execute_reply", { status: "error", execution_count: 4 });
+    toBoth(id, "status", { execution_state: "idle" });
+    await recorderA.flushAll();
+    await recorderB.flushAll(); // B writes last, with less
+    let row = await findCellRun(db, { ownerId: ana.id, msgId: id });
+    assert.deepEqual(row?.outputs, stdout("0\n1\n2\n"), "A's full record stays");
+    assert.equal(row?.status, "error", "the status from the reply only A got");
+
+    // A is gone after its first write: B's record, which grows past it, replaces it.
+    const id2 = atA.execute("print('a'); print('b')");
+    atA.reply(id2, "iopub", "status", { execution_state: "busy" });
+    atA.reply(id2, "iopub", "stream", { name: "stdout", text: "a\n" });
+    await recorderA.flushAll();
+    assert.ok((await recorderB.resume(kernelId)) >= 1);
+    atB.reply(id2, "iopub", "stream", { name: "stdout", text: "b\n" });
+    atB.reply(id2, "iopub", "status", { execution_state: "idle" });
+    await recorderB.flushAll();
+    row = await findCellRun(db, { ownerId: ana.id, msgId: id2 });
+    assert.deepEqual(row?.outputs, stdout("a\nb\n"));
+    assert.equal(row?.status, "ok");
+  });
+
   it("a running cell with a big output is rewritten less often (each write is all of it), and in full at the end", async () => {
     const source = new MessageSource(kernelId, ana.id);
     const recorder = recorderFor(source);
@@ -225,6 +268,7 @@ describe(`output recorder on ${testDbKind}`, () => {
       clipped: false,
       startedAt: new Date(),
       finishedAt: new Date(),
+      messagesSeen: 1,
     });
     await saveCellRuns(db, [run(ana.id, kernelId, "ana's\n")]);
     await saveCellRuns(db, [run(bo.id, boKernel, "bo's\n")]);
@@ -250,6 +294,7 @@ describe(`output recorder on ${testDbKind}`, () => {
         clipped: false,
         startedAt: new Date(),
         finishedAt: new Date(),
+        messagesSeen: 1,
       },
     ]);
     const row = await findCellRun(db, { ownerId: ana.id, msgId });

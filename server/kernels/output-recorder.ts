@@ -70,6 +70,8 @@ interface Run {
   lastWriteAt: number;
   /** When its reply and idle were both in (epoch ms). */
   finishedAt: number | null;
+  /** The run's messages seen (a resumed run: the stored count, plus those heard since): see cell_runs.messages_seen. */
+  messagesSeen: number;
   /**
    * Taken up after a portal restart: its execute_reply goes to the connection that sent the request, which is
    * gone, so its end is its idle status, and its status is read from its outputs (an error output, or ok).
@@ -124,6 +126,7 @@ export class OutputRecorder {
         spilledBytes: 0,
         lastWriteAt: Date.now(),
         finishedAt: null,
+        messagesSeen: 0,
       };
       this.runs.set(runKey(kernel.id, run.msgId), run);
       // Nothing is written yet: the first write waits a flush interval (or the end of the run), so a quick
@@ -157,6 +160,7 @@ export class OutputRecorder {
             if (result.spill) this.spill(run, type, raw);
           }
         } else return;
+        run.messagesSeen++;
         this.scheduleFlush(run);
       },
       { countsAsClient: false },
@@ -193,6 +197,7 @@ export class OutputRecorder {
         spilledBytes: row.spilledBytes,
         lastWriteAt: Date.now(),
         finishedAt: null,
+        messagesSeen: row.messagesSeen,
         resumed: true,
       });
     }
@@ -301,6 +306,7 @@ export class OutputRecorder {
       clipped: run.outputs.clipped,
       spilledBytes: run.spilledBytes,
       finishedAt: finished ? new Date() : null,
+      messagesSeen: run.messagesSeen,
     };
   }
 

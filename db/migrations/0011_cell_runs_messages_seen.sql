@@ -1,0 +1,1 @@
+ALTER TABLE "cell_runs" ADD COLUMN "messages_seen" integer DEFAULT 0 NOT NULL;
