@@ -18,6 +18,8 @@ import { BUNDLED_FILESERVER_POD_TEMPLATE } from "./storage/pvc-fileserver";
 import { loadPodTemplate } from "./kubernetes/pods";
 import { kubernetesFromEnv, type Kubernetes } from "./kubernetes/setup";
 import { applyPosixIdBase } from "./identity/posix-ids";
+import { DirectoryLeaverCheck } from "./auth/directory-leavers";
+import { entriesStillThere, ldapSettingsFromEnv } from "./auth/ldap";
 
 export interface Booted {
   services: Services;
@@ -47,6 +49,13 @@ export async function bootServices(env: Env): Promise<Booted> {
     await database.close();
     throw error;
   }
+  // Users linked to the directory whose entries are gone (people who left) are disabled, every interval.
+  const ldap = ldapSettingsFromEnv(env);
+  const leavers =
+    ldap && env.ATRIUM_LDAP_LEAVER_CHECK_MINUTES > 0
+      ? new DirectoryLeaverCheck({ db: database.db, issuer: ldap.url, entriesStillThere: (subjects) => entriesStillThere(ldap, subjects), intervalMs: env.ATRIUM_LDAP_LEAVER_CHECK_MINUTES * 60_000 })
+      : undefined;
+  leavers?.start();
   const services: Services = {
     env,
     db: database.db,
@@ -61,6 +70,7 @@ export async function bootServices(env: Env): Promise<Booted> {
     services,
     database,
     close: async () => {
+      await leavers?.stop();
       await kernels.stop();
       if (homes instanceof PvcHomeStores) await homes.close();
       await kubernetes?.stop();

@@ -62,6 +62,8 @@ const schema = z.object({
   ATRIUM_LDAP_BIND_PASSWORD: optionalNonEmpty,
   ATRIUM_LDAP_START_TLS: flag(false),
   ATRIUM_LDAP_TIMEOUT_SECONDS: z.coerce.number().positive().default(5),
+  /** How often users linked to the directory are checked for entries that are gone (0: never). */
+  ATRIUM_LDAP_LEAVER_CHECK_MINUTES: z.coerce.number().min(0).max(1440).default(15),
   /**
    * Email domains whose people get an account at their first sign-in through the OpenID provider or the directory
    * (comma-separated, or `*` for anyone the source vouches for). Unset: only users an admin added sign in that way.

@@ -1,5 +1,5 @@
 // User queries: (db, params) functions, no policy. Emails are compared lower-case.
-import { and, asc, eq, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, ne, sql } from "drizzle-orm";
 import type { Database } from "../index";
 import { memberships, teams, userIdentities, users } from "../schema";
 
@@ -38,6 +38,16 @@ export async function hasIdentityFrom(db: Database, params: { userId: string; is
     .where(and(eq(userIdentities.userId, params.userId), eq(userIdentities.issuer, params.issuer)))
     .limit(1);
   return row !== undefined;
+}
+
+/** The enabled, non-admin users linked to accounts of this issuer, with their subjects there. */
+export async function activeUsersLinkedTo(db: Database, issuer: string): Promise<{ userId: string; email: string; subject: string }[]> {
+  return db
+    .select({ userId: users.id, email: users.email, subject: userIdentities.subject })
+    .from(userIdentities)
+    .innerJoin(users, eq(users.id, userIdentities.userId))
+    .where(and(eq(userIdentities.issuer, issuer), isNull(users.disabledAt), ne(users.role, "admin")))
+    .orderBy(asc(users.email));
 }
 
 /** Removes a user's links to accounts elsewhere (of one issuer, or all); how many went. */

@@ -9,7 +9,7 @@ import { isAppError } from "@/server/errors";
 import { log } from "@/server/log";
 import { services } from "@/server/services";
 import { signInWithPassword, type Directory } from "./credentials";
-import { authenticateAgainstDirectory } from "./ldap";
+import { authenticateAgainstDirectory, ldapSettingsFromEnv } from "./ldap";
 import { signInWithExternalAccount } from "./external-accounts";
 import { signInErrorCode } from "./sign-in-errors";
 
@@ -47,25 +47,8 @@ function config(): NextAuthConfig {
         ]
       : [];
   const { env } = s;
-  const directory: Directory | undefined = env.ATRIUM_LDAP_URL
-    ? {
-        url: env.ATRIUM_LDAP_URL,
-        authenticate: (login, password) =>
-          authenticateAgainstDirectory(
-            {
-              url: env.ATRIUM_LDAP_URL!,
-              userBase: env.ATRIUM_LDAP_USER_BASE!,
-              userFilter: env.ATRIUM_LDAP_USER_FILTER,
-              bindDn: env.ATRIUM_LDAP_BIND_DN,
-              bindPassword: env.ATRIUM_LDAP_BIND_PASSWORD,
-              startTls: env.ATRIUM_LDAP_START_TLS,
-              timeoutMs: env.ATRIUM_LDAP_TIMEOUT_SECONDS * 1000,
-            },
-            login,
-            password,
-          ),
-      }
-    : undefined;
+  const ldap = ldapSettingsFromEnv(env);
+  const directory: Directory | undefined = ldap ? { url: ldap.url, authenticate: (login, password) => authenticateAgainstDirectory(ldap, login, password) } : undefined;
   return {
     secret: s.secret,
     trustHost: true,

@@ -2,7 +2,8 @@
 // (an email or a user id) is looked up under ATRIUM_LDAP_USER_BASE, with a service account or anonymously, and the
 // password is checked by binding as the entry found. The directory is the authority on its entries: their email is
 // taken as verified. What to do with each outcome (fall back to a local account, throttle, refuse) is the caller's.
-import { Client, InvalidCredentialsError } from "ldapts";
+import { Client, InvalidCredentialsError, NoSuchObjectError, SizeLimitExceededError } from "ldapts";
+import type { Env } from "@/server/env";
 
 export interface LdapSettings {
   url: string;
@@ -30,6 +31,20 @@ export type DirectoryOutcome =
   | { kind: "unknown" }
   | { kind: "wrong-password" }
   | { kind: "unreachable"; error: string };
+
+/** The directory settings from ATRIUM_LDAP_*, when a directory is configured. */
+export function ldapSettingsFromEnv(env: Env): LdapSettings | undefined {
+  if (!env.ATRIUM_LDAP_URL || !env.ATRIUM_LDAP_USER_BASE) return undefined;
+  return {
+    url: env.ATRIUM_LDAP_URL,
+    userBase: env.ATRIUM_LDAP_USER_BASE,
+    userFilter: env.ATRIUM_LDAP_USER_FILTER,
+    bindDn: env.ATRIUM_LDAP_BIND_DN,
+    bindPassword: env.ATRIUM_LDAP_BIND_PASSWORD,
+    startTls: env.ATRIUM_LDAP_START_TLS,
+    timeoutMs: env.ATRIUM_LDAP_TIMEOUT_SECONDS * 1000,
+  };
+}
 
 /** Escapes a value for an LDAP search filter, so a login like `*` or `a)(uid=*` matches only itself. */
 export function escapeFilterValue(value: string): string {
@@ -95,4 +110,56 @@ function entryOf(found: { dn: string; [attribute: string]: unknown }): Directory
   const guid = first(found.objectGUID);
   const subject = text(found.entryUUID) ?? (Buffer.isBuffer(guid) ? guid.toString("hex") : text(guid)) ?? found.dn.toLowerCase();
   return { dn: found.dn, subject, email: text(found.mail), name: text(found.displayName) ?? text(found.cn) };
+}
+
+/** Where entries are looked for by their stable subject (see DirectoryEntry.subject) in entriesStillThere. */
+function subjectSearch(settings: LdapSettings, subject: string): { base: string; scope: "sub" | "base"; filter: string } {
+  // The sign-in filter with any login: an entry that no longer matches it (moved out of a group, locked) is gone
+  // as far as signing in goes.
+  const userFilter = settings.userFilter.replaceAll("{login}", "*");
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(subject)) {
+    return { base: settings.userBase, scope: "sub", filter: `(&(entryUUID=${escapeFilterValue(subject)})${userFilter})` };
+  }
+  if (/^[0-9a-f]{32}$/i.test(subject)) {
+    // Active Directory's objectGUID, as its bytes.
+    return { base: settings.userBase, scope: "sub", filter: `(&(objectGUID=${subject.replace(/../g, "\\$&")})${userFilter})` };
+  }
+  return { base: subject, scope: "base", filter: userFilter };
+}
+
+/**
+ * Which of these subjects (entries linked to Atrium users) the directory still has, as signing in would find them:
+ * under the user base, matching the user filter. Throws when the directory cannot say, for any of them (nothing is
+ * to be concluded then); one connection, each request within `timeoutMs`, all of them within a deadline.
+ */
+export async function entriesStillThere(settings: LdapSettings, subjects: readonly string[]): Promise<Set<string>> {
+  const client = new Client({ url: settings.url, timeout: settings.timeoutMs, connectTimeout: settings.timeoutMs });
+  const deadlineMs = settings.timeoutMs * (3 + subjects.length);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the directory did not answer for ${subjects.length} entries within ${deadlineMs / 1000} s`)), deadlineMs);
+  });
+  const look = async () => {
+    if (settings.startTls) await client.startTLS({});
+    if (settings.bindDn) await client.bind(settings.bindDn, settings.bindPassword ?? "");
+    const present = new Set<string>();
+    for (const subject of subjects) {
+      const { base, scope, filter } = subjectSearch(settings, subject);
+      try {
+        const { searchEntries } = await client.search(base, { scope, filter, attributes: ["1.1"], sizeLimit: 1 });
+        if (searchEntries.length > 0) present.add(subject);
+      } catch (error) {
+        // Two entries with one id are still there; a DN that is gone, its entry is. Anything else: no answer.
+        if (error instanceof SizeLimitExceededError) present.add(subject);
+        else if (!(error instanceof NoSuchObjectError)) throw error;
+      }
+    }
+    return present;
+  };
+  try {
+    return await Promise.race([look(), deadline]);
+  } finally {
+    clearTimeout(timer);
+    void client.unbind().catch(() => {});
+  }
 }

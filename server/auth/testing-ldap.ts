@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Client } from "ldapts";
+import { Attribute, Change, Client } from "ldapts";
 import { freePort } from "@/e2e/support/postgres.mjs";
 
 export const DIRECTORY_BASE = "dc=atrium,dc=test";
@@ -24,6 +24,8 @@ export interface TestDirectory {
   addPerson(uid: string, attributes: { cn: string; sn?: string; mail?: string; userPassword: string }): Promise<string>;
   /** Deletes the entry under ou=people (someone who left). */
   removePerson(uid: string): Promise<void>;
+  /** Replaces one attribute of the entry under ou=people. */
+  setAttribute(uid: string, attribute: string, value: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -95,6 +97,9 @@ export async function startDirectory(): Promise<TestDirectory> {
     },
     async removePerson(uid) {
       await admin.del(`uid=${uid},${PEOPLE}`);
+    },
+    async setAttribute(uid, type, value) {
+      await admin.modify(`uid=${uid},${PEOPLE}`, new Change({ operation: "replace", modification: new Attribute({ type, values: [value] }) }));
     },
     async stop() {
       await admin.unbind().catch(() => {});

@@ -121,7 +121,8 @@ export async function changeRole(db: Database, actor: Actor, userId: string, rol
   return updated!;
 }
 
-export async function setDisabled(db: Database, actor: Actor, userId: string, disabled: boolean) {
+/** `reason`: why, for the audit log (a directory check says the entry is gone). */
+export async function setDisabled(db: Database, actor: Actor, userId: string, disabled: boolean, reason?: string) {
   const user = await requireUser(db, userId);
   if (disabled && actor.id === user.id) throw new AppError("CONFLICT", "You cannot disable your own account.");
   if (disabled && user.role === "admin" && !user.disabledAt && (await countActiveAdmins(db)) <= 1) {
@@ -134,7 +135,7 @@ export async function setDisabled(db: Database, actor: Actor, userId: string, di
     action: disabled ? "user.disable" : "user.enable",
     targetType: "user",
     targetId: user.id,
-    details: { email: user.email },
+    details: reason ? { email: user.email, reason } : { email: user.email },
   });
   return updated!;
 }
