@@ -300,3 +300,30 @@ test("a save never silently overwrites a file changed on disk", async ({ page })
   });
   await expect(cell(page, 1)).toContainText("draft");
 });
+
+test("leaving a notebook and coming back in the portal shows what was saved, and the next save asks nothing", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("comeback"));
+  await openNewNotebook(page, "Comeback.ipynb");
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d/, { timeout: 15_000 });
+  const editor = () => cell(page, 1).getByRole("textbox").first();
+  await editor().click();
+  await editor().fill("print('first')");
+  await page.keyboard.press("Control+s");
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d/, { timeout: 15_000 });
+
+  // Away and back without a page load: the page must not rebuild from the copy it read when it first opened.
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await nav.getByRole("link", { name: "Files" }).click();
+  await expect(page).toHaveURL(/\/files/);
+  await nav.getByRole("link", { name: "Notebooks" }).click();
+  await page.getByRole("link", { name: "Comeback.ipynb" }).click();
+  await expect(cell(page, 1)).toContainText("print('first')", { timeout: 30_000 });
+  await editor().click();
+  await editor().fill("print('second')");
+  await page.keyboard.press("Control+s");
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d/, { timeout: 15_000 });
+  await expect(page.getByRole("dialog", { name: "This notebook changed on disk" })).toHaveCount(0);
+  const saved = JSON.parse(fs.readFileSync(await homeFile(page, "Comeback.ipynb"), "utf8"));
+  expect(saved.cells[0].source).toEqual(["print('second')"]);
+});

@@ -14,7 +14,7 @@ export default async function PortalLayout({ children }: { children: ReactNode }
   const isTeamLead = teams.some((t) => t.role === "lead");
   return (
     <PortalShell
-      user={{ name: user.name, email: user.email, role: user.role === "admin" ? "Admin" : isTeamLead ? "Team lead" : "Analyst" }}
+      user={{ id: user.id, name: user.name, email: user.email, role: user.role === "admin" ? "Admin" : isTeamLead ? "Team lead" : "Analyst" }}
       showTeam={isTeamLead || user.role === "admin"}
       showAdmin={user.role === "admin"}
     >

@@ -27,12 +27,15 @@ import {
   IconUsersGroup,
 } from "@tabler/icons-react";
 import { signOut } from "next-auth/react";
+import { clearDraftsOf } from "./notebook/saver";
+import { UNSCOPED_RECENT_KEY } from "./notebook/recent";
+import { SignedInUserId } from "./signed-in-user";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import type { ReactNode } from "react";
 
 interface Props {
-  user: { name: string; email: string; role: string };
+  user: { id: string; name: string; email: string; role: string };
   showTeam: boolean;
   showAdmin: boolean;
   children: ReactNode;
@@ -49,6 +52,7 @@ export function PortalShell({ user, showTeam, showAdmin, children }: Props) {
     ...(showAdmin ? [{ href: "/admin/users", label: "Admin", icon: IconSettings }] : []),
   ];
   return (
+    <SignedInUserId.Provider value={user.id}>
     <AppShell header={{ height: 52 }} navbar={{ width: 210, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between">
@@ -81,7 +85,7 @@ export function PortalShell({ user, showTeam, showAdmin, children }: Props) {
               </Menu.Target>
               <Menu.Dropdown>
                 <Menu.Label>{user.email}</Menu.Label>
-                <Menu.Item leftSection={<IconLogout size={16} />} onClick={() => signOut({ redirectTo: "/signin" })}>
+                <Menu.Item leftSection={<IconLogout size={16} />} onClick={() => (forgetBrowserCopies(user.id), signOut({ redirectTo: "/signin" }))}>
                   Sign out
                 </Menu.Item>
               </Menu.Dropdown>
@@ -103,6 +107,7 @@ export function PortalShell({ user, showTeam, showAdmin, children }: Props) {
       </AppShell.Navbar>
       <AppShell.Main>{children}</AppShell.Main>
     </AppShell>
+    </SignedInUserId.Provider>
   );
 }
 
@@ -126,3 +131,13 @@ const initials = (name: string) =>
     .join("")
     .slice(0, 2)
     .toUpperCase();
+
+/** At sign-out: the user's unsaved drafts leave this browser (it may be shared), and the list kept before it was per user. */
+function forgetBrowserCopies(userId: string) {
+  clearDraftsOf(userId);
+  try {
+    localStorage.removeItem(UNSCOPED_RECENT_KEY);
+  } catch {
+    // storage unavailable: nothing kept
+  }
+}

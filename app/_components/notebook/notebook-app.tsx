@@ -19,7 +19,8 @@ import { offThreadSave } from "./off-thread-save";
 import classes from "./notebook.module.css";
 import { addRecent } from "./recent";
 import { runsApi } from "./runs-api";
-import { clearDraft, NotebookSaver, readDraft, withOutputsFrom, type Draft, type SaveState } from "./saver";
+import { useSignedInUserId } from "../signed-in-user";
+import { clearDraft, draftKey, NotebookSaver, readDraft, withOutputsFrom, type Draft, type SaveState } from "./saver";
 import { NotebookToolbar } from "./toolbar";
 
 const notify = (message: string, kind: "error" | "info" = "error") =>
@@ -36,7 +37,17 @@ interface Built {
 export function NotebookApp({ path }: { path: string }) {
   const trpc = useTRPC();
   const [generation, setGeneration] = useState(0);
-  const opened = useQuery({ ...trpc.notebooks.open.queryOptions({ path }), staleTime: Infinity, refetchOnWindowFocus: false, retry: false });
+  const userId = useSignedInUserId();
+  // Read afresh each time the page opens (gcTime 0: no copy kept after leaving, whose mtime would be stale after the
+  // saves made since), and never behind the editor's back while it is open (a refetch rebuilds it).
+  const opened = useQuery({
+    ...trpc.notebooks.open.queryOptions({ path }),
+    staleTime: Infinity,
+    gcTime: 0,
+    refetchOnWindowFocus: false,
+    refetchOnReconnect: false,
+    retry: false,
+  });
   const create = useMutation(trpc.notebooks.create.mutationOptions());
   const save = useMutation(trpc.notebooks.save.mutationOptions());
   const saveRef = useRef(save.mutateAsync);
@@ -61,13 +72,13 @@ export function NotebookApp({ path }: { path: string }) {
       for (const { cellId, msgId } of merged.clipped) model.update(cellId, { clippedRun: msgId });
       const session = new KernelSession(model, path, notify);
       session.adoptRunning(merged.running);
-      const saver = new NotebookSaver(model, path, new Date(mtime), offThreadSave((input) => saveRef.current(input)));
-      const stored = restoring ? null : readDraft(path);
+      const saver = new NotebookSaver(model, path, new Date(mtime), offThreadSave((input) => saveRef.current(input)), { userId });
+      const stored = restoring ? null : readDraft(draftKey(userId, path));
       const draft = stored && { ...stored, notebook: withOutputsFrom(stored.notebook, notebook) };
       made = { model, session, saver, draft: draft && differs(draft.notebook, notebook) ? draft : null, fileMtime: new Date(mtime) };
       if (restoring || merged.replaced.length) saver.markDirty();
       void session.start();
-      addRecent(path);
+      addRecent(userId, path);
       setBuilt(made);
     })();
     return () => {
@@ -108,10 +119,11 @@ export function NotebookApp({ path }: { path: string }) {
       path={path}
       built={built}
       onReload={async (options) => {
-        clearDraft(path);
+        clearDraft(draftKey(userId, path));
         setRestoring(options?.restore ?? null);
         setBuilt(null);
-        if (!options?.restore) await opened.refetch();
+        // A restored draft is saved against the file's current mtime (this page may have saved since it opened).
+        await opened.refetch();
         setGeneration((g) => g + 1);
       }}
     />
@@ -131,6 +143,7 @@ interface EditorProps {
 
 function NotebookEditor({ path, built, onReload }: EditorProps) {
   const { model, session, saver } = built;
+  const userId = useSignedInUserId();
   const [draft, setDraft] = useState(built.draft);
   const lastKey = useRef<{ key: string; at: number } | null>(null);
 
@@ -266,7 +279,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
       />
       <SaveAwareBanners saver={saver} session={session} onSave={onSave} />
       {draft && (
-        <Alert color="yellow" mt="xs" title="Unsaved changes found" withCloseButton onClose={() => (clearDraft(path), setDraft(null))}>
+        <Alert color="yellow" mt="xs" title="Unsaved changes found" withCloseButton onClose={() => (clearDraft(draftKey(userId, path)), setDraft(null))}>
           <Group justify="space-between" wrap="nowrap">
             <Text size="sm">
               This browser kept changes from {new Date(draft.savedAt).toLocaleString()} that were not saved.
@@ -276,7 +289,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
               <Button size="xs" onClick={() => void onReload({ restore: draft.notebook })}>
                 Restore
               </Button>
-              <Button size="xs" variant="default" onClick={() => (clearDraft(path), setDraft(null))}>
+              <Button size="xs" variant="default" onClick={() => (clearDraft(draftKey(userId, path)), setDraft(null))}>
                 Discard
               </Button>
             </Group>

@@ -8,6 +8,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { useSignedInUserId } from "../signed-in-user";
 import { listRecent, notebookHref, removeRecent, type RecentNotebook } from "./recent";
 
 export function RecentNotebooks() {
@@ -16,7 +17,8 @@ export function RecentNotebooks() {
   const [recent, setRecent] = useState<RecentNotebook[] | null>(null);
   const [name, setName] = useState("Untitled.ipynb");
   const create = useMutation(trpc.notebooks.create.mutationOptions());
-  useEffect(() => setRecent(listRecent()), []);
+  const userId = useSignedInUserId();
+  useEffect(() => setRecent(listRecent(userId)), [userId]);
 
   const submit = () => {
     const path = name.trim().endsWith(".ipynb") ? name.trim() : `${name.trim()}.ipynb`;
@@ -62,7 +64,7 @@ export function RecentNotebooks() {
                 </Table.Td>
                 <Table.Td>
                   <Tooltip label="Remove from this list">
-                    <ActionIcon variant="subtle" color="gray" size="sm" aria-label={`Remove ${r.path} from recent notebooks`} onClick={() => (removeRecent(r.path), setRecent(listRecent()))}>
+                    <ActionIcon variant="subtle" color="gray" size="sm" aria-label={`Remove ${r.path} from recent notebooks`} onClick={() => (removeRecent(userId, r.path), setRecent(listRecent(userId)))}>
                       <IconX size={14} />
                     </ActionIcon>
                   </Tooltip>

@@ -7,6 +7,7 @@ import { createTRPCClient, httpLink } from "@trpc/client";
 import superjson from "superjson";
 import type { AppRouter } from "@/server/trpc/root";
 import type { SaveReply, SaveRequest } from "./off-thread-save";
+import { SAVE_DEADLINE_MS } from "./saver";
 
 const client = createTRPCClient<AppRouter>({ links: [httpLink({ url: "/api/trpc", transformer: superjson })] });
 
@@ -14,7 +15,8 @@ const scope = self as unknown as { onmessage: ((event: MessageEvent<SaveRequest>
 
 scope.onmessage = (event) => {
   const { id, input } = event.data;
-  client.notebooks.save.mutate(input).then(
+  // The saver gives up at the same deadline; the request is ended too, not left holding a connection.
+  client.notebooks.save.mutate(input, { signal: AbortSignal.timeout(SAVE_DEADLINE_MS) }).then(
     ({ mtime }) => scope.postMessage({ id, ok: true, mtime: new Date(mtime) }),
     (error: { message?: string; data?: { code?: string } | null }) =>
       scope.postMessage({ id, ok: false, message: error.message || "The notebook couldn't be saved.", code: error.data?.code ?? null }),

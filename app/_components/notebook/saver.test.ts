@@ -48,7 +48,7 @@ test("a save that fails on the way (no answer, server error) is retried with bac
     const answer = answers.shift()!;
     if (answer !== "ok") throw answer;
     return { mtime: new Date(1) };
-  });
+  }, { userId: "u1" });
   changed();
   const settle = async () => {
     for (let i = 0; i < 5; i++) await Promise.resolve();
@@ -73,7 +73,7 @@ test("a save that fails on the way (no answer, server error) is retried with bac
   const refused = new NotebookSaver(model as never, "b.ipynb", new Date(0), async () => {
     calls++;
     throw Object.assign(new Error("too large"), { data: { code: "PAYLOAD_TOO_LARGE" } });
-  });
+  }, { userId: "u1" });
   calls = 0;
   changed();
   t.mock.timers.tick(2_000);
@@ -84,4 +84,64 @@ test("a save that fails on the way (no answer, server error) is retried with bac
   assert.ok(refused.state.error);
   saver.dispose();
   refused.dispose();
+});
+
+test("a save that never answers is given up at its deadline and retried: later saves are not held behind it", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { NotebookSaver, SAVE_DEADLINE_MS } = await import("./saver");
+  let changed = () => {};
+  const model = { subscribeChanges: (fn: () => void) => ((changed = fn), () => {}), flush() {}, toNotebook: () => file };
+  let calls = 0;
+  const saver = new NotebookSaver(model as never, "hung.ipynb", new Date(0), async () => {
+    calls++;
+    if (calls === 1) return new Promise<never>(() => {}); // a request that never answers (a laptop asleep, a hung mount)
+    return { mtime: new Date(2) };
+  }, { userId: "u1" });
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  changed();
+  t.mock.timers.tick(2_000);
+  await settle();
+  assert.equal(calls, 1);
+  assert.equal(saver.state.saving, true);
+  t.mock.timers.tick(SAVE_DEADLINE_MS);
+  await settle();
+  assert.equal(saver.state.saving, false, "given up at the deadline");
+  assert.match(saver.state.error ?? "", /did not answer within 120 s/);
+  t.mock.timers.tick(2_000); // retried like a dropped connection
+  await settle();
+  assert.equal(calls, 2);
+  assert.equal(saver.state.dirty, false);
+  assert.equal(saver.state.error, null);
+  saver.dispose();
+});
+
+test("drafts are kept per user: another user of the browser never reads them, and sign-out removes the user's", async () => {
+  const store = new Map<string, string>();
+  const storage = {
+    get length() {
+      return store.size;
+    },
+    key: (i: number) => [...store.keys()][i] ?? null,
+    getItem: (k: string) => store.get(k) ?? null,
+    setItem: (k: string, v: string) => void store.set(k, v),
+    removeItem: (k: string) => void store.delete(k),
+  };
+  (globalThis as { localStorage?: unknown }).localStorage = storage;
+  try {
+    const { clearDraftsOf, draftKey, readDraft } = await import("./saver");
+    const ana = "6f1c2d3e-0000-4000-8000-000000000001";
+    const bo = "6f1c2d3e-0000-4000-8000-000000000002";
+    const draft = { baseMtime: new Date(0).toISOString(), savedAt: new Date(0).toISOString(), notebook: withoutOutputs(file) };
+    storage.setItem(draftKey(ana, "Untitled.ipynb"), JSON.stringify(draft));
+    storage.setItem(draftKey(bo, "Other.ipynb"), JSON.stringify(draft));
+    storage.setItem("atrium.notebook-draft:Untitled.ipynb", JSON.stringify(draft)); // kept before drafts were per user
+    assert.equal(readDraft(draftKey(bo, "Untitled.ipynb")), null, "bo does not see ana's draft of the same path");
+    assert.ok(readDraft(draftKey(ana, "Untitled.ipynb")));
+    clearDraftsOf(ana);
+    assert.deepEqual([...store.keys()], [draftKey(bo, "Other.ipynb")], "ana's and the unscoped draft are gone; bo's stays");
+  } finally {
+    delete (globalThis as { localStorage?: unknown }).localStorage;
+  }
 });

@@ -1,7 +1,8 @@
 // Saving: Ctrl+S and autosave (2 s after edits stop, at most 30 s after the first unsaved change), always
 // against the mtime the page last saw, so a file changed on disk is never silently overwritten — the page
-// asks (Overwrite / Reload) instead. Every change is also kept as a draft in localStorage (keyed by path, with
-// the mtime it was based on), so unsaved work survives a reload or a crash. The draft leaves outputs out: they
+// asks (Overwrite / Reload) instead. Every change is also kept as a draft in localStorage (keyed by user and path,
+// with the mtime it was based on), so unsaved work survives a reload or a crash; a shared browser never shows one
+// user's draft to another, and signing out removes the user's drafts. The draft leaves outputs out: they
 // are what makes big notebooks big (localStorage holds ~5 MB), and they are not lost — the file and the
 // server's durable outputs have them, and withOutputsFrom puts them back by cell id.
 import type { Cell, Notebook } from "@/server/notebooks/nbformat";
@@ -23,6 +24,8 @@ const DRAFT_MS = 500;
 /** A failed save is retried after 2 s, 4 s, 8 s ... at most every minute. */
 const RETRY_FIRST_MS = 2_000;
 const RETRY_MAX_MS = 60_000;
+/** A save that has not answered by then is given up (and retried): a hung request must not hold every later save. */
+export const SAVE_DEADLINE_MS = 120_000;
 const RETRIED_CODES = new Set(["INTERNAL_SERVER_ERROR", "TIMEOUT", "TOO_MANY_REQUESTS", "SERVICE_UNAVAILABLE", "BAD_GATEWAY", "GATEWAY_TIMEOUT", "CLIENT_CLOSED_REQUEST"]);
 
 export interface Draft {
@@ -31,7 +34,9 @@ export interface Draft {
   notebook: Notebook;
 }
 
-export const draftKey = (path: string) => `atrium.notebook-draft:${path}`;
+const DRAFT_PREFIX = "atrium.notebook-draft:";
+/** A user's draft of one notebook in this browser. */
+export const draftKey = (userId: string, path: string) => `${DRAFT_PREFIX}${userId}:${path}`;
 
 /** The notebook as a draft keeps it: sources, structure and metadata, no outputs. */
 export function withoutOutputs(notebook: Notebook): Notebook {
@@ -50,18 +55,30 @@ export function withOutputsFrom(draft: Notebook, file: Notebook): Notebook {
   };
 }
 
-export function readDraft(path: string): Draft | null {
+export function readDraft(key: string): Draft | null {
   try {
-    const raw = localStorage.getItem(draftKey(path));
+    const raw = localStorage.getItem(key);
     return raw ? (JSON.parse(raw) as Draft) : null;
   } catch {
     return null;
   }
 }
 
-export function clearDraft(path: string) {
+export function clearDraft(key: string) {
   try {
-    localStorage.removeItem(draftKey(path));
+    localStorage.removeItem(key);
+  } catch {
+    // storage unavailable: nothing to clear
+  }
+}
+
+/** At sign-out: the user's drafts, and drafts kept before they were per user (whoever's they were). */
+export function clearDraftsOf(userId: string) {
+  try {
+    const mine = `${DRAFT_PREFIX}${userId}:`;
+    const unscoped = (key: string) => !/^[0-9a-f-]{36}:/.test(key.slice(DRAFT_PREFIX.length));
+    const keys = Array.from({ length: localStorage.length }, (_, i) => localStorage.key(i) ?? "");
+    for (const key of keys) if (key.startsWith(mine) || (key.startsWith(DRAFT_PREFIX) && unscoped(key))) localStorage.removeItem(key);
   } catch {
     // storage unavailable: nothing to clear
   }
@@ -78,12 +95,18 @@ export class NotebookSaver {
   private failures = 0;
   private unsubscribe: () => void;
 
+  private readonly draftKey: string;
+  private readonly deadlineMs: number;
+
   constructor(
     private readonly model: NotebookModel,
     private readonly path: string,
     private mtime: Date,
     private readonly call: SaveCall,
+    options: { userId: string; deadlineMs?: number },
   ) {
+    this.draftKey = draftKey(options.userId, path);
+    this.deadlineMs = options.deadlineMs ?? SAVE_DEADLINE_MS;
     this.unsubscribe = model.subscribeChanges(() => this.onChange());
   }
 
@@ -118,7 +141,7 @@ export class NotebookSaver {
     if (!this.state.dirty) return;
     try {
       const draft: Draft = { baseMtime: this.mtime.toISOString(), savedAt: new Date().toISOString(), notebook: withoutOutputs(this.model.toNotebook()) };
-      localStorage.setItem(draftKey(this.path), JSON.stringify(draft));
+      localStorage.setItem(this.draftKey, JSON.stringify(draft));
     } catch {
       // quota or privacy mode: the draft is a convenience, the server copy is what counts
     }
@@ -135,13 +158,16 @@ export class NotebookSaver {
     const changesAtStart = this.changeCount;
     this.set({ saving: true, error: null });
     try {
-      const { mtime } = await this.call({ path: this.path, notebook: this.model.toNotebook(), expectedMtime: this.mtime, force: options.force });
+      const { mtime } = await withDeadline(
+        this.call({ path: this.path, notebook: this.model.toNotebook(), expectedMtime: this.mtime, force: options.force }),
+        this.deadlineMs,
+      );
       this.mtime = mtime instanceof Date ? mtime : new Date(mtime);
       this.failures = 0;
       const dirty = this.changeCount !== changesAtStart;
       this.set({ saving: false, savedAt: new Date(), dirty, conflict: false });
       if (dirty) this.onChange();
-      else clearDraft(this.path);
+      else clearDraft(this.draftKey);
       return true;
     } catch (error) {
       const code = (error as { data?: { code?: string } }).data?.code;
@@ -174,4 +200,19 @@ export class NotebookSaver {
     if (this.maxTimer) clearTimeout(this.maxTimer);
     this.quietTimer = this.maxTimer = null;
   }
+}
+
+/**
+ * The save's answer, or a TIMEOUT error (retried like a dropped connection) after `ms`. If the late request lands
+ * after all, the retry finds the file changed and asks (Overwrite / Reload): never a silent overwrite.
+ */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(Object.assign(new Error(`the server did not answer within ${Math.round(ms / 1000)} s; trying again`), { data: { code: "TIMEOUT" } })),
+      ms,
+    );
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
