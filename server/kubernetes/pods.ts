@@ -4,7 +4,7 @@
 // them), and the rules for values that reach the pod spec. Used by the kernel launcher and the PVC store.
 // Touch this file when a pod-wide rule changes; kernel- or file-server-specific parts live beside their users.
 import { readFileSync } from 'node:fs';
-import type { V1Affinity, V1EnvVar, V1Pod, V1PodSecurityContext } from '@kubernetes/client-node';
+import type { V1Affinity, V1EnvVar, V1Pod, V1PodSecurityContext, V1SecurityContext } from '@kubernetes/client-node';
 import { LABELS, MANAGED_BY } from './names';
 
 /** The lowest uid/gid a pod may run as (mirrors identity/posix-ids.ts; root and system ids are refused). */
@@ -48,6 +48,15 @@ export function userSecurityContext(base: V1PodSecurityContext | undefined, ids:
     fsGroup: ids.gid,
     supplementalGroups: undefined,
   };
+}
+
+/**
+ * The container's security context: the template's, with the user's ids (a container's runAsUser or runAsGroup
+ * overrides the pod's, so a template's would run everyone as one uid, or in the root group), never root, no
+ * privilege escalation.
+ */
+export function userContainerSecurityContext(base: V1SecurityContext | undefined, ids: PodIdentity): V1SecurityContext {
+  return { ...base, runAsUser: ids.uid, runAsGroup: ids.gid, runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false };
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   envEntries,
   literal,
   sameNodeAsUser,
+  userContainerSecurityContext,
   userSecurityContext,
   type PodIdentity,
 } from '../kubernetes/pods';
@@ -93,7 +94,7 @@ export function buildFileServerPod(plan: FileServerPodPlan): V1Pod {
   container.command = plan.command.map(literal);
   container.args = undefined;
   container.ports = [{ name: 'files', containerPort: FILESERVER_PORT, protocol: 'TCP' }];
-  container.securityContext = { ...container.securityContext, runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false };
+  container.securityContext = userContainerSecurityContext(container.securityContext, plan.ids);
   const ours = envEntries({
     [TOKEN_ENV]: plan.token,
     ATRIUM_FILESERVER_ROOT: plan.mountPath,

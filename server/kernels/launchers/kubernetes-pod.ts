@@ -17,6 +17,7 @@ import {
   envEntries,
   literal,
   sameNodeAsUser,
+  userContainerSecurityContext,
   userSecurityContext,
   type PodIdentity,
 } from '../../kubernetes/pods';
@@ -117,7 +118,7 @@ export function buildKernelPod(plan: KernelPodPlan): V1Pod {
   container.args = undefined;
   container.workingDir = plan.homeMountPath;
   container.resources = kernelResources(plan.size);
-  container.securityContext = { ...container.securityContext, runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false };
+  container.securityContext = userContainerSecurityContext(container.securityContext, plan.ids);
   const ours = [
     ...envEntries({ ...plan.env, HOME: plan.homeMountPath }),
     ...Object.entries(plan.secretEnv ?? {}).map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } } })),

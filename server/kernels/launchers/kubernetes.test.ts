@@ -111,6 +111,15 @@ describe('the kernel pod', () => {
     assert.equal(c!.args, undefined);
   });
 
+  it('a template\'s container uid or gid never replaces the user\'s (a container\'s overrides the pod\'s)', () => {
+    const shared = JSON.parse(JSON.stringify(template)) as V1Pod;
+    shared.spec!.containers[0]!.securityContext = { runAsUser: 1000, runAsGroup: 0, readOnlyRootFilesystem: true };
+    const c = buildKernelPod(plan({ template: checkPodTemplate(shared, 'test') })).spec!.containers[0]!;
+    assert.equal(c.securityContext?.runAsUser, 100001);
+    assert.equal(c.securityContext?.runAsGroup, 100001);
+    assert.equal(c.securityContext?.readOnlyRootFilesystem, true, 'the template\'s other settings stay');
+  });
+
   it('is labelled with kernel id, user and team (label-safe), with exact values in annotations', () => {
     const pod = buildKernelPod(plan({ team: 'Risk & Co' }));
     const labels = pod.metadata!.labels!;
