@@ -19,7 +19,7 @@ import type { AppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { createUser } from "@/server/identity/users";
 import { BUNDLED_KERNELSPECS_DIR, loadKernelspecs } from "./kernelspecs";
-import { LauncherRegistry } from "./launchers/base";
+import { LaunchError, LauncherRegistry } from "./launchers/base";
 import { LocalLauncher } from "./launchers/local";
 import { RemoteLocalLauncher } from "./launchers/remote-local";
 import { ResponseListener } from "./launch-protocol/response-listener";
@@ -522,6 +522,45 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     assert.equal((await findKernel(db, { id: running }))?.state, "dead");
     assert.deepEqual(touched, [], "no engine restored or killed");
     await db.update(kernels).set({ state: "dead" }).where(eq(kernels.id, launching));
+  });
+
+  it("a cluster kernel whose API server does not answer at reattach is left running, refused for now with the reason, and looked at again", async () => {
+    let answers = false;
+    const restores: string[] = [];
+    const launchers = new LauncherRegistry()
+      .register(new LocalLauncher({ runtimeDir, python }))
+      .register({
+        name: "kubernetes",
+        launch: async () => assert.fail("nothing is launched"),
+        restore: async (saved) => {
+          restores.push(saved.kernelId);
+          if (!answers) throw new LaunchError("CLUSTER_UNREACHABLE", `kernel ${saved.kernelId}: the Kubernetes API server could not say whether pod k/p runs: connect ECONNREFUSED`);
+          // Once it answers: the pod was deleted meanwhile.
+          return { poll: async () => ({ alive: false, reason: "pod k/p no longer exists" }), cleanup: async () => {} } as never;
+        },
+        listOwnEngines: async () => [],
+        killOrphan: async () => assert.fail("nothing is killed"),
+      });
+    const manager = new KernelManager({ db, secret, launchers, kernelspecs: await loadKernelspecs([BUNDLED_KERNELSPECS_DIR]), clusterRecheckMs: 300 });
+    managers.push(manager);
+    const id = randomUUID();
+    await insertKernel(db, { id, ownerId: user.id, teamId: null, kernelspec: "python_kubernetes", launcher: "kubernetes", sizeProfile: null });
+    const state = { launcher: "kubernetes", kernelId: id, engineId: "k/p", kernelspecName: "python_kubernetes", interruptMode: "message", connectionInfo: { ip: "10.0.0.9", transport: "tcp", shell_port: 1, iopub_port: 2, stdin_port: 3, control_port: 4, hb_port: 5, key: "x", signature_scheme: "hmac-sha256" }, state: {} };
+    await db.update(kernels).set({ state: "idle", engineId: "k/p", sealedLaunchState: seal(secret, JSON.stringify(state)) }).where(eq(kernels.id, id));
+
+    const result = await manager.restoreAll();
+    assert.equal(result.unreachable, 1);
+    assert.equal(result.dead, 0);
+    assert.equal((await findKernel(db, { id }))?.state, "idle", "not taken for dead: its pod may well be running");
+    await assert.rejects(manager.attach(user, id), (e: AppError) => e.code === "UNAVAILABLE" && /cannot be reached from this portal right now; the kernel is left running/.test(e.message));
+    // The API server answers again: the kernel is looked at again on its own, and what it says is taken.
+    answers = true;
+    const deadline = Date.now() + 10_000;
+    while ((await findKernel(db, { id }))?.state !== "dead" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const row = await findKernel(db, { id });
+    assert.equal(row?.state, "dead");
+    assert.match(row?.stateDetail ?? "", /pod k\/p no longer exists/);
+    assert.ok(restores.length >= 3, `looked at again (${restores.length} restores)`);
   });
 
   it("a message sent while the kernel restarts runs on the new process, not lost with the old one", async () => {

@@ -46,7 +46,13 @@ export interface KernelManagerOptions {
   recorder?: OutputRecorder;
   startupDeadlineMs?: number;
   launchDeadlineMs?: number;
+  /** How soon a kernel whose cluster could not be asked at reattach is looked at again. */
+  clusterRecheckMs?: number;
 }
+
+/** restoreOne's answer when the cluster could not say whether the engine lives: nothing is concluded. */
+const CLUSTER_UNREACHABLE = Symbol("cluster unreachable");
+const CLUSTER_RECHECK_MS = 30_000;
 
 const ACTIVITY_WRITE_INTERVAL_MS = 5_000;
 /** Kernels reattached at once after a portal restart (each is a poll of its launcher, and a connection). */
@@ -297,7 +303,10 @@ export class KernelManager {
     if (isLaunching(row) && !this.restores.has(row.id)) {
       throw new AppError("CONFLICT", `Kernel ${row.id} is still ${row.state} on another portal replica; connect again in a few seconds.`);
     }
-    await (this.restores.get(row.id) ?? this.restoreOrMarkDead(row));
+    const outcome = await (this.restores.get(row.id) ?? this.restoreOrMarkDead(row));
+    if (outcome === "unreachable") {
+      throw new AppError("UNAVAILABLE", `Kernel ${row.id} runs on a cluster whose API cannot be reached from this portal right now; the kernel is left running. Try again in a minute; if this persists, an administrator should check the portal's access to the cluster.`);
+    }
     return this.live.get(row.id);
   }
 
@@ -467,12 +476,13 @@ export class KernelManager {
    * replica during a rolling deploy) is left to it, and looked at again once its lease would lapse.
    * A kernel started by another replica after this boot is attached when a client of it first comes here (attach).
    */
-  async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number; paused: number }> {
+  async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number; paused: number; unreachable: number }> {
     const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => !this.isHeldHere(row.id));
     let restored = 0;
     let dead = 0;
     let launchingElsewhere = 0;
     let paused = 0;
+    let unreachable = 0;
     await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
       const outcome = isLaunching(row) ? await this.takeUpIfAbandoned(row) : await this.restoreOrMarkDead(row);
       if (outcome === "held elsewhere") {
@@ -481,10 +491,13 @@ export class KernelManager {
       } else if (outcome === "reattached") restored++;
       else if (outcome === "dead") dead++;
       else if (outcome === "paused") paused++;
+      else if (outcome === "unreachable") unreachable++;
     });
-    if (rows.length) log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere, ${paused} paused`);
+    if (rows.length) {
+      log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere, ${paused} paused, ${unreachable} on a cluster that did not answer (looked at again soon)`);
+    }
     if (paused) log.warn(`${paused} YARN and Kubernetes kernels in this database were left as they are (not reattached, not marked dead, not stopped): cluster kernels are paused on this portal`);
-    return { restored, dead, launchingElsewhere, paused };
+    return { restored, dead, launchingElsewhere, paused, unreachable };
   }
 
   /**
@@ -586,6 +599,10 @@ export class KernelManager {
       const reasonDead = await this.restoreOne(row);
       if (!reasonDead) return "reattached";
       if (this.detaching) return "skipped";
+      if (reasonDead === CLUSTER_UNREACHABLE) {
+        this.recheckLater(row, this.options.clusterRecheckMs ?? CLUSTER_RECHECK_MS);
+        return "unreachable";
+      }
       if (isLaunching(row)) {
         await markKernelDead(this.options.db, { id: row.id, reason: "died", detail: reasonDead });
         return "dead";
@@ -607,7 +624,11 @@ export class KernelManager {
   private recheckAfterLease(row: KernelRow): void {
     // The lease is judged by the database's clock; this clock only times the next look: when the lease would
     // lapse, and at most 10 s away, so a launch that ends sooner is attached soon after (2 s at the least).
-    const delayMs = Math.min(10_000, Math.max(2_000, (row.launchLeaseUntil?.getTime() ?? 0) - Date.now() + 1_000));
+    this.recheckLater(row, Math.min(10_000, Math.max(2_000, (row.launchLeaseUntil?.getTime() ?? 0) - Date.now() + 1_000)));
+  }
+
+  /** Looks at a kernel not taken up now (launching elsewhere, or its cluster not answering) again after `delayMs`. */
+  private recheckLater(row: KernelRow, delayMs: number): void {
     const timer = setTimeout(() => {
       this.leaseRechecks.delete(timer);
       void (async () => {
@@ -617,14 +638,14 @@ export class KernelManager {
         // claimed here if the process launching it is gone (reattached if it answers, else stopped).
         const outcome = isLaunching(now) ? await this.takeUpIfAbandoned(now) : await this.restoreOrMarkDead(now);
         if (outcome === "held elsewhere") this.recheckAfterLease(now);
-      })().catch((error) => log.warn(`kernel ${row.id}: could not look at it again after its launch lease: ${error}`));
+      })().catch((error) => log.warn(`kernel ${row.id}: could not look at it again: ${error}`));
     }, delayMs);
     timer.unref();
     this.leaseRechecks.add(timer);
   }
 
-  /** Why a kernel could not be reattached (null: it was). */
-  private async restoreOne(row: KernelRow): Promise<string | null> {
+  /** Why a kernel could not be reattached (null: it was; CLUSTER_UNREACHABLE: no one can tell yet). */
+  private async restoreOne(row: KernelRow): Promise<string | null | typeof CLUSTER_UNREACHABLE> {
     if (!row.sealedLaunchState) return isLaunching(row) ? `the portal stopped while it was ${row.state}` : "no saved connection state";
     let held: LiveKernel | undefined;
     try {
@@ -690,6 +711,10 @@ export class KernelManager {
       if (held && this.live.get(row.id) === held) {
         this.forget(row.id);
         await stopProcessOf(held).catch(() => {});
+      }
+      if (!held && error instanceof LaunchError && error.code === "CLUSTER_UNREACHABLE") {
+        log.warn(`${error.message}; the kernel is left as it is, and looked at again soon`);
+        return CLUSTER_UNREACHABLE;
       }
       return `could not be reattached: ${(error as Error).message}`;
     }
@@ -822,7 +847,7 @@ async function stopProcess(id: string, process: KernelProcess, connection?: Kern
 const isLaunching = (row: KernelRow) => row.state === "starting" || row.state === "restarting";
 /** A launch lease not yet lapsed: a live portal process is still launching this kernel. */
 /** What became of a kernel looked at after a restart: "skipped" when this process already has it (or is stopping). */
-type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "paused" | "skipped";
+type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "paused" | "unreachable" | "skipped";
 
 /** Runs `work` on every item, at most `width` at a time. */
 async function forEachBounded<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {

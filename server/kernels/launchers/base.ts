@@ -53,6 +53,7 @@ export type LaunchErrorCode =
   | 'KERNEL_DEAD' // an operation needed a live kernel
   | 'KILL_TIMEOUT' // the kernel survived a kill for longer than the deadline
   | 'RESTORE_FAILED' // saved state could not be turned back into a handle
+  | 'CLUSTER_UNREACHABLE' // the cluster's API could not say whether the engine lives: nothing is concluded
   | 'PAUSED'; // cluster kernels are paused on this portal (a copied database): their engines are not touched
 
 export class LaunchError extends Error {

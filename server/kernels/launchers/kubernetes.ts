@@ -286,7 +286,15 @@ export class KubernetesLauncher extends RemoteLauncher {
     }
     const { namespace, name } = parsed.data;
     const watcher = this.opts.watchers.forNamespace(namespace);
-    await watcher.synced(SYNC_DEADLINE_MS);
+    // An API server that does not answer says nothing about the pod: the kernel is not taken for dead (its row
+    // would be ended and the orphan sweep would delete a live pod); it is looked at again later.
+    const unreachable = (error: unknown) =>
+      new LaunchError('CLUSTER_UNREACHABLE', `kernel ${saved.kernelId}: the Kubernetes API server could not say whether pod ${namespace}/${parsed.data.name} runs: ${(error as Error).message}`, {
+        kernelId: saved.kernelId,
+        engineId: saved.engineId,
+        cause: error,
+      });
+    await watcher.synced(SYNC_DEADLINE_MS).catch((error: unknown) => Promise.reject(unreachable(error)));
     const engine = new KubernetesPodEngine({
       api: this.opts.api,
       watcher,
@@ -301,7 +309,7 @@ export class KubernetesLauncher extends RemoteLauncher {
     });
     // The watch lists only what exists: a pod it has not seen is read once, and missing means gone.
     if (!watcher.get(name)) {
-      const pod = await this.opts.api.readPod(namespace, name);
+      const pod = await this.opts.api.readPod(namespace, name).catch((error: unknown) => Promise.reject(unreachable(error)));
       if (pod) watcher.observe(pod);
       else engine.markGone(`pod ${namespace}/${name} no longer exists`);
     }
