@@ -563,6 +563,28 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     assert.ok(restores.length >= 3, `looked at again (${restores.length} restores)`);
   });
 
+  it("a launch that times out says where it was last (waiting for a node, YARN's queue), in the error and on the row", async () => {
+    const launchers = new LauncherRegistry()
+      .register(new LocalLauncher({ runtimeDir, python }))
+      .register({
+        name: "kubernetes",
+        launch: async (request, options) => {
+          options?.onPhase?.("waiting for a node: 0/1 nodes are available: 1 Insufficient cpu");
+          throw new LaunchError("LAUNCH_TIMEOUT", `kernel ${request.kernelId} (kubernetes k/p) did not report its connection info within 300000 ms; it was killed.`, { kernelId: request.kernelId });
+        },
+        restore: async () => assert.fail("not restored"),
+        listOwnEngines: async () => [],
+        killOrphan: async () => {},
+      });
+    const manager = new KernelManager({ db, secret, launchers, kernelspecs: await loadKernelspecs([BUNDLED_KERNELSPECS_DIR]) });
+    managers.push(manager);
+    const started = await manager.begin(user, { name: "python_kubernetes" });
+    await assert.rejects(started.started, (e: AppError) => e.code === "LAUNCH_TIMEOUT" && /the launch was last: waiting for a node: 0\/1 nodes are available: 1 Insufficient cpu/.test(e.message));
+    const row = await findKernel(db, { id: started.id });
+    assert.equal(row?.state, "dead");
+    assert.match(row?.stateDetail ?? "", /the launch was last: waiting for a node/);
+  });
+
   it("a message sent while the kernel restarts runs on the new process, not lost with the old one", async () => {
     const manager = await makeManager();
     const kernel = await manager.start(user, { name: "python3" });

@@ -175,6 +175,8 @@ export class KernelManager {
 
   private async launch(user: UserRow, id: string, kernelspec: Kernelspec, env: Record<string, string> | undefined, sizeProfile?: string) {
     const { db } = this.options;
+    // Where the launch was when it timed out (waiting for a node, for YARN's queue...): said with the timeout.
+    let lastPhase: string | undefined;
     try {
       const cwd = await this.options.homeOf?.(user);
       // A stop that came before the launcher took the launch up had nothing to cancel: nothing is launched then.
@@ -186,7 +188,10 @@ export class KernelManager {
           launchMs: this.options.launchDeadlineMs,
           startupMs: this.options.startupDeadlineMs,
           // Launch phases reach the kernel's row, where the notebook page reads them.
-          onPhase: (phase: string) => void updateKernel(db, id, { stateDetail: phase.slice(0, 1000) }).catch(() => {}),
+          onPhase: (phase: string) => {
+            lastPhase = phase.slice(0, 1000);
+            void updateKernel(db, id, { stateDetail: lastPhase }).catch(() => {});
+          },
           ...this.launchSteps(id),
         },
       );
@@ -197,7 +202,8 @@ export class KernelManager {
       log.info(`kernel ${id} (${kernelspec.name}) started for ${user.username} as ${kernel.engineId}`);
     } catch (error) {
       if (!this.live.has(id)) this.recordedEngines.delete(id);
-      const message = error instanceof Error ? error.message : String(error);
+      const timedOut = error instanceof LaunchError && error.code === "LAUNCH_TIMEOUT";
+      const message = `${error instanceof Error ? error.message : String(error)}${timedOut && lastPhase ? ` (the launch was last: ${lastPhase})` : ""}`;
       // Whatever got started is stopped, and the row says why the launch failed. launchAndConfirm already
       // stopped a kernel it could not confirm; one that got further is held here.
       // A launch a stop cancelled leaves the row to that stop, which records its own reason.
@@ -207,7 +213,7 @@ export class KernelManager {
       else if (!stoppedBy) await markKernelDead(db, { id, reason: "launch_failed", detail: message });
       if (stoppedBy) throw new AppError("CONFLICT", `The kernel was stopped while it started (${stoppedBy}).`);
       log.warn(`kernel ${id} (${kernelspec.name}) for ${user.username} failed to start: ${message}`);
-      if (error instanceof LaunchError && error.code === "LAUNCH_TIMEOUT") {
+      if (timedOut) {
         throw new AppError("LAUNCH_TIMEOUT", `The kernel did not start in time and was stopped (${message}). Try again; if it keeps happening, tell an admin.`);
       }
       throw new AppError("LAUNCH_FAILED", `The kernel could not start: ${message}`);
