@@ -201,3 +201,26 @@ async function homeFolderOf(page: Page): Promise<string> {
   if (!fs.existsSync(home)) throw new Error(`no home folder for ${username} at ${home}`);
   return home;
 }
+
+test("an upload goes on while the analyst opens another folder and another page", async ({ page }) => {
+  await signIn(page, createAnalyst("uploads-on"));
+  await page.getByRole("button", { name: "New folder" }).click();
+  const folderDialog = page.getByRole("dialog", { name: "New folder" });
+  await folderDialog.getByLabel("Folder name").fill("elsewhere");
+  await folderDialog.getByRole("button", { name: "Create folder" }).click();
+  await expect(folderDialog).toBeHidden();
+
+  // 48 MiB: still on its way when the analyst moves on (the browser streams it through the portal to the home).
+  const big = Buffer.alloc(48 * 1024 * 1024, "x");
+  const chooser = page.waitForEvent("filechooser");
+  await page.getByRole("button", { name: "Upload" }).click();
+  await (await chooser).setFiles({ name: "big.bin", mimeType: "application/octet-stream", buffer: big });
+  await page.getByRole("link", { name: "elsewhere", exact: true }).click();
+  await expect(page).toHaveURL(/\/files\/elsewhere$/);
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Notebooks" }).click();
+  await expect(page).toHaveURL(/\/notebooks/);
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Files" }).click();
+  const upload = page.getByRole("group", { name: "Upload of big.bin" });
+  await expect(upload).toContainText("Uploaded", { timeout: 60_000 });
+  await expect(row(page, "big.bin")).toContainText("48");
+});

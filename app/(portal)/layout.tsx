@@ -2,6 +2,7 @@ import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { teamsOfUser } from "@/db/queries/teams";
 import { currentUser } from "@/server/auth/current-user";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "@/server/files/limits";
 import { services } from "@/server/services";
 import { PortalShell } from "../_components/portal-shell";
 
@@ -17,6 +18,7 @@ export default async function PortalLayout({ children }: { children: ReactNode }
       user={{ id: user.id, name: user.name, email: user.email, role: user.role === "admin" ? "Admin" : isTeamLead ? "Team lead" : "Analyst" }}
       showTeam={isTeamLead || user.role === "admin"}
       showAdmin={user.role === "admin"}
+      maxUploadBytes={DEFAULT_MAX_UPLOAD_BYTES}
     >
       {children}
     </PortalShell>

@@ -29,6 +29,7 @@ import {
 import { signOut } from "next-auth/react";
 import { clearDraftsOf } from "./notebook/saver";
 import { UNSCOPED_RECENT_KEY } from "./notebook/recent";
+import { UploadsProvider } from "./files/uploads-provider";
 import { SignedInUserId } from "./signed-in-user";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
@@ -38,10 +39,11 @@ interface Props {
   user: { id: string; name: string; email: string; role: string };
   showTeam: boolean;
   showAdmin: boolean;
+  maxUploadBytes: number;
   children: ReactNode;
 }
 
-export function PortalShell({ user, showTeam, showAdmin, children }: Props) {
+export function PortalShell({ user, showTeam, showAdmin, maxUploadBytes, children }: Props) {
   const [opened, { toggle }] = useDisclosure();
   const pathname = usePathname();
   const links = [
@@ -53,6 +55,7 @@ export function PortalShell({ user, showTeam, showAdmin, children }: Props) {
   ];
   return (
     <SignedInUserId.Provider value={user.id}>
+    <UploadsProvider maxUploadBytes={maxUploadBytes}>
     <AppShell header={{ height: 52 }} navbar={{ width: 210, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between">
@@ -107,6 +110,7 @@ export function PortalShell({ user, showTeam, showAdmin, children }: Props) {
       </AppShell.Navbar>
       <AppShell.Main>{children}</AppShell.Main>
     </AppShell>
+    </UploadsProvider>
     </SignedInUserId.Provider>
   );
 }

@@ -15,15 +15,14 @@ import { contentUrl, folderHref, joinPath, notebookHref } from "./paths";
 import { sortEntries } from "./sort";
 import type { FileEntry, Sort, SortKey } from "./types";
 import { UploadPanel } from "./upload-panel";
-import { useUploads } from "./use-uploads";
+import { useUploadQueue } from "./uploads-provider";
 
 interface Props {
   /** The folder shown, normalized by the server ('' is the home folder). */
   path: string;
-  maxUploadBytes: number;
 }
 
-export function FileBrowser({ path, maxUploadBytes }: Props) {
+export function FileBrowser({ path }: Props) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const router = useRouter();
@@ -38,7 +37,7 @@ export function FileBrowser({ path, maxUploadBytes }: Props) {
   // Errors from the toolbar and the rows are shown just above the list, next to where the user acted.
   const [actionError, setActionError] = useState<string | null>(null);
 
-  const uploads = useUploads({ maxUploadBytes, onUploaded: (dir) => void refresh(dir) });
+  const uploads = useUploadQueue();
   const picker = useRef<HTMLInputElement>(null);
 
   const newNotebook = useMutation(

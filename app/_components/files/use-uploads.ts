@@ -83,7 +83,7 @@ export function useUploads({ maxUploadBytes, onUploaded }: Options) {
     for (const upload of waiting) send(upload);
   }, [uploads, send]);
 
-  // Leaving the page cancels what is still in flight (the server then discards the partial file).
+  // Leaving the portal (signing out) cancels what is still in flight (the server then discards the partial file).
   useEffect(() => {
     const inFlight = requests.current;
     return () => inFlight.forEach((xhr) => xhr.abort());

@@ -3,7 +3,6 @@ import type { Metadata } from "next";
 import { FileBrowser } from "@/app/_components/files/file-browser";
 import { asAppError } from "@/server/errors";
 import { homePathFromUrl } from "@/server/files/home-path";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "@/server/files/limits";
 
 export const metadata: Metadata = { title: "Files" };
 
@@ -33,5 +32,5 @@ export default async function FilesPage({ params }: { params: Promise<{ path?: s
       </Stack>
     );
   }
-  return <FileBrowser key={path} path={path} maxUploadBytes={DEFAULT_MAX_UPLOAD_BYTES} />;
+  return <FileBrowser key={path} path={path} />;
 }
