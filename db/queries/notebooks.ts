@@ -1,6 +1,6 @@
 // Recorded cell runs and the kernel each notebook uses. Every read carries the owner.
-import { and, desc, eq, ne, sql } from "drizzle-orm";
-import type { Database } from "../index";
+import { and, desc, eq, ne, not, sql, type AnyColumn, type SQL } from "drizzle-orm";
+import type { Database, Tx } from "../index";
 import { cellRuns, kernels, notebookKernels } from "../schema";
 
 export type CellRunRow = typeof cellRuns.$inferSelect;
@@ -113,4 +113,53 @@ export async function liveKernelOfNotebook(db: Database, params: { ownerId: stri
     .where(and(eq(notebookKernels.ownerId, params.ownerId), eq(notebookKernels.path, params.path), eq(kernels.ownerId, params.ownerId), ne(kernels.state, "dead")))
     .limit(1);
   return row?.kernelId ?? null;
+}
+
+/** The path itself or, when it is a folder, anything inside it. starts_with, not LIKE: '%' and '_' are valid in names. */
+const atOrUnder = (column: AnyColumn, path: string): SQL => sql`(${column} = ${path} or starts_with(${column}, ${`${path}/`}))`;
+
+/** `column` with its leading `from` replaced by `to` (only for rows where atOrUnder(column, from) holds). */
+const movedPath = (column: AnyColumn, from: string, to: string): SQL => sql`${to} || substr(${column}, char_length(${from}) + 1)`;
+
+/**
+ * After a file or folder moved from `from` to `to` in the user's home: the notebooks in it keep their kernels and
+ * their recorded runs (both are keyed by path). Whatever was still recorded at the destination belonged to a file
+ * that is gone: its kernel binding is dropped and its runs detached, so the moved notebook never picks them up.
+ */
+export async function moveNotebookRecords(db: Database, params: { ownerId: string; from: string; to: string }) {
+  const { ownerId, from, to } = params;
+  if (from === to) return;
+  await db.transaction(async (tx: Tx) => {
+    const staleAtDestination = (column: AnyColumn) => and(atOrUnder(column, to), not(atOrUnder(column, from)));
+    await tx.delete(notebookKernels).where(and(eq(notebookKernels.ownerId, ownerId), staleAtDestination(notebookKernels.path)));
+    await tx
+      .update(cellRuns)
+      .set({ notebookPath: null })
+      .where(and(eq(cellRuns.ownerId, ownerId), staleAtDestination(cellRuns.notebookPath)));
+    await tx
+      .update(notebookKernels)
+      .set({ path: movedPath(notebookKernels.path, from, to), updatedAt: new Date() })
+      .where(and(eq(notebookKernels.ownerId, ownerId), atOrUnder(notebookKernels.path, from)));
+    await tx
+      .update(cellRuns)
+      .set({ notebookPath: movedPath(cellRuns.notebookPath, from, to) })
+      .where(and(eq(cellRuns.ownerId, ownerId), atOrUnder(cellRuns.notebookPath, from)));
+  });
+}
+
+/**
+ * After a file or folder was deleted from the user's home: a notebook created later at the same path starts
+ * afresh. Its kernel binding is dropped (the kernel itself keeps running until stopped or culled), and its runs
+ * are detached from the path rather than deleted, so a full output still open in a tab (found by msg_id) and
+ * its spill file stay reachable.
+ */
+export async function forgetNotebookRecords(db: Database, params: { ownerId: string; path: string }) {
+  const { ownerId, path } = params;
+  await db.transaction(async (tx: Tx) => {
+    await tx.delete(notebookKernels).where(and(eq(notebookKernels.ownerId, ownerId), atOrUnder(notebookKernels.path, path)));
+    await tx
+      .update(cellRuns)
+      .set({ notebookPath: null })
+      .where(and(eq(cellRuns.ownerId, ownerId), atOrUnder(cellRuns.notebookPath, path)));
+  });
 }

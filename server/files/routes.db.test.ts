@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -270,6 +271,57 @@ describe(`file upload and download routes on ${testDbKind}`, () => {
     assert.equal(fs.existsSync(path.join(outside, "planted.txt")), false);
   });
 
+  // Regression: content-length came from a stat and the bytes from a separate read. A file that grew meanwhile
+  // sent bytes past the declared length, which the kept-alive connection then read as the next response; one
+  // that shrank left the client waiting for bytes that never came. Read by hand on one raw connection, paused
+  // after the headers: 32 MiB is far more than the socket buffers hold, so the server is mid-file when it changes.
+  describe("a file that changes while it downloads", () => {
+    const size = 32 * 1024 * 1024;
+    const get = (name: string) => `GET /api/files/content/${name} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${anaCookie}\r\n\r\n`;
+    // An idle kept-alive connection is closed after 5 s by default, which would pass for a cut download.
+    let keepAlive = 0;
+    before(() => ((keepAlive = server.keepAliveTimeout), (server.keepAliveTimeout = 120_000)));
+    after(() => void (server.keepAliveTimeout = keepAlive));
+
+    it("that grew: sends exactly the declared bytes, and the connection stays usable", async () => {
+      const original = Buffer.alloc(size, "a");
+      fs.writeFileSync(path.join(anaHome(), "growing.log"), original);
+      fs.writeFileSync(path.join(anaHome(), "next.txt"), "next");
+      const conn = await rawConnection(port);
+      try {
+        conn.send(get("growing.log"));
+        const head = await conn.headers();
+        assert.equal(head.contentLength, size);
+        fs.appendFileSync(path.join(anaHome(), "growing.log"), "appended while it downloads\n".repeat(1000));
+        conn.resume();
+        const end = head.bodyStart + size;
+        await waitFor(() => conn.length() >= end || conn.closed(), "the declared bytes", 30_000);
+        assert.ok(conn.received().subarray(head.bodyStart, end).equals(original), "the file as it was when the download began");
+        conn.send(get("next.txt"));
+        await waitFor(() => conn.received().indexOf("\r\n\r\n", end) >= 0 || conn.closed(), "the next response on the same connection", 10_000);
+        assert.equal(conn.received().subarray(end, end + 15).toString("latin1"), "HTTP/1.1 200 OK", "the next response starts right after the declared bytes");
+      } finally {
+        conn.destroy();
+      }
+    });
+
+    it("that shrank: cuts the connection, so the client sees a failed download instead of waiting", async () => {
+      fs.writeFileSync(path.join(anaHome(), "shrinking.log"), Buffer.alloc(size, "b"));
+      const conn = await rawConnection(port);
+      try {
+        conn.send(get("shrinking.log"));
+        const head = await conn.headers();
+        assert.equal(head.contentLength, size);
+        fs.truncateSync(path.join(anaHome(), "shrinking.log"), 1024);
+        conn.resume();
+        await waitFor(() => conn.closed(), "the server to end the connection", 10_000);
+        assert.ok(conn.length() - head.bodyStart < size, "fewer bytes than declared: the client knows it failed");
+      } finally {
+        conn.destroy();
+      }
+    });
+  });
+
   it("writes RFC 6266 names that cannot break the header", () => {
     assert.equal(contentDisposition('a"b\\c.txt'), `attachment; filename="a_b_c.txt"; filename*=UTF-8''a%22b%5Cc.txt`);
     assert.equal(contentDisposition("日本.csv"), `attachment; filename="__.csv"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.csv`);
@@ -294,6 +346,44 @@ function requestTo(port: number, method: string, target: string, headers: http.O
     req.on("error", reject);
     body.pipe(req);
   });
+}
+
+/** One TCP connection spoken to by hand: every byte received is kept, so a response's exact length shows. */
+async function rawConnection(port: number) {
+  const socket = net.connect(port, "127.0.0.1");
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  let chunks: Buffer[] = [];
+  let length = 0;
+  let closed = false;
+  let headersSeen = false;
+  const received = () => (chunks.length > 1 ? (chunks = [Buffer.concat(chunks, length)]) : chunks)[0] ?? Buffer.alloc(0);
+  socket.on("data", (chunk: Buffer) => {
+    chunks.push(chunk);
+    length += chunk.length;
+    // Stop reading as soon as the first response's headers are in: the server then meets back-pressure mid-file.
+    if (!headersSeen && received().includes("\r\n\r\n")) {
+      headersSeen = true;
+      socket.pause();
+    }
+  });
+  socket.on("close", () => (closed = true));
+  socket.on("error", () => {}); // a reset is one way the server ends a download; `closed` says so
+  return {
+    send: (text: string) => socket.write(text),
+    received,
+    length: () => length,
+    closed: () => closed,
+    resume: () => socket.resume(),
+    destroy: () => socket.destroy(),
+    /** The first response's headers; reading stays paused until resume(). */
+    async headers(): Promise<{ contentLength: number; bodyStart: number }> {
+      await waitFor(() => headersSeen || closed, "response headers");
+      const bodyStart = received().indexOf("\r\n\r\n") + 4;
+      const head = received().subarray(0, bodyStart).toString("latin1");
+      assert.match(head, /^HTTP\/1\.1 200 /, head);
+      return { contentLength: Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1]), bodyStart };
+    },
+  };
 }
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000) {

@@ -16,7 +16,7 @@ import { identify } from "@/server/auth/session";
 import { AppError, asAppError, httpStatusOf } from "@/server/errors";
 import { log } from "@/server/log";
 import type { Services } from "@/server/services";
-import { baseName } from "@/server/storage/paths";
+import { baseName, isStorageError } from "@/server/storage/paths";
 import { homePathFromUrl } from "./home-path";
 import { formatBytes } from "./format";
 import { DEFAULT_MAX_UPLOAD_BYTES, FILE_CONTENT_PREFIX } from "./limits";
@@ -102,11 +102,14 @@ async function receiveUpload<T>(req: http.IncomingMessage, write: (body: Transfo
 }
 
 async function sendDownload(req: http.IncomingMessage, res: http.ServerResponse, path: string, home: Awaited<ReturnType<Services["homes"]["forUser"]>>) {
-  const entry = await home.stat(path);
-  if (entry.type === "directory") {
-    throw new AppError("BAD_REQUEST", `"${entry.name || "Your home folder"}" is a folder. Folders cannot be downloaded yet; download the files inside it.`);
-  }
-  const body = await home.read(path);
+  // One open for both the headers and the bytes: content-length is what the body will hold, even if the file
+  // grows or shrinks meanwhile (a stat, then a separate read, sent more or fewer bytes than declared).
+  const { entry, body } = await home.open(path).catch((error: unknown) => {
+    if (isStorageError(error, "IS_A_DIRECTORY")) {
+      throw new AppError("BAD_REQUEST", `"${baseName(path) || "Your home folder"}" is a folder. Folders cannot be downloaded yet; download the files inside it.`);
+    }
+    throw error;
+  });
   res.writeHead(200, {
     // Always a download of opaque bytes: a user's HTML or SVG must never render on Atrium's origin.
     "content-type": "application/octet-stream",
@@ -125,7 +128,8 @@ async function sendDownload(req: http.IncomingMessage, res: http.ServerResponse,
   try {
     await pipeline(body, res);
   } catch (error) {
-    // Headers are gone; all we can do is cut the response so the browser marks the download failed.
+    // Headers are gone, and with them the chance to answer with an error (the file shrank as it was read, the
+    // store failed): cut the connection, so the client sees a failed download instead of waiting for bytes.
     log.warn(`a download ended early: ${(error as Error).message}`);
     res.destroy();
   }

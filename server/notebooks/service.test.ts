@@ -6,7 +6,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { localHomeStoreFor } from "@/server/storage/local-store";
 import type { HomeStore } from "@/server/storage/home-store";
-import { createNotebook, openNotebook, saveNotebook } from "./service";
+import { MAX_NOTEBOOK_BYTES, createNotebook, openNotebook, saveNotebook } from "./service";
 
 let base: string;
 let store: HomeStore;
@@ -57,5 +57,27 @@ describe("notebook files", () => {
     await rejectsWithCode(openNotebook(store, "Missing.ipynb"), "NOT_FOUND");
     await rejectsWithCode(saveNotebook(store, "C.ipynb", { nbformat: 3 }, { expectedMtime: null }), "BAD_REQUEST");
     await rejectsWithCode(createNotebook(store, "A.ipynb"), "ALREADY_EXISTS");
+  });
+
+  // Regression: saving checked no size, so a notebook with ~70 MB of output saved fine and then could not be
+  // opened again (open refuses files over MAX_NOTEBOOK_BYTES).
+  it("refuses a save that would make the notebook too large to open, and keeps the file as it was", async () => {
+    const created = await createNotebook(store, "Big.ipynb");
+    const withOutput = (bytes: number) => ({
+      ...created.notebook,
+      cells: [{ ...created.notebook.cells[0]!, outputs: [{ output_type: "stream", name: "stdout", text: "x".repeat(bytes) }] }],
+    });
+    await assert.rejects(
+      saveNotebook(store, "Big.ipynb", withOutput(MAX_NOTEBOOK_BYTES), { expectedMtime: created.mtime }),
+      (error: { code?: string; message?: string }) => {
+        assert.equal(error.code, "BAD_REQUEST");
+        assert.match(error.message!, /^Not saved: "Big\.ipynb" would be 64\.1 MiB, over the 64 MiB limit .* Clear some outputs/);
+        return true;
+      },
+    );
+    assert.equal((await openNotebook(store, "Big.ipynb")).mtime.getTime(), created.mtime.getTime(), "the file is untouched");
+    // Just under the limit saves, and opens again.
+    const saved = await saveNotebook(store, "Big.ipynb", withOutput(MAX_NOTEBOOK_BYTES - 4096), { expectedMtime: created.mtime });
+    assert.equal((await openNotebook(store, "Big.ipynb")).mtime.getTime(), saved.mtime.getTime());
   });
 });

@@ -5,7 +5,10 @@ import { AppError } from "@/server/errors";
 import type { HomeStore } from "@/server/storage/home-store";
 import { emptyNotebook, formatNotebook, parseNotebook, type Notebook } from "./nbformat";
 
-/** Notebooks are read whole; anything bigger is refused with a message rather than freezing the page. */
+/**
+ * Notebooks are read whole; anything bigger is refused with a message rather than freezing the page. Saving
+ * checks the same limit, so no save can leave a notebook that cannot be opened again.
+ */
 export const MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024;
 
 export interface OpenedNotebook {
@@ -44,6 +47,7 @@ export async function saveNotebook(store: HomeStore, path: string, notebook: unk
   const parsed = parseNotebook(notebook);
   if (!parsed.ok) throw new AppError("BAD_REQUEST", `Not saved: ${parsed.problem}`);
   const text = formatNotebook(parsed.notebook);
+  refuseTooLargeToOpen(file, Buffer.byteLength(text, "utf8"));
   const written = options.force || !options.expectedMtime
     ? await store.write(file, text, { overwrite: true })
     : await store.write(file, text, { expectedMtime: options.expectedMtime }).catch((error: unknown) => {
@@ -58,6 +62,19 @@ export async function createNotebook(store: HomeStore, path: string, kernelspec?
   const notebook = emptyNotebook(kernelspec);
   const written = await store.write(file, formatNotebook(notebook));
   return { notebook, mtime: written.mtime };
+}
+
+/** A save past MAX_NOTEBOOK_BYTES would succeed, and the next open would refuse the file: refuse the save instead. */
+function refuseTooLargeToOpen(file: string, bytes: number): void {
+  if (bytes <= MAX_NOTEBOOK_BYTES) return;
+  // Rounded up, so a notebook just over the limit never reads as "64 MiB, over the 64 MiB limit".
+  const mib = (n: number) => `${Math.ceil((n / (1024 * 1024)) * 10) / 10} MiB`;
+  throw new AppError(
+    "BAD_REQUEST",
+    `Not saved: "${file}" would be ${mib(bytes)}, over the ${mib(MAX_NOTEBOOK_BYTES)} limit for a notebook, and could not be opened again. ` +
+      "Clear some outputs (long logs, many plots) and save again.",
+    { path: file, bytes, maxBytes: MAX_NOTEBOOK_BYTES },
+  );
 }
 
 function conflictInWords(error: unknown, file: string): unknown {

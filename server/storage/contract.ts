@@ -190,6 +190,24 @@ export function runHomeStoreContract(
         await rejectsWith(store.stat('nope'), 'NOT_FOUND');
       });
 
+      it('open describes the file as opened, and streams exactly that many bytes', async () => {
+        const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251));
+        await store.mkdir('logs');
+        const written = await store.write('logs/run.log', bytes);
+        const opened = await store.open('/logs//run.log');
+        assert.deepEqual(
+          [opened.entry.name, opened.entry.path, opened.entry.type, opened.entry.size, opened.entry.mtime.getTime()],
+          ['run.log', 'logs/run.log', 'file', bytes.length, written.mtime.getTime()],
+        );
+        assert.deepEqual(await streamToBuffer(opened.body), bytes);
+        await store.write('empty', '');
+        const empty = await store.open('empty');
+        assert.equal(empty.entry.size, 0);
+        assert.equal((await streamToBuffer(empty.body)).length, 0);
+        await rejectsWith(store.open('logs'), 'IS_A_DIRECTORY');
+        await rejectsWith(store.open('nope.txt'), 'NOT_FOUND');
+      });
+
       it('readBytes and readText refuse files over the limit', async () => {
         await store.write('big.txt', 'x'.repeat(100));
         const error = await rejectsWith(store.readBytes('big.txt', { maxBytes: 99 }), 'QUOTA_EXCEEDED');

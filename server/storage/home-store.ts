@@ -5,7 +5,7 @@
 // All paths are user-relative ('' is the home root) and go through paths.ts normalizePath() before any I/O.
 // Every failure a user can cause is a StorageError with a code (see errors.ts).
 
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 
 import { StorageError, describePath } from './errors';
 
@@ -43,6 +43,17 @@ export interface ReadLimit {
   maxBytes?: number;
 }
 
+/** A file opened for streaming: what it was when opened, and its bytes. */
+export interface OpenedFile {
+  /** As the open handle saw it, so `entry.size` matches what `body` yields (a separate stat() may not). */
+  entry: HomeEntry;
+  /**
+   * Exactly `entry.size` bytes: bytes appended after opening are left out, and a file that shrank meanwhile
+   * fails the stream rather than ending it short. The caller must consume or destroy it.
+   */
+  body: Readable;
+}
+
 /** readBytes/readText are for notebooks and small files; large files go through read() as a stream. */
 export const DEFAULT_READ_LIMIT = 32 * 1024 * 1024;
 
@@ -55,8 +66,14 @@ export interface HomeStore {
 
   stat(path: string): Promise<HomeEntry>;
 
-  /** A stream of a file's bytes. The caller must consume or destroy it. */
+  /** A stream of a file's bytes, as many as it had when opened (see open()). The caller must consume or destroy it. */
   read(path: string): Promise<Readable>;
+  /**
+   * The file's entry and its bytes from one opening: what a download needs, whose declared length must be
+   * what it sends even when the file grows or shrinks meanwhile (a kernel appending to a log, an editor
+   * truncating in place).
+   */
+  open(path: string): Promise<OpenedFile>;
   readBytes(path: string, limit?: ReadLimit): Promise<Buffer>;
   /** UTF-8 text. */
   readText(path: string, limit?: ReadLimit): Promise<string>;
@@ -95,6 +112,44 @@ export async function collectWithLimit(stream: Readable, maxBytes: number, userP
     stream.destroy();
   }
   return Buffer.concat(chunks, total);
+}
+
+/**
+ * Exactly `size` bytes of `source` (see OpenedFile.body): passes bytes until `size`, then stops and destroys
+ * the source; fails with CONFLICT when the source ends first. Destroying the result destroys the source.
+ */
+export function exactBytes(source: Readable, size: number, userPath: string): Readable {
+  async function* take(): AsyncGenerator<Buffer> {
+    let sent = 0;
+    try {
+      if (size > 0) {
+        for await (const chunk of source as AsyncIterable<Buffer | string>) {
+          const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+          const part = buffer.length > size - sent ? buffer.subarray(0, size - sent) : buffer;
+          sent += part.length;
+          yield part;
+          if (sent === size) break;
+        }
+      }
+    } finally {
+      source.destroy();
+    }
+    if (sent < size) throw shrankWhileRead(userPath, size, sent);
+  }
+  const exact = Readable.from(take(), { objectMode: false });
+  // Destroyed before its first read (a HEAD request), the generator never runs its finally: close the source here.
+  exact.once('close', () => source.destroy());
+  return exact;
+}
+
+function shrankWhileRead(userPath: string, size: number, sent: number): StorageError {
+  const subject = describePath(userPath);
+  return new StorageError(
+    'CONFLICT',
+    `${subject.charAt(0).toUpperCase()}${subject.slice(1)} got shorter while it was being read (${sent} of ${size} bytes): ` +
+      'something changed it meanwhile. Try again once it is no longer being written.',
+    { path: userPath },
+  );
 }
 
 function formatBytes(bytes: number): string {

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,6 +26,12 @@ runHomeStoreContract('local', async () => {
     cleanup: () => fs.rm(base, { recursive: true, force: true }),
   };
 });
+
+async function streamToBuffer(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
 
 async function rejectsWith(promise: Promise<unknown>, code: StorageErrorCode): Promise<StorageError> {
   let caught: unknown;
@@ -203,6 +209,34 @@ describe('LocalHomeStore, local only', () => {
       await rejectsWith(store.write('doc.txt', 'again'), 'ALREADY_EXISTS');
       assert.deepEqual((await fs.readdir(home)).sort(), [`${TEMP_PREFIX}left-by-a-crash`, 'doc.txt']);
       assert.equal(await store.readText('doc.txt'), 'kept');
+    });
+
+    // Regression (downloads): the size a download declares is the open handle's; a file written in place
+    // afterwards neither adds bytes nor leaves the reader waiting for missing ones.
+    it('open streams the size it opened with: appended bytes are left out, a cut file fails', async () => {
+      const original = Buffer.alloc(256 * 1024, 'a');
+      await store.write('grows.log', original);
+      const growing = await store.open('grows.log');
+      await fs.appendFile(path.join(home, 'grows.log'), 'appended after opening\n');
+      assert.equal(growing.entry.size, original.length);
+      assert.deepEqual(await streamToBuffer(growing.body), original);
+
+      await store.write('shrinks.log', original);
+      const shrinking = await store.open('shrinks.log');
+      await fs.truncate(path.join(home, 'shrinks.log'), 1000);
+      const error = await rejectsWith(streamToBuffer(shrinking.body), 'CONFLICT');
+      assert.match(error.message, /"shrinks\.log" got shorter while it was being read \(1000 of 262144 bytes\)/);
+    });
+
+    it('closes the file of an opened body destroyed before it was read (a HEAD request)', { skip: !existsSync('/proc/self/fd') && 'no /proc' }, async () => {
+      await store.write('head.txt', 'x');
+      const openFds = async () => (await fs.readdir('/proc/self/fd')).length;
+      const before = await openFds();
+      for (let i = 0; i < 20; i++) (await store.open('head.txt')).body.destroy();
+      // Closing is asynchronous: wait for it, with a deadline.
+      const deadline = Date.now() + 2000;
+      while ((await openFds()) - before >= 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok((await openFds()) - before < 5, 'file handles left open');
     });
 
     it('keeps the permission bits of a file it replaces, but never setuid or setgid', async () => {

@@ -22,9 +22,11 @@ import { fromFsError, isErrno, storageError } from './fs-errors';
 import {
   DEFAULT_READ_LIMIT,
   collectWithLimit,
+  exactBytes,
   tooLargeToRead,
   type HomeEntry,
   type HomeStore,
+  type OpenedFile,
   type ReadLimit,
   type WriteData,
   type WriteOptions,
@@ -149,15 +151,23 @@ export class LocalHomeStore implements HomeStore {
   }
 
   async read(userPath: string): Promise<Readable> {
-    const { handle } = await this.openForRead(normalizePath(userPath));
-    return handle.createReadStream();
+    return (await this.open(userPath)).body;
+  }
+
+  async open(userPath: string): Promise<OpenedFile> {
+    const rel = normalizePath(userPath);
+    const { handle, stats } = await this.openForRead(rel);
+    // The size is the open handle's (fstat), and only that range is read: a writer appending meanwhile adds
+    // nothing, and an atomic save replacing the file leaves this handle on the old one.
+    const stream = handle.createReadStream(stats.size > 0 ? { start: 0, end: stats.size - 1 } : {});
+    return { entry: this.toEntry(rel, stats), body: exactBytes(stream, stats.size, rel) };
   }
 
   async readBytes(userPath: string, limit: ReadLimit = {}): Promise<Buffer> {
     const rel = normalizePath(userPath);
     const maxBytes = limit.maxBytes ?? DEFAULT_READ_LIMIT;
-    const { handle, size } = await this.openForRead(rel);
-    if (size > maxBytes) {
+    const { handle, stats } = await this.openForRead(rel);
+    if (stats.size > maxBytes) {
       await handle.close();
       throw tooLargeToRead(rel, maxBytes);
     }
@@ -326,7 +336,7 @@ export class LocalHomeStore implements HomeStore {
     }
   }
 
-  private async openForRead(rel: string): Promise<{ handle: FileHandle; size: number }> {
+  private async openForRead(rel: string): Promise<{ handle: FileHandle; stats: Stats }> {
     const { hostPath } = await this.jail.resolve(rel);
     let handle: FileHandle;
     try {
@@ -340,7 +350,7 @@ export class LocalHomeStore implements HomeStore {
       const stats = await handle.stat();
       if (stats.isDirectory()) throw storageError('IS_A_DIRECTORY', rel);
       if (!stats.isFile()) throw notRegular(rel);
-      return { handle, size: stats.size };
+      return { handle, stats };
     } catch (error) {
       await handle.close();
       throw fromFsError(error, rel);

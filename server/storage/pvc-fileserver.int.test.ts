@@ -181,4 +181,32 @@ describe('the file server on its own', () => {
     });
     assert.match(reply, /^HTTP\/1\.[01] 409/, 'the refusal, not a read until the client gives up');
   });
+
+  // Downloads: the length the store reports is the server's open descriptor's, and the body holds exactly that.
+  // 32 MiB is far more than the socket buffers hold, so the server is mid-file when the file changes.
+  it('open streams the size it opened with: appended bytes are left out, a cut file fails', async () => {
+    const root = path.join(workDir, 'changing');
+    fs.mkdirSync(root);
+    const { port, token } = await startServer(root);
+    const store = new PvcHomeStore({ username: 'ana', endpoint: directEndpoint(port, token) });
+    const original = Buffer.alloc(32 * 1024 * 1024, 'a');
+
+    fs.writeFileSync(path.join(root, 'grows.log'), original);
+    const mtimeMs = Math.floor(fs.statSync(path.join(root, 'grows.log')).mtimeMs);
+    const growing = await store.open('grows.log');
+    fs.appendFileSync(path.join(root, 'grows.log'), 'appended after opening\n');
+    assert.deepEqual([growing.entry.path, growing.entry.size, growing.entry.mtime.getTime()], ['grows.log', original.length, mtimeMs]);
+    assert.ok((await collect(growing.body)).equals(original));
+
+    fs.writeFileSync(path.join(root, 'shrinks.log'), original);
+    const shrinking = await store.open('shrinks.log');
+    fs.truncateSync(path.join(root, 'shrinks.log'), 1000);
+    await assert.rejects(collect(shrinking.body), (error: unknown) => error instanceof Error && (error as { code?: string }).code === 'UNAVAILABLE');
+  });
 });
+
+async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -17,11 +17,12 @@ import {
   tooLargeToRead,
   type HomeEntry,
   type HomeStore,
+  type OpenedFile,
   type ReadLimit,
   type WriteData,
   type WriteOptions,
 } from './home-store';
-import { isSameOrInside, normalizePath } from './paths';
+import { baseName, isSameOrInside, normalizePath } from './paths';
 import type { FileServerEndpoint, FileServerRequest } from './pvc-fileserver';
 
 const EntrySchema = z.object({
@@ -151,9 +152,15 @@ export class PvcHomeStore implements HomeStore {
   }
 
   async read(userPath: string): Promise<Readable> {
+    return (await this.open(userPath)).body;
+  }
+
+  async open(userPath: string): Promise<OpenedFile> {
     const rel = normalizePath(userPath);
-    const { response } = await this.openRead(rel);
-    return this.guardBody(response, rel);
+    // The file server takes size and mtime from its open descriptor and sends exactly that many bytes, closing
+    // the connection early if the file shrank; guardBody turns a short body into an error.
+    const { response, size, mtime } = await this.openRead(rel);
+    return { entry: { name: baseName(rel), path: rel, type: 'file', size, mtime }, body: this.guardBody(response, rel) };
   }
 
   async readBytes(userPath: string, limit: ReadLimit = {}): Promise<Buffer> {
@@ -278,7 +285,7 @@ export class PvcHomeStore implements HomeStore {
     );
   }
 
-  private async openRead(rel: string): Promise<{ response: http.IncomingMessage; size: number }> {
+  private async openRead(rel: string): Promise<{ response: http.IncomingMessage; size: number; mtime: Date }> {
     let response: http.IncomingMessage;
     try {
       response = await this.endpoint.request({ method: 'GET', path: `/v1/read?${query({ path: rel })}` });
@@ -290,11 +297,12 @@ export class PvcHomeStore implements HomeStore {
       throw storageError('UNAVAILABLE', rel); // answer() always throws for a non-2xx; kept for the type checker
     }
     const size = Number(response.headers['content-length']);
-    if (!Number.isSafeInteger(size) || size < 0) {
+    const mtimeMs = Number(response.headers['x-atrium-mtime-ms']);
+    if (!Number.isSafeInteger(size) || size < 0 || !Number.isSafeInteger(mtimeMs)) {
       response.destroy();
       throw storageError('UNAVAILABLE', rel);
     }
-    return { response, size };
+    return { response, size, mtime: new Date(mtimeMs) };
   }
 
   /** The file's bytes; a body cut short (pod gone, network) fails the stream with a StorageError. */
@@ -314,7 +322,10 @@ export class PvcHomeStore implements HomeStore {
       }
       if (received !== expected) throw storageError('UNAVAILABLE', rel);
     }
-    return Readable.from(chunks(), { objectMode: false });
+    const body = Readable.from(chunks(), { objectMode: false });
+    // Destroyed before its first read (a HEAD request), the generator never runs its finally: end the reply here.
+    body.once('close', () => response.destroy());
+    return body;
   }
 
   private unreachable(error: unknown, rel: string): unknown {

@@ -454,9 +454,11 @@ export class WebHdfsSession {
     await this.client.upload(dataNodeUrl(Location, this.client.baseUrl), data, 'CREATE');
   }
 
-  /** A file's bytes as a stream. */
-  async open(hdfsPath: string): Promise<Readable> {
-    const { Location } = this.parse(locationReply, await this.call('GET', hdfsPath, 'OPEN', { noredirect: 'true' }), 'OPEN');
+  /** A file's bytes as a stream; with `length`, at most that many (the DataNode stops there). */
+  async open(hdfsPath: string, options: { length?: number } = {}): Promise<Readable> {
+    const params: Record<string, string> = { noredirect: 'true' };
+    if (options.length !== undefined) params.length = String(options.length);
+    const { Location } = this.parse(locationReply, await this.call('GET', hdfsPath, 'OPEN', params), 'OPEN');
     return this.client.download(dataNodeUrl(Location, this.client.baseUrl), 'OPEN');
   }
 

@@ -22,9 +22,11 @@ import { storageError } from './fs-errors';
 import {
   DEFAULT_READ_LIMIT,
   collectWithLimit,
+  exactBytes,
   tooLargeToRead,
   type HomeEntry,
   type HomeStore,
+  type OpenedFile,
   type ReadLimit,
   type WriteData,
   type WriteOptions,
@@ -169,9 +171,15 @@ export class WebHdfsHomeStore implements HomeStore {
   }
 
   async read(userPath: string): Promise<Readable> {
+    return (await this.open(userPath)).body;
+  }
+
+  async open(userPath: string): Promise<OpenedFile> {
     const rel = normalizePath(userPath);
+    // WebHDFS has no open handle to ask: the status comes first, and OPEN reads exactly its length (bytes
+    // appended since are left out; a file cut shorter fails the stream).
     const status = await this.fileStatusOf(rel);
-    return this.openStream(rel, status);
+    return { entry: this.toEntry(rel, status), body: exactBytes(await this.openStream(rel, status, true), status.length, rel) };
   }
 
   async readBytes(userPath: string, limit: ReadLimit = {}): Promise<Buffer> {
@@ -336,12 +344,13 @@ export class WebHdfsHomeStore implements HomeStore {
     return status;
   }
 
-  private async openStream(rel: string, status: FileStatus): Promise<Readable> {
+  /** `exact`: only the status's length is asked for (open()); readBytes reads to the end, within its limit. */
+  private async openStream(rel: string, status: FileStatus, exact = false): Promise<Readable> {
     // An empty file has no block for a DataNode to serve; nothing to fetch.
     if (status.length === 0) return Readable.from([], { objectMode: false });
     let stream: Readable;
     try {
-      stream = await this.fs.open(this.hdfsPathOf(rel));
+      stream = await this.fs.open(this.hdfsPathOf(rel), { length: exact ? status.length : undefined });
     } catch (error) {
       throw toStorageError(error, rel);
     }

@@ -6,8 +6,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import type { Database } from "@/db";
+import { insertKernel } from "@/db/queries/kernels";
+import { saveCellRun } from "@/db/queries/notebooks";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { loadEnv } from "@/server/env";
@@ -137,5 +140,98 @@ describe(`files procedures on ${testDbKind}`, () => {
     assert.equal((await c.files.list({ path: "" })).entries.some((e) => e.name === "escape"), false);
     await c.files.delete({ path: "escape" });
     assert.ok(fs.existsSync(path.join(outside, "secret.txt")));
+  });
+
+  // Regression: notebook_kernels and cell_runs are keyed by path, and rename/delete left them on the old path,
+  // so a new notebook at that path attached to the old kernel, and the renamed one lost its kernel and outputs.
+  describe("a notebook's kernel and recorded runs follow rename and delete", () => {
+    const kernelOf = async (user: UserRow) => (await insertKernel(db, { id: randomUUID(), ownerId: user.id, teamId: null, kernelspec: "python3", launcher: "local", sizeProfile: null })).id;
+    const recordRun = (user: UserRow, kernelId: string, notebookPath: string) =>
+      saveCellRun(db, {
+        msgId: randomUUID(), kernelId, ownerId: user.id, notebookPath, cellId: "cell-1", code: "print(1)", status: "ok", executionCount: 1,
+        outputs: [{ output_type: "stream", name: "stdout", text: "1\n" }], spilledBytes: 0, clipped: false, startedAt: new Date(), finishedAt: new Date(), messagesSeen: 3,
+      });
+    /** What the notebook page sees for a path: the kernel it reconnects to, and the kernels of the runs it lays over the file. */
+    const seen = async (user: UserRow, path: string) => {
+      const c = caller(user);
+      return { kernelId: (await c.notebooks.kernelFor({ path })).kernelId, runs: (await c.notebooks.runs({ path })).map((run) => run.kernelId) };
+    };
+    const bound = async (user: UserRow, path: string) => {
+      const kernelId = await kernelOf(user);
+      await caller(user).notebooks.bindKernel({ path, kernelId });
+      await recordRun(user, kernelId, path);
+      return kernelId;
+    };
+
+    it("rename of a notebook moves them; a new notebook at the old name starts afresh", async () => {
+      const c = caller(ana);
+      await c.files.mkdir({ path: "rn" });
+      const { path } = await c.files.newNotebook({ dir: "rn" });
+      assert.equal(path, "rn/Untitled.ipynb");
+      const kernelId = await bound(ana, path);
+      const bobsKernel = await bound(bob, path); // bob's notebook of the same name is his own
+
+      await c.files.rename({ from: path, to: "rn/analysis.ipynb" });
+      assert.deepEqual(await seen(ana, "rn/analysis.ipynb"), { kernelId, runs: [kernelId] });
+      assert.deepEqual(await seen(ana, path), { kernelId: null, runs: [] });
+      assert.equal((await c.files.newNotebook({ dir: "rn" })).path, path);
+      assert.deepEqual(await seen(ana, path), { kernelId: null, runs: [] }, "the new Untitled.ipynb does not attach to the old kernel");
+      assert.deepEqual(await seen(bob, path), { kernelId: bobsKernel, runs: [bobsKernel] }, "another user's rows are untouched");
+    });
+
+    it("rename of a folder moves the notebooks under it, and nothing that only shares its prefix", async () => {
+      const c = caller(ana);
+      await c.files.mkdir({ path: "proj" });
+      await c.files.mkdir({ path: "proj/deep" });
+      await c.files.mkdir({ path: "proj2" });
+      const inside = await bound(ana, (await c.files.newNotebook({ dir: "proj/deep" })).path);
+      const beside = await bound(ana, (await c.files.newNotebook({ dir: "proj2" })).path);
+
+      await c.files.rename({ from: "proj", to: "archive" });
+      assert.deepEqual(await seen(ana, "archive/deep/Untitled.ipynb"), { kernelId: inside, runs: [inside] });
+      assert.deepEqual(await seen(ana, "proj/deep/Untitled.ipynb"), { kernelId: null, runs: [] });
+      assert.deepEqual(await seen(ana, "proj2/Untitled.ipynb"), { kernelId: beside, runs: [beside] });
+    });
+
+    it("delete of a notebook or a folder drops them; a notebook created there later starts afresh", async () => {
+      const c = caller(ana);
+      await c.files.mkdir({ path: "del" });
+      const file = (await c.files.newNotebook({ dir: "del" })).path;
+      await bound(ana, file);
+      await c.files.mkdir({ path: "del/sub" });
+      const nested = (await c.files.newNotebook({ dir: "del/sub" })).path;
+      const nestedKernel = await bound(ana, nested);
+
+      await c.files.delete({ path: file });
+      assert.deepEqual(await seen(ana, file), { kernelId: null, runs: [] });
+      await c.notebooks.create({ path: file });
+      assert.deepEqual(await seen(ana, file), { kernelId: null, runs: [] }, "the new notebook does not attach to the old kernel");
+      assert.deepEqual(await seen(ana, nested), { kernelId: nestedKernel, runs: [nestedKernel] }, "only the deleted path is forgotten");
+
+      await c.files.delete({ path: "del/sub", recursive: true });
+      assert.deepEqual(await seen(ana, nested), { kernelId: null, runs: [] });
+    });
+
+    it("a refused rename or delete changes nothing", async () => {
+      const c = caller(ana);
+      await c.files.mkdir({ path: "keep" });
+      const { path } = await c.files.newNotebook({ dir: "keep" });
+      const kernelId = await bound(ana, path);
+      await c.files.newNotebook({ dir: "keep" }); // keep/Untitled1.ipynb
+      await assert.rejects(c.files.rename({ from: path, to: "keep/Untitled1.ipynb" }), refusedWith("CONFLICT", /already exists/));
+      await assert.rejects(c.files.delete({ path: "keep" }), refusedWith("CONFLICT", /not empty/));
+      assert.deepEqual(await seen(ana, path), { kernelId, runs: [kernelId] });
+      assert.deepEqual(await seen(ana, "keep/Untitled1.ipynb"), { kernelId: null, runs: [] });
+    });
+
+    it("a rename onto a path with records left from a file long gone takes the moved notebook's", async () => {
+      const c = caller(ana);
+      await c.files.mkdir({ path: "onto" });
+      const { path } = await c.files.newNotebook({ dir: "onto" });
+      const kernelId = await bound(ana, path);
+      await bound(ana, "onto/old.ipynb"); // recorded before deletes forgot them: no file there
+      await c.files.rename({ from: path, to: "onto/old.ipynb" });
+      assert.deepEqual(await seen(ana, "onto/old.ipynb"), { kernelId, runs: [kernelId] });
+    });
   });
 });

@@ -1,9 +1,11 @@
-// The signed-in user's home folder: each procedure is one call to their HomeStore. The user comes from the
-// session (ctx.user), never from input; paths go through homePath() (absolute paths refused) and then the
+// The signed-in user's home folder: each procedure is one call to their HomeStore (rename and delete through
+// server/files/moves.ts, which also moves a notebook's kernel and runs). The user comes from the session
+// (ctx.user), never from input; paths go through homePath() (absolute paths refused) and then the
 // store's own rules ('..', links out of the home). Bytes move over the upload/download routes in
 // server/files/routes.ts, not through tRPC.
 import { z } from "zod";
 import { homePath } from "@/server/files/home-path";
+import { deleteFromHome, renameInHome } from "@/server/files/moves";
 import { createUntitledNotebook } from "@/server/files/notebooks";
 import type { HomeEntry } from "@/server/storage/home-store";
 import { protectedProcedure, router } from "../init";
@@ -22,7 +24,11 @@ const toFileEntry = (entry: HomeEntry): FileEntry => ({ name: entry.name, path: 
 // Length is bounded here so hostile input is refused before any work; paths.ts enforces the real limits.
 const pathText = z.string().max(16_384);
 
-const homeProcedure = protectedProcedure.use(async ({ ctx, next }) => next({ ctx: { ...ctx, home: await ctx.services.homes.forUser(ctx.user) } }));
+const homeProcedure = protectedProcedure.use(async ({ ctx, next }) => {
+  const home = await ctx.services.homes.forUser(ctx.user);
+  // `owner` is for rename and delete, which also move or drop what the database keeps by path.
+  return next({ ctx: { ...ctx, home, owner: { db: ctx.services.db, home, ownerId: ctx.user.id } } });
+});
 
 export const filesRouter = router({
   list: homeProcedure.input(z.object({ path: pathText })).query(async ({ ctx, input }) => {
@@ -36,12 +42,12 @@ export const filesRouter = router({
 
   rename: homeProcedure
     .input(z.object({ from: pathText, to: pathText }))
-    .mutation(async ({ ctx, input }) => toFileEntry(await ctx.home.rename(homePath(input.from), homePath(input.to)))),
+    .mutation(async ({ ctx, input }) => toFileEntry(await renameInHome(ctx.owner, homePath(input.from), homePath(input.to)))),
 
   delete: homeProcedure
     .input(z.object({ path: pathText, recursive: z.boolean().default(false) }))
     .mutation(async ({ ctx, input }) => {
-      await ctx.home.delete(homePath(input.path), { recursive: input.recursive });
+      await deleteFromHome(ctx.owner, homePath(input.path), { recursive: input.recursive });
     }),
 
   newNotebook: homeProcedure.input(z.object({ dir: pathText })).mutation(async ({ ctx, input }) => {

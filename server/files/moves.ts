@@ -1,0 +1,38 @@
+// Renaming and deleting in a user's home, with what the database keeps by path: a notebook's kernel binding
+// (notebook_kernels) and its recorded runs (cell_runs.notebook_path). Without this, a renamed notebook lost its
+// kernel and outputs, and a new notebook created at the old path attached to the old, still-running kernel.
+// The store acts first: the records follow only a move or delete that happened.
+import type { Database } from "@/db";
+import { forgetNotebookRecords, moveNotebookRecords } from "@/db/queries/notebooks";
+import { log } from "@/server/log";
+import type { HomeEntry, HomeStore } from "@/server/storage/home-store";
+
+export interface HomeOwner {
+  db: Database;
+  home: HomeStore;
+  ownerId: string;
+}
+
+/** Moves a file or folder (paths already through homePath); the notebooks in it keep their kernels and runs. */
+export async function renameInHome({ db, home, ownerId }: HomeOwner, from: string, to: string): Promise<HomeEntry> {
+  const entry = await home.rename(from, to);
+  await followUp(() => moveNotebookRecords(db, { ownerId, from, to: entry.path }), `moving user ${ownerId}'s records of "${from}" to "${entry.path}"`);
+  return entry;
+}
+
+/** Deletes a file or folder; a notebook later created at the same path gets a new kernel and no old outputs. */
+export async function deleteFromHome({ db, home, ownerId }: HomeOwner, path: string, options: { recursive?: boolean }): Promise<void> {
+  await home.delete(path, options);
+  await followUp(() => forgetNotebookRecords(db, { ownerId, path }), `forgetting user ${ownerId}'s records of "${path}"`);
+}
+
+// The files have moved (or gone) already: failing the request now would tell the user it did not happen, and a
+// retry would find nothing to move. Log it instead; the worst left behind is the old binding, as before this
+// file existed.
+async function followUp(update: () => Promise<void>, what: string): Promise<void> {
+  try {
+    await update();
+  } catch (error) {
+    log.error(`files: ${what} failed after the files changed`, error);
+  }
+}
