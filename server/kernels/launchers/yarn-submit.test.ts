@@ -13,6 +13,8 @@ import { mock, test } from 'node:test';
 import { LaunchError } from './base';
 import { ATRIUM_APP_TAG } from './yarn-rm';
 import {
+  MIN_YARN_SIZE_MB,
+  checkDriverGpuDiscovery,
   driverResources,
   kernelspecSparkConf,
   parseProperties,
@@ -98,14 +100,56 @@ test('the properties file: one key=value a line, backslashes escaped (Java prope
 });
 
 test('driver resources: the AM container (memory + overhead) matches the size profile', () => {
-  for (const [memoryMb, vcores, expected] of [
-    [2048, 1, { memoryMb: 1664, overheadMb: 384, cores: 1 }],
-    [8192, 2, { memoryMb: 7372, overheadMb: 820, cores: 2 }],
-    [16384, 4, { memoryMb: 14745, overheadMb: 1639, cores: 4 }],
-    [512, 0.5, { memoryMb: 256, overheadMb: 384, cores: 1 }],
+  for (const [memoryMb, vcores, gpus, expected] of [
+    [2048, 1, 0, { memoryMb: 1664, overheadMb: 384, cores: 1, gpus: 0 }],
+    [8192, 2, 0, { memoryMb: 7372, overheadMb: 820, cores: 2, gpus: 0 }],
+    [16384, 4, 2, { memoryMb: 14745, overheadMb: 1639, cores: 4, gpus: 2 }],
+    [MIN_YARN_SIZE_MB, 1, 0, { memoryMb: 512, overheadMb: 384, cores: 1, gpus: 0 }],
   ] as const) {
-    assert.deepEqual(driverResources({ name: 'x', memoryMb, vcores, gpus: 0 }), expected);
+    const driver = driverResources({ name: 'x', memoryMb, vcores, gpus }, 'k-1');
+    assert.deepEqual(driver, expected);
+    assert.equal(driver.memoryMb + driver.overheadMb, memoryMb, 'the container is the size quota counts');
   }
+});
+
+test('regression (vCores floored): a fractional size gets the next whole vCore, never fewer than it promises', () => {
+  for (const [vcores, cores] of [[0.5, 1], [1.5, 2], [2.25, 3], [3, 3]] as const) {
+    assert.equal(driverResources({ name: 'x', memoryMb: 4096, vcores, gpus: 0 }, 'k-1').cores, cores, `${vcores} vCores`);
+    assert.equal(flag(command({ size: { name: 'x', memoryMb: 4096, vcores, gpus: 0 } }).args, '--driver-cores'), String(cores));
+  }
+});
+
+test('regression (container bigger than quota): a size under Spark\'s minimum driver is refused, saying the minimum and what to do', () => {
+  assert.equal(MIN_YARN_SIZE_MB, 896, '512 MB heap (Spark refuses under 450 MiB) + 384 MB overhead');
+  for (const memoryMb of [512, 640, MIN_YARN_SIZE_MB - 1]) {
+    assert.throws(
+      () => command({ size: { name: 'tiny', memoryMb, vcores: 1, gpus: 0 } }),
+      (e: unknown) =>
+        e instanceof LaunchError &&
+        e.code === 'INVALID_REQUEST' &&
+        /^kernel k-1: size tiny \(1 vCore, [0-9.]+ GB\) is too small for a Spark driver on YARN, which needs at least 896 MB .*Choose a larger size, or ask an admin/.test(e.message),
+      `${memoryMb} MB`,
+    );
+  }
+});
+
+test('regression (GPUs ignored): a size with GPUs asks Spark for them on the driver (YARN yarn.io/gpu); a size without asks for none', () => {
+  const withGpus = command({ size: { name: 'gpu', memoryMb: 16384, vcores: 4, gpus: 2 } }).properties;
+  assert.equal(withGpus['spark.driver.resource.gpu.amount'], '2');
+  assert.equal(command({ size: { name: 'gpu', memoryMb: 16384, vcores: 4, gpus: 1 }, sparkConf: { 'spark.driver.resource.gpu.amount': '4' } }).properties['spark.driver.resource.gpu.amount'], '1', 'the size wins over configuration');
+  assert.equal('spark.driver.resource.gpu.amount' in command().properties, false);
+});
+
+test('a driver asking for GPUs needs a discovery script (or plugin), from any source spark-submit reads; refused before spark-submit runs otherwise', () => {
+  const settings = (entries: Record<string, string>) => new Map(Object.entries(entries));
+  const refused = (e: unknown) =>
+    e instanceof LaunchError && e.code === 'INVALID_REQUEST' && /asks for 2 GPUs, but Spark cannot find a driver's GPUs without a discovery script\. An admin must set spark\.driver\.resource\.gpu\.discoveryScript .*choose a size without GPUs/.test(e.message);
+  assert.throws(() => checkDriverGpuDiscovery(settings({ 'spark.driver.resource.gpu.amount': '2' }), 'k-1'), refused);
+  assert.throws(() => checkDriverGpuDiscovery(settings({ 'spark.driver.resource.gpu.amount': '2', 'spark.driver.resource.gpu.discoveryScript': '' }), 'k-1'), refused);
+  assert.doesNotThrow(() => checkDriverGpuDiscovery(settings({ 'spark.driver.resource.gpu.amount': '2', 'spark.driver.resource.gpu.discoveryScript': '/opt/spark/getGpusResources.sh' }), 'k-1'));
+  assert.doesNotThrow(() => checkDriverGpuDiscovery(settings({ 'spark.driver.resource.gpu.amount': '1', 'spark.resources.discoveryPlugin': 'com.nvidia.spark.ExclusiveModeGpuDiscoveryPlugin' }), 'k-1'));
+  assert.doesNotThrow(() => checkDriverGpuDiscovery(settings({}), 'k-1'));
+  assert.doesNotThrow(() => checkDriverGpuDiscovery(settings({ 'spark.driver.resource.gpu.amount': '0' }), 'k-1'));
 });
 
 test('values that could escape into YARN\'s launch script or a command line are refused, naming the problem', () => {
@@ -221,6 +265,8 @@ function fakeSparkSubmit(dir: string): string {
       // swap: the properties file is replaced by a directory, so removing it afterwards fails
       'case "$FAKE_MODE" in swap) rm -f "$file"; mkdir "$file"; exit 0;; esac',
       'case "$FAKE_MODE" in fail) echo "Exception in thread main java.io.IOException: no: queue risk" >&2; exit 3;; hang) sleep 60;; esac',
+      // group: a child of its own (as the JVM's would be), its pid told, then a hang
+      'case "$FAKE_MODE" in group) sleep 60 & echo $! > "$FAKE_OUT/child-pid"; wait; exit 0;; esac',
       'exit 0',
     ].join('\n'),
     { mode: 0o755 },
@@ -406,11 +452,15 @@ function submitRig(t: { after(fn: () => unknown): void }) {
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const program = fakeSparkSubmit(dir);
   const submitDir = path.join(dir, 'runtime', 'spark-submit');
-  const run = (mode: string, over: { propertiesFile?: string; logger?: { error(message: string, fields?: Record<string, unknown>): void } } = {}) => {
-    const out = fs.mkdtempSync(path.join(dir, `out-${mode}-`));
+  const run = (
+    mode: string,
+    over: { propertiesFile?: string; logger?: { error(message: string, fields?: Record<string, unknown>): void }; plan?: Partial<SubmitPlan>; signal?: AbortSignal; out?: string } = {},
+  ) => {
+    const out = over.out ?? fs.mkdtempSync(path.join(dir, `out-${mode}-`));
     const propertiesFile = over.propertiesFile ?? path.join(submitDir, `k-1-${mode}.properties`);
-    const { args, properties } = sparkSubmitCommand(plan(), propertiesFile);
+    const { args, properties } = sparkSubmitCommand(plan(over.plan), propertiesFile);
     return runSparkSubmit({
+      signal: over.signal,
       kernelId: 'k-1',
       program,
       args,
@@ -421,8 +471,70 @@ function submitRig(t: { after(fn: () => unknown): void }) {
       ...(over.logger && { logger: { debug() {}, warn() {}, ...over.logger } }),
     });
   };
-  return { dir, submitDir, run };
+  return { dir, submitDir, run, confDir: path.join(dir, 'no-conf') };
 }
+
+/** Resolves once `check` holds; fails after `ms`. */
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Whether `pid` still runs (a killed process not yet reaped, a zombie, does not). */
+const alive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+test('regression (stop waits for spark-submit): an abort kills spark-submit\'s whole process group at once; the file is removed', async (t) => {
+  const { dir, submitDir, run } = submitRig(t);
+  const out = fs.mkdtempSync(path.join(dir, 'out-group-'));
+  const abort = new AbortController();
+  const started = Date.now();
+  const outcome = run('group', { signal: abort.signal, out });
+  await until('spark-submit to start its child', () => fs.existsSync(path.join(out, 'child-pid')) && fs.readFileSync(path.join(out, 'child-pid'), 'utf8').trim() !== '');
+  const child = Number(fs.readFileSync(path.join(out, 'child-pid'), 'utf8'));
+  abort.abort();
+  const result = await outcome;
+  assert.equal(result.status, 'cancelled');
+  assert.equal(result.appId, 'application_1_0042', 'what it printed before is kept, so the launcher can kill that application');
+  assert.ok(Date.now() - started < 10_000, `returned ${Date.now() - started} ms after the start, not at the 30 s deadline`);
+  await until('the child to be gone', () => !alive(child), 5_000);
+  assert.deepEqual(fs.readdirSync(submitDir), [], 'the properties file (with the token) is removed');
+});
+
+test('an abort before spark-submit runs: it never starts, nothing is written', async (t) => {
+  const { dir, submitDir, run } = submitRig(t);
+  const out = fs.mkdtempSync(path.join(dir, 'out-early-'));
+  const abort = new AbortController();
+  abort.abort();
+  assert.deepEqual(await run('ok', { signal: abort.signal, out }), { status: 'cancelled', tail: [] });
+  assert.equal(fs.existsSync(path.join(out, 'argv')), false, 'spark-submit did not run');
+  assert.equal(fs.existsSync(submitDir), false);
+});
+
+test('regression (GPUs ignored): a GPU size without a discovery script is refused before spark-submit runs; one in spark-defaults.conf is enough', async (t) => {
+  const { dir, confDir, submitDir, run } = submitRig(t);
+  const gpuSize = { plan: { size: { name: 'gpu', memoryMb: 16384, vcores: 4, gpus: 1 } } };
+  const out = fs.mkdtempSync(path.join(dir, 'out-gpu-'));
+  await assert.rejects(run('ok', { ...gpuSize, out }), (e: unknown) => e instanceof LaunchError && e.code === 'INVALID_REQUEST' && /discovery script/.test(e.message));
+  assert.equal(fs.existsSync(path.join(out, 'argv')), false, 'spark-submit did not run');
+  assert.equal(fs.existsSync(submitDir), false, 'no properties file was written');
+
+  fs.mkdirSync(confDir, { recursive: true });
+  fs.writeFileSync(path.join(confDir, 'spark-defaults.conf'), 'spark.driver.resource.gpu.discoveryScript /opt/spark/examples/src/main/scripts/getGpusResources.sh\n');
+  const ok = fs.mkdtempSync(path.join(dir, 'out-gpu-ok-'));
+  assert.equal((await run('ok', { ...gpuSize, out: ok })).status, 'submitted');
+  const written = Object.fromEntries(parseProperties(fs.readFileSync(path.join(ok, 'properties'), 'utf8')));
+  assert.equal(written['spark.driver.resource.gpu.amount'], '1');
+  assert.equal(written['spark.driver.resource.gpu.discoveryScript'], '/opt/spark/examples/src/main/scripts/getGpusResources.sh');
+});
 
 test('regression (another user\'s application): the id is read from whole lines, across output chunks; UTF-8 across chunks too', async (t) => {
   const { run } = submitRig(t);

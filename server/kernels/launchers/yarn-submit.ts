@@ -3,7 +3,8 @@
 //   validated; never a shell string) with --proxy-user <analyst>, the team's queue, the driver sized from the
 //   chosen size profile, the tags `atrium` + `atrium-kernel-<id>` + `atrium-installation-<id>` (the application
 //   is found by its tag, never by scanning), and spark.yarn.submit.waitAppCompletion=false so spark-submit
-//   returns once YARN has the app.
+//   returns once YARN has the app. The size's GPUs are asked for as spark.driver.resource.gpu.amount (YARN's
+//   yarn.io/gpu for the AM container); a size the AM container cannot match is refused.
 // Every setting goes through a 0600 properties file (--properties-file) that lives only while spark-submit runs,
 // never argv: the container environment holds the one-time launch token, and any local user of the portal host
 // can read a command line in `ps`. Given a properties file, spark-submit skips the admins' spark-defaults.conf
@@ -18,7 +19,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import { USERNAME_PATTERN } from '../../identity/names';
-import type { SizeProfile } from '../../quota/sizes';
+import { describeSize, type SizeProfile } from '../../quota/sizes';
 import { consoleLogger, type KernelLogger } from '../connection';
 import { LaunchError } from './base';
 import { ATRIUM_APP_TAG, installationTag, kernelTag } from './yarn-rm';
@@ -48,10 +49,54 @@ export const isQueueName = (queue: string) => QUEUE.test(queue);
 /** Whether Java's String.trim(), which Spark applies to what it reads from a properties file, would change it. */
 const javaTrims = (value: string) => /^[\0- ]|[\0- ]$/.test(value);
 
-/** YARN sizes the AM container as driver memory + overhead: split the profile's memory so the sum matches it. */
-export function driverResources(size: SizeProfile): { memoryMb: number; overheadMb: number; cores: number } {
-  const overheadMb = Math.max(384, Math.ceil(size.memoryMb * 0.1));
-  return { memoryMb: Math.max(256, size.memoryMb - overheadMb), overheadMb, cores: Math.max(1, Math.floor(size.vcores)) };
+/**
+ * The smallest driver heap Atrium asks for: Spark's memory manager refuses a heap under 450 MiB (1.5 times the 300 MiB
+ * it reserves), and the JVM reports a little less than -Xmx, so the SparkContext of a smaller driver never starts.
+ */
+export const MIN_DRIVER_MEMORY_MB = 512;
+/** Spark's own minimum memory overhead; the Python kernel, beside the driver's JVM in the container, lives in it. */
+export const MIN_DRIVER_OVERHEAD_MB = 384;
+/** The smallest size profile a YARN kernel can run in: heap and overhead both at their minimum. */
+export const MIN_YARN_SIZE_MB = MIN_DRIVER_MEMORY_MB + MIN_DRIVER_OVERHEAD_MB;
+/** Spark's setting for the driver's GPUs; in cluster mode Spark asks YARN for as many `yarn.io/gpu` for the AM. */
+export const DRIVER_GPU_AMOUNT = 'spark.driver.resource.gpu.amount';
+
+/**
+ * The AM container (driver memory + overhead, cores, GPUs) for a size profile, matching what quota counts for it.
+ * Memory: split so the sum is the profile's; a profile too small for that is refused rather than given a bigger
+ * container than quota assumes. vCores: YARN allocates whole ones, so a fractional size gets the next whole number
+ * (never less than it promises).
+ */
+export function driverResources(size: SizeProfile, kernelId: string): { memoryMb: number; overheadMb: number; cores: number; gpus: number } {
+  if (size.memoryMb < MIN_YARN_SIZE_MB) {
+    throw invalidRequest(
+      kernelId,
+      `size ${describeSize(size)} is too small for a Spark driver on YARN, which needs at least ${MIN_YARN_SIZE_MB} MB ` +
+        `(${MIN_DRIVER_MEMORY_MB} MB of heap and ${MIN_DRIVER_OVERHEAD_MB} MB for the JVM's overhead and the Python kernel). ` +
+        'Choose a larger size, or ask an admin to raise this size\'s memory_mb.',
+    );
+  }
+  const overheadMb = Math.max(MIN_DRIVER_OVERHEAD_MB, Math.ceil(size.memoryMb * 0.1));
+  return { memoryMb: size.memoryMb - overheadMb, overheadMb, cores: Math.max(1, Math.ceil(size.vcores)), gpus: size.gpus };
+}
+
+/**
+ * A driver that asks for GPUs only starts if Spark can find them: its default discovery plugin runs
+ * spark.driver.resource.gpu.discoveryScript and fails the SparkContext without one (YARN does not tell Spark which
+ * devices it gave). Checked on the settings spark-submit will get, spark-defaults.conf included, so the launch is
+ * refused with what to do rather than the application dying in the AM. A custom spark.resources.discoveryPlugin
+ * (e.g. RAPIDS's) may find them instead.
+ */
+export function checkDriverGpuDiscovery(settings: ReadonlyMap<string, string>, kernelId: string): void {
+  const amount = Number(settings.get(DRIVER_GPU_AMOUNT) ?? '0');
+  if (!(amount > 0)) return;
+  if (settings.get('spark.driver.resource.gpu.discoveryScript')?.trim() || settings.get('spark.resources.discoveryPlugin')?.trim()) return;
+  throw invalidRequest(
+    kernelId,
+    `its size asks for ${amount} GPU${amount === 1 ? '' : 's'}, but Spark cannot find a driver's GPUs without a discovery script. ` +
+      'An admin must set spark.driver.resource.gpu.discoveryScript to a script present on every GPU node (Spark ships one: ' +
+      'examples/src/main/scripts/getGpusResources.sh) in spark-defaults.conf or the kernelspec\'s spark_conf. Until then, choose a size without GPUs.',
+  );
 }
 
 export interface SubmitPlan {
@@ -136,7 +181,7 @@ export function validatePlan(plan: SubmitPlan): void {
 export function sparkSubmitCommand(plan: SubmitPlan, propertiesFile: string): { args: string[]; properties: Record<string, string> } {
   validatePlan(plan);
   if (/[\0-\x1f\x7f]/.test(propertiesFile)) throw invalidRequest(plan.kernelId, 'the properties file path holds control characters');
-  const driver = driverResources(plan.size);
+  const driver = driverResources(plan.size, plan.kernelId);
   const conf: Record<string, string> = { ...plan.sparkConf };
   for (const [name, value] of Object.entries(plan.containerEnv)) conf[`spark.yarn.appMasterEnv.${name}`] = value;
   if (plan.kernelPython) {
@@ -151,6 +196,8 @@ export function sparkSubmitCommand(plan: SubmitPlan, propertiesFile: string): { 
     // A second attempt would start a second kernel for a launch that is already settled.
     'spark.yarn.maxAppAttempts': '1',
     'spark.driver.memoryOverhead': `${driver.overheadMb}m`,
+    // Only a size with GPUs sets it: without, Spark asks YARN for none anyway.
+    ...(driver.gpus > 0 && { [DRIVER_GPU_AMOUNT]: String(driver.gpus) }),
     // Relative to the container's working directory, where YARN put the zip.
     'spark.yarn.appMasterEnv.PYTHONPATH': path.basename(plan.pyFiles),
   });
@@ -395,6 +442,8 @@ export interface SparkSubmitRun {
   /** Atrium's settings (sparkSubmitCommand); they win over spark-defaults.conf's. */
   properties: Record<string, string>;
   deadlineMs: number;
+  /** Ends the run at once (the launch was cancelled): spark-submit's process group is killed, or it is never started. */
+  signal?: AbortSignal;
   /** Told when the properties file cannot be removed (the outcome stands). */
   logger?: KernelLogger;
 }
@@ -402,13 +451,18 @@ export interface SparkSubmitRun {
 export type SparkSubmitOutcome =
   | { status: 'submitted'; appId?: string; tail: string[] }
   | { status: 'failed'; code: number | null; signal: NodeJS.Signals | null; appId?: string; tail: string[] }
-  | { status: 'timeout'; appId?: string; tail: string[] };
+  | { status: 'timeout'; appId?: string; tail: string[] }
+  | { status: 'cancelled'; appId?: string; tail: string[] };
+
+/** After SIGKILL, how long to wait to see spark-submit gone before reporting anyway. */
+const KILL_WAIT_MS = 5_000;
 
 /**
  * Runs spark-submit once, with its settings in a private properties file: spark-defaults.conf's, then Atrium's
- * over them (as --conf would have been). Its process group is killed at the deadline.
+ * over them (as --conf would have been). Its process group is killed at the deadline, or as soon as `signal` fires.
  */
 export async function runSparkSubmit(run: SparkSubmitRun): Promise<SparkSubmitOutcome> {
+  if (run.signal?.aborted) return { status: 'cancelled', tail: [] };
   const defaultsFile = sparkDefaultsFile(run.env);
   if (!defaultsFile) {
     throw new LaunchError('LAUNCH_FAILED', `kernel ${run.kernelId}: spark-submit's environment sets neither SPARK_CONF_DIR nor SPARK_HOME, so its spark-defaults.conf cannot be found`, {
@@ -417,6 +471,7 @@ export async function runSparkSubmit(run: SparkSubmitRun): Promise<SparkSubmitOu
   }
   const settings = await readSparkDefaults(defaultsFile, run.kernelId);
   for (const [key, value] of Object.entries(run.properties)) settings.set(key, value);
+  checkDriverGpuDiscovery(settings, run.kernelId);
   const dir = path.dirname(run.propertiesFile);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700); // it may have existed with a looser mode
@@ -470,6 +525,7 @@ function readLines(stream: Readable | null, onLine: (line: string) => void): voi
 }
 
 async function spawnAndWait(run: SparkSubmitRun): Promise<SparkSubmitOutcome> {
+  if (run.signal?.aborted) return { status: 'cancelled', tail: [] };
   let child: ChildProcess;
   try {
     child = await new Promise<ChildProcess>((resolve, reject) => {
@@ -491,21 +547,42 @@ async function spawnAndWait(run: SparkSubmitRun): Promise<SparkSubmitOutcome> {
   readLines(child.stdout, take);
   readLines(child.stderr, take);
   let timer: NodeJS.Timeout | undefined;
-  const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'>((resolve) => {
+  let onAbort: (() => void) | undefined;
+  const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout' | 'cancelled'>((resolve) => {
     child.once('close', (code, signal) => resolve({ code, signal }));
     timer = setTimeout(() => resolve('timeout'), run.deadlineMs);
+    onAbort = () => resolve('cancelled');
+    run.signal?.addEventListener('abort', onAbort, { once: true });
+    if (run.signal?.aborted) resolve('cancelled'); // fired while it was being spawned
   });
   clearTimeout(timer);
-  if (outcome === 'timeout') {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // it ended meanwhile
-    }
-    return { status: 'timeout', appId, tail };
+  if (onAbort) run.signal?.removeEventListener('abort', onAbort);
+  if (outcome === 'timeout' || outcome === 'cancelled') {
+    await killProcessGroup(child);
+    return { status: outcome, appId, tail };
   }
   if (outcome.code === 0) return { status: 'submitted', appId, tail };
   return { status: 'failed', ...outcome, appId, tail };
+}
+
+/**
+ * SIGKILLs spark-submit's process group (its JVM and whatever it started), then waits, bounded, to see it exit: a
+ * JVM still alive could yet hand an application to YARN after the caller looked for one.
+ */
+async function killProcessGroup(child: ChildProcess): Promise<void> {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // the group is gone already
+  }
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, KILL_WAIT_MS);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /**

@@ -1,7 +1,8 @@
 // Pure parts of the YARN launcher: RM replies checked with zod, launch phases from RM reports, the poller's
 // one-query-per-interval rule (against a fake RM client), the orphan sweep's side (against an in-process fake RM
-// over HTTP), the launcher zip (importable by Python) and what the launcher refuses at construction. The
-// spark-submit side is yarn-submit.test.ts.
+// over HTTP), the launcher zip (importable by Python), what the launcher refuses at construction, and whole launches
+// against a stand-in spark-submit, the fake RM and a real response listener (cancel, deadline, spark-submit's user).
+// The spark-submit side is yarn-submit.test.ts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,8 +10,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
-import type { ResponseListener } from '../launch-protocol/response-listener';
+import { mock, test } from 'node:test';
+import { loadKernelspecs } from '../kernelspecs';
+import { ResponseListener } from '../launch-protocol/response-listener';
+import { LaunchError } from './base';
 import { BUNDLED_LAUNCHER_PYTHONPATH } from './remote-local';
 import { YarnLauncher, diagnosticsLine, launcherZip, phaseOf } from './yarn';
 import { ResourceManagerClient, YarnAppPoller, endReason, installationTag, kernelTag, ownEngineOf, parseAppReply, parseAppsReply, type YarnApp } from './yarn-rm';
@@ -360,4 +363,160 @@ test('regression (killing another user\'s application): the id spark-submit prin
   rm.setFail(true);
   await assert.rejects(submit('application_1_0001', 3), (e: unknown) => e instanceof Error && /failed \(exit code 3\):/.test(e.message) && !/killed/.test(e.message));
   assert.ok(!rm.requests.some((r) => r.startsWith('PUT ')), 'no kill request');
+});
+
+// --- whole launches against a stand-in spark-submit (no cluster) ---
+
+/**
+ * A launcher over the fake RM and a real response listener, whose spark-submit is a script that does what
+ * `$dir/mode` says: `hang` (a child of its own, its pid in $dir/child-pid, then a hang), `submit-hang` (prints the
+ * id of application_1_0012 first), `slow-ok` (a second, then submitted), `whoami` (writes its HADOOP_USER_NAME, fails).
+ */
+async function launchRig(
+  t: { after(fn: () => unknown): void },
+  over: { launchDeadlineMs?: number; submitDeadlineMs?: number; serviceUser?: string; apps?: ReturnType<typeof app>[] } = {},
+) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-yarn-launch-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const apps = over.apps ?? [];
+  const rm = await fakeRmServer(t, apps);
+  const quiet = { info() {}, warn() {}, error() {} };
+  const listener = new ResponseListener({ log: quiet });
+  await listener.start();
+  t.after(() => listener.stop());
+  const program = path.join(dir, 'spark-submit');
+  fs.writeFileSync(
+    program,
+    [
+      '#!/bin/sh',
+      `d='${dir}'`,
+      'case "$(cat "$d/mode")" in',
+      '  hang) sleep 60 & echo $! > "$d/child-pid.tmp"; mv "$d/child-pid.tmp" "$d/child-pid"; wait;;',
+      '  submit-hang) echo "INFO Client: Submitted application application_1_0012"; sleep 60 & echo $! > "$d/child-pid.tmp"; mv "$d/child-pid.tmp" "$d/child-pid"; wait;;',
+      '  slow-ok) sleep 1; echo "INFO Client: Submitted application application_1_0012";;',
+      '  whoami) echo "${HADOOP_USER_NAME-unset}" > "$d/hadoop-user"; exit 3;;',
+      'esac',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  const launcher = new YarnLauncher({
+    responseListener: listener,
+    rmUrl: rm.url,
+    installationId: INSTALLATION,
+    serviceUser: over.serviceUser,
+    sparkSubmit: program,
+    submitEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin', SPARK_CONF_DIR: path.join(dir, 'no-conf') },
+    runtimeDir: path.join(dir, 'runtime'),
+    launchDeadlineMs: over.launchDeadlineMs ?? 60_000,
+    submitDeadlineMs: over.submitDeadlineMs ?? 20_000,
+    pollIntervalMs: 50,
+    killDeadlineMs: 1_000,
+    logger: { debug() {}, warn() {}, error() {} },
+  });
+  launcher.start();
+  t.after(() => launcher.stop());
+  const spec = (await loadKernelspecs()).get('spark_python_yarn_cluster')!;
+  const launch = (mode: string, kernelId: string) => {
+    fs.writeFileSync(path.join(dir, 'mode'), mode);
+    return launcher.launch({ kernelId, kernelspec: spec, username: 'ana', sizeProfile: 'small' });
+  };
+  const childPid = async () => {
+    const file = path.join(dir, 'child-pid');
+    const end = Date.now() + 15_000;
+    while (!fs.existsSync(file)) {
+      if (Date.now() > end) throw new Error('spark-submit did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return Number(fs.readFileSync(file, 'utf8'));
+  };
+  return { dir, rm, apps, listener, launcher, launch, childPid };
+}
+
+/** Whether `pid` still runs (a killed process not yet reaped, a zombie, does not). */
+const isAlive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+test('regression (stop waits up to 120 s for spark-submit): cancel kills spark-submit\'s process group at once; nothing reaches YARN', async (t) => {
+  const rig = await launchRig(t);
+  const launching = rig.launch('hang', 'k-c1');
+  const child = await rig.childPid();
+  const cancelledAt = Date.now();
+  rig.launcher.cancel('k-c1', 'the kernel was stopped while it started (stopped by ana)');
+  await assert.rejects(launching, (e: unknown) => {
+    assert.ok(e instanceof LaunchError && e.code === 'LAUNCH_FAILED', String(e));
+    assert.match(e.message, /^kernel k-c1: the kernel was stopped while it started \(stopped by ana\); spark-submit was stopped and nothing reached YARN$/);
+    return true;
+  });
+  assert.ok(Date.now() - cancelledAt < 5_000, `the launch settled ${Date.now() - cancelledAt} ms after the cancel, not at spark-submit's 20 s deadline`);
+  assert.equal(isAlive(child), false, 'spark-submit\'s whole process group is gone');
+  assert.ok(!rig.rm.requests.some((r) => r.startsWith('PUT ')), 'nothing to kill');
+  assert.deepEqual(fs.readdirSync(path.join(rig.dir, 'runtime', 'spark-submit')), [], 'its properties file is removed');
+});
+
+test('a cancel after spark-submit handed the application over (before it returned): spark-submit is killed, and so is the application', async (t) => {
+  const own = installationTag(INSTALLATION);
+  const apps = [app({ id: 'application_1_0012', state: 'ACCEPTED', applicationTags: `atrium,atrium-kernel-k-c2,${own}` })];
+  const rig = await launchRig(t, { apps });
+  const launching = rig.launch('submit-hang', 'k-c2');
+  await rig.childPid();
+  const cancelledAt = Date.now();
+  rig.launcher.cancel('k-c2', 'the kernel was stopped while it started (stopped by ana)');
+  await assert.rejects(launching, /^LaunchError: kernel k-c2: the kernel was stopped while it started \(stopped by ana\); spark-submit was stopped and its application application_1_0012 killed$/);
+  assert.ok(Date.now() - cancelledAt < 5_000);
+  assert.equal(apps[0]!.state, 'KILLED');
+});
+
+test('regression (launch deadline starts after spark-submit): a hanging spark-submit is ended by the launch\'s deadline, as LAUNCH_TIMEOUT', async (t) => {
+  const rig = await launchRig(t, { launchDeadlineMs: 1_500, submitDeadlineMs: 20_000 });
+  const started = Date.now();
+  const launching = rig.launch('hang', 'k-d1');
+  const child = await rig.childPid();
+  await assert.rejects(launching, (e: unknown) => {
+    assert.ok(e instanceof LaunchError && e.code === 'LAUNCH_TIMEOUT', String(e));
+    assert.match(e.message, /^kernel k-d1: spark-submit had not returned when the launch's deadline of 1500 ms ran out; it was killed/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 6_000, `settled after ${Date.now() - started} ms`);
+  assert.equal(isAlive(child), false);
+});
+
+test('regression (launch deadline starts after spark-submit): the payload wait gets only what spark-submit left of the launch\'s deadline', async (t) => {
+  const own = installationTag(INSTALLATION);
+  const apps = [app({ id: 'application_1_0012', state: 'RUNNING', applicationTags: `atrium,atrium-kernel-k-d2,${own}` })];
+  const rig = await launchRig(t, { apps, launchDeadlineMs: 2_500 });
+  const waits: number[] = [];
+  const realWaitFor = rig.listener.waitFor.bind(rig.listener);
+  mock.method(rig.listener, 'waitFor', (kernelId: string, deadline: number) => {
+    waits.push(deadline);
+    return realWaitFor(kernelId, deadline);
+  });
+  const started = Date.now();
+  await assert.rejects(rig.launch('slow-ok', 'k-d2'), (e: unknown) => {
+    assert.ok(e instanceof LaunchError && e.code === 'LAUNCH_TIMEOUT', String(e));
+    assert.match(e.message, /The launch's deadline is 2500 ms in all; spark-submit took \d{4} ms of it\.$/);
+    return true;
+  });
+  assert.equal(waits.length, 1);
+  assert.ok(waits[0]! <= started + 2_500 + 100, `the payload was awaited until ${waits[0]! - started} ms after the launch started, past its 2500 ms deadline`);
+  assert.equal(apps[0]!.state, 'KILLED', 'the application of the timed-out launch is killed');
+});
+
+test('regression (not allowed to impersonate): spark-submit runs as the service user (HADOOP_USER_NAME), the user of the RM calls', async (t) => {
+  const rig = await launchRig(t, { serviceUser: 'atrium' });
+  await assert.rejects(rig.launch('whoami', 'k-u1'), /exit code 3/);
+  assert.equal(fs.readFileSync(path.join(rig.dir, 'hadoop-user'), 'utf8').trim(), 'atrium');
+
+  const anonymous = await launchRig(t, {});
+  await assert.rejects(anonymous.launch('whoami', 'k-u2'), /exit code 3/);
+  assert.equal(fs.readFileSync(path.join(anonymous.dir, 'hadoop-user'), 'utf8').trim(), 'unset', 'no service user: Hadoop\'s own choice (the OS user) stands');
+
+  const make = (submitEnv: Record<string, string>) =>
+    new YarnLauncher({ responseListener: {} as ResponseListener, rmUrl: 'http://rm', installationId: INSTALLATION, serviceUser: 'atrium', submitEnv: { ...SUBMIT_ENV, ...submitEnv }, runtimeDir: os.tmpdir() });
+  assert.throws(() => make({ HADOOP_USER_NAME: 'node' }), /HADOOP_USER_NAME=node, but the YARN service user is atrium: both must be the same Hadoop user/);
+  assert.doesNotThrow(() => make({ HADOOP_USER_NAME: 'atrium' }));
 });

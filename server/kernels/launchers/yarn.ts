@@ -6,6 +6,9 @@
 // The application's life is the kernel's life: poll()/waitForExit() read the one ResourceManager poller
 // (yarn-rm.ts); kill() is the RM REST kill. While a launch is pending the RM's states become launch phases
 // ("submitted to YARN", "accepted by YARN: <diagnostics>", "running on <host>").
+// A launch has one deadline, spark-submit included; cancel() kills a spark-submit under way at once, so a stopped
+// kernel's stop does not wait for it and nothing is submitted for it afterwards.
+// spark-submit runs as the service user (HADOOP_USER_NAME, simple auth), the same Hadoop user as the RM REST calls.
 // listOwnEngines()/killOrphan() serve the orphan sweep (orphan-sweeper.ts): one RM query by the installation tag.
 // Touch this file when the queue, sizing, launcher package or the kernel's container environment change.
 import { createHash, randomBytes } from 'node:crypto';
@@ -16,6 +19,7 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import { z } from 'zod';
 import { chooseSize, sizeTableOf } from '../../quota/sizes';
 import { launcherConfig } from '../kernelspecs';
+import type { LaunchedConnectionInfo } from '../launch-protocol/payload';
 import type { JsonObject } from '../protocol/messages';
 import { LaunchError, YARN_LAUNCHER, type ClusterEngine, type DeadStatus, type KernelStatus, type LaunchOptions, type LaunchRequest, type SerializedKernel } from './base';
 import { HOST_ENV_ALLOW_LIST } from './local';
@@ -61,7 +65,11 @@ export interface YarnLauncherOptions extends RemoteLauncherOptions {
   rmUrl: string;
   /** This installation's id (db/queries/installation.ts): its applications carry it as a tag, for the orphan sweep. */
   installationId: string;
-  /** `user.name` for RM REST calls under simple HTTP auth: the portal's service user. */
+  /**
+   * The portal's service user: `user.name` for RM REST calls (simple HTTP auth), and HADOOP_USER_NAME for spark-submit,
+   * so the user that impersonates analysts (--proxy-user) is the one that was granted it. Hadoop ignores
+   * HADOOP_USER_NAME under Kerberos: spark-submit is then the principal of the portal's ticket.
+   */
   serviceUser?: string;
   /** The spark-submit to run (default: `spark-submit` on PATH). */
   sparkSubmit?: string;
@@ -82,7 +90,7 @@ export interface YarnLauncherOptions extends RemoteLauncherOptions {
   queueFor?: (username: string) => Promise<string | null | undefined>;
   /** How often the one RM poller asks. Default 2 s. */
   pollIntervalMs?: number;
-  /** Deadline for spark-submit to return after submitting. Default 120 s. */
+  /** Deadline for spark-submit to return after submitting (within the launch's own deadline). Default 120 s. */
   submitDeadlineMs?: number;
   /** Where the launcher package zip (--files) and the properties files (spark-submit/) are written. */
   runtimeDir: string;
@@ -90,6 +98,23 @@ export interface YarnLauncherOptions extends RemoteLauncherOptions {
   launcherPythonPath?: string;
   /** Where the allow-listed host variables come from. Default: this process. */
   hostEnv?: NodeJS.ProcessEnv;
+}
+
+/** A launch under way, from launch() until it settles. */
+interface PendingLaunch {
+  /** Fired by cancel(): spark-submit under way is killed at once, or never started. */
+  readonly abort: AbortController;
+  /** The whole launch's deadline (ms), and when it runs out (epoch ms): spark-submit's time counts against it. */
+  readonly deadlineMs: number;
+  readonly deadlineAt: number;
+  /** Reports launch phases to the caller. */
+  readonly onPhase?: (phase: string) => void;
+  /** Why it was cancelled, so its error says so. */
+  cancelled?: string;
+  /** The error of a spark-submit the cancel stopped: it already says why and what reached YARN. */
+  cancelError?: LaunchError;
+  /** How long spark-submit took, for a timeout's message. */
+  submitMs?: number;
 }
 
 /** "[Mon Jan 01 00:00:00 +0000 2026] AM container is launched, ..." → "AM container is launched, ..." */
@@ -210,11 +235,8 @@ export class YarnLauncher extends RemoteLauncher {
   private readonly opts: YarnLauncherOptions;
   /** spark-submit's whole environment: the allow-listed host variables, JAVA_HOME, then submitEnv. */
   private readonly submitEnv: Record<string, string>;
-  /** Launch-phase reporters of pending launches; removed when the launch settles, so phases stop there. */
-  private readonly phaseReporters = new Map<string, (phase: string) => void>();
-  private readonly pending = new Set<string>();
-  /** Why a pending launch was cancelled, so its error says so. */
-  private readonly cancellations = new Map<string, string>();
+  /** Launches under way; removed when one settles, so its phases stop there. */
+  private readonly launches = new Map<string, PendingLaunch>();
   private zip: Promise<string> | undefined;
   /** `atrium-installation-<id>`: on every application submitted here; what listOwnEngines() asks the RM for. */
   readonly installationTag: string;
@@ -233,6 +255,17 @@ export class YarnLauncher extends RemoteLauncher {
       if (value !== undefined) this.submitEnv[name] = value;
     }
     Object.assign(this.submitEnv, options.submitEnv);
+    if (options.serviceUser) {
+      // Under simple auth Hadoop takes spark-submit's user from HADOOP_USER_NAME, else the OS user: without it, a
+      // portal running as `node` with service user `atrium` would fail every launch ("node is not allowed to impersonate").
+      const given = this.submitEnv.HADOOP_USER_NAME;
+      if (given !== undefined && given !== options.serviceUser) {
+        throw new Error(
+          `spark-submit's environment sets HADOOP_USER_NAME=${given}, but the YARN service user is ${options.serviceUser}: both must be the same Hadoop user; remove HADOOP_USER_NAME or set the service user (ATRIUM_YARN_SERVICE_USER) to it`,
+        );
+      }
+      this.submitEnv.HADOOP_USER_NAME = options.serviceUser;
+    }
     // Atrium merges the admins' spark-defaults.conf into each launch's settings (yarn-submit.ts), so it must know
     // where spark-submit would look: refuse to start rather than silently drop those settings.
     if (!sparkDefaultsFile(this.submitEnv)) {
@@ -292,33 +325,54 @@ export class YarnLauncher extends RemoteLauncher {
   }
 
   override async launch(request: LaunchRequest, options: LaunchOptions = {}): Promise<RemoteKernelProcess> {
-    this.pending.add(request.kernelId);
-    if (options.onPhase) this.phaseReporters.set(request.kernelId, options.onPhase);
+    const deadlineMs = options.deadlineMs ?? this.launchDeadlineMs;
+    const launch: PendingLaunch = { abort: new AbortController(), deadlineMs, deadlineAt: Date.now() + deadlineMs, onPhase: options.onPhase };
+    this.launches.set(request.kernelId, launch);
     try {
       return await super.launch(request, options);
     } catch (error) {
-      const reason = this.cancellations.get(request.kernelId);
-      if (reason === undefined || !(error instanceof LaunchError)) throw error;
+      const reason = launch.cancelled;
+      if (reason === undefined || !(error instanceof LaunchError) || error === launch.cancelError) throw error;
       const app = error.engineId ? `its YARN application ${error.engineId} was killed` : 'nothing reached YARN';
       throw new LaunchError('LAUNCH_FAILED', `kernel ${request.kernelId}: ${reason}; ${app}`, { kernelId: request.kernelId, engineId: error.engineId, cause: error });
     } finally {
-      this.pending.delete(request.kernelId);
-      this.phaseReporters.delete(request.kernelId);
-      this.cancellations.delete(request.kernelId);
+      if (this.launches.get(request.kernelId) === launch) this.launches.delete(request.kernelId);
     }
   }
 
   /**
-   * Abandons a pending launch: the payload wait ends, and the base kills the application (RM REST) before
-   * the launch rejects. A no-op for a kernel that is not launching.
+   * Abandons a pending launch: a spark-submit under way is killed at once (whatever it got to YARN is killed too),
+   * else the payload wait ends and the base kills the application (RM REST) before the launch rejects. A no-op for a
+   * kernel that is not launching.
    */
   override cancel(kernelId: string, reason = 'the launch was cancelled'): void {
-    if (this.pending.has(kernelId)) this.cancellations.set(kernelId, reason);
+    const launch = this.launches.get(kernelId);
+    if (launch) {
+      launch.cancelled ??= reason;
+      launch.abort.abort();
+    }
     super.cancel(kernelId, reason);
+  }
+
+  /** The payload wait gets what is left of the launch's deadline after spark-submit, not a deadline of its own. */
+  protected override async confirmRemoteStartup(kernelId: string, engine: RemoteEngine, deadlineMs: number): Promise<LaunchedConnectionInfo> {
+    const launch = this.launches.get(kernelId);
+    if (!launch) return super.confirmRemoteStartup(kernelId, engine, deadlineMs);
+    try {
+      return await super.confirmRemoteStartup(kernelId, engine, Math.max(1, launch.deadlineAt - Date.now()));
+    } catch (error) {
+      if (!(error instanceof LaunchError) || error.code !== 'LAUNCH_TIMEOUT') throw error;
+      throw new LaunchError('LAUNCH_TIMEOUT', `${error.message} The launch's deadline is ${launch.deadlineMs} ms in all; spark-submit took ${launch.submitMs ?? 0} ms of it.`, {
+        kernelId,
+        engineId: error.engineId,
+        cause: error,
+      });
+    }
   }
 
   protected async startEngine({ request, argv, env }: EngineStart): Promise<RemoteEngine> {
     const { kernelId, kernelspec } = request;
+    const launch = this.launches.get(kernelId);
     const size = chooseSize(sizeTableOf(kernelspec.spec.metadata.atrium), request.sizeProfile);
     if ('error' in size) throw invalidRequest(kernelId, size.error);
     const queue = (await this.opts.queueFor?.(request.username)) || this.opts.defaultQueue || 'default';
@@ -350,10 +404,14 @@ export class YarnLauncher extends RemoteLauncher {
       sparkConf: { ...this.opts.sparkConf, ...kernelspecSparkConf(launcherConfig(kernelspec), kernelId) },
     }, propertiesFile);
 
-    const report = (phase: string) => this.phaseReporters.get(kernelId)?.(phase);
+    // Phases stop once the launch settled (the engine keeps reporting to this).
+    const report = (phase: string) => {
+      if (launch && this.launches.get(kernelId) === launch) launch.onPhase?.(phase);
+    };
+    if (launch?.abort.signal.aborted) throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: the launch was cancelled before spark-submit ran`, { kernelId });
     report(`submitting to YARN (queue ${queue}${impersonate ? `, as ${request.username}` : ''})`);
     const tag = kernelTag(kernelId);
-    const submitted = await this.submit(kernelId, { ...command, propertiesFile });
+    const submitted = await this.submit(kernelId, { ...command, propertiesFile }, launch);
     this.poller.track(tag, submitted.appId);
     report(`submitted to YARN${submitted.appId ? ` as ${submitted.appId}` : ''}`);
     return new YarnAppEngine({ tag, appId: submitted.appId, poller: this.poller, rm: this.rm, onPhase: report, logger: this.logger });
@@ -374,17 +432,25 @@ export class YarnLauncher extends RemoteLauncher {
   /**
    * Runs spark-submit; resolves once it returned 0 (the app is with YARN) with the application id (submittedAppId:
    * the one its output named if the RM shows it with the kernel's tag, else the newest with that tag; the kernel
-   * row's engine_id must be the id, not a placeholder). Its output tail names any failure.
+   * row's engine_id must be the id, not a placeholder). Its output tail names any failure. Within `launch`, it gets
+   * no more than what is left of the launch's deadline, and a cancel kills it.
    */
-  private async submit(kernelId: string, command: { args: string[]; properties: Record<string, string>; propertiesFile: string }): Promise<{ appId?: string }> {
+  private async submit(kernelId: string, command: { args: string[]; properties: Record<string, string>; propertiesFile: string }, launch?: PendingLaunch): Promise<{ appId?: string }> {
     const program = this.opts.sparkSubmit ?? 'spark-submit';
-    const deadlineMs = this.opts.submitDeadlineMs ?? DEFAULT_SUBMIT_DEADLINE_MS;
+    const submitDeadlineMs = this.opts.submitDeadlineMs ?? DEFAULT_SUBMIT_DEADLINE_MS;
     if (!this.staleSubmitFilesSwept) {
       // Once per process; files of another process's spark-submits under way are younger than this.
       this.staleSubmitFilesSwept = true;
-      await removeStaleSubmitFiles(this.submitDir, 2 * deadlineMs);
+      await removeStaleSubmitFiles(this.submitDir, 2 * submitDeadlineMs);
     }
-    const outcome = await runSparkSubmit({ kernelId, program, env: this.submitEnv, deadlineMs, logger: this.logger, ...command });
+    const launchLeftMs = launch ? launch.deadlineAt - Date.now() : Infinity;
+    if (launchLeftMs <= 0) {
+      throw new LaunchError('LAUNCH_TIMEOUT', `kernel ${kernelId}: the launch's deadline of ${launch!.deadlineMs} ms ran out before spark-submit could run; nothing reached YARN`, { kernelId });
+    }
+    const deadlineMs = Math.min(submitDeadlineMs, launchLeftMs);
+    const startedAt = Date.now();
+    const outcome = await runSparkSubmit({ kernelId, program, env: this.submitEnv, deadlineMs, signal: launch?.abort.signal, logger: this.logger, ...command });
+    if (launch) launch.submitMs = Date.now() - startedAt;
     const appId = await submittedAppId(this.rm, kernelId, outcome.appId);
     if (outcome.appId && appId !== outcome.appId) {
       this.logger?.warn('spark-submit named an application the ResourceManager does not show with the kernel\'s tag; it is left alone', {
@@ -397,7 +463,24 @@ export class YarnLauncher extends RemoteLauncher {
 
     // Whatever reached YARN under the kernel's tag is killed: a failed launch leaves nothing running.
     // A kill that fails is said so; the orphan sweep kills the application later (its kernel's row is dead).
+    // A spark-submit killed midway may have handed the application over already: the RM is asked by the kernel's tag
+    // (after it exited). One that reaches the RM only after that answer is the orphan sweep's (the row is dead).
     const killed = appId ? await this.rm.killApp(appId).then(() => `application ${appId} killed`, (error: Error) => `application ${appId} could not be killed yet: ${error.message}`) : undefined;
+    if (outcome.status === 'cancelled') {
+      const error = new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: ${launch?.cancelled ?? 'the launch was cancelled'}; spark-submit was stopped and ${killed ? `its ${killed}` : 'nothing reached YARN'}`, {
+        kernelId,
+        engineId: appId,
+      });
+      if (launch) launch.cancelError = error;
+      throw error;
+    }
+    if (outcome.status === 'timeout' && deadlineMs < submitDeadlineMs) {
+      throw new LaunchError(
+        'LAUNCH_TIMEOUT',
+        `kernel ${kernelId}: spark-submit had not returned when the launch's deadline of ${launch!.deadlineMs} ms ran out; it was killed${killed ? ` (${killed})` : ''}:\n${submitFailure(outcome.tail)}`,
+        { kernelId, engineId: appId },
+      );
+    }
     const how = outcome.status === 'timeout' ? `did not return within ${deadlineMs} ms; it was killed` : `failed (${outcome.signal ?? `exit code ${outcome.code}`})`;
     throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: spark-submit ${how}${killed ? ` (${killed})` : ''}:\n${submitFailure(outcome.tail)}`, {
       kernelId,
