@@ -69,6 +69,7 @@ export async function renewInstallationId(db: Database, clusterLaunchers: readon
         endReason: "stopped",
         endedAt: new Date(),
         sealedLaunchState: null,
+        sealedClientEnv: null,
         launchLeaseUntil: null,
       })
       .where(and(ne(kernels.state, "dead"), inArray(kernels.launcher, [...clusterLaunchers])))

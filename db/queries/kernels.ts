@@ -105,7 +105,7 @@ export async function listLiveKernels(db: Database, params: { ownerId?: string }
 export async function updateKernel(
   db: Database,
   id: string,
-  fields: Partial<Pick<KernelRow, "state" | "stateDetail" | "engineId" | "sealedLaunchState" | "startedAt" | "lastActivityAt" | "endedAt" | "endReason">> & { launchLeaseUntil?: LeaseValue },
+  fields: Partial<Pick<KernelRow, "state" | "stateDetail" | "engineId" | "sealedLaunchState" | "sealedClientEnv" | "startedAt" | "lastActivityAt" | "endedAt" | "endReason">> & { launchLeaseUntil?: LeaseValue },
 ) {
   await db.update(kernels).set(fields).where(eq(kernels.id, id));
 }
@@ -127,7 +127,7 @@ export async function updateKernelUnlessDead(db: Database, id: string, fields: P
 export async function markKernelDead(db: Database, params: { id: string; reason: KernelEndReason; detail: string }): Promise<boolean> {
   const rows = await db
     .update(kernels)
-    .set({ state: "dead", stateDetail: params.detail, endReason: params.reason, endedAt: new Date(), sealedLaunchState: null })
+    .set({ state: "dead", stateDetail: params.detail, endReason: params.reason, endedAt: new Date(), sealedLaunchState: null, sealedClientEnv: null })
     .where(and(eq(kernels.id, params.id), ne(kernels.state, "dead")))
     .returning({ id: kernels.id });
   return rows.length > 0;
@@ -151,7 +151,7 @@ export async function updateRunningKernelState(db: Database, id: string, state: 
 export async function markEngineDead(db: Database, params: { id: string; engineId: string | null; detail: string }): Promise<boolean> {
   const rows = await db
     .update(kernels)
-    .set({ state: "dead", stateDetail: params.detail, endReason: "died", endedAt: new Date(), sealedLaunchState: null })
+    .set({ state: "dead", stateDetail: params.detail, endReason: "died", endedAt: new Date(), sealedLaunchState: null, sealedClientEnv: null })
     .where(and(eq(kernels.id, params.id), inArray(kernels.state, ["starting", "idle", "busy"]), sql`${kernels.engineId} is not distinct from ${params.engineId}`))
     .returning({ id: kernels.id });
   return rows.length > 0;

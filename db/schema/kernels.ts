@@ -25,6 +25,8 @@ export const kernels = pgTable(
     stateDetail: text("state_detail"),
     /** The launcher's saved state incl. connection info and keys, sealed with ATRIUM_SECRET. */
     sealedLaunchState: text("sealed_launch_state"),
+    /** The KERNEL_* variables the client started it with (allow-listed), sealed: a restart launches with them again. */
+    sealedClientEnv: text("sealed_client_env"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     startedAt: timestamp("started_at", { withTimezone: true }),
     lastActivityAt: timestamp("last_activity_at", { withTimezone: true }).notNull().defaultNow(),

@@ -415,6 +415,22 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await manager.shutdown(user, kernel.id);
   });
 
+  it("a restart launches with the KERNEL_* variables the client started it with (as Jupyter Server does)", async () => {
+    const manager = await makeManager();
+    const kernel = await manager.start(user, { name: "python3", env: { KERNEL_NOTE: "kept across restarts" } });
+    await manager.restart(user, kernel.id);
+    const msgId = await execute(manager, kernel.id, "import os; os.environ.get('KERNEL_NOTE')", "cell-env");
+    const run = await until("the run after restart", async () => {
+      const r = await findCellRun(db, { ownerId: user.id, msgId });
+      return r?.status === "ok" ? r : undefined;
+    });
+    assert.deepEqual((run.outputs[0] as { data: unknown }).data, { "text/plain": "'kept across restarts'" });
+    const row = await findKernel(db, { id: kernel.id });
+    assert.ok(row?.sealedClientEnv && !row.sealedClientEnv.includes("kept"), "kept sealed");
+    await manager.shutdown(user, kernel.id);
+    assert.equal((await findKernel(db, { id: kernel.id }))?.sealedClientEnv, null, "dropped with the kernel");
+  });
+
   // Through the remote launch protocol, as replicas run kernels (a local kernel belongs to one host's portal).
   it("a kernel another replica started after this one booted is attached here when a client of it comes (any replica serves any kernel)", async () => {
     const first = await makeManager();

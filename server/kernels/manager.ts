@@ -137,6 +137,10 @@ export class KernelManager {
     // Quota admission inserts the kernel row (and its usage session) in the transaction that checks the limits.
     await admitKernel(db, { kernelId: id, userId: user.id, team: team ? { id: team.id, name: team.name } : null, kernelspec: name, launcher: launcherName(kernelspec), size });
     this.leases.hold(id); // the row was inserted with a lease; renewed while this launch runs
+    // Kept for restarts (on any replica), as Jupyter Server keeps a kernel's env: sealed, as they may hold secrets.
+    if (request.env && Object.keys(request.env).length > 0) {
+      await updateKernel(db, id, { sealedClientEnv: seal(this.options.secret, JSON.stringify(request.env)) });
+    }
     const launchStartedAt = Date.now();
     const started = this.launch(user, id, kernelspec, request.env, size.name).then(
       () => kernelMetrics().launchFinished(team?.name ?? null, name, "started", (Date.now() - launchStartedAt) / 1000),
@@ -392,7 +396,7 @@ export class KernelManager {
       if (stoppedMeanwhile()) throw wasStopped();
       launched = await this.confirmLaunch(
         id,
-        { kernelId: id, kernelspec, username: owner.username, sizeProfile: row.sizeProfile ?? undefined, cwd },
+        { kernelId: id, kernelspec, username: owner.username, env: clientEnvOf(this.options.secret, row), sizeProfile: row.sizeProfile ?? undefined, cwd },
         { launchMs: this.options.launchDeadlineMs, startupMs: this.options.startupDeadlineMs, ...this.launchSteps(id) },
       );
       if (stoppedMeanwhile()) throw wasStopped();
@@ -852,6 +856,17 @@ async function stopProcess(id: string, process: KernelProcess, connection?: Kern
 
 const isLaunching = (row: KernelRow) => row.state === "starting" || row.state === "restarting";
 /** A launch lease not yet lapsed: a live portal process is still launching this kernel. */
+/** The client's KERNEL_* variables a kernel was started with (see begin), for its restart. */
+function clientEnvOf(secret: string, row: KernelRow): Record<string, string> | undefined {
+  if (!row.sealedClientEnv) return undefined;
+  try {
+    return JSON.parse(open(secret, row.sealedClientEnv)) as Record<string, string>;
+  } catch (error) {
+    log.warn(`kernel ${row.id}: its start's KERNEL_* variables could not be read; restarting without them: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
 /** What became of a kernel looked at after a restart: "skipped" when this process already has it (or is stopping). */
 type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "paused" | "unreachable" | "skipped";
 

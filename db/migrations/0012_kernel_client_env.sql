@@ -1,0 +1,1 @@
+ALTER TABLE "kernels" ADD COLUMN "sealed_client_env" text;
