@@ -126,8 +126,9 @@ export async function deleteWarning(db: Db, params: { kernelId: string; ownerId?
 }
 
 /**
- * Marks a kernel as being stopped because of one of its warnings. Only one caller ever gets true for a
- * kernel, whatever the kind: a kernel is stopped once.
+ * Marks a kernel as being stopped because of one of its warnings. While the claim stands only one caller gets
+ * true for a kernel, whatever the kind: a kernel is stopped once (releaseStopClaims ends a claim whose stop
+ * never happened).
  */
 export async function claimKernelStop(db: Db, params: { kernelId: string; kind: WarningKind; at: Date }): Promise<boolean> {
   const rows = await db
@@ -142,6 +143,20 @@ export async function claimKernelStop(db: Db, params: { kernelId: string; kind: 
     )
     .returning({ id: kernelWarnings.kernelId });
   return rows.length > 0;
+}
+
+/**
+ * Gives claims to stop back: those taken before `claimedBefore` (the stop never happened: it failed, or the
+ * replica that claimed went away after its sweep), or this kernel's (its stop just failed). A later sweep decides
+ * again and claims anew. Returns the kernels released.
+ */
+export async function releaseStopClaims(db: Db, params: { claimedBefore: Date } | { kernelId: string }): Promise<string[]> {
+  const rows = await db
+    .update(kernelWarnings)
+    .set({ claimedAt: null })
+    .where("kernelId" in params ? and(eq(kernelWarnings.kernelId, params.kernelId), isNotNull(kernelWarnings.claimedAt)) : lt(kernelWarnings.claimedAt, params.claimedBefore))
+    .returning({ id: kernelWarnings.kernelId });
+  return [...new Set(rows.map((r) => r.id))];
 }
 
 /** A user's warnings on their live kernels, soonest deadline first. */

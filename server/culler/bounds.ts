@@ -4,7 +4,8 @@ import type { Database, Tx } from "@/db";
 import { appendAudit } from "@/db/queries/audit";
 import { readCullBounds, writeCullBounds } from "@/db/queries/quotas";
 import type { Actor } from "@/server/identity/actor";
-import { DEFAULT_CULL_BOUNDS, type CullBounds } from "./policy";
+import { AppError } from "@/server/errors";
+import { boundsViolations, DEFAULT_CULL_BOUNDS, type CullBounds } from "./policy";
 
 const range = z.object({ min: z.number().int().min(1), max: z.number().int().min(1), default: z.number().int().min(1) }).refine((r) => r.min <= r.default && r.default <= r.max, {
   message: "needs min <= default <= max",
@@ -36,6 +37,8 @@ export async function saveCullBounds(db: Database, bounds: CullBounds): Promise<
  * (one global row: without them the old values would be nowhere once overwritten).
  */
 export async function setCullBounds(db: Database, actor: Actor, bounds: CullBounds): Promise<void> {
+  const problems = boundsViolations(bounds);
+  if (problems.length) throw new AppError("BAD_REQUEST", `The culling bounds were not saved: ${problems.join("; ")}. Raise the default idle timeout or lower the default warning time.`, { problems });
   const previous = await loadCullBounds(db);
   const saved = await saveCullBounds(db, bounds);
   await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "cull.bounds.set", targetType: "cull_bounds", targetId: null, details: { ...saved, previous } });

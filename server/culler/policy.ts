@@ -46,16 +46,21 @@ export function effectiveCullPolicy(stored: StoredCullPolicy | null, bounds: Cul
   const clamp = (v: number, r: { min: number; max: number }) => Math.min(r.max, Math.max(r.min, v));
   const lifetime = stored?.maxLifetimeHours ?? bounds.maxLifetimeHours.default;
   const cap = bounds.maxLifetimeHours.max;
+  const idleTimeoutMinutes = clamp(stored?.idleTimeoutMinutes ?? bounds.idleTimeoutMinutes.default, bounds.idleTimeoutMinutes);
+  const warningMinutes = clamp(stored?.warningMinutes ?? bounds.warningMinutes.default, bounds.warningMinutes);
   return {
-    idleTimeoutMinutes: clamp(stored?.idleTimeoutMinutes ?? bounds.idleTimeoutMinutes.default, bounds.idleTimeoutMinutes),
-    warningMinutes: clamp(stored?.warningMinutes ?? bounds.warningMinutes.default, bounds.warningMinutes),
+    idleTimeoutMinutes,
+    // A warning longer than the idle timeout would warn a kernel used moments ago and stretch the timeout to the
+    // warning time. policyViolations refuses such a policy; one stored before that (or defaults and bounds that
+    // collide) warns for the whole timeout instead (as long as it: warned as soon as the kernel goes quiet).
+    warningMinutes: Math.min(warningMinutes, idleTimeoutMinutes),
     cullBusy: bounds.allowCullBusy ? (stored?.cullBusy ?? false) : false,
     cullConnected: stored?.cullConnected ?? bounds.cullConnectedDefault,
     maxLifetimeHours: cap === null ? lifetime : lifetime === null ? cap : Math.min(lifetime, cap),
   };
 }
 
-/** Why a lead's policy falls outside the admin's bounds; empty when it fits. */
+/** Why a lead's policy cannot be saved (outside the admin's bounds, or warning for longer than the timeout); empty when it fits. */
 export function policyViolations(p: StoredCullPolicy, bounds: CullBounds): string[] {
   const out: string[] = [];
   const range = (name: string, v: number | null, r: { min: number; max: number }, unit: string) => {
@@ -67,7 +72,23 @@ export function policyViolations(p: StoredCullPolicy, bounds: CullBounds): strin
     out.push(`the maximum lifetime must be at most ${bounds.maxLifetimeHours.max} hours (the admin's bound), not ${p.maxLifetimeHours}`);
   }
   if (p.cullBusy && !bounds.allowCullBusy) out.push("the admin does not allow culling busy kernels");
+  const idle = p.idleTimeoutMinutes ?? bounds.idleTimeoutMinutes.default;
+  const warning = p.warningMinutes ?? bounds.warningMinutes.default;
+  if (warning > idle) {
+    const named = (v: number, stored: number | null) => `${v} min${stored === null ? ", the default" : ""}`;
+    out.push(
+      `the warning time (${named(warning, p.warningMinutes)}) must not be longer than the idle timeout (${named(idle, p.idleTimeoutMinutes)}), ` +
+        "or kernels used moments ago would be warned and kept for the warning time: set a longer idle timeout or a shorter warning time",
+    );
+  }
   return out;
+}
+
+/** Why the admin's bounds cannot be saved: teams left at the defaults must get a valid policy. */
+export function boundsViolations(bounds: CullBounds): string[] {
+  const idle = bounds.idleTimeoutMinutes.default;
+  const warning = bounds.warningMinutes.default;
+  return warning > idle ? [`the default warning time (${warning} min) must not be longer than the default idle timeout (${idle} min)`] : [];
 }
 
 export type WarningKind = "idle" | "lifetime" | "budget" | "admin";
@@ -88,47 +109,77 @@ export interface WarningFacts {
   deadline: Date | null;
 }
 
-export type CullDecision =
-  | { action: "none" }
-  | { action: "clear" }
+/** A kernel's idle and lifetime warnings (its budget and admin warnings are decided apart). */
+export interface CullWarnings {
+  idle: WarningFacts | null;
+  lifetime: WarningFacts | null;
+}
+
+/** One thing to do about one of a kernel's warnings. */
+export type CullStep =
+  | { action: "clear"; kind: "idle" | "lifetime" }
   | { action: "warn"; kind: "idle" | "lifetime"; deadline: Date; message: string }
   | { action: "cull"; kind: "idle" | "lifetime"; reason: string };
 
 const MIN = 60_000;
 
 /**
- * Idle and lifetime culling for one kernel. A user always gets the full warning time: when a sweep finds a
- * kernel already past its deadline without a warning, it warns first and culls at the next sweep after
- * `now + warning`. Activity after a warning clears an idle warning (the next sweep may warn again).
+ * Idle and lifetime culling for one kernel: what to do about each of its two warnings, [] for nothing; a cull
+ * comes alone. A user always gets the full warning time: when a sweep finds a kernel already past its deadline
+ * without a warning, it warns first and culls at the next sweep after `now + warning`. Activity after a warning
+ * clears an idle warning (the next sweep may warn again). Both are decided from the policy in force now, so a
+ * lead's change reaches warnings already shown.
  */
-export function decideCull(k: KernelFacts, policy: CullPolicy, warning: WarningFacts | null, now: Date): CullDecision {
-  if (k.state === "dead" || k.state === "starting" || k.state === "restarting") return { action: "none" };
+export function decideCull(k: KernelFacts, policy: CullPolicy, warnings: CullWarnings, now: Date): CullStep[] {
+  if (k.state === "dead" || k.state === "starting" || k.state === "restarting") return [];
+  const lifetime = decideLifetime(k, policy, warnings.lifetime, now);
+  if (lifetime?.action === "cull") return [lifetime];
+  // A lifetime warning still standing ends the kernel within the warning time, no later than a new idle warning
+  // could: none is added. An idle warning shown before it is still carried out (it may come first).
+  const lifetimeStands = lifetime ? lifetime.action === "warn" : warnings.lifetime !== null;
+  const idle = decideIdle(k, policy, warnings.idle, lifetimeStands, now);
+  if (idle?.action === "cull") return [idle];
+  const steps: CullStep[] = [];
+  if (lifetime) steps.push(lifetime);
+  if (idle) steps.push(idle);
+  return steps;
+}
+
+/**
+ * The lifetime rule, from the maximum lifetime in force now. Without a limit, or with the end moved beyond the
+ * warning time, a warning shown is cleared (a new one comes before the new end). A warning shown keeps its
+ * deadline unless the end moved: later when the lifetime was raised; earlier when lowered, but never to less
+ * than the warning time from now, as for a new warning.
+ */
+function decideLifetime(k: KernelFacts, policy: CullPolicy, warning: WarningFacts | null, now: Date): CullStep | null {
+  if (policy.maxLifetimeHours === null) return warning ? { action: "clear", kind: "lifetime" } : null;
   const lead = policy.warningMinutes * MIN;
   const t = now.getTime();
-
-  if (policy.maxLifetimeHours !== null) {
-    const end = k.startedAt.getTime() + policy.maxLifetimeHours * 60 * MIN;
-    if (warning?.kind === "lifetime") {
-      return warning.deadline && t >= warning.deadline.getTime()
-        ? { action: "cull", kind: "lifetime", reason: `reached the team's maximum lifetime of ${policy.maxLifetimeHours} h` }
-        : { action: "none" };
-    }
-    if (t >= end - lead && (!warning || warning.kind === "idle")) {
-      const deadline = new Date(Math.max(end, t + lead));
-      return { action: "warn", kind: "lifetime", deadline, message: `This kernel reaches the team's maximum lifetime (${policy.maxLifetimeHours} h) and will be stopped at ${deadline.toISOString()}. Save your work.` };
-    }
+  const end = k.startedAt.getTime() + policy.maxLifetimeHours * 60 * MIN;
+  if (t < end - lead) return warning ? { action: "clear", kind: "lifetime" } : null;
+  const latest = Math.max(end, t + lead);
+  const shown = warning?.deadline?.getTime();
+  const deadline = shown === undefined ? latest : Math.min(Math.max(shown, end), latest);
+  if (deadline === shown) {
+    return t >= deadline ? { action: "cull", kind: "lifetime", reason: `reached the team's maximum lifetime of ${policy.maxLifetimeHours} h` } : null;
   }
+  const at = new Date(deadline);
+  return { action: "warn", kind: "lifetime", deadline: at, message: `This kernel reaches the team's maximum lifetime (${policy.maxLifetimeHours} h) and will be stopped at ${at.toISOString()}. Save your work.` };
+}
 
+function decideIdle(k: KernelFacts, policy: CullPolicy, warning: WarningFacts | null, lifetimeStands: boolean, now: Date): CullStep | null {
+  const lead = policy.warningMinutes * MIN;
+  const t = now.getTime();
   const exempt = (k.state === "busy" && !policy.cullBusy) || ((k.connections ?? 0) > 0 && !policy.cullConnected);
-  if (warning?.kind === "idle") {
-    if (exempt || k.lastActivityAt.getTime() > warning.warnedAt.getTime()) return { action: "clear" };
+  if (warning) {
+    if (exempt || k.lastActivityAt.getTime() > warning.warnedAt.getTime()) return { action: "clear", kind: "idle" };
     return warning.deadline && t >= warning.deadline.getTime()
       ? { action: "cull", kind: "idle", reason: `idle for more than ${policy.idleTimeoutMinutes} min (last activity ${k.lastActivityAt.toISOString()})` }
-      : { action: "none" };
+      : null;
   }
-  if (exempt || warning) return { action: "none" };
+  if (exempt || lifetimeStands) return null;
   const due = k.lastActivityAt.getTime() + policy.idleTimeoutMinutes * MIN;
-  if (t < due - lead) return { action: "none" };
+  if (t < due - lead) return null;
   const deadline = new Date(Math.max(due, t + lead));
   return { action: "warn", kind: "idle", deadline, message: `This kernel has been idle and will be stopped at ${deadline.toISOString()} unless it is used or kept running.` };
 }
@@ -152,22 +203,37 @@ export interface BudgetFacts {
 export type BudgetDecision =
   | { action: "none" }
   | { action: "clear" }
-  | { action: "warn"; deadline: Date | null; message: string }
+  | { action: "warn"; deadline: Date | null; warnedAt: Date; message: string }
   | { action: "cull"; reason: string };
 
-/** At 100% of the monthly budget: warn, and under a "stop" policy stop running kernels after the grace time. */
+/**
+ * At 100% of the monthly budget: warn, and under a "stop" policy stop running kernels after the grace time. The
+ * team's current action and grace apply to warnings already shown: "keep" calls off a pending stop; under "stop"
+ * the deadline is the grace time after the user was told of a stop (from now, when the team changed from keep),
+ * later when the grace was lengthened, earlier when shortened but never less than the new grace from now.
+ */
 export function decideBudget(b: BudgetFacts, warning: WarningFacts | null, now: Date): BudgetDecision {
   const over = b.budget !== null && b.used >= b.budget - 1e-9;
-  if (!over) return warning?.kind === "budget" ? { action: "clear" } : { action: "none" };
-  if (warning?.kind === "budget") {
-    return warning.deadline && now >= warning.deadline
-      ? { action: "cull", reason: `the monthly budget of ${b.budget} vCore-hours is used up (team policy: stop after ${b.graceMinutes} min)` }
-      : { action: "none" };
-  }
+  const shown = warning?.kind === "budget" ? warning : null;
+  if (!over) return shown ? { action: "clear" } : { action: "none" };
   const renews = b.renews.toISOString().slice(0, 10);
   if (b.action === "keep") {
-    return { action: "warn", deadline: null, message: `Your monthly budget of ${b.budget} vCore-hours is used up: running kernels keep running, new ones are refused until ${renews}.` };
+    if (shown && shown.deadline === null) return { action: "none" };
+    return { action: "warn", deadline: null, warnedAt: now, message: `Your monthly budget of ${b.budget} vCore-hours is used up: running kernels keep running, new ones are refused until ${renews}.` };
   }
-  const deadline = new Date(now.getTime() + b.graceMinutes * MIN);
-  return { action: "warn", deadline, message: `Your monthly budget of ${b.budget} vCore-hours is used up: this kernel will be stopped at ${deadline.toISOString()} (team policy). The budget renews on ${renews}.` };
+  const t = now.getTime();
+  const grace = b.graceMinutes * MIN;
+  const before = shown?.deadline?.getTime();
+  let deadline = t + grace; // a new warning, or one given under "keep": the full grace from now
+  if (before !== undefined) {
+    const byPolicy = shown!.warnedAt.getTime() + grace;
+    deadline = byPolicy >= before ? byPolicy : Math.min(before, t + grace);
+    if (deadline === before) {
+      return t >= deadline ? { action: "cull", reason: `the monthly budget of ${b.budget} vCore-hours is used up (team policy: stop after ${b.graceMinutes} min)` } : { action: "none" };
+    }
+  }
+  // Stored as when the user was told of this stop, so the deadline stays warnedAt + grace while the policy holds.
+  const warnedAt = new Date(deadline - grace);
+  const at = new Date(deadline);
+  return { action: "warn", deadline: at, warnedAt, message: `Your monthly budget of ${b.budget} vCore-hours is used up: this kernel will be stopped at ${at.toISOString()} (team policy). The budget renews on ${renews}.` };
 }

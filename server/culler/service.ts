@@ -60,7 +60,7 @@ export async function teamCullPolicy(db: Database, scope: LeadScope, teamId: str
 export async function setTeamCullPolicy(db: Database, actor: Actor, scope: LeadScope, teamId: string, policy: StoredCullPolicy) {
   if (!scope.isAdmin && !scope.ledTeamIds.includes(teamId)) throw new AppError("NOT_FOUND", `Team ${teamId} was not found among the teams you lead.`);
   const problems = policyViolations(policy, await loadCullBounds(db));
-  if (problems.length) throw new AppError("BAD_REQUEST", `The culling policy is outside the admin's bounds: ${problems.join("; ")}.`, { problems });
+  if (problems.length) throw new AppError("BAD_REQUEST", `The culling policy was not saved: ${problems.join("; ")}.`, { problems });
   await upsertTeamCullPolicy(db, { teamId, ...policy });
   await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "cull.policy.set", targetType: "team", targetId: teamId, details: { ...policy } });
 }

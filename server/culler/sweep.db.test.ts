@@ -37,9 +37,9 @@ describe(`culling sweep on ${testDbKind}`, () => {
     },
   });
   /** A running kernel whose last activity was `idleMinutes` before `now`. */
-  const running = async (now: Date, idleMinutes: number, state: "idle" | "busy" = "idle", user = ana) => {
+  const running = async (now: Date, idleMinutes: number, state: "idle" | "busy" = "idle", user = ana, of = team) => {
     const id = randomUUID();
-    await admitKernel(db, { kernelId: id, userId: user.id, team, kernelspec: "python3", launcher: "local", size: small, now: new Date(now.getTime() - 5 * 60 * MIN) });
+    await admitKernel(db, { kernelId: id, userId: user.id, team: of, kernelspec: "python3", launcher: "local", size: small, now: new Date(now.getTime() - 5 * 60 * MIN) });
     await updateKernel(db, id, { state, startedAt: new Date(now.getTime() - 5 * 60 * MIN), lastActivityAt: new Date(now.getTime() - idleMinutes * MIN) });
     return id;
   };
@@ -146,13 +146,16 @@ describe(`culling sweep on ${testDbKind}`, () => {
 
   it("stops running kernels after the grace time when the team's budget policy says stop", async () => {
     const spender = await createUser(db, cliActor, { email: "spender@example.com", password: "spenderpass" });
-    await setMembership(db, cliActor, { teamId: team.id, userId: spender.id, role: "member" });
-    await setTeamEnvelope(db, cliActor, { teamId: team.id, limits: { maxKernels: null, maxVcores: null, maxMemoryMb: null, maxGpus: null, monthlyVcoreHours: 3 }, overBudgetAction: "stop", overBudgetGraceMinutes: 15 });
+    // A team of its own: the 3 vCore-hour envelope is the team's, and the kernels of the tests above (admitted
+    // 5 h before the clock) count in it when the clock is in a month's first hours.
+    const spenders = await createTeam(db, cliActor, { name: "Spenders" });
+    await setMembership(db, cliActor, { teamId: spenders.id, userId: spender.id, role: "member" });
+    await setTeamEnvelope(db, cliActor, { teamId: spenders.id, limits: { maxKernels: null, maxVcores: null, maxMemoryMb: null, maxGpus: null, monthlyVcoreHours: 3 }, overBudgetAction: "stop", overBudgetGraceMinutes: 15 });
     // Budgets are per UTC month: in the month's first 5 hours a kernel started 5 h ago has used less than 3
     // vCore-hours of this month (CI once ran at 00:12 on the 1st), so the sweep happens at least 6 h into it.
     const clock = new Date();
     const now = new Date(Math.max(clock.getTime(), budgetMonth(clock).start.getTime() + 6 * 60 * MIN));
-    const id = await running(now, 0, "busy", spender); // 1 vCore for 5 h = 5 vCore-hours > 3
+    const id = await running(now, 0, "busy", spender, spenders); // 1 vCore for 5 h = 5 vCore-hours > 3
     const warned = await sweep(deps(), now);
     assert.deepEqual(warned.warned.filter((w) => w.kernelId === id).map((w) => [w.kind, w.deadline?.toISOString()]), [["budget", new Date(now.getTime() + 15 * MIN).toISOString()]]);
     const stopped = await sweep(deps(), new Date(now.getTime() + 16 * MIN));

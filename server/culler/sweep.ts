@@ -2,19 +2,28 @@
 // replica sweeps at a time: the decisions are taken inside a transaction holding a transaction-level advisory
 // lock (pg_try_advisory_xact_lock — another replica's sweep skips instead of waiting), and every kernel to stop
 // is claimed in that transaction, so it is stopped once even if the next sweep starts before this one's stops
-// finish. The stops themselves (manager.stopKernel) run after the commit, outside the lock.
+// finish. The stops themselves (manager.stopKernel) run after the commit, outside the lock. A claim whose stop
+// failed is given back at once; one whose replica went away before stopping lapses after
+// `stopClaimExpiresAfterMs`. Either way a later sweep decides again, so a stop is retried, never lost.
 // Call sweep() directly in tests, with a fake `now`.
 import { sql } from "drizzle-orm";
 import type { Database, Tx } from "@/db";
 import { teamCullPoliciesFor, teamQuotasFor, userQuotasFor, vcoreHoursSince } from "@/db/queries/quotas";
 import type { KernelEndReason } from "@/db/queries/kernels";
-import { claimKernelStop, deleteWarning, deleteWarningsOfDeadKernels, liveKernelsForSweep, allWarnings, markClientsSeen, settleEndedSessions, upsertWarning, type KernelWarningRow } from "@/db/queries/usage";
+import { claimKernelStop, deleteWarning, deleteWarningsOfDeadKernels, liveKernelsForSweep, allWarnings, markClientsSeen, releaseStopClaims, settleEndedSessions, upsertWarning, type KernelWarningRow } from "@/db/queries/usage";
 import { log } from "@/server/log";
 import { budgetMonth, effectiveUserLimits } from "@/server/quota/policy";
 import { loadCullBounds } from "./bounds";
 import { decideBudget, decideCull, effectiveCullPolicy, type WarningFacts } from "./policy";
 
 export const CULL_LOCK_ID = 7_261_005;
+
+/**
+ * How long a claim to stop stands before a later sweep may claim the kernel again. Longer than one sweep's stops
+ * take (they run one after another, each kill with a deadline of at most 30 s), so a stop still under way is not
+ * made twice; short enough that an admin's stop or a cull is not put off for long.
+ */
+export const STOP_CLAIM_EXPIRES_MS = 10 * 60_000;
 
 export interface SweepDeps {
   db: Database;
@@ -35,6 +44,8 @@ export interface SweepDeps {
    * they are neither warned nor culled, since nothing here hears their activity. An admin's stop still applies.
    */
   isPaused?(launcher: string): boolean;
+  /** Default STOP_CLAIM_EXPIRES_MS. */
+  stopClaimExpiresAfterMs?: number;
 }
 
 export interface PlannedStop {
@@ -71,6 +82,8 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
     if (!(await tryLock(tx))) return null;
     result.settled = await settleEndedSessions(tx, now);
     await deleteWarningsOfDeadKernels(tx);
+    const lapsed = await releaseStopClaims(tx, { claimedBefore: new Date(now.getTime() - (deps.stopClaimExpiresAfterMs ?? STOP_CLAIM_EXPIRES_MS)) });
+    for (const id of lapsed) log.warn(`kernel ${id}: a stop claimed by an earlier culling sweep never happened (it failed, or its replica went away): deciding again`);
     const live = await liveKernelsForSweep(tx);
     if (live.length === 0) return [];
     const warnings = new Map<string, KernelWarningRow>();
@@ -127,7 +140,7 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
         continue;
       }
       if (budget.action === "warn") {
-        await upsertWarning(tx, { kernelId: k.id, ownerId: k.ownerId, kind: "budget", message: budget.message, deadline: budget.deadline, warnedAt: now });
+        await upsertWarning(tx, { kernelId: k.id, ownerId: k.ownerId, kind: "budget", message: budget.message, deadline: budget.deadline, warnedAt: budget.warnedAt });
         result.warned.push({ kernelId: k.id, kind: "budget", deadline: budget.deadline });
       } else if (budget.action === "clear") {
         await deleteWarning(tx, { kernelId: k.id, kinds: ["budget"] });
@@ -135,20 +148,22 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
       }
 
       const policy = effectiveCullPolicy((k.teamId && policies.get(k.teamId)) || null, bounds);
-      const decision = decideCull(
+      const steps = decideCull(
         { state: k.state, lastActivityAt: k.lastActivityAt, startedAt: k.startedAt, connections: connectionsOf(k) },
         policy,
-        facts(get("lifetime") ?? get("idle")),
+        { idle: facts(get("idle")), lifetime: facts(get("lifetime")) },
         now,
       );
-      if (decision.action === "warn") {
-        await upsertWarning(tx, { kernelId: k.id, ownerId: k.ownerId, kind: decision.kind, message: decision.message, deadline: decision.deadline, warnedAt: now });
-        result.warned.push({ kernelId: k.id, kind: decision.kind, deadline: decision.deadline });
-      } else if (decision.action === "clear") {
-        await deleteWarning(tx, { kernelId: k.id, kinds: ["idle"] });
-        result.cleared.push(k.id);
-      } else if (decision.action === "cull") {
-        await planStop(k, decision.kind, "culled", decision.reason, decision.reason);
+      for (const step of steps) {
+        if (step.action === "warn") {
+          await upsertWarning(tx, { kernelId: k.id, ownerId: k.ownerId, kind: step.kind, message: step.message, deadline: step.deadline, warnedAt: now });
+          result.warned.push({ kernelId: k.id, kind: step.kind, deadline: step.deadline });
+        } else if (step.action === "clear") {
+          await deleteWarning(tx, { kernelId: k.id, kinds: [step.kind] });
+          result.cleared.push(k.id);
+        } else {
+          await planStop(k, step.kind, "culled", step.reason, step.reason);
+        }
       }
     }
     return stops;
@@ -161,7 +176,12 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
       deps.onStopped?.(stop);
       log.info(`kernel ${stop.kernelId} stopped by the culler (${stop.kind}): ${stop.detail}`);
     } catch (error) {
-      log.error(`kernel ${stop.kernelId}: the culler could not stop it: ${(error as Error).message}`);
+      // Its claim is given back so the next sweep tries again (if this fails too, the claim lapses).
+      const released = await releaseStopClaims(deps.db, { kernelId: stop.kernelId }).then(
+        () => "the next sweep tries again",
+        () => "tried again once its claim lapses",
+      );
+      log.error(`kernel ${stop.kernelId}: the culler could not stop it (${released}): ${(error as Error).message}`);
     }
   }
   // The usage of what was just stopped is settled now rather than at the next sweep.
