@@ -80,8 +80,11 @@ export async function liveUse(db: Db, params: { userId?: string; teamId?: string
   return { kernels: Number(row?.kernels ?? 0), vcores: Number(row?.vcores ?? 0), memoryMb: Number(row?.memoryMb ?? 0), gpus: Number(row?.gpus ?? 0) };
 }
 
-/** A user's live kernels with what they reserved, oldest first (for "stop kernel X to free room"). */
-export async function liveKernelsOfUser(db: Db, userId: string) {
+/**
+ * A user's live kernels with what they reserved, oldest first (for "stop kernel X to free room"); with
+ * `teamId`, only those charged to that team (a lead's overview of the team).
+ */
+export async function liveKernelsOfUser(db: Db, userId: string, params: { teamId?: string } = {}) {
   return db
     .select({
       id: kernels.id,
@@ -95,7 +98,7 @@ export async function liveKernelsOfUser(db: Db, userId: string) {
     })
     .from(kernels)
     .innerJoin(kernelSessions, eq(kernelSessions.kernelId, kernels.id))
-    .where(and(eq(kernels.ownerId, userId), ne(kernels.state, "dead")))
+    .where(and(eq(kernels.ownerId, userId), ne(kernels.state, "dead"), params.teamId ? eq(kernels.teamId, params.teamId) : undefined))
     .orderBy(asc(kernels.createdAt));
 }
 

@@ -5,7 +5,6 @@ import { randomUUID } from "node:crypto";
 import type { Database } from "@/db";
 import { claimAbandonedLaunch, markEngineDead, releaseLaunchLeases, findKernel, launchLeaseFromNow, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
 import { findUserById, type UserRow } from "@/db/queries/users";
-import { teamsOfUser } from "@/db/queries/teams";
 import { open, seal } from "@/server/crypto/secret-box";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
@@ -16,7 +15,7 @@ import { LiveKernel, kernelConnection, type ExecutionState } from "./live-kernel
 import type { OutputRecorder } from "./output-recorder";
 import { KernelStateWriter } from "./state-writer";
 import { LaunchLeases } from "./launch-leases";
-import { admitKernel } from "@/server/quota/service";
+import { admitKernel, chargedTeamOf } from "@/server/quota/service";
 import { chooseSize, sizeTableOf } from "@/server/quota/sizes";
 import { kernelMetrics } from "@/server/usage/metrics";
 
@@ -132,10 +131,10 @@ export class KernelManager {
     const size = chooseSize(sizeTableOf(kernelspec.spec.metadata.atrium), request.size);
     if ("error" in size) throw new AppError("BAD_REQUEST", size.error);
     this.refuseIfPaused(kernelspec);
-    const [team] = await teamsOfUser(db, user.id);
+    const team = await chargedTeamOf(db, user.id);
     const id = randomUUID();
     // Quota admission inserts the kernel row (and its usage session) in the transaction that checks the limits.
-    await admitKernel(db, { kernelId: id, userId: user.id, team: team ? { id: team.id, name: team.name } : null, kernelspec: name, launcher: launcherName(kernelspec), size });
+    await admitKernel(db, { kernelId: id, userId: user.id, team, kernelspec: name, launcher: launcherName(kernelspec), size });
     this.leases.hold(id); // the row was inserted with a lease; renewed while this launch runs
     // Kept for restarts (on any replica), as Jupyter Server keeps a kernel's env: sealed, as they may hold secrets.
     if (request.env && Object.keys(request.env).length > 0) {

@@ -1,7 +1,7 @@
 // Quota policy and size profiles, by tables of cases.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { budgetMonth, decideAdmission, effectiveUserLimits, envelopeViolations, NO_USE, USER_DEFAULT_LIMITS, type Limits, type Use } from "./policy";
+import { budgetMonth, decideAdmission, effectiveUserLimits, envelopeViolations, keysAboveEnvelope, NO_USE, USER_DEFAULT_LIMITS, userLimitsOf, type Limits, type LimitSource, type Use } from "./policy";
 import { BUILTIN_SIZES, chooseSize, sizeTableOf, type SizeProfile } from "./sizes";
 
 const medium = BUILTIN_SIZES.find((s) => s.name === "medium")!;
@@ -16,6 +16,9 @@ describe("effective limits", () => {
     ["explicit values win", { ...unset, maxKernels: 7 }, null, { maxKernels: 7, maxVcores: 8 }],
     ["defaults are capped by a smaller envelope", null, { ...unset, maxKernels: 2, maxVcores: 4 }, { maxKernels: 2, maxVcores: 4, monthlyVcoreHours: 200 }],
     ["an envelope larger than the default leaves the default", null, { ...unset, maxKernels: 50 }, { maxKernels: 3 }],
+    // Regression (review finding 7): an envelope lowered below a member's own value caps it too.
+    ["own values above a lowered envelope are capped by it", { ...unset, monthlyVcoreHours: 100, maxKernels: 2 }, { ...unset, monthlyVcoreHours: 10, maxKernels: 5 }, { monthlyVcoreHours: 10, maxKernels: 2 }],
+    ["an own value of 0 stays 0 under any envelope", { ...unset, maxKernels: 0 }, { ...unset, maxKernels: 5 }, { maxKernels: 0 }],
   ];
   for (const [name, own, envelope, expected] of cases) {
     it(name, () => {
@@ -23,6 +26,27 @@ describe("effective limits", () => {
       for (const [key, value] of Object.entries(expected)) assert.equal(got[key as keyof Limits], value, key);
     });
   }
+});
+
+describe("where a member's limit comes from", () => {
+  const cases: [string, Limits | null, Limits | null, Partial<Record<keyof Limits, LimitSource>>][] = [
+    ["no rows: defaults", null, null, { maxKernels: "default", monthlyVcoreHours: "default" }],
+    ["own values", { ...unset, maxKernels: 2 }, { ...unset, maxKernels: 5 }, { maxKernels: "own", maxVcores: "default" }],
+    ["a default the envelope caps", null, { ...unset, maxKernels: 2 }, { maxKernels: "envelope" }],
+    ["an own value the envelope caps", { ...unset, maxKernels: 4 }, { ...unset, maxKernels: 2 }, { maxKernels: "envelope" }],
+    ["an own value equal to the envelope: the envelope binds", { ...unset, maxKernels: 2 }, { ...unset, maxKernels: 2 }, { maxKernels: "envelope" }],
+  ];
+  for (const [name, own, envelope, expected] of cases) {
+    it(name, () => {
+      const { sources } = userLimitsOf(own, envelope);
+      for (const [key, source] of Object.entries(expected)) assert.equal(sources[key as keyof Limits], source, key);
+    });
+  }
+  it("names the own values above the envelope", () => {
+    assert.deepEqual(keysAboveEnvelope({ ...unset, maxKernels: 4, maxVcores: 2, monthlyVcoreHours: 100 }, { ...unset, maxKernels: 3, maxVcores: 8, monthlyVcoreHours: 10 }), ["maxKernels", "monthlyVcoreHours"]);
+    assert.deepEqual(keysAboveEnvelope(null, { ...unset, maxKernels: 3 }), []);
+    assert.deepEqual(keysAboveEnvelope({ ...unset, maxKernels: 9 }, null), []);
+  });
 });
 
 describe("member quota inside the envelope", () => {
@@ -40,7 +64,7 @@ describe("member quota inside the envelope", () => {
 });
 
 describe("admission decision", () => {
-  const defaults = effectiveUserLimits(null, null);
+  const defaults = userLimitsOf(null, null);
   type Case = { name: string; size?: SizeProfile; user?: Partial<Use>; kernels?: ReturnType<typeof k>[]; team?: { limits: Limits; use: Partial<Use> }; admitted: boolean; limit?: string; scope?: string; says?: RegExp[] };
   const cases: Case[] = [
     { name: "a first kernel", admitted: true },
@@ -81,7 +105,7 @@ describe("admission decision", () => {
       const d = decideAdmission({
         size: c.size ?? medium,
         now,
-        user: { limits: defaults, use: use(c.user ?? {}), kernels: c.kernels ?? [] },
+        user: { ...defaults, use: use(c.user ?? {}), kernels: c.kernels ?? [] },
         team: c.team ? { name: "Fraud", limits: c.team.limits, use: use(c.team.use) } : null,
       });
       assert.equal(d.admitted, c.admitted);
@@ -92,6 +116,111 @@ describe("admission decision", () => {
       }
     });
   }
+});
+
+// Regression (review finding 6): a refusal names the right next step — a kernel count of 0 is not about size,
+// and only an admin can raise a limit for a user in no team or one the team envelope caps.
+describe("who a refusal says can raise the limit", () => {
+  const fraud = (limits: Partial<Limits> = {}) => ({ name: "Fraud", limits: { ...unset, ...limits }, use: NO_USE });
+  type Case = { name: string; own?: Partial<Limits>; team: ReturnType<typeof fraud> | null; size?: SizeProfile; user?: Partial<Use>; limit: string; raisedBy: "team-lead" | "admin"; says: RegExp[]; never?: RegExp[] };
+  const cases: Case[] = [
+    {
+      name: "maxKernels 0 set by the lead: may not start kernels, ask the lead",
+      own: { maxKernels: 0 },
+      team: fraud(),
+      limit: "maxKernels",
+      raisedBy: "team-lead",
+      says: [/You may not start kernels \(your limit is 0 concurrent kernels\)/, /Ask the lead of team Fraud to raise it\./],
+      never: [/size/, /can never fit/],
+    },
+    {
+      name: "maxKernels 0 from the envelope: the member's limit, only an admin can raise it",
+      team: fraud({ maxKernels: 0 }),
+      limit: "maxKernels",
+      raisedBy: "admin",
+      says: [/You may not start kernels/, /Ask an admin to raise it\. Team Fraud's envelope caps this limit, so its lead can't raise it\./],
+      never: [/size/, /team lead/],
+    },
+    {
+      name: "maxKernels 0 for a user in no team: ask an admin",
+      own: { maxKernels: 0 },
+      team: null,
+      limit: "maxKernels",
+      raisedBy: "admin",
+      says: [/You may not start kernels/, /Ask an admin to raise it\. You are in no team/],
+      never: [/size/, /your team lead/],
+    },
+    {
+      name: "a GPU kernel, no team: ask an admin, not a team lead",
+      team: null,
+      size: { name: "gpu", vcores: 1, memoryMb: 1024, gpus: 1 },
+      limit: "maxGpus",
+      raisedBy: "admin",
+      says: [/can never fit under your limit: choose a smaller size or ask an admin to raise it\./],
+      never: [/your team lead/],
+    },
+    {
+      name: "a GPU kernel in a team: ask its lead",
+      team: fraud(),
+      size: { name: "gpu", vcores: 1, memoryMb: 1024, gpus: 1 },
+      limit: "maxGpus",
+      raisedBy: "team-lead",
+      says: [/ask the lead of team Fraud to raise it\./],
+    },
+    {
+      name: "budget used up, no team: an admin can raise it",
+      team: null,
+      user: { vcoreHours: 200 },
+      limit: "monthlyVcoreHours",
+      raisedBy: "admin",
+      says: [/renews on 2026-12-01; until then an admin can raise it\. You are in no team/],
+      never: [/your team lead/],
+    },
+    {
+      name: "budget used up, capped by the envelope: an admin",
+      own: { monthlyVcoreHours: 100 },
+      team: fraud({ monthlyVcoreHours: 10 }),
+      user: { vcoreHours: 10 },
+      limit: "monthlyVcoreHours",
+      raisedBy: "admin",
+      says: [/10 vCore-hours of 10 vCore-hours/, /until then an admin can raise it\. Team Fraud's envelope caps this limit/],
+    },
+    {
+      name: "budget used up, the member's own value: the lead",
+      own: { monthlyVcoreHours: 50 },
+      team: fraud({ monthlyVcoreHours: 1000 }),
+      user: { vcoreHours: 50 },
+      limit: "monthlyVcoreHours",
+      raisedBy: "team-lead",
+      says: [/until then the lead of team Fraud can raise it\./],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const d = decideAdmission({
+        size: c.size ?? medium,
+        now,
+        user: { ...userLimitsOf(c.own ? { ...unset, ...c.own } : null, c.team?.limits ?? null), use: use(c.user ?? {}), kernels: [] },
+        team: c.team,
+      });
+      assert.equal(d.admitted, false);
+      if (d.admitted) return;
+      assert.equal(d.scope, "user");
+      assert.equal(d.limit, c.limit);
+      assert.equal(d.raisedBy, c.raisedBy);
+      for (const re of c.says) assert.match(d.message, re);
+      for (const re of c.never ?? []) assert.doesNotMatch(d.message, re);
+    });
+  }
+  it("a team envelope of 0 kernels: the team may not start kernels, ask an admin", () => {
+    // The member's limit is capped by the same envelope, so give them room of their own to reach the team check.
+    const d = decideAdmission({ size: medium, now, user: { ...userLimitsOf(null, null), use: NO_USE, kernels: [] }, team: fraud({ maxKernels: 0 }) });
+    assert.equal(d.admitted, false);
+    if (d.admitted) return;
+    assert.equal(d.scope, "team");
+    assert.match(d.message, /Team Fraud may not start kernels \(its envelope allows 0 concurrent kernels\)\. Ask an admin to raise it\./);
+    assert.doesNotMatch(d.message, /size/);
+  });
 });
 
 describe("budget month", () => {

@@ -1,5 +1,6 @@
-// Quota policy, pure: effective limits, the admission decision with a message that says what would free
-// room, the month a budget covers, and the rule that a member's quota stays inside the team's envelope.
+// Quota policy, pure: effective limits (and where each comes from), the admission decision with a message that
+// says what would free room and who can raise the limit, the month a budget covers, and the rule that a
+// member's quota stays inside the team's envelope.
 // The mechanism (locking rows, counting kernels, inserting) is in service.ts; this file does no I/O.
 import { formatMemory, type SizeProfile } from "./sizes";
 
@@ -38,30 +39,57 @@ export interface Use {
 
 export const NO_USE: Use = { kernels: 0, vcores: 0, memoryMb: 0, gpus: 0, vcoreHours: 0 };
 
-const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+/**
+ * Where a member's limit comes from: their own value, the default, or the team envelope when it is the
+ * smaller. It decides who can raise the limit: a lead sets own values and defaults apply inside the
+ * envelope, but only an admin can raise an envelope.
+ */
+export type LimitSource = "own" | "default" | "envelope";
 
-/** A member's limits: their own where set, else the default capped by the team envelope (so defaults fit). */
-export function effectiveUserLimits(own: Limits | null, envelope: Limits | null): EffectiveLimits {
-  const out = {} as EffectiveLimits;
+export interface UserLimits {
+  limits: EffectiveLimits;
+  sources: Record<LimitKey, LimitSource>;
+}
+
+/**
+ * A member's limits: their own where set, else the default — either capped by the team envelope. Own values
+ * are capped too: lowering an envelope leaves members' stored quotas as they were, and this is where they
+ * stop counting beyond it (the member's page, admission and the culler's budget rule all read it).
+ */
+export function userLimitsOf(own: Limits | null, envelope: Limits | null): UserLimits {
+  const limits = {} as EffectiveLimits;
+  const sources = {} as Record<LimitKey, LimitSource>;
   for (const key of LIMIT_KEYS) {
     const set = own?.[key] ?? null;
-    out[key] = set !== null ? set : minOf(USER_DEFAULT_LIMITS[key], envelope?.[key] ?? null);
+    const wanted = set ?? USER_DEFAULT_LIMITS[key];
+    const cap = envelope?.[key] ?? null;
+    // At equality the envelope binds: the lead cannot raise the value past it either.
+    const capped = cap !== null && cap <= wanted;
+    limits[key] = capped ? cap : wanted;
+    sources[key] = capped ? "envelope" : set !== null ? "own" : "default";
   }
-  return out;
+  return { limits, sources };
+}
+
+export function effectiveUserLimits(own: Limits | null, envelope: Limits | null): EffectiveLimits {
+  return userLimitsOf(own, envelope).limits;
+}
+
+/** The limits where a member's own value is above the envelope (and so capped by it); empty when it fits. */
+export function keysAboveEnvelope(own: Limits | null, envelope: Limits | null): LimitKey[] {
+  if (!own || !envelope) return [];
+  return LIMIT_KEYS.filter((key) => {
+    const value = own[key];
+    const cap = envelope[key];
+    return value !== null && cap !== null && value > cap;
+  });
 }
 
 /** Where a lead's (or admin's) member quota goes beyond the team envelope; empty when it fits. */
 export function envelopeViolations(member: Limits, envelope: Limits | null, teamName: string): string[] {
-  if (!envelope) return [];
-  const problems: string[] = [];
-  for (const key of LIMIT_KEYS) {
-    const value = member[key];
-    const cap = envelope[key];
-    if (value !== null && cap !== null && value > cap) {
-      problems.push(`${LIMIT_LABELS[key]} ${formatLimit(key, value)} is above team ${teamName}'s envelope of ${formatLimit(key, cap)}`);
-    }
-  }
-  return problems;
+  return keysAboveEnvelope(member, envelope).map(
+    (key) => `${LIMIT_LABELS[key]} ${formatLimit(key, member[key]!)} is above team ${teamName}'s envelope of ${formatLimit(key, envelope![key]!)}`,
+  );
 }
 
 export function formatLimit(key: LimitKey, value: number): string {
@@ -91,9 +119,13 @@ export interface LiveKernelBrief {
 export interface AdmissionInput {
   size: SizeProfile;
   now: Date;
-  user: { limits: EffectiveLimits; use: Use; kernels: LiveKernelBrief[] };
+  user: UserLimits & { use: Use; kernels: LiveKernelBrief[] };
+  /** The team the kernel is charged to, with its envelope; null for a user in no team. */
   team: { name: string; limits: Limits; use: Use } | null;
 }
+
+/** Who can raise the limit that refused a start. */
+export type RaisedBy = "team-lead" | "admin";
 
 export type AdmissionDecision =
   | { admitted: true }
@@ -104,6 +136,7 @@ export type AdmissionDecision =
       limitValue: number;
       current: number;
       requested: number;
+      raisedBy: RaisedBy;
       message: string;
     };
 
@@ -122,28 +155,56 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     for (const [limit, current, requested] of checks) {
       const cap = limits[limit];
       if (cap === null || requested === 0 || current + requested <= cap + 1e-9) continue;
-      return refusal(scope, limit, cap, current, requested, input, freeRoomHint(scope, limit, cap, current, requested, user.kernels, now, team?.name));
+      const raiser = raiserOf(scope, limit, input);
+      // A kernel count below one is not about size: no kernel may start at all, whatever its size.
+      if (limit === "maxKernels" && requested > cap) {
+        const what = scope === "user" ? `You may not start kernels (your limit is ${formatLimit(limit, cap)} ${LIMIT_LABELS[limit]})` : `Team ${team?.name} may not start kernels (its envelope allows ${formatLimit(limit, cap)} ${LIMIT_LABELS[limit]})`;
+        return refusal(scope, limit, cap, current, requested, raiser, what, `Ask ${raiser.who} to raise it.${raiser.why}`);
+      }
+      return refusal(scope, limit, cap, current, requested, raiser, usingWhat(scope, limit, cap, current, requested, input), freeRoomHint(scope, limit, cap, current, requested, user.kernels, now, raiser, team?.name));
     }
     const budget = limits.monthlyVcoreHours;
     if (budget !== null && use.vcoreHours >= budget - 1e-9) {
-      return refusal(scope, "monthlyVcoreHours", budget, use.vcoreHours, 0, input, `The budget renews on ${isoDate(renews)}${scope === "team" ? "; until then a team lead can ask an admin to raise it" : "; until then your team lead can raise it"}.`);
+      const raiser = raiserOf(scope, "monthlyVcoreHours", input);
+      const until = scope === "team" ? "a team lead can ask an admin to raise it." : `${raiser.who} can raise it.${raiser.why}`;
+      return refusal(scope, "monthlyVcoreHours", budget, use.vcoreHours, 0, raiser, usingWhat(scope, "monthlyVcoreHours", budget, use.vcoreHours, 0, input), `The budget renews on ${isoDate(renews)}; until then ${until}`);
     }
   }
   return { admitted: true };
 }
 
-function refusal(scope: "user" | "team", limit: LimitKey, limitValue: number, current: number, requested: number, input: AdmissionInput, hint: string): AdmissionDecision {
-  const who = scope === "user" ? "You are" : `Team ${input.team?.name} is`;
-  const whose = scope === "user" ? "your limit" : "the team's limit";
-  const what =
-    limit === "monthlyVcoreHours"
-      ? `${who} at ${formatLimit(limit, current)} of ${formatLimit(limit, limitValue)} this month (${whose})`
-      : `${who} using ${formatLimit(limit, current)} of ${formatLimit(limit, limitValue)} ${LIMIT_LABELS[limit]} (${whose}); this kernel (${input.size.name}) needs ${formatLimit(limit, requested)} more`;
-  return { admitted: false, scope, limit, limitValue, current, requested, message: `Quota exceeded: ${what}. ${hint}` };
+/**
+ * Who can raise a limit: an admin for a team's envelope, for a user in no team (no lead sets their quota),
+ * and for a member's limit the envelope caps (the lead can't go past it); otherwise the lead of the team.
+ */
+function raiserOf(scope: "user" | "team", limit: LimitKey, input: AdmissionInput): Raiser {
+  if (scope === "team") return { by: "admin", who: "an admin", why: "" };
+  if (!input.team) return { by: "admin", who: "an admin", why: " You are in no team, so no team lead sets your quota." };
+  if (input.user.sources[limit] === "envelope") return { by: "admin", who: "an admin", why: ` Team ${input.team.name}'s envelope caps this limit, so its lead can't raise it.` };
+  return { by: "team-lead", who: `the lead of team ${input.team.name}`, why: "" };
 }
 
-function freeRoomHint(scope: "user" | "team", limit: LimitKey, cap: number, current: number, requested: number, kernels: LiveKernelBrief[], now: Date, teamName?: string): string {
-  if (requested > cap) return `A kernel of this size can never fit under ${scope === "user" ? "your" : "the team's"} limit: choose a smaller size or ask ${scope === "user" ? "your team lead" : "an admin"} to raise it.`;
+/** Who can raise a limit, in words; `why` (a sentence, or empty) says why it is not the team lead. */
+interface Raiser {
+  by: RaisedBy;
+  who: string;
+  why: string;
+}
+
+function usingWhat(scope: "user" | "team", limit: LimitKey, limitValue: number, current: number, requested: number, input: AdmissionInput): string {
+  const who = scope === "user" ? "You are" : `Team ${input.team?.name} is`;
+  const whose = scope === "user" ? "your limit" : "the team's limit";
+  return limit === "monthlyVcoreHours"
+    ? `${who} at ${formatLimit(limit, current)} of ${formatLimit(limit, limitValue)} this month (${whose})`
+    : `${who} using ${formatLimit(limit, current)} of ${formatLimit(limit, limitValue)} ${LIMIT_LABELS[limit]} (${whose}); this kernel (${input.size.name}) needs ${formatLimit(limit, requested)} more`;
+}
+
+function refusal(scope: "user" | "team", limit: LimitKey, limitValue: number, current: number, requested: number, raiser: Raiser, what: string, hint: string): AdmissionDecision {
+  return { admitted: false, scope, limit, limitValue, current, requested, raisedBy: raiser.by, message: `Quota exceeded: ${what}. ${hint}` };
+}
+
+function freeRoomHint(scope: "user" | "team", limit: LimitKey, cap: number, current: number, requested: number, kernels: LiveKernelBrief[], now: Date, raiser: Raiser, teamName?: string): string {
+  if (requested > cap) return `A kernel of this size can never fit under ${scope === "user" ? "your" : "the team's"} limit: choose a smaller size or ask ${raiser.who} to raise it.${raiser.why}`;
   const need = current + requested - cap;
   const amount = (k: LiveKernelBrief) => (limit === "maxKernels" ? 1 : limit === "maxVcores" ? k.vcores : limit === "maxMemoryMb" ? k.memoryMb : k.gpus);
   // Oldest first: the kernels most likely forgotten.
@@ -159,7 +220,7 @@ function freeRoomHint(scope: "user" | "team", limit: LimitKey, cap: number, curr
     const list = pick.map((k) => `kernel ${k.id.slice(0, 8)} (${k.kernelspec}, started ${formatStart(k.startedAt, now)})`).join(", ");
     return `To free room, stop ${list}${scope === "team" ? ` — or wait for other members of team ${teamName} to stop theirs` : ""}.`;
   }
-  return scope === "team" ? `Room frees up when members of team ${teamName} stop kernels; a team lead can ask an admin to raise the envelope.` : "Stop a kernel or ask your team lead to raise your quota.";
+  return scope === "team" ? `Room frees up when members of team ${teamName} stop kernels; a team lead can ask an admin to raise the envelope.` : `Stop a kernel or ask ${raiser.who} to raise your quota.${raiser.why}`;
 }
 
 export const isoDate = (d: Date) => d.toISOString().slice(0, 10);

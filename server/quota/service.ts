@@ -29,11 +29,21 @@ import { insertSession } from "@/db/queries/usage";
 import { AppError } from "@/server/errors";
 import type { Actor } from "@/server/identity/actor";
 import { kernelMetrics } from "@/server/usage/metrics";
-import { budgetMonth, decideAdmission, effectiveUserLimits, envelopeViolations, LIMIT_KEYS, type Limits, type Use } from "./policy";
+import { budgetMonth, decideAdmission, effectiveUserLimits, envelopeViolations, keysAboveEnvelope, LIMIT_KEYS, userLimitsOf, type Limits, type Use } from "./policy";
 import type { SizeProfile } from "./sizes";
 
 const limitsOf = (row: LimitValues | null | undefined): Limits | null =>
   row ? { maxKernels: row.maxKernels, maxVcores: row.maxVcores, maxMemoryMb: row.maxMemoryMb, maxGpus: row.maxGpus, monthlyVcoreHours: row.monthlyVcoreHours } : null;
+const NO_ENVELOPE: Limits = { maxKernels: null, maxVcores: null, maxMemoryMb: null, maxGpus: null, monthlyVcoreHours: null };
+
+/**
+ * The team a user's kernels are charged to, whose envelope caps their quota: their first team by name, as
+ * KernelManager.begin() picks it for admission. Null for a user in no team. Keep the two in step.
+ */
+export async function chargedTeamOf(db: Database, userId: string): Promise<{ id: string; name: string } | null> {
+  const [team] = await teamsOfUser(db, userId);
+  return team ? { id: team.id, name: team.name } : null;
+}
 
 export interface AdmitRequest {
   kernelId: string;
@@ -58,8 +68,8 @@ export async function admitKernel(db: Database, request: AdmitRequest): Promise<
     const decision = decideAdmission({
       size: request.size,
       now,
-      user: { limits: effectiveUserLimits(limitsOf(locked.user), envelope), use: userUse, kernels: await liveKernelsOfUser(tx, request.userId) },
-      team: request.team && envelope ? { name: request.team.name, limits: envelope, use: await useOf(tx, { teamId: request.team.id }, month, now) } : null,
+      user: { ...userLimitsOf(limitsOf(locked.user), envelope), use: userUse, kernels: await liveKernelsOfUser(tx, request.userId) },
+      team: request.team ? { name: request.team.name, limits: envelope ?? NO_ENVELOPE, use: await useOf(tx, { teamId: request.team.id }, month, now) } : null,
     });
     if (!decision.admitted) return decision;
     await insertKernel(tx as unknown as Database, {
@@ -92,6 +102,7 @@ export async function admitKernel(db: Database, request: AdmitRequest): Promise<
       limitValue: decision.limitValue,
       current: decision.current,
       requested: decision.requested,
+      raisedBy: decision.raisedBy,
     });
   }
 }
@@ -112,7 +123,7 @@ const remainingOf = (limits: Limits, use: Use) =>
 
 /** A user's limits, current use and what is left (the analyst's page, before starting a kernel). */
 export async function quotaStatus(db: Database, userId: string, now = new Date()) {
-  const [team] = await teamsOfUser(db, userId);
+  const team = await chargedTeamOf(db, userId);
   const month = budgetMonth(now);
   const envelope = team ? limitsOf(await findTeamQuota(db, team.id)) : null;
   const own = limitsOf(await findUserQuota(db, userId));
@@ -139,7 +150,19 @@ function requireLeads(scope: LeadScope, teamId: string) {
   if (!scope.isAdmin && !scope.ledTeamIds.includes(teamId)) throw new AppError("NOT_FOUND", `Team ${teamId} was not found among the teams you lead.`);
 }
 
-/** A team lead's view: the envelope, the team's use, every member's quota, use and live kernels. */
+/**
+ * A user's quota applies wherever they start kernels, and those are charged to one team: so a lead may set it
+ * only when that team is one they lead (admins always may).
+ */
+const mayLeadSetQuota = (scope: LeadScope, charged: { id: string } | null) => scope.isAdmin || (charged !== null && scope.ledTeamIds.includes(charged.id));
+
+/**
+ * A team lead's view: the envelope, the team's use, every member's quota, use and live kernels. A member's use
+ * and kernels are only those charged to this team, so they add up to the team's use; a member whose kernels
+ * are charged to another team (their first by name) shows it in `chargedTeam`, and only that team's lead (or
+ * an admin) may set their quota (`canSetQuota`). `aboveEnvelope` names the limits where a member's own value
+ * is above the envelope that caps it (it counts only up to the envelope).
+ */
 export async function teamQuotaOverview(db: Database, scope: LeadScope, teamId: string, now = new Date()) {
   requireLeads(scope, teamId);
   const month = budgetMonth(now);
@@ -155,9 +178,26 @@ export async function teamQuotaOverview(db: Database, scope: LeadScope, teamId: 
     cullPolicy: (await findTeamCullPolicy(db, teamId)) ?? null,
     members: await Promise.all(
       members.map(async (m) => {
-        const limits = effectiveUserLimits(limitsOf(m.quota), envelope);
-        const use = await useOf(db, { userId: m.userId }, month.start, now);
-        return { userId: m.userId, email: m.email, name: m.name, role: m.role, explicit: limitsOf(m.quota), limits, use, remaining: remainingOf(limits, use), kernels: await liveKernelsOfUser(db, m.userId) };
+        const charged = await chargedTeamOf(db, m.userId);
+        // The member's limits are capped by the envelope of the team their kernels are charged to.
+        const cap = !charged || charged.id === teamId ? envelope : limitsOf(await findTeamQuota(db, charged.id));
+        const own = limitsOf(m.quota);
+        const limits = effectiveUserLimits(own, cap);
+        const use = await useOf(db, { userId: m.userId, teamId }, month.start, now);
+        return {
+          userId: m.userId,
+          email: m.email,
+          name: m.name,
+          role: m.role,
+          chargedTeam: charged,
+          canSetQuota: mayLeadSetQuota(scope, charged),
+          explicit: own,
+          aboveEnvelope: keysAboveEnvelope(own, cap),
+          limits,
+          use,
+          remaining: remainingOf(limits, use),
+          kernels: await liveKernelsOfUser(db, m.userId, { teamId }),
+        };
       }),
     ),
   };
@@ -168,6 +208,14 @@ export async function setMemberQuota(db: Database, actor: Actor, scope: LeadScop
   requireLeads(scope, input.teamId);
   if (!(await isMemberOf(db, { userId: input.userId, teamId: input.teamId }))) {
     throw new AppError("NOT_FOUND", `That user is not a member of this team.`);
+  }
+  const charged = await chargedTeamOf(db, input.userId);
+  if (charged && !mayLeadSetQuota(scope, charged)) {
+    throw new AppError(
+      "FORBIDDEN",
+      `Quota not saved: this member's kernels are charged to team ${charged.name} (their first team by name), and their quota limits them there, so only the lead of team ${charged.name}, or an admin, can set it. Ask one of them.`,
+      { chargedTeamId: charged.id, chargedTeamName: charged.name },
+    );
   }
   await setUserQuotaChecked(db, actor, input.userId, input.limits);
 }

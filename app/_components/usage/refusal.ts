@@ -15,6 +15,8 @@ interface QuotaDetails {
   scope?: "user" | "team";
   limit?: LimitKey;
   limitValue?: number;
+  /** Who can raise the limit (the server knows: no team, or a limit the team's envelope caps, is an admin's). */
+  raisedBy?: "team-lead" | "admin";
 }
 
 export function startRefusal(error: unknown): StartRefusal {
@@ -23,13 +25,15 @@ export function startRefusal(error: unknown): StartRefusal {
   if (data?.appCode !== "QUOTA_EXCEEDED") return { title: "The kernel didn't start", message, detail: null, quota: false };
   const details = (data.details ?? {}) as QuotaDetails;
   const whose = details.scope === "team" ? "Your team's" : "Your";
-  const next = "stop one in Usage, or ask your team lead";
+  const ask = details.raisedBy === "admin" ? "ask an admin" : "ask your team lead";
+  const next = `stop one in Usage, or ${ask}`;
   const key = details.limit;
   const cap = details.limitValue;
   let headline: string;
-  if (key === "maxKernels" && typeof cap === "number") headline = `${whose} limit of ${limitValue("maxKernels", cap)} is reached — ${next}.`;
-  else if (key === "monthlyVcoreHours" && typeof cap === "number") headline = `${whose} monthly budget of ${limitValue(key, cap)} is used up — new kernels can start when it renews, or ask your team lead.`;
-  else if (key && typeof cap === "number") headline = `${whose} limit of ${limitValue(key, cap)} is reached — stop a kernel in Usage, choose a smaller size, or ask your team lead.`;
+  if (key === "maxKernels" && cap === 0) headline = `${whose} limit is 0 kernels — ${ask} to raise it.`;
+  else if (key === "maxKernels" && typeof cap === "number") headline = `${whose} limit of ${limitValue("maxKernels", cap)} is reached — ${next}.`;
+  else if (key === "monthlyVcoreHours" && typeof cap === "number") headline = `${whose} monthly budget of ${limitValue(key, cap)} is used up — new kernels can start when it renews, or ${ask}.`;
+  else if (key && typeof cap === "number") headline = `${whose} limit of ${limitValue(key, cap)} is reached — stop a kernel in Usage, choose a smaller size, or ${ask}.`;
   else headline = `${whose} quota is reached — ${next}.`;
   return { title: "Kernel not started: quota reached", message: headline, detail: message.replace(/^Quota exceeded:\s*/, ""), quota: true };
 }

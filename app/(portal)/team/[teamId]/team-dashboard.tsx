@@ -116,6 +116,16 @@ export function TeamDashboard({ teamId, teamName, otherTeams }: { teamId: string
                     <Text size="xs" c="dimmed">
                       {m.email}
                     </Text>
+                    {m.chargedTeam && m.chargedTeam.id !== teamId && (
+                      <Text size="xs" c="dimmed">
+                        kernels charged to team {m.chargedTeam.name}
+                      </Text>
+                    )}
+                    {m.aboveEnvelope.length > 0 && (
+                      <Text size="xs" c="orange.8">
+                        own quota above the team envelope ({m.aboveEnvelope.map((k) => LIMIT_NAMES[k].toLowerCase()).join(", ")}): the envelope applies
+                      </Text>
+                    )}
                   </Table.Td>
                   <Table.Td>
                     {m.kernels.length === 0 ? (
@@ -137,9 +147,11 @@ export function TeamDashboard({ teamId, teamName, otherTeams }: { teamId: string
                   <UseCell member={m} k="maxMemoryMb" />
                   <UseCell member={m} k="monthlyVcoreHours" />
                   <Table.Td ta="right">
-                    <Button size="xs" variant="light" leftSection={<IconAdjustments size={14} />} aria-label={`Edit quota of ${m.email}`} onClick={() => setEditing(m)}>
-                      Edit quota
-                    </Button>
+                    <Tooltip label={`Their kernels are charged to team ${m.chargedTeam?.name}: its lead, or an admin, sets their quota`} disabled={m.canSetQuota}>
+                      <Button size="xs" variant="light" leftSection={<IconAdjustments size={14} />} aria-label={`Edit quota of ${m.email}`} onClick={() => setEditing(m)} disabled={!m.canSetQuota}>
+                        Edit quota
+                      </Button>
+                    </Tooltip>
                   </Table.Td>
                 </Table.Tr>
               ))}
