@@ -230,7 +230,8 @@ test("an analyst at their kernel limit is told what to do; the launch phase show
   // A second notebook needs a second kernel: refused, with the limit and the next step, where they acted.
   await openNewNotebook(page, "Second.ipynb");
   const refusal = page.getByRole("alert").filter({ hasText: "Kernel not started" });
-  await expect(refusal).toContainText("Your limit of 1 kernel is reached — stop one in Usage, or ask your team lead.");
+  // In no team: only an admin can raise it.
+  await expect(refusal).toContainText("Your limit of 1 kernel is reached — stop one in Usage, or ask an admin.");
   await expect(refusal).toContainText("To free room, stop kernel");
   await expect(kernelStatus(page)).toHaveText("dead");
   await page.screenshot({ path: test.info().outputPath("kernel-limit-refusal.png") });
