@@ -51,10 +51,12 @@ export async function saveCellRuns(db: Database, runs: readonly CellRunSnapshot[
       status = excluded.status, execution_count = excluded.execution_count, outputs = excluded.outputs,
       spilled_bytes = excluded.spilled_bytes, clipped = excluded.clipped, finished_at = excluded.finished_at,
       messages_seen = excluded.messages_seen, updated_at = now()
-    -- msg_id is the client's choice: a run never takes over another user's row that happens to share it. And a
-    -- write that saw fewer of the run's messages (another replica's, which took the kernel up late) never
-    -- replaces one that saw more.
-    where cell_runs.owner_id = excluded.owner_id and cell_runs.messages_seen <= excluded.messages_seen`);
+    -- msg_id is the client's choice: a run never takes over another user's row that happens to share it. A write
+    -- that saw fewer of the run's messages (another replica's, which took the kernel up late) does not replace one
+    -- that saw more while the run goes on; but the first write that ends it does (the replica that saw more may
+    -- be gone, as in a rolling deploy: the run must not stay "running", and its end is what the user needs).
+    where cell_runs.owner_id = excluded.owner_id
+      and (cell_runs.messages_seen <= excluded.messages_seen or (cell_runs.status = 'running' and excluded.status <> 'running'))`);
 }
 
 /**

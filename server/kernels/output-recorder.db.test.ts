@@ -212,6 +212,28 @@ describe(`output recorder on ${testDbKind}`, () => {
     assert.equal(row?.status, "ok");
   });
 
+  it("a rolling deploy: the replica that saw more stops mid-run; the one that took over ends the run (never left 'running')", async () => {
+    const atA = new MessageSource(kernelId, ana.id);
+    const atB = new MessageSource(kernelId, ana.id);
+    const recorderA = recorderFor(atA);
+    const recorderB = new OutputRecorder(db, path.join(os.tmpdir(), `atrium-recorder-${randomUUID()}`));
+    const id = atA.execute("long()");
+    atA.reply(id, "iopub", "status", { execution_state: "busy" });
+    atA.reply(id, "iopub", "stream", { name: "stdout", text: "start\n" });
+    await recorderA.flushAll();
+    recorderB.attach(atB as unknown as LiveKernel);
+    await recorderB.resume(kernelId); // B boots beside A
+    for (const text of ["a\n", "b\n", "c\n"]) atA.reply(id, "iopub", "stream", { name: "stdout", text }); // before B listens
+    await recorderA.flushAll(); // A stops: its last write saw more than B ever will
+    atB.reply(id, "iopub", "stream", { name: "stdout", text: "done\n" });
+    atB.reply(id, "iopub", "status", { execution_state: "idle" });
+    await recorderB.flushAll();
+    const row = await findCellRun(db, { ownerId: ana.id, msgId: id });
+    assert.equal(row?.status, "ok", "ended by B");
+    assert.ok(row?.finishedAt);
+    assert.match((row?.outputs as Array<{ text: string }>)[0]?.text ?? "", /done\n$/, "with its end");
+  });
+
   it("a running cell with a big output is rewritten less often (each write is all of it), and in full at the end", async () => {
     const source = new MessageSource(kernelId, ana.id);
     const recorder = recorderFor(source);
