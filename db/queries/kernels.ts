@@ -10,7 +10,7 @@ export type KernelEndReason = NonNullable<KernelRow["endReason"]>;
 
 export async function insertKernel(
   db: Database,
-  params: { id: string; ownerId: string; teamId: string | null; kernelspec: string; launcher: string; sizeProfile: string | null },
+  params: { id: string; ownerId: string; teamId: string | null; kernelspec: string; launcher: string; sizeProfile: string | null; sealedClientEnv?: string | null },
 ): Promise<KernelRow> {
   const [row] = await db.insert(kernels).values({ ...params, state: "starting", stateDetail: "launching", launchLeaseUntil: launchLeaseFromNow() }).returning();
   return row!;

@@ -569,6 +569,11 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     assert.equal(result.dead, 0);
     assert.equal((await findKernel(db, { id }))?.state, "idle", "not taken for dead: its pod may well be running");
     await assert.rejects(manager.attach(user, id), (e: AppError) => e.code === "UNAVAILABLE" && /cannot be reached from this portal right now; the kernel is left running/.test(e.message));
+    // Clients retrying meanwhile do not multiply the looks: one pending per kernel (every 300 ms here).
+    for (let i = 0; i < 10; i++) await manager.attach(user, id).catch(() => {});
+    const before = restores.length;
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.ok(restores.length - before <= 7, `${restores.length - before} looks in 1.5 s`);
     // The API server answers again: the kernel is looked at again on its own, and what it says is taken.
     answers = true;
     const deadline = Date.now() + 10_000;

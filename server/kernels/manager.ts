@@ -77,7 +77,8 @@ export class KernelManager {
   private readonly cancelledLaunches = new Map<string, string>();
   private readonly leases: LaunchLeases;
   /** Timers that look again at kernels another process was launching when this one restored (see restoreAll). */
-  private readonly leaseRechecks = new Set<NodeJS.Timeout>();
+  /** The next look at a kernel not taken up yet (launching elsewhere, or its cluster not answering): one per kernel. */
+  private readonly rechecks = new Map<string, NodeJS.Timeout>();
   /** Kernels being reattached here right now, and those reattaches (detachAll waits for them). */
   private readonly restoring = new Set<string>();
   /**
@@ -134,12 +135,11 @@ export class KernelManager {
     const team = await chargedTeamOf(db, user.id);
     const id = randomUUID();
     // Quota admission inserts the kernel row (and its usage session) in the transaction that checks the limits.
-    await admitKernel(db, { kernelId: id, userId: user.id, team, kernelspec: name, launcher: launcherName(kernelspec), size });
+    // The client's KERNEL_* variables are kept for restarts (on any replica), as Jupyter Server keeps a kernel's
+    // env: sealed, as they may hold secrets.
+    const sealedClientEnv = request.env && Object.keys(request.env).length > 0 ? seal(this.options.secret, JSON.stringify(request.env)) : undefined;
+    await admitKernel(db, { kernelId: id, userId: user.id, team, kernelspec: name, launcher: launcherName(kernelspec), size, sealedClientEnv });
     this.leases.hold(id); // the row was inserted with a lease; renewed while this launch runs
-    // Kept for restarts (on any replica), as Jupyter Server keeps a kernel's env: sealed, as they may hold secrets.
-    if (request.env && Object.keys(request.env).length > 0) {
-      await updateKernel(db, id, { sealedClientEnv: seal(this.options.secret, JSON.stringify(request.env)) });
-    }
     const launchStartedAt = Date.now();
     const started = this.launch(user, id, kernelspec, request.env, size.name).then(
       () => kernelMetrics().launchFinished(team?.name ?? null, name, "started", (Date.now() - launchStartedAt) / 1000),
@@ -638,8 +638,10 @@ export class KernelManager {
 
   /** Looks at a kernel not taken up now (launching elsewhere, or its cluster not answering) again after `delayMs`. */
   private recheckLater(row: KernelRow, delayMs: number): void {
+    // One look pending per kernel: clients retrying during a cluster outage do not multiply them.
+    if (this.rechecks.has(row.id)) return;
     const timer = setTimeout(() => {
-      this.leaseRechecks.delete(timer);
+      this.rechecks.delete(row.id);
       void (async () => {
         const now = await findKernel(this.options.db, { id: row.id });
         if (!now || now.state === "dead" || this.isHeldHere(now.id) || this.detaching) return;
@@ -650,7 +652,7 @@ export class KernelManager {
       })().catch((error) => log.warn(`kernel ${row.id}: could not look at it again: ${error}`));
     }, delayMs);
     timer.unref();
-    this.leaseRechecks.add(timer);
+    this.rechecks.set(row.id, timer);
   }
 
   /** Why a kernel could not be reattached (null: it was; CLUSTER_UNREACHABLE: no one can tell yet). */
@@ -734,8 +736,8 @@ export class KernelManager {
     this.detaching = true;
     clearInterval(this.abandonedLaunchScan);
     this.abandonedLaunchScan = undefined;
-    for (const timer of this.leaseRechecks) clearTimeout(timer);
-    this.leaseRechecks.clear();
+    for (const timer of this.rechecks.values()) clearTimeout(timer);
+    this.rechecks.clear();
     await this.leases.releaseAll();
     await this.options.recorder?.flushAll();
     await Promise.all([...this.stateWriters.keys()].map((id) => this.settleState(id)));

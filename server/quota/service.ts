@@ -53,6 +53,8 @@ export interface AdmitRequest {
   launcher: string;
   size: SizeProfile;
   now?: Date;
+  /** The client's KERNEL_* variables, sealed, kept on the row for restarts (written with it: nothing to strand). */
+  sealedClientEnv?: string;
 }
 
 /** Admits a kernel (its row and usage session are inserted, state "starting") or throws QUOTA_EXCEEDED. */
@@ -79,6 +81,7 @@ export async function admitKernel(db: Database, request: AdmitRequest): Promise<
       kernelspec: request.kernelspec,
       launcher: request.launcher,
       sizeProfile: request.size.name,
+      sealedClientEnv: request.sealedClientEnv ?? null,
     });
     await insertSession(tx, {
       kernelId: request.kernelId,
