@@ -59,9 +59,14 @@ describe("disabling people who left a real LDAP directory", () => {
   });
 
   it("a wrong user base (everyone 'gone') and a directory that does not answer disable no one", async () => {
+    // A user base that does not exist says nothing about anyone (even with fewer people than the guard's 3).
     const wrongBase = await check({ ...settings, userBase: `ou=elsewhere,${DIRECTORY_BASE}` });
     assert.deepEqual(wrongBase.disabled, []);
-    assert.match(wrongBase.skipped ?? "", /7 of the 7 users linked to the directory are no longer found in it/);
+    assert.match(wrongBase.skipped ?? "", /could not be asked who is still in it/);
+    // A base that exists but holds no one (the wrong OU): everyone "gone", more than one check disables.
+    const emptyBase = await check({ ...settings, userBase: DIRECTORY_BASE, userFilter: "(&(uid={login})(description=nobody-has-this))" });
+    assert.deepEqual(emptyBase.disabled, []);
+    assert.match(emptyBase.skipped ?? "", /7 of the 7 users linked to the directory are no longer found in it/);
     const down = await check({ ...settings, url: `ldap://127.0.0.1:${await freePort()}` });
     assert.deepEqual(down.disabled, []);
     assert.match(down.skipped ?? "", /could not be asked who is still in it/);

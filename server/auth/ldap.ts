@@ -149,9 +149,10 @@ export async function entriesStillThere(settings: LdapSettings, subjects: readon
         const { searchEntries } = await client.search(base, { scope, filter, attributes: ["1.1"], sizeLimit: 1 });
         if (searchEntries.length > 0) present.add(subject);
       } catch (error) {
-        // Two entries with one id are still there; a DN that is gone, its entry is. Anything else: no answer.
+        // Two entries with one id are still there; a DN that is gone, its entry is. A user base that is gone (a
+        // typo, a renamed OU) says nothing about anyone: like anything else, no answer.
         if (error instanceof SizeLimitExceededError) present.add(subject);
-        else if (!(error instanceof NoSuchObjectError)) throw error;
+        else if (!(error instanceof NoSuchObjectError && scope === "base")) throw error;
       }
     }
     return present;

@@ -20,7 +20,7 @@ import classes from "./notebook.module.css";
 import { addRecent } from "./recent";
 import { runsApi } from "./runs-api";
 import { useSignedInUserId } from "../signed-in-user";
-import { clearDraft, draftKey, NotebookSaver, readDraft, withOutputsFrom, type Draft, type SaveState } from "./saver";
+import { adoptUnscopedDraft, clearDraft, draftKey, NotebookSaver, readDraft, withOutputsFrom, type Draft, type SaveState } from "./saver";
 import { NotebookToolbar } from "./toolbar";
 
 const notify = (message: string, kind: "error" | "info" = "error") =>
@@ -73,7 +73,7 @@ export function NotebookApp({ path }: { path: string }) {
       const session = new KernelSession(model, path, notify);
       session.adoptRunning(merged.running);
       const saver = new NotebookSaver(model, path, new Date(mtime), offThreadSave((input) => saveRef.current(input)), { userId });
-      const stored = restoring ? null : readDraft(draftKey(userId, path));
+      const stored = restoring ? null : (readDraft(draftKey(userId, path)) ?? adoptUnscopedDraft(userId, path, new Date(mtime)));
       const draft = stored && { ...stored, notebook: withOutputsFrom(stored.notebook, notebook) };
       made = { model, session, saver, draft: draft && differs(draft.notebook, notebook) ? draft : null, fileMtime: new Date(mtime) };
       if (restoring || merged.replaced.length) saver.markDirty();

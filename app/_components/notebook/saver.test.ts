@@ -130,7 +130,7 @@ test("drafts are kept per user: another user of the browser never reads them, an
   };
   (globalThis as { localStorage?: unknown }).localStorage = storage;
   try {
-    const { clearDraftsOf, draftKey, readDraft } = await import("./saver");
+    const { adoptUnscopedDraft, clearDraftsOf, draftKey, readDraft } = await import("./saver");
     const ana = "6f1c2d3e-0000-4000-8000-000000000001";
     const bo = "6f1c2d3e-0000-4000-8000-000000000002";
     const draft = { baseMtime: new Date(0).toISOString(), savedAt: new Date(0).toISOString(), notebook: withoutOutputs(file) };
@@ -139,6 +139,12 @@ test("drafts are kept per user: another user of the browser never reads them, an
     storage.setItem("atrium.notebook-draft:Untitled.ipynb", JSON.stringify(draft)); // kept before drafts were per user
     assert.equal(readDraft(draftKey(bo, "Untitled.ipynb")), null, "bo does not see ana's draft of the same path");
     assert.ok(readDraft(draftKey(ana, "Untitled.ipynb")));
+    // A draft from before drafts were per user is taken over when it was made on the file as it is now.
+    storage.setItem("atrium.notebook-draft:Old.ipynb", JSON.stringify(draft));
+    assert.equal(adoptUnscopedDraft(ana, "Old.ipynb", new Date(1)), null, "made on another version of the file: not offered");
+    assert.ok(adoptUnscopedDraft(ana, "Old.ipynb", new Date(0)));
+    assert.ok(readDraft(draftKey(ana, "Old.ipynb")), "now ana's");
+    assert.equal(storage.getItem("atrium.notebook-draft:Old.ipynb"), null);
     clearDraftsOf(ana);
     assert.deepEqual([...store.keys()], [draftKey(bo, "Other.ipynb")], "ana's and the unscoped draft are gone; bo's stays");
   } finally {

@@ -72,6 +72,22 @@ export function clearDraft(key: string) {
   }
 }
 
+/**
+ * A draft kept before drafts were per user (under the path alone), taken over by this user when it was made on the
+ * file as it is now (its base mtime is the file's): then it is this file's unsaved edits, and becomes the user's.
+ */
+export function adoptUnscopedDraft(userId: string, path: string, fileMtime: Date): Draft | null {
+  const legacy = readDraft(`${DRAFT_PREFIX}${path}`);
+  if (!legacy || new Date(legacy.baseMtime).getTime() !== fileMtime.getTime()) return null;
+  try {
+    localStorage.setItem(draftKey(userId, path), JSON.stringify(legacy));
+    localStorage.removeItem(`${DRAFT_PREFIX}${path}`);
+  } catch {
+    // storage unavailable: offered this once
+  }
+  return legacy;
+}
+
 /** At sign-out: the user's drafts, and drafts kept before they were per user (whoever's they were). */
 export function clearDraftsOf(userId: string) {
   try {
