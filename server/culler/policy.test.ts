@@ -39,6 +39,10 @@ describe("decideCull", () => {
     { name: "lifetime raised within the warning time: the deadline moves to the new end", k: { state: "busy" }, p: { maxLifetimeHours: 4, warningMinutes: 90 }, w: [warned("lifetime", 90, 180)], now: 170, steps: ["warn lifetime @240"] },
     { name: "lifetime (and warning) lowered: the deadline comes earlier, the full warning time from now", k: { state: "busy" }, p: { maxLifetimeHours: 4 }, w: [warned("lifetime", 300, 360)], now: 305, steps: ["warn lifetime @315"] },
     { name: "lifetime lowered: the deadline shown stands when it is within the warning time", k: { state: "busy" }, p: { maxLifetimeHours: 4 }, w: [warned("lifetime", 350, 360)], now: 352, steps: [] },
+    // Regressions (review of finding 3's fix): an idle warning followed the idle timeout that gave it.
+    { name: "idle timeout raised beyond the warning time after a warning: cleared", p: { idleTimeoutMinutes: 480 }, w: [warned("idle", 50, 60)], now: 55, steps: ["clear idle"] },
+    { name: "idle timeout raised within the warning time: the deadline moves to the new end", p: { idleTimeoutMinutes: 65 }, w: [warned("idle", 50, 60)], now: 58, steps: ["warn idle @65"] },
+    { name: "idle timeout lowered: never less than the warning time after the warning", p: { idleTimeoutMinutes: 55 }, w: [warned("idle", 50, 60)], now: 56, steps: [] },
     { name: "an idle warning shown before the lifetime warning is still carried out", p: { maxLifetimeHours: 1 }, w: [warned("idle", 50, 60), warned("lifetime", 55, 65)], now: 61, steps: ["cull idle"] },
   ];
   for (const c of cases) {

@@ -171,17 +171,20 @@ function decideIdle(k: KernelFacts, policy: CullPolicy, warning: WarningFacts | 
   const lead = policy.warningMinutes * MIN;
   const t = now.getTime();
   const exempt = (k.state === "busy" && !policy.cullBusy) || ((k.connections ?? 0) > 0 && !policy.cullConnected);
+  const due = k.lastActivityAt.getTime() + policy.idleTimeoutMinutes * MIN;
+  const warn = (deadline: Date): CullStep => ({ action: "warn", kind: "idle", deadline, message: `This kernel has been idle and will be stopped at ${deadline.toISOString()} unless it is used or kept running.` });
   if (warning) {
     if (exempt || k.lastActivityAt.getTime() > warning.warnedAt.getTime()) return { action: "clear", kind: "idle" };
-    return warning.deadline && t >= warning.deadline.getTime()
-      ? { action: "cull", kind: "idle", reason: `idle for more than ${policy.idleTimeoutMinutes} min (last activity ${k.lastActivityAt.toISOString()})` }
-      : null;
+    // The timeout in force now: raised beyond the warning time, the warning goes; otherwise the deadline follows
+    // it, never less than the warning time after the user was warned.
+    if (t < due - lead) return { action: "clear", kind: "idle" };
+    const deadline = Math.max(due, warning.warnedAt.getTime() + lead);
+    if (deadline !== warning.deadline?.getTime()) return warn(new Date(deadline));
+    return t >= deadline ? { action: "cull", kind: "idle", reason: `idle for more than ${policy.idleTimeoutMinutes} min (last activity ${k.lastActivityAt.toISOString()})` } : null;
   }
   if (exempt || lifetimeStands) return null;
-  const due = k.lastActivityAt.getTime() + policy.idleTimeoutMinutes * MIN;
   if (t < due - lead) return null;
-  const deadline = new Date(Math.max(due, t + lead));
-  return { action: "warn", kind: "idle", deadline, message: `This kernel has been idle and will be stopped at ${deadline.toISOString()} unless it is used or kept running.` };
+  return warn(new Date(Math.max(due, t + lead)));
 }
 
 /** "Keep running": how far an idle kernel's activity may be pushed — now, but never past its lifetime warning. */
