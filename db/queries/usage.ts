@@ -147,16 +147,31 @@ export async function claimKernelStop(db: Db, params: { kernelId: string; kind: 
 
 /**
  * Gives claims to stop back: those taken before `claimedBefore` (the stop never happened: it failed, or the
- * replica that claimed went away after its sweep), or this kernel's (its stop just failed). A later sweep decides
- * again and claims anew. Returns the kernels released.
+ * replica that claimed went away after its sweep), or one kernel's claim made at `claimedAt` (its stop just failed;
+ * a claim another sweep made since is not touched). A later sweep decides again and claims anew. Returns the
+ * kernels released.
  */
-export async function releaseStopClaims(db: Db, params: { claimedBefore: Date } | { kernelId: string }): Promise<string[]> {
+export async function releaseStopClaims(db: Db, params: { claimedBefore: Date } | { kernelId: string; claimedAt: Date }): Promise<string[]> {
   const rows = await db
     .update(kernelWarnings)
     .set({ claimedAt: null })
-    .where("kernelId" in params ? and(eq(kernelWarnings.kernelId, params.kernelId), isNotNull(kernelWarnings.claimedAt)) : lt(kernelWarnings.claimedAt, params.claimedBefore))
+    .where("kernelId" in params ? and(eq(kernelWarnings.kernelId, params.kernelId), eq(kernelWarnings.claimedAt, params.claimedAt)) : lt(kernelWarnings.claimedAt, params.claimedBefore))
     .returning({ id: kernelWarnings.kernelId });
   return [...new Set(rows.map((r) => r.id))];
+}
+
+/**
+ * Renews a claim just before its stop, if it is still the one made at `claimedAt` (false: it lapsed and another
+ * sweep claimed the kernel, which stops it then). A sweep's stops run one after another, so a late one would
+ * otherwise run on a claim that lapsed meanwhile.
+ */
+export async function renewStopClaim(db: Db, params: { kernelId: string; claimedAt: Date; at: Date }): Promise<boolean> {
+  const rows = await db
+    .update(kernelWarnings)
+    .set({ claimedAt: params.at })
+    .where(and(eq(kernelWarnings.kernelId, params.kernelId), eq(kernelWarnings.claimedAt, params.claimedAt)))
+    .returning({ id: kernelWarnings.kernelId });
+  return rows.length > 0;
 }
 
 /** A user's warnings on their live kernels, soonest deadline first. */

@@ -82,4 +82,27 @@ describe(`culler stop claims on ${testDbKind}`, () => {
     assert.deepEqual(stops.map((s) => s.id), [id], "stopped once");
     assert.equal((await findKernel(db, { id }))?.state, "dead");
   });
+
+  it("a sweep whose stops outlast the claim does not stop a kernel another sweep claimed since", async () => {
+    // Two kernels warned at T0 (one sweep each, as idleKernel does); replica A claims both at T0 + 11.
+    const first = await idleKernel();
+    const second = await idleKernel();
+    await sweep(deps(), at(0)); // both warned (the second's warning is written again at T0)
+    stops.length = 0;
+    const byA: string[] = [];
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    // A's first stop hangs (a slow kill); the other kernel waits its turn, claimed.
+    const a = sweep({ db, stop: async (id, reason, detail) => (byA.push(id), byA.length === 1 && (await slow), markKernelDead(db, { id, reason, detail })) }, at(11));
+    const deadline = Date.now() + 5_000;
+    while (byA.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Meanwhile A's claims lapse, and replica B sweeps: it claims and stops what A has not got to.
+    const byB: string[] = [];
+    await sweep({ db, stop: async (id, reason, detail) => (byB.push(id), markKernelDead(db, { id, reason, detail })) }, new Date(at(11).getTime() + STOP_CLAIM_EXPIRES_MS + MIN));
+    release();
+    await a;
+    const waiting = byA[0] === first ? second : first;
+    assert.ok(byB.includes(waiting), "B stopped the kernel A had not got to");
+    assert.deepEqual(byA, [byA[0]], "A, renewing its claim first, found B's and left that kernel");
+  });
 });

@@ -10,7 +10,7 @@ import { sql } from "drizzle-orm";
 import type { Database, Tx } from "@/db";
 import { teamCullPoliciesFor, teamQuotasFor, userQuotasFor, vcoreHoursSince } from "@/db/queries/quotas";
 import type { KernelEndReason } from "@/db/queries/kernels";
-import { claimKernelStop, deleteWarning, deleteWarningsOfDeadKernels, liveKernelsForSweep, allWarnings, markClientsSeen, releaseStopClaims, settleEndedSessions, upsertWarning, type KernelWarningRow } from "@/db/queries/usage";
+import { claimKernelStop, deleteWarning, deleteWarningsOfDeadKernels, liveKernelsForSweep, allWarnings, markClientsSeen, releaseStopClaims, renewStopClaim, settleEndedSessions, upsertWarning, type KernelWarningRow } from "@/db/queries/usage";
 import { log } from "@/server/log";
 import { budgetMonth, effectiveUserLimits } from "@/server/quota/policy";
 import { loadCullBounds } from "./bounds";
@@ -55,6 +55,8 @@ export interface PlannedStop {
   reason: KernelEndReason;
   kind: KernelWarningRow["kind"];
   detail: string;
+  /** When this sweep claimed it (renewed just before its stop). */
+  claimedAt: Date;
 }
 
 export interface SweepResult {
@@ -102,7 +104,7 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
     const planStop = async (k: (typeof live)[number], kind: KernelWarningRow["kind"], reason: KernelEndReason, detail: string, message: string) => {
       // The warning row is the claim: written (if it was not there) and claimed in this transaction.
       if (!warnings.has(`${k.id}:${kind}`)) await upsertWarning(tx, { kernelId: k.id, ownerId: k.ownerId, kind, message, deadline: now, warnedAt: now });
-      if (await claimKernelStop(tx, { kernelId: k.id, kind, at: now })) stops.push({ kernelId: k.id, teamId: k.teamId, teamName: k.teamName, reason, kind, detail });
+      if (await claimKernelStop(tx, { kernelId: k.id, kind, at: now })) stops.push({ kernelId: k.id, teamId: k.teamId, teamName: k.teamName, reason, kind, detail, claimedAt: now });
     };
 
     // Clients here, or seen lately by another replica (it says so every sweep: a sighting counts as one).
@@ -169,7 +171,15 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
     return stops;
   });
   if (planned === null) return { ...result, skipped: true };
+  const sweepStarted = Date.now();
   for (const stop of planned) {
+    // On this sweep's clock (a test's may be fake): `now` plus the time its stops have taken.
+    const renewedAt = new Date(now.getTime() + (Date.now() - sweepStarted));
+    if (!(await renewStopClaim(deps.db, { kernelId: stop.kernelId, claimedAt: stop.claimedAt, at: renewedAt }).catch(() => false))) {
+      log.warn(`kernel ${stop.kernelId}: its stop claim lapsed before this sweep got to it; the sweep that claimed it since stops it`);
+      continue;
+    }
+    stop.claimedAt = renewedAt;
     try {
       await deps.stop(stop.kernelId, stop.reason, stop.detail);
       result.stopped.push(stop);
@@ -177,7 +187,7 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
       log.info(`kernel ${stop.kernelId} stopped by the culler (${stop.kind}): ${stop.detail}`);
     } catch (error) {
       // Its claim is given back so the next sweep tries again (if this fails too, the claim lapses).
-      const released = await releaseStopClaims(deps.db, { kernelId: stop.kernelId }).then(
+      const released = await releaseStopClaims(deps.db, { kernelId: stop.kernelId, claimedAt: stop.claimedAt }).then(
         () => "the next sweep tries again",
         () => "tried again once its claim lapses",
       );
