@@ -86,12 +86,15 @@ describe(`member quotas across teams on ${testDbKind}`, () => {
     const riskView = await caller(riskLead).quotas.team({ teamId: risk.id });
     const umaInRisk = riskView.members.find((m) => m.userId === uma.id)!;
     assert.deepEqual(umaInRisk.kernels, []);
-    assert.equal(umaInRisk.use.kernels, 0);
+    assert.equal(umaInRisk.useHere.kernels, 0);
+    // Against her own limits, all her kernels count (as admission counts them): no room shown that she does not have.
+    assert.equal(umaInRisk.use.kernels, 2);
+    assert.equal(umaInRisk.remaining.maxKernels, umaInRisk.limits.maxKernels === null ? null : umaInRisk.limits.maxKernels - 2);
     assert.deepEqual([umaInRisk.chargedTeam?.name, umaInRisk.canSetQuota], ["Analytics", false]);
     assert.deepEqual([riskView.members.find((m) => m.userId === rita.id)!.canSetQuota, riskView.members.find((m) => m.userId === rita.id)!.kernels.length], [true, 1]);
     assert.equal(riskView.use.kernels, 1);
     assert.equal(riskView.members.reduce((n, m) => n + m.kernels.length, 0), riskView.use.kernels);
-    assert.equal(riskView.members.reduce((n, m) => n + m.use.kernels, 0), riskView.use.kernels);
+    assert.equal(riskView.members.reduce((n, m) => n + m.useHere.kernels, 0), riskView.use.kernels);
     // Analytics' overview has them.
     const analyticsView = await caller(analyticsLead).quotas.team({ teamId: analytics.id });
     assert.equal(analyticsView.members.find((m) => m.userId === uma.id)!.kernels.length, 2);
@@ -128,6 +131,7 @@ describe(`member quotas across teams on ${testDbKind}`, () => {
     await setTeamEnvelope(db, cliActor, { teamId: team.id, limits: { ...unset, monthlyVcoreHours: 3 }, overBudgetAction: "stop", overBudgetGraceMinutes: 15 });
     const mine = await quotaStatus(db, member.id, now);
     assert.equal(mine.limits.monthlyVcoreHours, 3, "the member's page");
+    assert.equal(mine.budget.raisedBy, "admin", "the envelope binds: an admin raises it, not the lead");
     assert.equal(mine.explicit?.monthlyVcoreHours, 100, "their own value is kept");
     assert.equal(mine.remaining.monthlyVcoreHours, 0);
     const overview = await caller(lead).quotas.team({ teamId: team.id });

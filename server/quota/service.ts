@@ -130,7 +130,7 @@ export async function quotaStatus(db: Database, userId: string, now = new Date()
   const month = budgetMonth(now);
   const envelope = team ? limitsOf(await findTeamQuota(db, team.id)) : null;
   const own = limitsOf(await findUserQuota(db, userId));
-  const limits = effectiveUserLimits(own, envelope);
+  const { limits, sources } = userLimitsOf(own, envelope);
   const use = await useOf(db, { userId }, month.start, now);
   return {
     team: team ? { id: team.id, name: team.name } : null,
@@ -138,7 +138,14 @@ export async function quotaStatus(db: Database, userId: string, now = new Date()
     explicit: own,
     use,
     remaining: remainingOf(limits, use),
-    budget: { used: use.vcoreHours, limit: limits.monthlyVcoreHours, renews: month.renews, exhausted: limits.monthlyVcoreHours !== null && use.vcoreHours >= limits.monthlyVcoreHours },
+    budget: {
+      used: use.vcoreHours,
+      limit: limits.monthlyVcoreHours,
+      renews: month.renews,
+      exhausted: limits.monthlyVcoreHours !== null && use.vcoreHours >= limits.monthlyVcoreHours,
+      // A lead raises a member's own budget; the team's envelope, and a user in no team, are an admin's.
+      raisedBy: team && sources.monthlyVcoreHours !== "envelope" ? ("team-lead" as const) : ("admin" as const),
+    },
     kernels: await liveKernelsOfUser(db, userId),
   };
 }
@@ -160,11 +167,12 @@ function requireLeads(scope: LeadScope, teamId: string) {
 const mayLeadSetQuota = (scope: LeadScope, charged: { id: string } | null) => scope.isAdmin || (charged !== null && scope.ledTeamIds.includes(charged.id));
 
 /**
- * A team lead's view: the envelope, the team's use, every member's quota, use and live kernels. A member's use
- * and kernels are only those charged to this team, so they add up to the team's use; a member whose kernels
- * are charged to another team (their first by name) shows it in `chargedTeam`, and only that team's lead (or
- * an admin) may set their quota (`canSetQuota`). `aboveEnvelope` names the limits where a member's own value
- * is above the envelope that caps it (it counts only up to the envelope).
+ * A team lead's view: the envelope, the team's use, every member's quota, use and live kernels. A member's `use`
+ * and `remaining` are against their own limits, which count all their kernels (as admission does); `useHere` and
+ * `kernels` are only what is charged to this team (another team's kernels are not this lead's to see), so those
+ * add up to the team's use. A member whose kernels are charged to another team (their first by name) shows it in
+ * `chargedTeam`, and only that team's lead (or an admin) may set their quota (`canSetQuota`). `aboveEnvelope`
+ * names the limits where a member's own value is above the envelope that caps it (it counts only up to it).
  */
 export async function teamQuotaOverview(db: Database, scope: LeadScope, teamId: string, now = new Date()) {
   requireLeads(scope, teamId);
@@ -186,7 +194,8 @@ export async function teamQuotaOverview(db: Database, scope: LeadScope, teamId: 
         const cap = !charged || charged.id === teamId ? envelope : limitsOf(await findTeamQuota(db, charged.id));
         const own = limitsOf(m.quota);
         const limits = effectiveUserLimits(own, cap);
-        const use = await useOf(db, { userId: m.userId, teamId }, month.start, now);
+        const use = await useOf(db, { userId: m.userId }, month.start, now);
+        const useHere = await useOf(db, { userId: m.userId, teamId }, month.start, now);
         return {
           userId: m.userId,
           email: m.email,
@@ -198,6 +207,7 @@ export async function teamQuotaOverview(db: Database, scope: LeadScope, teamId: 
           aboveEnvelope: keysAboveEnvelope(own, cap),
           limits,
           use,
+          useHere,
           remaining: remainingOf(limits, use),
           kernels: await liveKernelsOfUser(db, m.userId, { teamId }),
         };

@@ -208,6 +208,16 @@ export function runHomeStoreContract(
         await rejectsWith(store.open('nope.txt'), 'NOT_FOUND');
       });
 
+      it('a file replaced while it is read gives its old bytes whole, or fails: never a mix under the old size', async () => {
+        const before = Buffer.from('the notebook as it was opened\n');
+        await store.write('replaced.txt', before);
+        const opened = await store.open('replaced.txt');
+        await store.write('replaced.txt', Buffer.from('a longer notebook, saved again while the first was being read\n'), { overwrite: true });
+        const got = await streamToBuffer(opened.body).catch((error: unknown) => error);
+        if (got instanceof Buffer) assert.deepEqual(got, before);
+        else assert.ok(got instanceof StorageError && got.code === 'CONFLICT', String(got));
+      });
+
       it('readBytes and readText refuse files over the limit', async () => {
         await store.write('big.txt', 'x'.repeat(100));
         const error = await rejectsWith(store.readBytes('big.txt', { maxBytes: 99 }), 'QUOTA_EXCEEDED');

@@ -26,6 +26,8 @@ const fileStatusSchema = z.object({
   type: z.enum(['FILE', 'DIRECTORY', 'SYMLINK']),
   length: z.number().int().nonnegative(),
   modificationTime: z.number().int().nonnegative(),
+  /** The inode: a file replaced (written to a temporary name and renamed over) gets a new one; an append does not. */
+  fileId: z.number().int().optional(),
   // Octal, with the sticky bit as a fourth digit when set ("1777").
   permission: z.string().regex(/^[0-7]{1,4}$/),
   owner: z.string(),

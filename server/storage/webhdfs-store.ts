@@ -179,7 +179,26 @@ export class WebHdfsHomeStore implements HomeStore {
     // WebHDFS has no open handle to ask: the status comes first, and OPEN reads exactly its length (bytes
     // appended since are left out; a file cut shorter fails the stream).
     const status = await this.fileStatusOf(rel);
-    return { entry: this.toEntry(rel, status), body: exactBytes(await this.openStream(rel, status, true), status.length, rel) };
+    const body = exactBytes(await this.openStream(rel, status, true), status.length, rel);
+    return { entry: this.toEntry(rel, status), body: this.failIfReplaced(body, rel, status) };
+  }
+
+  /**
+   * The bytes of `body`, failing at the end if the file was replaced meanwhile (a save renames a new file over it):
+   * those bytes may be the start of the new file under the old one's length. A failed download says so; a file
+   * only appended to keeps its id, and its first bytes are still the ones announced.
+   */
+  private failIfReplaced(body: Readable, rel: string, opened: FileStatus): Readable {
+    if (opened.fileId === undefined) return body;
+    const statusOf = () => this.fileStatusOf(rel);
+    async function* checked(): AsyncGenerator<Buffer> {
+      for await (const chunk of body as AsyncIterable<Buffer>) yield chunk;
+      const now = await statusOf().catch(() => undefined);
+      if (now?.fileId !== opened.fileId) {
+        throw new StorageError('CONFLICT', `${describePath(rel)} was replaced while it was being read (saved again, say). Download it again.`, { path: rel });
+      }
+    }
+    return Readable.from(checked(), { objectMode: false });
   }
 
   async readBytes(userPath: string, limit: ReadLimit = {}): Promise<Buffer> {

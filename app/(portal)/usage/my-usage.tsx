@@ -51,7 +51,7 @@ export function MyUsage() {
       {quota.budget.exhausted && (
         <Alert color="red" title="Monthly budget used up">
           You have used {hours(quota.budget.used)} of {limitValue("monthlyVcoreHours", quota.budget.limit)} this month. New kernels can start
-          again on {isoDay(renews)}; until then {quota.team ? "your team lead" : "an admin"} can raise your budget.
+          again on {isoDay(renews)}; until then {quota.budget.raisedBy === "team-lead" ? "your team lead" : "an admin"} can raise your budget.
         </Alert>
       )}
 
