@@ -34,6 +34,12 @@ export async function renewLaunchLeases(db: Database, ids: readonly string[]): P
     .where(and(inArray(kernels.id, [...ids]), inArray(kernels.state, ["starting", "restarting"])));
 }
 
+/** Which of these kernels are dead now (stopped through another replica while launching here), and why. */
+export async function deadAmong(db: Database, ids: readonly string[]): Promise<{ id: string; detail: string | null }[]> {
+  if (ids.length === 0) return [];
+  return db.select({ id: kernels.id, detail: kernels.stateDetail }).from(kernels).where(and(inArray(kernels.id, [...ids]), eq(kernels.state, "dead")));
+}
+
 /** Gives up the leases of launches this process abandons (it is stopping): the next process may take them at once. */
 export async function releaseLaunchLeases(db: Database, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;

@@ -2,8 +2,10 @@
 // it starts; this process renews the leases of its launches in one statement every third of the lease, so a
 // replica booting meanwhile (a rolling deploy) leaves those kernels to this process instead of taking a launch
 // it cannot see for one its portal abandoned. A quick launch (a local kernel: half a second) is never renewed.
+// Each renewal also looks for launches whose kernel was stopped through another replica meanwhile (its row is
+// dead): `onEnded` abandons them here (a spark-submit still running, a pod still pending) instead of finishing.
 import type { Database } from "@/db";
-import { KERNEL_LAUNCH_LEASE_MS, releaseLaunchLeases, renewLaunchLeases } from "@/db/queries/kernels";
+import { deadAmong, KERNEL_LAUNCH_LEASE_MS, releaseLaunchLeases, renewLaunchLeases } from "@/db/queries/kernels";
 import { log } from "@/server/log";
 
 export class LaunchLeases {
@@ -14,6 +16,7 @@ export class LaunchLeases {
   constructor(
     private readonly db: Database,
     private readonly renewEveryMs = KERNEL_LAUNCH_LEASE_MS / 3,
+    private readonly onEnded: (id: string, detail: string | null) => void = () => {},
   ) {}
 
   /** A launch of this kernel runs here: its lease is renewed until release(). */
@@ -41,7 +44,10 @@ export class LaunchLeases {
   }
 
   private async renew(): Promise<void> {
-    await renewLaunchLeases(this.db, [...this.held.keys()]).catch((error) => log.warn(`could not renew launch leases: ${error}`));
+    const ids = [...this.held.keys()];
+    await renewLaunchLeases(this.db, ids).catch((error) => log.warn(`could not renew launch leases: ${error}`));
+    const ended = await deadAmong(this.db, ids).catch(() => []);
+    for (const { id, detail } of ended) if (this.held.has(id)) this.onEnded(id, detail);
   }
 
   private stopTimer(): void {

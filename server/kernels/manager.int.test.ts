@@ -584,6 +584,40 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     assert.ok(restores.length >= 3, `looked at again (${restores.length} restores)`);
   });
 
+  it("a kernel stopped through another replica while this one still launches it (a spark-submit under way) is abandoned here promptly", { timeout: 20_000 }, async () => {
+    let cancelled: string | undefined;
+    const launchers = new LauncherRegistry()
+      .register(new LocalLauncher({ runtimeDir, python }))
+      .register({
+        name: "yarn",
+        // A launch that has not reached the cluster yet: nothing saved, waiting until it is cancelled.
+        launch: (request) =>
+          new Promise((_, reject) => {
+            pendingCancel = (reason) => {
+              cancelled = reason;
+              reject(new LaunchError("LAUNCH_FAILED", `kernel ${request.kernelId}: ${reason}`, { kernelId: request.kernelId }));
+            };
+          }),
+        cancel: (_id, reason) => pendingCancel?.(reason),
+        restore: async () => assert.fail("not restored"),
+        listOwnEngines: async () => [],
+        killOrphan: async () => {},
+      });
+    let pendingCancel: ((reason: string) => void) | undefined;
+    const kernelspecs = await loadKernelspecs([BUNDLED_KERNELSPECS_DIR]);
+    const here = new KernelManager({ db, secret, launchers, kernelspecs, launchLeaseRenewMs: 200 });
+    const elsewhere = new KernelManager({ db, secret, launchers: new LauncherRegistry().register(new LocalLauncher({ runtimeDir, python })), kernelspecs });
+    managers.push(here, elsewhere);
+    const { id, started } = await here.begin(user, { name: "spark_python_yarn_cluster" });
+    const settled = started.then(() => "started", (e: AppError) => e.code);
+    const t0 = Date.now();
+    await elsewhere.stopKernel(id, "stopped", `stopped by ${user.username}`);
+    assert.equal((await findKernel(db, { id }))?.state, "dead", "the stop is recorded at once");
+    assert.equal(await settled, "CONFLICT", "the launch here ends as stopped");
+    assert.ok(Date.now() - t0 < 3_000, `abandoned ${Date.now() - t0} ms after the stop`);
+    assert.match(cancelled ?? "", /stopped by/);
+  });
+
   it("a launch that times out says where it was last (waiting for a node, YARN's queue), in the error and on the row", async () => {
     const launchers = new LauncherRegistry()
       .register(new LocalLauncher({ runtimeDir, python }))

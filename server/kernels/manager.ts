@@ -47,6 +47,8 @@ export interface KernelManagerOptions {
   launchDeadlineMs?: number;
   /** How soon a kernel whose cluster could not be asked at reattach is looked at again. */
   clusterRecheckMs?: number;
+  /** How often this process renews its launches' leases (and looks for launches stopped elsewhere). */
+  launchLeaseRenewMs?: number;
 }
 
 /** restoreOne's answer when the cluster could not say whether the engine lives: nothing is concluded. */
@@ -97,7 +99,10 @@ export class KernelManager {
   private detaching = false;
 
   constructor(private readonly options: KernelManagerOptions) {
-    this.leases = new LaunchLeases(options.db);
+    // A launch here whose kernel was stopped through another replica is abandoned at the next renewal.
+    this.leases = new LaunchLeases(options.db, options.launchLeaseRenewMs, (id, detail) => {
+      if (this.pendingStarts.has(id) || this.restarts.has(id)) this.cancelLaunch(id, detail ?? "stopped through another portal replica");
+    });
   }
 
   get kernelspecs(): Map<string, Kernelspec> {
@@ -460,8 +465,11 @@ export class KernelManager {
    */
   private async stopHeldElsewhere(id: string, reason: KernelEndReason, detail: string): Promise<void> {
     const row = await findKernel(this.options.db, { id });
-    if (!row || row.state === "dead" || !row.sealedLaunchState) return;
+    if (!row || row.state === "dead") return;
     await markKernelDead(this.options.db, { id, reason, detail });
+    // Still being launched by another process, which has not saved it yet (a spark-submit under way): that process
+    // sees the row dead at its next lease renewal or launch step, and abandons the launch, killing what it started.
+    if (!row.sealedLaunchState) return;
     if (this.isPaused(row)) {
       // Ended in this database only: its engine may be the original installation's. If this is the original, moved,
       // the orphan sweep stops the engine once `installation keep-id` confirms it.
