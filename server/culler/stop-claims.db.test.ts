@@ -93,12 +93,12 @@ describe(`culler stop claims on ${testDbKind}`, () => {
     let release!: () => void;
     const slow = new Promise<void>((resolve) => (release = resolve));
     // A's first stop hangs (a slow kill); the other kernel waits its turn, claimed.
-    const a = sweep({ db, stop: async (id, reason, detail) => (byA.push(id), byA.length === 1 && (await slow), markKernelDead(db, { id, reason, detail })) }, at(11));
+    const a = sweep({ db, stop: async (id, reason, detail) => void (byA.push(id), byA.length === 1 && (await slow), await markKernelDead(db, { id, reason, detail })) }, at(11));
     const deadline = Date.now() + 5_000;
     while (byA.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     // Meanwhile A's claims lapse, and replica B sweeps: it claims and stops what A has not got to.
     const byB: string[] = [];
-    await sweep({ db, stop: async (id, reason, detail) => (byB.push(id), markKernelDead(db, { id, reason, detail })) }, new Date(at(11).getTime() + STOP_CLAIM_EXPIRES_MS + MIN));
+    await sweep({ db, stop: async (id, reason, detail) => void (byB.push(id), await markKernelDead(db, { id, reason, detail })) }, new Date(at(11).getTime() + STOP_CLAIM_EXPIRES_MS + MIN));
     release();
     await a;
     const waiting = byA[0] === first ? second : first;
