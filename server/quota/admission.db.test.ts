@@ -2,7 +2,6 @@
 // leaves no rows, a failed launch frees its reservation; leads stay inside the envelope and their own teams.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import os from "node:os";
 import { after, before, describe, it } from "node:test";
 import { TRPCError } from "@trpc/server";
 import { eq } from "drizzle-orm";
@@ -12,21 +11,14 @@ import { markKernelDead } from "@/db/queries/kernels";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { isAppError } from "@/server/errors";
-import { loadEnv } from "@/server/env";
 import { cliActor } from "@/server/identity/actor";
 import { createTeam, createUser, setMembership } from "@/server/identity/users";
-import { LauncherRegistry } from "@/server/kernels/launchers/base";
-import { KernelManager } from "@/server/kernels/manager";
-import type { Services } from "@/server/services";
-import { LocalHomeStores } from "@/server/storage/homes";
-import { createCallerFactory } from "@/server/trpc/init";
-import { appRouter } from "@/server/trpc/root";
 import { admitKernel } from "./service";
 import { BUILTIN_SIZES } from "./sizes";
+import { testCaller, testServices } from "@/server/trpc/testing";
 
 const medium = BUILTIN_SIZES.find((s) => s.name === "medium")!;
 const small = BUILTIN_SIZES.find((s) => s.name === "small")!;
-const createCaller = createCallerFactory(appRouter);
 const unset = { maxKernels: null, maxVcores: null, maxMemoryMb: null, maxGpus: null, monthlyVcoreHours: null };
 
 describe(`quota admission on ${testDbKind}`, () => {
@@ -38,19 +30,7 @@ describe(`quota admission on ${testDbKind}`, () => {
   let outsider: UserRow;
   let fraud: { id: string; name: string };
   let risk: { id: string; name: string };
-  const caller = (user: UserRow) => {
-    const services: Services = {
-      env: loadEnv({}),
-      db,
-      dbKind: testDbKind,
-      secret: "x".repeat(32),
-      sessionCookieName: "atrium.session",
-      secureCookies: false,
-      kernels: new KernelManager({ db, secret: "x".repeat(32), launchers: new LauncherRegistry(), kernelspecs: new Map() }),
-      homes: new LocalHomeStores(os.tmpdir()),
-    };
-    return createCaller({ services, user, address: "127.0.0.1" });
-  };
+  const caller = (user: UserRow) => testCaller(testServices(db), user);
   const admit = (user: UserRow, team: { id: string; name: string } | null, size = medium) =>
     admitKernel(db, { kernelId: randomUUID(), userId: user.id, team, kernelspec: "python3", launcher: "local", size });
   const liveRows = async (userId: string) => (await db.select().from(kernels).where(eq(kernels.ownerId, userId))).filter((k) => k.state !== "dead");

@@ -4,7 +4,6 @@
 // page, in the lead's overview, at admission and in the culler's budget rule (finding 7).
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import os from "node:os";
 import { after, before, describe, it } from "node:test";
 import { TRPCError } from "@trpc/server";
 import type { Database } from "@/db";
@@ -13,21 +12,14 @@ import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { sweep } from "@/server/culler/sweep";
 import { isAppError } from "@/server/errors";
-import { loadEnv } from "@/server/env";
 import { cliActor } from "@/server/identity/actor";
 import { createTeam, createUser, setMembership } from "@/server/identity/users";
-import { LauncherRegistry } from "@/server/kernels/launchers/base";
-import { KernelManager } from "@/server/kernels/manager";
-import type { Services } from "@/server/services";
-import { LocalHomeStores } from "@/server/storage/homes";
-import { createCallerFactory } from "@/server/trpc/init";
-import { appRouter } from "@/server/trpc/root";
 import { budgetMonth } from "./policy";
 import { admitKernel, quotaStatus, setTeamEnvelope, setUserQuotaChecked } from "./service";
 import { BUILTIN_SIZES } from "./sizes";
+import { testCaller, testServices } from "@/server/trpc/testing";
 
 const small = BUILTIN_SIZES.find((s) => s.name === "small")!;
-const createCaller = createCallerFactory(appRouter);
 const unset = { maxKernels: null, maxVcores: null, maxMemoryMb: null, maxGpus: null, monthlyVcoreHours: null };
 const MIN = 60_000;
 
@@ -35,19 +27,7 @@ describe(`member quotas across teams on ${testDbKind}`, () => {
   let db: Database;
   let close: () => Promise<void>;
   let admin: UserRow;
-  const caller = (user: UserRow) => {
-    const services: Services = {
-      env: loadEnv({}),
-      db,
-      dbKind: testDbKind,
-      secret: "x".repeat(32),
-      sessionCookieName: "atrium.session",
-      secureCookies: false,
-      kernels: new KernelManager({ db, secret: "x".repeat(32), launchers: new LauncherRegistry(), kernelspecs: new Map() }),
-      homes: new LocalHomeStores(os.tmpdir()),
-    };
-    return createCaller({ services, user, address: "127.0.0.1" });
-  };
+  const caller = (user: UserRow) => testCaller(testServices(db), user);
   const admit = (user: UserRow, team: { id: string; name: string } | null, now?: Date) =>
     admitKernel(db, { kernelId: randomUUID(), userId: user.id, team, kernelspec: "python3", launcher: "local", size: small, now });
   const user = (name: string) => createUser(db, cliActor, { email: `${name}@example.com`, password: `${name}-password` });

@@ -5,18 +5,10 @@ import { TRPCError } from "@trpc/server";
 import type { Database } from "@/db";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
-import { loadEnv } from "@/server/env";
 import { cliActor } from "@/server/identity/actor";
 import { createUser } from "@/server/identity/users";
-import type { Services } from "@/server/services";
-import os from "node:os";
-import { LocalHomeStores } from "@/server/storage/homes";
-import { LauncherRegistry } from "@/server/kernels/launchers/base";
-import { KernelManager } from "@/server/kernels/manager";
-import { createCallerFactory } from "./init";
-import { appRouter } from "./root";
+import { testCaller, testServices } from "@/server/trpc/testing";
 
-const createCaller = createCallerFactory(appRouter);
 const codeOf = (code: string) => (error: unknown) => error instanceof TRPCError && error.code === code;
 
 describe(`tRPC access on ${testDbKind}`, () => {
@@ -24,19 +16,7 @@ describe(`tRPC access on ${testDbKind}`, () => {
   let close: () => Promise<void>;
   let admin: UserRow;
   let analyst: UserRow;
-  const caller = (user: UserRow | null) => {
-    const services: Services = {
-      env: loadEnv({}),
-      db,
-      dbKind: testDbKind,
-      secret: "x".repeat(32),
-      sessionCookieName: "atrium.session",
-      secureCookies: false,
-      kernels: new KernelManager({ db, secret: "x".repeat(32), launchers: new LauncherRegistry(), kernelspecs: new Map() }),
-      homes: new LocalHomeStores(os.tmpdir()),
-    };
-    return createCaller({ services, user, address: "127.0.0.1" });
-  };
+  const caller = (user: UserRow | null) => testCaller(testServices(db), user);
   before(async () => {
     ({ db, close } = await openTestDatabase());
     admin = await createUser(db, cliActor, { email: "admin@example.com", password: "adminpass1", role: "admin" });

@@ -13,17 +13,10 @@ import { insertKernel } from "@/db/queries/kernels";
 import { saveCellRun } from "@/db/queries/notebooks";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
-import { loadEnv } from "@/server/env";
 import { cliActor } from "@/server/identity/actor";
 import { createUser } from "@/server/identity/users";
-import { LauncherRegistry } from "@/server/kernels/launchers/base";
-import { KernelManager } from "@/server/kernels/manager";
-import type { Services } from "@/server/services";
-import { LocalHomeStores } from "@/server/storage/homes";
-import { createCallerFactory } from "../init";
-import { appRouter } from "../root";
+import { testCaller, testServices } from "@/server/trpc/testing";
 
-const createCaller = createCallerFactory(appRouter);
 const refusedWith = (code: string, message: RegExp) => (error: unknown) => {
   assert.ok(error instanceof TRPCError, `expected a TRPCError, got ${String(error)}`);
   assert.equal(error.code, code, error.message);
@@ -38,19 +31,7 @@ describe(`files procedures on ${testDbKind}`, () => {
   let bob: UserRow;
   const homesDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-files-"));
   const outside = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-outside-"));
-  const caller = (user: UserRow | null) => {
-    const services: Services = {
-      env: loadEnv({}),
-      db,
-      dbKind: testDbKind,
-      secret: "x".repeat(32),
-      sessionCookieName: "atrium.session",
-      secureCookies: false,
-      kernels: new KernelManager({ db, secret: "x".repeat(32), launchers: new LauncherRegistry(), kernelspecs: new Map() }),
-      homes: new LocalHomeStores(homesDir),
-    };
-    return createCaller({ services, user, address: "127.0.0.1" });
-  };
+  const caller = (user: UserRow | null) => testCaller(testServices(db, homesDir), user);
 
   before(async () => {
     ({ db, close } = await openTestDatabase());

@@ -13,18 +13,13 @@ import superjson from "superjson";
 import type { Database } from "@/db";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
-import { loadEnv } from "@/server/env";
 import { cliActor } from "@/server/identity/actor";
 import { createUser } from "@/server/identity/users";
-import { LauncherRegistry } from "@/server/kernels/launchers/base";
-import { KernelManager } from "@/server/kernels/manager";
 import { MAX_NOTEBOOK_BYTES } from "@/server/notebooks/service";
 import type { Services } from "@/server/services";
-import { LocalHomeStores } from "@/server/storage/homes";
-import { createCallerFactory } from "../init";
 import { appRouter } from "../root";
+import { testCaller, testServices } from "@/server/trpc/testing";
 
-const createCaller = createCallerFactory(appRouter);
 
 describe(`notebooks procedures on ${testDbKind}`, () => {
   let db: Database;
@@ -32,21 +27,12 @@ describe(`notebooks procedures on ${testDbKind}`, () => {
   let ana: UserRow;
   let services: Services;
   const homesDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-notebooks-router-"));
-  const caller = (user: UserRow) => createCaller({ services, user, address: "127.0.0.1" });
+  const caller = (user: UserRow) => testCaller(services, user);
   const onDisk = (name: string) => JSON.parse(fs.readFileSync(path.join(homesDir, ana.username, name), "utf8")) as { cells: { source: string[]; outputs?: unknown[] }[] };
 
   before(async () => {
     ({ db, close } = await openTestDatabase());
-    services = {
-      env: loadEnv({}),
-      db,
-      dbKind: testDbKind,
-      secret: "x".repeat(32),
-      sessionCookieName: "atrium.session",
-      secureCookies: false,
-      kernels: new KernelManager({ db, secret: "x".repeat(32), launchers: new LauncherRegistry(), kernelspecs: new Map() }),
-      homes: new LocalHomeStores(homesDir),
-    };
+    services = testServices(db, homesDir);
     ana = await createUser(db, cliActor, { email: "ana@example.com", password: "analystpass" });
   });
   after(async () => {

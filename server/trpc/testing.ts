@@ -1,0 +1,34 @@
+// For tests of tRPC procedures on a test database: the services a portal would have, without launchers or
+// kernelspecs (no kernel is started through them), homes in a folder of the test's choosing.
+import os from "node:os";
+import type { Database } from "@/db";
+import type { UserRow } from "@/db/queries/users";
+import { testDbKind } from "@/db/testing";
+import { loadEnv } from "@/server/env";
+import { LauncherRegistry } from "@/server/kernels/launchers/base";
+import { KernelManager } from "@/server/kernels/manager";
+import type { Services } from "@/server/services";
+import { LocalHomeStores } from "@/server/storage/homes";
+import { createCallerFactory } from "./init";
+import { appRouter } from "./root";
+
+const createCaller = createCallerFactory(appRouter);
+const SECRET = "x".repeat(32);
+
+export function testServices(db: Database, homesDir: string = os.tmpdir()): Services {
+  return {
+    env: loadEnv({}),
+    db,
+    dbKind: testDbKind,
+    secret: SECRET,
+    sessionCookieName: "atrium.session",
+    secureCookies: false,
+    kernels: new KernelManager({ db, secret: SECRET, launchers: new LauncherRegistry(), kernelspecs: new Map() }),
+    homes: new LocalHomeStores(homesDir),
+  };
+}
+
+/** The procedures as `user` (null: signed out) calls them, from loopback. */
+export function testCaller(services: Services, user: UserRow | null) {
+  return createCaller({ services, user, address: "127.0.0.1" });
+}
