@@ -175,10 +175,12 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
   for (const stop of planned) {
     // On this sweep's clock (a test's may be fake): `now` plus the time its stops have taken.
     const renewedAt = new Date(now.getTime() + (Date.now() - sweepStarted));
-    if (!(await renewStopClaim(deps.db, { kernelId: stop.kernelId, claimedAt: stop.claimedAt, at: renewedAt }).catch(() => false))) {
-      log.warn(`kernel ${stop.kernelId}: its stop claim lapsed before this sweep got to it; the sweep that claimed it since stops it`);
-      continue;
-    }
+    const renewed = await renewStopClaim(deps.db, { kernelId: stop.kernelId, claimedAt: stop.claimedAt, at: renewedAt }).catch((error: Error) => {
+      log.warn(`kernel ${stop.kernelId}: could not renew its stop claim (${error.message}); a later sweep stops it once the claim lapses`);
+      return null;
+    });
+    if (renewed === false) log.warn(`kernel ${stop.kernelId}: its stop claim lapsed before this sweep got to it; the sweep that claimed it since stops it`);
+    if (!renewed) continue;
     stop.claimedAt = renewedAt;
     try {
       await deps.stop(stop.kernelId, stop.reason, stop.detail);
