@@ -8,8 +8,8 @@ import { findUserByIdentity, type UserRow } from "@/db/queries/users";
 import { isAppError } from "@/server/errors";
 import { log } from "@/server/log";
 import { services } from "@/server/services";
-import { signInWithPassword, type Directory } from "./credentials";
-import { authenticateAgainstDirectory, ldapSettingsFromEnv } from "./ldap";
+import { ldapDirectory, signInWithPassword } from "./credentials";
+import { ldapSettingsFromEnv } from "./ldap";
 import { signInWithExternalAccount } from "./external-accounts";
 import { signInErrorCode } from "./sign-in-errors";
 
@@ -48,7 +48,7 @@ function config(): NextAuthConfig {
       : [];
   const { env } = s;
   const ldap = ldapSettingsFromEnv(env);
-  const directory: Directory | undefined = ldap ? { url: ldap.url, authenticate: (login, password) => authenticateAgainstDirectory(ldap, login, password) } : undefined;
+  const directory = ldap ? ldapDirectory(ldap) : undefined;
   return {
     secret: s.secret,
     trustHost: true,

@@ -7,10 +7,10 @@ import { findUserByEmail, hasIdentityFrom, normalizeEmail, recordSignIn, type Us
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
 import { signInWithExternalAccount, type SignUpDomains } from "./external-accounts";
-import type { DirectoryOutcome } from "./ldap";
+import { authenticateAgainstDirectory, type DirectoryOutcome, type LdapSettings, type MayBind } from "./ldap";
 import { DIRECTORY_DOWN } from "./sign-in-errors";
 import { burnVerifyTime, verifyPassword } from "./passwords";
-import { clearFailures, recordFailure, throttledFor } from "./throttle";
+import { clearFailures, entryThrottledFor, recordFailure, throttledFor } from "./throttle";
 import { describeWait } from "./throttle-policy";
 
 export const WRONG_CREDENTIALS = "Incorrect email or password.";
@@ -19,7 +19,11 @@ export const WRONG_CREDENTIALS = "Incorrect email or password.";
 /** A directory to check logins against (authenticateAgainstDirectory with the settings bound), and its URL. */
 export interface Directory {
   url: string;
-  authenticate(login: string, password: string): Promise<DirectoryOutcome>;
+  authenticate(login: string, password: string, mayBind?: MayBind): Promise<DirectoryOutcome>;
+}
+
+export function ldapDirectory(settings: LdapSettings): Directory {
+  return { url: settings.url, authenticate: (login, password, mayBind) => authenticateAgainstDirectory(settings, login, password, mayBind) };
 }
 
 export async function signInWithPassword(
@@ -34,20 +38,18 @@ export async function signInWithPassword(
   // folded, as directories compare them), so variants of one name share one count.
   const login = input.email.normalize("NFKC").trim().toLowerCase();
   const wait = await throttledFor(db, login, input.address);
-  if (wait > 0) {
-    throw new AppError(
-      "THROTTLED",
-      `Too many failed sign-in attempts. Try again in ${describeWait(wait)}, or ask an admin to reset your password.`,
-      { retryAfterMs: wait },
-    );
-  }
+  if (wait > 0) throw throttled(wait);
   const local = await findUserByEmail(db, email);
   // Admins sign in with their own password, never through the directory (which is never linked to an admin): an
   // admin the directory also knows keeps a way in.
   const directoryFirst = directory !== undefined && !(local?.role === "admin" && local.passwordHash);
   let directoryDown: string | undefined;
   if (directory && directoryFirst) {
-    const outcome = await directory.authenticate(login, input.password);
+    // The person is throttled too, not only the login typed: uid and email are two logins of one entry.
+    let entryWait = 0;
+    const mayBind: MayBind = async (subject) => (entryWait = await entryThrottledFor(db, { issuer: directory.url, subject })) === 0;
+    const outcome = await directory.authenticate(login, input.password, mayBind);
+    if (outcome.kind === "not-tried") throw throttled(entryWait);
     if (outcome.kind === "ok") {
       const { entry } = outcome;
       const user = await signInWithExternalAccount(
@@ -55,13 +57,14 @@ export async function signInWithPassword(
         { via: "ldap", issuer: directory.url, subject: entry.subject, email: entry.email, emailVerified: true, name: entry.name },
         signUpDomains,
       );
-      await clearFailures(db, login);
+      await clearFailures(db, login, { issuer: directory.url, subject: entry.subject });
       return user;
     }
     if (outcome.kind === "wrong-password") {
       // As long as a local check takes: the time does not tell which logins the directory knows.
       await burnVerifyTime(input.password);
-      await recordFailure(db, login, input.address);
+      const entry = outcome.subject === undefined ? undefined : { issuer: directory.url, subject: outcome.subject };
+      await recordFailure(db, login, input.address, entry);
       throw new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
     }
     if (outcome.kind === "unreachable") {
@@ -95,4 +98,12 @@ export async function signInWithPassword(
   await clearFailures(db, login);
   await recordSignIn(db, user.id);
   return user;
+}
+
+function throttled(waitMs: number): AppError {
+  return new AppError(
+    "THROTTLED",
+    `Too many failed sign-in attempts. Try again in ${describeWait(waitMs)}, or ask an admin to reset your password.`,
+    { retryAfterMs: waitMs },
+  );
 }

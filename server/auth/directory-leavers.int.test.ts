@@ -11,9 +11,9 @@ import { openTestDatabase } from "@/db/testing";
 import { freePort } from "@/e2e/support/postgres.mjs";
 import { cliActor } from "@/server/identity/actor";
 import { createUser } from "@/server/identity/users";
-import { signInWithPassword } from "./credentials";
+import { ldapDirectory, signInWithPassword } from "./credentials";
 import { DirectoryLeaverCheck, judgeLeavers, LEFT_THE_DIRECTORY } from "./directory-leavers";
-import { authenticateAgainstDirectory, entriesStillThere, type LdapSettings } from "./ldap";
+import { entriesStillThere, type LdapSettings } from "./ldap";
 import { DIRECTORY_BASE, PEOPLE, startDirectory, type TestDirectory } from "./testing-ldap";
 
 const PEOPLE_NAMES = ["lena", "omar", "pia", "quinn", "rita", "sven", "tove"];
@@ -34,7 +34,7 @@ describe("disabling people who left a real LDAP directory", () => {
     ({ db, close } = await openTestDatabase());
     await createUser(db, cliActor, { email: "admin@example.com", password: "local-admin-pw", role: "admin" });
     await createUser(db, cliActor, { email: "local@example.com", password: "local-user-pw" });
-    const directory = { url: settings.url, authenticate: (login: string, password: string) => authenticateAgainstDirectory(settings, login, password) };
+    const directory = ldapDirectory(settings);
     for (const name of PEOPLE_NAMES) {
       await ldap.addPerson(name, { cn: name, mail: `${name}@dir.test`, userPassword: `${name}-pw` });
       // Signing in links the Atrium user to the entry.

@@ -11,7 +11,7 @@ import { openTestDatabase } from "@/db/testing";
 import type { AppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { createUser, setDisabled } from "@/server/identity/users";
-import { signInWithPassword, WRONG_CREDENTIALS, type Directory } from "./credentials";
+import { ldapDirectory, signInWithPassword, WRONG_CREDENTIALS } from "./credentials";
 import { authenticateAgainstDirectory, escapeFilterValue, type LdapSettings } from "./ldap";
 import { DIRECTORY_DOWN, signInErrorCode } from "./sign-in-errors";
 import { PEOPLE, startDirectory, type TestDirectory } from "./testing-ldap";
@@ -21,9 +21,8 @@ describe("sign-in against a real LDAP directory", () => {
   let db: Database;
   let close: () => Promise<void>;
   let settings: LdapSettings;
-  const directoryOf = (s: LdapSettings): Directory => ({ url: s.url, authenticate: (login, password) => authenticateAgainstDirectory(s, login, password) });
   let address = 0;
-  const signIn = (email: string, password: string, directory = directoryOf(settings), address_?: string) =>
+  const signIn = (email: string, password: string, directory = ldapDirectory(settings), address_?: string) =>
     signInWithPassword(db, { email, password, address: address_ ?? `10.9.0.${++address % 250}` }, directory, ["dir.test"]);
 
   before(async () => {
@@ -50,7 +49,12 @@ describe("sign-in against a real LDAP directory", () => {
     assert.match(byUid.entry.subject, /^[0-9a-f-]{36}$/, "the entryUUID");
     const byMail = await authenticateAgainstDirectory(settings, "lena@dir.test", "lena-directory-pw");
     assert.deepEqual(byMail, byUid);
-    assert.deepEqual(await authenticateAgainstDirectory(settings, "lena", "not-her-password"), { kind: "wrong-password" });
+    assert.deepEqual(await authenticateAgainstDirectory(settings, "lena", "not-her-password"), { kind: "wrong-password", subject: byUid.entry.subject });
+    // The caller may hold the entry before its password is tried (a right password then is not tried either).
+    const asked: string[] = [];
+    const hold = async (subject: string) => (asked.push(subject), false);
+    assert.deepEqual(await authenticateAgainstDirectory(settings, "lena@dir.test", "lena-directory-pw", hold), { kind: "not-tried", subject: byUid.entry.subject });
+    assert.deepEqual(asked, [byUid.entry.subject]);
     assert.deepEqual(await authenticateAgainstDirectory(settings, "nobody", "whatever"), { kind: "unknown" });
     assert.deepEqual(await authenticateAgainstDirectory(settings, "twins@dir.test", "twin-pw-1"), { kind: "unknown" }, "two entries: not one person");
   });
@@ -90,9 +94,30 @@ describe("sign-in against a real LDAP directory", () => {
     await assert.rejects(signIn("tom", "tom-directory-pw"), (e: AppError) => e.code === "THROTTLED");
   });
 
+  it("throttles the person, not each login: failures by uid and by email count together", async () => {
+    await ldap.addPerson("uma", { cn: "Uma", mail: "uma@dir.test", userPassword: "uma-directory-pw" });
+    for (let i = 0; i < 3; i++) await assert.rejects(signIn("uma", `wrong-${i}`), (e: AppError) => e.code === "UNAUTHENTICATED");
+    for (let i = 0; i < 2; i++) await assert.rejects(signIn("uma@dir.test", `wrong-${i}`), (e: AppError) => e.code === "UNAUTHENTICATED");
+    // Five failures for Uma: neither of her logins is let in now, even with her password.
+    await assert.rejects(signIn("uma", "uma-directory-pw"), (e: AppError) => e.code === "THROTTLED" && /Try again in 15 minutes/.test(e.message));
+    await assert.rejects(signIn("uma@dir.test", "uma-directory-pw"), (e: AppError) => e.code === "THROTTLED");
+    // Someone else in the directory is not held by her count.
+    await ldap.addPerson("vic", { cn: "Vic", mail: "vic@dir.test", userPassword: "vic-directory-pw" });
+    assert.equal((await signIn("vic", "vic-directory-pw")).email, "vic@dir.test");
+  });
+
+  it("a successful sign-in clears the person's count, whichever login it used", async () => {
+    await ldap.addPerson("wes", { cn: "Wes", mail: "wes@dir.test", userPassword: "wes-directory-pw" });
+    for (let i = 0; i < 4; i++) await assert.rejects(signIn("wes", `wrong-${i}`), (e: AppError) => e.code === "UNAUTHENTICATED");
+    assert.equal((await signIn("wes@dir.test", "wes-directory-pw")).email, "wes@dir.test");
+    // The person's count was cleared: four more failures (eight in all) do not hold Wes.
+    for (let i = 0; i < 4; i++) await assert.rejects(signIn("wes@dir.test", `wrong-again-${i}`), (e: AppError) => e.code === "UNAUTHENTICATED");
+    assert.equal((await signIn("wes@dir.test", "wes-directory-pw")).email, "wes@dir.test");
+  });
+
   it("a local account the directory does not know signs in with its own password, also while the directory is down", async () => {
     assert.equal((await signIn("admin@example.com", "local-admin-pw")).role, "admin");
-    const down = directoryOf({ ...settings, url: "ldap://127.0.0.1:9", timeoutMs: 2_000 });
+    const down = ldapDirectory({ ...settings, url: "ldap://127.0.0.1:9", timeoutMs: 2_000 });
     assert.equal((await signIn("admin@example.com", "local-admin-pw", down)).role, "admin");
     // A directory user while it is down: told the directory did not answer (not "wrong password").
     await assert.rejects(signIn("lena", "lena-directory-pw", down), (e: AppError) => e.code === "UNAVAILABLE" && e.message === DIRECTORY_DOWN && signInErrorCode(e) === "unavailable");
@@ -114,7 +139,7 @@ describe("sign-in against a real LDAP directory", () => {
 
   it("while the directory is down, wrong guesses at a local password still count: the throttle holds", async () => {
     await createUser(db, cliActor, { email: "ops@example.com", password: "local-ops-pw-1" });
-    const down = directoryOf({ ...settings, url: "ldap://127.0.0.1:9", timeoutMs: 2_000 });
+    const down = ldapDirectory({ ...settings, url: "ldap://127.0.0.1:9", timeoutMs: 2_000 });
     for (let i = 0; i < 5; i++) await assert.rejects(signIn("ops@example.com", `guess-${i}`, down), (e: AppError) => e.code === "UNAVAILABLE");
     await assert.rejects(signIn("ops@example.com", "local-ops-pw-1", down), (e: AppError) => e.code === "THROTTLED");
   });

@@ -29,8 +29,17 @@ export type DirectoryOutcome =
   | { kind: "ok"; entry: DirectoryEntry }
   /** No entry for this login (or more than one): not the directory's user. */
   | { kind: "unknown" }
-  | { kind: "wrong-password" }
+  /** The entry found; its subject when the directory said so (not for an empty password, which is never tried). */
+  | { kind: "wrong-password"; subject?: string }
+  /** The caller's `mayBind` said no for this entry: the password was not tried. */
+  | { kind: "not-tried"; subject: string }
   | { kind: "unreachable"; error: string };
+
+/**
+ * Asked with the entry's subject after the look-up, before the password is tried: a caller that throttles per
+ * person (whichever login, uid or email, found them) says no here, so a locked entry's password is not tried.
+ */
+export type MayBind = (subject: string) => Promise<boolean>;
 
 /** The directory settings from ATRIUM_LDAP_*, when a directory is configured. */
 export function ldapSettingsFromEnv(env: Env): LdapSettings | undefined {
@@ -55,7 +64,7 @@ export function escapeFilterValue(value: string): string {
  * One sign-in's look at the directory, within `timeoutMs` in all (its steps each have that deadline too, and a TLS
  * handshake has none of its own): a directory that stalls is "unreachable", not a request held for ever.
  */
-export async function authenticateAgainstDirectory(settings: LdapSettings, login: string, password: string): Promise<DirectoryOutcome> {
+export async function authenticateAgainstDirectory(settings: LdapSettings, login: string, password: string, mayBind?: MayBind): Promise<DirectoryOutcome> {
   // An empty password is an "unauthenticated bind", which directories accept for any DN: never try it.
   if (!login || !password) return { kind: "wrong-password" };
   const client = new Client({ url: settings.url, timeout: settings.timeoutMs, connectTimeout: settings.timeoutMs });
@@ -64,7 +73,7 @@ export async function authenticateAgainstDirectory(settings: LdapSettings, login
     timer = setTimeout(() => resolve({ kind: "unreachable", error: `no answer within ${settings.timeoutMs / 1000} s` }), settings.timeoutMs);
   });
   try {
-    return await Promise.race([lookUpAndBind(client, settings, login, password), deadline]);
+    return await Promise.race([lookUpAndBind(client, settings, login, password, mayBind), deadline]);
   } finally {
     clearTimeout(timer);
     // Not awaited: a stalled directory must not hold the sign-in past its deadline (unbind closes the socket).
@@ -72,27 +81,41 @@ export async function authenticateAgainstDirectory(settings: LdapSettings, login
   }
 }
 
-async function lookUpAndBind(client: Client, settings: LdapSettings, login: string, password: string): Promise<DirectoryOutcome> {
-  try {
-    if (settings.startTls) await client.startTLS({});
-    if (settings.bindDn) await client.bind(settings.bindDn, settings.bindPassword ?? "");
-    const { searchEntries } = await client.search(settings.userBase, {
-      scope: "sub",
-      // A function, so `$&` and the like in a login are not replacement patterns.
-      filter: settings.userFilter.replaceAll("{login}", () => escapeFilterValue(login)),
-      attributes: ["mail", "displayName", "cn", "entryUUID", "objectGUID"],
-      explicitBufferAttributes: ["objectGUID"],
-      sizeLimit: 2,
-    });
-    if (searchEntries.length !== 1) return { kind: "unknown" };
-    const found = searchEntries[0]!;
+async function lookUpAndBind(client: Client, settings: LdapSettings, login: string, password: string, mayBind?: MayBind): Promise<DirectoryOutcome> {
+  const found = await askDirectory(() => lookUp(client, settings, login));
+  if ("kind" in found) return found;
+  // Outside askDirectory: the caller's own failure (its database, say) is not the directory's.
+  if (mayBind && !(await mayBind(found.subject))) return { kind: "not-tried", subject: found.subject };
+  return askDirectory(async () => {
     try {
       await client.bind(found.dn, password);
     } catch (error) {
-      if (error instanceof InvalidCredentialsError) return { kind: "wrong-password" };
+      if (error instanceof InvalidCredentialsError) return { kind: "wrong-password", subject: found.subject };
       throw error;
     }
-    return { kind: "ok", entry: entryOf(found) };
+    return { kind: "ok", entry: found };
+  });
+}
+
+/** The one entry this login finds, or "unknown". */
+async function lookUp(client: Client, settings: LdapSettings, login: string): Promise<DirectoryEntry | DirectoryOutcome> {
+  if (settings.startTls) await client.startTLS({});
+  if (settings.bindDn) await client.bind(settings.bindDn, settings.bindPassword ?? "");
+  const { searchEntries } = await client.search(settings.userBase, {
+    scope: "sub",
+    // A function, so `$&` and the like in a login are not replacement patterns.
+    filter: settings.userFilter.replaceAll("{login}", () => escapeFilterValue(login)),
+    attributes: ["mail", "displayName", "cn", "entryUUID", "objectGUID"],
+    explicitBufferAttributes: ["objectGUID"],
+    sizeLimit: 2,
+  });
+  return searchEntries.length === 1 ? entryOf(searchEntries[0]!) : { kind: "unknown" };
+}
+
+/** A request to the directory; what it throws becomes the outcome that says so. */
+async function askDirectory<T>(request: () => Promise<T>): Promise<T | DirectoryOutcome> {
+  try {
+    return await request();
   } catch (error) {
     // A search over the size limit means the filter matches several entries: not one person.
     if ((error as { name?: string }).name === "SizeLimitExceededError") return { kind: "unknown" };

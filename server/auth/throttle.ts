@@ -6,6 +6,13 @@ import { accountRule, addressRule, afterFailure, lockedFor, type ThrottleRule } 
 
 const accountKey = (email: string) => `account:${email.trim().toLowerCase()}`;
 const addressKey = (address: string) => `address:${address}`;
+/** One person in a directory, whichever login (uid, email) found them: the account rule holds for all of them. */
+const entryKey = (entry: DirectoryEntryRef) => `entry:${entry.issuer} ${entry.subject}`;
+
+export interface DirectoryEntryRef {
+  issuer: string;
+  subject: string;
+}
 
 /** Milliseconds until this email or address may try again; 0 when not throttled. */
 export async function throttledFor(db: Database, email: string, address: string | null, now = new Date()) {
@@ -14,14 +21,21 @@ export async function throttledFor(db: Database, email: string, address: string 
   return Math.max(0, ...rows.map((row) => lockedFor(row, now)));
 }
 
-export async function recordFailure(db: Database, email: string, address: string | null, now = new Date()) {
+/** Milliseconds until this directory entry may be tried again, whichever of its logins is typed. */
+export async function entryThrottledFor(db: Database, entry: DirectoryEntryRef, now = new Date()) {
+  const [row] = await db.select().from(signInFailures).where(eq(signInFailures.key, entryKey(entry)));
+  return lockedFor(row, now);
+}
+
+export async function recordFailure(db: Database, email: string, address: string | null, entry?: DirectoryEntryRef, now = new Date()) {
   await bump(db, accountKey(email), accountRule, now);
+  if (entry) await bump(db, entryKey(entry), accountRule, now);
   if (address) await bump(db, addressKey(address), addressRule, now);
 }
 
-/** A successful sign-in clears the account's counter (not the address's: that one guards many accounts). */
-export async function clearFailures(db: Database, email: string) {
-  await db.delete(signInFailures).where(eq(signInFailures.key, accountKey(email)));
+/** A successful sign-in clears the account's counters (not the address's: that one guards many accounts). */
+export async function clearFailures(db: Database, email: string, entry?: DirectoryEntryRef) {
+  await db.delete(signInFailures).where(inArray(signInFailures.key, [accountKey(email), ...(entry ? [entryKey(entry)] : [])]));
 }
 
 async function bump(db: Database, key: string, rule: ThrottleRule, now: Date) {
