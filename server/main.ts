@@ -10,7 +10,7 @@ import next from "next";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { bootServices, ensureFirstAdmin } from "./boot";
 import type { Env } from "./env";
-import { identify } from "./auth/session";
+import { authenticate } from "./auth/session";
 import { log } from "./log";
 import { StartupError } from "./startup-error";
 import { setServices, type Services } from "./services";
@@ -73,11 +73,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/api/trpc/",
-    createContext: async ({ req }) => ({
-      services,
-      address: clientAddress(req),
-      user: await identify(req.headers, { db: services.db, secret: services.secret, sessionCookieName: services.sessionCookieName }),
-    }),
+    createContext: async ({ req }) => {
+      const caller = await authenticate(req.headers, { db: services.db, secret: services.secret, sessionCookieName: services.sessionCookieName });
+      return { services, address: clientAddress(req), user: caller?.user ?? null, credential: caller?.credential ?? null };
+    },
     onError: ({ error, path: procedure }) => {
       if (error.code === "INTERNAL_SERVER_ERROR") log.error(`tRPC ${procedure ?? "?"}: ${error.message}`);
     },

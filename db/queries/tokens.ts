@@ -1,5 +1,5 @@
 // Personal API token queries. Tokens are looked up by their SHA-256; the secret never reaches the database.
-import { and, desc, eq, gt, isNull, or } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, or } from "drizzle-orm";
 import type { Database } from "../index";
 import { apiTokens, users } from "../schema";
 
@@ -57,4 +57,14 @@ export async function revokeApiToken(db: Database, params: { userId: string; tok
     .where(and(eq(apiTokens.id, params.tokenId), eq(apiTokens.userId, params.userId)))
     .returning({ id: apiTokens.id });
   return rows.length > 0;
+}
+
+/** Which of these tokens still let their user in (not revoked, not expired; the user is checked apart). */
+export async function activeTokenIds(db: Database, ids: readonly string[], now = new Date()): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .select({ id: apiTokens.id })
+    .from(apiTokens)
+    .where(and(inArray(apiTokens.id, [...ids]), eq(apiTokens.revoked, false), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))));
+  return new Set(rows.map((r) => r.id));
 }

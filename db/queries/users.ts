@@ -1,5 +1,5 @@
 // User queries: (db, params) functions, no policy. Emails are compared lower-case.
-import { and, asc, eq, isNull, ne, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
 import type { Database } from "../index";
 import { memberships, teams, userIdentities, users } from "../schema";
 
@@ -188,4 +188,13 @@ export async function raisePosixUidSequence(db: Database, base: number): Promise
     FROM (SELECT GREATEST(${base}::bigint, COALESCE((SELECT MAX(posix_uid) + 1 FROM users), 0)) AS target) wanted,
          (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END AS next FROM users_posix_uid_seq) seq
     WHERE seq.next < wanted.target`);
+}
+
+/** Which of these users are disabled (or gone). */
+export async function unableUserIds(db: Database, ids: readonly string[]): Promise<Set<string>> {
+  const valid = [...new Set(ids)].filter(isUuid);
+  if (valid.length === 0) return new Set(ids);
+  const rows = await db.select({ id: users.id }).from(users).where(and(inArray(users.id, valid), isNull(users.disabledAt)));
+  const enabled = new Set(rows.map((r) => r.id));
+  return new Set(ids.filter((id) => !enabled.has(id)));
 }

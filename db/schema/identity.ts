@@ -111,3 +111,29 @@ export const apiTokens = pgTable(
   },
   (t) => [uniqueIndex("api_tokens_hash_key").on(t.tokenHash), index("api_tokens_user_idx").on(t.userId)],
 );
+
+/**
+ * Signed-in browser sessions. The session cookie (an encrypted JWT) names its row; a request is let in only while
+ * the row is not ended, so signing out, a password change or an admin can end a session everywhere at once,
+ * including a copy of the cookie.
+ */
+export const userSessions = pgTable(
+  "user_sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** How the session was signed in: "password", "ldap" or "oidc". */
+    method: text("method").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    /** To the minute: written at most once a minute per session. */
+    lastSeenAt: timestamp("last_seen_at", { withTimezone: true }).notNull().defaultNow(),
+    /** When the cookie itself expires; rows past it are deleted by the session sweep. */
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    endedAt: timestamp("ended_at", { withTimezone: true }),
+    /** Why it ended, for the sessions list: "signed out", "password changed", "ended by an admin"... */
+    endedReason: text("ended_reason"),
+  },
+  (t) => [index("user_sessions_user_idx").on(t.userId)],
+);

@@ -12,6 +12,14 @@ import { ldapDirectory, signInWithPassword } from "./credentials";
 import { ldapSettingsFromEnv } from "./ldap";
 import { signInWithExternalAccount } from "./external-accounts";
 import { signInErrorCode } from "./sign-in-errors";
+import { signOutSession, startSession, type SignInMethod } from "./sessions";
+
+declare module "next-auth" {
+  interface User {
+    /** Set by the sign-in, for the session row (sessions.ts). */
+    signInMethod?: SignInMethod;
+  }
+}
 
 class SignInRefused extends CredentialsSignin {
   constructor(code: string) {
@@ -88,7 +96,7 @@ function config(): NextAuthConfig {
               env.ATRIUM_SSO_SIGNUP_DOMAINS ?? [],
             );
             await provisionHome(user);
-            return { id: user.id, email: user.email, name: user.name };
+            return { id: user.id, email: user.email, name: user.name, signInMethod: user.signInMethod };
           } catch (error) {
             if (isAppError(error)) throw new SignInRefused(signInErrorCode(error));
             throw error;
@@ -97,6 +105,13 @@ function config(): NextAuthConfig {
       }),
       ...sso,
     ],
+    events: {
+      // Signing out ends the session's row, so a copy of the cookie no longer lets anyone in either.
+      async signOut(message) {
+        const token = "token" in message ? message.token : null;
+        if (typeof token?.sid === "string" && token.sub) await signOutSession(s.db, { sessionId: token.sid, userId: token.sub });
+      },
+    },
     callbacks: {
       /** Single sign-on: the provider's account is linked to (or makes) an Atrium user, or is refused with a reason. */
       async signIn({ account, profile }) {
@@ -122,15 +137,20 @@ function config(): NextAuthConfig {
           return "/signin?code=sso-failed";
         }
       },
-      async jwt({ token, user, account, profile }) {
+      async jwt({ token, user, account, profile, trigger }) {
         // The session's subject is the Atrium user, never the provider's id for the account.
         if (account?.provider === OIDC_PROVIDER_ID) {
           const linked = await findUserByIdentity(s.db, { issuer: String(profile?.iss ?? issuer), subject: account.providerAccountId });
           if (!linked) return null;
           token.sub = linked.id;
-          return token;
+        } else if (user?.id) {
+          token.sub = user.id;
         }
-        if (user?.id) token.sub = user.id;
+        // Each sign-in gets a session row the cookie names: ended on sign-out, password change, disabling.
+        if (trigger === "signIn" && token.sub) {
+          const method: SignInMethod = account?.provider === OIDC_PROVIDER_ID ? "oidc" : (user?.signInMethod ?? "password");
+          token.sid = await startSession(s.db, { userId: token.sub, method, maxAgeMs: s.env.ATRIUM_SESSION_MAX_AGE_HOURS * 3_600_000 });
+        }
         return token;
       },
       session({ session, token }) {

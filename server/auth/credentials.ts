@@ -3,13 +3,16 @@
 // own password; an account the directory does not know (the first admin, say) signs in with its local password,
 // also while the directory cannot be reached.
 import type { Database } from "@/db";
-import { findUserByEmail, hasIdentityFrom, normalizeEmail, recordSignIn, type UserRow } from "@/db/queries/users";
+import { appendAudit } from "@/db/queries/audit";
+import { findUserByEmail, hasIdentityFrom, normalizeEmail, recordSignIn, setUserPassword, type UserRow } from "@/db/queries/users";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
 import { signInWithExternalAccount, type SignUpDomains } from "./external-accounts";
 import { authenticateAgainstDirectory, type DirectoryOutcome, type LdapSettings, type MayBind } from "./ldap";
 import { DIRECTORY_DOWN } from "./sign-in-errors";
-import { burnVerifyTime, verifyPassword } from "./passwords";
+import type { Actor } from "@/server/identity/actor";
+import { burnVerifyTime, hashPassword, passwordProblem, verifyPassword } from "./passwords";
+import { endUserSessions, SESSION_END } from "./sessions";
 import { clearFailures, entryThrottledFor, recordFailure, throttledFor } from "./throttle";
 import { describeWait } from "./throttle-policy";
 
@@ -26,12 +29,15 @@ export function ldapDirectory(settings: LdapSettings): Directory {
   return { url: settings.url, authenticate: (login, password, mayBind) => authenticateAgainstDirectory(settings, login, password, mayBind) };
 }
 
+/** The user signed in, and whether the directory or the local password let them in. */
+export type PasswordSignIn = UserRow & { signInMethod: "password" | "ldap" };
+
 export async function signInWithPassword(
   db: Database,
   input: { email: string; password: string; address: string | null },
   directory?: Directory,
   signUpDomains: SignUpDomains = [],
-): Promise<UserRow> {
+): Promise<PasswordSignIn> {
   // One spelling per login for the throttle (compatibility forms and case, as directories compare them).
   const email = normalizeEmail(input.email);
   // The throttle's key, and what the directory is asked: one spelling per login (compatibility forms and case
@@ -58,7 +64,7 @@ export async function signInWithPassword(
         signUpDomains,
       );
       await clearFailures(db, login, { issuer: directory.url, subject: entry.subject });
-      return user;
+      return { ...user, signInMethod: "ldap" };
     }
     if (outcome.kind === "wrong-password") {
       // As long as a local check takes: the time does not tell which logins the directory knows.
@@ -97,7 +103,7 @@ export async function signInWithPassword(
   }
   await clearFailures(db, login);
   await recordSignIn(db, user.id);
-  return user;
+  return { ...user, signInMethod: "password" };
 }
 
 function throttled(waitMs: number): AppError {
@@ -106,4 +112,40 @@ function throttled(waitMs: number): AppError {
     `Too many failed sign-in attempts. Try again in ${describeWait(waitMs)}, or ask an admin to reset your password.`,
     { retryAfterMs: waitMs },
   );
+}
+
+/**
+ * Someone changing their own (local) password: the current one is checked and throttled like a sign-in, then every
+ * other session of theirs ends (`keepSessionId`, the one they are using, stays).
+ */
+export async function changeOwnPassword(
+  db: Database,
+  actor: Actor,
+  input: { user: UserRow; current: string; next: string; address: string | null; keepSessionId?: string },
+): Promise<{ endedSessions: number }> {
+  const { user } = input;
+  if (!user.passwordHash) {
+    throw new AppError("CONFLICT", "Your account has no Atrium password: you sign in through your organisation's directory or single sign-on, so change your password there.");
+  }
+  const problem = passwordProblem(input.next);
+  if (problem) throw new AppError("BAD_REQUEST", problem);
+  const login = user.email.normalize("NFKC").trim().toLowerCase();
+  const wait = await throttledFor(db, login, input.address);
+  if (wait > 0) throw throttled(wait);
+  if (!(await verifyPassword(user.passwordHash, input.current))) {
+    await recordFailure(db, login, input.address);
+    throw new AppError("BAD_REQUEST", "Your current password is not correct.");
+  }
+  await setUserPassword(db, { id: user.id, passwordHash: await hashPassword(input.next) });
+  await clearFailures(db, login);
+  const endedSessions = await endUserSessions(db, actor, { user, reason: SESSION_END.passwordChanged, except: input.keepSessionId, audit: false });
+  await appendAudit(db, {
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: "user.change_password",
+    targetType: "user",
+    targetId: user.id,
+    details: { email: user.email, endedSessions },
+  });
+  return { endedSessions };
 }

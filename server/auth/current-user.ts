@@ -1,13 +1,14 @@
-// The signed-in user for server components (pages and layouts), re-read from the database so a disabled
-// account or a changed role takes effect on the next page load.
-import { findUserById, type UserRow } from "@/db/queries/users";
+// The signed-in user for server components (pages and layouts): the same rules as every other request
+// (session.ts: an open session row, an enabled account), re-read from the database so a disabled account, an ended
+// session or a changed role takes effect on the next page load.
+import { headers } from "next/headers";
+import type { UserRow } from "@/db/queries/users";
 import { services } from "@/server/services";
-import { auth } from "./config";
+import { identify } from "./session";
 
 export async function currentUser(): Promise<UserRow | null> {
-  const session = await auth();
-  const id = session?.user?.id;
-  if (!id) return null;
-  const user = await findUserById(services().db, id);
-  return user && !user.disabledAt ? user : null;
+  const s = services();
+  const cookie = (await headers()).get("cookie") ?? undefined;
+  // Pages are for browsers: the session cookie only (a token is for the API).
+  return identify({ cookie }, { db: s.db, secret: s.secret, sessionCookieName: s.sessionCookieName });
 }

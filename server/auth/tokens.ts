@@ -43,6 +43,11 @@ const lastTouched = new Map<string, number>();
 
 /** The active user a token belongs to, or undefined. */
 export async function userForToken(db: Database, token: string) {
+  return (await tokenHolder(db, token))?.user;
+}
+
+/** The active user a token belongs to and the token's id, or undefined. */
+export async function tokenHolder(db: Database, token: string) {
   if (!token.startsWith(PREFIX) || token.length > 200) return undefined;
   const found = await findUserByTokenHash(db, hashToken(token));
   if (!found) return undefined;
@@ -51,5 +56,5 @@ export async function userForToken(db: Database, token: string) {
     lastTouched.set(found.tokenId, now);
     void touchApiToken(db, found.tokenId).catch(() => {}); // best effort; never fails the request
   }
-  return found.user;
+  return found;
 }

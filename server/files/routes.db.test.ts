@@ -15,6 +15,7 @@ import { encode } from "next-auth/jwt";
 import type { Database } from "@/db";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
+import { startSession } from "@/server/auth/sessions";
 import { createApiToken } from "@/server/auth/tokens";
 import { loadEnv } from "@/server/env";
 import { cliActor } from "@/server/identity/actor";
@@ -71,7 +72,8 @@ describe(`file upload and download routes on ${testDbKind}`, () => {
     ({ db, close: closeDb } = await openTestDatabase());
     ana = await createUser(db, cliActor, { email: "ana@example.com", password: "analystpass" });
     await createUser(db, cliActor, { email: "bob@example.com", password: "analystpass" });
-    anaCookie = `${cookieName}=${await encode({ token: { sub: ana.id }, secret, salt: cookieName })}`;
+    const sid = await startSession(db, { userId: ana.id, method: "password", maxAgeMs: 3_600_000 });
+    anaCookie = `${cookieName}=${await encode({ token: { sub: ana.id, sid }, secret, salt: cookieName })}`;
     anaToken = (await createApiToken(db, cliActor, { userId: ana.id, name: "test" })).token;
     const services: Services = {
       env: loadEnv({}),

@@ -26,6 +26,7 @@ import {
 } from "@/db/queries/users";
 import { AppError } from "@/server/errors";
 import { hashPassword, passwordProblem } from "@/server/auth/passwords";
+import { endUserSessions, SESSION_END } from "@/server/auth/sessions";
 import type { Actor } from "./actor";
 import { isValidEmail, RESERVED_USERNAMES, TEAM_NAME_PATTERN, USERNAME_PATTERN, usernameCandidates, usernameFromEmail } from "./names";
 
@@ -129,6 +130,8 @@ export async function setDisabled(db: Database, actor: Actor, userId: string, di
     throw new AppError("CONFLICT", "This is the last active admin; make someone else an admin first.");
   }
   const updated = await setUserDisabled(db, { id: user.id, disabled });
+  // Ended, not merely refused while disabled: enabling the account again does not bring old sessions back.
+  if (disabled) await endUserSessions(db, actor, { user, reason: SESSION_END.disabled, audit: false });
   await appendAudit(db, {
     actorId: actor.id,
     actorLabel: actor.label,
@@ -145,6 +148,8 @@ export async function resetPassword(db: Database, actor: Actor, userId: string, 
   if (problem) throw new AppError("BAD_REQUEST", problem);
   const user = await requireUser(db, userId);
   await setUserPassword(db, { id: user.id, passwordHash: await hashPassword(password) });
+  // Whoever knew the old password (the reason for a reset, often) is signed out too.
+  await endUserSessions(db, actor, { user, reason: SESSION_END.passwordReset, audit: false });
   await appendAudit(db, {
     actorId: actor.id,
     actorLabel: actor.label,

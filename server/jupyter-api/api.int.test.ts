@@ -13,6 +13,7 @@ import { KernelManager, ServerConnection, type KernelMessage } from "@jupyterlab
 import { encode } from "next-auth/jwt";
 import { WebSocket } from "ws";
 import { freePort } from "@/e2e/support/postgres.mjs";
+import { startSession } from "@/server/auth/sessions";
 import type { KernelModel } from "@/server/kernels/manager";
 import { api, requireKernelPython, startPortal, TestKernelSocket, userWithToken, waitUntil } from "./testing";
 
@@ -238,7 +239,8 @@ describe("Jupyter-compatible API", () => {
 
   it("accepts the session cookie from the portal's own pages only", async (t) => {
     const { secret, sessionCookieName } = portal.services;
-    const cookie = `${sessionCookieName}=${await encode({ token: { sub: ana.user.id }, secret, salt: sessionCookieName })}`;
+    const sid = await startSession(portal.services.db, { userId: ana.user.id, method: "password", maxAgeMs: 3_600_000 });
+    const cookie = `${sessionCookieName}=${await encode({ token: { sub: ana.user.id, sid }, secret, salt: sessionCookieName })}`;
     const withCookie = (origin: string, method = "GET", urlPath = "/api/kernels") =>
       fetch(portal.base + urlPath, { method, headers: { cookie, origin, "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined });
     assert.equal((await withCookie(portal.base)).status, 200);

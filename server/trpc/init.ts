@@ -5,6 +5,7 @@ import superjson from "superjson";
 import type { UserRow } from "@/db/queries/users";
 import { teamsOfUser } from "@/db/queries/teams";
 import { asAppError, isAppError, trpcCodeOf } from "@/server/errors";
+import type { Credential } from "@/server/auth/session";
 import type { Actor } from "@/server/identity/actor";
 import type { Services } from "@/server/services";
 
@@ -13,6 +14,8 @@ export interface Context {
   user: UserRow | null;
   /** The caller's network address, for throttles and the audit log. */
   address: string | null;
+  /** What the caller was let in with (their session, or a personal token); null when not signed in. */
+  credential?: Credential | null;
 }
 
 const t = initTRPC.context<Context>().create({

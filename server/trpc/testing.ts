@@ -3,6 +3,7 @@
 import os from "node:os";
 import type { Database } from "@/db";
 import type { UserRow } from "@/db/queries/users";
+import type { Credential } from "@/server/auth/session";
 import { testDbKind } from "@/db/testing";
 import { loadEnv } from "@/server/env";
 import { LauncherRegistry } from "@/server/kernels/launchers/base";
@@ -28,7 +29,7 @@ export function testServices(db: Database, homesDir: string = os.tmpdir()): Serv
   };
 }
 
-/** The procedures as `user` (null: signed out) calls them, from loopback. */
-export function testCaller(services: Services, user: UserRow | null) {
-  return createCaller({ services, user, address: "127.0.0.1" });
+/** The procedures as `user` (null: signed out) calls them, from loopback (in the session `credential` names). */
+export function testCaller(services: Services, user: UserRow | null, credential: Credential | null = null) {
+  return createCaller({ services, user, address: "127.0.0.1", credential });
 }

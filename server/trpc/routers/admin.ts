@@ -8,10 +8,12 @@ import {
   createTeam,
   createUser,
   removeMembership,
+  requireUser,
   resetPassword,
   setDisabled,
   setMembership,
 } from "@/server/identity/users";
+import { endUserSessions, SESSION_END } from "@/server/auth/sessions";
 import { setPosixIds } from "@/server/identity/posix-ids";
 import { adminProcedure, router } from "../init";
 
@@ -46,6 +48,11 @@ export const adminRouter = router({
     resetPassword: adminProcedure
       .input(z.object({ userId: id, password: z.string().min(1).max(1024) }))
       .mutation(({ ctx, input }) => resetPassword(ctx.services.db, ctx.actor, input.userId, input.password)),
+    /** Signs a user out everywhere (a lost laptop): every session of theirs ends; their API tokens stay. */
+    endSessions: adminProcedure.input(z.object({ userId: id })).mutation(async ({ ctx, input }) => {
+      const user = await requireUser(ctx.services.db, input.userId);
+      return { ended: await endUserSessions(ctx.services.db, ctx.actor, { user, reason: SESSION_END.byAdmin }) };
+    }),
     /** The uid/gid the user's Kubernetes pods run as (gid null: a private group numbered like the uid). */
     setPosixIds: adminProcedure
       .input(z.object({ userId: id, uid: z.number().int(), gid: z.number().int().nullable() }))

@@ -1,0 +1,84 @@
+// Browser session queries: (db, params) functions, no policy (that is server/auth/sessions.ts).
+import { and, desc, eq, gt, inArray, isNull, lt, ne, or, sql } from "drizzle-orm";
+import type { Database } from "../index";
+import { userSessions, users } from "../schema";
+import { isUuid, type UserRow } from "./users";
+
+export type SessionRow = typeof userSessions.$inferSelect;
+
+export async function insertSession(db: Database, params: { userId: string; method: string; expiresAt: Date }): Promise<SessionRow> {
+  const [row] = await db.insert(userSessions).values(params).returning();
+  return row!;
+}
+
+/** The session and its user while the session is open (not ended, not expired), whatever the user's state. */
+export async function findOpenSession(db: Database, id: string, now = new Date()): Promise<{ session: SessionRow; user: UserRow } | undefined> {
+  if (!isUuid(id)) return undefined;
+  const [row] = await db
+    .select({ session: userSessions, user: users })
+    .from(userSessions)
+    .innerJoin(users, eq(users.id, userSessions.userId))
+    .where(and(eq(userSessions.id, id), isNull(userSessions.endedAt), gt(userSessions.expiresAt, now)))
+    .limit(1);
+  return row;
+}
+
+/** Which of these sessions are still open (the others ended or expired). */
+export async function openSessionIds(db: Database, ids: readonly string[], now = new Date()): Promise<Set<string>> {
+  const valid = ids.filter(isUuid);
+  if (valid.length === 0) return new Set();
+  const rows = await db
+    .select({ id: userSessions.id })
+    .from(userSessions)
+    .where(and(inArray(userSessions.id, valid), isNull(userSessions.endedAt), gt(userSessions.expiresAt, now)));
+  return new Set(rows.map((r) => r.id));
+}
+
+export async function touchSession(db: Database, id: string, at = new Date()): Promise<void> {
+  await db.update(userSessions).set({ lastSeenAt: at }).where(eq(userSessions.id, id));
+}
+
+/** Ends one open session of this user; false when there is none by that id (or it had ended already). */
+export async function endSession(db: Database, params: { id: string; userId: string; reason: string }): Promise<boolean> {
+  if (!isUuid(params.id)) return false;
+  const rows = await db
+    .update(userSessions)
+    .set({ endedAt: new Date(), endedReason: params.reason })
+    .where(and(eq(userSessions.id, params.id), eq(userSessions.userId, params.userId), isNull(userSessions.endedAt)))
+    .returning({ id: userSessions.id });
+  return rows.length > 0;
+}
+
+/** Ends every open session of a user, but `except` (the caller's own, when it stays); how many ended. */
+export async function endSessionsOf(db: Database, params: { userId: string; reason: string; except?: string }): Promise<number> {
+  const rows = await db
+    .update(userSessions)
+    .set({ endedAt: new Date(), endedReason: params.reason })
+    .where(
+      and(
+        eq(userSessions.userId, params.userId),
+        isNull(userSessions.endedAt),
+        params.except && isUuid(params.except) ? ne(userSessions.id, params.except) : undefined,
+      ),
+    )
+    .returning({ id: userSessions.id });
+  return rows.length;
+}
+
+/** A user's sessions, open first then newest first: those open, and those that ended or expired since `since`. */
+export async function listSessions(db: Database, params: { userId: string; since: Date }): Promise<SessionRow[]> {
+  return db
+    .select()
+    .from(userSessions)
+    .where(and(eq(userSessions.userId, params.userId), or(isNull(userSessions.endedAt), gt(userSessions.endedAt, params.since)), gt(userSessions.expiresAt, params.since)))
+    .orderBy(sql`${userSessions.endedAt} is not null`, desc(userSessions.createdAt));
+}
+
+/** Forgets sessions that expired or ended before `before`; how many. */
+export async function deleteSessionsEndedBefore(db: Database, before: Date): Promise<number> {
+  const rows = await db
+    .delete(userSessions)
+    .where(or(lt(userSessions.expiresAt, before), lt(userSessions.endedAt, before)))
+    .returning({ id: userSessions.id });
+  return rows.length;
+}

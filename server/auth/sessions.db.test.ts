@@ -1,0 +1,161 @@
+// Server-side sessions on a real database: a session cookie lets its holder in only while its row is open. Signing
+// out, "sign out everywhere else", a password change, an admin's reset or disable, and an admin's "sign out
+// everywhere" end sessions on every copy of the cookie; a cookie from before sessions had rows is not taken.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { encode } from "next-auth/jwt";
+import type { Database } from "@/db";
+import { listAudit } from "@/db/queries/audit";
+import type { UserRow } from "@/db/queries/users";
+import { openTestDatabase, testDbKind } from "@/db/testing";
+import type { AppError } from "@/server/errors";
+import { cliActor } from "@/server/identity/actor";
+import { createUser, resetPassword, setDisabled } from "@/server/identity/users";
+import { testCaller, testServices } from "@/server/trpc/testing";
+import { createApiToken } from "./tokens";
+import { revocationsOf, REVOKED } from "./credential-check";
+import { changeOwnPassword, signInWithPassword } from "./credentials";
+import { authenticate, identify } from "./session";
+import { signOutSession, startSession } from "./sessions";
+
+const SECRET = "x".repeat(32); // testServices' secret
+const COOKIE = "atrium.session";
+const HOUR = 3_600_000;
+
+describe(`server-side sessions on ${testDbKind}`, () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  let admin: UserRow;
+  before(async () => {
+    ({ db, close } = await openTestDatabase());
+    admin = await createUser(db, cliActor, { email: "admin@example.com", password: "admin-pass-1", role: "admin" });
+  });
+  after(() => close());
+
+  /** A browser's cookie header for a session of `user`, as next-auth writes it. */
+  const cookieFor = async (user: UserRow, sid?: string) =>
+    `${COOKIE}=${await encode({ token: { sub: user.id, ...(sid ? { sid } : {}) }, secret: SECRET, salt: COOKIE, maxAge: 12 * 3600 })}`;
+  const who = async (cookie: string) => (await identify({ cookie }, { db, secret: SECRET, sessionCookieName: COOKIE }))?.email ?? null;
+  const signIn = async (user: UserRow) => {
+    const sid = await startSession(db, { userId: user.id, method: "password", maxAgeMs: 12 * HOUR });
+    return { sid, cookie: await cookieFor(user, sid) };
+  };
+
+  it("lets a cookie in while its session is open; signing out ends it for every copy of the cookie", async () => {
+    const ana = await createUser(db, cliActor, { email: "ana@example.com", password: "ana-pass-1" });
+    const { sid, cookie } = await signIn(ana);
+    assert.equal(await who(cookie), "ana@example.com");
+    const found = await authenticate({ cookie }, { db, secret: SECRET, sessionCookieName: COOKIE });
+    assert.deepEqual(found?.credential, { kind: "session", sessionId: sid });
+    await signOutSession(db, { sessionId: sid, userId: ana.id });
+    assert.equal(await who(cookie), null, "a copy of the cookie kept after sign-out");
+  });
+
+  it("does not take a cookie without a session row, a session of someone else, or an expired session", async () => {
+    const bo = await createUser(db, cliActor, { email: "bo@example.com", password: "bo-pass-12" });
+    const cy = await createUser(db, cliActor, { email: "cy@example.com", password: "cy-pass-12" });
+    assert.equal(await who(await cookieFor(bo)), null, "from before sessions had rows");
+    const { sid } = await signIn(bo);
+    assert.equal(await who(await cookieFor(cy, sid)), null, "Bo's session id in a cookie for Cy");
+    assert.equal(await who(await cookieFor(bo, "not-a-uuid")), null);
+    const short = await startSession(db, { userId: bo.id, method: "password", maxAgeMs: -1000 });
+    assert.equal(await who(await cookieFor(bo, short)), null, "the row's lifetime is over");
+  });
+
+  it("sign out everywhere else ends the others and keeps the caller's; the list marks the current one", async () => {
+    const di = await createUser(db, cliActor, { email: "di@example.com", password: "di-pass-12" });
+    const here = await signIn(di);
+    const laptop = await signIn(di);
+    const phone = await signIn(di);
+    const c = testCaller(testServices(db), di, { kind: "session", sessionId: here.sid });
+    const listed = await c.me.sessions();
+    assert.equal(listed.length, 3);
+    assert.deepEqual(listed.filter((s) => s.current).map((s) => s.id), [here.sid]);
+    assert.deepEqual(await c.me.endOtherSessions(), { ended: 2 });
+    assert.equal(await who(here.cookie), "di@example.com");
+    assert.equal(await who(laptop.cookie), null);
+    assert.equal(await who(phone.cookie), null);
+    const after = await c.me.sessions();
+    assert.deepEqual(after.map((s) => [s.current, s.open, s.endedReason]), [[true, true, null], [false, false, "ended by the user"], [false, false, "ended by the user"]]);
+    // One of one's own sessions by id; someone else's is not found.
+    const again = await signIn(di);
+    await c.me.endSession({ id: again.sid });
+    assert.equal(await who(again.cookie), null);
+    const other = await signIn(admin);
+    await assert.rejects(c.me.endSession({ id: other.sid }), (e: Error) => /not found/i.test(e.message));
+    assert.equal(await who(other.cookie), "admin@example.com");
+  });
+
+  it("a password change checks the current password (throttled), then ends the other sessions", async () => {
+    const ed = await createUser(db, cliActor, { email: "ed@example.com", password: "ed-old-pass" });
+    const here = await signIn(ed);
+    const elsewhere = await signIn(ed);
+    const change = (current: string, next: string) =>
+      changeOwnPassword(db, { id: ed.id, label: ed.email }, { user: ed, current, next, address: "10.1.2.3", keepSessionId: here.sid });
+    await assert.rejects(change("wrong-pass", "ed-new-pass"), (e: AppError) => e.code === "BAD_REQUEST" && /current password is not correct/.test(e.message));
+    await assert.rejects(change("ed-old-pass", "short"), (e: AppError) => e.code === "BAD_REQUEST" && /at least 8/.test(e.message));
+    assert.equal(await who(elsewhere.cookie), "ed@example.com", "nothing ended by a refused change");
+    assert.deepEqual(await change("ed-old-pass", "ed-new-pass"), { endedSessions: 1 });
+    assert.equal(await who(here.cookie), "ed@example.com");
+    assert.equal(await who(elsewhere.cookie), null);
+    await assert.rejects(signInWithPassword(db, { email: "ed@example.com", password: "ed-old-pass", address: null }));
+    assert.equal((await signInWithPassword(db, { email: "ed@example.com", password: "ed-new-pass", address: null })).id, ed.id);
+    const audit = await listAudit(db, { limit: 20 });
+    assert.ok(audit.some((a) => a.action === "user.change_password" && a.targetId === ed.id));
+    // Guessing the current password is throttled like signing in.
+    for (let i = 0; i < 5; i++) await assert.rejects(change(`guess-${i}`, "ed-newer-pass"), (e: AppError) => e.code === "BAD_REQUEST");
+    await assert.rejects(change("ed-new-pass", "ed-newer-pass"), (e: AppError) => e.code === "THROTTLED");
+  });
+
+  it("an account without an Atrium password is told to change it where it signs in", async () => {
+    const sso = await createUser(db, cliActor, { email: "sso@example.com" });
+    await assert.rejects(
+      changeOwnPassword(db, cliActor, { user: sso, current: "x", next: "whatever-1", address: null }),
+      (e: AppError) => e.code === "CONFLICT" && /directory or single sign-on/.test(e.message),
+    );
+  });
+
+  it("an admin's reset or disable ends every session (enabling again brings none back); 'sign out everywhere' too", async () => {
+    const fay = await createUser(db, cliActor, { email: "fay@example.com", password: "fay-pass-12" });
+    const one = await signIn(fay);
+    await resetPassword(db, { id: admin.id, label: admin.email }, fay.id, "fay-reset-pass");
+    assert.equal(await who(one.cookie), null, "reset");
+    const two = await signIn(fay);
+    await setDisabled(db, { id: admin.id, label: admin.email }, fay.id, true);
+    await setDisabled(db, { id: admin.id, label: admin.email }, fay.id, false);
+    assert.equal(await who(two.cookie), null, "disabled, then enabled");
+    const three = await signIn(fay);
+    const four = await signIn(fay);
+    const asAdmin = testCaller(testServices(db), admin);
+    assert.deepEqual(await asAdmin.admin.users.endSessions({ userId: fay.id }), { ended: 2 });
+    assert.equal(await who(three.cookie), null);
+    assert.equal(await who(four.cookie), null);
+    const audit = await listAudit(db, { limit: 50 });
+    assert.ok(audit.some((a) => a.action === "user.end_sessions" && a.targetId === fay.id && a.actorId === admin.id));
+    await assert.rejects(testCaller(testServices(db), fay).admin.users.endSessions({ userId: admin.id }), (e: Error) => /Only admins/.test(e.message));
+  });
+
+  it("says which held credentials (open WebSockets) no longer let their user in, and why", async () => {
+    const gus = await createUser(db, cliActor, { email: "gus@example.com", password: "gus-pass-12" });
+    const hal = await createUser(db, cliActor, { email: "hal@example.com", password: "hal-pass-12" });
+    const open = await signIn(gus);
+    const ended = await signIn(gus);
+    await signOutSession(db, { sessionId: ended.sid, userId: gus.id });
+    const kept = await createApiToken(db, cliActor, { userId: gus.id, name: "kept" });
+    const revoked = await createApiToken(db, cliActor, { userId: gus.id, name: "revoked" });
+    await testCaller(testServices(db), gus).me.revokeToken({ id: revoked.id });
+    const expired = await createApiToken(db, cliActor, { userId: gus.id, name: "expired", expiresAt: new Date(Date.now() - 1000) });
+    const halSession = await signIn(hal);
+    await setDisabled(db, { id: admin.id, label: admin.email }, hal.id, true);
+    const verdicts = await revocationsOf(db, [
+      { userId: gus.id, credential: { kind: "session", sessionId: open.sid } },
+      { userId: gus.id, credential: { kind: "session", sessionId: ended.sid } },
+      { userId: gus.id, credential: { kind: "token", tokenId: kept.id } },
+      { userId: gus.id, credential: { kind: "token", tokenId: revoked.id } },
+      { userId: gus.id, credential: { kind: "token", tokenId: expired.id } },
+      { userId: hal.id, credential: { kind: "session", sessionId: halSession.sid } },
+    ]);
+    assert.deepEqual(verdicts, [undefined, REVOKED.session, undefined, REVOKED.token, REVOKED.token, REVOKED.disabled]);
+    assert.deepEqual(await revocationsOf(db, []), []);
+  });
+});

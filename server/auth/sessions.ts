@@ -1,0 +1,77 @@
+// Signed-in browser sessions: a row per sign-in, named by the session cookie (see db/schema userSessions). A cookie
+// lets its holder in only while its row is open, so a session can be ended for real: signing out ends it on every
+// copy of the cookie, changing a password ends the others, disabling an account or an admin ends them all.
+import type { Database } from "@/db";
+import { appendAudit } from "@/db/queries/audit";
+import { endSession, endSessionsOf, findOpenSession, insertSession, touchSession } from "@/db/queries/sessions";
+import type { UserRow } from "@/db/queries/users";
+import type { Actor } from "@/server/identity/actor";
+
+export type SignInMethod = "password" | "ldap" | "oidc";
+
+/** Why a session ended, as the sessions list says it. */
+export const SESSION_END = {
+  signedOut: "signed out",
+  byUser: "ended by the user",
+  passwordChanged: "password changed",
+  passwordReset: "password reset by an admin",
+  disabled: "account disabled",
+  byAdmin: "ended by an admin",
+} as const;
+
+export async function startSession(db: Database, params: { userId: string; method: SignInMethod; maxAgeMs: number }): Promise<string> {
+  const row = await insertSession(db, { userId: params.userId, method: params.method, expiresAt: new Date(Date.now() + params.maxAgeMs) });
+  return row.id;
+}
+
+/**
+ * "Last seen" is for the sessions list, to the minute: written at most this often per session, not on every
+ * request (the embedded database has one connection, shared with the request's own queries).
+ */
+const TOUCH_INTERVAL_MS = 60_000;
+const lastTouched = new Map<string, number>();
+
+/** The user of an open session, when the cookie's user is the session's and the account is enabled. */
+export async function sessionUser(db: Database, sessionId: string, userId: string): Promise<UserRow | undefined> {
+  const found = await findOpenSession(db, sessionId);
+  if (!found || found.user.id !== userId || found.user.disabledAt) return undefined;
+  const now = Date.now();
+  if ((lastTouched.get(sessionId) ?? found.session.lastSeenAt.getTime()) + TOUCH_INTERVAL_MS <= now) {
+    if (lastTouched.size > 10_000) forgetOldTouches(now);
+    lastTouched.set(sessionId, now);
+    void touchSession(db, sessionId, new Date(now)).catch(() => {}); // best effort; never fails the request
+  }
+  return found.user;
+}
+
+function forgetOldTouches(now: number): void {
+  for (const [id, at] of lastTouched) if (at + TOUCH_INTERVAL_MS <= now) lastTouched.delete(id);
+}
+
+/** Signing out: this session ends, on every copy of its cookie. */
+export async function signOutSession(db: Database, params: { sessionId: string; userId: string }): Promise<void> {
+  await endSession(db, { id: params.sessionId, userId: params.userId, reason: SESSION_END.signedOut });
+}
+
+/**
+ * Ends a user's sessions (all, or all but `except`, the caller's own), audited when someone asked for it; how many
+ * ended.
+ */
+export async function endUserSessions(
+  db: Database,
+  actor: Actor,
+  params: { user: Pick<UserRow, "id" | "email">; reason: string; except?: string; audit?: boolean },
+): Promise<number> {
+  const ended = await endSessionsOf(db, { userId: params.user.id, reason: params.reason, except: params.except });
+  if (params.audit !== false) {
+    await appendAudit(db, {
+      actorId: actor.id,
+      actorLabel: actor.label,
+      action: "user.end_sessions",
+      targetType: "user",
+      targetId: params.user.id,
+      details: { email: params.user.email, reason: params.reason, ended, keptOwn: params.except !== undefined },
+    });
+  }
+  return ended;
+}
