@@ -19,6 +19,7 @@ import { loadPodTemplate } from "./kubernetes/pods";
 import { kubernetesFromEnv, type Kubernetes } from "./kubernetes/setup";
 import { applyPosixIdBase } from "./identity/posix-ids";
 import { DirectoryLeaverCheck } from "./auth/directory-leavers";
+import { signInHousekeeping } from "./auth/housekeeping";
 import { entriesStillThere, ldapSettingsFromEnv } from "./auth/ldap";
 
 export interface Booted {
@@ -56,6 +57,8 @@ export async function bootServices(env: Env): Promise<Booted> {
       ? new DirectoryLeaverCheck({ db: database.db, issuer: ldap.url, entriesStillThere: (subjects) => entriesStillThere(ldap, subjects), intervalMs: env.ATRIUM_LDAP_LEAVER_CHECK_MINUTES * 60_000 })
       : undefined;
   leavers?.start();
+  const housekeeping = signInHousekeeping(database.db);
+  housekeeping.start();
   const services: Services = {
     env,
     db: database.db,
@@ -71,6 +74,7 @@ export async function bootServices(env: Env): Promise<Booted> {
     database,
     close: async () => {
       await leavers?.stop();
+      await housekeeping.stop();
       await kernels.stop();
       if (homes instanceof PvcHomeStores) await homes.close();
       await kubernetes?.stop();

@@ -12,6 +12,8 @@ import type { AppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { createUser, resetPassword, setDisabled } from "@/server/identity/users";
 import { testCaller, testServices } from "@/server/trpc/testing";
+import { signInFailures, userSessions } from "@/db/schema";
+import { tidySignInRows } from "./housekeeping";
 import { createApiToken } from "./tokens";
 import { revocationsOf, REVOKED } from "./credential-check";
 import { changeOwnPassword, signInWithPassword } from "./credentials";
@@ -157,5 +159,31 @@ describe(`server-side sessions on ${testDbKind}`, () => {
     ]);
     assert.deepEqual(verdicts, [undefined, REVOKED.session, undefined, REVOKED.token, REVOKED.token, REVOKED.disabled]);
     assert.deepEqual(await revocationsOf(db, []), []);
+  });
+
+  it("housekeeping forgets sessions that ended or expired a month ago and throttle counters long over", async () => {
+    const ivy = await createUser(db, cliActor, { email: "ivy@example.com", password: "ivy-pass-12" });
+    const day = 86_400_000;
+    const now = Date.now();
+    const open = await signIn(ivy);
+    await db.insert(userSessions).values([
+      { userId: ivy.id, method: "password", createdAt: new Date(now - 40 * day), expiresAt: new Date(now - 31 * day) },
+      { userId: ivy.id, method: "password", createdAt: new Date(now - 32 * day), expiresAt: new Date(now + day), endedAt: new Date(now - 31 * day), endedReason: "signed out" },
+      { userId: ivy.id, method: "password", createdAt: new Date(now - 3 * day), expiresAt: new Date(now - 2 * day) },
+    ]);
+    await db.insert(signInFailures).values([
+      { key: "address:203.0.113.9", failures: 1, windowStartedAt: new Date(now - 2 * day) },
+      { key: "account:locked@example.com", failures: 5, windowStartedAt: new Date(now - 2 * day), lockedUntil: new Date(now + 60_000) },
+      { key: "account:recent@example.com", failures: 2, windowStartedAt: new Date(now - 60_000) },
+    ]);
+    const tidied = await tidySignInRows(db, now);
+    assert.ok(tidied.sessions >= 2 && tidied.failures >= 1, JSON.stringify(tidied));
+    const left = await testCaller(testServices(db), ivy, { kind: "session", sessionId: open.sid }).me.sessions();
+    // The open one, and the one that expired 2 days ago (a week of ended sessions is shown); the month-old ones are gone.
+    assert.deepEqual(left.map((x) => [x.current, x.open, x.endedReason]), [[true, true, null], [false, false, "expired"]]);
+    const keys = (await db.select().from(signInFailures)).map((r) => r.key);
+    assert.ok(!keys.includes("address:203.0.113.9"));
+    assert.ok(keys.includes("account:locked@example.com") && keys.includes("account:recent@example.com"));
+    assert.equal(await who(open.cookie), "ivy@example.com");
   });
 });

@@ -1,5 +1,5 @@
 // Failed sign-in counters in Postgres, so the throttle holds across replicas and restarts.
-import { eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import type { Database } from "@/db";
 import { signInFailures } from "@/db/schema";
 import { accountRule, addressRule, afterFailure, lockedFor, type ThrottleRule } from "./throttle-policy";
@@ -45,4 +45,13 @@ async function bump(db: Database, key: string, rule: ThrottleRule, now: Date) {
     const next = afterFailure(row && row.failures > 0 ? row : undefined, now, rule);
     await tx.update(signInFailures).set(next).where(eq(signInFailures.key, key));
   });
+}
+
+/** Forgets counters nothing holds any more (window over, lock over) older than `before`; how many. */
+export async function forgetStaleFailures(db: Database, before: Date): Promise<number> {
+  const rows = await db
+    .delete(signInFailures)
+    .where(and(lt(signInFailures.windowStartedAt, before), or(isNull(signInFailures.lockedUntil), lt(signInFailures.lockedUntil, before))))
+    .returning({ key: signInFailures.key });
+  return rows.length;
 }
