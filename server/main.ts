@@ -10,7 +10,8 @@ import next from "next";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { bootServices, ensureFirstAdmin } from "./boot";
 import type { Env } from "./env";
-import { authenticate } from "./auth/session";
+import { authenticate, tokenFromHeader } from "./auth/session";
+import { crossSiteWrite, errorBody, sendJson } from "./jupyter-api/http";
 import { log } from "./log";
 import { StartupError } from "./startup-error";
 import { setServices, type Services } from "./services";
@@ -88,7 +89,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
-      if (url.pathname.startsWith("/api/trpc/")) return trpc(req, res);
+      if (url.pathname.startsWith("/api/trpc/")) {
+        // tRPC mutations with the session cookie come from the portal's pages, as JSON (a form cannot send that).
+        const crossSite = crossSiteWrite(req, env.ATRIUM_PUBLIC_URL, { byToken: tokenFromHeader(req.headers.authorization) !== undefined, jsonOnly: true });
+        if (crossSite) return sendJson(res, 403, errorBody(403, crossSite));
+        return trpc(req, res);
+      }
       for (const extra of extras) if (extra.http && (await extra.http(req, res, url))) return;
       // Only this server says where a request came from; a client-sent value is discarded.
       delete req.headers["x-atrium-client-address"];

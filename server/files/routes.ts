@@ -12,7 +12,8 @@
 import type http from "node:http";
 import { pipeline } from "node:stream/promises";
 import { Transform, type TransformCallback } from "node:stream";
-import { identify } from "@/server/auth/session";
+import { identify, tokenFromHeader } from "@/server/auth/session";
+import { crossSiteWrite } from "@/server/jupyter-api/http";
 import { AppError, asAppError, httpStatusOf } from "@/server/errors";
 import { log } from "@/server/log";
 import type { Services } from "@/server/services";
@@ -43,6 +44,8 @@ export function fileRoutes(services: Services, options: FileRoutesOptions = {}):
         }
         const user = await identify(req.headers, { db: services.db, secret: services.secret, sessionCookieName: services.sessionCookieName });
         if (!user) throw new HttpError(401, "Sign in to continue.");
+        const crossSite = crossSiteWrite(req, services.env.ATRIUM_PUBLIC_URL, { byToken: tokenFromHeader(req.headers.authorization) !== undefined });
+        if (crossSite) throw new HttpError(403, crossSite);
         const path = homePathFromUrl(rawPath.slice(FILE_CONTENT_PREFIX.length));
         const home = await services.homes.forUser(user);
         if (req.method === "PUT") {

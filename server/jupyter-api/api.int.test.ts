@@ -258,6 +258,26 @@ describe("Jupyter-compatible API", () => {
       });
     assert.equal(await open(portal.base), 101);
     assert.equal(await open("https://evil.example"), 403);
+
+    // tRPC (the portal's own API) and file uploads: the same rule. A form can post to tRPC without the browser
+    // asking first (tRPC parses form bodies), so cookie mutations must be JSON too.
+    const trpc = (origin: string, contentType: string, body: string) =>
+      fetch(`${portal.base}/api/trpc/me.createToken`, { method: "POST", headers: { cookie, origin, "content-type": contentType }, body });
+    const json = JSON.stringify({ json: { name: "from a page" } });
+    assert.equal((await trpc(portal.base, "application/json", json)).status, 200);
+    const crossSite = await trpc("https://evil.example", "application/json", json);
+    assert.equal(crossSite.status, 403);
+    assert.match(((await crossSite.json()) as { message: string }).message, /Cross-origin request refused/);
+    const form = new FormData();
+    form.set("name", "from a form");
+    const asForm = await fetch(`${portal.base}/api/trpc/me.createToken`, { method: "POST", headers: { cookie, origin: portal.base }, body: form });
+    assert.equal(asForm.status, 403, "a form body with the cookie");
+    assert.equal((await trpc(portal.base, "text/plain", json)).status, 403);
+    const byToken = await fetch(`${portal.base}/api/trpc/me.createToken`, { method: "POST", headers: { authorization: `token ${ana.token}`, "content-type": "application/json" }, body: json });
+    assert.equal(byToken.status, 200, "a token is not sent by a browser on its own: no origin rule");
+    const upload = (origin: string) => fetch(`${portal.base}/api/files/content/cross-site.txt`, { method: "PUT", headers: { cookie, origin }, body: "x" });
+    assert.equal((await upload("https://evil.example")).status, 403);
+    assert.equal((await upload(portal.base)).status, 201);
   });
 
   it("reports a kernel killed with SIGKILL as gone within 5 s, and tells its clients", async (t) => {

@@ -123,3 +123,19 @@ export function sameOrigin(headers: http.IncomingHttpHeaders, publicUrl: string 
   if (publicUrl && originUrl.origin === new URL(publicUrl).origin) return true;
   return originUrl.host === headers.host;
 }
+
+const READS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Why a request that changes things must be refused as cross-site, or undefined: one sent with the session cookie
+ * (no token) from a page that is not the portal's. `jsonOnly`: also refuse bodies that are not JSON, which a plain
+ * HTML form can send without the browser asking the server first (tRPC parses form bodies too).
+ */
+export function crossSiteWrite(req: http.IncomingMessage, publicUrl: string | undefined, options: { byToken: boolean; jsonOnly?: boolean }): string | undefined {
+  if (options.byToken || READS.has(req.method ?? "GET")) return undefined;
+  if (!sameOrigin(req.headers, publicUrl)) return "Cross-origin request refused: use the portal's own pages, or an API token.";
+  if (options.jsonOnly && !/^application\/json\s*(;|$)/i.test(String(req.headers["content-type"] ?? ""))) {
+    return "Requests that change things are sent as JSON (Content-Type: application/json).";
+  }
+  return undefined;
+}

@@ -14,7 +14,7 @@ import { identify, tokenFromHeader } from "@/server/auth/session";
 import { AppError } from "@/server/errors";
 import type { KernelManager, KernelModel } from "@/server/kernels/manager";
 import type { Services } from "@/server/services";
-import { HttpStatusError, readJsonBody, sameOrigin, sendEmpty, sendError, sendJson } from "./http";
+import { crossSiteWrite, HttpStatusError, readJsonBody, sendEmpty, sendError, sendJson } from "./http";
 import { kernelspecModel, readKernelspecResource } from "./kernelspec-model";
 import { kernelUrl, matchRoute, type Route } from "./routes";
 import { clientKernelEnv, describeIssues, StartKernelBodySchema } from "./schemas";
@@ -28,10 +28,8 @@ export function restApi(services: Services) {
   async function authenticate(req: http.IncomingMessage): Promise<UserRow> {
     const user = await identify(req.headers, { db: services.db, secret: services.secret, sessionCookieName: services.sessionCookieName });
     if (!user) throw new AppError("UNAUTHENTICATED", "Authentication required: sign in, or send `Authorization: token <your API token>`.");
-    const byCookie = tokenFromHeader(req.headers.authorization) === undefined;
-    if (byCookie && req.method !== "GET" && !sameOrigin(req.headers, services.env.ATRIUM_PUBLIC_URL)) {
-      throw new AppError("FORBIDDEN", "Cross-origin request refused: use the portal's own pages, or an API token.");
-    }
+    const crossSite = crossSiteWrite(req, services.env.ATRIUM_PUBLIC_URL, { byToken: tokenFromHeader(req.headers.authorization) !== undefined });
+    if (crossSite) throw new AppError("FORBIDDEN", crossSite);
     return user;
   }
 
