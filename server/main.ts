@@ -11,7 +11,7 @@ import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { bootServices, ensureFirstAdmin } from "./boot";
 import type { Env } from "./env";
 import { authenticate, tokenFromHeader } from "./auth/session";
-import { crossSiteWrite, errorBody, sendJson } from "./jupyter-api/http";
+import { clientAddressOf, crossSiteWrite, errorBody, sendJson } from "./jupyter-api/http";
 import { log } from "./log";
 import { StartupError } from "./startup-error";
 import { setServices, type Services } from "./services";
@@ -66,10 +66,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   await nextApp.prepare();
   const nextHandler = nextApp.getRequestHandler();
 
-  const clientAddress = (req: http.IncomingMessage) => {
-    const forwarded = env.ATRIUM_TRUST_PROXY ? String(req.headers["x-forwarded-for"] ?? "").split(",")[0]?.trim() : "";
-    return forwarded || req.socket.remoteAddress || null;
-  };
+  const clientAddress = (req: http.IncomingMessage) => clientAddressOf(req, env.ATRIUM_TRUST_PROXY);
 
   const trpc = createHTTPHandler({
     router: appRouter,

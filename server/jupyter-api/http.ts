@@ -139,3 +139,12 @@ export function crossSiteWrite(req: http.IncomingMessage, publicUrl: string | un
   }
   return undefined;
 }
+
+/**
+ * Where a request came from, for throttles and the audit log. Behind a proxy of one's own (`trustProxy`), the last
+ * `X-Forwarded-For` entry, which that proxy appended: the ones before it are whatever the client sent.
+ */
+export function clientAddressOf(req: Pick<http.IncomingMessage, "headers" | "socket">, trustProxy: boolean): string | null {
+  const forwarded = trustProxy ? (String(req.headers["x-forwarded-for"] ?? "").split(",").at(-1)?.trim() ?? "") : "";
+  return forwarded || req.socket.remoteAddress || null;
+}
