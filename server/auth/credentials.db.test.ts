@@ -53,6 +53,22 @@ describe(`password sign-in on ${testDbKind}`, () => {
     assert.match(sixth.ok ? "" : sixth.message, /Too many failed sign-in attempts\. Try again in 15 minutes/);
   });
 
+  it("counts tries sent at once: forty guesses together get five answers, the rest are throttled", async () => {
+    await createUser(db, cliActor, { email: "dora@example.com", password: "right-password" });
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => attempt(db, "dora@example.com", `guess-${i}`, `198.51.100.${i + 10}`)));
+    const codes = results.map((r) => (r.ok ? "ok" : r.code));
+    assert.equal(codes.filter((c) => c === "UNAUTHENTICATED").length, 5, codes.join(" "));
+    assert.equal(codes.filter((c) => c === "THROTTLED").length, 35);
+    assert.equal((await attempt(db, "dora@example.com", "right-password", "198.51.100.99")).ok, false, "still locked");
+  });
+
+  it("a right password takes its try back from the address's count", async () => {
+    const address = "192.0.2.88";
+    await createUser(db, cliActor, { email: "eve@example.com", password: "right-password" });
+    // An office behind one address: many people signing in rightly never lock it.
+    for (let i = 0; i < 40; i++) assert.ok((await attempt(db, "eve@example.com", "right-password", address)).ok, `sign-in ${i + 1}`);
+  });
+
   it("throttles an address that fails across many accounts", async () => {
     const address = "192.0.2.77";
     for (let i = 0; i < 30; i++) await attempt(db, `spray${i}@example.com`, "guess", address);

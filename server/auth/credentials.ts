@@ -13,7 +13,7 @@ import { DIRECTORY_DOWN } from "./sign-in-errors";
 import type { Actor } from "@/server/identity/actor";
 import { burnVerifyTime, hashPassword, passwordProblem, verifyPassword } from "./passwords";
 import { endUserSessions, SESSION_END } from "./sessions";
-import { clearFailures, entryThrottledFor, recordFailure, throttledFor } from "./throttle";
+import { succeeded, takeBack, takeTry, type TryKeys } from "./throttle";
 import { describeWait } from "./throttle-policy";
 
 export const WRONG_CREDENTIALS = "Incorrect email or password.";
@@ -43,7 +43,9 @@ export async function signInWithPassword(
   // The throttle's key, and what the directory is asked: one spelling per login (compatibility forms and case
   // folded, as directories compare them), so variants of one name share one count.
   const login = input.email.normalize("NFKC").trim().toLowerCase();
-  const wait = await throttledFor(db, login, input.address);
+  // Counted as a failure from here until it proves right (see takeTry).
+  const tried: TryKeys = { login, address: input.address };
+  const wait = await takeTry(db, tried);
   if (wait > 0) throw throttled(wait);
   const local = await findUserByEmail(db, email);
   // Admins sign in with their own password, never through the directory (which is never linked to an admin): an
@@ -53,35 +55,40 @@ export async function signInWithPassword(
   if (directory && directoryFirst) {
     // The person is throttled too, not only the login typed: uid and email are two logins of one entry.
     let entryWait = 0;
-    const mayBind: MayBind = async (subject) => (entryWait = await entryThrottledFor(db, { issuer: directory.url, subject })) === 0;
+    const mayBind: MayBind = async (subject) => {
+      entryWait = await takeTry(db, { entry: { issuer: directory.url, subject } });
+      if (entryWait === 0) tried.entry = { issuer: directory.url, subject };
+      return entryWait === 0;
+    };
     const outcome = await directory.authenticate(login, input.password, mayBind);
-    if (outcome.kind === "not-tried") throw throttled(entryWait);
+    if (outcome.kind === "not-tried") {
+      await takeBack(db, tried); // refused unheard: not a failure of this login or address
+      throw throttled(entryWait);
+    }
     if (outcome.kind === "ok") {
       const { entry } = outcome;
+      await succeeded(db, tried);
       const user = await signInWithExternalAccount(
         db,
         { via: "ldap", issuer: directory.url, subject: entry.subject, email: entry.email, emailVerified: true, name: entry.name },
         signUpDomains,
       );
-      await clearFailures(db, login, { issuer: directory.url, subject: entry.subject });
       return { ...user, signInMethod: "ldap" };
     }
     if (outcome.kind === "wrong-password") {
       // As long as a local check takes: the time does not tell which logins the directory knows.
       await burnVerifyTime(input.password);
-      const entry = outcome.subject === undefined ? undefined : { issuer: directory.url, subject: outcome.subject };
-      await recordFailure(db, login, input.address, entry);
       throw new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
     }
     if (outcome.kind === "unreachable") {
       directoryDown = outcome.error;
+      if (tried.entry) await takeBack(db, { entry: tried.entry }); // the directory said nothing about the person
       log.warn(`the directory ${directory.url} could not be reached for a sign-in: ${outcome.error}`);
     }
     // A user linked to the directory that no longer knows them (a leaver's entry deleted) is not let in by an old
     // local password.
     if (outcome.kind === "unknown" && local && (await hasIdentityFrom(db, { userId: local.id, issuer: directory.url }))) {
       await burnVerifyTime(input.password);
-      await recordFailure(db, login, input.address);
       throw new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
     }
   }
@@ -90,18 +97,18 @@ export async function signInWithPassword(
   const waitsForDirectory = directoryDown !== undefined && (!local?.passwordHash || (await hasIdentityFrom(db, { userId: local.id, issuer: directory!.url })));
   if (waitsForDirectory) {
     await burnVerifyTime(input.password);
+    await takeBack(db, tried);
     throw new AppError("UNAVAILABLE", DIRECTORY_DOWN);
   }
   const user = local;
   const ok = user?.passwordHash ? await verifyPassword(user.passwordHash, input.password) : (await burnVerifyTime(input.password), false);
   if (!user || !ok) {
-    await recordFailure(db, login, input.address);
     throw directoryDown ? new AppError("UNAVAILABLE", DIRECTORY_DOWN) : new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
   }
+  await succeeded(db, tried);
   if (user.disabledAt) {
     throw new AppError("FORBIDDEN", "This account is disabled. Ask an admin to enable it.");
   }
-  await clearFailures(db, login);
   await recordSignIn(db, user.id);
   return { ...user, signInMethod: "password" };
 }
@@ -129,15 +136,14 @@ export async function changeOwnPassword(
   }
   const problem = passwordProblem(input.next);
   if (problem) throw new AppError("BAD_REQUEST", problem);
-  const login = user.email.normalize("NFKC").trim().toLowerCase();
-  const wait = await throttledFor(db, login, input.address);
+  const tried: TryKeys = { login: user.email.normalize("NFKC").trim().toLowerCase(), address: input.address };
+  const wait = await takeTry(db, tried);
   if (wait > 0) throw throttled(wait);
   if (!(await verifyPassword(user.passwordHash, input.current))) {
-    await recordFailure(db, login, input.address);
     throw new AppError("BAD_REQUEST", "Your current password is not correct.");
   }
+  await succeeded(db, tried);
   await setUserPassword(db, { id: user.id, passwordHash: await hashPassword(input.next) });
-  await clearFailures(db, login);
   const endedSessions = await endUserSessions(db, actor, { user, reason: SESSION_END.passwordChanged, except: input.keepSessionId, audit: false });
   await appendAudit(db, {
     actorId: actor.id,

@@ -32,6 +32,13 @@ export function afterFailure(state: ThrottleState | undefined, now: Date, rule: 
   return { failures, windowStartedAt, lockedUntil };
 }
 
+/** The state with one failure taken back (a try that did not count); a lock the rest do not reach is lifted. */
+export function withoutOneFailure(state: ThrottleState, now: Date, rule: ThrottleRule): ThrottleState {
+  const failures = Math.max(0, state.failures - 1);
+  const lockedUntil = failures >= rule.maxFailures && state.lockedUntil && state.lockedUntil > now ? state.lockedUntil : null;
+  return { failures, windowStartedAt: state.windowStartedAt, lockedUntil };
+}
+
 /** "3 minutes", "1 minute", "40 seconds": for the message a throttled user reads. */
 export function describeWait(ms: number): string {
   if (ms < 60_000) {

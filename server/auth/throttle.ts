@@ -2,7 +2,7 @@
 import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import type { Database } from "@/db";
 import { signInFailures } from "@/db/schema";
-import { accountRule, addressRule, afterFailure, lockedFor, type ThrottleRule } from "./throttle-policy";
+import { accountRule, addressRule, afterFailure, lockedFor, withoutOneFailure, type ThrottleRule } from "./throttle-policy";
 
 const accountKey = (email: string) => `account:${email.trim().toLowerCase()}`;
 const addressKey = (address: string) => `address:${address}`;
@@ -14,37 +14,64 @@ export interface DirectoryEntryRef {
   subject: string;
 }
 
-/** Milliseconds until this email or address may try again; 0 when not throttled. */
-export async function throttledFor(db: Database, email: string, address: string | null, now = new Date()) {
-  const keys = [accountKey(email), ...(address ? [addressKey(address)] : [])];
-  const rows = await db.select().from(signInFailures).where(inArray(signInFailures.key, keys));
-  return Math.max(0, ...rows.map((row) => lockedFor(row, now)));
+/** The counters one try is counted against: the login typed, the address it came from, the directory entry. */
+export interface TryKeys {
+  login?: string;
+  address?: string | null;
+  entry?: DirectoryEntryRef;
 }
 
-/** Milliseconds until this directory entry may be tried again, whichever of its logins is typed. */
-export async function entryThrottledFor(db: Database, entry: DirectoryEntryRef, now = new Date()) {
-  const [row] = await db.select().from(signInFailures).where(eq(signInFailures.key, entryKey(entry)));
-  return lockedFor(row, now);
+function keysOf(keys: TryKeys): { key: string; rule: ThrottleRule }[] {
+  return [
+    ...(keys.login !== undefined ? [{ key: accountKey(keys.login), rule: accountRule }] : []),
+    ...(keys.entry ? [{ key: entryKey(keys.entry), rule: accountRule }] : []),
+    ...(keys.address ? [{ key: addressKey(keys.address), rule: addressRule }] : []),
+  ].sort((a, b) => (a.key < b.key ? -1 : 1)); // one lock order for every try: no deadlock between two of them
 }
 
-export async function recordFailure(db: Database, email: string, address: string | null, entry?: DirectoryEntryRef, now = new Date()) {
-  await bump(db, accountKey(email), accountRule, now);
-  if (entry) await bump(db, entryKey(entry), accountRule, now);
-  if (address) await bump(db, addressKey(address), addressRule, now);
-}
-
-/** A successful sign-in clears the account's counters (not the address's: that one guards many accounts). */
-export async function clearFailures(db: Database, email: string, entry?: DirectoryEntryRef) {
-  await db.delete(signInFailures).where(inArray(signInFailures.key, [accountKey(email), ...(entry ? [entryKey(entry)] : [])]));
-}
-
-async function bump(db: Database, key: string, rule: ThrottleRule, now: Date) {
-  await db.transaction(async (tx) => {
-    await tx.insert(signInFailures).values({ key, failures: 0, windowStartedAt: now }).onConflictDoNothing();
-    const [row] = await tx.select().from(signInFailures).where(eq(signInFailures.key, key)).for("update");
-    const next = afterFailure(row && row.failures > 0 ? row : undefined, now, rule);
-    await tx.update(signInFailures).set(next).where(eq(signInFailures.key, key));
+/**
+ * Takes a try: counted as a failure before the password is checked, so tries sent at once cannot all pass the
+ * check before any is counted (forty at once got through where five may). Returns 0, or the milliseconds until these
+ * keys may try again (then nothing is counted). A try that turns out right is taken back by succeeded(); one that
+ * must not count (the directory did not answer) by takeBack().
+ */
+export async function takeTry(db: Database, keys: TryKeys, now = new Date()): Promise<number> {
+  const counted = keysOf(keys);
+  if (counted.length === 0) return 0;
+  return db.transaction(async (tx) => {
+    await tx.insert(signInFailures).values(counted.map(({ key }) => ({ key, failures: 0, windowStartedAt: now }))).onConflictDoNothing();
+    const rows = await tx.select().from(signInFailures).where(inArray(signInFailures.key, counted.map((c) => c.key))).orderBy(signInFailures.key).for("update");
+    const wait = Math.max(0, ...rows.map((row) => lockedFor(row, now)));
+    if (wait > 0) return wait;
+    for (const { key, rule } of counted) {
+      const row = rows.find((r) => r.key === key);
+      await tx.update(signInFailures).set(afterFailure(row && row.failures > 0 ? row : undefined, now, rule)).where(eq(signInFailures.key, key));
+    }
+    return 0;
   });
+}
+
+/** A try that must not count after all: its counters go back by one (and unlock if that brings them under). */
+export async function takeBack(db: Database, keys: TryKeys, now = new Date()): Promise<void> {
+  const counted = keysOf(keys);
+  if (counted.length === 0) return;
+  await db.transaction(async (tx) => {
+    const rows = await tx.select().from(signInFailures).where(inArray(signInFailures.key, counted.map((c) => c.key))).orderBy(signInFailures.key).for("update");
+    for (const row of rows) {
+      const rule = counted.find((c) => c.key === row.key)!.rule;
+      await tx.update(signInFailures).set(withoutOneFailure(row, now, rule)).where(eq(signInFailures.key, row.key));
+    }
+  });
+}
+
+/**
+ * A try that was right: the login's and the entry's counters are cleared; the address's goes back by one (it
+ * guards many accounts, so one person's success does not clear it).
+ */
+export async function succeeded(db: Database, keys: TryKeys): Promise<void> {
+  const cleared = keysOf({ login: keys.login, entry: keys.entry }).map((c) => c.key);
+  if (cleared.length) await db.delete(signInFailures).where(inArray(signInFailures.key, cleared));
+  if (keys.address) await takeBack(db, { address: keys.address });
 }
 
 /** Forgets counters nothing holds any more (window over, lock over) older than `before`; how many. */
