@@ -1,6 +1,6 @@
 // User queries: (db, params) functions, no policy. Emails are compared lower-case.
 import { and, asc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
-import type { Database } from "../index";
+import type { Database, Tx } from "../index";
 import { memberships, teams, userIdentities, users } from "../schema";
 
 export type UserRow = typeof users.$inferSelect;
@@ -110,6 +110,26 @@ export async function countActiveAdmins(db: Database): Promise<number> {
     .from(users)
     .where(and(eq(users.role, "admin"), isNull(users.disabledAt)));
   return row?.n ?? 0;
+}
+
+/**
+ * Runs `change` unless it would leave no active admin: the active admins' rows are locked meanwhile, so two admins
+ * demoting or disabling each other at once cannot both pass (the second sees the first's change). `losesAdmin`
+ * says whether the change takes this user out of the active admins.
+ */
+export async function unlessLastAdmin<T>(db: Database, userId: string, losesAdmin: boolean, change: (tx: Tx) => Promise<T>): Promise<T | "last-admin"> {
+  return db.transaction(async (tx) => {
+    if (losesAdmin) {
+      const admins = await tx
+        .select({ id: users.id })
+        .from(users)
+        .where(and(eq(users.role, "admin"), isNull(users.disabledAt)))
+        .orderBy(users.id)
+        .for("update");
+      if (admins.some((a) => a.id === userId) && admins.length <= 1) return "last-admin";
+    }
+    return change(tx);
+  });
 }
 
 export interface UserListEntry {

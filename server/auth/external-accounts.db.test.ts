@@ -9,7 +9,7 @@ import { findUserByEmail } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import type { AppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
-import { createUser, setDisabled, unlinkIdentities } from "@/server/identity/users";
+import { changeRole, createUser, resetPassword, setDisabled, unlinkIdentities } from "@/server/identity/users";
 import { signInWithExternalAccount, type ExternalAccount, type SignUpDomains } from "./external-accounts";
 import { signInErrorCode, signInErrorMessage } from "./sign-in-errors";
 
@@ -51,6 +51,14 @@ describe(`single sign-on accounts on ${testDbKind}`, () => {
     const refusedWith = (why: string) => (e: AppError) => e.details?.why === why && signInErrorCode(e) === "sso-conflict";
     await createUser(db, cliActor, { email: "boss@example.com", password: "a-long-password", role: "admin" });
     await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-boss", email: "boss@example.com", emailVerified: true }), refusedWith("admin"));
+    // Nor lets a linked user in as admin once they are made one: admins sign in with their own password.
+    const later = await signIn(db, { issuer: ISSUER, subject: "sub-later-admin", email: "later@example.com", emailVerified: true });
+    await assert.rejects(changeRole(db, cliActor, later.id, "admin"), /has no Atrium password: set one first/);
+    await resetPassword(db, cliActor, later.id, "later-admin-pass");
+    await changeRole(db, cliActor, later.id, "admin");
+    await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-later-admin", email: "later@example.com", emailVerified: true }), refusedWith("admin"));
+    await changeRole(db, cliActor, later.id, "analyst");
+    assert.equal((await signIn(db, { issuer: ISSUER, subject: "sub-later-admin", email: "later@example.com", emailVerified: true })).id, later.id);
     const leaver = await signIn(db, { issuer: ISSUER, subject: "sub-leaver", email: "seat@example.com", emailVerified: true });
     await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-new-hire", email: "seat@example.com", emailVerified: true }), refusedWith("linked"));
     assert.equal((await signIn(db, { issuer: ISSUER, subject: "sub-leaver" })).id, leaver.id, "the first account still signs in");

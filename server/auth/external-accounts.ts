@@ -39,6 +39,9 @@ export interface ExternalAccount {
 export async function signInWithExternalAccount(db: Database, account: ExternalAccount, signUpDomains: SignUpDomains = []): Promise<UserRow> {
   if (!account.issuer || !account.subject) throw new AppError("UNAUTHENTICATED", "The identity provider did not say who signed in.");
   const user = (await findUserByIdentity(db, account)) ?? (await linkByEmail(db, account, signUpDomains));
+  // Admins sign in with their Atrium password only: a linked user made admin later does not get admin through a
+  // provider or directory account (which Atrium cannot vouch for, and the leaver check leaves admins alone).
+  if (user.role === "admin") throw new AppError("UNAUTHENTICATED", SSO_CONFLICT, { reason: "conflict", why: "admin" });
   if (user.disabledAt) throw new AppError("FORBIDDEN", "This account is disabled. Ask an admin to enable it.");
   await recordSignIn(db, user.id);
   return user;

@@ -5,6 +5,7 @@ import type { Database } from "@/db";
 import { listAudit } from "@/db/queries/audit";
 import { teamsOfUser, yarnQueueOfUser } from "@/db/queries/teams";
 import { listApiTokens, revokeApiToken } from "@/db/queries/tokens";
+import { countActiveAdmins } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { createApiToken, userForToken } from "@/server/auth/tokens";
 import { isAppError } from "@/server/errors";
@@ -44,6 +45,14 @@ describe(`identity on ${testDbKind}`, () => {
     const second = await createUser(db, cliActor, { email: "root2@example.com", role: "admin", password: "adminpass1" });
     await changeRole(db, cliActor, admin.id, "analyst");
     await assert.rejects(setDisabled(db, { id: second.id, label: second.email }, second.id, true), rejectsWith("CONFLICT"));
+    // Two admins taking each other out at the same moment: one of them stays.
+    const third = await createUser(db, cliActor, { email: "root3@example.com", role: "admin", password: "adminpass1" });
+    const both = await Promise.allSettled([
+      changeRole(db, { id: second.id, label: second.email }, third.id, "analyst"),
+      setDisabled(db, { id: third.id, label: third.email }, second.id, true),
+    ]);
+    assert.deepEqual(both.map((r) => r.status).sort(), ["fulfilled", "rejected"], JSON.stringify(both.map((r) => (r.status === "rejected" ? String(r.reason) : "ok"))));
+    assert.equal(await countActiveAdmins(db), 1);
   });
 
   it("manages teams and memberships, with team leads per team", async () => {

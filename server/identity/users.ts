@@ -12,7 +12,7 @@ import {
   type MembershipRole,
 } from "@/db/queries/teams";
 import {
-  countActiveAdmins,
+  unlessLastAdmin,
   deleteIdentities,
   findUserByEmail,
   findUserById,
@@ -29,6 +29,8 @@ import { hashPassword, passwordProblem } from "@/server/auth/passwords";
 import { endUserSessions, SESSION_END } from "@/server/auth/sessions";
 import type { Actor } from "./actor";
 import { isValidEmail, RESERVED_USERNAMES, TEAM_NAME_PATTERN, USERNAME_PATTERN, usernameCandidates, usernameFromEmail } from "./names";
+
+const LAST_ADMIN = "This is the last active admin; make someone else an admin first.";
 
 export interface NewUser {
   email: string;
@@ -107,10 +109,11 @@ export async function requireUser(db: Database, idOrEmail: string): Promise<User
 export async function changeRole(db: Database, actor: Actor, userId: string, role: UserRole) {
   const user = await requireUser(db, userId);
   if (user.role === role) return user;
-  if (user.role === "admin" && role !== "admin" && (await countActiveAdmins(db)) <= 1 && !user.disabledAt) {
-    throw new AppError("CONFLICT", "This is the last active admin; make someone else an admin first.");
+  if (role === "admin" && !user.passwordHash) {
+    throw new AppError("CONFLICT", `${user.email} has no Atrium password: set one first (Reset password). Admins sign in with their Atrium password, never through single sign-on or the directory.`);
   }
-  const updated = await setUserRole(db, { id: user.id, role });
+  const updated = await unlessLastAdmin(db, user.id, user.role === "admin" && role !== "admin", (tx) => setUserRole(tx, { id: user.id, role }));
+  if (updated === "last-admin") throw new AppError("CONFLICT", LAST_ADMIN);
   await appendAudit(db, {
     actorId: actor.id,
     actorLabel: actor.label,
@@ -126,10 +129,8 @@ export async function changeRole(db: Database, actor: Actor, userId: string, rol
 export async function setDisabled(db: Database, actor: Actor, userId: string, disabled: boolean, reason?: string) {
   const user = await requireUser(db, userId);
   if (disabled && actor.id === user.id) throw new AppError("CONFLICT", "You cannot disable your own account.");
-  if (disabled && user.role === "admin" && !user.disabledAt && (await countActiveAdmins(db)) <= 1) {
-    throw new AppError("CONFLICT", "This is the last active admin; make someone else an admin first.");
-  }
-  const updated = await setUserDisabled(db, { id: user.id, disabled });
+  const updated = await unlessLastAdmin(db, user.id, disabled && user.role === "admin", (tx) => setUserDisabled(tx, { id: user.id, disabled }));
+  if (updated === "last-admin") throw new AppError("CONFLICT", LAST_ADMIN);
   // Ended, not merely refused while disabled: enabling the account again does not bring old sessions back.
   if (disabled) await endUserSessions(db, actor, { user, reason: SESSION_END.disabled, audit: false });
   await appendAudit(db, {
