@@ -10,6 +10,7 @@ import { openTestDatabase, testDbKind } from "@/db/testing";
 import { createApiToken, userForToken } from "@/server/auth/tokens";
 import { isAppError } from "@/server/errors";
 import { cliActor } from "./actor";
+import { reserveServiceUsernames } from "./names";
 import { changeRole, createTeam, createUser, removeMembership, setDisabled, setMembership, setTeamQueue } from "./users";
 
 const rejectsWith = (code: string) => (error: unknown) => isAppError(error) && error.code === code;
@@ -36,6 +37,15 @@ describe(`identity on ${testDbKind}`, () => {
     await assert.rejects(createUser(db, cliActor, { email: "not-an-email", password: "whatever1" }), rejectsWith("BAD_REQUEST"));
     await assert.rejects(createUser(db, cliActor, { email: "c@example.com", password: "short" }), rejectsWith("BAD_REQUEST"));
     await assert.rejects(createUser(db, cliActor, { email: "d@example.com", username: "Bad Name" }), rejectsWith("BAD_REQUEST"));
+  });
+
+  it("never gives a person the name of a service account, built in or configured", async () => {
+    reserveServiceUsernames(["svc-atrium", undefined]);
+    const derived = await createUser(db, cliActor, { email: "svc-atrium@corp.example", password: "whatever1" });
+    assert.equal(derived.username, "svc-atrium2", "the configured HDFS/YARN service user");
+    assert.equal((await createUser(db, cliActor, { email: "hdfs@corp.example", password: "whatever1" })).username, "hdfs2");
+    await assert.rejects(createUser(db, cliActor, { email: "x@corp.example", username: "svc-atrium" }), (e: Error) => isAppError(e) && e.code === "BAD_REQUEST" && /reserved for a service account/.test(e.message));
+    await assert.rejects(createUser(db, cliActor, { email: "y@corp.example", username: "yarn" }), rejectsWith("BAD_REQUEST"));
   });
 
   it("keeps at least one active admin", async () => {

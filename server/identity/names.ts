@@ -28,6 +28,18 @@ export const RESERVED_USERNAMES = new Set([
   "dr.who", "httpfs", "kms", "ambari", "ambari-qa", "zeppelin", "atlas", "airflow", "nifi", "storm", "sqoop",
 ]);
 
+/** This installation's own service users (its HDFS superuser, spark-submit's user, the portal's OS user). */
+const serviceUsernames = new Set<string>();
+
+/** Called at start with the configured service users: no person gets their name, derived or chosen. */
+export function reserveServiceUsernames(names: readonly (string | undefined)[]): void {
+  for (const name of names) if (name) serviceUsernames.add(name.toLowerCase());
+}
+
+export function isReservedUsername(name: string): boolean {
+  return RESERVED_USERNAMES.has(name) || serviceUsernames.has(name);
+}
+
 /** Candidates for a unique username: base, base2, base3, ... */
 export function* usernameCandidates(base: string): Generator<string> {
   yield base;

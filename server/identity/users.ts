@@ -28,7 +28,7 @@ import { AppError } from "@/server/errors";
 import { hashPassword, passwordProblem } from "@/server/auth/passwords";
 import { endUserSessions, SESSION_END } from "@/server/auth/sessions";
 import type { Actor } from "./actor";
-import { isValidEmail, RESERVED_USERNAMES, TEAM_NAME_PATTERN, USERNAME_PATTERN, usernameCandidates, usernameFromEmail } from "./names";
+import { isReservedUsername, isValidEmail, TEAM_NAME_PATTERN, USERNAME_PATTERN, usernameCandidates, usernameFromEmail } from "./names";
 
 const LAST_ADMIN = "This is the last active admin; make someone else an admin first.";
 
@@ -77,11 +77,13 @@ async function chooseUsername(db: Database, email: string, requested?: string): 
         `"${requested}" is not a valid username: use 1–32 lower-case letters, digits, ".", "_" or "-", starting with a letter.`,
       );
     }
+    // Kernels and files act as their user's name (YARN proxy user, HDFS owner): a service account's is never a person's.
+    if (isReservedUsername(requested)) throw new AppError("BAD_REQUEST", `The username ${requested} is reserved for a service account; choose another.`);
     if (await usernameTaken(db, requested)) throw new AppError("ALREADY_EXISTS", `The username ${requested} is taken.`);
     return requested;
   }
   for (const candidate of usernameCandidates(usernameFromEmail(email))) {
-    if (!RESERVED_USERNAMES.has(candidate) && !(await usernameTaken(db, candidate))) return candidate;
+    if (!isReservedUsername(candidate) && !(await usernameTaken(db, candidate))) return candidate;
   }
   throw new AppError("CONFLICT", "Could not find a free username; pass one explicitly.");
 }
