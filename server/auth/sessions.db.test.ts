@@ -186,4 +186,21 @@ describe(`server-side sessions on ${testDbKind}`, () => {
     assert.ok(keys.includes("account:locked@example.com") && keys.includes("account:recent@example.com"));
     assert.equal(await who(open.cookie), "ivy@example.com");
   });
+
+  it("a token is revoked by its owner or an admin, audited; nobody else reaches it", async () => {
+    const jo = await createUser(db, cliActor, { email: "jo@example.com", password: "jo-pass-123" });
+    const kim = await createUser(db, cliActor, { email: "kim@example.com", password: "kim-pass-12" });
+    const one = await createApiToken(db, cliActor, { userId: jo.id, name: "one" });
+    const two = await createApiToken(db, cliActor, { userId: jo.id, name: "two" });
+    const asKim = testCaller(testServices(db), kim);
+    await assert.rejects(asKim.me.revokeToken({ id: one.id }), (e: Error) => /not found/i.test(e.message));
+    await assert.rejects(asKim.admin.users.revokeToken({ userId: jo.id, tokenId: one.id }), (e: Error) => /Only admins/.test(e.message));
+    await testCaller(testServices(db), jo).me.revokeToken({ id: one.id });
+    const asAdmin = testCaller(testServices(db), admin);
+    assert.deepEqual((await asAdmin.admin.users.tokens({ userId: jo.id })).map((t) => [t.name, t.revoked]).sort(), [["one", true], ["two", false]]);
+    await asAdmin.admin.users.revokeToken({ userId: jo.id, tokenId: two.id });
+    await assert.rejects(asAdmin.admin.users.revokeToken({ userId: kim.id, tokenId: two.id }), (e: Error) => /not found/i.test(e.message), "another user's token id");
+    const revokes = (await listAudit(db, { limit: 100 })).filter((a) => a.action === "token.revoke" && a.targetId === jo.id);
+    assert.deepEqual(revokes.map((a) => a.actorId).sort(), [admin.id, jo.id].sort());
+  });
 });

@@ -3,7 +3,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Database } from "@/db";
 import { appendAudit } from "@/db/queries/audit";
-import { findUserByTokenHash, insertApiToken, touchApiToken } from "@/db/queries/tokens";
+import { findUserByTokenHash, insertApiToken, revokeApiToken, touchApiToken } from "@/db/queries/tokens";
+import { isUuid } from "@/db/queries/users";
 import type { Actor } from "@/server/identity/actor";
 
 const PREFIX = "atr_";
@@ -31,6 +32,23 @@ export async function createApiToken(
     details: { tokenId: row.id, name: input.name },
   });
   return { token, id: row.id };
+}
+
+/**
+ * Revokes one of a user's tokens, audited (by its owner, or an admin for a lost laptop); false when the user has no
+ * such token. Kernel WebSockets opened with it close within the portal's recheck (channels.ts).
+ */
+export async function revokeToken(db: Database, actor: Actor, params: { userId: string; tokenId: string }): Promise<boolean> {
+  if (!isUuid(params.tokenId) || !(await revokeApiToken(db, params))) return false;
+  await appendAudit(db, {
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: "token.revoke",
+    targetType: "user",
+    targetId: params.userId,
+    details: { tokenId: params.tokenId },
+  });
+  return true;
 }
 
 /**

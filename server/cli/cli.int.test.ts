@@ -67,8 +67,18 @@ describe("atrium CLI", () => {
     const posix = await atrium(["users", "set-posix", "ana@example.com", "4321", "5000"]);
     assert.equal(posix.code, 0, posix.stderr);
     assert.match((await atrium(["users", "list"])).stdout, /ana@example.com\t.*\t4321\t5000$/m);
-    const token = await atrium(["tokens", "create", "--user", "ana@example.com"]);
+    const token = await atrium(["tokens", "create", "--user", "ana@example.com", "--name", "laptop"]);
     assert.match(token.stdout.trim(), /^atr_[A-Za-z0-9_-]{43}$/);
+    const listed = await atrium(["tokens", "list", "--user", "ana@example.com"]);
+    const line = new RegExp(`^([0-9a-f-]{36})  ${token.stdout.trim().slice(0, 10)}…  active  .*  laptop$`, "m").exec(listed.stdout);
+    assert.ok(line, listed.stdout);
+    assert.ok(!listed.stdout.includes(token.stdout.trim()), "never the secret");
+    const revoked = await atrium(["tokens", "revoke", "--user", "ana@example.com", line[1]!]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match((await atrium(["tokens", "list", "--user", "ana@example.com"])).stdout, /  revoked  .*  laptop$/m);
+    const again = await atrium(["tokens", "revoke", "--user", "ana@example.com", "not-an-id"]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /ana@example.com has no token not-an-id/);
   });
 
   it("says what was wrong with bad input and exits non-zero", async () => {

@@ -6,8 +6,9 @@ import { checkInstallation, keepInstallationId, renewInstallationId } from "@/db
 import { COPIED_DATABASE } from "@/server/kernels/orphan-sweeper";
 import { CLUSTER_LAUNCHERS } from "@/server/kernels/launchers/base";
 import { listUsers } from "@/db/queries/users";
-import { createApiToken } from "@/server/auth/tokens";
-import { isAppError } from "@/server/errors";
+import { listApiTokens } from "@/db/queries/tokens";
+import { createApiToken, revokeToken } from "@/server/auth/tokens";
+import { AppError, isAppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { setPosixIds } from "@/server/identity/posix-ids";
 import { changeRole, createTeam, createUser, requireTeam, requireUser, resetPassword, setMembership, setTeamQueue, unlinkIdentities } from "@/server/identity/users";
@@ -36,6 +37,8 @@ export const USAGE = `Usage: npx atrium <command>
   teams add-member TEAM EMAIL [--lead]
   teams set-queue TEAM QUEUE|default              the YARN queue of the team's kernels
   tokens create --user EMAIL [--name NAME] [--expires-days N]
+  tokens list --user EMAIL                        the user's tokens (never the secrets)
+  tokens revoke --user EMAIL ID                   revoke one (its open kernel WebSockets close too)
   quota set (--user EMAIL | --team NAME) [--max-kernels N] [--max-vcores N] [--max-memory-gb N] [--max-gpus N]
             [--monthly-vcore-hours N] [--over-budget keep|stop] [--grace-minutes N]   (N or "default")
   kernels list                                    live kernels of every user
@@ -200,6 +203,25 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
         expiresAt: days ? new Date(Date.now() + Number(days) * 86_400_000) : null,
       });
       return `${token}\n`;
+    }
+    case "tokens list": {
+      const email = args.str("user");
+      if (!email) throw new UsageError("tokens list needs --user EMAIL.");
+      const user = await requireUser(db, email);
+      const rows = await listApiTokens(db, user.id);
+      if (rows.length === 0) return `${user.email} has no API tokens.\n`;
+      const day = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : "-");
+      return rows
+        .map((t) => `${t.id}  ${t.prefix}…  ${t.revoked ? "revoked" : t.expiresAt && t.expiresAt.getTime() <= Date.now() ? "expired" : "active"}  created ${day(t.createdAt)}  last used ${day(t.lastUsedAt)}  expires ${day(t.expiresAt)}  ${t.name}`)
+        .join("\n") + "\n";
+    }
+    case "tokens revoke": {
+      const email = args.str("user");
+      if (!email) throw new UsageError("tokens revoke needs --user EMAIL and the token's ID (tokens list shows it).");
+      const user = await requireUser(db, email);
+      const tokenId = need(0, "token ID");
+      if (!(await revokeToken(db, cliActor, { userId: user.id, tokenId }))) throw new AppError("NOT_FOUND", `${user.email} has no token ${tokenId}.`);
+      return `Revoked token ${tokenId} of ${user.email}.\n`;
     }
     case "quota set":
       return quotaCommand(db, args.str, QUOTA_SET_FLAGS, (message) => new UsageError(message));

@@ -13,7 +13,10 @@ import {
   setDisabled,
   setMembership,
 } from "@/server/identity/users";
+import { listApiTokens } from "@/db/queries/tokens";
 import { endUserSessions, SESSION_END } from "@/server/auth/sessions";
+import { revokeToken } from "@/server/auth/tokens";
+import { notFound } from "@/server/errors";
 import { setPosixIds } from "@/server/identity/posix-ids";
 import { adminProcedure, router } from "../init";
 
@@ -48,6 +51,12 @@ export const adminRouter = router({
     resetPassword: adminProcedure
       .input(z.object({ userId: id, password: z.string().min(1).max(1024) }))
       .mutation(({ ctx, input }) => resetPassword(ctx.services.db, ctx.actor, input.userId, input.password)),
+    /** A user's API tokens (names and prefixes, never the secrets). */
+    tokens: adminProcedure.input(z.object({ userId: id })).query(({ ctx, input }) => listApiTokens(ctx.services.db, input.userId)),
+    /** Revokes one of a user's API tokens (audited). */
+    revokeToken: adminProcedure.input(z.object({ userId: id, tokenId: id })).mutation(async ({ ctx, input }) => {
+      if (!(await revokeToken(ctx.services.db, ctx.actor, input))) throw notFound("That token");
+    }),
     /** Signs a user out everywhere (a lost laptop): every session of theirs ends; their API tokens stay. */
     endSessions: adminProcedure.input(z.object({ userId: id })).mutation(async ({ ctx, input }) => {
       const user = await requireUser(ctx.services.db, input.userId);

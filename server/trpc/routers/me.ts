@@ -1,11 +1,10 @@
 import { z } from "zod";
 import { listApiTokens } from "@/db/queries/tokens";
 import { teamsOfUser } from "@/db/queries/teams";
-import { revokeApiToken } from "@/db/queries/tokens";
 import { endSession, listSessions } from "@/db/queries/sessions";
 import { changeOwnPassword } from "@/server/auth/credentials";
 import { endUserSessions, SESSION_END } from "@/server/auth/sessions";
-import { createApiToken } from "@/server/auth/tokens";
+import { createApiToken, revokeToken } from "@/server/auth/tokens";
 import { notFound } from "@/server/errors";
 import { protectedProcedure, router } from "../init";
 
@@ -66,6 +65,6 @@ export const meRouter = router({
       }),
     ),
   revokeToken: protectedProcedure.input(z.object({ id: z.string().uuid() })).mutation(async ({ ctx, input }) => {
-    if (!(await revokeApiToken(ctx.services.db, { userId: ctx.user.id, tokenId: input.id }))) throw notFound("That token");
+    if (!(await revokeToken(ctx.services.db, ctx.actor, { userId: ctx.user.id, tokenId: input.id }))) throw notFound("That token");
   }),
 });
