@@ -14,6 +14,8 @@ import { encode } from "next-auth/jwt";
 import { WebSocket } from "ws";
 import { freePort } from "@/e2e/support/postgres.mjs";
 import { startSession } from "@/server/auth/sessions";
+import { systemActor } from "@/server/identity/actor";
+import { changeRole } from "@/server/identity/users";
 import type { KernelModel } from "@/server/kernels/manager";
 import { api, requireKernelPython, startPortal, TestKernelSocket, userWithToken, waitUntil } from "./testing";
 
@@ -230,6 +232,16 @@ describe("Jupyter-compatible API", () => {
     await assert.rejects(TestKernelSocket.open(portal.base, kernel.id, {}), (error: { status?: number }) => error.status === 401);
     assert.ok(!(await listIds(bob.token)).includes(kernel.id), "not in the other user's list");
     assert.ok((await listIds(ana.token)).includes(kernel.id), "still Ana's, and still running");
+
+    // An admin sees the kernel (and may stop it) but does not run code in it: the code would run as Ana.
+    const admin = await userWithToken(portal, "kernel-admin@example.com");
+    await changeRole(portal.services.db, systemActor, admin.user.id, "admin");
+    assert.ok((await listIds(admin.token)).includes(kernel.id), "in the admin's list");
+    assert.equal((await api(portal.base, admin.token, "GET", `/api/kernels/${kernel.id}`)).status, 200);
+    for (const suffix of ["/interrupt", "/restart"]) {
+      assert.equal((await api(portal.base, admin.token, "POST", `/api/kernels/${kernel.id}${suffix}`)).status, 404, `POST ${suffix} by an admin`);
+    }
+    await assert.rejects(TestKernelSocket.open(portal.base, kernel.id, { token: admin.token }), (error: { status?: number }) => error.status === 404);
 
     const socket = await TestKernelSocket.open(portal.base, kernel.id, { token: ana.token });
     t.after(() => socket.close());

@@ -288,17 +288,20 @@ export class KernelManager {
     return this.model(await this.requireRow(user, id));
   }
 
-  /** The live kernel for a client connection (WebSocket); NOT_FOUND for anyone but its owner (and admins). */
+  /**
+   * The live kernel for a client connection (WebSocket), interrupt and restart; NOT_FOUND for anyone but its owner.
+   * Admins see, stop and account for every kernel, but do not run code in one: it would run as its owner.
+   */
   async attach(user: UserRow, id: string): Promise<LiveKernel> {
     // A kernel held here knows its owner: no database round trip on the way to a WebSocket.
     const held = this.live.get(id);
-    if (held && !held.isDead && (held.ownerId === user.id || user.role === "admin")) return held;
-    let row = await this.requireRow(user, id);
+    if (held && !held.isDead && held.ownerId === user.id) return held;
+    let row = await this.requireRow(user, id, "owner");
     const start = this.pendingStarts.get(id);
     if (start) {
       // Started here: the row as the start left it (idle, or dead if it failed), not as it was before.
       await start.catch(() => {});
-      row = await this.requireRow(user, id);
+      row = await this.requireRow(user, id, "owner");
     }
     const kernel = this.live.get(id) ?? (await this.attachFromRow(row));
     if (!kernel || kernel.isDead) throw new AppError("NOT_FOUND", `Kernel ${id} is not running.`);
@@ -330,7 +333,7 @@ export class KernelManager {
   }
 
   async restart(user: UserRow, id: string): Promise<KernelModel> {
-    const row = await this.requireRow(user, id);
+    const row = await this.requireRow(user, id, "owner");
     const kernel = await this.attach(user, id);
     const kernelspec = this.kernelspecs.get(row.kernelspec);
     if (!kernelspec) throw new AppError("CONFLICT", `The kernelspec ${row.kernelspec} no longer exists; stop this kernel and start a new one.`);
@@ -833,8 +836,9 @@ export class KernelManager {
     };
   }
 
-  private async requireRow(user: UserRow, id: string): Promise<KernelRow> {
-    const row = await findKernel(this.options.db, { id, ownerId: scopeOf(user) });
+  /** The kernel's row for its owner, or (`scope` "seen") for an admin too; NOT_FOUND for anyone else. */
+  private async requireRow(user: UserRow, id: string, scope: "seen" | "owner" = "seen"): Promise<KernelRow> {
+    const row = await findKernel(this.options.db, { id, ownerId: scope === "owner" ? user.id : scopeOf(user) });
     if (!row) throw new AppError("NOT_FOUND", `Kernel ${id} was not found.`);
     return row;
   }
