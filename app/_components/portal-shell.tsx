@@ -24,6 +24,7 @@ import {
   IconNotebook,
   IconSettings,
   IconSun,
+  IconUserCircle,
   IconUsersGroup,
 } from "@tabler/icons-react";
 import { signOut } from "next-auth/react";
@@ -88,6 +89,9 @@ export function PortalShell({ user, showTeam, showAdmin, maxUploadBytes, childre
               </Menu.Target>
               <Menu.Dropdown>
                 <Menu.Label>{user.email}</Menu.Label>
+                <Menu.Item component={Link} href="/account" leftSection={<IconUserCircle size={16} />}>
+                  Account
+                </Menu.Item>
                 <Menu.Item leftSection={<IconLogout size={16} />} onClick={() => (forgetBrowserCopies(user.id), signOut({ redirectTo: "/signin" }))}>
                   Sign out
                 </Menu.Item>

@@ -60,7 +60,9 @@ export const adminRouter = router({
     /** Signs a user out everywhere (a lost laptop): every session of theirs ends; their API tokens stay. */
     endSessions: adminProcedure.input(z.object({ userId: id })).mutation(async ({ ctx, input }) => {
       const user = await requireUser(ctx.services.db, input.userId);
-      return { ended: await endUserSessions(ctx.services.db, ctx.actor, { user, reason: SESSION_END.byAdmin }) };
+      // An admin doing this to themselves keeps the session they are using.
+      const keep = user.id === ctx.user.id && ctx.credential?.kind === "session" ? ctx.credential.sessionId : undefined;
+      return { ended: await endUserSessions(ctx.services.db, ctx.actor, { user, reason: SESSION_END.byAdmin, except: keep }) };
     }),
     /** The uid/gid the user's Kubernetes pods run as (gid null: a private group numbered like the uid). */
     setPosixIds: adminProcedure

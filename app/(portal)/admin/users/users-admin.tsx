@@ -18,6 +18,20 @@ export function UsersAdmin() {
   const [addOpened, add] = useDisclosure(false);
   const [confirm, setConfirm] = useState<{ id: string; email: string } | null>(null);
   const [posix, setPosix] = useState<PosixTarget | null>(null);
+  const [signingOut, setSigningOut] = useState<{ id: string; email: string } | null>(null);
+  const endSessions = useMutation(
+    trpc.admin.users.endSessions.mutationOptions({
+      onSuccess: ({ ended }, { userId }) => {
+        const email = users.data?.find((u) => u.id === userId)?.email ?? "The user";
+        notifications.show({
+          color: "teal",
+          message: ended === 0 ? `${email} had no open session.` : `${email} is signed out everywhere: ${ended} session${ended === 1 ? "" : "s"} ended.`,
+        });
+      },
+      onError,
+      onSettled: () => setSigningOut(null),
+    }),
+  );
 
   return (
     <Stack>
@@ -77,6 +91,7 @@ export function UsersAdmin() {
                       {u.role === "admin" ? "Make analyst" : "Make admin"}
                     </Menu.Item>
                     <Menu.Item onClick={() => setPosix({ id: u.id, email: u.email, uid: u.posixUid, gid: u.posixGid })}>Set uid and gid</Menu.Item>
+                    <Menu.Item onClick={() => setSigningOut({ id: u.id, email: u.email })}>Sign out everywhere</Menu.Item>
                     {u.disabled ? (
                       <Menu.Item onClick={() => setDisabled.mutate({ userId: u.id, disabled: false })}>Enable</Menu.Item>
                     ) : (
@@ -93,6 +108,20 @@ export function UsersAdmin() {
       </Table>
       <AddUserModal opened={addOpened} onClose={add.close} onAdded={invalidate} />
       {posix && <PosixIdsModal key={posix.id} target={posix} onClose={() => setPosix(null)} onSaved={invalidate} />}
+      <Modal opened={signingOut !== null} onClose={() => setSigningOut(null)} title="Sign this user out everywhere?">
+        <Text size="sm">
+          Every browser session of {signingOut?.email} ends now; they can sign in again at once. Their API tokens keep working (disable the
+          account to stop those too).
+        </Text>
+        <Group justify="flex-end" mt="lg">
+          <Button variant="default" onClick={() => setSigningOut(null)}>
+            Cancel
+          </Button>
+          <Button color="red" loading={endSessions.isPending} onClick={() => signingOut && endSessions.mutate({ userId: signingOut.id })}>
+            Sign out everywhere
+          </Button>
+        </Group>
+      </Modal>
       <Modal opened={confirm !== null} onClose={() => setConfirm(null)} title="Disable this account?">
         <Text size="sm">
           {confirm?.email} will be signed out and can no longer sign in or use API tokens. You can enable the account again later.

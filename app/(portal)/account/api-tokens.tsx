@@ -1,0 +1,249 @@
+"use client";
+// Personal API tokens: what lets JupyterLab (`--gateway-url`), `jupyter server` or a script use Atrium's Jupyter
+// API as this user. A new token is shown once, here, with a command ready to paste; Atrium keeps only its hash.
+import { ActionIcon, Alert, Badge, Button, Card, Code, CopyButton, Group, Loader, NumberInput, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { IconCheck, IconCopy, IconKey } from "@tabler/icons-react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { dateTime } from "@/app/_components/usage/format";
+import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { ConfirmModal } from "./confirm-modal";
+
+interface NewToken {
+  id: string;
+  name: string;
+  token: string;
+}
+
+export function ApiTokens() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const tokens = useQuery(trpc.me.tokens.queryOptions());
+  const invalidate = () => queryClient.invalidateQueries({ queryKey: trpc.me.tokens.queryKey() });
+  const [created, setCreated] = useState<NewToken | null>(null);
+  const [revoking, setRevoking] = useState<{ id: string; name: string } | null>(null);
+  const revoke = useMutation(
+    trpc.me.revokeToken.mutationOptions({
+      onSuccess: (_data, { id }) => {
+        notifications.show({ color: "indigo", message: `Token “${revoking?.name ?? ""}” revoked: anything still using it is refused from now on.` });
+        if (created?.id === id) setCreated(null);
+        void invalidate();
+      },
+      onError: (error) => notifications.show({ color: "red", title: "Not revoked", message: errorMessage(error) }),
+      onSettled: () => setRevoking(null),
+    }),
+  );
+
+  return (
+    <Card withBorder padding="md" component="section" aria-labelledby="api-tokens-heading">
+      <Title order={4} id="api-tokens-heading">
+        API tokens
+      </Title>
+      <Text size="sm" c="dimmed" mb="sm">
+        A token lets JupyterLab or <Code>jupyter server --gateway-url</Code>, and your scripts, use Atrium&apos;s Jupyter API as you: their
+        kernels run here, under your quota.
+      </Text>
+
+      <CreateTokenForm
+        onCreated={(t) => {
+          setCreated(t);
+          void invalidate();
+        }}
+      />
+      {created && <NewTokenPanel created={created} onDone={() => setCreated(null)} />}
+
+      {tokens.isPending ? (
+        <Loader size="sm" mt="md" />
+      ) : tokens.error ? (
+        <Alert color="red" mt="md" title="Your tokens can't be shown">
+          {errorMessage(tokens.error)}
+        </Alert>
+      ) : tokens.data.length === 0 ? (
+        <Text size="sm" c="dimmed" mt="md">
+          You have no API tokens yet.
+        </Text>
+      ) : (
+        <Table.ScrollContainer minWidth={640} mt="md">
+          <Table aria-label="Your API tokens" verticalSpacing={6} highlightOnHover>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Name</Table.Th>
+                <Table.Th>Token</Table.Th>
+                <Table.Th>Created</Table.Th>
+                <Table.Th>Last used</Table.Th>
+                <Table.Th>Expires</Table.Th>
+                <Table.Th>Status</Table.Th>
+                <Table.Th aria-label="Actions" />
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {tokens.data.map((t) => {
+                const status = tokenStatus(t);
+                return (
+                  <Table.Tr key={t.id}>
+                    <Table.Td>{t.name}</Table.Td>
+                    <Table.Td>
+                      <Text ff="monospace" size="sm" style={{ whiteSpace: "nowrap" }}>
+                        {t.prefix}…
+                      </Text>
+                    </Table.Td>
+                    <Table.Td>{dateTime(t.createdAt)}</Table.Td>
+                    <Table.Td>{t.lastUsedAt ? dateTime(t.lastUsedAt) : "never"}</Table.Td>
+                    <Table.Td>{t.expiresAt ? dateTime(t.expiresAt) : "never"}</Table.Td>
+                    <Table.Td>
+                      <Badge variant="light" color={status === "active" ? "teal" : status === "revoked" ? "red" : "gray"} style={{ overflow: "visible", minWidth: "max-content" }}>
+                        {status}
+                      </Badge>
+                    </Table.Td>
+                    <Table.Td ta="right">
+                      {status === "active" && (
+                        <Button size="xs" variant="light" color="red" onClick={() => setRevoking({ id: t.id, name: t.name })}>
+                          Revoke
+                        </Button>
+                      )}
+                    </Table.Td>
+                  </Table.Tr>
+                );
+              })}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+
+      <ConfirmModal
+        opened={revoking !== null}
+        title="Revoke this token?"
+        confirmLabel="Revoke token"
+        pending={revoke.isPending}
+        onClose={() => setRevoking(null)}
+        onConfirm={() => revoking && revoke.mutate({ id: revoking.id })}
+      >
+        “{revoking?.name}” stops working at once: JupyterLab, servers and scripts using it are refused until they get a new token. This can&apos;t
+        be undone.
+      </ConfirmModal>
+    </Card>
+  );
+}
+
+function tokenStatus(t: { revoked: boolean; expiresAt: Date | string | null }): "active" | "revoked" | "expired" {
+  if (t.revoked) return "revoked";
+  if (t.expiresAt && new Date(t.expiresAt).getTime() <= Date.now()) return "expired";
+  return "active";
+}
+
+function CreateTokenForm({ onCreated }: { onCreated: (t: NewToken) => void }) {
+  const trpc = useTRPC();
+  const [name, setName] = useState("");
+  const [days, setDays] = useState<number | string>("");
+  const create = useMutation(
+    trpc.me.createToken.mutationOptions({
+      onSuccess: (result, input) => {
+        onCreated({ id: result.id, token: result.token, name: input.name });
+        setName("");
+        setDays("");
+      },
+    }),
+  );
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (!name.trim()) return;
+    create.mutate({ name: name.trim(), expiresInDays: days === "" ? undefined : Number(days) });
+  };
+  return (
+    <form onSubmit={submit} aria-label="Create an API token">
+      <Stack gap="xs">
+        {create.error && (
+          <Alert color="red" role="alert" variant="light">
+            {errorMessage(create.error)}
+          </Alert>
+        )}
+        <Group align="flex-end" gap="sm" wrap="wrap">
+          <TextInput
+            label="Token name"
+            placeholder="e.g. laptop JupyterLab"
+            required
+            maxLength={80}
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+            w={260}
+          />
+          <NumberInput
+            label="Expires in (days)"
+            placeholder="never"
+            allowDecimal={false}
+            allowNegative={false}
+            min={1}
+            max={3650}
+            hideControls
+            value={days}
+            onChange={setDays}
+            w={150}
+          />
+          <Button type="submit" leftSection={<IconKey size={16} />} loading={create.isPending} disabled={!name.trim()}>
+            Create token
+          </Button>
+        </Group>
+        <Text size="xs" c="dimmed">
+          Leave the days empty for a token that doesn&apos;t expire; you can revoke any token here.
+        </Text>
+      </Stack>
+    </form>
+  );
+}
+
+/** The token, once: copy it now, with a command that uses it against this portal. */
+function NewTokenPanel({ created, onDone }: { created: NewToken; onDone: () => void }) {
+  const origin = typeof window === "undefined" ? "" : window.location.origin;
+  const command = `jupyter lab --gateway-url=${origin} --GatewayClient.auth_token=${created.token}`;
+  return (
+    <Alert
+      color="teal"
+      variant="light"
+      mt="md"
+      title={`Token “${created.name}” created`}
+      withCloseButton
+      closeButtonLabel="Hide the new token"
+      onClose={onDone}
+    >
+      <Stack gap="xs">
+        <Group align="flex-end" gap="xs" wrap="nowrap">
+          <TextInput
+            label="New token"
+            readOnly
+            value={created.token}
+            onFocus={(e) => e.currentTarget.select()}
+            styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }}
+            style={{ flex: 1 }}
+          />
+          <CopyButton value={created.token}>
+            {({ copied, copy }) => (
+              // The name stays "Copy" (a stable name for screen readers); the icon and colour say it worked.
+              <Tooltip label="Copied" opened={copied} withArrow>
+                <Button variant="default" c={copied ? "teal" : undefined} leftSection={copied ? <IconCheck size={16} /> : <IconCopy size={16} />} onClick={copy}>
+                  Copy
+                </Button>
+              </Tooltip>
+            )}
+          </CopyButton>
+        </Group>
+        <Text size="sm">Copy it now: Atrium keeps only a fingerprint of it, so it won&apos;t be shown again.</Text>
+        <Text size="sm">To start JupyterLab on your machine with its kernels running on Atrium:</Text>
+        <Group gap="xs" wrap="nowrap" align="flex-start">
+          <Code block aria-label="Example command" style={{ flex: 1, whiteSpace: "pre-wrap", wordBreak: "break-all" }}>
+            {command}
+          </Code>
+          <CopyButton value={command}>
+            {({ copied, copy }) => (
+              <Tooltip label={copied ? "Copied" : "Copy command"} withArrow>
+                <ActionIcon variant="subtle" color={copied ? "teal" : "gray"} aria-label="Copy command" onClick={copy}>
+                  {copied ? <IconCheck size={16} /> : <IconCopy size={16} />}
+                </ActionIcon>
+              </Tooltip>
+            )}
+          </CopyButton>
+        </Group>
+      </Stack>
+    </Alert>
+  );
+}
