@@ -18,6 +18,7 @@ import { seal } from "@/server/crypto/secret-box";
 import type { AppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { createUser } from "@/server/identity/users";
+import { KernelRequestError } from "./connection";
 import { BUNDLED_KERNELSPECS_DIR, loadKernelspecs } from "./kernelspecs";
 import { LaunchError, LauncherRegistry } from "./launchers/base";
 import { LocalLauncher } from "./launchers/local";
@@ -412,6 +413,25 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
       return r?.status === "ok" ? r : undefined;
     });
     assert.deepEqual((run.outputs[0] as { data: unknown }).data, { "text/plain": "False" });
+    await manager.shutdown(user, kernel.id);
+  });
+
+  it("an interrupt of a kernel whose process just ended is a 404; one the kernel did not answer in time was sent", async () => {
+    const manager = await makeManager();
+    const kernel = await manager.start(user, { name: "python3" });
+    const process = manager.liveKernel(kernel.id)!.process;
+    const interrupt = process.interrupt.bind(process);
+    // As the launchers fail when it happens: the process gone before its death was seen, a message-mode kernel silent.
+    process.interrupt = async () => {
+      throw new LaunchError("KERNEL_DEAD", `kernel ${kernel.id} is not running: exited`, { kernelId: kernel.id });
+    };
+    await assert.rejects(manager.interrupt(user, kernel.id), (e: AppError) => e.code === "NOT_FOUND" && /is not running/.test(e.message));
+    process.interrupt = async () => {
+      throw new KernelRequestError("REQUEST_TIMEOUT", "no interrupt_reply within 5000 ms");
+    };
+    await manager.interrupt(user, kernel.id);
+    process.interrupt = interrupt;
+    await manager.interrupt(user, kernel.id);
     await manager.shutdown(user, kernel.id);
   });
 

@@ -8,7 +8,7 @@ import { findUserById, type UserRow } from "@/db/queries/users";
 import { open, seal } from "@/server/crypto/secret-box";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
-import type { KernelConnection, KernelLogger } from "./connection";
+import { KernelRequestError, type KernelConnection, type KernelLogger } from "./connection";
 import { LaunchError, launchAndConfirm, type KernelProcess, type LaunchRequest, type LauncherRegistry } from "./launchers/base";
 import { launcherName, type Kernelspec } from "./kernelspecs";
 import { LiveKernel, kernelConnection, type ExecutionState } from "./live-kernel";
@@ -329,7 +329,19 @@ export class KernelManager {
 
   async interrupt(user: UserRow, id: string): Promise<void> {
     const kernel = await this.attach(user, id);
-    await kernel.process.interrupt();
+    try {
+      await kernel.process.interrupt();
+    } catch (error) {
+      // Its process ended before the death was noticed here: gone, as for a kernel that is not there.
+      if (error instanceof LaunchError && error.code === "KERNEL_DEAD") throw new AppError("NOT_FOUND", `Kernel ${id} is not running.`);
+      // An interrupt_request sent that the kernel did not answer in time (busy in native code, say): sent, as
+      // Jupyter Server treats it; the kernel acts on it when it can.
+      if (error instanceof KernelRequestError && error.code === "REQUEST_TIMEOUT") {
+        log.warn(`kernel ${id}: no interrupt_reply in time; the interrupt was sent`);
+        return;
+      }
+      throw error;
+    }
   }
 
   async restart(user: UserRow, id: string): Promise<KernelModel> {
