@@ -1,19 +1,33 @@
 // The kernel WebSocket against a real kernel in the real portal: both framings execute code, a malformed
 // frame is dropped without closing the connection, a reply reaches only the client that asked (iopub reaches
-// every client), a client that drops and reconnects with its session gets what it missed, and after a portal
-// restart the kernel is still listed and a new client gets its output.
+// every client), a client that drops and reconnects with its session gets what it missed, a connection whose
+// token is revoked or whose account is disabled is closed (1008) and one whose check fails is not, a portal stopping
+// closes its clients with 1012 (so JupyterLab reconnects), and after a portal restart the kernel is still listed
+// and a new client gets its output.
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, mock } from "node:test";
+import type { Database } from "@/db";
+import { revokeApiToken } from "@/db/queries/tokens";
+import type { UserRow } from "@/db/queries/users";
+import { REVOKED } from "@/server/auth/credential-check";
+import { createApiToken } from "@/server/auth/tokens";
+import { systemActor } from "@/server/identity/actor";
+import { setDisabled } from "@/server/identity/users";
 import type { KernelModel } from "@/server/kernels/manager";
 import type { ChannelMessage } from "@/server/kernels/protocol/messages";
-import { api, startPortal, TestKernelSocket, userWithToken } from "./testing";
+import type { Services } from "@/server/services";
+import { channelsApi } from "./channels";
+import { api, startPortal, TestKernelSocket, userWithToken, waitUntil } from "./testing";
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-channels-"));
 let portal: Awaited<ReturnType<typeof startPortal>>;
 let token: string;
+let ana: UserRow;
 let kernel: KernelModel;
 const sockets: TestKernelSocket[] = [];
 
@@ -23,13 +37,38 @@ async function connect(framing: "v1" | "legacy", session?: string) {
   return socket;
 }
 
+/**
+ * The portal builds its channels API with the default recheck (30 s): this mounts another over the same services
+ * (database, kernels, sign-in) that rechecks every 300 ms, on a port of its own; `services` may stand some in.
+ */
+async function recheckingChannels(services: Services = portal.services) {
+  const channels = channelsApi(services, { recheckMs: 300 });
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  server.on("upgrade", (req, socket, head) => {
+    void channels.upgrade(req, socket, head, new URL(req.url ?? "/", "http://localhost")).then((handled) => handled || socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    channels,
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      await channels.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A second token of ana's, to revoke without touching the one the other tests use. */
+const anotherToken = () => createApiToken(portal.services.db, systemActor, { userId: ana.id, name: "revoked by a test" });
+
 const resultText = (iopub: ChannelMessage[]) =>
   iopub.filter((m) => m.header.msg_type === "execute_result").map((m) => (m.content.data as Record<string, string>)["text/plain"]);
 
 describe("kernel WebSocket /api/kernels/{id}/channels", () => {
   before(async () => {
     portal = await startPortal(dataDir);
-    ({ token } = await userWithToken(portal, "ana@example.com"));
+    ({ token, user: ana } = await userWithToken(portal, "ana@example.com"));
     const started = await api(portal.base, token, "POST", "/api/kernels", { name: "python3" });
     assert.equal(started.status, 201);
     kernel = started.body as KernelModel;
@@ -97,6 +136,91 @@ describe("kernel WebSocket /api/kernels/{id}/channels", () => {
     await watcher.execute("pass");
     assert.equal(watcher.received.filter((m) => isAskerChild(m) && m.channel !== "iopub").length, 0, "no shell reply to a request the watcher did not make");
     assert.equal(asker.received.filter((m) => isAskerChild(m) && m.header.msg_type === "execute_reply").length, 1);
+  });
+
+  it("closes a client whose token is revoked with 1008 within the recheck, keeps nothing for it, and leaves the others open", async () => {
+    const side = await recheckingChannels();
+    try {
+      const second = await anotherToken();
+      const revoked = await TestKernelSocket.open(side.base, kernel.id, { token: second.token, framing: "legacy" });
+      const other = await TestKernelSocket.open(side.base, kernel.id, { token });
+      sockets.push(revoked, other);
+      assert.deepEqual(resultText((await revoked.execute("5+5")).iopub), ["10"]);
+      assert.ok(await revokeApiToken(portal.services.db, { userId: ana.id, tokenId: second.id }));
+      const closed = await revoked.waitForClose(3000);
+      assert.deepEqual(closed, { code: 1008, reason: REVOKED.token });
+      await waitUntil("the server's end of it to close", 3000, () => side.channels.clientCount() === 1);
+      assert.equal(side.channels.replayCount(), 0, "no replay buffer for the revoked client's session");
+      assert.deepEqual(resultText((await other.execute("6+6")).iopub), ["12"], "a client on a valid token works on");
+      assert.equal(other.closeEvent, undefined);
+      await assert.rejects(TestKernelSocket.open(side.base, kernel.id, { token: second.token, session: revoked.session }), { status: 401 });
+    } finally {
+      await side.close();
+    }
+  });
+
+  it("closes the clients of a disabled account with 1008", async () => {
+    const bo = await userWithToken(portal, "bo@example.com");
+    const started = await api(portal.base, bo.token, "POST", "/api/kernels", { name: "python3" });
+    assert.equal(started.status, 201);
+    const bosKernel = started.body as KernelModel;
+    const side = await recheckingChannels();
+    try {
+      const socket = await TestKernelSocket.open(side.base, bosKernel.id, { token: bo.token });
+      sockets.push(socket);
+      await socket.execute("pass");
+      await setDisabled(portal.services.db, systemActor, bo.user.id, true);
+      assert.deepEqual(await socket.waitForClose(3000), { code: 1008, reason: REVOKED.disabled });
+      await waitUntil("the server's end of it to close", 3000, () => side.channels.clientCount() === 0);
+      assert.equal(side.channels.replayCount(), 0);
+    } finally {
+      await side.close();
+      await portal.services.kernels.shutdown(bo.user, bosKernel.id);
+    }
+  });
+
+  it("a recheck that fails on the database closes nothing and is logged once; the next that works closes the revoked", async () => {
+    let failing = false;
+    let failedQueries = 0;
+    // The database as the recheck sees it: while `failing`, every use of it throws, as a lost connection would.
+    const db = new Proxy(portal.services.db, {
+      get(target, property, receiver) {
+        if (failing) {
+          failedQueries++;
+          throw new Error("connection to the database lost (test)");
+        }
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    }) satisfies Database;
+    const logged = mock.method(console, "error");
+    const side = await recheckingChannels({ ...portal.services, db });
+    try {
+      const second = await anotherToken();
+      const socket = await TestKernelSocket.open(side.base, kernel.id, { token: second.token });
+      sockets.push(socket);
+      failing = true;
+      await revokeApiToken(portal.services.db, { userId: ana.id, tokenId: second.id });
+      // A check makes at most three queries, and its first use of the database throws: seven uses are three checks.
+      await waitUntil("three rechecks that failed", 5000, () => failedQueries >= 7);
+      assert.equal(socket.closeEvent, undefined, "nothing closed on a failed check");
+      const warnings = logged.mock.calls.filter((call) => String(call.arguments[0]).includes("could not recheck"));
+      assert.equal(warnings.length, 1, "logged once, not once per check");
+      failing = false;
+      assert.equal((await socket.waitForClose(3000)).code, 1008);
+    } finally {
+      failing = false;
+      logged.mock.restore();
+      await side.close();
+    }
+  });
+
+  // Regression: shutdown closed clients with 1001, after which @jupyterlab/services never reconnects.
+  it("a portal that stops closes its clients with 1012 (service restart), so that JupyterLab reconnects", async () => {
+    const side = await recheckingChannels();
+    const socket = await TestKernelSocket.open(side.base, kernel.id, { token });
+    sockets.push(socket);
+    await side.close();
+    assert.deepEqual(await socket.waitForClose(3000), { code: 1012, reason: "Atrium is restarting" });
   });
 
   it("keeps the kernel across a portal restart; a new client gets its output", async () => {

@@ -4,18 +4,25 @@
 // so a stranger gets a plain HTTP 401/404 and never a socket. Then `v1.kernel.websocket.jupyter.org` is spoken
 // when the client offers it, the legacy JSON framing otherwise; no compression (kernel output is streamed,
 // and deflate costs CPU per MB); TCP_NODELAY (small replies must not wait for delayed ACKs).
-// One timer (start/stop with the API) ticks every client: keepalive pings and dead-kernel detection.
+// One timer (start/stop with the API) ticks every client: keepalive pings and dead-kernel detection. It also
+// rechecks, every `recheckMs`, the credential each connection was opened with (its session, or its token, and its
+// account): a connection outlives its upgrade by days, and must not outlive a sign-out, a revoked token or a
+// disabled account by more than that. A revoked connection closes with 1008 and keeps nothing for a reconnect.
+// When the portal stops, clients are closed with 1012 (service restart): JupyterLab reconnects after that, and
+// would not after 1001.
 // A client that names its session (`?session_id=`, as JupyterLab does) and goes away while its kernel runs has
 // what the kernel sends meanwhile kept for a while, and replayed when it reconnects with that session (replay.ts).
 import net from "node:net";
 import type http from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
-import { identify, tokenFromHeader } from "@/server/auth/session";
+import { revocationsOf, type HeldCredential, type Revocation } from "@/server/auth/credential-check";
+import { authenticate, tokenFromHeader } from "@/server/auth/session";
+import { log } from "@/server/log";
 import { AppError } from "@/server/errors";
 import type { Services } from "@/server/services";
 import { framingForSubprotocol, selectSubprotocol } from "@/server/kernels/protocol/websocket";
-import { ChannelClient, CLOSE_GOING_AWAY } from "./client";
+import { ChannelClient, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART } from "./client";
 import { rejectUpgrade, sameOrigin } from "./http";
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits } from "./outbound-queue";
 import { DEFAULT_REPLAY_LIMITS, ReplayBuffers, replayOfLeft, type ReplayLimits } from "./replay";
@@ -29,11 +36,21 @@ export interface ChannelsOptions {
   maxClientFrameBytes?: number;
   /** What is kept for a client that went away, and how long (keepMs 0: nothing). */
   replay?: ReplayLimits;
+  /** How often the credentials of open connections are checked again (revoked: the connection closes). */
+  recheckMs?: number;
 }
 
 const TICK_MS = 1000;
+/** The ticker never runs more often than this, whatever `recheckMs` says. */
+const MIN_TICK_MS = 100;
 const DEFAULT_PING_INTERVAL_MS = 30_000;
 const DEFAULT_MAX_CLIENT_FRAME_BYTES = 64 * 1024 * 1024;
+const DEFAULT_RECHECK_MS = 30_000;
+
+/** What an open connection was let in with, and whose it is (for the log line when it is closed). */
+interface Holder extends HeldCredential {
+  who: string;
+}
 
 export function channelsApi(services: Services, options: ChannelsOptions = {}) {
   const wss = new WebSocketServer({
@@ -43,16 +60,55 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
     maxPayload: options.maxClientFrameBytes ?? DEFAULT_MAX_CLIENT_FRAME_BYTES,
     handleProtocols: (offered) => selectSubprotocol(offered) ?? false,
   });
-  const clients = new Set<ChannelClient>();
+  const clients = new Map<ChannelClient, Holder>();
   const replays = new ReplayBuffers(options.replay ?? DEFAULT_REPLAY_LIMITS);
   /** The newest connection of each user's session on each kernel: an older one still open is stale (half-open). */
   const bySession = new Map<string, ChannelClient>();
-  const ticker = setInterval(() => {
-    const now = Date.now();
-    for (const client of clients) client.tick(now);
-    replays.tick((id) => services.kernels.liveKernel(id)?.isDead ?? true, now);
-  }, TICK_MS);
+  const recheckMs = options.recheckMs ?? DEFAULT_RECHECK_MS;
+  let nextCheckAt = Date.now() + recheckMs;
+  /** One check at a time: a slow database delays the next one instead of piling them up. */
+  let checking = false;
+  /** Logged when checks start failing and when they work again, not on every failed check. */
+  let checksFailing = false;
+  let stopped = false;
+  // Ticks at least as often as credentials are rechecked (tests recheck more often than once a second).
+  const ticker = setInterval(
+    () => {
+      const now = Date.now();
+      for (const client of clients.keys()) client.tick(now);
+      replays.tick((id) => services.kernels.liveKernel(id)?.isDead ?? true, now);
+      if (!checking && now >= nextCheckAt) {
+        checking = true;
+        nextCheckAt = now + recheckMs;
+        void recheckCredentials().finally(() => (checking = false));
+      }
+    },
+    Math.max(MIN_TICK_MS, Math.min(TICK_MS, recheckMs)),
+  );
   ticker.unref();
+
+  /** Closes every connection whose credential no longer lets its user in; a check that fails closes nothing. */
+  async function recheckCredentials(): Promise<void> {
+    const open = [...clients];
+    if (open.length === 0) return;
+    let revocations: Revocation[];
+    try {
+      revocations = await revocationsOf(services.db, open.map(([, holder]) => holder));
+    } catch (error) {
+      if (!checksFailing && !stopped) log.warn(`kernel WebSockets: could not recheck the credentials of ${open.length} connections (${error instanceof Error ? error.message : String(error)}); they stay open until a check succeeds`);
+      checksFailing = true;
+      return;
+    }
+    if (checksFailing) log.info("kernel WebSockets: credential rechecks work again");
+    checksFailing = false;
+    if (stopped) return;
+    open.forEach(([client, holder], i) => {
+      const reason = revocations[i];
+      if (!reason || !clients.has(client)) return;
+      log.info(`${holder.who}: closing the connection: ${reason}`);
+      client.end(CLOSE_POLICY_VIOLATION, reason, { keep: false });
+    });
+  }
 
   async function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<boolean> {
     const kernelId = channelsKernelId(url.pathname);
@@ -60,13 +116,14 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
     if (socket instanceof net.Socket) socket.setNoDelay(true);
     try {
       const queryToken = url.searchParams.get("token");
-      const user = await identify(req.headers, { db: services.db, secret: services.secret, sessionCookieName: services.sessionCookieName, queryToken });
-      if (!user) throw new AppError("UNAUTHENTICATED", "Authentication required: sign in, or pass your API token (Authorization header or ?token=).");
+      const caller = await authenticate(req.headers, { db: services.db, secret: services.secret, sessionCookieName: services.sessionCookieName, queryToken });
+      if (!caller) throw new AppError("UNAUTHENTICATED", "Authentication required: sign in, or pass your API token (Authorization header or ?token=).");
       // A browser sends cookies with a WebSocket from any page: only this portal's pages may use them here.
       const byCookie = tokenFromHeader(req.headers.authorization) === undefined && !queryToken;
       if (byCookie && !sameOrigin(req.headers, services.env.ATRIUM_PUBLIC_URL)) {
         throw new AppError("FORBIDDEN", "Cross-origin WebSocket refused: use the portal's own pages, or an API token.");
       }
+      const { user, credential } = caller;
       const kernel = await services.kernels.attach(user, kernelId);
       if (socket.destroyed) return true;
       const sessionId = url.searchParams.get("session_id");
@@ -86,7 +143,7 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
           pingIntervalMs: options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
           transport: socket instanceof net.Socket ? socket : undefined,
         });
-        clients.add(client);
+        clients.set(client, { userId: user.id, credential, who: `kernel ${kernel.id}: ${user.username}'s client` });
         if (sessionKey) bySession.set(sessionKey, client);
         void client.closed.then(() => {
           clients.delete(client);
@@ -101,13 +158,15 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
 
   /** Stops the timer and closes every client (they reconnect to the next portal process). */
   async function close(): Promise<void> {
+    stopped = true;
     clearInterval(ticker);
     replays.close(); // nothing is kept from here: the process is going
-    const open = [...clients];
-    for (const client of open) client.end(CLOSE_GOING_AWAY, "Atrium is restarting");
+    const open = [...clients.keys()];
+    // 1012, not 1001: @jupyterlab/services (JupyterLab, and VS Code's Jupyter extension) never reconnects after 1001.
+    for (const client of open) client.end(CLOSE_SERVICE_RESTART, "Atrium is restarting", { keep: false });
     // A client that does not finish the closing handshake promptly is cut off: shutdown must not hang.
     await Promise.race([Promise.all(open.map((c) => c.closed)), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
-    for (const client of clients) client.terminate();
+    for (const client of clients.keys()) client.terminate();
     wss.close();
   }
 

@@ -1,7 +1,7 @@
 // ChannelClient in an in-process socket rig: a real `ws` server and client over loopback, a fake kernel.
 // Guards the bridge's rules without Python: replies routed by session, malformed frames survived, a slow
 // client queued in order and a hopeless one closed with 1013 (never a silent gap), the ping deadline, and
-// the iopub "dead" status + 1001 when the kernel is gone.
+// the iopub "dead" status + 1001 when the kernel is gone (after the output a slow client has not read yet).
 import assert from "node:assert/strict";
 import net from "node:net";
 import { after, describe, it } from "node:test";
@@ -10,7 +10,7 @@ import type { KernelListener } from "@/server/kernels/live-kernel";
 import { createMessage, type ChannelMessage, type KernelMessage, type OutgoingChannel } from "@/server/kernels/protocol/messages";
 import { decodeWsMessage, encodeV1Parts, encodeWsMessage, V1_SUBPROTOCOL } from "@/server/kernels/protocol/websocket";
 import type { RawMessageParts } from "@/server/kernels/protocol/wire";
-import { ChannelClient, type KernelPort } from "./client";
+import { ChannelClient, DEAD_KERNEL_DRAIN_MS, type KernelPort } from "./client";
 import type { BufferedMessage, Left, Replay } from "./replay";
 import { ClientSessions } from "./routing";
 
@@ -331,6 +331,49 @@ describe("ChannelClient", () => {
     assert.equal(r.received.at(-1)?.content.execution_state, "dead");
     await r.server.closed;
     assert.equal(gone, 0);
+  });
+
+  // Regression: the dead status went into the queue, and the close then dropped the queue, the dead status with it.
+  it("a slow client of a kernel that died gets every output queued for it, then the dead status, then the close", async () => {
+    let gone = 0;
+    const r = await rig({ highWaterBytes: 64 * 1024, onGone: () => void gone++ });
+    r.tcp.pause();
+    const chunk = "x".repeat(100 * 1024);
+    for (let n = 0; n < 60; n++) r.kernel.emit("iopub", "stream", { n, text: chunk }); // 6 MiB: most of it waits
+    r.kernel.isDead = true;
+    r.server.tick(Date.now());
+    r.tcp.resume();
+    const closed = await r.closed;
+    assert.equal(closed.code, 1001);
+    assert.deepEqual(r.received.slice(0, -1).map((m) => m.content.n), Array.from({ length: 60 }, (_, n) => n), "every output, in order");
+    assert.equal(r.received.at(-1)?.content.execution_state, "dead", "then the dead status, last");
+    await r.server.closed;
+    assert.equal(gone, 0, "nothing kept for a reconnect");
+  });
+
+  it("a client of a dead kernel that does not take its last output by the deadline is cut off", async () => {
+    const r = await rig({ highWaterBytes: 64 * 1024 });
+    r.tcp.pause(); // and never resumed
+    const chunk = "x".repeat(100 * 1024);
+    for (let n = 0; n < 150; n++) r.kernel.emit("iopub", "stream", { n, text: chunk }); // more than the OS buffers take
+    r.kernel.isDead = true;
+    const t0 = Date.now();
+    r.server.tick(t0);
+    r.server.tick(t0 + DEAD_KERNEL_DRAIN_MS - 1);
+    assert.equal(r.serverWs.readyState, WebSocket.OPEN, "still draining before the deadline");
+    r.server.tick(t0 + DEAD_KERNEL_DRAIN_MS);
+    await r.server.closed;
+    assert.equal(r.kernel.subscribers, 0);
+    r.client.terminate();
+  });
+
+  it("a close reason longer than a close frame holds is cut to 123 bytes, not thrown", async () => {
+    const r = await rig();
+    r.server.end(1008, "é".repeat(100), { keep: false }); // 200 bytes of UTF-8
+    const closed = await r.closed;
+    assert.equal(closed.code, 1008);
+    assert.equal(closed.reason, "é".repeat(61));
+    await r.server.closed;
   });
 
   it("a client that closes while the kernel runs leaves what came during the close for a reconnect", async () => {

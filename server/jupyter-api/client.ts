@@ -6,10 +6,13 @@
 // - kernel → client: iopub to every client, replies only to the client that asked (routing.ts), encoded once
 //   per message and framing however many clients there are, through a backpressure queue (outbound-queue.ts).
 // - keepalive: the owner calls tick() about once a second; a ping goes out every `pingIntervalMs`, and a client
-//   that has not answered the previous ping by then is dropped. tick() also notices a dead kernel.
+//   that has not answered the previous ping by then is dropped. tick() also notices a dead kernel: the client still
+//   gets what was queued for it, then an iopub status "dead", then the close (cut off if it has not by a deadline).
 //
-// Close codes the server sends:
-//   1001 going away      the kernel stopped or died (after an iopub status "dead"), or the portal is stopping
+// Close codes the server sends (@jupyterlab/services never reconnects after 1000 or 1001, and does after any other):
+//   1001 going away      the kernel stopped or died (after its output and an iopub status "dead")
+//   1012 service restart the portal is stopping: reconnect, to this process when it is back or to another replica
+//   1008 policy          the credential the connection was opened with no longer lets its user in (channels.ts)
 //   1013 try again later the client fell hopelessly behind on output (reconnect; nothing was dropped silently)
 //   1009 message too big a client frame exceeded the limit (sent by `ws` itself)
 import { randomUUID } from "node:crypto";
@@ -52,7 +55,15 @@ export interface ChannelClientOptions {
 }
 
 export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_POLICY_VIOLATION = 1008;
+export const CLOSE_SERVICE_RESTART = 1012;
 export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/** A close frame's reason is at most 123 bytes of UTF-8 (RFC 6455); `ws` throws on a longer one. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** How long a client of a kernel that is gone has to take what was queued for it before it is cut off. */
+export const DEAD_KERNEL_DRAIN_MS = 10_000;
 
 /** What one closing client leaves for a reconnect (unsent, and what came during the close); more is only counted. */
 const MAX_LEFT_MESSAGES = 20_000;
@@ -72,6 +83,12 @@ function encodeFor(framing: WsFraming, msg: ChannelMessage, raw: RawMessageParts
   return (cached.legacy ??= toFrame(encodeLegacy(msg)));
 }
 
+/** The reason cut to what a close frame holds, never inside a character (encodeInto writes whole characters only). */
+function closeReason(reason: string): string {
+  const { read } = new TextEncoder().encodeInto(reason, new Uint8Array(MAX_CLOSE_REASON_BYTES));
+  return reason.slice(0, read);
+}
+
 const toFrame = (payload: WsPayload): Frame => (typeof payload === "string" ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
 
 export class ChannelClient {
@@ -84,7 +101,9 @@ export class ChannelClient {
   private lastPingAt = Date.now();
   private dropped = 0;
   private ending = false;
-  /** Set when the server ends the connection because the kernel is gone or the portal stops: nothing to keep. */
+  /** While a client of a dead kernel takes what was queued for it: when it is cut off if it has not. */
+  private drainDeadline: number | undefined;
+  /** Set when the connection ends for good (kernel gone, portal stopping, credential revoked): nothing to keep. */
   private over = false;
   /** Left for a reconnect: what the queue never wrote, then what came while the socket was closing (bounded). */
   private left: Left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
@@ -116,7 +135,7 @@ export class ChannelClient {
       options.limits,
       (queued, unsent) => {
         this.leaveFirst(unsent);
-        this.end(CLOSE_TRY_AGAIN_LATER, `client fell behind: ${Math.round(queued / 1048576)} MiB of output waiting; reconnect`);
+        this.end(CLOSE_TRY_AGAIN_LATER, `client fell behind: ${Math.round(queued / 1048576)} MiB of output waiting; reconnect`, { keep: true });
       },
       (error) => log.debug(`kernel ${kernel.id}: send to ${options.user}'s client failed: ${error.message}`),
     );
@@ -151,14 +170,16 @@ export class ChannelClient {
     });
   }
 
-  /** Keepalive and kernel-death check; the owner calls this about once a second. */
+  /** Keepalive, kernel-death check, and the deadline of a dead kernel's last output; the owner calls this about once a second. */
   tick(now: number): void {
-    if (this.ending) return;
-    if (this.kernel.isDead) {
-      this.sendDeadStatus();
-      this.end(CLOSE_GOING_AWAY, "kernel is no longer running");
+    if (this.ending) {
+      if (this.drainDeadline !== undefined && now >= this.drainDeadline) {
+        log.info(`kernel ${this.kernel.id}: ${this.options.user}'s client did not take the dead kernel's last output within ${DEAD_KERNEL_DRAIN_MS / 1000} s; cutting it off`);
+        this.terminate();
+      }
       return;
     }
+    if (this.kernel.isDead) return this.endAfterQueued(now);
     if (now - this.lastPingAt < this.options.pingIntervalMs) return;
     if (this.awaitingPong) {
       log.info(`kernel ${this.kernel.id}: ${this.options.user}'s client missed its ping deadline; dropping it`);
@@ -170,15 +191,35 @@ export class ChannelClient {
     this.ws.ping();
   }
 
-  /** Closes the connection with a code and reason the client can act on. */
-  end(code: number, reason: string): void {
-    this.over ||= code === CLOSE_GOING_AWAY;
+  /**
+   * Closes the connection now with a code and reason the client can act on; what was queued and not yet written is
+   * not sent. `keep`: the client may come back for it (left for a reconnect); false when the connection is over for
+   * good (the portal stops, the credential was revoked): nothing is kept.
+   */
+  end(code: number, reason: string, { keep }: { keep: boolean }): void {
+    this.over ||= !keep;
     // Still listening until the socket has closed, unless it is over: what comes meanwhile is left for a reconnect.
     if (this.over) this.unsubscribe();
-    if (this.ending) return;
+    // A dead kernel's last output may still be going out: a close for another reason (the portal stops) takes over.
+    if (this.ending && this.drainDeadline === undefined) return;
     this.ending = true;
+    this.drainDeadline = undefined;
     this.leaveFirst(this.queue.stop());
-    this.ws.close(code, reason);
+    this.ws.close(code, closeReason(reason));
+  }
+
+  /**
+   * The kernel is gone (like Jupyter Server: an iopub status "dead" before the socket closes). Its last output is
+   * what a user most needs (the traceback, the last lines before a crash), so a slow client gets what was queued,
+   * then "dead", then the close; by the deadline it is cut off instead (tick()).
+   */
+  private endAfterQueued(now: number): void {
+    this.over = true;
+    this.unsubscribe();
+    this.ending = true;
+    this.drainDeadline = now + DEAD_KERNEL_DRAIN_MS;
+    this.sendDeadStatus();
+    this.queue.finish(() => this.ws.close(CLOSE_GOING_AWAY, "kernel is no longer running"));
   }
 
   /**
@@ -195,6 +236,7 @@ export class ChannelClient {
   /** Cuts the connection without a closing handshake (unresponsive client, or shutdown deadline). */
   terminate(): void {
     this.ending = true;
+    this.drainDeadline = undefined;
     if (this.over) this.unsubscribe();
     this.leaveFirst(this.queue.stop());
     this.ws.terminate();

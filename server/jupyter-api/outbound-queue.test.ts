@@ -69,6 +69,31 @@ describe("OutboundQueue", () => {
     assert.equal(queue.queuedBytes, 0);
   });
 
+  it("finish(): what waits still goes out, then the caller is told; nothing is accepted after", () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, { highWaterBytes: 10, maxQueuedBytes: 100 }, () => assert.fail("no overflow"));
+    for (const frame of ["aaaaaa", "bbbbbb", "cccccc", "dddddd"]) queue.push(frame);
+    let finished = 0;
+    queue.finish(() => finished++);
+    queue.push("after finish");
+    sink.flushOne();
+    assert.equal(finished, 0, "not while frames wait");
+    while (sink.flushOne());
+    assert.deepEqual(sink.written, ["aaaaaa", "bbbbbb", "cccccc", "dddddd"]);
+    assert.equal(finished, 1, "once the last frame was handed to the sink");
+
+    const idle = new OutboundQueue(new FakeSink(), { highWaterBytes: 10, maxQueuedBytes: 100 }, () => assert.fail("no overflow"));
+    idle.finish(() => finished++);
+    assert.equal(finished, 2, "at once when nothing waits");
+
+    const cut = new OutboundQueue(new FakeSink(), { highWaterBytes: 1, maxQueuedBytes: 100 }, () => assert.fail("no overflow"));
+    cut.push("written");
+    cut.push("waits");
+    cut.finish(() => finished++);
+    cut.stop();
+    assert.equal(finished, 2, "never once stopped");
+  });
+
   it("gives up once more than the bound is waiting, and accepts nothing after", () => {
     const sink = new FakeSink();
     const overflows: number[] = [];

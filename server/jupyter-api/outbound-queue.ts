@@ -8,7 +8,9 @@
 // microseconds each, more than encoding the frame.
 // Each frame may carry what it was made from (`origin`, opaque here): stop() gives back those never written, and
 // takeFailed() those whose write failed (the connection broke before the OS took them), so the caller can keep
-// them for a reconnect.
+// them for a reconnect. finish() is the other way to end: nothing more is accepted, what waits still goes out, and
+// the caller hears when the last of it was handed to the socket (a kernel that died: its output, then "dead", then
+// the close).
 // Mechanism only: it knows nothing of kernels or framings, so it is tested with a fake socket.
 
 export type Frame = string | Buffer;
@@ -42,6 +44,8 @@ export class OutboundQueue<T = unknown> {
   private bytes = 0;
   private stopped = false;
   private corked = false;
+  /** Set by finish(): called once the last queued frame has been handed to the sink. */
+  private onFinished: (() => void) | undefined;
 
   constructor(
     private readonly sink: FrameSink,
@@ -60,7 +64,7 @@ export class OutboundQueue<T = unknown> {
   }
 
   push(frame: Frame, origin?: T): void {
-    if (this.stopped) return;
+    if (this.stopped || this.onFinished) return;
     if (this.queuedFrames === 0 && this.sink.open !== false && this.sink.bufferedAmount < this.limits.highWaterBytes) {
       this.write(frame, origin);
       return;
@@ -76,10 +80,21 @@ export class OutboundQueue<T = unknown> {
     }
   }
 
+  /**
+   * Accepts nothing more, and calls `done` once everything queued has been handed to the sink: at once if nothing
+   * waits, never if stop() comes first (the caller then bounds the wait itself: a client may never read again).
+   */
+  finish(done: () => void): void {
+    if (this.stopped || this.onFinished) return;
+    this.onFinished = done;
+    this.finishIfDrained();
+  }
+
   /** Drops what is queued and accepts nothing more (the client is closing). Returns the origins never written. */
   stop(): T[] {
     const unsent = this.origins.slice(this.head).filter((o): o is T => o !== undefined);
     this.stopped = true;
+    this.onFinished = undefined;
     this.frames.length = 0;
     this.origins.length = 0;
     this.head = 0;
@@ -128,12 +143,21 @@ export class OutboundQueue<T = unknown> {
       this.bytes -= sizeOf(frame);
       this.write(frame, origin);
     }
+    this.finishIfDrained();
     // Compact now and then, so a long-lived queue does not keep a growing array of sent slots.
     if (this.head > 1024 && this.head * 2 > this.frames.length) {
       this.frames.splice(0, this.head);
       this.origins.splice(0, this.head);
       this.head = 0;
     }
+  }
+
+  private finishIfDrained() {
+    if (this.stopped || this.queuedFrames > 0 || !this.onFinished) return;
+    const done = this.onFinished;
+    this.onFinished = undefined;
+    this.stopped = true;
+    done();
   }
 }
 

@@ -1,7 +1,8 @@
 // One kernel's WebSocket, the only code in the page that knows the socket. It speaks
 // v1.kernel.websocket.jupyter.org when the server accepts it (legacy JSON otherwise), queues what is sent
 // while (re)connecting, pairs shell/control replies with their requests, and reconnects with growing random
-// back-off when the socket drops — unless the kernel is gone (404) or the close was clean.
+// back-off when the socket drops — unless the kernel is gone (404), the page closed it, or the portal said the
+// credential no longer lets it in.
 import { decodeMessage, encodeMessage, V1_SUBPROTOCOL, type Framing } from "./framing";
 import { createMessage, randomId, type Channel, type JsonObject, type KernelMessage } from "./messages";
 import { kernelApi } from "./rest";
@@ -17,7 +18,11 @@ export interface ConnectionEvents {
   state(state: KernelState): void;
 }
 
-const CLEAN_CLOSE = new Set([1000, 1001]);
+// Close codes after which reconnecting is pointless: 1000, the page closed it; 1008, the portal closed it because the
+// session behind it ended (signed out, account disabled) — the page's other calls now say so. Every other code
+// reconnects: 1012 the portal restarting, 1001 the kernel gone (or a portal from before 1012 restarting): the reconnect
+// asks whether the kernel still exists first, and shows it dead if not.
+const NO_RECONNECT = new Set([1000, 1008]);
 const MAX_BACKOFF_MS = 10_000;
 
 export class KernelConnection {
@@ -64,7 +69,7 @@ export class KernelConnection {
       if (this.socket !== socket) return;
       this.socket = null;
       if (this.disposed) return;
-      if (CLEAN_CLOSE.has(event.code) && event.code !== 1001) {
+      if (NO_RECONNECT.has(event.code)) {
         this.setState("disconnected");
         return;
       }

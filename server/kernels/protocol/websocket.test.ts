@@ -69,6 +69,35 @@ test('legacy binary layout: uint32 BE count, uint32 BE offsets, JSON, buffers', 
   assert.equal(frame.subarray(offsets[2]).toString(), 'CDE');
 });
 
+// Regression: legacy frames lacked the top-level msg_id and msg_type that Jupyter Server's legacy frames carry.
+test('legacy frames carry msg_id and msg_type at the top level, as Jupyter Server sends them (text and binary)', () => {
+  const text = JSON.parse(encodeLegacy(sample()) as string);
+  assert.equal(text.msg_id, text.header.msg_id);
+  assert.equal(text.msg_type, 'comm_msg');
+  const frame = encodeLegacy(sample([Buffer.from('AB')])) as Buffer;
+  const json = JSON.parse(frame.subarray(frame.readUInt32BE(4), frame.readUInt32BE(8)).toString());
+  assert.equal(json.msg_id, json.header.msg_id);
+  assert.equal(json.msg_type, 'comm_msg');
+});
+
+test('legacy frames from clients decode with or without top-level msg_id and msg_type; the header is what counts', () => {
+  const msg = sample([Buffer.from('B')]);
+  const { buffers: _, ...rest } = msg;
+  const frames = {
+    without: JSON.stringify(rest),
+    with: JSON.stringify({ ...rest, msg_id: msg.header.msg_id, msg_type: msg.header.msg_type }),
+    contradicting: JSON.stringify({ ...rest, msg_id: 'other', msg_type: 'other_request' }),
+    binary: encodeLegacy(msg),
+  };
+  for (const [name, frame] of Object.entries(frames)) {
+    const decoded = decodeClientFrame(frame, 'legacy');
+    assert.ok(decoded.ok, `${name}: ${JSON.stringify(decoded)}`);
+    assert.equal(decoded.value.message.header.msg_id, msg.header.msg_id, name);
+    assert.equal(decoded.value.message.header.msg_type, 'comm_msg', name);
+    assert.equal('msg_id' in decoded.value.message, false, `${name}: not carried on as a field of its own`);
+  }
+});
+
 test('v1 layout: uint64 LE offset count and offsets, channel, 4 JSON parts, buffers, last offset = end', () => {
   const msg = sample([Buffer.from('BUF')]);
   const frame = encodeV1(msg);

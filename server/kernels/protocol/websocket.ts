@@ -2,7 +2,7 @@
 // Pure functions, both directions, so the gateway and its tests share one implementation.
 //
 // 1. Legacy (no subprotocol):
-//    - text frame: the whole message as JSON, with a `channel` field and `buffers: []`;
+//    - text frame: the whole message as JSON, with `channel`, `msg_id` and `msg_type` fields and `buffers: []`;
 //    - binary frame (only when there are buffers):
 //        uint32 BE n, then n uint32 BE offsets, then the JSON (without buffers) at offsets[0],
 //        then buffer i at offsets[i+1]; each part ends where the next starts (the last at the end).
@@ -70,11 +70,16 @@ export function decodeWsMessage(data: WsPayload, framing: WsFraming): WsResult<C
 
 // --- legacy ---
 
-/** JSON text when there are no buffers, the offsets binary format otherwise (as Jupyter Server does). */
+/**
+ * JSON text when there are no buffers, the offsets binary format otherwise (as Jupyter Server does). Both carry
+ * `msg_id` and `msg_type` at the top level too, copied from the header: jupyter_client's Session.deserialize adds
+ * them, so Jupyter Server's legacy frames have them, and clients written against it may read them there.
+ */
 export function encodeLegacy(msg: ChannelMessage): WsPayload {
   const { buffers, ...rest } = msg;
-  if (!buffers || buffers.length === 0) return JSON.stringify({ ...rest, buffers: [] });
-  const parts: Uint8Array[] = [Buffer.from(JSON.stringify(rest), 'utf8'), ...buffers];
+  const body = { ...rest, msg_id: msg.header.msg_id, msg_type: msg.header.msg_type };
+  if (!buffers || buffers.length === 0) return JSON.stringify({ ...body, buffers: [] });
+  const parts: Uint8Array[] = [Buffer.from(JSON.stringify(body), 'utf8'), ...buffers];
   const headerSize = 4 * (parts.length + 1);
   const out = Buffer.allocUnsafe(headerSize + sumLengths(parts));
   out.writeUInt32BE(parts.length, 0);
@@ -87,6 +92,7 @@ export function encodeLegacy(msg: ChannelMessage): WsPayload {
   return out;
 }
 
+/** Top-level `msg_id`/`msg_type` are optional and ignored: the header says what the message is. */
 export function decodeLegacy(data: WsPayload): WsResult<ChannelMessage> {
   if (typeof data === 'string') return toChannelMessage(parseJson(data), []);
   const buf = toBuffer(data);

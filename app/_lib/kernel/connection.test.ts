@@ -1,0 +1,50 @@
+// What the notebook page does when its kernel WebSocket closes, by close code, against a stand-in WebSocket: the
+// portal restarting (1012, and 1001 from a portal before 1012) and anything unexpected reconnect; a close the page
+// asked for (1000) and a revoked credential (1008, channels.ts) do not.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { KernelConnection, type KernelState } from "./connection";
+
+/** The part of the browser's WebSocket the connection uses; the test fires its close. */
+class StandInSocket {
+  static readonly OPEN = 1;
+  static last: StandInSocket | undefined;
+  readyState = 0;
+  protocol = "";
+  binaryType = "blob";
+  onopen: (() => void) | null = null;
+  onmessage: ((event: unknown) => void) | null = null;
+  onclose: ((event: { code: number }) => void) | null = null;
+  constructor(readonly url: string) {
+    StandInSocket.last = this;
+  }
+  send(): void {}
+  close(): void {}
+}
+
+const saved = { WebSocket: globalThis.WebSocket, location: (globalThis as { location?: unknown }).location };
+before(() => {
+  Object.assign(globalThis, { WebSocket: StandInSocket, location: { protocol: "http:", host: "atrium.test" } });
+});
+after(() => {
+  Object.assign(globalThis, saved);
+});
+
+function stateAfterClose(code: number): KernelState {
+  const states: KernelState[] = [];
+  const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state: (s) => void states.push(s) });
+  connection.connect();
+  StandInSocket.last!.onclose!({ code });
+  connection.dispose(); // stops the reconnect timer, if one was set
+  return states.at(-1)!;
+}
+
+describe("KernelConnection close codes", () => {
+  for (const code of [1012, 1001, 1006, 1011, 1013]) {
+    it(`${code}: reconnects`, () => assert.equal(stateAfterClose(code), "reconnecting"));
+  }
+  // Regression: 1008 (the session or token behind the socket was revoked) used to reconnect forever against a 401.
+  for (const code of [1000, 1008]) {
+    it(`${code}: stays disconnected`, () => assert.equal(stateAfterClose(code), "disconnected"));
+  }
+});
