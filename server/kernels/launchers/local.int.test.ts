@@ -3,7 +3,7 @@
 // Every kernel started here is killed and cleaned up in t.after; every wait has a deadline.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
@@ -217,6 +217,7 @@ test('heartbeat loss is detected when the kernel is SIGSTOPped', async (t) => {
   assert.ok(info.lastBeatAt !== undefined && info.lastBeatAt <= Date.now());
   assert.ok(Date.now() - stoppedAt < 3_000);
   assert.deepEqual(await kernel.poll(), { alive: true }, 'stopped, not dead: only the heartbeat can tell');
+  await kernel.signal('SIGCONT'); // so the stop at the end is answered at once, not after the shutdown grace
 });
 
 test('reattaches from serialize() in a fresh launcher and connection after a "portal restart"', async (t) => {
@@ -286,4 +287,43 @@ test('a missing interpreter is LAUNCH_FAILED at launch, not a hang', async () =>
     launcher().launch({ kernelId: `it-${randomUUID()}`, kernelspec: missing, username: 'ana' }),
     (e: unknown) => e instanceof LaunchError && e.code === 'LAUNCH_FAILED' && /ENOENT/.test(e.message),
   );
+});
+
+test('a stop asks the kernel first: its atexit hooks run; one that does not exit in the grace is killed with what it started', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'atrium-shutdown-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const kernel = await startKernel(t);
+  const connection = await connect(t, kernel, { heartbeat: false });
+  const marker = path.join(dir, 'atexit-ran');
+  await execute(connection, `import atexit\natexit.register(lambda: open(${JSON.stringify(marker)}, 'w').write('bye'))`);
+  const started = Date.now();
+  await kernel.kill();
+  assert.ok(Date.now() - started < 5_000, `asked, it exits within the grace (${Date.now() - started} ms)`);
+  assert.equal((await stat(marker)).isFile(), true, 'the atexit hook ran: the kernel shut down, not killed');
+
+  // ipykernel waits long for a subprocess of its own before it exits: after the grace, it is killed, and the
+  // subprocess with it (its process group).
+  const slow = await new LocalLauncher({ python, runtimeDir, shutdownGraceMs: 500 }).launch({ kernelId: `it-${randomUUID()}`, kernelspec: python3, username: 'ana' });
+  t.after(() => slow.cleanup());
+  await slow.confirmStartup(30_000);
+  const slowConnection = await connect(t, slow, { heartbeat: false });
+  const child = await execute(slowConnection, "import subprocess\np = subprocess.Popen(['sleep', '300'])\nprint(p.pid)");
+  const childPid = Number(streamText(child.iopub).trim());
+  assert.ok(childPid > 0);
+  const before = Date.now();
+  await slow.kill();
+  assert.ok(Date.now() - before >= 450, 'it waited for the grace first');
+  assert.equal((await slow.poll()).alive, false);
+  await waitForDeath(slow, 5_000);
+  // Killed with it (a zombie until whoever adopted it reaps it, or gone).
+  const state = await readFile(`/proc/${childPid}/stat`, 'utf8').then((stat) => stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3), () => 'gone');
+  assert.ok(state === 'Z' || state === 'gone', `the subprocess it started ends with it (state ${state})`);
+
+  // Stopped (SIGSTOP: it cannot answer anything): killed once the grace is over.
+  const stuck = await new LocalLauncher({ python, runtimeDir, shutdownGraceMs: 500 }).launch({ kernelId: `it-${randomUUID()}`, kernelspec: python3, username: 'ana' });
+  t.after(() => stuck.cleanup());
+  await stuck.confirmStartup(30_000);
+  process.kill(stuck.pid, 'SIGSTOP');
+  await stuck.kill();
+  assert.equal((await stuck.poll()).alive, false);
 });

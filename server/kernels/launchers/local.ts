@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { ConnectionInfoSchema, type ConnectionInfo, type KernelLogger } from '../connection';
+import { ConnectionInfoSchema, KernelConnection, type ConnectionInfo, type KernelLogger } from '../connection';
 import type { JsonObject } from '../protocol/messages';
 import {
   KernelProcess,
@@ -47,7 +47,16 @@ export interface LocalLauncherOptions {
    * towards its deadline together. Default: twice the CPU count, at least 2.
    */
   maxConcurrentStarts?: number;
+  /**
+   * On stop and restart the kernel is first asked to shut down (shutdown_request, as Jupyter Server does: atexit
+   * hooks run, open files are flushed; ipykernel ends its own subprocesses, in steps) and gets this long to exit
+   * before it is killed, as Jupyter Server's shutdown_wait_time. Default 5 s; 0: kill at once.
+   */
+  shutdownGraceMs?: number;
 }
+
+/** See LocalLauncherOptions.shutdownGraceMs. */
+export const DEFAULT_LOCAL_SHUTDOWN_GRACE_MS = 5_000;
 
 export class LocalLauncher implements Launcher {
   readonly name = 'local';
@@ -57,6 +66,7 @@ export class LocalLauncher implements Launcher {
   private readonly hostEnv: NodeJS.ProcessEnv;
   private readonly logger: KernelLogger | undefined;
   private readonly startSlots: StartSlots;
+  private readonly shutdownGraceMs: number;
 
   constructor(options: LocalLauncherOptions = {}) {
     const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
@@ -66,6 +76,7 @@ export class LocalLauncher implements Launcher {
     this.hostEnv = options.hostEnv ?? process.env;
     this.logger = options.logger;
     this.startSlots = new StartSlots(options.maxConcurrentStarts ?? Math.max(2, 2 * os.availableParallelism()));
+    this.shutdownGraceMs = options.shutdownGraceMs ?? DEFAULT_LOCAL_SHUTDOWN_GRACE_MS;
   }
 
   async launch(request: LaunchRequest, options?: LaunchOptions): Promise<LocalKernelProcess> {
@@ -142,6 +153,7 @@ export class LocalLauncher implements Launcher {
       child,
       exitWatch,
       exited,
+      shutdownGraceMs: this.shutdownGraceMs,
     });
   }
 
@@ -159,6 +171,7 @@ export class LocalLauncher implements Launcher {
       interruptMode: saved.interruptMode,
       connectionInfo: saved.connectionInfo,
       logger: this.logger,
+      shutdownGraceMs: this.shutdownGraceMs,
       ...state.data,
     });
   }
@@ -196,9 +209,14 @@ export class LocalKernelProcess extends KernelProcess {
   /** Settles once the child exited and stderr drained (children only). */
   private readonly exited: Promise<DeadStatus> | undefined;
   private cleanedUp = false;
+  private readonly shutdownGraceMs: number;
+  /** Whether it ever answered (confirmed started, or restored): one still starting is not asked to shut down. */
+  private answered: boolean;
 
-  constructor(init: KernelProcessInit & LocalState & { child?: ChildProcess; exitWatch?: ChildExitWatch; exited?: Promise<DeadStatus> }) {
+  constructor(init: KernelProcessInit & LocalState & { child?: ChildProcess; exitWatch?: ChildExitWatch; exited?: Promise<DeadStatus>; shutdownGraceMs?: number }) {
     super(init);
+    this.shutdownGraceMs = init.shutdownGraceMs ?? DEFAULT_LOCAL_SHUTDOWN_GRACE_MS;
+    this.answered = init.child === undefined;
     this.pid = init.pid;
     this.connectionFile = init.connectionFile;
     this.startTime = init.startTime;
@@ -211,6 +229,12 @@ export class LocalKernelProcess extends KernelProcess {
 
   get engineId(): string {
     return `pid ${this.pid}`;
+  }
+
+  override async confirmStartup(...args: Parameters<KernelProcess['confirmStartup']>): ReturnType<KernelProcess['confirmStartup']> {
+    const reply = await super.confirmStartup(...args);
+    this.answered = true;
+    return reply;
   }
 
   async poll(): Promise<KernelStatus> {
@@ -252,10 +276,39 @@ export class LocalKernelProcess extends KernelProcess {
   }
 
   protected async terminate(): Promise<void> {
+    if (await this.exitsWhenAsked()) {
+      // What the kernel started and left behind (a subprocess of the user's) goes with it, as before. The group
+      // outlives its leader only while members remain, and its id is not reused meanwhile.
+      try {
+        process.kill(-this.pid, 'SIGKILL');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+      return;
+    }
     try {
       await this.sendSignal('SIGKILL');
     } catch (error) {
       if (!(error instanceof LaunchError && error.code === 'KERNEL_DEAD')) throw error;
+    }
+  }
+
+  /** Asks the kernel to shut down (control channel); true when it exited within the grace. */
+  private async exitsWhenAsked(): Promise<boolean> {
+    if (this.shutdownGraceMs <= 0 || !this.answered || !(await this.poll()).alive) return false;
+    const connection = new KernelConnection(this.connectionInfo, { heartbeat: false, label: this.kernelId, logger: this.logger });
+    try {
+      const deadline = Date.now() + this.shutdownGraceMs;
+      // A kernel that cannot answer (hung, stopped) leaves the reply out: then it is killed at the deadline.
+      await connection.request('control', 'shutdown_request', { restart: false }, this.shutdownGraceMs).catch(() => {});
+      // Polled, not waitForExit: that also waits for stderr to close, which a subprocess the kernel left holds open.
+      while (Date.now() < deadline) {
+        if (!(await this.poll()).alive) return true;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return false;
+    } finally {
+      await connection.close();
     }
   }
 
