@@ -210,9 +210,11 @@ export async function liveKernelsForSweep(db: Db) {
       launcher: kernels.launcher,
       clientsSeenUntil: kernels.clientsSeenUntil,
       teamName: teams.name,
+      ownerDisabledAt: users.disabledAt,
     })
     .from(kernels)
     .leftJoin(teams, eq(teams.id, kernels.teamId))
+    .leftJoin(users, eq(users.id, kernels.ownerId))
     .where(ne(kernels.state, "dead"))
     .orderBy(desc(kernels.createdAt));
 }

@@ -12,12 +12,12 @@ import { upsertTeamCullPolicy } from "@/db/queries/quotas";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { cliActor } from "@/server/identity/actor";
-import { createTeam, createUser, setMembership } from "@/server/identity/users";
+import { createTeam, createUser, setDisabled, setMembership } from "@/server/identity/users";
 import { admitKernel, setTeamEnvelope } from "@/server/quota/service";
 import { budgetMonth } from "@/server/quota/policy";
 import { BUILTIN_SIZES } from "@/server/quota/sizes";
 import { cullWarnings, keepAlive, requestStop } from "./service";
-import { sweep, type SweepDeps } from "./sweep";
+import { OWNER_DISABLED, sweep, type SweepDeps } from "./sweep";
 
 const small = BUILTIN_SIZES.find((s) => s.name === "small")!;
 const MIN = 60_000;
@@ -142,6 +142,19 @@ describe(`culling sweep on ${testDbKind}`, () => {
     await requestStop(db, cliActor, id);
     const result = await sweep(deps(), now);
     assert.deepEqual(result.stopped.map((s) => [s.kernelId, s.reason]), [[id, "stopped"]]);
+  });
+
+  it("stops the kernels of a disabled account at the next sweep, once, however active they are", async () => {
+    const now = new Date();
+    const leaver = await createUser(db, cliActor, { email: "leaver@example.com", password: "leaverpass" });
+    await setMembership(db, cliActor, { teamId: team.id, userId: leaver.id, role: "member" });
+    const busy = await running(now, 0, "busy", leaver);
+    const kept = await running(now, 0, "busy");
+    await setDisabled(db, cliActor, leaver.id, true);
+    const result = await sweep(deps(), now);
+    assert.deepEqual(result.stopped.map((s) => [s.kernelId, s.reason, s.detail]), [[busy, "stopped", OWNER_DISABLED]]);
+    assert.equal((await findKernel(db, { id: kept }))?.state, "busy", "other people's kernels are left alone");
+    assert.deepEqual((await sweep(deps(), new Date(now.getTime() + MIN))).stopped, []);
   });
 
   it("stops running kernels after the grace time when the team's budget policy says stop", async () => {

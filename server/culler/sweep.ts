@@ -76,6 +76,8 @@ async function tryLock(tx: Tx): Promise<boolean> {
 
 const facts = (w: KernelWarningRow | undefined): WarningFacts | null => (w ? { kind: w.kind, warnedAt: w.warnedAt, deadline: w.deadline } : null);
 
+export const OWNER_DISABLED = "stopped because its owner's account was disabled";
+
 export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<SweepResult> {
   const result: SweepResult = { skipped: false, warned: [], cleared: [], stopped: [], settled: 0 };
   // Outside the lock: every replica says which kernels have its clients, whichever replica acts.
@@ -118,6 +120,12 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
       const admin = get("admin");
       if (admin) {
         if (!admin.claimedAt) await planStop(k, "admin", "stopped", admin.message, admin.message);
+        continue;
+      }
+      // A disabled account's kernels (someone who left, an account an admin shut) stop too: they would otherwise run
+      // as that person, and count against the team, for as long as nothing culls them.
+      if (k.ownerDisabledAt) {
+        await planStop(k, "admin", "stopped", OWNER_DISABLED, OWNER_DISABLED);
         continue;
       }
       if (!k.startedAt) continue; // still launching: neither idle nor over time yet
