@@ -142,6 +142,9 @@ try {
     });
     // The real-process tests start the whole portal, which serves the production build.
     await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
+    // The clusters' jars, venv and binaries are fetched or built once and cached. On a cold machine that takes longer
+    // (Kubernetes: ~7 min of go build on 2 cores) than any one test may, so it happens here, before the tests.
+    await step("provision the test clusters (cached)", process.execPath, ["e2e/clusters/provision-all.mjs"], { env: testEnv });
     const intFiles = findFiles(".int.test.ts");
     const [icmd, iargs] = nodeTest(intFiles);
     await step(`integration with real processes (${intFiles.length} files)`, icmd, iargs, {

@@ -17,6 +17,10 @@ import { ClientSessions } from "./routing";
 class FakeKernel implements KernelPort {
   readonly id = "fake-kernel";
   isDead = false;
+  replaced = false;
+  settledEnd() {
+    return this.isDead ? (this.replaced ? ("replaced" as const) : ("dead" as const)) : undefined;
+  }
   readonly sent: { channel: OutgoingChannel; msg: KernelMessage }[] = [];
   private readonly listeners = new Set<KernelListener>();
 
@@ -331,6 +335,30 @@ describe("ChannelClient", () => {
     assert.equal(r.received.at(-1)?.content.execution_state, "dead");
     await r.server.closed;
     assert.equal(gone, 0);
+  });
+
+  it("a kernel another replica restarted (its old process exited here) is not called dead: 1012, and the client reconnects", async () => {
+    const r = await rig();
+    r.kernel.isDead = true;
+    r.kernel.replaced = true;
+    r.server.tick(Date.now());
+    const closed = await r.closed;
+    assert.equal(closed.code, 1012);
+    assert.match(closed.reason, /restarted through another portal replica/);
+    assert.ok(!r.received.some((m) => m.content.execution_state === "dead"), "no 'dead' status: JupyterLab would drop the kernel");
+  });
+
+  it("while the manager finds out how an exited process ended, the client is told nothing yet", async () => {
+    const r = await rig();
+    const settledEnd = r.kernel.settledEnd.bind(r.kernel);
+    r.kernel.isDead = true;
+    r.kernel.settledEnd = () => undefined;
+    r.server.tick(Date.now());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(!r.received.some((m) => m.content.execution_state === "dead"));
+    r.kernel.settledEnd = settledEnd;
+    r.server.tick(Date.now());
+    assert.equal((await r.closed).code, 1001);
   });
 
   // Regression: the dead status went into the queue, and the close then dropped the queue, the dead status with it.

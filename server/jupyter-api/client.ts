@@ -11,7 +11,7 @@
 //
 // Close codes the server sends (@jupyterlab/services never reconnects after 1000 or 1001, and does after any other):
 //   1001 going away      the kernel stopped or died (after its output and an iopub status "dead")
-//   1012 service restart the portal is stopping: reconnect, to this process when it is back or to another replica
+//   1012 service restart the portal is stopping, or another replica restarted the kernel: reconnect
 //   1008 policy          the credential the connection was opened with no longer lets its user in (channels.ts)
 //   1013 try again later the client fell hopelessly behind on output (reconnect; nothing was dropped silently)
 //   1009 message too big a client frame exceeded the limit (sent by `ws` itself)
@@ -30,6 +30,8 @@ import { ClientSessions, isForClient } from "./routing";
 export interface KernelPort {
   readonly id: string;
   readonly isDead: boolean;
+  /** How it ended, once known: "replaced" when another replica restarted it (see LiveKernel.settledEnd). */
+  settledEnd(now?: number): "dead" | "replaced" | undefined;
   subscribe(listener: KernelListener): () => void;
   send(channel: OutgoingChannel, msg: KernelMessage, json?: readonly Buffer[]): Promise<void>;
 }
@@ -179,7 +181,10 @@ export class ChannelClient {
       }
       return;
     }
-    if (this.kernel.isDead) return this.endAfterQueued(now);
+    const end = this.kernel.settledEnd(now);
+    if (end === "dead") return this.endAfterQueued(now);
+    // Restarted through another replica: this one attaches the new process, which a reconnect reaches.
+    if (end === "replaced") return this.end(CLOSE_SERVICE_RESTART, "the kernel was restarted through another portal replica: reconnect", { keep: false });
     if (now - this.lastPingAt < this.options.pingIntervalMs) return;
     if (this.awaitingPong) {
       log.info(`kernel ${this.kernel.id}: ${this.options.user}'s client missed its ping deadline; dropping it`);

@@ -26,6 +26,8 @@ interface HeldSend {
 
 /** Messages held for a restarting kernel, at most (a client that keeps sending into a long restart is refused). */
 const MAX_HELD_SENDS = 1000;
+/** How long an exited process's end may stay unsettled before its clients are told it died (see settledEnd). */
+export const UNSETTLED_END_MS = 10_000;
 
 export class LiveKernel {
   executionState: ExecutionState = "starting";
@@ -35,6 +37,9 @@ export class LiveKernel {
   /** Aborts the exit watch of the current process (retired on restart, or everything on detach). */
   private processWatch = new AbortController();
   private dead = false;
+  /** When its process was seen to exit, and then how that ended (settledEnd). */
+  private diedAt: number | undefined;
+  private end: "dead" | "replaced" | undefined;
   private detachConnection: () => void = () => {};
   /** While a restart replaces the process: what clients send meanwhile, for the new process. */
   private heldSends: HeldSend[] | undefined;
@@ -130,6 +135,23 @@ export class LiveKernel {
   }
 
   /**
+   * How this kernel ended for its clients, once known: "dead", or "replaced" when its process exited because another
+   * portal replica restarted the kernel (this replica attaches the new process; its clients reconnect to it).
+   * Undefined while it runs, and for a moment after its process exits while the manager finds out which (after
+   * UNSETTLED_END_MS it counts as dead).
+   */
+  settledEnd(now = Date.now()): "dead" | "replaced" | undefined {
+    if (!this.dead) return undefined;
+    if (this.end) return this.end;
+    return now - (this.diedAt ?? now) >= UNSETTLED_END_MS ? "dead" : undefined;
+  }
+
+  /** The manager's word on how the kernel ended (see settledEnd); the first word stands. */
+  settleEnd(end: "dead" | "replaced"): void {
+    this.end ??= end;
+  }
+
+  /**
    * Before a restart or a deliberate stop: stop watching the current process, so killing it is not
    * mistaken for the kernel dying.
    */
@@ -205,6 +227,7 @@ export class LiveKernel {
   /** Marks dead and stops watching; used when the kernel was shut down on purpose. */
   async close(): Promise<void> {
     this.dead = true;
+    this.end ??= "dead";
     this.setState("dead");
     this.rejectHeld(`kernel ${this.id} stopped before it could take the message`);
     await this.detach();
@@ -247,6 +270,7 @@ export class LiveKernel {
   private die(status: DeadStatus) {
     if (this.dead) return;
     this.dead = true;
+    this.diedAt = Date.now();
     this.setState("dead");
     this.rejectHeld(`kernel ${this.id} died before it could take the message`);
     this.events.onDeath(status);

@@ -189,6 +189,11 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     const victimPid = Number(first.liveKernel(victim.id)!.process.engineId.replace(/\D/g, ""));
     await first.detachAll(); // the portal stops; kernels keep running
     process.kill(victimPid, "SIGKILL");
+    // The signal lands asynchronously: the next portal must find it gone (a zombie of this test process, or reaped).
+    await until("the killed kernel to be gone", async () => {
+      const stat = await fs.promises.readFile(`/proc/${victimPid}/stat`, "utf8").catch(() => "");
+      return stat === "" || stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+    });
 
     const second = await makeManager();
     const { restored, dead } = await second.restoreAll();
@@ -478,13 +483,16 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     const kernel = await first.start(user, { name: "python3_remote_local" });
     const second = await makeManager();
     await second.restoreAll(); // attaches every live kernel, this one too
-    assert.ok(second.liveKernel(kernel.id));
+    const heldBySecond = second.liveKernel(kernel.id)!;
+    assert.ok(heldBySecond);
     const oldEngine = first.liveKernel(kernel.id)!.process.engineId;
     await first.restart(user, kernel.id);
     assert.notEqual(first.liveKernel(kernel.id)!.process.engineId, oldEngine);
     const newEngine = first.liveKernel(kernel.id)!.process.engineId;
     // It sees the old engine die, records no death (the row names the new one), and attaches the kernel again.
     await until("the other replica to attach the restarted kernel", async () => second.liveKernel(kernel.id)?.process.engineId === newEngine, 15_000);
+    // Its clients are told to reconnect (1012), not that the kernel died (JupyterLab would drop it).
+    assert.equal(heldBySecond.settledEnd(), "replaced");
     const row = await findKernel(db, { id: kernel.id });
     assert.equal(row?.state, "idle", `not marked dead by the other replica: ${row?.stateDetail}`);
     assert.equal(row?.engineId, first.liveKernel(kernel.id)!.process.engineId);

@@ -833,17 +833,26 @@ export class KernelManager {
         void this.options.recorder?.kernelEnded(id);
         // Only if the row still names the engine that died: another replica may be restarting the kernel (its old
         // engine's death is that restart's), or have restarted it already (the row names the new engine).
+        // Its clients hear how it ended once that is known (LiveKernel.settledEnd): dead, or replaced by a restart.
         void this.settleState(id)
           .then(async () => {
-            if (ownLaunch) return void (await markKernelDead(db, { id, reason: "died", detail: status.reason }));
-            if (await markEngineDead(db, { id, engineId, detail: status.reason })) return;
+            if (ownLaunch) {
+              kernel?.settleEnd("dead");
+              return void (await markKernelDead(db, { id, reason: "died", detail: status.reason }));
+            }
+            if (await markEngineDead(db, { id, engineId, detail: status.reason })) return kernel?.settleEnd("dead");
             // Not the kernel's end: another replica restarts it, or has, and this process attaches it again.
             const row = await findKernel(db, { id });
-            if (!row || row.state === "dead" || this.detaching) return;
+            if (!row || row.state === "dead") return kernel?.settleEnd("dead");
+            kernel?.settleEnd("replaced");
+            if (this.detaching) return;
             if (isLaunching(row)) this.recheckAfterLease(row);
             else await this.restoreOrMarkDead(row);
           })
-          .catch((error) => log.error(`kernel ${id}: could not record death: ${error}`));
+          .catch((error) => {
+            kernel?.settleEnd("dead");
+            log.error(`kernel ${id}: could not record death: ${error}`);
+          });
       },
     };
   }
