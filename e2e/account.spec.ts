@@ -3,6 +3,7 @@
 // admin's sign-out end the other browsers' sessions for real (their next page load is the sign-in page) while the
 // browser that asked stays signed in.
 import { expect, test, type Browser, type Locator, type Page } from "@playwright/test";
+import { browserName } from "@/app/(portal)/account/browser-name";
 import { e2eAdmin } from "../playwright.config";
 import { createAnalyst, signIn } from "./support/session";
 
@@ -89,10 +90,14 @@ test("ending one session, then Sign out everywhere else, signs the other browser
   await openAccount(a);
 
   const sessions = sessionsTable(a);
-  for (const header of ["Signed in", "Method", "Last active", "Status"]) await expect(sessions.getByRole("columnheader", { name: header, exact: true })).toBeVisible();
+  for (const header of ["Signed in", "Browser", "Method", "Last active", "Status"]) await expect(sessions.getByRole("columnheader", { name: header, exact: true })).toBeVisible();
   const current = sessions.getByRole("row").filter({ hasText: "This session" });
   await expect(current).toHaveCount(1);
   await expect(current).toContainText("Password");
+  // Which browser, and from where: what the sign-in request said (the User-Agent the test's browser sends).
+  await expect(current).toContainText(browserName(await a.evaluate(() => navigator.userAgent)));
+  await expect(current).toContainText(/Chrome on \w+/);
+  await expect(current).toContainText(/from (127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)/);
   await expect(current.getByRole("button")).toHaveCount(0); // this one ends by Sign out, in the user menu
   await expect(sessions.getByRole("button", { name: "End session" })).toHaveCount(2); // b's and c's
   await a.screenshot({ path: "e2e/.artifacts/account-sessions.png", fullPage: true });

@@ -6,7 +6,7 @@ import { isUuid, type UserRow } from "./users";
 
 export type SessionRow = typeof userSessions.$inferSelect;
 
-export async function insertSession(db: Database, params: { userId: string; method: string; expiresAt: Date }): Promise<SessionRow> {
+export async function insertSession(db: Database, params: { userId: string; method: string; expiresAt: Date; userAgent?: string | null; address?: string | null }): Promise<SessionRow> {
   const [row] = await db.insert(userSessions).values(params).returning();
   return row!;
 }

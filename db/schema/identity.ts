@@ -126,6 +126,9 @@ export const userSessions = pgTable(
       .references(() => users.id, { onDelete: "cascade" }),
     /** How the session was signed in: "password", "ldap" or "oidc". */
     method: text("method").notNull(),
+    /** Where and with what it was signed in (the browser's User-Agent, the client address): for the sessions list. */
+    userAgent: text("user_agent"),
+    address: text("address"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     /** To the minute: written at most once a minute per session. */
     lastSeenAt: timestamp("last_seen_at", { withTimezone: true }).notNull().defaultNow(),

@@ -2,6 +2,7 @@
 // sign-on through an OpenID Connect provider; JWT sessions in an encrypted cookie whose subject is the Atrium
 // user's id. The custom server decodes the same cookie for tRPC and kernel WebSockets (session.ts).
 import NextAuth, { CredentialsSignin, type NextAuthConfig } from "next-auth";
+import { headers } from "next/headers";
 import type { Provider } from "next-auth/providers";
 import Credentials from "next-auth/providers/credentials";
 import { findUserByIdentity, type UserRow } from "@/db/queries/users";
@@ -149,7 +150,16 @@ function config(): NextAuthConfig {
         // Each sign-in gets a session row the cookie names: ended on sign-out, password change, disabling.
         if (trigger === "signIn" && token.sub) {
           const method: SignInMethod = account?.provider === OIDC_PROVIDER_ID ? "oidc" : (user?.signInMethod ?? "password");
-          token.sid = await startSession(s.db, { userId: token.sub, method, maxAgeMs: s.env.ATRIUM_SESSION_MAX_AGE_HOURS * 3_600_000 });
+          // The sign-in's request, for the sessions list (which browser, from where); none outside a request.
+          const request = await Promise.resolve().then(() => headers()).catch(() => null);
+          token.sid = await startSession(s.db, {
+            userId: token.sub,
+            method,
+            maxAgeMs: s.env.ATRIUM_SESSION_MAX_AGE_HOURS * 3_600_000,
+            userAgent: request?.get("user-agent"),
+            // Set by the custom server from the socket (or a trusted proxy); a client-sent one is removed first.
+            address: request?.get("x-atrium-client-address"),
+          });
         }
         return token;
       },

@@ -19,8 +19,18 @@ export const SESSION_END = {
   byAdmin: "ended by an admin",
 } as const;
 
-export async function startSession(db: Database, params: { userId: string; method: SignInMethod; maxAgeMs: number }): Promise<string> {
-  const row = await insertSession(db, { userId: params.userId, method: params.method, expiresAt: new Date(Date.now() + params.maxAgeMs) });
+export async function startSession(
+  db: Database,
+  params: { userId: string; method: SignInMethod; maxAgeMs: number; userAgent?: string | null; address?: string | null },
+): Promise<string> {
+  const row = await insertSession(db, {
+    userId: params.userId,
+    method: params.method,
+    expiresAt: new Date(Date.now() + params.maxAgeMs),
+    // Bounded: both come from the client (the address from the socket, or a trusted proxy).
+    userAgent: params.userAgent?.slice(0, 400) ?? null,
+    address: params.address?.slice(0, 100) ?? null,
+  });
   return row.id;
 }
 

@@ -8,6 +8,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { dateTime } from "@/app/_components/usage/format";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { browserName } from "./browser-name";
 import { ConfirmModal } from "./confirm-modal";
 
 const METHOD_NAMES: Record<string, string> = {
@@ -71,11 +72,12 @@ export function SignInSessions() {
           {errorMessage(sessions.error)}
         </Alert>
       ) : (
-        <Table.ScrollContainer minWidth={560}>
+        <Table.ScrollContainer minWidth={680}>
           <Table aria-label="Your sessions" verticalSpacing={6} highlightOnHover>
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>Signed in</Table.Th>
+                <Table.Th>Browser</Table.Th>
                 <Table.Th>Method</Table.Th>
                 <Table.Th>Last active</Table.Th>
                 <Table.Th>Status</Table.Th>
@@ -86,6 +88,16 @@ export function SignInSessions() {
               {sessions.data.map((s) => (
                 <Table.Tr key={s.id}>
                   <Table.Td>{dateTime(s.createdAt)}</Table.Td>
+                  <Table.Td>
+                    <Text size="sm" title={s.userAgent ?? undefined}>
+                      {browserName(s.userAgent)}
+                    </Text>
+                    {s.address && (
+                      <Text size="xs" c="dimmed">
+                        from {s.address}
+                      </Text>
+                    )}
+                  </Table.Td>
                   <Table.Td>{METHOD_NAMES[s.method] ?? s.method}</Table.Td>
                   <Table.Td>{dateTime(s.lastSeenAt)}</Table.Td>
                   <Table.Td>
@@ -105,7 +117,7 @@ export function SignInSessions() {
                   </Table.Td>
                   <Table.Td ta="right">
                     {s.open && !s.current && (
-                      <Button size="xs" variant="light" color="red" onClick={() => setEnding({ id: s.id, label: `${METHOD_NAMES[s.method] ?? s.method} sign-in of ${dateTime(s.createdAt)}` })}>
+                      <Button size="xs" variant="light" color="red" onClick={() => setEnding({ id: s.id, label: `${browserName(s.userAgent)} sign-in of ${dateTime(s.createdAt)}` })}>
                         End session
                       </Button>
                     )}

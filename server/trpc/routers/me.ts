@@ -25,6 +25,8 @@ export const meRouter = router({
     return rows.map((row) => ({
       id: row.id,
       method: row.method,
+      userAgent: row.userAgent,
+      address: row.address,
       createdAt: row.createdAt,
       lastSeenAt: row.lastSeenAt,
       expiresAt: row.expiresAt,
