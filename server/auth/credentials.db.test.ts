@@ -7,7 +7,11 @@ import { openTestDatabase, testDbKind } from "@/db/testing";
 import { isAppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { createUser, setDisabled } from "@/server/identity/users";
-import { signInWithPassword, WRONG_CREDENTIALS } from "./credentials";
+import { eq } from "drizzle-orm";
+import { signInFailures } from "@/db/schema";
+import { signInWithPassword, WRONG_CREDENTIALS, type Directory } from "./credentials";
+import { signInWithExternalAccount } from "./external-accounts";
+import type { DirectoryOutcome } from "./ldap";
 
 async function attempt(db: Database, email: string, password: string, address = "10.1.2.3") {
   try {
@@ -82,5 +86,27 @@ describe(`password sign-in on ${testDbKind}`, () => {
     await setDisabled(db, cliActor, carol.id, true);
     const r = await attempt(db, "carol@example.com", "right-password", "10.9.9.9");
     assert.equal(r.ok ? "ok" : r.code, "FORBIDDEN");
+  });
+
+  it("a directory that stops answering after it found the person takes that try back once, not twice", async () => {
+    const url = "ldap://directory.test";
+    const subject = "entry-of-fred";
+    await createUser(db, cliActor, { email: "fred@dir.test", password: "old-local-pw" });
+    await signInWithExternalAccount(db, { via: "ldap", issuer: url, subject, email: "fred@dir.test", emailVerified: true }); // linked
+    // As authenticateAgainstDirectory behaves: the entry found, the caller asked, then the bind's outcome.
+    const directoryAnswering = (after: DirectoryOutcome["kind"]): Directory => ({
+      url,
+      async authenticate(_login, _password, mayBind) {
+        if (mayBind && !(await mayBind(subject))) return { kind: "not-tried", subject };
+        return after === "wrong-password" ? { kind: "wrong-password", subject } : { kind: "unreachable", error: "connection reset" };
+      },
+    });
+    const entryFailures = async () => (await db.select().from(signInFailures).where(eq(signInFailures.key, `entry:${url} ${subject}`)))[0]?.failures;
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(signInWithPassword(db, { email: "fred@dir.test", password: `wrong-${i}`, address: null }, directoryAnswering("wrong-password")), (e: Error) => isAppError(e) && e.code === "UNAUTHENTICATED");
+    }
+    assert.equal(await entryFailures(), 3);
+    await assert.rejects(signInWithPassword(db, { email: "fred@dir.test", password: "whatever", address: null }, directoryAnswering("unreachable")), (e: Error) => isAppError(e) && e.code === "UNAVAILABLE");
+    assert.equal(await entryFailures(), 3, "the three failures still count");
   });
 });

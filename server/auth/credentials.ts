@@ -67,7 +67,8 @@ export async function signInWithPassword(
     }
     if (outcome.kind === "ok") {
       const { entry } = outcome;
-      await succeeded(db, tried);
+      // The person's other login goes clear too where the directory says it (their email, when they typed their uid).
+      await succeeded(db, tried, entry.email);
       const user = await signInWithExternalAccount(
         db,
         { via: "ldap", issuer: directory.url, subject: entry.subject, email: entry.email, emailVerified: true, name: entry.name },
@@ -82,7 +83,10 @@ export async function signInWithPassword(
     }
     if (outcome.kind === "unreachable") {
       directoryDown = outcome.error;
-      if (tried.entry) await takeBack(db, { entry: tried.entry }); // the directory said nothing about the person
+      if (tried.entry) {
+        await takeBack(db, { entry: tried.entry }); // the directory said nothing about the person
+        delete tried.entry; // taken back once, not again with the rest (a later takeBack or succeeded)
+      }
       log.warn(`the directory ${directory.url} could not be reached for a sign-in: ${outcome.error}`);
     }
     // A user linked to the directory that no longer knows them (a leaver's entry deleted) is not let in by an old

@@ -113,6 +113,11 @@ describe("sign-in against a real LDAP directory", () => {
     // The person's count was cleared: four more failures (eight in all) do not hold Wes.
     for (let i = 0; i < 4; i++) await assert.rejects(signIn("wes@dir.test", `wrong-again-${i}`), (e: AppError) => e.code === "UNAUTHENTICATED");
     assert.equal((await signIn("wes@dir.test", "wes-directory-pw")).email, "wes@dir.test");
+    // Failures by email, then a success by uid: the email's own count goes too (the directory says it is Wes's).
+    for (let i = 0; i < 4; i++) await assert.rejects(signIn("wes@dir.test", `by-mail-${i}`), (e: AppError) => e.code === "UNAUTHENTICATED");
+    assert.equal((await signIn("wes", "wes-directory-pw")).email, "wes@dir.test");
+    for (let i = 0; i < 4; i++) await assert.rejects(signIn("wes@dir.test", `by-mail-again-${i}`), (e: AppError) => e.code === "UNAUTHENTICATED");
+    assert.equal((await signIn("wes@dir.test", "wes-directory-pw")).email, "wes@dir.test");
   });
 
   it("a local account the directory does not know signs in with its own password, also while the directory is down", async () => {

@@ -10,7 +10,7 @@ import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import type { AppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
-import { createUser, resetPassword, setDisabled } from "@/server/identity/users";
+import { changeRole, createUser, resetPassword, setDisabled } from "@/server/identity/users";
 import { testCaller, testServices } from "@/server/trpc/testing";
 import { signInFailures, userSessions } from "@/db/schema";
 import { tidySignInRows } from "./housekeeping";
@@ -202,5 +202,16 @@ describe(`server-side sessions on ${testDbKind}`, () => {
     await assert.rejects(asAdmin.admin.users.revokeToken({ userId: kim.id, tokenId: two.id }), (e: Error) => /not found/i.test(e.message), "another user's token id");
     const revokes = (await listAudit(db, { limit: 100 })).filter((a) => a.action === "token.revoke" && a.targetId === jo.id);
     assert.deepEqual(revokes.map((a) => a.actorId).sort(), [admin.id, jo.id].sort());
+  });
+
+  it("a provider or directory session of someone made admin does not carry the role: only a password session does", async () => {
+    const lee = await createUser(db, cliActor, { email: "lee@example.com", password: "lee-pass-123" });
+    const viaSso = await startSession(db, { userId: lee.id, method: "oidc", maxAgeMs: HOUR });
+    const ssoCookie = await cookieFor(lee, viaSso);
+    const { cookie: passwordCookie } = await signIn(lee);
+    assert.equal(await who(ssoCookie), "lee@example.com");
+    await changeRole(db, cliActor, lee.id, "admin");
+    assert.equal(await who(ssoCookie), null, "made admin: the SSO session is not an admin session");
+    assert.equal(await who(passwordCookie), "lee@example.com");
   });
 });

@@ -45,6 +45,9 @@ const lastTouched = new Map<string, number>();
 export async function sessionUser(db: Database, sessionId: string, userId: string): Promise<UserRow | undefined> {
   const found = await findOpenSession(db, sessionId);
   if (!found || found.user.id !== userId || found.user.disabledAt) return undefined;
+  // Admins sign in with their Atrium password only: a provider or directory session of someone made admin since
+  // does not carry the role (it ends here; they sign in again with their password).
+  if (found.user.role === "admin" && found.session.method !== "password") return undefined;
   const now = Date.now();
   if ((lastTouched.get(sessionId) ?? found.session.lastSeenAt.getTime()) + TOUCH_INTERVAL_MS <= now) {
     if (lastTouched.size > 10_000) forgetOldTouches(now);

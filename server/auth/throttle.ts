@@ -65,11 +65,12 @@ export async function takeBack(db: Database, keys: TryKeys, now = new Date()): P
 }
 
 /**
- * A try that was right: the login's and the entry's counters are cleared; the address's goes back by one (it
- * guards many accounts, so one person's success does not clear it).
+ * A try that was right: the login's and the entry's counters are cleared (and `otherLogin`'s, the same person's
+ * other spelling where known); the address's goes back by one (it guards many accounts, so one person's success
+ * does not clear it).
  */
-export async function succeeded(db: Database, keys: TryKeys): Promise<void> {
-  const cleared = keysOf({ login: keys.login, entry: keys.entry }).map((c) => c.key);
+export async function succeeded(db: Database, keys: TryKeys, otherLogin?: string): Promise<void> {
+  const cleared = [...keysOf({ login: keys.login, entry: keys.entry }), ...keysOf({ login: otherLogin })].map((c) => c.key);
   if (cleared.length) await db.delete(signInFailures).where(inArray(signInFailures.key, cleared));
   if (keys.address) await takeBack(db, { address: keys.address });
 }

@@ -276,7 +276,12 @@ export class LocalKernelProcess extends KernelProcess {
   }
 
   protected async terminate(): Promise<void> {
-    if (await this.exitsWhenAsked()) {
+    // Asking is a courtesy: whatever goes wrong with it (no sockets left, say), the kill below still happens.
+    const asked = await this.exitsWhenAsked().catch((error: unknown) => {
+      this.logger.warn('could not ask the kernel to shut down; killing it', { kernel: this.kernelId, error: String(error) });
+      return false;
+    });
+    if (asked) {
       // What the kernel started and left behind (a subprocess of the user's) goes with it, as before. The group
       // outlives its leader only while members remain, and its id is not reused meanwhile.
       try {
