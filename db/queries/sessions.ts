@@ -6,9 +6,22 @@ import { isUuid, type UserRow } from "./users";
 
 export type SessionRow = typeof userSessions.$inferSelect;
 
-export async function insertSession(db: Database, params: { userId: string; method: string; expiresAt: Date; userAgent?: string | null; address?: string | null }): Promise<SessionRow> {
-  const [row] = await db.insert(userSessions).values(params).returning();
-  return row!;
+/**
+ * Inserts a session for a sign-in checked at `verifiedAt`, unless the user's sessions were all ended since (or the
+ * account is disabled): undefined then. The user's row is locked meanwhile, so an ending that runs at the same time
+ * either sees this session (and ends it) or is seen here.
+ */
+export async function insertSessionUnlessEnded(
+  db: Database,
+  params: { userId: string; method: string; expiresAt: Date; verifiedAt: Date; userAgent?: string | null; address?: string | null },
+): Promise<SessionRow | undefined> {
+  const { verifiedAt, ...values } = params;
+  return db.transaction(async (tx) => {
+    const [user] = await tx.select({ disabledAt: users.disabledAt, validFrom: users.sessionsValidFrom }).from(users).where(eq(users.id, params.userId)).for("update");
+    if (!user || user.disabledAt || (user.validFrom && verifiedAt < user.validFrom)) return undefined;
+    const [row] = await tx.insert(userSessions).values(values).returning();
+    return row!;
+  });
 }
 
 /** The session and its user while the session is open (not ended, not expired), whatever the user's state. */
@@ -51,18 +64,22 @@ export async function endSession(db: Database, params: { id: string; userId: str
 
 /** Ends every open session of a user, but `except` (the caller's own, when it stays); how many ended. */
 export async function endSessionsOf(db: Database, params: { userId: string; reason: string; except?: string }): Promise<number> {
-  const rows = await db
-    .update(userSessions)
-    .set({ endedAt: new Date(), endedReason: params.reason })
-    .where(
-      and(
-        eq(userSessions.userId, params.userId),
-        isNull(userSessions.endedAt),
-        params.except && isUuid(params.except) ? ne(userSessions.id, params.except) : undefined,
-      ),
-    )
-    .returning({ id: userSessions.id });
-  return rows.length;
+  return db.transaction(async (tx) => {
+    // First the user's row (locked until the end): a sign-in checked before now gets no session after this.
+    await tx.update(users).set({ sessionsValidFrom: new Date() }).where(eq(users.id, params.userId));
+    const rows = await tx
+      .update(userSessions)
+      .set({ endedAt: new Date(), endedReason: params.reason })
+      .where(
+        and(
+          eq(userSessions.userId, params.userId),
+          isNull(userSessions.endedAt),
+          params.except && isUuid(params.except) ? ne(userSessions.id, params.except) : undefined,
+        ),
+      )
+      .returning({ id: userSessions.id });
+    return rows.length;
+  });
 }
 
 /** A user's sessions, open first then newest first: those open, and those that ended or expired since `since`. */

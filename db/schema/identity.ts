@@ -28,6 +28,11 @@ export const users = pgTable(
     passwordHash: text("password_hash"),
     role: userRole("role").notNull().default("analyst"),
     disabledAt: timestamp("disabled_at", { withTimezone: true }),
+    /**
+     * When the user's sessions were last all ended (password reset or change, disabling, sign out everywhere): a
+     * sign-in whose password or account was checked before then gets no session (it raced the ending).
+     */
+    sessionsValidFrom: timestamp("sessions_valid_from", { withTimezone: true }),
     lastSignInAt: timestamp("last_sign_in_at", { withTimezone: true }),
     /** The user's POSIX uid (pods run as it; never 0). */
     posixUid: integer("posix_uid").notNull().default(sql`nextval('users_posix_uid_seq')`),

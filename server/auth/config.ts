@@ -19,6 +19,8 @@ declare module "next-auth" {
   interface User {
     /** Set by the sign-in, for the session row (sessions.ts). */
     signInMethod?: SignInMethod;
+    /** When the sign-in began checking (before the user was read): see startSession's verifiedAt. */
+    signInCheckedFrom?: number;
   }
 }
 
@@ -81,6 +83,7 @@ function config(): NextAuthConfig {
       Credentials({
         credentials: { email: { label: "Email" }, password: { label: "Password", type: "password" } },
         async authorize(credentials, request) {
+          const checkedFrom = Date.now(); // before anything is read: a reset from here on wins (startSession)
           const email = typeof credentials?.email === "string" ? credentials.email : "";
           const password = typeof credentials?.password === "string" ? credentials.password : "";
           if (!email || !password) throw new SignInRefused("wrong");
@@ -97,7 +100,7 @@ function config(): NextAuthConfig {
               env.ATRIUM_SSO_SIGNUP_DOMAINS ?? [],
             );
             await provisionHome(user);
-            return { id: user.id, email: user.email, name: user.name, signInMethod: user.signInMethod };
+            return { id: user.id, email: user.email, name: user.name, signInMethod: user.signInMethod, signInCheckedFrom: checkedFrom };
           } catch (error) {
             if (isAppError(error)) throw new SignInRefused(signInErrorCode(error));
             throw error;
@@ -139,10 +142,12 @@ function config(): NextAuthConfig {
         }
       },
       async jwt({ token, user, account, profile, trigger }) {
+        let checkedFrom = user?.signInCheckedFrom ?? Date.now();
         // The session's subject is the Atrium user, never the provider's id for the account.
         if (account?.provider === OIDC_PROVIDER_ID) {
+          checkedFrom = Date.now(); // the user is read again here: a disabling from now on wins
           const linked = await findUserByIdentity(s.db, { issuer: String(profile?.iss ?? issuer), subject: account.providerAccountId });
-          if (!linked) return null;
+          if (!linked || linked.disabledAt) return null;
           token.sub = linked.id;
         } else if (user?.id) {
           token.sub = user.id;
@@ -152,14 +157,18 @@ function config(): NextAuthConfig {
           const method: SignInMethod = account?.provider === OIDC_PROVIDER_ID ? "oidc" : (user?.signInMethod ?? "password");
           // The sign-in's request, for the sessions list (which browser, from where); none outside a request.
           const request = await Promise.resolve().then(() => headers()).catch(() => null);
-          token.sid = await startSession(s.db, {
+          const sid = await startSession(s.db, {
             userId: token.sub,
             method,
             maxAgeMs: s.env.ATRIUM_SESSION_MAX_AGE_HOURS * 3_600_000,
+            verifiedAt: new Date(checkedFrom),
             userAgent: request?.get("user-agent"),
             // Set by the custom server from the socket (or a trusted proxy); a client-sent one is removed first.
             address: request?.get("x-atrium-client-address"),
           });
+          // The user's sessions were ended while this sign-in was checked (a reset, a disabling): no session.
+          if (!sid) return null;
+          token.sid = sid;
         }
         return token;
       },

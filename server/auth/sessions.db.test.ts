@@ -39,7 +39,7 @@ describe(`server-side sessions on ${testDbKind}`, () => {
     `${COOKIE}=${await encode({ token: { sub: user.id, ...(sid ? { sid } : {}) }, secret: SECRET, salt: COOKIE, maxAge: 12 * 3600 })}`;
   const who = async (cookie: string) => (await identify({ cookie }, { db, secret: SECRET, sessionCookieName: COOKIE }))?.email ?? null;
   const signIn = async (user: UserRow) => {
-    const sid = await startSession(db, { userId: user.id, method: "password", maxAgeMs: 12 * HOUR });
+    const sid = (await startSession(db, { userId: user.id, method: "password", maxAgeMs: 12 * HOUR }))!;
     return { sid, cookie: await cookieFor(user, sid) };
   };
 
@@ -60,7 +60,7 @@ describe(`server-side sessions on ${testDbKind}`, () => {
     const { sid } = await signIn(bo);
     assert.equal(await who(await cookieFor(cy, sid)), null, "Bo's session id in a cookie for Cy");
     assert.equal(await who(await cookieFor(bo, "not-a-uuid")), null);
-    const short = await startSession(db, { userId: bo.id, method: "password", maxAgeMs: -1000 });
+    const short = (await startSession(db, { userId: bo.id, method: "password", maxAgeMs: -1000 }))!;
     assert.equal(await who(await cookieFor(bo, short)), null, "the row's lifetime is over");
   });
 
@@ -206,12 +206,37 @@ describe(`server-side sessions on ${testDbKind}`, () => {
 
   it("a provider or directory session of someone made admin does not carry the role: only a password session does", async () => {
     const lee = await createUser(db, cliActor, { email: "lee@example.com", password: "lee-pass-123" });
-    const viaSso = await startSession(db, { userId: lee.id, method: "oidc", maxAgeMs: HOUR });
+    const viaSso = (await startSession(db, { userId: lee.id, method: "oidc", maxAgeMs: HOUR }))!;
     const ssoCookie = await cookieFor(lee, viaSso);
     const { cookie: passwordCookie } = await signIn(lee);
     assert.equal(await who(ssoCookie), "lee@example.com");
     await changeRole(db, cliActor, lee.id, "admin");
     assert.equal(await who(ssoCookie), null, "made admin: the SSO session is not an admin session");
     assert.equal(await who(passwordCookie), "lee@example.com");
+  });
+
+  it("a sign-in checked before a reset or a disabling gets no session, even if its session comes after", async () => {
+    const max = await createUser(db, cliActor, { email: "max@example.com", password: "max-pass-123" });
+    // The sign-in read the user and checked the old password here...
+    const checkedAt = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // ...then the admin reset the password, before the sign-in's session was written.
+    await resetPassword(db, { id: admin.id, label: admin.email }, max.id, "max-new-pass-1");
+    assert.equal(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, verifiedAt: checkedAt }), undefined);
+    // A sign-in checked after the reset gets one.
+    assert.ok(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, verifiedAt: new Date() }));
+    // The same for a disabling (and enabling again does not bring the raced sign-in back).
+    const before = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await setDisabled(db, { id: admin.id, label: admin.email }, max.id, true);
+    assert.equal(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, verifiedAt: before }), undefined);
+    await setDisabled(db, { id: admin.id, label: admin.email }, max.id, false);
+    assert.equal(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, verifiedAt: before }), undefined);
+    // "Sign out everywhere else" keeps the caller's own session: it was made before, and is not refused.
+    const own = (await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR }))!;
+    const other = (await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR }))!;
+    await testCaller(testServices(db), max, { kind: "session", sessionId: own }).me.endOtherSessions();
+    assert.equal(await who(await cookieFor(max, own)), "max@example.com");
+    assert.equal(await who(await cookieFor(max, other)), null);
   });
 });

@@ -3,7 +3,7 @@
 // copy of the cookie, changing a password ends the others, disabling an account or an admin ends them all.
 import type { Database } from "@/db";
 import { appendAudit } from "@/db/queries/audit";
-import { endSession, endSessionsOf, findOpenSession, insertSession, touchSession } from "@/db/queries/sessions";
+import { endSession, endSessionsOf, findOpenSession, insertSessionUnlessEnded, touchSession } from "@/db/queries/sessions";
 import type { UserRow } from "@/db/queries/users";
 import type { Actor } from "@/server/identity/actor";
 
@@ -19,19 +19,25 @@ export const SESSION_END = {
   byAdmin: "ended by an admin",
 } as const;
 
+/**
+ * The session of a sign-in whose password (or provider account) was checked at `verifiedAt`; undefined when the
+ * user's sessions were all ended since (a password reset or a disabling that raced the sign-in) or the account is
+ * disabled: that sign-in gets no session.
+ */
 export async function startSession(
   db: Database,
-  params: { userId: string; method: SignInMethod; maxAgeMs: number; userAgent?: string | null; address?: string | null },
-): Promise<string> {
-  const row = await insertSession(db, {
+  params: { userId: string; method: SignInMethod; maxAgeMs: number; verifiedAt?: Date; userAgent?: string | null; address?: string | null },
+): Promise<string | undefined> {
+  const row = await insertSessionUnlessEnded(db, {
     userId: params.userId,
     method: params.method,
     expiresAt: new Date(Date.now() + params.maxAgeMs),
+    verifiedAt: params.verifiedAt ?? new Date(),
     // Bounded: both come from the client (the address from the socket, or a trusted proxy).
     userAgent: params.userAgent?.slice(0, 400) ?? null,
     address: params.address?.slice(0, 100) ?? null,
   });
-  return row.id;
+  return row?.id;
 }
 
 /**
