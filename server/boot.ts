@@ -2,7 +2,6 @@
 // admin. Used by the web server and by CLI commands that work on the database directly.
 import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { openDatabase, type OpenDatabase } from "@/db";
 import { countActiveAdmins, findUserByEmail } from "@/db/queries/users";
@@ -19,7 +18,8 @@ import { BUNDLED_FILESERVER_POD_TEMPLATE } from "./storage/pvc-fileserver";
 import { loadPodTemplate } from "./kubernetes/pods";
 import { kubernetesFromEnv, type Kubernetes } from "./kubernetes/setup";
 import { applyPosixIdBase } from "./identity/posix-ids";
-import { reserveServiceUsernames } from "./identity/names";
+import { reserveConfiguredServiceUsernames } from "./identity/names";
+import { warnOfServiceNamedUsers } from "./identity/users";
 import { DirectoryLeaverCheck } from "./auth/directory-leavers";
 import { signInHousekeeping } from "./auth/housekeeping";
 import { entriesStillThere, ldapSettingsFromEnv } from "./auth/ldap";
@@ -44,7 +44,8 @@ export async function bootServices(env: Env): Promise<Booted> {
   let kernels: Awaited<ReturnType<typeof startKernels>>;
   try {
     await applyPosixIdBase(database.db, env.ATRIUM_POSIX_ID_BASE);
-    reserveServiceUsernames([env.ATRIUM_WEBHDFS_USER, env.ATRIUM_YARN_SERVICE_USER, os.userInfo().username]);
+    reserveConfiguredServiceUsernames(env);
+    await warnOfServiceNamedUsers(database.db);
     kubernetes = kubernetesFromEnv(env, database.db);
     homes = createHomeStores(env, kubernetes);
     kernels = await startKernels(env, database.db, secret, homes, kubernetes);

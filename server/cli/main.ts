@@ -6,6 +6,7 @@ import { DatabaseConfigError, openDatabase } from "@/db";
 import { EnvError, loadEnv, type Env } from "@/server/env";
 import { setLogLevel } from "@/server/log";
 import { StartupError } from "@/server/startup-error";
+import { reserveConfiguredServiceUsernames } from "@/server/identity/names";
 import { runDbCommand, USAGE } from "./commands";
 import { sendToRunningPortal } from "./control-socket";
 
@@ -99,6 +100,8 @@ async function databaseCommand(env: Env, argv: string[]): Promise<number> {
   let result = env.DATABASE_URL ? undefined : await sendToRunningPortal(env.dataDir, argv, stdin);
   if (!result) {
     const database = await openDatabase({ url: env.DATABASE_URL, pgliteDir: path.join(env.dataDir, "pgdata"), connectTimeoutSeconds: env.ATRIUM_DB_CONNECT_TIMEOUT_SECONDS });
+    // As in the portal: no user added here gets a service account's name.
+    reserveConfiguredServiceUsernames(env);
     try {
       result = await runDbCommand(database.db, argv, stdin);
     } finally {

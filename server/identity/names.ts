@@ -1,5 +1,6 @@
 // Pure rules for the names Atrium derives and accepts: usernames (the identity kernels and homes run as),
-// emails and team names.
+// emails and team names; and the service accounts' names this installation reserves besides the built-in ones.
+import os from "node:os";
 
 /** POSIX-ish user name that YARN, HDFS and Kubernetes labels all accept. */
 export const USERNAME_PATTERN = /^[a-z][a-z0-9._-]{0,31}$/;
@@ -34,6 +35,11 @@ const serviceUsernames = new Set<string>();
 /** Called at start with the configured service users: no person gets their name, derived or chosen. */
 export function reserveServiceUsernames(names: readonly (string | undefined)[]): void {
   for (const name of names) if (name) serviceUsernames.add(name.toLowerCase());
+}
+
+/** The service users this installation is configured with, and the OS user the portal runs as. */
+export function reserveConfiguredServiceUsernames(env: { ATRIUM_WEBHDFS_USER?: string; ATRIUM_YARN_SERVICE_USER?: string }): void {
+  reserveServiceUsernames([env.ATRIUM_WEBHDFS_USER, env.ATRIUM_YARN_SERVICE_USER, os.userInfo().username]);
 }
 
 export function isReservedUsername(name: string): boolean {

@@ -17,6 +17,7 @@ import {
   findUserByEmail,
   findUserById,
   insertUser,
+  listUsers,
   setUserDisabled,
   setUserPassword,
   setUserRole,
@@ -25,6 +26,7 @@ import {
   type UserRow,
 } from "@/db/queries/users";
 import { AppError } from "@/server/errors";
+import { log } from "@/server/log";
 import { hashPassword, passwordProblem } from "@/server/auth/passwords";
 import { endUserSessions, SESSION_END } from "@/server/auth/sessions";
 import type { Actor } from "./actor";
@@ -243,4 +245,15 @@ export async function removeMembership(db: Database, actor: Actor, input: { team
     targetId: team.id,
     details: { team: team.name, email: user.email },
   });
+}
+
+/**
+ * Accounts made before a name was reserved (a service user configured later) keep it: said at every start, since
+ * their kernels and homes are refused on YARN and HDFS until an admin gives them another username.
+ */
+export async function warnOfServiceNamedUsers(db: Database): Promise<void> {
+  const named = (await listUsers(db)).filter((u) => isReservedUsername(u.username));
+  for (const u of named) {
+    log.error(`the user ${u.email} has the username ${u.username}, which is a service account's: their kernels on YARN and their HDFS home are refused until they get another username`);
+  }
 }

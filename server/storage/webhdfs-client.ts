@@ -150,7 +150,12 @@ function simpleAuth(serviceUser: string | undefined): WebHdfsAuth {
         if (actAs === null) throw new Error('WebHDFS: no service user is configured (ATRIUM_WEBHDFS_USER).');
         return { 'user.name': actAs };
       }
-      return actAs === null || actAs === serviceUser ? { 'user.name': serviceUser } : { 'user.name': serviceUser, doas: actAs };
+      // A person whose username is the service user's (an account from before such names were reserved) would act
+      // with the service user's rights: refused, saying what to do.
+      if (actAs === serviceUser) {
+        throw new StorageError('PERMISSION_DENIED', `The Atrium user ${actAs} has the name of the HDFS service user (ATRIUM_WEBHDFS_USER): an admin must give them another username before their home can be used.`);
+      }
+      return actAs === null ? { 'user.name': serviceUser } : { 'user.name': serviceUser, doas: actAs };
     },
   };
 }

@@ -506,6 +506,12 @@ test('regression (launch deadline starts after spark-submit): the payload wait g
   assert.equal(apps[0]!.state, 'KILLED', 'the application of the timed-out launch is killed');
 });
 
+test('a person named like the YARN service user is refused before spark-submit runs (they would run as it)', async (t) => {
+  const rig = await launchRig(t, { serviceUser: 'ana' }); // the rig's analyst is "ana"
+  await assert.rejects(rig.launch('whoami', 'k-svc'), (e: LaunchError) => e.code === 'INVALID_REQUEST' && /has the name of the YARN service user/.test(e.message));
+  assert.equal(fs.existsSync(path.join(rig.dir, 'hadoop-user')), false, 'spark-submit never ran');
+});
+
 test('regression (not allowed to impersonate): spark-submit runs as the service user (HADOOP_USER_NAME), the user of the RM calls', async (t) => {
   const rig = await launchRig(t, { serviceUser: 'atrium' });
   await assert.rejects(rig.launch('whoami', 'k-u1'), /exit code 3/);
