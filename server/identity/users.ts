@@ -254,6 +254,6 @@ export async function removeMembership(db: Database, actor: Actor, input: { team
 export async function warnOfServiceNamedUsers(db: Database): Promise<void> {
   const named = (await listUsers(db)).filter((u) => isReservedUsername(u.username));
   for (const u of named) {
-    log.error(`the user ${u.email} has the username ${u.username}, which is a service account's: their kernels on YARN and their HDFS home are refused until they get another username`);
+    log.error(`the user ${u.email} has the username ${u.username}, which is a service account's: their kernels on YARN and their HDFS home are refused. Disable the account, or configure a service user with another name`);
   }
 }

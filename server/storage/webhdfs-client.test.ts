@@ -15,6 +15,6 @@ describe("WebHDFS identity", () => {
   });
 
   it("refuses to act for a person named like the service user (it would act with the service user's rights)", () => {
-    assert.throws(() => params("svc-atrium"), (e: Error) => e instanceof StorageError && e.code === "PERMISSION_DENIED" && /another username/.test(e.message));
+    assert.throws(() => params("svc-atrium"), (e: Error) => e instanceof StorageError && e.code === "PERMISSION_DENIED" && /Tell an Atrium administrator/.test(e.message));
   });
 });

@@ -153,7 +153,7 @@ function simpleAuth(serviceUser: string | undefined): WebHdfsAuth {
       // A person whose username is the service user's (an account from before such names were reserved) would act
       // with the service user's rights: refused, saying what to do.
       if (actAs === serviceUser) {
-        throw new StorageError('PERMISSION_DENIED', `The Atrium user ${actAs} has the name of the HDFS service user (ATRIUM_WEBHDFS_USER): an admin must give them another username before their home can be used.`);
+        throw new StorageError('PERMISSION_DENIED', `The Atrium user ${actAs} has the name of the HDFS service user (ATRIUM_WEBHDFS_USER): Atrium does not act for them on HDFS (it would act with the service user's rights). Tell an Atrium administrator.`);
       }
       return actAs === null ? { 'user.name': serviceUser } : { 'user.name': serviceUser, doas: actAs };
     },

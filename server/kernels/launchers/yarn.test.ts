@@ -508,7 +508,7 @@ test('regression (launch deadline starts after spark-submit): the payload wait g
 
 test('a person named like the YARN service user is refused before spark-submit runs (they would run as it)', async (t) => {
   const rig = await launchRig(t, { serviceUser: 'ana' }); // the rig's analyst is "ana"
-  await assert.rejects(rig.launch('whoami', 'k-svc'), (e: LaunchError) => e.code === 'INVALID_REQUEST' && /has the name of the YARN service user/.test(e.message));
+  await assert.rejects(rig.launch('whoami', 'k-svc'), (e: LaunchError) => e.code === "INVALID_REQUEST" && /has the name of the YARN service user/.test(e.message));
   assert.equal(fs.existsSync(path.join(rig.dir, 'hadoop-user')), false, 'spark-submit never ran');
 });
 

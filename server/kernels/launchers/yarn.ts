@@ -389,7 +389,7 @@ export class YarnLauncher extends RemoteLauncher {
     const impersonate = this.opts.impersonate ?? true;
     // A person named like the service user (an account from before such names were reserved) would run as it.
     if (impersonate && this.opts.serviceUser && request.username === this.opts.serviceUser) {
-      throw invalidRequest(kernelId, `the Atrium user ${request.username} has the name of the YARN service user (ATRIUM_YARN_SERVICE_USER): an admin must give them another username before they can run kernels on YARN`);
+      throw invalidRequest(kernelId, `the Atrium user ${request.username} has the name of the YARN service user (ATRIUM_YARN_SERVICE_USER): Atrium does not run YARN kernels as it; tell an Atrium administrator`);
     }
     const propertiesFile = path.join(this.submitDir, `${kernelId}-${randomBytes(6).toString('hex')}.properties`);
     const command = sparkSubmitCommand({
