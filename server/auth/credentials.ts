@@ -132,10 +132,10 @@ function throttled(waitMs: number): AppError {
 export async function changeOwnPassword(
   db: Database,
   actor: Actor,
-  input: { user: UserRow; current: string; next: string; address: string | null; keepSessionId?: string },
+  input: { user: UserRow; current: string; next: string; address: string | null; keepSessionId?: string; directoryUrl?: string },
 ): Promise<{ endedSessions: number }> {
   const { user } = input;
-  if (!user.passwordHash) {
+  if (!(await ownPasswordUsable(db, user, input.directoryUrl))) {
     throw new AppError("CONFLICT", "Your account has no Atrium password: you sign in through your organisation's directory or single sign-on, so change your password there.");
   }
   const problem = passwordProblem(input.next);
@@ -143,7 +143,7 @@ export async function changeOwnPassword(
   const tried: TryKeys = { login: user.email.normalize("NFKC").trim().toLowerCase(), address: input.address };
   const wait = await takeTry(db, tried);
   if (wait > 0) throw throttled(wait);
-  if (!(await verifyPassword(user.passwordHash, input.current))) {
+  if (!(await verifyPassword(user.passwordHash!, input.current))) {
     throw new AppError("BAD_REQUEST", "Your current password is not correct.");
   }
   await succeeded(db, tried);
@@ -158,4 +158,14 @@ export async function changeOwnPassword(
     details: { email: user.email, endedSessions },
   });
   return { endedSessions };
+}
+
+/**
+ * Whether the user signs in with an Atrium password of their own: they have one, and it is not set aside by the
+ * directory (a non-admin linked to the configured directory signs in there only; see signInWithPassword).
+ */
+export async function ownPasswordUsable(db: Database, user: UserRow, directoryUrl: string | undefined): Promise<boolean> {
+  if (!user.passwordHash) return false;
+  if (!directoryUrl || user.role === "admin") return true;
+  return !(await hasIdentityFrom(db, { userId: user.id, issuer: directoryUrl }));
 }

@@ -13,6 +13,7 @@ import { cliActor } from "@/server/identity/actor";
 import { changeRole, createUser, resetPassword, setDisabled } from "@/server/identity/users";
 import { testCaller, testServices } from "@/server/trpc/testing";
 import { signInFailures, userSessions } from "@/db/schema";
+import { signInWithExternalAccount } from "./external-accounts";
 import { tidySignInRows } from "./housekeeping";
 import { createApiToken } from "./tokens";
 import { revocationsOf, REVOKED } from "./credential-check";
@@ -109,12 +110,25 @@ describe(`server-side sessions on ${testDbKind}`, () => {
     await assert.rejects(change("ed-new-pass", "ed-newer-pass"), (e: AppError) => e.code === "THROTTLED");
   });
 
-  it("an account without an Atrium password is told to change it where it signs in", async () => {
+  it("an account without an Atrium password of its own is told to change it where it signs in", async () => {
     const sso = await createUser(db, cliActor, { email: "sso@example.com" });
     await assert.rejects(
       changeOwnPassword(db, cliActor, { user: sso, current: "x", next: "whatever-1", address: null }),
       (e: AppError) => e.code === "CONFLICT" && /directory or single sign-on/.test(e.message),
     );
+    // A local password the directory sets aside (a non-admin linked to it signs in there only) is not offered either.
+    const directoryUrl = "ldap://directory.test";
+    const linked = await createUser(db, cliActor, { email: "nia@dir.test", password: "nia-local-pw" });
+    await signInWithExternalAccount(db, { via: "ldap", issuer: directoryUrl, subject: "entry-of-nia", email: "nia@dir.test", emailVerified: true });
+    const kept = await signIn(linked);
+    await assert.rejects(
+      changeOwnPassword(db, cliActor, { user: linked, current: "nia-local-pw", next: "nia-new-pw-1", address: null, directoryUrl }),
+      (e: AppError) => e.code === "CONFLICT",
+    );
+    assert.equal(await who(kept.cookie), "nia@dir.test", "nothing ended");
+    const services = { ...testServices(db), env: { ...testServices(db).env, ATRIUM_LDAP_URL: directoryUrl } };
+    assert.equal((await testCaller(services, linked).me.get()).hasPassword, false);
+    assert.equal((await testCaller(testServices(db), linked).me.get()).hasPassword, true, "no directory configured: the password is theirs");
   });
 
   it("an admin's reset or disable ends every session (enabling again brings none back); 'sign out everywhere' too", async () => {

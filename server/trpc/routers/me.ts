@@ -2,7 +2,7 @@ import { z } from "zod";
 import { listApiTokens } from "@/db/queries/tokens";
 import { teamsOfUser } from "@/db/queries/teams";
 import { endSession, listSessions } from "@/db/queries/sessions";
-import { changeOwnPassword } from "@/server/auth/credentials";
+import { changeOwnPassword, ownPasswordUsable } from "@/server/auth/credentials";
 import { endUserSessions, SESSION_END } from "@/server/auth/sessions";
 import { createApiToken, revokeToken } from "@/server/auth/tokens";
 import { notFound } from "@/server/errors";
@@ -15,7 +15,8 @@ export const meRouter = router({
   get: protectedProcedure.query(async ({ ctx }) => {
     const { user } = ctx;
     const teams = await teamsOfUser(ctx.services.db, user.id);
-    return { id: user.id, email: user.email, name: user.name, username: user.username, role: user.role, teams, hasPassword: user.passwordHash !== null };
+    const hasPassword = await ownPasswordUsable(ctx.services.db, user, ctx.services.env.ATRIUM_LDAP_URL);
+    return { id: user.id, email: user.email, name: user.name, username: user.username, role: user.role, teams, hasPassword };
   }),
   /** The caller's sessions: open ones first, then those that ended in the last week; `current` is this one. */
   sessions: protectedProcedure.query(async ({ ctx }) => {
@@ -54,6 +55,7 @@ export const meRouter = router({
         next: input.next,
         address: ctx.address,
         keepSessionId: ctx.credential?.kind === "session" ? ctx.credential.sessionId : undefined,
+        directoryUrl: ctx.services.env.ATRIUM_LDAP_URL,
       }),
     ),
   tokens: protectedProcedure.query(({ ctx }) => listApiTokens(ctx.services.db, ctx.user.id)),
