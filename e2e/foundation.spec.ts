@@ -106,11 +106,24 @@ test("an unknown email gets the same message as a wrong password", async ({ page
   await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toHaveText("Incorrect email or password.");
 });
 
-test("signing out ends the session", async ({ page }) => {
+test("signing out ends the session, also for a copy of its cookie", async ({ page, browser }) => {
   await signIn(page, createAnalyst("signout"));
+  // What someone who copied the cookie (another device, a stolen laptop's profile) would hold.
+  const copied = await page.context().cookies();
+  const copy = await browser.newContext();
+  await copy.addCookies(copied);
+  const copyPage = await copy.newPage();
+  await copyPage.goto("/files");
+  await expect(copyPage).toHaveURL(/\/files/);
+
   await page.getByRole("button", { name: "Account menu" }).click();
   await page.getByRole("menuitem", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/signin/);
   await page.goto("/files");
   await expect(page).toHaveURL(/\/signin$/);
+  // The session ended on the server: the copy no longer signs anyone in.
+  await copyPage.goto("/files");
+  await expect(copyPage).toHaveURL(/\/signin/);
+  expect((await copyPage.request.get("/api/kernels")).status()).toBe(401);
+  await copy.close();
 });

@@ -113,7 +113,11 @@ function config(): NextAuthConfig {
       // Signing out ends the session's row, so a copy of the cookie no longer lets anyone in either.
       async signOut(message) {
         const token = "token" in message ? message.token : null;
-        if (typeof token?.sid === "string" && token.sub) await signOutSession(s.db, { sessionId: token.sid, userId: token.sub });
+        if (typeof token?.sid !== "string" || !token.sub) return;
+        // Auth.js clears the cookie whatever happens here: a failure must at least be said, as the row stays open.
+        await signOutSession(s.db, { sessionId: token.sid, userId: token.sub }).catch((error: unknown) =>
+          log.error(`sign-out of ${token.sub}: its session ${token.sid} could not be ended (a copy of the cookie still works until it expires): ${String(error)}`),
+        );
       },
     },
     callbacks: {
