@@ -56,7 +56,11 @@ async function linkByEmail(db: Database, account: ExternalAccount, signUpDomains
   if (user) {
     if (user.disabledAt) throw new AppError("FORBIDDEN", "This account is disabled. Ask an admin to enable it.");
     if (user.role === "admin") throw new AppError("UNAUTHENTICATED", SSO_CONFLICT, { reason: "conflict", why: "admin" });
-    if (await hasIdentityFrom(db, { userId: user.id, issuer: account.issuer })) throw new AppError("UNAUTHENTICATED", SSO_CONFLICT, { reason: "conflict", why: "linked" });
+    if (await hasIdentityFrom(db, { userId: user.id, issuer: account.issuer })) {
+      // Linked to this very account by its other first sign-in a moment ago (two tabs at once): it is theirs.
+      if ((await findUserByIdentity(db, account))?.id === user.id) return user;
+      throw new AppError("UNAUTHENTICATED", SSO_CONFLICT, { reason: "conflict", why: "linked" });
+    }
   } else {
     if (!signUpAllowed(email, signUpDomains)) throw new AppError("UNAUTHENTICATED", SSO_NOT_INVITED, { reason: "not-invited" });
     try {
