@@ -8,7 +8,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { dateTime } from "@/app/_components/usage/format";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
-import { ConfirmModal } from "./confirm-modal";
+import { ConfirmModal } from "@/app/_components/confirm-modal";
 
 interface NewToken {
   id: string;

@@ -9,7 +9,7 @@ import { useState } from "react";
 import { dateTime } from "@/app/_components/usage/format";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { browserName } from "./browser-name";
-import { ConfirmModal } from "./confirm-modal";
+import { ConfirmModal } from "@/app/_components/confirm-modal";
 
 const METHOD_NAMES: Record<string, string> = {
   password: "Password",

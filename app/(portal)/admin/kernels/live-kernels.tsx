@@ -1,10 +1,11 @@
 "use client";
 // Every live kernel on every engine, refreshed every few seconds; an admin can stop any of them (confirmed).
-import { Alert, Badge, Button, Group, Loader, Modal, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Badge, Button, Group, Loader, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconPlayerStop, IconSearch } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
+import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { dateTime, since } from "@/app/_components/usage/format";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 
@@ -113,20 +114,17 @@ export function LiveKernels() {
           </Table>
         </Table.ScrollContainer>
       )}
-      <Modal opened={stopping !== null} onClose={() => setStopping(null)} title="Stop this kernel?" centered>
-        <Text size="sm">
-          {stopping?.owner ?? "Its owner"}&apos;s {stopping?.kernelspec} kernel ({stopping?.id.slice(0, 8)}) stops now. Whatever it holds in
-          memory is lost; the owner sees that an admin stopped it.
-        </Text>
-        <Group justify="flex-end" mt="lg">
-          <Button variant="default" onClick={() => setStopping(null)}>
-            Cancel
-          </Button>
-          <Button color="red" loading={stop.isPending} onClick={() => stopping && stop.mutate({ id: stopping.id })}>
-            Stop kernel
-          </Button>
-        </Group>
-      </Modal>
+      <ConfirmModal
+        opened={stopping !== null}
+        title="Stop this kernel?"
+        confirmLabel="Stop kernel"
+        pending={stop.isPending}
+        onConfirm={() => stopping && stop.mutate({ id: stopping.id })}
+        onClose={() => setStopping(null)}
+      >
+        {stopping?.owner ?? "Its owner"}&apos;s {stopping?.kernelspec} kernel ({stopping?.id.slice(0, 8)}) stops now. Whatever it holds in
+        memory is lost; the owner sees that an admin stopped it.
+      </ConfirmModal>
     </Stack>
   );
 }

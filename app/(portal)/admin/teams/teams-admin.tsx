@@ -5,6 +5,7 @@ import { notifications } from "@mantine/notifications";
 import { IconPlus, IconUserMinus } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
+import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 
 export function TeamsAdmin() {
@@ -95,25 +96,18 @@ export function TeamsAdmin() {
         ))}
       </SimpleGrid>
       <AddTeamModal opened={addOpened} onClose={add.close} onAdded={invalidate} />
-      <Modal opened={removing !== null} onClose={() => setRemoving(null)} title="Remove from team?">
-        <Text size="sm">
-          {removing?.email} will no longer be a member of {removing?.teamName}.
-        </Text>
-        <Group justify="flex-end" mt="lg">
-          <Button variant="default" onClick={() => setRemoving(null)}>
-            Cancel
-          </Button>
-          <Button
-            color="red"
-            onClick={() => {
-              if (removing) removeMember.mutate({ teamId: removing.teamId, userId: removing.userId });
-              setRemoving(null);
-            }}
-          >
-            Remove
-          </Button>
-        </Group>
-      </Modal>
+      <ConfirmModal
+        opened={removing !== null}
+        title="Remove from team?"
+        confirmLabel="Remove"
+        onConfirm={() => {
+          if (removing) removeMember.mutate({ teamId: removing.teamId, userId: removing.userId });
+          setRemoving(null);
+        }}
+        onClose={() => setRemoving(null)}
+      >
+        {removing?.email} will no longer be a member of {removing?.teamName}.
+      </ConfirmModal>
     </Stack>
   );
 }

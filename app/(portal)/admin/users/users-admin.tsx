@@ -5,6 +5,7 @@ import { notifications } from "@mantine/notifications";
 import { IconDots, IconUserPlus } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
+import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 
 export function UsersAdmin() {
@@ -108,39 +109,29 @@ export function UsersAdmin() {
       </Table>
       <AddUserModal opened={addOpened} onClose={add.close} onAdded={invalidate} />
       {posix && <PosixIdsModal key={posix.id} target={posix} onClose={() => setPosix(null)} onSaved={invalidate} />}
-      <Modal opened={signingOut !== null} onClose={() => setSigningOut(null)} title="Sign this user out everywhere?">
-        <Text size="sm">
-          Every browser session of {signingOut?.email} ends now; they can sign in again at once. Their API tokens keep working (disable the
-          account to stop those too).
-        </Text>
-        <Group justify="flex-end" mt="lg">
-          <Button variant="default" onClick={() => setSigningOut(null)}>
-            Cancel
-          </Button>
-          <Button color="red" loading={endSessions.isPending} onClick={() => signingOut && endSessions.mutate({ userId: signingOut.id })}>
-            Sign out everywhere
-          </Button>
-        </Group>
-      </Modal>
-      <Modal opened={confirm !== null} onClose={() => setConfirm(null)} title="Disable this account?">
-        <Text size="sm">
-          {confirm?.email} will be signed out and can no longer sign in or use API tokens. You can enable the account again later.
-        </Text>
-        <Group justify="flex-end" mt="lg">
-          <Button variant="default" onClick={() => setConfirm(null)}>
-            Cancel
-          </Button>
-          <Button
-            color="red"
-            onClick={() => {
-              if (confirm) setDisabled.mutate({ userId: confirm.id, disabled: true });
-              setConfirm(null);
-            }}
-          >
-            Disable
-          </Button>
-        </Group>
-      </Modal>
+      <ConfirmModal
+        opened={signingOut !== null}
+        title="Sign this user out everywhere?"
+        confirmLabel="Sign out everywhere"
+        pending={endSessions.isPending}
+        onConfirm={() => signingOut && endSessions.mutate({ userId: signingOut.id })}
+        onClose={() => setSigningOut(null)}
+      >
+        Every browser session of {signingOut?.email} ends now; they can sign in again at once. Their API tokens keep working (disable the
+        account to stop those too).
+      </ConfirmModal>
+      <ConfirmModal
+        opened={confirm !== null}
+        title="Disable this account?"
+        confirmLabel="Disable"
+        onConfirm={() => {
+          if (confirm) setDisabled.mutate({ userId: confirm.id, disabled: true });
+          setConfirm(null);
+        }}
+        onClose={() => setConfirm(null)}
+      >
+        {confirm?.email} will be signed out and can no longer sign in or use API tokens. You can enable the account again later.
+      </ConfirmModal>
     </Stack>
   );
 }
