@@ -1,12 +1,13 @@
 "use client";
 // The analyst's own usage: what is left of their quota, this month's use with a chart, their running kernels
 // (stop one here to free room), and the sizes they can start.
-import { Alert, Badge, Button, Card, Group, Loader, Modal, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Badge, Button, Card, Group, Loader, Stack, Table, Text, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconPlayerStop } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
+import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { DailyUsageChart } from "@/app/_components/usage/charts";
 import { dateTime, hours, isoDay, limitValue, memory, since } from "@/app/_components/usage/format";
 import { QuotaMeters } from "@/app/_components/usage/quota-meters";
@@ -241,26 +242,16 @@ export function MyUsage() {
         )}
       </Card>
 
-      <Modal opened={stopping !== null} onClose={() => setStopping(null)} title="Stop this kernel?" centered>
-        <Text size="sm">
-          The {stopping?.kernelspec} kernel {stopping?.id.slice(0, 8)} stops now; variables in it are lost. Notebooks keep their saved
-          outputs.
-        </Text>
-        <Group justify="flex-end" mt="lg">
-          <Button variant="default" onClick={() => setStopping(null)}>
-            Cancel
-          </Button>
-          <Button
-            color="red"
-            loading={stop.isPending}
-            onClick={() => {
-              if (stopping) stop.mutate(stopping.id, { onSettled: () => setStopping(null) });
-            }}
-          >
-            Stop kernel
-          </Button>
-        </Group>
-      </Modal>
+      <ConfirmModal
+        opened={stopping !== null}
+        title="Stop this kernel?"
+        confirmLabel="Stop kernel"
+        pending={stop.isPending}
+        onClose={() => setStopping(null)}
+        onConfirm={() => stopping && stop.mutate(stopping.id, { onSettled: () => setStopping(null) })}
+      >
+        The {stopping?.kernelspec} kernel {stopping?.id.slice(0, 8)} stops now; variables in it are lost. Notebooks keep their saved outputs.
+      </ConfirmModal>
     </Stack>
   );
 }
