@@ -1,7 +1,7 @@
 // Single sign-on through a real OpenID Connect provider (e2e/support/oidc-provider.mjs, started beside the portal
 // by playwright.config.ts): the first sign-in makes the analyst's account, the next one finds it by the provider's
 // subject; an account whose email the provider did not verify, or outside the domains that may sign up, is refused
-// with the reason.
+// with the reason; signing out at the provider ends the Atrium session (back-channel logout).
 import { expect, test, type Page } from "@playwright/test";
 import { e2eOidc } from "../playwright.config";
 import { atriumCli } from "./support/session";
@@ -38,6 +38,25 @@ test("an analyst signs in through the OpenID provider: the first sign-in makes t
   await page.getByRole("button", { name: `Continue with ${e2eOidc.name}` }).click();
   await expect(page).toHaveURL(/\/files$/);
   expect(atriumCli(["users", "list"]).split("\n").filter((line) => line.startsWith(`${email}\t`))).toHaveLength(1);
+});
+
+test("signing out at the provider ends the Atrium session: the next page load and the API with its cookie are refused", async ({ page, request }) => {
+  await signInThroughProvider(page, `pia${Date.now().toString(36)}`);
+  await expect(page).toHaveURL(/\/files$/);
+  // The portal's cookie, as a copy of it would be sent (the browser keeps it: the provider is another host).
+  const portalCookies = (await page.context().cookies()).filter((c) => c.domain === "localhost");
+  const cookie = portalCookies.map((c) => `${c.name}=${c.value}`).join("; ");
+  expect((await request.get("/api/kernels", { headers: { cookie } })).status()).toBe(200);
+
+  // At the provider's own sign-out page, confirmed: it POSTs a logout token to the portal before it answers.
+  await page.goto(`http://127.0.0.1:${e2eOidc.port}/session/end`);
+  await page.getByRole("button", { name: "Yes, sign me out" }).click();
+  await expect(page.getByRole("heading", { name: "Sign-out Success" })).toBeVisible();
+  expect((await page.context().cookies()).filter((c) => c.domain === "localhost")).toEqual(portalCookies);
+
+  await page.goto("/files");
+  await expect(page).toHaveURL(/\/signin/);
+  expect((await request.get("/api/kernels", { headers: { cookie } })).status()).toBe(401);
 });
 
 test("someone outside the domains that may sign up is told to ask an admin, and gets no account", async ({ page }) => {

@@ -21,6 +21,7 @@ import { jupyterApi } from "./jupyter-api";
 import { fileRoutes } from "./files/routes";
 import { fullOutputRoutes } from "./kernels/full-output";
 import { metricsRoute } from "./usage/metrics-route";
+import { backchannelLogoutRoute } from "./auth/backchannel-logout";
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -81,7 +82,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
 
   // APIs this server serves itself, before Next: the Jupyter kernel API, file bytes, and any extras.
-  const extras: ServerExtra[] = [jupyterApi(services), fileRoutes(services), fullOutputRoutes(services), metricsRoute(services), ...(options.routes ?? []).map((make) => make(services))];
+  const extras: ServerExtra[] = [jupyterApi(services), fileRoutes(services), fullOutputRoutes(services), metricsRoute(services), backchannelLogoutRoute(services), ...(options.routes ?? []).map((make) => make(services))];
 
   const server = http.createServer(async (req, res) => {
     try {

@@ -1,7 +1,7 @@
 // Browser session queries: (db, params) functions, no policy (that is server/auth/sessions.ts).
-import { and, desc, eq, gt, inArray, isNull, lt, ne, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import type { Database } from "../index";
-import { userSessions, users } from "../schema";
+import { userIdentities, userSessions, users } from "../schema";
 import { isUuid, type UserRow } from "./users";
 
 export type SessionRow = typeof userSessions.$inferSelect;
@@ -13,7 +13,15 @@ export type SessionRow = typeof userSessions.$inferSelect;
  */
 export async function insertSessionUnlessEnded(
   db: Database,
-  params: { userId: string; method: string; expiresAt: Date; verifiedAt: Date; userAgent?: string | null; address?: string | null },
+  params: {
+    userId: string;
+    method: string;
+    expiresAt: Date;
+    verifiedAt: Date;
+    userAgent?: string | null;
+    address?: string | null;
+    providerSession?: string | null;
+  },
 ): Promise<SessionRow | undefined> {
   const { verifiedAt, ...values } = params;
   return db.transaction(async (tx) => {
@@ -80,6 +88,38 @@ export async function endSessionsOf(db: Database, params: { userId: string; reas
       .returning({ id: userSessions.id });
     return rows.length;
   });
+}
+
+/**
+ * Ends the open sessions of one sign-in method that began by `startedBy`, of users linked to an account of `issuer`:
+ * a user's (`userId`), or those made from one provider session (`providerSession`), or both together. The sessions
+ * ended, with their users. At least one of `userId` and `providerSession` is required: never all sessions.
+ * `orUnrecorded`: with both, also the user's sessions that have no provider session recorded.
+ */
+export async function endSessionsFromProvider(
+  db: Database,
+  params: { issuer: string; method: string; userId?: string; providerSession?: string; orUnrecorded?: boolean; startedBy: Date; reason: string },
+): Promise<{ id: string; userId: string }[]> {
+  if (params.userId === undefined && params.providerSession === undefined) throw new Error("endSessionsFromProvider: a user or a provider session is required");
+  if (params.userId !== undefined && !isUuid(params.userId)) return [];
+  return db
+    .update(userSessions)
+    .set({ endedAt: new Date(), endedReason: params.reason })
+    .where(
+      and(
+        isNull(userSessions.endedAt),
+        eq(userSessions.method, params.method),
+        lte(userSessions.createdAt, params.startedBy),
+        params.userId !== undefined ? eq(userSessions.userId, params.userId) : undefined,
+        params.providerSession === undefined
+          ? undefined
+          : params.orUnrecorded && params.userId !== undefined
+            ? or(eq(userSessions.providerSession, params.providerSession), isNull(userSessions.providerSession))
+            : eq(userSessions.providerSession, params.providerSession),
+        inArray(userSessions.userId, db.select({ userId: userIdentities.userId }).from(userIdentities).where(eq(userIdentities.issuer, params.issuer))),
+      ),
+    )
+    .returning({ id: userSessions.id, userId: userSessions.userId });
 }
 
 /** A user's sessions, open first then newest first: those open, and those that ended or expired since `since`. */

@@ -142,6 +142,11 @@ export const userSessions = pgTable(
     endedAt: timestamp("ended_at", { withTimezone: true }),
     /** Why it ended, for the sessions list: "signed out", "password changed", "ended by an admin"... */
     endedReason: text("ended_reason"),
+    /**
+     * The OpenID provider's session it was signed in with (the ID token's `sid`, when the provider sends one): a
+     * back-channel logout naming that session ends this one (server/auth/backchannel-logout.ts).
+     */
+    providerSession: text("provider_session"),
   },
   (t) => [index("user_sessions_user_idx").on(t.userId)],
 );

@@ -169,6 +169,8 @@ function config(): NextAuthConfig {
             userAgent: request?.get("user-agent"),
             // Set by the custom server from the socket (or a trusted proxy); a client-sent one is removed first.
             address: request?.get("x-atrium-client-address"),
+            // The provider's session (its ID token's `sid`, when it sends one): its back-channel logout names it.
+            providerSession: method === "oidc" && typeof profile?.sid === "string" ? profile.sid : null,
           });
           // The user's sessions were ended while this sign-in was checked (a reset, a disabling): no session.
           if (!sid) return null;

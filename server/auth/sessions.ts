@@ -3,8 +3,8 @@
 // copy of the cookie, changing a password ends the others, disabling an account or an admin ends them all.
 import type { Database } from "@/db";
 import { appendAudit } from "@/db/queries/audit";
-import { endSession, endSessionsOf, findOpenSession, insertSessionUnlessEnded, touchSession } from "@/db/queries/sessions";
-import type { UserRow } from "@/db/queries/users";
+import { endSession, endSessionsFromProvider, endSessionsOf, findOpenSession, insertSessionUnlessEnded, touchSession } from "@/db/queries/sessions";
+import { findUserByIdentity, type UserRow } from "@/db/queries/users";
 import type { Actor } from "@/server/identity/actor";
 
 export type SignInMethod = "password" | "ldap" | "oidc";
@@ -17,16 +17,26 @@ export const SESSION_END = {
   passwordReset: "password reset by an admin",
   disabled: "account disabled",
   byAdmin: "ended by an admin",
+  atProvider: "signed out at the identity provider",
 } as const;
 
 /**
  * The session of a sign-in whose password (or provider account) was checked at `verifiedAt`; undefined when the
  * user's sessions were all ended since (a password reset or a disabling that raced the sign-in) or the account is
- * disabled: that sign-in gets no session.
+ * disabled: that sign-in gets no session. `providerSession`: the OpenID provider's session id (the ID token's `sid`),
+ * so that provider's back-channel logout can end this session.
  */
 export async function startSession(
   db: Database,
-  params: { userId: string; method: SignInMethod; maxAgeMs: number; verifiedAt?: Date; userAgent?: string | null; address?: string | null },
+  params: {
+    userId: string;
+    method: SignInMethod;
+    maxAgeMs: number;
+    verifiedAt?: Date;
+    userAgent?: string | null;
+    address?: string | null;
+    providerSession?: string | null;
+  },
 ): Promise<string | undefined> {
   const row = await insertSessionUnlessEnded(db, {
     userId: params.userId,
@@ -36,6 +46,8 @@ export async function startSession(
     // Bounded: both come from the client (the address from the socket, or a trusted proxy).
     userAgent: params.userAgent?.slice(0, 400) ?? null,
     address: params.address?.slice(0, 100) ?? null,
+    // From the provider's signed ID token, but opaque and of no fixed length: bounded like the rest.
+    providerSession: params.providerSession?.slice(0, 255) ?? null,
   });
   return row?.id;
 }
@@ -93,4 +105,48 @@ export async function endUserSessions(
     });
   }
   return ended;
+}
+
+/**
+ * A back-channel logout from the OpenID provider `issuer` (server/auth/backchannel-logout.ts): ends the "oidc"
+ * sessions of the account `subject` there (all of them, or only those made from `providerSession` when given), or,
+ * with only `providerSession`, the sessions made from that provider session. With both, the user's sessions with no
+ * provider session recorded end too (signed in before Atrium recorded them, or with an ID token without `sid`): they
+ * may be that session's, and keeping a session the person ended is the worse mistake. Only sessions begun by
+ * `startedBy` (the logout's time): one signed in since came from a new provider session, which this logout is not
+ * about, so a replayed token ends nothing new. Each user's ending is audited; how many ended.
+ */
+export async function endSessionsAtProviderLogout(
+  db: Database,
+  actor: Actor,
+  params: { issuer: string; subject?: string; providerSession?: string; startedBy: Date },
+): Promise<number> {
+  let userId: string | undefined;
+  if (params.subject !== undefined) {
+    const user = await findUserByIdentity(db, { issuer: params.issuer, subject: params.subject });
+    if (!user) return 0; // no Atrium user signs in with that account: nothing of theirs is open here
+    userId = user.id;
+  }
+  const ended = await endSessionsFromProvider(db, {
+    issuer: params.issuer,
+    method: "oidc" satisfies SignInMethod,
+    userId,
+    providerSession: params.providerSession,
+    orUnrecorded: true,
+    startedBy: params.startedBy,
+    reason: SESSION_END.atProvider,
+  });
+  const perUser = new Map<string, number>();
+  for (const row of ended) perUser.set(row.userId, (perUser.get(row.userId) ?? 0) + 1);
+  for (const [endedUserId, count] of perUser) {
+    await appendAudit(db, {
+      actorId: actor.id,
+      actorLabel: actor.label,
+      action: "sso.backchannel_logout",
+      targetType: "user",
+      targetId: endedUserId,
+      details: { reason: SESSION_END.atProvider, ended: count, subject: params.subject ?? null, providerSession: params.providerSession ?? null },
+    });
+  }
+  return ended.length;
 }
