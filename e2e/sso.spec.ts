@@ -40,8 +40,14 @@ test("an analyst signs in through the OpenID provider: the first sign-in makes t
   expect(atriumCli(["users", "list"]).split("\n").filter((line) => line.startsWith(`${email}\t`))).toHaveLength(1);
 });
 
-test("signing out at the provider ends the Atrium session: the next page load and the API with its cookie are refused", async ({ page, request }) => {
-  await signInThroughProvider(page, `pia${Date.now().toString(36)}`);
+test("signing out at the provider ends the Atrium session: the next page load and the API with its cookie are refused", async ({ page, request, browser }) => {
+  const login = `pia${Date.now().toString(36)}`;
+  // The same person in another browser: another provider session (its own sid), which stays signed in.
+  const elsewhere = await browser.newContext();
+  const elsewherePage = await elsewhere.newPage();
+  await signInThroughProvider(elsewherePage, login);
+  await expect(elsewherePage).toHaveURL(/\/files$/);
+  await signInThroughProvider(page, login);
   await expect(page).toHaveURL(/\/files$/);
   // The portal's cookie, as a copy of it would be sent (the browser keeps it: the provider is another host).
   const portalCookies = (await page.context().cookies()).filter((c) => c.domain === "localhost");
@@ -57,6 +63,10 @@ test("signing out at the provider ends the Atrium session: the next page load an
   await page.goto("/files");
   await expect(page).toHaveURL(/\/signin/);
   expect((await request.get("/api/kernels", { headers: { cookie } })).status()).toBe(401);
+  // Only the Atrium session made from the provider session that ended: the ID token's sid was recorded at sign-in.
+  await elsewherePage.goto("/files");
+  await expect(elsewherePage).toHaveURL(/\/files$/);
+  await elsewhere.close();
 });
 
 test("someone outside the domains that may sign up is told to ask an admin, and gets no account", async ({ page }) => {

@@ -7,7 +7,8 @@ import { isUuid, type UserRow } from "./users";
 export type SessionRow = typeof userSessions.$inferSelect;
 
 /**
- * Inserts a session for a sign-in checked at `verifiedAt`, unless the user's sessions were all ended since (or the
+ * Inserts a session for a sign-in that read the user's `sessions_valid_from` as `validFromSeen`, unless it changed
+ * since (the user's sessions were all ended meanwhile: a reset, a disabling) or the account is disabled (or the
  * account is disabled): undefined then. The user's row is locked meanwhile, so an ending that runs at the same time
  * either sees this session (and ends it) or is seen here.
  */
@@ -17,17 +18,21 @@ export async function insertSessionUnlessEnded(
     userId: string;
     method: string;
     expiresAt: Date;
-    verifiedAt: Date;
+    /** The user's sessions_valid_from as the sign-in read it with the user (null: never set; undefined: not read). */
+    validFromSeen?: Date | null;
     userAgent?: string | null;
     address?: string | null;
     providerSession?: string | null;
   },
 ): Promise<SessionRow | undefined> {
-  const { verifiedAt, ...values } = params;
+  const { validFromSeen, ...values } = params;
   return db.transaction(async (tx) => {
     const [user] = await tx.select({ disabledAt: users.disabledAt, validFrom: users.sessionsValidFrom }).from(users).where(eq(users.id, params.userId)).for("update");
-    if (!user || user.disabledAt || (user.validFrom && verifiedAt < user.validFrom)) return undefined;
-    const [row] = await tx.insert(userSessions).values(values).returning();
+    // Compared as read, not against a clock: replicas' and the CLI's clocks may differ.
+    if (!user || user.disabledAt) return undefined;
+    if (validFromSeen !== undefined && (user.validFrom?.getTime() ?? null) !== (validFromSeen?.getTime() ?? null)) return undefined;
+    // created_at from this process's clock, which logout tokens' times are checked against (backchannel-logout.ts).
+    const [row] = await tx.insert(userSessions).values({ ...values, createdAt: new Date() }).returning();
     return row!;
   });
 }
@@ -73,8 +78,8 @@ export async function endSession(db: Database, params: { id: string; userId: str
 /** Ends every open session of a user, but `except` (the caller's own, when it stays); how many ended. */
 export async function endSessionsOf(db: Database, params: { userId: string; reason: string; except?: string }): Promise<number> {
   return db.transaction(async (tx) => {
-    // First the user's row (locked until the end): a sign-in checked before now gets no session after this.
-    await tx.update(users).set({ sessionsValidFrom: new Date() }).where(eq(users.id, params.userId));
+    // First the user's row (locked until the end): a sign-in that read the user before gets no session after this.
+    await refuseSignInsUnderWay(tx, params.userId);
     const rows = await tx
       .update(userSessions)
       .set({ endedAt: new Date(), endedReason: params.reason })
@@ -120,6 +125,11 @@ export async function endSessionsFromProvider(
       ),
     )
     .returning({ id: userSessions.id, userId: userSessions.userId });
+}
+
+/** Sign-ins of this user under way (their user row read, their session not yet made) get no session (insertSessionUnlessEnded). */
+export async function refuseSignInsUnderWay(db: Database, userId: string): Promise<void> {
+  await db.update(users).set({ sessionsValidFrom: new Date() }).where(eq(users.id, userId));
 }
 
 /** A user's sessions, open first then newest first: those open, and those that ended or expired since `since`. */

@@ -31,6 +31,12 @@ export async function findUserByIdentity(db: Database, identity: { issuer: strin
 }
 
 /** Whether a user is already linked to an account of this issuer (another account there is someone else). */
+/** The issuers (providers, directories) this user's accounts are linked from. */
+export async function linkedIssuersOf(db: Database, userId: string): Promise<string[]> {
+  const rows = await db.select({ issuer: userIdentities.issuer }).from(userIdentities).where(eq(userIdentities.userId, userId));
+  return rows.map((r) => r.issuer);
+}
+
 export async function hasIdentityFrom(db: Database, params: { userId: string; issuer: string }): Promise<boolean> {
   const [row] = await db
     .select({ subject: userIdentities.subject })

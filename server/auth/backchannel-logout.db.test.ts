@@ -176,6 +176,15 @@ describe(`OpenID Connect back-channel logout on ${testDbKind}`, () => {
     assert.deepEqual(audit?.details, { reason: "signed out at the identity provider", ended: 2, subject: "sub-ana", providerSession: null });
   });
 
+  it("a sign-in of that user under way when the logout comes gets no session", async () => {
+    const cyd = await linkedUser("cyd");
+    // The sign-in read the user (the provider had just let them in)...
+    const seen = cyd.sessionsValidFrom;
+    // ...then the provider session ended, before the sign-in's session was made.
+    assert.equal((await post(port, form(await logoutToken({ sub: "sub-cyd", sid: "op-cyd-1" })))).status, 200);
+    assert.equal(await startSession(db, { userId: cyd.id, method: "oidc", maxAgeMs: HOUR, providerSession: "op-cyd-1", validFromSeen: seen }), undefined);
+  });
+
   it("with sid, ends only the session made from that provider session (and the user's sessions with none recorded)", async () => {
     const cy = await linkedUser("cy");
     const thisOne = await session(cy, "oidc", "op-cy-1");
@@ -233,7 +242,8 @@ describe(`OpenID Connect back-channel logout on ${testDbKind}`, () => {
       ["signed with another key of the same kid", await logoutToken(base, otherKey), /signature verification failed/],
       ["signed with a key the provider never published", await logoutToken(base, unknownKey), /no applicable key/],
       ["signed with the client secret (HS256)", hs256, /alg/],
-      ["unsigned (alg none)", unsigned, /alg|JWS/],
+      ["not a JWT at all (refused before the provider's keys are fetched)", "x", /not a signed JWT/],
+      ["unsigned (alg none)", unsigned, /alg|JWS|not a signed JWT/],
       ["from another issuer", await logoutToken({ ...base, iss: "https://evil.example.com" }), /"iss"/],
       ["for another client", await logoutToken({ ...base, aud: ["someone-else"] }), /"aud"/],
       ["without the logout event", await logoutToken({ ...base, events: undefined }), /events/],

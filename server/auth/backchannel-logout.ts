@@ -25,6 +25,8 @@ const MAX_TOKEN_AGE_S = 600;
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
 /** The discovery document is read again after this long, in case the provider moved its keys. */
 const DISCOVERY_MAX_AGE_MS = 24 * 3_600_000;
+/** See ProviderKeysOptions.failureHoldMs. */
+const DISCOVERY_FAILURE_HOLD_MS = 5_000;
 /** Keys are fetched again after this long even when none is unknown, so a key the provider withdrew stops working. */
 const KEYS_MAX_AGE_MS = 10 * 60_000;
 
@@ -36,6 +38,8 @@ export interface ProviderKeysOptions {
    * must not become a flood of requests to the provider. Tests shorten it.
    */
   refetchCooldownMs?: number;
+  /** How long a failed discovery or key fetch is answered from memory (503) before it is tried again. */
+  failureHoldMs?: number;
 }
 
 interface Found {
@@ -67,7 +71,8 @@ export class ProviderKeys {
       found = this.#discover(forget);
       this.#found = found;
       this.#foundAt = Date.now();
-      found.catch(forget); // a failed discovery is tried again by the next token, not remembered
+      // A failed discovery is tried again, but not by every request in the meantime (they answer 503 at once).
+      found.catch(() => setTimeout(forget, this.options.failureHoldMs ?? DISCOVERY_FAILURE_HOLD_MS).unref());
     }
     return this.#found;
   }
@@ -104,7 +109,7 @@ export class ProviderKeys {
         // No key (or several) for the token's kid and alg, even after fetching again: the token's fault.
         if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported) throw error;
         // Anything else is the fetch's (unreachable, late, not 200, not a key set).
-        forget();
+        setTimeout(forget, this.options.failureHoldMs ?? DISCOVERY_FAILURE_HOLD_MS).unref(); // discover again, later
         throw unavailable(`the provider's keys could not be fetched from ${jwksUri}: ${describe(error)}`);
       }
     };
@@ -129,6 +134,8 @@ export interface LogoutRequest {
  */
 export async function verifyLogoutToken(token: string | undefined, params: { keys: ProviderKeys; clientId: string; now?: Date }): Promise<LogoutRequest> {
   if (!token) throw invalid("the logout_token parameter is missing");
+  // Before the keys are fetched: a request that cannot be a signed JWT costs the provider nothing.
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) throw invalid("the logout_token is not a signed JWT (compact form)");
   const { issuer, getKey } = await params.keys.current();
   let claims: JWTPayload;
   try {

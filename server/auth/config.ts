@@ -19,8 +19,8 @@ declare module "next-auth" {
   interface User {
     /** Set by the sign-in, for the session row (sessions.ts). */
     signInMethod?: SignInMethod;
-    /** When the sign-in began checking (before the user was read): see startSession's verifiedAt. */
-    signInCheckedFrom?: number;
+    /** The user's sessions_valid_from as the sign-in read it, before the password was checked (see startSession). */
+    signInValidFromSeen?: number | null;
   }
 }
 
@@ -83,7 +83,6 @@ function config(): NextAuthConfig {
       Credentials({
         credentials: { email: { label: "Email" }, password: { label: "Password", type: "password" } },
         async authorize(credentials, request) {
-          const checkedFrom = Date.now(); // before anything is read: a reset from here on wins (startSession)
           const email = typeof credentials?.email === "string" ? credentials.email : "";
           const password = typeof credentials?.password === "string" ? credentials.password : "";
           if (!email || !password) throw new SignInRefused("wrong");
@@ -100,7 +99,7 @@ function config(): NextAuthConfig {
               env.ATRIUM_SSO_SIGNUP_DOMAINS ?? [],
             );
             await provisionHome(user);
-            return { id: user.id, email: user.email, name: user.name, signInMethod: user.signInMethod, signInCheckedFrom: checkedFrom };
+            return { id: user.id, email: user.email, name: user.name, signInMethod: user.signInMethod, signInValidFromSeen: user.sessionsValidFrom?.getTime() ?? null };
           } catch (error) {
             if (isAppError(error)) throw new SignInRefused(signInErrorCode(error));
             throw error;
@@ -146,12 +145,13 @@ function config(): NextAuthConfig {
         }
       },
       async jwt({ token, user, account, profile, trigger }) {
-        let checkedFrom = user?.signInCheckedFrom ?? Date.now();
+        // The user's sessions_valid_from as read with the user before the check (see startSession).
+        let validFromSeen = user?.signInValidFromSeen ?? null;
         // The session's subject is the Atrium user, never the provider's id for the account.
         if (account?.provider === OIDC_PROVIDER_ID) {
-          checkedFrom = Date.now(); // the user is read again here: a disabling from now on wins
           const linked = await findUserByIdentity(s.db, { issuer: String(profile?.iss ?? issuer), subject: account.providerAccountId });
           if (!linked || linked.disabledAt) return null;
+          validFromSeen = linked.sessionsValidFrom?.getTime() ?? null;
           token.sub = linked.id;
         } else if (user?.id) {
           token.sub = user.id;
@@ -165,7 +165,7 @@ function config(): NextAuthConfig {
             userId: token.sub,
             method,
             maxAgeMs: s.env.ATRIUM_SESSION_MAX_AGE_HOURS * 3_600_000,
-            verifiedAt: new Date(checkedFrom),
+            validFromSeen: validFromSeen === null ? null : new Date(validFromSeen),
             userAgent: request?.get("user-agent"),
             // Set by the custom server from the socket (or a trusted proxy); a client-sent one is removed first.
             address: request?.get("x-atrium-client-address"),

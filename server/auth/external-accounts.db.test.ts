@@ -55,6 +55,9 @@ describe(`single sign-on accounts on ${testDbKind}`, () => {
     const later = await signIn(db, { issuer: ISSUER, subject: "sub-later-admin", email: "later@example.com", emailVerified: true });
     await assert.rejects(changeRole(db, cliActor, later.id, "admin"), /has no Atrium password: set one first/);
     await resetPassword(db, cliActor, later.id, "later-admin-pass");
+    // Still linked: a local password the provider's sign-in set aside must not become an admin's way in.
+    await assert.rejects(changeRole(db, cliActor, later.id, "admin"), /signs in through .*Unlink those accounts first/);
+    await unlinkIdentities(db, cliActor, { user: later.id });
     await changeRole(db, cliActor, later.id, "admin");
     await assert.rejects(signIn(db, { issuer: ISSUER, subject: "sub-later-admin", email: "later@example.com", emailVerified: true }), refusedWith("admin"));
     await changeRole(db, cliActor, later.id, "analyst");

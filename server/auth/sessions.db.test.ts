@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { encode } from "next-auth/jwt";
 import type { Database } from "@/db";
 import { listAudit } from "@/db/queries/audit";
-import type { UserRow } from "@/db/queries/users";
+import { findUserByEmail, type UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import type { AppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
@@ -229,26 +229,25 @@ describe(`server-side sessions on ${testDbKind}`, () => {
     assert.equal(await who(passwordCookie), "lee@example.com");
   });
 
-  it("a sign-in checked before a reset or a disabling gets no session, even if its session comes after", async () => {
+  it("a sign-in that read the user before a reset or a disabling gets no session, even if its session comes after", async () => {
     const max = await createUser(db, cliActor, { email: "max@example.com", password: "max-pass-123" });
-    // The sign-in read the user and checked the old password here...
-    const checkedAt = new Date();
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    const seen = async () => (await findUserByEmail(db, "max@example.com"))!.sessionsValidFrom;
+    // The sign-in read the user (and checked the old password)...
+    const before = await seen();
     // ...then the admin reset the password, before the sign-in's session was written.
     await resetPassword(db, { id: admin.id, label: admin.email }, max.id, "max-new-pass-1");
-    assert.equal(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, verifiedAt: checkedAt }), undefined);
-    // A sign-in checked after the reset gets one.
-    assert.ok(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, verifiedAt: new Date() }));
+    assert.equal(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, validFromSeen: before }), undefined);
+    // A sign-in that read the user after the reset gets one (whatever this process's clock says: values, not times).
+    assert.ok(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, validFromSeen: await seen() }));
     // The same for a disabling (and enabling again does not bring the raced sign-in back).
-    const before = new Date();
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    const beforeDisable = await seen();
     await setDisabled(db, { id: admin.id, label: admin.email }, max.id, true);
-    assert.equal(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, verifiedAt: before }), undefined);
+    assert.equal(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, validFromSeen: beforeDisable }), undefined);
     await setDisabled(db, { id: admin.id, label: admin.email }, max.id, false);
-    assert.equal(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, verifiedAt: before }), undefined);
+    assert.equal(await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, validFromSeen: beforeDisable }), undefined);
     // "Sign out everywhere else" keeps the caller's own session: it was made before, and is not refused.
-    const own = (await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR }))!;
-    const other = (await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR }))!;
+    const own = (await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, validFromSeen: await seen() }))!;
+    const other = (await startSession(db, { userId: max.id, method: "password", maxAgeMs: HOUR, validFromSeen: await seen() }))!;
     await testCaller(testServices(db), max, { kind: "session", sessionId: own }).me.endOtherSessions();
     assert.equal(await who(await cookieFor(max, own)), "max@example.com");
     assert.equal(await who(await cookieFor(max, other)), null);

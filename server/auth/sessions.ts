@@ -3,7 +3,7 @@
 // copy of the cookie, changing a password ends the others, disabling an account or an admin ends them all.
 import type { Database } from "@/db";
 import { appendAudit } from "@/db/queries/audit";
-import { endSession, endSessionsFromProvider, endSessionsOf, findOpenSession, insertSessionUnlessEnded, touchSession } from "@/db/queries/sessions";
+import { endSession, endSessionsFromProvider, endSessionsOf, findOpenSession, insertSessionUnlessEnded, refuseSignInsUnderWay, touchSession } from "@/db/queries/sessions";
 import { findUserByIdentity, type UserRow } from "@/db/queries/users";
 import type { Actor } from "@/server/identity/actor";
 
@@ -21,9 +21,9 @@ export const SESSION_END = {
 } as const;
 
 /**
- * The session of a sign-in whose password (or provider account) was checked at `verifiedAt`; undefined when the
- * user's sessions were all ended since (a password reset or a disabling that raced the sign-in) or the account is
- * disabled: that sign-in gets no session. `providerSession`: the OpenID provider's session id (the ID token's `sid`),
+ * The session of a sign-in that read the user (with its sessions_valid_from, `validFromSeen`) before checking the
+ * password or provider account; undefined when the user's sessions were all ended since (a password reset or a
+ * disabling that raced the sign-in) or the account is disabled: that sign-in gets no session. `providerSession`: the OpenID provider's session id (the ID token's `sid`),
  * so that provider's back-channel logout can end this session.
  */
 export async function startSession(
@@ -32,7 +32,8 @@ export async function startSession(
     userId: string;
     method: SignInMethod;
     maxAgeMs: number;
-    verifiedAt?: Date;
+    /** Undefined only where no password or account check came before (tests, tools). */
+    validFromSeen?: Date | null;
     userAgent?: string | null;
     address?: string | null;
     providerSession?: string | null;
@@ -42,7 +43,7 @@ export async function startSession(
     userId: params.userId,
     method: params.method,
     expiresAt: new Date(Date.now() + params.maxAgeMs),
-    verifiedAt: params.verifiedAt ?? new Date(),
+    validFromSeen: params.validFromSeen,
     // Bounded: both come from the client (the address from the socket, or a trusted proxy).
     userAgent: params.userAgent?.slice(0, 400) ?? null,
     address: params.address?.slice(0, 100) ?? null,
@@ -126,6 +127,8 @@ export async function endSessionsAtProviderLogout(
     const user = await findUserByIdentity(db, { issuer: params.issuer, subject: params.subject });
     if (!user) return 0; // no Atrium user signs in with that account: nothing of theirs is open here
     userId = user.id;
+    // A sign-in of theirs under way (through the provider session just ended, say) gets no session either.
+    await refuseSignInsUnderWay(db, userId);
   }
   const ended = await endSessionsFromProvider(db, {
     issuer: params.issuer,

@@ -17,6 +17,7 @@ import {
   findUserByEmail,
   findUserById,
   insertUser,
+  linkedIssuersOf,
   listUsers,
   setUserDisabled,
   setUserPassword,
@@ -115,6 +116,15 @@ export async function changeRole(db: Database, actor: Actor, userId: string, rol
   if (user.role === role) return user;
   if (role === "admin" && !user.passwordHash) {
     throw new AppError("CONFLICT", `${user.email} has no Atrium password: set one first (Reset password). Admins sign in with their Atrium password, never through single sign-on or the directory.`);
+  }
+  // A linked user's local password may be one the directory set aside long ago (the one first handed out, say):
+  // as an admin's it would sign in again. Their links go first, then a password of the admin's choosing.
+  const linked = role === "admin" ? await linkedIssuersOf(db, user.id) : [];
+  if (linked.length) {
+    throw new AppError(
+      "CONFLICT",
+      `${user.email} signs in through ${linked.join(", ")}; admins sign in with their Atrium password only. Unlink those accounts first (npx atrium users unlink ${user.email}), set a new password (Reset password), then make them admin.`,
+    );
   }
   const updated = await unlessLastAdmin(db, user.id, user.role === "admin" && role !== "admin", (tx) => setUserRole(tx, { id: user.id, role }));
   if (updated === "last-admin") throw new AppError("CONFLICT", LAST_ADMIN);
