@@ -24,7 +24,7 @@ import type { Services } from "@/server/services";
 import { framingForSubprotocol, selectSubprotocol } from "@/server/kernels/protocol/websocket";
 import { ChannelClient, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART } from "./client";
 import { rejectUpgrade, sameOrigin } from "./http";
-import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits } from "./outbound-queue";
+import { DEFAULT_OUTBOUND_LIMITS, DEFAULT_TOTAL_QUEUED_BYTES, QueuedTotal, type OutboundLimits } from "./outbound-queue";
 import { DEFAULT_REPLAY_LIMITS, ReplayBuffers, replayOfLeft, type ReplayLimits } from "./replay";
 import { channelsKernelId } from "./routes";
 
@@ -60,6 +60,8 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
     maxPayload: options.maxClientFrameBytes ?? DEFAULT_MAX_CLIENT_FRAME_BYTES,
     handleProtocols: (offered) => selectSubprotocol(offered) ?? false,
   });
+  // Every client's queue counts against one total for this portal (outbound-queue.ts, QueuedTotal).
+  const limits: OutboundLimits = { ...(options.limits ?? DEFAULT_OUTBOUND_LIMITS), total: options.limits?.total ?? new QueuedTotal(DEFAULT_TOTAL_QUEUED_BYTES) };
   const clients = new Map<ChannelClient, Holder>();
   const replays = new ReplayBuffers(options.replay ?? DEFAULT_REPLAY_LIMITS);
   /** The newest connection of each user's session on each kernel: an older one still open is stale (half-open). */
@@ -139,7 +141,7 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
           // Only the newest connection of the session leaves a buffer when it goes.
           onGone: sessionId ? (sessions, left) => bySession.get(sessionKey!) === client && replays.keep(user.id, kernel, sessionId, sessions, left) : undefined,
           user: user.username,
-          limits: options.limits ?? DEFAULT_OUTBOUND_LIMITS,
+          limits,
           pingIntervalMs: options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
           transport: socket instanceof net.Socket ? socket : undefined,
         });

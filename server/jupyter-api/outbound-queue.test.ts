@@ -1,7 +1,7 @@
 // The backpressure queue against a fake socket whose writes complete on demand: order, draining, the bound.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { OutboundQueue, type Frame, type FrameSink } from "./outbound-queue";
+import { OutboundQueue, QueuedTotal, type Frame, type FrameSink } from "./outbound-queue";
 
 /** A socket whose writes complete only when the test says so. */
 class FakeSink implements FrameSink {
@@ -133,5 +133,37 @@ describe("OutboundQueue", () => {
     assert.deepEqual(events.slice(5), ["cork", "send next turn"]);
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(events.slice(7), ["uncork"]);
+  });
+
+  it("a total shared by all queues: over it, the queue that takes more while it holds 1 MiB overflows, the others go on", () => {
+    const total = new QueuedTotal(3 * 1024 * 1024 + 1024);
+    const limits = { highWaterBytes: 1, maxQueuedBytes: 64 * 1024 * 1024, total };
+    const mib = "x".repeat(1024 * 1024);
+    const overflowed: string[] = [];
+    const make = (name: string) => {
+      const sink = new FakeSink();
+      return { sink, queue: new OutboundQueue<number>(sink, limits, (queued) => void overflowed.push(`${name} ${queued}`)) };
+    };
+    const keepsUp = make("keeps-up");
+    const stalledA = make("stalled-a");
+    const stalledB = make("stalled-b");
+    for (const q of [keepsUp, stalledA, stalledB]) q.queue.push("first"); // written at once; the sockets' buffers are full now
+    stalledA.queue.push(mib);
+    stalledA.queue.push(mib);
+    assert.equal(total.bytes, 2 * mib.length);
+    keepsUp.queue.push("small"); // waits: its socket's buffer is over the high-water mark
+    stalledB.queue.push(mib);
+    stalledB.queue.push(mib); // 4 MiB in all now, over the total (3 MiB and a bit): the queue taking it holds 2 MiB
+    assert.deepEqual(overflowed, [`stalled-b ${2 * mib.length}`]);
+    assert.equal(total.bytes, 2 * mib.length + "small".length, "what the cut queue held is no longer counted");
+    // The one that keeps up drains, and is not cut for the others' sake.
+    keepsUp.sink.flushOne();
+    assert.deepEqual(keepsUp.sink.written, ["first", "small"]);
+    keepsUp.queue.push("more");
+    assert.equal(overflowed.length, 1);
+    // Stopping and draining give their bytes back to the total.
+    stalledA.queue.stop();
+    keepsUp.sink.flushOne();
+    assert.equal(total.bytes, 0);
   });
 });

@@ -31,9 +31,26 @@ export interface OutboundLimits {
   highWaterBytes: number;
   /** More than this many bytes waiting in the queue means the client is hopelessly behind. */
   maxQueuedBytes: number;
+  /** What every queue of the process holds together, and may (see QueuedTotal); undefined: no bound but each queue's. */
+  total?: QueuedTotal;
 }
 
 export const DEFAULT_OUTBOUND_LIMITS: OutboundLimits = { highWaterBytes: 1024 * 1024, maxQueuedBytes: 64 * 1024 * 1024 };
+
+/**
+ * Bytes waiting in all the queues that share it (a portal's clients). Over `maxBytes`, a queue that takes more while
+ * it holds at least CUT_MIN_BYTES itself overflows, as one too far behind on its own does: a few stalled connections
+ * (a load balancer that went quiet) cannot hold the process's memory with 64 MiB each, and clients that keep up are
+ * not cut for them.
+ */
+export class QueuedTotal {
+  bytes = 0;
+  constructor(readonly maxBytes: number) {}
+}
+
+/** See QueuedTotal. */
+export const DEFAULT_TOTAL_QUEUED_BYTES = 1024 * 1024 * 1024;
+const CUT_MIN_BYTES = 1024 * 1024;
 
 export class OutboundQueue<T = unknown> {
   private readonly frames: Frame[] = [];
@@ -71,9 +88,11 @@ export class OutboundQueue<T = unknown> {
     }
     this.frames.push(frame);
     this.origins.push(origin);
-    this.bytes += sizeOf(frame);
+    this.count(sizeOf(frame));
     // One frame may always wait (a single large output is already in memory); more than the bound may not.
-    if (this.bytes > this.limits.maxQueuedBytes && this.queuedFrames > 1) {
+    const total = this.limits.total;
+    const overTotal = total !== undefined && total.bytes > total.maxBytes && this.bytes >= CUT_MIN_BYTES;
+    if ((this.bytes > this.limits.maxQueuedBytes && this.queuedFrames > 1) || overTotal) {
       const queued = this.bytes;
       const unsent = this.stop();
       this.onOverflow(queued, unsent);
@@ -98,8 +117,14 @@ export class OutboundQueue<T = unknown> {
     this.frames.length = 0;
     this.origins.length = 0;
     this.head = 0;
-    this.bytes = 0;
+    this.count(-this.bytes);
     return unsent;
+  }
+
+  /** This queue's bytes, and the total it shares, change together. */
+  private count(delta: number) {
+    this.bytes += delta;
+    if (this.limits.total) this.limits.total.bytes += delta;
   }
 
   /** Origins of the writes that failed since the last call, oldest first (older than anything still queued). */
@@ -140,7 +165,7 @@ export class OutboundQueue<T = unknown> {
       this.frames[this.head] = "";
       this.origins[this.head] = undefined;
       this.head++;
-      this.bytes -= sizeOf(frame);
+      this.count(-sizeOf(frame));
       this.write(frame, origin);
     }
     this.finishIfDrained();
