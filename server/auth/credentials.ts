@@ -38,11 +38,9 @@ export async function signInWithPassword(
   directory?: Directory,
   signUpDomains: SignUpDomains = [],
 ): Promise<PasswordSignIn> {
-  // One spelling per login for the throttle (compatibility forms and case, as directories compare them).
+  // The local account, by its stored (lower-case) email.
   const email = normalizeEmail(input.email);
-  // The throttle's key, and what the directory is asked: one spelling per login (compatibility forms and case
-  // folded, as directories compare them), so variants of one name share one count.
-  const login = input.email.normalize("NFKC").trim().toLowerCase();
+  const login = loginSpelling(input.email);
   // Counted as a failure from here until it proves right (see takeTry).
   const tried: TryKeys = { login, address: input.address };
   const wait = await takeTry(db, tried);
@@ -117,6 +115,14 @@ export async function signInWithPassword(
   return { ...user, signInMethod: "password" };
 }
 
+/**
+ * The throttle's key for a login, and what the directory is asked: one spelling per login (compatibility forms and
+ * case folded, as directories compare them), so variants of one name share one count.
+ */
+function loginSpelling(typed: string): string {
+  return typed.normalize("NFKC").trim().toLowerCase();
+}
+
 function throttled(waitMs: number): AppError {
   return new AppError(
     "THROTTLED",
@@ -140,7 +146,8 @@ export async function changeOwnPassword(
   }
   const problem = passwordProblem(input.next);
   if (problem) throw new AppError("BAD_REQUEST", problem);
-  const tried: TryKeys = { login: user.email.normalize("NFKC").trim().toLowerCase(), address: input.address };
+  // The same count as signing in: guessing here is guessing there.
+  const tried: TryKeys = { login: loginSpelling(user.email), address: input.address };
   const wait = await takeTry(db, tried);
   if (wait > 0) throw throttled(wait);
   if (!(await verifyPassword(user.passwordHash!, input.current))) {
