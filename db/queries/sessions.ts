@@ -6,11 +6,14 @@ import { isUuid, type UserRow } from "./users";
 
 export type SessionRow = typeof userSessions.$inferSelect;
 
+/** Why a sign-in gets no session: its account is disabled (or unknown), or the user's sessions were ended since it read the user. */
+export type SessionRefusal = "disabled" | "sessions-ended";
+
 /**
- * Inserts a session for a sign-in that read the user's `sessions_valid_from` as `validFromSeen`, unless it changed
- * since (the user's sessions were all ended meanwhile: a reset, a disabling) or the account is disabled (or the
- * account is disabled): undefined then. The user's row is locked meanwhile, so an ending that runs at the same time
- * either sees this session (and ends it) or is seen here.
+ * Inserts a session for a sign-in that read the user's `sessions_valid_from` as `validFromSeen`, unless the account
+ * is disabled, or that value changed since (the user's sessions were all ended meanwhile: a reset, a disabling, an
+ * admin's or the provider's logout): then why not, for the sign-in page to say. The user's row is locked meanwhile,
+ * so an ending that runs at the same time either sees this session (and ends it) or is seen here.
  */
 export async function insertSessionUnlessEnded(
   db: Database,
@@ -24,16 +27,16 @@ export async function insertSessionUnlessEnded(
     address?: string | null;
     providerSession?: string | null;
   },
-): Promise<SessionRow | undefined> {
+): Promise<{ session: SessionRow } | { refused: SessionRefusal }> {
   const { validFromSeen, ...values } = params;
   return db.transaction(async (tx) => {
     const [user] = await tx.select({ disabledAt: users.disabledAt, validFrom: users.sessionsValidFrom }).from(users).where(eq(users.id, params.userId)).for("update");
+    if (!user || user.disabledAt) return { refused: "disabled" as const };
     // Compared as read, not against a clock: replicas' and the CLI's clocks may differ.
-    if (!user || user.disabledAt) return undefined;
-    if (validFromSeen !== undefined && (user.validFrom?.getTime() ?? null) !== (validFromSeen?.getTime() ?? null)) return undefined;
+    if (validFromSeen !== undefined && (user.validFrom?.getTime() ?? null) !== (validFromSeen?.getTime() ?? null)) return { refused: "sessions-ended" as const };
     // created_at from this process's clock, which logout tokens' times are checked against (backchannel-logout.ts).
     const [row] = await tx.insert(userSessions).values({ ...values, createdAt: new Date() }).returning();
-    return row!;
+    return { session: row! };
   });
 }
 

@@ -13,7 +13,7 @@ import { ldapDirectory, signInWithPassword } from "./credentials";
 import { ldapSettingsFromEnv } from "./ldap";
 import { signInWithExternalAccount } from "./external-accounts";
 import { signInErrorCode } from "./sign-in-errors";
-import { signOutSession, startSession, type SignInMethod } from "./sessions";
+import { signOutSession, startSignInSession, type SignInMethod } from "./sessions";
 
 declare module "next-auth" {
   interface User {
@@ -24,11 +24,20 @@ declare module "next-auth" {
   }
 }
 
+/**
+ * A refused sign-in, of any provider: Auth.js sends the browser to the sign-in page with `?error=CredentialsSignin&code=`
+ * this code (or, for the sign-in form's fetch, returns that URL), and the page says what it means (sign-in-errors.ts).
+ */
 class SignInRefused extends CredentialsSignin {
   constructor(code: string) {
     super();
     this.code = code;
   }
+}
+
+/** An AppError of a sign-in becomes its refusal with the code the sign-in page reads; anything else stays a failure. */
+function refusalOf(error: unknown): unknown {
+  return isAppError(error) ? new SignInRefused(signInErrorCode(error)) : error;
 }
 
 /** The provider id of single sign-on: its callback is /api/auth/callback/oidc (the redirect URI to register). */
@@ -101,8 +110,7 @@ function config(): NextAuthConfig {
             await provisionHome(user);
             return { id: user.id, email: user.email, name: user.name, signInMethod: user.signInMethod, signInValidFromSeen: user.sessionsValidFrom?.getTime() ?? null };
           } catch (error) {
-            if (isAppError(error)) throw new SignInRefused(signInErrorCode(error));
-            throw error;
+            throw refusalOf(error);
           }
         },
       }),
@@ -150,7 +158,12 @@ function config(): NextAuthConfig {
         // The session's subject is the Atrium user, never the provider's id for the account.
         if (account?.provider === OIDC_PROVIDER_ID) {
           const linked = await findUserByIdentity(s.db, { issuer: String(profile?.iss ?? issuer), subject: account.providerAccountId });
-          if (!linked || linked.disabledAt) return null;
+          // Unlinked or disabled since the signIn callback let it in (while its home was made): refused with the reason.
+          if (!linked) {
+            log.warn(`single sign-on of ${account.providerAccountId} refused: its account was unlinked while it signed in`);
+            throw new SignInRefused("sso-failed");
+          }
+          if (linked.disabledAt) throw new SignInRefused("disabled");
           validFromSeen = linked.sessionsValidFrom?.getTime() ?? null;
           token.sub = linked.id;
         } else if (user?.id) {
@@ -161,7 +174,10 @@ function config(): NextAuthConfig {
           const method: SignInMethod = account?.provider === OIDC_PROVIDER_ID ? "oidc" : (user?.signInMethod ?? "password");
           // The sign-in's request, for the sessions list (which browser, from where); none outside a request.
           const request = await Promise.resolve().then(() => headers()).catch(() => null);
-          const sid = await startSession(s.db, {
+          // Refused (the user's sessions were ended after the sign-in read the user, or the account was disabled):
+          // thrown, not a null token, so Auth.js sends the user to the sign-in page with the reason's code. A null
+          // token would send them on to callbackUrl with no session, and from there to the sign-in page, wordless.
+          token.sid = await startSignInSession(s.db, {
             userId: token.sub,
             method,
             maxAgeMs: s.env.ATRIUM_SESSION_MAX_AGE_HOURS * 3_600_000,
@@ -171,10 +187,9 @@ function config(): NextAuthConfig {
             address: request?.get("x-atrium-client-address"),
             // The provider's session (its ID token's `sid`, when it sends one): its back-channel logout names it.
             providerSession: method === "oidc" && typeof profile?.sid === "string" ? profile.sid : null,
+          }).catch((error: unknown) => {
+            throw refusalOf(error);
           });
-          // The user's sessions were ended while this sign-in was checked (a reset, a disabling): no session.
-          if (!sid) return null;
-          token.sid = sid;
         }
         return token;
       },

@@ -9,7 +9,7 @@ import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
 import { signInWithExternalAccount, type SignUpDomains } from "./external-accounts";
 import { authenticateAgainstDirectory, type DirectoryOutcome, type LdapSettings, type MayBind } from "./ldap";
-import { DIRECTORY_DOWN } from "./sign-in-errors";
+import { ACCOUNT_DISABLED, DIRECTORY_DOWN } from "./sign-in-errors";
 import type { Actor } from "@/server/identity/actor";
 import { burnVerifyTime, hashPassword, passwordProblem, verifyPassword } from "./passwords";
 import { endUserSessions, SESSION_END } from "./sessions";
@@ -109,7 +109,7 @@ export async function signInWithPassword(
   }
   await succeeded(db, tried);
   if (user.disabledAt) {
-    throw new AppError("FORBIDDEN", "This account is disabled. Ask an admin to enable it.");
+    throw new AppError("FORBIDDEN", ACCOUNT_DISABLED);
   }
   await recordSignIn(db, user.id);
   return { ...user, signInMethod: "password" };

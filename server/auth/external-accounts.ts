@@ -12,7 +12,7 @@ import { findUserByEmail, findUserByIdentity, hasIdentityFrom, linkIdentity, nor
 import { appendAudit } from "@/db/queries/audit";
 import { AppError } from "@/server/errors";
 import { createUser } from "@/server/identity/users";
-import { SSO_CONFLICT, SSO_NOT_INVITED, UNVERIFIED_EMAIL } from "./sign-in-errors";
+import { ACCOUNT_DISABLED, SSO_CONFLICT, SSO_NOT_INVITED, UNVERIFIED_EMAIL } from "./sign-in-errors";
 
 /** Email domains whose people get an account at their first sign-in ("*": any); none: only users an admin added. */
 export type SignUpDomains = readonly string[] | "*";
@@ -42,7 +42,7 @@ export async function signInWithExternalAccount(db: Database, account: ExternalA
   // Admins sign in with their Atrium password only: a linked user made admin later does not get admin through a
   // provider or directory account (which Atrium cannot vouch for, and the leaver check leaves admins alone).
   if (user.role === "admin") throw new AppError("UNAUTHENTICATED", SSO_CONFLICT, { reason: "conflict", why: "admin" });
-  if (user.disabledAt) throw new AppError("FORBIDDEN", "This account is disabled. Ask an admin to enable it.");
+  if (user.disabledAt) throw new AppError("FORBIDDEN", ACCOUNT_DISABLED);
   await recordSignIn(db, user.id);
   return user;
 }
@@ -54,7 +54,7 @@ async function linkByEmail(db: Database, account: ExternalAccount, signUpDomains
   const actor = { id: null, label: `${account.via} ${account.issuer}` };
   let user = await findUserByEmail(db, email);
   if (user) {
-    if (user.disabledAt) throw new AppError("FORBIDDEN", "This account is disabled. Ask an admin to enable it.");
+    if (user.disabledAt) throw new AppError("FORBIDDEN", ACCOUNT_DISABLED);
     if (user.role === "admin") throw new AppError("UNAUTHENTICATED", SSO_CONFLICT, { reason: "conflict", why: "admin" });
     if (await hasIdentityFrom(db, { userId: user.id, issuer: account.issuer })) {
       // Linked to this very account by its other first sign-in a moment ago (two tabs at once): it is theirs.

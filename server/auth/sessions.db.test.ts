@@ -19,7 +19,8 @@ import { createApiToken } from "./tokens";
 import { revocationsOf, REVOKED } from "./credential-check";
 import { changeOwnPassword, signInWithPassword } from "./credentials";
 import { authenticate, identify } from "./session";
-import { signOutSession, startSession } from "./sessions";
+import { signOutSession, startSession, startSignInSession } from "./sessions";
+import { ACCOUNT_DISABLED, signInErrorCode, SIGN_IN_INTERRUPTED } from "./sign-in-errors";
 
 const SECRET = "x".repeat(32); // testServices' secret
 const COOKIE = "atrium.session";
@@ -251,5 +252,22 @@ describe(`server-side sessions on ${testDbKind}`, () => {
     await testCaller(testServices(db), max, { kind: "session", sessionId: own }).me.endOtherSessions();
     assert.equal(await who(await cookieFor(max, own)), "max@example.com");
     assert.equal(await who(await cookieFor(max, other)), null);
+  });
+
+  it("a sign-in refused its session says why, for the sign-in page: sessions ended meanwhile, or the account disabled", async () => {
+    const noa = await createUser(db, cliActor, { email: "noa@example.com", password: "noa-pass-123" });
+    const seen = async () => (await findUserByEmail(db, "noa@example.com"))!.sessionsValidFrom;
+    const start = (validFromSeen: Date | null) => startSignInSession(db, { userId: noa.id, method: "password", maxAgeMs: HOUR, validFromSeen });
+    const before = await seen();
+    await resetPassword(db, { id: admin.id, label: admin.email }, noa.id, "noa-new-pass-1");
+    await assert.rejects(start(before), (e: AppError) => e.message === SIGN_IN_INTERRUPTED && signInErrorCode(e) === "sessions-ended");
+    assert.ok(await start(await seen()), "read after the reset: a session");
+    const beforeDisable = await seen();
+    await setDisabled(db, { id: admin.id, label: admin.email }, noa.id, true);
+    // Disabled: that is what the user reads, whichever value the sign-in saw.
+    await assert.rejects(start(beforeDisable), (e: AppError) => e.message === ACCOUNT_DISABLED && signInErrorCode(e) === "disabled");
+    await assert.rejects(start(await seen()), (e: AppError) => signInErrorCode(e) === "disabled");
+    await setDisabled(db, { id: admin.id, label: admin.email }, noa.id, false);
+    await assert.rejects(start(beforeDisable), (e: AppError) => signInErrorCode(e) === "sessions-ended", "enabled again: still ended");
   });
 });

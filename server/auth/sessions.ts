@@ -5,7 +5,9 @@ import type { Database } from "@/db";
 import { appendAudit } from "@/db/queries/audit";
 import { endSession, endSessionsFromProvider, endSessionsOf, findOpenSession, insertSessionUnlessEnded, refuseSignInsUnderWay, touchSession } from "@/db/queries/sessions";
 import { findUserByIdentity, type UserRow } from "@/db/queries/users";
+import { AppError } from "@/server/errors";
 import type { Actor } from "@/server/identity/actor";
+import { ACCOUNT_DISABLED, SIGN_IN_INTERRUPTED } from "./sign-in-errors";
 
 export type SignInMethod = "password" | "ldap" | "oidc";
 
@@ -20,26 +22,44 @@ export const SESSION_END = {
   atProvider: "signed out at the identity provider",
 } as const;
 
+/** What a session is started with: the user, how they signed in, and what the sessions list shows of it. */
+export interface SessionStart {
+  userId: string;
+  method: SignInMethod;
+  maxAgeMs: number;
+  /** The user's sessions_valid_from as the sign-in read it; undefined only where no password or account check came before (tests, tools). */
+  validFromSeen?: Date | null;
+  userAgent?: string | null;
+  address?: string | null;
+  /** The OpenID provider's session id (the ID token's `sid`), so that provider's back-channel logout can end this session. */
+  providerSession?: string | null;
+}
+
 /**
  * The session of a sign-in that read the user (with its sessions_valid_from, `validFromSeen`) before checking the
  * password or provider account; undefined when the user's sessions were all ended since (a password reset or a
- * disabling that raced the sign-in) or the account is disabled: that sign-in gets no session. `providerSession`: the OpenID provider's session id (the ID token's `sid`),
- * so that provider's back-channel logout can end this session.
+ * disabling that raced the sign-in) or the account is disabled: that sign-in gets no session. For tests and tools;
+ * a sign-in under way uses startSignInSession, which says why.
  */
-export async function startSession(
-  db: Database,
-  params: {
-    userId: string;
-    method: SignInMethod;
-    maxAgeMs: number;
-    /** Undefined only where no password or account check came before (tests, tools). */
-    validFromSeen?: Date | null;
-    userAgent?: string | null;
-    address?: string | null;
-    providerSession?: string | null;
-  },
-): Promise<string | undefined> {
-  const row = await insertSessionUnlessEnded(db, {
+export async function startSession(db: Database, params: SessionStart): Promise<string | undefined> {
+  const started = await insertSession(db, params);
+  return "session" in started ? started.session.id : undefined;
+}
+
+/**
+ * startSession for a sign-in under way (server/auth/config.ts): the session's id, or an AppError its user reads on
+ * the sign-in page (signInErrorCode): the account was disabled, or the user's sessions were ended after the sign-in
+ * read the user. Without it that sign-in would land on the sign-in page again with no word of why.
+ */
+export async function startSignInSession(db: Database, params: SessionStart): Promise<string> {
+  const started = await insertSession(db, params);
+  if ("session" in started) return started.session.id;
+  if (started.refused === "disabled") throw new AppError("FORBIDDEN", ACCOUNT_DISABLED);
+  throw new AppError("UNAUTHENTICATED", SIGN_IN_INTERRUPTED, { reason: "sessions-ended" });
+}
+
+function insertSession(db: Database, params: SessionStart) {
+  return insertSessionUnlessEnded(db, {
     userId: params.userId,
     method: params.method,
     expiresAt: new Date(Date.now() + params.maxAgeMs),
@@ -50,7 +70,6 @@ export async function startSession(
     // From the provider's signed ID token, but opaque and of no fixed length: bounded like the rest.
     providerSession: params.providerSession?.slice(0, 255) ?? null,
   });
-  return row?.id;
 }
 
 /**

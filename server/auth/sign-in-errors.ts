@@ -13,6 +13,16 @@ export const SSO_NOT_INVITED = "Atrium has no account for your email address yet
 export const SSO_CONFLICT =
   "Your email address belongs to an Atrium account that cannot be signed into this way (an admin's, or one already linked to another account of your provider). Ask an Atrium admin.";
 
+/** A disabled account, whichever way it signs in. */
+export const ACCOUNT_DISABLED = "This account is disabled. Ask an admin to enable it.";
+
+/**
+ * A sign-in whose user's sessions were all ended while it was checked (an admin's reset, disabling or "sign out
+ * everywhere", a password change, the provider's back-channel logout): it gets no session (server/auth/sessions.ts).
+ */
+export const SIGN_IN_INTERRUPTED =
+  "Your sign-in was interrupted because your sessions were just ended (by an administrator, a password change, or your identity provider). Sign in again.";
+
 /** Why a sign-in through a provider without a verified email is refused (server/auth/external-accounts.ts). */
 export const UNVERIFIED_EMAIL =
   "Your identity provider or directory did not give a verified email address for your account, and Atrium needs one to know you. Ask its administrator, or an Atrium admin.";
@@ -24,6 +34,7 @@ export function signInErrorCode(error: AppError): string {
   }
   if (error.code === "FORBIDDEN") return "disabled";
   if (error.code === "UNAVAILABLE") return "unavailable";
+  if (error.details?.reason === "sessions-ended") return "sessions-ended";
   if (error.details?.reason === "unverified") return "sso-unverified";
   if (error.details?.reason === "not-invited") return "sso-not-invited";
   if (error.details?.reason === "conflict") return "sso-conflict";
@@ -37,7 +48,8 @@ export function signInErrorMessage(code: string | null | undefined): string {
     const m = Number(throttled[1]);
     return `Too many failed sign-in attempts. Try again in ${m} minute${m === 1 ? "" : "s"}, or ask an admin to reset your password.`;
   }
-  if (code === "disabled") return "This account is disabled. Ask an admin to enable it.";
+  if (code === "disabled") return ACCOUNT_DISABLED;
+  if (code === "sessions-ended") return SIGN_IN_INTERRUPTED;
   if (code === "sso-unverified") return UNVERIFIED_EMAIL;
   if (code === "sso-not-invited") return SSO_NOT_INVITED;
   if (code === "sso-conflict") return SSO_CONFLICT;
