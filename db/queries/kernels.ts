@@ -10,7 +10,7 @@ export type KernelEndReason = NonNullable<KernelRow["endReason"]>;
 
 export async function insertKernel(
   db: Database,
-  params: { id: string; ownerId: string; teamId: string | null; kernelspec: string; launcher: string; sizeProfile: string | null; sealedClientEnv?: string | null },
+  params: { id: string; ownerId: string; teamId: string | null; kernelspec: string; launcher: string; portalHost?: string | null; sizeProfile: string | null; sealedClientEnv?: string | null },
 ): Promise<KernelRow> {
   const [row] = await db.insert(kernels).values({ ...params, state: "starting", stateDetail: "launching", launchLeaseUntil: launchLeaseFromNow() }).returning();
   return row!;
@@ -168,4 +168,14 @@ export async function touchKernelActivity(db: Database, id: string, at: Date) {
     .update(kernels)
     .set({ lastActivityAt: sql`greatest(${kernels.lastActivityAt}, ${at.toISOString()}::timestamptz)` })
     .where(eq(kernels.id, id));
+}
+
+/** Which of these kernels are still running (their rows not dead, and still there). */
+export async function liveKernelIdsAmong(db: Database, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .select({ id: kernels.id })
+    .from(kernels)
+    .where(and(inArray(kernels.id, [...ids]), ne(kernels.state, "dead")));
+  return rows.map((r) => r.id);
 }

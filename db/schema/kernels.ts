@@ -19,6 +19,11 @@ export const kernels = pgTable(
     launcher: text("launcher").notNull(),
     /** The engine's own id: a pid, a YARN application id, a pod name. */
     engineId: text("engine_id"),
+    /**
+     * The portal host whose process it is, for a kernel that runs as a process of the portal's own host (local
+     * kernels): only a portal on that host can reach, signal or judge it. Null: a cluster kernel, any replica's.
+     */
+    portalHost: text("portal_host"),
     sizeProfile: text("size_profile"),
     state: kernelState("state").notNull().default("starting"),
     /** Why it is in this state, in words (a launch phase, or why it died). */

@@ -26,6 +26,7 @@ import { RemoteLocalLauncher } from "./launchers/remote-local";
 import { ResponseListener } from "./launch-protocol/response-listener";
 import { KernelManager } from "./manager";
 import { OutputRecorder } from "./output-recorder";
+import { OrphanSweeper } from "./orphan-sweeper";
 import { createMessage, executeRequestContent } from "./protocol/messages";
 
 const python = process.env.ATRIUM_PYTHON;
@@ -49,10 +50,11 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-mgr-"));
   const managers: KernelManager[] = [];
   const responses = new ResponseListener();
-  const makeManager = async ({ recorder = new OutputRecorder(db, path.join(runtimeDir, "outputs")) }: { recorder?: OutputRecorder } = {}) => {
+  const makeManager = async ({ recorder = new OutputRecorder(db, path.join(runtimeDir, "outputs")), portalHost }: { recorder?: OutputRecorder; portalHost?: string } = {}) => {
     const manager = new KernelManager({
       db,
       secret,
+      portalHost,
       launchers: new LauncherRegistry()
         .register(new LocalLauncher({ runtimeDir, python }))
         .register(new RemoteLocalLauncher({ responseListener: responses, python })),
@@ -476,6 +478,73 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
       await second.detachAll();
       await first.shutdown(user, kernel.id);
     }
+  });
+
+  // Two portal hosts, told apart by name only: this machine plays both, which is what makes the test able to fail
+  // (a replica here can see the other's pid, and before host names were recorded it reattached the kernel).
+  it("a local kernel of another portal host is left to that host's portal: refused, never marked dead nor signalled there; stopped there, its own portal stops it", { timeout: 30_000 }, async () => {
+    const hostA = await makeManager({ portalHost: "portal-a" });
+    const hostB = await makeManager({ portalHost: "portal-b" });
+    const kernel = await hostA.start(user, { name: "python3" });
+    const row = await findKernel(db, { id: kernel.id });
+    assert.equal(row?.portalHost, "portal-a", "a local kernel's row names the host whose process it is");
+    const pid = Number(/^pid (\d+)$/.exec(row!.engineId ?? "")?.[1]);
+    assert.ok(pid > 0 && !processGone(pid));
+
+    // Host B's portal booting leaves it alone: not reattached, not marked dead (its pid means nothing there). Earlier
+    // tests' kernels in this database are this machine's, another host's for B too: counted, not asserted exactly.
+    const restored = await hostB.restoreAll();
+    assert.ok(restored.onOtherHosts >= 1, `counted as another host's: ${JSON.stringify(restored)}`);
+    assert.equal(hostB.liveKernel(kernel.id), undefined);
+    assert.equal((await findKernel(db, { id: kernel.id }))?.engineId, row!.engineId);
+    // A client that comes to host B is told where the kernel is, and the kernel is untouched.
+    await assert.rejects(hostB.attach(user, kernel.id), (error: AppError) => error.code === "CONFLICT" && error.message.includes('"portal-a"') && error.message.includes('"portal-b"'));
+    await assert.rejects(hostB.interrupt(user, kernel.id), (error: AppError) => error.code === "CONFLICT");
+    await assert.rejects(hostB.restart(user, kernel.id), (error: AppError) => error.code === "CONFLICT");
+    assert.equal((await findKernel(db, { id: kernel.id }))?.state, "idle");
+    assert.equal(processGone(pid), false);
+    // Host A still serves it.
+    const msgId = await execute(hostA, kernel.id, "print('still on a', flush=True)", "cell-host-a");
+    await until("the cell run on host A", async () => (await findCellRun(db, { ownerId: user.id, msgId }))?.status === "ok");
+
+    // Stopped through host B (its culler, an admin there): the row ends at once; host A stops the process.
+    hostA.watchOtherReplicas({ endedElsewhereMs: 100 });
+    await hostB.shutdown(user, kernel.id);
+    assert.equal((await findKernel(db, { id: kernel.id }))?.state, "dead");
+    await until("host A to stop the process", async () => processGone(pid) && hostA.liveKernel(kernel.id) === undefined, 10_000);
+    assert.equal((await findKernel(db, { id: kernel.id }))?.endReason, "stopped", "the row says what host B did, not that it died");
+    await hostA.detachAll();
+    await hostB.detachAll();
+  });
+
+  it("a local kernel stopped through another host while its own portal was down is ended by the orphan sweep of that portal when it is back", { timeout: 30_000 }, async () => {
+    const hostA = await makeManager({ portalHost: "portal-a" });
+    const hostB = await makeManager({ portalHost: "portal-b" });
+    const stopped = await hostA.start(user, { name: "python3" });
+    const kept = await hostA.start(user, { name: "python3" });
+    const pidOf = async (id: string) => Number(/^pid (\d+)$/.exec((await findKernel(db, { id }))?.engineId ?? "")?.[1]);
+    const [stoppedPid, keptPid] = [await pidOf(stopped.id), await pidOf(kept.id)];
+    await hostA.detachAll(); // host A's portal stops; its kernels keep running
+    await hostB.shutdown(user, stopped.id); // the row ends; host B cannot reach the process
+    assert.equal((await findKernel(db, { id: stopped.id }))?.state, "dead");
+    assert.equal(processGone(stoppedPid), false, "still running: no portal on its host was there to stop it");
+
+    // Host A's portal is back: the ended kernel is not reattached, and its orphan sweep ends the process; the kernel
+    // whose row still runs is reattached and kept.
+    const hostAAgain = await makeManager({ portalHost: "portal-a" });
+    await hostAAgain.restoreAll();
+    assert.equal(hostAAgain.liveKernel(stopped.id), undefined);
+    assert.ok(hostAAgain.liveKernel(kept.id));
+    const sweeper = new OrphanSweeper({ db, launchers: () => [new LocalLauncher({ runtimeDir, python })], intervalMs: 60_000, graceMs: 0 });
+    const report = await sweeper.sweepOnce();
+    assert.ok(report.killed.includes(`local kernel process ${stoppedPid}`), JSON.stringify(report));
+    assert.ok(!report.killed.includes(`local kernel process ${keptPid}`));
+    await until("the orphan's process to end", async () => processGone(stoppedPid), 5_000);
+    assert.equal(processGone(keptPid), false);
+    assert.equal(processesOfKernel(stopped.id).length, 0);
+    await hostAAgain.shutdown(user, kept.id);
+    await hostAAgain.detachAll();
+    await hostB.detachAll();
   });
 
   it("a kernel two replicas hold restarts on one: the other sees the old engine die, does not mark it dead, and attaches the new one", async () => {

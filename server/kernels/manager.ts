@@ -2,12 +2,14 @@
 // every kernel's row in Postgres current, and reattaches to live kernels when the portal restarts.
 // Ownership is checked in the query (findKernel with the owner), so another user's kernel is "not found".
 import { randomUUID } from "node:crypto";
+import os from "node:os";
 import type { Database } from "@/db";
-import { claimAbandonedLaunch, markEngineDead, releaseLaunchLeases, findKernel, launchLeaseFromNow, listLiveKernels, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
+import { claimAbandonedLaunch, markEngineDead, releaseLaunchLeases, findKernel, launchLeaseFromNow, listLiveKernels, liveKernelIdsAmong, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
 import { findUserById, type UserRow } from "@/db/queries/users";
 import { open, seal } from "@/server/crypto/secret-box";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
+import { Periodic } from "@/server/periodic";
 import { KernelRequestError, type KernelConnection, type KernelLogger } from "./connection";
 import { LaunchError, launchAndConfirm, type KernelProcess, type LaunchRequest, type LauncherRegistry } from "./launchers/base";
 import { launcherName, type Kernelspec } from "./kernelspecs";
@@ -49,6 +51,11 @@ export interface KernelManagerOptions {
   clusterRecheckMs?: number;
   /** How often this process renews its launches' leases (and looks for launches stopped elsewhere). */
   launchLeaseRenewMs?: number;
+  /**
+   * This portal's host (default: the OS host name). A local kernel is a process of the host that started it: only a
+   * portal on that host can reach, signal or judge it, so replicas on other hosts leave it alone.
+   */
+  portalHost?: string;
 }
 
 /** restoreOne's answer when the cluster could not say whether the engine lives: nothing is concluded. */
@@ -60,6 +67,8 @@ const ACTIVITY_WRITE_INTERVAL_MS = 5_000;
 const RESTORE_WIDTH = 8;
 /** How often a running process looks for launches another process left behind. */
 const ABANDONED_LAUNCH_CHECK_MS = 30_000;
+/** How often a running process looks for kernels it holds that another replica stopped (see stopKernelsEndedElsewhere). */
+const ENDED_ELSEWHERE_CHECK_MS = 10_000;
 
 const kernelLogger: KernelLogger = {
   debug: (message, fields) => log.debug(message, fields ?? ""),
@@ -93,12 +102,14 @@ export class KernelManager {
   /** The engine id each held kernel's row named when this process attached or launched it. */
   private readonly recordedEngines = new Map<string, string | null>();
   private readonly restores = new Map<string, Promise<RestoreOutcome>>();
-  private abandonedLaunchScan: NodeJS.Timeout | undefined;
-  private abandonedLaunchCheck: Promise<unknown> | undefined;
+  /** The loops that look at what other replicas did (watchOtherReplicas), until detachAll(). */
+  private otherReplicaWatches: Periodic<number>[] = [];
+  private readonly portalHost: string;
   /** Set by detachAll(): nothing more is taken up, and a reattach cut short marks nothing dead. */
   private detaching = false;
 
   constructor(private readonly options: KernelManagerOptions) {
+    this.portalHost = options.portalHost ?? os.hostname();
     // A launch here whose kernel was stopped through another replica is abandoned at the next renewal.
     this.leases = new LaunchLeases(options.db, options.launchLeaseRenewMs, (id, detail) => {
       if (this.pendingStarts.has(id) || this.restarts.has(id)) this.cancelLaunch(id, detail ?? "stopped through another portal replica");
@@ -143,7 +154,9 @@ export class KernelManager {
     // The client's KERNEL_* variables are kept for restarts (on any replica), as Jupyter Server keeps a kernel's
     // env: sealed, as they may hold secrets.
     const sealedClientEnv = request.env && Object.keys(request.env).length > 0 ? seal(this.options.secret, JSON.stringify(request.env)) : undefined;
-    await admitKernel(db, { kernelId: id, userId: user.id, team, kernelspec: name, launcher: launcherName(kernelspec), size, sealedClientEnv });
+    const launcher = launcherName(kernelspec);
+    const portalHost = this.options.launchers.isHostBound(launcher) ? this.portalHost : null;
+    await admitKernel(db, { kernelId: id, userId: user.id, team, kernelspec: name, launcher, portalHost, size, sealedClientEnv });
     this.leases.hold(id); // the row was inserted with a lease; renewed while this launch runs
     const launchStartedAt = Date.now();
     const started = this.launch(user, id, kernelspec, request.env, size.name).then(
@@ -278,6 +291,14 @@ export class KernelManager {
     return this.options.launchers.pausedLauncher(row.launcher) !== undefined;
   }
 
+  /**
+   * A local kernel whose process is another portal host's: this process can neither reach, signal nor judge it (its
+   * pid means nothing here), so it neither reattaches, marks dead, takes up nor kills it; that host's portal does.
+   */
+  private onAnotherHost(row: KernelRow): boolean {
+    return row.portalHost !== null && row.portalHost !== this.portalHost;
+  }
+
   /** The user's own live kernels; every live kernel for an admin. */
   async list(user: UserRow): Promise<KernelModel[]> {
     const rows = await listLiveKernels(this.options.db, { ownerId: scopeOf(user) });
@@ -314,6 +335,9 @@ export class KernelManager {
    */
   private async attachFromRow(row: KernelRow): Promise<LiveKernel | undefined> {
     if (row.state === "dead") return undefined;
+    if (this.onAnotherHost(row)) {
+      throw new AppError("CONFLICT", `Kernel ${row.id} is a local kernel of the portal host "${row.portalHost}", and only the portal there can reach it; this request came to the portal on "${this.portalHost}". Connect through that host (with several portal hosts, the load balancer should keep each user on one), or stop the kernel and start a new one.`);
+    }
     if (this.isPaused(row)) {
       throw new AppError("CONFLICT", `Kernel ${row.id} runs on a cluster, and kernels on YARN and Kubernetes are paused on this portal until an administrator confirms its installation (the portal's log says how). The kernel keeps running; if this is the original installation, moved, it is reattached once an administrator confirms that and the portal restarts.`);
     }
@@ -485,6 +509,11 @@ export class KernelManager {
     // Still being launched by another process, which has not saved it yet (a spark-submit under way): that process
     // sees the row dead at its next lease renewal or launch step, and abandons the launch, killing what it started.
     if (!row.sealedLaunchState) return;
+    if (this.onAnotherHost(row)) {
+      // Its pid means nothing here: the portal on its host sees the row ended and stops it (stopKernelsEndedElsewhere).
+      log.info(`kernel ${id}: marked ${reason} here; the portal on host "${row.portalHost}" stops its process`);
+      return;
+    }
     if (this.isPaused(row)) {
       // Ended in this database only: its engine may be the original installation's. If this is the original, moved,
       // the orphan sweep stops the engine once `installation keep-id` confirms it.
@@ -508,13 +537,14 @@ export class KernelManager {
    * replica during a rolling deploy) is left to it, and looked at again once its lease would lapse.
    * A kernel started by another replica after this boot is attached when a client of it first comes here (attach).
    */
-  async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number; paused: number; unreachable: number }> {
+  async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number; paused: number; unreachable: number; onOtherHosts: number }> {
     const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => !this.isHeldHere(row.id));
     let restored = 0;
     let dead = 0;
     let launchingElsewhere = 0;
     let paused = 0;
     let unreachable = 0;
+    let onOtherHosts = 0;
     await forEachBounded(rows, RESTORE_WIDTH, async (row) => {
       const outcome = isLaunching(row) ? await this.takeUpIfAbandoned(row) : await this.restoreOrMarkDead(row);
       if (outcome === "held elsewhere") {
@@ -524,28 +554,52 @@ export class KernelManager {
       else if (outcome === "dead") dead++;
       else if (outcome === "paused") paused++;
       else if (outcome === "unreachable") unreachable++;
+      else if (outcome === "on another host") onOtherHosts++;
     });
     if (rows.length) {
-      log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere, ${paused} paused, ${unreachable} on a cluster that did not answer (looked at again soon)`);
+      log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere, ${paused} paused, ${unreachable} on a cluster that did not answer (looked at again soon), ${onOtherHosts} local kernels of other portal hosts (left to them)`);
     }
     if (paused) log.warn(`${paused} YARN and Kubernetes kernels in this database were left as they are (not reattached, not marked dead, not stopped): cluster kernels are paused on this portal`);
-    return { restored, dead, launchingElsewhere, paused, unreachable };
+    return { restored, dead, launchingElsewhere, paused, unreachable, onOtherHosts };
   }
 
   /**
-   * While this process runs, it takes up launches another process left behind after this one booted: a replica
-   * that stopped (it gave its leases up) or died (they lapsed) mid-launch during a rolling deploy. Checked every
-   * `intervalMs` until detachAll(); a check still running when the next is due is not doubled.
+   * While this process runs, it looks at what other replicas did, until detachAll(): it takes up launches another
+   * process left behind after this one booted (a replica that stopped or died mid-launch during a rolling deploy),
+   * and stops the kernels it holds that another replica stopped (stopKernelsEndedElsewhere).
    */
-  watchAbandonedLaunches(intervalMs = ABANDONED_LAUNCH_CHECK_MS): void {
-    if (this.abandonedLaunchScan) return;
-    this.abandonedLaunchScan = setInterval(() => {
-      if (this.abandonedLaunchCheck) return;
-      this.abandonedLaunchCheck = this.takeUpAbandonedLaunches()
-        .catch((error) => void log.warn(`could not look for launches left behind: ${error}`))
-        .finally(() => (this.abandonedLaunchCheck = undefined));
-    }, intervalMs);
-    this.abandonedLaunchScan.unref();
+  watchOtherReplicas(intervals: { abandonedLaunchesMs?: number; endedElsewhereMs?: number } = {}): void {
+    if (this.otherReplicaWatches.length > 0 || this.detaching) return;
+    this.otherReplicaWatches = [
+      new Periodic("look for launches left behind", intervals.abandonedLaunchesMs ?? ABANDONED_LAUNCH_CHECK_MS, () => this.takeUpAbandonedLaunches()),
+      new Periodic("look for kernels stopped through another replica", intervals.endedElsewhereMs ?? ENDED_ELSEWHERE_CHECK_MS, () => this.stopKernelsEndedElsewhere()),
+    ];
+    for (const loop of this.otherReplicaWatches) loop.start();
+  }
+
+  /**
+   * Kernels held here whose rows say they ended (another replica's culler or admin stopped them, or their owner was
+   * deleted): their processes are stopped here. That replica stopped a cluster kernel's engine itself; a local
+   * kernel on another host it could not reach, so the portal holding it does that, within a check's interval.
+   */
+  async stopKernelsEndedElsewhere(): Promise<number> {
+    if (this.detaching) return 0;
+    const held = [...this.live.keys()].filter((id) => !this.isLaunchingHere(id) && !this.ownLaunches.has(id) && !this.takingUp.has(id));
+    if (held.length === 0) return 0;
+    const live = new Set(await liveKernelIdsAmong(this.options.db, held));
+    let stopped = 0;
+    for (const id of held) {
+      const kernel = this.live.get(id);
+      // Launched, restarted or let go here meanwhile: not this check's to judge.
+      if (live.has(id) || !kernel || this.detaching || this.isLaunchingHere(id) || this.ownLaunches.has(id)) continue;
+      log.info(`kernel ${id}: stopped through another portal replica; stopping its process here`);
+      this.forget(id);
+      await stopProcessOf(kernel);
+      await this.settleState(id);
+      await this.options.recorder?.kernelEnded(id);
+      stopped++;
+    }
+    return stopped;
   }
 
   /** Kernels left starting or restarting by a process that is gone, claimed here: reattached if they answer, else marked dead. */
@@ -576,6 +630,8 @@ export class KernelManager {
   private async takeUpIfAbandoned(row: KernelRow): Promise<RestoreOutcome> {
     if (this.detaching || this.isLaunchingHere(row.id) || this.restoring.has(row.id) || this.takingUp.has(row.id)) return "skipped";
     if (this.isPaused(row)) return "paused";
+    // Its launcher is that host's portal: when that portal starts again, it takes the launch up.
+    if (this.onAnotherHost(row)) return "on another host";
     this.takingUp.add(row.id); // from here a restart of it is refused, and no other look takes it up
     try {
       const claimed = await claimAbandonedLaunch(this.options.db, row.id);
@@ -626,6 +682,7 @@ export class KernelManager {
   private async restoreOrMarkDead(row: KernelRow): Promise<RestoreOutcome> {
     if (this.detaching || this.isHeldHere(row.id)) return "skipped";
     if (this.isPaused(row)) return "paused";
+    if (this.onAnotherHost(row)) return "on another host";
     this.restoring.add(row.id);
     const restoring = (async (): Promise<RestoreOutcome> => {
       const reasonDead = await this.restoreOne(row);
@@ -757,8 +814,9 @@ export class KernelManager {
   /** Lets go of every kernel without stopping them: they keep running and the next start reattaches. */
   async detachAll(): Promise<void> {
     this.detaching = true;
-    clearInterval(this.abandonedLaunchScan);
-    this.abandonedLaunchScan = undefined;
+    // Stopped now, waited for at the end: a take-up in progress ends promptly once the kernels are detached.
+    const watchesStopped = Promise.all(this.otherReplicaWatches.map((loop) => loop.stop()));
+    this.otherReplicaWatches = [];
     for (const timer of this.rechecks.values()) clearTimeout(timer);
     this.rechecks.clear();
     await this.leases.releaseAll();
@@ -771,6 +829,7 @@ export class KernelManager {
     await Promise.allSettled([...this.restores.values()]);
     await Promise.all([...this.live.values()].filter((k) => !detached.has(k)).map((k) => k.detach()));
     this.live.clear();
+    await watchesStopped;
   }
 
   private stateWriterOf(id: string): KernelStateWriter {
@@ -889,7 +948,6 @@ async function stopProcess(id: string, process: KernelProcess, connection?: Kern
 }
 
 const isLaunching = (row: KernelRow) => row.state === "starting" || row.state === "restarting";
-/** A launch lease not yet lapsed: a live portal process is still launching this kernel. */
 /** The client's KERNEL_* variables a kernel was started with (see begin), for its restart. */
 function clientEnvOf(secret: string, row: KernelRow): Record<string, string> | undefined {
   if (!row.sealedClientEnv) return undefined;
@@ -902,7 +960,7 @@ function clientEnvOf(secret: string, row: KernelRow): Record<string, string> | u
 }
 
 /** What became of a kernel looked at after a restart: "skipped" when this process already has it (or is stopping). */
-type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "paused" | "unreachable" | "skipped";
+type RestoreOutcome = "reattached" | "dead" | "held elsewhere" | "paused" | "unreachable" | "on another host" | "skipped";
 
 /** Runs `work` on every item, at most `width` at a time. */
 async function forEachBounded<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {

@@ -90,7 +90,9 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
     },
   });
   await manager.restoreAll();
-  manager.watchAbandonedLaunches(); // launches a replica leaves behind after this one booted (a rolling deploy)
+  // Launches a replica leaves behind after this one booted (a rolling deploy), and kernels held here that another
+  // replica stopped (a local kernel's process only this host can stop).
+  manager.watchOtherReplicas();
   // Engines on a cluster no kernel owns (a failed kill, a launch a crash cut short): once now, then every interval.
   // In a copy of the database nothing is swept (the engines it does not know may be the original's), and nothing
   // new is launched on a cluster under the original's id (the original would sweep it); each sweep says so.

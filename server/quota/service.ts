@@ -51,6 +51,8 @@ export interface AdmitRequest {
   team: { id: string; name: string } | null;
   kernelspec: string;
   launcher: string;
+  /** The portal host a local kernel's process will run on (see kernels.portalHost); null for cluster kernels. */
+  portalHost?: string | null;
   size: SizeProfile;
   now?: Date;
   /** The client's KERNEL_* variables, sealed, kept on the row for restarts (written with it: nothing to strand). */
@@ -80,6 +82,7 @@ export async function admitKernel(db: Database, request: AdmitRequest): Promise<
       teamId,
       kernelspec: request.kernelspec,
       launcher: request.launcher,
+      portalHost: request.portalHost ?? null,
       sizeProfile: request.size.name,
       sealedClientEnv: request.sealedClientEnv ?? null,
     });

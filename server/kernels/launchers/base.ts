@@ -325,14 +325,20 @@ export interface Launcher {
   /** Turns saved state back into a handle (after a portal restart). Does not check liveness: poll() does. */
   restore(saved: SerializedKernel): Promise<KernelProcess>;
   /**
+   * Its engines are processes of the portal's own host (local kernels): only a portal on that host can reach, signal
+   * or judge them. Cluster launchers leave it unset: any replica serves their kernels.
+   */
+  readonly hostBound?: boolean;
+  /**
    * Abandons a launch still waiting for its engine (a queued YARN application, a pod not yet running): the launch
    * kills what it started and rejects. A no-op for a kernel this launcher is not launching.
    */
   cancel?(kernelId: string, reason: string): void;
   /**
-   * Engines this installation launched that are still alive on the cluster (remote launchers only): found by
-   * the installation's own tag or label, never by scanning everything. The orphan sweep (orphan-sweeper.ts)
-   * decides which of them no kernel owns any more and passes those to killOrphan.
+   * Engines this installation launched that are still alive: on a cluster, found by the installation's own tag or
+   * label, never by scanning everything; local kernel processes, by their connection files in this portal's runtime
+   * folder. The orphan sweep (orphan-sweeper.ts) decides which of them no kernel owns any more and passes those to
+   * killOrphan.
    */
   listOwnEngines?(): Promise<ClusterEngine[]>;
   /** Kills an engine the orphan sweep found no kernel owns (a kill that failed earlier, a launch a crash cut short). */
@@ -378,6 +384,11 @@ export class LauncherRegistry {
     return launcher;
   }
 
+  /** Whether this launcher's engines are processes of the portal's own host (see Launcher.hostBound). */
+  isHostBound(name: string): boolean {
+    return this.launchers.get(name)?.hostBound === true;
+  }
+
   forKernelspec(spec: Kernelspec, kernelId?: string): Launcher {
     return this.get(launcherName(spec), kernelId);
   }
@@ -408,7 +419,8 @@ export class LauncherRegistry {
    */
   pausedLauncher(name: string): string | undefined {
     if (!this.clusterLaunchRefusal) return undefined;
-    return this.launchers.get(name)?.listOwnEngines ? this.clusterLaunchRefusal : undefined;
+    const launcher = this.launchers.get(name);
+    return launcher?.listOwnEngines && !launcher.hostBound ? this.clusterLaunchRefusal : undefined;
   }
 
   /** Every registered launcher. */

@@ -327,3 +327,33 @@ test('a stop asks the kernel first: its atexit hooks run; one that does not exit
   await stuck.kill();
   assert.equal((await stuck.poll()).alive, false);
 });
+
+test('a kernel asked to shut down that cannot answer and is ended meanwhile (a cancelled launch kills it) is seen gone at once, not after the grace', async (t) => {
+  const kernel = await new LocalLauncher({ python, runtimeDir, shutdownGraceMs: 5_000 }).launch({ kernelId: `it-${randomUUID()}`, kernelspec: python3, username: 'ana' });
+  t.after(() => kernel.cleanup());
+  await kernel.confirmStartup(30_000);
+  process.kill(kernel.pid, 'SIGSTOP'); // it cannot answer the shutdown_request
+  const started = Date.now();
+  const stopping = kernel.kill();
+  setTimeout(() => process.kill(-kernel.pid, 'SIGKILL'), 300).unref(); // what a cancelled launch does meanwhile
+  await stopping;
+  assert.ok(Date.now() - started < 2_500, `its end was seen ${Date.now() - started} ms after the ask (the grace is 5 s)`);
+  assert.equal((await kernel.poll()).alive, false);
+});
+
+test("the orphan sweep's listing: the kernel processes this launcher started, each killed only while it is still that kernel's", async (t) => {
+  const kernel = await startKernel(t);
+  const mine = (await launcher().listOwnEngines()).find((engine) => engine.kernelId === kernel.kernelId);
+  assert.ok(mine, 'listed by its connection file');
+  assert.equal(mine.engineId, `pid ${kernel.pid}`);
+  assert.equal(mine.launcher, 'local');
+  assert.ok(Math.abs(mine.createdAt.getTime() - Date.now()) < 120_000, `its start time, from /proc: ${mine.createdAt.toISOString()}`);
+  const elsewhere = new LocalLauncher({ python, runtimeDir: path.join(path.dirname(runtimeDir), 'another-runtime') });
+  assert.deepEqual(await elsewhere.listOwnEngines(), [], "a launcher with another runtime folder (another portal) sees none of them");
+  // Its pid, named as another kernel's (a pid reused since it was listed): not that kernel's process, left alone.
+  await launcher().killOrphan({ ...mine, kernelId: `it-${randomUUID()}` });
+  assert.equal((await kernel.poll()).alive, true);
+  await launcher().killOrphan(mine);
+  await waitForDeath(kernel, 5_000);
+  await assert.rejects(stat(path.join(runtimeDir, `kernel-${kernel.kernelId}.json`)), /ENOENT/, 'its connection file goes with it');
+});

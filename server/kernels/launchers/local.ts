@@ -6,7 +6,7 @@
 // process start time so a recycled pid is never mistaken for (or signalled as) the kernel.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, chmod, stat, unlink, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, chmod, readdir, stat, unlink, writeFile, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import {
   LaunchError,
   assertValidKernelId,
   kernelEnv,
+  type ClusterEngine,
   type DeadStatus,
   type KernelProcessInit,
   type KernelStatus,
@@ -60,6 +61,7 @@ export const DEFAULT_LOCAL_SHUTDOWN_GRACE_MS = 5_000;
 
 export class LocalLauncher implements Launcher {
   readonly name = 'local';
+  readonly hostBound = true;
   private readonly runtimeDir: string;
   private readonly python: string | undefined;
   private readonly ip: string;
@@ -174,6 +176,57 @@ export class LocalLauncher implements Launcher {
       shutdownGraceMs: this.shutdownGraceMs,
       ...state.data,
     });
+  }
+
+  /**
+   * The kernel processes on this host that this launcher started (their command lines name a connection file in its
+   * runtime folder), for the orphan sweep (orphan-sweeper.ts). A local kernel stopped through a replica on another
+   * host while no portal here held it (this one was down) is still running then, and only a portal here can end it.
+   */
+  async listOwnEngines(): Promise<ClusterEngine[]> {
+    const names = await readdir(this.runtimeDir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [] as string[];
+      throw error;
+    });
+    const kernelIds = new Map<string, string>(); // connection file -> kernel id
+    for (const name of names) {
+      const id = /^kernel-(.+)\.json$/.exec(name)?.[1];
+      if (id) kernelIds.set(path.join(this.runtimeDir, name), id);
+    }
+    if (kernelIds.size === 0 || !(await procAvailable())) return [];
+    const bootTimeMs = await readBootTimeMs();
+    const engines: ClusterEngine[] = [];
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const pid = Number(entry);
+      const file = await connectionFileOf(pid, kernelIds);
+      if (!file) continue;
+      const info = await readProcStat(pid);
+      // The kernel is its process group's leader (spawnDetached); a fork of it (multiprocessing) goes with the group.
+      if (!info || info === 'gone' || info.processGroup !== pid) continue;
+      engines.push({
+        launcher: this.name,
+        kernelId: kernelIds.get(file)!,
+        engineId: `pid ${pid}`,
+        label: `local kernel process ${pid}`,
+        createdAt: new Date(bootTimeMs + (info.startTime * 1000) / CLOCK_TICKS_PER_SECOND),
+      });
+    }
+    return engines;
+  }
+
+  /** Kills a kernel process the orphan sweep found no kernel owns, with whatever it started (its process group). */
+  async killOrphan(engine: ClusterEngine): Promise<void> {
+    const pid = Number(/^pid (\d+)$/.exec(engine.engineId)?.[1]);
+    const file = path.join(this.runtimeDir, `kernel-${engine.kernelId}.json`);
+    // Still that kernel's process (a pid is reused once it ends): its command line names the same connection file.
+    if (!(pid > 0) || (await connectionFileOf(pid, new Map([[file, engine.kernelId]]))) !== file) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+    await unlink(file).catch(ignoreMissing);
   }
 
   private baseEnv(): Record<string, string> {
@@ -304,8 +357,10 @@ export class LocalKernelProcess extends KernelProcess {
     const connection = new KernelConnection(this.connectionInfo, { heartbeat: false, label: this.kernelId, logger: this.logger });
     try {
       const deadline = Date.now() + this.shutdownGraceMs;
-      // A kernel that cannot answer (hung, stopped) leaves the reply out: then it is killed at the deadline.
-      await connection.request('control', 'shutdown_request', { restart: false }, this.shutdownGraceMs).catch(() => {});
+      // Its exit is what counts, not the reply, so the exit is watched from the first moment: a kernel that cannot
+      // answer (hung, still starting) is killed at the deadline, and one killed meanwhile (a launch cancelled) is
+      // seen gone at once. A reply that never comes is dropped with the connection.
+      void connection.request('control', 'shutdown_request', { restart: false }, this.shutdownGraceMs).catch(() => {});
       // Polled, not waitForExit: that also waits for stderr to close, which a subprocess the kernel left holds open.
       while (Date.now() < deadline) {
         if (!(await this.poll()).alive) return true;
@@ -463,7 +518,27 @@ async function freePorts(count: number, host: string): Promise<number[]> {
 
 interface ProcStat {
   state: string;
+  processGroup: number;
   startTime: number;
+}
+
+/** Linux's USER_HZ, the unit of /proc's start times: 100 on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** When this host booted (/proc/stat's btime), epoch ms. */
+async function readBootTimeMs(): Promise<number> {
+  const btime = /^btime (\d+)$/m.exec(await readFile('/proc/stat', 'utf8'))?.[1];
+  if (!btime) throw new Error('/proc/stat gives no boot time');
+  return Number(btime) * 1000;
+}
+
+/** Which of these connection files a process's command line names (`-f FILE`, `--f=FILE`...), if any. */
+async function connectionFileOf(pid: number, files: ReadonlyMap<string, string>): Promise<string | undefined> {
+  const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''); // ended meanwhile, or not ours to read
+  for (const arg of argv.split('\0')) {
+    for (const file of files.keys()) if (arg === file || arg.endsWith(`=${file}`)) return file;
+  }
+  return undefined;
 }
 
 /** Linux /proc/<pid>/stat: state (field 3) and start time (field 22). Null where /proc is absent. */
@@ -478,7 +553,7 @@ async function readProcStat(pid: number): Promise<ProcStat | null | 'gone'> {
   }
   // the command name (field 2) may contain spaces and parentheses: fields resume after the last ')'
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '?', startTime: Number(fields[19]) };
+  return { state: fields[0] ?? '?', processGroup: Number(fields[2]), startTime: Number(fields[19]) };
 }
 
 let procChecked: boolean | undefined;

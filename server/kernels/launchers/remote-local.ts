@@ -31,6 +31,7 @@ export interface RemoteLocalLauncherOptions extends RemoteLauncherOptions {
 
 export class RemoteLocalLauncher extends RemoteLauncher {
   readonly name = 'remote-local';
+  readonly hostBound = true;
   private readonly python: string | undefined;
   private readonly launcherPythonPath: string;
   private readonly hostEnv: NodeJS.ProcessEnv;

@@ -1,0 +1,1 @@
+ALTER TABLE "kernels" ADD COLUMN "portal_host" text;
