@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ATRIUM_BENCH_MAX_KERNELS=${ATRIUM_BENCH_MAX_KERNELS:-1000}
+export ATRIUM_BENCH_INSPECT=1 # the portal's memory after a collection, per kernel and per client
 source bench/lib/portal.sh
-node --import tsx bench/scale-bench.ts --atrium-url "http://localhost:$PORT" --atrium-token "$TOKEN" --atrium-pid "$PORTAL" "$@"
+node --import tsx bench/scale-bench.ts --atrium-url "http://localhost:$PORT" --atrium-token "$TOKEN" --atrium-pid "$PORTAL" --inspect-port "$INSPECT_PORT" "$@"

@@ -6,22 +6,26 @@
 //   (or: node --import tsx bench/scale-bench.ts --atrium-url URL --atrium-token T --atrium-pid PID ...)
 //
 // Steps, on the portal given (its process id is read for RSS from /proc):
-//   1. baseline: one kernel started and stopped (warms code paths), then the portal's RSS;
+//   1. baseline: one kernel started and stopped (warms code paths), then the portal's memory;
 //   2. --kernels kernels started through POST /api/kernels, --start-width at a time, each checked with a
-//      kernel_info over its WebSocket (then that socket is closed); RSS once all are idle → per kernel;
+//      kernel_info over its WebSocket (then that socket is closed); memory once all are idle → per kernel;
 //      the kernels' own processes are summed from /proc too (they live elsewhere in production: YARN, pods);
-//   3. --clients WebSockets spread evenly over the kernels; RSS → per client;
+//   3. --clients WebSockets spread evenly over the kernels; memory → per client;
 //   4. broadcast: on every kernel one client runs print(); every client of that kernel must receive the
 //      line (iopub goes to all); time until all have it; GET /api/kernels time with everything open;
 //   5. everything closed and deleted; RSS again.
-// The kernels are local ipykernels here (~50 MB each), so --kernels is bounded by this machine's memory, not
-// by Atrium; the per-kernel and per-client costs are what scale to the 500/1,000 budget.
+// The portal's memory is read two ways: its RSS (settled), and, with --inspect-port (run-scale-bench.sh starts the
+// portal with its inspector on loopback), V8's live heap and external memory after full garbage collections
+// (bench/lib/inspector.ts): RSS moves by hundreds of MiB on its own, the live heap does not.
+// The kernels are local ipykernels here (~36 MB private each), so --kernels is bounded by this machine's memory,
+// not by Atrium.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PortalInspector, type PortalMemory } from './lib/inspector';
 import { GatewayClient, type WsTransport } from './lib/transport';
 import { firstKernelInfo, summarize } from './lib/workloads';
 
@@ -32,6 +36,7 @@ const { values: args } = parseArgs({
     'atrium-token': { type: 'string' },
     'atrium-pid': { type: 'string' },
     'atrium-kernel': { type: 'string', default: 'python3' },
+    'inspect-port': { type: 'string' },
     kernels: { type: 'string', default: '100' },
     clients: { type: 'string', default: '1000' },
     'start-width': { type: 'string', default: '10' },
@@ -69,8 +74,15 @@ function rss(pid: number): number {
   return kb * 1024;
 }
 
-/** RSS of the portal's descendants (its local kernels), bytes, and how many there are. */
-function descendantsRss(root: number): { bytes: number; processes: number } {
+/** Memory only this process holds (Private_Clean + Private_Dirty: shared libraries not counted), bytes. */
+function privateBytes(pid: number): number {
+  const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+  return (kb('Private_Clean') + kb('Private_Dirty')) * 1024;
+}
+
+/** RSS and private memory of the portal's descendants (its local kernels), bytes, and how many there are. */
+function descendantsRss(root: number): { bytes: number; privateBytes: number; processes: number } {
   const children = new Map<number, number[]>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -83,19 +95,21 @@ function descendantsRss(root: number): { bytes: number; processes: number } {
     }
   }
   let bytes = 0;
+  let privateTotal = 0;
   let processes = 0;
   const stack = [...(children.get(root) ?? [])];
   while (stack.length) {
     const pid = stack.pop()!;
     try {
       bytes += rss(pid);
+      privateTotal += privateBytes(pid);
       processes++;
     } catch {
       // exited meanwhile
     }
     stack.push(...(children.get(pid) ?? []));
   }
-  return { bytes, processes };
+  return { bytes, privateBytes: privateTotal, processes };
 }
 
 /** The portal's RSS once it has settled (median of a few reads a moment apart). */
@@ -108,6 +122,21 @@ async function settledRss(): Promise<number> {
   }
   return reads.sort((a, b) => a - b)[2]!;
 }
+
+const inspectPort = args['inspect-port'] ? Number(args['inspect-port']) : undefined;
+let inspector: PortalInspector | undefined;
+
+/** The portal's memory after full collections (undefined without --inspect-port). */
+async function liveMemory(): Promise<PortalMemory | undefined> {
+  if (inspectPort === undefined) return undefined;
+  inspector ??= await PortalInspector.connect(inspectPort);
+  return inspector.memoryAfterGc();
+}
+
+const memoryMiB = (m: PortalMemory | undefined) => m && { heapUsed: mib(m.heapUsed), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers), rss: mib(m.rss) };
+/** Per item, KiB, from two readings after collections. */
+const perItemKiB = (from: PortalMemory | undefined, to: PortalMemory | undefined, items: number) =>
+  from && to && { heapUsed: Math.round((to.heapUsed - from.heapUsed) / items / 1024), external: Math.round((to.external - from.external) / items / 1024), rss: Math.round((to.rss - from.rss) / items / 1024) };
 
 /** `width` at a time; a batch always settles completely (a failed start must not leave its neighbours' kernels untracked). */
 async function inBatches<T, R>(items: readonly T[], width: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -158,7 +187,7 @@ function broadcast(clients: WsTransport[], marker: string): Promise<number> {
   });
 }
 
-const report: Record<string, unknown> = { date: new Date().toISOString(), command: `node --import tsx bench/scale-bench.ts --kernels ${kernelCount} --clients ${clientCount} --start-width ${startWidth}`, nproc: os.availableParallelism(), loadAvg: [] as number[] };
+const report: Record<string, unknown> = { date: new Date().toISOString(), command: `bash bench/run-scale-bench.sh --kernels ${kernelCount} --clients ${clientCount} --start-width ${startWidth}`, nproc: os.availableParallelism(), loadAvg: [] as number[] };
 const loads = report.loadAvg as number[];
 const ids: string[] = [];
 const sockets: WsTransport[] = [];
@@ -168,7 +197,8 @@ try {
   const warm = await startChecked();
   await client.deleteKernel(warm.id, DEADLINE);
   const baseline = await settledRss();
-  log(`baseline RSS ${mib(baseline)} MiB`);
+  const baselineLive = await liveMemory();
+  log(`baseline RSS ${mib(baseline)} MiB; after a collection ${JSON.stringify(memoryMiB(baselineLive))}`);
 
   const t0 = performance.now();
   const starts = await inBatches(Array.from({ length: kernelCount }), startWidth, async () => {
@@ -179,8 +209,9 @@ try {
   const startAllMs = performance.now() - t0;
   log(`${ids.length} kernels started and answering in ${(startAllMs / 1000).toFixed(1)} s`);
   const withKernels = await settledRss();
+  const withKernelsLive = await liveMemory();
   const kernels = descendantsRss(portalPid);
-  log(`RSS with ${ids.length} idle kernels: ${mib(withKernels)} MiB; the kernels' own processes: ${kernels.processes}, ${mib(kernels.bytes)} MiB`);
+  log(`RSS with ${ids.length} idle kernels: ${mib(withKernels)} MiB; after a collection ${JSON.stringify(memoryMiB(withKernelsLive))}; the kernels' own processes: ${kernels.processes}, RSS ${mib(kernels.bytes)} MiB, private ${mib(kernels.privateBytes)} MiB`);
 
   const perKernel = Math.ceil(clientCount / ids.length);
   const t1 = performance.now();
@@ -188,7 +219,8 @@ try {
   sockets.push(...opened);
   const openAllMs = performance.now() - t1;
   const withClients = await settledRss();
-  log(`${sockets.length} WebSockets open in ${(openAllMs / 1000).toFixed(1)} s; RSS ${mib(withClients)} MiB`);
+  const withClientsLive = await liveMemory();
+  log(`${sockets.length} WebSockets open in ${(openAllMs / 1000).toFixed(1)} s; RSS ${mib(withClients)} MiB; after a collection ${JSON.stringify(memoryMiB(withClientsLive))}`);
 
   const byKernel = ids.map((_, k) => sockets.filter((__, i) => i % ids.length === k));
   const t2 = performance.now();
@@ -208,7 +240,8 @@ try {
   await inBatches(sockets.splice(0), 100, (s) => s.close());
   await inBatches(ids.splice(0), 10, (id) => client.deleteKernel(id, DEADLINE));
   const after = await settledRss();
-  log(`all closed and deleted; RSS ${mib(after)} MiB`);
+  const afterLive = await liveMemory();
+  log(`all closed and deleted; RSS ${mib(after)} MiB; after a collection ${JSON.stringify(memoryMiB(afterLive))}`);
 
   Object.assign(report, {
     kernels: kernelCount,
@@ -217,7 +250,15 @@ try {
     rssMiB: { baseline: mib(baseline), withKernels: mib(withKernels), withClients: mib(withClients), afterCleanup: mib(after) },
     perIdleKernelKiB: Math.round((withKernels - baseline) / kernelCount / 1024),
     perClientKiB: Math.round((withClients - withKernels) / clientCount / 1024),
-    kernelProcesses: { count: kernels.processes, totalMiB: mib(kernels.bytes), perKernelMiB: mib(kernels.bytes / Math.max(1, kernelCount)) },
+    afterCollectionMiB: { baseline: memoryMiB(baselineLive), withKernels: memoryMiB(withKernelsLive), withClients: memoryMiB(withClientsLive), afterCleanup: memoryMiB(afterLive) },
+    perIdleKernelAfterCollectionKiB: perItemKiB(baselineLive, withKernelsLive, kernelCount),
+    perClientAfterCollectionKiB: perItemKiB(withKernelsLive, withClientsLive, clientCount),
+    kernelProcesses: {
+      count: kernels.processes,
+      totalMiB: mib(kernels.bytes),
+      perKernelMiB: mib(kernels.bytes / Math.max(1, kernelCount)),
+      privatePerKernelMiB: mib(kernels.privateBytes / Math.max(1, kernelCount)),
+    },
     startMs: { ...summarize(starts), all: Math.round(startAllMs), width: startWidth },
     openAllClientsMs: Math.round(openAllMs),
     broadcastMs: { ...summarize(broadcastMs), all: Math.round(broadcastAllMs) },
@@ -232,6 +273,7 @@ try {
   await inBatches(sockets, 100, (s) => s.close());
   await inBatches(ids, 10, (id) => client.deleteKernel(id, DEADLINE).catch(() => {}));
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  inspector?.close();
   fs.writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
   log(`JSON: ${path.relative(process.cwd(), outFile)}`);
 }

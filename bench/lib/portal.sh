@@ -2,7 +2,8 @@
 # Production build, embedded database in a temp data dir, kernels from the bench's own kernel venv (so every
 # target runs the same ipykernel), a user bench@bench.test with a personal token and a quota with room for
 # ATRIUM_BENCH_MAX_KERNELS kernels (vCores, memory and budget out of the way).
-# Sets: PORT, PORTAL (the portal's pid), TOKEN, DATA. ATRIUM_BENCH_SKIP_BUILD=1 skips the build (only when
+# Sets: PORT, PORTAL (the portal's pid), TOKEN, DATA, and INSPECT_PORT with ATRIUM_BENCH_INSPECT=1.
+# ATRIUM_BENCH_SKIP_BUILD=1 skips the build (only when
 # .next is current).
 node bench/setup.mjs >/dev/null
 KERNEL_PY=$(ls -d "${ATRIUM_CACHE_DIR:-$HOME/.cache/atrium}"/bench-venv-*/kernel/bin/python | head -1)
@@ -10,7 +11,14 @@ KERNEL_PY=$(ls -d "${ATRIUM_CACHE_DIR:-$HOME/.cache/atrium}"/bench-venv-*/kernel
 DATA=$(mktemp -d /tmp/atrium-bench-portal-XXXX)
 PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 export ATRIUM_DATA_DIR="$DATA" ATRIUM_PYTHON="$KERNEL_PY" PORT ATRIUM_ADMIN_EMAIL=admin@bench.test ATRIUM_ADMIN_PASSWORD=bench-admin-pw
-setsid node server/cli/atrium.mjs start >"$DATA/portal.log" 2>&1 &
+# ATRIUM_BENCH_INSPECT=1: the portal's inspector listens on loopback (INSPECT_PORT), for the scale bench to read its
+# memory after a garbage collection (bench/lib/inspector.ts). Off for the latency bench.
+NODE_FLAGS=()
+if [ -n "${ATRIUM_BENCH_INSPECT:-}" ]; then
+  INSPECT_PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  NODE_FLAGS=(--inspect=127.0.0.1:"$INSPECT_PORT")
+fi
+setsid node "${NODE_FLAGS[@]}" server/cli/atrium.mjs start >"$DATA/portal.log" 2>&1 &
 PORTAL=$!
 trap 'kill -TERM -- -$PORTAL 2>/dev/null || true; sleep 2; kill -KILL -- -$PORTAL 2>/dev/null || true; [ -n "${ATRIUM_BENCH_KEEP_DATA:-}" ] && echo "portal data kept in $DATA" || rm -rf "$DATA"' EXIT
 for _ in $(seq 1 120); do curl -fs "http://localhost:$PORT/api" >/dev/null && break; sleep 1; done
