@@ -18,7 +18,7 @@ import type { OutputRecorder } from "./output-recorder";
 import { KernelStateWriter } from "./state-writer";
 import { LaunchLeases } from "./launch-leases";
 import { admitKernel, chargedTeamOf } from "@/server/quota/service";
-import { chooseSize, sizeTableOf } from "@/server/quota/sizes";
+import { chooseSize, sizeTableOf, type SizeTable } from "@/server/quota/sizes";
 import { kernelMetrics } from "@/server/usage/metrics";
 
 export interface KernelModel {
@@ -145,8 +145,12 @@ export class KernelManager {
       throw new AppError("NOT_FOUND", `There is no kernel named "${name}". Available: ${[...this.kernelspecs.keys()].join(", ")}.`);
     }
     const { db } = this.options;
-    const size = chooseSize(sizeTableOf(kernelspec.spec.metadata.atrium), request.size);
+    // Unnamed: the default of the sizes offered (a default size the launcher cannot run is not offered).
+    const size = chooseSize(sizeTableOf(kernelspec.spec.metadata.atrium), request.size ?? this.offeredSizes(kernelspec).defaultSize);
     if ("error" in size) throw new AppError("BAD_REQUEST", size.error);
+    const launcher = launcherName(kernelspec);
+    const sizeRefusal = this.options.launchers.sizeRefusal(launcher, size);
+    if (sizeRefusal) throw new AppError("BAD_REQUEST", sizeRefusal.charAt(0).toUpperCase() + sizeRefusal.slice(1));
     this.refuseIfPaused(kernelspec);
     const team = await chargedTeamOf(db, user.id);
     const id = randomUUID();
@@ -154,7 +158,6 @@ export class KernelManager {
     // The client's KERNEL_* variables are kept for restarts (on any replica), as Jupyter Server keeps a kernel's
     // env: sealed, as they may hold secrets.
     const sealedClientEnv = request.env && Object.keys(request.env).length > 0 ? seal(this.options.secret, JSON.stringify(request.env)) : undefined;
-    const launcher = launcherName(kernelspec);
     const portalHost = this.options.launchers.isHostBound(launcher) ? this.portalHost : null;
     await admitKernel(db, { kernelId: id, userId: user.id, team, kernelspec: name, launcher, portalHost, size, sealedClientEnv });
     this.leases.hold(id); // the row was inserted with a lease; renewed while this launch runs
@@ -274,6 +277,18 @@ export class KernelManager {
     if (!(await updateKernelUnlessDead(this.options.db, id, fields))) {
       throw new LaunchError("LAUNCH_FAILED", `kernel ${id} was stopped while it started`, { kernelId: id, engineId: kernel.engineId });
     }
+  }
+
+  /**
+   * The sizes a kernelspec offers that its launcher can run (the start dialog's choices): a size a YARN driver could
+   * never start in is left out, and a default left out gives way to the first size that remains.
+   */
+  offeredSizes(kernelspec: Kernelspec): SizeTable {
+    const table = sizeTableOf(kernelspec.spec.metadata.atrium);
+    const launcher = launcherName(kernelspec);
+    const sizes = table.sizes.filter((size) => !this.options.launchers.sizeRefusal(launcher, size));
+    if (sizes.length === 0) return table; // none runs: each start says why
+    return { sizes, defaultSize: sizes.some((s) => s.name === table.defaultSize) ? table.defaultSize : sizes[0]!.name };
   }
 
   /** Cluster kernels paused on this portal (a copied database): refused with words a user can act on. */

@@ -14,6 +14,7 @@ import {
 } from '../connection';
 import { launcherName, type Kernelspec } from '../kernelspecs';
 import type { ChannelMessage, JsonObject } from '../protocol/messages';
+import type { SizeProfile } from '../../quota/sizes';
 
 export const DEFAULT_STARTUP_DEADLINE_MS = 60_000;
 export const DEFAULT_KILL_DEADLINE_MS = 5_000;
@@ -330,6 +331,11 @@ export interface Launcher {
    */
   readonly hostBound?: boolean;
   /**
+   * Why this launcher can never run a kernel of this size (a YARN driver needs a minimum of memory), if it cannot:
+   * asked before admission, so nothing is admitted, counted or launched for it, and the size is not offered.
+   */
+  sizeRefusal?(size: SizeProfile): string | undefined;
+  /**
    * Abandons a launch still waiting for its engine (a queued YARN application, a pod not yet running): the launch
    * kills what it started and rejects. A no-op for a kernel this launcher is not launching.
    */
@@ -382,6 +388,11 @@ export class LauncherRegistry {
       throw new LaunchError('UNKNOWN_LAUNCHER', `no launcher "${name}" is registered (registered: ${known})`, { kernelId });
     }
     return launcher;
+  }
+
+  /** Why the named launcher can never run a kernel of this size, if it cannot (see Launcher.sizeRefusal). */
+  sizeRefusal(name: string, size: SizeProfile): string | undefined {
+    return this.launchers.get(name)?.sizeRefusal?.(size);
   }
 
   /** Whether this launcher's engines are processes of the portal's own host (see Launcher.hostBound). */

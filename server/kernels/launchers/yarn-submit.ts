@@ -61,6 +61,16 @@ export const MIN_YARN_SIZE_MB = MIN_DRIVER_MEMORY_MB + MIN_DRIVER_OVERHEAD_MB;
 /** Spark's setting for the driver's GPUs; in cluster mode Spark asks YARN for as many `yarn.io/gpu` for the AM. */
 export const DRIVER_GPU_AMOUNT = 'spark.driver.resource.gpu.amount';
 
+/** Why a size profile can never run as a Spark driver on YARN (too little memory for one), if it cannot. */
+export function yarnSizeRefusal(size: SizeProfile): string | undefined {
+  if (size.memoryMb >= MIN_YARN_SIZE_MB) return undefined;
+  return (
+    `size ${describeSize(size)} is too small for a Spark driver on YARN, which needs at least ${MIN_YARN_SIZE_MB} MB ` +
+    `(${MIN_DRIVER_MEMORY_MB} MB of heap and ${MIN_DRIVER_OVERHEAD_MB} MB for the JVM's overhead and the Python kernel). ` +
+    "Choose a larger size, or ask an admin to raise this size's memory_mb."
+  );
+}
+
 /**
  * The AM container (driver memory + overhead, cores, GPUs) for a size profile, matching what quota counts for it.
  * Memory: split so the sum is the profile's; a profile too small for that is refused rather than given a bigger
@@ -68,14 +78,8 @@ export const DRIVER_GPU_AMOUNT = 'spark.driver.resource.gpu.amount';
  * (never less than it promises).
  */
 export function driverResources(size: SizeProfile, kernelId: string): { memoryMb: number; overheadMb: number; cores: number; gpus: number } {
-  if (size.memoryMb < MIN_YARN_SIZE_MB) {
-    throw invalidRequest(
-      kernelId,
-      `size ${describeSize(size)} is too small for a Spark driver on YARN, which needs at least ${MIN_YARN_SIZE_MB} MB ` +
-        `(${MIN_DRIVER_MEMORY_MB} MB of heap and ${MIN_DRIVER_OVERHEAD_MB} MB for the JVM's overhead and the Python kernel). ` +
-        'Choose a larger size, or ask an admin to raise this size\'s memory_mb.',
-    );
-  }
+  const refusal = yarnSizeRefusal(size);
+  if (refusal) throw invalidRequest(kernelId, refusal);
   const overheadMb = Math.max(MIN_DRIVER_OVERHEAD_MB, Math.ceil(size.memoryMb * 0.1));
   return { memoryMb: size.memoryMb - overheadMb, overheadMb, cores: Math.max(1, Math.ceil(size.vcores)), gpus: size.gpus };
 }

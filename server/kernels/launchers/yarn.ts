@@ -51,6 +51,7 @@ import {
   sparkSubmitCommand,
   splitLauncherArgv,
   submitFailure,
+  yarnSizeRefusal,
 } from './yarn-submit';
 
 /** How long spark-submit may take to hand the application to YARN. */
@@ -229,6 +230,7 @@ function zipFiles(files: { name: string; data: Buffer }[]): Buffer {
 
 export class YarnLauncher extends RemoteLauncher {
   readonly name = YARN_LAUNCHER;
+  readonly sizeRefusal = yarnSizeRefusal;
   readonly rm: ResourceManagerClient;
   /** The one poller for every YARN kernel of this process. */
   readonly poller: YarnAppPoller;

@@ -5,7 +5,6 @@ import { z } from "zod";
 import { CullBoundsSchema, loadCullBounds, setCullBounds } from "@/server/culler/bounds";
 import { setTeamCullPolicy, teamCullPolicy } from "@/server/culler/service";
 import { quotaStatus, setMemberQuota, setTeamEnvelope, teamEnvelopes, teamQuotaOverview } from "@/server/quota/service";
-import { sizeTableOf } from "@/server/quota/sizes";
 import { adminProcedure, protectedProcedure, router, teamLeadProcedure } from "../init";
 
 const id = z.string().uuid();
@@ -29,9 +28,9 @@ const cullPolicy = z.object({
 export const quotasRouter = router({
   /** The caller's limits, use this month, and what is left. */
   mine: protectedProcedure.query(({ ctx }) => quotaStatus(ctx.services.db, ctx.user.id)),
-  /** The size profiles of every kernelspec, with the default, for the start dialog. */
+  /** The size profiles of every kernelspec its launcher can run, with the default, for the start dialog. */
   sizes: protectedProcedure.query(({ ctx }) =>
-    [...ctx.services.kernels.kernelspecs.values()].map((spec) => ({ kernelspec: spec.name, displayName: spec.spec.display_name, ...sizeTableOf(spec.spec.metadata.atrium) })),
+    [...ctx.services.kernels.kernelspecs.values()].map((spec) => ({ kernelspec: spec.name, displayName: spec.spec.display_name, ...ctx.services.kernels.offeredSizes(spec) })),
   ),
   team: teamLeadProcedure.input(z.object({ teamId: id })).query(({ ctx, input }) => teamQuotaOverview(ctx.services.db, ctx, input.teamId)),
   setMember: teamLeadProcedure
