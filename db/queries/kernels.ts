@@ -1,7 +1,7 @@
 // Kernel rows. Reads that serve a user carry the owner in the WHERE clause; admins pass no owner.
-import { and, desc, eq, inArray, ne, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../index";
-import { kernels, users } from "../schema";
+import { kernels, portalHosts, users } from "../schema";
 import { isUuid } from "./users";
 
 export type KernelRow = typeof kernels.$inferSelect;
@@ -168,6 +168,41 @@ export async function touchKernelActivity(db: Database, id: string, at: Date) {
     .update(kernels)
     .set({ lastActivityAt: sql`greatest(${kernels.lastActivityAt}, ${at.toISOString()}::timestamptz)` })
     .where(eq(kernels.id, id));
+}
+
+/** This portal host is alive now (its row in portal_hosts, by the database's clock). */
+export async function notePortalHostAlive(db: Database, name: string): Promise<void> {
+  await db
+    .insert(portalHosts)
+    .values({ name, seenAt: sql`now()` })
+    .onConflictDoUpdate({ target: portalHosts.name, set: { seenAt: sql`now()` } });
+}
+
+/**
+ * Live kernels of portal hosts other than `except` that have not been heard from for `silentForMs` (or never), with
+ * when each host was last heard from: their processes are presumed gone with their host.
+ */
+export async function kernelsOfSilentHosts(db: Database, params: { except: string; silentForMs: number }) {
+  return db
+    .select({ id: kernels.id, engineId: kernels.engineId, portalHost: kernels.portalHost, seenAt: portalHosts.seenAt })
+    .from(kernels)
+    .leftJoin(portalHosts, eq(portalHosts.name, kernels.portalHost))
+    .where(
+      and(
+        isNotNull(kernels.portalHost),
+        ne(kernels.portalHost, params.except),
+        ne(kernels.state, "dead"),
+        or(isNull(portalHosts.seenAt), lt(portalHosts.seenAt, sql`now() - ${sql.raw(`interval '${Math.round(params.silentForMs)} milliseconds'`)}`)),
+      ),
+    );
+}
+
+/** Names the portal host of a local kernel whose row names none yet (started before rows named their host). */
+export async function claimKernelPortalHost(db: Database, id: string, host: string): Promise<void> {
+  await db
+    .update(kernels)
+    .set({ portalHost: host })
+    .where(and(eq(kernels.id, id), isNull(kernels.portalHost)));
 }
 
 /** Which of these kernels are still running (their rows not dead, and still there). */

@@ -50,3 +50,13 @@ export const kernels = pgTable(
   },
   (t) => [index("kernels_owner_idx").on(t.ownerId), index("kernels_state_idx").on(t.state)],
 );
+
+/**
+ * Each portal host's last sign of life, written every half minute by its portal. A local kernel is a process of one
+ * host: one whose host has not been heard from for long (a container replaced, a machine gone) is presumed gone with
+ * it, by whichever replica looks (server/kernels/portal-hosts.ts).
+ */
+export const portalHosts = pgTable("portal_hosts", {
+  name: text("name").primaryKey(),
+  seenAt: timestamp("seen_at", { withTimezone: true }).notNull().defaultNow(),
+});

@@ -50,11 +50,12 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-mgr-"));
   const managers: KernelManager[] = [];
   const responses = new ResponseListener();
-  const makeManager = async ({ recorder = new OutputRecorder(db, path.join(runtimeDir, "outputs")), portalHost }: { recorder?: OutputRecorder; portalHost?: string } = {}) => {
+  const makeManager = async ({ recorder = new OutputRecorder(db, path.join(runtimeDir, "outputs")), portalHost, hostSilentAfterMs }: { recorder?: OutputRecorder; portalHost?: string; hostSilentAfterMs?: number } = {}) => {
     const manager = new KernelManager({
       db,
       secret,
       portalHost,
+      hostSilentAfterMs,
       launchers: new LauncherRegistry()
         .register(new LocalLauncher({ runtimeDir, python }))
         .register(new RemoteLocalLauncher({ responseListener: responses, python })),
@@ -545,6 +546,40 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await hostAAgain.shutdown(user, kept.id);
     await hostAAgain.detachAll();
     await hostB.detachAll();
+  });
+
+  it("the local kernels of a portal host gone silent (a container replaced) are presumed gone with it: another replica marks them dead, without signalling them", { timeout: 30_000 }, async () => {
+    const gone = await makeManager({ portalHost: "portal-gone" });
+    // This machine's own name: the kernels earlier tests left here are this replica's, not another host's.
+    const survivor = await makeManager({ hostSilentAfterMs: 1_000 });
+    const kernel = await gone.start(user, { name: "python3" });
+    const pid = Number(/^pid (\d+)$/.exec((await findKernel(db, { id: kernel.id }))?.engineId ?? "")?.[1]);
+    await gone.detachAll(); // its portal stops saying its host is alive
+    try {
+      assert.equal(await survivor.endKernelsOfSilentHosts(), 0, "its host was heard from a moment ago");
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.equal(await survivor.endKernelsOfSilentHosts(), 1);
+      const row = await findKernel(db, { id: kernel.id });
+      assert.equal(row?.state, "dead");
+      assert.equal(row?.endReason, "died");
+      assert.match(row?.stateDetail ?? "", /portal host "portal-gone" has not been heard from since .* presumed gone/);
+      assert.equal(processGone(pid), false, "not signalled: its pid means nothing on another host");
+    } finally {
+      process.kill(-pid, "SIGKILL");
+    }
+    await survivor.detachAll();
+  });
+
+  it("a local kernel from before rows named their host is claimed by the replica that reattaches it (so other hosts leave it alone from then on)", async () => {
+    const first = await makeManager();
+    const kernel = await first.start(user, { name: "python3" });
+    await db.update(kernels).set({ portalHost: null }).where(eq(kernels.id, kernel.id));
+    await first.detachAll();
+    const second = await makeManager({ portalHost: "portal-upgraded" });
+    await second.restoreAll();
+    assert.ok(second.liveKernel(kernel.id), "reattached: no host named, so any replica may try, as before");
+    assert.equal((await findKernel(db, { id: kernel.id }))?.portalHost, "portal-upgraded");
+    await second.shutdown(user, kernel.id);
   });
 
   it("a kernel two replicas hold restarts on one: the other sees the old engine die, does not mark it dead, and attaches the new one", async () => {

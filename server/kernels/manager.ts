@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { Database } from "@/db";
-import { claimAbandonedLaunch, markEngineDead, releaseLaunchLeases, findKernel, launchLeaseFromNow, listLiveKernels, liveKernelIdsAmong, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
+import { claimAbandonedLaunch, claimKernelPortalHost, kernelsOfSilentHosts, markEngineDead, notePortalHostAlive, releaseLaunchLeases, findKernel, launchLeaseFromNow, listLiveKernels, liveKernelIdsAmong, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
 import { findUserById, type UserRow } from "@/db/queries/users";
 import { open, seal } from "@/server/crypto/secret-box";
 import { AppError } from "@/server/errors";
@@ -56,6 +56,8 @@ export interface KernelManagerOptions {
    * portal on that host can reach, signal or judge it, so replicas on other hosts leave it alone.
    */
   portalHost?: string;
+  /** How long a portal host may go unheard before its local kernels are presumed gone with it (default 10 minutes). */
+  hostSilentAfterMs?: number;
 }
 
 /** restoreOne's answer when the cluster could not say whether the engine lives: nothing is concluded. */
@@ -69,6 +71,15 @@ const RESTORE_WIDTH = 8;
 const ABANDONED_LAUNCH_CHECK_MS = 30_000;
 /** How often a running process looks for kernels it holds that another replica stopped (see stopKernelsEndedElsewhere). */
 const ENDED_ELSEWHERE_CHECK_MS = 10_000;
+/** How often a portal says its host is alive (portal_hosts), and how often it looks for hosts gone silent. */
+const HOST_ALIVE_EVERY_MS = 30_000;
+const SILENT_HOSTS_CHECK_MS = 60_000;
+/**
+ * A host unheard for this long is presumed gone, with its local kernels: long enough for a portal's restart or
+ * upgrade on a machine whose kernels outlive it, short enough that a replaced container's kernels do not hold quota
+ * for long. A host that comes back after all ends their processes with its orphan sweep.
+ */
+const HOST_SILENT_AFTER_MS = 10 * 60_000;
 
 const kernelLogger: KernelLogger = {
   debug: (message, fields) => log.debug(message, fields ?? ""),
@@ -105,6 +116,8 @@ export class KernelManager {
   /** The loops that look at what other replicas did (watchOtherReplicas), until detachAll(). */
   private otherReplicaWatches: Periodic<number>[] = [];
   private readonly portalHost: string;
+  /** When this process last wrote that its host is alive (Date.now()). */
+  private hostNotedAt = 0;
   /** Set by detachAll(): nothing more is taken up, and a reattach cut short marks nothing dead. */
   private detaching = false;
 
@@ -159,6 +172,8 @@ export class KernelManager {
     // env: sealed, as they may hold secrets.
     const sealedClientEnv = request.env && Object.keys(request.env).length > 0 ? seal(this.options.secret, JSON.stringify(request.env)) : undefined;
     const portalHost = this.options.launchers.isHostBound(launcher) ? this.portalHost : null;
+    // A local kernel's row names a host other replicas must hear from (or presume it gone): heard from now.
+    if (portalHost) await this.noteHostAlive({ ifOlderThanMs: HOST_ALIVE_EVERY_MS });
     await admitKernel(db, { kernelId: id, userId: user.id, team, kernelspec: name, launcher, portalHost, size, sealedClientEnv });
     this.leases.hold(id); // the row was inserted with a lease; renewed while this launch runs
     const launchStartedAt = Date.now();
@@ -351,7 +366,7 @@ export class KernelManager {
   private async attachFromRow(row: KernelRow): Promise<LiveKernel | undefined> {
     if (row.state === "dead") return undefined;
     if (this.onAnotherHost(row)) {
-      throw new AppError("CONFLICT", `Kernel ${row.id} is a local kernel of the portal host "${row.portalHost}", and only the portal there can reach it; this request came to the portal on "${this.portalHost}". Connect through that host (with several portal hosts, the load balancer should keep each user on one), or stop the kernel and start a new one.`);
+      throw new AppError("CONFLICT", `Kernel ${row.id} runs on another Atrium server ("${row.portalHost}") than the one this request reached ("${this.portalHost}"), and only that server can reach it. Try again (each user's requests should stay on one server: if this keeps happening, tell an admin), or stop the kernel and start a new one.`);
     }
     if (this.isPaused(row)) {
       throw new AppError("CONFLICT", `Kernel ${row.id} runs on a cluster, and kernels on YARN and Kubernetes are paused on this portal until an administrator confirms its installation (the portal's log says how). The kernel keeps running; if this is the original installation, moved, it is reattached once an administrator confirms that and the portal restarts.`);
@@ -553,9 +568,11 @@ export class KernelManager {
    * A kernel started by another replica after this boot is attached when a client of it first comes here (attach).
    */
   async restoreAll(): Promise<{ restored: number; dead: number; launchingElsewhere: number; paused: number; unreachable: number; onOtherHosts: number }> {
+    await this.noteHostAlive();
+    const silent = await this.endKernelsOfSilentHosts();
     const rows = (await listLiveKernels(this.options.db)).map((r) => r.kernel).filter((row) => !this.isHeldHere(row.id));
     let restored = 0;
-    let dead = 0;
+    let dead = silent;
     let launchingElsewhere = 0;
     let paused = 0;
     let unreachable = 0;
@@ -571,7 +588,7 @@ export class KernelManager {
       else if (outcome === "unreachable") unreachable++;
       else if (outcome === "on another host") onOtherHosts++;
     });
-    if (rows.length) {
+    if (rows.length || silent) {
       log.info(`kernels after restart: ${restored} reattached, ${dead} found dead, ${launchingElsewhere} still being launched elsewhere, ${paused} paused, ${unreachable} on a cluster that did not answer (looked at again soon), ${onOtherHosts} local kernels of other portal hosts (left to them)`);
     }
     if (paused) log.warn(`${paused} YARN and Kubernetes kernels in this database were left as they are (not reattached, not marked dead, not stopped): cluster kernels are paused on this portal`);
@@ -581,13 +598,16 @@ export class KernelManager {
   /**
    * While this process runs, it looks at what other replicas did, until detachAll(): it takes up launches another
    * process left behind after this one booted (a replica that stopped or died mid-launch during a rolling deploy),
-   * and stops the kernels it holds that another replica stopped (stopKernelsEndedElsewhere).
+   * stops the kernels it holds that another replica stopped (stopKernelsEndedElsewhere), says its host is alive, and
+   * ends the local kernels of hosts gone silent (endKernelsOfSilentHosts).
    */
-  watchOtherReplicas(intervals: { abandonedLaunchesMs?: number; endedElsewhereMs?: number } = {}): void {
+  watchOtherReplicas(intervals: { abandonedLaunchesMs?: number; endedElsewhereMs?: number; silentHostsMs?: number } = {}): void {
     if (this.otherReplicaWatches.length > 0 || this.detaching) return;
     this.otherReplicaWatches = [
       new Periodic("look for launches left behind", intervals.abandonedLaunchesMs ?? ABANDONED_LAUNCH_CHECK_MS, () => this.takeUpAbandonedLaunches()),
       new Periodic("look for kernels stopped through another replica", intervals.endedElsewhereMs ?? ENDED_ELSEWHERE_CHECK_MS, () => this.stopKernelsEndedElsewhere()),
+      new Periodic("say this portal host is alive", HOST_ALIVE_EVERY_MS, () => this.noteHostAlive().then(() => 0)),
+      new Periodic("look for portal hosts gone silent", intervals.silentHostsMs ?? SILENT_HOSTS_CHECK_MS, () => this.endKernelsOfSilentHosts()),
     ];
     for (const loop of this.otherReplicaWatches) loop.start();
   }
@@ -603,18 +623,45 @@ export class KernelManager {
     if (held.length === 0) return 0;
     const live = new Set(await liveKernelIdsAmong(this.options.db, held));
     let stopped = 0;
-    for (const id of held) {
+    await forEachBounded(held, RESTORE_WIDTH, async (id) => {
       const kernel = this.live.get(id);
       // Launched, restarted or let go here meanwhile: not this check's to judge.
-      if (live.has(id) || !kernel || this.detaching || this.isLaunchingHere(id) || this.ownLaunches.has(id)) continue;
-      log.info(`kernel ${id}: stopped through another portal replica; stopping its process here`);
+      if (live.has(id) || !kernel || this.detaching || this.isLaunchingHere(id) || this.ownLaunches.has(id)) return;
+      log.info(`kernel ${id}: its row ended elsewhere (stopped through another portal replica, or its owner deleted); stopping its process here`);
       this.forget(id);
       await stopProcessOf(kernel);
       await this.settleState(id);
       await this.options.recorder?.kernelEnded(id);
       stopped++;
-    }
+    });
     return stopped;
+  }
+
+  /** Writes that this portal's host is alive now (at most every `ifOlderThanMs`). */
+  private async noteHostAlive({ ifOlderThanMs = 0 } = {}): Promise<void> {
+    if (Date.now() - this.hostNotedAt < ifOlderThanMs) return;
+    await notePortalHostAlive(this.options.db, this.portalHost);
+    this.hostNotedAt = Date.now();
+  }
+
+  /**
+   * Local kernels of portal hosts not heard from for long (a replaced container, a machine gone): presumed gone with
+   * their host and marked dead, so they no longer count against quotas or show as running. If that host comes back
+   * after all, its orphan sweep ends what still runs there.
+   */
+  async endKernelsOfSilentHosts(): Promise<number> {
+    if (this.detaching) return 0;
+    const silentForMs = this.options.hostSilentAfterMs ?? HOST_SILENT_AFTER_MS;
+    let ended = 0;
+    for (const row of await kernelsOfSilentHosts(this.options.db, { except: this.portalHost, silentForMs })) {
+      const since = row.seenAt ? `since ${row.seenAt.toISOString()}` : "at all";
+      const detail = `its portal host "${row.portalHost}" has not been heard from ${since}: the kernel is presumed gone with it`;
+      if (await markKernelDead(this.options.db, { id: row.id, reason: "died", detail })) {
+        log.warn(`kernel ${row.id}: ${detail}`);
+        ended++;
+      }
+    }
+    return ended;
   }
 
   /** Kernels left starting or restarting by a process that is gone, claimed here: reattached if they answer, else marked dead. */
@@ -701,7 +748,11 @@ export class KernelManager {
     this.restoring.add(row.id);
     const restoring = (async (): Promise<RestoreOutcome> => {
       const reasonDead = await this.restoreOne(row);
-      if (!reasonDead) return "reattached";
+      if (!reasonDead) {
+        // A local kernel from before rows named their host: reattached here, so this is its host.
+        if (row.portalHost === null && this.options.launchers.isHostBound(row.launcher)) await claimKernelPortalHost(this.options.db, row.id, this.portalHost);
+        return "reattached";
+      }
       if (this.detaching) return "skipped";
       if (reasonDead === CLUSTER_UNREACHABLE) {
         this.recheckLater(row, this.options.clusterRecheckMs ?? CLUSTER_RECHECK_MS);

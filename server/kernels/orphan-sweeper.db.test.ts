@@ -125,11 +125,13 @@ describe(`orphan sweep on ${testDbKind}`, () => {
     assert.equal(cluster.engines.length, 2, "the rest is left to the next sweep");
   });
 
-  it("in a copied database it sweeps nothing", async () => {
+  it("in a copied database it sweeps no cluster, and still this host's own local kernel processes (found by this portal's runtime folder, not by the installation)", async () => {
     const cluster = new FakeCluster("yarn");
     cluster.add(await kernelRow("dead", "app_copy"), "app_copy");
-    const sweeper = new OrphanSweeper({ db, launchers: () => [cluster], intervalMs: 60_000, now: () => NOW, offBecause: "a copy" });
-    assert.deepEqual(await sweeper.sweepOnce(), { killed: [], failed: [], unlisted: [] });
+    const local = Object.assign(new FakeCluster("local"), { hostBound: true });
+    local.add(await kernelRow("dead", "pid 4242"), "pid 4242");
+    const sweeper = new OrphanSweeper({ db, launchers: () => [cluster, local], intervalMs: 60_000, now: () => NOW, offBecause: "a copy" });
+    assert.deepEqual(await sweeper.sweepOnce(), { killed: ["engine pid 4242"], failed: [], unlisted: [] });
     assert.ok(cluster.has("app_copy"));
   });
 

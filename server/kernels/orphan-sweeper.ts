@@ -58,7 +58,7 @@ export interface SweepReport {
 
 export interface OrphanSweeperOptions {
   db: Database;
-  /** Set: every sweep only says this (a copied database: the engines it does not know may be the original's). */
+  /** Set: every sweep says this and leaves the clusters alone (a copied database: the engines it does not know may be the original's). */
   offBecause?: string;
   launchers: () => readonly Launcher[];
   intervalMs: number;
@@ -93,14 +93,14 @@ export class OrphanSweeper {
 
   private async sweep(): Promise<SweepReport> {
     const report: SweepReport = { killed: [], failed: [], unlisted: [] };
-    if (this.options.offBecause) {
-      log.warn(this.options.offBecause.trim());
-      return report;
-    }
+    // Off for the clusters only: a local kernel process is found by this portal's runtime folder, not by the
+    // installation's id, so it cannot be the original installation's.
+    if (this.options.offBecause) log.warn(this.options.offBecause.trim());
     const graceMs = this.options.graceMs ?? DEFAULT_ORPHAN_GRACE_MS;
     for (const launcher of this.options.launchers()) {
       if (this.stopping) break;
       if (!launcher.listOwnEngines || !launcher.killOrphan) continue;
+      if (this.options.offBecause && !launcher.hostBound) continue;
       let engines: ClusterEngine[];
       try {
         engines = await launcher.listOwnEngines();

@@ -77,6 +77,7 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   }
   if (kernelspecs.size === 0) log.warn("no kernels are offered: local kernels are off (ATRIUM_LOCAL_KERNELS=false) and no YARN or Kubernetes cluster is configured");
   const manager = new KernelManager({
+    portalHost: env.ATRIUM_PORTAL_HOST,
     startupDeadlineMs: env.ATRIUM_KERNEL_STARTUP_TIMEOUT_SECONDS * 1000,
     db,
     secret,

@@ -350,8 +350,10 @@ test("the orphan sweep's listing: the kernel processes this launcher started, ea
   assert.ok(Math.abs(mine.createdAt.getTime() - Date.now()) < 120_000, `its start time, from /proc: ${mine.createdAt.toISOString()}`);
   const elsewhere = new LocalLauncher({ python, runtimeDir: path.join(path.dirname(runtimeDir), 'another-runtime') });
   assert.deepEqual(await elsewhere.listOwnEngines(), [], "a launcher with another runtime folder (another portal) sees none of them");
-  // Its pid, named as another kernel's (a pid reused since it was listed): not that kernel's process, left alone.
+  // Its pid, named as another kernel's, or listed with another start time (a pid reused since it was listed): not
+  // that kernel's process, left alone.
   await launcher().killOrphan({ ...mine, kernelId: `it-${randomUUID()}` });
+  await launcher().killOrphan({ ...mine, createdAt: new Date(mine.createdAt.getTime() - 60_000) });
   assert.equal((await kernel.poll()).alive, true);
   await launcher().killOrphan(mine);
   await waitForDeath(kernel, 5_000);

@@ -179,34 +179,23 @@ export class LocalLauncher implements Launcher {
   }
 
   /**
-   * The kernel processes on this host that this launcher started (their command lines name a connection file in its
-   * runtime folder), for the orphan sweep (orphan-sweeper.ts). A local kernel stopped through a replica on another
-   * host while no portal here held it (this one was down) is still running then, and only a portal here can end it.
+   * The kernel processes on this host that this launcher started, for the orphan sweep (orphan-sweeper.ts): process
+   * group leaders whose command line names a connection file of its runtime folder (a wrapper's too, as in
+   * `bash -c "... -f FILE"`), whether or not the file is still there. A local kernel stopped through a replica on
+   * another host while no portal here held it (this one was down) is still running then, and only a portal here can
+   * end it.
    */
   async listOwnEngines(): Promise<ClusterEngine[]> {
-    const names = await readdir(this.runtimeDir).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return [] as string[];
-      throw error;
-    });
-    const kernelIds = new Map<string, string>(); // connection file -> kernel id
-    for (const name of names) {
-      const id = /^kernel-(.+)\.json$/.exec(name)?.[1];
-      if (id) kernelIds.set(path.join(this.runtimeDir, name), id);
-    }
-    if (kernelIds.size === 0 || !(await procAvailable())) return [];
+    if (!(await procAvailable())) return [];
     const bootTimeMs = await readBootTimeMs();
     const engines: ClusterEngine[] = [];
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const pid = Number(entry);
-      const file = await connectionFileOf(pid, kernelIds);
-      if (!file) continue;
+    for (const { pid, kernelId } of await this.kernelProcesses()) {
       const info = await readProcStat(pid);
       // The kernel is its process group's leader (spawnDetached); a fork of it (multiprocessing) goes with the group.
       if (!info || info === 'gone' || info.processGroup !== pid) continue;
       engines.push({
         launcher: this.name,
-        kernelId: kernelIds.get(file)!,
+        kernelId,
         engineId: `pid ${pid}`,
         label: `local kernel process ${pid}`,
         createdAt: new Date(bootTimeMs + (info.startTime * 1000) / CLOCK_TICKS_PER_SECOND),
@@ -215,18 +204,43 @@ export class LocalLauncher implements Launcher {
     return engines;
   }
 
-  /** Kills a kernel process the orphan sweep found no kernel owns, with whatever it started (its process group). */
+  /**
+   * Kills a kernel process the orphan sweep found no kernel owns, with whatever it started (its process group), if
+   * it is still that process (a pid is reused once it ends): it names the same kernel and started when it was listed.
+   * The connection file goes too, unless another process names it (the kernel restarted under the same id).
+   */
   async killOrphan(engine: ClusterEngine): Promise<void> {
     const pid = Number(/^pid (\d+)$/.exec(engine.engineId)?.[1]);
-    const file = path.join(this.runtimeDir, `kernel-${engine.kernelId}.json`);
-    // Still that kernel's process (a pid is reused once it ends): its command line names the same connection file.
-    if (!(pid > 0) || (await connectionFileOf(pid, new Map([[file, engine.kernelId]]))) !== file) return;
+    if (!(pid > 0) || !(await procAvailable())) return;
+    const named = (await this.kernelProcesses(pid)).some((p) => p.kernelId === engine.kernelId);
+    const startTime = await processStartTime(pid);
+    const startedAt = startTime === null ? NaN : (await readBootTimeMs()) + (startTime * 1000) / CLOCK_TICKS_PER_SECOND;
+    if (!named || !(Math.abs(startedAt - engine.createdAt.getTime()) < 1_000)) return;
     try {
       process.kill(-pid, 'SIGKILL');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     }
-    await unlink(file).catch(ignoreMissing);
+    const stillNamed = (await this.kernelProcesses()).some((p) => p.pid !== pid && p.kernelId === engine.kernelId);
+    if (!stillNamed) await unlink(path.join(this.runtimeDir, `kernel-${engine.kernelId}.json`)).catch(ignoreMissing);
+  }
+
+  /** Processes (all, or the one given) whose command line names a connection file of this runtime folder, and which kernel's. */
+  private async kernelProcesses(onlyPid?: number): Promise<{ pid: number; kernelId: string }[]> {
+    const connectionFile = new RegExp(`(?:^|[\\s='"])${escapeRegExp(this.runtimeDir)}/kernel-([^/\\s'"]+)\\.json(?:$|[\\s'"])`);
+    const pids = onlyPid !== undefined ? [String(onlyPid)] : (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
+    const found: { pid: number; kernelId: string }[] = [];
+    for (const entry of pids) {
+      const argv = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => ''); // ended meanwhile, or not ours to read
+      for (const arg of argv.split('\0')) {
+        const kernelId = connectionFile.exec(arg)?.[1];
+        if (kernelId) {
+          found.push({ pid: Number(entry), kernelId });
+          break;
+        }
+      }
+    }
+    return found;
   }
 
   private baseEnv(): Record<string, string> {
@@ -358,8 +372,8 @@ export class LocalKernelProcess extends KernelProcess {
     try {
       const deadline = Date.now() + this.shutdownGraceMs;
       // Its exit is what counts, not the reply, so the exit is watched from the first moment: a kernel that cannot
-      // answer (hung, still starting) is killed at the deadline, and one killed meanwhile (a launch cancelled) is
-      // seen gone at once. A reply that never comes is dropped with the connection.
+      // answer (hung, stopped, a restored one still starting) is killed at the deadline, and one killed meanwhile (a
+      // launch cancelled) is seen gone at once. A reply that never comes is dropped with the connection.
       void connection.request('control', 'shutdown_request', { restart: false }, this.shutdownGraceMs).catch(() => {});
       // Polled, not waitForExit: that also waits for stderr to close, which a subprocess the kernel left holds open.
       while (Date.now() < deadline) {
@@ -532,15 +546,7 @@ async function readBootTimeMs(): Promise<number> {
   return Number(btime) * 1000;
 }
 
-/** Which of these connection files a process's command line names (`-f FILE`, `--f=FILE`...), if any. */
-async function connectionFileOf(pid: number, files: ReadonlyMap<string, string>): Promise<string | undefined> {
-  const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''); // ended meanwhile, or not ours to read
-  for (const arg of argv.split('\0')) {
-    for (const file of files.keys()) if (arg === file || arg.endsWith(`=${file}`)) return file;
-  }
-  return undefined;
-}
-
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Linux /proc/<pid>/stat: state (field 3) and start time (field 22). Null where /proc is absent. */
 async function readProcStat(pid: number): Promise<ProcStat | null | 'gone'> {
   let text: string;
