@@ -35,6 +35,13 @@ class SignInRefused extends CredentialsSignin {
   }
 }
 
+/**
+ * Single sign-on: the user's sessions_valid_from as the signIn callback read it with the account's checks, for the
+ * jwt callback of the same sign-in (Auth.js hands both the same account object), which starts the session only if
+ * no ending came in between (startSession). Held by the account object, so it goes with the request.
+ */
+const validFromSeenBySignIn = new WeakMap<object, number | null>();
+
 /** An AppError of a sign-in becomes its refusal with the code the sign-in page reads; anything else stays a failure. */
 function refusalOf(error: unknown): unknown {
   return isAppError(error) ? new SignInRefused(signInErrorCode(error)) : error;
@@ -144,6 +151,8 @@ function config(): NextAuthConfig {
             },
             env.ATRIUM_SSO_SIGNUP_DOMAINS ?? [],
           );
+          // Read with the account's checks, before the home is made: an ending meanwhile refuses the session (jwt).
+          validFromSeenBySignIn.set(account, user.sessionsValidFrom?.getTime() ?? null);
           await provisionHome(user);
           return true;
         } catch (error) {
@@ -164,7 +173,7 @@ function config(): NextAuthConfig {
             throw new SignInRefused("sso-failed");
           }
           if (linked.disabledAt) throw new SignInRefused("disabled");
-          validFromSeen = linked.sessionsValidFrom?.getTime() ?? null;
+          validFromSeen = validFromSeenBySignIn.has(account) ? validFromSeenBySignIn.get(account)! : (linked.sessionsValidFrom?.getTime() ?? null);
           token.sub = linked.id;
         } else if (user?.id) {
           token.sub = user.id;

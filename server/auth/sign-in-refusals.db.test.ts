@@ -240,4 +240,19 @@ describe(`sign-ins refused after their checks, through next-auth's route on ${te
     assert.ok(!jar.has("atrium.session"));
     assert.equal(await openSessions(eve), 0);
   });
+
+  it("a single sign-on whose user's sessions are ended meanwhile (an admin, the provider's back-channel logout) lands on the sign-in page saying so", async () => {
+    const fay = await createUser(db, cliActor, { email: "fay@example.com" });
+    whileSigningIn = async () => {
+      await endUserSessions(db, cliActor, { user: (await findUserByEmail(db, "fay@example.com"))!, reason: SESSION_END.byAdmin });
+    };
+    const jar = new CookieJar();
+    const refused = await signInWithProvider(jar, { sub: "sub-fay", email: "fay@example.com" });
+    assert.deepEqual(refused, { path: "/signin", error: "CredentialsSignin", code: "sessions-ended" });
+    assert.ok(!jar.has("atrium.session"));
+    assert.equal(await openSessions(fay), 0);
+    whileSigningIn = undefined;
+    assert.deepEqual(await signInWithProvider(jar, { sub: "sub-fay", email: "fay@example.com" }), { path: "/files", error: null, code: null });
+    assert.equal(await openSessions(fay), 1);
+  });
 });
