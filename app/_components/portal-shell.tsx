@@ -11,7 +11,6 @@ import {
   Text,
   Tooltip,
   UnstyledButton,
-  useComputedColorScheme,
   useMantineColorScheme,
 } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
@@ -119,16 +118,30 @@ export function PortalShell({ user, showTeam, showAdmin, maxUploadBytes, childre
   );
 }
 
+/**
+ * Both buttons are rendered, and CSS shows the one for the scheme on screen (from the attribute Mantine's script sets
+ * on <html> before the first paint). Choosing one in render cannot work: a stored choice is unknown to the server, so
+ * its HTML and the browser's first render would differ (React's hydration error on every page load in dark).
+ */
 function ColorSchemeToggle() {
   const { setColorScheme } = useMantineColorScheme();
-  const computed = useComputedColorScheme("light", { getInitialValueInEffect: true });
-  const next = computed === "dark" ? "light" : "dark";
   return (
-    <Tooltip label={`Switch to ${next} theme`}>
-      <ActionIcon variant="subtle" color="gray" aria-label={`Switch to ${next} theme`} onClick={() => setColorScheme(next)}>
-        {computed === "dark" ? <IconSun size={18} /> : <IconMoon size={18} />}
-      </ActionIcon>
-    </Tooltip>
+    <>
+      {(["dark", "light"] as const).map((next) => (
+        <Tooltip key={next} label={`Switch to ${next} theme`}>
+          <ActionIcon
+            variant="subtle"
+            color="gray"
+            aria-label={`Switch to ${next} theme`}
+            onClick={() => setColorScheme(next)}
+            darkHidden={next === "dark"}
+            lightHidden={next === "light"}
+          >
+            {next === "dark" ? <IconMoon size={18} /> : <IconSun size={18} />}
+          </ActionIcon>
+        </Tooltip>
+      ))}
+    </>
   );
 }
 
