@@ -2,7 +2,7 @@
 // ensure rows → lock them (team first, then user: one order everywhere, so no deadlocks) → count → insert.
 import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Database, Tx } from "../index";
-import { cullBounds, kernels, kernelSessions, memberships, teamCullPolicies, teamQuotas, teams, userQuotas, users } from "../schema";
+import { cullBounds, kernels, kernelSessions, memberships, notebookKernels, teamCullPolicies, teamQuotas, teams, userQuotas, users } from "../schema";
 
 type Db = Database | Tx;
 export type TeamQuotaRow = typeof teamQuotas.$inferSelect;
@@ -89,6 +89,7 @@ export async function liveKernelsOfUser(db: Db, userId: string, params: { teamId
     .select({
       id: kernels.id,
       kernelspec: kernels.kernelspec,
+      notebook: sql<string | null>`(select ${notebookKernels.path} from ${notebookKernels} where ${notebookKernels.kernelId} = ${kernels.id} order by ${notebookKernels.updatedAt} desc limit 1)`,
       startedAt: kernels.createdAt,
       vcores: kernelSessions.vcores,
       memoryMb: kernelSessions.memoryMb,

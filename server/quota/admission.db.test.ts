@@ -7,6 +7,7 @@ import { TRPCError } from "@trpc/server";
 import { eq } from "drizzle-orm";
 import type { Database } from "@/db";
 import { kernels, kernelSessions } from "@/db/schema";
+import { bindNotebookKernel } from "@/db/queries/notebooks";
 import { markKernelDead } from "@/db/queries/kernels";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
@@ -61,6 +62,14 @@ describe(`quota admission on ${testDbKind}`, () => {
     assert.match(message, /stop kernel [0-9a-f]{8} \(python3, started/);
     assert.equal((await db.select().from(kernels).where(eq(kernels.ownerId, solo.id))).length, 3, "no kernel rows for refusals");
     assert.equal((await db.select().from(kernelSessions).where(eq(kernelSessions.userId, solo.id))).length, 3, "no session rows for refusals");
+  });
+
+  it("a refusal names the kernels to stop by the notebook each runs for", async () => {
+    const user = await createUser(db, cliActor, { email: "nora@example.com", password: "norapass12" });
+    for (let i = 0; i < 3; i++) await admit(user, null);
+    const [oldest] = (await liveRows(user.id)).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    await bindNotebookKernel(db, { ownerId: user.id, path: "work/Analysis.ipynb", kernelId: oldest!.id });
+    await assert.rejects(admit(user, null), (e) => isAppError(e) && new RegExp(`stop kernel ${oldest!.id.slice(0, 8)} \\(work/Analysis\\.ipynb, python3, started`).test(e.message));
   });
 
   it("a failed launch frees its reservation", async () => {

@@ -65,7 +65,7 @@ describe("member quota inside the envelope", () => {
 
 describe("admission decision", () => {
   const defaults = userLimitsOf(null, null);
-  type Case = { name: string; size?: SizeProfile; user?: Partial<Use>; kernels?: ReturnType<typeof k>[]; team?: { limits: Limits; use: Partial<Use> }; admitted: boolean; limit?: string; scope?: string; says?: RegExp[] };
+  type Case = { name: string; size?: SizeProfile; user?: Partial<Use>; kernels?: (ReturnType<typeof k> & { notebook?: string })[]; team?: { limits: Limits; use: Partial<Use> }; admitted: boolean; limit?: string; scope?: string; says?: RegExp[] };
   const cases: Case[] = [
     { name: "a first kernel", admitted: true },
     { name: "the third kernel fits", user: { kernels: 2, vcores: 4, memoryMb: 16384 }, admitted: true },
@@ -77,6 +77,14 @@ describe("admission decision", () => {
       limit: "maxKernels",
       scope: "user",
       says: [/3 of 3 concurrent kernels/, /stop kernel aaaaaaaa \(python3, started 10:02 UTC\)/],
+    },
+    {
+      name: "a kernel a notebook uses is named by that notebook too (what its user knows it by)",
+      user: { kernels: 3, vcores: 6, memoryMb: 24576 },
+      kernels: [{ ...k("aaaaaaaa-1", "2026-11-17T10:02:00Z"), notebook: "work/Analysis.ipynb" }, k("bbbbbbbb-1", "2026-11-17T10:05:00Z"), k("cccccccc-1", "2026-11-17T10:09:00Z")],
+      admitted: false,
+      limit: "maxKernels",
+      says: [/stop kernel aaaaaaaa \(work\/Analysis\.ipynb, python3, started 10:02 UTC\)/],
     },
     {
       name: "vCores: names enough kernels to free the room",

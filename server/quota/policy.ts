@@ -110,6 +110,8 @@ export function budgetMonth(now: Date): { start: Date; renews: Date } {
 export interface LiveKernelBrief {
   id: string;
   kernelspec: string;
+  /** The notebook it runs for (the last one opened with it), if any: what the user knows it by. */
+  notebook?: string | null;
   startedAt: Date;
   vcores: number;
   memoryMb: number;
@@ -217,7 +219,7 @@ function freeRoomHint(scope: "user" | "team", limit: LimitKey, cap: number, curr
     freed += amount(k);
   }
   if (pick.length && freed >= need - 1e-9) {
-    const list = pick.map((k) => `kernel ${k.id.slice(0, 8)} (${k.kernelspec}, started ${formatStart(k.startedAt, now)})`).join(", ");
+    const list = pick.map((k) => `kernel ${k.id.slice(0, 8)} (${k.notebook ? `${k.notebook}, ` : ""}${k.kernelspec}, started ${formatStart(k.startedAt, now)})`).join(", ");
     return `To free room, stop ${list}${scope === "team" ? ` — or wait for other members of team ${teamName} to stop theirs` : ""}.`;
   }
   return scope === "team" ? `Room frees up when members of team ${teamName} stop kernels; a team lead can ask an admin to raise the envelope.` : `Stop a kernel or ask ${raiser.who} to raise your quota.${raiser.why}`;
