@@ -59,12 +59,21 @@ export async function settleEndedSessions(db: Db, now: Date): Promise<number> {
     .set({ endedAt: now, endReason: "died", endDetail: "the kernel record was removed", busySince: null })
     .where(and(isNull(kernelSessions.endedAt), sql`not exists (select 1 from ${kernels} where ${kernels.id} = ${kernelSessions.kernelId})`))
     .returning({ id: kernelSessions.kernelId });
-  // Live sessions learn their engine id (YARN application, pod) as soon as the kernel row has it.
+  // Live sessions show the engine the kernel runs on now (pid, YARN application, pod): they learn it as soon as the
+  // kernel row has it, and follow it when a restart replaces the process. A restart continues the same session
+  // (same kernel, its resources reserved throughout), so only the engine id changes; the end settles the last one.
   await db
     .update(kernelSessions)
     .set({ engineId: kernels.engineId })
     .from(kernels)
-    .where(and(eq(kernels.id, kernelSessions.kernelId), isNull(kernelSessions.engineId), isNotNull(kernels.engineId)));
+    .where(
+      and(
+        eq(kernels.id, kernelSessions.kernelId),
+        isNull(kernelSessions.endedAt),
+        isNotNull(kernels.engineId),
+        sql`${kernelSessions.engineId} is distinct from ${kernels.engineId}`,
+      ),
+    );
   return settled.length + orphans.length;
 }
 

@@ -155,23 +155,32 @@ export const CSV_COLUMNS = [
   "started_at", "ended_at", "end_reason", "kernel_hours", "vcore_hours", "gb_hours", "busy_hours", "idle_hours", "culled", "failed_launch",
 ] as const;
 
-/** RFC 4180 CSV, one line per session; cells a spreadsheet would run as formulas are neutralised. */
+/** RFC 4180 CSV, one line per session (the admin's and the analyst's exports). */
 export function toCsv(rows: UsageRow[]): string {
-  const cell = (v: string | number | null) => {
+  return csvText(
+    CSV_COLUMNS,
+    rows.map((r) => [
+      r.kernelId, r.user, r.team, r.kernelspec, r.engine, r.engineId, r.size, r.vcores, r.memoryGb, r.gpus,
+      r.startedAt.toISOString(), r.endedAt?.toISOString() ?? "", r.endReason,
+      r.kernelHours, r.vcoreHours, r.gbHours, r.busyHours, r.idleHours, r.culled, r.failedLaunch,
+    ]),
+  );
+}
+
+export type CsvCell = string | number | null;
+
+/**
+ * RFC 4180 CSV of any table: every usage export writes through here. Numbers keep six decimals; cells a
+ * spreadsheet would run as formulas are neutralised.
+ */
+export function csvText(header: readonly string[], records: readonly (readonly CsvCell[])[]): string {
+  const cell = (v: CsvCell) => {
     let text = v === null ? "" : typeof v === "number" ? formatNumber(v) : v;
     if (/^[=+\-@\t\r]/.test(text) && typeof v === "string") text = `'${text}`;
     return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };
-  const lines = [CSV_COLUMNS.join(",")];
-  for (const r of rows) {
-    lines.push(
-      [
-        r.kernelId, r.user, r.team, r.kernelspec, r.engine, r.engineId, r.size, r.vcores, r.memoryGb, r.gpus,
-        r.startedAt.toISOString(), r.endedAt?.toISOString() ?? "", r.endReason,
-        r.kernelHours, r.vcoreHours, r.gbHours, r.busyHours, r.idleHours, r.culled, r.failedLaunch,
-      ].map(cell).join(","),
-    );
-  }
+  const lines = [header.map(cell).join(",")];
+  for (const record of records) lines.push(record.map(cell).join(","));
   return lines.join("\r\n") + "\r\n";
 }
 

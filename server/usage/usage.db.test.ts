@@ -118,3 +118,37 @@ describe(`usage reports on ${testDbKind}`, () => {
     assert.equal(mine.quota.limits.maxKernels, 3);
   });
 });
+
+// Regression: after a restart the admin's usage showed the kernel's first pid ("local pid 8209 running") while
+// Admin → Kernels showed the new one (8705). A restart continues the same usage session (same kernel, its
+// resources reserved throughout); the live session follows the kernel's current engine id.
+describe(`a restarted kernel's usage session on ${testDbKind}`, () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  before(async () => ({ db, close } = await openTestDatabase()));
+  after(() => close());
+
+  it("keeps one session from admission, showing the engine the kernel runs on now", async () => {
+    const user = await createUser(db, cliActor, { email: "rita@example.com", password: "password12" });
+    const size = BUILTIN_SIZES.find((s) => s.name === "small")!;
+    const id = randomUUID();
+    const start = new Date(Date.UTC(2026, 11, 1, 6, 3));
+    const range = { from: new Date(Date.UTC(2026, 11, 1)), to: new Date(Date.UTC(2026, 11, 2)) };
+    await admitKernel(db, { kernelId: id, userId: user.id, team: null, kernelspec: "python3", launcher: "local", size, now: start });
+    await updateKernel(db, id, { state: "idle", startedAt: start, engineId: "8209" });
+    const before = await usageReport(db, range, new Date(start.getTime() + HOUR));
+    assert.deepEqual(before.rows.map((r) => [r.engineId, r.endReason]), [["8209", "running"]]);
+
+    // The restart: the same kernel row, a new process.
+    await updateKernel(db, id, { engineId: "8705" });
+    const after = await usageReport(db, range, new Date(start.getTime() + 2 * HOUR));
+    assert.deepEqual(after.rows.map((r) => [r.kernelId, r.engineId, r.endReason]), [[id, "8705", "running"]]);
+    close6(after.totals.kernelHours, 2, "one session, counted from admission across the restart");
+
+    await markKernelDead(db, { id, reason: "stopped", detail: "test" });
+    await db.update(kernels).set({ endedAt: new Date(start.getTime() + 3 * HOUR) }).where(eq(kernels.id, id));
+    const ended = await usageReport(db, range, new Date(start.getTime() + 4 * HOUR));
+    assert.deepEqual(ended.rows.map((r) => [r.engineId, r.endReason]), [["8705", "stopped"]]);
+    close6(ended.totals.kernelHours, 3, "settled at the kernel's end");
+  });
+});

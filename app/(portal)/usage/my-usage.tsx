@@ -1,6 +1,7 @@
 "use client";
 // The analyst's own usage: what is left of their quota, this month's use with a chart, their running kernels
-// (stop one here to free room), and the sizes they can start.
+// (stop one here to free room), and the sizes they can start. Export CSV gives this month's sessions, in the
+// admin report's format.
 import { Alert, Badge, Button, Card, Group, Loader, Stack, Table, Text, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconPlayerStop } from "@tabler/icons-react";
@@ -9,11 +10,13 @@ import Link from "next/link";
 import { useState } from "react";
 import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { DailyUsageChart } from "@/app/_components/usage/charts";
+import { ExportCsvButton } from "@/app/_components/usage/export-csv";
 import { dateTime, hours, isoDay, limitValue, memory, since } from "@/app/_components/usage/format";
 import { QuotaMeters } from "@/app/_components/usage/quota-meters";
 import { StatCards } from "@/app/_components/usage/stat-cards";
 import { kernelApi } from "@/app/_lib/kernel/rest";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { toCsv } from "@/server/usage/report";
 
 export function MyUsage() {
   const trpc = useTRPC();
@@ -47,6 +50,7 @@ export function MyUsage() {
             {quota.team ? ` · team ${quota.team.name}` : ""} · the monthly budget renews on {renews.toLocaleDateString([], { day: "numeric", month: "long", timeZone: "UTC" })}
           </Text>
         </div>
+        <ExportCsvButton filename={`atrium-my-usage-${isoDay(new Date(month.from)).slice(0, 7)}.csv`} csv={() => toCsv(sessions)} />
       </Group>
 
       {quota.budget.exhausted && (

@@ -24,8 +24,20 @@ const TOOLTIP = {
 export const CHART_COLORS = {
   primary: "var(--mantine-color-indigo-6)",
   secondary: "var(--mantine-color-teal-5)",
-  muted: "var(--mantine-color-gray-4)",
+  /**
+   * What is left of a limit: gray-6 on the light theme, dark-2 on the dark one (Mantine's dimmed colour), at least
+   * 3:1 against either background. (gray-4 was all but invisible on white, its legend too.)
+   */
+  muted: "var(--mantine-color-dimmed)",
   warn: "var(--mantine-color-orange-6)",
+};
+
+// Legend text in the theme's text colour (Recharts colours it like the series, which a pale series makes faint).
+const LEGEND = {
+  wrapperStyle: { fontSize: 12 },
+  iconType: "circle" as const,
+  iconSize: 8,
+  formatter: (value: string) => <span style={{ color: "var(--mantine-color-text)" }}>{value}</span>,
 };
 
 function ChartFrame({ label, height, empty, children }: { label: string; height: number; empty?: boolean; children: ReactNode }) {
@@ -68,7 +80,7 @@ export function DailyUsageChart({
           <XAxis dataKey="day" tickFormatter={shortDay} tick={AXIS} tickLine={false} axisLine={{ stroke: GRID }} minTickGap={16} />
           <YAxis tick={AXIS} tickLine={false} axisLine={false} tickFormatter={(v: number) => hours(v)} width={56} />
           <Tooltip {...TOOLTIP} labelFormatter={(day) => shortDay(String(day))} formatter={(v) => hours(Number(v))} />
-          <Legend wrapperStyle={{ fontSize: 12 }} iconType="circle" iconSize={8} />
+          <Legend {...LEGEND} />
           <Bar dataKey="vcoreHours" name="vCore-hours" fill={CHART_COLORS.primary} radius={[3, 3, 0, 0]} isAnimationActive={false} />
           {showKernelHours && <Bar dataKey="kernelHours" name="Kernel-hours" fill={CHART_COLORS.secondary} radius={[3, 3, 0, 0]} isAnimationActive={false} />}
         </BarChart>
@@ -115,7 +127,7 @@ export function UseAgainstLimitChart({
           <XAxis type="number" tick={AXIS} tickLine={false} axisLine={{ stroke: GRID }} tickFormatter={(v: number) => hours(v)} />
           <YAxis type="category" dataKey="name" tick={AXIS} tickLine={false} axisLine={false} width={170} tickFormatter={(v: string) => (v.length > 26 ? `${v.slice(0, 25)}…` : v)} />
           <Tooltip {...TOOLTIP} formatter={(v, name) => [`${hours(Number(v))} ${unit}`, name]} />
-          <Legend wrapperStyle={{ fontSize: 12 }} iconType="circle" iconSize={8} />
+          <Legend {...LEGEND} />
           <Bar dataKey="used" name="Used" stackId="q" fill={CHART_COLORS.primary} barSize={16} isAnimationActive={false} />
           <Bar dataKey="left" name="Left" stackId="q" fill={CHART_COLORS.muted} radius={[0, 3, 3, 0]} barSize={16} isAnimationActive={false} />
         </BarChart>

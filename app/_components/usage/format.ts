@@ -65,11 +65,16 @@ export function sizeLabel(s: { name: string; vcores: number; memoryMb: number; g
 
 export const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
-/** "12 Mar, 10:02" in the browser's time zone. */
-export function dateTime(d: Date | string | null | undefined): string {
+/**
+ * "12 Mar, 10:02" in the browser's time zone; "28 Nov 2036, 06:08" outside the current year (a token expiring
+ * in 2036 must not read as already expired). Every date and time on the portal's pages goes through here.
+ */
+export function dateTime(d: Date | string | null | undefined, now: Date = new Date()): string {
   if (!d) return "—";
   const date = typeof d === "string" ? new Date(d) : d;
-  return date.toLocaleString([], { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  if (Number.isNaN(date.getTime())) return "—";
+  const otherYear = date.getFullYear() !== now.getFullYear();
+  return date.toLocaleString([], { day: "numeric", month: "short", ...(otherYear ? { year: "numeric" } : {}), hour: "2-digit", minute: "2-digit" });
 }
 
 /** "3 h 12 min", "14 min", "40 s" since a moment. */

@@ -8,6 +8,10 @@ import { useState, type FormEvent } from "react";
 import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 
+/** The server's limits on a team (admin.teams.add), checked here first so the form can say so. */
+const TEAM_NAME_MAX = 63;
+const TEAM_DESCRIPTION_MAX = 500;
+
 export function TeamsAdmin() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -154,17 +158,22 @@ function AddTeamModal({ opened, onClose, onAdded }: { opened: boolean; onClose: 
       },
     }),
   );
+  const [nameError, setNameError] = useState<string | undefined>();
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    add.mutate({ name, description });
+    const trimmed = name.trim();
+    const problem = trimmed === "" ? "Enter a name for the team." : trimmed.length > TEAM_NAME_MAX ? `At most ${TEAM_NAME_MAX} characters.` : undefined;
+    setNameError(problem);
+    if (problem) return;
+    add.mutate({ name: trimmed, description: description.trim().slice(0, TEAM_DESCRIPTION_MAX) });
   };
   return (
     <Modal opened={opened} onClose={onClose} title="Add team">
       <form onSubmit={submit}>
         <Stack>
           {add.error && <Alert color="red">{errorMessage(add.error)}</Alert>}
-          <TextInput label="Team name" required value={name} onChange={(e) => setName(e.currentTarget.value)} />
-          <TextInput label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
+          <TextInput label="Team name" required maxLength={TEAM_NAME_MAX} error={nameError} value={name} onChange={(e) => setName(e.currentTarget.value)} />
+          <TextInput label="Description" maxLength={TEAM_DESCRIPTION_MAX} value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>
               Cancel

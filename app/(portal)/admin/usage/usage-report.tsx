@@ -2,11 +2,11 @@
 // The admin's usage report: a date range and team, user and engine filters; totals, charts (per day, top
 // consumers, teams), the consumers and sessions behind them, and Export CSV of exactly the report on screen
 // (written in the browser from the rows shown, in the server's CSV format, so its sums are the page's totals).
-import { Alert, Button, Card, Group, Loader, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
-import { IconDownload } from "@tabler/icons-react";
+import { Alert, Card, Group, Loader, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { DailyUsageChart, RankingChart } from "@/app/_components/usage/charts";
+import { ExportCsvButton } from "@/app/_components/usage/export-csv";
 import { dateTime, hours, isoDay } from "@/app/_components/usage/format";
 import { StatCards } from "@/app/_components/usage/stat-cards";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
@@ -59,19 +59,6 @@ export function UsageReport() {
     return [...ENGINES, ...extra.map((n) => ({ value: n, label: n }))];
   }, [report.data]);
 
-  const exportCsv = () => {
-    if (!report.data || !filters) return;
-    const blob = new Blob([toCsv(report.data.rows)], { type: "text/csv;charset=utf-8" });
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = `atrium-usage-${from}-${to}${teamId ? `-team` : ""}${userId ? "-user" : ""}${engine ? `-${engine}` : ""}.csv`;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  };
-
   const data = report.data;
   const t = data?.totals;
   return (
@@ -83,9 +70,11 @@ export function UsageReport() {
             Every kernel session, clipped to the dates chosen (UTC). Idle hours are reserved but unused.
           </Text>
         </div>
-        <Button leftSection={<IconDownload size={16} />} variant="light" onClick={exportCsv} disabled={!data || report.isFetching}>
-          Export CSV
-        </Button>
+        <ExportCsvButton
+          filename={`atrium-usage-${from}-${to}${teamId ? `-team` : ""}${userId ? "-user" : ""}${engine ? `-${engine}` : ""}.csv`}
+          csv={() => toCsv(report.data?.rows ?? [])}
+          disabled={!report.data || !filters || report.isFetching}
+        />
       </Group>
 
       <Card withBorder padding="sm">

@@ -4,9 +4,24 @@ import { useDisclosure } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { IconDots, IconUserPlus } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { ConfirmModal } from "@/app/_components/confirm-modal";
+import { useSignedInUserId } from "@/app/_components/signed-in-user";
+import { dateTime } from "@/app/_components/usage/format";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+
+/** The server's limits on a new user's fields (admin.users.add), checked here first so the form can say so. */
+const EMAIL_MAX = 254;
+const NAME_MAX = 120;
+
+interface RoleChange {
+  id: string;
+  email: string;
+  role: "analyst" | "admin";
+  /** The admin is changing their own role: they lose admin access at once. */
+  self: boolean;
+}
 
 export function UsersAdmin() {
   const trpc = useTRPC();
@@ -14,7 +29,28 @@ export function UsersAdmin() {
   const users = useQuery(trpc.admin.users.list.queryOptions());
   const invalidate = () => queryClient.invalidateQueries({ queryKey: trpc.admin.users.list.queryKey() });
   const onError = (error: unknown) => notifications.show({ color: "red", title: "Not done", message: errorMessage(error) });
-  const setRole = useMutation(trpc.admin.users.setRole.mutationOptions({ onSuccess: invalidate, onError }));
+  const me = useSignedInUserId();
+  const router = useRouter();
+  const [roleChange, setRoleChange] = useState<RoleChange | null>(null);
+  const setRole = useMutation(
+    trpc.admin.users.setRole.mutationOptions({
+      onSuccess: (_, { userId, role }) => {
+        if (userId === me && role !== "admin") {
+          // This page (and every admin procedure) is closed to them now: go where they can still work, and let
+          // the portal's shell drop the Admin link and show the new role.
+          notifications.show({ color: "orange", title: "You are an analyst now", message: "You no longer have access to the admin pages." });
+          router.replace("/files");
+          router.refresh();
+          return;
+        }
+        const email = users.data?.find((u) => u.id === userId)?.email ?? "The user";
+        notifications.show({ color: "teal", message: role === "admin" ? `${email} is an admin now.` : `${email} is an analyst now.` });
+        void invalidate();
+      },
+      onError,
+      onSettled: () => setRoleChange(null),
+    }),
+  );
   const setDisabled = useMutation(trpc.admin.users.setDisabled.mutationOptions({ onSuccess: invalidate, onError }));
   const [addOpened, add] = useDisclosure(false);
   const [confirm, setConfirm] = useState<{ id: string; email: string } | null>(null);
@@ -79,7 +115,7 @@ export function UsersAdmin() {
                 </Text>
               </Table.Td>
               <Table.Td>{u.disabled ? <Badge color="red" variant="light" style={{ overflow: "visible", minWidth: "max-content" }}>disabled</Badge> : <Badge color="teal" variant="light" style={{ overflow: "visible", minWidth: "max-content" }}>active</Badge>}</Table.Td>
-              <Table.Td>{u.lastSignInAt ? new Date(u.lastSignInAt).toLocaleString() : "never"}</Table.Td>
+              <Table.Td>{u.lastSignInAt ? dateTime(u.lastSignInAt) : "never"}</Table.Td>
               <Table.Td>
                 <Menu position="bottom-end">
                   <Menu.Target>
@@ -88,7 +124,7 @@ export function UsersAdmin() {
                     </ActionIcon>
                   </Menu.Target>
                   <Menu.Dropdown>
-                    <Menu.Item onClick={() => setRole.mutate({ userId: u.id, role: u.role === "admin" ? "analyst" : "admin" })}>
+                    <Menu.Item onClick={() => setRoleChange({ id: u.id, email: u.email, role: u.role === "admin" ? "analyst" : "admin", self: u.id === me })}>
                       {u.role === "admin" ? "Make analyst" : "Make admin"}
                     </Menu.Item>
                     <Menu.Item onClick={() => setPosix({ id: u.id, email: u.email, uid: u.posixUid, gid: u.posixGid })}>Set uid and gid</Menu.Item>
@@ -109,6 +145,20 @@ export function UsersAdmin() {
       </Table>
       <AddUserModal opened={addOpened} onClose={add.close} onAdded={invalidate} />
       {posix && <PosixIdsModal key={posix.id} target={posix} onClose={() => setPosix(null)} onSaved={invalidate} />}
+      <ConfirmModal
+        opened={roleChange !== null}
+        title={roleChange?.self ? "Give up your admin role?" : roleChange?.role === "admin" ? "Make this user an admin?" : "Make this admin an analyst?"}
+        confirmLabel={roleChange?.role === "admin" ? "Make admin" : "Make analyst"}
+        pending={setRole.isPending}
+        onConfirm={() => roleChange && setRole.mutate({ userId: roleChange.id, role: roleChange.role })}
+        onClose={() => setRoleChange(null)}
+      >
+        {roleChange?.self
+          ? "You will lose admin access at once: the admin pages close to you, and only another admin can make you an admin again."
+          : roleChange?.role === "admin"
+            ? `${roleChange?.email} will be able to manage every user, team, quota and kernel, and read the audit log and usage reports.`
+            : `${roleChange?.email} loses admin access at once; their own notebooks and kernels are not touched.`}
+      </ConfirmModal>
       <ConfirmModal
         opened={signingOut !== null}
         title="Sign this user out everywhere?"
@@ -149,17 +199,33 @@ function AddUserModal({ opened, onClose, onAdded }: { opened: boolean; onClose: 
       },
     }),
   );
+  const [errors, setErrors] = useState<{ email?: string; name?: string }>({});
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    add.mutate(form);
+    const email = form.email.trim();
+    const name = form.name.trim();
+    const found = {
+      email: email.length < 3 ? "Enter the user's email address." : email.length > EMAIL_MAX ? `At most ${EMAIL_MAX} characters.` : undefined,
+      name: name.length > NAME_MAX ? `At most ${NAME_MAX} characters.` : undefined,
+    };
+    setErrors(found);
+    if (found.email || found.name) return;
+    add.mutate({ ...form, email, name: name || undefined });
   };
   return (
     <Modal opened={opened} onClose={onClose} title="Add user">
       <form onSubmit={submit}>
         <Stack>
           {add.error && <Alert color="red">{errorMessage(add.error)}</Alert>}
-          <TextInput label="Email" required value={form.email} onChange={(e) => setForm({ ...form, email: e.currentTarget.value })} />
-          <TextInput label="Name" value={form.name} onChange={(e) => setForm({ ...form, name: e.currentTarget.value })} />
+          <TextInput
+            label="Email"
+            required
+            maxLength={EMAIL_MAX}
+            error={errors.email}
+            value={form.email}
+            onChange={(e) => setForm({ ...form, email: e.currentTarget.value })}
+          />
+          <TextInput label="Name" maxLength={NAME_MAX} error={errors.name} value={form.name} onChange={(e) => setForm({ ...form, name: e.currentTarget.value })} />
           <PasswordInput
             label="Initial password"
             description="At least 8 characters. Share it with the user privately."

@@ -1,14 +1,17 @@
 "use client";
 // A team lead's page: the team's envelope and use, each member's use against their quota (chart and table),
 // their live kernels, a form to set a member's quota inside the envelope, and the team's culling policy
-// inside the admin's bounds. Refusals show the server's words in the form that was submitted.
+// inside the admin's bounds. Refusals show the server's words in the form that was submitted. Export CSV gives
+// the numbers behind the chart and the table.
 import { Alert, Anchor, Badge, Button, Card, Group, Loader, Modal, NumberInput, Stack, Switch, Table, Text, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconAdjustments } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { UseAgainstLimitChart } from "@/app/_components/usage/charts";
-import { amount, LIMIT_KEYS, LIMIT_NAMES, limitValue, since, usedOf, type LimitKey, type Limits, type UseLike } from "@/app/_components/usage/format";
+import { ExportCsvButton } from "@/app/_components/usage/export-csv";
+import { amount, isoDay, LIMIT_KEYS, LIMIT_NAMES, limitValue, since, usedOf, type LimitKey, type Limits, type UseLike } from "@/app/_components/usage/format";
+import { memberLabels, memberUsageCsv } from "@/app/_components/usage/team-usage";
 import { QuotaMeters } from "@/app/_components/usage/quota-meters";
 import { readableError } from "@/app/_components/usage/refusal";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
@@ -34,6 +37,7 @@ export function TeamDashboard({ teamId, teamName, otherTeams }: { teamId: string
   if (overview.error) return <Alert color="red" title={`Team ${teamName} can't be shown`}>{errorMessage(overview.error)}</Alert>;
   const { envelope, use, members, renews } = overview.data;
   const liveKernels = members.reduce((n, m) => n + m.kernels.length, 0);
+  const labels = memberLabels(members);
 
   return (
     <Stack gap="md" maw={1200}>
@@ -45,18 +49,21 @@ export function TeamDashboard({ teamId, teamName, otherTeams }: { teamId: string
             {new Date(renews).toLocaleDateString([], { day: "numeric", month: "long", timeZone: "UTC" })}
           </Text>
         </div>
-        {otherTeams.length > 0 && (
-          <Group gap="xs">
-            <Text size="sm" c="dimmed">
-              Other teams:
-            </Text>
-            {otherTeams.map((t) => (
-              <Anchor key={t.id} href={`/team/${t.id}`} size="sm">
-                {t.name}
-              </Anchor>
-            ))}
-          </Group>
-        )}
+        <Group gap="md">
+          {otherTeams.length > 0 && (
+            <Group gap="xs">
+              <Text size="sm" c="dimmed">
+                Other teams:
+              </Text>
+              {otherTeams.map((t) => (
+                <Anchor key={t.id} href={`/team/${t.id}`} size="sm">
+                  {t.name}
+                </Anchor>
+              ))}
+            </Group>
+          )}
+          <ExportCsvButton filename={`atrium-team-${fileSafe(teamName)}-${isoDay(new Date())}.csv`} csv={() => memberUsageCsv(members)} />
+        </Group>
       </Group>
 
       <Card withBorder padding="md">
@@ -80,7 +87,7 @@ export function TeamDashboard({ teamId, teamName, otherTeams }: { teamId: string
         <UseAgainstLimitChart
           label="Members' vCore-hours this month against their budgets"
           unit="vCore-hours"
-          data={members.map((m) => ({ name: m.email, used: m.use.vcoreHours, limit: m.limits.monthlyVcoreHours }))}
+          data={members.map((m) => ({ name: labels.get(m.userId) ?? m.email, used: m.use.vcoreHours, limit: m.limits.monthlyVcoreHours }))}
         />
       </Card>
 
@@ -166,6 +173,9 @@ export function TeamDashboard({ teamId, teamName, otherTeams }: { teamId: string
     </Stack>
   );
 }
+
+/** A team name as part of a file name: letters, digits, dot, dash and underscore. */
+const fileSafe = (name: string) => name.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "") || "team";
 
 function UseCell({ member, k }: { member: Member; k: LimitKey }) {
   const used = usedOf(k, member.use);

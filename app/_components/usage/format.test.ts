@@ -1,0 +1,31 @@
+// Regression: dateTime() printed no year, so a token expiring in 2036 read "Nov 28, 06:08 AM", as if already
+// expired. A date outside the current year now carries its year; one inside it stays short.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { dateTime } from "./format";
+
+describe("dateTime", () => {
+  const now = new Date(2026, 11, 1, 6, 12); // 1 Dec 2026, local time
+  const cases: [string, Date | string | null, { year: string | null }][] = [
+    ["this year: no year", new Date(2026, 10, 28, 6, 8), { year: null }],
+    ["a later year (a token expiring in 2036)", new Date(2036, 10, 28, 6, 8), { year: "2036" }],
+    ["an earlier year", new Date(2025, 0, 3, 9, 30), { year: "2025" }],
+    ["an ISO string from the server", new Date(2036, 10, 28, 6, 8).toISOString(), { year: "2036" }],
+  ];
+  for (const [name, input, expected] of cases) {
+    it(name, () => {
+      const text = dateTime(input, now);
+      if (expected.year) assert.match(text, new RegExp(expected.year), text);
+      else assert.doesNotMatch(text, /2026/, text);
+      // Day, month and time are always there.
+      assert.match(text, /28|3/);
+      assert.match(text, /\d{2}:\d{2}/);
+    });
+  }
+
+  it("nothing, or nonsense, is a dash", () => {
+    assert.equal(dateTime(null, now), "—");
+    assert.equal(dateTime(undefined, now), "—");
+    assert.equal(dateTime("not a date", now), "—");
+  });
+});
