@@ -8,6 +8,8 @@ import { Providers } from "./providers";
 export const metadata: Metadata = {
   title: { default: "Atrium", template: "%s · Atrium" },
   description: "Notebooks on your cluster, under your own identity.",
+  // public/favicon.svg; favicon.ico (the same glyph) answers browsers that ask for /favicon.ico regardless.
+  icons: { icon: [{ url: "/favicon.svg", type: "image/svg+xml" }], shortcut: "/favicon.ico" },
 };
 
 export default function RootLayout({ children }: { children: ReactNode }) {

@@ -104,7 +104,9 @@ test("an analyst runs code, sees every kind of output, and finds it all again af
   await expect(output(page, 6)).toContainText("KeyboardInterrupt", { timeout: 15_000 });
   await expect(kernelStatus(page)).toHaveText("idle");
 
+  // A restart is confirmed first, as in Jupyter (all variables are lost).
   await page.getByRole("button", { name: "Restart kernel" }).click();
+  await page.getByRole("dialog", { name: "Restart the kernel?" }).getByRole("button", { name: "Restart", exact: true }).click();
   await expect(kernelStatus(page)).toHaveText("idle", { timeout: 30_000 });
   await runCell(page, 7, 'marker = "same kernel"\nprint("after restart")');
   await expect(output(page, 7)).toHaveText("after restart");

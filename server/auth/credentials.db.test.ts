@@ -9,7 +9,7 @@ import { cliActor } from "@/server/identity/actor";
 import { createUser, setDisabled } from "@/server/identity/users";
 import { eq } from "drizzle-orm";
 import { signInFailures } from "@/db/schema";
-import { signInWithPassword, WRONG_CREDENTIALS, type Directory } from "./credentials";
+import { changeOwnPassword, signInWithPassword, WRONG_CREDENTIALS, type Directory } from "./credentials";
 import { signInWithExternalAccount } from "./external-accounts";
 import type { DirectoryOutcome } from "./ldap";
 
@@ -108,5 +108,18 @@ describe(`password sign-in on ${testDbKind}`, () => {
     assert.equal(await entryFailures(), 3);
     await assert.rejects(signInWithPassword(db, { email: "fred@dir.test", password: "whatever", address: null }, directoryAnswering("unreachable")), (e: Error) => isAppError(e) && e.code === "UNAVAILABLE");
     assert.equal(await entryFailures(), 3, "the three failures still count");
+  });
+
+  // Regression: a new password equal to the current one was accepted ("Password changed").
+  it("refuses a new password that is the same as the current one, after checking the current one", async () => {
+    const gil = await createUser(db, cliActor, { email: "gil@example.com", password: "gil-pass-one" });
+    const actor = { id: gil.id, label: gil.email };
+    const change = (current: string, next: string) => changeOwnPassword(db, actor, { user: gil, current, next, address: "10.4.4.4" });
+    await assert.rejects(change("gil-pass-one", "gil-pass-one"), (e: Error) => isAppError(e) && e.code === "BAD_REQUEST" && /same as your current one/.test(e.message));
+    // A wrong current password is still just that: the comparison says nothing before the current one is proven.
+    await assert.rejects(change("not-gils-pass", "not-gils-pass"), (e: Error) => isAppError(e) && /current password is not correct/.test(e.message));
+    assert.ok((await attempt(db, "gil@example.com", "gil-pass-one", "10.4.4.5")).ok, "the password is unchanged");
+    assert.deepEqual(await change("gil-pass-one", "gil-pass-two"), { endedSessions: 0 });
+    assert.ok((await attempt(db, "gil@example.com", "gil-pass-two", "10.4.4.5")).ok);
   });
 });

@@ -154,6 +154,11 @@ export async function changeOwnPassword(
     throw new AppError("BAD_REQUEST", "Your current password is not correct.");
   }
   await succeeded(db, tried);
+  // Checked once the current password is proven, so it tells nothing to someone guessing it. The same password
+  // again would end the other sessions while keeping the secret they may have been opened with.
+  if (input.next === input.current) {
+    throw new AppError("BAD_REQUEST", "Your new password is the same as your current one. Choose a different new password.");
+  }
   await setUserPassword(db, { id: user.id, passwordHash: await hashPassword(input.next) });
   const endedSessions = await endUserSessions(db, actor, { user, reason: SESSION_END.passwordChanged, except: input.keepSessionId, audit: false });
   await appendAudit(db, {

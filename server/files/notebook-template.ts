@@ -1,5 +1,6 @@
 // What "New notebook" writes: an empty nbformat 4.5 notebook for the python3 kernelspec, and the names it
-// tries in turn (Untitled.ipynb, Untitled1.ipynb, ...), as JupyterLab does.
+// tries in turn (Untitled.ipynb, Untitled1.ipynb, ...), as JupyterLab does. Pure: the Files page's New notebook
+// (server/files/notebooks.ts) and the Notebooks page's name field (in the browser) pick names with the same code.
 
 /** nbformat 4.5 requires nothing but these keys; cell ids (4.5) only matter once there are cells. */
 export function emptyNotebook() {
@@ -22,4 +23,16 @@ export function emptyNotebookJson(): string {
 /** The n-th name to try: 0 → Untitled.ipynb, 1 → Untitled1.ipynb, ... */
 export function untitledNotebookName(n: number): string {
   return n === 0 ? "Untitled.ipynb" : `Untitled${n}.ipynb`;
+}
+
+/** How many names of the series are tried before a folder counts as full of untitled notebooks. */
+export const MAX_UNTITLED_NAMES = 10_000;
+
+/** The first name of the series that `taken` (the folder's entry names) does not hold; null if all of them are taken. */
+export function freeUntitledNotebookName(taken: ReadonlySet<string>): string | null {
+  for (let n = 0; n < MAX_UNTITLED_NAMES; n++) {
+    const name = untitledNotebookName(n);
+    if (!taken.has(name)) return name;
+  }
+  return null;
 }

@@ -154,7 +154,7 @@ describe(`file upload and download routes on ${testDbKind}`, () => {
         this.push(chunk);
       },
     });
-    // The main server's cap is 8 MB; this goes through the second one, whose cap is 1 GB.
+    // The main server's cap is 8 MiB; this goes through the second one, whose cap is 1 GiB.
     const baseline = process.memoryUsage().rss;
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
@@ -205,7 +205,7 @@ describe(`file upload and download routes on ${testDbKind}`, () => {
       (error: Error) => ({ status: -1, headers: {}, body: Buffer.from(error.message) }) as Reply,
     );
     assert.equal(declared.status, 413, declared.body.toString());
-    assert.match(message(declared), /larger than 8 MB, the largest upload allowed/);
+    assert.match(message(declared), /larger than 8 MiB, the largest upload allowed/);
 
     // Chunked: no length up front; refused once the limit is crossed, nothing left behind.
     const chunk = Buffer.alloc(256 * 1024, 1);

@@ -1,7 +1,7 @@
 "use client";
 // Personal API tokens: what lets JupyterLab (`--gateway-url`), `jupyter server` or a script use Atrium's Jupyter
 // API as this user. A new token is shown once, here, with a command ready to paste; Atrium keeps only its hash.
-import { ActionIcon, Alert, Badge, Button, Card, Code, CopyButton, Group, Loader, NumberInput, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { ActionIcon, Alert, Badge, Button, Card, Code, CopyButton, Group, Loader, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconCheck, IconCopy, IconKey } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -9,6 +9,7 @@ import { useState, type FormEvent } from "react";
 import { dateTime } from "@/app/_components/usage/format";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { ConfirmModal } from "@/app/_components/confirm-modal";
+import { MAX_TOKEN_DAYS, tokenExpiryDays } from "./token-expiry";
 
 interface NewToken {
   id: string;
@@ -135,7 +136,8 @@ function tokenStatus(t: { revoked: boolean; expiresAt: Date | string | null }): 
 function CreateTokenForm({ onCreated }: { onCreated: (t: NewToken) => void }) {
   const trpc = useTRPC();
   const [name, setName] = useState("");
-  const [days, setDays] = useState<number | string>("");
+  const [days, setDays] = useState("");
+  const [daysProblem, setDaysProblem] = useState<string | null>(null);
   const create = useMutation(
     trpc.me.createToken.mutationOptions({
       onSuccess: (result, input) => {
@@ -148,15 +150,24 @@ function CreateTokenForm({ onCreated }: { onCreated: (t: NewToken) => void }) {
   const submit = (e: FormEvent) => {
     e.preventDefault();
     if (!name.trim()) return;
-    create.mutate({ name: name.trim(), expiresInDays: days === "" ? undefined : Number(days) });
+    // Checked here, as typed: a number out of range is explained, never quietly changed into another.
+    const expiry = tokenExpiryDays(days);
+    if (expiry.problem !== undefined) return setDaysProblem(expiry.problem);
+    create.mutate({ name: name.trim(), expiresInDays: expiry.days });
   };
   return (
-    <form onSubmit={submit} aria-label="Create an API token">
+    <form onSubmit={submit} aria-label="Create an API token" noValidate>
       <Stack gap="xs">
-        {create.error && (
-          <Alert color="red" role="alert" variant="light">
-            {errorMessage(create.error)}
+        {daysProblem ? (
+          <Alert color="red" role="alert" variant="light" id="token-days-problem">
+            {daysProblem}
           </Alert>
+        ) : (
+          create.error && (
+            <Alert color="red" role="alert" variant="light">
+              {errorMessage(create.error)}
+            </Alert>
+          )
         )}
         <Group align="flex-end" gap="sm" wrap="wrap">
           <TextInput
@@ -168,16 +179,18 @@ function CreateTokenForm({ onCreated }: { onCreated: (t: NewToken) => void }) {
             onChange={(e) => setName(e.currentTarget.value)}
             w={260}
           />
-          <NumberInput
+          <TextInput
             label="Expires in (days)"
             placeholder="never"
-            allowDecimal={false}
-            allowNegative={false}
-            min={1}
-            max={3650}
-            hideControls
+            inputMode="numeric"
+            autoComplete="off"
             value={days}
-            onChange={setDays}
+            onChange={(e) => {
+              setDays(e.currentTarget.value);
+              setDaysProblem(null);
+            }}
+            error={daysProblem ? true : undefined}
+            aria-describedby={daysProblem ? "token-days-problem" : undefined}
             w={150}
           />
           <Button type="submit" leftSection={<IconKey size={16} />} loading={create.isPending} disabled={!name.trim()}>
@@ -185,7 +198,7 @@ function CreateTokenForm({ onCreated }: { onCreated: (t: NewToken) => void }) {
           </Button>
         </Group>
         <Text size="xs" c="dimmed">
-          Leave the days empty for a token that doesn&apos;t expire; you can revoke any token here.
+          Whole days from 1 to {MAX_TOKEN_DAYS}; leave the days empty for a token that doesn&apos;t expire. You can revoke any token here.
         </Text>
       </Stack>
     </form>

@@ -1,9 +1,10 @@
 "use client";
 // The Files page's dialogs. Each shows its own error, so a refused name is explained where it was typed.
-import { Alert, Button, Group, Modal, Stack, Text, TextInput } from "@mantine/core";
+import { Button, Group, Modal, Stack, Text, TextInput } from "@mantine/core";
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { errorMessage } from "@/app/_lib/trpc";
 import type { FileEntry } from "./types";
+import { WrappingAlert } from "./wrapping-alert";
 
 interface NameDialogProps {
   opened: boolean;
@@ -67,9 +68,9 @@ function NameForm({ label, submitLabel, initialName, selectStem, pending, error,
           autoComplete="off"
         />
         {shown && (
-          <Alert color="red" variant="light" role="alert">
+          <WrappingAlert color="red" variant="light" role="alert">
             {shown}
-          </Alert>
+          </WrappingAlert>
         )}
         <Group justify="flex-end">
           <Button variant="default" onClick={onClose}>
@@ -114,9 +115,9 @@ export function DeleteDialog({ entry, pending, error, onConfirm, onClose }: Dele
           )}
         </Text>
         {error ? (
-          <Alert color="red" variant="light" role="alert">
+          <WrappingAlert color="red" variant="light" role="alert">
             {errorMessage(error)}
-          </Alert>
+          </WrappingAlert>
         ) : null}
         <Group justify="flex-end">
           <Button variant="default" onClick={onClose}>

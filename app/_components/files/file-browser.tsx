@@ -1,7 +1,7 @@
 "use client";
 // The Files page: breadcrumbs and actions on top, uploads in progress, then the folder's entries.
 // The folder is the URL's (/files/<path>), so back and forward move between folders.
-import { Alert, Anchor, Button, Group, Stack } from "@mantine/core";
+import { Anchor, Button, Group, Stack } from "@mantine/core";
 import { IconFolderPlus, IconNotebook, IconUpload } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
@@ -12,6 +12,7 @@ import { FileBreadcrumbs } from "./breadcrumbs";
 import { DeleteDialog, NameDialog } from "./dialogs";
 import { FileList, type DroppedFiles } from "./file-list";
 import { contentUrl, folderHref, joinPath, notebookHref } from "./paths";
+import { WrappingAlert } from "./wrapping-alert";
 import { sortEntries } from "./sort";
 import type { FileEntry, Sort, SortKey } from "./types";
 import { UploadPanel } from "./upload-panel";
@@ -100,7 +101,7 @@ export function FileBrowser({ path }: Props) {
 
   const folderName = path === "" ? "Home" : path.slice(path.lastIndexOf("/") + 1);
   const listError = listing.error ? (
-    <Alert color="red" variant="light" title="This folder could not be opened" role="alert">
+    <WrappingAlert color="red" variant="light" title="This folder could not be opened" role="alert">
       <Stack gap="xs">
         <span>{errorMessage(listing.error)}</span>
         <Group gap="md">
@@ -114,7 +115,7 @@ export function FileBrowser({ path }: Props) {
           </Anchor>
         </Group>
       </Stack>
-    </Alert>
+    </WrappingAlert>
   ) : undefined;
 
   return (
@@ -163,9 +164,9 @@ export function FileBrowser({ path }: Props) {
       </Group>
 
       {actionError && (
-        <Alert color="red" variant="light" withCloseButton closeButtonLabel="Dismiss" onClose={() => setActionError(null)} role="alert">
+        <WrappingAlert color="red" variant="light" withCloseButton closeButtonLabel="Dismiss" onClose={() => setActionError(null)} role="alert">
           {actionError}
-        </Alert>
+        </WrappingAlert>
       )}
 
       <UploadPanel

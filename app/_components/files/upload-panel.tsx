@@ -87,7 +87,7 @@ function UploadRow({ upload: u, onCancel, onReplace, onRetry, onDismiss, retryab
         <Progress.Section value={percent} color={color} aria-label={`Upload progress for ${u.name}`} animated={u.status === "uploading"} striped={u.status === "uploading"} />
       </Progress.Root>
       {u.error && (
-        <Text size="xs" c="red" mt={2} role="alert">
+        <Text size="xs" c="red" mt={2} role="alert" style={{ overflowWrap: "anywhere" }}>
           {u.error}
         </Text>
       )}

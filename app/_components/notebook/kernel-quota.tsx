@@ -3,13 +3,14 @@
 // what is left of the user's quota, and the banners under the toolbar — a refused start (with the next step),
 // the idle-culling warning with "Keep running" (the notebook is saved when the deadline nears), and why the
 // kernel stopped after it did.
-import { Alert, Anchor, Button, Group, NativeSelect, Text, Tooltip } from "@mantine/core";
+import { Anchor, Button, Group, NativeSelect, Text, Tooltip } from "@mantine/core";
 import { IconAlertTriangle, IconClockPause, IconPlayerPlay } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { hours, limitValue, memory, sizeLabel } from "@/app/_components/usage/format";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { WrappingAlert } from "../files/wrapping-alert";
 import type { KernelSession, SessionStatus } from "./kernel-session";
 import { endedWords } from "./kernels-api";
 
@@ -86,7 +87,7 @@ export function KernelBanners({ session, onSave, dirty }: { session: KernelSessi
   if (status.refusal) {
     const r = status.refusal;
     return (
-      <Alert color={r.quota ? "orange" : "red"} mt="xs" title={r.title} icon={<IconAlertTriangle size={18} />} role="alert">
+      <WrappingAlert color={r.quota ? "orange" : "red"} mt="xs" title={r.title} icon={<IconAlertTriangle size={18} />} role="alert">
         <Group justify="space-between" wrap="nowrap" align="flex-start">
           <div>
             <Text size="sm" fw={500}>
@@ -109,20 +110,20 @@ export function KernelBanners({ session, onSave, dirty }: { session: KernelSessi
             </Button>
           </Group>
         </Group>
-      </Alert>
+      </WrappingAlert>
     );
   }
   if (status.ended && status.state === "dead") {
     const words = endedWords(status.ended.endReason, status.ended.detail);
     return (
-      <Alert color="gray" mt="xs" title={words.title} role="alert">
+      <WrappingAlert color="gray" mt="xs" title={words.title} role="alert">
         <Group justify="space-between" wrap="nowrap">
           <Text size="sm">{localTimes(words.message)}</Text>
           <Button size="xs" variant="light" flex="none" leftSection={<IconPlayerPlay size={14} />} onClick={() => void session.restart()}>
             Start a new kernel
           </Button>
         </Group>
-      </Alert>
+      </WrappingAlert>
     );
   }
   if (!status.kernelId || status.state === "dead") return null;
@@ -186,7 +187,7 @@ function CullWarning({ kernelId, onSave, dirty }: { kernelId: string; onSave(): 
   const when = minutes === null ? "soon" : minutes <= 1 ? "in less than a minute" : `in ${minutes} min`;
   if (warning.kind === "idle") {
     return (
-      <Alert color="yellow" mt="xs" icon={<IconClockPause size={18} />} role="alert" aria-label="Idle kernel warning">
+      <WrappingAlert color="yellow" mt="xs" icon={<IconClockPause size={18} />} role="alert" aria-label="Idle kernel warning">
         <Group justify="space-between" wrap="nowrap">
           <Text size="sm">
             Your kernel will be stopped {when} because it has been idle. Your notebook is saved first.
@@ -201,12 +202,12 @@ function CullWarning({ kernelId, onSave, dirty }: { kernelId: string; onSave(): 
             Keep running
           </Button>
         </Group>
-      </Alert>
+      </WrappingAlert>
     );
   }
   return (
-    <Alert color="orange" mt="xs" icon={<IconClockPause size={18} />} role="alert" aria-label="Kernel warning">
+    <WrappingAlert color="orange" mt="xs" icon={<IconClockPause size={18} />} role="alert" aria-label="Kernel warning">
       <Text size="sm">{localTimes(warning.message)}</Text>
-    </Alert>
+    </WrappingAlert>
   );
 }

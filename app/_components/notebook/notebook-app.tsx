@@ -2,14 +2,16 @@
 // The notebook page: opens the file (notebooks.open), lays the server's record of recent runs over it
 // (notebooks.runs), connects the kernel, and wires the toolbar, the cells, command-mode keys, saving,
 // conflicts and drafts together.
-import { Alert, Button, Center, Group, Loader, Modal, Stack, Text } from "@mantine/core";
+import { Button, Center, Group, Loader, Modal, Stack, Text } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import "katex/dist/katex.min.css";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { mergeRuns } from "@/server/notebooks/merge-runs";
 import type { Notebook } from "@/server/notebooks/nbformat";
+import { WrappingAlert } from "../files/wrapping-alert";
 import { CellList } from "./cell-list";
 import type { RunKind } from "./code-editor";
 import { KernelBanners, QuotaFooter } from "./kernel-quota";
@@ -94,9 +96,9 @@ export function NotebookApp({ path }: { path: string }) {
     const notFound = (opened.error as { data?: { code?: string } }).data?.code === "NOT_FOUND";
     return (
       <Stack maw={560} gap="sm" mt="md">
-        <Alert color={notFound ? "gray" : "red"} title={notFound ? `${path} doesn't exist yet` : "This notebook can't be opened"}>
+        <WrappingAlert color={notFound ? "gray" : "red"} title={notFound ? `${path} doesn't exist yet` : "This notebook can't be opened"}>
           {notFound ? "Create it as a new, empty notebook?" : errorMessage(opened.error)}
-        </Alert>
+        </WrappingAlert>
         {notFound && (
           <Group>
             <Button
@@ -187,6 +189,10 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
     },
     [session],
   );
+  // A restart loses every variable, so it is asked first, as Jupyter does (toolbar, menu and "0 0" alike).
+  // `runAll` outlives `open` so the words stay while the modal animates closed.
+  const [restartAsked, setRestartAsked] = useState({ open: false, runAll: false });
+  const askRestart = useCallback((runAll: boolean) => setRestartAsked({ open: true, runAll }), []);
 
   /** Jupyter's command-mode keys (focus on a cell, not in an editor or a field). */
   const onKeyDown = (event: React.KeyboardEvent<HTMLDivElement>) => {
@@ -255,7 +261,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         if (twice("i")) void session.interrupt();
         return handled();
       case "0":
-        if (twice("0")) void restart(false);
+        if (twice("0")) askRestart(false);
         return handled();
     }
   };
@@ -273,13 +279,13 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         }}
         onRunCell={() => model.activeId && onRun(model.activeId, "run-next")}
         onRunAll={() => void session.runAll()}
-        onRestart={(runAll) => void restart(runAll)}
+        onRestart={askRestart}
         onClearOutputs={() => model.ids.forEach((id) => model.clearOutputs(id))}
         onShutdown={() => void session.changeKernel(session.wantedKernelName())}
       />
       <SaveAwareBanners saver={saver} session={session} onSave={onSave} />
       {draft && (
-        <Alert color="yellow" mt="xs" title="Unsaved changes found" withCloseButton onClose={() => (clearDraft(draftKey(userId, path)), setDraft(null))}>
+        <WrappingAlert color="yellow" mt="xs" title="Unsaved changes found" withCloseButton onClose={() => (clearDraft(draftKey(userId, path)), setDraft(null))}>
           <Group justify="space-between" wrap="nowrap">
             <Text size="sm">
               This browser kept changes from {new Date(draft.savedAt).toLocaleString()} that were not saved.
@@ -294,13 +300,25 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
               </Button>
             </Group>
           </Group>
-        </Alert>
+        </WrappingAlert>
       )}
       <div className={classes.cells} onKeyDown={onKeyDown}>
         <CellList model={model} session={session} onRun={onRun} onSave={onSave} />
       </div>
       <Footer saver={saver} session={session} />
       <ConflictModal path={path} saver={saver} onReload={onReload} />
+      <ConfirmModal
+        opened={restartAsked.open}
+        title={restartAsked.runAll ? "Restart the kernel and run all cells?" : "Restart the kernel?"}
+        confirmLabel="Restart"
+        onClose={() => setRestartAsked((asked) => ({ ...asked, open: false }))}
+        onConfirm={() => {
+          setRestartAsked((asked) => ({ ...asked, open: false }));
+          void restart(restartAsked.runAll);
+        }}
+      >
+        All variables will be lost.{restartAsked.runAll && " Then every cell runs again, from the top."}
+      </ConfirmModal>
     </div>
   );
 }

@@ -1,41 +1,61 @@
 "use client";
 // The Notebooks page: the notebooks recently opened in this browser, and a way to start a new one.
 import { ActionIcon, Anchor, Button, Group, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
-import { notifications } from "@mantine/notifications";
 import { IconX } from "@tabler/icons-react";
-import { useMutation } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { useSignedInUserId } from "../signed-in-user";
+import { newNotebookPath, suggestedNotebookName } from "./new-notebook-name";
 import { listRecent, notebookHref, removeRecent, type RecentNotebook } from "./recent";
 
 export function RecentNotebooks() {
   const trpc = useTRPC();
   const router = useRouter();
   const [recent, setRecent] = useState<RecentNotebook[] | null>(null);
-  const [name, setName] = useState("Untitled.ipynb");
+  // The field starts with the first Untitled name the home folder does not have (as Files' New notebook picks);
+  // `typed` is null until the user types.
+  const home = useQuery(trpc.files.list.queryOptions({ path: "" }));
+  const [typed, setTyped] = useState<string | null>(null);
+  const name = typed ?? (home.data ? suggestedNotebookName(home.data.entries.map((e) => e.name)) : "");
+  const [problem, setProblem] = useState<string | null>(null);
   const create = useMutation(trpc.notebooks.create.mutationOptions());
   const userId = useSignedInUserId();
   useEffect(() => setRecent(listRecent(userId)), [userId]);
 
   const submit = () => {
-    const path = name.trim().endsWith(".ipynb") ? name.trim() : `${name.trim()}.ipynb`;
-    create.mutate(
-      { path },
-      { onSuccess: () => router.push(notebookHref(path)), onError: (error) => notifications.show({ color: "red", message: errorMessage(error) }) },
-    );
+    const wanted = newNotebookPath(name);
+    if (wanted.problem !== undefined) return setProblem(wanted.problem);
+    setProblem(null);
+    create.mutate({ path: wanted.path }, { onSuccess: () => router.push(notebookHref(wanted.path)) });
   };
+  // Said in the form, under the name it is about.
+  const shown = problem ?? (create.error ? errorMessage(create.error) : null);
 
   return (
     <Stack gap="md" maw={820}>
       <Group justify="space-between" align="flex-end">
         <Title order={2}>Notebooks</Title>
-        <form onSubmit={(e) => (e.preventDefault(), submit())}>
-          <Group gap="xs" align="flex-end">
-            <TextInput size="xs" label="Notebook name" value={name} onChange={(e) => setName(e.currentTarget.value)} w={240} />
-            <Button size="xs" type="submit" loading={create.isPending}>
+        <form onSubmit={(e) => (e.preventDefault(), submit())} noValidate aria-label="New notebook">
+          <Group gap="xs" align="flex-start">
+            <TextInput
+              size="xs"
+              label="Notebook name"
+              value={name}
+              onChange={(e) => {
+                setTyped(e.currentTarget.value);
+                setProblem(null);
+                create.reset();
+              }}
+              error={shown}
+              styles={{ error: { overflowWrap: "anywhere" } }}
+              spellCheck={false}
+              autoComplete="off"
+              w={240}
+            />
+            <Button size="xs" type="submit" loading={create.isPending} mt={22}>
               New notebook
             </Button>
           </Group>

@@ -1,6 +1,7 @@
-import { Alert, Anchor, Stack, Title } from "@mantine/core";
+import { Anchor, Stack, Title } from "@mantine/core";
 import type { Metadata } from "next";
 import { FileBrowser } from "@/app/_components/files/file-browser";
+import { WrappingAlert } from "@/app/_components/files/wrapping-alert";
 import { asAppError } from "@/server/errors";
 import { homePathFromUrl } from "@/server/files/home-path";
 
@@ -21,14 +22,14 @@ export default async function FilesPage({ params }: { params: Promise<{ path?: s
     return (
       <Stack gap="md" maw={720}>
         <Title order={2}>Files</Title>
-        <Alert color="red" variant="light" title="This address does not lead to a folder in your home" role="alert">
+        <WrappingAlert color="red" variant="light" title="This address does not lead to a folder in your home" role="alert">
           <Stack gap="xs">
             <span>{known.message}</span>
             <Anchor href="/files" size="sm">
               Go to your home folder
             </Anchor>
           </Stack>
-        </Alert>
+        </WrappingAlert>
       </Stack>
     );
   }
