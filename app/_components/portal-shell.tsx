@@ -33,7 +33,7 @@ import { UploadsProvider } from "./files/uploads-provider";
 import { SignedInUserId } from "./signed-in-user";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
-import type { ReactNode } from "react";
+import { useRef, type ReactNode } from "react";
 
 interface Props {
   user: { id: string; name: string; email: string; role: string };
@@ -121,19 +121,28 @@ export function PortalShell({ user, showTeam, showAdmin, maxUploadBytes, childre
 /**
  * Both buttons are rendered, and CSS shows the one for the scheme on screen (from the attribute Mantine's script sets
  * on <html> before the first paint). Choosing one in render cannot work: a stored choice is unknown to the server, so
- * its HTML and the browser's first render would differ (React's hydration error on every page load in dark).
+ * its HTML and the browser's first render would differ (React's hydration error on every page load in dark). The
+ * pressed button hides itself, so focus moves to the one shown (a keyboard user stays where they were).
  */
 function ColorSchemeToggle() {
   const { setColorScheme } = useMantineColorScheme();
+  const dark = useRef<HTMLButtonElement>(null);
+  const light = useRef<HTMLButtonElement>(null);
+  const switchTo = (next: "dark" | "light") => {
+    setColorScheme(next);
+    const shown = next === "dark" ? light : dark;
+    requestAnimationFrame(() => shown.current?.focus());
+  };
   return (
     <>
       {(["dark", "light"] as const).map((next) => (
         <Tooltip key={next} label={`Switch to ${next} theme`}>
           <ActionIcon
+            ref={next === "dark" ? dark : light}
             variant="subtle"
             color="gray"
             aria-label={`Switch to ${next} theme`}
-            onClick={() => setColorScheme(next)}
+            onClick={() => switchTo(next)}
             darkHidden={next === "dark"}
             lightHidden={next === "light"}
           >

@@ -40,7 +40,7 @@ class SignInRefused extends CredentialsSignin {
  * jwt callback of the same sign-in (Auth.js hands both the same account object), which starts the session only if
  * no ending came in between (startSession). Held by the account object, so it goes with the request.
  */
-const validFromSeenBySignIn = new WeakMap<object, number | null>();
+const validFromSeenBySignIn = new WeakMap<object, { userId: string; validFrom: number | null }>();
 
 /** An AppError of a sign-in becomes its refusal with the code the sign-in page reads; anything else stays a failure. */
 function refusalOf(error: unknown): unknown {
@@ -152,7 +152,7 @@ function config(): NextAuthConfig {
             env.ATRIUM_SSO_SIGNUP_DOMAINS ?? [],
           );
           // Read with the account's checks, before the home is made: an ending meanwhile refuses the session (jwt).
-          validFromSeenBySignIn.set(account, user.sessionsValidFrom?.getTime() ?? null);
+          validFromSeenBySignIn.set(account, { userId: user.id, validFrom: user.sessionsValidFrom?.getTime() ?? null });
           await provisionHome(user);
           return true;
         } catch (error) {
@@ -173,7 +173,14 @@ function config(): NextAuthConfig {
             throw new SignInRefused("sso-failed");
           }
           if (linked.disabledAt) throw new SignInRefused("disabled");
-          validFromSeen = validFromSeenBySignIn.has(account) ? validFromSeenBySignIn.get(account)! : (linked.sessionsValidFrom?.getTime() ?? null);
+          const seen = validFromSeenBySignIn.get(account);
+          // Linked to another user since the checks (an admin relinked it): those checks were not this user's.
+          if (seen && seen.userId !== linked.id) {
+            log.warn(`single sign-on of ${account.providerAccountId} refused: its account was linked to another user while it signed in`);
+            throw new SignInRefused("sso-failed");
+          }
+          if (!seen) log.warn(`single sign-on of ${account.providerAccountId}: its checks' reading of the user was not handed over; read now`);
+          validFromSeen = seen ? seen.validFrom : (linked.sessionsValidFrom?.getTime() ?? null);
           token.sub = linked.id;
         } else if (user?.id) {
           token.sub = user.id;

@@ -70,6 +70,13 @@ describe(`quota admission on ${testDbKind}`, () => {
     const [oldest] = (await liveRows(user.id)).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
     await bindNotebookKernel(db, { ownerId: user.id, path: "work/Analysis.ipynb", kernelId: oldest!.id });
     await assert.rejects(admit(user, null), (e) => isAppError(e) && new RegExp(`stop kernel ${oldest!.id.slice(0, 8)} \\(work/Analysis\\.ipynb, python3, started`).test(e.message));
+    // Its own refusal names its notebooks; what a lead sees of a member does not.
+    await setMembership(db, cliActor, { teamId: fraud.id, userId: user.id, role: "member" });
+    await db.update(kernels).set({ teamId: fraud.id }).where(eq(kernels.id, oldest!.id)); // charged to the team
+    const overview = await caller(lead).quotas.team({ teamId: fraud.id });
+    const nora = overview.members.find((m) => m.email === "nora@example.com")!;
+    assert.ok(nora.kernels.length > 0);
+    assert.ok(nora.kernels.every((k) => !("notebook" in k)), "a lead is not told what a member's notebooks are called");
   });
 
   it("a failed launch frees its reservation", async () => {

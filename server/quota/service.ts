@@ -212,7 +212,8 @@ export async function teamQuotaOverview(db: Database, scope: LeadScope, teamId: 
           use,
           useHere,
           remaining: remainingOf(limits, use),
-          kernels: await liveKernelsOfUser(db, m.userId, { teamId }),
+          // What the member's notebooks are called is theirs: a lead sees kernels, sizes and times.
+          kernels: (await liveKernelsOfUser(db, m.userId, { teamId })).map(({ notebook: _notebook, ...kernel }) => kernel),
         };
       }),
     ),

@@ -7,7 +7,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { z } from "zod";
 import type { UserRow } from "@/db/queries/users";
 import type { Services } from "@/server/services";
-import { readableIssues, zodIssuesOf } from "./init";
+import { publicProcedure, readableIssues, router, zodIssuesOf } from "./init";
 import { appRouter } from "./root";
 
 /** The message for what `schema` says about `input`, from zod's own issues. */
@@ -69,4 +69,21 @@ describe("the error formatter, over HTTP", () => {
       assert.deepEqual(error.data.issues, [{ path: ["name"], message: expected }]);
     });
   }
+});
+
+describe("the error formatter keeps the server's own validation failures to itself", () => {
+  it("a zod error inside a handler is an internal error: a generic message, no field paths", async () => {
+    const internal = router({ broken: publicProcedure.query(() => z.object({ secretColumn: z.string() }).parse({})) });
+    const response = await fetchRequestHandler({
+      endpoint: "/api/trpc",
+      router: internal,
+      req: new Request("http://localhost/api/trpc/broken"),
+      createContext: () => ({ services: {} as Services, user: null, address: "127.0.0.1", credential: null }),
+    });
+    const body = (await response.json()) as { error: { json: { message: string; data: { issues: unknown } } } };
+    assert.equal(response.status, 500);
+    assert.equal(body.error.json.message, "Something went wrong on the server.");
+    assert.equal(body.error.json.data.issues, null);
+    assert.doesNotMatch(JSON.stringify(body), /secretColumn/);
+  });
 });

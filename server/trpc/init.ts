@@ -23,7 +23,8 @@ const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error }) {
     const cause = error.cause;
     // A procedure's input refused by zod: its message is the issues as JSON, which no user should read.
-    const issues = zodIssuesOf(cause);
+    // Only a refused input: a zod error inside a handler (or of its output) is the server's, and its paths stay here.
+    const issues = error.code === "BAD_REQUEST" ? zodIssuesOf(cause) : null;
     return {
       ...shape,
       // Internal errors keep their details in the server log, not in the browser.

@@ -158,22 +158,27 @@ function AddTeamModal({ opened, onClose, onAdded }: { opened: boolean; onClose: 
       },
     }),
   );
-  const [nameError, setNameError] = useState<string | undefined>();
+  const [errors, setErrors] = useState<{ name?: string; description?: string }>({});
+  // Checked here, never cut short: a pasted name too long is said to be, not silently shortened.
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const trimmed = name.trim();
-    const problem = trimmed === "" ? "Enter a name for the team." : trimmed.length > TEAM_NAME_MAX ? `At most ${TEAM_NAME_MAX} characters.` : undefined;
-    setNameError(problem);
-    if (problem) return;
-    add.mutate({ name: trimmed, description: description.trim().slice(0, TEAM_DESCRIPTION_MAX) });
+    const about = description.trim();
+    const found = {
+      name: trimmed === "" ? "Enter a name for the team." : trimmed.length > TEAM_NAME_MAX ? `At most ${TEAM_NAME_MAX} characters.` : undefined,
+      description: about.length > TEAM_DESCRIPTION_MAX ? `At most ${TEAM_DESCRIPTION_MAX} characters.` : undefined,
+    };
+    setErrors(found);
+    if (found.name || found.description) return;
+    add.mutate({ name: trimmed, description: about });
   };
   return (
     <Modal opened={opened} onClose={onClose} title="Add team">
       <form onSubmit={submit}>
         <Stack>
           {add.error && <Alert color="red">{errorMessage(add.error)}</Alert>}
-          <TextInput label="Team name" required maxLength={TEAM_NAME_MAX} error={nameError} value={name} onChange={(e) => setName(e.currentTarget.value)} />
-          <TextInput label="Description" maxLength={TEAM_DESCRIPTION_MAX} value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
+          <TextInput label="Team name" required error={errors.name} value={name} onChange={(e) => setName(e.currentTarget.value)} />
+          <TextInput label="Description" error={errors.description} value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>
               Cancel

@@ -220,12 +220,11 @@ function AddUserModal({ opened, onClose, onAdded }: { opened: boolean; onClose: 
           <TextInput
             label="Email"
             required
-            maxLength={EMAIL_MAX}
             error={errors.email}
             value={form.email}
             onChange={(e) => setForm({ ...form, email: e.currentTarget.value })}
           />
-          <TextInput label="Name" maxLength={NAME_MAX} error={errors.name} value={form.name} onChange={(e) => setForm({ ...form, name: e.currentTarget.value })} />
+          <TextInput label="Name" error={errors.name} value={form.name} onChange={(e) => setForm({ ...form, name: e.currentTarget.value })} />
           <PasswordInput
             label="Initial password"
             description="At least 8 characters. Share it with the user privately."
