@@ -187,7 +187,6 @@ export class LocalLauncher implements Launcher {
    */
   async listOwnEngines(): Promise<ClusterEngine[]> {
     if (!(await procAvailable())) return [];
-    const bootTimeMs = await readBootTimeMs();
     const engines: ClusterEngine[] = [];
     for (const { pid, kernelId } of await this.kernelProcesses()) {
       const info = await readProcStat(pid);
@@ -198,7 +197,7 @@ export class LocalLauncher implements Launcher {
         kernelId,
         engineId: `pid ${pid}`,
         label: `local kernel process ${pid}`,
-        createdAt: new Date(bootTimeMs + (info.startTime * 1000) / CLOCK_TICKS_PER_SECOND),
+        createdAt: new Date(await startedAtMs(info.startTime)),
       });
     }
     return engines;
@@ -214,7 +213,7 @@ export class LocalLauncher implements Launcher {
     if (!(pid > 0) || !(await procAvailable())) return;
     const named = (await this.kernelProcesses(pid)).some((p) => p.kernelId === engine.kernelId);
     const startTime = await processStartTime(pid);
-    const startedAt = startTime === null ? NaN : (await readBootTimeMs()) + (startTime * 1000) / CLOCK_TICKS_PER_SECOND;
+    const startedAt = startTime === null ? NaN : await startedAtMs(startTime);
     if (!named || !(Math.abs(startedAt - engine.createdAt.getTime()) < 1_000)) return;
     try {
       process.kill(-pid, 'SIGKILL');
@@ -539,11 +538,21 @@ interface ProcStat {
 /** Linux's USER_HZ, the unit of /proc's start times: 100 on every architecture Node runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** When this host booted (/proc/stat's btime), epoch ms. */
-async function readBootTimeMs(): Promise<number> {
-  const btime = /^btime (\d+)$/m.exec(await readFile('/proc/stat', 'utf8'))?.[1];
-  if (!btime) throw new Error('/proc/stat gives no boot time');
-  return Number(btime) * 1000;
+/** When this host booted (/proc/stat's btime), epoch ms: read once, it does not change while the host runs. */
+let bootTimeMs: Promise<number> | undefined;
+function readBootTimeMs(): Promise<number> {
+  bootTimeMs ??= readFile('/proc/stat', 'utf8').then((text) => {
+    const btime = /^btime (\d+)$/m.exec(text)?.[1];
+    if (!btime) throw new Error('/proc/stat gives no boot time');
+    return Number(btime) * 1000;
+  });
+  bootTimeMs.catch(() => (bootTimeMs = undefined)); // a failed read is tried again next time
+  return bootTimeMs;
+}
+
+/** A process's start time from /proc (clock ticks since boot), as epoch ms. */
+async function startedAtMs(startTimeTicks: number): Promise<number> {
+  return (await readBootTimeMs()) + (startTimeTicks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
