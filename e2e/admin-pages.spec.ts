@@ -26,6 +26,8 @@ test("role changes are confirmed; giving up one's own admin role warns, then lea
   await page.getByRole("menuitem", { name: "Make admin" }).click();
   const dialog = page.getByRole("dialog", { name: "Make this user an admin?" });
   await expect(dialog).toContainText(`${carl.email} will be able to manage every user`);
+  // The keyboard starts on Cancel: Enter on a question that gives power away does nothing.
+  await expect(dialog.getByRole("button", { name: "Cancel" })).toBeFocused();
   await dialog.getByRole("button", { name: "Cancel" }).click();
   await expect(dialog).toBeHidden();
   await expect(roleCell(page, carl.email)).toHaveText("analyst");

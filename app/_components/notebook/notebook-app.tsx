@@ -311,6 +311,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         opened={restartAsked.open}
         title={restartAsked.runAll ? "Restart the kernel and run all cells?" : "Restart the kernel?"}
         confirmLabel="Restart"
+        initialFocus="confirm"
         onClose={() => setRestartAsked((asked) => ({ ...asked, open: false }))}
         onConfirm={() => {
           setRestartAsked((asked) => ({ ...asked, open: false }));
