@@ -44,10 +44,17 @@ function findFiles(suffix, dirs = ["server", "db", "app", "e2e/support", "e2e/cl
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const problems = [];
+/** How long each step took, printed at the end: where a slow run's time went. */
+const timings = [];
+const minutesSeconds = (ms) => {
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+};
 
 /** Runs a step, streaming its output, and adds what its runner reported to the totals. */
 function step(name, cmd, args, { env = {}, parse, timeoutMs = 30 * 60_000 } = {}) {
   console.log(`\n━━ ${name}`);
+  const startedAt = Date.now();
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
@@ -64,6 +71,7 @@ function step(name, cmd, args, { env = {}, parse, timeoutMs = 30 * 60_000 } = {}
     }, timeoutMs);
     child.on("close", (code) => {
       clearTimeout(timer);
+      timings.push({ name, ms: Date.now() - startedAt });
       const counts = parse ? parse(output) : { passed: 0, failed: 0, skipped: 0 };
       totals.passed += counts.passed;
       totals.failed += counts.failed;
@@ -201,6 +209,8 @@ try {
   cleanup();
 }
 
+console.log("");
+for (const { name, ms } of timings) console.log(`${minutesSeconds(ms).padStart(6)}  ${name}`);
 console.log("");
 for (const problem of problems) console.log(`✗ ${problem}`);
 console.log(`${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ""}`);
