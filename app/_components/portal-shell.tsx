@@ -27,13 +27,14 @@ import {
   IconUsersGroup,
 } from "@tabler/icons-react";
 import { signOut } from "next-auth/react";
-import { clearDraftsOf } from "./notebook/saver";
+import { ConfirmModal } from "./confirm-modal";
+import { clearDraftsOf, discardOpenNotebooks, saveOpenNotebooks } from "./notebook/saver";
 import { UNSCOPED_RECENT_KEY } from "./notebook/recent";
 import { UploadsProvider } from "./files/uploads-provider";
 import { SignedInUserId } from "./signed-in-user";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
-import { useRef, type ReactNode } from "react";
+import { useRef, useState, type ReactNode } from "react";
 
 interface Props {
   user: { id: string; name: string; email: string; role: string };
@@ -46,6 +47,20 @@ interface Props {
 export function PortalShell({ user, showTeam, showAdmin, maxUploadBytes, children }: Props) {
   const [opened, { toggle }] = useDisclosure();
   const pathname = usePathname();
+  // Sign-out saves the open notebook first; what can't be saved (a conflict, a refusal) is asked about.
+  const [unsavedAtSignOut, setUnsavedAtSignOut] = useState<string[]>([]);
+  const [signingOut, setSigningOut] = useState(false);
+  const signOutNow = () => {
+    discardOpenNotebooks();
+    forgetBrowserCopies(user.id);
+    void signOut({ redirectTo: "/signin" });
+  };
+  const askSignOut = async () => {
+    setSigningOut(true);
+    const unsaved = await saveOpenNotebooks().finally(() => setSigningOut(false));
+    if (unsaved.length) setUnsavedAtSignOut(unsaved);
+    else signOutNow();
+  };
   const links = [
     { href: "/files", label: "Files", icon: IconFolder },
     { href: "/notebooks", label: "Notebooks", icon: IconNotebook },
@@ -91,7 +106,7 @@ export function PortalShell({ user, showTeam, showAdmin, maxUploadBytes, childre
                 <Menu.Item component={Link} href="/account" leftSection={<IconUserCircle size={16} />}>
                   Account
                 </Menu.Item>
-                <Menu.Item leftSection={<IconLogout size={16} />} onClick={() => (forgetBrowserCopies(user.id), signOut({ redirectTo: "/signin" }))}>
+                <Menu.Item leftSection={<IconLogout size={16} />} disabled={signingOut} onClick={() => void askSignOut()}>
                   Sign out
                 </Menu.Item>
               </Menu.Dropdown>
@@ -113,6 +128,15 @@ export function PortalShell({ user, showTeam, showAdmin, maxUploadBytes, childre
       </AppShell.Navbar>
       <AppShell.Main>{children}</AppShell.Main>
     </AppShell>
+    <ConfirmModal
+      opened={unsavedAtSignOut.length > 0}
+      title="Sign out without saving?"
+      confirmLabel="Sign out anyway"
+      onClose={() => setUnsavedAtSignOut([])}
+      onConfirm={signOutNow}
+    >
+      {`Changes to ${unsavedAtSignOut.join(", ")} could not be saved (see the notebook's footer). Signing out loses them: this browser forgets them too.`}
+    </ConfirmModal>
     </UploadsProvider>
     </SignedInUserId.Provider>
   );

@@ -151,3 +151,77 @@ test("drafts are kept per user: another user of the browser never reads them, an
     delete (globalThis as { localStorage?: unknown }).localStorage;
   }
 });
+
+test("leaving: outputs alone are not unsaved edits, a source edit is; closing the notebook saves it; discarded edits are not saved", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { NotebookSaver, saveOpenNotebooks } = await import("./saver");
+  let current: Notebook = file;
+  let changed = () => {};
+  const model = { subscribeChanges: (fn: () => void) => ((changed = fn), () => {}), flush() {}, toNotebook: () => current };
+  const saved: Notebook[] = [];
+  const saver = new NotebookSaver(model as never, "a.ipynb", new Date(0), async ({ notebook }) => (saved.push(notebook), { mtime: new Date(1) }), { userId: "u1" });
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+
+  // A cell ran: new outputs make the page dirty, but nothing the user wrote is at stake (the server kept the outputs).
+  current = { ...file, cells: file.cells.map((c) => (c.cell_type === "code" ? { ...c, execution_count: 9 } : c)) };
+  changed();
+  assert.equal(saver.state.dirty, true);
+  assert.equal(saver.hasUnsavedEdits(), false);
+
+  // A source edit is; closing the notebook (going elsewhere in the portal) saves it at once.
+  current = { ...current, cells: [{ ...current.cells[0]!, source: "plot(2)" }, ...current.cells.slice(1)] };
+  changed();
+  assert.equal(saver.hasUnsavedEdits(), true);
+  saver.dispose();
+  await settle();
+  assert.equal(saved.length, 1, "saved on the way out, without waiting for the autosave");
+  assert.equal(saved[0]!.cells[0]!.source, "plot(2)");
+  assert.equal(saver.hasUnsavedEdits(), false);
+  t.mock.timers.tick(60_000);
+  await settle();
+  assert.equal(saved.length, 1, "and nothing after");
+
+  // Edits the user chose to lose (Reload, sign out anyway) are neither saved nor asked about.
+  const second = new NotebookSaver(model as never, "b.ipynb", new Date(0), async ({ notebook }) => (saved.push(notebook), { mtime: new Date(1) }), { userId: "u1" });
+  current = { ...current, cells: [{ ...current.cells[0]!, source: "plot(3)" }, ...current.cells.slice(1)] };
+  changed();
+  second.discard();
+  assert.equal(second.hasUnsavedEdits(), false);
+  second.dispose();
+  t.mock.timers.tick(60_000);
+  await settle();
+  assert.equal(saved.length, 1);
+  assert.deepEqual(await saveOpenNotebooks(), [], "closed savers are not open notebooks");
+});
+
+test("sign-out saves the open notebooks first, and names the ones it could not save", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { NotebookSaver, saveOpenNotebooks } = await import("./saver");
+  const edited = (source: string): Notebook => ({ ...file, cells: [{ ...file.cells[0]!, source }, ...file.cells.slice(1)] });
+  const open = (path: string, answer: () => Promise<{ mtime: Date }>) => {
+    let current = file;
+    let changed = () => {};
+    const model = { subscribeChanges: (fn: () => void) => ((changed = fn), () => {}), flush() {}, toNotebook: () => current };
+    const saver = new NotebookSaver(model as never, path, new Date(0), answer, { userId: "u1" });
+    current = edited(`edit of ${path}`);
+    changed();
+    return saver;
+  };
+  let writes = 0;
+  const fine = open("fine.ipynb", async () => (writes++, { mtime: new Date(1) }));
+  const conflicted = open("conflict.ipynb", async () => {
+    throw Object.assign(new Error("changed on disk"), { data: { code: "CONFLICT" } });
+  });
+  const refused = open("refused.ipynb", async () => {
+    throw Object.assign(new Error("Not saved: too large"), { data: { code: "BAD_REQUEST" } });
+  });
+  const unsaved = await saveOpenNotebooks();
+  assert.equal(writes, 1);
+  assert.equal(fine.hasUnsavedEdits(), false);
+  assert.deepEqual(unsaved.sort(), ["conflict.ipynb", "refused.ipynb"]);
+  assert.equal(conflicted.state.conflict, true);
+  assert.ok(refused.state.error);
+  for (const saver of [fine, conflicted, refused]) saver.discard(), saver.dispose();
+});

@@ -1,6 +1,8 @@
 // Saving: Ctrl+S and autosave (2 s after edits stop, at most 30 s after the first unsaved change), always
 // against the mtime the page last saw, so a file changed on disk is never silently overwritten — the page
-// asks (Overwrite / Reload) instead. Every change is also kept as a draft in localStorage (keyed by user and path,
+// asks (Overwrite / Reload) instead. Leaving the notebook inside the portal saves what is pending; closing the tab
+// with edits not yet saved asks first (outputs don't count: the server keeps them); signing out saves every open
+// notebook first. Every change is also kept as a draft in localStorage (keyed by user and path,
 // with the mtime it was based on), so unsaved work survives a reload or a crash; a shared browser never shows one
 // user's draft to another, and signing out removes the user's drafts. The draft leaves outputs out: they
 // are what makes big notebooks big (localStorage holds ~5 MB), and they are not lost — the file and the
@@ -100,6 +102,33 @@ export function clearDraftsOf(userId: string) {
   }
 }
 
+/** The savers of the notebooks open in this page (one, or none): sign-out saves them first. */
+const openSavers = new Set<NotebookSaver>();
+
+/**
+ * Saves every open notebook with edits (at sign-out), each within `deadlineMs`; answers the paths whose edits could
+ * not be saved (a conflict, a refusal, no answer), which the caller asks about before they are lost.
+ */
+export async function saveOpenNotebooks(deadlineMs = 15_000): Promise<string[]> {
+  const until = Date.now() + deadlineMs;
+  const savedInTime = async (saver: NotebookSaver): Promise<boolean> => {
+    while (saver.hasUnsavedEdits() && Date.now() < until) {
+      if (saver.state.conflict) return false;
+      if (saver.state.saving) await new Promise((resolve) => setTimeout(resolve, 200));
+      else if (!(await saver.save())) return false;
+    }
+    return !saver.hasUnsavedEdits();
+  };
+  const timeUp = new Promise<false>((resolve) => setTimeout(() => resolve(false), deadlineMs));
+  const results = await Promise.all([...openSavers].map(async (saver) => ((await Promise.race([savedInTime(saver), timeUp])) ? null : saver.path)));
+  return results.filter((path): path is string => path !== null);
+}
+
+/** The user chose to lose what the open notebooks have not saved (sign-out anyway): no more saves, drafts or questions. */
+export function discardOpenNotebooks() {
+  for (const saver of openSavers) saver.discard();
+}
+
 export class NotebookSaver {
   state: SaveState = { dirty: false, saving: false, savedAt: null, conflict: false, error: null };
   private readonly listeners = new Set<() => void>();
@@ -110,13 +139,17 @@ export class NotebookSaver {
   /** Failed saves in a row (for the retry back-off). */
   private failures = 0;
   private unsubscribe: () => void;
+  /** The cells' types and sources as last saved (or opened): edits differ from it, new outputs don't. */
+  private savedShape: string | null;
+  private disposed = false;
+  private discarded = false;
 
   private readonly draftKey: string;
   private readonly deadlineMs: number;
 
   constructor(
     private readonly model: NotebookModel,
-    private readonly path: string,
+    readonly path: string,
     private mtime: Date,
     private readonly call: SaveCall,
     options: { userId: string; deadlineMs?: number },
@@ -124,6 +157,19 @@ export class NotebookSaver {
     this.draftKey = draftKey(options.userId, path);
     this.deadlineMs = options.deadlineMs ?? SAVE_DEADLINE_MS;
     this.unsubscribe = model.subscribeChanges(() => this.onChange());
+    this.savedShape = shapeOf(model.toNotebook());
+    openSavers.add(this);
+  }
+
+  /**
+   * Whether leaving now would lose something the user wrote: a cell's source or type not yet saved (or waiting on
+   * the conflict question). Outputs alone don't count: the server records them as they come.
+   */
+  hasUnsavedEdits(): boolean {
+    if (this.discarded) return false;
+    if (this.state.conflict) return true;
+    if (!this.state.dirty && !this.state.saving && !this.state.error) return false;
+    return this.savedShape === null || shapeOf(this.model.toNotebook()) !== this.savedShape;
   }
 
   subscribe = (listener: () => void) => {
@@ -139,10 +185,12 @@ export class NotebookSaver {
 
   /** The model changed: mark dirty, keep a draft soon, autosave when edits pause. */
   markDirty() {
+    this.savedShape = null; // what is shown (a restored draft, merged outputs) is not the file
     this.onChange();
   }
 
   private onChange() {
+    if (this.discarded) return;
     this.changeCount++;
     if (!this.state.dirty) this.set({ dirty: true });
     if (!this.draftTimer) this.draftTimer = setTimeout(() => this.writeDraft(), DRAFT_MS);
@@ -154,7 +202,7 @@ export class NotebookSaver {
 
   private writeDraft() {
     this.draftTimer = null;
-    if (!this.state.dirty) return;
+    if (!this.state.dirty || this.discarded) return;
     try {
       const draft: Draft = { baseMtime: this.mtime.toISOString(), savedAt: new Date().toISOString(), notebook: withoutOutputs(this.model.toNotebook()) };
       localStorage.setItem(this.draftKey, JSON.stringify(draft));
@@ -165,6 +213,7 @@ export class NotebookSaver {
 
   async save(options: { force?: boolean } = {}): Promise<boolean> {
     this.clearTimers();
+    if (this.discarded) return false;
     if (this.state.saving) {
       // a save is in flight: save again once it lands, with whatever changed meanwhile
       this.quietTimer = setTimeout(() => void this.save(options), 300);
@@ -174,11 +223,13 @@ export class NotebookSaver {
     const changesAtStart = this.changeCount;
     this.set({ saving: true, error: null });
     try {
+      const notebook = this.model.toNotebook();
       const { mtime } = await withDeadline(
-        this.call({ path: this.path, notebook: this.model.toNotebook(), expectedMtime: this.mtime, force: options.force }),
+        this.call({ path: this.path, notebook, expectedMtime: this.mtime, force: options.force }),
         this.deadlineMs,
       );
       this.mtime = mtime instanceof Date ? mtime : new Date(mtime);
+      this.savedShape = shapeOf(notebook);
       this.failures = 0;
       const dirty = this.changeCount !== changesAtStart;
       this.set({ saving: false, savedAt: new Date(), dirty, conflict: false });
@@ -194,7 +245,7 @@ export class NotebookSaver {
         // A dropped connection or a busy server passes: try again, less and less often, without waiting for
         // another edit. A refusal (bad request, no permission) would fail the same way: the next edit or
         // Ctrl+S tries again.
-        if (!code || RETRIED_CODES.has(code)) {
+        if (!this.disposed && (!code || RETRIED_CODES.has(code))) {
           const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.failures++);
           if (!this.quietTimer) this.quietTimer = setTimeout(() => void this.save(), delay);
         }
@@ -203,12 +254,27 @@ export class NotebookSaver {
     }
   }
 
-  /** After Reload: the page reopens the file and makes a new saver; this one stops. */
+  /**
+   * The notebook closes (the user went elsewhere in the portal): what is pending is kept as a draft and saved now,
+   * unless the user has the conflict question to answer (the draft waits for them) or chose to discard it.
+   */
   dispose() {
+    this.disposed = true;
+    openSavers.delete(this);
     this.clearTimers();
     if (this.draftTimer) clearTimeout(this.draftTimer);
-    if (this.state.dirty) this.writeDraft();
+    this.draftTimer = null;
+    this.writeDraft();
     this.unsubscribe();
+    if (this.state.dirty && !this.state.conflict && !this.discarded) void this.save();
+  }
+
+  /** The user chose to lose the unsaved edits (Reload, Restore a draft instead, sign out anyway): no save, no draft. */
+  discard() {
+    this.discarded = true;
+    this.clearTimers();
+    if (this.draftTimer) clearTimeout(this.draftTimer);
+    this.draftTimer = null;
   }
 
   private clearTimers() {
@@ -216,6 +282,11 @@ export class NotebookSaver {
     if (this.maxTimer) clearTimeout(this.maxTimer);
     this.quietTimer = this.maxTimer = null;
   }
+}
+
+/** What a user writes in a notebook (cell types and sources, in order): compared to tell edits from new outputs. */
+function shapeOf(notebook: Notebook): string {
+  return JSON.stringify(notebook.cells.map((cell) => [cell.cell_type, cell.source]));
 }
 
 /**
