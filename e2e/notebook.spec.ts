@@ -53,7 +53,7 @@ plt.title("squares")
 plt.show()`;
 
 const HTML_PROBE = `from IPython.display import HTML, display
-display(HTML("""<div id="probe">pending</div><script>
+display(HTML("""<div id="probe">pending</div><a id="link" href="/favicon.svg">a link</a><script>
 (async () => {
   const out = [];
   try { out.push("cookie=" + document.cookie); } catch (e) { out.push("cookie-blocked"); }
@@ -115,8 +115,15 @@ test("an analyst runs code, sees every kind of output, and finds it all again af
   // Notebook HTML runs in a sandboxed frame without the portal's origin: no cookies, no portal APIs.
   await runCell(page, 8, HTML_PROBE);
   const frame = output(page, 8).locator("iframe");
-  await expect(frame).toHaveAttribute("sandbox", "allow-scripts");
+  await expect(frame).toHaveAttribute("sandbox", "allow-scripts allow-popups allow-popups-to-escape-sandbox");
   const probe = page.frameLocator(`[aria-label="Output 8"] iframe`).locator("#probe");
+  // Its links open, in a new tab (as the Spark UI link in a SparkSession's output must).
+  const [opened] = await Promise.all([
+    page.context().waitForEvent("page", { timeout: 10_000 }),
+    page.frameLocator(`[aria-label="Output 8"] iframe`).locator("#link").click(),
+  ]);
+  await expect.poll(() => opened.url(), { timeout: 10_000 }).toMatch(/\/favicon\.svg$/);
+  await opened.close();
   await expect(probe).not.toHaveText("pending");
   const seen = (await probe.textContent()) ?? "";
   console.log(`HTML output probe saw: ${seen}`);
@@ -293,10 +300,12 @@ test("a save never silently overwrites a file changed on disk", async ({ page })
   await dialog.getByRole("button", { name: "Reload" }).click();
   await expect(cell(page, 1)).toContainText("changed elsewhere");
 
-  // Unsaved edits survive a reload: the page offers the draft back.
+  // Unsaved edits survive a reload: the browser asks before leaving them, and the page offers the draft back.
   await cell(page, 1).getByRole("textbox").first().fill("print('draft')");
   await page.waitForTimeout(700); // the draft is written half a second after the last edit
+  const asked = new Promise<string>((resolve) => page.once("dialog", (dialog) => (resolve(dialog.type()), void dialog.accept())));
   await page.reload();
+  expect(await asked).toBe("beforeunload");
   await page.getByRole("button", { name: "Restore" }).click({ timeout: 30_000 }).catch(async () => {
     // autosave won the race and the edit is in the file: that's fine too
   });
@@ -326,6 +335,66 @@ test("leaving a notebook and coming back in the portal shows what was saved, and
   await page.keyboard.press("Control+s");
   await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d/, { timeout: 15_000 });
   await expect(page.getByRole("dialog", { name: "This notebook changed on disk" })).toHaveCount(0);
-  const saved = JSON.parse(fs.readFileSync(await homeFile(page, "Comeback.ipynb"), "utf8"));
-  expect(saved.cells[0].source).toEqual(["print('second')"]);
+  const file = await homeFile(page, "Comeback.ipynb");
+  const savedSource = () => JSON.parse(fs.readFileSync(file, "utf8")).cells[0].source;
+  expect(savedSource()).toEqual(["print('second')"]);
+
+  // An edit, then away at once (before the autosave): leaving the notebook saves it.
+  await editor().click();
+  await editor().fill("print('third')");
+  await nav.getByRole("link", { name: "Files" }).click();
+  await expect(page).toHaveURL(/\/files/);
+  await expect.poll(savedSource, { timeout: 15_000 }).toEqual(["print('third')"]);
+
+  // An edit, then signing out at once: the notebook is saved before the session ends.
+  await page.goBack();
+  await expect(cell(page, 1)).toContainText("print('third')", { timeout: 30_000 });
+  await editor().click();
+  await editor().fill("print('fourth')");
+  await page.getByRole("button", { name: "Account menu" }).click();
+  await page.getByRole("menuitem", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/signin/, { timeout: 15_000 });
+  expect(savedSource()).toEqual(["print('fourth')"]);
+});
+
+test("replacing a kernel that holds variables asks first; a fresh one is replaced unasked; a stopped one says so", async ({ page }) => {
+  test.setTimeout(180_000);
+  await signIn(page, createAnalyst("switcher"));
+  await openNewNotebook(page, "Switch.ipynb");
+  const picker = page.getByRole("combobox", { name: "Kernel" });
+  const dialog = page.getByRole("dialog", { name: "Switch to Python 3 (local)?" });
+
+  // Nothing ran yet: another kernel is picked without a question.
+  await picker.selectOption("python3_remote_local");
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+  await expect(picker).toHaveValue("python3_remote_local");
+  await runCell(page, 1, "x = 41");
+  await expect(cell(page, 1)).toContainText("[1]:");
+
+  // Now it holds x: picking another kernel asks, the keyboard on Cancel; Enter keeps the kernel and x.
+  await picker.selectOption("python3");
+  await expect(dialog).toContainText("all its variables are lost");
+  await expect(dialog.getByRole("button", { name: "Cancel" })).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(dialog).toBeHidden();
+  await expect(picker).toHaveValue("python3_remote_local");
+  await runCell(page, 2, "print(x + 1)");
+  await expect(output(page, 2)).toHaveText("42");
+
+  // Confirmed: a new kernel of the picked kind, without x.
+  await picker.selectOption("python3");
+  await dialog.getByRole("button", { name: "Switch kernel" }).click();
+  await expect(picker).toHaveValue("python3");
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+  await runCell(page, 3, 'print("x" in globals())');
+  await expect(output(page, 3)).toHaveText("False");
+
+  // The kernel stopped elsewhere (Usage, an admin): running a cell says so at once, and the cell is not left queued.
+  const kernels = (await (await page.request.get("/api/kernels")).json()) as { id: string }[];
+  for (const kernel of kernels) expect((await page.request.delete(`/api/kernels/${kernel.id}`)).status()).toBe(204);
+  await expect(kernelStatus(page)).toHaveText("dead", { timeout: 15_000 });
+  await runCell(page, 4, "print('never')");
+  await expect(page.getByRole("alert").filter({ hasText: "The kernel has stopped." })).toBeVisible({ timeout: 10_000 });
+  await expect(cell(page, 4)).not.toContainText("Queued");
+  await expect(output(page, 4)).toHaveCount(0); // nothing ran: no output area
 });

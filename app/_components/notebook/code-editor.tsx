@@ -2,7 +2,7 @@
 // One cell's CodeMirror 6 editor. It owns its text (the model is told of each change without re-rendering),
 // and binds Jupyter's keys: Shift+Enter / Ctrl+Enter / Alt+Enter run, Esc leaves for command mode, Tab
 // completes from the kernel (indents at the start of a line), Shift+Tab inspects the name under the cursor.
-import { autocompletion, completionKeymap, startCompletion, type CompletionContext, type CompletionResult } from "@codemirror/autocomplete";
+import { autocompletion, completionKeymap, completionStatus, startCompletion, type CompletionContext, type CompletionResult } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentLess, indentMore } from "@codemirror/commands";
 import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
@@ -85,7 +85,8 @@ export function CodeEditor({ initial, version, language, label, autoFocus, actio
         { key: "Shift-Enter", run: () => (a().run("run-next"), true) },
         { key: "Mod-Enter", run: () => (a().run("run"), true) },
         { key: "Alt-Enter", run: () => (a().run("run-insert"), true) },
-        { key: "Escape", run: () => (a().escape(), true) },
+        // Esc closes an open completion list first (the completion keymap's own Escape), as in Jupyter.
+        { key: "Escape", run: (view) => (completionStatus(view.state) !== null ? false : (a().escape(), true)) },
         { key: "Mod-s", run: () => (a().save(), true), preventDefault: true },
         {
           key: "Tab",

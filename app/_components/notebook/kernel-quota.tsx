@@ -33,8 +33,8 @@ function useQuota(status: SessionStatus) {
   return quota;
 }
 
-/** The Size select beside the Kernel combobox; changing it replaces a running kernel with one of that size. */
-export function SizeSelect({ session }: { session: KernelSession }) {
+/** The Size select beside the Kernel combobox; picking a size (`onPick`) replaces a running kernel with one of that size. */
+export function SizeSelect({ session, onPick }: { session: KernelSession; onPick(size: string): void }) {
   const status = useStatus(session);
   const sizes = useSizes();
   const quota = useQuota(status);
@@ -52,7 +52,7 @@ export function SizeSelect({ session }: { session: KernelSession }) {
         aria-label="Size"
         value={value}
         data={table.sizes.map((s) => ({ value: s.name, label: sizeLabel(s) }))}
-        onChange={(e) => void session.changeSize(e.currentTarget.value)}
+        onChange={(e) => onPick(e.currentTarget.value)}
         w={190}
       />
     </Tooltip>

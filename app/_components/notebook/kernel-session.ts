@@ -41,6 +41,8 @@ export class KernelSession {
   private readonly latestRun = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
   private disposed = false;
+  /** Code ran on the current kernel, or it was found running: see replacingLosesState. */
+  private kernelHasState = false;
   status: SessionStatus = { state: "starting", phase: "finding your kernel", since: Date.now(), kernelId: null, kernelName: null, displayName: null, size: null, refusal: null, ended: null };
   /** The size the next start asks for; null: the kernelspec's default. */
   private size: string | null = null;
@@ -100,6 +102,7 @@ export class KernelSession {
    * launch to finish).
    */
   private async launch(name: string): Promise<KernelConnection | null> {
+    this.kernelHasState = false;
     this.setStatus({ state: "starting", phase: "requesting", since: Date.now(), kernelId: null, kernelName: name, displayName: this.displayNameOf(name), refusal: null, ended: null });
     let id: string;
     try {
@@ -108,7 +111,12 @@ export class KernelSession {
       this.setStatus({ state: "dead", phase: null, since: null, refusal: startRefusal(error) });
       return null;
     }
-    if (this.disposed) return null;
+    if (this.disposed) {
+      // The page closed while the kernel was being admitted: nobody will ever attach to it, so it doesn't stay
+      // (holding a place in the user's quota until the culler finds it idle).
+      void kernelApi.shutdown(id).catch(() => undefined);
+      return null;
+    }
     runsApi.bindKernel(this.path, id).catch((error: Error) => this.notify(`The notebook couldn't be linked to its kernel (${error.message}); reopening it will start a new one.`));
     const connection = this.attach(id, name, "admitted");
     void this.followLaunch(id);
@@ -160,6 +168,7 @@ export class KernelSession {
   private attach(kernelId: string, name: string, phase = "connecting"): KernelConnection {
     this.setStatus({ kernelId, kernelName: name, displayName: this.displayNameOf(name), state: "starting", phase, since: this.status.since ?? Date.now() });
     if (phase === "connecting") {
+      this.kernelHasState = true;
       // A kernel found running: learn its size (a new launch learns it while following the launch).
       void kernelsTrpc.status
         .query({ id: kernelId })
@@ -213,12 +222,24 @@ export class KernelSession {
     this.size = size ?? (name === this.status.kernelName ? this.size : null);
     this.setStatus({ size: this.size });
     const old = this.connection;
+    const oldId = this.status.kernelId;
     this.connection = null;
     old?.dispose();
-    if (this.status.kernelId) await kernelApi.shutdown(this.status.kernelId).catch(() => undefined);
-    this.endAllRuns();
-    this.ready = this.launch(name);
+    // `ready` is the new kernel from now on: a cell run while the old one shuts down waits for the new one.
+    this.ready = (async () => {
+      if (oldId) await kernelApi.shutdown(oldId).catch(() => undefined);
+      this.endAllRuns();
+      return this.launch(name);
+    })();
     await this.ready;
+  }
+
+  /**
+   * Whether replacing the kernel (another kernelspec or size, shut down) would lose something: code ran on it from
+   * this page, or it was found running (it may hold another page's variables). A fresh kernel is replaced unasked.
+   */
+  replacingLosesState(): boolean {
+    return this.kernelHasState && this.status.kernelId !== null && this.status.state !== "dead";
   }
 
   /** Cells that were running when the notebook opened (durable outputs): their live output keeps coming. */
@@ -241,11 +262,14 @@ export class KernelSession {
     this.model.flush();
     this.model.update(cellId, { outputs: [], clearPending: false, clippedRun: null, executionCount: null, status: "queued", startedAt: null, stdin: null }, { dirty: true });
     const connection = await this.ready;
-    if (!connection || this.disposed) {
+    if (this.disposed) return;
+    const unusable = connection ? connection.unusable() : "There is no kernel.";
+    if (!connection || unusable) {
       this.model.update(cellId, { status: "idle" });
-      this.notify("There is no kernel to run this cell. Pick one in the Kernel list, or restart the kernel.");
+      this.notify(`${unusable} Restart the kernel (0 0) to start a new one, or pick one in the Kernel list, then run the cell again.`);
       return;
     }
+    this.kernelHasState = true;
     const code = this.model.cell(cellId)?.source ?? cell.source;
     const request = connection.request(
       "shell",
@@ -324,6 +348,7 @@ export class KernelSession {
     this.endAllRuns();
     try {
       await kernelApi.restart(id);
+      this.kernelHasState = false;
       // The socket stays open across a restart; the gateway announces restarting → idle on iopub. If that
       // announcement was missed, a kernel_info round trip proves the new kernel answers.
       const connection = this.connection;

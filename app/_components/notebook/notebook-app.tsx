@@ -23,7 +23,7 @@ import { addRecent } from "./recent";
 import { runsApi } from "./runs-api";
 import { useSignedInUserId } from "../signed-in-user";
 import { adoptUnscopedDraft, clearDraft, draftKey, NotebookSaver, readDraft, withOutputsFrom, type Draft, type SaveState } from "./saver";
-import { NotebookToolbar } from "./toolbar";
+import { NotebookToolbar, type KernelChange } from "./toolbar";
 
 const notify = (message: string, kind: "error" | "info" = "error") =>
   notifications.show({ message, color: kind === "error" ? "red" : "indigo", autoClose: kind === "error" ? 8000 : 4000 });
@@ -121,6 +121,7 @@ export function NotebookApp({ path }: { path: string }) {
       path={path}
       built={built}
       onReload={async (options) => {
+        built.saver.discard(); // the user chose the file (or a draft) over this page's edits: nothing saved on the way out
         clearDraft(draftKey(userId, path));
         setRestoring(options?.restore ?? null);
         setBuilt(null);
@@ -182,6 +183,19 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
     return () => window.removeEventListener("keydown", onKey, true);
   }, [saver]);
 
+  // Closing the tab or leaving the portal with edits not yet saved asks first (the browser's own question), and
+  // starts the save at once, so staying finds it done.
+  useEffect(() => {
+    const warn = (event: BeforeUnloadEvent) => {
+      if (!saver.hasUnsavedEdits()) return;
+      event.preventDefault();
+      event.returnValue = "";
+      if (!saver.state.conflict) void saver.save();
+    };
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [saver]);
+
   const restart = useCallback(
     async (runAll: boolean) => {
       const ok = await session.restart();
@@ -193,11 +207,26 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
   // `runAll` outlives `open` so the words stay while the modal animates closed.
   const [restartAsked, setRestartAsked] = useState({ open: false, runAll: false });
   const askRestart = useCallback((runAll: boolean) => setRestartAsked({ open: true, runAll }), []);
+  // Replacing the kernel (another kernelspec or size, or a fresh one) is asked first when it would lose variables:
+  // the Kernel and Size lists change on an arrow key, so a slip must not end hours of work.
+  const [replaceAsked, setReplaceAsked] = useState<{ open: boolean; change: KernelChange | null }>({ open: false, change: null });
+  const replaceKernel = useCallback(
+    (change: KernelChange) => {
+      if (change.kind === "kernelspec") void session.changeKernel(change.name);
+      else if (change.kind === "size") void session.changeSize(change.size);
+      else void session.changeKernel(session.status.kernelName ?? session.wantedKernelName());
+    },
+    [session],
+  );
+  const askReplaceKernel = useCallback(
+    (change: KernelChange) => (session.replacingLosesState() ? setReplaceAsked({ open: true, change }) : replaceKernel(change)),
+    [session, replaceKernel],
+  );
 
   /** Jupyter's command-mode keys (focus on a cell, not in an editor or a field). */
   const onKeyDown = (event: React.KeyboardEvent<HTMLDivElement>) => {
     const target = event.target as HTMLElement;
-    if (target.closest(".cm-editor, input, textarea, select, button, iframe")) return;
+    if (target.closest(".cm-editor, input, textarea, select, button, iframe, a[href], [contenteditable]")) return;
     const id = model.activeId;
     if (!id) return;
     const key = event.key;
@@ -281,11 +310,11 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         onRunAll={() => void session.runAll()}
         onRestart={askRestart}
         onClearOutputs={() => model.ids.forEach((id) => model.clearOutputs(id))}
-        onShutdown={() => void session.changeKernel(session.wantedKernelName())}
+        onReplaceKernel={askReplaceKernel}
       />
       <SaveAwareBanners saver={saver} session={session} onSave={onSave} />
       {draft && (
-        <WrappingAlert color="yellow" mt="xs" title="Unsaved changes found" withCloseButton onClose={() => (clearDraft(draftKey(userId, path)), setDraft(null))}>
+        <WrappingAlert color="yellow" mt="xs" title="Unsaved changes found">
           <Group justify="space-between" wrap="nowrap">
             <Text size="sm">
               This browser kept changes from {new Date(draft.savedAt).toLocaleString()} that were not saved.
@@ -320,8 +349,28 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
       >
         All variables will be lost.{restartAsked.runAll && " Then every cell runs again, from the top."}
       </ConfirmModal>
+      <ConfirmModal
+        opened={replaceAsked.open}
+        {...replaceQuestion(replaceAsked.change, session)}
+        onClose={() => setReplaceAsked((asked) => ({ ...asked, open: false }))}
+        onConfirm={() => {
+          setReplaceAsked((asked) => ({ ...asked, open: false }));
+          if (replaceAsked.change) replaceKernel(replaceAsked.change);
+        }}
+      />
     </div>
   );
+}
+
+/** The question asked before a kernel with variables is replaced, in the words of what the user picked. */
+function replaceQuestion(change: KernelChange | null, session: KernelSession): { title: string; confirmLabel: string; children: string } {
+  const lost = "The running kernel is shut down and all its variables are lost.";
+  if (change?.kind === "kernelspec") {
+    const name = session.specs?.kernelspecs[change.name]?.spec.display_name ?? change.name;
+    return { title: `Switch to ${name}?`, confirmLabel: "Switch kernel", children: `${lost} A new ${name} kernel starts.` };
+  }
+  if (change?.kind === "size") return { title: `Start a ${change.size} kernel?`, confirmLabel: "Change size", children: `${lost} A new kernel starts at this size.` };
+  return { title: "Shut down the kernel and start a new one?", confirmLabel: "Shut down", children: lost };
 }
 
 // The save state lives in these small components (not in NotebookEditor), so typing and autosaves don't
@@ -336,24 +385,27 @@ function SaveAwareBanners({ saver, session, onSave }: { saver: NotebookSaver; se
 }
 
 function ConflictModal({ path, saver, onReload }: { path: string; saver: NotebookSaver; onReload(): Promise<void> }) {
-  const conflict = useSaveState(saver).conflict;
+  const { conflict, saving, error } = useSaveState(saver);
   return (
-    <>
-      <Modal opened={conflict} onClose={() => undefined} withCloseButton={false} title="This notebook changed on disk" centered>
-        <Text size="sm">
-          Someone (or something) changed {path} since you opened it. Overwrite it with your version, or reload the file and lose your
-          unsaved changes?
+    <Modal opened={conflict} onClose={() => undefined} withCloseButton={false} title="This notebook changed on disk" centered>
+      <Text size="sm">
+        Someone (or something) changed or deleted {path} since you opened it. Overwrite it with your version, or reload the file and
+        lose your unsaved changes?
+      </Text>
+      {error && (
+        <Text size="sm" c="red" mt="sm" role="alert">
+          Overwriting failed: {error.replace(/^Not saved: /, "")}
         </Text>
-        <Group justify="flex-end" mt="md">
-          <Button variant="default" onClick={() => void onReload()}>
-            Reload
-          </Button>
-          <Button color="red" onClick={() => void saver.save({ force: true })}>
-            Overwrite
-          </Button>
-        </Group>
-      </Modal>
-    </>
+      )}
+      <Group justify="flex-end" mt="md">
+        <Button variant="default" disabled={saving} onClick={() => void onReload()}>
+          Reload
+        </Button>
+        <Button color="red" loading={saving} onClick={() => void saver.save({ force: true })}>
+          Overwrite
+        </Button>
+      </Group>
+    </Modal>
   );
 }
 
@@ -365,7 +417,7 @@ function Footer({ saver, session }: { saver: NotebookSaver; session: KernelSessi
   const engine = launcher === "yarn" ? "YARN" : launcher === "kubernetes" ? "Kubernetes" : launcher === "local" ? "local" : launcher;
   const time = (d: Date) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const saveText = saveState.error
-    ? `Not saved: ${saveState.error}`
+    ? `Not saved: ${saveState.error.replace(/^Not saved: /, "")}`
     : saveState.saving
       ? "Saving…"
       : saveState.conflict
@@ -377,7 +429,7 @@ function Footer({ saver, session }: { saver: NotebookSaver; session: KernelSessi
             : "Saved";
   return (
     <Group className={classes.footer} justify="space-between" gap="xs">
-      <span data-testid="save-state" style={{ color: saveState.error ? "var(--mantine-color-red-7)" : undefined }}>{saveText}</span>
+      <span data-testid="save-state" role="status" aria-label="Save status" aria-live="polite" style={{ color: saveState.error ? "var(--mantine-color-red-7)" : undefined }}>{saveText}</span>
       <Group gap="md" wrap="nowrap">
         <QuotaFooter session={session} />
         <span>

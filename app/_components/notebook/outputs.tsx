@@ -280,7 +280,9 @@ function styleOf(style: AnsiStyle): CSSProperties {
 
 // --- HTML outputs: a sandboxed iframe without allow-same-origin, so the notebook's HTML and scripts run in
 // an opaque origin: no portal cookies, no portal storage, no same-origin calls to the portal's APIs. The
-// frame reports its height by postMessage so it sizes to its content.
+// frame reports its height by postMessage so it sizes to its content. Its links open in a new tab (base
+// target _blank with allow-popups; the tab leaves the sandbox, as any link the user follows): the Spark UI link
+// in a SparkSession's output works.
 const FRAME_SCRIPT = `<script>(function(){var last=0;function send(){var h=Math.ceil(document.documentElement.getBoundingClientRect().height);if(h!==last){last=h;parent.postMessage({atriumFrameHeight:h},"*");}}new ResizeObserver(send).observe(document.documentElement);window.addEventListener("load",send);send();})();</script>`;
 const FRAME_STYLE = `<style>html,body{margin:0;padding:0;background:transparent}body{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;overflow-x:auto}@media (prefers-color-scheme:dark){body{color:#d0d4da}}table{border-collapse:collapse;font-size:12px}th,td{padding:3px 8px;border-bottom:1px solid #d0d7de;text-align:right}th{font-weight:600}tbody tr:nth-child(odd){background:rgba(127,127,127,.06)}</style>`;
 
@@ -297,7 +299,7 @@ function HtmlFrame({ html }: { html: string }) {
     return () => window.removeEventListener("message", onMessage);
   }, []);
   const doc = `<!doctype html><html><head><meta charset="utf-8"><base target="_blank">${FRAME_STYLE}</head><body>${html}${FRAME_SCRIPT}</body></html>`;
-  return <iframe ref={frame} title="HTML output" className={classes.htmlFrame} sandbox="allow-scripts" srcDoc={doc} style={{ height }} />;
+  return <iframe ref={frame} title="HTML output" className={classes.htmlFrame} sandbox="allow-scripts allow-popups allow-popups-to-escape-sandbox" srcDoc={doc} style={{ height }} />;
 }
 
 function StdinBox({ request }: { request: NonNullable<CellModel["stdin"]> }) {

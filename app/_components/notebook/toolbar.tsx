@@ -29,8 +29,11 @@ interface Props {
   onRunAll(): void;
   onRestart(runAll: boolean): void;
   onClearOutputs(): void;
-  onShutdown(): void;
+  /** Replace the kernel: another kernelspec, another size, or a fresh one of the same (the page asks first if needed). */
+  onReplaceKernel(change: KernelChange): void;
 }
+
+export type KernelChange = { kind: "kernelspec"; name: string } | { kind: "size"; size: string } | { kind: "fresh" };
 
 export function NotebookToolbar(props: Props) {
   const { model, session } = props;
@@ -74,7 +77,7 @@ export function NotebookToolbar(props: Props) {
             <Menu.Item onClick={() => props.onRestart(true)}>Restart kernel and run all</Menu.Item>
             <Menu.Item onClick={props.onClearOutputs}>Clear all outputs</Menu.Item>
             <Menu.Divider />
-            <Menu.Item color="red" onClick={props.onShutdown}>Shut down and start a new kernel</Menu.Item>
+            <Menu.Item color="red" onClick={() => props.onReplaceKernel({ kind: "fresh" })}>Shut down and start a new kernel</Menu.Item>
           </Menu.Dropdown>
         </Menu>
         <Divider orientation="vertical" mx={4} />
@@ -95,10 +98,10 @@ export function NotebookToolbar(props: Props) {
           aria-label="Kernel"
           value={status.kernelName ?? ""}
           data={kernelOptions}
-          onChange={(e) => e.currentTarget.value && void session.changeKernel(e.currentTarget.value)}
+          onChange={(e) => e.currentTarget.value && props.onReplaceKernel({ kind: "kernelspec", name: e.currentTarget.value })}
           w={190}
         />
-        <SizeSelect session={session} />
+        <SizeSelect session={session} onPick={(size) => props.onReplaceKernel({ kind: "size", size })} />
       </Group>
       <KernelStatus status={status} />
     </Group>

@@ -143,9 +143,20 @@ export class KernelConnection {
   /** Sends a request and resolves with its reply (shell/control); `msgId` is known before the reply. */
   request(channel: Channel, msgType: string, content: JsonObject, metadata?: JsonObject): Promise<KernelMessage> & { msgId: string } {
     const msg = createMessage({ channel, msgType, session: this.session, content, metadata });
+    // A request on a connection that will never send it again fails now, rather than waiting in the queue forever.
+    const refusal = this.unusable();
+    if (refusal) return Object.assign(Promise.reject(new Error(refusal)), { msgId: msg.header.msg_id });
     const promise = new Promise<KernelMessage>((resolve, reject) => this.replies.set(msg.header.msg_id, { resolve, reject }));
     this.send(msg);
     return Object.assign(promise, { msgId: msg.header.msg_id });
+  }
+
+  /** Why nothing sent on this connection can reach a kernel any more, or null while it can (or will, once reconnected). */
+  unusable(): string | null {
+    if (this.disposed) return "The connection to the kernel was closed.";
+    if (this.kernelState === "dead") return "The kernel has stopped.";
+    if (this.kernelState === "disconnected") return "The connection to the kernel was closed by the portal (signed out?).";
+    return null;
   }
 
   /** Answers an input_request. */

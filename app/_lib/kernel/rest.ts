@@ -26,11 +26,24 @@ export class KernelApiError extends Error {
   }
 }
 
-async function call<T>(path: string, init: RequestInit & { okEmpty?: boolean } = {}): Promise<T> {
+/** How long a call may take before the page stops waiting: a restart relaunches the kernel (YARN takes minutes). */
+const CALL_DEADLINE_MS = 30_000;
+const RESTART_DEADLINE_MS = 15 * 60_000;
+
+async function call<T>(path: string, init: RequestInit & { okEmpty?: boolean; deadlineMs?: number } = {}): Promise<T> {
+  const deadlineMs = init.deadlineMs ?? CALL_DEADLINE_MS;
   let response: Response;
   try {
-    response = await fetch(path, { credentials: "same-origin", ...init, headers: { "content-type": "application/json", ...init.headers } });
-  } catch {
+    response = await fetch(path, {
+      credentials: "same-origin",
+      signal: AbortSignal.timeout(deadlineMs),
+      ...init,
+      headers: { "content-type": "application/json", ...init.headers },
+    });
+  } catch (error) {
+    if ((error as Error).name === "TimeoutError") {
+      throw new KernelApiError(`Atrium did not answer within ${Math.round(deadlineMs / 1000)} s. Try again; if it keeps happening, tell your administrator.`, 0);
+    }
     throw new KernelApiError("Atrium can't be reached. Check your connection; the page retries when it's back.", 0);
   }
   if (!response.ok) throw new KernelApiError(await messageOf(response), response.status);
@@ -65,6 +78,6 @@ export const kernelApi = {
     }
   },
   interrupt: (id: string) => call<void>(`/api/kernels/${enc(id)}/interrupt`, { method: "POST", okEmpty: true }),
-  restart: (id: string) => call<KernelModel>(`/api/kernels/${enc(id)}/restart`, { method: "POST" }),
+  restart: (id: string) => call<KernelModel>(`/api/kernels/${enc(id)}/restart`, { method: "POST", deadlineMs: RESTART_DEADLINE_MS }),
   shutdown: (id: string) => call<void>(`/api/kernels/${enc(id)}`, { method: "DELETE", okEmpty: true }),
 };
