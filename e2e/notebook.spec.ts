@@ -278,6 +278,61 @@ test("command mode keys and markdown with math", async ({ page }) => {
   await expect(cell(page, 1).getByRole("textbox").first()).toBeFocused();
 });
 
+test("cells are split, merged, moved, hidden and deleted from the keyboard, and moved and deleted with the cell's buttons", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("cellops"));
+  await openNewNotebook(page, "Cells.ipynb");
+  const text = (n: number) => cell(page, n).getByRole("textbox").first();
+
+  // Split at the cursor (Ctrl+Shift+-): the line after the cursor becomes cell 2.
+  await text(1).click();
+  await text(1).fill("a = 1\nprint(a)");
+  await page.keyboard.press("Control+Home");
+  await page.keyboard.press("End");
+  await page.keyboard.press("Control+Shift+Minus");
+  await expect(text(2)).toHaveText("print(a)");
+  await expect(text(1)).toHaveText("a = 1");
+
+  // Run cell 2 (a is not defined yet), hide its output with O, show it again.
+  await page.keyboard.press("Shift+Enter");
+  await expect(output(page, 2)).toContainText("NameError");
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("k");
+  await page.keyboard.press("o");
+  await expect(output(page, 2)).toHaveCount(0);
+  await cell(page, 2).getByRole("button", { name: "Outputs hidden — show them (O)" }).click();
+  await expect(output(page, 2)).toContainText("NameError");
+
+  // Move cell 2 above cell 1 with Ctrl+Shift+↑, then back down with the cell's own button.
+  await cell(page, 2).click({ position: { x: 20, y: 10 } });
+  await page.keyboard.press("Control+Shift+ArrowUp");
+  await expect(text(1)).toHaveText("print(a)");
+  await cell(page, 1).getByRole("button", { name: "Move cell down" }).click();
+  await expect(text(1)).toHaveText("a = 1");
+  await expect(text(2)).toHaveText("print(a)");
+  await page.screenshot({ path: "e2e/.artifacts/qa-cell-actions.png" });
+
+  // Merge cell 2 into cell 1 (Shift+M on cell 1), then undo (Z) brings both back.
+  await cell(page, 1).click({ position: { x: 20, y: 10 } });
+  await page.keyboard.press("Shift+M");
+  await expect(text(1)).toHaveText("a = 1print(a)"); // CodeMirror lines read as one text; the blank line is between
+  await page.keyboard.press("z");
+  await expect(text(2)).toHaveText("print(a)");
+
+  // Delete with the cell's button; Z brings it back.
+  await cell(page, 2).click({ position: { x: 20, y: 10 } });
+  await cell(page, 2).getByRole("button", { name: "Delete cell" }).click();
+  await expect(text(2)).not.toHaveText("print(a)");
+  await page.keyboard.press("z");
+  await expect(text(2)).toHaveText("print(a)");
+
+  // What was done is what is saved.
+  await page.keyboard.press("Control+s");
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d/, { timeout: 15_000 });
+  const saved = JSON.parse(fs.readFileSync(await homeFile(page, "Cells.ipynb"), "utf8"));
+  expect(saved.cells.slice(0, 2).map((c: { source: string[] }) => c.source.join(""))).toEqual(["a = 1", "print(a)"]);
+});
+
 test("a save never silently overwrites a file changed on disk", async ({ page }) => {
   test.setTimeout(120_000);
   await signIn(page, createAnalyst("conflict"));

@@ -1,15 +1,16 @@
 "use client";
 // One cell: prompt column, editor (or rendered markdown), run timing, inspection and outputs. It re-renders
 // only for its own changes (per-cell subscription), so a streaming cell never re-renders its neighbours.
-import { CloseButton } from "@mantine/core";
+import { ActionIcon, CloseButton, Tooltip } from "@mantine/core";
+import { IconArrowDown, IconArrowUp, IconTrash } from "@tabler/icons-react";
 import type { EditorView } from "@codemirror/view";
-import { memo, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from "react";
 import { stripAnsi } from "./ansi";
 import { CodeEditor, type EditorActions, type RunKind } from "./code-editor";
 import { whenNear } from "./lazy-mount";
 import type { KernelSession } from "./kernel-session";
 import { renderMarkdown } from "./markdown";
-import type { CellModel, NotebookModel } from "./model";
+import { outputsHidden, type CellModel, type NotebookModel } from "./model";
 import classes from "./notebook.module.css";
 import { imageSizeOf, OutputArea } from "./outputs";
 import { StaticCode } from "./static-code";
@@ -91,6 +92,7 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
         void session.inspect(code, pos).then((text) => model.update(id, { inspection: text ?? "No documentation found." }));
       },
       save: onSave,
+      split: (text, at) => model.splitAt(id, text, at),
     }),
     [id, model, session, onRun, onSave],
   );
@@ -151,11 +153,38 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
             <pre className={classes.stream}>{stripAnsi(cell.inspection)}</pre>
           </div>
         )}
-        {cell.type === "code" && <OutputArea cell={cell} index={index} />}
+        {cell.type === "code" &&
+          (outputsHidden(cell) ? (
+            <button type="button" className={classes.outputsHidden} onClick={() => model.toggleOutputs(id)}>
+              Outputs hidden — show them (O)
+            </button>
+          ) : (
+            <OutputArea cell={cell} index={index} />
+          ))}
       </div>
+      {active && <CellActions model={model} index={index} />}
     </div>
   );
 });
+
+/** The active cell's own buttons (move, delete), for the pointer; the keyboard has Ctrl+Shift+↑/↓ and D D. */
+function CellActions({ model, index }: { model: NotebookModel; index: number }) {
+  const count = useSyncExternalStore(model.subscribeStructure, () => model.ids.length, () => 0);
+  const tool = (label: string, hint: string, disabled: boolean, onClick: () => void, icon: ReactNode) => (
+    <Tooltip label={`${label} (${hint})`} openDelay={400}>
+      <ActionIcon size="sm" variant="subtle" color="gray" aria-label={label} disabled={disabled} onClick={onClick}>
+        {icon}
+      </ActionIcon>
+    </Tooltip>
+  );
+  return (
+    <div className={classes.cellActions} role="toolbar" aria-label={`Cell ${index} actions`}>
+      {tool("Move cell up", "Ctrl+Shift+↑", index <= 1, () => model.move(-1), <IconArrowUp size={14} />)}
+      {tool("Move cell down", "Ctrl+Shift+↓", index >= count, () => model.move(1), <IconArrowDown size={14} />)}
+      {tool("Delete cell", "D D; Z undoes", false, () => model.deleteActive(), <IconTrash size={14} />)}
+    </div>
+  );
+}
 
 function MarkdownView({ source, onEdit }: { source: string; onEdit(): void }) {
   const html = useMemo(() => (source.trim() ? renderMarkdown(source) : ""), [source]);

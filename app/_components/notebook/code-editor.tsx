@@ -22,6 +22,8 @@ export interface EditorActions {
   complete(code: string, pos: number): Promise<{ matches: string[]; start: number; end: number } | null>;
   inspect(code: string, pos: number): void;
   save(): void;
+  /** Ctrl+Shift+-: split the cell at the cursor. */
+  split(text: string, at: number): void;
 }
 
 // Colours come from CSS variables (notebook.module.css), so light and dark themes need no second style.
@@ -88,6 +90,7 @@ export function CodeEditor({ initial, version, language, label, autoFocus, actio
         // Esc closes an open completion list first (the completion keymap's own Escape), as in Jupyter.
         { key: "Escape", run: (view) => (completionStatus(view.state) !== null ? false : (a().escape(), true)) },
         { key: "Mod-s", run: () => (a().save(), true), preventDefault: true },
+        { key: "Mod-Shift--", run: (view) => (a().split(view.state.doc.toString(), view.state.selection.main.head), true), preventDefault: true },
         {
           key: "Tab",
           run: (view) => {

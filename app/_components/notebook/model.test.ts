@@ -90,3 +90,67 @@ describe("NotebookModel output queue", () => {
     assert.equal(model.cell("c1")!.outputs.length, 1);
   });
 });
+
+describe("cell structure (Jupyter's command-mode keys)", () => {
+  const three = (): Notebook =>
+    ({
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {},
+      cells: [
+        { cell_type: "code", id: "a", source: "x = 1", metadata: {}, outputs: [{ output_type: "stream", name: "stdout", text: "1\n" }], execution_count: 1 },
+        { cell_type: "code", id: "b", source: "y = 2", metadata: {}, outputs: [], execution_count: 2 },
+        { cell_type: "markdown", id: "m", source: "# End", metadata: {} },
+      ],
+    }) as unknown as Notebook;
+  const sources = (model: NotebookModel) => model.ids.map((id) => model.cell(id)!.source);
+
+  it("moves the active cell up and down, never past either end", () => {
+    const model = new NotebookModel(three());
+    model.setActive("b");
+    model.move(-1);
+    assert.deepEqual(model.ids, ["b", "a", "m"]);
+    model.move(-1);
+    assert.deepEqual(model.ids, ["b", "a", "m"]);
+    model.setActive("m");
+    model.move(1);
+    assert.deepEqual(model.ids, ["b", "a", "m"]);
+  });
+
+  it("merges the cell below (Shift+M) with a blank line between, clears outputs, and Z undoes it whole", () => {
+    const model = new NotebookModel(three());
+    model.setActive("a");
+    model.mergeBelow();
+    assert.deepEqual(sources(model), ["x = 1\n\ny = 2", "# End"]);
+    assert.deepEqual(model.cell("a")!.outputs, []);
+    model.undoDelete();
+    assert.deepEqual(sources(model), ["x = 1", "y = 2", "# End"]);
+    assert.equal(model.cell("a")!.outputs.length, 1, "the upper cell is back as it was, outputs and all");
+    model.setActive("m");
+    model.mergeBelow(); // nothing below: nothing happens
+    assert.equal(model.ids.length, 3);
+  });
+
+  it("splits at the cursor (Ctrl+Shift+-): the rest becomes a new cell below, which takes the cursor", () => {
+    const model = new NotebookModel(three());
+    model.splitAt("a", "import os\nx = 1", "import os\n".length);
+    assert.deepEqual(sources(model).slice(0, 2), ["import os", "x = 1"]);
+    assert.equal(model.cell(model.ids[1]!)!.type, "code");
+    assert.equal(model.activeId, model.ids[1]);
+    assert.equal(model.mode, "edit");
+  });
+
+  it("pastes above (Shift+V) and below (V), and hides outputs (O) the way Jupyter stores it", () => {
+    const model = new NotebookModel(three());
+    model.setActive("b");
+    model.copyActive();
+    model.setActive("a");
+    model.pasteBelow(true);
+    assert.deepEqual(sources(model), ["y = 2", "x = 1", "y = 2", "# End"]);
+    model.toggleOutputs("a");
+    const saved = model.toNotebook().cells.find((c) => c.id === "a")!;
+    assert.deepEqual(saved.metadata, { jupyter: { outputs_hidden: true } });
+    model.toggleOutputs("a");
+    assert.deepEqual(model.toNotebook().cells.find((c) => c.id === "a")!.metadata, {});
+  });
+});

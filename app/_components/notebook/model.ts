@@ -68,6 +68,11 @@ export function cellFromNotebook(cell: Notebook["cells"][number]): CellModel {
   };
 }
 
+/** Whether a cell's outputs are hidden (O): Jupyter's metadata.jupyter.outputs_hidden. */
+export function outputsHidden(cell: CellModel): boolean {
+  return (cell.metadata.jupyter as JsonObject | undefined)?.outputs_hidden === true;
+}
+
 export function newCell(type: CellType, source = ""): CellModel {
   return cellFromNotebook(
     type === "code"
@@ -102,7 +107,8 @@ export class NotebookModel {
   /** A queued message other than stream output: flush on the next frame. */
   private urgent = false;
   private lastFlush = 0;
-  private readonly deleted: { cells: CellModel[]; index: number }[] = [];
+  /** What Z brings back: deleted cells at their place, and after a merge the upper cell as it was. */
+  private readonly deleted: { cells: CellModel[]; index: number; mergedInto?: CellModel }[] = [];
   private clipboard: CellModel[] = [];
 
   activeId: string | null = null;
@@ -230,6 +236,8 @@ export class NotebookModel {
     const last = this.deleted.pop();
     if (!last) return;
     last.cells.forEach((cell, i) => this.insert(Math.min(last.index + i, this.order.length), cell, false));
+    const merged = last.mergedInto && this.cellsById.get(last.mergedInto.id);
+    if (merged) this.update(merged.id, { ...last.mergedInto, sourceVersion: merged.sourceVersion + 1 });
     this.activeId = last.cells[0]!.id;
     this.emit(this.structureListeners);
     this.emit(this.uiListeners);
@@ -243,8 +251,9 @@ export class NotebookModel {
     if (cut) this.deleteActive();
   }
 
-  pasteBelow(): void {
-    const index = this.activeIndex + 1;
+  /** Pastes the copied cells below the active one (V), or above it (Shift+V). */
+  pasteBelow(above = false): void {
+    const index = Math.max(0, this.activeIndex + (above ? 0 : 1));
     let lastId: string | null = null;
     this.clipboard.forEach((cell, i) => {
       const copy = { ...newCell(cell.type, cell.source), metadata: cell.metadata, outputs: cell.outputs, executionCount: cell.executionCount };
@@ -265,7 +274,52 @@ export class NotebookModel {
     [next[index], next[target]] = [next[target]!, next[index]!];
     this.order = next;
     this.emit(this.structureListeners);
+    this.emit(this.uiListeners); // the active cell's place (its move buttons) changed
     this.changed();
+  }
+
+  /**
+   * Merges the cell below into the active one (Shift+M, as Jupyter): sources joined by a blank line, the active
+   * cell's type, outputs cleared (they belonged to the halves). Undo (Z) brings the cell below back.
+   */
+  mergeBelow(): void {
+    const index = this.activeIndex;
+    const upper = this.cellsById.get(this.order[index] ?? "");
+    const lower = this.cellsById.get(this.order[index + 1] ?? "");
+    if (!upper || !lower) return;
+    this.deleted.push({ cells: [lower], index: index + 1, mergedInto: upper });
+    this.order = this.order.filter((id) => id !== lower.id);
+    this.cellsById.delete(lower.id);
+    const source = [upper.source, lower.source].filter((s) => s !== "").join("\n\n");
+    this.update(upper.id, { source, sourceVersion: upper.sourceVersion + 1, outputs: [], executionCount: null, rendered: false });
+    this.emit(this.structureListeners);
+    this.changed();
+  }
+
+  /**
+   * Splits a cell at the cursor (Ctrl+Shift+-, as Jupyter): the text before stays, the text after becomes a new
+   * cell of the same type below, which takes the cursor. `source` is the editor's text (newer than the model's).
+   */
+  splitAt(id: string, source: string, at: number): void {
+    const cell = this.cellsById.get(id);
+    const index = this.indexOf(id);
+    if (!cell || index < 0) return;
+    const before = source.slice(0, at).replace(/\n$/, "");
+    const after = source.slice(at).replace(/^\n/, "");
+    this.update(id, { source: before, sourceVersion: cell.sourceVersion + 1 });
+    const added = this.insert(index + 1, newCell(cell.type, after));
+    this.setActive(added.id, "edit");
+  }
+
+  /** Hides or shows a code cell's outputs (O), kept in the file as Jupyter keeps it (metadata.jupyter.outputs_hidden). */
+  toggleOutputs(id: string): void {
+    const cell = this.cellsById.get(id);
+    if (!cell || cell.type !== "code") return;
+    const jupyter = { ...((cell.metadata.jupyter as JsonObject | undefined) ?? {}) };
+    if (jupyter.outputs_hidden === true) delete jupyter.outputs_hidden;
+    else jupyter.outputs_hidden = true;
+    const { jupyter: _old, ...rest } = cell.metadata;
+    this.update(id, { metadata: Object.keys(jupyter).length ? { ...rest, jupyter } : rest }, { dirty: true });
   }
 
   changeType(id: string, type: CellType): void {

@@ -239,7 +239,14 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
     if (event.shiftKey && key === "Enter") return handled(), onRun(id, "run-next");
     if ((event.ctrlKey || event.metaKey) && key === "Enter") return handled(), onRun(id, "run");
     if (event.altKey && key === "Enter") return handled(), onRun(id, "run-insert");
+    if ((event.ctrlKey || event.metaKey) && event.shiftKey && (key === "ArrowUp" || key === "ArrowDown")) return handled(), model.move(key === "ArrowUp" ? -1 : 1);
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.shiftKey) {
+      // Shift+V pastes above, Shift+M merges the cell below into this one (Jupyter's keys).
+      if (key === "V") return handled(), model.pasteBelow(true);
+      if (key === "M") return handled(), model.mergeBelow();
+      if (key !== "Enter") return;
+    }
     switch (key) {
       case "Enter":
         handled();
@@ -286,6 +293,9 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
       case "v":
         handled();
         return model.pasteBelow();
+      case "o":
+        handled();
+        return model.toggleOutputs(id);
       case "i":
         if (twice("i")) void session.interrupt();
         return handled();
