@@ -404,7 +404,7 @@ function ConflictModal({ path, saver, onReload }: { path: string; saver: Noteboo
       </Text>
       {error && (
         <Text size="sm" c="red" mt="sm" role="alert">
-          Overwriting failed: {error.replace(/^Not saved: /, "")}
+          Overwriting failed: {error}
         </Text>
       )}
       <Group justify="flex-end" mt="md">
@@ -427,7 +427,7 @@ function Footer({ saver, session }: { saver: NotebookSaver; session: KernelSessi
   const engine = launcher === "yarn" ? "YARN" : launcher === "kubernetes" ? "Kubernetes" : launcher === "local" ? "local" : launcher;
   const time = (d: Date) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const saveText = saveState.error
-    ? `Not saved: ${saveState.error.replace(/^Not saved: /, "")}`
+    ? `Not saved: ${saveState.error}`
     : saveState.saving
       ? "Saving…"
       : saveState.conflict

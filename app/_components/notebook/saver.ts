@@ -241,7 +241,8 @@ export class NotebookSaver {
       if (code === "CONFLICT") {
         this.set({ saving: false, conflict: true });
       } else {
-        this.set({ saving: false, error: (error as Error).message || "The notebook couldn't be saved." });
+        // The server's refusals begin "Not saved: "; the page says that itself where it shows the error.
+        this.set({ saving: false, error: (error as Error).message.replace(/^Not saved: /, "") || "The notebook couldn't be saved." });
         // A dropped connection or a busy server passes: try again, less and less often, without waiting for
         // another edit. A refusal (bad request, no permission) would fail the same way: the next edit or
         // Ctrl+S tries again.
