@@ -30,6 +30,9 @@ type Notify = (message: string, kind?: "error" | "info") => void;
 /** How long a finished run waits for its last outputs (iopub "idle") after the reply before it shows as done. */
 const OUTPUTS_AFTER_REPLY_MS = 1_000;
 
+/** What to do when a cell can't run because the kernel is gone. */
+const RUN_AGAIN_HINT = "Restart the kernel (0 0) to start a new one, or pick one in the Kernel list, then run the cell again.";
+
 const OUTPUT_TYPES = new Set(["stream", "display_data", "execute_result", "error", "clear_output", "update_display_data"]);
 
 export class KernelSession {
@@ -266,7 +269,7 @@ export class KernelSession {
     const unusable = connection ? connection.unusable() : "There is no kernel.";
     if (!connection || unusable) {
       this.model.update(cellId, { status: "idle" });
-      this.notify(`${unusable} Restart the kernel (0 0) to start a new one, or pick one in the Kernel list, then run the cell again.`);
+      this.notify(`${unusable} ${RUN_AGAIN_HINT}`);
       return;
     }
     this.kernelHasState = true;
@@ -298,6 +301,9 @@ export class KernelSession {
       }, { dirty: true });
     } catch {
       if (this.latestRun.get(cellId) === request.msgId) this.model.update(cellId, { status: "idle", startedAt: null, stdin: null });
+      // The run was waiting for a kernel that turned out to be gone (not one the user restarted or closed): say so.
+      const why = connection.unusable();
+      if (why && !this.disposed && connection === this.connection) this.notify(`${why} ${RUN_AGAIN_HINT}`);
     } finally {
       if (this.latestRun.get(cellId) === request.msgId) this.latestRun.delete(cellId);
       this.pendingReplies.delete(request.msgId);

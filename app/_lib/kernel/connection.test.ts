@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { KernelConnection, type KernelState } from "./connection";
+import { encodeMessage } from "./framing";
+import { createMessage } from "./messages";
 
 /** The part of the browser's WebSocket the connection uses; the test fires its close. */
 class StandInSocket {
@@ -47,4 +49,28 @@ describe("KernelConnection close codes", () => {
   for (const code of [1000, 1008]) {
     it(`${code}: stays disconnected`, () => assert.equal(stateAfterClose(code), "disconnected"));
   }
+});
+
+describe("KernelConnection after the kernel said it died", () => {
+  // Regression (CI): the portal sends iopub status "dead", then closes 1001. The page showed "dead", then
+  // "reconnecting" while it asked whether the kernel still exists, and a cell run in that window waited in the
+  // queue and failed later without a word. Now the state stays dead and the run is refused at once.
+  it("stays dead through the 1001 close, and refuses a request at once", async () => {
+    const states: KernelState[] = [];
+    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state: (s) => void states.push(s) });
+    connection.connect();
+    const socket = StandInSocket.last!;
+    socket.readyState = StandInSocket.OPEN;
+    socket.onopen!();
+    const dead = createMessage({ channel: "iopub", msgType: "status", session: "kernel", content: { execution_state: "dead" } });
+    socket.onmessage!({ data: encodeMessage(dead, "legacy") });
+    socket.onclose!({ code: 1001 });
+    try {
+      assert.equal(states.at(-1), "dead");
+      assert.equal(connection.unusable(), "The kernel has stopped.");
+      await assert.rejects(connection.request("shell", "execute_request", { code: "1" }), /The kernel has stopped\./);
+    } finally {
+      connection.dispose();
+    }
+  });
 });

@@ -78,14 +78,16 @@ export class KernelConnection {
   }
 
   private scheduleReconnect(): void {
-    this.setState("reconnecting");
+    // A kernel that said it died (iopub "dead" before the 1001 close) stays dead while the check runs: a cell run
+    // meanwhile is refused at once instead of waiting in the queue for a kernel that is gone.
+    if (this.kernelState !== "dead") this.setState("reconnecting");
     const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempts) * (0.5 + Math.random() / 2);
     this.attempts++;
     this.timer = setTimeout(async () => {
       this.timer = null;
       try {
         const model = await kernelApi.get(this.kernelId);
-        if (!model) {
+        if (!model || model.execution_state === "dead") {
           this.failPending("The kernel is gone.");
           this.setState("dead");
           return;
