@@ -114,7 +114,7 @@ export function KernelBanners({ session, onSave, dirty }: { session: KernelSessi
     );
   }
   if (status.ended && status.state === "dead") {
-    const words = endedWords(status.ended.endReason, status.ended.detail);
+    const words = endedWords(status.ended.endReason, status.ended.detail, dirty);
     return (
       <WrappingAlert color="gray" mt="xs" title={words.title} role="alert">
         <Group justify="space-between" wrap="nowrap">

@@ -8,14 +8,19 @@ export const kernelsTrpc = createTRPCClient<AppRouter>({ links: [httpBatchLink({
 
 export type KernelStatusAnswer = Awaited<ReturnType<typeof kernelsTrpc.status.query>>;
 
-/** Why a kernel ended, in words for its user. */
-export function endedWords(endReason: string | null, detail: string | null): { title: string; message: string } {
+/**
+ * Why a kernel ended, in words for its user. `unsaved`: the notebook has edits not yet saved now — the save before
+ * culling may not have happened (the page was closed then) or failed, so the words never claim it did.
+ */
+export function endedWords(endReason: string | null, detail: string | null, unsaved = false): { title: string; message: string } {
   const d = detail?.trim() || null;
   switch (endReason) {
     case "culled":
       return {
         title: "Your kernel was stopped by idle culling",
-        message: `It was stopped because it ${d ? (d.startsWith("idle") ? `had been ${d}` : d) : "was idle for longer than your team allows"}. Your notebook was saved; Restart kernel starts a new one.`,
+        message: `It was stopped because it ${d ? (d.startsWith("idle") ? `had been ${d}` : d) : "was idle for longer than your team allows"}. ${
+          unsaved ? "Your notebook has changes that are not saved yet: save them (Ctrl+S)" : "Your notebook was saved"
+        }; Restart kernel starts a new one.`,
       };
     case "quota":
       return { title: "Your kernel was stopped: budget used up", message: `${d ?? "The monthly budget is used up"}. See Usage for your quota.` };

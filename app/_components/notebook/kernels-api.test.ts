@@ -1,0 +1,20 @@
+// The words a notebook shows when its kernel has ended: they never claim a save that the page can see did not land.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { endedWords } from "./kernels-api";
+
+describe("endedWords", () => {
+  it("culled with nothing unsaved: says the notebook was saved, with the culler's reason", () => {
+    const words = endedWords("culled", "idle for more than 1 min");
+    assert.equal(words.title, "Your kernel was stopped by idle culling");
+    assert.match(words.message, /^It was stopped because it had been idle for more than 1 min\. Your notebook was saved;/);
+  });
+  it("culled with edits still unsaved: says so and how to save, never that it was saved", () => {
+    const words = endedWords("culled", "idle for more than 1 min", true);
+    assert.doesNotMatch(words.message, /was saved/);
+    assert.match(words.message, /changes that are not saved yet: save them \(Ctrl\+S\)/);
+  });
+  it("an unknown reason keeps the detail and says how to go on", () => {
+    assert.equal(endedWords(null, "gone").message, "gone. Restart kernel starts a new one; your notebook and its outputs are kept.");
+  });
+});
