@@ -17,7 +17,8 @@ export default defineConfig({
   // The YARN and Kubernetes specs need their clusters: they run with their own configs (npm test -- yarn-e2e,
   // k8s-e2e).
   testIgnore: ["yarn/**", "kubernetes/**"],
-  outputDir: "e2e/.artifacts/test-results",
+  // Per port too: Playwright empties its output dir when a run starts, and npm test runs two lanes at once.
+  outputDir: `e2e/.artifacts/test-results-${port}`,
   fullyParallel: false,
   workers: 1,
   retries: 0,

@@ -51,36 +51,56 @@ const minutesSeconds = (ms) => {
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
 };
 
-/** Runs a step, streaming its output, and adds what its runner reported to the totals. */
-function step(name, cmd, args, { env = {}, parse, timeoutMs = 30 * 60_000 } = {}) {
-  console.log(`\n━━ ${name}`);
+/**
+ * Runs a step, streaming its output, and adds what its runner reported to the totals. A step run beside another
+ * (`sideBySide`) has a `tag`: each of its lines is printed with it, so the two read apart in the log.
+ */
+function step(name, cmd, args, { env = {}, parse, timeoutMs = 30 * 60_000, tag } = {}) {
+  const label = tag ? `${name} [${tag}]` : name;
+  console.log(`\n━━ ${label}`);
   const startedAt = Date.now();
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
-    const take = (stream, sink) =>
+    const take = (stream, sink) => {
+      let partial = "";
       stream.on("data", (chunk) => {
         output += chunk;
-        sink.write(chunk);
+        if (!tag) return void sink.write(chunk);
+        const lines = (partial + chunk).split("\n");
+        partial = lines.pop();
+        for (const line of lines) sink.write(`[${tag}] ${line}\n`);
       });
+      stream.on("end", () => partial && sink.write(`[${tag}] ${partial}\n`));
+    };
     take(child.stdout, process.stdout);
     take(child.stderr, process.stderr);
     const timer = setTimeout(() => {
-      problems.push(`${name}: timed out after ${timeoutMs / 60000} minutes`);
+      problems.push(`${label}: timed out after ${timeoutMs / 60000} minutes`);
       child.kill("SIGKILL");
     }, timeoutMs);
     child.on("close", (code) => {
       clearTimeout(timer);
-      timings.push({ name, ms: Date.now() - startedAt });
+      timings.push({ name: label, ms: Date.now() - startedAt });
       const counts = parse ? parse(output) : { passed: 0, failed: 0, skipped: 0 };
       totals.passed += counts.passed;
       totals.failed += counts.failed;
       totals.skipped += counts.skipped;
-      if (code !== 0 && counts.failed === 0) problems.push(`${name}: exited with ${code} without reporting a failed test`);
-      if (counts.failed > 0) problems.push(`${name}: ${counts.failed} failed`);
+      if (code !== 0 && counts.failed === 0) problems.push(`${label}: exited with ${code} without reporting a failed test`);
+      if (counts.failed > 0) problems.push(`${label}: ${counts.failed} failed`);
       resolve();
     });
   });
+}
+
+/**
+ * Steps that share nothing (ports, data dirs, clusters are per step) run side by side: most of their time is
+ * spent waiting on kernels, clusters and browsers, not on the CPU, so two lanes nearly halve the wall time.
+ */
+async function sideBySide(...steps) {
+  const startedAt = Date.now();
+  await Promise.all(steps.map((run) => run()));
+  timings.push({ name: "  (the steps above, side by side)", ms: Date.now() - startedAt });
 }
 
 const last = (output, re) => {
@@ -142,23 +162,27 @@ try {
   if (suites.includes("integration")) {
     const dbFiles = findFiles(".db.test.ts");
     const [cmd, args] = nodeTest(dbFiles);
-    await step(`integration on PGlite (${dbFiles.length} files)`, cmd, args, { env: { ...testEnv, ATRIUM_TEST_DB: "pglite" }, parse: parseNode });
     postgres = await startPostgres(ensurePostgres());
-    await step(`integration on PostgreSQL (${dbFiles.length} files)`, cmd, args, {
-      env: { ...testEnv, ATRIUM_TEST_DB: "postgres", ATRIUM_TEST_POSTGRES_URL: postgres.url },
-      parse: parseNode,
-    });
+    await sideBySide(
+      () => step(`integration on PGlite (${dbFiles.length} files)`, cmd, args, { env: { ...testEnv, ATRIUM_TEST_DB: "pglite" }, parse: parseNode, tag: "pglite" }),
+      () => step(`integration on PostgreSQL (${dbFiles.length} files)`, cmd, args, {
+        env: { ...testEnv, ATRIUM_TEST_DB: "postgres", ATRIUM_TEST_POSTGRES_URL: postgres.url },
+        parse: parseNode,
+        tag: "postgres",
+      }),
+    );
     // The real-process tests start the whole portal, which serves the production build.
     await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
     // The clusters' jars, venv and binaries are fetched or built once and cached. On a cold machine that takes longer
     // (Kubernetes: ~7 min of go build on 2 cores) than any one test may, so it happens here, before the tests.
     await step("provision the test clusters (cached)", process.execPath, ["e2e/clusters/provision-all.mjs"], { env: testEnv });
+    // Two lanes: the files that start a Hadoop or Kubernetes test cluster (each on its own ports, bridge and work
+    // dir) beside those that start portals and kernels (free ports, temp dirs).
     const intFiles = findFiles(".int.test.ts");
-    const [icmd, iargs] = nodeTest(intFiles);
-    await step(`integration with real processes (${intFiles.length} files)`, icmd, iargs, {
-      env: { ...testEnv, ATRIUM_TEST_POSTGRES_URL: postgres.url, ATRIUM_TEST_SLAPD: ensureSlapd() },
-      parse: parseNode,
-    });
+    const startsCluster = (file) => /\bstart(HadoopCluster|KubernetesCluster|TestCluster)\(/.test(fs.readFileSync(path.join(root, file), "utf8"));
+    const intEnv = { ...testEnv, ATRIUM_TEST_POSTGRES_URL: postgres.url, ATRIUM_TEST_SLAPD: ensureSlapd() };
+    const lane = (tag, files) => () => step(`integration with real processes (${files.length} files)`, ...nodeTest(files), { env: intEnv, parse: parseNode, tag });
+    await sideBySide(lane("clusters", intFiles.filter(startsCluster)), lane("portal", intFiles.filter((f) => !startsCluster(f))));
   }
   if (suites.includes("python")) {
     const testsDir = path.join(root, "kernel-launchers", "python", "tests");
@@ -166,43 +190,41 @@ try {
       await step("python launcher (pytest)", python, ["-m", "pytest", "-q", testsDir], { parse: parsePytest });
     }
   }
-  if (suites.includes("e2e")) {
+  // The Kubernetes suite's node runs pods as users' uids in network namespaces: root only. Without root its global
+  // setup starts nothing and the spec skips itself, so Playwright reports its tests as skipped (never as passed).
+  const asRoot = process.getuid?.() === 0;
+  if (suites.includes("e2e") || suites.includes("yarn-e2e") || (suites.includes("k8s-e2e") && asRoot)) {
     ensureChromium();
     if (!suites.includes("integration")) await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
-    await step("end-to-end (Playwright, Chromium)", process.execPath, [path.join(root, "node_modules/@playwright/test/cli.js"), "test"], {
-      env: testEnv,
-      parse: parsePlaywright,
-    });
-    endKernelsUnder(path.join(root, "e2e", ".artifacts"));
   }
+  const playwright = (name, args, env, tag) => () =>
+    step(name, process.execPath, [path.join(root, "node_modules/@playwright/test/cli.js"), "test", ...args], { env: { ...testEnv, ...env }, parse: parsePlaywright, tag });
+  if (suites.includes("e2e")) {
+    // Two lanes, each with its own portal, data dir and OpenID provider (playwright.config.ts keys them by port):
+    // the notebook and culling specs, which wait on kernels, beside the pages'.
+    const specs = fs.readdirSync(path.join(root, "e2e")).filter((f) => f.endsWith(".spec.ts")).map((f) => `e2e/${f}`).sort();
+    const kernelSpecs = specs.filter((f) => /\/(notebook|culling)\.spec\.ts$/.test(f));
+    const pageSpecs = specs.filter((f) => !kernelSpecs.includes(f));
+    const lanes = [
+      { tag: "kernels", port: 3917, files: kernelSpecs },
+      { tag: "pages", port: 3919, files: pageSpecs },
+    ];
+    await sideBySide(...lanes.map((l) => playwright("end-to-end (Playwright, Chromium)", l.files, { ATRIUM_E2E_PORT: String(l.port) }, l.tag)));
+    for (const l of lanes) endKernelsUnder(path.join(root, "e2e", ".artifacts", `data-${l.port}`));
+  }
+  // The cluster suites' global setups provision (cached) and start their cluster and portal, on ports, bridges and
+  // dirs of their own, and stop them at the end, checking that nothing is left.
+  const clusterSuites = [];
   if (suites.includes("yarn-e2e")) {
-    ensureChromium();
-    if (!suites.includes("integration") && !suites.includes("e2e")) await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
-    // The config's global setup provisions (cached) and starts the mini cluster, and stops it at the end.
-    await step("end-to-end on YARN + HDFS (Playwright, Chromium, Hadoop mini cluster)", process.execPath, [path.join(root, "node_modules/@playwright/test/cli.js"), "test", "--config", "e2e/yarn/playwright.yarn.config.ts"], {
-      env: testEnv,
-      parse: parsePlaywright,
-    });
+    clusterSuites.push(playwright("end-to-end on YARN + HDFS (Playwright, Chromium, Hadoop mini cluster)", ["--config", "e2e/yarn/playwright.yarn.config.ts"], {}, "yarn"));
   }
   if (suites.includes("k8s-e2e")) {
-    // The cluster's node runs pods as users' uids in network namespaces: root only. Without root the global setup
-    // starts nothing and the spec skips itself, so Playwright reports its tests as skipped (never as passed).
-    const asRoot = process.getuid?.() === 0;
-    if (asRoot) {
-      ensureChromium();
-      if (!suites.includes("integration") && !suites.includes("e2e") && !suites.includes("yarn-e2e")) {
-        await step("build the web app", process.execPath, ["server/cli/atrium.mjs", "build"], { env: testEnv });
-      }
-    }
-    // The config's global setup starts the cluster (binaries built and cached on first use), then the portal, and
-    // stops both at the end, checking that no process, pod network namespace or bridge is left.
-    await step(
-      `end-to-end on Kubernetes + PVC homes (Playwright, Chromium, Kubernetes test cluster)${asRoot ? "" : " — skipped: needs root"}`,
-      process.execPath,
-      [path.join(root, "node_modules/@playwright/test/cli.js"), "test", "--config", "e2e/kubernetes/playwright.k8s.config.ts"],
-      { env: testEnv, parse: parsePlaywright },
+    clusterSuites.push(
+      playwright(`end-to-end on Kubernetes + PVC homes (Playwright, Chromium, Kubernetes test cluster)${asRoot ? "" : " — skipped: needs root"}`, ["--config", "e2e/kubernetes/playwright.k8s.config.ts"], {}, "k8s"),
     );
   }
+  if (clusterSuites.length === 1) await clusterSuites[0]();
+  else if (clusterSuites.length > 1) await sideBySide(...clusterSuites);
 } catch (error) {
   problems.push(error.message);
 } finally {
