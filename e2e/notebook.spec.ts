@@ -365,6 +365,24 @@ test("a save never silently overwrites a file changed on disk", async ({ page })
     // autosave won the race and the edit is in the file: that's fine too
   });
   await expect(cell(page, 1)).toContainText("draft");
+
+  // Keep both: this page's version goes beside the file as Conflict-Copy1.ipynb, and the page shows the file as it is.
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved/, { timeout: 15_000 }); // "Saved" alone: nothing to save since the reload
+  const again = JSON.parse(fs.readFileSync(file, "utf8"));
+  again.cells[0].source = ["print('changed elsewhere again')"];
+  await new Promise((r) => setTimeout(r, 20));
+  fs.writeFileSync(file, JSON.stringify(again, null, 1) + "\n");
+  await cell(page, 1).getByRole("textbox").first().fill("print('kept')");
+  await page.keyboard.press("Control+s");
+  await dialog.getByRole("button", { name: "Save mine as a copy" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(cell(page, 1)).toContainText("changed elsewhere again");
+  const copy = await homeFile(page, "Conflict-Copy1.ipynb");
+  expect(JSON.parse(fs.readFileSync(copy, "utf8")).cells[0].source).toEqual(["print('kept')"]);
+  expect(JSON.parse(fs.readFileSync(file, "utf8")).cells[0].source).toEqual(["print('changed elsewhere again')"]);
+  await page.getByRole("link", { name: "Conflict-Copy1.ipynb" }).click();
+  await expect(page).toHaveURL(/Conflict-Copy1\.ipynb/);
+  await expect(cell(page, 1)).toContainText("print('kept')", { timeout: 30_000 });
 });
 
 test("leaving a notebook and coming back in the portal shows what was saved, and the next save asks nothing", async ({ page }) => {

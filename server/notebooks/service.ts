@@ -56,6 +56,35 @@ export async function saveNotebook(store: HomeStore, path: string, notebook: unk
   return { mtime: written.mtime };
 }
 
+/** How many "-CopyN" names are tried before a copy gives up (a folder holding them all is a mistake to report). */
+const MAX_COPY_NAMES = 100;
+
+/**
+ * Writes `notebook` as a new file beside `path`, named as Jupyter names duplicates (report-Copy1.ipynb, then
+ * Copy2, ...), never over an existing file: what "Save my version as a copy" keeps when the original changed on
+ * disk. Returns the copy's path.
+ */
+export async function saveNotebookCopy(store: HomeStore, path: string, notebook: unknown): Promise<{ path: string; mtime: Date }> {
+  const file = checkNotebookPath(path);
+  const parsed = parseNotebook(notebook);
+  if (!parsed.ok) throw new AppError("BAD_REQUEST", `Not saved: ${parsed.problem}`);
+  const text = formatNotebook(parsed.notebook);
+  const stem = file.slice(0, -".ipynb".length);
+  for (let n = 1; n <= MAX_COPY_NAMES; n++) {
+    const copy = `${stem}-Copy${n}.ipynb`;
+    refuseTooLargeToOpen(copy, Buffer.byteLength(text, "utf8"));
+    try {
+      const written = await store.write(copy, text);
+      return { path: copy, mtime: written.mtime };
+    } catch (error) {
+      const e = error as { name?: string; code?: string } | null;
+      if (e?.name === "StorageError" && e.code === "ALREADY_EXISTS") continue;
+      throw error;
+    }
+  }
+  throw new AppError("CONFLICT", `Not saved: "${stem}-Copy1.ipynb" to "${stem}-Copy${MAX_COPY_NAMES}.ipynb" all exist. Delete or rename some of them, then try again.`, { path: file });
+}
+
 /** Creates a new, empty notebook; ALREADY_EXISTS when the path is taken. */
 export async function createNotebook(store: HomeStore, path: string, kernelspec?: { name: string; display_name: string }): Promise<OpenedNotebook> {
   const file = checkNotebookPath(path);

@@ -2,15 +2,17 @@
 // The notebook page: opens the file (notebooks.open), lays the server's record of recent runs over it
 // (notebooks.runs), connects the kernel, and wires the toolbar, the cells, command-mode keys, saving,
 // conflicts and drafts together.
-import { Button, Center, Group, Loader, Modal, Stack, Text } from "@mantine/core";
+import { Anchor, Button, Center, Group, Loader, Modal, Stack, Text } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery } from "@tanstack/react-query";
+import Link from "next/link";
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import "katex/dist/katex.min.css";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { mergeRuns } from "@/server/notebooks/merge-runs";
 import type { Notebook } from "@/server/notebooks/nbformat";
+import { notebookHref } from "../files/paths";
 import { WrappingAlert } from "../files/wrapping-alert";
 import { CellList } from "./cell-list";
 import type { RunKind } from "./code-editor";
@@ -345,7 +347,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         <CellList model={model} session={session} onRun={onRun} onSave={onSave} />
       </div>
       <Footer saver={saver} session={session} />
-      <ConflictModal path={path} saver={saver} onReload={onReload} />
+      <ConflictModal path={path} model={model} saver={saver} onReload={onReload} />
       <ConfirmModal
         opened={restartAsked.open}
         title={restartAsked.runAll ? "Restart the kernel and run all cells?" : "Restart the kernel?"}
@@ -394,24 +396,55 @@ function SaveAwareBanners({ saver, session, onSave }: { saver: NotebookSaver; se
   return <KernelBanners session={session} onSave={onSave} dirty={dirty} />;
 }
 
-function ConflictModal({ path, saver, onReload }: { path: string; saver: NotebookSaver; onReload(): Promise<void> }) {
+// Three ways out, one of which loses nothing: overwrite the file, reload it (losing this page's edits), or keep both —
+// this page's version written beside it as name-CopyN.ipynb, then the file as it is on disk shown here.
+function ConflictModal({ path, model, saver, onReload }: { path: string; model: NotebookModel; saver: NotebookSaver; onReload(): Promise<void> }) {
   const { conflict, saving, error } = useSaveState(saver);
+  const trpc = useTRPC();
+  const saveCopy = useMutation(trpc.notebooks.saveCopy.mutationOptions());
+  const keepBoth = () =>
+    saveCopy.mutate(
+      { path, notebook: model.toNotebook() },
+      {
+        onSuccess: (copy) => {
+          notifications.show({
+            color: "indigo",
+            autoClose: 15_000,
+            message: (
+              <>
+                Your version is saved as{" "}
+                <Anchor component={Link} href={notebookHref(copy.path)} size="sm">
+                  {copy.path}
+                </Anchor>
+                . This page now shows {path} as it is on disk.
+              </>
+            ),
+          });
+          void onReload();
+        },
+      },
+    );
+  const busy = saving || saveCopy.isPending;
+  const failure = saveCopy.error ? `Saving a copy failed: ${errorMessage(saveCopy.error)}` : error ? `Overwriting failed: ${error}` : null;
   return (
-    <Modal opened={conflict} onClose={() => undefined} withCloseButton={false} title="This notebook changed on disk" centered>
+    <Modal opened={conflict} onClose={() => undefined} withCloseButton={false} title="This notebook changed on disk" centered size="lg">
       <Text size="sm">
-        Someone (or something) changed or deleted {path} since you opened it. Overwrite it with your version, or reload the file and
-        lose your unsaved changes?
+        Someone (or something) changed or deleted {path} since you opened it. Overwrite it with your version, keep both (your
+        version is saved as a copy beside it), or reload the file and lose your unsaved changes?
       </Text>
-      {error && (
+      {failure && (
         <Text size="sm" c="red" mt="sm" role="alert">
-          Overwriting failed: {error}
+          {failure}
         </Text>
       )}
       <Group justify="flex-end" mt="md">
-        <Button variant="default" disabled={saving} onClick={() => void onReload()}>
+        <Button variant="default" disabled={busy} onClick={() => void onReload()}>
           Reload
         </Button>
-        <Button color="red" loading={saving} onClick={() => void saver.save({ force: true })}>
+        <Button variant="light" loading={saveCopy.isPending} disabled={saving} onClick={keepBoth}>
+          Save mine as a copy
+        </Button>
+        <Button color="red" loading={saving} disabled={saveCopy.isPending} onClick={() => void saver.save({ force: true })}>
           Overwrite
         </Button>
       </Group>

@@ -62,6 +62,23 @@ describe(`notebooks procedures on ${testDbKind}`, () => {
     await assert.rejects(c.notebooks.open({ path: "report.ipynb " }), /"report\.ipynb " is not a notebook/);
   });
 
+  it("saves a copy beside the notebook as Jupyter names duplicates, never over an existing file, the original untouched", async () => {
+    const c = caller(ana);
+    fs.mkdirSync(path.join(homesDir, ana.username, "q3"), { recursive: true });
+    const created = await c.notebooks.create({ path: "q3/model.ipynb" });
+    const mine = (source: string) => ({ ...created.notebook, cells: [{ ...created.notebook.cells[0]!, source }] });
+    fs.writeFileSync(path.join(homesDir, ana.username, "q3", "model-Copy1.ipynb"), "someone else's file"); // taken
+    const copy = await c.notebooks.saveCopy({ path: "q3/model.ipynb", notebook: mine("my version") });
+    assert.equal(copy.path, "q3/model-Copy2.ipynb");
+    assert.deepEqual(onDisk("q3/model-Copy2.ipynb").cells[0]!.source, ["my version"]);
+    assert.equal(fs.readFileSync(path.join(homesDir, ana.username, "q3", "model-Copy1.ipynb"), "utf8"), "someone else's file");
+    assert.deepEqual(onDisk("q3/model.ipynb").cells[0]!.source, []);
+    assert.equal((await c.notebooks.saveCopy({ path: "q3/model.ipynb", notebook: mine("again") })).path, "q3/model-Copy3.ipynb");
+    // What a save refuses, a copy refuses too.
+    await assert.rejects(c.notebooks.saveCopy({ path: "q3/model.ipynb", notebook: { cells: "no" } }), /^TRPCError: Not saved: /);
+    await assert.rejects(c.notebooks.saveCopy({ path: "q3/notes.txt", notebook: mine("x") }), /"q3\/notes\.txt" is not a notebook/);
+  });
+
   it("refuses absolute paths as the files procedures do", async () => {
     await assert.rejects(caller(ana).notebooks.open({ path: "/etc/x.ipynb" }), (error: unknown) => {
       assert.ok(error instanceof TRPCError);

@@ -1,8 +1,8 @@
-// notebooks.open / save / create: thin procedures over server/notebooks/service.ts. The durable-output
+// notebooks.open / save / saveCopy / create: thin procedures over server/notebooks/service.ts. The durable-output
 // procedures (runs, kernelFor, bindKernel) live in notebook-runs.ts; both sets form the `notebooks` router.
 import { z } from "zod";
 import { homePath } from "@/server/files/home-path";
-import { createNotebook, openNotebook, saveNotebook } from "@/server/notebooks/service";
+import { createNotebook, openNotebook, saveNotebook, saveNotebookCopy } from "@/server/notebooks/service";
 import { protectedProcedure, router } from "../init";
 import { notebookRunProcedures } from "./notebook-runs";
 
@@ -23,6 +23,11 @@ export const notebookProcedures = {
       const store = await ctx.services.homes.forUser(ctx.user);
       return saveNotebook(store, homePath(input.path), input.notebook, { expectedMtime: input.expectedMtime, force: input.force });
     }),
+  /** The notebook written as a new file beside `path` (name-CopyN.ipynb), never over an existing one. */
+  saveCopy: protectedProcedure.input(z.object({ path, notebook: z.unknown() })).mutation(async ({ ctx, input }) => {
+    const store = await ctx.services.homes.forUser(ctx.user);
+    return saveNotebookCopy(store, homePath(input.path), input.notebook);
+  }),
   /** A new notebook with one empty code cell; ALREADY_EXISTS when the path is taken. */
   create: protectedProcedure
     .input(z.object({ path, kernelspec: z.object({ name: z.string().max(200), display_name: z.string().max(200) }).optional() }))
