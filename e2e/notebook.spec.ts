@@ -276,6 +276,25 @@ test("command mode keys and markdown with math", async ({ page }) => {
   await page.keyboard.press("k");
   await page.keyboard.press("Enter");
   await expect(cell(page, 1).getByRole("textbox").first()).toBeFocused();
+
+  // L shows line numbers in every cell, and this browser remembers it; H lists the keys.
+  const code = cell(page, 2).getByRole("textbox").first();
+  await code.click();
+  await code.fill("a = 1\nb = 2");
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("l");
+  await expect(cell(page, 2).locator(".cm-lineNumbers .cm-gutterElement").filter({ hasText: /^2$/ })).toBeVisible();
+  await page.keyboard.press("h");
+  const keys = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+  await expect(keys).toContainText("Show or hide line numbers");
+  await page.keyboard.press("Escape");
+  await expect(keys).toBeHidden();
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved/, { timeout: 15_000 });
+  await page.reload();
+  // After a load the cells show static code until they are edited: numbered the same way.
+  await expect(cell(page, 2).locator("[data-line-numbers], .cm-lineNumbers").first()).toBeVisible({ timeout: 30_000 });
+  await page.getByRole("button", { name: "Keyboard shortcuts" }).click();
+  await expect(keys).toContainText("Merge the cell below into this one");
 });
 
 test("cells are split, merged, moved, hidden and deleted from the keyboard, and moved and deleted with the cell's buttons", async ({ page }) => {

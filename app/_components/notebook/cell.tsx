@@ -14,6 +14,7 @@ import { outputsHidden, type CellModel, type NotebookModel } from "./model";
 import classes from "./notebook.module.css";
 import { imageSizeOf, OutputArea } from "./outputs";
 import { StaticCode } from "./static-code";
+import { useLineNumbers } from "./view-prefs";
 
 interface Props {
   id: string;
@@ -32,6 +33,7 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
   );
   const active = useSyncExternalStore(model.subscribeUi, () => model.activeId === id, () => false);
   const mode = useSyncExternalStore(model.subscribeUi, () => model.mode, () => "command" as const);
+  const lineNumbers = useLineNumbers();
   const wrapper = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const pressedAt = useRef(-Infinity);
@@ -132,9 +134,10 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
                 autoFocus={(active && mode === "edit") || focusOnBuild}
                 actions={actions}
                 onView={(v) => (view.current = v)}
+                lineNumbers={lineNumbers}
               />
             ) : (
-              <StaticCode source={cell.source} language={language} label={label} onActivate={activate} />
+              <StaticCode source={cell.source} language={language} label={label} onActivate={activate} lineNumbers={lineNumbers} />
             )}
           </div>
         ) : (

@@ -7,10 +7,10 @@ import { defaultKeymap, history, historyKeymap, indentLess, indentMore } from "@
 import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
 import { bracketMatching, HighlightStyle, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
-import { EditorState, Prec } from "@codemirror/state";
-import { drawSelection, EditorView, highlightActiveLine, keymap, placeholder } from "@codemirror/view";
+import { Compartment, EditorState, Prec } from "@codemirror/state";
+import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers as lineNumberGutter, placeholder } from "@codemirror/view";
 import { tags as t } from "@lezer/highlight";
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 
 export type RunKind = "run" | "run-next" | "run-insert";
 
@@ -56,6 +56,10 @@ const theme = EditorView.theme({
   ".cm-placeholder": { color: "var(--mantine-color-dimmed)" },
   ".cm-tooltip": { border: "1px solid var(--mantine-color-default-border)", backgroundColor: "var(--mantine-color-body)" },
   ".cm-tooltip-autocomplete ul li[aria-selected]": { backgroundColor: "var(--mantine-primary-color-light)", color: "var(--mantine-color-text)" },
+  // Line numbers (L): the same width and padding as the static code's (notebook.module.css), so nothing moves.
+  ".cm-gutters": { backgroundColor: "transparent", border: "none", color: "var(--mantine-color-dimmed)" },
+  ".cm-activeLineGutter": { backgroundColor: "transparent" },
+  ".cm-lineNumbers .cm-gutterElement": { minWidth: "calc(3ch + 8px)", padding: "0 0 0 8px", textAlign: "right" },
 });
 
 interface Props {
@@ -66,12 +70,18 @@ interface Props {
   autoFocus: boolean;
   actions: EditorActions;
   onView?: (view: EditorView | null) => void;
+  /** Show line numbers (toggled for every cell at once, without rebuilding the editor). */
+  lineNumbers?: boolean;
 }
 
-export function CodeEditor({ initial, version, language, label, autoFocus, actions, onView }: Props) {
+export function CodeEditor({ initial, version, language, label, autoFocus, actions, onView, lineNumbers = false }: Props) {
   const host = useRef<HTMLDivElement>(null);
   const actionsRef = useRef(actions);
   actionsRef.current = actions;
+  const viewRef = useRef<EditorView | null>(null);
+  const [gutter] = useState(() => new Compartment());
+  const lineNumbersRef = useRef(lineNumbers);
+  lineNumbersRef.current = lineNumbers;
 
   useEffect(() => {
     const a = () => actionsRef.current;
@@ -114,6 +124,7 @@ export function CodeEditor({ initial, version, language, label, autoFocus, actio
       doc: initial,
       extensions: [
         runKeys,
+        gutter.of(lineNumbersRef.current ? lineNumberGutter() : []),
         history(),
         drawSelection(),
         highlightActiveLine(),
@@ -136,15 +147,21 @@ export function CodeEditor({ initial, version, language, label, autoFocus, actio
       ],
     });
     const view = new EditorView({ state, parent: host.current! });
+    viewRef.current = view;
     onView?.(view);
     if (autoFocus) view.focus();
     return () => {
+      viewRef.current = null;
       onView?.(null);
       view.destroy();
     };
     // The editor is rebuilt only when its language changes or the text is replaced from outside.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [language, version]);
+
+  useEffect(() => {
+    viewRef.current?.dispatch({ effects: gutter.reconfigure(lineNumbers ? lineNumberGutter() : []) });
+  }, [lineNumbers, gutter]);
 
   useEffect(() => {
     // keep the accessible name in step with the cell's position

@@ -26,6 +26,8 @@ import { runsApi } from "./runs-api";
 import { useSignedInUserId } from "../signed-in-user";
 import { adoptUnscopedDraft, clearDraft, draftKey, NotebookSaver, readDraft, withOutputsFrom, type Draft, type SaveState } from "./saver";
 import { NotebookToolbar, type KernelChange } from "./toolbar";
+import { ShortcutsHelp } from "./shortcuts-help";
+import { toggleLineNumbers } from "./view-prefs";
 
 const notify = (message: string, kind: "error" | "info" = "error") =>
   notifications.show({ message, color: kind === "error" ? "red" : "indigo", autoClose: kind === "error" ? 8000 : 4000 });
@@ -225,7 +227,9 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
     [session, replaceKernel],
   );
 
-  /** Jupyter's command-mode keys (focus on a cell, not in an editor or a field). */
+  const [shortcutsOpen, setShortcutsOpen] = useState(false);
+
+  /** Jupyter's command-mode keys (focus on a cell, not in an editor or a field); H lists them (shortcuts-help.tsx). */
   const onKeyDown = (event: React.KeyboardEvent<HTMLDivElement>) => {
     const target = event.target as HTMLElement;
     if (target.closest(".cm-editor, input, textarea, select, button, iframe, a[href], [contenteditable]")) return;
@@ -247,6 +251,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
       // Shift+V pastes above, Shift+M merges the cell below into this one (Jupyter's keys).
       if (key === "V") return handled(), model.pasteBelow(true);
       if (key === "M") return handled(), model.mergeBelow();
+      if (key === "L") return handled(), toggleLineNumbers(); // JupyterLab's "all cells"; L does the same here
       if (key !== "Enter") return;
     }
     switch (key) {
@@ -298,6 +303,12 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
       case "o":
         handled();
         return model.toggleOutputs(id);
+      case "l":
+        handled();
+        return toggleLineNumbers();
+      case "h":
+        handled();
+        return setShortcutsOpen(true);
       case "i":
         if (twice("i")) void session.interrupt();
         return handled();
@@ -323,7 +334,9 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         onRestart={askRestart}
         onClearOutputs={() => model.ids.forEach((id) => model.clearOutputs(id))}
         onReplaceKernel={askReplaceKernel}
+        onShowShortcuts={() => setShortcutsOpen(true)}
       />
+      <ShortcutsHelp opened={shortcutsOpen} onClose={() => setShortcutsOpen(false)} />
       <SaveAwareBanners saver={saver} session={session} onSave={onSave} />
       {draft && (
         <WrappingAlert color="yellow" mt="xs" title="Unsaved changes found">

@@ -22,9 +22,10 @@ interface Props {
   language: "python" | "markdown" | "text";
   label: string;
   onActivate(): void;
+  lineNumbers?: boolean;
 }
 
-export const StaticCode = memo(function StaticCode({ source, language, label, onActivate }: Props) {
+export const StaticCode = memo(function StaticCode({ source, language, label, onActivate, lineNumbers = false }: Props) {
   const lines = useMemo(() => {
     mountHighlightStyle();
     const out: ReactNode[][] = [];
@@ -53,6 +54,7 @@ export const StaticCode = memo(function StaticCode({ source, language, label, on
   return (
     <div
       className={classes.staticCode}
+      data-line-numbers={lineNumbers || undefined}
       role="textbox"
       aria-label={label}
       aria-multiline="true"

@@ -6,6 +6,7 @@ import { ActionIcon, Divider, Group, Menu, NativeSelect, Tooltip } from "@mantin
 import {
   IconChevronDown,
   IconDeviceFloppy,
+  IconKeyboard,
   IconPlayerPlay,
   IconPlayerStop,
   IconPlayerTrackNext,
@@ -31,6 +32,7 @@ interface Props {
   onClearOutputs(): void;
   /** Replace the kernel: another kernelspec, another size, or a fresh one of the same (the page asks first if needed). */
   onReplaceKernel(change: KernelChange): void;
+  onShowShortcuts(): void;
 }
 
 export type KernelChange = { kind: "kernelspec"; name: string } | { kind: "size"; size: string } | { kind: "fresh" };
@@ -102,6 +104,7 @@ export function NotebookToolbar(props: Props) {
           w={190}
         />
         <SizeSelect session={session} onPick={(size) => props.onReplaceKernel({ kind: "size", size })} />
+        <Tool label="Keyboard shortcuts" hint="H" onClick={props.onShowShortcuts}><IconKeyboard size={17} /></Tool>
       </Group>
       <KernelStatus status={status} />
     </Group>
