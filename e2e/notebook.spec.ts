@@ -294,7 +294,7 @@ test("command mode keys and markdown with math", async ({ page }) => {
   // After a load the cells show static code until they are edited: numbered the same way.
   await expect(cell(page, 2).locator("[data-line-numbers], .cm-lineNumbers").first()).toBeVisible({ timeout: 30_000 });
   await page.getByRole("button", { name: "Keyboard shortcuts" }).click();
-  await expect(keys).toContainText("Merge the cell below into this one");
+  await expect(keys).toContainText("Merge the selected cells, or the cell below, into the first");
 });
 
 test("cells are split, merged, moved, hidden and deleted from the keyboard, and moved and deleted with the cell's buttons", async ({ page }) => {
@@ -344,6 +344,29 @@ test("cells are split, merged, moved, hidden and deleted from the keyboard, and 
   await expect(text(2)).not.toHaveText("print(a)");
   await page.keyboard.press("z");
   await expect(text(2)).toHaveText("print(a)");
+
+  // Several cells: Shift+↑ selects cells 2 and 1; Ctrl+Enter runs both in order; D D deletes both; Z brings both back.
+  await cell(page, 2).click({ position: { x: 20, y: 10 } });
+  await page.keyboard.press("Shift+ArrowUp");
+  const selection = page.getByRole("status", { name: "Selection" });
+  await expect(selection).toHaveText("2 cells selected");
+  await expect(page.locator("[data-selected]")).toHaveCount(2);
+  await page.keyboard.press("Control+Enter");
+  await expect(output(page, 2)).not.toContainText("NameError");
+  await expect(output(page, 2)).toHaveText("1");
+  await page.keyboard.press("d");
+  await page.keyboard.press("d");
+  await expect(text(1)).toHaveText("");
+  await page.keyboard.press("z");
+  await expect(text(1)).toHaveText("a = 1");
+  await expect(text(2)).toHaveText("print(a)");
+  await expect(selection).toHaveText("2 cells selected");
+  // Shift+click reaches further; Esc goes back to one cell.
+  await cell(page, 3).click({ position: { x: 20, y: 10 }, modifiers: ["Shift"] });
+  await expect(selection).toHaveText("3 cells selected");
+  await page.keyboard.press("Escape");
+  await expect(selection).toHaveText("");
+  await expect(page.locator("[data-selected]")).toHaveCount(0);
 
   // What was done is what is saved.
   await page.keyboard.press("Control+s");

@@ -32,6 +32,7 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
     () => model.cell(id)!,
   );
   const active = useSyncExternalStore(model.subscribeUi, () => model.activeId === id, () => false);
+  const selected = useSyncExternalStore(model.subscribeUi, () => model.isSelected(id) && model.anchorId !== null, () => false);
   const mode = useSyncExternalStore(model.subscribeUi, () => model.mode, () => "command" as const);
   const lineNumbers = useLineNumbers();
   const wrapper = useRef<HTMLDivElement>(null);
@@ -111,12 +112,21 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
       tabIndex={-1}
       className={classes.cell}
       data-active={active}
+      data-selected={selected || undefined}
       data-mode={active ? mode : undefined}
       data-cell-id={id}
       style={{ containIntrinsicSize: `auto ${estimate}px` }}
       onPointerDownCapture={() => (pressedAt.current = performance.now())}
+      onMouseDownCapture={(event) => {
+        // Shift+click outside an editor selects from the active cell to this one (in an editor it extends the text selection).
+        if (!event.shiftKey || (event.target as HTMLElement).closest(".cm-editor")) return;
+        event.preventDefault();
+        event.stopPropagation();
+        model.extendTo(id);
+      }}
       onMouseDown={() => {
-        if (model.activeId !== id) model.setActive(id, model.mode === "edit" ? "command" : undefined);
+        // A plain click selects this cell alone (and leaves another cell's editor).
+        if (model.activeId !== id || model.anchorId !== null) model.setActive(id, model.mode === "edit" ? "command" : undefined);
       }}
     >
       <div className={classes.prompt} data-running={running} aria-hidden>
@@ -184,7 +194,7 @@ function CellActions({ model, index }: { model: NotebookModel; index: number }) 
     <div className={classes.cellActions} role="toolbar" aria-label={`Cell ${index} actions`}>
       {tool("Move cell up", "Ctrl+Shift+↑", index <= 1, () => model.move(-1), <IconArrowUp size={14} />)}
       {tool("Move cell down", "Ctrl+Shift+↓", index >= count, () => model.move(1), <IconArrowDown size={14} />)}
-      {tool("Delete cell", "D D; Z undoes", false, () => model.deleteActive(), <IconTrash size={14} />)}
+      {tool("Delete cell", "D D; Z undoes", false, () => model.deleteSelected(), <IconTrash size={14} />)}
     </div>
   );
 }

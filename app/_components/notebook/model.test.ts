@@ -120,14 +120,14 @@ describe("cell structure (Jupyter's command-mode keys)", () => {
   it("merges the cell below (Shift+M) with a blank line between, clears outputs, and Z undoes it whole", () => {
     const model = new NotebookModel(three());
     model.setActive("a");
-    model.mergeBelow();
+    model.mergeSelected();
     assert.deepEqual(sources(model), ["x = 1\n\ny = 2", "# End"]);
     assert.deepEqual(model.cell("a")!.outputs, []);
     model.undoDelete();
     assert.deepEqual(sources(model), ["x = 1", "y = 2", "# End"]);
     assert.equal(model.cell("a")!.outputs.length, 1, "the upper cell is back as it was, outputs and all");
     model.setActive("m");
-    model.mergeBelow(); // nothing below: nothing happens
+    model.mergeSelected(); // nothing below: nothing happens
     assert.equal(model.ids.length, 3);
   });
 
@@ -143,7 +143,7 @@ describe("cell structure (Jupyter's command-mode keys)", () => {
   it("pastes above (Shift+V) and below (V), and hides outputs (O) the way Jupyter stores it", () => {
     const model = new NotebookModel(three());
     model.setActive("b");
-    model.copyActive();
+    model.copySelected();
     model.setActive("a");
     model.pasteBelow(true);
     assert.deepEqual(sources(model), ["y = 2", "x = 1", "y = 2", "# End"]);
@@ -152,5 +152,94 @@ describe("cell structure (Jupyter's command-mode keys)", () => {
     assert.deepEqual(saved.metadata, { jupyter: { outputs_hidden: true } });
     model.toggleOutputs("a");
     assert.deepEqual(model.toNotebook().cells.find((c) => c.id === "a")!.metadata, {});
+  });
+
+  describe("several cells selected (Shift+↑/↓, Shift+click)", () => {
+    const five = (): Notebook =>
+      ({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: ["a", "b", "c", "d", "e"].map((id) => ({ cell_type: "code", id, source: id, metadata: {}, outputs: [], execution_count: null })) }) as unknown as Notebook;
+    const selected = (model: NotebookModel) => model.ids.filter((id) => model.isSelected(id));
+
+    it("extends from the active cell either way, and a plain move or click collapses it", () => {
+      const model = new NotebookModel(five());
+      model.setActive("b");
+      model.extendSelection(1);
+      model.extendSelection(1);
+      assert.deepEqual(model.selectedIds, ["b", "c", "d"]);
+      assert.deepEqual(selected(model), ["b", "c", "d"]);
+      model.extendSelection(-1);
+      model.extendSelection(-1);
+      model.extendSelection(-1);
+      assert.deepEqual(model.selectedIds, ["a", "b"], "back past the anchor: the other side of it");
+      model.extendTo("e");
+      assert.deepEqual(model.selectedIds, ["b", "c", "d", "e"], "Shift+click keeps the anchor");
+      model.selectRelative(-1);
+      assert.deepEqual(model.selectedIds, ["d"]);
+      assert.equal(model.anchorId, null);
+    });
+
+    it("deletes them all with D D, and Z brings them back in place, still selected", () => {
+      const model = new NotebookModel(five());
+      model.setActive("b");
+      model.extendSelection(1);
+      model.extendSelection(1);
+      model.deleteSelected();
+      assert.deepEqual(model.ids, ["a", "e"]);
+      assert.equal(model.activeId, "e");
+      model.undoDelete();
+      assert.deepEqual(model.ids, ["a", "b", "c", "d", "e"]);
+      assert.deepEqual(model.selectedIds, ["b", "c", "d"]);
+    });
+
+    it("moves as a block, never past either end", () => {
+      const model = new NotebookModel(five());
+      model.setActive("c");
+      model.extendSelection(1);
+      model.move(-1);
+      assert.deepEqual(model.ids, ["a", "c", "d", "b", "e"]);
+      model.move(-1);
+      model.move(-1);
+      assert.deepEqual(model.ids, ["c", "d", "a", "b", "e"]);
+      model.move(1);
+      model.move(1);
+      model.move(1);
+      model.move(1);
+      assert.deepEqual(model.ids, ["a", "b", "e", "c", "d"]);
+      assert.deepEqual(model.selectedIds, ["c", "d"]);
+    });
+
+    it("merges them into the first (Shift+M), and Z restores every part", () => {
+      const model = new NotebookModel(five());
+      model.setActive("d");
+      model.extendTo("b");
+      model.mergeSelected();
+      assert.deepEqual(sources(model), ["a", "b\n\nc\n\nd", "e"]);
+      assert.equal(model.activeId, "b");
+      model.undoDelete();
+      assert.deepEqual(sources(model), ["a", "b", "c", "d", "e"]);
+      assert.deepEqual(model.selectedIds, ["b", "c", "d"]);
+    });
+
+    it("copies, cuts and pastes them together, changes their type, and hides their outputs together", () => {
+      const model = new NotebookModel(five());
+      model.setActive("a");
+      model.extendSelection(1);
+      model.copySelected(true);
+      assert.deepEqual(sources(model), ["c", "d", "e"]);
+      model.setActive("e");
+      model.pasteBelow();
+      assert.deepEqual(sources(model), ["c", "d", "e", "a", "b"]);
+      model.setActive("c");
+      model.extendSelection(1);
+      model.changeSelectedType("markdown");
+      assert.deepEqual(model.ids.map((id) => model.cell(id)!.type), ["markdown", "markdown", "code", "code", "code"]);
+      model.setActive("e");
+      model.extendSelection(1);
+      model.toggleOutputs("e"); // one of the two already hidden: O hides both
+      model.toggleSelectedOutputs();
+      const hidden = () => model.toNotebook().cells.slice(2, 4).map((c) => (c.metadata as { jupyter?: { outputs_hidden?: boolean } }).jupyter?.outputs_hidden ?? false);
+      assert.deepEqual(hidden(), [true, true]);
+      model.toggleSelectedOutputs(); // all hidden: O shows them
+      assert.deepEqual(hidden(), [false, false]);
+    });
   });
 });

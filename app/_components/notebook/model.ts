@@ -112,6 +112,12 @@ export class NotebookModel {
   private clipboard: CellModel[] = [];
 
   activeId: string | null = null;
+  /**
+   * The other end of a selection of several cells (Shift+↑/↓, Shift+click), or null when the active cell alone is
+   * selected. The selection runs from here to the active cell; moving or clicking without Shift collapses it.
+   */
+  anchorId: string | null = null;
+  private selectionCache: { order: readonly string[]; activeId: string | null; anchorId: string | null; ids: Set<string> } | null = null;
   mode: Mode = "command";
   /** Top-level notebook fields (nbformat, metadata, unknown ones), without the cells. */
   base: NotebookBase;
@@ -138,6 +144,22 @@ export class NotebookModel {
   }
   get activeIndex(): number {
     return this.activeId ? this.order.indexOf(this.activeId) : -1;
+  }
+  /** The selected cells in notebook order: anchor to active cell, or the active cell alone. */
+  get selectedIds(): string[] {
+    const active = this.activeIndex;
+    if (active < 0) return [];
+    const anchor = this.anchorId ? this.order.indexOf(this.anchorId) : -1;
+    if (anchor < 0) return [this.order[active]!];
+    return this.order.slice(Math.min(active, anchor), Math.max(active, anchor) + 1);
+  }
+  /** Cheap enough to ask for every cell on every change of the selection (kept until it or the order changes). */
+  isSelected(id: string): boolean {
+    const c = this.selectionCache;
+    if (!c || c.order !== this.order || c.activeId !== this.activeId || c.anchorId !== this.anchorId) {
+      this.selectionCache = { order: this.order, activeId: this.activeId, anchorId: this.anchorId, ids: new Set(this.selectedIds) };
+    }
+    return this.selectionCache!.ids.has(id);
   }
 
   /** The notebook to save: nbformat shape, fields the page doesn't know kept. */
@@ -218,15 +240,18 @@ export class NotebookModel {
     return cell;
   }
 
-  deleteActive(): void {
-    const index = this.activeIndex;
-    if (index < 0) return;
-    const id = this.order[index]!;
-    this.deleted.push({ cells: [this.cellsById.get(id)!], index });
-    this.order = this.order.filter((x) => x !== id);
-    this.cellsById.delete(id);
+  /** Deletes the selected cells (D D); Z brings them back, still selected. */
+  deleteSelected(): void {
+    const ids = this.selectedIds;
+    if (ids.length === 0) return;
+    const index = this.order.indexOf(ids[0]!);
+    this.deleted.push({ cells: ids.map((id) => this.cellsById.get(id)!), index });
+    const gone = new Set(ids);
+    this.order = this.order.filter((x) => !gone.has(x));
+    for (const id of ids) this.cellsById.delete(id);
     if (this.order.length === 0) this.insert(0, newCell("code"), false);
     this.activeId = this.order[Math.min(index, this.order.length - 1)] ?? null;
+    this.anchorId = null;
     this.emit(this.structureListeners);
     this.emit(this.uiListeners);
     this.changed();
@@ -238,22 +263,28 @@ export class NotebookModel {
     last.cells.forEach((cell, i) => this.insert(Math.min(last.index + i, this.order.length), cell, false));
     const merged = last.mergedInto && this.cellsById.get(last.mergedInto.id);
     if (merged) this.update(merged.id, { ...last.mergedInto, sourceVersion: merged.sourceVersion + 1 });
-    this.activeId = last.cells[0]!.id;
+    // What comes back is selected again, from its top: the cells, and after a merge the cell they were merged into.
+    const several = merged || last.cells.length > 1;
+    this.activeId = several ? last.cells.at(-1)!.id : last.cells[0]!.id;
+    this.anchorId = several ? (merged ? merged.id : last.cells[0]!.id) : null;
     this.emit(this.structureListeners);
     this.emit(this.uiListeners);
     this.changed();
   }
 
-  copyActive(cut = false): void {
-    const cell = this.activeId ? this.cellsById.get(this.activeId) : undefined;
-    if (!cell) return;
-    this.clipboard = [cell];
-    if (cut) this.deleteActive();
+  /** Copies the selected cells (C), or cuts them (X). */
+  copySelected(cut = false): void {
+    const ids = this.selectedIds;
+    if (ids.length === 0) return;
+    this.clipboard = ids.map((id) => this.cellsById.get(id)!);
+    if (cut) this.deleteSelected();
   }
 
-  /** Pastes the copied cells below the active one (V), or above it (Shift+V). */
+  /** Pastes the copied cells below the selection (V), or above it (Shift+V). */
   pasteBelow(above = false): void {
-    const index = Math.max(0, this.activeIndex + (above ? 0 : 1));
+    const ids = this.selectedIds;
+    const index = ids.length === 0 ? 0 : this.order.indexOf(ids[above ? 0 : ids.length - 1]!) + (above ? 0 : 1);
+    this.anchorId = null;
     let lastId: string | null = null;
     this.clipboard.forEach((cell, i) => {
       const copy = { ...newCell(cell.type, cell.source), metadata: cell.metadata, outputs: cell.outputs, executionCount: cell.executionCount };
@@ -266,12 +297,17 @@ export class NotebookModel {
     this.changed();
   }
 
+  /** Moves the selected cells up or down one place, together (Ctrl+Shift+↑/↓). */
   move(delta: -1 | 1): void {
-    const index = this.activeIndex;
-    const target = index + delta;
-    if (index < 0 || target < 0 || target >= this.order.length) return;
+    const ids = this.selectedIds;
+    if (ids.length === 0) return;
+    const first = this.order.indexOf(ids[0]!);
+    const last = first + ids.length - 1;
+    if (delta < 0 ? first === 0 : last === this.order.length - 1) return;
     const next = [...this.order];
-    [next[index], next[target]] = [next[target]!, next[index]!];
+    // The neighbour jumps over the block: above it to below, or below it to above.
+    if (delta < 0) next.splice(last, 0, ...next.splice(first - 1, 1));
+    else next.splice(first, 0, ...next.splice(last + 1, 1));
     this.order = next;
     this.emit(this.structureListeners);
     this.emit(this.uiListeners); // the active cell's place (its move buttons) changed
@@ -279,20 +315,26 @@ export class NotebookModel {
   }
 
   /**
-   * Merges the cell below into the active one (Shift+M, as Jupyter): sources joined by a blank line, the active
-   * cell's type, outputs cleared (they belonged to the halves). Undo (Z) brings the cell below back.
+   * Merges (Shift+M, as Jupyter) the selected cells into the first of them, or with one cell selected the cell
+   * below into it: sources joined by a blank line, the first cell's type, outputs cleared (they belonged to the
+   * parts). Undo (Z) brings the merged cells back.
    */
-  mergeBelow(): void {
-    const index = this.activeIndex;
-    const upper = this.cellsById.get(this.order[index] ?? "");
-    const lower = this.cellsById.get(this.order[index + 1] ?? "");
-    if (!upper || !lower) return;
-    this.deleted.push({ cells: [lower], index: index + 1, mergedInto: upper });
-    this.order = this.order.filter((id) => id !== lower.id);
-    this.cellsById.delete(lower.id);
-    const source = [upper.source, lower.source].filter((s) => s !== "").join("\n\n");
-    this.update(upper.id, { source, sourceVersion: upper.sourceVersion + 1, outputs: [], executionCount: null, rendered: false });
+  mergeSelected(): void {
+    const ids = this.selectedIds;
+    const index = ids.length ? this.order.indexOf(ids[0]!) : -1;
+    const span = ids.length > 1 ? ids : this.order.slice(index, index + 2);
+    if (index < 0 || span.length < 2) return;
+    const [upper, ...lower] = span.map((id) => this.cellsById.get(id)!);
+    this.deleted.push({ cells: lower, index: index + 1, mergedInto: upper });
+    const gone = new Set(lower.map((c) => c.id));
+    this.order = this.order.filter((id) => !gone.has(id));
+    for (const id of gone) this.cellsById.delete(id);
+    const source = [upper!, ...lower].map((c) => c.source).filter((s) => s !== "").join("\n\n");
+    this.update(upper!.id, { source, sourceVersion: upper!.sourceVersion + 1, outputs: [], executionCount: null, rendered: false });
+    this.activeId = upper!.id;
+    this.anchorId = null;
     this.emit(this.structureListeners);
+    this.emit(this.uiListeners);
     this.changed();
   }
 
@@ -311,13 +353,25 @@ export class NotebookModel {
     this.setActive(added.id, "edit");
   }
 
-  /** Hides or shows a code cell's outputs (O), kept in the file as Jupyter keeps it (metadata.jupyter.outputs_hidden). */
+  /** Hides or shows a code cell's outputs, kept in the file as Jupyter keeps it (metadata.jupyter.outputs_hidden). */
   toggleOutputs(id: string): void {
     const cell = this.cellsById.get(id);
-    if (!cell || cell.type !== "code") return;
+    if (cell) this.setOutputsHidden(id, !outputsHidden(cell));
+  }
+
+  /** O: hides the selected code cells' outputs, or shows them when all of them are hidden already. */
+  toggleSelectedOutputs(): void {
+    const code = this.selectedIds.map((id) => this.cellsById.get(id)!).filter((c) => c.type === "code");
+    const hide = code.some((c) => !outputsHidden(c));
+    for (const c of code) this.setOutputsHidden(c.id, hide);
+  }
+
+  private setOutputsHidden(id: string, hidden: boolean): void {
+    const cell = this.cellsById.get(id);
+    if (!cell || cell.type !== "code" || outputsHidden(cell) === hidden) return;
     const jupyter = { ...((cell.metadata.jupyter as JsonObject | undefined) ?? {}) };
-    if (jupyter.outputs_hidden === true) delete jupyter.outputs_hidden;
-    else jupyter.outputs_hidden = true;
+    if (hidden) jupyter.outputs_hidden = true;
+    else delete jupyter.outputs_hidden;
     const { jupyter: _old, ...rest } = cell.metadata;
     this.update(id, { metadata: Object.keys(jupyter).length ? { ...rest, jupyter } : rest }, { dirty: true });
   }
@@ -328,12 +382,33 @@ export class NotebookModel {
     this.update(id, { type, outputs: [], executionCount: null, rendered: type === "markdown" ? false : cell.rendered }, { dirty: true });
   }
 
+  /** M, Y, R and the toolbar's Cell type: every selected cell. */
+  changeSelectedType(type: CellType): void {
+    for (const id of this.selectedIds) this.changeType(id, type);
+  }
+
   // --- active cell and mode ---
 
+  /** Makes `id` the active cell, alone selected. */
   setActive(id: string | null, mode?: Mode): void {
-    if (id === this.activeId && (mode === undefined || mode === this.mode)) return;
+    if (id === this.activeId && this.anchorId === null && (mode === undefined || mode === this.mode)) return;
     this.activeId = id;
+    this.anchorId = null;
     if (mode) this.mode = mode;
+    this.emit(this.uiListeners);
+  }
+  /** Shift+↑/↓: the active cell moves, the selection's other end stays. */
+  extendSelection(delta: -1 | 1): void {
+    const target = this.activeIndex + delta;
+    if (this.activeIndex < 0 || target < 0 || target >= this.order.length) return;
+    this.extendTo(this.order[target]!);
+  }
+  /** Shift+click: selects from the selection's other end to `id`. */
+  extendTo(id: string): void {
+    if (!this.cellsById.has(id) || this.activeId === null) return;
+    this.anchorId ??= this.activeId;
+    this.activeId = id;
+    this.mode = "command";
     this.emit(this.uiListeners);
   }
   setMode(mode: Mode): void {

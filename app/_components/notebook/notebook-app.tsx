@@ -158,19 +158,24 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
 
   const onRun = useCallback(
     (id: string, kind: RunKind) => {
-      const cell = model.cell(id);
-      if (!cell) return;
-      if (cell.type === "markdown") model.update(id, { rendered: true });
-      void session.execute(id);
-      const index = model.indexOf(id);
+      // Several cells selected: they all run, in order, and the next steps go from the last of them.
+      const ids = (model.isSelected(id) ? model.selectedIds : [id]).filter((x) => model.cell(x));
+      if (ids.length === 0) return;
+      for (const runId of ids) {
+        if (model.cell(runId)!.type === "markdown") model.update(runId, { rendered: true });
+        void session.execute(runId);
+      }
+      const lastId = ids.at(-1)!;
+      const index = model.indexOf(lastId);
       if (kind === "run") {
-        model.setActive(id, "command");
+        if (ids.length === 1) model.setActive(id, "command");
+        else model.setMode("command"); // Ctrl+Enter keeps the selection, to run it again
       } else if (kind === "run-insert" || (kind === "run-next" && index === model.ids.length - 1)) {
-        model.setActive(id);
+        model.setActive(lastId);
         const added = model.insertRelative(1, "code");
         model.setActive(added.id, "edit");
       } else {
-        model.setActive(model.ids[index + 1] ?? id, "command");
+        model.setActive(model.ids[index + 1] ?? lastId, "command");
       }
     },
     [model, session],
@@ -248,13 +253,19 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
     if ((event.ctrlKey || event.metaKey) && event.shiftKey && (key === "ArrowUp" || key === "ArrowDown")) return handled(), model.move(key === "ArrowUp" ? -1 : 1);
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.shiftKey) {
-      // Shift+V pastes above, Shift+M merges the cell below into this one (Jupyter's keys).
+      // Shift+V pastes above, Shift+M merges the selected cells, or the cell below, into the first (Jupyter's keys).
       if (key === "V") return handled(), model.pasteBelow(true);
-      if (key === "M") return handled(), model.mergeBelow();
+      if (key === "M") return handled(), model.mergeSelected();
+      // Shift+↑/↓ (Shift+K/J) select several cells: D D, C, X, V, M, Y, R, O, Shift+M, moving and running act on them all.
+      if (key === "ArrowUp" || key === "K") return handled(), model.extendSelection(-1);
+      if (key === "ArrowDown" || key === "J") return handled(), model.extendSelection(1);
       if (key === "L") return handled(), toggleLineNumbers(); // JupyterLab's "all cells"; L does the same here
       if (key !== "Enter") return;
     }
     switch (key) {
+      case "Escape":
+        if (model.anchorId !== null) model.setActive(id); // back to the active cell alone
+        return;
       case "Enter":
         handled();
         if (model.cell(id)?.type === "markdown") model.update(id, { rendered: false });
@@ -277,32 +288,32 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         model.insertRelative(1);
         return;
       case "d":
-        if (twice("d")) model.deleteActive();
+        if (twice("d")) model.deleteSelected();
         return handled();
       case "z":
         handled();
         return model.undoDelete();
       case "m":
         handled();
-        return model.changeType(id, "markdown");
+        return model.changeSelectedType("markdown");
       case "y":
         handled();
-        return model.changeType(id, "code");
+        return model.changeSelectedType("code");
       case "r":
         handled();
-        return model.changeType(id, "raw");
+        return model.changeSelectedType("raw");
       case "c":
         handled();
-        return model.copyActive();
+        return model.copySelected();
       case "x":
         handled();
-        return model.copyActive(true);
+        return model.copySelected(true);
       case "v":
         handled();
         return model.pasteBelow();
       case "o":
         handled();
-        return model.toggleOutputs(id);
+        return model.toggleSelectedOutputs();
       case "l":
         handled();
         return toggleLineNumbers();
@@ -359,7 +370,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
       <div className={classes.cells} onKeyDown={onKeyDown}>
         <CellList model={model} session={session} onRun={onRun} onSave={onSave} />
       </div>
-      <Footer saver={saver} session={session} />
+      <Footer saver={saver} session={session} model={model} />
       <ConflictModal path={path} model={model} saver={saver} onReload={onReload} />
       <ConfirmModal
         opened={restartAsked.open}
@@ -465,8 +476,10 @@ function ConflictModal({ path, model, saver, onReload }: { path: string; model: 
   );
 }
 
-function Footer({ saver, session }: { saver: NotebookSaver; session: KernelSession }) {
+function Footer({ saver, session, model }: { saver: NotebookSaver; session: KernelSession; model: NotebookModel }) {
   const saveState = useSaveState(saver);
+  // How many cells a multi-cell selection holds, also said to screen readers (the tint alone shows it to the eye).
+  const selectedCount = useSyncExternalStore(model.subscribeUi, () => (model.anchorId === null ? 1 : model.selectedIds.length), () => 1);
   const status = useSyncExternalStore(session.subscribe, session.getStatus, session.getStatus);
   const spec = status.kernelName ? session.specs?.kernelspecs[status.kernelName] : undefined;
   const launcher = (spec?.spec.metadata?.atrium as { launcher?: string } | undefined)?.launcher;
@@ -487,6 +500,9 @@ function Footer({ saver, session }: { saver: NotebookSaver; session: KernelSessi
     <Group className={classes.footer} justify="space-between" gap="xs">
       <span data-testid="save-state" role="status" aria-label="Save status" aria-live="polite" style={{ color: saveState.error ? "var(--mantine-color-red-7)" : undefined }}>{saveText}</span>
       <Group gap="md" wrap="nowrap">
+        <span role="status" aria-label="Selection" aria-live="polite">
+          {selectedCount > 1 ? `${selectedCount} cells selected` : ""}
+        </span>
         <QuotaFooter session={session} />
         <span>
           {status.displayName ?? "No kernel"}

@@ -92,7 +92,7 @@ export function NotebookToolbar(props: Props) {
             { value: "markdown", label: "Markdown" },
             { value: "raw", label: "Raw" },
           ]}
-          onChange={(e) => model.activeId && model.changeType(model.activeId, e.currentTarget.value as "code" | "markdown" | "raw")}
+          onChange={(e) => model.changeSelectedType(e.currentTarget.value as "code" | "markdown" | "raw")}
           w={110}
         />
         <NativeSelect
