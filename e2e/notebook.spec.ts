@@ -367,6 +367,15 @@ test("cells are split, merged, moved, hidden and deleted from the keyboard, and 
   await page.keyboard.press("Escape");
   await expect(selection).toHaveText("");
   await expect(page.locator("[data-selected]")).toHaveCount(0);
+  // Shift+click on another cell's code selects too; the active cell's trash button deletes the whole selection.
+  await text(1).click({ modifiers: ["Shift"] });
+  await expect(selection).toHaveText("3 cells selected");
+  await cell(page, 1).getByRole("button", { name: "Delete cell" }).click();
+  await expect(cell(page, 2)).toHaveCount(0);
+  await page.keyboard.press("z");
+  await expect(text(2)).toHaveText("print(a)");
+  await expect(selection).toHaveText("3 cells selected");
+  await page.keyboard.press("Escape");
 
   // What was done is what is saved.
   await page.keyboard.press("Control+s");

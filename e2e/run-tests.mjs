@@ -63,6 +63,7 @@ function step(name, cmd, args, { env = {}, parse, timeoutMs = 30 * 60_000, tag }
     const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const take = (stream, sink) => {
+      stream.setEncoding("utf8"); // a character split between chunks is joined, not garbled
       let partial = "";
       stream.on("data", (chunk) => {
         output += chunk;
@@ -98,6 +99,7 @@ function step(name, cmd, args, { env = {}, parse, timeoutMs = 30 * 60_000, tag }
  * spent waiting on kernels, clusters and browsers, not on the CPU, so two lanes nearly halve the wall time.
  */
 async function sideBySide(...steps) {
+  if (steps.length <= 1) return steps[0]?.();
   const startedAt = Date.now();
   await Promise.all(steps.map((run) => run()));
   timings.push({ name: "  (the steps above, side by side)", ms: Date.now() - startedAt });
@@ -182,7 +184,11 @@ try {
     const startsCluster = (file) => /\bstart(HadoopCluster|KubernetesCluster|TestCluster)\(/.test(fs.readFileSync(path.join(root, file), "utf8"));
     const intEnv = { ...testEnv, ATRIUM_TEST_POSTGRES_URL: postgres.url, ATRIUM_TEST_SLAPD: ensureSlapd() };
     const lane = (tag, files) => () => step(`integration with real processes (${files.length} files)`, ...nodeTest(files), { env: intEnv, parse: parseNode, tag });
-    await sideBySide(lane("clusters", intFiles.filter(startsCluster)), lane("portal", intFiles.filter((f) => !startsCluster(f))));
+    const intLanes = [
+      ["clusters", intFiles.filter(startsCluster)],
+      ["portal", intFiles.filter((f) => !startsCluster(f))],
+    ].filter(([, files]) => files.length); // node --test given no files would look for its own
+    await sideBySide(...intLanes.map(([tag, files]) => lane(tag, files)));
   }
   if (suites.includes("python")) {
     const testsDir = path.join(root, "kernel-launchers", "python", "tests");
@@ -205,10 +211,11 @@ try {
     const specs = fs.readdirSync(path.join(root, "e2e")).filter((f) => f.endsWith(".spec.ts")).map((f) => `e2e/${f}`).sort();
     const kernelSpecs = specs.filter((f) => /\/(notebook|culling)\.spec\.ts$/.test(f));
     const pageSpecs = specs.filter((f) => !kernelSpecs.includes(f));
+    // (Playwright given no files would run them all.)
     const lanes = [
       { tag: "kernels", port: 3917, files: kernelSpecs },
       { tag: "pages", port: 3919, files: pageSpecs },
-    ];
+    ].filter((l) => l.files.length);
     await sideBySide(...lanes.map((l) => playwright("end-to-end (Playwright, Chromium)", l.files, { ATRIUM_E2E_PORT: String(l.port) }, l.tag)));
     for (const l of lanes) endKernelsUnder(path.join(root, "e2e", ".artifacts", `data-${l.port}`));
   }
@@ -223,8 +230,7 @@ try {
       playwright(`end-to-end on Kubernetes + PVC homes (Playwright, Chromium, Kubernetes test cluster)${asRoot ? "" : " — skipped: needs root"}`, ["--config", "e2e/kubernetes/playwright.k8s.config.ts"], {}, "k8s"),
     );
   }
-  if (clusterSuites.length === 1) await clusterSuites[0]();
-  else if (clusterSuites.length > 1) await sideBySide(...clusterSuites);
+  if (clusterSuites.length) await sideBySide(...clusterSuites);
 } catch (error) {
   problems.push(error.message);
 } finally {

@@ -118,14 +118,19 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
       style={{ containIntrinsicSize: `auto ${estimate}px` }}
       onPointerDownCapture={() => (pressedAt.current = performance.now())}
       onMouseDownCapture={(event) => {
-        // Shift+click outside an editor selects from the active cell to this one (in an editor it extends the text selection).
-        if (!event.shiftKey || (event.target as HTMLElement).closest(".cm-editor")) return;
+        // Shift+click selects from the active cell to this one — except in the editor being typed in, where it extends
+        // the text selection, and on the cell's own buttons.
+        const target = event.target as HTMLElement;
+        if (!event.shiftKey || target.closest('[role="toolbar"]')) return;
+        if (target.closest(".cm-editor") && model.activeId === id && model.mode === "edit") return;
         event.preventDefault();
         event.stopPropagation();
         model.extendTo(id);
       }}
-      onMouseDown={() => {
-        // A plain click selects this cell alone (and leaves another cell's editor).
+      onMouseDown={(event) => {
+        // A plain click selects this cell alone (and leaves another cell's editor); the cell's own buttons (move,
+        // delete) act on the whole selection, so pressing them keeps it.
+        if ((event.target as HTMLElement).closest('[role="toolbar"]')) return;
         if (model.activeId !== id || model.anchorId !== null) model.setActive(id, model.mode === "edit" ? "command" : undefined);
       }}
     >

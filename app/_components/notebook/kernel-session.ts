@@ -255,6 +255,15 @@ export class KernelSession {
 
   // --- running code ---
 
+  private lastNotice = { message: "", at: 0 };
+  /** Notifies, but not again with the same words within 2 s: every cell of a selection run on a gone kernel fails alike. */
+  private sayOnce(message: string): void {
+    const now = Date.now();
+    if (message === this.lastNotice.message && now - this.lastNotice.at < 2_000) return;
+    this.lastNotice = { message, at: now };
+    this.notify(message);
+  }
+
   async execute(cellId: string): Promise<void> {
     const cell = this.model.cell(cellId);
     if (!cell || cell.type !== "code") return;
@@ -269,7 +278,7 @@ export class KernelSession {
     const unusable = connection ? connection.unusable() : "There is no kernel.";
     if (!connection || unusable) {
       this.model.update(cellId, { status: "idle" });
-      this.notify(`${unusable} ${RUN_AGAIN_HINT}`);
+      this.sayOnce(`${unusable} ${RUN_AGAIN_HINT}`);
       return;
     }
     this.kernelHasState = true;
@@ -303,7 +312,7 @@ export class KernelSession {
       if (this.latestRun.get(cellId) === request.msgId) this.model.update(cellId, { status: "idle", startedAt: null, stdin: null });
       // The run was waiting for a kernel that turned out to be gone (not one the user restarted or closed): say so.
       const why = connection.unusable();
-      if (why && !this.disposed && connection === this.connection) this.notify(`${why} ${RUN_AGAIN_HINT}`);
+      if (why && !this.disposed && connection === this.connection) this.sayOnce(`${why} ${RUN_AGAIN_HINT}`);
     } finally {
       if (this.latestRun.get(cellId) === request.msgId) this.latestRun.delete(cellId);
       this.pendingReplies.delete(request.msgId);

@@ -219,6 +219,29 @@ describe("cell structure (Jupyter's command-mode keys)", () => {
       assert.deepEqual(model.selectedIds, ["b", "c", "d"]);
     });
 
+    // Regression (review): Z after a merge put the parts back at their old index, away from the moved cell, and
+    // selected cells that were never merged.
+    it("Z after a merge puts the parts back right after the merged cell, wherever it has moved", () => {
+      const model = new NotebookModel(five());
+      model.setActive("a");
+      model.mergeSelected();
+      model.move(1);
+      model.move(1);
+      assert.deepEqual(model.ids, ["c", "d", "a", "e"]);
+      model.undoDelete();
+      assert.deepEqual(sources(model), ["c", "d", "a", "b", "e"]);
+      assert.deepEqual(model.selectedIds, ["a", "b"]);
+    });
+
+    it("going back to where the selection started selects that cell alone", () => {
+      const model = new NotebookModel(five());
+      model.setActive("b");
+      model.extendSelection(1);
+      model.extendSelection(-1);
+      assert.equal(model.anchorId, null);
+      assert.deepEqual(model.selectedIds, ["b"]);
+    });
+
     it("copies, cuts and pastes them together, changes their type, and hides their outputs together", () => {
       const model = new NotebookModel(five());
       model.setActive("a");

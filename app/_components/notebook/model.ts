@@ -260,7 +260,10 @@ export class NotebookModel {
   undoDelete(): void {
     const last = this.deleted.pop();
     if (!last) return;
-    last.cells.forEach((cell, i) => this.insert(Math.min(last.index + i, this.order.length), cell, false));
+    // Merged cells come back right after the cell they were merged into, wherever it has moved since.
+    const mergedAt = last.mergedInto ? this.order.indexOf(last.mergedInto.id) : -1;
+    const at = mergedAt >= 0 ? mergedAt + 1 : last.index;
+    last.cells.forEach((cell, i) => this.insert(Math.min(at + i, this.order.length), cell, false));
     const merged = last.mergedInto && this.cellsById.get(last.mergedInto.id);
     if (merged) this.update(merged.id, { ...last.mergedInto, sourceVersion: merged.sourceVersion + 1 });
     // What comes back is selected again, from its top: the cells, and after a merge the cell they were merged into.
@@ -408,6 +411,7 @@ export class NotebookModel {
     if (!this.cellsById.has(id) || this.activeId === null) return;
     this.anchorId ??= this.activeId;
     this.activeId = id;
+    if (this.anchorId === id) this.anchorId = null; // back at the start: one cell again
     this.mode = "command";
     this.emit(this.uiListeners);
   }

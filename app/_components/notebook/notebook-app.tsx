@@ -428,7 +428,7 @@ function ConflictModal({ path, model, saver, onReload }: { path: string; model: 
   const saveCopy = useMutation(trpc.notebooks.saveCopy.mutationOptions());
   const keepBoth = () =>
     saveCopy.mutate(
-      { path, notebook: model.toNotebook() },
+      { path, notebook: (model.flush(), model.toNotebook()) }, // flushed: output still queued is in the copy too
       {
         onSuccess: (copy) => {
           notifications.show({
@@ -468,7 +468,7 @@ function ConflictModal({ path, model, saver, onReload }: { path: string; model: 
         <Button variant="light" loading={saveCopy.isPending} disabled={saving} onClick={keepBoth}>
           Save mine as a copy
         </Button>
-        <Button color="red" loading={saving} disabled={saveCopy.isPending} onClick={() => void saver.save({ force: true })}>
+        <Button color="red" loading={saving} disabled={saveCopy.isPending} onClick={() => (saveCopy.reset(), void saver.save({ force: true }))}>
           Overwrite
         </Button>
       </Group>

@@ -95,6 +95,7 @@ export class KernelConnection {
       } catch {
         return this.scheduleReconnect(); // the portal itself is unreachable: keep trying
       }
+      this.setState("reconnecting"); // it exists after all (a "dead" seen before was not the end): its kernel_info may go
       this.connect();
     }, delay);
   }
