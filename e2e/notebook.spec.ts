@@ -361,6 +361,14 @@ test("cells are split, merged, moved, hidden and deleted from the keyboard, and 
   await expect(text(1)).toHaveText("a = 1");
   await expect(text(2)).toHaveText("print(a)");
   await expect(selection).toHaveText("2 cells selected");
+  // Ctrl+A selects them all; Esc goes back to one.
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Control+a");
+  await expect(selection).toHaveText("3 cells selected");
+  await page.keyboard.press("Escape");
+  await expect(selection).toHaveText("");
+  await cell(page, 1).click({ position: { x: 20, y: 10 } });
+  await page.keyboard.press("Shift+ArrowDown");
   // Shift+click reaches further; Esc goes back to one cell.
   await cell(page, 3).click({ position: { x: 20, y: 10 }, modifiers: ["Shift"] });
   await expect(selection).toHaveText("3 cells selected");

@@ -233,6 +233,16 @@ describe("cell structure (Jupyter's command-mode keys)", () => {
       assert.deepEqual(model.selectedIds, ["a", "b"]);
     });
 
+    it("Ctrl+A selects every cell, the last one active; a plain move ends it", () => {
+      const model = new NotebookModel(five());
+      model.setActive("c");
+      model.selectAll();
+      assert.deepEqual(model.selectedIds, ["a", "b", "c", "d", "e"]);
+      assert.equal(model.activeId, "e");
+      model.selectRelative(-1);
+      assert.deepEqual(model.selectedIds, ["d"]);
+    });
+
     it("going back to where the selection started selects that cell alone", () => {
       const model = new NotebookModel(five());
       model.setActive("b");

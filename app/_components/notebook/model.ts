@@ -406,6 +406,14 @@ export class NotebookModel {
     if (this.activeIndex < 0 || target < 0 || target >= this.order.length) return;
     this.extendTo(this.order[target]!);
   }
+  /** Ctrl+A in command mode: every cell, the last one active. */
+  selectAll(): void {
+    if (this.order.length < 2) return;
+    this.anchorId = this.order[0]!;
+    this.activeId = this.order.at(-1)!;
+    this.mode = "command";
+    this.emit(this.uiListeners);
+  }
   /** Shift+click: selects from the selection's other end to `id`. */
   extendTo(id: string): void {
     if (!this.cellsById.has(id) || this.activeId === null) return;

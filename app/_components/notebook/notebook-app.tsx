@@ -251,6 +251,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
     if ((event.ctrlKey || event.metaKey) && key === "Enter") return handled(), onRun(id, "run");
     if (event.altKey && key === "Enter") return handled(), onRun(id, "run-insert");
     if ((event.ctrlKey || event.metaKey) && event.shiftKey && (key === "ArrowUp" || key === "ArrowDown")) return handled(), model.move(key === "ArrowUp" ? -1 : 1);
+    if ((event.ctrlKey || event.metaKey) && !event.shiftKey && key.toLowerCase() === "a") return handled(), model.selectAll();
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.shiftKey) {
       // Shift+V pastes above, Shift+M merges the selected cells, or the cell below, into the first (Jupyter's keys).

@@ -11,6 +11,7 @@ const COMMAND_MODE: [keys: string, does: string][] = [
   ["Alt+Enter", "Run the cell, insert a cell below"],
   ["↑ / K, ↓ / J", "Select the cell above, below"],
   ["Shift+↑ / Shift+K, Shift+↓ / Shift+J", "Select more cells (Shift+click too); the keys below act on them all"],
+  ["Ctrl+A", "Select every cell"],
   ["Esc", "Select the active cell alone"],
   ["A, B", "Insert a cell above, below"],
   ["D D", "Delete the selected cells"],
