@@ -390,6 +390,19 @@ test("cells are split, merged, moved, hidden and deleted from the keyboard, and 
   await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d/, { timeout: 15_000 });
   const saved = JSON.parse(fs.readFileSync(await homeFile(page, "Cells.ipynb"), "utf8"));
   expect(saved.cells.slice(0, 2).map((c: { source: string[] }) => c.source.join(""))).toEqual(["a = 1", "print(a)"]);
+
+  // Run all above (from cell 3) runs cells 1 and 2 only; Run this cell and all below, from cell 3, runs it.
+  await text(1).fill("a = 7");
+  await text(3).fill("print(a * 10)");
+  await page.keyboard.press("Escape");
+  const more = page.getByRole("button", { name: "More kernel actions" });
+  await more.click();
+  await page.getByRole("menuitem", { name: "Run all above" }).click();
+  await expect(output(page, 2)).toHaveText("7");
+  await expect(output(page, 3)).toHaveCount(0);
+  await more.click();
+  await page.getByRole("menuitem", { name: "Run this cell and all below" }).click();
+  await expect(output(page, 3)).toHaveText("70");
 });
 
 test("a save never silently overwrites a file changed on disk", async ({ page }) => {

@@ -335,7 +335,12 @@ export class KernelSession {
   }
 
   async runAll(): Promise<void> {
-    await Promise.all(this.model.ids.map((id) => {
+    await this.runCells(this.model.ids);
+  }
+
+  /** Runs these cells in order (markdown ones are rendered): Run all, Run all above, Run this cell and all below. */
+  async runCells(ids: readonly string[]): Promise<void> {
+    await Promise.all(ids.map((id) => {
       const cell = this.model.cell(id);
       if (cell?.type === "markdown") this.model.update(id, { rendered: true });
       return this.execute(id);

@@ -161,10 +161,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
       // Several cells selected: they all run, in order, and the next steps go from the last of them.
       const ids = (model.isSelected(id) ? model.selectedIds : [id]).filter((x) => model.cell(x));
       if (ids.length === 0) return;
-      for (const runId of ids) {
-        if (model.cell(runId)!.type === "markdown") model.update(runId, { rendered: true });
-        void session.execute(runId);
-      }
+      void session.runCells(ids);
       const lastId = ids.at(-1)!;
       const index = model.indexOf(lastId);
       if (kind === "run") {
@@ -343,6 +340,10 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         }}
         onRunCell={() => model.activeId && onRun(model.activeId, "run-next")}
         onRunAll={() => void session.runAll()}
+        onRunFrom={(part) => {
+          const index = Math.max(0, model.activeIndex);
+          void session.runCells(part === "above" ? model.ids.slice(0, index) : model.ids.slice(index));
+        }}
         onRestart={askRestart}
         onClearOutputs={() => model.ids.forEach((id) => model.clearOutputs(id))}
         onReplaceKernel={askReplaceKernel}

@@ -28,6 +28,8 @@ interface Props {
   onAddCell(): void;
   onRunCell(): void;
   onRunAll(): void;
+  /** Run the cells above the active one, or the active one and every cell below it. */
+  onRunFrom(part: "above" | "below"): void;
   onRestart(runAll: boolean): void;
   onClearOutputs(): void;
   /** Replace the kernel: another kernelspec, another size, or a fresh one of the same (the page asks first if needed). */
@@ -76,6 +78,9 @@ export function NotebookToolbar(props: Props) {
             </ActionIcon>
           </Menu.Target>
           <Menu.Dropdown>
+            <Menu.Item onClick={() => props.onRunFrom("above")}>Run all above</Menu.Item>
+            <Menu.Item onClick={() => props.onRunFrom("below")}>Run this cell and all below</Menu.Item>
+            <Menu.Divider />
             <Menu.Item onClick={() => props.onRestart(true)}>Restart kernel and run all</Menu.Item>
             <Menu.Item onClick={props.onClearOutputs}>Clear all outputs</Menu.Item>
             <Menu.Divider />
