@@ -2,7 +2,7 @@
 // checks the caller's expected mtime (CONFLICT when the file changed since it was read); this module adds the
 // notebook rules: only .ipynb files, valid nbformat 4 in and out, written the way Jupyter writes them.
 import { AppError } from "@/server/errors";
-import type { HomeStore } from "@/server/storage/home-store";
+import { writeUnderFreeName, type HomeStore } from "@/server/storage/home-store";
 import { emptyNotebook, formatNotebook, parseNotebook, type Notebook } from "./nbformat";
 
 /**
@@ -70,18 +70,11 @@ export async function saveNotebookCopy(store: HomeStore, path: string, notebook:
   if (!parsed.ok) throw new AppError("BAD_REQUEST", `Not saved: ${parsed.problem}`);
   const text = formatNotebook(parsed.notebook);
   const stem = file.slice(0, -".ipynb".length);
-  for (let n = 1; n <= MAX_COPY_NAMES; n++) {
-    const copy = `${stem}-Copy${n}.ipynb`;
-    refuseTooLargeToOpen(copy, Buffer.byteLength(text, "utf8"));
-    try {
-      const written = await store.write(copy, text);
-      return { path: copy, mtime: written.mtime };
-    } catch (error) {
-      const e = error as { name?: string; code?: string } | null;
-      if (e?.name === "StorageError" && e.code === "ALREADY_EXISTS") continue;
-      throw error;
-    }
-  }
+  const copyName = (n: number) => `${stem}-Copy${n}.ipynb`;
+  refuseTooLargeToOpen(copyName(1), Buffer.byteLength(text, "utf8"));
+  const copies = Array.from({ length: MAX_COPY_NAMES }, (_, i) => copyName(i + 1));
+  const written = await writeUnderFreeName(store, copies, text);
+  if (written) return { path: written.path, mtime: written.mtime };
   throw new AppError("CONFLICT", `Not saved: "${stem}-Copy1.ipynb" to "${stem}-Copy${MAX_COPY_NAMES}.ipynb" all exist. Delete or rename some of them, then try again.`, { path: file });
 }
 

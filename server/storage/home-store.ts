@@ -7,7 +7,7 @@
 
 import { Readable } from 'node:stream';
 
-import { StorageError, describePath } from './errors';
+import { StorageError, describePath, isStorageError } from './errors';
 
 export type EntryType = 'file' | 'directory';
 
@@ -98,6 +98,21 @@ export interface HomeStore {
  * Reads a whole stream into memory, refusing more than maxBytes. Shared by backends for readBytes(), so
  * the limit holds even when a file grows between stat() and read().
  */
+/**
+ * Writes `data` under the first of `paths` that does not exist yet, never over a file (a name taken meanwhile is
+ * skipped, so two writers at once get two files); null when every one of them is taken.
+ */
+export async function writeUnderFreeName(store: HomeStore, paths: Iterable<string>, data: WriteData): Promise<HomeEntry | null> {
+  for (const path of paths) {
+    try {
+      return await store.write(path, data);
+    } catch (error) {
+      if (!isStorageError(error, 'ALREADY_EXISTS')) throw error;
+    }
+  }
+  return null;
+}
+
 export async function collectWithLimit(stream: Readable, maxBytes: number, userPath: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
