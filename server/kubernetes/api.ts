@@ -10,7 +10,9 @@ import { Readable } from 'node:stream';
 import {
   CoreV1Api,
   KubeConfig,
+  PatchStrategy,
   Watch,
+  setHeaderOptions,
   type V1PersistentVolumeClaim,
   type V1Pod,
   type V1PodList,
@@ -138,6 +140,20 @@ export class KubeApi {
 
   createPod(namespace: string, body: V1Pod): Promise<V1Pod> {
     return withDeadline(`creating pod ${namespace}/${body.metadata?.name}`, this.timeoutMs, () => this.core.createNamespacedPod({ namespace, body }));
+  }
+
+  /**
+   * Lifts one scheduling gate of a pod, the one at `index` in its spec, only if it is still `gate` there (a JSON
+   * patch's test: a pod changed meanwhile is refused with 422, never stripped of another gate).
+   */
+  async removeSchedulingGate(namespace: string, name: string, index: number, gate: string): Promise<V1Pod> {
+    const body = [
+      { op: 'test', path: `/spec/schedulingGates/${index}/name`, value: gate },
+      { op: 'remove', path: `/spec/schedulingGates/${index}` },
+    ];
+    return withDeadline(`lifting the scheduling gate ${gate} of pod ${namespace}/${name}`, this.timeoutMs, () =>
+      this.core.patchNamespacedPod({ namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch)),
+    );
   }
 
   /** The pod, or undefined when it does not exist. */

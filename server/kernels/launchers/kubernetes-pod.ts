@@ -28,6 +28,13 @@ export const BUNDLED_KERNEL_POD_TEMPLATE = fileURLToPath(new URL('../../../kerne
 export const KERNEL_CONTAINER = 'kernel';
 export const HOME_VOLUME = 'home';
 export const GPU_RESOURCE = 'nvidia.com/gpu';
+/**
+ * The scheduling gate a kernel pod is created with when it reads a launch Secret: the pod comes first, the Secret
+ * (owned by the pod) second, then the gate is lifted. So a portal that dies midway leaves a pod the orphan sweep
+ * finds, never a Secret nothing points to (the Role lets Atrium neither list nor read Secrets), and the kubelet
+ * never looks for a Secret that does not exist yet.
+ */
+export const LAUNCH_TOKEN_GATE = 'atrium.io/launch-token';
 
 export interface KernelPodPlan {
   kernelId: string;
@@ -126,6 +133,9 @@ export function buildKernelPod(plan: KernelPodPlan): V1Pod {
   const reserved = new Set([...ours.map((e) => e.name), POD_IP_ENV.name]);
   container.env = [...(container.env ?? []).filter((e) => !reserved.has(e.name)), ...ours, POD_IP_ENV];
   container.volumeMounts = [...(container.volumeMounts ?? []).filter((m) => m.name !== HOME_VOLUME), { name: HOME_VOLUME, mountPath: plan.homeMountPath }];
+  // A pod that reads a launch Secret is held back from scheduling until the Secret exists (see LAUNCH_TOKEN_GATE).
+  const gates = (spec.schedulingGates ?? []).filter((g) => g.name !== LAUNCH_TOKEN_GATE);
+  spec.schedulingGates = plan.secretEnv && Object.keys(plan.secretEnv).length > 0 ? [...gates, { name: LAUNCH_TOKEN_GATE }] : gates.length ? gates : undefined;
   return pod;
 }
 
@@ -147,10 +157,12 @@ export function podCommand(argv: readonly string[], image: { python: string; lau
 export const LAUNCH_TOKEN_KEY = 'token';
 
 /** The Secret a launch's pod reads its one-time token from (see launchTokenSecretName for its name). */
-export function launchTokenSecret(launch: { kernelId: string; podName: string; installationId: string; token: string }): V1Secret {
+export function launchTokenSecret(launch: { kernelId: string; podName: string; installationId: string; token: string; podUid?: string }): V1Secret {
   return {
     metadata: {
       name: launchTokenSecretName(launch.podName),
+      // Owned by its pod: the cluster's garbage collector deletes it with the pod, whatever becomes of the portal.
+      ...(launch.podUid ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: launch.podName, uid: launch.podUid }] } : {}),
       labels: {
         [LABELS.managedBy]: MANAGED_BY,
         [LABELS.component]: 'launch-token',

@@ -24,7 +24,7 @@ import { openTestDatabase } from '@/db/testing';
 import { cliActor } from '@/server/identity/actor';
 import { createTeam, createUser, setMembership } from '@/server/identity/users';
 import { KubeError, toKubeError } from '@/server/kubernetes/api';
-import { LABELS, homeClaimName, launchTokenSecretName, selectorOf } from '@/server/kubernetes/names';
+import { LABELS, homeClaimName, kernelPodName, launchTokenSecretName, selectorOf } from '@/server/kubernetes/names';
 import { PodWatchers } from '@/server/kubernetes/pod-watch';
 import { kubernetesFor, MANAGED_PODS_SELECTOR, type Kubernetes } from '@/server/kubernetes/setup';
 import {
@@ -52,7 +52,7 @@ import { KernelManager } from '../manager';
 import { executeRequestContent, parentMsgId } from '../protocol/messages';
 import { LaunchError, LauncherRegistry } from './base';
 import { KubernetesLauncher, KubernetesPodEngine, type KubernetesLauncherOptions } from './kubernetes';
-import { launchTokenSecret, parsePodEngineId } from './kubernetes-pod';
+import { LAUNCH_TOKEN_GATE, launchTokenSecret, parsePodEngineId } from './kubernetes-pod';
 import type { RemoteKernelProcess } from './remote';
 import { connectForTest, nextMessage, quietKernelLog, runCode } from '../testing';
 
@@ -213,6 +213,7 @@ describe('Kubernetes kernels', { skip: !isRoot && 'the test cluster needs root' 
     assert.equal(tokenEnv.value, undefined);
     const tokenSecret = await c().api.request("GET", `/api/v1/namespaces/atrium-risk/secrets/${launchTokenSecretName(pod.metadata.name)}`);
     assert.equal(tokenSecret.status, 404, 'the spent token\'s Secret is deleted');
+    assert.deepEqual(pod.spec.schedulingGates ?? [], [], 'the launch token gate was lifted once the Secret existed');
 
     // The kernel is a process running as ana's uid, in the pod's network namespace, with her home mounted.
     const live = await manager.attach(ana, model.id);
@@ -324,6 +325,43 @@ describe('Kubernetes kernels', { skip: !isRoot && 'the test cluster needs root' 
       return s.alive ? undefined : s;
     }, STEP_MS);
     assert.match(status.alive ? '' : status.reason, /deleted|ended/);
+  });
+
+  it('a portal that dies mid-launch leaves a gated pod the sweep lists, whose Secret the garbage collector deletes with it', { timeout: 2 * 60_000 }, async (t) => {
+    // As the launcher leaves things when its process dies after the Secret, before lifting the gate.
+    const kernelId = randomUUID();
+    const name = kernelPodName(kernelId, 'dead00');
+    const labels = { [LABELS.managedBy]: 'atrium', [LABELS.component]: 'kernel', [LABELS.kernelId]: kernelId, [LABELS.installation]: INSTALLATION_ID };
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, labels },
+      spec: {
+        schedulingGates: [{ name: LAUNCH_TOKEN_GATE }],
+        restartPolicy: 'Never',
+        containers: [{ name: 'kernel', image: KERNEL_IMAGE, command: ['/bin/true'] }],
+      },
+    };
+    const made = await c().api.request('POST', '/api/v1/namespaces/atrium-risk/pods', body);
+    assert.equal(made.status, 201, made.text);
+    const podPath = `/api/v1/namespaces/atrium-risk/pods/${name}`;
+    t.after(() => c().api.request('DELETE', `${podPath}?gracePeriodSeconds=0`));
+    const leftover = launchTokenSecret({ kernelId, podName: name, podUid: made.json.metadata.uid, installationId: INSTALLATION_ID, token: 'spent' });
+    const secretPath = `/api/v1/namespaces/atrium-risk/secrets/${leftover.metadata!.name}`;
+    t.after(() => c().api.request('DELETE', secretPath));
+    assert.equal((await c().api.request('POST', '/api/v1/namespaces/atrium-risk/secrets', leftover)).status, 201);
+
+    // The scheduler holds it: never on a node, so no kernel ever runs with nobody to talk to.
+    const held = await until('the scheduler to report the pod gated', async () => {
+      const pod = (await c().api.request('GET', podPath)).json;
+      return pod.status?.conditions?.find((cond: any) => cond.type === 'PodScheduled')?.reason === 'SchedulingGated' ? pod : undefined;
+    }, STEP_MS);
+    assert.equal(held.spec.nodeName, undefined);
+    assert.deepEqual((await launcher.listOwnEngines()).filter((e) => e.kernelId === kernelId).map((e) => e.engineId), [`pod atrium-risk/${name}`], 'the orphan sweep sees it');
+
+    // Deleted by anyone (here as an admin's kubectl would, not through Atrium): its Secret follows.
+    assert.equal((await c().api.request('DELETE', `${podPath}?gracePeriodSeconds=0`)).status, 200);
+    await until('the garbage collector to delete the pod\'s launch Secret', async () => (await c().api.request('GET', secretPath)).status === 404, STEP_MS);
   });
 
   async function failsFast(t: TestContext, kernelspec: Kernelspec, launcherOverride: KubernetesLauncher | undefined, size: string, pattern: RegExp, label: string) {

@@ -26,6 +26,7 @@ import { quietKernelLog } from '../testing';
 import { KubernetesLauncher, KubernetesPodEngine, type KubernetesLauncherOptions } from './kubernetes';
 import {
   BUNDLED_KERNEL_POD_TEMPLATE,
+  LAUNCH_TOKEN_GATE,
   buildKernelPod,
   clusterEngineOf,
   kernelResources,
@@ -164,6 +165,17 @@ describe('the kernel pod', () => {
     assert.deepEqual(env.find((e) => e.name === 'POD_IP'), { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
     assert.equal(env.find((e) => e.name === 'PYTHONUNBUFFERED')?.value, '1', 'the template\'s own env stays');
     assert.throws(() => buildKernelPod(plan({ env: { KERNEL_X: 'a\u0000b' } })), PodSpecError);
+  });
+
+  it('a pod that reads a launch Secret is created behind a scheduling gate (lifted once the Secret exists); a template\'s own gates stay', () => {
+    const secretEnv = { KERNEL_LAUNCH_TOKEN: { secret: launchTokenSecretName(plan().podName), key: 'token' } };
+    const gated = buildKernelPod(plan({ secretEnv }));
+    assert.deepEqual(gated.spec!.schedulingGates, [{ name: LAUNCH_TOKEN_GATE }]);
+    assert.deepEqual(gated.spec!.containers[0]!.env!.find((e) => e.name === 'KERNEL_LAUNCH_TOKEN')?.valueFrom, { secretKeyRef: { name: secretEnv.KERNEL_LAUNCH_TOKEN.secret, key: 'token' } });
+    assert.equal(buildKernelPod(plan()).spec!.schedulingGates, undefined, 'no Secret, no gate');
+    const own = { ...template, spec: { ...template.spec!, schedulingGates: [{ name: 'example.com/quota-check' }, { name: LAUNCH_TOKEN_GATE }] } };
+    assert.deepEqual(buildKernelPod(plan({ secretEnv, template: own })).spec!.schedulingGates, [{ name: 'example.com/quota-check' }, { name: LAUNCH_TOKEN_GATE }]);
+    assert.deepEqual(buildKernelPod(plan({ template: own })).spec!.schedulingGates, [{ name: 'example.com/quota-check' }]);
   });
 
   it('the command: the image\'s python and launcher, the kernelspec\'s arguments, then --ip-from-env POD_IP', () => {
@@ -314,6 +326,9 @@ describe('the orphan sweep\'s side: own pods listed, orphans killed with their l
       [LABELS.installation]: INSTALLATION,
     });
     assert.deepEqual(secret.stringData, { token: 't0ken' });
+    assert.equal(secret.metadata!.ownerReferences, undefined);
+    const owned = launchTokenSecret({ kernelId, podName, podUid: 'c0ffee00-0000-4000-8000-000000000001', installationId: INSTALLATION, token: 't0ken' });
+    assert.deepEqual(owned.metadata!.ownerReferences, [{ apiVersion: 'v1', kind: 'Pod', name: podName, uid: 'c0ffee00-0000-4000-8000-000000000001' }], 'owned by its pod: deleted with it');
   });
 
   /** A launcher over a fake API server that records calls; `refuse` lists namespaces whose listing fails. */

@@ -9,7 +9,9 @@
 // handle is cleaned up, so nothing is left behind. serialize() keeps the namespace and pod name.
 // Pods and launch Secrets carry this installation's id: listOwnEngines() finds this installation's kernel pods
 // (never another's in a shared namespace) and killOrphan() deletes a pod the orphan sweep found no kernel owns,
-// with its launch Secret (by name: the Role may not list Secrets).
+// with its launch Secret (by name: the Role may not list Secrets). The pod comes before its Secret (held by a
+// scheduling gate until the Secret exists, which it owns): a portal that dies midway leaves a pod to sweep, never
+// a Secret nothing points to.
 // Touch this file when the way kernels become pods changes; the pod itself is built in kubernetes-pod.ts.
 import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -36,6 +38,7 @@ import {
 import {
   BUNDLED_KERNEL_POD_TEMPLATE,
   KERNEL_CONTAINER,
+  LAUNCH_TOKEN_GATE,
   LAUNCH_TOKEN_KEY,
   buildKernelPod,
   clusterEngineOf,
@@ -103,6 +106,8 @@ export class KubernetesLauncher extends RemoteLauncher {
   private readonly phaseReporters = new Map<string, (phase: string) => void>();
   /** The engine of each launch in progress whose pod has a launch token Secret, deleted when the launch settles. */
   private readonly tokenSecrets = new Map<string, KubernetesPodEngine>();
+  /** Set once the API server was seen dropping LAUNCH_TOKEN_GATE (said once per process). */
+  private warnedUngated = false;
 
   constructor(options: KubernetesLauncherOptions) {
     super({
@@ -142,16 +147,37 @@ export class KubernetesLauncher extends RemoteLauncher {
 
   /**
    * The one-time launch token goes to the pod through a Secret, never in the pod's spec (its command and env are
-   * readable by everyone who may list pods in the namespace). Made just before the pod, so a portal crash between
-   * the two leaves at most a spent token behind (one API call apart; see the deploy README).
+   * readable by everyone who may list pods in the namespace). Made once the pod exists (held by LAUNCH_TOKEN_GATE)
+   * and owned by it, so nothing is left that the orphan sweep or the garbage collector cannot find.
    */
-  private async createTokenSecret(kernelId: string, namespace: string, podName: string, token: string): Promise<void> {
-    const body = launchTokenSecret({ kernelId, podName, installationId: this.opts.installationId, token });
+  private async createTokenSecret(kernelId: string, namespace: string, pod: V1Pod, token: string): Promise<void> {
+    const body = launchTokenSecret({ kernelId, podName: pod.metadata!.name!, podUid: pod.metadata?.uid, installationId: this.opts.installationId, token });
     try {
       await this.opts.api.createSecret(namespace, body);
     } catch (error) {
       const why = error instanceof KubeError ? error.message : String(error);
       throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: could not hand the pod its launch token (a Secret in ${namespace}): ${why}`, { kernelId, cause: error });
+    }
+  }
+
+  /**
+   * Lets the scheduler take the pod now that its Secret exists. An API server that dropped the gate (Kubernetes
+   * older than 1.27 or the feature off) had the pod scheduled already: said once, and the launch goes on (the
+   * Secret was made one call after the pod, well before a kubelet reads it).
+   */
+  private async liftLaunchTokenGate(kernelId: string, pod: V1Pod): Promise<void> {
+    const { namespace, name } = pod.metadata as { namespace: string; name: string };
+    const index = (pod.spec?.schedulingGates ?? []).findIndex((gate) => gate.name === LAUNCH_TOKEN_GATE);
+    if (index < 0) {
+      if (!this.warnedUngated) this.logger?.warn('the API server dropped the kernel pod\'s scheduling gate (Kubernetes 1.27 or later holds a pod until its launch Secret exists); launches go on without it', { pod: `${namespace}/${name}` });
+      this.warnedUngated = true;
+      return;
+    }
+    try {
+      this.opts.watchers.forNamespace(namespace).observe(await this.opts.api.removeSchedulingGate(namespace, name, index, LAUNCH_TOKEN_GATE));
+    } catch (error) {
+      const why = error instanceof KubeError ? error.message : String(error);
+      throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: could not release pod ${namespace}/${name} to the scheduler once its launch token was ready: ${why}`, { kernelId, cause: error });
     }
   }
 
@@ -213,13 +239,18 @@ export class KubernetesLauncher extends RemoteLauncher {
       tokenSecret: token !== undefined,
     });
     report(`creating pod ${podName} in namespace ${namespace} (${size.name}, as uid ${identity.uid})`);
+    let created: V1Pod | undefined;
     try {
+      created = await this.opts.api.createPod(namespace, pod);
+      watcher.observe(created);
       if (token !== undefined) {
         this.tokenSecrets.set(kernelId, engine); // from here on, the launch's end deletes the Secret
-        await this.createTokenSecret(kernelId, namespace, podName, token);
+        await this.createTokenSecret(kernelId, namespace, created, token);
+        await this.liftLaunchTokenGate(kernelId, created);
       }
-      watcher.observe(await this.opts.api.createPod(namespace, pod));
     } catch (error) {
+      // A pod made but not launched (its Secret or its gate failed) goes at once; the Secret goes as the launch ends.
+      if (created) await this.opts.api.deletePod(namespace, podName, 0).catch((e: unknown) => this.logger?.warn('could not delete the pod of a failed launch; the orphan sweep will', { pod: engine.engineId, error: String(e) }));
       await engine.cleanup();
       if (error instanceof LaunchError) throw error;
       const why = error instanceof KubeError ? error.message : String(error);
