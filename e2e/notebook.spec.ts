@@ -108,6 +108,7 @@ test("an analyst runs code, sees every kind of output, and finds it all again af
   await page.getByRole("button", { name: "Restart kernel" }).click();
   await page.getByRole("dialog", { name: "Restart the kernel?" }).getByRole("button", { name: "Restart", exact: true }).click();
   await expect(kernelStatus(page)).toHaveText("idle", { timeout: 30_000 });
+  await expect(page.getByRole("alert").filter({ hasText: "restarted from another window" })).toHaveCount(0); // this page's own
   await runCell(page, 7, 'marker = "same kernel"\nprint("after restart")');
   await expect(output(page, 7)).toHaveText("after restart");
   await expect(cell(page, 7)).toContainText("[1]:");
@@ -542,4 +543,27 @@ test("replacing a kernel that holds variables asks first; a fresh one is replace
   await expect(page.getByRole("alert").filter({ hasText: "The kernel has stopped." })).toBeVisible({ timeout: 10_000 });
   await expect(cell(page, 4)).not.toContainText("Queued");
   await expect(output(page, 4)).toHaveCount(0); // nothing ran: no output area
+});
+
+test("a restart from another window or client stops what was running and waiting here, and says so", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("restarted"));
+  await openNewNotebook(page, "Restarted.ipynb");
+  await runCell(page, 1, "x = 1");
+  await expect(cell(page, 1)).toContainText("[1]:");
+  await runCell(page, 2, "import time\ntime.sleep(120)");
+  await expect(cell(page, 2)).toContainText("Running");
+  await runCell(page, 3, "print('after the sleep')");
+  await expect(cell(page, 3)).toContainText("Queued");
+
+  // Another client (JupyterLab, a script, another window) restarts the kernel through the Jupyter API.
+  const [kernel] = (await (await page.request.get("/api/kernels")).json()) as { id: string }[];
+  expect((await page.request.post(`/api/kernels/${kernel!.id}/restart`)).status()).toBe(200);
+  await expect(page.getByRole("alert").filter({ hasText: "The kernel was restarted from another window or client" })).toBeVisible({ timeout: 15_000 });
+  await expect(cell(page, 2)).not.toContainText("Running");
+  await expect(cell(page, 3)).not.toContainText("Queued");
+  await expect(output(page, 3)).toHaveCount(0); // never ran
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 30_000 });
+  await runCell(page, 4, 'print("x" in globals())');
+  await expect(output(page, 4)).toHaveText("False");
 });

@@ -346,6 +346,9 @@ describe("ChannelClient", () => {
     assert.equal(closed.code, 1012);
     assert.match(closed.reason, /restarted through another portal replica/);
     assert.ok(!r.received.some((m) => m.content.execution_state === "dead"), "no 'dead' status: JupyterLab would drop the kernel");
+    // As the other replica's clients heard it: a client stops waiting for replies the old process will never send.
+    assert.equal(r.received.at(-1)?.content.execution_state, "starting");
+    assert.equal(r.received.at(-1)?.header.msg_type, "status");
   });
 
   it("while the manager finds out how an exited process ended, the client is told nothing yet", async () => {

@@ -11,7 +11,8 @@
 //
 // Close codes the server sends (@jupyterlab/services never reconnects after 1000 or 1001, and does after any other):
 //   1001 going away      the kernel stopped or died (after its output and an iopub status "dead")
-//   1012 service restart the portal is stopping, or another replica restarted the kernel: reconnect
+//   1012 service restart the portal is stopping, or another replica restarted the kernel (after an iopub status
+//                        "starting", as that replica's own clients heard): reconnect
 //   1008 policy          the credential the connection was opened with no longer lets its user in (channels.ts)
 //   1013 try again later the client fell hopelessly behind on output (reconnect; nothing was dropped silently)
 //   1009 message too big a client frame exceeded the limit (sent by `ws` itself)
@@ -182,9 +183,10 @@ export class ChannelClient {
       return;
     }
     const end = this.kernel.settledEnd(now);
-    if (end === "dead") return this.endAfterQueued(now);
-    // Restarted through another replica: this one attaches the new process, which a reconnect reaches.
-    if (end === "replaced") return this.end(CLOSE_SERVICE_RESTART, "the kernel was restarted through another portal replica: reconnect", { keep: false });
+    if (end === "dead") return this.endAfterQueued(now, "dead", CLOSE_GOING_AWAY, "kernel is no longer running");
+    // Restarted through another replica: this one attaches the new process, which a reconnect reaches. Its clients
+    // hear "starting" first, as the other replica's did (a client stops waiting for what the old process had).
+    if (end === "replaced") return this.endAfterQueued(now, "starting", CLOSE_SERVICE_RESTART, "the kernel was restarted through another portal replica: reconnect");
     if (now - this.lastPingAt < this.options.pingIntervalMs) return;
     if (this.awaitingPong) {
       log.info(`kernel ${this.kernel.id}: ${this.options.user}'s client missed its ping deadline; dropping it`);
@@ -214,17 +216,18 @@ export class ChannelClient {
   }
 
   /**
-   * The kernel is gone (like Jupyter Server: an iopub status "dead" before the socket closes). Its last output is
-   * what a user most needs (the traceback, the last lines before a crash), so a slow client gets what was queued,
-   * then "dead", then the close; by the deadline it is cut off instead (tick()).
+   * The kernel's process is gone: dead (like Jupyter Server, an iopub status "dead" before the socket closes), or
+   * replaced by a restart through another replica ("starting", then a close the client reconnects after). Its last
+   * output is what a user most needs (the traceback, the last lines before a crash), so a slow client gets what was
+   * queued, then the status, then the close; by the deadline it is cut off instead (tick()).
    */
-  private endAfterQueued(now: number): void {
+  private endAfterQueued(now: number, status: "dead" | "starting", code: number, reason: string): void {
     this.over = true;
     this.unsubscribe();
     this.ending = true;
     this.drainDeadline = now + DEAD_KERNEL_DRAIN_MS;
-    this.sendDeadStatus();
-    this.queue.finish(() => this.ws.close(CLOSE_GOING_AWAY, "kernel is no longer running"));
+    this.sendStatus(status);
+    this.queue.finish(() => this.ws.close(code, closeReason(reason)));
   }
 
   /**
@@ -305,9 +308,9 @@ export class ChannelClient {
     if (this.dropped <= LOGGED_DROPS) log.warn(`kernel ${this.kernel.id}: dropped a malformed frame from ${this.options.user}'s client (${why})`);
   }
 
-  /** Like Jupyter Server when a kernel is gone for good: an iopub status "dead" before the socket closes. */
-  private sendDeadStatus() {
-    const { msg, raw } = portalIopubMessage({ msgType: "status", session: "atrium", content: { execution_state: "dead" } });
+  /** An iopub status from the portal itself (not the kernel): "dead" or "starting" before the socket closes. */
+  private sendStatus(state: "dead" | "starting") {
+    const { msg, raw } = portalIopubMessage({ msgType: "status", session: "atrium", content: { execution_state: state } });
     this.queue.push(encodeFor(this.options.framing, msg, raw));
   }
 }

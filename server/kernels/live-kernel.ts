@@ -211,9 +211,14 @@ export class LiveKernel {
     this.setState(state);
   }
 
-  /** Tells clients the kernel is restarting, the way Jupyter Server does (an iopub status message). */
+  /** Takes on a state and tells clients, as the kernel would (an iopub status message from the portal). */
   announce(state: ExecutionState) {
     this.setState(state);
+    this.tellClients(state);
+  }
+
+  /** An iopub status message from the portal to every client, the kernel's own state left as it is. */
+  tellClients(state: ExecutionState) {
     const { msg, raw } = portalIopubMessage({ msgType: "status", session: this.connection.session, content: { execution_state: state } });
     for (const listener of this.listeners) listener(msg, raw);
   }

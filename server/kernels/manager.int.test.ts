@@ -407,12 +407,18 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     assert.equal(row?.endReason, "stopped");
   });
 
-  it("restarts a kernel under the same id", async () => {
+  it("restarts a kernel under the same id; its clients hear starting, then idle (never restarting: that reads as a crash)", async () => {
     const manager = await makeManager();
     const kernel = await manager.start(user, { name: "python3" });
     const before = manager.liveKernel(kernel.id)!.process.engineId;
     await execute(manager, kernel.id, "x = 41", "cell-d");
+    const statuses: string[] = [];
+    const unsubscribe = manager.liveKernel(kernel.id)!.subscribe((msg) => {
+      if (msg.channel === "iopub" && msg.header.msg_type === "status") statuses.push(String(msg.content.execution_state));
+    });
     const restarted = await manager.restart(user, kernel.id);
+    unsubscribe();
+    assert.deepEqual(statuses, ["starting", "idle"]);
     assert.equal(restarted.id, kernel.id);
     assert.notEqual(manager.liveKernel(kernel.id)!.process.engineId, before);
     const msgId = await execute(manager, kernel.id, "'x' in dir()", "cell-e");

@@ -430,8 +430,9 @@ export class KernelManager {
     const stoppedMeanwhile = () => this.live.get(id) !== kernel;
     // The kernel is gone, as Jupyter Server answers for a kernel that is not there (clients drop it then).
     const wasStopped = () => new AppError("NOT_FOUND", `Kernel ${id} was stopped while it restarted.`);
-    // Like Jupyter Server, a requested restart is not announced as "restarting" on iopub (clients read that
-    // as an automatic restart after a crash); the new kernel's idle status is announced once it answers.
+    // A requested restart is not announced as "restarting" on iopub (JupyterLab reads that as an automatic restart
+    // after a crash, and the client that asked would think its kernel died): clients hear "starting" once the old
+    // process is let go (other windows stop waiting for what it had), and the new kernel's "idle" once it answers.
     // The row says "restarting" first: a failure here leaves the kernel running as it was (a state write later
     // cannot overwrite "restarting": the state writer writes only to a running row).
     // From here clients' messages wait for the new process (a stop refuses them); if the restart gives up before
@@ -456,6 +457,7 @@ export class KernelManager {
     kernel.executionState = "restarting";
     // From here the old process's messages are not listened to.
     kernel.beginRestart();
+    kernel.tellClients("starting");
     this.ownLaunches.add(id);
     let launched: { kernel: KernelProcess; connection?: KernelConnection } | undefined;
     // Every step from here is inside the try: whatever fails, the held messages and the row do not wait for ever.

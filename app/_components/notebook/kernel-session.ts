@@ -189,10 +189,20 @@ export class KernelSession {
       state: (state) => {
         // While launching, the socket waits for the launch: its phases stay on show until the kernel answers.
         if (state === "reconnecting" && this.status.state === "starting" && this.status.kernelId === kernelId) return;
+        // A restart this page did not ask for (another window or client, through any portal replica): the portal
+        // says "starting" as it lets the old process go (a server may say "restarting").
+        const restartedElsewhere = (state === "starting" || state === "restarting") && (this.status.state === "idle" || this.status.state === "busy");
         this.setStatus({ state, phase: null, since: state === "reconnecting" ? Date.now() : null });
         if (state === "dead") {
           this.endAllRuns();
           void this.explainEnd(kernelId);
+        }
+        if (restartedElsewhere) {
+          // The old process will never answer what it had: those cells stop, as after this page's own restart.
+          connection.failPending("The kernel restarted.");
+          this.endAllRuns();
+          this.kernelHasState = false;
+          this.notify("The kernel was restarted from another window or client: its variables are gone, and cells that were running or waiting were stopped.");
         }
       },
     });
