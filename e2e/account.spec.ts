@@ -58,6 +58,8 @@ test("a token made on the Account page opens the Jupyter API until it is revoked
   await page.getByRole("button", { name: "Copy", exact: true }).click();
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(token);
   await page.screenshot({ path: "e2e/.artifacts/account-new-token.png", fullPage: true });
+  // The field alone, at device pixel ratio 1: its "_" used to be clipped away (look at this one).
+  await shown.screenshot({ path: "e2e/.artifacts/account-new-token-field.png" });
 
   const tokens = page.getByRole("table", { name: "Your API tokens" });
   for (const header of ["Name", "Token", "Created", "Last used", "Expires", "Status"]) await expect(tokens.getByRole("columnheader", { name: header, exact: true })).toBeVisible();

@@ -87,11 +87,21 @@ test("an analyst manages files: folder, uploads, rename, download, delete", asyn
   await page.getByRole("link", { name: "dropped.txt", exact: true }).click();
   expect(fs.readFileSync(await (await viaLink).path(), "utf8")).toBe("dropped by drag and drop\n");
 
-  // Sorting: by size, largest first on the second click.
-  await list(page).getByRole("button", { name: "Size" }).click();
-  await list(page).getByRole("button", { name: "Size" }).click();
-  await expect(list(page).getByRole("columnheader", { name: "Size" })).toHaveAttribute("aria-sort", "descending");
+  // Sorting: by size, largest first on the second click. The whole header cell sorts, not only its label: these
+  // clicks land at the cell's left edge, away from the right-aligned "Size" (they used to do nothing).
+  const sizeHeader = list(page).getByRole("columnheader", { name: "Size" });
+  await expect(sizeHeader.locator("button, a, input, [tabindex]")).toHaveCount(1); // one control per header, none nested
+  await sizeHeader.click({ position: { x: 3, y: 3 } });
+  await expect(sizeHeader).toHaveAttribute("aria-sort", "ascending");
+  await sizeHeader.click({ position: { x: 3, y: 3 } });
+  await expect(sizeHeader).toHaveAttribute("aria-sort", "descending");
   await expect(list(page).getByRole("row").nth(1)).toContainText("dropped.txt");
+  // And by keyboard: the header's one button, Enter.
+  const modifiedHeader = list(page).getByRole("columnheader", { name: "Modified" });
+  await modifiedHeader.getByRole("button", { name: "Modified" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(modifiedHeader).toHaveAttribute("aria-sort", "descending");
+  await expect(sizeHeader).toHaveAttribute("aria-sort", "none");
 
   // Delete, confirmed in a dialog; cancelling keeps the file.
   await row(page, "dropped.txt").getByRole("button", { name: "Delete" }).click();
@@ -223,4 +233,17 @@ test("an upload goes on while the analyst opens another folder and another page"
   const upload = page.getByRole("group", { name: "Upload of big.bin" });
   await expect(upload).toContainText("Uploaded", { timeout: 60_000 });
   await expect(row(page, "big.bin")).toContainText("48");
+
+  // A folder can't be downloaded: its row has Rename and Delete and no Download button (a disabled one looked
+  // pressed), and its Rename and Delete stay in line with a file's.
+  const folder = row(page, "elsewhere");
+  const file = row(page, "big.bin");
+  await expect(folder.getByRole("button", { name: "Download" })).toHaveCount(0);
+  await expect(file.getByRole("button", { name: "Download" })).toBeVisible();
+  for (const name of ["Rename", "Delete"]) {
+    const inFolder = await folder.getByRole("button", { name }).boundingBox();
+    const inFile = await file.getByRole("button", { name }).boundingBox();
+    expect(inFolder?.x).toBe(inFile?.x);
+  }
+  await page.screenshot({ path: "e2e/.artifacts/files-folder-row-actions.png" });
 });

@@ -205,6 +205,16 @@ function CreateTokenForm({ onCreated }: { onCreated: (t: NewToken) => void }) {
   );
 }
 
+// In Chromium at device pixel ratio 1, a fixed-height input (Mantine's default) cut off the "_" of 14px DejaVu Sans
+// Mono, the fallback where JetBrains Mono isn't installed, whatever its line-height: the token read "atr gla3v…".
+// Height from a 20px line box plus padding shows it, and the field stays 36px, as tall as the Copy button.
+const MONOSPACE_INPUT = {
+  fontFamily: "var(--mantine-font-family-monospace)",
+  height: "auto",
+  lineHeight: "20px",
+  paddingBlock: "calc((var(--input-height) - 22px) / 2)",
+} as const;
+
 /** The token, once: copy it now, with a command that uses it against this portal. */
 function NewTokenPanel({ created, onDone }: { created: NewToken; onDone: () => void }) {
   const origin = typeof window === "undefined" ? "" : window.location.origin;
@@ -226,7 +236,7 @@ function NewTokenPanel({ created, onDone }: { created: NewToken; onDone: () => v
             readOnly
             value={created.token}
             onFocus={(e) => e.currentTarget.select()}
-            styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }}
+            styles={{ input: MONOSPACE_INPUT }}
             style={{ flex: 1 }}
           />
           <CopyButton value={created.token}>

@@ -96,7 +96,7 @@ export function FileList({ label, entries, loading, problem, sort, onSort, onRen
           <div role="row" aria-rowindex={1} className={`${classes.row} ${classes.header}`}>
             <SortHeader label="Name" sortKey="name" sort={sort} onSort={onSort} />
             <SortHeader label="Size" sortKey="size" sort={sort} onSort={onSort} align="right" />
-            <SortHeader label="Modified" sortKey="modified" sort={sort} onSort={onSort} className={classes.modified} />
+            <SortHeader label="Modified" sortKey="modified" sort={sort} onSort={onSort} className={classes.modifiedHeader} />
             <div role="columnheader" style={{ textAlign: "right" }}>
               <VisuallyHidden>Actions</VisuallyHidden>
             </div>
@@ -133,12 +133,16 @@ export function FileList({ label, entries, loading, problem, sort, onSort, onRen
   );
 }
 
+/**
+ * A sortable column's header: aria-sort on the header, one button inside it. The button fills the whole cell, so
+ * a click anywhere in the header sorts (it used to be only the label's width), and it stays the one thing to focus.
+ */
 function SortHeader({ label, sortKey, sort, onSort, align, className }: { label: string; sortKey: SortKey; sort: Sort; onSort(key: SortKey): void; align?: "right"; className?: string }) {
   const active = sort.key === sortKey;
   const Arrow = sort.direction === "ascending" ? IconArrowUp : IconArrowDown;
   return (
-    <div role="columnheader" aria-sort={active ? sort.direction : "none"} className={className} style={{ textAlign: align }}>
-      <UnstyledButton className={classes.sortButton} onClick={() => onSort(sortKey)} title={`Sort by ${label.toLowerCase()}`}>
+    <div role="columnheader" aria-sort={active ? sort.direction : "none"} className={`${classes.sortHeader} ${className ?? ""}`}>
+      <UnstyledButton className={classes.sortButton} data-align={align} onClick={() => onSort(sortKey)} title={`Sort by ${label.toLowerCase()}`}>
         {label}
         {active && <Arrow size={12} aria-hidden />}
       </UnstyledButton>
@@ -185,16 +189,15 @@ function EntryRow({ entry, onRename, onDownload, onDelete }: { entry: FileEntry 
         <ActionIcon variant="subtle" color="gray" aria-label="Rename" title={`Rename ${entry.name}`} onClick={() => onRename(entry)}>
           <IconPencil size={16} />
         </ActionIcon>
-        <ActionIcon
-          variant="subtle"
-          color="gray"
-          aria-label="Download"
-          title={folder ? "Folders cannot be downloaded yet" : `Download ${entry.name}`}
-          disabled={folder}
-          onClick={() => onDownload(entry)}
-        >
-          <IconDownload size={16} />
-        </ActionIcon>
+        {folder ? (
+          // A folder can't be downloaded: no button (a disabled one read as pressed), only its room, so the
+          // Delete buttons stay in one column.
+          <span className={classes.actionSpace} aria-hidden />
+        ) : (
+          <ActionIcon variant="subtle" color="gray" aria-label="Download" title={`Download ${entry.name}`} onClick={() => onDownload(entry)}>
+            <IconDownload size={16} />
+          </ActionIcon>
+        )}
         <ActionIcon variant="subtle" color="red" aria-label="Delete" title={`Delete ${entry.name}`} onClick={() => onDelete(entry)}>
           <IconTrash size={16} />
         </ActionIcon>
