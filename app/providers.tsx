@@ -3,6 +3,7 @@ import { createTheme, MantineProvider } from "@mantine/core";
 import { Notifications } from "@mantine/notifications";
 import type { ReactNode } from "react";
 import { TrpcProviders } from "./_lib/trpc";
+import notificationClasses from "./notifications.module.css";
 
 const theme = createTheme({
   primaryColor: "indigo",
@@ -14,7 +15,7 @@ const theme = createTheme({
 export function Providers({ children }: { children: ReactNode }) {
   return (
     <MantineProvider theme={theme} defaultColorScheme="auto">
-      <Notifications position="top-right" />
+      <Notifications position="top-right" classNames={notificationClasses} />
       <TrpcProviders>{children}</TrpcProviders>
     </MantineProvider>
   );

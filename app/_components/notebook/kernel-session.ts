@@ -274,6 +274,14 @@ export class KernelSession {
     this.notify(message);
   }
 
+  /** Why a cell did not run, and what to do: a start that was refused says what refused it (its banner has the rest). */
+  private cannotRun(unusable: string): string {
+    const refusal = this.status.refusal;
+    if (!refusal) return `${unusable} ${RUN_AGAIN_HINT}`;
+    if (refusal.quota) return `The cell didn't run: no kernel could start. ${refusal.message} Then run the cell again.`;
+    return `The cell didn't run: the kernel didn't start (${refusal.message.replace(/\.$/, "")}). ${RUN_AGAIN_HINT}`;
+  }
+
   async execute(cellId: string): Promise<void> {
     const cell = this.model.cell(cellId);
     if (!cell || cell.type !== "code") return;
@@ -288,7 +296,7 @@ export class KernelSession {
     const unusable = connection ? connection.unusable() : "There is no kernel.";
     if (!connection || unusable) {
       this.model.update(cellId, { status: "idle" });
-      this.sayOnce(`${unusable} ${RUN_AGAIN_HINT}`);
+      this.sayOnce(this.cannotRun(unusable ?? "There is no kernel."));
       return;
     }
     this.kernelHasState = true;

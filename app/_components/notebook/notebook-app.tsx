@@ -6,13 +6,15 @@ import { Anchor, Button, Center, Group, Loader, Modal, Stack, Text } from "@mant
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
+import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import "katex/dist/katex.min.css";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { mergeRuns } from "@/server/notebooks/merge-runs";
 import type { Notebook } from "@/server/notebooks/nbformat";
-import { notebookHref } from "../files/paths";
+import { NameDialog } from "../files/dialogs";
+import { joinPath, notebookHref } from "../files/paths";
 import { WrappingAlert } from "../files/wrapping-alert";
 import { CellList } from "./cell-list";
 import type { RunKind } from "./code-editor";
@@ -230,6 +232,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
   );
 
   const [shortcutsOpen, setShortcutsOpen] = useState(false);
+  const rename = useRenameNotebook(path, saver);
 
   /** Jupyter's command-mode keys (focus on a cell, not in an editor or a field); H lists them (shortcuts-help.tsx). */
   const onKeyDown = (event: React.KeyboardEvent<HTMLDivElement>) => {
@@ -331,6 +334,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
     <div className={classes.root}>
       <NotebookToolbar
         title={path}
+        onRename={rename.ask}
         model={model}
         session={session}
         onSave={onSave}
@@ -374,6 +378,18 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
       </div>
       <Footer saver={saver} session={session} model={model} />
       <ConflictModal path={path} model={model} saver={saver} onReload={onReload} />
+      <NameDialog
+        opened={rename.open}
+        title="Rename notebook"
+        label="New name"
+        submitLabel="Rename"
+        initialName={path.split("/").pop() ?? path}
+        selectStem
+        pending={rename.pending}
+        error={rename.error}
+        onSubmit={(name) => void rename.to(name)}
+        onClose={rename.close}
+      />
       <ConfirmModal
         opened={restartAsked.open}
         title={restartAsked.runAll ? "Restart the kernel and run all cells?" : "Restart the kernel?"}
@@ -420,6 +436,52 @@ function useSaveState(saver: NotebookSaver): SaveState {
 function SaveAwareBanners({ saver, session, onSave }: { saver: NotebookSaver; session: KernelSession; onSave(): void }) {
   const dirty = useSaveState(saver).dirty;
   return <KernelBanners session={session} onSave={onSave} dirty={dirty} />;
+}
+
+/**
+ * Renaming the open notebook (its title in the toolbar), as JupyterLab does: this page's edits are saved first, the
+ * file is renamed in place (its kernel, recorded outputs and recent entry follow it on the server), and the page
+ * opens it under its new name, attached to the same kernel. A name without an extension gets ".ipynb".
+ */
+function useRenameNotebook(path: string, saver: NotebookSaver) {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const renameFile = useMutation(trpc.files.rename.mutationOptions());
+  const [open, setOpen] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const to = async (name: string) => {
+    const target = joinPath(path.split("/").slice(0, -1).join("/"), /\.ipynb$/i.test(name) ? name : `${name}.ipynb`);
+    if (target === path) return setOpen(false);
+    setProblem(null);
+    if (saver.hasUnsavedEdits()) {
+      setSaving(true);
+      const saved = await saver.save().finally(() => setSaving(false));
+      if (!saved) {
+        return setProblem(saver.state.conflict
+          ? "The file changed on disk since you opened it: answer that question first, then rename."
+          : `Your changes couldn't be saved first, so the notebook was not renamed${saver.state.error ? ` (${saver.state.error})` : ""}. Try again.`);
+      }
+    }
+    renameFile.mutate(
+      { from: path, to: target },
+      {
+        onSuccess: () => {
+          setOpen(false);
+          saver.discard(); // everything is saved: nothing may be written under the old name on the way out
+          router.replace(notebookHref(target));
+        },
+      },
+    );
+  };
+  return {
+    open,
+    pending: saving || renameFile.isPending,
+    error: problem ? { message: problem } : renameFile.error,
+    ask: useCallback(() => (renameFile.reset(), setProblem(null), setOpen(true)), [renameFile]),
+    close: () => setOpen(false),
+    to,
+  };
 }
 
 // Three ways out, one of which loses nothing: overwrite the file, reload it (losing this page's edits), or keep both —

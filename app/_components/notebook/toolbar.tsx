@@ -2,7 +2,7 @@
 // The notebook's toolbar: save, cells, running, the cell type, the kernel picker and, at the right, the
 // kernel's state (role="status": idle, busy, starting with phase and elapsed time, ...). Names are a contract
 // (UI.md): tests and screen readers find these controls by them.
-import { ActionIcon, Divider, Group, Menu, NativeSelect, Tooltip } from "@mantine/core";
+import { ActionIcon, Divider, Group, Menu, NativeSelect, Tooltip, UnstyledButton } from "@mantine/core";
 import {
   IconChevronDown,
   IconDeviceFloppy,
@@ -22,6 +22,8 @@ import classes from "./notebook.module.css";
 
 interface Props {
   title: string;
+  /** Rename the notebook (its title is the button, as in JupyterLab). */
+  onRename(): void;
   model: NotebookModel;
   session: KernelSession;
   onSave(): void;
@@ -60,9 +62,14 @@ export function NotebookToolbar(props: Props) {
       : [{ value: "", label: "No kernels" }];
 
   return (
-    <Group className={classes.toolbar} gap={4} wrap="nowrap" justify="space-between">
-      <Group gap={4} wrap="nowrap">
-        <span className={classes.title} title={props.title}>{props.title}</span>
+    // On a narrow window the controls wrap onto a second row rather than pushing the kernel status off-screen.
+    <Group className={classes.toolbar} gap={4} wrap="wrap" justify="space-between">
+      <Group gap={4} wrap="wrap">
+        <Tooltip label="Rename notebook" openDelay={400}>
+          <UnstyledButton className={classes.title} aria-label={`Rename notebook ${props.title}`} onClick={props.onRename}>
+            {props.title}
+          </UnstyledButton>
+        </Tooltip>
         <Divider orientation="vertical" mx={4} />
         <Tool label="Save" hint="Ctrl+S" onClick={props.onSave}><IconDeviceFloppy size={17} /></Tool>
         <Tool label="Add cell" hint="B" onClick={props.onAddCell}><IconPlus size={17} /></Tool>
@@ -106,7 +113,8 @@ export function NotebookToolbar(props: Props) {
           value={status.kernelName ?? ""}
           data={kernelOptions}
           onChange={(e) => e.currentTarget.value && props.onReplaceKernel({ kind: "kernelspec", name: e.currentTarget.value })}
-          w={190}
+          miw={150}
+          maw={320}
         />
         <SizeSelect session={session} onPick={(size) => props.onReplaceKernel({ kind: "size", size })} />
         <Tool label="Keyboard shortcuts" hint="H" onClick={props.onShowShortcuts}><IconKeyboard size={17} /></Tool>
