@@ -1,7 +1,7 @@
 // The Files, Notebooks, notebook, Account and sign-in pages as a person meets them (regressions from a QA session),
 // checked: signing in leads back to the page asked for (and never off the site), the Notebooks page's
-// name field, long names in alerts, token days, an unchanged password, a confirmed kernel restart, size units,
-// and the favicon.
+// name field and its list (the account's, in every session), long names in alerts, token days, an unchanged
+// password, a confirmed kernel restart, size units, and the favicon.
 import fs from "node:fs";
 import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
@@ -92,6 +92,70 @@ test("the Notebooks page starts from a free name and refuses an empty one in the
   await expect(name).toHaveValue("Untitled1.ipynb");
   await form.getByRole("button", { name: "New notebook" }).click();
   await expect(page).toHaveURL(/\/notebook\/Untitled1\.ipynb$/);
+});
+
+// Regression: the list lived in each browser's localStorage, so another session of the same user did not show what
+// this one opened, a renamed notebook left its old entry, and dates read "12/2/2026, 3:55:49 PM" beside Files'
+// "Dec 2, 2026, 3:52 PM".
+test("the Notebooks page lists what the account opened in any session, newest first, and follows a rename", async ({ page, browser }) => {
+  const user = createAnalyst("recent");
+  await signIn(page, user);
+  const home = await homeDir(page);
+  const oneCell = JSON.stringify({
+    cells: [{ cell_type: "code", id: "c1", metadata: {}, source: ["1 + 1"], outputs: [], execution_count: null }],
+    metadata: {},
+    nbformat: 4,
+    nbformat_minor: 5,
+  });
+  for (const name of ["First.ipynb", "Second.ipynb", "Kept in this browser.ipynb"]) fs.writeFileSync(path.join(home, name), oneCell);
+  for (const name of ["First.ipynb", "Second.ipynb"]) {
+    await page.goto(`/notebook/${encodeURIComponent(name)}`);
+    await expect(cell(page, 1)).toContainText("1 + 1", { timeout: 30_000 });
+  }
+
+  // Another browser of the same user, which still holds a list kept the old way: it is imported once, then dropped.
+  const other = await browser.newContext();
+  try {
+    const elsewhere = await other.newPage();
+    await signIn(elsewhere, user);
+    const me = (await (await elsewhere.request.get("/api/trpc/me.get")).json()).result.data.json as { id: string };
+    const oldKey = `atrium.recent-notebooks:${me.id}`;
+    await elsewhere.evaluate(([key]) => localStorage.setItem(key!, JSON.stringify([{ path: "Kept in this browser.ipynb", openedAt: "2026-01-05T09:30:00.000Z" }])), [oldKey]);
+    await elsewhere.goto("/notebooks");
+    const recent = elsewhere.getByRole("table", { name: "Recent notebooks" });
+    const rows = recent.getByRole("row").filter({ has: elsewhere.getByRole("cell") });
+    await expect(rows).toHaveCount(3);
+    await expect(rows.nth(0)).toContainText("Second.ipynb");
+    await expect(rows.nth(1)).toContainText("First.ipynb");
+    await expect(rows.nth(2)).toContainText("Kept in this browser.ipynb");
+    // Dates as the Files page writes them.
+    await expect(rows.nth(0).getByRole("cell").nth(1)).toHaveText(/^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}\s[AP]M$/);
+    expect(await elsewhere.evaluate(([key]) => localStorage.getItem(key!), [oldKey])).toBeNull();
+
+    // Renamed in Files (from the first browser): the entry moves, keeping its place.
+    const renamed = await page.request.post("/api/trpc/files.rename", { data: { json: { from: "First.ipynb", to: "Renamed.ipynb" } } });
+    expect(renamed.ok()).toBe(true);
+    await elsewhere.reload();
+    await expect(rows).toHaveCount(3);
+    await expect(rows.nth(1)).toContainText("Renamed.ipynb");
+    await expect(recent).not.toContainText("First.ipynb");
+    await rows.nth(1).getByRole("link", { name: "Renamed.ipynb" }).click();
+    await expect(elsewhere).toHaveURL(/\/notebook\/Renamed\.ipynb$/);
+    await expect(cell(elsewhere, 1)).toContainText("1 + 1", { timeout: 30_000 }); // opened (and so recorded) before leaving
+    await elsewhere.goto("/notebooks");
+    await expect(rows.nth(0)).toContainText("Renamed.ipynb");
+
+    // Deleted behind Atrium's back (not through Files): listed as not found, not a link, until removed.
+    fs.rmSync(path.join(home, "Kept in this browser.ipynb"));
+    await elsewhere.reload();
+    await expect(rows.nth(2)).toContainText("Not found");
+    await expect(rows.nth(2).getByRole("link")).toHaveCount(0);
+    await elsewhere.screenshot({ path: "e2e/.artifacts/qa-recent-notebooks.png" });
+    await rows.nth(2).getByRole("button", { name: "Remove Kept in this browser.ipynb from recent notebooks" }).click();
+    await expect(rows).toHaveCount(2);
+  } finally {
+    await other.close();
+  }
 });
 
 test("a refused long name wraps inside its alert", async ({ page }) => {

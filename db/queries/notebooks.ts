@@ -1,7 +1,8 @@
-// Recorded cell runs and the kernel each notebook uses. Every read carries the owner.
-import { and, desc, eq, ne, not, sql, type AnyColumn, type SQL } from "drizzle-orm";
+// Recorded cell runs, the kernel each notebook uses and the notebooks each user opened lately. Every read carries
+// the owner.
+import { and, asc, desc, eq, ne, not, notInArray, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Database, Tx } from "../index";
-import { cellRuns, kernels, notebookKernels } from "../schema";
+import { cellRuns, kernels, notebookKernels, recentNotebooks } from "../schema";
 
 export type CellRunRow = typeof cellRuns.$inferSelect;
 
@@ -124,9 +125,10 @@ const atOrUnder = (column: AnyColumn, path: string): SQL => sql`(${column} = ${p
 const movedPath = (column: AnyColumn, from: string, to: string): SQL => sql`${to} || substr(${column}, char_length(${from}) + 1)`;
 
 /**
- * After a file or folder moved from `from` to `to` in the user's home: the notebooks in it keep their kernels and
- * their recorded runs (both are keyed by path). Whatever was still recorded at the destination belonged to a file
- * that is gone: its kernel binding is dropped and its runs detached, so the moved notebook never picks them up.
+ * After a file or folder moved from `from` to `to` in the user's home: the notebooks in it keep their kernels,
+ * their recorded runs and their place (and last-opened time) in the user's recent notebooks, all keyed by path.
+ * Whatever was still recorded at the destination belonged to a file that is gone: its kernel binding and recent
+ * entry are dropped and its runs detached, so the moved notebook never picks them up.
  */
 export async function moveNotebookRecords(db: Database, params: { ownerId: string; from: string; to: string }) {
   const { ownerId, from, to } = params;
@@ -134,6 +136,7 @@ export async function moveNotebookRecords(db: Database, params: { ownerId: strin
   await db.transaction(async (tx: Tx) => {
     const staleAtDestination = (column: AnyColumn) => and(atOrUnder(column, to), not(atOrUnder(column, from)));
     await tx.delete(notebookKernels).where(and(eq(notebookKernels.ownerId, ownerId), staleAtDestination(notebookKernels.path)));
+    await tx.delete(recentNotebooks).where(and(eq(recentNotebooks.ownerId, ownerId), staleAtDestination(recentNotebooks.path)));
     await tx
       .update(cellRuns)
       .set({ notebookPath: null })
@@ -143,6 +146,10 @@ export async function moveNotebookRecords(db: Database, params: { ownerId: strin
       .set({ path: movedPath(notebookKernels.path, from, to), updatedAt: new Date() })
       .where(and(eq(notebookKernels.ownerId, ownerId), atOrUnder(notebookKernels.path, from)));
     await tx
+      .update(recentNotebooks)
+      .set({ path: movedPath(recentNotebooks.path, from, to) })
+      .where(and(eq(recentNotebooks.ownerId, ownerId), atOrUnder(recentNotebooks.path, from)));
+    await tx
       .update(cellRuns)
       .set({ notebookPath: movedPath(cellRuns.notebookPath, from, to) })
       .where(and(eq(cellRuns.ownerId, ownerId), atOrUnder(cellRuns.notebookPath, from)));
@@ -151,7 +158,8 @@ export async function moveNotebookRecords(db: Database, params: { ownerId: strin
 
 /**
  * After a file or folder was deleted from the user's home: a notebook created later at the same path starts
- * afresh. Its kernel binding is dropped (the kernel itself keeps running until stopped or culled), and its runs
+ * afresh. Its kernel binding and its recent entry are dropped (the kernel itself keeps running until stopped or
+ * culled), and its runs
  * are detached from the path rather than deleted, so a full output still open in a tab (found by msg_id) and
  * its spill file stay reachable.
  */
@@ -159,9 +167,77 @@ export async function forgetNotebookRecords(db: Database, params: { ownerId: str
   const { ownerId, path } = params;
   await db.transaction(async (tx: Tx) => {
     await tx.delete(notebookKernels).where(and(eq(notebookKernels.ownerId, ownerId), atOrUnder(notebookKernels.path, path)));
+    await tx.delete(recentNotebooks).where(and(eq(recentNotebooks.ownerId, ownerId), atOrUnder(recentNotebooks.path, path)));
     await tx
       .update(cellRuns)
       .set({ notebookPath: null })
       .where(and(eq(cellRuns.ownerId, ownerId), atOrUnder(cellRuns.notebookPath, path)));
   });
+}
+
+/** How many recent notebooks are kept per user: each new entry past this drops the least recently opened. */
+export const RECENT_NOTEBOOKS_KEPT = 50;
+
+export type RecentNotebookRow = Pick<typeof recentNotebooks.$inferSelect, "path" | "openedAt">;
+
+/** The user opened the notebook at `path` (home-relative, normalized) just now: it goes to the top of their list. */
+export async function recordNotebookOpened(db: Database, params: { ownerId: string; path: string }) {
+  await db.transaction(async (tx: Tx) => {
+    // The database's clock, not this replica's: two portals behind one balancer order one user's opens alike.
+    await tx
+      .insert(recentNotebooks)
+      .values({ ownerId: params.ownerId, path: params.path })
+      .onConflictDoUpdate({ target: [recentNotebooks.ownerId, recentNotebooks.path], set: { openedAt: sql`now()` } });
+    await keepNewest(tx, params.ownerId);
+  });
+}
+
+/**
+ * Entries a browser kept before the list moved to the server (one import per browser, on upgrade). An entry the
+ * account already has keeps the later of the two times, so importing never pushes a notebook down the list.
+ * Paths must be home-relative and normalized, and times not in the future (the caller checks both).
+ */
+export async function importRecentNotebooks(db: Database, params: { ownerId: string; entries: readonly RecentNotebookRow[] }) {
+  // One row per path (ON CONFLICT may not touch a row twice in one statement): the latest time of each.
+  const latest = new Map<string, Date>();
+  for (const { path, openedAt } of params.entries) {
+    const seen = latest.get(path);
+    if (!seen || seen < openedAt) latest.set(path, openedAt);
+  }
+  if (latest.size === 0) return;
+  await db.transaction(async (tx: Tx) => {
+    await tx
+      .insert(recentNotebooks)
+      .values([...latest].map(([path, openedAt]) => ({ ownerId: params.ownerId, path, openedAt })))
+      .onConflictDoUpdate({
+        target: [recentNotebooks.ownerId, recentNotebooks.path],
+        set: { openedAt: sql`greatest(${recentNotebooks.openedAt}, excluded.opened_at)` },
+      });
+    await keepNewest(tx, params.ownerId);
+  });
+}
+
+/** The user's recent notebooks, most recently opened first. */
+export async function recentNotebooksOf(db: Database, params: { ownerId: string }): Promise<RecentNotebookRow[]> {
+  return db
+    .select({ path: recentNotebooks.path, openedAt: recentNotebooks.openedAt })
+    .from(recentNotebooks)
+    .where(eq(recentNotebooks.ownerId, params.ownerId))
+    .orderBy(desc(recentNotebooks.openedAt), asc(recentNotebooks.path))
+    .limit(RECENT_NOTEBOOKS_KEPT);
+}
+
+/** One entry off the user's list (the file itself is untouched). */
+export async function forgetRecentNotebook(db: Database, params: { ownerId: string; path: string }) {
+  await db.delete(recentNotebooks).where(and(eq(recentNotebooks.ownerId, params.ownerId), eq(recentNotebooks.path, params.path)));
+}
+
+async function keepNewest(tx: Tx, ownerId: string) {
+  const kept = tx
+    .select({ path: recentNotebooks.path })
+    .from(recentNotebooks)
+    .where(eq(recentNotebooks.ownerId, ownerId))
+    .orderBy(desc(recentNotebooks.openedAt), asc(recentNotebooks.path))
+    .limit(RECENT_NOTEBOOKS_KEPT);
+  await tx.delete(recentNotebooks).where(and(eq(recentNotebooks.ownerId, ownerId), notInArray(recentNotebooks.path, kept)));
 }

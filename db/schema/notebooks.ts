@@ -56,3 +56,21 @@ export const notebookKernels = pgTable(
   },
   (t) => [primaryKey({ columns: [t.ownerId, t.path] })],
 );
+
+/**
+ * The notebooks each user opened, with when they last did: the Notebooks page lists them newest first. Kept on
+ * the server (not in a browser) so every session of the account shows one list. Keyed by path like the tables
+ * above, so a rename or delete in Files moves or drops the entry with them (db/queries/notebooks.ts).
+ */
+export const recentNotebooks = pgTable(
+  "recent_notebooks",
+  {
+    ownerId: uuid("owner_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** Home-relative, normalized, as notebooks.open received it. */
+    path: text("path").notNull(),
+    openedAt: timestamp("opened_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.ownerId, t.path] }), index("recent_notebooks_owner_opened_idx").on(t.ownerId, t.openedAt)],
+);

@@ -1,6 +1,7 @@
 // Renaming and deleting in a user's home, with what the database keeps by path: a notebook's kernel binding
-// (notebook_kernels) and its recorded runs (cell_runs.notebook_path). Without this, a renamed notebook lost its
-// kernel and outputs, and a new notebook created at the old path attached to the old, still-running kernel.
+// (notebook_kernels), its recorded runs (cell_runs.notebook_path) and its entry in the user's recent notebooks
+// (recent_notebooks). Without this, a renamed notebook lost its kernel and outputs, and a new notebook created at
+// the old path attached to the old, still-running kernel.
 // The store acts first: the records follow only a move or delete that happened.
 import type { Database } from "@/db";
 import { forgetNotebookRecords, moveNotebookRecords } from "@/db/queries/notebooks";

@@ -1,20 +1,31 @@
 "use client";
-// The Notebooks page: the notebooks recently opened in this browser, and a way to start a new one.
-import { ActionIcon, Anchor, Button, Group, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+// The Notebooks page: the notebooks this account opened lately (in any browser), newest first, and a way to start a
+// new one.
+import { ActionIcon, Anchor, Badge, Button, Group, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
 import { IconX } from "@tabler/icons-react";
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { useSignedInUserId } from "../signed-in-user";
 import { newNotebookPath, suggestedNotebookName } from "./new-notebook-name";
-import { listRecent, notebookHref, removeRecent, type RecentNotebook } from "./recent";
+import { importBrowserRecents, notebookHref, openedAtFormat } from "./recent";
 
 export function RecentNotebooks() {
   const trpc = useTRPC();
   const router = useRouter();
-  const [recent, setRecent] = useState<RecentNotebook[] | null>(null);
+  const queryClient = useQueryClient();
+  const userId = useSignedInUserId();
+  // This browser's list from before the server kept it goes into the account first, so it shows in the first answer.
+  const [imported, setImported] = useState(false);
+  useEffect(() => void importBrowserRecents(userId).then(() => setImported(true)), [userId]);
+  // Fetched afresh on every visit: another session may have opened or renamed notebooks since.
+  const listed = useQuery({ ...trpc.notebooks.recent.queryOptions(), enabled: imported, staleTime: 0 });
+  const recent = listed.data;
+  const forget = useMutation(
+    trpc.notebooks.forgetRecent.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.notebooks.recent.queryKey() }) }),
+  );
   // The field starts with the first Untitled name the home folder does not have (as Files' New notebook picks);
   // `typed` is null until the user types.
   const home = useQuery(trpc.files.list.queryOptions({ path: "" }));
@@ -22,8 +33,6 @@ export function RecentNotebooks() {
   const name = typed ?? (home.data ? suggestedNotebookName(home.data.entries.map((e) => e.name)) : "");
   const [problem, setProblem] = useState<string | null>(null);
   const create = useMutation(trpc.notebooks.create.mutationOptions());
-  const userId = useSignedInUserId();
-  useEffect(() => setRecent(listRecent(userId)), [userId]);
 
   const submit = () => {
     const wanted = newNotebookPath(name);
@@ -61,9 +70,11 @@ export function RecentNotebooks() {
           </Group>
         </form>
       </Group>
+      {listed.error && <Text c="red" size="sm">Recent notebooks couldn't be loaded: {errorMessage(listed.error)}</Text>}
+      {forget.error && <Text c="red" size="sm">Not removed from the list: {errorMessage(forget.error)}</Text>}
       {recent && recent.length === 0 && <Text c="dimmed" size="sm">Notebooks you open appear here. Open one from Files, or create one.</Text>}
       {recent && recent.length > 0 && (
-        <Table highlightOnHover verticalSpacing={6}>
+        <Table highlightOnHover verticalSpacing={6} aria-label="Recent notebooks">
           <Table.Thead>
             <Table.Tr>
               <Table.Th>Notebook</Table.Th>
@@ -75,16 +86,27 @@ export function RecentNotebooks() {
             {recent.map((r) => (
               <Table.Tr key={r.path}>
                 <Table.Td>
-                  <Anchor component={Link} href={notebookHref(r.path)} size="sm">
-                    {r.path}
-                  </Anchor>
+                  {r.missing ? (
+                    // Renames and deletes in Files move or drop entries; a file gone anyway went behind Atrium's back
+                    // and may come back, so it stays listed (not a link) until the user removes it.
+                    <Group gap="xs" wrap="nowrap">
+                      <Text size="sm" c="dimmed" td="line-through">{r.path}</Text>
+                      <Tooltip label="This file is no longer in your home folder: it was moved or deleted outside Files. Remove it from the list, or put the file back.">
+                        <Badge size="xs" color="gray" variant="light">Not found</Badge>
+                      </Tooltip>
+                    </Group>
+                  ) : (
+                    <Anchor component={Link} href={notebookHref(r.path)} size="sm">
+                      {r.path}
+                    </Anchor>
+                  )}
                 </Table.Td>
                 <Table.Td>
-                  <Text size="sm" c="dimmed">{new Date(r.openedAt).toLocaleString()}</Text>
+                  <Text size="sm" c="dimmed" title={r.openedAt.toISOString()}>{openedAtFormat.format(r.openedAt)}</Text>
                 </Table.Td>
                 <Table.Td>
                   <Tooltip label="Remove from this list">
-                    <ActionIcon variant="subtle" color="gray" size="sm" aria-label={`Remove ${r.path} from recent notebooks`} onClick={() => (removeRecent(userId, r.path), setRecent(listRecent(userId)))}>
+                    <ActionIcon variant="subtle" color="gray" size="sm" aria-label={`Remove ${r.path} from recent notebooks`} loading={forget.isPending && forget.variables?.path === r.path} onClick={() => forget.mutate({ path: r.path })}>
                       <IconX size={14} />
                     </ActionIcon>
                   </Tooltip>
