@@ -244,6 +244,9 @@ test("an analyst at their kernel limit is told what to do; the launch phase show
   await page.screenshot({ path: test.info().outputPath("analyst-usage.png"), fullPage: true });
   const running = page.getByRole("table", { name: "Your running kernels" });
   await expect(running.getByRole("row")).toHaveCount(2);
+  // The kernel is named by the notebook it runs for, as the refusal named it: a link that opens it.
+  await expect(running.getByRole("columnheader", { name: "Notebook", exact: true })).toBeVisible();
+  await expect(running.getByRole("link", { name: "First.ipynb" })).toHaveAttribute("href", "/notebook/First.ipynb");
   await running.getByRole("button", { name: /^Stop kernel / }).click();
   await page.getByRole("dialog", { name: "Stop this kernel?" }).getByRole("button", { name: "Stop kernel" }).click();
   await expect(page.getByText("No kernels running.")).toBeVisible();
@@ -261,7 +264,26 @@ test("an admin sets a team's envelope and the culling bounds", async ({ page }) 
   const envelopes = page.getByRole("table", { name: "Team envelopes" });
   await envelopes.getByRole("button", { name: `Edit envelope of ${team}` }).click();
   const form = page.getByRole("dialog", { name: `Envelope of team ${team}` });
-  await form.getByLabel("Concurrent kernels").fill("5");
+  // Regression (QA): "-2" became 2 and was saved. Wrong values are refused beside the field; nothing is saved.
+  const kernelsField = form.getByLabel("Concurrent kernels");
+  await kernelsField.fill("-2");
+  await expect(kernelsField).toHaveValue("-2");
+  await expect(kernelsField).toHaveAttribute("aria-invalid", "true");
+  await expect(form.getByText("Concurrent kernels must be zero or more, not -2")).toBeVisible();
+  await form.getByRole("button", { name: "Save envelope" }).click();
+  await expect(form.getByRole("alert")).toContainText("Envelope not saved");
+  await kernelsField.fill("2.5");
+  await expect(form.getByText("Concurrent kernels must be a whole number, not 2.5")).toBeVisible();
+  await form.getByLabel("Memory (GB)").fill("99999999");
+  await expect(form.getByText("Memory must be at most 1,048,576 GB")).toBeVisible();
+  await page.screenshot({ path: test.info().outputPath("admin-envelope-invalid.png") });
+  await form.getByLabel("Memory (GB)").fill("");
+  await expect(form).toBeVisible();
+  const stored = await page.request.get("/api/trpc/quotas.teams");
+  const envelopeNow = ((await stored.json()).result.data.json as { name: string; envelope: unknown }[]).find((t) => t.name === team)?.envelope;
+  expect(envelopeNow ?? null, "nothing was saved").toBeNull();
+  await kernelsField.fill("5");
+  await expect(kernelsField).not.toHaveAttribute("aria-invalid", "true");
   await form.getByLabel("Monthly vCore-hours").fill("300");
   await form.getByRole("button", { name: "Save envelope" }).click();
   await expect(form).toBeHidden();
@@ -270,8 +292,47 @@ test("an admin sets a team's envelope and the culling bounds", async ({ page }) 
   await expect(row.getByRole("cell").nth(5)).toHaveText("0 / 300");
   // The bounds refuse a default outside their range, with the server's words.
   const bounds = page.getByRole("form", { name: "Culling bounds" });
+  await bounds.getByLabel("Idle timeout: least (minutes)").fill("-5");
+  await expect(bounds.getByText("Idle timeout must be at least 1 minutes, not -5")).toBeVisible();
+  await bounds.getByLabel("Idle timeout: least (minutes)").fill("5");
   await bounds.getByLabel("Idle timeout: default (minutes)").fill("1");
   await bounds.getByRole("button", { name: "Save culling bounds" }).click();
   await expect(bounds.getByRole("alert")).toContainText("min <= default <= max");
   await page.screenshot({ path: test.info().outputPath("admin-quotas.png"), fullPage: true });
+});
+
+// Regression (QA): with the team's envelope at 1 kernel and the analyst's own quota at the default 3, the banner
+// blamed "your limit". It names the team's envelope; the kernels are listed by their notebooks.
+test("a refusal by the team envelope names the team; kernels are listed by notebook for the owner and the admin", async ({ page }) => {
+  test.setTimeout(180_000);
+  const team = `risk-${uniq()}`;
+  const analyst = createAnalyst("enveloped");
+  atriumCli(["teams", "add", team]);
+  atriumCli(["teams", "add-member", team, analyst.email]);
+  atriumCli(["quota", "set", "--team", team, "--max-kernels", "1"]);
+  await signIn(page, analyst);
+  await openNewNotebook(page, "Envelope First.ipynb");
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+  await openNewNotebook(page, "Envelope Second.ipynb");
+  const refusal = page.getByRole("alert").filter({ hasText: "Kernel not started" });
+  await expect(refusal).toContainText(`Your team ${team}'s limit of 1 kernel is reached — stop one in Usage, or ask an admin.`);
+  await expect(refusal).toContainText(`team ${team}'s envelope, which caps your limit`);
+  await expect(refusal).not.toContainText("(your limit)");
+  await expect(refusal).toContainText("Envelope First.ipynb");
+  await page.screenshot({ path: test.info().outputPath("envelope-refusal.png") });
+
+  await page.goto("/usage");
+  const running = page.getByRole("table", { name: "Your running kernels" });
+  await expect(running.getByRole("link", { name: "Envelope First.ipynb" })).toHaveAttribute("href", "/notebook/Envelope%20First.ipynb");
+  await signOut(page);
+
+  await signIn(page, e2eAdmin);
+  await page.goto("/admin/kernels");
+  const live = page.getByRole("table", { name: "Live kernels" });
+  await expect(live.getByRole("columnheader", { name: "Notebook", exact: true })).toBeVisible();
+  const row = live.getByRole("row").filter({ hasText: analyst.email });
+  // An admin sees the path as text: it is in the owner's home, not theirs to open.
+  await expect(row).toContainText("Envelope First.ipynb");
+  await expect(row.getByRole("link")).toHaveCount(0);
+  await page.screenshot({ path: test.info().outputPath("admin-live-kernels-notebook.png") });
 });

@@ -1,7 +1,7 @@
 // Kernel rows. Reads that serve a user carry the owner in the WHERE clause; admins pass no owner.
 import { and, desc, eq, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../index";
-import { kernels, portalHosts, users } from "../schema";
+import { kernels, notebookKernels, portalHosts, users } from "../schema";
 import { isUuid } from "./users";
 
 export type KernelRow = typeof kernels.$inferSelect;
@@ -106,6 +106,24 @@ export async function listLiveKernels(db: Database, params: { ownerId?: string }
     .innerJoin(users, eq(users.id, kernels.ownerId))
     .where(and(ne(kernels.state, "dead"), params.ownerId ? eq(kernels.ownerId, params.ownerId) : undefined))
     .orderBy(desc(kernels.createdAt));
+}
+
+/**
+ * The notebook each of these kernels is bound to (see bindNotebookKernel): the one its owner opened with it
+ * last, by path in the owner's home. Only bindings by the kernel's own owner count. Kernels bound to no
+ * notebook are absent from the map.
+ */
+export async function notebooksOfKernels(db: Database, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select({ kernelId: notebookKernels.kernelId, path: notebookKernels.path, updatedAt: notebookKernels.updatedAt })
+    .from(notebookKernels)
+    .innerJoin(kernels, and(eq(kernels.id, notebookKernels.kernelId), eq(kernels.ownerId, notebookKernels.ownerId)))
+    .where(inArray(notebookKernels.kernelId, [...ids]))
+    .orderBy(desc(notebookKernels.updatedAt), desc(notebookKernels.path));
+  const byKernel = new Map<string, string>();
+  for (const row of rows) if (!byKernel.has(row.kernelId)) byKernel.set(row.kernelId, row.path);
+  return byKernel;
 }
 
 export async function updateKernel(

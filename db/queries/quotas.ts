@@ -89,7 +89,7 @@ export async function liveKernelsOfUser(db: Db, userId: string, params: { teamId
     .select({
       id: kernels.id,
       kernelspec: kernels.kernelspec,
-      notebook: sql<string | null>`(select ${notebookKernels.path} from ${notebookKernels} where ${notebookKernels.kernelId} = ${kernels.id} order by ${notebookKernels.updatedAt} desc limit 1)`,
+      notebook: sql<string | null>`(select ${notebookKernels.path} from ${notebookKernels} where ${notebookKernels.kernelId} = ${kernels.id} and ${notebookKernels.ownerId} = ${kernels.ownerId} order by ${notebookKernels.updatedAt} desc limit 1)`,
       startedAt: kernels.createdAt,
       vcores: kernelSessions.vcores,
       memoryMb: kernelSessions.memoryMb,

@@ -129,6 +129,13 @@ export interface AdmissionInput {
 /** Who can raise the limit that refused a start. */
 export type RaisedBy = "team-lead" | "admin";
 
+/**
+ * Whose limit refused a start, for words that name it: the user's own value or the default ("own",
+ * "default"), the team's envelope where it caps the member's limit ("envelope"), or the team's envelope for
+ * all its members together ("team"). The last two are the team's limit, not the user's: a refusal must say so.
+ */
+export type RefusingLimit = LimitSource | "team";
+
 export type AdmissionDecision =
   | { admitted: true }
   | {
@@ -139,6 +146,9 @@ export type AdmissionDecision =
       current: number;
       requested: number;
       raisedBy: RaisedBy;
+      /** Whose limit it is (see RefusingLimit), and the team's name when it is the team's. */
+      source: RefusingLimit;
+      teamName: string | null;
       message: string;
     };
 
@@ -160,16 +170,22 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
       const raiser = raiserOf(scope, limit, input);
       // A kernel count below one is not about size: no kernel may start at all, whatever its size.
       if (limit === "maxKernels" && requested > cap) {
-        const what = scope === "user" ? `You may not start kernels (your limit is ${formatLimit(limit, cap)} ${LIMIT_LABELS[limit]})` : `Team ${team?.name} may not start kernels (its envelope allows ${formatLimit(limit, cap)} ${LIMIT_LABELS[limit]})`;
-        return refusal(scope, limit, cap, current, requested, raiser, what, `Ask ${raiser.who} to raise it.${raiser.why}`);
+        const allowed = `${formatLimit(limit, cap)} ${LIMIT_LABELS[limit]}`;
+        const what =
+          scope === "team"
+            ? `Team ${team?.name} may not start kernels (its envelope allows ${allowed})`
+            : sourceOf(scope, limit, input) === "envelope"
+              ? `You may not start kernels (team ${team?.name}'s envelope allows ${allowed})`
+              : `You may not start kernels (your limit is ${allowed})`;
+        return refusal(scope, limit, cap, current, requested, raiser, input, what, `Ask ${raiser.who} to raise it.${raiser.why}`);
       }
-      return refusal(scope, limit, cap, current, requested, raiser, usingWhat(scope, limit, cap, current, requested, input), freeRoomHint(scope, limit, cap, current, requested, user.kernels, now, raiser, team?.name));
+      return refusal(scope, limit, cap, current, requested, raiser, input, usingWhat(scope, limit, cap, current, requested, input), freeRoomHint(scope, limit, cap, current, requested, user.kernels, now, raiser, input));
     }
     const budget = limits.monthlyVcoreHours;
     if (budget !== null && use.vcoreHours >= budget - 1e-9) {
       const raiser = raiserOf(scope, "monthlyVcoreHours", input);
       const until = scope === "team" ? "a team lead can ask an admin to raise it." : `${raiser.who} can raise it.${raiser.why}`;
-      return refusal(scope, "monthlyVcoreHours", budget, use.vcoreHours, 0, raiser, usingWhat(scope, "monthlyVcoreHours", budget, use.vcoreHours, 0, input), `The budget renews on ${isoDate(renews)}; until then ${until}`);
+      return refusal(scope, "monthlyVcoreHours", budget, use.vcoreHours, 0, raiser, input, usingWhat(scope, "monthlyVcoreHours", budget, use.vcoreHours, 0, input), `The budget renews on ${isoDate(renews)}; until then ${until}`);
     }
   }
   return { admitted: true };
@@ -186,6 +202,19 @@ function raiserOf(scope: "user" | "team", limit: LimitKey, input: AdmissionInput
   return { by: "team-lead", who: `the lead of team ${input.team.name}`, why: "" };
 }
 
+/** Whose limit a refusal in this scope names: the team's, or the member's own, default or envelope-capped value. */
+function sourceOf(scope: "user" | "team", limit: LimitKey, input: AdmissionInput): RefusingLimit {
+  return scope === "team" ? "team" : input.user.sources[limit];
+}
+
+/** The limit in words, as the refusal names it: "your limit", "team Risk's envelope, which caps your limit". */
+function whoseLimit(scope: "user" | "team", limit: LimitKey, input: AdmissionInput): string {
+  const source = sourceOf(scope, limit, input);
+  if (source === "team") return "the team's limit";
+  if (source === "envelope") return `team ${input.team?.name}'s envelope, which caps your limit`;
+  return "your limit";
+}
+
 /** Who can raise a limit, in words; `why` (a sentence, or empty) says why it is not the team lead. */
 interface Raiser {
   by: RaisedBy;
@@ -195,18 +224,23 @@ interface Raiser {
 
 function usingWhat(scope: "user" | "team", limit: LimitKey, limitValue: number, current: number, requested: number, input: AdmissionInput): string {
   const who = scope === "user" ? "You are" : `Team ${input.team?.name} is`;
-  const whose = scope === "user" ? "your limit" : "the team's limit";
+  const whose = whoseLimit(scope, limit, input);
   return limit === "monthlyVcoreHours"
     ? `${who} at ${formatLimit(limit, current)} of ${formatLimit(limit, limitValue)} this month (${whose})`
     : `${who} using ${formatLimit(limit, current)} of ${formatLimit(limit, limitValue)} ${LIMIT_LABELS[limit]} (${whose}); this kernel (${input.size.name}) needs ${formatLimit(limit, requested)} more`;
 }
 
-function refusal(scope: "user" | "team", limit: LimitKey, limitValue: number, current: number, requested: number, raiser: Raiser, what: string, hint: string): AdmissionDecision {
-  return { admitted: false, scope, limit, limitValue, current, requested, raisedBy: raiser.by, message: `Quota exceeded: ${what}. ${hint}` };
+function refusal(scope: "user" | "team", limit: LimitKey, limitValue: number, current: number, requested: number, raiser: Raiser, input: AdmissionInput, what: string, hint: string): AdmissionDecision {
+  const source = sourceOf(scope, limit, input);
+  const teamName = source === "team" || source === "envelope" ? (input.team?.name ?? null) : null;
+  return { admitted: false, scope, limit, limitValue, current, requested, raisedBy: raiser.by, source, teamName, message: `Quota exceeded: ${what}. ${hint}` };
 }
 
-function freeRoomHint(scope: "user" | "team", limit: LimitKey, cap: number, current: number, requested: number, kernels: LiveKernelBrief[], now: Date, raiser: Raiser, teamName?: string): string {
-  if (requested > cap) return `A kernel of this size can never fit under ${scope === "user" ? "your" : "the team's"} limit: choose a smaller size or ask ${raiser.who} to raise it.${raiser.why}`;
+function freeRoomHint(scope: "user" | "team", limit: LimitKey, cap: number, current: number, requested: number, kernels: LiveKernelBrief[], now: Date, raiser: Raiser, input: AdmissionInput): string {
+  const teamName = input.team?.name;
+  const source = sourceOf(scope, limit, input);
+  const under = source === "team" ? "the team's limit" : source === "envelope" ? `team ${teamName}'s envelope` : "your limit";
+  if (requested > cap) return `A kernel of this size can never fit under ${under}: choose a smaller size or ask ${raiser.who} to raise it.${raiser.why}`;
   const need = current + requested - cap;
   const amount = (k: LiveKernelBrief) => (limit === "maxKernels" ? 1 : limit === "maxVcores" ? k.vcores : limit === "maxMemoryMb" ? k.memoryMb : k.gpus);
   // Oldest first: the kernels most likely forgotten.

@@ -109,6 +109,8 @@ export async function admitKernel(db: Database, request: AdmitRequest): Promise<
       current: decision.current,
       requested: decision.requested,
       raisedBy: decision.raisedBy,
+      source: decision.source,
+      teamName: decision.teamName,
     });
   }
 }

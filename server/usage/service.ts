@@ -1,6 +1,6 @@
 // Usage reports over the recorded sessions: settle the ended ones first, then build the report (report.ts).
 import type { Database } from "@/db";
-import { listLiveKernels } from "@/db/queries/kernels";
+import { listLiveKernels, notebooksOfKernels } from "@/db/queries/kernels";
 import { sessionsOverlapping, settleEndedSessions, type SessionFilters } from "@/db/queries/usage";
 import { budgetMonth } from "@/server/quota/policy";
 import { quotaStatus } from "@/server/quota/service";
@@ -46,10 +46,13 @@ export async function myUsage(db: Database, userId: string, now = new Date()) {
 /** Every live kernel with its owner, for the admin's live-kernels table. */
 export async function liveKernelsForAdmin(db: Database) {
   const rows = await listLiveKernels(db);
+  const notebooks = await notebooksOfKernels(db, rows.map((r) => r.kernel.id));
   return rows.map((r) => ({
     id: r.kernel.id,
     owner: r.ownerEmail,
     kernelspec: r.kernel.kernelspec,
+    /** The notebook it is bound to, a path in its owner's home; null when none. */
+    notebook: notebooks.get(r.kernel.id) ?? null,
     size: r.kernel.sizeProfile,
     state: r.kernel.state,
     engine: r.kernel.launcher,

@@ -2,13 +2,14 @@
 // The analyst's own usage: what is left of their quota, this month's use with a chart, their running kernels
 // (stop one here to free room), and the sizes they can start. Export CSV gives this month's sessions, in the
 // admin report's format.
-import { Alert, Badge, Button, Card, Group, Loader, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Card, Group, Loader, Stack, Table, Text, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconPlayerStop } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
 import { ConfirmModal } from "@/app/_components/confirm-modal";
+import { notebookHref } from "@/app/_components/files/paths";
 import { DailyUsageChart } from "@/app/_components/usage/charts";
 import { ExportCsvButton } from "@/app/_components/usage/export-csv";
 import { dateTime, hours, isoDay, limitValue, memory, since } from "@/app/_components/usage/format";
@@ -23,7 +24,7 @@ export function MyUsage() {
   const queryClient = useQueryClient();
   const usage = useQuery({ ...trpc.usage.mine.queryOptions(), refetchInterval: 30_000 });
   const sizes = useQuery(trpc.quotas.sizes.queryOptions());
-  const [stopping, setStopping] = useState<{ id: string; kernelspec: string } | null>(null);
+  const [stopping, setStopping] = useState<{ id: string; kernelspec: string; notebook: string | null } | null>(null);
   const stop = useMutation({
     mutationFn: (id: string) => kernelApi.shutdown(id),
     onSuccess: () => {
@@ -101,6 +102,7 @@ export function MyUsage() {
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>Kernel</Table.Th>
+                <Table.Th>Notebook</Table.Th>
                 <Table.Th>Size</Table.Th>
                 <Table.Th>State</Table.Th>
                 <Table.Th>Running for</Table.Th>
@@ -115,6 +117,18 @@ export function MyUsage() {
                     <Text size="xs" c="dimmed" ff="monospace">
                       {k.id.slice(0, 8)}
                     </Text>
+                  </Table.Td>
+                  <Table.Td>
+                    {/* The notebook the kernel is bound to, as errors name it: open it to use or stop the kernel there. */}
+                    {k.notebook ? (
+                      <Anchor component={Link} href={notebookHref(k.notebook)} size="sm" style={{ wordBreak: "break-all" }}>
+                        {k.notebook}
+                      </Anchor>
+                    ) : (
+                      <Text size="sm" c="dimmed">
+                        —
+                      </Text>
+                    )}
                   </Table.Td>
                   <Table.Td>
                     <Text size="sm">{k.sizeProfile}</Text>
@@ -135,7 +149,7 @@ export function MyUsage() {
                       color="red"
                       leftSection={<IconPlayerStop size={14} />}
                       aria-label={`Stop kernel ${k.id.slice(0, 8)}`}
-                      onClick={() => setStopping({ id: k.id, kernelspec: k.kernelspec })}
+                      onClick={() => setStopping({ id: k.id, kernelspec: k.kernelspec, notebook: k.notebook })}
                     >
                       Stop
                     </Button>
@@ -254,7 +268,7 @@ export function MyUsage() {
         onClose={() => setStopping(null)}
         onConfirm={() => stopping && stop.mutate(stopping.id, { onSettled: () => setStopping(null) })}
       >
-        The {stopping?.kernelspec} kernel {stopping?.id.slice(0, 8)} stops now; variables in it are lost. Notebooks keep their saved outputs.
+        The {stopping?.kernelspec} kernel {stopping?.id.slice(0, 8)}{stopping?.notebook ? ` (${stopping.notebook})` : ""} stops now; variables in it are lost. Notebooks keep their saved outputs.
       </ConfirmModal>
     </Stack>
   );

@@ -17,6 +17,19 @@ interface QuotaDetails {
   limitValue?: number;
   /** Who can raise the limit (the server knows: no team, or a limit the team's envelope caps, is an admin's). */
   raisedBy?: "team-lead" | "admin";
+  /**
+   * Whose limit refused: the user's own value or the default, the team's envelope capping the member's limit
+   * ("envelope"), or the team's envelope for all members together ("team"). Older servers sent only `scope`.
+   */
+  source?: "own" | "default" | "envelope" | "team";
+  teamName?: string | null;
+}
+
+/** "Your", "Your team Risk's": the owner of the limit that refused, never the user's when it is the team's. */
+function whoseLimit(details: QuotaDetails): string {
+  const team = details.scope === "team" || details.source === "team" || details.source === "envelope";
+  if (!team) return "Your";
+  return details.teamName ? `Your team ${details.teamName}'s` : "Your team's";
 }
 
 export function startRefusal(error: unknown): StartRefusal {
@@ -24,9 +37,11 @@ export function startRefusal(error: unknown): StartRefusal {
   const data = (error as { data?: { appCode?: string | null; details?: unknown } } | null)?.data;
   if (data?.appCode !== "QUOTA_EXCEEDED") return { title: "The kernel didn't start", message, detail: null, quota: false };
   const details = (data.details ?? {}) as QuotaDetails;
-  const whose = details.scope === "team" ? "Your team's" : "Your";
+  const whose = whoseLimit(details);
+  // The whole team's use (not only this user's kernels) filled the envelope: a teammate stopping one helps too.
+  const whole = details.scope === "team";
   const ask = details.raisedBy === "admin" ? "ask an admin" : "ask your team lead";
-  const next = `stop one in Usage, or ${ask}`;
+  const next = whole ? `stop one in Usage, wait for a teammate to stop theirs, or ${ask}` : `stop one in Usage, or ${ask}`;
   const key = details.limit;
   const cap = details.limitValue;
   let headline: string;

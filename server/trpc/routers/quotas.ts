@@ -4,25 +4,48 @@
 import { z } from "zod";
 import { CullBoundsSchema, loadCullBounds, setCullBounds } from "@/server/culler/bounds";
 import { setTeamCullPolicy, teamCullPolicy } from "@/server/culler/service";
+import { CULL_RULES, GRACE_RULE, LIMIT_RULES, numberProblem, type NumberRule } from "@/server/quota/input-rules";
+import type { LimitKey } from "@/server/quota/policy";
 import { quotaStatus, setMemberQuota, setTeamEnvelope, teamEnvelopes, teamQuotaOverview } from "@/server/quota/service";
 import { adminProcedure, protectedProcedure, router, teamLeadProcedure } from "../init";
 
 const id = z.string().uuid();
-const limit = (max: number) => z.number().min(0).max(max).nullable();
+/**
+ * A number the rule allows, else a BAD_REQUEST that names the field the way the forms do ("Concurrent kernels
+ * must be zero or more, not -2"): the same rules the forms check (server/quota/input-rules.ts).
+ */
+const ruled = (rule: NumberRule) =>
+  z.number({ error: `${rule.label} must be a number` }).superRefine((v, ctx) => {
+    const problem = numberProblem(rule, v);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 /** null: "not set" (a member gets the default; a team has no envelope for that limit). */
+const limit = (key: LimitKey) => ruled(LIMIT_RULES[key]).nullable();
 const limits = z.object({
-  maxKernels: limit(10_000).refine((v) => v === null || Number.isInteger(v), "a whole number"),
-  maxVcores: limit(1_000_000),
-  maxMemoryMb: limit(1024 * 1024 * 1024).refine((v) => v === null || Number.isInteger(v), "a whole number of MB"),
-  maxGpus: limit(10_000).refine((v) => v === null || Number.isInteger(v), "a whole number"),
-  monthlyVcoreHours: limit(100_000_000),
+  maxKernels: limit("maxKernels"),
+  maxVcores: limit("maxVcores"),
+  maxMemoryMb: limit("maxMemoryMb"),
+  maxGpus: limit("maxGpus"),
+  monthlyVcoreHours: limit("monthlyVcoreHours"),
 });
 const cullPolicy = z.object({
-  idleTimeoutMinutes: z.number().int().min(1).nullable(),
+  idleTimeoutMinutes: ruled(CULL_RULES.idleTimeoutMinutes).nullable(),
   cullBusy: z.boolean().nullable(),
   cullConnected: z.boolean().nullable(),
-  maxLifetimeHours: z.number().int().min(1).nullable(),
-  warningMinutes: z.number().int().min(1).nullable(),
+  maxLifetimeHours: ruled(CULL_RULES.maxLifetimeHours).nullable(),
+  warningMinutes: ruled(CULL_RULES.warningMinutes).nullable(),
+});
+/** The bounds' own schema (what is stored), with the same maximums as a team's policy: none was absurdly large. */
+const cullBounds = CullBoundsSchema.superRefine((b, ctx) => {
+  const check = (rule: NumberRule, label: string, value: number | null, path: (string | number)[]) => {
+    const problem = value === null ? null : numberProblem(rule, value, label);
+    if (problem) ctx.addIssue({ code: "custom", message: problem, path });
+  };
+  for (const part of ["min", "max", "default"] as const) {
+    check(CULL_RULES.idleTimeoutMinutes, `Idle timeout (${part})`, b.idleTimeoutMinutes[part], ["idleTimeoutMinutes", part]);
+    check(CULL_RULES.warningMinutes, `Warning time (${part})`, b.warningMinutes[part], ["warningMinutes", part]);
+  }
+  for (const part of ["max", "default"] as const) check(CULL_RULES.maxLifetimeHours, `Maximum lifetime (${part})`, b.maxLifetimeHours[part], ["maxLifetimeHours", part]);
 });
 
 export const quotasRouter = router({
@@ -42,8 +65,8 @@ export const quotasRouter = router({
     .mutation(({ ctx, input }) => setTeamCullPolicy(ctx.services.db, ctx.actor, ctx, input.teamId, input.policy)),
   teams: adminProcedure.query(({ ctx }) => teamEnvelopes(ctx.services.db)),
   setTeam: adminProcedure
-    .input(z.object({ teamId: id, limits, overBudgetAction: z.enum(["keep", "stop"]).optional(), overBudgetGraceMinutes: z.number().int().min(0).max(7 * 24 * 60).optional() }))
+    .input(z.object({ teamId: id, limits, overBudgetAction: z.enum(["keep", "stop"]).optional(), overBudgetGraceMinutes: ruled(GRACE_RULE).optional() }))
     .mutation(({ ctx, input }) => setTeamEnvelope(ctx.services.db, ctx.actor, input)),
   cullBounds: adminProcedure.query(({ ctx }) => loadCullBounds(ctx.services.db)),
-  setCullBounds: adminProcedure.input(CullBoundsSchema).mutation(({ ctx, input }) => setCullBounds(ctx.services.db, ctx.actor, input)),
+  setCullBounds: adminProcedure.input(cullBounds).mutation(({ ctx, input }) => setCullBounds(ctx.services.db, ctx.actor, input)),
 });

@@ -27,7 +27,7 @@ export function LiveKernels() {
       onSettled: () => setStopping(null),
     }),
   );
-  const rows = (live.data ?? []).filter((k) => !filter || `${k.owner} ${k.kernelspec} ${k.engine} ${k.engineId ?? ""} ${k.id}`.toLowerCase().includes(filter.toLowerCase()));
+  const rows = (live.data ?? []).filter((k) => !filter || `${k.owner} ${k.kernelspec} ${k.notebook ?? ""} ${k.engine} ${k.engineId ?? ""} ${k.id}`.toLowerCase().includes(filter.toLowerCase()));
 
   return (
     <Stack gap="md">
@@ -40,7 +40,7 @@ export function LiveKernels() {
         </div>
         <TextInput
           aria-label="Filter kernels"
-          placeholder="Filter by owner, kernel, engine id"
+          placeholder="Filter by owner, kernel, notebook, engine id"
           leftSection={<IconSearch size={14} />}
           value={filter}
           onChange={(e) => setFilter(e.currentTarget.value)}
@@ -57,6 +57,7 @@ export function LiveKernels() {
               <Table.Tr>
                 <Table.Th>Owner</Table.Th>
                 <Table.Th>Kernel</Table.Th>
+                <Table.Th>Notebook</Table.Th>
                 <Table.Th>Size</Table.Th>
                 <Table.Th>Engine</Table.Th>
                 <Table.Th>State</Table.Th>
@@ -73,6 +74,12 @@ export function LiveKernels() {
                     <Text size="sm">{k.kernelspec}</Text>
                     <Text size="xs" c="dimmed" ff="monospace">
                       {k.id.slice(0, 8)}
+                    </Text>
+                  </Table.Td>
+                  {/* A path in the owner's home: text, not a link (an admin can't open another user's notebook). */}
+                  <Table.Td>
+                    <Text size="sm" c={k.notebook ? undefined : "dimmed"} style={{ wordBreak: "break-all" }}>
+                      {k.notebook ?? "—"}
                     </Text>
                   </Table.Td>
                   <Table.Td>{k.size ?? "—"}</Table.Td>

@@ -7,8 +7,10 @@ import { IconAdjustments } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { amount, LIMIT_KEYS, type LimitKey, type Limits, type UseLike, usedOf } from "@/app/_components/usage/format";
+import { AS_TYPED, fieldErrors, readNumberField, type FieldValue } from "@/app/_components/usage/number-field";
 import { readableError } from "@/app/_components/usage/refusal";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { CULL_RULES, GRACE_RULE, LIMIT_RULES, MEMORY_GB_RULE } from "@/server/quota/input-rules";
 
 interface TeamEnvelope {
   teamId: string;
@@ -32,6 +34,12 @@ const INPUT_LABEL: Record<LimitKey, string> = {
   maxGpus: "GPUs",
   monthlyVcoreHours: "Monthly vCore-hours",
 };
+
+/** An envelope field as typed (memory in GB): empty is "no envelope"; memory goes out in whole MB. */
+function envelopeField(k: LimitKey, raw: string | number): FieldValue {
+  const read = readNumberField(raw, k === "maxMemoryMb" ? MEMORY_GB_RULE : LIMIT_RULES[k]);
+  return read.value !== null && k === "maxMemoryMb" ? { value: Math.round(read.value * 1024), error: null } : read;
+}
 
 export function QuotasAdmin() {
   const trpc = useTRPC();
@@ -122,17 +130,17 @@ function EnvelopeForm({ team, onDone }: { team: TeamEnvelope; onDone(): void }) 
       },
     }),
   );
+  // Each field as typed, checked as the server will: a problem shows beside its field and nothing is sent.
+  const fields = Object.fromEntries(LIMIT_KEYS.map((k) => [k, envelopeField(k, values[k])])) as Record<LimitKey, FieldValue>;
+  const graceField = overBudget === "keep" ? ({ value: null, error: null } as const) : readNumberField(grace, GRACE_RULE);
+  const errors = { ...fieldErrors(fields), ...fieldErrors({ grace: graceField }) };
+  const [tried, setTried] = useState(false);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const limits = Object.fromEntries(
-      LIMIT_KEYS.map((k) => {
-        const v = values[k];
-        if (v === "") return [k, null];
-        const n = Number(v);
-        return [k, k === "maxMemoryMb" ? Math.round(n * 1024) : n];
-      }),
-    ) as Limits;
-    save.mutate({ teamId: team.teamId, limits, overBudgetAction: overBudget, overBudgetGraceMinutes: grace === "" ? undefined : Number(grace) });
+    setTried(true);
+    if (Object.keys(errors).length > 0) return;
+    const limits = Object.fromEntries(LIMIT_KEYS.map((k) => [k, fields[k].value])) as Limits;
+    save.mutate({ teamId: team.teamId, limits, overBudgetAction: overBudget, overBudgetGraceMinutes: graceField.value ?? undefined });
   };
   return (
     <form onSubmit={submit} aria-label={`Envelope of team ${team.name}`}>
@@ -141,10 +149,16 @@ function EnvelopeForm({ team, onDone }: { team: TeamEnvelope; onDone(): void }) 
           Empty: no envelope for that limit (members get the default). The team uses now:{" "}
           {LIMIT_KEYS.map((k) => `${HEAD[k].toLowerCase()} ${amount(k, usedOf(k, team.use))}`).join(" · ")}.
         </Text>
-        {save.error && (
+        {tried && Object.keys(errors).length > 0 ? (
           <Alert color="red" title="Envelope not saved" role="alert">
-            {readableError(save.error)}
+            Correct the fields marked below.
           </Alert>
+        ) : (
+          save.error && (
+            <Alert color="red" title="Envelope not saved" role="alert">
+              {readableError(save.error)}
+            </Alert>
+          )
         )}
         {LIMIT_KEYS.map((k) => (
           <NumberInput
@@ -154,8 +168,8 @@ function EnvelopeForm({ team, onDone }: { team: TeamEnvelope; onDone(): void }) 
             value={values[k]}
             onChange={(v) => setValues((old) => ({ ...old, [k]: v }))}
             min={0}
-            allowNegative={false}
-            allowDecimal={k === "maxVcores" || k === "monthlyVcoreHours" || k === "maxMemoryMb"}
+            {...AS_TYPED}
+            error={errors[k]}
           />
         ))}
         <Group grow align="flex-start">
@@ -169,7 +183,7 @@ function EnvelopeForm({ team, onDone }: { team: TeamEnvelope; onDone(): void }) 
             onChange={(v) => setOverBudget(v === "stop" ? "stop" : "keep")}
             allowDeselect={false}
           />
-          <NumberInput label="Grace period (minutes)" placeholder="unchanged" value={grace} onChange={setGrace} min={0} allowDecimal={false} allowNegative={false} disabled={overBudget === "keep"} />
+          <NumberInput label="Grace period (minutes)" placeholder="unchanged" value={grace} onChange={setGrace} min={0} {...AS_TYPED} error={errors.grace} disabled={overBudget === "keep"} />
         </Group>
         <Group justify="flex-end">
           <Button variant="default" onClick={onDone}>
@@ -211,8 +225,39 @@ function CullBoundsCard() {
 function CullBoundsForm({ bounds }: { bounds: Bounds }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [b, setB] = useState(bounds);
+  // The numbers as typed (a field may be empty or "-" while it is edited); the switches as they are.
+  type Part = "idleTimeoutMinutes.min" | "idleTimeoutMinutes.max" | "idleTimeoutMinutes.default" | "warningMinutes.min" | "warningMinutes.max" | "warningMinutes.default" | "maxLifetimeHours.max" | "maxLifetimeHours.default";
+  const [raw, setRaw] = useState<Record<Part, string | number>>(() => ({
+    "idleTimeoutMinutes.min": bounds.idleTimeoutMinutes.min,
+    "idleTimeoutMinutes.max": bounds.idleTimeoutMinutes.max,
+    "idleTimeoutMinutes.default": bounds.idleTimeoutMinutes.default,
+    "warningMinutes.min": bounds.warningMinutes.min,
+    "warningMinutes.max": bounds.warningMinutes.max,
+    "warningMinutes.default": bounds.warningMinutes.default,
+    "maxLifetimeHours.max": bounds.maxLifetimeHours.max ?? "",
+    "maxLifetimeHours.default": bounds.maxLifetimeHours.default ?? "",
+  }));
+  const [flags, setFlags] = useState({ allowCullBusy: bounds.allowCullBusy, cullConnectedDefault: bounds.cullConnectedDefault });
   const [problem, setProblem] = useState<string | null>(null);
+  const fields: Record<Part, FieldValue> = {
+    "idleTimeoutMinutes.min": readNumberField(raw["idleTimeoutMinutes.min"], CULL_RULES.idleTimeoutMinutes, "required"),
+    "idleTimeoutMinutes.max": readNumberField(raw["idleTimeoutMinutes.max"], CULL_RULES.idleTimeoutMinutes, "required"),
+    "idleTimeoutMinutes.default": readNumberField(raw["idleTimeoutMinutes.default"], CULL_RULES.idleTimeoutMinutes, "required"),
+    "warningMinutes.min": readNumberField(raw["warningMinutes.min"], CULL_RULES.warningMinutes, "required"),
+    "warningMinutes.max": readNumberField(raw["warningMinutes.max"], CULL_RULES.warningMinutes, "required"),
+    "warningMinutes.default": readNumberField(raw["warningMinutes.default"], CULL_RULES.warningMinutes, "required"),
+    "maxLifetimeHours.max": readNumberField(raw["maxLifetimeHours.max"], CULL_RULES.maxLifetimeHours),
+    "maxLifetimeHours.default": readNumberField(raw["maxLifetimeHours.default"], CULL_RULES.maxLifetimeHours),
+  };
+  const errors = fieldErrors(fields);
+  const num = (part: Part) => fields[part].value ?? 0;
+  const b: Bounds = {
+    idleTimeoutMinutes: { min: num("idleTimeoutMinutes.min"), max: num("idleTimeoutMinutes.max"), default: num("idleTimeoutMinutes.default") },
+    warningMinutes: { min: num("warningMinutes.min"), max: num("warningMinutes.max"), default: num("warningMinutes.default") },
+    maxLifetimeHours: { max: fields["maxLifetimeHours.max"].value, default: fields["maxLifetimeHours.default"].value },
+    ...flags,
+  };
+  const field = (part: Part) => ({ value: raw[part], onChange: (v: string | number) => setRaw((old) => ({ ...old, [part]: v })), min: 1, ...AS_TYPED, error: errors[part] });
   const save = useMutation(
     trpc.quotas.setCullBounds.mutationOptions({
       onSuccess: () => {
@@ -221,15 +266,12 @@ function CullBoundsForm({ bounds }: { bounds: Bounds }) {
       },
     }),
   );
-  const n = (v: string | number) => (v === "" ? 0 : Number(v));
-  const nn = (v: string | number) => (v === "" ? null : Number(v));
-  const range = (key: "idleTimeoutMinutes" | "warningMinutes", part: "min" | "max" | "default") => (v: string | number) =>
-    setB((old) => ({ ...old, [key]: { ...old[key], [part]: n(v) } }));
   return (
     <form
       aria-label="Culling bounds"
       onSubmit={(e) => {
         e.preventDefault();
+        if (Object.keys(errors).length > 0) return setProblem("Correct the fields marked below.");
         const bad = (["idleTimeoutMinutes", "warningMinutes"] as const).find((k) => !(b[k].min <= b[k].default && b[k].default <= b[k].max));
         setProblem(bad ? `${bad === "idleTimeoutMinutes" ? "Idle timeout" : "Warning"}: the default must be between the least and the most (min <= default <= max).` : null);
         if (!bad) save.mutate(b);
@@ -242,38 +284,24 @@ function CullBoundsForm({ bounds }: { bounds: Bounds }) {
           </Alert>
         )}
         <Group grow align="flex-start">
-          <NumberInput label="Idle timeout: least (minutes)" value={b.idleTimeoutMinutes.min} onChange={range("idleTimeoutMinutes", "min")} min={1} allowDecimal={false} />
-          <NumberInput label="Idle timeout: most (minutes)" value={b.idleTimeoutMinutes.max} onChange={range("idleTimeoutMinutes", "max")} min={1} allowDecimal={false} />
-          <NumberInput label="Idle timeout: default (minutes)" value={b.idleTimeoutMinutes.default} onChange={range("idleTimeoutMinutes", "default")} min={1} allowDecimal={false} />
+          <NumberInput label="Idle timeout: least (minutes)" {...field("idleTimeoutMinutes.min")} />
+          <NumberInput label="Idle timeout: most (minutes)" {...field("idleTimeoutMinutes.max")} />
+          <NumberInput label="Idle timeout: default (minutes)" {...field("idleTimeoutMinutes.default")} />
         </Group>
         <Group grow align="flex-start">
-          <NumberInput label="Warning: least (minutes)" value={b.warningMinutes.min} onChange={range("warningMinutes", "min")} min={1} allowDecimal={false} />
-          <NumberInput label="Warning: most (minutes)" value={b.warningMinutes.max} onChange={range("warningMinutes", "max")} min={1} allowDecimal={false} />
-          <NumberInput label="Warning: default (minutes)" value={b.warningMinutes.default} onChange={range("warningMinutes", "default")} min={1} allowDecimal={false} />
+          <NumberInput label="Warning: least (minutes)" {...field("warningMinutes.min")} />
+          <NumberInput label="Warning: most (minutes)" {...field("warningMinutes.max")} />
+          <NumberInput label="Warning: default (minutes)" {...field("warningMinutes.default")} />
         </Group>
         <Group grow align="flex-start">
-          <NumberInput
-            label="Maximum lifetime: most (hours)"
-            placeholder="no limit"
-            value={b.maxLifetimeHours.max ?? ""}
-            onChange={(v) => setB((old) => ({ ...old, maxLifetimeHours: { ...old.maxLifetimeHours, max: nn(v) } }))}
-            min={1}
-            allowDecimal={false}
-          />
-          <NumberInput
-            label="Maximum lifetime: default (hours)"
-            placeholder="no limit"
-            value={b.maxLifetimeHours.default ?? ""}
-            onChange={(v) => setB((old) => ({ ...old, maxLifetimeHours: { ...old.maxLifetimeHours, default: nn(v) } }))}
-            min={1}
-            allowDecimal={false}
-          />
+          <NumberInput label="Maximum lifetime: most (hours)" placeholder="no limit" {...field("maxLifetimeHours.max")} />
+          <NumberInput label="Maximum lifetime: default (hours)" placeholder="no limit" {...field("maxLifetimeHours.default")} />
         </Group>
-        <Switch label="Teams may let busy kernels count as idle" checked={b.allowCullBusy} onChange={(e) => { const checked = e.currentTarget.checked; setB((old) => ({ ...old, allowCullBusy: checked })); }} />
+        <Switch label="Teams may let busy kernels count as idle" checked={flags.allowCullBusy} onChange={(e) => { const checked = e.currentTarget.checked; setFlags((old) => ({ ...old, allowCullBusy: checked })); }} />
         <Switch
           label="Cull kernels with a notebook open, unless a team says otherwise"
-          checked={b.cullConnectedDefault}
-          onChange={(e) => { const checked = e.currentTarget.checked; setB((old) => ({ ...old, cullConnectedDefault: checked })); }}
+          checked={flags.cullConnectedDefault}
+          onChange={(e) => { const checked = e.currentTarget.checked; setFlags((old) => ({ ...old, cullConnectedDefault: checked })); }}
         />
         <Group>
           <Button type="submit" loading={save.isPending}>

@@ -13,8 +13,10 @@ import { ExportCsvButton } from "@/app/_components/usage/export-csv";
 import { amount, isoDay, LIMIT_KEYS, LIMIT_NAMES, limitValue, since, usedOf, type LimitKey, type Limits, type UseLike } from "@/app/_components/usage/format";
 import { memberLabels, memberUsageCsv } from "@/app/_components/usage/team-usage";
 import { QuotaMeters } from "@/app/_components/usage/quota-meters";
+import { AS_TYPED, fieldErrors, readNumberField, type FieldValue } from "@/app/_components/usage/number-field";
 import { readableError } from "@/app/_components/usage/refusal";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { CULL_RULES, LIMIT_RULES, MEMORY_GB_RULE } from "@/server/quota/input-rules";
 
 interface Member {
   userId: string;
@@ -211,11 +213,10 @@ const INPUT_LABEL: Record<LimitKey, string> = {
 
 /** In the form, memory is in GB; everything else as stored. */
 const toInput = (k: LimitKey, v: number | null): string | number => (v === null ? "" : k === "maxMemoryMb" ? v / 1024 : v);
-const fromInput = (k: LimitKey, v: string | number): number | null => {
-  if (v === "" || v === null || v === undefined) return null;
-  const n = typeof v === "number" ? v : Number(v);
-  if (!Number.isFinite(n)) return null;
-  return k === "maxMemoryMb" ? Math.round(n * 1024) : n;
+/** A field as typed: empty is "the default"; a value the server would refuse is a problem shown beside it. */
+const fromInput = (k: LimitKey, v: string | number): FieldValue => {
+  const read = readNumberField(v, k === "maxMemoryMb" ? MEMORY_GB_RULE : LIMIT_RULES[k]);
+  return read.value !== null && k === "maxMemoryMb" ? { value: Math.round(read.value * 1024), error: null } : read;
 };
 
 function MemberQuotaModal({
@@ -255,9 +256,14 @@ function MemberQuotaForm({ teamId, teamName, member, envelope, teamUse, onDone }
       },
     }),
   );
+  const fields = Object.fromEntries(LIMIT_KEYS.map((k) => [k, fromInput(k, values[k])])) as Record<LimitKey, FieldValue>;
+  const errors = fieldErrors(fields);
+  const [tried, setTried] = useState(false);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    save.mutate({ teamId, userId: member.userId, limits: Object.fromEntries(LIMIT_KEYS.map((k) => [k, fromInput(k, values[k])])) as Limits });
+    setTried(true);
+    if (Object.keys(errors).length > 0) return;
+    save.mutate({ teamId, userId: member.userId, limits: Object.fromEntries(LIMIT_KEYS.map((k) => [k, fields[k].value])) as Limits });
   };
   const envelopeText = (k: LimitKey) => {
     const cap = envelope?.[k] ?? null;
@@ -268,7 +274,7 @@ function MemberQuotaForm({ teamId, teamName, member, envelope, teamUse, onDone }
     return `Team envelope: ${limitValue(k, cap)} — the team uses ${amount(k, used)} ${now}, ${limitValue(k, left)} left.`;
   };
   const above = (k: LimitKey) => {
-    const v = fromInput(k, values[k]);
+    const v = fields[k].value;
     const cap = envelope?.[k] ?? null;
     return v !== null && cap !== null && v > cap;
   };
@@ -279,10 +285,16 @@ function MemberQuotaForm({ teamId, teamName, member, envelope, teamUse, onDone }
         <Text size="sm" c="dimmed">
           Leave a field empty for the default (capped by the team envelope). A member&apos;s quota can&apos;t go above team {teamName}&apos;s envelope.
         </Text>
-        {save.error && (
+        {tried && Object.keys(errors).length > 0 ? (
           <Alert color="red" title="Quota not saved" role="alert">
-            {readableError(save.error)}
+            Correct the fields marked below.
           </Alert>
+        ) : (
+          save.error && (
+            <Alert color="red" title="Quota not saved" role="alert">
+              {readableError(save.error)}
+            </Alert>
+          )
         )}
         {LIMIT_KEYS.map((k) => (
           <NumberInput
@@ -293,10 +305,8 @@ function MemberQuotaForm({ teamId, teamName, member, envelope, teamUse, onDone }
             value={values[k]}
             onChange={(v) => setValues((old) => ({ ...old, [k]: v }))}
             min={0}
-            clampBehavior="none"
-            allowNegative={false}
-            allowDecimal={k === "maxVcores" || k === "monthlyVcoreHours" || k === "maxMemoryMb"}
-            error={above(k) ? `Above the team envelope of ${limitValue(k, envelope![k])}` : undefined}
+            {...AS_TYPED}
+            error={errors[k] ?? (above(k) ? `Above the team envelope of ${limitValue(k, envelope![k])}` : undefined)}
           />
         ))}
         <Text size="xs" c="dimmed">
@@ -364,10 +374,19 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
       },
     }),
   );
-  const num = (v: string | number) => (v === "" ? null : Number(v));
+  // Empty: the admin's default (idle, warning) or no limit of the team's own (lifetime), as before.
+  const fields = {
+    idle: readNumberField(idle, CULL_RULES.idleTimeoutMinutes),
+    warning: readNumberField(warning, CULL_RULES.warningMinutes),
+    lifetime: readNumberField(lifetime, CULL_RULES.maxLifetimeHours),
+  };
+  const errors = fieldErrors(fields);
+  const [tried, setTried] = useState(false);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    save.mutate({ teamId, policy: { idleTimeoutMinutes: num(idle), warningMinutes: num(warning), maxLifetimeHours: num(lifetime), cullBusy, cullConnected } });
+    setTried(true);
+    if (Object.keys(errors).length > 0) return;
+    save.mutate({ teamId, policy: { idleTimeoutMinutes: fields.idle.value, warningMinutes: fields.warning.value, maxLifetimeHours: fields.lifetime.value, cullBusy, cullConnected } });
   };
   return (
     <Card withBorder padding="md" component="form" onSubmit={submit} aria-label="Culling policy">
@@ -376,10 +395,16 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
         Idle kernels are stopped to free room for others; their users are warned first and can keep them running. Within the bounds an admin set.
       </Text>
       <Stack gap="sm" maw={560}>
-        {save.error && (
+        {tried && Object.keys(errors).length > 0 ? (
           <Alert color="red" title="Policy not saved" role="alert">
-            {readableError(save.error)}
+            Correct the fields marked below.
           </Alert>
+        ) : (
+          save.error && (
+            <Alert color="red" title="Policy not saved" role="alert">
+              {readableError(save.error)}
+            </Alert>
+          )
         )}
         <Group grow align="flex-start">
           <NumberInput
@@ -388,9 +413,8 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
             value={idle}
             onChange={setIdle}
             min={1}
-            clampBehavior="none"
-            allowDecimal={false}
-            allowNegative={false}
+            {...AS_TYPED}
+            error={errors.idle}
           />
           <NumberInput
             label="Warn before culling (minutes)"
@@ -398,9 +422,8 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
             value={warning}
             onChange={setWarning}
             min={1}
-            clampBehavior="none"
-            allowDecimal={false}
-            allowNegative={false}
+            {...AS_TYPED}
+            error={errors.warning}
           />
         </Group>
         <NumberInput
@@ -410,9 +433,8 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
           value={lifetime}
           onChange={setLifetime}
           min={1}
-          clampBehavior="none"
-          allowDecimal={false}
-          allowNegative={false}
+          {...AS_TYPED}
+          error={errors.lifetime}
         />
         <Tooltip label="The admin does not allow culling busy kernels" disabled={bounds.allowCullBusy}>
           <div>
