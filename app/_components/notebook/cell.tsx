@@ -1,11 +1,10 @@
 "use client";
-// One cell: prompt column, editor (or rendered markdown), run timing, inspection and outputs. It re-renders
+// One cell: prompt column, editor (or rendered markdown), run timing and outputs. It re-renders
 // only for its own changes (per-cell subscription), so a streaming cell never re-renders its neighbours.
-import { ActionIcon, CloseButton, Tooltip } from "@mantine/core";
+import { ActionIcon, Tooltip } from "@mantine/core";
 import { IconArrowDown, IconArrowUp, IconTrash } from "@tabler/icons-react";
 import type { EditorView } from "@codemirror/view";
 import { memo, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from "react";
-import { stripAnsi } from "./ansi";
 import { CodeEditor, type EditorActions, type RunKind } from "./code-editor";
 import { whenNear } from "./lazy-mount";
 import type { KernelSession } from "./kernel-session";
@@ -83,17 +82,12 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
   const actions: EditorActions = useMemo(
     () => ({
       run: (kind) => onRun(id, kind),
-      escape: () => {
-        const current = model.cell(id);
-        if (current?.inspection) return model.update(id, { inspection: null });
-        model.setMode("command");
-      },
+      escape: () => model.setMode("command"),
       focused: () => model.setActive(id, "edit"),
       changed: (text) => model.setSource(id, text),
       complete: (code, pos) => session.complete(code, pos),
-      inspect: (code, pos) => {
-        void session.inspect(code, pos).then((text) => model.update(id, { inspection: text ?? "No documentation found." }));
-      },
+      // The editor shows the answer in its tooltip at the cursor (code-editor.tsx).
+      inspect: (code, pos) => session.inspect(code, pos),
       save: onSave,
       split: (text, at) => model.splitAt(id, text, at),
     }),
@@ -165,12 +159,6 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
           />
         )}
         {cell.type === "code" && <RunNote cell={cell} />}
-        {cell.inspection && (
-          <div className={classes.inspection} role="note" aria-label="Documentation">
-            <CloseButton size="xs" style={{ float: "right" }} aria-label="Close documentation" onClick={() => model.update(id, { inspection: null })} />
-            <pre className={classes.stream}>{stripAnsi(cell.inspection)}</pre>
-          </div>
-        )}
         {cell.type === "code" &&
           (outputsHidden(cell) ? (
             <button type="button" className={classes.outputsHidden} onClick={() => model.toggleOutputs(id)}>

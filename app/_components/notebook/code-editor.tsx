@@ -2,15 +2,27 @@
 // One cell's CodeMirror 6 editor. It owns its text (the model is told of each change without re-rendering),
 // and binds Jupyter's keys: Shift+Enter / Ctrl+Enter / Alt+Enter run, Esc leaves for command mode, Tab
 // completes from the kernel (indents at the start of a line), Shift+Tab inspects the name under the cursor.
-import { autocompletion, completionKeymap, completionStatus, startCompletion, type CompletionContext, type CompletionResult } from "@codemirror/autocomplete";
+// What Tab inserts is decided in completion.ts; the Shift+Tab documentation tooltip lives here, in the editor,
+// so Esc, typing and clicks close it the way CodeMirror's own tooltips close.
+import {
+  autocompletion,
+  closeCompletion,
+  completionKeymap,
+  completionStatus,
+  startCompletion,
+  type CompletionContext,
+  type CompletionResult,
+} from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentLess, indentMore } from "@codemirror/commands";
 import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
 import { bracketMatching, HighlightStyle, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
-import { Compartment, EditorState, Prec } from "@codemirror/state";
-import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers as lineNumberGutter, placeholder } from "@codemirror/view";
+import { Compartment, EditorState, Prec, StateEffect, StateField, type Text } from "@codemirror/state";
+import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers as lineNumberGutter, placeholder, showTooltip, type Tooltip } from "@codemirror/view";
 import { tags as t } from "@lezer/highlight";
 import { useEffect, useRef, useState } from "react";
+import { documentationText, planCompletion, tabIndents, type CompleteReply } from "./completion";
+import classes from "./notebook.module.css";
 
 export type RunKind = "run" | "run-next" | "run-insert";
 
@@ -19,8 +31,12 @@ export interface EditorActions {
   escape(): void;
   focused(): void;
   changed(text: string): void;
-  complete(code: string, pos: number): Promise<{ matches: string[]; start: number; end: number } | null>;
-  inspect(code: string, pos: number): void;
+  complete(code: string, pos: number): Promise<CompleteReply | null>;
+  /**
+   * Shift+Tab. An implementation that returns the kernel's text (KernelSession.inspect) gets the editor's
+   * tooltip at the cursor; one that returns nothing shows the documentation itself.
+   */
+  inspect(code: string, pos: number): Promise<string | null> | void;
   save(): void;
   /** Ctrl+Shift+-: split the cell at the cursor. */
   split(text: string, at: number): void;
@@ -62,6 +78,75 @@ const theme = EditorView.theme({
   ".cm-lineNumbers .cm-gutterElement": { minWidth: "calc(3ch + 8px)", padding: "0 0 0 8px", textAlign: "right" },
 });
 
+// --- the Shift+Tab documentation tooltip ---
+
+interface Documentation {
+  pos: number;
+  /** null: the kernel had none (a quiet hint is shown). */
+  text: string | null;
+}
+
+const setDocumentation = StateEffect.define<Documentation | null>();
+
+/** The open documentation tooltip; typing or moving the cursor closes it, as in JupyterLab. */
+const documentationField = StateField.define<Documentation | null>({
+  create: () => null,
+  update(open, tr) {
+    for (const effect of tr.effects) if (effect.is(setDocumentation)) open = effect.value;
+    if (open && (tr.docChanged || (tr.selection && !tr.effects.some((e) => e.is(setDocumentation))))) return null;
+    return open;
+  },
+});
+
+let tooltipIds = 0;
+
+/** Closes the tooltip once focus has left both the editor and the tooltip (a click elsewhere, Tab away). Checked
+ * after the event, since focus moves after focusout, so it never dispatches from inside another update. */
+function closeWhenFocusLeaves(view: EditorView) {
+  setTimeout(() => {
+    if (!view.dom.isConnected || !view.state.field(documentationField, false)) return;
+    if (!view.dom.contains(document.activeElement)) view.dispatch({ effects: setDocumentation.of(null) });
+  });
+}
+
+/** The tooltip, its ARIA link from the editor, and its closing on Esc (from within it) or on focus leaving. */
+function documentationTooltip() {
+  const id = `cm-documentation-${++tooltipIds}`;
+  const tooltipOf = (doc: Documentation): Tooltip => ({
+    pos: doc.pos,
+    above: false,
+    create: (view) => {
+      const dom = document.createElement("div");
+      dom.id = id;
+      dom.className = classes.docTooltip!;
+      dom.setAttribute("role", "tooltip");
+      dom.setAttribute("aria-label", "Documentation");
+      // Focusable, so a click in it (to scroll or select) keeps it open, and Esc from it still closes it.
+      dom.tabIndex = -1;
+      if (doc.text === null) dom.dataset.empty = "";
+      dom.textContent = doc.text ?? "No documentation";
+      dom.addEventListener("keydown", (event) => {
+        if (event.key !== "Escape") return;
+        event.preventDefault();
+        event.stopPropagation();
+        view.focus();
+        view.dispatch({ effects: setDocumentation.of(null) });
+      });
+      dom.addEventListener("focusout", () => closeWhenFocusLeaves(view));
+      return { dom };
+    },
+  });
+  return [
+    documentationField,
+    showTooltip.compute([documentationField], (state) => {
+      const doc = state.field(documentationField);
+      return doc ? tooltipOf(doc) : null;
+    }),
+    EditorView.contentAttributes.compute([documentationField], (state): Record<string, string> => (state.field(documentationField) ? { "aria-describedby": id } : {})),
+    EditorView.domEventObservers({ focusout: (_event, view) => closeWhenFocusLeaves(view) }),
+  ];
+}
+
 interface Props {
   initial: string;
   version: number;
@@ -85,38 +170,96 @@ export function CodeEditor({ initial, version, language, label, autoFocus, actio
 
   useEffect(() => {
     const a = () => actionsRef.current;
+    let alive = true;
+    // The list Tab has already fetched (and maybe extended by the common prefix), for the source to show as is.
+    let fetched: { doc: Text; pos: number; result: CompletionResult } | null = null;
     const kernelCompletion = async (context: CompletionContext): Promise<CompletionResult | null> => {
       if (!context.explicit) return null;
+      const ready = fetched;
+      fetched = null;
+      if (ready && ready.doc === context.state.doc && ready.pos === context.pos) return ready.result;
       const code = context.state.doc.toString();
       const reply = await a().complete(code, context.pos);
       if (!reply || reply.matches.length === 0) return null;
       return { from: reply.start, to: reply.end, options: reply.matches.map((label) => ({ label })), filter: false };
+    };
+    /** Tab: ask the kernel; one match goes straight in, several are listed after their common prefix goes in. */
+    const completeAtCursor = (view: EditorView) => {
+      const doc = view.state.doc;
+      const pos = view.state.selection.main.head;
+      const code = doc.toString();
+      void a()
+        .complete(code, pos)
+        .then((reply) => {
+          // A reply to text that has since changed, or a cursor that has moved, is dropped: typing is never held up.
+          if (!alive || view.state.doc !== doc || view.state.selection.main.head !== pos) return;
+          const plan = planCompletion(code, reply);
+          if (plan.kind === "none") return;
+          closeCompletion(view);
+          if (plan.kind === "insert") {
+            view.dispatch({
+              changes: { from: plan.from, to: plan.to, insert: plan.text },
+              selection: { anchor: plan.from + plan.text.length },
+              userEvent: "input.complete",
+              scrollIntoView: true,
+            });
+            return;
+          }
+          let to = plan.to;
+          if (plan.insert !== null) {
+            const shift = plan.insert.length - (plan.to - plan.from);
+            view.dispatch({
+              changes: { from: plan.from, to: plan.to, insert: plan.insert },
+              selection: { anchor: pos + shift },
+              userEvent: "input.complete",
+              scrollIntoView: true,
+            });
+            to += shift;
+          }
+          const result: CompletionResult = { from: plan.from, to, options: plan.options.map((label) => ({ label })), filter: false };
+          fetched = { doc: view.state.doc, pos: view.state.selection.main.head, result };
+          startCompletion(view);
+        });
+      return true;
+    };
+    /** Shift+Tab: the kernel's documentation for the name at the cursor, in a tooltip there. */
+    const inspectAtCursor = (view: EditorView) => {
+      const doc = view.state.doc;
+      const pos = view.state.selection.main.head;
+      const reply = a().inspect(doc.toString(), pos);
+      if (!reply) return true; // the cell shows it
+      void reply.then((text) => {
+        if (!alive || view.state.doc !== doc || view.state.selection.main.head !== pos) return;
+        view.dispatch({ effects: setDocumentation.of({ pos, text: documentationText(text) }) });
+      });
+      return true;
+    };
+    /** Tab and Shift+Tab go to the kernel in a code cell with no selection and something before the cursor. */
+    const completes = (view: EditorView) => {
+      const { head, empty } = view.state.selection.main;
+      const line = view.state.doc.lineAt(head);
+      return empty && language === "python" && !tabIndents(line.text.slice(0, head - line.from));
     };
     const runKeys = Prec.highest(
       keymap.of([
         { key: "Shift-Enter", run: () => (a().run("run-next"), true) },
         { key: "Mod-Enter", run: () => (a().run("run"), true) },
         { key: "Alt-Enter", run: () => (a().run("run-insert"), true) },
-        // Esc closes an open completion list first (the completion keymap's own Escape), as in Jupyter.
-        { key: "Escape", run: (view) => (completionStatus(view.state) !== null ? false : (a().escape(), true)) },
+        // Esc closes the documentation tooltip, or else an open completion list (the completion keymap's own
+        // Escape), before it leaves for command mode, as in Jupyter.
+        {
+          key: "Escape",
+          run: (view) => {
+            if (view.state.field(documentationField)) return view.dispatch({ effects: setDocumentation.of(null) }), true;
+            return completionStatus(view.state) !== null ? false : (a().escape(), true);
+          },
+        },
         { key: "Mod-s", run: () => (a().save(), true), preventDefault: true },
         { key: "Mod-Shift--", run: (view) => (a().split(view.state.doc.toString(), view.state.selection.main.head), true), preventDefault: true },
         {
           key: "Tab",
-          run: (view) => {
-            const { from, empty } = view.state.selection.main;
-            const line = view.state.doc.lineAt(from);
-            const before = line.text.slice(0, from - line.from);
-            if (!empty || language !== "python" || /^\s*$/.test(before)) return indentMore(view);
-            return startCompletion(view);
-          },
-          shift: (view) => {
-            const { from, empty } = view.state.selection.main;
-            const line = view.state.doc.lineAt(from);
-            if (!empty || language !== "python" || /^\s*$/.test(line.text.slice(0, from - line.from))) return indentLess(view);
-            a().inspect(view.state.doc.toString(), from);
-            return true;
-          },
+          run: (view) => (completes(view) ? completeAtCursor(view) : indentMore(view)),
+          shift: (view) => (completes(view) ? inspectAtCursor(view) : indentLess(view)),
         },
       ]),
     );
@@ -124,6 +267,7 @@ export function CodeEditor({ initial, version, language, label, autoFocus, actio
       doc: initial,
       extensions: [
         runKeys,
+        documentationTooltip(),
         gutter.of(lineNumbersRef.current ? lineNumberGutter() : []),
         history(),
         drawSelection(),
@@ -151,6 +295,7 @@ export function CodeEditor({ initial, version, language, label, autoFocus, actio
     onView?.(view);
     if (autoFocus) view.focus();
     return () => {
+      alive = false;
       viewRef.current = null;
       onView?.(null);
       view.destroy();

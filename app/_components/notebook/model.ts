@@ -36,8 +36,6 @@ export interface CellModel {
   readonly stdin: StdinRequest | null;
   /** Markdown cells: shown rendered (true) or as source being edited. */
   readonly rendered: boolean;
-  /** Shift+Tab inspection text (may hold ANSI). */
-  readonly inspection: string | null;
   /** Bumped when the source is replaced from outside the editor (paste, restore), so the editor reloads. */
   readonly sourceVersion: number;
 }
@@ -63,7 +61,6 @@ export function cellFromNotebook(cell: Notebook["cells"][number]): CellModel {
     clippedRun: null,
     stdin: null,
     rendered: cell_type === "markdown",
-    inspection: null,
     sourceVersion: 0,
   };
 }
