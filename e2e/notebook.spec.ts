@@ -503,6 +503,81 @@ test("leaving a notebook and coming back in the portal shows what was saved, and
   expect(savedSource()).toEqual(["print('fourth')"]);
 });
 
+test("a notebook is renamed from its title: edits saved first, then the same kernel and outputs under the new name", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("renamer"));
+  await openNewNotebook(page, "Draft.ipynb");
+  await runCell(page, 1, "x = 7\nprint('before the rename')");
+  await expect(output(page, 1)).toHaveText("before the rename");
+  const editor = cell(page, 2).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill("# typed, not saved yet");
+
+  // A name already taken is refused where it was typed.
+  const taken = await homeFile(page, "Taken.ipynb");
+  fs.writeFileSync(taken, JSON.stringify({ cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 }));
+  await page.getByRole("button", { name: "Rename notebook" }).click();
+  const dialog = page.getByRole("dialog", { name: "Rename notebook" });
+  await expect(dialog.getByLabel("New name")).toHaveValue("Draft.ipynb");
+  await dialog.getByLabel("New name").fill("Taken");
+  await dialog.getByRole("button", { name: "Rename", exact: true }).click();
+  await expect(dialog.getByRole("alert")).toContainText("already exists");
+
+  // Another name: the page follows it, attached to the same kernel (x is still there), the edit saved.
+  await dialog.getByLabel("New name").fill("Final");
+  await dialog.getByRole("button", { name: "Rename", exact: true }).click();
+  await expect(page).toHaveURL(/\/notebook\/Final\.ipynb$/);
+  await expect(page.getByRole("button", { name: "Rename notebook Final.ipynb" })).toBeVisible();
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 30_000 });
+  await expect(output(page, 1)).toHaveText("before the rename");
+  await expect(cell(page, 2)).toContainText("# typed, not saved yet");
+  expect(fs.existsSync(await homeFile(page, "Draft.ipynb"))).toBe(false);
+  expect(fs.readFileSync(await homeFile(page, "Final.ipynb"), "utf8")).toContain("# typed, not saved yet");
+  await runCell(page, 2, "print(x)");
+  await expect(output(page, 2)).toHaveText("7");
+
+  // A narrow window: the toolbar wraps onto a second row; the kernel status and every control stay on screen.
+  await page.setViewportSize({ width: 760, height: 800 });
+  await expect(kernelStatus(page)).toBeInViewport();
+  await expect(page.getByRole("button", { name: "Keyboard shortcuts" })).toBeInViewport();
+  await expect(page.getByRole("combobox", { name: "Kernel" })).toBeInViewport();
+  await page.screenshot({ path: "e2e/.artifacts/notebook-narrow.png" });
+});
+
+test("a second window on the same notebook is told when the first one saves or renames it", async ({ page, context }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("two-windows"));
+  await openNewNotebook(page, "Shared.ipynb");
+  const other = await context.newPage();
+  await other.goto("/notebook/Shared.ipynb");
+  await expect(kernelStatus(other)).toHaveText("idle", { timeout: 30_000 });
+  const lookAgain = () => other.evaluate(() => window.dispatchEvent(new Event("focus"))); // as when its window is picked
+
+  // The first window saves an edit: the second says so when it is looked at again, and Reload shows the edit.
+  const editor = cell(page, 1).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill("print('from the first window')");
+  await page.keyboard.press("Control+s");
+  await expect(page.getByRole("status", { name: "Save status" })).toHaveText(/^Saved/);
+  await lookAgain();
+  const changed = other.getByRole("alert").filter({ hasText: "This notebook changed on disk" });
+  await expect(changed).toBeVisible({ timeout: 10_000 });
+  await changed.getByRole("button", { name: "Reload" }).click();
+  await expect(cell(other, 1)).toContainText("print('from the first window')");
+  await expect(changed).toBeHidden();
+  await lookAgain();
+  await expect(other.getByRole("alert").filter({ hasText: "changed on disk" })).toHaveCount(0); // nothing new: quiet
+
+  // The first window renames it: the second says it is gone from this name.
+  await page.getByRole("button", { name: "Rename notebook" }).click();
+  await page.getByRole("dialog", { name: "Rename notebook" }).getByLabel("New name").fill("Moved");
+  await page.getByRole("dialog", { name: "Rename notebook" }).getByRole("button", { name: "Rename", exact: true }).click();
+  await expect(page).toHaveURL(/\/notebook\/Moved\.ipynb$/);
+  await lookAgain();
+  await expect(other.getByRole("alert").filter({ hasText: "This notebook was renamed or deleted elsewhere" })).toBeVisible({ timeout: 10_000 });
+  await other.close();
+});
+
 test("replacing a kernel that holds variables asks first; a fresh one is replaced unasked; a stopped one says so", async ({ page }) => {
   test.setTimeout(180_000);
   await signIn(page, createAnalyst("switcher"));
@@ -566,4 +641,51 @@ test("a restart from another window or client stops what was running and waiting
   await expect(kernelStatus(page)).toHaveText("idle", { timeout: 30_000 });
   await runCell(page, 4, 'print("x" in globals())');
   await expect(output(page, 4)).toHaveText("False");
+});
+
+test("Tab inserts a single completion at once and Shift+Tab shows the documentation in a tooltip Esc closes", async ({ page }) => {
+  test.setTimeout(150_000);
+  await signIn(page, createAnalyst("complete"));
+  await openNewNotebook(page, "Completion.ipynb");
+  await runCell(page, 1, "import collections");
+  await expect(cell(page, 1)).toContainText("[1]:");
+  await expect(kernelStatus(page)).toHaveText("idle");
+
+  // Regression: a single match showed a one-item list instead of going straight in.
+  const editor = cell(page, 2).getByRole("textbox").first();
+  await editor.click();
+  await page.keyboard.type("collections.Ord");
+  await page.keyboard.press("Tab");
+  await expect(editor).toHaveText("collections.OrderedDict");
+  await expect(page.getByRole("listbox")).toHaveCount(0);
+
+  // Several matches: their common prefix goes in, and the list is shown; Esc closes the list only.
+  await editor.fill("collections.Us");
+  await page.keyboard.press("End");
+  await page.keyboard.press("Tab");
+  await expect(editor).toHaveText("collections.User");
+  await expect(page.getByRole("listbox")).toContainText("UserDict");
+  await page.keyboard.press("Escape");
+  await expect(page.getByRole("listbox")).toHaveCount(0);
+  await expect(editor).toBeFocused();
+
+  // Shift+Tab: the kernel's documentation at the cursor; Esc closes it and stays in the editor, in edit mode.
+  const docs = page.getByRole("tooltip", { name: "Documentation" });
+  await editor.fill("print");
+  await page.keyboard.press("End");
+  await page.keyboard.press("Shift+Tab");
+  await expect(docs).toBeVisible({ timeout: 10_000 });
+  await expect(docs).toContainText(/print\(|Prints the values/);
+  await expect(docs).not.toContainText("\x1b");
+  await page.keyboard.press("Escape");
+  await expect(docs).toBeHidden();
+  await expect(editor).toBeFocused();
+  await expect(cell(page, 2)).toHaveAttribute("data-mode", "edit");
+
+  // Typing closes it too, and goes into the cell as usual.
+  await page.keyboard.press("Shift+Tab");
+  await expect(docs).toBeVisible({ timeout: 10_000 });
+  await page.keyboard.type("(");
+  await expect(docs).toBeHidden();
+  await expect(editor).toHaveText(/^print\(/);
 });

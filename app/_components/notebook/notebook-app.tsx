@@ -4,7 +4,7 @@
 // conflicts and drafts together.
 import { Anchor, Button, Center, Group, Loader, Modal, Stack, Text } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
@@ -355,6 +355,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
       />
       <ShortcutsHelp opened={shortcutsOpen} onClose={() => setShortcutsOpen(false)} />
       <SaveAwareBanners saver={saver} session={session} onSave={onSave} />
+      <DiskChangeBanner path={path} saver={saver} onReload={onReload} />
       {draft && (
         <WrappingAlert color="yellow" mt="xs" title="Unsaved changes found">
           <Group justify="space-between" wrap="nowrap">
@@ -436,6 +437,80 @@ function useSaveState(saver: NotebookSaver): SaveState {
 function SaveAwareBanners({ saver, session, onSave }: { saver: NotebookSaver; session: KernelSession; onSave(): void }) {
   const dirty = useSaveState(saver).dirty;
   return <KernelBanners session={session} onSave={onSave} dirty={dirty} />;
+}
+
+/** How often an open, visible notebook looks at its file (and at once when its window gets the focus back). */
+const DISK_CHECK_MS = 20_000;
+
+/**
+ * Another window, a colleague's job or a kernel may write the file this page shows: when the window gets the focus
+ * back, and every 20 s while it is visible, the file's time is compared with what this page last read or wrote
+ * (NotebookSaver.compareWithDisk), and a change is said at once, instead of at the next save's conflict question.
+ */
+function DiskChangeBanner({ path, saver, onReload }: { path: string; saver: NotebookSaver; onReload(): Promise<void> }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [seen, setSeen] = useState<"changed" | "gone" | null>(null);
+  const [dismissed, setDismissed] = useState<"changed" | "gone" | null>(null);
+  const dirty = useSyncExternalStore(saver.subscribe, () => saver.hasUnsavedEdits(), () => false);
+  useEffect(() => {
+    let stopped = false;
+    const look = async () => {
+      if (stopped || document.visibilityState !== "visible") return;
+      const found = await saver
+        .compareWithDisk(async () => {
+          try {
+            const entry = await queryClient.fetchQuery({ ...trpc.files.stat.queryOptions({ path }), staleTime: 0, gcTime: 0, retry: false });
+            return new Date(entry.mtime);
+          } catch (error) {
+            if ((error as { data?: { code?: string } }).data?.code === "NOT_FOUND") return null;
+            throw error;
+          }
+        })
+        .catch(() => undefined); // the portal unreachable: said by the next save, not here
+      if (stopped || found === undefined) return;
+      setSeen(found === "same" ? null : found);
+    };
+    const onVisible = () => void look();
+    window.addEventListener("focus", onVisible);
+    document.addEventListener("visibilitychange", onVisible);
+    const timer = setInterval(() => void look(), DISK_CHECK_MS);
+    return () => {
+      stopped = true;
+      window.removeEventListener("focus", onVisible);
+      document.removeEventListener("visibilitychange", onVisible);
+      clearInterval(timer);
+    };
+  }, [path, saver, queryClient, trpc]);
+  if (!seen || dismissed === seen) return null;
+  const gone = seen === "gone";
+  return (
+    <WrappingAlert color="yellow" mt="xs" title={gone ? "This notebook was renamed or deleted elsewhere" : "This notebook changed on disk"} role="alert">
+      <Group justify="space-between" wrap="nowrap">
+        <Text size="sm">
+          {gone
+            ? `${path} is no longer there (renamed or deleted in another window, or by a program). What this page shows is kept here only until you leave: save it under this name again, or keep editing.`
+            : dirty
+              ? "Another window or a program wrote it since this page loaded or saved it. Reload to see that version (your unsaved changes here are lost), or keep editing: your next save asks which to keep."
+              : "Another window or a program wrote it since this page loaded or saved it. Reload to see that version."}
+        </Text>
+        <Group gap="xs" wrap="nowrap">
+          {gone ? (
+            <Button size="xs" onClick={() => void saver.save({ force: true }).then((saved) => saved && setSeen(null))}>
+              Save here again
+            </Button>
+          ) : (
+            <Button size="xs" onClick={() => void onReload()}>
+              Reload
+            </Button>
+          )}
+          <Button size="xs" variant="default" onClick={() => setDismissed(seen)}>
+            Dismiss
+          </Button>
+        </Group>
+      </Group>
+    </WrappingAlert>
+  );
 }
 
 /**

@@ -225,3 +225,29 @@ test("sign-out saves the open notebooks first, and names the ones it could not s
   assert.ok(refused.state.error);
   for (const saver of [fine, conflicted, refused]) saver.discard(), saver.dispose();
 });
+
+test("the file on disk is compared with what the page last read or wrote; the page's own save is never taken for another's", async () => {
+  const { NotebookSaver } = await import("./saver");
+  const model = { subscribeChanges: () => () => {}, flush() {}, toNotebook: () => file };
+  let release = () => {};
+  const saver = new NotebookSaver(model as never, "a.ipynb", new Date(1000), () => new Promise((resolve) => (release = () => resolve({ mtime: new Date(2000) }))), { userId: "u1" });
+  assert.equal(await saver.compareWithDisk(async () => new Date(1000)), "same");
+  assert.equal(await saver.compareWithDisk(async () => new Date(1500)), "changed");
+  assert.equal(await saver.compareWithDisk(async () => null), "gone");
+
+  // A save under way, or one that began while the file was looked at: its own write, not someone else's.
+  const saving = saver.save();
+  assert.equal(await saver.compareWithDisk(async () => new Date(2000)), undefined);
+  release();
+  await saving;
+  assert.equal(await saver.compareWithDisk(async () => new Date(2000)), "same", "the new mtime is this page's own");
+  let overlapped: Promise<boolean> | undefined;
+  const look = saver.compareWithDisk(async () => {
+    overlapped = saver.save();
+    return new Date(2000);
+  });
+  release = () => {};
+  assert.equal(await look, undefined);
+  void overlapped;
+  saver.dispose();
+});

@@ -143,6 +143,8 @@ export class NotebookSaver {
   private savedShape: string | null;
   private disposed = false;
   private discarded = false;
+  /** Saves begun (compareWithDisk ignores a look that one overlapped). */
+  private saveStarts = 0;
 
   private readonly draftKey: string;
   private readonly deadlineMs: number;
@@ -211,6 +213,23 @@ export class NotebookSaver {
     }
   }
 
+  /**
+   * The file on disk against what this page last read or wrote: "changed" (another window, a job or a colleague
+   * wrote it), "gone" (renamed or deleted elsewhere), or "same". Undefined when it cannot be told now: a save of
+   * this page's is under way or landed meanwhile (its own write is not someone else's), or the conflict question
+   * is open. `stat`: the file's mtime, null when there is no such file.
+   */
+  async compareWithDisk(stat: () => Promise<Date | null>): Promise<"same" | "changed" | "gone" | undefined> {
+    const busy = () => this.state.saving || this.state.conflict || this.discarded || this.disposed;
+    if (busy()) return undefined;
+    const known = this.mtime.getTime();
+    const saves = this.saveStarts;
+    const mtime = await stat();
+    if (busy() || this.saveStarts !== saves || this.mtime.getTime() !== known) return undefined;
+    if (mtime === null) return "gone";
+    return mtime.getTime() === known ? "same" : "changed";
+  }
+
   async save(options: { force?: boolean } = {}): Promise<boolean> {
     this.clearTimers();
     if (this.discarded) return false;
@@ -220,6 +239,7 @@ export class NotebookSaver {
       return false;
     }
     this.model.flush();
+    this.saveStarts++;
     const changesAtStart = this.changeCount;
     this.set({ saving: true, error: null });
     try {
