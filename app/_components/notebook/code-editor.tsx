@@ -32,11 +32,8 @@ export interface EditorActions {
   focused(): void;
   changed(text: string): void;
   complete(code: string, pos: number): Promise<CompleteReply | null>;
-  /**
-   * Shift+Tab. An implementation that returns the kernel's text (KernelSession.inspect) gets the editor's
-   * tooltip at the cursor; one that returns nothing shows the documentation itself.
-   */
-  inspect(code: string, pos: number): Promise<string | null> | void;
+  /** Shift+Tab: the kernel's text for the name at `pos` (KernelSession.inspect), shown in a tooltip at the cursor. */
+  inspect(code: string, pos: number): Promise<string | null>;
   save(): void;
   /** Ctrl+Shift+-: split the cell at the cursor. */
   split(text: string, at: number): void;
@@ -226,9 +223,7 @@ export function CodeEditor({ initial, version, language, label, autoFocus, actio
     const inspectAtCursor = (view: EditorView) => {
       const doc = view.state.doc;
       const pos = view.state.selection.main.head;
-      const reply = a().inspect(doc.toString(), pos);
-      if (!reply) return true; // the cell shows it
-      void reply.then((text) => {
+      void a().inspect(doc.toString(), pos).then((text) => {
         if (!alive || view.state.doc !== doc || view.state.selection.main.head !== pos) return;
         view.dispatch({ effects: setDocumentation.of({ pos, text: documentationText(text) }) });
       });
