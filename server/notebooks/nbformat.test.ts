@@ -64,8 +64,8 @@ describe("parseNotebook", () => {
     assert.notEqual(parsed.notebook.cells[0]!.id, parsed.notebook.cells[1]!.id);
   });
 
-  it("refuses what is not nbformat 4, saying where", () => {
-    const bad = parseNotebook({ nbformat: 3, nbformat_minor: 0, metadata: {}, cells: [] });
+  it("refuses what is not nbformat 4 (or 3, upgraded), saying where", () => {
+    const bad = parseNotebook({ nbformat: 2, nbformat_minor: 0, metadata: {}, cells: [] });
     assert.ok(!bad.ok && /nbformat 4/.test(bad.problem));
     const badCell = parseNotebook({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: "code", source: "", metadata: {} }] });
     assert.ok(!badCell.ok && /cells\.0/.test(badCell.problem), !badCell.ok ? badCell.problem : "");

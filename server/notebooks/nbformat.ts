@@ -6,6 +6,7 @@
 //           one saved by JupyterLab.
 // Pure and browser-safe (the page imports the types and the output helpers). Touch it when nbformat changes.
 import { z } from "zod";
+import { isNbformat3, upgradeNbformat3 } from "./nbformat-v3";
 
 const multiline = z.union([z.string(), z.array(z.string())]);
 const jsonObject = z.record(z.string(), z.unknown());
@@ -36,7 +37,7 @@ const rawCell = z.looseObject({ cell_type: z.literal("raw"), id: cellId.optional
 export const cellSchema = z.discriminatedUnion("cell_type", [codeCell, markdownCell, rawCell]);
 
 export const notebookSchema = z.looseObject({
-  nbformat: z.literal(4, { error: "Only nbformat 4 notebooks can be opened here." }),
+  nbformat: z.literal(4, { error: "Only nbformat 4 notebooks (and version 3 ones, upgraded as they open) can be opened here." }),
   nbformat_minor: z.number().int().min(0),
   metadata: jsonObject,
   cells: z.array(cellSchema),
@@ -64,7 +65,8 @@ export type CellType = Cell["cell_type"];
 export interface NotebookBase { nbformat: 4; nbformat_minor: number; metadata: JsonObject; [extra: string]: unknown }
 export interface Notebook extends NotebookBase { cells: Cell[] }
 
-export type ParseResult = { ok: true; notebook: Notebook } | { ok: false; problem: string };
+/** `upgradedFrom`: the file was an older nbformat (3), read as version 4, which its next save writes. */
+export type ParseResult = { ok: true; notebook: Notebook; upgradedFrom?: 3 } | { ok: false; problem: string };
 
 /** Validates a notebook (file text or parsed JSON) and normalizes it for editing. Never throws. */
 export function parseNotebook(input: string | unknown): ParseResult {
@@ -76,6 +78,8 @@ export function parseNotebook(input: string | unknown): ParseResult {
       return { ok: false, problem: `The file is not valid JSON (${(error as Error).message}).` };
     }
   }
+  const upgradedFrom = isNbformat3(json) ? 3 : undefined;
+  if (isNbformat3(json)) json = upgradeNbformat3(json);
   const parsed = notebookSchema.safeParse(json);
   if (!parsed.success) return { ok: false, problem: describeIssue(parsed.error.issues[0]) };
   const nb = parsed.data;
@@ -90,7 +94,7 @@ export function parseNotebook(input: string | unknown): ParseResult {
   });
   // Cell ids arrived in 4.5: a file of an older minor version gains them, and says so.
   const minor = Math.max(nb.nbformat_minor, 5);
-  return { ok: true, notebook: { ...nb, nbformat: 4, nbformat_minor: minor, cells } as Notebook };
+  return { ok: true, notebook: { ...nb, nbformat: 4, nbformat_minor: minor, cells } as Notebook, ...(upgradedFrom && { upgradedFrom }) };
 }
 
 function describeIssue(issue: z.core.$ZodIssue | undefined): string {

@@ -59,6 +59,18 @@ describe("notebook files", () => {
     await rejectsWithCode(createNotebook(store, "A.ipynb"), "ALREADY_EXISTS");
   });
 
+  it("an nbformat 3 notebook opens upgraded, and says so; saved, it is version 4", async () => {
+    const v3 = { nbformat: 3, nbformat_minor: 0, metadata: {}, worksheets: [{ cells: [{ cell_type: "code", input: "1+1", language: "python", metadata: {}, outputs: [] }] }] };
+    await store.write("Old.ipynb", JSON.stringify(v3));
+    const opened = await openNotebook(store, "Old.ipynb");
+    assert.match(opened.notice ?? "", /Old\.ipynb was written in an older notebook format \(version 3\)/);
+    assert.equal(opened.notebook.cells[0]!.source, "1+1");
+    await saveNotebook(store, "Old.ipynb", opened.notebook, { expectedMtime: opened.mtime });
+    const again = await openNotebook(store, "Old.ipynb");
+    assert.equal(again.notice, undefined);
+    assert.equal(again.notebook.nbformat, 4);
+  });
+
   // Regression: saving checked no size, so a notebook with ~70 MB of output saved fine and then could not be
   // opened again (open refuses files over MAX_NOTEBOOK_BYTES).
   it("refuses a save that would make the notebook too large to open, and keeps the file as it was", async () => {

@@ -14,6 +14,8 @@ export const MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024;
 export interface OpenedNotebook {
   notebook: Notebook;
   mtime: Date;
+  /** Something the user should know about the file as opened (an older format, upgraded). */
+  notice?: string;
 }
 
 export function checkNotebookPath(path: string): string {
@@ -29,9 +31,13 @@ export async function openNotebook(store: HomeStore, path: string): Promise<Open
   const entry = await store.stat(file);
   const text = await store.readText(file, { maxBytes: MAX_NOTEBOOK_BYTES });
   const parsed = parseNotebook(text);
-  if (!parsed.ok) throw new AppError("BAD_REQUEST", `${parsed.problem} Open it in a text editor to repair it.`, { path: file });
+  if (!parsed.ok) throw new AppError("BAD_REQUEST", `${parsed.problem} Download it from Files to repair it in a text editor, then upload it again.`, { path: file });
   // stat before read: if the file changes in between, the older mtime makes the next save a CONFLICT, never
   // a silent overwrite.
+  if (parsed.upgradedFrom) {
+    const notice = `${file} was written in an older notebook format (version ${parsed.upgradedFrom}); it is shown in the current one (version 4), which its next save writes.`;
+    return { notebook: parsed.notebook, mtime: entry.mtime, notice };
+  }
   return { notebook: parsed.notebook, mtime: entry.mtime };
 }
 

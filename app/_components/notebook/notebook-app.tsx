@@ -86,6 +86,7 @@ export function NotebookApp({ path }: { path: string }) {
       made = { model, session, saver, draft: draft && differs(draft.notebook, notebook) ? draft : null, fileMtime: new Date(mtime) };
       if (restoring || merged.replaced.length) saver.markDirty();
       void session.start();
+      if (opened.data.notice && !restoring) notify(opened.data.notice, "info");
       addRecent(userId, path);
       setBuilt(made);
     })();
