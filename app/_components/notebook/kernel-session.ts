@@ -448,7 +448,8 @@ export class KernelSession {
   private onIopub(msg: KernelMessage) {
     const type = msg.header.msg_type;
     const parent = msg.parent_header.msg_id;
-    const cellId = typeof parent === "string" ? this.msgToCell.get(parent) : undefined;
+    let cellId = typeof parent === "string" ? this.msgToCell.get(parent) : undefined;
+    if (!cellId && type === "execute_input" && typeof parent === "string") cellId = this.mirrorRun(parent, msg);
     if (type === "update_display_data") {
       this.model.queueIopub(cellId ?? "", type, msg.content);
       return;
@@ -474,6 +475,26 @@ export class KernelSession {
       this.model.update(cellId, { executionCount: msg.content.execution_count });
     }
     if (OUTPUT_TYPES.has(type)) this.model.queueIopub(cellId, type, msg.content);
+  }
+
+  /**
+   * A run another window (or client) of this kernel started: shown live on the cell whose code it runs, when exactly
+   * one code cell here holds that code (an edited cell there matches nothing here; the file's change is said when that
+   * window saves). Its idle ends it, as for a run adopted at open. Returns the cell, or undefined.
+   */
+  private mirrorRun(msgId: string, msg: KernelMessage): string | undefined {
+    const code = msg.content.code;
+    if (typeof code !== "string" || !code.trim() || msg.parent_header.session === this.connection?.session) return undefined;
+    const matches = this.model.ids.filter((id) => {
+      const cell = this.model.cell(id);
+      return cell?.type === "code" && cell.source === code;
+    });
+    if (matches.length !== 1) return undefined;
+    const cellId = matches[0]!;
+    this.msgToCell.set(msgId, cellId);
+    const count = typeof msg.content.execution_count === "number" ? msg.content.execution_count : null;
+    this.model.update(cellId, { outputs: [], clearPending: false, clippedRun: null, executionCount: count, status: "running", startedAt: Date.now(), stdin: null });
+    return cellId;
   }
 
   private pendingReplies = new Set<string>();
