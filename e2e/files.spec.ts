@@ -2,6 +2,7 @@
 // rename, download, delete with confirmation, a new notebook, and a refused traversal through the URL.
 import fs from "node:fs";
 import path from "node:path";
+import zlib from "node:zlib";
 import { expect, test, type Page } from "@playwright/test";
 import { e2eDataDir } from "../playwright.config";
 import { createAnalyst, signIn } from "./support/session";
@@ -77,15 +78,13 @@ test("an analyst manages files: folder, uploads, rename, download, delete", asyn
   await page.screenshot({ path: "e2e/.artifacts/files-rename-conflict.png" });
   await renameDialog.getByRole("button", { name: "Cancel" }).click();
 
-  // Download: the row action and the name link both give the file's bytes.
+  // Download: the row action gives the file's bytes; the name opens the file in the viewer (its own test is below).
   const viaAction = page.waitForEvent("download");
   await row(page, "sales.csv").getByRole("button", { name: "Download" }).click();
   const downloaded = await viaAction;
   expect(downloaded.suggestedFilename()).toBe("sales.csv");
   expect(fs.readFileSync(await downloaded.path(), "utf8")).toBe("region,sales\nsouth,20\n");
-  const viaLink = page.waitForEvent("download");
-  await page.getByRole("link", { name: "dropped.txt", exact: true }).click();
-  expect(fs.readFileSync(await (await viaLink).path(), "utf8")).toBe("dropped by drag and drop\n");
+  await expect(page.getByRole("link", { name: "dropped.txt", exact: true })).toHaveAttribute("href", "/view/Q3%20reports/dropped.txt");
 
   // Sorting: by size, largest first on the second click. The whole header cell sorts, not only its label: these
   // clicks land at the cell's left edge, away from the right-aligned "Size" (they used to do nothing).
@@ -247,3 +246,105 @@ test("an upload goes on while the analyst opens another folder and another page"
   }
   await page.screenshot({ path: "e2e/.artifacts/files-folder-row-actions.png" });
 });
+
+test("a file opens in a read-only viewer: a CSV as a table, text, a long text cut, images, a binary file", async ({ page }) => {
+  await signIn(page, createAnalyst("viewer"));
+  // Made on disk directly: this is about showing files, not uploading them.
+  const home = await homeFolderOf(page);
+  const dir = path.join(home, "data");
+  fs.mkdirSync(dir);
+  const csv = 'region,note,sales\nnorth,"Smith, Jo",10\nsouth,"said ""hi""\nthen left",20\n';
+  fs.writeFileSync(path.join(dir, "sales.csv"), csv);
+  fs.writeFileSync(path.join(dir, "notes.txt"), "first line\n\tindented second line\n");
+  fs.writeFileSync(path.join(dir, "big.log"), `${"x".repeat(63)}\n`.repeat((3 * 1024 * 1024) / 64)); // exactly 3 MiB
+  fs.writeFileSync(path.join(dir, "chart.png"), solidPng(120, 60, [34, 139, 230]));
+  fs.writeFileSync(path.join(dir, "logo.svg"), '<svg xmlns="http://www.w3.org/2000/svg" width="80" height="40"><rect width="80" height="40" fill="teal"/><script>parent.svgRan = true</script></svg>');
+  fs.writeFileSync(path.join(dir, "weights.dat"), Buffer.from([0x01, 0x02, 0x00, 0x03, 0xff]));
+
+  // Clicking a CSV's name shows it as a table, with a quoted comma and a quoted line break parsed right.
+  await page.goto("/files/data");
+  await page.getByRole("link", { name: "sales.csv", exact: true }).click();
+  await expect(page).toHaveURL(/\/view\/data\/sales\.csv$/);
+  const viewer = (name: string) => page.getByRole("region", { name, exact: true });
+  const table = viewer("sales.csv").getByRole("table", { name: "sales.csv" });
+  await expect(table.getByRole("columnheader")).toHaveText(["region", "note", "sales"]);
+  await expect(table.getByRole("row")).toHaveCount(3);
+  await expect(table.getByRole("row").nth(1).getByRole("cell")).toHaveText(["north", "Smith, Jo", "10"]);
+  await expect(table.getByRole("row").nth(2).getByRole("cell").nth(1)).toHaveAttribute("title", 'said "hi"\nthen left');
+  await expect(page.getByRole("navigation", { name: "Breadcrumb" }).locator('[aria-current="page"]')).toHaveText("sales.csv");
+  await expect(page.getByText(`${csv.length} B · Modified`)).toBeVisible();
+  await page.screenshot({ path: "e2e/.artifacts/viewer-csv.png" });
+
+  // Download works from the viewer, and gives the whole file.
+  const downloading = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Download", exact: true }).click();
+  const downloaded = await downloading;
+  expect(downloaded.suggestedFilename()).toBe("sales.csv");
+  expect(fs.readFileSync(await downloaded.path(), "utf8")).toBe(csv);
+
+  // The same file as text.
+  await viewer("sales.csv").getByRole("switch", { name: "Show as text" }).check();
+  await expect(viewer("sales.csv").getByRole("region", { name: "Text of sales.csv" })).toContainText('north,"Smith, Jo",10');
+  await expect(table).toHaveCount(0);
+
+  // A text file, whole: no note about a cut.
+  await page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "data" }).click();
+  await page.getByRole("link", { name: "notes.txt", exact: true }).click();
+  await expect(viewer("notes.txt").getByRole("region", { name: "Text of notes.txt" })).toContainText("\tindented second line");
+  await expect(page.getByText("Showing the first")).toHaveCount(0);
+
+  // A big text file: only its first MiB is read and shown, and the page says so.
+  await page.goto("/view/data/big.log");
+  await expect(viewer("big.log").getByText("Showing the first 1 MiB of 3 MiB")).toBeVisible();
+  await expect(viewer("big.log").getByRole("link", { name: "Download the whole file" })).toHaveAttribute("href", "/api/files/content/data/big.log");
+  expect(await viewer("big.log").locator("pre").evaluate((pre) => pre.textContent?.length)).toBe(1024 * 1024);
+  await page.screenshot({ path: "e2e/.artifacts/viewer-text-cut.png" });
+
+  // Images: drawn, no wider than the page; an SVG's script does not run.
+  await page.goto("/view/data/chart.png");
+  const png = viewer("chart.png").getByRole("img", { name: "chart.png" });
+  await expect.poll(() => png.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(120);
+  await expect(png).toHaveCSS("max-width", "100%");
+  await page.screenshot({ path: "e2e/.artifacts/viewer-image.png" });
+  await page.goto("/view/data/logo.svg");
+  const svg = viewer("logo.svg").getByRole("img", { name: "logo.svg" });
+  await expect.poll(() => svg.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(80);
+  expect(await page.evaluate(() => (window as { svgRan?: boolean }).svgRan)).toBeUndefined();
+
+  // Bytes that are not text: said plainly, with Download.
+  await page.goto("/view/data/weights.dat");
+  await expect(viewer("weights.dat")).toContainText("This file can't be shown here");
+  await expect(page.getByRole("button", { name: "Download", exact: true })).toBeVisible();
+  await page.screenshot({ path: "e2e/.artifacts/viewer-binary.png" });
+
+  // A missing file is explained with the way back; a traversal is refused, by the page and by the procedure.
+  await page.goto("/view/data/gone.csv");
+  const alert = page.getByRole("main").getByRole("alert");
+  await expect(alert).toContainText('"gone.csv" doesn\'t exist');
+  await expect(alert.getByRole("link", { name: "Back to Files" })).toHaveAttribute("href", "/files/data");
+  await page.screenshot({ path: "e2e/.artifacts/viewer-missing.png" });
+  await page.goto("/view/..%2F..%2Fetc%2Fpasswd");
+  await expect(alert).toContainText("This address does not lead to a file in your home");
+  await expect(alert).toContainText('contains "..", which would leave the folder it names');
+  const probe = await page.request.get(`/api/trpc/files.preview?input=${encodeURIComponent(JSON.stringify({ json: { path: "../../etc/passwd" } }))}`);
+  expect(probe.status()).toBe(400);
+});
+
+/** A PNG of one colour, made here so the test needs no image files. */
+function solidPng(width: number, height: number, [r, g, b]: [number, number, number]): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8 bits per channel, RGB
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => [r, g, b]).flat())]);
+  const pixels = zlib.deflateSync(Buffer.concat(Array.from({ length: height }, () => row)));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", header), chunk("IDAT", pixels), chunk("IEND", Buffer.alloc(0))]);
+}

@@ -568,6 +568,22 @@ test("a second window on the same notebook is told when the first one saves or r
   await lookAgain();
   await expect(other.getByRole("alert").filter({ hasText: "changed on disk" })).toHaveCount(0); // nothing new: quiet
 
+  // A cell run in the first window shows its run and output live in the second, which holds the same code.
+  await editor.click();
+  await editor.fill("import time\nfor i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(1)");
+  await page.keyboard.press("Control+s");
+  await expect(page.getByRole("status", { name: "Save status" })).toHaveText(/^Saved/);
+  await lookAgain();
+  await changed.getByRole("button", { name: "Reload" }).click();
+  await expect(cell(other, 1)).toContainText("print('tick', i, flush=True)");
+  await editor.click();
+  await page.keyboard.press("Control+Enter");
+  await expect(cell(other, 1)).toContainText("Running");
+  await expect(output(other, 1)).toContainText("tick 0");
+  await expect(output(other, 1)).toContainText("tick 2", { timeout: 15_000 });
+  await expect(cell(other, 1)).not.toContainText("Running");
+  await expect(cell(other, 1)).toContainText("[1]:");
+
   // The first window renames it: the second says it is gone from this name.
   await page.getByRole("button", { name: "Rename notebook" }).click();
   await page.getByRole("dialog", { name: "Rename notebook" }).getByLabel("New name").fill("Moved");

@@ -225,6 +225,40 @@ export function runHomeStoreContract(
         await rejectsWith(store.readText('big.txt', { maxBytes: 10 }), 'QUOTA_EXCEEDED');
         assert.equal((await store.readText('big.txt', { maxBytes: 100 })).length, 100);
       });
+
+      it('readPrefix gives the first bytes of a file, its entry, and whether more follow', async () => {
+        const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251));
+        await store.mkdir('data');
+        const written = await store.write('data/table.bin', bytes);
+        const head = await store.readPrefix('/data//table.bin', 1000);
+        assert.deepEqual(head.bytes, bytes.subarray(0, 1000));
+        assert.equal(head.truncated, true);
+        assert.deepEqual(
+          [head.entry.name, head.entry.path, head.entry.type, head.entry.size, head.entry.mtime.getTime()],
+          ['table.bin', 'data/table.bin', 'file', bytes.length, written.mtime.getTime()],
+        );
+        for (const maxBytes of [bytes.length, bytes.length + 1, 10 * MiB]) {
+          const whole = await store.readPrefix('data/table.bin', maxBytes);
+          assert.deepEqual([whole.bytes, whole.truncated], [bytes, false], `maxBytes ${maxBytes}`);
+        }
+        const none = await store.readPrefix('data/table.bin', 0);
+        assert.deepEqual([none.bytes.length, none.truncated], [0, true]);
+        await store.write('empty', '');
+        const empty = await store.readPrefix('empty', 10);
+        assert.deepEqual([empty.bytes.length, empty.truncated, empty.entry.size], [0, false, 0]);
+      });
+
+      it('readPrefix does not refuse a file larger than the readBytes limit, and reports what readBytes does', async () => {
+        await store.write('log.txt', 'line\n'.repeat(40));
+        await rejectsWith(store.readBytes('log.txt', { maxBytes: 100 }), 'QUOTA_EXCEEDED');
+        const head = await store.readPrefix('log.txt', 100);
+        assert.equal(head.bytes.toString('utf8'), 'line\n'.repeat(20));
+        assert.equal(head.truncated, true);
+        await store.mkdir('dir');
+        await rejectsWith(store.readPrefix('dir', 100), 'IS_A_DIRECTORY');
+        await rejectsWith(store.readPrefix('nope.txt', 100), 'NOT_FOUND');
+        await rejectsWith(store.readPrefix('log.txt/x', 100), 'NOT_A_DIRECTORY', 'NOT_FOUND');
+      });
     });
 
     describe('list', () => {
@@ -528,6 +562,16 @@ export function runHomeStoreContract(
         const limit = Math.max(32 * MiB, largeFileBytes / 2);
         assert.ok(writePeak < limit, `write held ${(writePeak / MiB).toFixed(1)} MiB at once`);
         assert.ok(peak < limit, `read held ${(peak / MiB).toFixed(1)} MiB at once`);
+
+        // A preview of the same file: only its first MiB, byte for byte, and not the whole file held meanwhile.
+        collectGarbage();
+        const beforePrefix = process.memoryUsage().arrayBuffers;
+        const head = await store.readPrefix('big.bin', MiB);
+        assert.equal(head.bytes.length, MiB);
+        assert.equal(head.truncated, largeFileBytes > MiB);
+        for (let offset = 0; offset < MiB; offset += 64 * KiB) assert.equal(head.bytes.readUInt32LE(offset), offset, `prefix byte ${offset}`);
+        const prefixHeld = process.memoryUsage().arrayBuffers - beforePrefix;
+        assert.ok(prefixHeld < limit, `readPrefix held ${(prefixHeld / MiB).toFixed(1)} MiB`);
       });
     });
 

@@ -54,6 +54,16 @@ export interface OpenedFile {
   body: Readable;
 }
 
+/** The first bytes of a file (see HomeStore.readPrefix). */
+export interface FilePrefix {
+  /** The file as it was when its bytes were read. */
+  entry: HomeEntry;
+  /** At most the maxBytes asked for: the whole file when it fits. */
+  bytes: Buffer;
+  /** More bytes follow `bytes` in the file (its size was larger than maxBytes). */
+  truncated: boolean;
+}
+
 /** readBytes/readText are for notebooks and small files; large files go through read() as a stream. */
 export const DEFAULT_READ_LIMIT = 32 * 1024 * 1024;
 
@@ -77,6 +87,11 @@ export interface HomeStore {
   readBytes(path: string, limit?: ReadLimit): Promise<Buffer>;
   /** UTF-8 text. */
   readText(path: string, limit?: ReadLimit): Promise<string>;
+  /**
+   * The file's first `maxBytes` bytes at most, and its entry: a preview of a file of any size. Unlike readBytes,
+   * a larger file is not refused; only that much of it is fetched from the backend and held in memory.
+   */
+  readPrefix(path: string, maxBytes: number): Promise<FilePrefix>;
 
   /**
    * Atomic: readers see the old content or the new content, never a mix; a failed write (including a
@@ -127,6 +142,34 @@ export async function collectWithLimit(stream: Readable, maxBytes: number, userP
     stream.destroy();
   }
   return Buffer.concat(chunks, total);
+}
+
+/**
+ * The first `maxBytes` bytes of `stream` (fewer when it ends first); stops reading there and destroys the stream,
+ * so a backend that cannot ask for a range still holds no more than about one chunk beyond the limit.
+ */
+export async function collectPrefix(stream: Readable, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    if (maxBytes > 0) {
+      for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+        const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        const part = buffer.length > maxBytes - total ? buffer.subarray(0, maxBytes - total) : buffer;
+        chunks.push(part);
+        total += part.length;
+        if (total >= maxBytes) break;
+      }
+    }
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Refuses a prefix length that is not a whole, non-negative number of bytes (a caller's bug, not a user's). */
+export function checkPrefixLength(maxBytes: number): void {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`readPrefix needs a whole number of bytes, got ${maxBytes}`);
 }
 
 /**

@@ -21,9 +21,12 @@ import { StorageError, describePath, quotePath } from './errors';
 import { fromFsError, isErrno, storageError } from './fs-errors';
 import {
   DEFAULT_READ_LIMIT,
+  checkPrefixLength,
+  collectPrefix,
   collectWithLimit,
   exactBytes,
   tooLargeToRead,
+  type FilePrefix,
   type HomeEntry,
   type HomeStore,
   type OpenedFile,
@@ -176,6 +179,21 @@ export class LocalHomeStore implements HomeStore {
 
   async readText(userPath: string, limit?: ReadLimit): Promise<string> {
     return (await this.readBytes(userPath, limit)).toString('utf8');
+  }
+
+  async readPrefix(userPath: string, maxBytes: number): Promise<FilePrefix> {
+    checkPrefixLength(maxBytes);
+    const rel = normalizePath(userPath);
+    const { handle, stats } = await this.openForRead(rel);
+    const entry = this.toEntry(rel, stats);
+    // Only the range wanted is read from disk, sized by the open handle (as open() does).
+    const length = Math.min(stats.size, maxBytes);
+    if (length === 0) {
+      await handle.close();
+      return { entry, bytes: Buffer.alloc(0), truncated: stats.size > 0 };
+    }
+    const bytes = await collectPrefix(handle.createReadStream({ start: 0, end: length - 1 }), length);
+    return { entry, bytes, truncated: stats.size > length };
   }
 
   async write(userPath: string, data: WriteData, options: WriteOptions = {}): Promise<HomeEntry> {

@@ -13,8 +13,11 @@ import { StorageError, describePath } from './errors';
 import { fromFsError, storageError } from './fs-errors';
 import {
   DEFAULT_READ_LIMIT,
+  checkPrefixLength,
+  collectPrefix,
   collectWithLimit,
   tooLargeToRead,
+  type FilePrefix,
   type HomeEntry,
   type HomeStore,
   type OpenedFile,
@@ -176,6 +179,16 @@ export class PvcHomeStore implements HomeStore {
 
   async readText(userPath: string, limit?: ReadLimit): Promise<string> {
     return (await this.readBytes(userPath, limit)).toString('utf8');
+  }
+
+  async readPrefix(userPath: string, maxBytes: number): Promise<FilePrefix> {
+    checkPrefixLength(maxBytes);
+    const rel = normalizePath(userPath);
+    // The file server's read has no range: the prefix is taken from its reply, and the connection is closed there,
+    // so no more than about one chunk past the prefix is ever received.
+    const { response, size, mtime } = await this.openRead(rel);
+    const bytes = await collectPrefix(this.guardBody(response, rel), maxBytes);
+    return { entry: { name: baseName(rel), path: rel, type: 'file', size, mtime }, bytes, truncated: size > bytes.length };
   }
 
   async write(userPath: string, data: WriteData, options: WriteOptions = {}): Promise<HomeEntry> {

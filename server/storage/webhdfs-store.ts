@@ -21,9 +21,12 @@ import { StorageError, describePath } from './errors';
 import { storageError } from './fs-errors';
 import {
   DEFAULT_READ_LIMIT,
+  checkPrefixLength,
+  collectPrefix,
   collectWithLimit,
   exactBytes,
   tooLargeToRead,
+  type FilePrefix,
   type HomeEntry,
   type HomeStore,
   type OpenedFile,
@@ -179,7 +182,7 @@ export class WebHdfsHomeStore implements HomeStore {
     // WebHDFS has no open handle to ask: the status comes first, and OPEN reads exactly its length (bytes
     // appended since are left out; a file cut shorter fails the stream).
     const status = await this.fileStatusOf(rel);
-    const body = exactBytes(await this.openStream(rel, status, true), status.length, rel);
+    const body = exactBytes(await this.openStream(rel, status, status.length), status.length, rel);
     return { entry: this.toEntry(rel, status), body: this.failIfReplaced(body, rel, status) };
   }
 
@@ -212,6 +215,16 @@ export class WebHdfsHomeStore implements HomeStore {
 
   async readText(userPath: string, limit?: ReadLimit): Promise<string> {
     return (await this.readBytes(userPath, limit)).toString('utf8');
+  }
+
+  async readPrefix(userPath: string, maxBytes: number): Promise<FilePrefix> {
+    checkPrefixLength(maxBytes);
+    const rel = normalizePath(userPath);
+    const status = await this.fileStatusOf(rel);
+    // OPEN with a length: the DataNode sends only the prefix, however large the file.
+    const length = Math.min(status.length, maxBytes);
+    const bytes = length === 0 ? Buffer.alloc(0) : await collectPrefix(await this.openStream(rel, status, length), length);
+    return { entry: this.toEntry(rel, status), bytes, truncated: status.length > length };
   }
 
   async write(userPath: string, data: WriteData, options: WriteOptions = {}): Promise<HomeEntry> {
@@ -363,13 +376,16 @@ export class WebHdfsHomeStore implements HomeStore {
     return status;
   }
 
-  /** `exact`: only the status's length is asked for (open()); readBytes reads to the end, within its limit. */
-  private async openStream(rel: string, status: FileStatus, exact = false): Promise<Readable> {
+  /**
+   * `length`: only that many bytes are asked for (open() asks for the status's length, readPrefix for its prefix);
+   * without it, readBytes reads to the end, within its limit.
+   */
+  private async openStream(rel: string, status: FileStatus, length?: number): Promise<Readable> {
     // An empty file has no block for a DataNode to serve; nothing to fetch.
     if (status.length === 0) return Readable.from([], { objectMode: false });
     let stream: Readable;
     try {
-      stream = await this.fs.open(this.hdfsPathOf(rel), { length: exact ? status.length : undefined });
+      stream = await this.fs.open(this.hdfsPathOf(rel), { length });
     } catch (error) {
       throw toStorageError(error, rel);
     }

@@ -5,10 +5,11 @@ import { ActionIcon, Center, EmptyState, Loader, Text, UnstyledButton, VisuallyH
 import { IconArrowDown, IconArrowUp, IconDownload, IconFile, IconFolderFilled, IconNotebook, IconPencil, IconTrash, IconUpload } from "@tabler/icons-react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import Link from "next/link";
-import { useRef, useState, type DragEvent, type MouseEvent, type ReactNode } from "react";
+import { useRef, useState, type DragEvent, type ReactNode } from "react";
+import { viewHref } from "@/app/_components/viewer/paths";
 import { formatBytes } from "@/server/files/format";
 import classes from "./file-list.module.css";
-import { contentUrl, folderHref, isNotebook, notebookHref } from "./paths";
+import { folderHref, isNotebook, notebookHref } from "./paths";
 import type { FileEntry, Sort, SortKey } from "./types";
 
 const ROW_HEIGHT = 40;
@@ -155,12 +156,6 @@ function EntryRow({ entry, onRename, onDownload, onDelete }: { entry: FileEntry 
   const notebook = !folder && isNotebook(entry.name);
   const Icon = folder ? IconFolderFilled : notebook ? IconNotebook : IconFile;
   const iconColor = folder ? "var(--mantine-color-yellow-6)" : notebook ? "var(--mantine-color-orange-6)" : "var(--mantine-color-dimmed)";
-  const download = (event: MouseEvent) => {
-    // A plain click checks the file first, so a problem is explained here; modified clicks keep the browser's behaviour.
-    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-    event.preventDefault();
-    onDownload(entry);
-  };
   return (
     <>
       <div role="cell" className={classes.name}>
@@ -174,9 +169,10 @@ function EntryRow({ entry, onRename, onDownload, onDelete }: { entry: FileEntry 
             {entry.name}
           </Link>
         ) : (
-          <a className={classes.nameLink} href={contentUrl(entry.path)} download={entry.name} onClick={download} title={entry.name}>
+          // Any other file opens in the viewer (text, tables, images); Download is the row action.
+          <Link className={classes.nameLink} href={viewHref(entry.path)} title={entry.name}>
             {entry.name}
-          </a>
+          </Link>
         )}
       </div>
       <div role="cell" className={classes.numeric}>

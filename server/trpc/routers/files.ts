@@ -7,19 +7,12 @@ import { z } from "zod";
 import { homePath } from "@/server/files/home-path";
 import { deleteFromHome, renameInHome } from "@/server/files/moves";
 import { createUntitledNotebook } from "@/server/files/notebooks";
-import type { HomeEntry } from "@/server/storage/home-store";
+import { toFileEntry } from "@/server/files/file-entry";
+import { previewFile } from "@/server/files/preview";
 import { protectedProcedure, router } from "../init";
 
-/** What the browser sees of an entry (no host details such as permission bits). */
-export interface FileEntry {
-  name: string;
-  path: string;
-  type: "file" | "directory";
-  size: number;
-  mtime: Date;
-}
-
-const toFileEntry = (entry: HomeEntry): FileEntry => ({ name: entry.name, path: entry.path, type: entry.type, size: entry.size, mtime: entry.mtime });
+export type { FileEntry } from "@/server/files/file-entry";
+export type { FilePreview } from "@/server/files/preview";
 
 // Length is bounded here so hostile input is refused before any work; paths.ts enforces the real limits.
 const pathText = z.string().max(16_384);
@@ -49,6 +42,9 @@ export const filesRouter = router({
     .mutation(async ({ ctx, input }) => {
       await deleteFromHome(ctx.owner, homePath(input.path), { recursive: input.recursive });
     }),
+
+  /** What the file viewer (/view/<path>) shows of a file: server/files/preview.ts. */
+  preview: homeProcedure.input(z.object({ path: pathText })).query(({ ctx, input }) => previewFile(ctx.home, homePath(input.path))),
 
   newNotebook: homeProcedure.input(z.object({ dir: pathText })).mutation(async ({ ctx, input }) => {
     const created = await createUntitledNotebook(ctx.home, homePath(input.dir));
