@@ -150,21 +150,25 @@ export async function collectWithLimit(stream: Readable, maxBytes: number, userP
  */
 export async function collectPrefix(stream: Readable, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  let total = 0;
+  for await (const part of upTo(stream, maxBytes)) chunks.push(part);
+  return Buffer.concat(chunks);
+}
+
+/** The chunks of `source` up to `limit` bytes in all (the last one cut), then the source is destroyed. */
+async function* upTo(source: Readable, limit: number): AsyncGenerator<Buffer> {
+  let taken = 0;
   try {
-    if (maxBytes > 0) {
-      for await (const chunk of stream as AsyncIterable<Buffer | string>) {
-        const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        const part = buffer.length > maxBytes - total ? buffer.subarray(0, maxBytes - total) : buffer;
-        chunks.push(part);
-        total += part.length;
-        if (total >= maxBytes) break;
-      }
+    if (limit <= 0) return;
+    for await (const chunk of source as AsyncIterable<Buffer | string>) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      const part = buffer.length > limit - taken ? buffer.subarray(0, limit - taken) : buffer;
+      taken += part.length;
+      yield part;
+      if (taken >= limit) return;
     }
   } finally {
-    stream.destroy();
+    source.destroy();
   }
-  return Buffer.concat(chunks, total);
 }
 
 /** Refuses a prefix length that is not a whole, non-negative number of bytes (a caller's bug, not a user's). */
@@ -179,18 +183,9 @@ export function checkPrefixLength(maxBytes: number): void {
 export function exactBytes(source: Readable, size: number, userPath: string): Readable {
   async function* take(): AsyncGenerator<Buffer> {
     let sent = 0;
-    try {
-      if (size > 0) {
-        for await (const chunk of source as AsyncIterable<Buffer | string>) {
-          const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-          const part = buffer.length > size - sent ? buffer.subarray(0, size - sent) : buffer;
-          sent += part.length;
-          yield part;
-          if (sent === size) break;
-        }
-      }
-    } finally {
-      source.destroy();
+    for await (const part of upTo(source, size)) {
+      sent += part.length;
+      yield part;
     }
     if (sent < size) throw shrankWhileRead(userPath, size, sent);
   }

@@ -1,9 +1,10 @@
 "use client";
 // A CSV or TSV file as a table: the first line is the header, then the first TABLE_ROWS rows.
-import { Table, Text } from "@mantine/core";
+import { Table } from "@mantine/core";
 import { useMemo } from "react";
 import { parseDelimited, type DelimitedTable } from "./delimited";
 import { TABLE_ROWS } from "@/server/files/file-kind";
+import { EmptyFile } from "./text-view";
 import classes from "./viewer.module.css";
 
 const count = new Intl.NumberFormat("en-US");
@@ -15,12 +16,7 @@ export function parseForTable(text: string, delimiter: string, cut: boolean): De
 export function TableView({ name, table }: { name: string; table: DelimitedTable }) {
   // Ragged rows: the table is as wide as the widest row; a column without a header is numbered.
   const columns = useMemo(() => Array.from({ length: table.columns }, (_, i) => table.header[i] || `Column ${i + 1}`), [table]);
-  if (table.columns === 0)
-    return (
-      <Text c="dimmed" size="sm">
-        This file is empty.
-      </Text>
-    );
+  if (table.columns === 0) return <EmptyFile />;
   return (
     <div className={classes.frame} role="region" aria-label={`Table of ${name}`} tabIndex={0}>
       <Table aria-label={name} stickyHeader striped highlightOnHover withColumnBorders fz="sm" verticalSpacing={4}>

@@ -1,7 +1,6 @@
-import { Anchor, Stack, Title } from "@mantine/core";
 import type { Metadata } from "next";
 import { FileBrowser } from "@/app/_components/files/file-browser";
-import { WrappingAlert } from "@/app/_components/files/wrapping-alert";
+import { AddressRefused } from "@/app/_components/files/address-refused";
 import { asAppError } from "@/server/errors";
 import { homePathFromUrl } from "@/server/files/home-path";
 
@@ -19,19 +18,7 @@ export default async function FilesPage({ params }: { params: Promise<{ path?: s
   } catch (error) {
     const known = asAppError(error);
     if (!known) throw error;
-    return (
-      <Stack gap="md" maw={720}>
-        <Title order={2}>Files</Title>
-        <WrappingAlert color="red" variant="light" title="This address does not lead to a folder in your home" role="alert">
-          <Stack gap="xs">
-            <span>{known.message}</span>
-            <Anchor href="/files" size="sm">
-              Go to your home folder
-            </Anchor>
-          </Stack>
-        </WrappingAlert>
-      </Stack>
-    );
+    return <AddressRefused leadsTo="a folder" message={known.message} />;
   }
   return <FileBrowser key={path} path={path} />;
 }

@@ -1,6 +1,5 @@
-import { Anchor, Stack, Title } from "@mantine/core";
 import type { Metadata } from "next";
-import { WrappingAlert } from "@/app/_components/files/wrapping-alert";
+import { AddressRefused } from "@/app/_components/files/address-refused";
 import { FileViewer } from "@/app/_components/viewer/file-viewer";
 import { asAppError } from "@/server/errors";
 import { homePathFromUrl } from "@/server/files/home-path";
@@ -30,19 +29,7 @@ export default async function ViewPage({ params }: Props) {
   } catch (error) {
     const known = asAppError(error);
     if (!known) throw error;
-    return (
-      <Stack gap="md" maw={720}>
-        <Title order={2}>Files</Title>
-        <WrappingAlert color="red" variant="light" title="This address does not lead to a file in your home" role="alert">
-          <Stack gap="xs">
-            <span>{known.message}</span>
-            <Anchor href="/files" size="sm">
-              Go to your home folder
-            </Anchor>
-          </Stack>
-        </WrappingAlert>
-      </Stack>
-    );
+    return <AddressRefused leadsTo="a file" message={known.message} />;
   }
   return <FileViewer key={path} path={path} />;
 }
