@@ -3,7 +3,6 @@ import { createTheme, MantineProvider } from "@mantine/core";
 import { Notifications } from "@mantine/notifications";
 import type { ReactNode } from "react";
 import { TrpcProviders } from "./_lib/trpc";
-import notificationClasses from "./notifications.module.css";
 
 const theme = createTheme({
   primaryColor: "indigo",
@@ -15,7 +14,8 @@ const theme = createTheme({
 export function Providers({ children }: { children: ReactNode }) {
   return (
     <MantineProvider theme={theme} defaultColorScheme="auto">
-      <Notifications position="top-right" classNames={notificationClasses} />
+      {/* Bottom right, as JupyterLab's: never over the top bar's account menu nor the notebook's toolbar. */}
+      <Notifications position="bottom-right" />
       <TrpcProviders>{children}</TrpcProviders>
     </MantineProvider>
   );

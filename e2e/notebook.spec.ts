@@ -568,6 +568,21 @@ test("a second window on the same notebook is told when the first one saves or r
   await lookAgain();
   await expect(other.getByRole("alert").filter({ hasText: "changed on disk" })).toHaveCount(0); // nothing new: quiet
 
+  // Dismissed, a change is not said again; a newer one is.
+  for (const text of ["print('second')", "print('third')"]) {
+    await editor.click();
+    await editor.fill(text);
+    await page.keyboard.press("Control+s");
+    await expect(page.getByRole("status", { name: "Save status" })).toHaveText(/^Saved/);
+    await lookAgain();
+    await expect(changed).toBeVisible({ timeout: 10_000 });
+    await changed.getByRole("button", { name: "Dismiss" }).click();
+    await expect(changed).toBeHidden();
+    await lookAgain();
+    await other.waitForTimeout(500);
+    await expect(changed).toBeHidden();
+  }
+
   // A cell run in the first window shows its run and output live in the second, which holds the same code.
   await editor.click();
   await editor.fill("import time\nfor i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(1)");
@@ -583,6 +598,10 @@ test("a second window on the same notebook is told when the first one saves or r
   await expect(output(other, 1)).toContainText("tick 2", { timeout: 15_000 });
   await expect(cell(other, 1)).not.toContainText("Running");
   await expect(cell(other, 1)).toContainText("[1]:");
+  // The run is the first window's to save: the second has nothing to save, and the first is asked nothing.
+  await expect(other.getByRole("status", { name: "Save status" })).not.toHaveText("Unsaved changes");
+  await page.waitForTimeout(3_000); // past an autosave's pause
+  await expect(page.getByRole("dialog", { name: "This notebook changed on disk" })).toHaveCount(0);
 
   // The first window renames it: the second says it is gone from this name.
   await page.getByRole("button", { name: "Rename notebook" }).click();

@@ -293,7 +293,7 @@ test("an admin sets a team's envelope and the culling bounds", async ({ page }) 
   // The bounds refuse a default outside their range, with the server's words.
   const bounds = page.getByRole("form", { name: "Culling bounds" });
   await bounds.getByLabel("Idle timeout: least (minutes)").fill("-5");
-  await expect(bounds.getByText("Idle timeout must be at least 1 minutes, not -5")).toBeVisible();
+  await expect(bounds.getByText("Idle timeout must be at least 1 minute, not -5")).toBeVisible();
   await bounds.getByLabel("Idle timeout: least (minutes)").fill("5");
   await bounds.getByLabel("Idle timeout: default (minutes)").fill("1");
   await bounds.getByRole("button", { name: "Save culling bounds" }).click();

@@ -6,7 +6,9 @@
 import type { Database } from "@/db";
 import { forgetNotebookRecords, moveNotebookRecords } from "@/db/queries/notebooks";
 import { log } from "@/server/log";
+import { StorageError, isStorageError } from "@/server/storage/errors";
 import type { HomeEntry, HomeStore } from "@/server/storage/home-store";
+import { baseName } from "@/server/storage/paths";
 
 export interface HomeOwner {
   db: Database;
@@ -16,7 +18,13 @@ export interface HomeOwner {
 
 /** Moves a file or folder (paths already through homePath); the notebooks in it keep their kernels and runs. */
 export async function renameInHome({ db, home, ownerId }: HomeOwner, from: string, to: string): Promise<HomeEntry> {
-  const entry = await home.rename(from, to);
+  const entry = await home.rename(from, to).catch((error: unknown) => {
+    // A rename never replaces anything: the store's "or replace it explicitly" offers what no rename dialog has.
+    if (isStorageError(error, "ALREADY_EXISTS")) {
+      throw new StorageError("ALREADY_EXISTS", `"${baseName(to)}" already exists in that folder. Choose another name.`, { path: to, cause: error });
+    }
+    throw error;
+  });
   await followUp(() => moveNotebookRecords(db, { ownerId, from, to: entry.path }), `moving user ${ownerId}'s records of "${from}" to "${entry.path}"`);
   return entry;
 }

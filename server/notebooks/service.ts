@@ -35,7 +35,7 @@ export async function openNotebook(store: HomeStore, path: string): Promise<Open
   // stat before read: if the file changes in between, the older mtime makes the next save a CONFLICT, never
   // a silent overwrite.
   if (parsed.upgradedFrom) {
-    const notice = `${file} was written in an older notebook format (version ${parsed.upgradedFrom}); it is shown in the current one (version 4), which its next save writes.`;
+    const notice = `${file} was written in an older notebook format (version ${parsed.upgradedFrom}). It is shown, and will be saved, in the current one (version 4), which tools from before 2015 cannot open.`;
     return { notebook: parsed.notebook, mtime: entry.mtime, notice };
   }
   return { notebook: parsed.notebook, mtime: entry.mtime };

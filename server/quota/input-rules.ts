@@ -42,8 +42,10 @@ const plain = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 
 /** Why this value can't be saved for this field, in words that name it; null when it can. */
 export function numberProblem(rule: NumberRule, value: number, label = rule.label): string | null {
   const unit = rule.unit ? ` ${rule.unit}` : "";
+  // "at least 1 minute", not "1 minutes" (units here are plural words ending in "s", or symbols such as MB).
+  const unitOf = (n: number) => (n === 1 && unit.endsWith("s") ? unit.slice(0, -1) : unit);
   if (!Number.isFinite(value)) return `${label} must be a number`;
-  if (value < rule.min) return rule.min === 0 ? `${label} must be zero or more, not ${plain(value)}` : `${label} must be at least ${plain(rule.min)}${unit}, not ${plain(value)}`;
+  if (value < rule.min) return rule.min === 0 ? `${label} must be zero or more, not ${plain(value)}` : `${label} must be at least ${plain(rule.min)}${unitOf(rule.min)}, not ${plain(value)}`;
   if (rule.integer && !Number.isInteger(value)) return `${label} must be a whole number${unit ? ` of${unit}` : ""}, not ${plain(value)}`;
   if (value > rule.max) return `${label} must be at most ${plain(rule.max)}${unit}`;
   return null;

@@ -474,7 +474,7 @@ export class KernelSession {
     if (type === "execute_result" && typeof msg.content.execution_count === "number") {
       this.model.update(cellId, { executionCount: msg.content.execution_count });
     }
-    if (OUTPUT_TYPES.has(type)) this.model.queueIopub(cellId, type, msg.content);
+    if (OUTPUT_TYPES.has(type)) this.model.queueIopub(cellId, type, msg.content, { quiet: this.mirrored.has(parent as string) });
   }
 
   /**
@@ -492,11 +492,14 @@ export class KernelSession {
     if (matches.length !== 1) return undefined;
     const cellId = matches[0]!;
     this.msgToCell.set(msgId, cellId);
+    this.mirrored.add(msgId); // its outputs are that window's to save: they make no unsaved change here
     const count = typeof msg.content.execution_count === "number" ? msg.content.execution_count : null;
     this.model.update(cellId, { outputs: [], clearPending: false, clippedRun: null, executionCount: count, status: "running", startedAt: Date.now(), stdin: null });
     return cellId;
   }
 
+  /** Runs another window started, mirrored here (see mirrorRun). */
+  private readonly mirrored = new Set<string>();
   private pendingReplies = new Set<string>();
   /** Requests whose iopub "idle" came before their reply, and runs waiting for theirs after it (outputsComplete). */
   private readonly outputsDone = new Set<string>();

@@ -43,6 +43,19 @@ const streamText = (model: NotebookModel) => {
 };
 
 describe("NotebookModel output queue", () => {
+  it("output of a run another window started is shown, and is not a change of this page's (nothing to save here)", () => {
+    const model = new NotebookModel(notebook());
+    let changes = 0;
+    model.subscribeChanges(() => void changes++);
+    model.queueIopub("c1", "stream", { name: "stdout", text: "theirs\n" }, { quiet: true });
+    model.flush();
+    assert.equal(streamText(model), "theirs\n");
+    assert.equal(changes, 0);
+    model.queueIopub("c1", "stream", { name: "stdout", text: "mine\n" });
+    model.flush();
+    assert.equal(changes, 1, "this page's own run's output is a change (saved with the file)");
+  });
+
   it("applies stream output later, joined and in order, with carriage returns applied", async () => {
     const model = new NotebookModel(notebook());
     model.queueIopub("c1", "stream", { name: "stdout", text: "a\n" });

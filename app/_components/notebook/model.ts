@@ -89,6 +89,8 @@ interface QueuedIopub {
   cellId: string;
   msgType: string;
   content: JsonObject;
+  /** Output of a run another window started (it saves it there): shown here, not a change of this page's. */
+  quiet?: boolean;
 }
 
 export class NotebookModel {
@@ -436,8 +438,8 @@ export class NotebookModel {
    * Queues an iopub output message for a cell. Other messages are applied with the next animation frame;
    * stream output that keeps arriving at most every STREAM_INTERVAL_MS, in order with everything else.
    */
-  queueIopub(cellId: string, msgType: string, content: JsonObject): void {
-    this.pending.push({ cellId, msgType, content });
+  queueIopub(cellId: string, msgType: string, content: JsonObject, options: { quiet?: boolean } = {}): void {
+    this.pending.push({ cellId, msgType, content, quiet: options.quiet });
     if (msgType !== "stream") this.urgent = true;
     this.scheduleFlush();
   }
@@ -505,7 +507,7 @@ export class NotebookModel {
       const cell = this.cellsById.get(id);
       if (cell && (cell.outputs !== a.outputs || cell.clearPending !== a.clearPending)) this.update(id, { outputs: a.outputs as LiveOutput[], clearPending: a.clearPending });
     }
-    this.changed();
+    if (batch.some((item) => !item.quiet)) this.changed();
   }
 
   clearOutputs(id: string): void {

@@ -451,17 +451,20 @@ const DISK_CHECK_MS = 20_000;
 function DiskChangeBanner({ path, saver, onReload }: { path: string; saver: NotebookSaver; onReload(): Promise<void> }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [seen, setSeen] = useState<"changed" | "gone" | null>(null);
-  const [dismissed, setDismissed] = useState<"changed" | "gone" | null>(null);
+  // What was found, keyed by the file's time (a newer change is said again after a Dismiss of an older one).
+  const [seen, setSeen] = useState<{ kind: "changed" | "gone"; key: string } | null>(null);
+  const [dismissed, setDismissed] = useState<string | null>(null);
   const dirty = useSyncExternalStore(saver.subscribe, () => saver.hasUnsavedEdits(), () => false);
   useEffect(() => {
     let stopped = false;
     const look = async () => {
       if (stopped || document.visibilityState !== "visible") return;
+      let key = "gone";
       const found = await saver
         .compareWithDisk(async () => {
           try {
             const entry = await queryClient.fetchQuery({ ...trpc.files.stat.queryOptions({ path }), staleTime: 0, gcTime: 0, retry: false });
+            key = `changed ${new Date(entry.mtime).getTime()}`;
             return new Date(entry.mtime);
           } catch (error) {
             if ((error as { data?: { code?: string } }).data?.code === "NOT_FOUND") return null;
@@ -470,7 +473,7 @@ function DiskChangeBanner({ path, saver, onReload }: { path: string; saver: Note
         })
         .catch(() => undefined); // the portal unreachable: said by the next save, not here
       if (stopped || found === undefined) return;
-      setSeen(found === "same" ? null : found);
+      setSeen(found === "same" ? null : { kind: found, key });
     };
     const onVisible = () => void look();
     window.addEventListener("focus", onVisible);
@@ -483,17 +486,16 @@ function DiskChangeBanner({ path, saver, onReload }: { path: string; saver: Note
       clearInterval(timer);
     };
   }, [path, saver, queryClient, trpc]);
-  if (!seen || dismissed === seen) return null;
-  const gone = seen === "gone";
+  // With unsaved edits here, a change on disk is asked about by the save itself (the conflict question): one prompt.
+  if (!seen || dismissed === seen.key || (dirty && seen.kind === "changed")) return null;
+  const gone = seen.kind === "gone";
   return (
     <WrappingAlert color="yellow" mt="xs" title={gone ? "This notebook was renamed or deleted elsewhere" : "This notebook changed on disk"} role="alert">
       <Group justify="space-between" wrap="nowrap">
         <Text size="sm">
           {gone
             ? `${path} is no longer there (renamed or deleted in another window, or by a program). What this page shows is kept here only until you leave: save it under this name again, or keep editing.`
-            : dirty
-              ? "Another window or a program wrote it since this page loaded or saved it. Reload to see that version (your unsaved changes here are lost), or keep editing: your next save asks which to keep."
-              : "Another window or a program wrote it since this page loaded or saved it. Reload to see that version."}
+            : "Another window or a program wrote it since this page loaded or saved it. Reload to see that version."}
         </Text>
         <Group gap="xs" wrap="nowrap">
           {gone ? (
@@ -505,7 +507,7 @@ function DiskChangeBanner({ path, saver, onReload }: { path: string; saver: Note
               Reload
             </Button>
           )}
-          <Button size="xs" variant="default" onClick={() => setDismissed(seen)}>
+          <Button size="xs" variant="default" onClick={() => setDismissed(seen.key)}>
             Dismiss
           </Button>
         </Group>

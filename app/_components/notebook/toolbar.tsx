@@ -62,9 +62,10 @@ export function NotebookToolbar(props: Props) {
       : [{ value: "", label: "No kernels" }];
 
   return (
-    // On a narrow window the controls wrap onto a second row rather than pushing the kernel status off-screen.
-    <Group className={classes.toolbar} gap={4} wrap="wrap" justify="space-between">
-      <Group gap={4} wrap="wrap">
+    // On a narrow window the controls wrap onto more rows rather than pushing the kernel status off-screen, which
+    // stays at the right of the first row.
+    <Group className={classes.toolbar} gap={4} wrap="nowrap" justify="space-between" align="flex-start">
+      <Group gap={4} wrap="wrap" style={{ flex: 1, minWidth: 0 }}>
         <Tooltip label="Rename notebook" openDelay={400}>
           <UnstyledButton className={classes.title} aria-label={`Rename notebook ${props.title}`} onClick={props.onRename}>
             {props.title}
@@ -114,7 +115,7 @@ export function NotebookToolbar(props: Props) {
           data={kernelOptions}
           onChange={(e) => e.currentTarget.value && props.onReplaceKernel({ kind: "kernelspec", name: e.currentTarget.value })}
           miw={150}
-          maw={320}
+          maw={280}
         />
         <SizeSelect session={session} onPick={(size) => props.onReplaceKernel({ kind: "size", size })} />
         <Tool label="Keyboard shortcuts" hint="H" onClick={props.onShowShortcuts}><IconKeyboard size={17} /></Tool>

@@ -27,7 +27,7 @@ describe("reading a number field as typed", () => {
     ["negative budget", [-10, LIMIT_RULES.monthlyVcoreHours], null, /Monthly vCore-hours must be zero or more/],
     ["a negative grace period", [-5, GRACE_RULE], null, /^Grace period must be zero or more, not -5$/],
     ["a grace period of 2.5 minutes", [2.5, GRACE_RULE], null, /whole number of minutes/],
-    ["an idle timeout of 0 minutes", [0, CULL_RULES.idleTimeoutMinutes], null, /^Idle timeout must be at least 1 minutes, not 0$/],
+    ["an idle timeout of 0 minutes", [0, CULL_RULES.idleTimeoutMinutes], null, /^Idle timeout must be at least 1 minute, not 0$/],
     ["an idle timeout of a century", [52_560_000, CULL_RULES.idleTimeoutMinutes], null, /at most 525,600 minutes/],
     ["a lifetime of 1.5 hours", [1.5, CULL_RULES.maxLifetimeHours], null, /whole number of hours/],
     ["an empty lifetime is no limit", ["", CULL_RULES.maxLifetimeHours], null, null],

@@ -199,7 +199,8 @@ describe(`files procedures on ${testDbKind}`, () => {
       const { path } = await c.files.newNotebook({ dir: "keep" });
       const kernelId = await bound(ana, path);
       await c.files.newNotebook({ dir: "keep" }); // keep/Untitled1.ipynb
-      await assert.rejects(c.files.rename({ from: path, to: "keep/Untitled1.ipynb" }), refusedWith("CONFLICT", /already exists/));
+      // In words a rename dialog can follow (it offers no "replace").
+      await assert.rejects(c.files.rename({ from: path, to: "keep/Untitled1.ipynb" }), refusedWith("CONFLICT", /^"Untitled1\.ipynb" already exists in that folder\. Choose another name\.$/));
       await assert.rejects(c.files.delete({ path: "keep" }), refusedWith("CONFLICT", /not empty/));
       assert.deepEqual(await seen(ana, path), { kernelId, runs: [kernelId] });
       assert.deepEqual(await seen(ana, "keep/Untitled1.ipynb"), { kernelId: null, runs: [] });

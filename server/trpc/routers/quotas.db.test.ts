@@ -93,7 +93,7 @@ describe(`quota inputs the API refuses, on ${testDbKind}`, () => {
   it("a team's culling policy with negative, fractional or absurd times is refused", async () => {
     const policy = { idleTimeoutMinutes: null, warningMinutes: null, maxLifetimeHours: null, cullBusy: null, cullConnected: null };
     for (const [fields, words] of [
-      [{ idleTimeoutMinutes: -30 }, /Idle timeout must be at least 1 minutes, not -30/],
+      [{ idleTimeoutMinutes: -30 }, /Idle timeout must be at least 1 minute, not -30/],
       [{ warningMinutes: 2.5 }, /Warning time must be a whole number of minutes/],
       [{ maxLifetimeHours: 1e9 }, /Maximum lifetime must be at most 8,760 hours/],
     ] as const) {
