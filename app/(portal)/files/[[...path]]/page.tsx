@@ -1,8 +1,6 @@
 import type { Metadata } from "next";
 import { FileBrowser } from "@/app/_components/files/file-browser";
-import { AddressRefused } from "@/app/_components/files/address-refused";
-import { asAppError } from "@/server/errors";
-import { homePathFromUrl } from "@/server/files/home-path";
+import { homePathOfAddress } from "@/app/_components/files/address-refused";
 
 export const metadata: Metadata = { title: "Files" };
 
@@ -11,14 +9,6 @@ export const metadata: Metadata = { title: "Files" };
 // with "%" and a space both ways), so they are decoded exactly once here: '..%2F..' becomes '../..' and is
 // refused with the store's own words before the page asks for anything.
 export default async function FilesPage({ params }: { params: Promise<{ path?: string[] }> }) {
-  const segments = (await params).path ?? [];
-  let path: string;
-  try {
-    path = homePathFromUrl(segments.join("/"));
-  } catch (error) {
-    const known = asAppError(error);
-    if (!known) throw error;
-    return <AddressRefused leadsTo="a folder" message={known.message} />;
-  }
-  return <FileBrowser key={path} path={path} />;
+  const address = homePathOfAddress((await params).path ?? [], "a folder");
+  return "refused" in address ? address.refused : <FileBrowser key={address.path} path={address.path} />;
 }
