@@ -6,15 +6,13 @@ import { IconArrowDown, IconArrowUp, IconDownload, IconFile, IconFolderFilled, I
 import { useVirtualizer } from "@tanstack/react-virtual";
 import Link from "next/link";
 import { useRef, useState, type DragEvent, type ReactNode } from "react";
-import { viewHref } from "@/app/_components/viewer/paths";
 import { formatBytes } from "@/server/files/format";
 import classes from "./file-list.module.css";
-import { folderHref, isNotebook, notebookHref } from "./paths";
+import { fileTimeFormat, folderHref, isNotebook, notebookHref, viewHref } from "./paths";
 import type { FileEntry, Sort, SortKey } from "./types";
 
 const ROW_HEIGHT = 40;
 const HEADER_HEIGHT = 36;
-const modifiedFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 export interface DroppedFiles {
   files: File[];
@@ -179,7 +177,7 @@ function EntryRow({ entry, onRename, onDownload, onDelete }: { entry: FileEntry 
         {folder ? "—" : formatBytes(entry.size)}
       </div>
       <div role="cell" className={classes.modified} title={entry.mtime.toISOString()}>
-        {modifiedFormat.format(entry.mtime)}
+        {fileTimeFormat.format(entry.mtime)}
       </div>
       <div role="cell" className={classes.actions}>
         <ActionIcon variant="subtle" color="gray" aria-label="Rename" title={`Rename ${entry.name}`} onClick={() => onRename(entry)}>

@@ -19,6 +19,20 @@ export function notebookHref(path: string): string {
   return `/notebook/${encodePath(path)}`;
 }
 
+/** A non-notebook file's read-only viewer. */
+export function viewHref(path: string): string {
+  return `/view/${encodePath(path)}`;
+}
+
+/** The folder a file is in ('' for the home folder). */
+export function parentOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash === -1 ? "" : path.slice(0, slash);
+}
+
+/** A file's time as every files-related page writes it ("Dec 2, 2026, 3:52 PM"). */
+export const fileTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
 export function contentUrl(path: string, options: { overwrite?: boolean } = {}): string {
   return `${FILE_CONTENT_PREFIX}${encodePath(path)}${options.overwrite ? "?overwrite=1" : ""}`;
 }

@@ -14,7 +14,7 @@ import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { mergeRuns } from "@/server/notebooks/merge-runs";
 import type { Notebook } from "@/server/notebooks/nbformat";
 import { NameDialog } from "../files/dialogs";
-import { joinPath, notebookHref } from "../files/paths";
+import { joinPath, notebookHref, parentOf } from "../files/paths";
 import { WrappingAlert } from "../files/wrapping-alert";
 import { CellList } from "./cell-list";
 import type { RunKind } from "./code-editor";
@@ -457,8 +457,10 @@ function DiskChangeBanner({ path, saver, onReload }: { path: string; saver: Note
   const dirty = useSyncExternalStore(saver.subscribe, () => saver.hasUnsavedEdits(), () => false);
   useEffect(() => {
     let stopped = false;
+    let looking = false; // one look at a time: a portal slow to answer does not collect a stat every 20 s
     const look = async () => {
-      if (stopped || document.visibilityState !== "visible") return;
+      if (stopped || looking || document.visibilityState !== "visible") return;
+      looking = true;
       let key = "gone";
       const found = await saver
         .compareWithDisk(async () => {
@@ -471,7 +473,8 @@ function DiskChangeBanner({ path, saver, onReload }: { path: string; saver: Note
             throw error;
           }
         })
-        .catch(() => undefined); // the portal unreachable: said by the next save, not here
+        .catch(() => undefined) // the portal unreachable: said by the next save, not here
+        .finally(() => (looking = false));
       if (stopped || found === undefined) return;
       setSeen(found === "same" ? null : { kind: found, key });
     };
@@ -529,7 +532,7 @@ function useRenameNotebook(path: string, saver: NotebookSaver) {
   const [problem, setProblem] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
   const to = async (name: string) => {
-    const target = joinPath(path.split("/").slice(0, -1).join("/"), /\.ipynb$/i.test(name) ? name : `${name}.ipynb`);
+    const target = joinPath(parentOf(path), /\.ipynb$/i.test(name) ? name : `${name}.ipynb`);
     if (target === path) return setOpen(false);
     setProblem(null);
     if (saver.hasUnsavedEdits()) {

@@ -10,7 +10,8 @@ import { useEffect, useState } from "react";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { useSignedInUserId } from "../signed-in-user";
 import { newNotebookPath, suggestedNotebookName } from "./new-notebook-name";
-import { importBrowserRecents, notebookHref, openedAtFormat } from "./recent";
+import { fileTimeFormat, notebookHref } from "../files/paths";
+import { importBrowserRecents } from "./recent";
 
 export function RecentNotebooks() {
   const trpc = useTRPC();
@@ -102,7 +103,7 @@ export function RecentNotebooks() {
                   )}
                 </Table.Td>
                 <Table.Td>
-                  <Text size="sm" c="dimmed" title={r.openedAt.toISOString()}>{openedAtFormat.format(r.openedAt)}</Text>
+                  <Text size="sm" c="dimmed" title={r.openedAt.toISOString()}>{fileTimeFormat.format(r.openedAt)}</Text>
                 </Table.Td>
                 <Table.Td>
                   <Tooltip label="Remove from this list">

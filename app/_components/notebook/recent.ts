@@ -64,8 +64,3 @@ export function addRecent(userId: string, _path: string) {
   void importBrowserRecents(userId);
 }
 
-/** As the Files page shows a modification time ("Dec 2, 2026, 3:52 PM"): same options as file-list.tsx. */
-export const openedAtFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-
-/** The page address of a notebook: each path segment encoded, slashes kept. */
-export const notebookHref = (path: string) => `/notebook/${path.split("/").map(encodeURIComponent).join("/")}`;

@@ -17,12 +17,11 @@ import { formatBytes } from "@/server/files/format";
 import { quotePath } from "@/server/storage/errors";
 import type { FilePreview } from "@/server/trpc/routers/files";
 import { ImageView } from "./image-view";
-import { parentOf } from "./paths";
+import { fileTimeFormat, parentOf } from "@/app/_components/files/paths";
 import { TableView, parseForTable, rowsShown } from "./table-view";
 import { TextView } from "./text-view";
 import classes from "./viewer.module.css";
 
-const modifiedFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 export function FileViewer({ path }: { path: string }) {
   const trpc = useTRPC();
@@ -63,7 +62,7 @@ export function FileViewer({ path }: { path: string }) {
         {file && (
           <Group gap="md" wrap="nowrap">
             <Text size="sm" c="dimmed" style={{ whiteSpace: "nowrap" }}>
-              {formatBytes(file.size)} · <span title={file.mtime.toISOString()}>Modified {modifiedFormat.format(file.mtime)}</span>
+              {formatBytes(file.size)} · <span title={file.mtime.toISOString()}>Modified {fileTimeFormat.format(file.mtime)}</span>
             </Text>
             <Button variant="default" leftSection={<IconDownload size={16} />} onClick={download} title={`Download ${name}`}>
               Download
