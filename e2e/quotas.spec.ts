@@ -233,7 +233,7 @@ test("an analyst at their kernel limit is told what to do; the launch phase show
   // In no team: only an admin can raise it.
   await expect(refusal).toContainText("Your limit of 1 kernel is reached — stop one in Usage, or ask an admin.");
   await expect(refusal).toContainText("To free room, stop kernel");
-  await expect(kernelStatus(page)).toHaveText("dead");
+  await expect(kernelStatus(page)).toHaveText("no kernel");
   await page.screenshot({ path: test.info().outputPath("kernel-limit-refusal.png") });
 
   // The next step works: stop the other kernel in Usage, come back, and the notebook's kernel starts.

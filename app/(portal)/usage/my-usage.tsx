@@ -121,7 +121,7 @@ export function MyUsage() {
                   <Table.Td>
                     {/* The notebook the kernel is bound to, as errors name it: open it to use or stop the kernel there. */}
                     {k.notebook ? (
-                      <Anchor component={Link} href={notebookHref(k.notebook)} size="sm" style={{ wordBreak: "break-all" }}>
+                      <Anchor component={Link} href={notebookHref(k.notebook)} size="sm" style={{ wordBreak: "break-all", whiteSpace: "pre-wrap" }}>
                         {k.notebook}
                       </Anchor>
                     ) : (

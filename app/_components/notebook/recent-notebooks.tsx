@@ -91,13 +91,13 @@ export function RecentNotebooks() {
                     // Renames and deletes in Files move or drop entries; a file gone anyway went behind Atrium's back
                     // and may come back, so it stays listed (not a link) until the user removes it.
                     <Group gap="xs" wrap="nowrap">
-                      <Text size="sm" c="dimmed" td="line-through">{r.path}</Text>
+                      <Text size="sm" c="dimmed" td="line-through" style={{ whiteSpace: "pre-wrap" }}>{r.path}</Text>
                       <Tooltip label="This file is no longer in your home folder: it was moved or deleted outside Files. Remove it from the list, or put the file back.">
                         <Badge size="xs" color="gray" variant="light">Not found</Badge>
                       </Tooltip>
                     </Group>
                   ) : (
-                    <Anchor component={Link} href={notebookHref(r.path)} size="sm">
+                    <Anchor component={Link} href={notebookHref(r.path)} size="sm" style={{ whiteSpace: "pre-wrap" }}>
                       {r.path}
                     </Anchor>
                   )}

@@ -150,11 +150,13 @@ function KernelStatus({ status }: { status: SessionStatus }) {
     return () => clearInterval(timer);
   }, [status.since]);
   const detail = status.phase && status.since ? ` · ${status.phase} · ${formatDuration(Date.now() - status.since)}` : "";
+  // A start that was refused (a quota, kernels that can't be listed) leaves no kernel to call dead.
+  const word = status.state === "dead" && !status.kernelId ? "no kernel" : status.state;
   return (
     <span className={classes.status}>
-      <span className={classes.dot} data-state={status.state} aria-hidden />
+      <span className={classes.dot} data-state={word === "no kernel" ? "none" : status.state} aria-hidden />
       <span role="status" aria-label="Kernel status" aria-live="polite" aria-describedby={detail ? KERNEL_STATUS_DETAIL_ID : undefined}>
-        {status.state}
+        {word}
       </span>
       {detail && <span id={KERNEL_STATUS_DETAIL_ID}>{detail}</span>}
     </span>

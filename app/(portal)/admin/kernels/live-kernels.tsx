@@ -78,7 +78,7 @@ export function LiveKernels() {
                   </Table.Td>
                   {/* A path in the owner's home: text, not a link (an admin can't open another user's notebook). */}
                   <Table.Td>
-                    <Text size="sm" c={k.notebook ? undefined : "dimmed"} style={{ wordBreak: "break-all" }}>
+                    <Text size="sm" c={k.notebook ? undefined : "dimmed"} style={{ wordBreak: "break-all", whiteSpace: "pre-wrap" }}>
                       {k.notebook ?? "—"}
                     </Text>
                   </Table.Td>
