@@ -410,8 +410,6 @@ test("a save never silently overwrites a file changed on disk", async ({ page })
   test.setTimeout(120_000);
   await signIn(page, createAnalyst("conflict"));
   await openNewNotebook(page, "Conflict.ipynb");
-  // Opening records the kernelspec in the notebook's metadata; let that autosave land first.
-  await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d/, { timeout: 15_000 });
   const file = await homeFile(page, "Conflict.ipynb");
   const onDisk = JSON.parse(fs.readFileSync(file, "utf8"));
   onDisk.cells[0].source = ["print('changed elsewhere')"];
@@ -501,6 +499,42 @@ test("leaving a notebook and coming back in the portal shows what was saved, and
   await page.getByRole("menuitem", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/signin/, { timeout: 15_000 });
   expect(savedSource()).toEqual(["print('fourth')"]);
+});
+
+test("opening a notebook writes nothing to it: one without a kernelspec or in nbformat 3 changes only with the user's save", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("untouched"));
+  const plain = await homeFile(page, "Plain.ipynb");
+  const old = await homeFile(page, "Old.ipynb");
+  fs.mkdirSync(path.dirname(plain), { recursive: true });
+  // Written elsewhere, yesterday: no kernelspec recorded (as some tools write them), and an IPython 2 era file.
+  const plainText = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ id: "c1", cell_type: "code", source: ["1 + 1"], metadata: {}, outputs: [], execution_count: null }] }, null, 1) + "\n";
+  const oldText = JSON.stringify({ nbformat: 3, nbformat_minor: 0, metadata: { name: "Old" }, worksheets: [{ cells: [{ cell_type: "code", input: "2 + 2", language: "python", outputs: [], prompt_number: 1, metadata: {} }], metadata: {} }] }, null, 1) + "\n";
+  const yesterday = new Date(Date.now() - 26 * 3600_000);
+  for (const [file, text] of [[plain, plainText], [old, oldText]] as const) {
+    fs.writeFileSync(file, text);
+    fs.utimesSync(file, yesterday, yesterday);
+  }
+
+  for (const [name, file, text] of [["Plain.ipynb", plain, plainText], ["Old.ipynb", old, oldText]] as const) {
+    await page.goto(`/notebook/${name}`);
+    await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+    // The footer says when the file was last written: yesterday, so with its date.
+    await expect(page.getByTestId("save-state")).toHaveText(/^Saved .*\d{4}/);
+    // An autosave would come 2 s after a change: give it twice that, then the file must be as it was.
+    await page.waitForTimeout(4_000);
+    expect(fs.readFileSync(file, "utf8"), name).toBe(text);
+    expect(fs.statSync(file).mtimeMs, name).toBe(yesterday.getTime());
+  }
+
+  // The user's first save records the kernelspec the notebook ran on (Old.ipynb is open: its save is version 4).
+  const editor = cell(page, 1).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill("3 + 3");
+  await page.keyboard.press("Control+s");
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d{1,2}:\d{2}/, { timeout: 15_000 });
+  const saved = JSON.parse(fs.readFileSync(old, "utf8"));
+  expect([saved.nbformat, saved.metadata.kernelspec?.name, saved.cells[0].source]).toEqual([4, "python3", ["3 + 3"]]);
 });
 
 test("a notebook is renamed from its title: edits saved first, then the same kernel and outputs under the new name", async ({ page }) => {

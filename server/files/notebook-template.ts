@@ -1,24 +1,6 @@
-// What "New notebook" writes: an empty nbformat 4.5 notebook for the python3 kernelspec, and the names it
-// tries in turn (Untitled.ipynb, Untitled1.ipynb, ...), as JupyterLab does. Pure: the Files page's New notebook
-// (server/files/notebooks.ts) and the Notebooks page's name field (in the browser) pick names with the same code.
-
-/** nbformat 4.5 requires nothing but these keys; cell ids (4.5) only matter once there are cells. */
-export function emptyNotebook() {
-  return {
-    cells: [] as unknown[],
-    metadata: {
-      kernelspec: { name: "python3", display_name: "Python 3 (ipykernel)", language: "python" },
-      language_info: { name: "python" },
-    },
-    nbformat: 4,
-    nbformat_minor: 5,
-  };
-}
-
-/** Serialized as Jupyter does: one-space indent, trailing newline (keeps diffs small between the two). */
-export function emptyNotebookJson(): string {
-  return `${JSON.stringify(emptyNotebook(), null, 1)}\n`;
-}
+// The names "New notebook" tries in turn (Untitled.ipynb, Untitled1.ipynb, ...), as JupyterLab does. Pure: the
+// Files page's New notebook (server/files/notebooks.ts) and the Notebooks page's name field (in the browser) pick
+// names with the same code. What is written is server/notebooks/nbformat.ts's emptyNotebook.
 
 /** The n-th name to try: 0 → Untitled.ipynb, 1 → Untitled1.ipynb, ... */
 export function untitledNotebookName(n: number): string {

@@ -13,6 +13,7 @@ import { Periodic } from "@/server/periodic";
 import { KernelRequestError, type KernelConnection, type KernelLogger } from "./connection";
 import { LaunchError, launchAndConfirm, type KernelProcess, type LaunchRequest, type LauncherRegistry } from "./launchers/base";
 import { launcherName, type Kernelspec } from "./kernelspecs";
+import type { NotebookKernelspec } from "@/server/notebooks/nbformat";
 import { LiveKernel, kernelConnection, type ExecutionState } from "./live-kernel";
 import type { OutputRecorder } from "./output-recorder";
 import { KernelStateWriter } from "./state-writer";
@@ -135,6 +136,12 @@ export class KernelManager {
 
   get defaultKernelspec(): string {
     return this.options.defaultKernelspec ?? (this.kernelspecs.has("python3") ? "python3" : [...this.kernelspecs.keys()][0] ?? "python3");
+  }
+
+  /** What a new notebook records as its kernelspec (nbformat's metadata.kernelspec): the named one, else the default. */
+  notebookKernelspec(name = this.defaultKernelspec): NotebookKernelspec | undefined {
+    const spec = this.kernelspecs.get(name)?.spec;
+    return spec && { name, display_name: spec.display_name, language: spec.language };
   }
 
   /** Starts a kernel and resolves once it answers (the Jupyter API's POST /api/kernels). */

@@ -184,7 +184,11 @@ export function newCellId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export function emptyNotebook(kernelspec?: { name: string; display_name: string; language?: string }): Notebook {
+/** A notebook's metadata.kernelspec: which kernel it runs on, as Jupyter records it. */
+export type NotebookKernelspec = { name: string; display_name: string; language?: string };
+
+/** A new notebook (nbformat 4.5) with one empty code cell, recording its kernelspec when one is given. */
+export function emptyNotebook(kernelspec?: NotebookKernelspec): Notebook {
   return {
     nbformat: 4,
     nbformat_minor: 5,

@@ -3,7 +3,7 @@
 // notebook rules: only .ipynb files, valid nbformat 4 in and out, written the way Jupyter writes them.
 import { AppError } from "@/server/errors";
 import { writeUnderFreeName, type HomeStore } from "@/server/storage/home-store";
-import { emptyNotebook, formatNotebook, parseNotebook, type Notebook } from "./nbformat";
+import { emptyNotebook, formatNotebook, parseNotebook, type Notebook, type NotebookKernelspec } from "./nbformat";
 
 /**
  * Notebooks are read whole; anything bigger is refused with a message rather than freezing the page. Saving
@@ -85,7 +85,7 @@ export async function saveNotebookCopy(store: HomeStore, path: string, notebook:
 }
 
 /** Creates a new, empty notebook; ALREADY_EXISTS when the path is taken. */
-export async function createNotebook(store: HomeStore, path: string, kernelspec?: { name: string; display_name: string }): Promise<OpenedNotebook> {
+export async function createNotebook(store: HomeStore, path: string, kernelspec?: NotebookKernelspec): Promise<OpenedNotebook> {
   const file = checkNotebookPath(path);
   const notebook = emptyNotebook(kernelspec);
   const written = await store.write(file, formatNotebook(notebook));

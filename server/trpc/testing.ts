@@ -1,5 +1,6 @@
-// For tests of tRPC procedures on a test database: the services a portal would have, without launchers or
-// kernelspecs (no kernel is started through them), homes in a folder of the test's choosing.
+// For tests of tRPC procedures on a test database: the services a portal would have, without launchers (no kernel
+// is started through them; the one kernelspec, python3, is what new notebooks record), homes in a folder of the
+// test's choosing.
 import os from "node:os";
 import type { Database } from "@/db";
 import type { UserRow } from "@/db/queries/users";
@@ -7,6 +8,7 @@ import type { Credential } from "@/server/auth/session";
 import { testDbKind } from "@/db/testing";
 import { loadEnv } from "@/server/env";
 import { LauncherRegistry } from "@/server/kernels/launchers/base";
+import type { Kernelspec } from "@/server/kernels/kernelspecs";
 import { KernelManager } from "@/server/kernels/manager";
 import type { Services } from "@/server/services";
 import { LocalHomeStores } from "@/server/storage/homes";
@@ -15,6 +17,11 @@ import { appRouter } from "./root";
 
 const createCaller = createCallerFactory(appRouter);
 const SECRET = "x".repeat(32);
+const PYTHON3: Kernelspec = {
+  name: "python3",
+  resourceDir: os.tmpdir(),
+  spec: { argv: ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], display_name: "Python 3 (local)", language: "python", interrupt_mode: "signal", env: {}, metadata: { atrium: { launcher: "local", config: {} } } },
+};
 
 export function testServices(db: Database, homesDir: string = os.tmpdir()): Services {
   return {
@@ -24,7 +31,7 @@ export function testServices(db: Database, homesDir: string = os.tmpdir()): Serv
     secret: SECRET,
     sessionCookieName: "atrium.session",
     secureCookies: false,
-    kernels: new KernelManager({ db, secret: SECRET, launchers: new LauncherRegistry(), kernelspecs: new Map() }),
+    kernels: new KernelManager({ db, secret: SECRET, launchers: new LauncherRegistry(), kernelspecs: new Map([["python3", PYTHON3]]) }),
     homes: new LocalHomeStores(homesDir),
   };
 }

@@ -32,6 +32,12 @@ export function parentOf(path: string): string {
 
 /** A file's time as every files-related page writes it ("Dec 2, 2026, 3:52 PM"). */
 export const fileTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const clockFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+
+/** "12:04" today, else "Dec 1, 2026, 12:04": when a file was last written, as a footer says it. */
+export function shortFileTime(when: Date, now = new Date()): string {
+  return when.toDateString() === now.toDateString() ? clockFormat.format(when) : fileTimeFormat.format(when);
+}
 
 export function contentUrl(path: string, options: { overwrite?: boolean } = {}): string {
   return `${FILE_CONTENT_PREFIX}${encodePath(path)}${options.overwrite ? "?overwrite=1" : ""}`;

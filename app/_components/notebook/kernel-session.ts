@@ -215,11 +215,17 @@ export class KernelSession {
     return this.specs?.kernelspecs[name]?.spec.display_name ?? name;
   }
 
+  /**
+   * The notebook records the kernelspec it runs on. Replacing one that exists here is the user's change (saved);
+   * filling in a missing or unknown one is not: merely opening a file must not rewrite it.
+   */
   private recordKernelspec(name: string) {
     const spec = this.specs?.kernelspecs[name];
-    const current = this.model.base.metadata.kernelspec as { name?: string } | undefined;
-    if (!spec || current?.name === name) return;
-    this.model.setMetadata({ ...this.model.base.metadata, kernelspec: { name, display_name: spec.spec.display_name, language: spec.spec.language ?? "python" } });
+    const current = (this.model.base.metadata.kernelspec as { name?: unknown } | undefined)?.name;
+    if (!spec || current === name) return;
+    const kernelspec = { name, display_name: spec.spec.display_name, language: spec.spec.language ?? "python" };
+    const usersChange = typeof current === "string" && Boolean(this.specs?.kernelspecs[current]);
+    this.model.setMetadata({ ...this.model.base.metadata, kernelspec }, { dirty: usersChange });
   }
 
   /** The user picked another size: the next start uses it; a running kernel is replaced by one of that size. */

@@ -215,9 +215,10 @@ export class NotebookModel {
     if (cell) this.update(id, { source, sourceVersion: cell.sourceVersion + 1 }, { dirty: true });
   }
 
-  setMetadata(metadata: JsonObject): void {
+  /** `dirty: false` for what the page fills in by itself (the file changes only with the user's next save). */
+  setMetadata(metadata: JsonObject, options: { dirty?: boolean } = {}): void {
     this.base = { ...this.base, metadata };
-    this.changed();
+    if (options.dirty ?? true) this.changed();
   }
 
   // --- structure ---

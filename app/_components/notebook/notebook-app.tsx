@@ -14,7 +14,7 @@ import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { mergeRuns } from "@/server/notebooks/merge-runs";
 import type { Notebook } from "@/server/notebooks/nbformat";
 import { NameDialog } from "../files/dialogs";
-import { joinPath, notebookHref, parentOf } from "../files/paths";
+import { joinPath, notebookHref, parentOf, shortFileTime } from "../files/paths";
 import { WrappingAlert } from "../files/wrapping-alert";
 import { CellList } from "./cell-list";
 import type { RunKind } from "./code-editor";
@@ -629,7 +629,6 @@ function Footer({ saver, session, model }: { saver: NotebookSaver; session: Kern
   const spec = status.kernelName ? session.specs?.kernelspecs[status.kernelName] : undefined;
   const launcher = (spec?.spec.metadata?.atrium as { launcher?: string } | undefined)?.launcher;
   const engine = launcher === "yarn" ? "YARN" : launcher === "kubernetes" ? "Kubernetes" : launcher === "local" ? "local" : launcher;
-  const time = (d: Date) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const saveText = saveState.error
     ? `Not saved: ${saveState.error}`
     : saveState.saving
@@ -639,7 +638,7 @@ function Footer({ saver, session, model }: { saver: NotebookSaver; session: Kern
         : saveState.dirty
           ? "Unsaved changes"
           : saveState.savedAt
-            ? `Saved ${time(saveState.savedAt)}`
+            ? `Saved ${shortFileTime(saveState.savedAt)}`
             : "Saved";
   return (
     <Group className={classes.footer} justify="space-between" gap="xs">

@@ -158,6 +158,8 @@ export class NotebookSaver {
   ) {
     this.draftKey = draftKey(options.userId, path);
     this.deadlineMs = options.deadlineMs ?? SAVE_DEADLINE_MS;
+    // As opened, the page holds the file as last written: "Saved <then>", as after a save of its own.
+    this.state = { ...this.state, savedAt: mtime };
     this.unsubscribe = model.subscribeChanges(() => this.onChange());
     this.savedShape = shapeOf(model.toNotebook());
     openSavers.add(this);

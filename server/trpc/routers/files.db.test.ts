@@ -81,7 +81,8 @@ describe(`files procedures on ${testDbKind}`, () => {
     const both = await Promise.all([c.files.newNotebook({ dir: "nb" }), c.files.newNotebook({ dir: "nb" })]);
     assert.deepEqual(both.map((r) => r.path).sort(), ["nb/Untitled2.ipynb", "nb/Untitled3.ipynb"], "two at once get two notebooks");
     const nb = JSON.parse(fs.readFileSync(path.join(homesDir, ana.username, "nb", "Untitled.ipynb"), "utf8"));
-    assert.deepEqual([nb.nbformat, nb.nbformat_minor, nb.metadata.kernelspec.name, nb.cells], [4, 5, "python3", []]);
+    assert.deepEqual([nb.nbformat, nb.nbformat_minor, nb.metadata.kernelspec.name], [4, 5, "python3"], "the portal's default kernelspec, recorded");
+    assert.deepEqual(nb.cells.map((cell: { cell_type: string; source: string[] }) => [cell.cell_type, cell.source]), [["code", []]]);
     await assert.rejects(c.files.newNotebook({ dir: "missing" }), refusedWith("NOT_FOUND", /"missing" does not exist/));
   });
 

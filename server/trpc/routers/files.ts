@@ -47,7 +47,7 @@ export const filesRouter = router({
   preview: homeProcedure.input(z.object({ path: pathText })).query(({ ctx, input }) => previewFile(ctx.home, homePath(input.path))),
 
   newNotebook: homeProcedure.input(z.object({ dir: pathText })).mutation(async ({ ctx, input }) => {
-    const created = await createUntitledNotebook(ctx.home, homePath(input.dir));
+    const created = await createUntitledNotebook(ctx.home, homePath(input.dir), ctx.services.kernels.notebookKernelspec());
     return { path: created.path };
   }),
 });

@@ -73,6 +73,8 @@ describe(`notebooks procedures on ${testDbKind}`, () => {
     assert.deepEqual(onDisk("q3/model-Copy2.ipynb").cells[0]!.source, ["my version"]);
     assert.equal(fs.readFileSync(path.join(homesDir, ana.username, "q3", "model-Copy1.ipynb"), "utf8"), "someone else's file");
     assert.deepEqual(onDisk("q3/model.ipynb").cells[0]!.source, []);
+    // Created with the portal's default kernelspec recorded: opening it has nothing to fill in (and so to write).
+    assert.deepEqual((onDisk("q3/model.ipynb") as { metadata?: { kernelspec?: unknown } }).metadata?.kernelspec, { name: "python3", display_name: "Python 3 (local)", language: "python" });
     assert.equal((await c.notebooks.saveCopy({ path: "q3/model.ipynb", notebook: mine("again") })).path, "q3/model-Copy3.ipynb");
     // What a save refuses, a copy refuses too.
     await assert.rejects(c.notebooks.saveCopy({ path: "q3/model.ipynb", notebook: { cells: "no" } }), /^TRPCError: Not saved: /);

@@ -66,7 +66,8 @@ export const notebookProcedures = {
     .input(z.object({ path, kernelspec: z.object({ name: z.string().max(200), display_name: z.string().max(200) }).optional() }))
     .mutation(async ({ ctx, input }) => {
       const store = await ctx.services.homes.forUser(ctx.user);
-      return createNotebook(store, homePath(input.path), input.kernelspec);
+      // Recorded at once (the portal's default unless one is asked for), so that opening it writes nothing more.
+      return createNotebook(store, homePath(input.path), input.kernelspec ?? ctx.services.kernels.notebookKernelspec());
     }),
 };
 
