@@ -248,7 +248,7 @@ test("an upload goes on while the analyst opens another folder and another page"
   await page.screenshot({ path: "e2e/.artifacts/files-folder-row-actions.png" });
 });
 
-test("a file opens in a read-only viewer: a CSV as a table, text, a long text cut, images, a binary file", async ({ page }) => {
+test("a file opens in the viewer: a CSV as a table, text, a long text cut, images, a binary file", async ({ page }) => {
   await signIn(page, createAnalyst("viewer"));
   // Made on disk directly: this is about showing files, not uploading them.
   const home = await homeFolderOf(page);
@@ -332,6 +332,64 @@ test("a file opens in a read-only viewer: a CSV as a table, text, a long text cu
 });
 
 /** A PNG of one colour, made here so the test needs no image files. */
+test("a text file is edited in the viewer: saved with Ctrl+S and on leaving, never over a change made on disk meanwhile", async ({ page }) => {
+  await signIn(page, createAnalyst("editor"));
+  const home = await homeFolderOf(page);
+  const file = path.join(home, "helpers.py");
+  fs.writeFileSync(file, "def rate(x):\n    return x * 2\n");
+  await page.goto("/files");
+  await page.getByRole("link", { name: "helpers.py", exact: true }).click();
+  await expect(page).toHaveURL(/\/view\/helpers\.py$/);
+  const editor = page.getByRole("textbox", { name: "Editor of helpers.py" });
+  const status = page.getByRole("status", { name: "Save status" });
+  await expect(editor).toContainText("return x * 2");
+  await expect(status).toHaveText(/^Saved /);
+
+  // Ctrl+S writes it at once. (insertText: typed keys would be auto-indented, as they should be.)
+  await editor.click();
+  await page.keyboard.press("Control+a");
+  await page.keyboard.insertText("def rate(x):\n    return x * 2\n\ndef half(x):\n    return x / 2\n");
+  await expect(status).toHaveText("Unsaved changes");
+  await page.keyboard.press("Control+s");
+  await expect(status).toHaveText(/^Saved \d/);
+  expect(fs.readFileSync(file, "utf8")).toBe("def rate(x):\n    return x * 2\n\ndef half(x):\n    return x / 2\n");
+  await page.screenshot({ path: "e2e/.artifacts/viewer-editor.png" });
+
+  // Changed on disk meanwhile (a job, another window): the next save asks, and the file stays as it was until
+  // the user chooses. Overwrite keeps theirs; then, changed again, Reload shows the file's.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  fs.writeFileSync(file, "# written by a job\n");
+  await editor.click();
+  await page.keyboard.insertText("# mine\n");
+  await page.keyboard.press("Control+s");
+  const asked = page.getByRole("alert").filter({ hasText: "This file changed on disk" });
+  await expect(asked).toBeVisible();
+  await expect(status).toHaveText("Changed on disk");
+  expect(fs.readFileSync(file, "utf8")).toBe("# written by a job\n");
+  await asked.getByRole("button", { name: "Overwrite" }).click();
+  await expect(status).toHaveText(/^Saved \d/);
+  expect(fs.readFileSync(file, "utf8")).toContain("# mine");
+  await expect(asked).toHaveCount(0);
+
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  fs.writeFileSync(file, "# the job again\n");
+  await editor.click();
+  await page.keyboard.insertText("x = 1\n");
+  await page.keyboard.press("Control+s");
+  await asked.getByRole("button", { name: "Reload" }).click();
+  await expect(editor).toHaveText("# the job again");
+  await expect(status).toHaveText(/^Saved /);
+  expect(fs.readFileSync(file, "utf8")).toBe("# the job again\n");
+
+  // Edits not yet saved are saved on leaving the page inside the portal (no question, nothing lost).
+  await editor.click();
+  await page.keyboard.press("Control+a");
+  await page.keyboard.insertText("# the job again\ny = 2\n");
+  await page.getByRole("link", { name: "Files", exact: true }).first().click();
+  await expect(page).toHaveURL(/\/files/);
+  await expect.poll(() => fs.readFileSync(file, "utf8"), { timeout: 10_000 }).toBe("# the job again\ny = 2\n");
+});
+
 function solidPng(width: number, height: number, [r, g, b]: [number, number, number]): Buffer {
   const chunk = (type: string, data: Buffer) => {
     const body = Buffer.concat([Buffer.from(type, "latin1"), data]);

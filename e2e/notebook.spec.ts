@@ -510,7 +510,7 @@ test("opening a notebook writes nothing to it: one without a kernelspec or in nb
   // Written elsewhere, yesterday: no kernelspec recorded (as some tools write them), and an IPython 2 era file.
   const plainText = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ id: "c1", cell_type: "code", source: ["1 + 1"], metadata: {}, outputs: [], execution_count: null }] }, null, 1) + "\n";
   const oldText = JSON.stringify({ nbformat: 3, nbformat_minor: 0, metadata: { name: "Old" }, worksheets: [{ cells: [{ cell_type: "code", input: "2 + 2", language: "python", outputs: [], prompt_number: 1, metadata: {} }], metadata: {} }] }, null, 1) + "\n";
-  const yesterday = new Date(Date.now() - 26 * 3600_000);
+  const yesterday = new Date(Math.floor((Date.now() - 26 * 3600_000) / 1000) * 1000); // whole seconds: utimes keeps them exactly
   for (const [file, text] of [[plain, plainText], [old, oldText]] as const) {
     fs.writeFileSync(file, text);
     fs.utimesSync(file, yesterday, yesterday);
@@ -524,7 +524,7 @@ test("opening a notebook writes nothing to it: one without a kernelspec or in nb
     // An autosave would come 2 s after a change: give it twice that, then the file must be as it was.
     await page.waitForTimeout(4_000);
     expect(fs.readFileSync(file, "utf8"), name).toBe(text);
-    expect(fs.statSync(file).mtimeMs, name).toBe(yesterday.getTime());
+    expect(Math.round(fs.statSync(file).mtimeMs), name).toBe(yesterday.getTime());
   }
 
   // The user's first save records the kernelspec the notebook ran on (Old.ipynb is open: its save is version 4).

@@ -28,7 +28,8 @@ import {
 } from "@tabler/icons-react";
 import { signOut } from "next-auth/react";
 import { ConfirmModal } from "./confirm-modal";
-import { clearDraftsOf, discardOpenNotebooks, saveOpenNotebooks } from "./notebook/saver";
+import { clearDraftsOf } from "./notebook/saver";
+import { discardOpenDocuments, saveOpenDocuments } from "./saving/document-saver";
 import { UNSCOPED_RECENT_KEY } from "./notebook/recent";
 import { UploadsProvider } from "./files/uploads-provider";
 import { SignedInUserId } from "./signed-in-user";
@@ -51,13 +52,13 @@ export function PortalShell({ user, showTeam, showAdmin, maxUploadBytes, childre
   const [unsavedAtSignOut, setUnsavedAtSignOut] = useState<string[]>([]);
   const [signingOut, setSigningOut] = useState(false);
   const signOutNow = () => {
-    discardOpenNotebooks();
+    discardOpenDocuments();
     forgetBrowserCopies(user.id);
     void signOut({ redirectTo: "/signin" });
   };
   const askSignOut = async () => {
     setSigningOut(true);
-    const unsaved = await saveOpenNotebooks().finally(() => setSigningOut(false));
+    const unsaved = await saveOpenDocuments().finally(() => setSigningOut(false));
     if (unsaved.length) setUnsavedAtSignOut(unsaved);
     else signOutNow();
   };

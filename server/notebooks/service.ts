@@ -2,6 +2,7 @@
 // checks the caller's expected mtime (CONFLICT when the file changed since it was read); this module adds the
 // notebook rules: only .ipynb files, valid nbformat 4 in and out, written the way Jupyter writes them.
 import { AppError } from "@/server/errors";
+import { writeChecked, type SaveOptions } from "@/server/files/save-checked";
 import { writeUnderFreeName, type HomeStore } from "@/server/storage/home-store";
 import { emptyNotebook, formatNotebook, parseNotebook, type Notebook, type NotebookKernelspec } from "./nbformat";
 
@@ -41,24 +42,13 @@ export async function openNotebook(store: HomeStore, path: string): Promise<Open
   return { notebook: parsed.notebook, mtime: entry.mtime };
 }
 
-export interface SaveOptions {
-  /** The mtime the editor last saw; the write fails with CONFLICT if the file changed since. */
-  expectedMtime: Date | null;
-  /** Write even if the file changed on disk (the user chose Overwrite). */
-  force?: boolean;
-}
-
 export async function saveNotebook(store: HomeStore, path: string, notebook: unknown, options: SaveOptions): Promise<{ mtime: Date }> {
   const file = checkNotebookPath(path);
   const parsed = parseNotebook(notebook);
   if (!parsed.ok) throw new AppError("BAD_REQUEST", `Not saved: ${parsed.problem}`);
   const text = formatNotebook(parsed.notebook);
   refuseTooLargeToOpen(file, Buffer.byteLength(text, "utf8"));
-  const written = options.force || !options.expectedMtime
-    ? await store.write(file, text, { overwrite: true })
-    : await store.write(file, text, { expectedMtime: options.expectedMtime }).catch((error: unknown) => {
-        throw conflictInWords(error, file);
-      });
+  const written = await writeChecked(store, file, text, options);
   return { mtime: written.mtime };
 }
 
@@ -105,10 +95,3 @@ function refuseTooLargeToOpen(file: string, bytes: number): void {
   );
 }
 
-function conflictInWords(error: unknown, file: string): unknown {
-  const e = error as { name?: string; code?: string } | null;
-  if (e?.name === "StorageError" && e.code === "CONFLICT") {
-    return new AppError("CONFLICT", `"${file}" changed on disk since you opened it. Overwrite it with your version, or reload the file.`, { path: file });
-  }
-  return error;
-}

@@ -56,7 +56,7 @@ export const highlight = HighlightStyle.define([
   { tag: t.monospace, color: "var(--cm-string)" },
 ]);
 
-const theme = EditorView.theme({
+export const editorTheme = EditorView.theme({
   "&": { fontSize: "13px", backgroundColor: "transparent" },
   "&.cm-focused": { outline: "none" },
   ".cm-content": { fontFamily: "var(--mantine-font-family-monospace)", padding: "6px 0", caretColor: "var(--mantine-color-text)" },
@@ -276,7 +276,7 @@ export function CodeEditor({ initial, version, language, label, autoFocus, actio
         autocompletion({ override: [kernelCompletion], activateOnTyping: false, icons: false }),
         keymap.of([...completionKeymap, ...historyKeymap, ...defaultKeymap]),
         EditorView.lineWrapping,
-        theme,
+        editorTheme,
         placeholder(language === "markdown" ? "Markdown" : ""),
         EditorView.contentAttributes.of({ "aria-label": label }),
         EditorView.updateListener.of((update) => {

@@ -26,7 +26,8 @@ import classes from "./notebook.module.css";
 import { addRecent } from "./recent";
 import { runsApi } from "./runs-api";
 import { useSignedInUserId } from "../signed-in-user";
-import { adoptUnscopedDraft, clearDraft, draftKey, NotebookSaver, readDraft, withOutputsFrom, type Draft, type SaveState } from "./saver";
+import { adoptUnscopedDraft, clearDraft, draftKey, NotebookSaver, readDraft, withOutputsFrom, type Draft } from "./saver";
+import { SaveStatus, useLeaveGuard, useSaveState } from "../saving/save-status";
 import { NotebookToolbar, type KernelChange } from "./toolbar";
 import { ShortcutsHelp } from "./shortcuts-help";
 import { toggleLineNumbers } from "./view-prefs";
@@ -192,18 +193,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
     return () => window.removeEventListener("keydown", onKey, true);
   }, [saver]);
 
-  // Closing the tab or leaving the portal with edits not yet saved asks first (the browser's own question), and
-  // starts the save at once, so staying finds it done.
-  useEffect(() => {
-    const warn = (event: BeforeUnloadEvent) => {
-      if (!saver.hasUnsavedEdits()) return;
-      event.preventDefault();
-      event.returnValue = "";
-      if (!saver.state.conflict) void saver.save();
-    };
-    window.addEventListener("beforeunload", warn);
-    return () => window.removeEventListener("beforeunload", warn);
-  }, [saver]);
+  useLeaveGuard(saver);
 
   const restart = useCallback(
     async (runAll: boolean) => {
@@ -431,9 +421,6 @@ function replaceQuestion(change: KernelChange | null, session: KernelSession): {
 
 // The save state lives in these small components (not in NotebookEditor), so typing and autosaves don't
 // re-render the component that renders every cell.
-function useSaveState(saver: NotebookSaver): SaveState {
-  return useSyncExternalStore(saver.subscribe, saver.getState, saver.getState);
-}
 
 function SaveAwareBanners({ saver, session, onSave }: { saver: NotebookSaver; session: KernelSession; onSave(): void }) {
   const dirty = useSaveState(saver).dirty;
@@ -622,27 +609,15 @@ function ConflictModal({ path, model, saver, onReload }: { path: string; model: 
 }
 
 function Footer({ saver, session, model }: { saver: NotebookSaver; session: KernelSession; model: NotebookModel }) {
-  const saveState = useSaveState(saver);
   // How many cells a multi-cell selection holds, also said to screen readers (the tint alone shows it to the eye).
   const selectedCount = useSyncExternalStore(model.subscribeUi, () => (model.anchorId === null ? 1 : model.selectedIds.length), () => 1);
   const status = useSyncExternalStore(session.subscribe, session.getStatus, session.getStatus);
   const spec = status.kernelName ? session.specs?.kernelspecs[status.kernelName] : undefined;
   const launcher = (spec?.spec.metadata?.atrium as { launcher?: string } | undefined)?.launcher;
   const engine = launcher === "yarn" ? "YARN" : launcher === "kubernetes" ? "Kubernetes" : launcher === "local" ? "local" : launcher;
-  const saveText = saveState.error
-    ? `Not saved: ${saveState.error}`
-    : saveState.saving
-      ? "Saving…"
-      : saveState.conflict
-        ? "Changed on disk"
-        : saveState.dirty
-          ? "Unsaved changes"
-          : saveState.savedAt
-            ? `Saved ${shortFileTime(saveState.savedAt)}`
-            : "Saved";
   return (
     <Group className={classes.footer} justify="space-between" gap="xs">
-      <span data-testid="save-state" role="status" aria-label="Save status" aria-live="polite" style={{ color: saveState.error ? "var(--mantine-color-red-7)" : undefined }}>{saveText}</span>
+      <SaveStatus saver={saver} />
       <Group gap="md" wrap="nowrap">
         <span role="status" aria-label="Selection" aria-live="polite">
           {selectedCount > 1 ? `${selectedCount} cells selected` : ""}

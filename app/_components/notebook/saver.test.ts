@@ -154,7 +154,7 @@ test("drafts are kept per user: another user of the browser never reads them, an
 
 test("leaving: outputs alone are not unsaved edits, a source edit is; closing the notebook saves it; discarded edits are not saved", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout"] });
-  const { NotebookSaver, saveOpenNotebooks } = await import("./saver");
+  const { NotebookSaver, saveOpenDocuments } = await import("./saver");
   let current: Notebook = file;
   let changed = () => {};
   const model = { subscribeChanges: (fn: () => void) => ((changed = fn), () => {}), flush() {}, toNotebook: () => current };
@@ -193,12 +193,12 @@ test("leaving: outputs alone are not unsaved edits, a source edit is; closing th
   t.mock.timers.tick(60_000);
   await settle();
   assert.equal(saved.length, 1);
-  assert.deepEqual(await saveOpenNotebooks(), [], "closed savers are not open notebooks");
+  assert.deepEqual(await saveOpenDocuments(), [], "closed savers are not open notebooks");
 });
 
 test("sign-out saves the open notebooks first, and names the ones it could not save", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout"] });
-  const { NotebookSaver, saveOpenNotebooks } = await import("./saver");
+  const { NotebookSaver, saveOpenDocuments } = await import("./saver");
   const edited = (source: string): Notebook => ({ ...file, cells: [{ ...file.cells[0]!, source }, ...file.cells.slice(1)] });
   const open = (path: string, answer: () => Promise<{ mtime: Date }>) => {
     let current = file;
@@ -217,7 +217,7 @@ test("sign-out saves the open notebooks first, and names the ones it could not s
   const refused = open("refused.ipynb", async () => {
     throw Object.assign(new Error("Not saved: too large"), { data: { code: "BAD_REQUEST" } });
   });
-  const unsaved = await saveOpenNotebooks();
+  const unsaved = await saveOpenDocuments();
   assert.equal(writes, 1);
   assert.equal(fine.hasUnsavedEdits(), false);
   assert.deepEqual(unsaved.sort(), ["conflict.ipynb", "refused.ipynb"]);

@@ -1,5 +1,6 @@
 "use client";
-// A file in the home folder, read-only: text, a CSV/TSV table, an image, or a plain "can't be shown here".
+// A file in the home folder: text (in an editor when the preview holds all of it, text-editor.tsx), a CSV/TSV
+// table, an image, or a plain "can't be shown here".
 // Breadcrumbs, size, modified date and Download on top; the content fills the rest of the page. What to show is
 // the files.preview procedure's call (it reads at most the first PREVIEW_BYTES); the bytes of a download or an
 // image come from the same route as Download in Files, so the same session, home and path rules apply.
@@ -10,7 +11,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useState, type ReactNode } from "react";
 import { FileBreadcrumbs } from "@/app/_components/files/breadcrumbs";
-import { contentUrl, folderHref } from "@/app/_components/files/paths";
+import { contentUrl, folderHref, isNotebook } from "@/app/_components/files/paths";
 import { WrappingAlert } from "@/app/_components/files/wrapping-alert";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { formatBytes } from "@/server/files/format";
@@ -19,6 +20,7 @@ import type { FilePreview } from "@/server/trpc/routers/files";
 import { ImageView } from "./image-view";
 import { fileTimeFormat, parentOf } from "@/app/_components/files/paths";
 import { TableView, parseForTable, rowsShown } from "./table-view";
+import { TextEditor } from "./text-editor";
 import { TextView } from "./text-view";
 import classes from "./viewer.module.css";
 
@@ -29,6 +31,9 @@ export function FileViewer({ path }: { path: string }) {
   const name = path.slice(path.lastIndexOf("/") + 1);
   const preview = useQuery(trpc.files.preview.queryOptions({ path }, { staleTime: 2_000 }));
   const data = preview.data;
+  // An editor shows the file as it opened it; Reload (after a change on disk) opens it afresh.
+  const [generation, setGeneration] = useState(0);
+  const reload = () => void preview.refetch().then(() => setGeneration((n) => n + 1));
 
   // A folder's address under /view: show it where folders are shown.
   useEffect(() => {
@@ -52,7 +57,7 @@ export function FileViewer({ path }: { path: string }) {
         <Loader size="sm" aria-label={`Loading ${name}`} />
       </Center>
     );
-  else body = <Content path={path} name={name} preview={data} />;
+  else body = <Content path={path} name={name} preview={data} generation={generation} onReload={reload} />;
 
   const file = data && data.kind !== "directory" ? data.entry : undefined;
   return (
@@ -79,7 +84,7 @@ export function FileViewer({ path }: { path: string }) {
 
 type Shown = Exclude<FilePreview, { kind: "directory" }>;
 
-function Content({ path, name, preview }: { path: string; name: string; preview: Shown }) {
+function Content({ path, name, preview, generation, onReload }: { path: string; name: string; preview: Shown; generation: number; onReload(): void }) {
   switch (preview.kind) {
     case "image":
       return <ImageView path={path} name={name} svg={preview.svg} />;
@@ -97,6 +102,7 @@ function Content({ path, name, preview }: { path: string; name: string; preview:
     case "tsv":
       return <DelimitedContent path={path} name={name} preview={preview} delimiter={preview.kind === "csv" ? "," : "\t"} />;
     case "text":
+      if (!preview.truncated && !isNotebook(name)) return <TextEditor key={`${path}:${generation}`} path={path} name={name} text={preview.text} mtime={preview.entry.mtime} onReload={onReload} />;
       return (
         <>
           {preview.truncated && <CutNote path={path} name={name} preview={preview} />}

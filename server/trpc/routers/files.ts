@@ -9,6 +9,7 @@ import { deleteFromHome, renameInHome } from "@/server/files/moves";
 import { createUntitledNotebook } from "@/server/files/notebooks";
 import { toFileEntry } from "@/server/files/file-entry";
 import { previewFile } from "@/server/files/preview";
+import { EDITABLE_TEXT_BYTES, saveTextFile } from "@/server/files/text-files";
 import { protectedProcedure, router } from "../init";
 
 export type { FileEntry } from "@/server/files/file-entry";
@@ -45,6 +46,12 @@ export const filesRouter = router({
 
   /** What the file viewer (/view/<path>) shows of a file: server/files/preview.ts. */
   preview: homeProcedure.input(z.object({ path: pathText })).query(({ ctx, input }) => previewFile(ctx.home, homePath(input.path))),
+
+  /** A text file edited in the viewer, saved over the version it opened (server/files/text-files.ts). */
+  saveText: homeProcedure
+    // Characters bounded here; bytes are checked where the refusal can say so.
+    .input(z.object({ path: pathText, text: z.string().max(4 * EDITABLE_TEXT_BYTES), expectedMtime: z.date(), force: z.boolean().optional() }))
+    .mutation(({ ctx, input }) => saveTextFile(ctx.home, homePath(input.path), input.text, { expectedMtime: input.expectedMtime, force: input.force })),
 
   newNotebook: homeProcedure.input(z.object({ dir: pathText })).mutation(async ({ ctx, input }) => {
     const created = await createUntitledNotebook(ctx.home, homePath(input.dir), ctx.services.kernels.notebookKernelspec());
