@@ -96,6 +96,8 @@ test("an analyst runs code, sees every kind of output, and finds it all again af
   await answer.fill("Ada");
   await answer.press("Enter");
   await expect(output(page, 5)).toContainText("hello Ada");
+  // Answered, the focus is back where the user was: in the new cell's editor (Shift+Enter made it).
+  await expect(cell(page, 6).getByRole("textbox").first()).toBeFocused();
 
   await runCell(page, 6, "import time\ntime.sleep(60)");
   await expect(kernelStatus(page)).toHaveText("busy");
@@ -257,12 +259,16 @@ test("command mode keys and markdown with math", async ({ page }) => {
   await openNewNotebook(page, "Keys.ipynb");
   const editor = cell(page, 1).getByRole("textbox").first();
   await editor.click();
-  await editor.fill("# Title\n\nEuler: $e^{i\\pi} + 1 = 0$");
+  await editor.fill("# Title\n\nEuler: $e^{i\\pi} + 1 = 0$, see [the docs](https://docs.example.org/euler)");
   await page.keyboard.press("Escape");
   await page.keyboard.press("m");
   await page.keyboard.press("Shift+Enter");
   await expect(cell(page, 1).getByRole("heading", { name: "Title" })).toBeVisible();
   await expect(cell(page, 1).locator(".katex")).toBeVisible();
+  // A link opens beside the notebook, not in its place.
+  const link = cell(page, 1).getByRole("link", { name: "the docs" });
+  await expect(link).toHaveAttribute("target", "_blank");
+  await expect(link).toHaveAttribute("rel", "noopener noreferrer");
   await expect(cell(page, 2)).toBeVisible();
   await page.keyboard.press("Escape");
   await page.keyboard.press("b");
@@ -281,10 +287,17 @@ test("command mode keys and markdown with math", async ({ page }) => {
   // L shows line numbers in every cell, and this browser remembers it; H lists the keys.
   const code = cell(page, 2).getByRole("textbox").first();
   await code.click();
-  await code.fill("a = 1\nb = 2");
+  await code.fill("a = 1\n");
+  await page.keyboard.press("Control+End");
+  await page.keyboard.type("b = 2");
   await page.keyboard.press("Escape");
   await page.keyboard.press("l");
   await expect(cell(page, 2).locator(".cm-lineNumbers .cm-gutterElement").filter({ hasText: /^2$/ })).toBeVisible();
+  // Ctrl+Z out of an editor is not the browser's undo, which would take the typing out of cell 2 unseen.
+  await page.keyboard.press("k");
+  await page.keyboard.press("Control+z");
+  await page.keyboard.press("j");
+  await expect(cell(page, 2)).toContainText("b = 2");
   await page.keyboard.press("h");
   const keys = page.getByRole("dialog", { name: "Keyboard shortcuts" });
   await expect(keys).toContainText("Show or hide line numbers");
@@ -687,6 +700,16 @@ test("replacing a kernel that holds variables asks first; a fresh one is replace
   await expect(page.getByRole("alert").filter({ hasText: "The kernel has stopped." })).toBeVisible({ timeout: 10_000 });
   await expect(cell(page, 4)).not.toContainText("Queued");
   await expect(output(page, 4)).toHaveCount(0); // nothing ran: no output area
+  // Running a cell that has outputs keeps them, and its count: nothing ran to replace them.
+  await cell(page, 3).click();
+  await page.getByRole("button", { name: "Run cell" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "Restart the kernel (the toolbar's Restart kernel, or 0 0 on the keyboard)" })).toBeVisible({ timeout: 10_000 });
+  await expect(output(page, 3)).toHaveText("False");
+  await expect(cell(page, 3)).toContainText("[1]:");
+  await page.keyboard.press("Control+s");
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d/, { timeout: 15_000 });
+  const saved = JSON.parse(fs.readFileSync(await homeFile(page, "Switch.ipynb"), "utf8"));
+  expect(saved.cells[2].outputs.map((o: { text?: string[] }) => o.text?.join(""))).toEqual(["False\n"]);
 });
 
 test("a restart from another window or client stops what was running and waiting here, and says so", async ({ page }) => {

@@ -31,7 +31,7 @@ type Notify = (message: string, kind?: "error" | "info") => void;
 const OUTPUTS_AFTER_REPLY_MS = 1_000;
 
 /** What to do when a cell can't run because the kernel is gone. */
-const RUN_AGAIN_HINT = "Restart the kernel (0 0) to start a new one, or pick one in the Kernel list, then run the cell again.";
+const RUN_AGAIN_HINT = "Restart the kernel (the toolbar's Restart kernel, or 0 0 on the keyboard) to start a new one, or pick one in the Kernel list, then run the cell again.";
 
 const OUTPUT_TYPES = new Set(["stream", "display_data", "execute_result", "error", "clear_output", "update_display_data"]);
 
@@ -296,12 +296,14 @@ export class KernelSession {
       return;
     }
     this.model.flush();
+    // A run that never reaches a kernel leaves the cell as it was: its outputs are the file's, not to be lost.
+    const before = { outputs: cell.outputs, executionCount: cell.executionCount, clippedRun: cell.clippedRun };
     this.model.update(cellId, { outputs: [], clearPending: false, clippedRun: null, executionCount: null, status: "queued", startedAt: null, stdin: null }, { dirty: true });
     const connection = await this.ready;
     if (this.disposed) return;
     const unusable = connection ? connection.unusable() : "There is no kernel.";
     if (!connection || unusable) {
-      this.model.update(cellId, { status: "idle" });
+      this.model.update(cellId, { status: "idle", ...before });
       this.sayOnce(this.cannotRun(unusable ?? "There is no kernel."));
       return;
     }
@@ -333,7 +335,11 @@ export class KernelSession {
         stdin: null,
       }, { dirty: true });
     } catch {
-      if (this.latestRun.get(cellId) === request.msgId) this.model.update(cellId, { status: "idle", startedAt: null, stdin: null });
+      if (this.latestRun.get(cellId) === request.msgId) {
+        // Still queued: the kernel never started it, so nothing replaced what the cell showed.
+        const neverRan = this.model.cell(cellId)?.status === "queued";
+        this.model.update(cellId, { status: "idle", startedAt: null, stdin: null, ...(neverRan ? before : {}) });
+      }
       // The run was waiting for a kernel that turned out to be gone (not one the user restarted or closed): say so.
       const why = connection.unusable();
       if (why && !this.disposed && connection === this.connection) this.sayOnce(`${why} ${RUN_AGAIN_HINT}`);

@@ -15,6 +15,14 @@ export function renderMath(tex: string, displayMode: boolean): string {
 /** Math spans in markdown: $$…$$, \[…\], $…$ (not money like "$5 and $6"), \(…\). Code spans are left alone. */
 const MATH = /(`+)[\s\S]*?\1|\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|(?<![\\$\w])\$(?!\s)((?:\\.|[^$\n\\])+?)(?<!\s)\$(?!\w)|\\\(([\s\S]+?)\\\)/g;
 
+// A link in a rendered cell opens beside the notebook, never in its place (JupyterLab does the same); an anchor
+// within the page (#...) stays.
+DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+  if (node.tagName !== "A" || !node.hasAttribute("href") || node.getAttribute("href")!.startsWith("#")) return;
+  node.setAttribute("target", "_blank");
+  node.setAttribute("rel", "noopener noreferrer");
+});
+
 export function renderMarkdown(source: string): string {
   const math: string[] = [];
   const withoutMath = source.replace(MATH, (whole, ticks, display1, display2, inline1, inline2) => {

@@ -243,6 +243,9 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
     if (event.altKey && key === "Enter") return handled(), onRun(id, "run-insert");
     if ((event.ctrlKey || event.metaKey) && event.shiftKey && (key === "ArrowUp" || key === "ArrowDown")) return handled(), model.move(key === "ArrowUp" ? -1 : 1);
     if ((event.ctrlKey || event.metaKey) && !event.shiftKey && key.toLowerCase() === "a") return handled(), model.selectAll();
+    // Not the browser's own undo and redo: out of an editor, they would replay typing into whichever cell's editor
+    // last had it (unseen, and saved). Z undoes a cell deletion here.
+    if ((event.ctrlKey || event.metaKey) && ["z", "y"].includes(key.toLowerCase())) return handled();
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.shiftKey) {
       // Shift+V pastes above, Shift+M merges the selected cells, or the cell below, into the first (Jupyter's keys).

@@ -312,7 +312,12 @@ function StdinBox({ request }: { request: NonNullable<CellModel["stdin"]> }) {
       className={classes.stdin}
       onSubmit={(event) => {
         event.preventDefault();
+        // The box goes away: the active cell (or its editor, in edit mode) takes the focus back, so typing and
+        // command-mode keys go on where they were.
+        const active = document.querySelector<HTMLElement>('[role="region"][data-active="true"]');
         request.reply(value);
+        const editor = active?.dataset.mode === "edit" ? active.querySelector<HTMLElement>(".cm-content") : null;
+        (editor ?? active)?.focus({ preventScroll: true });
       }}
     >
       <Field
