@@ -6,21 +6,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { TRPCError } from "@trpc/server";
 import type { Database } from "@/db";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { EDITABLE_TEXT_BYTES } from "@/server/files/text-files";
 import { cliActor } from "@/server/identity/actor";
 import { createUser } from "@/server/identity/users";
-import { testCaller, testServices } from "@/server/trpc/testing";
-
-const refusedWith = (code: string, message: RegExp) => (error: unknown) => {
-  assert.ok(error instanceof TRPCError, `expected a TRPCError, got ${String(error)}`);
-  assert.equal(error.code, code, error.message);
-  assert.match(error.message, message);
-  return true;
-};
+import { refusedWith, testCaller, testServices } from "@/server/trpc/testing";
 
 describe(`files.saveText on ${testDbKind}`, () => {
   let db: Database;

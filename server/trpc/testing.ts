@@ -1,7 +1,9 @@
 // For tests of tRPC procedures on a test database: the services a portal would have, without launchers (no kernel
 // is started through them; the one kernelspec, python3, is what new notebooks record), homes in a folder of the
 // test's choosing.
+import assert from "node:assert/strict";
 import os from "node:os";
+import { TRPCError } from "@trpc/server";
 import type { Database } from "@/db";
 import type { UserRow } from "@/db/queries/users";
 import type { Credential } from "@/server/auth/session";
@@ -40,3 +42,11 @@ export function testServices(db: Database, homesDir: string = os.tmpdir()): Serv
 export function testCaller(services: Services, user: UserRow | null, credential: Credential | null = null) {
   return createCaller({ services, user, address: "127.0.0.1", credential });
 }
+
+/** For assert.rejects: a procedure refused with this tRPC code, in words matching `message`. */
+export const refusedWith = (code: string, message: RegExp) => (error: unknown) => {
+  assert.ok(error instanceof TRPCError, `expected a TRPCError, got ${String(error)}`);
+  assert.equal(error.code, code, error.message);
+  assert.match(error.message, message);
+  return true;
+};

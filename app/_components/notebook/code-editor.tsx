@@ -17,7 +17,7 @@ import { defaultKeymap, history, historyKeymap, indentLess, indentMore } from "@
 import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
 import { bracketMatching, HighlightStyle, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
-import { Compartment, EditorState, Prec, StateEffect, StateField, type Text } from "@codemirror/state";
+import { Compartment, EditorState, Prec, StateEffect, StateField, type Extension, type Text } from "@codemirror/state";
 import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers as lineNumberGutter, placeholder, showTooltip, type Tooltip } from "@codemirror/view";
 import { tags as t } from "@lezer/highlight";
 import { useEffect, useRef, useState } from "react";
@@ -55,6 +55,11 @@ export const highlight = HighlightStyle.define([
   { tag: t.link, color: "var(--cm-string)", textDecoration: "underline" },
   { tag: t.monospace, color: "var(--cm-string)" },
 ]);
+
+/** What every code editor here has (cells, the file editor): undo history, selection, brackets, 4-space indents, colours. */
+export function editingBasics(): Extension {
+  return [history(), drawSelection(), highlightActiveLine(), indentOnInput(), bracketMatching(), indentUnit.of("    "), EditorState.tabSize.of(4), syntaxHighlighting(highlight)];
+}
 
 export const editorTheme = EditorView.theme({
   "&": { fontSize: "13px", backgroundColor: "transparent" },
@@ -264,15 +269,8 @@ export function CodeEditor({ initial, version, language, label, autoFocus, actio
         runKeys,
         documentationTooltip(),
         gutter.of(lineNumbersRef.current ? lineNumberGutter() : []),
-        history(),
-        drawSelection(),
-        highlightActiveLine(),
-        indentOnInput(),
-        bracketMatching(),
-        indentUnit.of("    "),
-        EditorState.tabSize.of(4),
+        editingBasics(),
         language === "python" ? python() : language === "markdown" ? markdown() : [],
-        syntaxHighlighting(highlight),
         autocompletion({ override: [kernelCompletion], activateOnTyping: false, icons: false }),
         keymap.of([...completionKeymap, ...historyKeymap, ...defaultKeymap]),
         EditorView.lineWrapping,

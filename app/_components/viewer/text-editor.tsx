@@ -4,16 +4,15 @@
 // Save, autosave 2 s after typing stops, a save on leaving the page, never over a file changed on disk since it
 // was opened (the page asks: Reload or Overwrite).
 import { Button, Group, Text } from "@mantine/core";
-import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { defaultKeymap, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
-import { bracketMatching, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
 import { EditorState } from "@codemirror/state";
-import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers } from "@codemirror/view";
+import { EditorView, keymap, lineNumbers } from "@codemirror/view";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { WrappingAlert } from "@/app/_components/files/wrapping-alert";
-import { editorTheme, highlight } from "@/app/_components/notebook/code-editor";
+import { editingBasics, editorTheme } from "@/app/_components/notebook/code-editor";
 import { DocumentSaver, type SavedDocument } from "@/app/_components/saving/document-saver";
 import { SaveStatus, useLeaveGuard, useSaveState } from "@/app/_components/saving/save-status";
 import { extensionOf } from "@/server/files/file-kind";
@@ -47,15 +46,8 @@ export function TextEditor({ path, name, text, mtime, onReload }: { path: string
         doc: opened.text,
         extensions: [
           lineNumbers(),
-          history(),
-          drawSelection(),
-          highlightActiveLine(),
-          indentOnInput(),
-          bracketMatching(),
-          indentUnit.of("    "),
-          EditorState.tabSize.of(4),
+          editingBasics(),
           languageOf(name),
-          syntaxHighlighting(highlight),
           keymap.of([{ key: "Mod-s", preventDefault: true, run: () => (void saver?.save(), true) }, indentWithTab, ...historyKeymap, ...defaultKeymap]),
           editorTheme,
           EditorView.contentAttributes.of({ "aria-label": `Editor of ${name}` }),

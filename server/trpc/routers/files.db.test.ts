@@ -7,7 +7,6 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { randomUUID } from "node:crypto";
-import { TRPCError } from "@trpc/server";
 import type { Database } from "@/db";
 import { insertKernel } from "@/db/queries/kernels";
 import { saveCellRun } from "@/db/queries/notebooks";
@@ -15,14 +14,7 @@ import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { cliActor } from "@/server/identity/actor";
 import { createUser } from "@/server/identity/users";
-import { testCaller, testServices } from "@/server/trpc/testing";
-
-const refusedWith = (code: string, message: RegExp) => (error: unknown) => {
-  assert.ok(error instanceof TRPCError, `expected a TRPCError, got ${String(error)}`);
-  assert.equal(error.code, code, error.message);
-  assert.match(error.message, message);
-  return true;
-};
+import { refusedWith, testCaller, testServices } from "@/server/trpc/testing";
 
 describe(`files procedures on ${testDbKind}`, () => {
   let db: Database;
