@@ -14,7 +14,7 @@ import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { mergeRuns } from "@/server/notebooks/merge-runs";
 import type { Notebook } from "@/server/notebooks/nbformat";
 import { NameDialog } from "../files/dialogs";
-import { joinPath, notebookHref, parentOf, shortFileTime } from "../files/paths";
+import { joinPath, notebookHref, parentOf } from "../files/paths";
 import { WrappingAlert } from "../files/wrapping-alert";
 import { CellList } from "./cell-list";
 import type { RunKind } from "./code-editor";
