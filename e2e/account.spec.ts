@@ -2,9 +2,11 @@
 // page works against the Jupyter API until it is revoked there; "Sign out everywhere else", a password change and an
 // admin's sign-out end the other browsers' sessions for real (their next page load is the sign-in page) while the
 // browser that asked stays signed in.
+import fs from "node:fs";
+import path from "node:path";
 import { expect, test, type Browser, type Locator, type Page } from "@playwright/test";
 import { browserName } from "@/app/(portal)/account/browser-name";
-import { e2eAdmin } from "../playwright.config";
+import { e2eAdmin, e2eDataDir } from "../playwright.config";
 import { createAnalyst, signIn } from "./support/session";
 
 /** A browser of its own (cookies not shared with the others), signed in as `user`. */
@@ -189,4 +191,47 @@ test("an admin's Sign out everywhere ends the user's open session", async ({ bro
   await signIn(userPage, user);
   await userPage.context().close();
   await admin.context().close();
+});
+
+test("a notebook whose session ends meanwhile says so once, keeps the edit, and saves it after signing in again in another tab", async ({ browser }) => {
+  const user = createAnalyst("session-ends");
+  const a = await signedInBrowser(browser, user);
+  await a.goto("/notebook/signed-out.ipynb");
+  await a.getByRole("button", { name: "Create notebook" }).click();
+  await expect(a.getByRole("status", { name: "Kernel status" })).toHaveText("idle", { timeout: 90_000 });
+
+  // The same user elsewhere ends every other session: a's among them.
+  const b = await signedInBrowser(browser, user);
+  await openAccount(b);
+  await b.getByRole("button", { name: "Sign out everywhere else" }).click();
+  await b.getByRole("dialog", { name: "Sign out everywhere else?" }).getByRole("button", { name: "Sign out everywhere else" }).click();
+  await expect(b.getByText("1 session ended; you stay signed in here.")).toBeVisible();
+
+  // a types; its autosave is refused: one dialog says why, and the edit stays on the page.
+  const editor = a.getByRole("region", { name: "Cell 1", exact: true }).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill("print('kept ' + 'across sign-in')");
+  const dialog = a.getByRole("dialog", { name: "You are signed out" });
+  await expect(dialog).toBeVisible({ timeout: 15_000 });
+  await a.screenshot({ path: "e2e/.artifacts/session-ended-dialog.png" });
+  await dialog.getByRole("button", { name: "Continue" }).click();
+  await expect(dialog.getByRole("alert")).toHaveText("Still signed out: sign in in the other tab first.");
+
+  // Signed in again in a new tab of the same browser; Continue then saves what waited, and the kernel works.
+  const tab = await a.context().newPage();
+  await signIn(tab, user);
+  await tab.close();
+  await dialog.getByRole("button", { name: "Continue" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(a.getByTestId("save-state")).toHaveText(/^Saved/, { timeout: 15_000 });
+  const me = await (await a.request.get("/api/trpc/me.get")).json();
+  const file = path.join(e2eDataDir, "homes", me.result.data.json.username, "signed-out.ipynb");
+  expect(fs.readFileSync(file, "utf8")).toContain("kept ' + 'across sign-in");
+  await editor.click();
+  await a.keyboard.press("Shift+Enter");
+  await expect(a.getByRole("region", { name: "Output 1", exact: true })).toContainText("kept across sign-in", { timeout: 30_000 });
+  const kernels = (await (await a.request.get("/api/kernels")).json()) as { id: string }[];
+  for (const kernel of kernels) await a.request.delete(`/api/kernels/${kernel.id}`);
+  await a.context().close();
+  await b.context().close();
 });

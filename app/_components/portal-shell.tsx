@@ -28,6 +28,7 @@ import {
 } from "@tabler/icons-react";
 import { signOut } from "next-auth/react";
 import { ConfirmModal } from "./confirm-modal";
+import { SessionEndedDialog } from "./session-ended-dialog";
 import { clearDraftsOf } from "./notebook/saver";
 import { discardOpenDocuments, saveOpenDocuments } from "./saving/document-saver";
 import { UNSCOPED_RECENT_KEY } from "./notebook/recent";
@@ -138,6 +139,7 @@ export function PortalShell({ user, showTeam, showAdmin, maxUploadBytes, childre
     >
       {`Changes to ${unsavedAtSignOut.join(", ")} could not be saved (see the notebook's footer). Signing out loses them: this browser forgets them too.`}
     </ConfirmModal>
+    <SessionEndedDialog user={user} />
     </UploadsProvider>
     </SignedInUserId.Provider>
   );

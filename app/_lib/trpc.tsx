@@ -1,11 +1,11 @@
 "use client";
 // The typed tRPC client for the portal's pages, over TanStack Query.
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { createTRPCClient, httpBatchLink } from "@trpc/client";
+import { createTRPCClient } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
-import superjson from "superjson";
 import type { AppRouter } from "@/server/trpc/root";
+import { portalTrpcLinks } from "./session-ended";
 
 export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
 
@@ -19,7 +19,7 @@ export function TrpcProviders({ children }: { children: ReactNode }) {
       }),
   );
   const [trpcClient] = useState(() =>
-    createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: "/api/trpc", transformer: superjson })] }),
+    createTRPCClient<AppRouter>({ links: portalTrpcLinks() }),
   );
   return (
     <QueryClientProvider client={queryClient}>

@@ -138,6 +138,25 @@ describe("kernel WebSocket /api/kernels/{id}/channels", () => {
     assert.equal(asker.received.filter((m) => isAskerChild(m) && m.header.msg_type === "execute_reply").length, 1);
   });
 
+  it("a client that attaches while a cell waits on input() hears that the kernel is busy and the open request, and its answer ends the cell", async () => {
+    const asker = await connect("v1");
+    const msgId = asker.send("shell", "execute_request", { code: "name = input('name? ')\nprint('hello', name)", silent: false, store_history: true, user_expressions: {}, allow_stdin: true, stop_on_error: true });
+    const isChild = (m: ChannelMessage) => m.parent_header.msg_id === msgId;
+    await asker.waitFor("the input request", (m) => isChild(m) && m.header.msg_type === "input_request");
+    await asker.close(); // the tab that ran the cell is gone
+    const reopened = await connect("legacy"); // a new page: another session
+    const busy = await reopened.waitFor("busy, first", (m) => m.header.msg_type === "status");
+    assert.equal(busy.content.execution_state, "busy");
+    const request = await reopened.waitFor("the open input request", (m) => isChild(m) && m.header.msg_type === "input_request");
+    assert.equal(request.content.prompt, "name? ");
+    reopened.send("stdin", "input_reply", { status: "ok", value: "Ana" }, request.header);
+    await reopened.waitFor("the cell's output", (m) => isChild(m) && m.header.msg_type === "stream" && String(m.content.text).includes("hello Ana"));
+    await reopened.waitFor("idle", (m) => isChild(m) && m.header.msg_type === "status" && m.content.execution_state === "idle");
+    const later = await connect("v1"); // once answered and idle, a new client is told of nothing
+    await later.execute("pass");
+    assert.equal(later.received.filter((m) => m.header.msg_type === "input_request").length, 0);
+  });
+
   it("closes a client whose token is revoked with 1008 within the recheck, keeps nothing for it, and leaves the others open", async () => {
     const side = await recheckingChannels();
     try {

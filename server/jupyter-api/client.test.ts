@@ -22,6 +22,10 @@ class FakeKernel implements KernelPort {
     return this.isDead ? (this.replaced ? ("replaced" as const) : ("dead" as const)) : undefined;
   }
   readonly sent: { channel: OutgoingChannel; msg: KernelMessage }[] = [];
+  greets: BufferedMessage[] = [];
+  greeting() {
+    return this.greets;
+  }
   private readonly listeners = new Set<KernelListener>();
 
   subscribe(listener: KernelListener) {
@@ -252,6 +256,29 @@ describe("ChannelClient", () => {
     assert.match(String(r.received[1]!.content.text), /1 kernel messages/);
     r.client.close();
     await r.server.closed;
+  });
+
+  it("a client new to the kernel hears its greeting first (an input request for another session too); a reconnected one gets its replay instead", async () => {
+    const kernel = new FakeKernel();
+    const said: BufferedMessage[] = [];
+    const off = kernel.subscribe((msg, raw) => void said.push({ msg, raw }));
+    kernel.emit("iopub", "status", { execution_state: "busy" });
+    kernel.emit("stdin", "input_request", { prompt: "name? " }, "the-tab-that-ran-it");
+    off();
+    kernel.greets = said;
+    const fresh = await rig({ kernel });
+    kernel.emit("iopub", "stream", { n: 1 });
+    await fresh.next("what came after", (m) => m.content.n === 1);
+    assert.deepEqual(fresh.received.map((m) => m.header.msg_type), ["status", "input_request", "stream"]);
+    const replay: Replay = { messages: [], sessions: new ClientSessions("s1"), dropped: { messages: 0, bytes: 0 }, droppedAt: 0, droppedParent: {} };
+    const back = await rig({ sessionId: "s1", replay, kernel });
+    kernel.emit("iopub", "stream", { n: 2 });
+    await back.next("what came after", (m) => m.content.n === 2);
+    assert.deepEqual(back.received.map((m) => m.header.msg_type), ["stream"]);
+    for (const r of [fresh, back]) {
+      r.client.close();
+      await r.server.closed;
+    }
   });
 
   it("a client that closes while output waits for it: what it read, then what is left, then what is counted, make up all", async () => {

@@ -34,6 +34,8 @@ export interface KernelPort {
   /** How it ended, once known: "replaced" when another replica restarted it (see LiveKernel.settledEnd). */
   settledEnd(now?: number): "dead" | "replaced" | undefined;
   subscribe(listener: KernelListener): () => void;
+  /** What a newly attached client hears first: a cell running, an input request open (LiveKernel.greeting). */
+  greeting(): BufferedMessage[];
   send(channel: OutgoingChannel, msg: KernelMessage, json?: readonly Buffer[]): Promise<void>;
 }
 
@@ -154,6 +156,9 @@ export class ChannelClient {
       });
       if (notice && droppedAt === messages.length) this.queue.push(encodeFor(options.framing, notice.msg, notice.raw), notice);
       log.debug(`kernel ${kernel.id}: replayed ${messages.length} messages to ${options.user}'s reconnected client`);
+    } else {
+      // A client new to this kernel (a notebook reopened, another tab) is told what a returning one already knows.
+      for (const m of kernel.greeting()) this.queue.push(encodeFor(options.framing, m.msg, m.raw), m);
     }
     this.unsubscribe = kernel.subscribe(this.onKernelMessage);
     log.debug(`kernel ${kernel.id}: ${options.user}'s client connected (${options.framing} framing)`);

@@ -121,8 +121,8 @@ export class TestKernelSocket {
     });
   }
 
-  send(channel: "shell" | "control" | "stdin", msgType: string, content: Record<string, unknown>): string {
-    const msg = createMessage({ msgType, session: this.session, username: "test", content, channel });
+  send(channel: "shell" | "control" | "stdin", msgType: string, content: Record<string, unknown>, parentHeader?: ChannelMessage["header"]): string {
+    const msg = createMessage({ msgType, session: this.session, username: "test", content, channel, parentHeader });
     this.ws.send(encodeWsMessage({ ...msg, channel }, this.framing));
     return msg.header.msg_id;
   }

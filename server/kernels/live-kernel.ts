@@ -43,6 +43,8 @@ export class LiveKernel {
   private detachConnection: () => void = () => {};
   /** While a restart replaces the process: what clients send meanwhile, for the new process. */
   private heldSends: HeldSend[] | undefined;
+  /** The kernel's input_request no client has answered yet (a cell waits in input()), for clients that attach. */
+  private openInput: { msg: ChannelMessage; raw: RawMessageParts } | undefined;
 
   constructor(
     readonly id: string,
@@ -93,7 +95,20 @@ export class LiveKernel {
     await sent;
   }
 
+  /**
+   * What a client that attaches now must hear first to show the kernel as it is: "busy" while a cell runs (its own
+   * status came before the client was there), and the input request a cell waits on (else the cell seems hung: the
+   * request went to the client that ran it, maybe a closed tab). Either client may answer; the kernel takes the first.
+   */
+  greeting(): { msg: ChannelMessage; raw: RawMessageParts }[] {
+    const greeting = [];
+    if (this.executionState === "busy") greeting.push(portalIopubMessage({ msgType: "status", session: this.connection.session, content: { execution_state: "busy" } }));
+    if (this.openInput) greeting.push(this.openInput);
+    return greeting;
+  }
+
   private observeSend(channel: OutgoingChannel, msg: KernelMessage) {
+    if (channel === "stdin" && msg.header.msg_type === "input_reply") this.openInput = undefined;
     try {
       for (const observe of this.sendObservers) observe(channel, msg);
     } catch (error) {
@@ -195,6 +210,7 @@ export class LiveKernel {
     // Stopped meanwhile: the new process is not taken on (the restart stops it).
     if (this.dead) throw new Error(`kernel ${this.id} was stopped while it restarted`);
     this.process = process;
+    this.openInput = undefined;
     this.connection = this.listen(connection ?? kernelConnection(this.id, process, this.logger), process);
     this.watchExit(process);
     if (!connection) await this.ready();
@@ -243,6 +259,10 @@ export class LiveKernel {
       if (msg.channel === "iopub" && msg.header.msg_type === "status") {
         const state = (msg.content as { execution_state?: string }).execution_state;
         if (state === "idle" || state === "busy" || state === "starting") this.setState(state);
+        // The request that asked for input is over (answered, interrupted or failed): nothing waits on it now.
+        if (state === "idle" && this.openInput && msg.parent_header.msg_id === this.openInput.msg.parent_header.msg_id) this.openInput = undefined;
+      } else if (msg.channel === "stdin" && msg.header.msg_type === "input_request") {
+        this.openInput = { msg, raw };
       }
       if (msg.channel === "iopub") this.events.onActivity(Date.now());
       for (const listener of this.listeners) {

@@ -1,10 +1,10 @@
 // The notebook's typed calls outside React (the kernel session): start a kernel with a size, follow its launch,
 // learn why it ended. Same endpoint and transformer as the page's tRPC client.
-import { createTRPCClient, httpBatchLink } from "@trpc/client";
-import superjson from "superjson";
+import { createTRPCClient } from "@trpc/client";
+import { portalTrpcLinks } from "@/app/_lib/session-ended";
 import type { AppRouter } from "@/server/trpc/root";
 
-export const kernelsTrpc = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: "/api/trpc", transformer: superjson })] }).kernels;
+export const kernelsTrpc = createTRPCClient<AppRouter>({ links: portalTrpcLinks() }).kernels;
 
 export type KernelStatusAnswer = Awaited<ReturnType<typeof kernelsTrpc.status.query>>;
 

@@ -5,6 +5,7 @@
 // pending; signing out saves every open document first (saveOpenDocuments). What is saved, what counts as the
 // user's edit, and any draft kept meanwhile are the document's own (SavedDocument): notebook/saver.ts for
 // notebooks, viewer/text-editor.tsx for text files.
+import { reportSessionEnded } from "@/app/_lib/session-ended";
 
 export interface SaveState {
   dirty: boolean;
@@ -201,6 +202,10 @@ export class DocumentSaver<T> implements Saver {
       const code = (error as { data?: { code?: string } }).data?.code;
       if (code === "CONFLICT") {
         this.set({ saving: false, conflict: true });
+      } else if (code === "UNAUTHORIZED") {
+        // Kept on the page: the signed-out dialog saves again once the user has signed in again.
+        reportSessionEnded();
+        this.set({ saving: false, error: "You are signed out: sign in again to save." });
       } else {
         // The server's refusals begin "Not saved: "; the page says that itself where it shows the error.
         this.set({ saving: false, error: (error as Error).message.replace(/^Not saved: /, "") || "The file couldn't be saved." });

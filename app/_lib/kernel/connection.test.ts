@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { KernelConnection, type KernelState } from "./connection";
 import { encodeMessage } from "./framing";
 import { createMessage } from "./messages";
+import { clearSessionEnded, whenSignedInAgain } from "../session-ended";
 
 /** The part of the browser's WebSocket the connection uses; the test fires its close. */
 class StandInSocket {
@@ -49,6 +50,46 @@ describe("KernelConnection close codes", () => {
   for (const code of [1000, 1008]) {
     it(`${code}: stays disconnected`, () => assert.equal(stateAfterClose(code), "disconnected"));
   }
+});
+
+describe("KernelConnection closed for a credential that ended (1008)", () => {
+  const realFetch = globalThis.fetch;
+  after(() => void (globalThis.fetch = realFetch));
+  const answer = (status: number) => (globalThis.fetch = (async () => new Response(JSON.stringify({ id: "k1", name: "python3" }), { status })) as typeof fetch);
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+  it("signed out: the page is told, and it connects again only once the user has signed in again", async () => {
+    clearSessionEnded(); // the close-code cases above ended it too
+    answer(401);
+    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state() {} });
+    connection.connect();
+    const first = StandInSocket.last!;
+    first.onclose!({ code: 1008 });
+    await settle();
+    let ended = true;
+    whenSignedInAgain(() => (ended = false));
+    assert.equal(ended, true, "the page was told it is signed out");
+    assert.equal(StandInSocket.last, first, "no new socket while signed out");
+    clearSessionEnded();
+    assert.equal(ended, false);
+    assert.notEqual(StandInSocket.last, first, "a new socket once signed in again");
+    connection.dispose();
+  });
+
+  it("the page signed in again meanwhile (a new cookie): it connects again at once, and nothing says signed out", async () => {
+    clearSessionEnded();
+    answer(200);
+    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state() {} });
+    connection.connect();
+    const first = StandInSocket.last!;
+    first.onclose!({ code: 1008 });
+    await settle();
+    assert.notEqual(StandInSocket.last, first, "a new socket");
+    let ended = true;
+    whenSignedInAgain(() => (ended = false));
+    assert.equal(ended, false, "not reported signed out");
+    connection.dispose();
+  });
 });
 
 describe("KernelConnection after the kernel said it died", () => {

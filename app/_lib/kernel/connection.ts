@@ -5,7 +5,8 @@
 // credential no longer lets it in.
 import { decodeMessage, encodeMessage, V1_SUBPROTOCOL, type Framing } from "./framing";
 import { createMessage, randomId, type Channel, type JsonObject, type KernelMessage } from "./messages";
-import { kernelApi } from "./rest";
+import { KernelApiError, kernelApi } from "./rest";
+import { whenSignedInAgain } from "../session-ended";
 
 export type KernelState = "starting" | "idle" | "busy" | "restarting" | "dead" | "disconnected" | "reconnecting" | "unknown";
 
@@ -18,11 +19,13 @@ export interface ConnectionEvents {
   state(state: KernelState): void;
 }
 
-// Close codes after which reconnecting is pointless: 1000, the page closed it; 1008, the portal closed it because the
-// session behind it ended (signed out, account disabled) — the page's other calls now say so. Every other code
+// Close codes after which reconnecting at once is pointless: 1000, the page closed it; 1008, the portal closed it
+// because the credential it was opened with ended (signed out, account disabled): it reconnects when the page is signed
+// in (resumeAfterSignOut). Every other code
 // reconnects: 1012 the portal restarting, 1001 the kernel gone (or a portal from before 1012 restarting): the reconnect
 // asks whether the kernel still exists first, and shows it dead if not.
-const NO_RECONNECT = new Set([1000, 1008]);
+const CLOSE_SIGNED_OUT = 1008;
+const NO_RECONNECT = new Set([1000, CLOSE_SIGNED_OUT]);
 const MAX_BACKOFF_MS = 10_000;
 
 export class KernelConnection {
@@ -34,6 +37,8 @@ export class KernelConnection {
   private attempts = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private disposed = false;
+  /** Stops waiting for the user to sign in again (after a 1008 close). */
+  private cancelResume: () => void = () => {};
   private kernelState: KernelState = "unknown";
 
   constructor(readonly kernelId: string, private readonly events: ConnectionEvents) {}
@@ -71,6 +76,7 @@ export class KernelConnection {
       if (this.disposed) return;
       if (NO_RECONNECT.has(event.code)) {
         this.setState("disconnected");
+        if (event.code === CLOSE_SIGNED_OUT) void this.resumeAfterSignOut();
         return;
       }
       this.scheduleReconnect();
@@ -100,8 +106,26 @@ export class KernelConnection {
     }, delay);
   }
 
+  /**
+   * The credential this socket was opened with no longer lets its user in. The page's may still (the user signed in
+   * again meanwhile: a new cookie): then connect again now. Signed out (the REST call reported it, which shows the
+   * dialog): connect again once the user has signed in again, not before.
+   */
+  private async resumeAfterSignOut(): Promise<void> {
+    try {
+      await kernelApi.get(this.kernelId);
+    } catch (error) {
+      if (error instanceof KernelApiError && error.status === 401) {
+        if (!this.disposed) this.cancelResume = whenSignedInAgain(() => this.reconnect());
+        return;
+      }
+    }
+    if (!this.disposed) this.reconnect(); // a gone kernel or an unreachable portal is the reconnect's to find
+  }
+
   /** Reconnect now (after a restart, or when the user asks). */
   reconnect(): void {
+    this.cancelResume();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const old = this.socket;
@@ -175,6 +199,7 @@ export class KernelConnection {
 
   dispose(): void {
     this.disposed = true;
+    this.cancelResume();
     if (this.timer) clearTimeout(this.timer);
     this.failPending("The connection was closed.");
     this.socket?.close(1000);

@@ -1,5 +1,8 @@
 // The Jupyter-compatible REST calls the notebook page makes (same origin; the session cookie authenticates).
-// Each failure becomes a KernelApiError with words the page can show as they are.
+// Each failure becomes a KernelApiError with words the page can show as they are; a 401 also tells the page it is
+// signed out (session-ended.ts).
+import { reportSessionEnded } from "../session-ended";
+
 export interface KernelModel {
   id: string;
   name: string;
@@ -46,6 +49,7 @@ async function call<T>(path: string, init: RequestInit & { okEmpty?: boolean; de
     }
     throw new KernelApiError("Atrium can't be reached. Check your connection; the page retries when it's back.", 0);
   }
+  if (response.status === 401) reportSessionEnded();
   if (!response.ok) throw new KernelApiError(await messageOf(response), response.status);
   if (response.status === 204 || init.okEmpty) return undefined as T;
   return (await response.json()) as T;

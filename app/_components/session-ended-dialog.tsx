@@ -1,0 +1,76 @@
+"use client";
+// Shown once the portal no longer knows this page's user (session-ended.ts): instead of every call failing in its
+// own words, one question. The page keeps what it holds: the user signs in again in a new tab and continues here
+// (what waits is saved then), or signs in again here (leaving the page, which asks first about unsaved changes).
+import { Alert, Anchor, Button, Group, Modal, Stack, Text } from "@mantine/core";
+import { useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { clearSessionEnded, isSignedOutError, useSessionEnded } from "@/app/_lib/session-ended";
+import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { signInHref } from "@/app/signin/callback-url";
+import { saveOpenDocuments } from "./saving/document-saver";
+
+export function SessionEndedDialog({ user }: { user: { id: string; email: string } }) {
+  const ended = useSessionEnded();
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [checking, setChecking] = useState(false);
+  const [problem, setProblem] = useState<{ text: string; otherUser: boolean } | null>(null);
+
+  const carryOn = async () => {
+    setChecking(true);
+    setProblem(null);
+    try {
+      const me = await queryClient.fetchQuery({ ...trpc.me.get.queryOptions(), staleTime: 0 });
+      if (me.id !== user.id) {
+        // Another person's session now: this page (its files, its kernels) must not act for them.
+        setProblem({ text: `This browser is now signed in as ${me.email}, and this page is ${user.email}'s. Reload it to go on as ${me.email}.`, otherUser: true });
+        return;
+      }
+      clearSessionEnded();
+      void queryClient.invalidateQueries();
+      void saveOpenDocuments();
+    } catch (error) {
+      setProblem({ text: isSignedOutError(error) ? "Still signed out: sign in in the other tab first." : `The portal could not be reached (${errorMessage(error)}). Try again.`, otherUser: false });
+    } finally {
+      setChecking(false);
+    }
+  };
+
+  const here = typeof window === "undefined" ? "/files" : window.location.pathname + window.location.search;
+  return (
+    <Modal opened={ended} onClose={() => {}} withCloseButton={false} closeOnClickOutside={false} closeOnEscape={false} title="You are signed out" centered>
+      <Stack gap="sm">
+        <Text size="sm">
+          Your session ended: it expired, you signed out in another tab, or an administrator ended it. Nothing on this page is lost yet.
+        </Text>
+        <Text size="sm">
+          To keep working here,{" "}
+          <Anchor href={signInHref("/files")} target="_blank" rel="noopener">
+            sign in in a new tab
+          </Anchor>
+          , then come back and choose Continue: changes not saved yet are saved then.
+        </Text>
+        {problem && (
+          <Alert color={problem.otherUser ? "orange" : "red"} role="alert">
+            {problem.text}
+          </Alert>
+        )}
+        <Group justify="flex-end">
+          {problem?.otherUser ? (
+            <Button onClick={() => window.location.reload()}>Reload</Button>
+          ) : (
+            <>
+              <Button variant="default" onClick={() => window.location.assign(signInHref(here))}>
+                Sign in again
+              </Button>
+              <Button loading={checking} onClick={() => void carryOn()} data-autofocus>
+                Continue
+              </Button>
+            </>
+          )}
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
