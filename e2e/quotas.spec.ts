@@ -336,3 +336,44 @@ test("a refusal by the team envelope names the team; kernels are listed by noteb
   await expect(row.getByRole("link")).toHaveCount(0);
   await page.screenshot({ path: test.info().outputPath("admin-live-kernels-notebook.png") });
 });
+
+test("another size is asked for in place of the running kernel: admitted at the kernel limit, and refused over the vCore limit with the kernel kept", async ({ page }) => {
+  test.setTimeout(180_000);
+  const analyst = createAnalyst("resize");
+  atriumCli(["quota", "set", "--user", analyst.email, "--max-kernels", "1", "--max-vcores", "2"]);
+  await signIn(page, analyst);
+  await openNewNotebook(page, "Resize.ipynb");
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+  const size = page.getByRole("combobox", { name: "Size" });
+  await expect(size).toHaveValue("medium");
+  const editor = (n: number) => page.getByRole("region", { name: `Cell ${n}`, exact: true }).getByRole("textbox").first();
+  const output = (n: number) => page.getByRole("region", { name: `Output ${n}`, exact: true });
+  await editor(1).click();
+  await editor(1).fill("x = 41");
+  await page.keyboard.press("Shift+Enter");
+  await expect(kernelStatus(page)).toHaveText("idle");
+
+  // At the limit of one kernel, a smaller size still starts: it takes the running kernel's place.
+  await size.selectOption("small");
+  await page.getByRole("dialog", { name: "Start a small kernel?" }).getByRole("button", { name: "Change size" }).click();
+  await expect(page.getByTestId("quota-footer")).toContainText("small (1 vCore, 2 GB) · 0 of 1 kernels left", { timeout: 90_000 });
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+  await editor(2).click();
+  await editor(2).fill("y = 7\nprint('x' in globals())");
+  await page.keyboard.press("Shift+Enter");
+  await expect(output(2)).toContainText("False"); // a new kernel: the old one's variables are gone with it
+  const kernels = async () => ((await (await page.request.get("/api/kernels")).json()) as { id: string }[]).length;
+  expect(await kernels()).toBe(1);
+
+  // Over the vCore limit: refused, and the kernel the user has keeps running, variables and all.
+  await size.selectOption("large");
+  await page.getByRole("dialog", { name: "Start a large kernel?" }).getByRole("button", { name: "Change size" }).click();
+  await expect(page.getByText(/leaves no room for this kernel .* The kernel you have keeps running\./)).toBeVisible();
+  await expect(size).toHaveValue("small");
+  await expect(kernelStatus(page)).toHaveText("idle");
+  await editor(3).click();
+  await editor(3).fill("print(y * 6)");
+  await page.keyboard.press("Shift+Enter");
+  await expect(output(3)).toContainText("42");
+  expect(await kernels()).toBe(1);
+});

@@ -59,8 +59,11 @@ export async function upsertTeamQuota(
     .onConflictDoUpdate({ target: teamQuotas.teamId, set: { ...set, updatedAt: new Date() } });
 }
 
-/** Live (not dead) use of a user or a team: kernels and the resources their sessions reserved. */
-export async function liveUse(db: Db, params: { userId?: string; teamId?: string }) {
+/**
+ * Live (not dead) use of a user or a team: kernels and the resources their sessions reserved; `except`: leaving out a
+ * kernel that is about to be replaced.
+ */
+export async function liveUse(db: Db, params: { userId?: string; teamId?: string; except?: string }) {
   const [row] = await db
     .select({
       kernels: sql<number>`count(*)::int`,
@@ -75,6 +78,7 @@ export async function liveUse(db: Db, params: { userId?: string; teamId?: string
         ne(kernels.state, "dead"),
         params.userId ? eq(kernels.ownerId, params.userId) : undefined,
         params.teamId ? eq(kernels.teamId, params.teamId) : undefined,
+        params.except ? ne(kernels.id, params.except) : undefined,
       ),
     );
   return { kernels: Number(row?.kernels ?? 0), vcores: Number(row?.vcores ?? 0), memoryMb: Number(row?.memoryMb ?? 0), gpus: Number(row?.gpus ?? 0) };
@@ -84,7 +88,7 @@ export async function liveUse(db: Db, params: { userId?: string; teamId?: string
  * A user's live kernels with what they reserved, oldest first (for "stop kernel X to free room"); with
  * `teamId`, only those charged to that team (a lead's overview of the team).
  */
-export async function liveKernelsOfUser(db: Db, userId: string, params: { teamId?: string } = {}) {
+export async function liveKernelsOfUser(db: Db, userId: string, params: { teamId?: string; except?: string } = {}) {
   return db
     .select({
       id: kernels.id,
@@ -99,7 +103,14 @@ export async function liveKernelsOfUser(db: Db, userId: string, params: { teamId
     })
     .from(kernels)
     .innerJoin(kernelSessions, eq(kernelSessions.kernelId, kernels.id))
-    .where(and(eq(kernels.ownerId, userId), ne(kernels.state, "dead"), params.teamId ? eq(kernels.teamId, params.teamId) : undefined))
+    .where(
+      and(
+        eq(kernels.ownerId, userId),
+        ne(kernels.state, "dead"),
+        params.teamId ? eq(kernels.teamId, params.teamId) : undefined,
+        params.except ? ne(kernels.id, params.except) : undefined,
+      ),
+    )
     .orderBy(asc(kernels.createdAt));
 }
 

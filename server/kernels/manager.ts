@@ -34,6 +34,8 @@ export interface StartRequest {
   name?: string;
   env?: Record<string, string>;
   size?: string;
+  /** A kernel of the same user this one takes the place of (the portal's UI changing a notebook's kernel): see admitKernel. */
+  replaces?: string;
 }
 
 export interface KernelManagerOptions {
@@ -181,7 +183,9 @@ export class KernelManager {
     const portalHost = this.options.launchers.isHostBound(launcher) ? this.portalHost : null;
     // A local kernel's row names a host other replicas must hear from (or presume it gone): heard from now.
     if (portalHost) await this.noteHostAlive({ ifOlderThanMs: HOST_ALIVE_EVERY_MS });
-    await admitKernel(db, { kernelId: id, userId: user.id, team, kernelspec: name, launcher, portalHost, size, sealedClientEnv });
+    await admitKernel(db, { kernelId: id, userId: user.id, team, kernelspec: name, launcher, portalHost, size, sealedClientEnv, replaces: request.replaces });
+    // The replaced kernel's row ended with the admission; its process goes now, beside the new launch.
+    if (request.replaces) void this.stopReplaced(request.replaces, id, user);
     this.leases.hold(id); // the row was inserted with a lease; renewed while this launch runs
     const launchStartedAt = Date.now();
     const started = this.launch(user, id, kernelspec, request.env, size.name).then(
@@ -509,6 +513,14 @@ export class KernelManager {
     await this.stopKernel(id, reason, reason === "stopped" ? `stopped by ${user.username}` : reason);
     // A start it cancelled has let go of the kernel once it settles (promptly: nothing waits for the engine).
     await this.pendingStarts.get(id)?.catch(() => {});
+  }
+
+  private async stopReplaced(replaced: string, by: string, user: UserRow): Promise<void> {
+    try {
+      await this.stopKernel(replaced, "stopped", `replaced by kernel ${by} (${user.username})`);
+    } catch (error) {
+      log.error(`kernel ${replaced}: replaced by ${by}, but its process could not be stopped (the orphan sweep ends it): ${String(error)}`);
+    }
   }
 
   /** Stops a kernel by id, whoever owns it: for the manager's own policies (culling, quotas). */

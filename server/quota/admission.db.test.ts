@@ -14,7 +14,7 @@ import { openTestDatabase, testDbKind } from "@/db/testing";
 import { isAppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { createTeam, createUser, setMembership } from "@/server/identity/users";
-import { admitKernel } from "./service";
+import { admitKernel, setUserQuotaChecked } from "./service";
 import { BUILTIN_SIZES } from "./sizes";
 import { testCaller, testServices } from "@/server/trpc/testing";
 
@@ -62,6 +62,34 @@ describe(`quota admission on ${testDbKind}`, () => {
     assert.match(message, /stop kernel [0-9a-f]{8} \(python3, started/);
     assert.equal((await db.select().from(kernels).where(eq(kernels.ownerId, solo.id))).length, 3, "no kernel rows for refusals");
     assert.equal((await db.select().from(kernelSessions).where(eq(kernelSessions.userId, solo.id))).length, 3, "no session rows for refusals");
+  });
+
+  it("a start that replaces a kernel is admitted as if it were gone and ends its row; a refused one leaves it running; only one of two replacements counts it out", async () => {
+    const user = await createUser(db, cliActor, { email: "rhea@example.com", password: "rheapass12" });
+    await setUserQuotaChecked(db, cliActor, user.id, { ...unset, maxKernels: 3 });
+    for (let i = 0; i < 3; i++) await admit(user, null, small);
+    const [oldest] = (await liveRows(user.id)).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    const replace = (replaces: string, size = small, who = user) => admitKernel(db, { kernelId: randomUUID(), userId: who.id, team: null, kernelspec: "python3", launcher: "local", size, replaces });
+    // At the limit a plain start is refused; one that replaces a kernel is not, and that kernel's row ends with it.
+    await assert.rejects(admit(user, null, small), (e) => isAppError(e) && e.code === "QUOTA_EXCEEDED");
+    await replace(oldest!.id);
+    const [ended] = await db.select().from(kernels).where(eq(kernels.id, oldest!.id));
+    assert.equal(ended!.state, "dead");
+    assert.match(ended!.stateDetail ?? "", /^replaced by kernel [0-9a-f-]{36} \(python3, small\)$/);
+    assert.equal((await liveRows(user.id)).length, 3);
+    // Two replacements of one kernel at once: one frees it, the other is refused (the limit holds).
+    const [target] = await liveRows(user.id);
+    const both = await Promise.allSettled([replace(target!.id), replace(target!.id)]);
+    assert.deepEqual(both.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+    assert.equal((await liveRows(user.id)).length, 3);
+    // Refused (a size over a limit): the kernel it would replace runs on.
+    await setUserQuotaChecked(db, cliActor, user.id, { ...unset, maxKernels: 3, maxVcores: 3 });
+    const [kept] = await liveRows(user.id);
+    await assert.rejects(replace(kept!.id, medium), (e) => isAppError(e) && e.code === "QUOTA_EXCEEDED");
+    assert.notEqual((await db.select().from(kernels).where(eq(kernels.id, kept!.id)))[0]!.state, "dead");
+    // Another user's kernel is not one to replace, and is not told apart from one that does not exist.
+    await assert.rejects(replace(kept!.id, small, outsider), (e) => isAppError(e) && e.code === "NOT_FOUND");
+    assert.notEqual((await db.select().from(kernels).where(eq(kernels.id, kept!.id)))[0]!.state, "dead");
   });
 
   it("a refusal names the kernels to stop by the notebook each runs for", async () => {

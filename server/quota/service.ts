@@ -7,7 +7,7 @@
 // any replica, waits on the lock and then counts the kernel this one inserted. A refusal rolls everything back.
 import type { Database, Tx } from "@/db";
 import { appendAudit } from "@/db/queries/audit";
-import { insertKernel } from "@/db/queries/kernels";
+import { findKernel, insertKernel, markKernelDead } from "@/db/queries/kernels";
 import {
   ensureQuotaRows,
   findTeamCullPolicy,
@@ -57,25 +57,39 @@ export interface AdmitRequest {
   now?: Date;
   /** The client's KERNEL_* variables, sealed, kept on the row for restarts (written with it: nothing to strand). */
   sealedClientEnv?: string;
+  /**
+   * A live kernel of the same user this one takes the place of (another size or kernelspec for a notebook): admitted
+   * as if it were gone, and ended in the same transaction, so a refused start leaves it running and two starts can
+   * never both count it out. Its process is the caller's to stop.
+   */
+  replaces?: string;
 }
 
-/** Admits a kernel (its row and usage session are inserted, state "starting") or throws QUOTA_EXCEEDED. */
+/**
+ * Admits a kernel (its row and usage session are inserted, state "starting") or throws QUOTA_EXCEEDED; NOT_FOUND when
+ * the kernel it replaces is not one of the user's.
+ */
 export async function admitKernel(db: Database, request: AdmitRequest): Promise<void> {
   const now = request.now ?? new Date();
   const teamId = request.team?.id ?? null;
   const decision = await db.transaction(async (tx) => {
     await ensureQuotaRows(tx, { userId: request.userId, teamId });
+    // The user's quota row, locked, serialises their admissions: the replaced kernel's state is read under it.
     const locked = await lockQuotaRows(tx, { userId: request.userId, teamId });
+    const except = request.replaces ? await replacedKernel(tx as unknown as Database, request.replaces, request.userId) : undefined;
     const month = budgetMonth(now).start;
     const envelope = limitsOf(locked.team);
-    const userUse = await useOf(tx, { userId: request.userId }, month, now);
+    const userUse = await useOf(tx, { userId: request.userId, except }, month, now);
     const decision = decideAdmission({
       size: request.size,
       now,
-      user: { ...userLimitsOf(limitsOf(locked.user), envelope), use: userUse, kernels: await liveKernelsOfUser(tx, request.userId) },
-      team: request.team ? { name: request.team.name, limits: envelope ?? NO_ENVELOPE, use: await useOf(tx, { teamId: request.team.id }, month, now) } : null,
+      user: { ...userLimitsOf(limitsOf(locked.user), envelope), use: userUse, kernels: await liveKernelsOfUser(tx, request.userId, { except }) },
+      team: request.team ? { name: request.team.name, limits: envelope ?? NO_ENVELOPE, use: await useOf(tx, { teamId: request.team.id, except }, month, now) } : null,
     });
     if (!decision.admitted) return decision;
+    if (except) {
+      await markKernelDead(tx as unknown as Database, { id: except, reason: "stopped", detail: `replaced by kernel ${request.kernelId} (${request.kernelspec}, ${request.size.name})` });
+    }
     await insertKernel(tx as unknown as Database, {
       id: request.kernelId,
       ownerId: request.userId,
@@ -115,9 +129,17 @@ export async function admitKernel(db: Database, request: AdmitRequest): Promise<
   }
 }
 
-async function useOf(db: Database | Tx, who: { userId?: string; teamId?: string }, month: Date, now: Date): Promise<Use> {
+async function useOf(db: Database | Tx, who: { userId?: string; teamId?: string; except?: string }, month: Date, now: Date): Promise<Use> {
   const live = await liveUse(db, who);
-  return { ...live, vcoreHours: await vcoreHoursSince(db, { ...who, from: month, now }) };
+  // The month's budget keeps what a replaced kernel already used: only its reservation is freed.
+  return { ...live, vcoreHours: await vcoreHoursSince(db, { userId: who.userId, teamId: who.teamId, from: month, now }) };
+}
+
+/** The live kernel a start replaces, if it still runs; NOT_FOUND if it is not the user's (another's is never named). */
+async function replacedKernel(db: Database, id: string, userId: string): Promise<string | undefined> {
+  const row = await findKernel(db, { id });
+  if (!row || row.ownerId !== userId) throw new AppError("NOT_FOUND", `There is no kernel ${id} of yours to replace.`);
+  return row.state === "dead" ? undefined : row.id;
 }
 
 const remainingOf = (limits: Limits, use: Use) =>

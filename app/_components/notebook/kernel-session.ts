@@ -105,8 +105,7 @@ export class KernelSession {
    * launch to finish).
    */
   private async launch(name: string): Promise<KernelConnection | null> {
-    this.kernelHasState = false;
-    this.setStatus({ state: "starting", phase: "requesting", since: Date.now(), kernelId: null, kernelName: name, displayName: this.displayNameOf(name), refusal: null, ended: null });
+    this.showStarting(name);
     let id: string;
     try {
       ({ id } = await kernelsTrpc.start.mutate({ name, size: this.size ?? undefined }));
@@ -114,6 +113,17 @@ export class KernelSession {
       this.setStatus({ state: "dead", phase: null, since: null, refusal: startRefusal(error) });
       return null;
     }
+    return this.admitted(id, name);
+  }
+
+  /** A new kernel is on its way: nothing ran on it yet. */
+  private showStarting(name: string): void {
+    this.kernelHasState = false;
+    this.setStatus({ state: "starting", phase: "requesting", since: Date.now(), kernelId: null, kernelName: name, displayName: this.displayNameOf(name), refusal: null, ended: null });
+  }
+
+  /** A kernel the server admitted: bound to this notebook, connected, its launch followed. */
+  private admitted(id: string, name: string): KernelConnection | null {
     if (this.disposed) {
       // The page closed while the kernel was being admitted: nobody will ever attach to it, so it doesn't stay
       // (holding a place in the user's quota until the culler finds it idle).
@@ -235,21 +245,37 @@ export class KernelSession {
     this.setStatus({ size });
   }
 
-  /** The user picked another kernelspec: the current kernel is shut down and a new one started. */
+  /**
+   * The user picked another kernelspec (or size): a new kernel takes the running one's place. The server is asked for
+   * the replacement first, admitted as if the old kernel were gone (so a full quota does not stand in the way) and
+   * stopping it only once admitted: a refusal leaves the kernel the user has, variables and all.
+   */
   async changeKernel(name: string, size?: string): Promise<void> {
+    const before = { size: this.size, status: this.status.size };
     // Another kernelspec has its own sizes: start at its default unless a size was chosen with it.
     this.size = size ?? (name === this.status.kernelName ? this.size : null);
     this.setStatus({ size: this.size });
+    const oldId = this.status.state !== "dead" ? this.status.kernelId : null;
+    let replacement: string | null = null;
+    if (oldId) {
+      try {
+        ({ id: replacement } = await kernelsTrpc.start.mutate({ name, size: this.size ?? undefined, replaces: oldId }));
+      } catch (error) {
+        if (this.disposed) return;
+        this.size = before.size;
+        this.setStatus({ size: before.status });
+        const refusal = startRefusal(error);
+        this.notify(`${refusal.title}: ${refusal.message} The kernel you have keeps running.`);
+        return;
+      }
+    }
     const old = this.connection;
-    const oldId = this.status.kernelId;
     this.connection = null;
     old?.dispose();
-    // `ready` is the new kernel from now on: a cell run while the old one shuts down waits for the new one.
-    this.ready = (async () => {
-      if (oldId) await kernelApi.shutdown(oldId).catch(() => undefined);
-      this.endAllRuns();
-      return this.launch(name);
-    })();
+    this.endAllRuns();
+    // `ready` is the new kernel from now on: a cell run while it starts waits for it.
+    if (replacement) this.showStarting(name);
+    this.ready = replacement ? Promise.resolve(this.admitted(replacement, name)) : this.launch(name);
     await this.ready;
   }
 

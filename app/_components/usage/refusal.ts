@@ -48,7 +48,7 @@ export function startRefusal(error: unknown): StartRefusal {
   if (key === "maxKernels" && cap === 0) headline = `${whose} limit is 0 kernels — ${ask} to raise it.`;
   else if (key === "maxKernels" && typeof cap === "number") headline = `${whose} limit of ${limitValue("maxKernels", cap)} is reached — ${next}.`;
   else if (key === "monthlyVcoreHours" && typeof cap === "number") headline = `${whose} monthly budget of ${limitValue(key, cap)} is used up — new kernels can start when it renews, or ${ask}.`;
-  else if (key && typeof cap === "number") headline = `${whose} limit of ${limitValue(key, cap)} is reached — stop a kernel in Usage, choose a smaller size, or ${ask}.`;
+  else if (key && typeof cap === "number") headline = `${whose} limit of ${limitValue(key, cap)} leaves no room for this kernel — stop a kernel in Usage, choose a smaller size, or ${ask}.`;
   else headline = `${whose} quota is reached — ${next}.`;
   return { title: "Kernel not started: quota reached", message: headline, detail: message.replace(/^Quota exceeded:\s*/, ""), quota: true };
 }

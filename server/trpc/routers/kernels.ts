@@ -9,7 +9,7 @@ const kernelId = z.string().uuid();
 export const kernelsRouter = router({
   /** Begins a launch and answers at once with the id; `status` then shows the launch phases. */
   start: protectedProcedure
-    .input(z.object({ name: z.string().max(200).optional(), size: z.string().max(100).optional() }))
+    .input(z.object({ name: z.string().max(200).optional(), size: z.string().max(100).optional(), replaces: kernelId.optional() }))
     .mutation(async ({ ctx, input }) => {
       const { id } = await ctx.services.kernels.begin(ctx.user, input);
       return { id };
