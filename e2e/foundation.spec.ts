@@ -127,3 +127,34 @@ test("signing out ends the session, also for a copy of its cookie", async ({ pag
   expect((await copyPage.request.get("/api/kernels")).status()).toBe(401);
   await copy.close();
 });
+
+test("the admin resets a user's password: too short is refused in the form, the user's open session ends, and only the new password signs in", async ({ page, browser }) => {
+  const analyst = createAnalyst("reset");
+  const userPage = await (await browser.newContext()).newPage();
+  await signIn(userPage, analyst);
+
+  await signIn(page, e2eAdmin);
+  await page.goto("/admin/users");
+  await page.getByRole("button", { name: `Actions for ${analyst.email}` }).click();
+  await page.getByRole("menuitem", { name: "Reset password" }).click();
+  const dialog = page.getByRole("dialog", { name: `Reset the password of ${analyst.email}` });
+  const field = dialog.getByRole("textbox", { name: "New password" });
+  await field.fill("short");
+  await dialog.getByRole("button", { name: "Reset password" }).click();
+  await expect(dialog.getByText("At least 8 characters.", { exact: true })).toBeVisible();
+  const newPassword = `reset-${Date.now()}`;
+  await field.fill(newPassword);
+  await dialog.getByRole("button", { name: "Reset password" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByText(`${analyst.email} has a new password, and was signed out everywhere.`)).toBeVisible();
+
+  // The user's open session ended; the old password no longer signs in, the new one does.
+  await userPage.goto("/files");
+  await expect(userPage).toHaveURL(/\/signin/);
+  await userPage.getByLabel("Email").fill(analyst.email);
+  await userPage.getByRole("textbox", { name: "Password" }).fill(analyst.password);
+  await userPage.getByRole("button", { name: "Sign in" }).click();
+  await expect(userPage.getByRole("form", { name: "Sign in" }).getByRole("alert")).toHaveText("Incorrect email or password.");
+  await signIn(userPage, { email: analyst.email, password: newPassword });
+  await userPage.context().close();
+});

@@ -56,6 +56,7 @@ export function UsersAdmin() {
   const [confirm, setConfirm] = useState<{ id: string; email: string } | null>(null);
   const [posix, setPosix] = useState<PosixTarget | null>(null);
   const [signingOut, setSigningOut] = useState<{ id: string; email: string } | null>(null);
+  const [resetting, setResetting] = useState<{ id: string; email: string } | null>(null);
   const endSessions = useMutation(
     trpc.admin.users.endSessions.mutationOptions({
       onSuccess: ({ ended }, { userId }) => {
@@ -128,6 +129,7 @@ export function UsersAdmin() {
                       {u.role === "admin" ? "Make analyst" : "Make admin"}
                     </Menu.Item>
                     <Menu.Item onClick={() => setPosix({ id: u.id, email: u.email, uid: u.posixUid, gid: u.posixGid })}>Set uid and gid</Menu.Item>
+                    <Menu.Item onClick={() => setResetting({ id: u.id, email: u.email })}>Reset password</Menu.Item>
                     <Menu.Item onClick={() => setSigningOut({ id: u.id, email: u.email })}>Sign out everywhere</Menu.Item>
                     {u.disabled ? (
                       <Menu.Item onClick={() => setDisabled.mutate({ userId: u.id, disabled: false })}>Enable</Menu.Item>
@@ -145,6 +147,7 @@ export function UsersAdmin() {
       </Table>
       <AddUserModal opened={addOpened} onClose={add.close} onAdded={invalidate} />
       {posix && <PosixIdsModal key={posix.id} target={posix} onClose={() => setPosix(null)} onSaved={invalidate} />}
+      {resetting && <ResetPasswordModal key={resetting.id} target={resetting} onClose={() => setResetting(null)} />}
       <ConfirmModal
         opened={roleChange !== null}
         title={roleChange?.self ? "Give up your admin role?" : roleChange?.role === "admin" ? "Make this user an admin?" : "Make this admin an analyst?"}
@@ -317,6 +320,56 @@ function PosixIdsModal({ target, onClose, onSaved }: { target: PosixTarget; onCl
             </Button>
             <Button type="submit" loading={save.isPending} disabled={uid === ""}>
               Save
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}
+
+/**
+ * A new password for a user who lost theirs: the server checks it as any password, signs the user out everywhere
+ * (whoever knew the old one is out too) and audits the reset; the admin hands the new one over privately.
+ */
+function ResetPasswordModal({ target, onClose }: { target: { id: string; email: string }; onClose: () => void }) {
+  const trpc = useTRPC();
+  const [password, setPassword] = useState("");
+  const [problem, setProblem] = useState<string | undefined>();
+  const reset = useMutation(
+    trpc.admin.users.resetPassword.mutationOptions({
+      onSuccess: () => {
+        notifications.show({ color: "teal", message: `${target.email} has a new password, and was signed out everywhere.` });
+        onClose();
+      },
+    }),
+  );
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const found = password.length < 8 ? "At least 8 characters." : undefined;
+    setProblem(found);
+    if (!found) reset.mutate({ userId: target.id, password });
+  };
+  return (
+    <Modal opened onClose={onClose} title={`Reset the password of ${target.email}`}>
+      <form onSubmit={submit}>
+        <Stack>
+          {reset.error && <Alert color="red">{errorMessage(reset.error)}</Alert>}
+          <PasswordInput
+            label="New password"
+            description="At least 8 characters. Share it with the user privately: their open sessions end now."
+            required
+            data-autofocus
+            error={problem}
+            value={password}
+            onChange={(e) => setPassword(e.currentTarget.value)}
+          />
+          <Group justify="flex-end">
+            <Button variant="default" onClick={onClose}>
+              Cancel
+            </Button>
+            <Button type="submit" color="red" loading={reset.isPending}>
+              Reset password
             </Button>
           </Group>
         </Stack>
