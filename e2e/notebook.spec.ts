@@ -181,6 +181,25 @@ test("outputs of a cell that ran while the page was closed are there when it reo
   await expect(cell(page, 1)).not.toContainText("[*]:");
 });
 
+test("a notebook reopened while its kernel waits on input() asks again, and the answer finishes the cell", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("reinput"));
+  await openNewNotebook(page, "Asks.ipynb");
+  await runCell(page, 1, 'name = input("Name? ")\nprint("hello", name)');
+  const question = (p: Page) => output(p, 1).getByRole("textbox", { name: /Input requested by the kernel/ });
+  await expect(question(page)).toBeVisible();
+  await page.reload();
+  // The kernel still waits: the reopened page shows it busy, and the question under the cell that asked.
+  await expect(kernelStatus(page)).toHaveText("busy", { timeout: 60_000 });
+  await expect(question(page)).toBeVisible({ timeout: 20_000 });
+  await expect(output(page, 1)).toContainText("Name?");
+  await question(page).fill("Grace");
+  await question(page).press("Enter");
+  await expect(output(page, 1)).toContainText("hello Grace");
+  await expect(kernelStatus(page)).toHaveText("idle");
+  await expect(cell(page, 1)).not.toContainText("[*]:");
+});
+
 test("closing the tab while a cell runs loses nothing: reopened after it ends, all 20 lines are there", async ({ page, context }) => {
   test.setTimeout(150_000);
   await signIn(page, createAnalyst("closedtab"));
