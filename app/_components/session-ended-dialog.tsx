@@ -28,7 +28,9 @@ export function SessionEndedDialog({ user }: { user: { id: string; email: string
         return;
       }
       clearSessionEnded();
-      void queryClient.invalidateQueries();
+      // What failed while signed out is asked again; what the page already holds is not reloaded under it (a
+      // notebook's own content refetched while it saves would take the page back to the file as it was).
+      void queryClient.invalidateQueries({ predicate: (query) => query.state.status === "error" });
       void saveOpenDocuments();
     } catch (error) {
       setProblem({ text: isSignedOutError(error) ? "Still signed out: sign in in the other tab first." : `The portal could not be reached (${errorMessage(error)}). Try again.`, otherUser: false });
