@@ -149,8 +149,28 @@ describe(`quota admission on ${testDbKind}`, () => {
     // The member's own view says what is left.
     await admit(member, fraud);
     const mine = await caller(member).quotas.mine();
-    assert.deepEqual([mine.use.kernels, mine.remaining.maxKernels, mine.remaining.maxVcores], [1, 3, 6]);
+    // Of their own 4 kernels 3 are left, but the team's 4 are shared with nora's charged there: 2 left in the team.
+    assert.deepEqual([mine.use.kernels, mine.remaining.maxKernels, mine.remaining.maxVcores], [1, 2, 6]);
+    assert.deepEqual(mine.limitedByTeam, ["maxKernels"]);
     assert.equal(mine.budget.renews.getUTCDate(), 1);
+  });
+
+  it("what is left to a member is the team's where teammates' kernels leave less than their own limit", async () => {
+    const team = await createTeam(db, cliActor, { name: "Shared" });
+    const ida = await createUser(db, cliActor, { email: "ida@example.com", password: "idapass123" });
+    const jon = await createUser(db, cliActor, { email: "jon@example.com", password: "jonpass123" });
+    for (const u of [ida, jon]) await setMembership(db, cliActor, { teamId: team.id, userId: u.id, role: "member" });
+    await caller(admin).quotas.setTeam({ teamId: team.id, limits: { ...unset, maxKernels: 3, maxVcores: 4 } });
+    await setUserQuotaChecked(db, cliActor, ida.id, { ...unset, maxKernels: 3, maxVcores: 4 });
+    for (let i = 0; i < 2; i++) await admit(jon, team, small);
+    const mine = await caller(ida).quotas.mine();
+    assert.deepEqual([mine.remaining.maxKernels, mine.remaining.maxVcores], [1, 2], "the team's remainder, not ida's own 3 and 4");
+    assert.deepEqual(mine.limitedByTeam, ["maxKernels", "maxVcores"]);
+    // And admission agrees: one more small kernel fits, a second does not.
+    await admit(ida, team, small);
+    await assert.rejects(admit(ida, team, small), (e) => isAppError(e) && e.code === "QUOTA_EXCEEDED" && e.details?.scope === "team");
+    const after = await caller(ida).quotas.mine();
+    assert.equal(after.remaining.maxKernels, 0);
   });
 
   it("refuses new kernels once the monthly budget is used, naming the renewal date", async () => {

@@ -151,6 +151,9 @@ const remainingOf = (limits: Limits, use: Use) =>
     }),
   ) as Limits;
 
+const tighterOf = (own: Limits, team: Limits | null): Limits =>
+  team ? (Object.fromEntries(LIMIT_KEYS.map((k) => [k, own[k] === null ? team[k] : team[k] === null ? own[k] : Math.min(own[k], team[k])])) as Limits) : own;
+
 /** A user's limits, current use and what is left (the analyst's page, before starting a kernel). */
 export async function quotaStatus(db: Database, userId: string, now = new Date()) {
   const team = await chargedTeamOf(db, userId);
@@ -159,17 +162,23 @@ export async function quotaStatus(db: Database, userId: string, now = new Date()
   const own = limitsOf(await findUserQuota(db, userId));
   const { limits, sources } = userLimitsOf(own, envelope);
   const use = await useOf(db, { userId }, month.start, now);
+  // The team's envelope is shared: what teammates use may leave less than the user's own limits do.
+  const teamRemaining = team && envelope ? remainingOf(envelope, await useOf(db, { teamId: team.id }, month.start, now)) : null;
+  const ownRemaining = remainingOf(limits, use);
   return {
     team: team ? { id: team.id, name: team.name } : null,
     limits,
     explicit: own,
     use,
-    remaining: remainingOf(limits, use),
+    /** What the user can still start: their own limits' remainder, or the team's where that is less. */
+    remaining: tighterOf(ownRemaining, teamRemaining),
+    /** The limits whose remainder is the team's (teammates' kernels leave the user less than their own limit). */
+    limitedByTeam: LIMIT_KEYS.filter((k) => teamRemaining?.[k] != null && (ownRemaining[k] === null || teamRemaining[k]! < ownRemaining[k]!)),
     budget: {
       used: use.vcoreHours,
       limit: limits.monthlyVcoreHours,
       renews: month.renews,
-      exhausted: limits.monthlyVcoreHours !== null && use.vcoreHours >= limits.monthlyVcoreHours,
+      exhausted: (limits.monthlyVcoreHours !== null && use.vcoreHours >= limits.monthlyVcoreHours) || teamRemaining?.monthlyVcoreHours === 0,
       // A lead raises a member's own budget; the team's envelope, and a user in no team, are an admin's.
       raisedBy: team && sources.monthlyVcoreHours !== "envelope" ? ("team-lead" as const) : ("admin" as const),
     },

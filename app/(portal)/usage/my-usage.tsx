@@ -65,7 +65,11 @@ export function MyUsage() {
         <Title order={4} mb="sm">
           Remaining quota
         </Title>
-        <QuotaMeters limits={quota.limits} use={quota.use} />
+        <QuotaMeters
+          limits={quota.limits}
+          use={quota.use}
+          team={quota.team ? { name: quota.team.name, remaining: quota.remaining, limited: quota.limitedByTeam } : undefined}
+        />
       </Card>
 
       <StatCards

@@ -70,8 +70,12 @@ export function QuotaFooter({ session }: { session: KernelSession }) {
   const parts: string[] = [];
   if (size) parts.push(`${size.name} (${hours(size.vcores)} vCore${size.vcores === 1 ? "" : "s"}, ${memory(size.memoryMb)})`);
   if (q) {
-    if (q.remaining.maxKernels !== null) parts.push(`${q.remaining.maxKernels} of ${q.limits.maxKernels} kernels left`);
-    if (q.remaining.monthlyVcoreHours !== null) parts.push(`${hours(q.remaining.monthlyVcoreHours)} vCore-hours left this month`);
+    // Where the team's shared envelope leaves less than the user's own limit, that is what is left, said as the team's.
+    const inTeam = (key: (typeof q.limitedByTeam)[number]) => (q.team && q.limitedByTeam.includes(key) ? ` in team ${q.team.name}` : "");
+    if (q.remaining.maxKernels !== null) {
+      parts.push(inTeam("maxKernels") ? `${q.remaining.maxKernels} kernel${q.remaining.maxKernels === 1 ? "" : "s"} left${inTeam("maxKernels")}` : `${q.remaining.maxKernels} of ${q.limits.maxKernels} kernels left`);
+    }
+    if (q.remaining.monthlyVcoreHours !== null) parts.push(`${hours(q.remaining.monthlyVcoreHours)} vCore-hours left this month${inTeam("monthlyVcoreHours")}`);
   }
   if (!parts.length) return null;
   return (
