@@ -361,6 +361,8 @@ test("a text file is edited in the viewer: saved with Ctrl+S and on leaving, nev
   fs.writeFileSync(file, "# written by a job\n");
   await editor.click();
   await page.keyboard.insertText("# mine\n");
+  await status.click(); // Ctrl+S saves from anywhere on the page, not only from inside the editor
+  await expect(editor).not.toBeFocused();
   await page.keyboard.press("Control+s");
   const asked = page.getByRole("alert").filter({ hasText: "This file changed on disk" });
   await expect(asked).toBeVisible();

@@ -27,7 +27,7 @@ import { addRecent } from "./recent";
 import { runsApi } from "./runs-api";
 import { useSignedInUserId } from "../signed-in-user";
 import { adoptUnscopedDraft, clearDraft, draftKey, NotebookSaver, readDraft, withOutputsFrom, type Draft } from "./saver";
-import { SaveStatus, useLeaveGuard, useSaveState } from "../saving/save-status";
+import { SaveStatus, useLeaveGuard, useSaveShortcut, useSaveState } from "../saving/save-status";
 import { NotebookToolbar, type KernelChange } from "./toolbar";
 import { ShortcutsHelp } from "./shortcuts-help";
 import { toggleLineNumbers } from "./view-prefs";
@@ -182,16 +182,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
     [model, session],
   );
 
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
-        event.preventDefault();
-        void saver.save();
-      }
-    };
-    window.addEventListener("keydown", onKey, true);
-    return () => window.removeEventListener("keydown", onKey, true);
-  }, [saver]);
+  useSaveShortcut(saver);
 
   useLeaveGuard(saver);
 

@@ -44,3 +44,22 @@ export function useLeaveGuard(saver: Saver | null) {
     return () => window.removeEventListener("beforeunload", warn);
   }, [saver]);
 }
+
+/**
+ * Ctrl+S (Cmd+S) saves the open document wherever the focus is on the page (an editor, a button, the page itself),
+ * never the browser's "Save page as".
+ */
+export function useSaveShortcut(saver: Saver | null) {
+  useEffect(() => {
+    if (!saver) return;
+    const onKey = (event: KeyboardEvent) => {
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "s") {
+        event.preventDefault();
+        event.stopPropagation();
+        void saver.save();
+      }
+    };
+    window.addEventListener("keydown", onKey, true);
+    return () => window.removeEventListener("keydown", onKey, true);
+  }, [saver]);
+}

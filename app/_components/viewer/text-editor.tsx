@@ -14,7 +14,7 @@ import { useEffect, useRef, useState } from "react";
 import { WrappingAlert } from "@/app/_components/files/wrapping-alert";
 import { editingBasics, editorTheme } from "@/app/_components/notebook/code-editor";
 import { DocumentSaver, type SavedDocument } from "@/app/_components/saving/document-saver";
-import { SaveStatus, useLeaveGuard, useSaveState } from "@/app/_components/saving/save-status";
+import { SaveStatus, useLeaveGuard, useSaveShortcut, useSaveState } from "@/app/_components/saving/save-status";
 import { extensionOf } from "@/server/files/file-kind";
 import { useTRPC } from "@/app/_lib/trpc";
 import classes from "./viewer.module.css";
@@ -48,7 +48,7 @@ export function TextEditor({ path, name, text, mtime, onReload }: { path: string
           lineNumbers(),
           editingBasics(),
           languageOf(name),
-          keymap.of([{ key: "Mod-s", preventDefault: true, run: () => (void saver?.save(), true) }, indentWithTab, ...historyKeymap, ...defaultKeymap]),
+          keymap.of([indentWithTab, ...historyKeymap, ...defaultKeymap]),
           editorTheme,
           EditorView.contentAttributes.of({ "aria-label": `Editor of ${name}` }),
           EditorView.updateListener.of((update) => {
@@ -77,6 +77,7 @@ export function TextEditor({ path, name, text, mtime, onReload }: { path: string
   }, [path, name, opened, queryClient, trpc]);
 
   useLeaveGuard(saver);
+  useSaveShortcut(saver);
 
   return (
     <>
