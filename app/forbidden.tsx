@@ -6,7 +6,7 @@ export default function Forbidden() {
   return (
     <Center h="70vh">
       <Stack align="center" gap="xs">
-        <Title order={2}>You don’t have access to this page</Title>
+        <Title order={1} size="h2">You don’t have access to this page</Title>
         <Text c="dimmed">It is for admins only. If you need it, ask an admin to change your role.</Text>
         <Button component={Link} href="/files" variant="light" mt="md">
           Back to your files

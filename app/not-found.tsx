@@ -6,7 +6,7 @@ export default function NotFound() {
   return (
     <Center h="70vh">
       <Stack align="center" gap="xs">
-        <Title order={2}>Page not found</Title>
+        <Title order={1} size="h2">Page not found</Title>
         <Text c="dimmed">The address may be mistyped, or the page was moved.</Text>
         <Button component={Link} href="/files" variant="light" mt="md">
           Back to your files

@@ -86,7 +86,7 @@ export function PortalShell({ user, showTeam, showAdmin, maxUploadBytes, childre
             <ColorSchemeToggle />
             <Menu position="bottom-end" withinPortal>
               <Menu.Target>
-                <UnstyledButton aria-label="Account menu">
+                <UnstyledButton aria-label={`${user.name} ${user.role}: Account menu`}>
                   <Group gap={8}>
                     <Avatar size="sm" radius="xl" color="indigo">
                       {initials(user.name)}

@@ -15,7 +15,7 @@ export function AccountSettings() {
   return (
     <Stack gap="md" maw={1100}>
       <div>
-        <Title order={2}>Account</Title>
+        <Title order={1} size="h2">Account</Title>
         {me.data && (
           <Group gap={6} mt={2}>
             <Text size="sm" c="dimmed">

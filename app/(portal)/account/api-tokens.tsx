@@ -1,7 +1,7 @@
 "use client";
 // Personal API tokens: what lets JupyterLab (`--gateway-url`), `jupyter server` or a script use Atrium's Jupyter
 // API as this user. A new token is shown once, here, with a command ready to paste; Atrium keeps only its hash.
-import { ActionIcon, Alert, Badge, Button, Card, Code, CopyButton, Group, Loader, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { ActionIcon, Alert, Badge, Button, Card, Code, CopyButton, Group, Loader, Stack, Table, Text, TextInput, Title, Tooltip, VisuallyHidden } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconCheck, IconCopy, IconKey } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -75,7 +75,9 @@ export function ApiTokens() {
                 <Table.Th>Last used</Table.Th>
                 <Table.Th>Expires</Table.Th>
                 <Table.Th>Status</Table.Th>
-                <Table.Th aria-label="Actions" />
+                <Table.Th>
+                  <VisuallyHidden>Actions</VisuallyHidden>
+                </Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>

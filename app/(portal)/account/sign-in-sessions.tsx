@@ -1,7 +1,7 @@
 "use client";
 // The user's signed-in sessions (one per sign-in, in any browser): this one, the others still open, and those
 // that ended in the last week with why. Ending a session signs that browser out at its next request.
-import { Alert, Badge, Button, Card, Group, Loader, Table, Text, Title } from "@mantine/core";
+import { Alert, Badge, Button, Card, Group, Loader, Table, Text, Title, VisuallyHidden } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconLogout } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -81,7 +81,9 @@ export function SignInSessions() {
                 <Table.Th>Method</Table.Th>
                 <Table.Th>Last active</Table.Th>
                 <Table.Th>Status</Table.Th>
-                <Table.Th aria-label="Actions" />
+                <Table.Th>
+                  <VisuallyHidden>Actions</VisuallyHidden>
+                </Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>

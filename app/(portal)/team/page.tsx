@@ -15,7 +15,7 @@ export default async function TeamHome() {
     if (user.role === "admin") {
       return (
         <Stack>
-          <Title order={2}>Teams</Title>
+          <Title order={1} size="h2">Teams</Title>
           <Text c="dimmed">There are no teams yet. Add one under Admin → Teams.</Text>
         </Stack>
       );
@@ -25,7 +25,7 @@ export default async function TeamHome() {
   if (teams.length === 1) redirect(`/team/${teams[0]!.id}`);
   return (
     <Stack gap="xs">
-      <Title order={2}>Your teams</Title>
+      <Title order={1} size="h2">Your teams</Title>
       <nav aria-label="Teams">
         <Stack gap={6}>
           {teams.map((t) => (

@@ -2,7 +2,7 @@
 // The analyst's own usage: what is left of their quota, this month's use with a chart, their running kernels
 // (stop one here to free room), and the sizes they can start. Export CSV gives this month's sessions, in the
 // admin report's format.
-import { Alert, Anchor, Badge, Button, Card, Group, Loader, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Card, Group, Loader, Stack, Table, Text, Title, VisuallyHidden } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconPlayerStop } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -45,7 +45,7 @@ export function MyUsage() {
     <Stack gap="md" maw={1200}>
       <Group justify="space-between" align="flex-end">
         <div>
-          <Title order={2}>Your usage</Title>
+          <Title order={1} size="h2">Your usage</Title>
           <Text size="sm" c="dimmed">
             {monthName}
             {quota.team ? ` · team ${quota.team.name}` : ""} · the monthly budget renews on {renews.toLocaleDateString([], { day: "numeric", month: "long", timeZone: "UTC" })}
@@ -110,7 +110,9 @@ export function MyUsage() {
                 <Table.Th>Size</Table.Th>
                 <Table.Th>State</Table.Th>
                 <Table.Th>Running for</Table.Th>
-                <Table.Th aria-label="Actions" />
+                <Table.Th>
+                  <VisuallyHidden>Actions</VisuallyHidden>
+                </Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>

@@ -22,7 +22,7 @@ export function homePathOfAddress(segments: string[], leadsTo: "a file" | "a fol
 export function AddressRefused({ leadsTo, message }: { leadsTo: "a file" | "a folder"; message: string }) {
   return (
     <Stack gap="md" maw={720}>
-      <Title order={2}>Files</Title>
+      <Title order={1} size="h2">Files</Title>
       <WrappingAlert color="red" variant="light" title={`This address does not lead to ${leadsTo} in your home`} role="alert">
         <Stack gap="xs">
           <span>{message}</span>

@@ -1,7 +1,7 @@
 "use client";
 // The Files page: breadcrumbs and actions on top, uploads in progress, then the folder's entries.
 // The folder is the URL's (/files/<path>), so back and forward move between folders.
-import { Anchor, Button, Group, Stack } from "@mantine/core";
+import { Anchor, Button, Group, Stack, VisuallyHidden } from "@mantine/core";
 import { IconFolderPlus, IconNotebook, IconUpload } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
@@ -120,6 +120,8 @@ export function FileBrowser({ path }: Props) {
 
   return (
     <Stack gap="sm" style={{ height: "calc(100dvh - var(--app-shell-header-height, 52px) - 2 * var(--mantine-spacing-md))" }}>
+      {/* The page's heading for screen readers; the breadcrumbs say the same on screen. */}
+      <VisuallyHidden component="h1">{path ? `Files: ${path}` : "Files"}</VisuallyHidden>
       <Group justify="space-between" wrap="wrap" gap="sm">
         <FileBreadcrumbs path={path} />
         <Group gap="xs">

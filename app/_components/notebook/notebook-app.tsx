@@ -2,7 +2,7 @@
 // The notebook page: opens the file (notebooks.open), lays the server's record of recent runs over it
 // (notebooks.runs), connects the kernel, and wires the toolbar, the cells, command-mode keys, saving,
 // conflicts and drafts together.
-import { Anchor, Button, Center, Group, Loader, Modal, Stack, Text } from "@mantine/core";
+import { Anchor, Button, Center, Group, Loader, Modal, Stack, Text, VisuallyHidden } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
@@ -317,6 +317,7 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
 
   return (
     <div className={classes.root}>
+      <VisuallyHidden component="h1">{`Notebook ${path}`}</VisuallyHidden>
       <NotebookToolbar
         title={path}
         onRename={rename.ask}

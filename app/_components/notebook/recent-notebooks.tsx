@@ -47,7 +47,7 @@ export function RecentNotebooks() {
   return (
     <Stack gap="md" maw={820}>
       <Group justify="space-between" align="flex-end">
-        <Title order={2}>Notebooks</Title>
+        <Title order={1} size="h2">Notebooks</Title>
         <form onSubmit={(e) => (e.preventDefault(), submit())} noValidate aria-label="New notebook">
           <Group gap="xs" align="flex-start">
             <TextInput

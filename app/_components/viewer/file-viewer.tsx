@@ -4,7 +4,7 @@
 // Breadcrumbs, size, modified date and Download on top; the content fills the rest of the page. What to show is
 // the files.preview procedure's call (it reads at most the first PREVIEW_BYTES); the bytes of a download or an
 // image come from the same route as Download in Files, so the same session, home and path rules apply.
-import { Anchor, Button, Center, EmptyState, Group, Loader, Stack, Switch, Text } from "@mantine/core";
+import { Anchor, Button, Center, EmptyState, Group, Loader, Stack, Switch, Text, VisuallyHidden } from "@mantine/core";
 import { IconDownload, IconFileOff } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
@@ -62,6 +62,7 @@ export function FileViewer({ path }: { path: string }) {
   const file = data && data.kind !== "directory" ? data.entry : undefined;
   return (
     <Stack gap="sm" style={{ height: "calc(100dvh - var(--app-shell-header-height, 52px) - 2 * var(--mantine-spacing-md))" }}>
+      <VisuallyHidden component="h1">{name}</VisuallyHidden>
       <Group justify="space-between" wrap="wrap" gap="sm">
         <FileBreadcrumbs path={path} />
         {file && (

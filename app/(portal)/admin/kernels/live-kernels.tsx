@@ -1,6 +1,6 @@
 "use client";
 // Every live kernel on every engine, refreshed every few seconds; an admin can stop any of them (confirmed).
-import { Alert, Badge, Button, Group, Loader, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Badge, Button, Group, Loader, Stack, Table, Text, TextInput, Title, VisuallyHidden } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconPlayerStop, IconSearch } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -33,7 +33,7 @@ export function LiveKernels() {
     <Stack gap="md">
       <Group justify="space-between" align="flex-end">
         <div>
-          <Title order={2}>Live kernels</Title>
+          <Title order={1} size="h2">Live kernels</Title>
           <Text size="sm" c="dimmed">
             {live.data ? `${live.data.length} running on all engines` : "Every running kernel, on every engine"} · refreshed every 5 s
           </Text>
@@ -63,7 +63,9 @@ export function LiveKernels() {
                 <Table.Th>State</Table.Th>
                 <Table.Th>Started</Table.Th>
                 <Table.Th>Last activity</Table.Th>
-                <Table.Th aria-label="Actions" />
+                <Table.Th>
+                  <VisuallyHidden>Actions</VisuallyHidden>
+                </Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>

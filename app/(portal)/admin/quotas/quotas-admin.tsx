@@ -1,7 +1,7 @@
 "use client";
 // The admin's side of quotas: each team's envelope (the room its lead shares out among members) with the
 // team's use now, and the bounds inside which team leads set their culling policy.
-import { Alert, Button, Card, Group, Loader, Modal, NumberInput, Select, Stack, Switch, Table, Text, Title } from "@mantine/core";
+import { Alert, Button, Card, Group, Loader, Modal, NumberInput, Select, Stack, Switch, Table, Text, Title, VisuallyHidden } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconAdjustments } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -48,7 +48,7 @@ export function QuotasAdmin() {
   return (
     <Stack gap="md">
       <div>
-        <Title order={2}>Quotas</Title>
+        <Title order={1} size="h2">Quotas</Title>
         <Text size="sm" c="dimmed">
           A team&apos;s envelope caps every member&apos;s quota and the team&apos;s use together; team leads share it out on their Team page.
         </Text>
@@ -70,7 +70,9 @@ export function QuotasAdmin() {
                     <Table.Th key={k}>{HEAD[k]}</Table.Th>
                   ))}
                   <Table.Th>Over budget</Table.Th>
-                  <Table.Th aria-label="Actions" />
+                  <Table.Th>
+                  <VisuallyHidden>Actions</VisuallyHidden>
+                </Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>

@@ -1,5 +1,5 @@
 "use client";
-import { ActionIcon, Alert, Badge, Button, Card, Group, Modal, Select, SimpleGrid, Stack, Switch, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { ActionIcon, Alert, Badge, Button, Card, Group, Modal, Select, SimpleGrid, Stack, Switch, Table, Text, TextInput, Title, Tooltip, VisuallyHidden } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { IconPlus, IconUserMinus } from "@tabler/icons-react";
@@ -30,7 +30,7 @@ export function TeamsAdmin() {
   return (
     <Stack>
       <Group justify="space-between">
-        <Title order={2}>Teams</Title>
+        <Title order={1} size="h2">Teams</Title>
         <Button leftSection={<IconPlus size={16} />} onClick={add.open}>
           Add team
         </Button>
@@ -56,7 +56,9 @@ export function TeamsAdmin() {
                 <Table.Tr>
                   <Table.Th>Member</Table.Th>
                   <Table.Th>Team lead</Table.Th>
-                  <Table.Th aria-label="Actions" />
+                  <Table.Th>
+                  <VisuallyHidden>Actions</VisuallyHidden>
+                </Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>

@@ -65,7 +65,7 @@ export function UsageReport() {
     <Stack gap="md">
       <Group justify="space-between" align="flex-end">
         <div>
-          <Title order={2}>Usage reports</Title>
+          <Title order={1} size="h2">Usage reports</Title>
           <Text size="sm" c="dimmed">
             Every kernel session, clipped to the dates chosen (UTC). Idle hours are reserved but unused.
           </Text>

@@ -1,5 +1,5 @@
 "use client";
-import { Alert, Badge, Button, Group, Menu, Modal, NumberInput, PasswordInput, Select, Stack, Table, Text, TextInput, Title, ActionIcon } from "@mantine/core";
+import { Alert, Badge, Button, Group, Menu, Modal, NumberInput, PasswordInput, Select, Stack, Table, Text, TextInput, Title, ActionIcon, VisuallyHidden } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { IconDots, IconUserPlus } from "@tabler/icons-react";
@@ -74,7 +74,7 @@ export function UsersAdmin() {
   return (
     <Stack>
       <Group justify="space-between">
-        <Title order={2}>Users</Title>
+        <Title order={1} size="h2">Users</Title>
         <Button leftSection={<IconUserPlus size={16} />} onClick={add.open}>
           Add user
         </Button>
@@ -91,7 +91,9 @@ export function UsersAdmin() {
             <Table.Th title="What the user's Kubernetes pods run as, and who owns the files on their home volume">UID / GID</Table.Th>
             <Table.Th>Status</Table.Th>
             <Table.Th>Last sign-in</Table.Th>
-            <Table.Th aria-label="Actions" />
+            <Table.Th>
+                  <VisuallyHidden>Actions</VisuallyHidden>
+                </Table.Th>
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>

@@ -3,7 +3,7 @@
 // their live kernels, a form to set a member's quota inside the envelope, and the team's culling policy
 // inside the admin's bounds. Refusals show the server's words in the form that was submitted. Export CSV gives
 // the numbers behind the chart and the table.
-import { Alert, Anchor, Badge, Button, Card, Group, Loader, Modal, NumberInput, Stack, Switch, Table, Text, Title, Tooltip } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Card, Group, Loader, Modal, NumberInput, Stack, Switch, Table, Text, Title, Tooltip, VisuallyHidden } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconAdjustments } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -45,7 +45,7 @@ export function TeamDashboard({ teamId, teamName, otherTeams }: { teamId: string
     <Stack gap="md" maw={1200}>
       <Group justify="space-between" align="flex-end">
         <div>
-          <Title order={2}>Team {teamName}</Title>
+          <Title order={1} size="h2">Team {teamName}</Title>
           <Text size="sm" c="dimmed">
             {members.length} member{members.length === 1 ? "" : "s"} · {liveKernels} live kernel{liveKernels === 1 ? "" : "s"} · budgets renew on{" "}
             {new Date(renews).toLocaleDateString([], { day: "numeric", month: "long", timeZone: "UTC" })}
@@ -107,7 +107,9 @@ export function TeamDashboard({ teamId, teamName, otherTeams }: { teamId: string
                 <Table.Th>vCores</Table.Th>
                 <Table.Th>Memory</Table.Th>
                 <Table.Th>vCore-hours this month</Table.Th>
-                <Table.Th aria-label="Actions" />
+                <Table.Th>
+                  <VisuallyHidden>Actions</VisuallyHidden>
+                </Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
