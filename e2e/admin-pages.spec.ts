@@ -179,3 +179,46 @@ test("an analyst exports their own usage as CSV", async ({ page }) => {
   expect(text.split("\r\n")[0]).toBe("kernel_id,user,team,kernelspec,engine,engine_id,size,vcores,memory_gb,gpus,started_at,ended_at,end_reason,kernel_hours,vcore_hours,gb_hours,busy_hours,idle_hours,culled,failed_launch");
   expect(parseCsv(text)).toEqual([]);
 });
+
+test("the audit log shows who did what to whom, filters by kind and words, and pages to older entries", async ({ page }) => {
+  const dana = createAnalyst("audited");
+  await signIn(page, e2eAdmin);
+  await page.goto("/admin/users");
+  await openActions(page, dana.email);
+  await page.getByRole("menuitem", { name: "Make admin" }).click();
+  await page.getByRole("dialog", { name: "Make this user an admin?" }).getByRole("button", { name: "Make admin" }).click();
+  await expect(page.getByText(`${dana.email} is an admin now.`)).toBeVisible();
+
+  await page.getByRole("tab", { name: "Audit log" }).click();
+  await expect(page).toHaveURL(/\/admin\/audit$/);
+  await expect(page.getByRole("heading", { name: "Audit log", level: 1 })).toBeVisible();
+  const log = page.getByRole("table", { name: "Audit log" });
+  const row = log.getByRole("row").filter({ hasText: "Changed a role" }).filter({ hasText: dana.email });
+  await expect(row).toHaveCount(1);
+  await expect(row).toContainText(e2eAdmin.email); // who
+  await expect(row).toContainText("user.set_role");
+  await expect(row).toContainText("admin"); // the new role, in the details
+  await page.screenshot({ path: "e2e/.artifacts/admin-audit-log.png", fullPage: true });
+
+  // Words narrow it to the entries naming them: the user's creation (by the CLI) and the role change.
+  await page.getByRole("textbox", { name: "Search" }).fill(dana.email);
+  await expect(log.getByRole("row")).toHaveCount(3); // the header and two entries
+  await expect(log).toContainText("Added a user");
+  // A kind that none of them is: nothing matches, and it says so.
+  await page.getByRole("combobox", { name: "Kind" }).selectOption("Quotas");
+  await expect(page.getByText("No entry matches.")).toBeVisible();
+
+  // More than a page of entries: the older ones load below, each once.
+  const batch = uniq();
+  for (let i = 0; i < 101; i++) {
+    const added = await page.request.post("/api/trpc/admin.users.add", { data: { json: { email: `bulk-${batch}-${i}@e2e.test`, password: "bulk-pass-1", role: "analyst" } } });
+    expect(added.ok()).toBe(true);
+  }
+  await page.reload();
+  await page.getByRole("combobox", { name: "Kind" }).selectOption("Users");
+  await expect(log.getByRole("row")).toHaveCount(101);
+  await page.getByRole("button", { name: "Load older entries" }).click();
+  await expect.poll(() => log.getByRole("row").count()).toBeGreaterThan(101);
+  const times = await log.getByRole("row").evaluateAll((rows) => rows.slice(1).map((r) => r.querySelector("td")?.getAttribute("title") ?? ""));
+  expect([...times].sort().reverse()).toEqual(times);
+});

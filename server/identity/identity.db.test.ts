@@ -114,4 +114,22 @@ describe(`identity on ${testDbKind}`, () => {
     }
     assert.ok(entries.every((e) => e.actorLabel === "cli" || e.actorLabel.includes("@")));
   });
+
+  it("the audit log filters by family of actions and by words in its entries, and pages newest first without gaps", async () => {
+    const zoe = await createUser(db, cliActor, { email: "zoe_100%@example.com", password: "zoepass123" });
+    await changeRole(db, cliActor, zoe.id, "admin");
+    const users = await listAudit(db, { limit: 500, action: "user" });
+    assert.ok(users.length > 0 && users.every((e) => e.action.startsWith("user.")));
+    assert.ok((await listAudit(db, { limit: 500, action: "user.set_role" })).every((e) => e.action === "user.set_role"));
+    assert.equal((await listAudit(db, { limit: 500, action: "use" })).length, 0, "a family is a whole word");
+    // Words match the details (the email), in any case, and LIKE's wildcards in them are literal.
+    const found = await listAudit(db, { limit: 500, search: "ZOE_100%" });
+    assert.deepEqual(found.map((e) => e.action).sort(), ["user.create", "user.set_role"]);
+    assert.equal((await listAudit(db, { limit: 500, search: "zoe_1000" })).length, 0);
+    // Pages of 3, each older than the last: together the whole log, each entry once.
+    const all = await listAudit(db, { limit: 500 });
+    const paged = [];
+    for (let page = await listAudit(db, { limit: 3 }); page.length > 0; page = await listAudit(db, { limit: 3, before: page.at(-1)!.id })) paged.push(...page);
+    assert.deepEqual(paged.map((e) => e.id), all.map((e) => e.id));
+  });
 });

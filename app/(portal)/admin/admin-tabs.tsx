@@ -8,6 +8,7 @@ const tabs = [
   { value: "/admin/quotas", label: "Quotas" },
   { value: "/admin/usage", label: "Usage" },
   { value: "/admin/kernels", label: "Kernels" },
+  { value: "/admin/audit", label: "Audit log" },
 ];
 
 export function AdminTabs() {

@@ -86,7 +86,18 @@ export const adminRouter = router({
       .input(z.object({ teamId: id, userId: id }))
       .mutation(({ ctx, input }) => removeMembership(ctx.services.db, ctx.actor, input)),
   }),
+  /** The audit trail, newest first: a page of `limit` entries older than `before`, filtered by action family and words. */
   audit: adminProcedure
-    .input(z.object({ limit: z.number().int().min(1).max(1000).default(200) }).default({ limit: 200 }))
+    .input(
+      z
+        .object({
+          limit: z.number().int().min(1).max(1000).default(200),
+          before: z.number().int().positive().optional(),
+          action: z.string().regex(/^[a-z_.]{1,64}$/, "an action, like user.set_role or user").optional(),
+          search: z.string().max(200).optional(),
+          since: z.date().optional(),
+        })
+        .default({ limit: 200 }),
+    )
     .query(({ ctx, input }) => listAudit(ctx.services.db, input)),
 });
