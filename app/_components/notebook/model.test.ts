@@ -167,6 +167,24 @@ describe("cell structure (Jupyter's command-mode keys)", () => {
     assert.deepEqual(model.toNotebook().cells.find((c) => c.id === "a")!.metadata, {});
   });
 
+  it("cells copied in one notebook paste into another, as they were when copied (attachments too)", () => {
+    const from = new NotebookModel(three());
+    from.setActive("b");
+    from.copySelected();
+    from.setSource("b", "y = 3"); // edited after the copy: the copy keeps what was copied
+    const to = new NotebookModel({ ...three(), cells: [{ id: "z", cell_type: "markdown", source: "# Other", metadata: {}, attachments: { "a.png": { "image/png": "iVBOR" } } }] });
+    to.setActive("z");
+    to.pasteBelow();
+    assert.deepEqual(sources(to), ["# Other", "y = 2"]);
+    to.setActive("z");
+    to.copySelected();
+    from.setActive("m");
+    from.pasteBelow();
+    assert.deepEqual(sources(from), ["x = 1", "y = 3", "# End", "# Other"]);
+    assert.deepEqual(from.toNotebook().cells[3]!.attachments, { "a.png": { "image/png": "iVBOR" } });
+    assert.notEqual(from.ids[3], "z", "a pasted cell gets an id of its own");
+  });
+
   describe("several cells selected (Shift+↑/↓, Shift+click)", () => {
     const five = (): Notebook =>
       ({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: ["a", "b", "c", "d", "e"].map((id) => ({ cell_type: "code", id, source: id, metadata: {}, outputs: [], execution_count: null })) }) as unknown as Notebook;

@@ -16,6 +16,12 @@ export interface StdinRequest {
   reply(value: string): void;
 }
 
+/**
+ * The cells C or X copied, for V in any notebook of this tab (JupyterLab pastes across notebooks too): one per page,
+ * not per notebook. Cells are immutable snapshots, so a later edit of the original does not change what is pasted.
+ */
+let copiedCells: readonly CellModel[] = [];
+
 export interface CellModel {
   readonly id: string;
   readonly type: CellType;
@@ -108,7 +114,6 @@ export class NotebookModel {
   private lastFlush = 0;
   /** What Z brings back: deleted cells at their place, and after a merge the upper cell as it was. */
   private readonly deleted: { cells: CellModel[]; index: number; mergedInto?: CellModel }[] = [];
-  private clipboard: CellModel[] = [];
 
   activeId: string | null = null;
   /**
@@ -279,7 +284,7 @@ export class NotebookModel {
   copySelected(cut = false): void {
     const ids = this.selectedIds;
     if (ids.length === 0) return;
-    this.clipboard = ids.map((id) => this.cellsById.get(id)!);
+    copiedCells = ids.map((id) => this.cellsById.get(id)!);
     if (cut) this.deleteSelected();
   }
 
@@ -289,8 +294,8 @@ export class NotebookModel {
     const index = ids.length === 0 ? 0 : this.order.indexOf(ids[above ? 0 : ids.length - 1]!) + (above ? 0 : 1);
     this.anchorId = null;
     let lastId: string | null = null;
-    this.clipboard.forEach((cell, i) => {
-      const copy = { ...newCell(cell.type, cell.source), metadata: cell.metadata, outputs: cell.outputs, executionCount: cell.executionCount };
+    copiedCells.forEach((cell, i) => {
+      const copy = { ...newCell(cell.type, cell.source), metadata: cell.metadata, extra: cell.extra, outputs: cell.outputs, executionCount: cell.executionCount };
       this.insert(index + i, copy, false);
       lastId = copy.id;
     });
