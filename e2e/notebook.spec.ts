@@ -278,12 +278,17 @@ test("command mode keys and markdown with math", async ({ page }) => {
   await openNewNotebook(page, "Keys.ipynb");
   const editor = cell(page, 1).getByRole("textbox").first();
   await editor.click();
-  await editor.fill("# Title\n\nEuler: $e^{i\\pi} + 1 = 0$, see [the docs](https://docs.example.org/euler)");
+  await editor.fill("# Title\n\nEuler: $e^{i\\pi} + 1 = 0$, see [the docs](https://docs.example.org/euler)\n\n```python\ndef area(r):\n    return 3.14 * r ** 2\n```");
   await page.keyboard.press("Escape");
   await page.keyboard.press("m");
   await page.keyboard.press("Shift+Enter");
   await expect(cell(page, 1).getByRole("heading", { name: "Title" })).toBeVisible();
   await expect(cell(page, 1).locator(".katex")).toBeVisible();
+  // Fenced Python is coloured as a code cell is: its keyword in another colour than the code around it.
+  const keyword = cell(page, 1).locator("pre code span").filter({ hasText: /^def$/ });
+  await expect(keyword).toBeVisible();
+  const colours = await keyword.evaluate((span) => [getComputedStyle(span).color, getComputedStyle(span.parentElement!).color]);
+  expect(colours[0]).not.toBe(colours[1]);
   // A link opens beside the notebook, not in its place.
   const link = cell(page, 1).getByRole("link", { name: "the docs" });
   await expect(link).toHaveAttribute("target", "_blank");

@@ -57,6 +57,15 @@ export const highlight = HighlightStyle.define([
 ]);
 
 /** What every code editor here has (cells, the file editor): undo history, selection, brackets, 4-space indents, colours. */
+let highlightMounted = false;
+/** The highlight style's classes are in a style module CodeMirror mounts with the first editor; mount it now. */
+export function mountHighlightStyle() {
+  if (highlightMounted || typeof document === "undefined" || !highlight.module) return;
+  highlightMounted = true;
+  const StyleModule = highlight.module.constructor as unknown as { mount(root: Document, modules: unknown): void };
+  StyleModule.mount(document, highlight.module);
+}
+
 export function editingBasics(): Extension {
   return [history(), drawSelection(), highlightActiveLine(), indentOnInput(), bracketMatching(), indentUnit.of("    "), EditorState.tabSize.of(4), syntaxHighlighting(highlight)];
 }

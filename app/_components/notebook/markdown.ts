@@ -1,12 +1,26 @@
-// Markdown (cells and text/markdown outputs) → sanitized HTML, with $…$ / $$…$$ math set by KaTeX.
+// Markdown (cells and text/markdown outputs) → sanitized HTML, with $…$ / $$…$$ math set by KaTeX, and fenced
+// Python coloured like a code cell (code-html.ts).
 // Math is cut out before marked sees it (so `_` and `*` inside formulas are not emphasis), the HTML is
 // sanitized with DOMPurify, and KaTeX's own output (trusted, no scripts) is put back last.
 // Browser only: DOMPurify needs a DOM. Touch when adding markdown extensions.
 import DOMPurify from "dompurify";
 import katex from "katex";
 import { Marked } from "marked";
+import { highlight, mountHighlightStyle } from "./code-editor";
+import { highlightedHtml } from "./code-html";
 
 const marked = new Marked({ gfm: true, breaks: false });
+// Fenced Python is coloured as a code cell is (false: marked renders any other block itself, plain).
+marked.use({
+  renderer: {
+    code({ text, lang }) {
+      const html = highlightedHtml(text, lang, highlight);
+      if (html === null) return false;
+      mountHighlightStyle();
+      return html;
+    },
+  },
+});
 
 export function renderMath(tex: string, displayMode: boolean): string {
   return katex.renderToString(tex, { displayMode, throwOnError: false, output: "htmlAndMathml" });

@@ -5,17 +5,8 @@ import { highlightCode } from "@lezer/highlight";
 import { pythonLanguage } from "@codemirror/lang-python";
 import { markdownLanguage } from "@codemirror/lang-markdown";
 import { memo, useMemo, type ReactNode } from "react";
-import { highlight } from "./code-editor";
+import { highlight, mountHighlightStyle } from "./code-editor";
 import classes from "./notebook.module.css";
-
-let mounted = false;
-/** The highlight style's classes are in a style module CodeMirror mounts with the first editor; mount it now. */
-function mountHighlightStyle() {
-  if (mounted || typeof document === "undefined" || !highlight.module) return;
-  mounted = true;
-  const StyleModule = highlight.module.constructor as unknown as { mount(root: Document, modules: unknown): void };
-  StyleModule.mount(document, highlight.module);
-}
 
 interface Props {
   source: string;
