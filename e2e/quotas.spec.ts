@@ -189,6 +189,15 @@ test("an admin filters usage reports, sees totals and charts, exports the CSV wi
   await page.getByRole("combobox", { name: "Engine", exact: true }).click();
   await page.getByRole("option", { name: "Local" }).click();
   await expect(stat("Sessions")).toHaveText("2");
+
+  // A refused range shows no numbers: the last report's would read as this one's.
+  const from = page.getByLabel("From", { exact: true });
+  const fromBefore = await from.inputValue();
+  await from.fill("2099-01-01");
+  await expect(page.getByRole("alert").filter({ hasText: "The start date must be on or before the end date." })).toBeVisible();
+  await expect(totals).toBeHidden();
+  await from.fill(fromBefore);
+  await expect(stat("Sessions")).toHaveText("2");
 });
 
 test("an analyst at their kernel limit is told what to do; the launch phase shows while a kernel starts", async ({ page }) => {

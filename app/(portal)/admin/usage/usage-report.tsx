@@ -59,7 +59,9 @@ export function UsageReport() {
     return [...ENGINES, ...extra.map((n) => ({ value: n, label: n }))];
   }, [report.data]);
 
-  const data = report.data;
+  // The numbers shown are always the filters' own: none under a refused range or a failed report (the last
+  // report's numbers would read as this one's); while a new report loads, the last one stays, dimmed.
+  const data = filters && !report.error ? report.data : undefined;
   const t = data?.totals;
   return (
     <Stack gap="md">
@@ -114,7 +116,7 @@ export function UsageReport() {
       {report.isPending && filters && <Loader size="sm" />}
 
       {data && t && (
-        <>
+        <Stack gap="md" style={{ opacity: report.isPlaceholderData ? 0.55 : 1, transition: "opacity 150ms" }} aria-busy={report.isPlaceholderData}>
           <StatCards
             label="Totals"
             stats={[
@@ -216,7 +218,7 @@ export function UsageReport() {
               </Table>
             </Table.ScrollContainer>
           </Card>
-        </>
+        </Stack>
       )}
     </Stack>
   );
