@@ -805,3 +805,32 @@ test("Tab inserts a single completion at once and Shift+Tab shows the documentat
   await expect(docs).toBeHidden();
   await expect(editor).toHaveText(/^print\(/);
 });
+
+test("the notebook downloads as it is on screen: as a notebook with its outputs, and as a Python script that runs", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("download"));
+  await openNewNotebook(page, "Export Me.ipynb");
+  await runCell(page, 1, "%matplotlib inline\nanswer = 6 * 7\nprint(answer)");
+  await expect(output(page, 1)).toContainText("42");
+  const editor = cell(page, 2).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill("print('unsaved', answer)"); // not saved yet: the downloads have it all the same
+
+  const fetched = async (item: string) => {
+    await page.getByRole("button", { name: "Download" }).click();
+    const downloading = page.waitForEvent("download");
+    await page.getByRole("menuitem", { name: item }).click();
+    const download = await downloading;
+    return { name: download.suggestedFilename(), text: fs.readFileSync((await download.path())!, "utf8") };
+  };
+  const script = await fetched("Python script (.py)");
+  expect(script.name).toBe("Export Me.py");
+  expect(script.text).toBe("# %%\n# %matplotlib inline\nanswer = 6 * 7\nprint(answer)\n\n# %%\nprint('unsaved', answer)\n");
+  expect(execFileSync("python3", ["-"], { input: script.text, encoding: "utf8" })).toBe("42\nunsaved 42\n");
+
+  const notebook = await fetched("Notebook (.ipynb)");
+  expect(notebook.name).toBe("Export Me.ipynb");
+  const parsed = JSON.parse(notebook.text) as { cells: { source: string[]; outputs?: { text?: string[] }[] }[] };
+  expect(parsed.cells[0]!.outputs?.[0]?.text).toEqual(["42\n"]);
+  expect(parsed.cells[1]!.source.join("")).toBe("print('unsaved', answer)");
+});

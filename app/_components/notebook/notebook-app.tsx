@@ -12,7 +12,8 @@ import "katex/dist/katex.min.css";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { mergeRuns } from "@/server/notebooks/merge-runs";
-import type { Notebook } from "@/server/notebooks/nbformat";
+import { formatNotebook, type Notebook } from "@/server/notebooks/nbformat";
+import { notebookToScript, scriptName } from "@/server/notebooks/script";
 import { NameDialog } from "../files/dialogs";
 import { joinPath, notebookHref, parentOf } from "../files/paths";
 import { WrappingAlert } from "../files/wrapping-alert";
@@ -338,6 +339,12 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
         onClearOutputs={() => model.ids.forEach((id) => model.clearOutputs(id))}
         onReplaceKernel={askReplaceKernel}
         onShowShortcuts={() => setShortcutsOpen(true)}
+        onDownload={(format) => {
+          model.flush(); // output still queued is in the copy too
+          const notebook = model.toNotebook();
+          if (format === "py") downloadText(notebookToScript(notebook), scriptName(path), "text/x-python");
+          else downloadText(formatNotebook(notebook), path.split("/").pop() || "notebook.ipynb", "application/x-ipynb+json");
+        }}
       />
       <ShortcutsHelp opened={shortcutsOpen} onClose={() => setShortcutsOpen(false)} />
       <SaveAwareBanners saver={saver} session={session} onSave={onSave} />
@@ -625,4 +632,16 @@ function Footer({ saver, session, model }: { saver: NotebookSaver; session: Kern
       </Group>
     </Group>
   );
+}
+
+/** Hands the browser a file made on the page (nothing goes to the server). */
+function downloadText(text: string, name: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

@@ -6,6 +6,7 @@ import { ActionIcon, Divider, Group, Menu, NativeSelect, Tooltip, UnstyledButton
 import {
   IconChevronDown,
   IconDeviceFloppy,
+  IconDownload,
   IconKeyboard,
   IconPlayerPlay,
   IconPlayerStop,
@@ -37,6 +38,8 @@ interface Props {
   /** Replace the kernel: another kernelspec, another size, or a fresh one of the same (the page asks first if needed). */
   onReplaceKernel(change: KernelChange): void;
   onShowShortcuts(): void;
+  /** Download what the page shows (unsaved edits too): the notebook itself, or as a Python script. */
+  onDownload(format: "ipynb" | "py"): void;
 }
 
 export type KernelChange = { kind: "kernelspec"; name: string } | { kind: "size"; size: string } | { kind: "fresh" };
@@ -73,6 +76,18 @@ export function NotebookToolbar(props: Props) {
         </Tooltip>
         <Divider orientation="vertical" mx={4} />
         <Tool label="Save" hint="Ctrl+S" onClick={props.onSave}><IconDeviceFloppy size={17} /></Tool>
+        <Menu position="bottom-start" withinPortal>
+          <Menu.Target>
+            <ActionIcon variant="subtle" color="gray" size="sm" aria-label="Download">
+              <IconDownload size={17} />
+            </ActionIcon>
+          </Menu.Target>
+          <Menu.Dropdown>
+            <Menu.Label>Download as it is on screen</Menu.Label>
+            <Menu.Item onClick={() => props.onDownload("ipynb")}>Notebook (.ipynb)</Menu.Item>
+            <Menu.Item onClick={() => props.onDownload("py")}>Python script (.py)</Menu.Item>
+          </Menu.Dropdown>
+        </Menu>
         <Tool label="Add cell" hint="B" onClick={props.onAddCell}><IconPlus size={17} /></Tool>
         <Divider orientation="vertical" mx={4} />
         <Tool label="Run cell" hint="Shift+Enter" onClick={props.onRunCell}><IconPlayerPlay size={17} /></Tool>
