@@ -2,6 +2,7 @@
 // The Files page: breadcrumbs and actions on top, uploads in progress, then the folder's entries.
 // The folder is the URL's (/files/<path>), so back and forward move between folders.
 import { Anchor, Button, Group, Stack, VisuallyHidden } from "@mantine/core";
+import { downloadUrl } from "@/app/_lib/download";
 import { IconFolderPlus, IconNotebook, IconUpload } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
@@ -91,12 +92,7 @@ export function FileBrowser({ path }: Props) {
       void refresh(path);
       return;
     }
-    const link = document.createElement("a");
-    link.href = contentUrl(entry.path);
-    link.download = entry.name;
-    document.body.append(link);
-    link.click();
-    link.remove();
+    downloadUrl(contentUrl(entry.path), entry.name);
   };
 
   const folderName = path === "" ? "Home" : path.slice(path.lastIndexOf("/") + 1);

@@ -14,6 +14,7 @@ import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { mergeRuns } from "@/server/notebooks/merge-runs";
 import { formatNotebook, type Notebook } from "@/server/notebooks/nbformat";
 import { notebookToScript, scriptName } from "@/server/notebooks/script";
+import { downloadText } from "@/app/_lib/download";
 import { NameDialog } from "../files/dialogs";
 import { joinPath, notebookHref, parentOf } from "../files/paths";
 import { WrappingAlert } from "../files/wrapping-alert";
@@ -632,16 +633,4 @@ function Footer({ saver, session, model }: { saver: NotebookSaver; session: Kern
       </Group>
     </Group>
   );
-}
-
-/** Hands the browser a file made on the page (nothing goes to the server). */
-function downloadText(text: string, name: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

@@ -4,19 +4,11 @@
 // admin's report, the analyst's usage and the team lead's page all export through this one button.
 import { Button } from "@mantine/core";
 import { IconDownload } from "@tabler/icons-react";
+import { downloadText } from "@/app/_lib/download";
 
-/** Saves `text` as a CSV file named `filename` (a download, as a link to a blob would). */
+/** Saves `text` as a CSV file named `filename`. */
 export function downloadCsv(filename: string, text: string): void {
-  const blob = new Blob([text], { type: "text/csv;charset=utf-8" });
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = filename;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  // Revoked later: some browsers read the blob after click() returns.
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  downloadText(text, filename, "text/csv;charset=utf-8");
 }
 
 /** An "Export CSV" button; `csv` is called on click, so a large table is written only when asked for. */

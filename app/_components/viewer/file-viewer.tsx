@@ -13,6 +13,7 @@ import { useEffect, useMemo, useState, type ReactNode } from "react";
 import { FileBreadcrumbs } from "@/app/_components/files/breadcrumbs";
 import { contentUrl, folderHref, isNotebook } from "@/app/_components/files/paths";
 import { WrappingAlert } from "@/app/_components/files/wrapping-alert";
+import { downloadUrl } from "@/app/_lib/download";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { formatBytes } from "@/server/files/format";
 import { quotePath } from "@/server/storage/errors";
@@ -40,14 +41,7 @@ export function FileViewer({ path }: { path: string }) {
     if (data?.kind === "directory") router.replace(folderHref(path));
   }, [data?.kind, path, router]);
 
-  const download = () => {
-    const link = document.createElement("a");
-    link.href = contentUrl(path);
-    link.download = name;
-    document.body.append(link);
-    link.click();
-    link.remove();
-  };
+  const download = () => downloadUrl(contentUrl(path), name);
 
   let body: ReactNode;
   if (preview.error) body = <OpenError name={name} path={path} error={preview.error} onRetry={() => void preview.refetch()} />;
