@@ -11,7 +11,7 @@ import path from "node:path";
 import { expect, test, type Page, type TestInfo } from "@playwright/test";
 import { LABELS, homeClaimName, selectorOf } from "../../server/kubernetes/names";
 import { LAUNCH_TIMEOUT_SECONDS, NODE_CPUS, adminApi, atriumCli, isRoot, readClusterInfo, seconds, until } from "./support";
-import { cell, keep, runCell, shot, signIn } from "../support/browser";
+import { keep, runCell, shot, signIn } from "../support/browser";
 
 test.skip(!process.env.ATRIUM_K8S_E2E, "needs the Kubernetes test cluster: run with e2e/kubernetes/playwright.k8s.config.ts (npm test -- k8s-e2e)");
 test.skip(!isRoot, "the Kubernetes test cluster needs root (its node runs pods as users' uids in network namespaces)");

@@ -5,7 +5,7 @@
 // application. Runs only with e2e/yarn/playwright.yarn.config.ts (`npm test -- yarn-e2e`).
 import { expect, test, type Page } from "@playwright/test";
 import { atriumCli, rest, rmApp, rmUrl, serviceUser, webhdfsUrl, webhdfsOpen } from "./support";
-import { cell, keep, runCell, shot, signIn } from "../support/browser";
+import { keep, runCell, shot, signIn } from "../support/browser";
 
 test.skip(!process.env.ATRIUM_YARN_E2E, "needs the mini cluster: run with e2e/yarn/playwright.yarn.config.ts (npm test -- yarn-e2e)");
 

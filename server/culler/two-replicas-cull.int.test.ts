@@ -7,12 +7,8 @@
 // replica logs the stop, and neither logs a failed sweep or stop.
 import assert from "node:assert/strict";
 import { startPortalProcess, stopPortalProcess, type PortalProcess } from "@/e2e/support/portal-process";
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { eq } from "drizzle-orm";
 import { openDatabase, type OpenDatabase } from "@/db";
@@ -25,7 +21,6 @@ import { saveCullBounds } from "@/server/culler/bounds";
 import { DEFAULT_CULL_BOUNDS } from "@/server/culler/policy";
 import { systemActor } from "@/server/identity/actor";
 import { createTeam, createUser, setMembership } from "@/server/identity/users";
-import { projectRoot } from "@/server/main";
 
 const adminUrl = process.env.ATRIUM_TEST_POSTGRES_URL;
 const python = process.env.ATRIUM_PYTHON;

@@ -5,12 +5,7 @@
 // portals by server/culler/two-replicas-cull.int.test.ts.)
 import assert from "node:assert/strict";
 import { startPortalProcess, stopPortalProcess, type PortalProcess } from "@/e2e/support/portal-process";
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { eq } from "drizzle-orm";
 import { openDatabase, type OpenDatabase } from "@/db";
@@ -18,7 +13,6 @@ import { kernels, kernelSessions } from "@/db/schema";
 import { createApiToken } from "@/server/auth/tokens";
 import { systemActor } from "@/server/identity/actor";
 import { createTeam, createUser, setMembership } from "@/server/identity/users";
-import { projectRoot } from "@/server/main";
 
 const adminUrl = process.env.ATRIUM_TEST_POSTGRES_URL;
 const python = process.env.ATRIUM_PYTHON;

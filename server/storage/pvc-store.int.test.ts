@@ -62,10 +62,6 @@ function homesWith(overrides: Partial<PvcHomesConfig> = {}): PvcHomeStores {
   return homes;
 }
 
-async function deleteClaim(username: string): Promise<void> {
-  await c().api.request('DELETE', `/api/v1/namespaces/${NAMESPACE}/persistentvolumeclaims/${homeClaimName(username)}`);
-}
-
 before(
   async () => {
     if (!isRoot) return;

@@ -53,7 +53,6 @@ import { executeRequestContent, parentMsgId } from '../protocol/messages';
 import { LaunchError, LauncherRegistry } from './base';
 import { KubernetesLauncher, KubernetesPodEngine, type KubernetesLauncherOptions } from './kubernetes';
 import { LAUNCH_TOKEN_GATE, launchTokenSecret, parsePodEngineId } from './kubernetes-pod';
-import type { RemoteKernelProcess } from './remote';
 import { connectForTest, nextMessage, quietKernelLog, runCode } from '../testing';
 
 const LAUNCH_MS = 120_000; // pod start → kernel reports: a few seconds here; generous for a loaded machine

@@ -10,7 +10,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import { KernelConnection } from '../connection';
 import { loadKernelspecs, type Kernelspec } from '../kernelspecs';
 import { ResponseListener } from '../launch-protocol/response-listener';
-import { executeRequestContent, parentMsgId, type ChannelMessage } from '../protocol/messages';
+import { executeRequestContent, parentMsgId } from '../protocol/messages';
 import { LaunchError, LauncherRegistry, type DeadStatus, type KernelProcess } from './base';
 import { RemoteKernelProcess } from './remote';
 import { LocalProcessEngine, RemoteLocalLauncher } from './remote-local';
