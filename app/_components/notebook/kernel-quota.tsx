@@ -8,7 +8,7 @@ import { IconAlertTriangle, IconClockPause, IconPlayerPlay } from "@tabler/icons
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useEffect, useRef, useState, useSyncExternalStore } from "react";
-import { hours, limitValue, memory, sizeLabel } from "@/app/_components/usage/format";
+import { countdown, hours, limitValue, memory, sizeLabel } from "@/app/_components/usage/format";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { WrappingAlert } from "../files/wrapping-alert";
 import type { KernelSession, SessionStatus } from "./kernel-session";
@@ -187,8 +187,7 @@ function CullWarning({ kernelId, onSave, dirty }: { kernelId: string; onSave(): 
   if (!warning) return null;
   // `now` ticks only while a warning shows: a warning that appears long after the page opened is counted from
   // when it was fetched, not from the last tick (which said "in 61 min" for a deadline a minute away).
-  const minutes = deadline === null ? null : Math.max(0, Math.ceil((deadline - Math.max(now, warnings.dataUpdatedAt)) / 60_000));
-  const when = minutes === null ? "soon" : minutes <= 1 ? "in less than a minute" : `in ${minutes} min`;
+  const when = deadline === null ? "soon" : countdown(deadline - Math.max(now, warnings.dataUpdatedAt));
   if (warning.kind === "idle") {
     return (
       <WrappingAlert color="yellow" mt="xs" icon={<IconClockPause size={18} />} role="alert" aria-label="Idle kernel warning">

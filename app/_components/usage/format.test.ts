@@ -2,7 +2,7 @@
 // expired. A date outside the current year now carries its year; one inside it stays short.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { dateTime } from "./format";
+import { countdown, dateTime } from "./format";
 
 describe("dateTime", () => {
   const now = new Date(2026, 11, 1, 6, 12); // 1 Dec 2026, local time
@@ -27,5 +27,18 @@ describe("dateTime", () => {
     assert.equal(dateTime(null, now), "—");
     assert.equal(dateTime(undefined, now), "—");
     assert.equal(dateTime("not a date", now), "—");
+  });
+});
+
+describe("countdown", () => {
+  it("says minutes while there are several, then counts down by 5 s", () => {
+    assert.equal(countdown(10 * 60_000), "in 10 min");
+    assert.equal(countdown(3 * 60_000 + 1), "in 4 min");
+    assert.equal(countdown(3 * 60_000), "in 3 min");
+    assert.equal(countdown(2 * 60_000 + 12_000), "in 2 min 15 s");
+    assert.equal(countdown(60_000), "in 1 min");
+    assert.equal(countdown(44_000), "in 45 s");
+    assert.equal(countdown(0), "any moment now");
+    assert.equal(countdown(-5_000), "any moment now");
   });
 });

@@ -91,3 +91,12 @@ export function since(d: Date | string | null | undefined, now = Date.now()): st
 
 /** A bare amount for "N of LIMIT": "2", "12.4", "8 GB". */
 export const amount = (key: LimitKey, value: number) => (key === "maxMemoryMb" ? memory(value) : hours(value));
+
+/** Time left as a warning says it: minutes while there are several, then to the 5 seconds it ticks by. */
+export function countdown(ms: number): string {
+  if (ms > 3 * 60_000) return `in ${Math.ceil(ms / 60_000)} min`;
+  const seconds = Math.max(0, Math.ceil(ms / 5_000) * 5);
+  if (seconds === 0) return "any moment now";
+  const minutes = Math.floor(seconds / 60);
+  return `in ${minutes ? `${minutes} min ` : ""}${seconds % 60 ? `${seconds % 60} s` : ""}`.trimEnd();
+}
