@@ -235,3 +235,33 @@ test("a notebook whose session ends meanwhile says so once, keeps the edit, and 
   await a.context().close();
   await b.context().close();
 });
+
+test("a page whose browser signs in as someone else meanwhile never saves as them: it says so and offers a reload", async ({ browser }) => {
+  const ana = createAnalyst("page-owner");
+  const bob = createAnalyst("next-user");
+  const page = await signedInBrowser(browser, ana);
+  await page.goto("/notebook/mine.ipynb");
+  await page.getByRole("button", { name: "Create notebook" }).click();
+  await expect(page.getByRole("status", { name: "Kernel status" })).toHaveText("idle", { timeout: 90_000 });
+
+  // Another tab of the same browser: Ana signs out, Bob signs in (the cookie the open page sends is Bob's now).
+  const tab = await page.context().newPage();
+  await tab.goto("/files");
+  await tab.getByRole("button", { name: "Account menu" }).click();
+  await tab.getByRole("menuitem", { name: "Sign out" }).click();
+  await expect(tab).toHaveURL(/\/signin/);
+  await signIn(tab, bob);
+
+  const editor = page.getByRole("region", { name: "Cell 1", exact: true }).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill("ana_only = 'not for bob'");
+  const dialog = page.getByRole("dialog", { name: "You are signed out" });
+  await expect(dialog).toBeVisible({ timeout: 15_000 });
+  await dialog.getByRole("button", { name: "Continue" }).click();
+  await expect(dialog.getByRole("alert")).toContainText(`This browser is now signed in as ${bob.email}, and this page is ${ana.email}'s.`);
+  await expect(dialog.getByRole("button", { name: "Reload" })).toBeVisible();
+  // Nothing of Ana's page reached Bob's home.
+  const me = await (await tab.request.get("/api/trpc/me.get")).json();
+  expect(fs.existsSync(path.join(e2eDataDir, "homes", me.result.data.json.username, "mine.ipynb"))).toBe(false);
+  await page.context().close();
+});

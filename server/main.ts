@@ -15,6 +15,7 @@ import { clientAddressOf, crossSiteWrite, errorBody, sendJson } from "./jupyter-
 import { log } from "./log";
 import { StartupError } from "./startup-error";
 import { setServices, type Services } from "./services";
+import { PAGE_USER_HEADER } from "./trpc/page-user";
 import { appRouter } from "./trpc/root";
 import { startControlSocket } from "./cli/control-socket";
 import { jupyterApi } from "./jupyter-api";
@@ -74,7 +75,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     basePath: "/api/trpc/",
     createContext: async ({ req }) => {
       const caller = await authenticate(req.headers, { db: services.db, secret: services.secret, sessionCookieName: services.sessionCookieName });
-      return { services, address: clientAddress(req), user: caller?.user ?? null, credential: caller?.credential ?? null };
+      const pageUser = req.headers[PAGE_USER_HEADER];
+      return { services, address: clientAddress(req), user: caller?.user ?? null, credential: caller?.credential ?? null, pageUser: typeof pageUser === "string" ? pageUser : null };
     },
     onError: ({ error, path: procedure }) => {
       if (error.code === "INTERNAL_SERVER_ERROR") log.error(`tRPC ${procedure ?? "?"}: ${error.message}`);

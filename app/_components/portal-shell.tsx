@@ -29,6 +29,7 @@ import {
 import { signOut } from "next-auth/react";
 import { ConfirmModal } from "./confirm-modal";
 import { SessionEndedDialog } from "./session-ended-dialog";
+import { setPageUser } from "@/app/_lib/session-ended";
 import { clearDraftsOf } from "./notebook/saver";
 import { discardOpenDocuments, saveOpenDocuments } from "./saving/document-saver";
 import { UNSCOPED_RECENT_KEY } from "./notebook/recent";
@@ -47,6 +48,8 @@ interface Props {
 }
 
 export function PortalShell({ user, showTeam, showAdmin, maxUploadBytes, children }: Props) {
+  // In render, not an effect: the pages' first calls (their effects run before this one's) carry it too.
+  setPageUser(user.id);
   const [opened, { toggle }] = useDisclosure();
   const pathname = usePathname();
   // Sign-out saves the open notebook first; what can't be saved (a conflict, a refusal) is asked about.

@@ -5,14 +5,13 @@
 import { Alert, Anchor, Button, Group, Modal, Stack, Text } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { clearSessionEnded, isSignedOutError, useSessionEnded } from "@/app/_lib/session-ended";
-import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { clearSessionEnded, useSessionEnded } from "@/app/_lib/session-ended";
+import { errorMessage } from "@/app/_lib/trpc";
 import { signInHref } from "@/app/signin/callback-url";
 import { saveOpenDocuments } from "./saving/document-saver";
 
 export function SessionEndedDialog({ user }: { user: { id: string; email: string } }) {
   const ended = useSessionEnded();
-  const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [checking, setChecking] = useState(false);
   const [problem, setProblem] = useState<{ text: string; otherUser: boolean } | null>(null);
@@ -21,7 +20,11 @@ export function SessionEndedDialog({ user }: { user: { id: string; email: string
     setChecking(true);
     setProblem(null);
     try {
-      const me = await queryClient.fetchQuery({ ...trpc.me.get.queryOptions(), staleTime: 0 });
+      const me = await whoIsSignedIn();
+      if (!me) {
+        setProblem({ text: "Still signed out: sign in in the other tab first.", otherUser: false });
+        return;
+      }
       if (me.id !== user.id) {
         // Another person's session now: this page (its files, its kernels) must not act for them.
         setProblem({ text: `This browser is now signed in as ${me.email}, and this page is ${user.email}'s. Reload it to go on as ${me.email}.`, otherUser: true });
@@ -33,7 +36,7 @@ export function SessionEndedDialog({ user }: { user: { id: string; email: string
       void queryClient.invalidateQueries({ predicate: (query) => query.state.status === "error" });
       void saveOpenDocuments();
     } catch (error) {
-      setProblem({ text: isSignedOutError(error) ? "Still signed out: sign in in the other tab first." : `The portal could not be reached (${errorMessage(error)}). Try again.`, otherUser: false });
+      setProblem({ text: `The portal could not be reached (${errorMessage(error)}). Try again.`, otherUser: false });
     } finally {
       setChecking(false);
     }
@@ -75,4 +78,18 @@ export function SessionEndedDialog({ user }: { user: { id: string; email: string
       </Stack>
     </Modal>
   );
+}
+
+/**
+ * Who the browser is signed in as now, whoever this page was opened for (so without the page's own header, which
+ * would have the question refused): null when no one is.
+ */
+async function whoIsSignedIn(): Promise<{ id: string; email: string } | null> {
+  const response = await fetch("/api/trpc/me.get", { credentials: "same-origin", signal: AbortSignal.timeout(15_000) });
+  if (response.status === 401) return null;
+  if (!response.ok) throw new Error(`the portal answered ${response.status}`);
+  const body = (await response.json()) as { result?: { data?: { json?: { id: string; email: string } } } };
+  const me = body.result?.data?.json;
+  if (!me) throw new Error("the portal's answer was not understood");
+  return me;
 }

@@ -10,8 +10,20 @@ import { observable } from "@trpc/server/observable";
 import { useSyncExternalStore } from "react";
 import superjson from "superjson";
 import type { AppRouter } from "@/server/trpc/root";
+import { PAGE_USER_HEADER } from "@/server/trpc/page-user";
 
 let ended = false;
+/** The user this page was opened for (the portal shell says, once signed in), sent with every call. */
+let pageUser: string | null = null;
+
+export function setPageUser(userId: string | null): void {
+  pageUser = userId;
+}
+
+/** The header that makes the server refuse this page's calls once the browser is signed in as someone else. */
+export function pageUserHeaders(): Record<string, string> {
+  return pageUser ? { [PAGE_USER_HEADER]: pageUser } : {};
+}
 const listeners = new Set<() => void>();
 
 /** Reports that the portal no longer knows this page's user. */
@@ -73,5 +85,5 @@ export const sessionEndedLink: TRPCLink<AppRouter> = () => ({ next, op }) =>
 
 /** The links of every tRPC client on the portal's pages. */
 export function portalTrpcLinks() {
-  return [sessionEndedLink, httpBatchLink({ url: "/api/trpc", transformer: superjson })];
+  return [sessionEndedLink, httpBatchLink({ url: "/api/trpc", transformer: superjson, headers: pageUserHeaders })];
 }

@@ -28,6 +28,12 @@ describe(`tRPC access on ${testDbKind}`, () => {
     await assert.rejects(caller(null).me.get(), codeOf("UNAUTHORIZED"));
   });
 
+  it("refuses a page's call once its browser is signed in as someone else (the page sends whom it was opened for)", async () => {
+    const asPageOf = (pageUser: string) => testCaller(testServices(db), analyst, null, pageUser);
+    await assert.rejects(asPageOf(admin.id).me.get(), codeOf("UNAUTHORIZED"));
+    assert.equal((await asPageOf(analyst.id).me.get()).id, analyst.id);
+  });
+
   it("refuses analysts on every admin procedure", async () => {
     const c = caller(analyst);
     await assert.rejects(c.admin.users.list(), codeOf("FORBIDDEN"));

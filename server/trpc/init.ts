@@ -16,6 +16,11 @@ export interface Context {
   address: string | null;
   /** What the caller was let in with (their session, or a personal token); null when not signed in. */
   credential?: Credential | null;
+  /**
+   * The user a portal page was opened for (its PAGE_USER_HEADER), when it says: a call from a page whose browser has
+   * since signed in as someone else is refused, never done as that other person (a save into their home folder).
+   */
+  pageUser?: string | null;
 }
 
 const t = initTRPC.context<Context>().create({
@@ -57,6 +62,9 @@ export const publicProcedure = t.procedure.use(appErrors);
 
 export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to continue." });
+  if (ctx.pageUser && ctx.pageUser !== ctx.user.id) {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "This browser is now signed in as another user: reload the page to go on as them." });
+  }
   const actor: Actor = { id: ctx.user.id, label: ctx.user.email };
   return next({ ctx: { ...ctx, user: ctx.user, actor } });
 });

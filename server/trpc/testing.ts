@@ -39,8 +39,9 @@ export function testServices(db: Database, homesDir: string = os.tmpdir()): Serv
 }
 
 /** The procedures as `user` (null: signed out) calls them, from loopback (in the session `credential` names). */
-export function testCaller(services: Services, user: UserRow | null, credential: Credential | null = null) {
-  return createCaller({ services, user, address: "127.0.0.1", credential });
+/** `pageUser`: the user the calling page says it was opened for (PAGE_USER_HEADER), if any. */
+export function testCaller(services: Services, user: UserRow | null, credential: Credential | null = null, pageUser: string | null = null) {
+  return createCaller({ services, user, address: "127.0.0.1", credential, pageUser });
 }
 
 /** For assert.rejects: a procedure refused with this tRPC code, in words matching `message`. */

@@ -2,6 +2,7 @@
 // The upload queue: each file is PUT as the raw request body (the browser streams it from disk, so neither
 // side holds it whole), at most a few at a time, with progress from XMLHttpRequest (fetch has no upload
 // progress). Oversized files are refused before a byte is sent.
+import { pageUserHeaders, reportSessionEnded } from "@/app/_lib/session-ended";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { formatBytes } from "@/server/files/format";
 import { contentUrl, joinPath } from "./paths";
@@ -50,6 +51,7 @@ export function useUploads({ maxUploadBytes, onUploaded }: Options) {
       xhr.open("PUT", contentUrl(joinPath(upload.dir, upload.name), { overwrite: upload.overwrite }));
       xhr.setRequestHeader("accept", "application/json");
       xhr.setRequestHeader("content-type", "application/octet-stream");
+      for (const [name, value] of Object.entries(pageUserHeaders())) xhr.setRequestHeader(name, value);
       xhr.upload.onprogress = (event) => update(upload.id, { loaded: event.loaded });
       xhr.onload = () => {
         requests.current.delete(upload.id);
@@ -59,6 +61,7 @@ export function useUploads({ maxUploadBytes, onUploaded }: Options) {
           onUploadedRef.current(upload.dir);
           return;
         }
+        if (xhr.status === 401) reportSessionEnded();
         update(upload.id, { status: "failed", error: serverMessage(xhr), exists: xhr.status === 409 });
       };
       xhr.onerror = () => {

@@ -1,12 +1,15 @@
 // Saves through save-worker.ts, so a big notebook's save request is encoded and sent off the main thread. The
 // page's cost is the structured clone of the notebook into the worker. If the worker can't start (or dies),
 // saving goes on through the page's own tRPC client (`fallback`), with the same result.
+import { pageUserHeaders } from "@/app/_lib/session-ended";
 import type { SaveCall } from "./saver";
 
 type SaveInput = Parameters<SaveCall>[0];
 export interface SaveRequest {
   id: number;
   input: SaveInput;
+  /** The page's own headers (the user it was opened for: session-ended.ts), for the worker's request. */
+  headers: Record<string, string>;
 }
 export type SaveReply = { id: number; ok: true; mtime: Date } | { id: number; ok: false; message: string; code: string | null };
 
@@ -71,7 +74,7 @@ export function offThreadSave(fallback: SaveCall): SaveCall {
       const id = nextId++;
       pending.set(id, { input, resolve, reject });
       try {
-        w.postMessage({ id, input } satisfies SaveRequest);
+        w.postMessage({ id, input, headers: pageUserHeaders() } satisfies SaveRequest);
       } catch {
         pending.delete(id);
         fallback(input).then(resolve, reject);

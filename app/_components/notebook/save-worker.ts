@@ -9,12 +9,15 @@ import type { AppRouter } from "@/server/trpc/root";
 import type { SaveReply, SaveRequest } from "./off-thread-save";
 import { SAVE_DEADLINE_MS } from "./saver";
 
-const client = createTRPCClient<AppRouter>({ links: [httpLink({ url: "/api/trpc", transformer: superjson })] });
+// The headers of the request being made (the page sends its own with each one: see SaveRequest).
+let requestHeaders: Record<string, string> = {};
+const client = createTRPCClient<AppRouter>({ links: [httpLink({ url: "/api/trpc", transformer: superjson, headers: () => requestHeaders })] });
 
 const scope = self as unknown as { onmessage: ((event: MessageEvent<SaveRequest>) => void) | null; postMessage(message: SaveReply): void };
 
 scope.onmessage = (event) => {
-  const { id, input } = event.data;
+  const { id, input, headers } = event.data;
+  requestHeaders = headers; // read by the link as this request starts, below
   // The saver gives up at the same deadline; the request is ended too, not left holding a connection.
   client.notebooks.save.mutate(input, { signal: AbortSignal.timeout(SAVE_DEADLINE_MS) }).then(
     ({ mtime }) => scope.postMessage({ id, ok: true, mtime: new Date(mtime) }),
