@@ -251,6 +251,8 @@ test("a page whose browser signs in as someone else meanwhile never saves as the
   await tab.getByRole("menuitem", { name: "Sign out" }).click();
   await expect(tab).toHaveURL(/\/signin/);
   await signIn(tab, bob);
+  const username = async () => ((await (await tab.request.get("/api/trpc/me.get")).json()) as { result: { data: { json: { username: string } } } }).result.data.json.username;
+  const bobHome = path.join(e2eDataDir, "homes", await username());
 
   const editor = page.getByRole("region", { name: "Cell 1", exact: true }).getByRole("textbox").first();
   await editor.click();
@@ -258,10 +260,18 @@ test("a page whose browser signs in as someone else meanwhile never saves as the
   const dialog = page.getByRole("dialog", { name: "You are signed out" });
   await expect(dialog).toBeVisible({ timeout: 15_000 });
   await dialog.getByRole("button", { name: "Continue" }).click();
-  await expect(dialog.getByRole("alert")).toContainText(`This browser is now signed in as ${bob.email}, and this page is ${ana.email}'s.`);
+  await expect(dialog.getByRole("alert")).toContainText(`This browser is now signed in as ${bob.email}, and this page is ${ana.email}'s: it saves nothing as ${bob.email}.`);
   await expect(dialog.getByRole("button", { name: "Reload" })).toBeVisible();
-  // Nothing of Ana's page reached Bob's home.
-  const me = await (await tab.request.get("/api/trpc/me.get")).json();
-  expect(fs.existsSync(path.join(e2eDataDir, "homes", me.result.data.json.username, "mine.ipynb"))).toBe(false);
+  // Ana back in the other tab: Continue keeps the page, and what waited is saved as hers.
+  await tab.getByRole("button", { name: "Account menu" }).click();
+  await tab.getByRole("menuitem", { name: "Sign out" }).click();
+  await expect(tab).toHaveURL(/\/signin/);
+  await signIn(tab, ana);
+  await dialog.getByRole("button", { name: "Continue" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved/, { timeout: 15_000 });
+  // Nothing of Ana's page reached Bob's home; her notebook has her edit.
+  expect(fs.existsSync(path.join(bobHome, "mine.ipynb"))).toBe(false);
+  expect(fs.readFileSync(path.join(e2eDataDir, "homes", await username(), "mine.ipynb"), "utf8")).toContain("not for bob");
   await page.context().close();
 });

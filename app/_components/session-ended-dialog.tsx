@@ -27,7 +27,10 @@ export function SessionEndedDialog({ user }: { user: { id: string; email: string
       }
       if (me.id !== user.id) {
         // Another person's session now: this page (its files, its kernels) must not act for them.
-        setProblem({ text: `This browser is now signed in as ${me.email}, and this page is ${user.email}'s. Reload it to go on as ${me.email}.`, otherUser: true });
+        setProblem({
+          text: `This browser is now signed in as ${me.email}, and this page is ${user.email}'s: it saves nothing as ${me.email}. To keep its changes, sign in as ${user.email} again and choose Continue; Reload goes on as ${me.email}, leaving behind what this page has not saved.`,
+          otherUser: true,
+        });
         return;
       }
       clearSessionEnded();
@@ -63,17 +66,17 @@ export function SessionEndedDialog({ user }: { user: { id: string; email: string
         )}
         <Group justify="flex-end">
           {problem?.otherUser ? (
-            <Button onClick={() => window.location.reload()}>Reload</Button>
+            <Button variant="default" color="red" onClick={() => window.location.reload()}>
+              Reload
+            </Button>
           ) : (
-            <>
-              <Button variant="default" onClick={() => window.location.assign(signInHref(here))}>
-                Sign in again
-              </Button>
-              <Button loading={checking} onClick={() => void carryOn()} data-autofocus>
-                Continue
-              </Button>
-            </>
+            <Button variant="default" onClick={() => window.location.assign(signInHref(here))}>
+              Sign in again
+            </Button>
           )}
+          <Button loading={checking} onClick={() => void carryOn()} data-autofocus>
+            Continue
+          </Button>
         </Group>
       </Stack>
     </Modal>

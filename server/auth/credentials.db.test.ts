@@ -6,7 +6,7 @@ import type { Database } from "@/db";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { isAppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
-import { createUser, setDisabled } from "@/server/identity/users";
+import { createUser, resetPassword, setDisabled } from "@/server/identity/users";
 import { eq } from "drizzle-orm";
 import { signInFailures } from "@/db/schema";
 import { changeOwnPassword, signInWithPassword, WRONG_CREDENTIALS, type Directory } from "./credentials";
@@ -55,6 +55,17 @@ describe(`password sign-in on ${testDbKind}`, () => {
     const sixth = await attempt(db, "bob@example.com", "right-password");
     assert.equal(sixth.ok ? "ok" : sixth.code, "THROTTLED");
     assert.match(sixth.ok ? "" : sixth.message, /Too many failed sign-in attempts\. Try again in 15 minutes/);
+  });
+
+  it("an admin's password reset ends the account's lockout, and refuses a password of spaces only", async () => {
+    const ivy = await createUser(db, cliActor, { email: "ivy@example.com", password: "first-password" });
+    for (let i = 1; i <= 6; i++) await attempt(db, "ivy@example.com", `wrong-${i}`, "10.9.9.9");
+    const locked = await attempt(db, "ivy@example.com", "first-password", "10.9.9.9");
+    assert.equal(locked.ok ? "ok" : locked.code, "THROTTLED");
+    await assert.rejects(resetPassword(db, cliActor, ivy.id, "        "), (e) => isAppError(e) && e.code === "BAD_REQUEST" && /spaces only/.test(e.message));
+    await resetPassword(db, cliActor, ivy.id, "second-password");
+    const after = await attempt(db, "ivy@example.com", "second-password", "10.9.9.10");
+    assert.equal(after.ok ? "ok" : after.code, "ok", "the reset ended the lockout");
   });
 
   it("counts tries sent at once: forty guesses together get five answers, the rest are throttled", async () => {

@@ -24,6 +24,7 @@ export async function burnVerifyTime(password: string) {
 
 export function passwordProblem(password: string): string | null {
   if (password.length < MIN_PASSWORD_LENGTH) return `Passwords must be at least ${MIN_PASSWORD_LENGTH} characters long.`;
+  if (password.trim() === "") return "A password of spaces only is too easy to guess: use letters, digits or other characters too.";
   if (password.length > 1024) return "Passwords can be at most 1024 characters long.";
   return null;
 }

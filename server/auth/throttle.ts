@@ -75,6 +75,12 @@ export async function succeeded(db: Database, keys: TryKeys, otherLogin?: string
   if (keys.address) await takeBack(db, { address: keys.address });
 }
 
+/** An admin reset the account's password: its failed tries (the lockout that may have led to the reset) are forgotten. */
+export async function forgetAccountFailures(db: Database, logins: string[]): Promise<void> {
+  const keys = logins.map(accountKey);
+  if (keys.length) await db.delete(signInFailures).where(inArray(signInFailures.key, keys));
+}
+
 /** Forgets counters nothing holds any more (window over, lock over) older than `before`; how many. */
 export async function forgetStaleFailures(db: Database, before: Date): Promise<number> {
   const rows = await db

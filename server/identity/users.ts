@@ -1,5 +1,6 @@
 // Managing people and teams: the rules (who may hold what role, what a valid name is) and the audit trail,
 // over the (db, params) queries. Shared by the admin procedures and the CLI.
+import { forgetAccountFailures } from "@/server/auth/throttle";
 import type { Database } from "@/db";
 import { appendAudit } from "@/db/queries/audit";
 import {
@@ -163,6 +164,8 @@ export async function resetPassword(db: Database, actor: Actor, userId: string, 
   if (problem) throw new AppError("BAD_REQUEST", problem);
   const user = await requireUser(db, userId);
   await setUserPassword(db, { id: user.id, passwordHash: await hashPassword(password) });
+  // The lockout that often leads to a reset ends with it ("ask an admin to reset your password", says sign-in).
+  await forgetAccountFailures(db, [user.email, user.username]);
   // Whoever knew the old password (the reason for a reset, often) is signed out too.
   await endUserSessions(db, actor, { user, reason: SESSION_END.passwordReset, audit: false });
   await appendAudit(db, {

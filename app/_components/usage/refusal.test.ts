@@ -112,7 +112,7 @@ describe("a refused start names the limit that refused it", () => {
       name: "a size that never fits under the envelope: says the envelope",
       team: { name: "Risk", limits: { maxMemoryMb: 4096 } },
       source: "envelope",
-      headline: /^Your team Risk's limit of 4 GB leaves no room for this kernel/,
+      headline: /^Your team Risk's limit of 4 GB is less than this kernel needs — choose a smaller size, or ask an admin\.$/,
       detail: [/can never fit under team Risk's envelope/],
       never: [/under your limit/],
     },

@@ -23,6 +23,8 @@ interface QuotaDetails {
    */
   source?: "own" | "default" | "envelope" | "team";
   teamName?: string | null;
+  /** What the kernel asks for of the limit refused (its vCores, memory…). */
+  requested?: number;
 }
 
 /** "Your", "Your team Risk's": the owner of the limit that refused, never the user's when it is the team's. */
@@ -48,6 +50,8 @@ export function startRefusal(error: unknown): StartRefusal {
   if (key === "maxKernels" && cap === 0) headline = `${whose} limit is 0 kernels — ${ask} to raise it.`;
   else if (key === "maxKernels" && typeof cap === "number") headline = `${whose} limit of ${limitValue("maxKernels", cap)} is reached — ${next}.`;
   else if (key === "monthlyVcoreHours" && typeof cap === "number") headline = `${whose} monthly budget of ${limitValue(key, cap)} is used up — new kernels can start when it renews, or ${ask}.`;
+  // A size bigger than the limit itself: stopping kernels would not help.
+  else if (key && typeof cap === "number" && typeof details.requested === "number" && details.requested > cap) headline = `${whose} limit of ${limitValue(key, cap)} is less than this kernel needs — choose a smaller size, or ${ask}.`;
   else if (key && typeof cap === "number") headline = `${whose} limit of ${limitValue(key, cap)} leaves no room for this kernel — stop a kernel in Usage, choose a smaller size, or ${ask}.`;
   else headline = `${whose} quota is reached — ${next}.`;
   return { title: "Kernel not started: quota reached", message: headline, detail: message.replace(/^Quota exceeded:\s*/, ""), quota: true };
