@@ -377,7 +377,7 @@ test("another size is asked for in place of the running kernel: admitted at the 
   // Over the vCore limit: refused, and the kernel the user has keeps running, variables and all.
   await size.selectOption("large");
   await page.getByRole("dialog", { name: "Start a large kernel?" }).getByRole("button", { name: "Change size" }).click();
-  await expect(page.getByText(/leaves no room for this kernel .* The kernel you have keeps running\./)).toBeVisible();
+  await expect(page.getByText(/Your limit of 2 vCores is less than this kernel needs — choose a smaller size, or ask an admin\. The kernel you have keeps running\./)).toBeVisible();
   await expect(size).toHaveValue("small");
   await expect(kernelStatus(page)).toHaveText("idle");
   await editor(3).click();
