@@ -20,7 +20,7 @@ import type { Services } from "@/server/services";
 import { baseName, isStorageError } from "@/server/storage/paths";
 import { homePathFromUrl } from "./home-path";
 import { formatBytes } from "./format";
-import { PAGE_USER_HEADER } from "@/server/trpc/page-user";
+import { pageUserRefusal } from "@/server/trpc/page-user";
 import { DEFAULT_MAX_UPLOAD_BYTES, FILE_CONTENT_PREFIX } from "./limits";
 
 export interface FileRoutesOptions {
@@ -45,8 +45,8 @@ export function fileRoutes(services: Services, options: FileRoutesOptions = {}):
         }
         const user = await identify(req.headers, { db: services.db, secret: services.secret, sessionCookieName: services.sessionCookieName });
         if (!user) throw new HttpError(401, "Sign in to continue.");
-        const pageUser = req.headers[PAGE_USER_HEADER];
-        if (typeof pageUser === "string" && pageUser !== user.id) throw new HttpError(401, "This browser is now signed in as another user: reload the page to go on as them.");
+        const otherUser = pageUserRefusal(req.headers, user.id);
+        if (otherUser) throw new HttpError(401, otherUser);
         const crossSite = crossSiteWrite(req, services.env.ATRIUM_PUBLIC_URL, { byToken: tokenFromHeader(req.headers.authorization) !== undefined });
         if (crossSite) throw new HttpError(403, crossSite);
         const path = homePathFromUrl(rawPath.slice(FILE_CONTENT_PREFIX.length));

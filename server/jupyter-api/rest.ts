@@ -7,6 +7,7 @@
 // - unauthenticated requests get 401 (like Kernel Gateway and Enterprise Gateway), not Jupyter Server's 403;
 // - a kernel that died or was shut down is 404 for every call, like Jupyter Server once it removed a dead
 //   kernel; Atrium keeps the row (why and when it ended) for its own UI, but never auto-restarts it.
+import { pageUserRefusal } from "@/server/trpc/page-user";
 import { readFileSync } from "node:fs";
 import type http from "node:http";
 import type { UserRow } from "@/db/queries/users";
@@ -28,6 +29,8 @@ export function restApi(services: Services) {
   async function authenticate(req: http.IncomingMessage): Promise<UserRow> {
     const user = await identify(req.headers, { db: services.db, secret: services.secret, sessionCookieName: services.sessionCookieName });
     if (!user) throw new AppError("UNAUTHENTICATED", "Authentication required: sign in, or send `Authorization: token <your API token>`.");
+    const otherUser = pageUserRefusal(req.headers, user.id);
+    if (otherUser) throw new AppError("UNAUTHENTICATED", otherUser);
     const crossSite = crossSiteWrite(req, services.env.ATRIUM_PUBLIC_URL, { byToken: tokenFromHeader(req.headers.authorization) !== undefined });
     if (crossSite) throw new AppError("FORBIDDEN", crossSite);
     return user;

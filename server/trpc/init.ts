@@ -8,6 +8,7 @@ import { asAppError, isAppError, trpcCodeOf } from "@/server/errors";
 import type { Credential } from "@/server/auth/session";
 import type { Actor } from "@/server/identity/actor";
 import type { Services } from "@/server/services";
+import { OTHER_USER_MESSAGE } from "./page-user";
 
 export interface Context {
   services: Services;
@@ -63,7 +64,7 @@ export const publicProcedure = t.procedure.use(appErrors);
 export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to continue." });
   if (ctx.pageUser && ctx.pageUser !== ctx.user.id) {
-    throw new TRPCError({ code: "UNAUTHORIZED", message: "This browser is now signed in as another user: reload the page to go on as them." });
+    throw new TRPCError({ code: "UNAUTHORIZED", message: OTHER_USER_MESSAGE });
   }
   const actor: Actor = { id: ctx.user.id, label: ctx.user.email };
   return next({ ctx: { ...ctx, user: ctx.user, actor } });

@@ -1,7 +1,7 @@
 // The Jupyter-compatible REST calls the notebook page makes (same origin; the session cookie authenticates).
 // Each failure becomes a KernelApiError with words the page can show as they are; a 401 also tells the page it is
 // signed out (session-ended.ts).
-import { reportSessionEnded } from "../session-ended";
+import { pageUserHeaders, reportSessionEnded } from "../session-ended";
 
 export interface KernelModel {
   id: string;
@@ -41,7 +41,7 @@ async function call<T>(path: string, init: RequestInit & { okEmpty?: boolean; de
       credentials: "same-origin",
       signal: AbortSignal.timeout(deadlineMs),
       ...init,
-      headers: { "content-type": "application/json", ...init.headers },
+      headers: { "content-type": "application/json", ...pageUserHeaders(), ...init.headers },
     });
   } catch (error) {
     if ((error as Error).name === "TimeoutError") {
