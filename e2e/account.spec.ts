@@ -198,7 +198,11 @@ test("a notebook whose session ends meanwhile says so once, keeps the edit, and 
   const a = await signedInBrowser(browser, user);
   await a.goto("/notebook/signed-out.ipynb");
   await a.getByRole("button", { name: "Create notebook" }).click();
-  await expect(a.getByRole("status", { name: "Kernel status" })).toHaveText("idle", { timeout: 90_000 });
+  const kernelStatus = a.getByRole("status", { name: "Kernel status" });
+  await expect(kernelStatus).toHaveText("idle", { timeout: 90_000 });
+  // The kernel socket the page opened with the session that is about to end: the portal closes it (1008) within its
+  // 30-s credential recheck, and the page opens another once signed in again.
+  const reopened = a.waitForEvent("websocket", { predicate: (ws) => ws.url().includes("/channels"), timeout: 120_000 });
 
   // The same user elsewhere ends every other session: a's among them.
   const b = await signedInBrowser(browser, user);
@@ -227,6 +231,9 @@ test("a notebook whose session ends meanwhile says so once, keeps the edit, and 
   const me = await (await a.request.get("/api/trpc/me.get")).json();
   const file = path.join(e2eDataDir, "homes", me.result.data.json.username, "signed-out.ipynb");
   expect(fs.readFileSync(file, "utf8")).toContain("kept ' + 'across sign-in");
+  // Regression (CI): after that close the page stayed "disconnected" and refused every run.
+  await reopened;
+  await expect(kernelStatus).toHaveText("idle");
   await editor.click();
   await a.keyboard.press("Shift+Enter");
   await expect(a.getByRole("region", { name: "Output 1", exact: true })).toContainText("kept across sign-in", { timeout: 30_000 });

@@ -1,7 +1,8 @@
 // The kernel WebSocket against a real kernel in the real portal: both framings execute code, a malformed
 // frame is dropped without closing the connection, a reply reaches only the client that asked (iopub reaches
 // every client), a client that drops and reconnects with its session gets what it missed, a connection whose
-// token is revoked or whose account is disabled is closed (1008) and one whose check fails is not, a portal stopping
+// token is revoked or whose account is disabled is closed (1008; what its cell prints is kept for its user's next
+// credential) and one whose check fails is not, a portal stopping
 // closes its clients with 1012 (so JupyterLab reconnects), and after a portal restart the kernel is still listed
 // and a new client gets its output.
 import assert from "node:assert/strict";
@@ -157,7 +158,7 @@ describe("kernel WebSocket /api/kernels/{id}/channels", () => {
     assert.equal(later.received.filter((m) => m.header.msg_type === "input_request").length, 0);
   });
 
-  it("closes a client whose token is revoked with 1008 within the recheck, keeps nothing for it, and leaves the others open", async () => {
+  it("closes a client whose token is revoked with 1008 within the recheck, leaves the others open, and keeps what its cell prints for its user's next credential", async () => {
     const side = await recheckingChannels();
     try {
       const second = await anotherToken();
@@ -165,20 +166,29 @@ describe("kernel WebSocket /api/kernels/{id}/channels", () => {
       const other = await TestKernelSocket.open(side.base, kernel.id, { token });
       sockets.push(revoked, other);
       assert.deepEqual(resultText((await revoked.execute("5+5")).iopub), ["10"]);
+      // A cell runs across the revocation: a page whose session ended while it ran gets its output after signing in again.
+      const msgId = revoked.send("shell", "execute_request", { code: "import time\nfor i in range(8):\n    print(i, flush=True)\n    time.sleep(0.25)", silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+      const isChild = (m: ChannelMessage) => m.parent_header.msg_id === msgId;
+      await revoked.waitFor("the first line", (m) => isChild(m) && m.header.msg_type === "stream");
       assert.ok(await revokeApiToken(portal.services.db, { userId: ana.id, tokenId: second.id }));
       const closed = await revoked.waitForClose(3000);
       assert.deepEqual(closed, { code: 1008, reason: REVOKED.token });
       await waitUntil("the server's end of it to close", 3000, () => side.channels.clientCount() === 1);
-      assert.equal(side.channels.replayCount(), 0, "no replay buffer for the revoked client's session");
       assert.deepEqual(resultText((await other.execute("6+6")).iopub), ["12"], "a client on a valid token works on");
       assert.equal(other.closeEvent, undefined);
       await assert.rejects(TestKernelSocket.open(side.base, kernel.id, { token: second.token, session: revoked.session }), { status: 401 });
+      // The same user on a credential that is valid, with the same session, gets the rest.
+      const back = await TestKernelSocket.open(side.base, kernel.id, { token, session: revoked.session });
+      sockets.push(back);
+      await back.waitFor("the reply to the request sent before the close", (m) => isChild(m) && m.header.msg_type === "execute_reply");
+      const lines = (socket: TestKernelSocket) => TestKernelSocket.stdout(socket.received.filter((m) => isChild(m) && m.channel === "iopub"));
+      assert.equal(lines(revoked) + lines(back), Array.from({ length: 8 }, (_, i) => `${i}\n`).join(""), "every line once, in order");
     } finally {
       await side.close();
     }
   });
 
-  it("closes the clients of a disabled account with 1008", async () => {
+  it("closes the clients of a disabled account with 1008 and keeps nothing for them", async () => {
     const bo = await userWithToken(portal, "bo@example.com");
     const started = await api(portal.base, bo.token, "POST", "/api/kernels", { name: "python3" });
     assert.equal(started.status, 201);

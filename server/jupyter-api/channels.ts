@@ -7,7 +7,9 @@
 // One timer (start/stop with the API) ticks every client: keepalive pings and dead-kernel detection. It also
 // rechecks, every `recheckMs`, the credential each connection was opened with (its session, or its token, and its
 // account): a connection outlives its upgrade by days, and must not outlive a sign-out, a revoked token or a
-// disabled account by more than that. A revoked connection closes with 1008 and keeps nothing for a reconnect.
+// disabled account by more than that. A revoked connection closes with 1008; unless its account was disabled, what its
+// kernel sends meanwhile is kept for its session as for any dropped client (only the same user, signed in again, can
+// take it: a page whose session ended while a cell ran gets that cell's output once its user is back).
 // When the portal stops, clients are closed with 1012 (service restart): JupyterLab reconnects after that, and
 // would not after 1001.
 // A client that names its session (`?session_id=`, as JupyterLab does) and goes away while its kernel runs has
@@ -16,7 +18,7 @@ import net from "node:net";
 import type http from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
-import { revocationsOf, type HeldCredential, type Revocation } from "@/server/auth/credential-check";
+import { REVOKED, revocationsOf, type HeldCredential, type Revocation } from "@/server/auth/credential-check";
 import { authenticate, tokenFromHeader } from "@/server/auth/session";
 import { log } from "@/server/log";
 import { AppError } from "@/server/errors";
@@ -108,7 +110,9 @@ export function channelsApi(services: Services, options: ChannelsOptions = {}) {
       const reason = revocations[i];
       if (!reason || !clients.has(client)) return;
       log.info(`${holder.who}: closing the connection: ${reason}`);
-      client.end(CLOSE_POLICY_VIOLATION, reason, { keep: false });
+      // Its user may sign in again (or use another token) and take what the cell printed meanwhile; a disabled
+      // account is not coming back soon.
+      client.end(CLOSE_POLICY_VIOLATION, reason, { keep: reason !== REVOKED.disabled });
     });
   }
 

@@ -108,7 +108,7 @@ export class ChannelClient {
   private ending = false;
   /** While a client of a dead kernel takes what was queued for it: when it is cut off if it has not. */
   private drainDeadline: number | undefined;
-  /** Set when the connection ends for good (kernel gone, portal stopping, credential revoked): nothing to keep. */
+  /** Set when the connection ends for good (kernel gone, portal stopping): nothing to keep. */
   private over = false;
   /** Left for a reconnect: what the queue never wrote, then what came while the socket was closing (bounded). */
   private left: Left = { messages: [], undelivered: { messages: 0, bytes: 0 } };
@@ -205,8 +205,8 @@ export class ChannelClient {
 
   /**
    * Closes the connection now with a code and reason the client can act on; what was queued and not yet written is
-   * not sent. `keep`: the client may come back for it (left for a reconnect); false when the connection is over for
-   * good (the portal stops, the credential was revoked): nothing is kept.
+   * not sent. `keep`: the client may come back for it (left for a reconnect, e.g. a credential revoked: its user may
+   * sign in again); false when the connection is over for good (the portal stops): nothing is kept.
    */
   end(code: number, reason: string, { keep }: { keep: boolean }): void {
     this.over ||= !keep;

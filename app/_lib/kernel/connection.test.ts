@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { KernelConnection, type KernelState } from "./connection";
-import { encodeMessage } from "./framing";
+import { decodeMessage, encodeMessage } from "./framing";
 import { createMessage } from "./messages";
 import { clearSessionEnded, whenSignedInAgain } from "../session-ended";
 
@@ -21,7 +21,10 @@ class StandInSocket {
   constructor(readonly url: string) {
     StandInSocket.last = this;
   }
-  send(): void {}
+  readonly sent: string[] = [];
+  send(data: string): void {
+    this.sent.push(data);
+  }
   close(): void {}
 }
 
@@ -76,18 +79,31 @@ describe("KernelConnection closed for a credential that ended (1008)", () => {
     connection.dispose();
   });
 
-  it("the page signed in again meanwhile (a new cookie): it connects again at once, and nothing says signed out", async () => {
+  it("the page signed in again meanwhile (a new cookie): it connects again at once, nothing says signed out, and the kernel is idle again", async () => {
     clearSessionEnded();
     answer(200);
-    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state() {} });
+    const states: KernelState[] = [];
+    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state: (s) => void states.push(s) });
     connection.connect();
     const first = StandInSocket.last!;
     first.onclose!({ code: 1008 });
     await settle();
-    assert.notEqual(StandInSocket.last, first, "a new socket");
+    const second = StandInSocket.last!;
+    assert.notEqual(second, first, "a new socket");
     let ended = true;
     whenSignedInAgain(() => (ended = false));
     assert.equal(ended, false, "not reported signed out");
+    // Regression (CI): the state stayed "disconnected", which refused the new socket's own kernel_info, so the page
+    // showed "disconnected" forever and refused every run.
+    assert.equal(connection.unusable(), null, "requests wait for the new socket instead of being refused");
+    second.readyState = StandInSocket.OPEN;
+    second.onopen!();
+    const info = decodeMessage(second.sent.at(-1)!, "legacy")!;
+    assert.equal(info.header.msg_type, "kernel_info_request");
+    const reply = createMessage({ channel: "shell", msgType: "kernel_info_reply", session: "kernel", content: { status: "ok" }, parentHeader: info.header });
+    second.onmessage!({ data: encodeMessage(reply, "legacy") });
+    await settle();
+    assert.deepEqual(states.slice(-3), ["disconnected", "reconnecting", "idle"]);
     connection.dispose();
   });
 });

@@ -132,6 +132,9 @@ export class KernelConnection {
     this.socket = null;
     old?.close();
     this.attempts = 0;
+    // A connection the portal had closed takes requests again: they wait for the new socket (its own kernel_info
+    // among them, whose answer shows the kernel idle again).
+    if (this.kernelState === "disconnected") this.setState("reconnecting");
     this.connect();
   }
 
