@@ -2,8 +2,10 @@
 // team's policy), read and set the team's policy inside the admin's bounds.
 import type { Database } from "@/db";
 import { appendAudit } from "@/db/queries/audit";
-import { findKernel, touchKernelActivity } from "@/db/queries/kernels";
+import { findKernel, touchKernelActivity, type KernelRow } from "@/db/queries/kernels";
 import { findTeamCullPolicy, upsertTeamCullPolicy } from "@/db/queries/quotas";
+import { findTeamById } from "@/db/queries/teams";
+import { findUserById } from "@/db/queries/users";
 import { deleteWarning, upsertWarning, warningsOfOwner } from "@/db/queries/usage";
 import { AppError } from "@/server/errors";
 import type { Actor } from "@/server/identity/actor";
@@ -46,8 +48,14 @@ export async function requestStop(db: Database, actor: Actor, kernelId: string) 
   if (!kernel || kernel.state === "dead") throw new AppError("NOT_FOUND", `Kernel ${kernelId} is not running.`);
   const now = new Date();
   await upsertWarning(db, { kernelId, ownerId: kernel.ownerId, kind: "admin", message: `stopped by an admin (${actor.label})`, deadline: now, warnedAt: now });
-  await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "kernel.stop", targetType: "kernel", targetId: kernelId, details: { owner: kernel.ownerId } });
+  await auditKernelStop(db, actor, kernel);
   return kernel;
+}
+
+/** Records who stopped whose kernel; the owner by email, as the audit log reads (and is searched). */
+export async function auditKernelStop(db: Database, actor: Actor, kernel: KernelRow) {
+  const owner = await findUserById(db, kernel.ownerId);
+  await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "kernel.stop", targetType: "kernel", targetId: kernel.id, details: { owner: owner?.email ?? kernel.ownerId } });
 }
 
 export async function teamCullPolicy(db: Database, scope: LeadScope, teamId: string) {
@@ -61,6 +69,8 @@ export async function setTeamCullPolicy(db: Database, actor: Actor, scope: LeadS
   if (!scope.isAdmin && !scope.ledTeamIds.includes(teamId)) throw new AppError("NOT_FOUND", `Team ${teamId} was not found among the teams you lead.`);
   const problems = policyViolations(policy, await loadCullBounds(db));
   if (problems.length) throw new AppError("BAD_REQUEST", `The culling policy was not saved: ${problems.join("; ")}.`, { problems });
+  const team = await findTeamById(db, teamId);
+  if (!team) throw new AppError("NOT_FOUND", `Team ${teamId} was not found: reload the page.`);
   await upsertTeamCullPolicy(db, { teamId, ...policy });
-  await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "cull.policy.set", targetType: "team", targetId: teamId, details: { ...policy } });
+  await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "cull.policy.set", targetType: "team", targetId: teamId, details: { team: team.name, ...policy } });
 }

@@ -7,9 +7,11 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { TRPCError } from "@trpc/server";
 import type { Database } from "@/db";
+import { listAudit } from "@/db/queries/audit";
 import { markKernelDead, updateKernel } from "@/db/queries/kernels";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
+import { requestStop, setTeamCullPolicy } from "@/server/culler/service";
 import { sweep } from "@/server/culler/sweep";
 import { isAppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
@@ -130,5 +132,31 @@ describe(`member quotas across teams on ${testDbKind}`, () => {
     const warned = await sweep({ db, stop: async (kernelId, reason, detail) => void (await markKernelDead(db, { id: kernelId, reason, detail })) }, now);
     assert.deepEqual(warned.warned.filter((w) => w.kernelId === id).map((w) => [w.kind, w.deadline?.toISOString()]), [["budget", new Date(now.getTime() + 15 * MIN).toISOString()]]);
     await markKernelDead(db, { id, reason: "stopped", detail: "test" });
+  });
+
+  it("the audit log names whose quota, which team's envelope and policy, and whose kernel; an unknown user or team is refused", async () => {
+    const team = await createTeam(db, cliActor, { name: "Audited" });
+    const ivy = await user("ivy");
+    await setMembership(db, cliActor, { teamId: team.id, userId: ivy.id, role: "member" });
+    await setTeamEnvelope(db, cliActor, { teamId: team.id, limits: { ...unset, maxKernels: 5 } });
+    await setUserQuotaChecked(db, cliActor, ivy.id, { ...unset, maxKernels: 3 });
+    await setTeamCullPolicy(db, cliActor, { isAdmin: true, ledTeamIds: [] }, team.id, { idleTimeoutMinutes: 30, warningMinutes: 10, maxLifetimeHours: null, cullBusy: null, cullConnected: null });
+    const kernelId = randomUUID();
+    await admitKernel(db, { kernelId, userId: ivy.id, team, kernelspec: "python3", launcher: "local", size: small });
+    await requestStop(db, cliActor, kernelId);
+    const details = async (action: string) => (await listAudit(db, { limit: 1, action }))[0]?.details;
+    assert.equal((await details("quota.user.set"))?.email, "ivy@example.com");
+    assert.equal((await details("quota.team.set"))?.team, "Audited");
+    assert.equal((await details("cull.policy.set"))?.team, "Audited");
+    assert.equal((await details("kernel.stop"))?.owner, "ivy@example.com");
+    // Searched by those words, as an admin does on the Audit log page.
+    assert.deepEqual((await listAudit(db, { limit: 10, search: "audited" })).map((e) => e.action).sort(), ["cull.policy.set", "quota.team.set", "team.create", "team.set_member"]);
+    await markKernelDead(db, { id: kernelId, reason: "stopped", detail: "test" });
+
+    const missing = randomUUID();
+    const notFound = (e: unknown) => isAppError(e) && e.code === "NOT_FOUND" && e.message.includes(missing);
+    await assert.rejects(setUserQuotaChecked(db, cliActor, missing, { ...unset, maxKernels: 1 }), notFound);
+    await assert.rejects(setTeamEnvelope(db, cliActor, { teamId: missing, limits: unset }), notFound);
+    await assert.rejects(setTeamCullPolicy(db, cliActor, { isAdmin: true, ledTeamIds: [] }, missing, { idleTimeoutMinutes: 30, warningMinutes: 10, maxLifetimeHours: null, cullBusy: null, cullConnected: null }), notFound);
   });
 });

@@ -24,7 +24,8 @@ import {
   vcoreHoursSince,
   type LimitValues,
 } from "@/db/queries/quotas";
-import { teamsOfUser } from "@/db/queries/teams";
+import { findTeamById, teamsOfUser } from "@/db/queries/teams";
+import { findUserById } from "@/db/queries/users";
 import { insertSession } from "@/db/queries/usage";
 import { AppError } from "@/server/errors";
 import type { Actor } from "@/server/identity/actor";
@@ -281,8 +282,11 @@ export async function setUserQuotaChecked(db: Database, actor: Actor, userId: st
       throw new AppError("QUOTA_EXCEEDED", `The quota is not inside the team envelope: ${problems.join("; ")}. Ask an admin to raise the envelope first.`, { problems });
     }
   }
+  const user = await findUserById(db, userId);
+  if (!user) throw new AppError("NOT_FOUND", `User ${userId} was not found: reload the page.`);
   await upsertUserQuota(db, { userId, ...limits });
-  await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "quota.user.set", targetType: "user", targetId: userId, details: { ...limits } });
+  // The email as well as the id: the audit log reads (and is searched) by it.
+  await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "quota.user.set", targetType: "user", targetId: userId, details: { email: user.email, ...limits } });
 }
 
 /** Admins set a team's envelope and what happens to running kernels when a member's budget is used up. */
@@ -294,8 +298,10 @@ export async function setTeamEnvelope(
   for (const [key, value] of Object.entries(input.limits)) {
     if (value !== null && (!Number.isFinite(value) || value < 0)) throw new AppError("BAD_REQUEST", `${key} must be zero or more.`);
   }
+  const team = await findTeamById(db, input.teamId);
+  if (!team) throw new AppError("NOT_FOUND", `Team ${input.teamId} was not found: reload the page.`);
   await upsertTeamQuota(db, { teamId: input.teamId, ...input.limits, overBudgetAction: input.overBudgetAction, overBudgetGraceMinutes: input.overBudgetGraceMinutes });
-  await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "quota.team.set", targetType: "team", targetId: input.teamId, details: { ...input.limits, overBudgetAction: input.overBudgetAction, overBudgetGraceMinutes: input.overBudgetGraceMinutes } });
+  await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "quota.team.set", targetType: "team", targetId: input.teamId, details: { team: team.name, ...input.limits, overBudgetAction: input.overBudgetAction, overBudgetGraceMinutes: input.overBudgetGraceMinutes } });
 }
 
 /** Every team's envelope and use (the admin's page). */

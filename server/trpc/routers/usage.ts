@@ -1,7 +1,7 @@
 // Usage procedures: the admin's report, its CSV, and the live-kernels table with stop; the analyst's own use.
 import { z } from "zod";
 import { findKernel } from "@/db/queries/kernels";
-import { appendAudit } from "@/db/queries/audit";
+import { auditKernelStop } from "@/server/culler/service";
 import { notFound } from "@/server/errors";
 import { liveKernelsForAdmin, myUsage, usageCsv, usageReport } from "@/server/usage/service";
 import { adminProcedure, protectedProcedure, router } from "../init";
@@ -26,6 +26,6 @@ export const usageRouter = router({
     const kernel = await findKernel(ctx.services.db, { id: input.id });
     if (!kernel || kernel.state === "dead") throw notFound(`Kernel ${input.id}`);
     await ctx.services.kernels.stopKernel(input.id, "stopped", `stopped by admin ${ctx.user.email}`);
-    await appendAudit(ctx.services.db, { actorId: ctx.actor.id, actorLabel: ctx.actor.label, action: "kernel.stop", targetType: "kernel", targetId: input.id, details: { owner: kernel.ownerId } });
+    await auditKernelStop(ctx.services.db, ctx.actor, kernel);
   }),
 });

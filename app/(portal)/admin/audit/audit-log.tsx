@@ -137,7 +137,7 @@ export function AuditLog() {
                   </Table.Td>
                   <Table.Td>{targetOf(entry)}</Table.Td>
                   <Table.Td>
-                    <DetailsText details={entry.details} />
+                    <DetailsText entry={entry} />
                   </Table.Td>
                 </Table.Tr>
               ))}
@@ -157,15 +157,26 @@ export function AuditLog() {
   );
 }
 
+/** The details' words that name a target, in the order one is picked. */
+const TARGET_KEYS = ["email", "name", "team"];
+
+/** The detail that names the target as a person reads it (an email, a name, a team), if the entry recorded one. */
+function targetKeyOf(entry: Entry): string | undefined {
+  const details = entry.details as Record<string, unknown>;
+  return TARGET_KEYS.find((key) => typeof details[key] === "string");
+}
+
 /** The target as a person reads it: the email or name the entry recorded, else its kind and id. */
 function targetOf(entry: Entry): string {
-  const details = entry.details as Record<string, unknown>;
-  for (const key of ["email", "name", "team"]) if (typeof details[key] === "string") return details[key] as string;
+  const key = targetKeyOf(entry);
+  if (key) return (entry.details as Record<string, string>)[key]!;
   return entry.targetId ? `${entry.targetType} ${entry.targetId}` : entry.targetType;
 }
 
-function DetailsText({ details }: { details: Record<string, unknown> }) {
-  const shown = Object.entries(details).filter(([key]) => key !== "email" && key !== "name");
+/** The rest of the details (what the Target column shows is not repeated). */
+function DetailsText({ entry }: { entry: Entry }) {
+  const targetKey = targetKeyOf(entry);
+  const shown = Object.entries(entry.details as Record<string, unknown>).filter(([key]) => key !== targetKey);
   if (shown.length === 0) return <Text size="sm" c="dimmed">—</Text>;
   return (
     <Stack gap={2}>
