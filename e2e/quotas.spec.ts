@@ -35,7 +35,7 @@ async function openNewNotebook(page: Page, name: string) {
   await page.getByRole("button", { name: "Create notebook" }).click();
 }
 
-test("a team lead sets a member's quota inside the envelope, is refused above it, and can't reach another team", async ({ page }) => {
+test("a team lead sets a member's quota inside the envelope, is refused above it, and can't reach another team", async ({ page, browser }) => {
   test.setTimeout(120_000);
   const team = `data-${uniq()}`;
   const other = `other-${uniq()}`;
@@ -109,6 +109,21 @@ test("a team lead sets a member's quota inside the envelope, is refused above it
   // Admin pages stay closed to a lead.
   await page.goto("/admin/usage");
   await expect(page.getByRole("heading", { name: "You don’t have access to this page" })).toBeVisible();
+
+  // The team's 2 kernels shared: the lead runs one, so the member's own 2 leave them 1. Their Usage page says what
+  // they can still start, and why.
+  atriumCli(["quota", "set", "--team", team, "--max-kernels", "2", "--max-vcores", "16", "--max-memory-gb", "64", "--monthly-vcore-hours", "500"]);
+  const leads = await page.request.post("/api/kernels", { data: { name: "python3" } });
+  expect(leads.status()).toBe(201);
+  const memberPage = await (await browser.newContext()).newPage();
+  await signIn(memberPage, member);
+  await memberPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Usage" }).click();
+  const kernelsMeter = memberPage.getByRole("list", { name: "Quota" }).getByRole("listitem", { name: "Concurrent kernels" });
+  await expect(kernelsMeter).toContainText("1 kernel left");
+  await expect(kernelsMeter).toContainText("0 of 2 kernels (your limit)");
+  await expect(kernelsMeter).toContainText(`Team ${team} has 1 kernel left in its shared limit, for all its members together.`);
+  await memberPage.context().close();
+  expect((await page.request.delete(`/api/kernels/${((await leads.json()) as { id: string }).id}`)).status()).toBe(204);
 });
 
 test("an admin filters usage reports, sees totals and charts, exports the CSV with the same totals, and stops a live kernel", async ({ page }) => {

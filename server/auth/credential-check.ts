@@ -12,14 +12,14 @@ export interface HeldCredential {
   credential: Credential;
 }
 
-/** Why a connection must close, in the words its user reads; undefined while it may stay. */
-export type Revocation = string | undefined;
-
 export const REVOKED = {
   disabled: "Your Atrium account was disabled.",
   session: "Your session ended (signed out, or your password changed): sign in again.",
   token: "The API token this connection used was revoked or has expired.",
 } as const;
+
+/** Why a connection must close, in the words its user reads (one of REVOKED's); undefined while it may stay. */
+export type Revocation = (typeof REVOKED)[keyof typeof REVOKED] | undefined;
 
 /** For each held credential (same order), why it no longer lets its user in, or undefined. */
 export async function revocationsOf(db: Database, held: readonly HeldCredential[]): Promise<Revocation[]> {

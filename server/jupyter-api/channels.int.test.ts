@@ -166,7 +166,7 @@ describe("kernel WebSocket /api/kernels/{id}/channels", () => {
       const other = await TestKernelSocket.open(side.base, kernel.id, { token });
       sockets.push(revoked, other);
       assert.deepEqual(resultText((await revoked.execute("5+5")).iopub), ["10"]);
-      // A cell runs across the revocation: a page whose session ended while it ran gets its output after signing in again.
+      // A cell runs across the revocation (of a token here; an ended session takes the same path in recheckCredentials).
       const msgId = revoked.send("shell", "execute_request", { code: "import time\nfor i in range(8):\n    print(i, flush=True)\n    time.sleep(0.25)", silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
       const isChild = (m: ChannelMessage) => m.parent_header.msg_id === msgId;
       await revoked.waitFor("the first line", (m) => isChild(m) && m.header.msg_type === "stream");
@@ -174,6 +174,7 @@ describe("kernel WebSocket /api/kernels/{id}/channels", () => {
       const closed = await revoked.waitForClose(3000);
       assert.deepEqual(closed, { code: 1008, reason: REVOKED.token });
       await waitUntil("the server's end of it to close", 3000, () => side.channels.clientCount() === 1);
+      assert.equal(side.channels.replayCount(), 1, "a replay buffer for the revoked client's session");
       assert.deepEqual(resultText((await other.execute("6+6")).iopub), ["12"], "a client on a valid token works on");
       assert.equal(other.closeEvent, undefined);
       await assert.rejects(TestKernelSocket.open(side.base, kernel.id, { token: second.token, session: revoked.session }), { status: 401 });

@@ -8,8 +8,8 @@
 // rechecks, every `recheckMs`, the credential each connection was opened with (its session, or its token, and its
 // account): a connection outlives its upgrade by days, and must not outlive a sign-out, a revoked token or a
 // disabled account by more than that. A revoked connection closes with 1008; unless its account was disabled, what its
-// kernel sends meanwhile is kept for its session as for any dropped client (only the same user, signed in again, can
-// take it: a page whose session ended while a cell ran gets that cell's output once its user is back).
+// kernel sends meanwhile is kept for its session as for any dropped client (replay.ts's limits), for that user's next
+// connection on a valid credential: a page whose session ended while a cell ran gets the rest once its user is back.
 // When the portal stops, clients are closed with 1012 (service restart): JupyterLab reconnects after that, and
 // would not after 1001.
 // A client that names its session (`?session_id=`, as JupyterLab does) and goes away while its kernel runs has

@@ -258,7 +258,7 @@ describe("ChannelClient", () => {
     await r.server.closed;
   });
 
-  it("a client new to the kernel hears its greeting first (an input request for another session too); a reconnected one gets its replay instead", async () => {
+  it("a client new to the kernel hears its greeting first (an input request for another session too); a reconnected one gets its replay, then only that the kernel is busy", async () => {
     const kernel = new FakeKernel();
     const said: BufferedMessage[] = [];
     const off = kernel.subscribe((msg, raw) => void said.push({ msg, raw }));
@@ -274,7 +274,8 @@ describe("ChannelClient", () => {
     const back = await rig({ sessionId: "s1", replay, kernel });
     kernel.emit("iopub", "stream", { n: 2 });
     await back.next("what came after", (m) => m.content.n === 2);
-    assert.deepEqual(back.received.map((m) => m.header.msg_type), ["stream"]);
+    assert.deepEqual(back.received.map((m) => m.header.msg_type), ["status", "stream"]);
+    assert.equal(back.received[0]!.content.execution_state, "busy");
     for (const r of [fresh, back]) {
       r.client.close();
       await r.server.closed;

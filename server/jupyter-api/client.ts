@@ -155,6 +155,9 @@ export class ChannelClient {
         this.queue.push(encodeFor(options.framing, m.msg, m.raw), m);
       });
       if (notice && droppedAt === messages.length) this.queue.push(encodeFor(options.framing, notice.msg, notice.raw), notice);
+      // Still busy: said again after what was missed, or the client shows "reconnecting" until the cell ends (its
+      // kernel_info waits behind the cell). The open input request, if any, it heard before it went.
+      for (const m of kernel.greeting()) if (m.msg.header.msg_type === "status") this.queue.push(encodeFor(options.framing, m.msg, m.raw), m);
       log.debug(`kernel ${kernel.id}: replayed ${messages.length} messages to ${options.user}'s reconnected client`);
     } else {
       // A client new to this kernel (a notebook reopened, another tab) is told what a returning one already knows.

@@ -23,9 +23,12 @@ export function QuotaMeters({ limits, use, cols = 5, team }: { limits: Limits; u
 
 function Meter({ name, limitKey, limit, used, teamLeft }: { name: string; limitKey: LimitKey; limit: number | null; used: number; teamLeft?: { name: string; left: number } }) {
   const none = limit === 0 && used === 0;
-  const pct = limit === null || none ? 0 : limit === 0 ? 100 : Math.min(100, (used / limit) * 100);
   const ownLeft = limit === null ? null : Math.max(0, limit - used);
+  // Where the team's shared envelope leaves less than the user's own limit, that is what the user can still use: the
+  // bar and the remainder say so, and the line below names the team (their own limit alone would read as more).
   const left = teamLeft ? teamLeft.left : ownLeft;
+  const cap = teamLeft ? used + teamLeft.left : limit;
+  const pct = cap === null || none ? 0 : cap === 0 ? 100 : Math.min(100, (used / cap) * 100);
   const color = pct >= 100 ? "red" : pct >= 80 ? "orange" : "indigo";
   return (
     <Stack gap={4} role="listitem" aria-label={name}>
@@ -34,7 +37,7 @@ function Meter({ name, limitKey, limit, used, teamLeft }: { name: string; limitK
           {name}
         </Text>
         <Text size="xs" c={left === 0 && !none ? "red" : "dimmed"}>
-          {left === null ? "no limit" : none ? "not included" : `${limitValue(limitKey, left)} left${teamLeft ? ` in team ${teamLeft.name}` : ""}`}
+          {left === null ? "no limit" : none ? "not included" : `${limitValue(limitKey, left)} left`}
         </Text>
       </Group>
       <Progress value={pct} color={color} size="sm" aria-label={`${name} used`} />
@@ -43,8 +46,16 @@ function Meter({ name, limitKey, limit, used, teamLeft }: { name: string; limitK
         <Text span c="dimmed" size="sm">
           {" "}
           of {limitValue(limitKey, limit)}
+          {teamLeft ? " (your limit)" : ""}
         </Text>
       </Text>
+      {teamLeft && (
+        <Text size="xs" c="dimmed">
+          {teamLeft.left === 0
+            ? `Team ${teamLeft.name}'s members have used all of its shared limit.`
+            : `Team ${teamLeft.name} has ${limitValue(limitKey, teamLeft.left)} left in its shared limit, for all its members together.`}
+        </Text>
+      )}
     </Stack>
   );
 }

@@ -108,6 +108,46 @@ describe("KernelConnection closed for a credential that ended (1008)", () => {
   });
 });
 
+describe("KernelConnection closed for a credential that ended (1008) when its kernel is gone", () => {
+  const realFetch = globalThis.fetch;
+  after(() => void (globalThis.fetch = realFetch));
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+  it("the kernel no longer exists (404): dead at once, no new socket", async () => {
+    clearSessionEnded();
+    globalThis.fetch = (async () => new Response(JSON.stringify({ message: "no such kernel" }), { status: 404 })) as typeof fetch;
+    const states: KernelState[] = [];
+    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state: (s) => void states.push(s) });
+    connection.connect();
+    const first = StandInSocket.last!;
+    first.onclose!({ code: 1008 });
+    await settle();
+    assert.equal(StandInSocket.last, first, "no new socket");
+    assert.deepEqual(states, ["disconnected", "dead"]);
+    assert.equal(connection.unusable(), "The kernel has stopped.");
+    connection.dispose();
+  });
+
+  it("the kernel said it died before the close: it stays dead, and nothing is asked", async () => {
+    let asked = 0;
+    globalThis.fetch = (async () => (asked++, new Response("{}", { status: 200 }))) as typeof fetch;
+    const states: KernelState[] = [];
+    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state: (s) => void states.push(s) });
+    connection.connect();
+    const socket = StandInSocket.last!;
+    socket.readyState = StandInSocket.OPEN;
+    socket.onopen!();
+    const dead = createMessage({ channel: "iopub", msgType: "status", session: "kernel", content: { execution_state: "dead" } });
+    socket.onmessage!({ data: encodeMessage(dead, "legacy") });
+    socket.onclose!({ code: 1008 });
+    await settle();
+    assert.deepEqual(states, ["dead"]);
+    assert.equal(asked, 0);
+    assert.equal(StandInSocket.last, socket, "no new socket");
+    connection.dispose();
+  });
+});
+
 describe("KernelConnection after the kernel said it died", () => {
   // Regression (CI): the portal sends iopub status "dead", then closes 1001. The page showed "dead", then
   // "reconnecting" while it asked whether the kernel still exists, and a cell run in that window waited in the

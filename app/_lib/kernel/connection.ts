@@ -75,6 +75,7 @@ export class KernelConnection {
       this.socket = null;
       if (this.disposed) return;
       if (NO_RECONNECT.has(event.code)) {
+        if (this.kernelState === "dead") return; // a kernel that said it died stays dead: nothing to resume
         this.setState("disconnected");
         if (event.code === CLOSE_SIGNED_OUT) void this.resumeAfterSignOut();
         return;
@@ -113,18 +114,24 @@ export class KernelConnection {
    */
   private async resumeAfterSignOut(): Promise<void> {
     try {
-      await kernelApi.get(this.kernelId);
+      const model = await kernelApi.get(this.kernelId);
+      if (!model || model.execution_state === "dead") {
+        if (this.disposed) return;
+        this.failPending("The kernel is gone.");
+        this.setState("dead");
+        return;
+      }
     } catch (error) {
       if (error instanceof KernelApiError && error.status === 401) {
         if (!this.disposed) this.cancelResume = whenSignedInAgain(() => this.reconnect());
         return;
       }
     }
-    if (!this.disposed) this.reconnect(); // a gone kernel or an unreachable portal is the reconnect's to find
+    if (!this.disposed) this.reconnect(); // an unreachable portal is the reconnect's to find
   }
 
-  /** Reconnect now (after a restart, or when the user asks). */
-  reconnect(): void {
+  /** Opens a new socket now, dropping any old one (after the portal closed the last one for a credential that ended). */
+  private reconnect(): void {
     this.cancelResume();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
