@@ -45,6 +45,19 @@ function stateAfterClose(code: number): KernelState {
   return states.at(-1)!;
 }
 
+/** An open connection whose kernel has just said (iopub status) that it died; the socket is still open. */
+function connectionToAKernelThatDied() {
+  const states: KernelState[] = [];
+  const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state: (s) => void states.push(s) });
+  connection.connect();
+  const socket = StandInSocket.last!;
+  socket.readyState = StandInSocket.OPEN;
+  socket.onopen!();
+  const dead = createMessage({ channel: "iopub", msgType: "status", session: "kernel", content: { execution_state: "dead" } });
+  socket.onmessage!({ data: encodeMessage(dead, "legacy") });
+  return { connection, socket, states };
+}
+
 describe("KernelConnection close codes", () => {
   for (const code of [1012, 1001, 1006, 1011, 1013]) {
     it(`${code}: reconnects`, () => assert.equal(stateAfterClose(code), "reconnecting"));
@@ -58,17 +71,26 @@ describe("KernelConnection close codes", () => {
 describe("KernelConnection closed for a credential that ended (1008)", () => {
   const realFetch = globalThis.fetch;
   after(() => void (globalThis.fetch = realFetch));
-  const answer = (status: number) => (globalThis.fetch = (async () => new Response(JSON.stringify({ id: "k1", name: "python3" }), { status })) as typeof fetch);
+  let asked = 0;
+  /** The portal answers the page's GET of the kernel with `status`. */
+  const answer = (status: number) =>
+    (globalThis.fetch = (async () => (asked++, new Response(JSON.stringify({ id: "k1", name: "python3" }), { status }))) as typeof fetch);
   const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
-
-  it("signed out: the page is told, and it connects again only once the user has signed in again", async () => {
-    clearSessionEnded(); // the close-code cases above ended it too
-    answer(401);
-    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state() {} });
+  /** A connection whose socket the portal closed with 1008, once the page has asked about the kernel. */
+  const closedByThePortal = async (status: number) => {
+    clearSessionEnded(); // a case before may have ended it
+    answer(status);
+    const states: KernelState[] = [];
+    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state: (s) => void states.push(s) });
     connection.connect();
     const first = StandInSocket.last!;
     first.onclose!({ code: 1008 });
     await settle();
+    return { connection, first, states };
+  };
+
+  it("signed out: the page is told, and it connects again only once the user has signed in again", async () => {
+    const { connection, first } = await closedByThePortal(401);
     let ended = true;
     whenSignedInAgain(() => (ended = false));
     assert.equal(ended, true, "the page was told it is signed out");
@@ -76,18 +98,12 @@ describe("KernelConnection closed for a credential that ended (1008)", () => {
     clearSessionEnded();
     assert.equal(ended, false);
     assert.notEqual(StandInSocket.last, first, "a new socket once signed in again");
+    assert.equal(connection.unusable(), null);
     connection.dispose();
   });
 
   it("the page signed in again meanwhile (a new cookie): it connects again at once, nothing says signed out, and the kernel is idle again", async () => {
-    clearSessionEnded();
-    answer(200);
-    const states: KernelState[] = [];
-    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state: (s) => void states.push(s) });
-    connection.connect();
-    const first = StandInSocket.last!;
-    first.onclose!({ code: 1008 });
-    await settle();
+    const { connection, first, states } = await closedByThePortal(200);
     const second = StandInSocket.last!;
     assert.notEqual(second, first, "a new socket");
     let ended = true;
@@ -106,22 +122,9 @@ describe("KernelConnection closed for a credential that ended (1008)", () => {
     assert.deepEqual(states.slice(-3), ["disconnected", "reconnecting", "idle"]);
     connection.dispose();
   });
-});
-
-describe("KernelConnection closed for a credential that ended (1008) when its kernel is gone", () => {
-  const realFetch = globalThis.fetch;
-  after(() => void (globalThis.fetch = realFetch));
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
 
   it("the kernel no longer exists (404): dead at once, no new socket", async () => {
-    clearSessionEnded();
-    globalThis.fetch = (async () => new Response(JSON.stringify({ message: "no such kernel" }), { status: 404 })) as typeof fetch;
-    const states: KernelState[] = [];
-    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state: (s) => void states.push(s) });
-    connection.connect();
-    const first = StandInSocket.last!;
-    first.onclose!({ code: 1008 });
-    await settle();
+    const { connection, first, states } = await closedByThePortal(404);
     assert.equal(StandInSocket.last, first, "no new socket");
     assert.deepEqual(states, ["disconnected", "dead"]);
     assert.equal(connection.unusable(), "The kernel has stopped.");
@@ -129,16 +132,9 @@ describe("KernelConnection closed for a credential that ended (1008) when its ke
   });
 
   it("the kernel said it died before the close: it stays dead, and nothing is asked", async () => {
-    let asked = 0;
-    globalThis.fetch = (async () => (asked++, new Response("{}", { status: 200 }))) as typeof fetch;
-    const states: KernelState[] = [];
-    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state: (s) => void states.push(s) });
-    connection.connect();
-    const socket = StandInSocket.last!;
-    socket.readyState = StandInSocket.OPEN;
-    socket.onopen!();
-    const dead = createMessage({ channel: "iopub", msgType: "status", session: "kernel", content: { execution_state: "dead" } });
-    socket.onmessage!({ data: encodeMessage(dead, "legacy") });
+    answer(200);
+    asked = 0;
+    const { connection, socket, states } = connectionToAKernelThatDied();
     socket.onclose!({ code: 1008 });
     await settle();
     assert.deepEqual(states, ["dead"]);
@@ -153,14 +149,7 @@ describe("KernelConnection after the kernel said it died", () => {
   // "reconnecting" while it asked whether the kernel still exists, and a cell run in that window waited in the
   // queue and failed later without a word. Now the state stays dead and the run is refused at once.
   it("stays dead through the 1001 close, and refuses a request at once", async () => {
-    const states: KernelState[] = [];
-    const connection = new KernelConnection("k1", { iopub() {}, stdin() {}, state: (s) => void states.push(s) });
-    connection.connect();
-    const socket = StandInSocket.last!;
-    socket.readyState = StandInSocket.OPEN;
-    socket.onopen!();
-    const dead = createMessage({ channel: "iopub", msgType: "status", session: "kernel", content: { execution_state: "dead" } });
-    socket.onmessage!({ data: encodeMessage(dead, "legacy") });
+    const { connection, socket, states } = connectionToAKernelThatDied();
     socket.onclose!({ code: 1001 });
     try {
       assert.equal(states.at(-1), "dead");
