@@ -1,5 +1,5 @@
 "use client";
-import { createTheme, MantineProvider, type CSSVariablesResolver } from "@mantine/core";
+import { createTheme, MantineProvider, Modal, type CSSVariablesResolver } from "@mantine/core";
 import { Notifications } from "@mantine/notifications";
 import type { ReactNode } from "react";
 import { TrpcProviders } from "./_lib/trpc";
@@ -12,6 +12,10 @@ const theme = createTheme({
   defaultRadius: "sm",
   fontFamily: "Inter, system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
   fontFamilyMonospace: "JetBrains Mono, ui-monospace, SFMono-Regular, Menlo, monospace",
+  components: {
+    // Mantine's close button is an icon alone: a screen reader would announce a nameless button.
+    Modal: Modal.extend({ defaultProps: { closeButtonProps: { "aria-label": "Close" } } }),
+  },
 });
 
 const contrastVariables: CSSVariablesResolver = () => ({

@@ -61,6 +61,14 @@ test("an analyst manages files: folder, uploads, rename, download, delete", asyn
   await conflict.getByRole("button", { name: "Replace" }).click();
   await expect(conflict).toContainText("Uploaded");
 
+  // A name with a backslash (legal on Linux and macOS) would land in another folder here: refused, saying why.
+  const slashed = page.waitForEvent("filechooser");
+  await page.getByRole("button", { name: "Upload" }).click();
+  await (await slashed).setFiles({ name: "back\\slash.txt", mimeType: "text/plain", buffer: Buffer.from("x") });
+  await expect(page.getByRole("group", { name: "Upload of back\\slash.txt" }).getByRole("alert")).toContainText(
+    'back\\slash.txt can\'t be uploaded under that name: a name here cannot contain "\\" or "/". Rename it on your computer, then upload it.',
+  );
+
   // Rename.
   await row(page, "picked.csv").getByRole("button", { name: "Rename" }).click();
   const renameDialog = page.getByRole("dialog", { name: "Rename file" });

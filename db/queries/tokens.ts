@@ -50,13 +50,14 @@ export async function listApiTokens(db: Database, userId: string) {
     .orderBy(desc(apiTokens.createdAt));
 }
 
-export async function revokeApiToken(db: Database, params: { userId: string; tokenId: string }): Promise<boolean> {
+/** Revokes one of a user's tokens; the token's name, or undefined when the user has no such token. */
+export async function revokeApiToken(db: Database, params: { userId: string; tokenId: string }): Promise<{ name: string } | undefined> {
   const rows = await db
     .update(apiTokens)
     .set({ revoked: true })
     .where(and(eq(apiTokens.id, params.tokenId), eq(apiTokens.userId, params.userId)))
-    .returning({ id: apiTokens.id });
-  return rows.length > 0;
+    .returning({ name: apiTokens.name });
+  return rows[0];
 }
 
 /** Which of these tokens still let their user in (not revoked, not expired; the user is checked apart). */

@@ -217,6 +217,10 @@ describe(`server-side sessions on ${testDbKind}`, () => {
     await assert.rejects(asAdmin.admin.users.revokeToken({ userId: kim.id, tokenId: two.id }), (e: Error) => /not found/i.test(e.message), "another user's token id");
     const revokes = (await listAudit(db, { limit: 100 })).filter((a) => a.action === "token.revoke" && a.targetId === jo.id);
     assert.deepEqual(revokes.map((a) => a.actorId).sort(), [admin.id, jo.id].sort());
+    // Readable and searchable in the audit log: whose token, and which (QA: only ids were recorded).
+    assert.deepEqual(revokes.map((a) => [a.details.email, a.details.token]).sort(), [["jo@example.com", "one"], ["jo@example.com", "two"]]);
+    const made = (await listAudit(db, { limit: 100, action: "token.create", search: "jo@example.com" })).map((a) => a.details.token).sort();
+    assert.deepEqual(made, ["one", "two"]);
   });
 
   it("a provider or directory session of someone made admin does not carry the role: only a password session does", async () => {

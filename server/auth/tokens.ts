@@ -4,7 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Database } from "@/db";
 import { appendAudit } from "@/db/queries/audit";
 import { findUserByTokenHash, insertApiToken, revokeApiToken, touchApiToken } from "@/db/queries/tokens";
-import { isUuid } from "@/db/queries/users";
+import { findUserById, isUuid } from "@/db/queries/users";
 import type { Actor } from "@/server/identity/actor";
 
 const PREFIX = "atr_";
@@ -29,7 +29,7 @@ export async function createApiToken(
     action: "token.create",
     targetType: "user",
     targetId: input.userId,
-    details: { tokenId: row.id, name: input.name },
+    details: { email: await emailOf(db, input.userId), token: input.name, tokenId: row.id },
   });
   return { token, id: row.id };
 }
@@ -39,16 +39,22 @@ export async function createApiToken(
  * such token. Kernel WebSockets opened with it close within the portal's recheck (channels.ts).
  */
 export async function revokeToken(db: Database, actor: Actor, params: { userId: string; tokenId: string }): Promise<boolean> {
-  if (!isUuid(params.tokenId) || !(await revokeApiToken(db, params))) return false;
+  const revoked = isUuid(params.tokenId) ? await revokeApiToken(db, params) : undefined;
+  if (!revoked) return false;
   await appendAudit(db, {
     actorId: actor.id,
     actorLabel: actor.label,
     action: "token.revoke",
     targetType: "user",
     targetId: params.userId,
-    details: { tokenId: params.tokenId },
+    details: { email: await emailOf(db, params.userId), token: revoked.name, tokenId: params.tokenId },
   });
   return true;
+}
+
+/** Whose token, as the audit log reads (and is searched): their email. */
+async function emailOf(db: Database, userId: string): Promise<string | undefined> {
+  return (await findUserById(db, userId))?.email;
 }
 
 /**

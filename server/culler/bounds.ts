@@ -38,7 +38,7 @@ export async function saveCullBounds(db: Database, bounds: CullBounds): Promise<
  */
 export async function setCullBounds(db: Database, actor: Actor, bounds: CullBounds): Promise<void> {
   const problems = boundsViolations(bounds);
-  if (problems.length) throw new AppError("BAD_REQUEST", `The culling bounds were not saved: ${problems.join("; ")}. Raise the default idle timeout or lower the default warning time.`, { problems });
+  if (problems.length) throw new AppError("BAD_REQUEST", `The culling bounds were not saved: ${problems.join("; ")}.`, { problems });
   const previous = await loadCullBounds(db);
   const saved = await saveCullBounds(db, bounds);
   await appendAudit(db, { actorId: actor.id, actorLabel: actor.label, action: "cull.bounds.set", targetType: "cull_bounds", targetId: null, details: { ...saved, previous } });

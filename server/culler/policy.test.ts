@@ -82,6 +82,14 @@ describe("team policy inside the admin's bounds", () => {
     assert.equal(boundsViolations({ ...DEFAULT_CULL_BOUNDS, idleTimeoutMinutes: { min: 5, max: 60, default: 10 } }).length, 0, "equal is allowed");
     assert.equal(boundsViolations({ ...DEFAULT_CULL_BOUNDS, idleTimeoutMinutes: { min: 5, max: 60, default: 9 } }).length, 1);
   });
+  it("bounds whose default lifetime is longer than the most a team may choose are refused (QA: they were saved)", () => {
+    assert.deepEqual(boundsViolations({ ...DEFAULT_CULL_BOUNDS, maxLifetimeHours: { max: 2, default: 10 } }), [
+      "the default maximum lifetime (10 h) must not be longer than the most a team may choose (2 h)",
+    ]);
+    assert.deepEqual(boundsViolations({ ...DEFAULT_CULL_BOUNDS, maxLifetimeHours: { max: 2, default: 2 } }), []);
+    assert.deepEqual(boundsViolations({ ...DEFAULT_CULL_BOUNDS, maxLifetimeHours: { max: null, default: 10 } }), []);
+    assert.deepEqual(boundsViolations({ ...DEFAULT_CULL_BOUNDS, maxLifetimeHours: { max: 2, default: null } }), [], "no default: the most applies");
+  });
   it("stored values outside changed bounds are clamped", () => {
     const p = effectiveCullPolicy({ ...none, idleTimeoutMinutes: 2, maxLifetimeHours: 100 }, { ...DEFAULT_CULL_BOUNDS, maxLifetimeHours: { max: 72, default: null } });
     assert.equal(p.idleTimeoutMinutes, 5);

@@ -86,9 +86,15 @@ export function policyViolations(p: StoredCullPolicy, bounds: CullBounds): strin
 
 /** Why the admin's bounds cannot be saved: teams left at the defaults must get a valid policy. */
 export function boundsViolations(bounds: CullBounds): string[] {
+  const out: string[] = [];
   const idle = bounds.idleTimeoutMinutes.default;
   const warning = bounds.warningMinutes.default;
-  return warning > idle ? [`the default warning time (${warning} min) must not be longer than the default idle timeout (${idle} min)`] : [];
+  if (warning > idle) out.push(`the default warning time (${warning} min) must not be longer than the default idle timeout (${idle} min): raise the one or lower the other`);
+  const lifetime = bounds.maxLifetimeHours;
+  if (lifetime.max !== null && lifetime.default !== null && lifetime.default > lifetime.max) {
+    out.push(`the default maximum lifetime (${lifetime.default} h) must not be longer than the most a team may choose (${lifetime.max} h)`);
+  }
+  return out;
 }
 
 export type WarningKind = "idle" | "lifetime" | "budget" | "admin";

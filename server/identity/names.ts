@@ -9,11 +9,14 @@ const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export const isValidEmail = (email: string) => EMAIL_PATTERN.test(email.trim()) && email.length <= 254;
 
-/** "Ada.Lovelace+x@example.com" → "ada.lovelace"; a name that can't be made valid falls back to "user". */
+/**
+ * "Ada.Lovelace+x@example.com" → "ada.lovelace", "zoë.ñ@…" → "zoe.n" (accents dropped, not the letters); a name that
+ * can't be made valid falls back to "user".
+ */
 export function usernameFromEmail(email: string): string {
   const local = email.trim().toLowerCase().split("@")[0] ?? "";
-  let name = local.split("+")[0]!.replace(/[^a-z0-9._-]/g, "");
-  name = name.replace(/^[^a-z]+/, "").slice(0, 24);
+  const plain = local.split("+")[0]!.normalize("NFKD").replace(/\p{M}/gu, "").replace(/ß/g, "ss");
+  const name = plain.replace(/[^a-z0-9._-]/g, "").replace(/^[^a-z]+/, "").slice(0, 24).replace(/[._-]+$/, "");
   return USERNAME_PATTERN.test(name) ? name : "user";
 }
 

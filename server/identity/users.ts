@@ -183,7 +183,7 @@ export async function createTeam(db: Database, actor: Actor, input: { name: stri
   if (!TEAM_NAME_PATTERN.test(name)) {
     throw new AppError(
       "BAD_REQUEST",
-      `"${input.name}" is not a valid team name: use up to 63 letters, digits, spaces, ".", "_" or "-".`,
+      `"${input.name}" is not a valid team name: use up to 63 of A–Z, a–z (no accents), digits, spaces, ".", "_" or "-", starting with a letter or digit.`,
     );
   }
   if (await findTeamByName(db, name)) throw new AppError("ALREADY_EXISTS", `A team named ${name} already exists.`);

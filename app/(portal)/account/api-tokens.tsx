@@ -85,7 +85,7 @@ export function ApiTokens() {
                 const status = tokenStatus(t);
                 return (
                   <Table.Tr key={t.id}>
-                    <Table.Td>{t.name}</Table.Td>
+                    <Table.Td style={{ overflowWrap: "anywhere", maxWidth: 280 }}>{t.name}</Table.Td>
                     <Table.Td>
                       <Text ff="monospace" size="sm" style={{ whiteSpace: "nowrap" }}>
                         {t.prefix}…
@@ -177,6 +177,8 @@ function CreateTokenForm({ onCreated }: { onCreated: (t: NewToken) => void }) {
             placeholder="e.g. laptop JupyterLab"
             required
             maxLength={80}
+            // The field takes no more than 80 characters (a longer paste is cut): said once it matters.
+            description={name.length >= 70 ? `${name.length} of 80 characters` : undefined}
             value={name}
             onChange={(e) => setName(e.currentTarget.value)}
             w={260}

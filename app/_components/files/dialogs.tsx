@@ -3,6 +3,7 @@
 import { Button, Group, Modal, Stack, Text, TextInput } from "@mantine/core";
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { errorMessage } from "@/app/_lib/trpc";
+import { nameProblem } from "./paths";
 import type { FileEntry } from "./types";
 import { WrappingAlert } from "./wrapping-alert";
 
@@ -36,12 +37,13 @@ function NameForm({ label, submitLabel, initialName, selectStem, pending, error,
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const trimmed = name.trim();
-    if (trimmed === "") return setProblem("Enter a name.");
-    if (trimmed.includes("/") || trimmed.includes("\\")) return setProblem('A name cannot contain "/" or "\\". Choose a name without them.');
-    if (trimmed === "." || trimmed === "..") return setProblem(`"${trimmed}" is not a usable name. Choose another.`);
+    // Spaces around a typed name are a slip; a name left as it was keeps its own (QA: renaming " a.txt" unchanged
+    // renamed it to "a.txt").
+    const chosen = name === initialName ? name : name.trim();
+    const refused = nameProblem(chosen);
+    if (refused) return setProblem(refused);
     setProblem(null);
-    onSubmit(trimmed);
+    onSubmit(chosen);
   };
 
   const shown = problem ?? (error ? errorMessage(error) : null);

@@ -24,6 +24,19 @@ export function viewHref(path: string): string {
   return `/view/${encodePath(path)}`;
 }
 
+/** Whether a name holds a separator: "/", or "\\", which the server reads as one too (so "..\\x" is no way out). */
+export function hasSeparator(name: string): boolean {
+  return /[/\\]/.test(name);
+}
+
+/** Why `name` cannot be one file's name in a folder, in the words a dialog shows; null when it can. */
+export function nameProblem(name: string): string | null {
+  if (name === "") return "Enter a name.";
+  if (hasSeparator(name)) return 'A name cannot contain "/" or "\\". Choose a name without them.';
+  if (name === "." || name === "..") return `"${name}" is not a usable name. Choose another.`;
+  return null;
+}
+
 /** The folder a file is in ('' for the home folder). */
 export function parentOf(path: string): string {
   const slash = path.lastIndexOf("/");

@@ -1,6 +1,6 @@
 "use client";
 // One line per upload: name, a progress bar, where it stands, and what the user can do next.
-import { ActionIcon, Button, Group, Paper, Progress, ScrollArea, Stack, Text } from "@mantine/core";
+import { ActionIcon, Box, Button, Group, Paper, Progress, Stack, Text } from "@mantine/core";
 import { IconCheck, IconX } from "@tabler/icons-react";
 import { formatBytes } from "@/server/files/format";
 import type { Upload } from "./use-uploads";
@@ -28,13 +28,15 @@ export function UploadPanel({ uploads, onCancel, onReplace, onRetry, onDismiss, 
           Clear finished
         </Button>
       </Group>
-      <ScrollArea.Autosize mah={180} type="auto">
+      {/* A plain box, not ScrollArea: its table-like content grew as wide as the longest name, so a sideways scroll
+          hid every row's status (QA). Here a long name is cut in its row. */}
+      <Box mah={180} style={{ overflowY: "auto", overflowX: "hidden" }}>
         <Stack gap={6}>
           {uploads.map((u) => (
             <UploadRow key={u.id} upload={u} {...{ onCancel, onReplace, onRetry, onDismiss }} retryable={canRetry(u.id)} />
           ))}
         </Stack>
-      </ScrollArea.Autosize>
+      </Box>
     </Paper>
   );
 }

@@ -5,7 +5,7 @@
 import { pageUserHeaders, reportSessionEnded } from "@/app/_lib/session-ended";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { formatBytes } from "@/server/files/format";
-import { contentUrl, joinPath } from "./paths";
+import { contentUrl, hasSeparator, joinPath } from "./paths";
 
 const PARALLEL = 3;
 
@@ -97,7 +97,11 @@ export function useUploads({ maxUploadBytes, onUploaded }: Options) {
       const added: Upload[] = [];
       for (const file of picked) {
         const upload: Upload = { id: nextId++, name: file.name, dir, size: file.size, loaded: 0, status: "queued" };
-        if (file.size > maxUploadBytes) {
+        if (hasSeparator(file.name)) {
+          // It would land in another folder (QA: "back\\slash.txt" was refused as "back does not exist").
+          upload.status = "failed";
+          upload.error = `${file.name} can't be uploaded under that name: a name here cannot contain "\\" or "/". Rename it on your computer, then upload it.`;
+        } else if (file.size > maxUploadBytes) {
           upload.status = "failed";
           upload.error = `${file.name} is ${formatBytes(file.size)}; the largest upload allowed is ${formatBytes(maxUploadBytes)}. Split it, or ask an administrator how to bring in large data.`;
         } else {

@@ -135,7 +135,7 @@ export function AuditLog() {
                       {entry.action}
                     </Text>
                   </Table.Td>
-                  <Table.Td>{targetOf(entry)}</Table.Td>
+                  <Table.Td style={{ overflowWrap: "anywhere", maxWidth: 280 }}>{targetOf(entry)}</Table.Td>
                   <Table.Td>
                     <DetailsText entry={entry} />
                   </Table.Td>
@@ -170,6 +170,7 @@ function targetKeyOf(entry: Entry): string | undefined {
 function targetOf(entry: Entry): string {
   const key = targetKeyOf(entry);
   if (key) return (entry.details as Record<string, string>)[key]!;
+  if (entry.targetType === "cull_bounds") return "Culling bounds (all teams)";
   return entry.targetId ? `${entry.targetType} ${entry.targetId}` : entry.targetType;
 }
 
@@ -181,7 +182,7 @@ function DetailsText({ entry }: { entry: Entry }) {
   return (
     <Stack gap={2}>
       {shown.map(([key, value]) => (
-        <Text key={key} size="xs">
+        <Text key={key} size="xs" style={{ overflowWrap: "anywhere" }}>
           {key}: <Code fz="xs">{typeof value === "string" ? value : JSON.stringify(value)}</Code>
         </Text>
       ))}

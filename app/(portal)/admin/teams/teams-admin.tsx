@@ -49,7 +49,7 @@ export function TeamsAdmin() {
                   </Text>
                 )}
               </div>
-              <Badge variant="light">{team.members.length} members</Badge>
+              <Badge variant="light">{team.members.length} {team.members.length === 1 ? "member" : "members"}</Badge>
             </Group>
             <Table aria-label={`Members of ${team.name}`} verticalSpacing={4}>
               <Table.Thead>

@@ -80,74 +80,81 @@ export function UsersAdmin() {
         </Button>
       </Group>
       {users.error && <Alert color="red">{errorMessage(users.error)}</Alert>}
-      <Table striped highlightOnHover verticalSpacing="xs" aria-label="Users">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>Email</Table.Th>
-            <Table.Th>Username</Table.Th>
-            <Table.Th>Role</Table.Th>
-            <Table.Th>Teams</Table.Th>
-            <Table.Th title="What the user's Kubernetes pods run as, and who owns the files on their home volume">UID / GID</Table.Th>
-            <Table.Th>Status</Table.Th>
-            <Table.Th>Last sign-in</Table.Th>
-            <Table.Th>
-                  <VisuallyHidden>Actions</VisuallyHidden>
-                </Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {users.data?.map((u) => (
-            <Table.Tr key={u.id}>
-              <Table.Td>{u.name}</Table.Td>
-              <Table.Td>{u.email}</Table.Td>
-              <Table.Td>
-                <Text ff="monospace" size="sm">
-                  {u.username}
-                </Text>
-              </Table.Td>
-              <Table.Td>
-                <Badge variant="light" color={u.role === "admin" ? "grape" : "gray"} style={{ overflow: "visible", minWidth: "max-content" }}>
-                  {u.role}
-                </Badge>
-              </Table.Td>
-              <Table.Td>{u.teams.map((t) => (t.role === "lead" ? `${t.name} (lead)` : t.name)).join(", ") || "—"}</Table.Td>
-              <Table.Td>
-                <Text ff="monospace" size="sm" style={{ whiteSpace: "nowrap" }}>
-                  {u.posixUid} / {u.posixGid ?? u.posixUid}
-                </Text>
-              </Table.Td>
-              <Table.Td>{u.disabled ? <Badge color="red" variant="light" style={{ overflow: "visible", minWidth: "max-content" }}>disabled</Badge> : <Badge color="teal" variant="light" style={{ overflow: "visible", minWidth: "max-content" }}>active</Badge>}</Table.Td>
-              <Table.Td>{u.lastSignInAt ? dateTime(u.lastSignInAt) : "never"}</Table.Td>
-              <Table.Td>
-                <Menu position="bottom-end">
-                  <Menu.Target>
-                    <ActionIcon variant="subtle" color="gray" aria-label={`Actions for ${u.email}`}>
-                      <IconDots size={16} />
-                    </ActionIcon>
-                  </Menu.Target>
-                  <Menu.Dropdown>
-                    <Menu.Item onClick={() => setRoleChange({ id: u.id, email: u.email, role: u.role === "admin" ? "analyst" : "admin", self: u.id === me })}>
-                      {u.role === "admin" ? "Make analyst" : "Make admin"}
-                    </Menu.Item>
-                    <Menu.Item onClick={() => setPosix({ id: u.id, email: u.email, uid: u.posixUid, gid: u.posixGid })}>Set uid and gid</Menu.Item>
-                    <Menu.Item onClick={() => setResetting({ id: u.id, email: u.email })}>Reset password</Menu.Item>
-                    <Menu.Item onClick={() => setSigningOut({ id: u.id, email: u.email })}>Sign out everywhere</Menu.Item>
-                    {u.disabled ? (
-                      <Menu.Item onClick={() => setDisabled.mutate({ userId: u.id, disabled: false })}>Enable</Menu.Item>
-                    ) : (
-                      <Menu.Item color="red" onClick={() => setConfirm({ id: u.id, email: u.email })}>
-                        Disable
-                      </Menu.Item>
-                    )}
-                  </Menu.Dropdown>
-                </Menu>
-              </Table.Td>
+      {/* On a narrow screen the table scrolls inside its box: the page, its tabs and the row menus stay in view. */}
+      <Table.ScrollContainer minWidth={880}>
+        <Table striped highlightOnHover verticalSpacing="xs" aria-label="Users">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Name</Table.Th>
+              <Table.Th>Email</Table.Th>
+              <Table.Th>Username</Table.Th>
+              <Table.Th>Role</Table.Th>
+              <Table.Th>Teams</Table.Th>
+              <Table.Th title="What the user's Kubernetes pods run as, and who owns the files on their home volume">UID / GID</Table.Th>
+              <Table.Th>Status</Table.Th>
+              <Table.Th>Last sign-in</Table.Th>
+              <Table.Th>
+                    <VisuallyHidden>Actions</VisuallyHidden>
+                  </Table.Th>
             </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-      <AddUserModal opened={addOpened} onClose={add.close} onAdded={invalidate} />
+          </Table.Thead>
+          <Table.Tbody>
+            {users.data?.map((u) => (
+              <Table.Tr key={u.id}>
+                <Table.Td>{u.name}</Table.Td>
+                <Table.Td>{u.email}</Table.Td>
+                <Table.Td>
+                  <Text ff="monospace" size="sm">
+                    {u.username}
+                  </Text>
+                </Table.Td>
+                <Table.Td>
+                  <Badge variant="light" color={u.role === "admin" ? "grape" : "gray"} style={{ overflow: "visible", minWidth: "max-content" }}>
+                    {u.role}
+                  </Badge>
+                </Table.Td>
+                <Table.Td>{u.teams.map((t) => (t.role === "lead" ? `${t.name} (lead)` : t.name)).join(", ") || "—"}</Table.Td>
+                <Table.Td>
+                  <Text ff="monospace" size="sm" style={{ whiteSpace: "nowrap" }}>
+                    {u.posixUid} / {u.posixGid ?? u.posixUid}
+                  </Text>
+                </Table.Td>
+                <Table.Td>{u.disabled ? <Badge color="red" variant="light" style={{ overflow: "visible", minWidth: "max-content" }}>disabled</Badge> : <Badge color="teal" variant="light" style={{ overflow: "visible", minWidth: "max-content" }}>active</Badge>}</Table.Td>
+                <Table.Td>{u.lastSignInAt ? dateTime(u.lastSignInAt) : "never"}</Table.Td>
+                <Table.Td>
+                  <Menu position="bottom-end">
+                    <Menu.Target>
+                      <ActionIcon variant="subtle" color="gray" aria-label={`Actions for ${u.email}`}>
+                        <IconDots size={16} />
+                      </ActionIcon>
+                    </Menu.Target>
+                    <Menu.Dropdown>
+                      <Menu.Item onClick={() => setRoleChange({ id: u.id, email: u.email, role: u.role === "admin" ? "analyst" : "admin", self: u.id === me })}>
+                        {u.role === "admin" ? "Make analyst" : "Make admin"}
+                      </Menu.Item>
+                      <Menu.Item onClick={() => setPosix({ id: u.id, email: u.email, uid: u.posixUid, gid: u.posixGid })}>Set uid and gid</Menu.Item>
+                      <Menu.Item onClick={() => setResetting({ id: u.id, email: u.email })}>Reset password</Menu.Item>
+                      <Menu.Item onClick={() => setSigningOut({ id: u.id, email: u.email })}>Sign out everywhere</Menu.Item>
+                      {u.disabled ? (
+                        <Menu.Item onClick={() => setDisabled.mutate({ userId: u.id, disabled: false })}>Enable</Menu.Item>
+                      ) : (
+                        // Not for one's own account: the server refuses it (nobody could enable it but another admin).
+                        u.id !== me && (
+                          <Menu.Item color="red" onClick={() => setConfirm({ id: u.id, email: u.email })}>
+                            Disable
+                          </Menu.Item>
+                        )
+                      )}
+                    </Menu.Dropdown>
+                  </Menu>
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
+      {/* Mounted while open: each opening starts empty, without the last attempt's errors. */}
+      {addOpened && <AddUserModal onClose={add.close} onAdded={invalidate} />}
       {posix && <PosixIdsModal key={posix.id} target={posix} onClose={() => setPosix(null)} onSaved={invalidate} />}
       {resetting && <ResetPasswordModal key={resetting.id} target={resetting} onClose={() => setResetting(null)} />}
       <ConfirmModal
@@ -191,7 +198,7 @@ export function UsersAdmin() {
   );
 }
 
-function AddUserModal({ opened, onClose, onAdded }: { opened: boolean; onClose: () => void; onAdded: () => void }) {
+function AddUserModal({ onClose, onAdded }: { onClose: () => void; onAdded: () => void }) {
   const trpc = useTRPC();
   const [form, setForm] = useState({ email: "", name: "", password: "", role: "analyst" as "analyst" | "admin" });
   const add = useMutation(
@@ -214,11 +221,12 @@ function AddUserModal({ opened, onClose, onAdded }: { opened: boolean; onClose: 
       name: name.length > NAME_MAX ? `At most ${NAME_MAX} characters.` : undefined,
     };
     setErrors(found);
+    add.reset(); // the last answer is about what was sent then, not what the form holds now
     if (found.email || found.name) return;
     add.mutate({ ...form, email, name: name || undefined });
   };
   return (
-    <Modal opened={opened} onClose={onClose} title="Add user">
+    <Modal opened onClose={onClose} title="Add user">
       <form onSubmit={submit}>
         <Stack>
           {add.error && <Alert color="red">{errorMessage(add.error)}</Alert>}

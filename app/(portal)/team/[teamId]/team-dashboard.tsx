@@ -362,12 +362,16 @@ interface PolicyData {
 
 function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: PolicyData; onSaved(): void }) {
   const trpc = useTRPC();
-  const { effective, bounds } = data;
-  const [idle, setIdle] = useState<string | number>(effective.idleTimeoutMinutes);
-  const [warning, setWarning] = useState<string | number>(effective.warningMinutes);
-  const [lifetime, setLifetime] = useState<string | number>(effective.maxLifetimeHours ?? "");
+  const { stored, effective, bounds } = data;
+  // The team's own choices; a field left empty follows the admin's default (and later changes of it), so the form
+  // shows what the team chose, not the values in force, and saving unchanged keeps it so (QA: it froze the defaults).
+  const [idle, setIdle] = useState<string | number>(stored?.idleTimeoutMinutes ?? "");
+  const [warning, setWarning] = useState<string | number>(stored?.warningMinutes ?? "");
+  const [lifetime, setLifetime] = useState<string | number>(stored?.maxLifetimeHours ?? "");
   const [cullBusy, setCullBusy] = useState(effective.cullBusy);
   const [cullConnected, setCullConnected] = useState(effective.cullConnected);
+  /** A switch the team never set and left as the default shows it: it stays the default's. */
+  const chosen = (own: boolean | null | undefined, inForce: boolean, now: boolean) => (own == null && now === inForce ? null : now);
   const save = useMutation(
     trpc.quotas.setCullPolicy.mutationOptions({
       onSuccess: () => {
@@ -376,7 +380,6 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
       },
     }),
   );
-  // Empty: the admin's default (idle, warning) or no limit of the team's own (lifetime), as before.
   const fields = {
     idle: readNumberField(idle, CULL_RULES.idleTimeoutMinutes),
     warning: readNumberField(warning, CULL_RULES.warningMinutes),
@@ -388,7 +391,16 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
     e.preventDefault();
     setTried(true);
     if (Object.keys(errors).length > 0) return;
-    save.mutate({ teamId, policy: { idleTimeoutMinutes: fields.idle.value, warningMinutes: fields.warning.value, maxLifetimeHours: fields.lifetime.value, cullBusy, cullConnected } });
+    save.mutate({
+      teamId,
+      policy: {
+        idleTimeoutMinutes: fields.idle.value,
+        warningMinutes: fields.warning.value,
+        maxLifetimeHours: fields.lifetime.value,
+        cullBusy: chosen(stored?.cullBusy, effective.cullBusy, cullBusy),
+        cullConnected: chosen(stored?.cullConnected, effective.cullConnected, cullConnected),
+      },
+    });
   };
   return (
     <Card withBorder padding="md" component="form" onSubmit={submit} aria-label="Culling policy">
@@ -412,6 +424,7 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
           <NumberInput
             label="Idle timeout (minutes)"
             description={`Between ${bounds.idleTimeoutMinutes.min} and ${bounds.idleTimeoutMinutes.max}; default ${bounds.idleTimeoutMinutes.default}`}
+            placeholder={`default: ${bounds.idleTimeoutMinutes.default}`}
             value={idle}
             onChange={setIdle}
             min={1}
@@ -421,6 +434,7 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
           <NumberInput
             label="Warn before culling (minutes)"
             description={`Between ${bounds.warningMinutes.min} and ${bounds.warningMinutes.max}; default ${bounds.warningMinutes.default}`}
+            placeholder={`default: ${bounds.warningMinutes.default}`}
             value={warning}
             onChange={setWarning}
             min={1}
@@ -430,8 +444,8 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
         </Group>
         <NumberInput
           label="Maximum lifetime (hours)"
-          description={bounds.maxLifetimeHours.max === null ? "Empty: no limit" : `At most ${bounds.maxLifetimeHours.max}; empty for the admin's limit`}
-          placeholder="no limit"
+          description={lifetimeHint(bounds.maxLifetimeHours)}
+          placeholder={bounds.maxLifetimeHours.default ?? bounds.maxLifetimeHours.max ? `default: ${bounds.maxLifetimeHours.default ?? bounds.maxLifetimeHours.max}` : "no limit"}
           value={lifetime}
           onChange={setLifetime}
           min={1}
@@ -463,4 +477,10 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
       </Stack>
     </Card>
   );
+}
+
+/** What the team may choose as a lifetime, and what an empty field means. */
+function lifetimeHint({ max, default: fallback }: { max: number | null; default: number | null }): string {
+  const empty = fallback !== null ? `empty: the admin's default, ${fallback}` : max !== null ? `empty: ${max}, the admin's limit` : "empty: no limit";
+  return max === null ? `Any number of hours; ${empty}` : `At most ${max}; ${empty}`;
 }
