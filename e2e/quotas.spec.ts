@@ -95,6 +95,11 @@ test("a team lead sets a member's quota inside the envelope, is refused above it
   await policy.getByRole("button", { name: "Save culling policy" }).click();
   await expect(policy.getByRole("alert")).toBeHidden();
   await expect(page.getByText("Culling policy saved.")).toBeVisible();
+  // What the lead left empty stays the admin's default (shown as the placeholder), not frozen at today's value.
+  await page.reload();
+  await expect(policy.getByLabel("Idle timeout (minutes)")).toHaveValue("30");
+  await expect(policy.getByLabel("Warn before culling (minutes)")).toHaveValue("");
+  await expect(policy.getByLabel("Warn before culling (minutes)")).toHaveAttribute("placeholder", /^default: \d+$/);
 
   // Another team: the page is not found, and so is its data through the procedure.
   await page.goto(`/team/${ids[other]}`);
