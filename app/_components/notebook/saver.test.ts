@@ -251,3 +251,43 @@ test("the file on disk is compared with what the page last read or wrote; the pa
   void overlapped;
   saver.dispose();
 });
+
+test("output streaming in does not put off the save of an edit: it lands 2 s after the edit (QA: 30 s, and a closed browser lost the source)", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { NotebookSaver } = await import("./saver");
+  let changed = () => {};
+  let current: Notebook = file;
+  const model = { subscribeChanges: (fn: () => void) => ((changed = fn), () => {}), flush() {}, toNotebook: () => current };
+  const saved: string[] = [];
+  const saver = new NotebookSaver(model as never, "stream.ipynb", new Date(0), async ({ notebook }) => {
+    saved.push(String(notebook.cells[0]!.source));
+    return { mtime: new Date(1) };
+  }, { userId: "u1" });
+  const withFirstCell = (patch: Partial<Notebook["cells"][number]>) => ({ ...current, cells: [{ ...current.cells[0]!, ...patch } as Notebook["cells"][number], ...current.cells.slice(1)] });
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  current = withFirstCell({ source: "for i in range(60): print(i)" }); // the user's edit, then the run's output
+  changed();
+  for (let ms = 0; ms < 1_900; ms += 250) {
+    t.mock.timers.tick(250);
+    current = withFirstCell({ outputs: [{ output_type: "stream", name: "stdout", text: `${ms}\n` }] } as never);
+    changed();
+  }
+  t.mock.timers.tick(100);
+  await settle();
+  assert.deepEqual(saved, ["for i in range(60): print(i)"], "saved 2 s after the edit although output kept coming");
+  // Typing still puts the save off until the user pauses.
+  current = withFirstCell({ source: "for i in range(6): print(i)" });
+  changed();
+  t.mock.timers.tick(1_500);
+  current = withFirstCell({ source: "for i in range(7): print(i)" });
+  changed();
+  t.mock.timers.tick(1_500);
+  await settle();
+  assert.equal(saved.length, 1, "not while typing");
+  t.mock.timers.tick(500);
+  await settle();
+  assert.deepEqual(saved.at(-1), "for i in range(7): print(i)");
+  saver.dispose();
+});

@@ -92,6 +92,8 @@ export class DocumentSaver<T> implements Saver {
   private unsubscribe: () => void;
   /** The user's part of the document as last saved (or opened): their edits differ from it. */
   private savedShape: string | null;
+  /** The user's part as the last change left it: a change that leaves it alone (output streaming in) is no edit. */
+  private changedShape: string;
   private disposed = false;
   private discarded = false;
   /** Saves begun (compareWithDisk ignores a look that one overlapped). */
@@ -110,6 +112,7 @@ export class DocumentSaver<T> implements Saver {
     this.state = { ...this.state, savedAt: mtime };
     this.unsubscribe = document.subscribeChanges(() => this.onChange());
     this.savedShape = document.shape(document.current());
+    this.changedShape = this.savedShape;
     openSavers.add(this);
   }
 
@@ -147,8 +150,15 @@ export class DocumentSaver<T> implements Saver {
     if (!this.state.dirty) this.set({ dirty: true });
     if (this.document.keepDraft && !this.draftTimer) this.draftTimer = setTimeout(() => this.writeDraft(), DRAFT_MS);
     if (this.state.conflict) return; // waiting for the user's choice
-    if (this.quietTimer) clearTimeout(this.quietTimer);
-    this.quietTimer = setTimeout(() => void this.save(), QUIET_MS);
+    // Only the user's edits put the save off until they pause: output streaming in does not, or a cell that prints
+    // every second would keep its own source unsaved for MAX_WAIT_MS (QA: a browser closed meanwhile lost it).
+    const shape = this.document.shape(this.document.current());
+    const edited = shape !== this.changedShape;
+    this.changedShape = shape;
+    if (edited || !this.quietTimer) {
+      if (this.quietTimer) clearTimeout(this.quietTimer);
+      this.quietTimer = setTimeout(() => void this.save(), QUIET_MS);
+    }
     if (!this.maxTimer) this.maxTimer = setTimeout(() => void this.save(), MAX_WAIT_MS);
   }
 
