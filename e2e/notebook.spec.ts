@@ -218,6 +218,22 @@ test("closing the tab while a cell runs loses nothing: reopened after it ends, a
   await expect(cell(reopened, 1)).not.toContainText("[*]:");
 });
 
+test("reloading twice while a cell prints loses no line and shows none twice", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("reloads"));
+  await openNewNotebook(page, "Reloads.ipynb");
+  // Regression (QA, 10 of 10 runs): the page read the run as the database had it (a flush behind) and attached its
+  // socket a moment later; what was printed between the two was lost, and then saved over the file.
+  await runCell(page, 1, "import time\nfor i in range(30):\n    print(i, flush=True)\n    time.sleep(0.2)");
+  await expect(output(page, 1)).toContainText("3");
+  await page.reload();
+  await expect(output(page, 1)).toContainText("10", { timeout: 15_000 });
+  await page.reload();
+  const lines = Array.from({ length: 30 }, (_, i) => String(i)).join("\n");
+  await expect(output(page, 1)).toHaveText(lines, { timeout: 30_000 });
+  await expect(cell(page, 1)).not.toContainText("[*]:");
+});
+
 test("an output too large to keep in full says so, and its link downloads all of it", async ({ page, context }) => {
   test.setTimeout(150_000);
   await signIn(page, createAnalyst("hugeout"));

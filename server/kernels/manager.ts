@@ -15,7 +15,7 @@ import { LaunchError, launchAndConfirm, type KernelProcess, type LaunchRequest, 
 import { launcherName, type Kernelspec } from "./kernelspecs";
 import type { NotebookKernelspec } from "@/server/notebooks/nbformat";
 import { LiveKernel, kernelConnection, type ExecutionState } from "./live-kernel";
-import type { OutputRecorder } from "./output-recorder";
+import type { LiveRunView, OutputRecorder } from "./output-recorder";
 import { KernelStateWriter } from "./state-writer";
 import { LaunchLeases } from "./launch-leases";
 import { admitKernel, chargedTeamOf } from "@/server/quota/service";
@@ -947,6 +947,11 @@ export class KernelManager {
   }
 
   /** Kernels held here with at least one client attached (the culler's sightings, see sweep.ts). */
+  /** What this process holds now of the runs of a user's notebook (see OutputRecorder.liveRunsOfNotebook). */
+  liveRunsOfNotebook(ownerId: string, path: string): LiveRunView[] {
+    return this.options.recorder?.liveRunsOfNotebook(ownerId, path) ?? [];
+  }
+
   attachedKernels(): string[] {
     return [...this.live.values()].filter((k) => !k.isDead && k.connections > 0).map((k) => k.id);
   }

@@ -169,6 +169,30 @@ describe(`output recorder on ${testDbKind}`, () => {
     assert.deepEqual(row?.outputs, [{ output_type: "stream", name: "stdout", text: "0\n1\n2\n" }]);
   });
 
+  it("its live view of a notebook's runs has what came in up to now, before any write, with the ids of those outputs", async () => {
+    const source = new MessageSource(kernelId, ana.id);
+    const recorder = recorderFor(source);
+    const id = source.execute("for i in range(3): print(i)", { notebookPath: "Live.ipynb", cellId: "c1" });
+    source.reply(id, "iopub", "status", { execution_state: "busy" });
+    source.reply(id, "iopub", "stream", { name: "stdout", text: "0\n" });
+    source.reply(id, "iopub", "stream", { name: "stdout", text: "1\n" });
+    const [view, ...more] = recorder.liveRunsOfNotebook(ana.id, "Live.ipynb");
+    assert.equal(more.length, 0);
+    assert.equal(await findCellRun(db, { ownerId: ana.id, msgId: id }), undefined, "not written yet: the view is fresher");
+    assert.equal(view?.status, "running");
+    assert.deepEqual(view?.outputs, [{ output_type: "stream", name: "stdout", text: "0\n1\n" }]);
+    assert.equal(view?.recentOutputIds.length, 2, "the two stream messages, not the status");
+    // A copy: what comes next does not change the view already taken.
+    source.reply(id, "iopub", "stream", { name: "stdout", text: "2\n" });
+    assert.deepEqual(view?.outputs, [{ output_type: "stream", name: "stdout", text: "0\n1\n" }]);
+    assert.equal(recorder.liveRunsOfNotebook(ana.id, "Live.ipynb")[0]?.recentOutputIds.length, 3);
+    assert.deepEqual(recorder.liveRunsOfNotebook(randomUUID(), "Live.ipynb"), [], "another user's view is empty");
+    assert.deepEqual(recorder.liveRunsOfNotebook(ana.id, "Other.ipynb"), []);
+    source.reply(id, "shell", "execute_reply", { status: "ok", execution_count: 1 });
+    source.reply(id, "iopub", "status", { execution_state: "idle" });
+    await recorder.flushAll();
+  });
+
   it("two replicas recording one run: the one that saw it all is kept; the late one takes over only when the first is gone", async () => {
     // Replica A sent the request; replica B took the kernel up after its own restart, from what A had written,
     // and missed what came meanwhile. Both hear what follows; only A gets the reply.

@@ -52,6 +52,29 @@ const runKey = (kernelId: string, msgId: string) => `${kernelId}\n${msgId}`;
 
 export const STORED_OUTPUT_LIMIT_BYTES = 4 * 1024 * 1024;
 
+/**
+ * How many of a run's latest output msg_ids its live view names. A page that attached to the kernel a moment before
+ * it asked for the view has those messages twice (the view and its socket): it skips the ones named. Far more than
+ * a kernel sends in the round trip that separates the two (its stream output is flushed every 0.2 s or per flush).
+ */
+const RECENT_OUTPUT_IDS = 2_000;
+
+/** A run as this process holds it now (fresher than the database, which lags by a flush interval). */
+export interface LiveRunView {
+  cellId: string;
+  msgId: string;
+  kernelId: string;
+  status: "running" | "ok" | "error" | "aborted";
+  executionCount: number | null;
+  outputs: unknown[];
+  clipped: boolean;
+  spilledBytes: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+  /** The msg_ids of its latest output messages, oldest first: they are in `outputs`. */
+  recentOutputIds: string[];
+}
+
 interface Run {
   msgId: string;
   kernelId: string;
@@ -72,6 +95,8 @@ interface Run {
   finishedAt: number | null;
   /** The run's messages seen (a resumed run: the stored count, plus those heard since): see cell_runs.messages_seen. */
   messagesSeen: number;
+  /** The msg_ids of the last output messages recorded (at most RECENT_OUTPUT_IDS): see liveRunsOfNotebook. */
+  recentOutputIds: string[];
   /**
    * Taken up after a portal restart: its execute_reply goes to the connection that sent the request, which is
    * gone, so its end is its idle status, and its status is read from its outputs (an error output, or ok).
@@ -127,6 +152,7 @@ export class OutputRecorder {
         lastWriteAt: Date.now(),
         finishedAt: null,
         messagesSeen: 0,
+        recentOutputIds: [],
       };
       this.runs.set(runKey(kernel.id, run.msgId), run);
       // Nothing is written yet: the first write waits a flush interval (or the end of the run), so a quick
@@ -156,6 +182,8 @@ export class OutputRecorder {
             }
           } else {
             const result = recordIopub(run.outputs, type, msg.content as JsonObject, this.limitBytes);
+            run.recentOutputIds.push(msg.header.msg_id);
+            if (run.recentOutputIds.length > RECENT_OUTPUT_IDS * 2) run.recentOutputIds.splice(0, run.recentOutputIds.length - RECENT_OUTPUT_IDS);
             if (result.clearSpill) this.clearSpill(run);
             if (result.spill) this.spill(run, type, raw);
           }
@@ -198,6 +226,7 @@ export class OutputRecorder {
         lastWriteAt: Date.now(),
         finishedAt: null,
         messagesSeen: row.messagesSeen,
+        recentOutputIds: [],
         resumed: true,
       });
     }
@@ -215,6 +244,29 @@ export class OutputRecorder {
       if (run.status === "running") run.status = endedStatusOf(run);
       this.scheduleFlush(run);
     }
+  }
+
+  /** The runs of `ownerId`'s notebook at `path` this process holds now (running, or finished and not yet dropped). */
+  liveRunsOfNotebook(ownerId: string, path: string): LiveRunView[] {
+    const views: LiveRunView[] = [];
+    for (const run of this.runs.values()) {
+      if (run.ownerId !== ownerId || run.notebookPath !== path || run.cellId === null) continue;
+      views.push({
+        cellId: run.cellId,
+        msgId: run.msgId,
+        kernelId: run.kernelId,
+        status: run.status,
+        executionCount: run.executionCount,
+        // A copy: the view must stay as it is now, with its ids, while the run goes on before it is sent.
+        outputs: structuredClone(run.outputs.area.outputs),
+        clipped: run.outputs.clipped,
+        spilledBytes: run.spilledBytes,
+        startedAt: run.startedAt,
+        finishedAt: run.finishedAt === null ? null : new Date(run.finishedAt),
+        recentOutputIds: run.recentOutputIds.slice(-RECENT_OUTPUT_IDS),
+      });
+    }
+    return views;
   }
 
   /** The kernel died, was stopped or restarted: its unfinished runs are aborted. */

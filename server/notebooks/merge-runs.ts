@@ -20,6 +20,8 @@ export interface CellRun {
   clipped: boolean;
   startedAt: Date | string;
   finishedAt: Date | string | null;
+  /** Held in memory by the portal that answered: the msg_ids of its latest outputs, which `outputs` has. */
+  recentOutputIds?: string[];
 }
 
 export interface MergedRuns {
@@ -49,10 +51,15 @@ export function mergeRuns(cells: readonly Cell[], runs: readonly CellRun[], file
     if (run.status === "running") running.push({ cellId: cell.id, msgId: run.msgId, startedAt: toDate(run.startedAt) });
     if (run.clipped) clipped.push({ cellId: cell.id, msgId: run.msgId });
     replaced.push(cell.id);
-    const outputs = run.outputs.flatMap((o): Output[] => (isOutput(o) ? [normalizeOutput(o)] : []));
+    const outputs = outputsOfRun(run);
     return { ...cell, outputs, execution_count: run.executionCount ?? (run.status === "running" ? null : cell.execution_count) } as CodeCell;
   });
   return { cells: merged, running, clipped, replaced };
+}
+
+/** A run's recorded outputs as a cell holds them. */
+export function outputsOfRun(run: CellRun): Output[] {
+  return run.outputs.flatMap((o): Output[] => (isOutput(o) ? [normalizeOutput(o)] : []));
 }
 
 function isOutput(value: unknown): value is Output {

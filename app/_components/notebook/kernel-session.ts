@@ -7,6 +7,7 @@ import { KernelApiError, kernelApi, type KernelspecList } from "@/app/_lib/kerne
 import { startRefusal, type StartRefusal } from "@/app/_components/usage/refusal";
 import { kernelsTrpc, type KernelStatusAnswer } from "./kernels-api";
 import type { NotebookModel } from "./model";
+import { outputsOfRun } from "@/server/notebooks/merge-runs";
 import { runsApi } from "./runs-api";
 
 export interface SessionStatus {
@@ -40,6 +41,14 @@ export class KernelSession {
   private connection: KernelConnection | null = null;
   private ready: Promise<KernelConnection | null> = Promise.resolve(null);
   private readonly msgToCell = new Map<string, string>();
+  /**
+   * Runs adopted at open, by msg_id, until their outputs are re-based (rebaseAdoptedRuns): what the page read at open
+   * was the database's, a moment old, and the socket attached later, so what the kernel printed between the two
+   * reached neither. `live`: outputs heard on the socket before the re-base; `skip`: after it, the ids the portal's
+   * view already had (heard again on the socket, they are not applied twice).
+   */
+  private readonly adopted = new Map<string, { cellId: string; live: KernelMessage[]; skip?: Set<string>; ended?: boolean }>();
+  private rebaseAsked = false;
   /** Each cell's latest run (execute_request msg_id): only it may end the cell's running state. */
   private readonly latestRun = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
@@ -203,6 +212,10 @@ export class KernelSession {
         // says "starting" as it lets the old process go (a server may say "restarting").
         const restartedElsewhere = (state === "starting" || state === "restarting") && (this.status.state === "idle" || this.status.state === "busy");
         this.setStatus({ state, phase: null, since: state === "reconnecting" ? Date.now() : null });
+        if ((state === "busy" || state === "idle") && this.adopted.size > 0 && !this.rebaseAsked) {
+          this.rebaseAsked = true;
+          void this.rebaseAdoptedRuns();
+        }
         if (state === "dead") {
           this.endAllRuns();
           void this.explainEnd(kernelId);
@@ -291,6 +304,7 @@ export class KernelSession {
   adoptRunning(runs: { cellId: string; msgId: string; startedAt: Date }[]) {
     for (const run of runs) {
       this.msgToCell.set(run.msgId, run.cellId);
+      this.adopted.set(run.msgId, { cellId: run.cellId, live: [] });
       this.model.update(run.cellId, { status: "running", startedAt: run.startedAt.getTime() });
     }
   }
@@ -483,9 +497,47 @@ export class KernelSession {
 
   // --- messages from the kernel ---
 
+  /**
+   * Once the socket is attached (its first status): the portal's view of the runs adopted at open replaces what the
+   * page showed of them, and what the socket brought meanwhile goes on top, less what the view already had. Nothing
+   * printed between the page's first look and its socket is lost (QA: a reload mid-run lost 1–3 lines).
+   */
+  private async rebaseAdoptedRuns(): Promise<void> {
+    const runs = await runsApi.runs(this.path).catch(() => null);
+    if (this.disposed) return;
+    for (const [msgId, entry] of this.adopted) {
+      const run = runs?.find((r) => r.msgId === msgId);
+      if (!run?.recentOutputIds) {
+        // Not held by the portal that answered (another replica's), or over and written: a finished run's stored
+        // outputs are whole; otherwise the page keeps what it shows.
+        if (run && run.status !== "running" && entry.ended) {
+          this.model.flush();
+          this.model.update(entry.cellId, { outputs: outputsOfRun(run) as never, clearPending: false, clippedRun: run.clipped ? msgId : null }, { dirty: true });
+        }
+        this.adopted.delete(msgId);
+        continue;
+      }
+      const skip = new Set(run.recentOutputIds);
+      this.model.flush();
+      this.model.update(entry.cellId, { outputs: outputsOfRun(run) as never, clearPending: false, clippedRun: run.clipped ? msgId : null }, { dirty: true });
+      for (const m of entry.live) if (!skip.has(m.header.msg_id)) this.model.queueIopub(entry.cellId, m.header.msg_type, m.content);
+      if (entry.ended) this.adopted.delete(msgId);
+      else Object.assign(entry, { live: [], skip });
+    }
+  }
+
   private onIopub(msg: KernelMessage) {
     const type = msg.header.msg_type;
     const parent = msg.parent_header.msg_id;
+    const adopted = typeof parent === "string" ? this.adopted.get(parent) : undefined;
+    if (adopted && OUTPUT_TYPES.has(type) && type !== "update_display_data") {
+      if (adopted.skip?.has(msg.header.msg_id)) return; // the portal's view had it
+      if (!adopted.skip) adopted.live.push(msg);
+    }
+    if (adopted && type === "status" && msg.content.execution_state === "idle") {
+      if (adopted.skip) this.adopted.delete(parent as string);
+      else adopted.ended = true;
+    }
     let cellId = typeof parent === "string" ? this.msgToCell.get(parent) : undefined;
     if (!cellId && type === "execute_input" && typeof parent === "string") cellId = this.mirrorRun(parent, msg);
     if (type === "update_display_data") {

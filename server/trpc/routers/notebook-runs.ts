@@ -10,7 +10,7 @@ const notebookPath = z.string().max(4096).transform((p) => normalizePath(p));
 export const notebookRunProcedures = {
   runs: protectedProcedure.input(z.object({ path: notebookPath })).query(async ({ ctx, input }) => {
     const rows = await latestRunsOfNotebook(ctx.services.db, { ownerId: ctx.user.id, path: input.path });
-    return rows
+    const stored = rows
       .filter((r) => r.cellId !== null)
       .map((r) => ({
         cellId: r.cellId!,
@@ -24,6 +24,11 @@ export const notebookRunProcedures = {
         startedAt: r.startedAt,
         finishedAt: r.finishedAt,
       }));
+    // What this process holds of them now goes over what the database has (a flush interval behind, or not yet
+    // written): with the ids of its latest outputs, a page attached to the kernel skips what it would get twice.
+    const live = ctx.services.kernels.liveRunsOfNotebook(ctx.user.id, input.path);
+    const liveIds = new Set(live.map((r) => r.msgId));
+    return [...stored.filter((r) => !liveIds.has(r.msgId)), ...live];
   }),
   kernelFor: protectedProcedure.input(z.object({ path: notebookPath })).query(async ({ ctx, input }) => ({
     kernelId: await liveKernelOfNotebook(ctx.services.db, { ownerId: ctx.user.id, path: input.path }),
