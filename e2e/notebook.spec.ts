@@ -590,6 +590,26 @@ test("opening a notebook writes nothing to it: one without a kernelspec or in nb
   expect([saved.nbformat, saved.metadata.kernelspec?.name, saved.cells[0].source]).toEqual([4, "python3", ["3 + 3"]]);
 });
 
+test("a notebook written for a kernel this portal does not offer says so, runs on the default, and keeps asking for its own", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("rkernel"));
+  const file = await homeFile(page, "R.ipynb");
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const kernelspec = { name: "ir", display_name: "R", language: "R" };
+  fs.writeFileSync(file, JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec }, cells: [{ id: "c1", cell_type: "code", source: ["1 + 1"], metadata: {}, outputs: [], execution_count: null }] }));
+  await page.goto("/notebook/R.ipynb");
+  // Regression (QA): it switched to Python without a word, and the next save wrote python3 into the file.
+  await expect(page.getByText('This notebook was written for the kernel "R", which this portal does not offer')).toBeVisible({ timeout: 30_000 });
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+  const editor = cell(page, 1).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill("2 + 2");
+  await page.keyboard.press("Control+s");
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved \d{1,2}:\d{2}/, { timeout: 15_000 });
+  const saved = JSON.parse(fs.readFileSync(file, "utf8"));
+  expect([saved.metadata.kernelspec, saved.cells[0].source]).toEqual([kernelspec, ["2 + 2"]]);
+});
+
 test("a notebook is renamed from its title: edits saved first, then the same kernel and outputs under the new name", async ({ page }) => {
   test.setTimeout(120_000);
   await signIn(page, createAnalyst("renamer"));

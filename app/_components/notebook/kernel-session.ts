@@ -49,6 +49,8 @@ export class KernelSession {
    */
   private readonly adopted = new Map<string, { cellId: string; live: KernelMessage[]; skip?: Set<string>; ended?: boolean }>();
   private rebaseAsked = false;
+  /** The user picked a kernel here: it becomes the notebook's, even over one this portal does not offer. */
+  private kernelChosen = false;
   /** Each cell's latest run (execute_request msg_id): only it may end the cell's running state. */
   private readonly latestRun = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
@@ -86,6 +88,12 @@ export class KernelSession {
       this.notify(`Kernels can't be listed: ${(error as Error).message}`);
       this.setStatus({ state: "dead", phase: null, since: null });
       return null;
+    }
+    const asked = this.model.base.metadata.kernelspec as { name?: unknown; display_name?: unknown } | undefined;
+    if (typeof asked?.name === "string" && !this.specs.kernelspecs[asked.name]) {
+      // Said, not done silently (QA): the notebook runs on another language's kernel only with the user knowing.
+      const name = typeof asked.display_name === "string" && asked.display_name ? asked.display_name : asked.name;
+      this.notify(`This notebook was written for the kernel "${name}", which this portal does not offer: it runs on ${this.displayNameOf(this.wantedKernelName())} instead. Its file keeps asking for "${name}" unless you pick a kernel in the toolbar.`);
     }
     let kernelId: string | null = null;
     try {
@@ -247,8 +255,10 @@ export class KernelSession {
     const current = (this.model.base.metadata.kernelspec as { name?: unknown } | undefined)?.name;
     if (!spec || current === name) return;
     const kernelspec = { name, display_name: spec.spec.display_name, language: spec.spec.language ?? "python" };
-    const usersChange = typeof current === "string" && Boolean(this.specs?.kernelspecs[current]);
-    this.model.setMetadata({ ...this.model.base.metadata, kernelspec }, { dirty: usersChange });
+    const offered = typeof current === "string" && Boolean(this.specs?.kernelspecs[current]);
+    // A kernel this portal does not offer stays the file's until the user picks one (another portal may offer it).
+    if (typeof current === "string" && !offered && !this.kernelChosen) return;
+    this.model.setMetadata({ ...this.model.base.metadata, kernelspec }, { dirty: offered || this.kernelChosen });
   }
 
   /** The user picked another size: the next start uses it; a running kernel is replaced by one of that size. */
@@ -264,6 +274,7 @@ export class KernelSession {
    * stopping it only once admitted: a refusal leaves the kernel the user has, variables and all.
    */
   async changeKernel(name: string, size?: string): Promise<void> {
+    this.kernelChosen = true;
     const before = { size: this.size, status: this.status.size };
     // Another kernelspec has its own sizes: start at its default unless a size was chosen with it.
     this.size = size ?? (name === this.status.kernelName ? this.size : null);

@@ -43,6 +43,17 @@ const streamText = (model: NotebookModel) => {
 };
 
 describe("NotebookModel output queue", () => {
+  it("clearing a cell's outputs clears its execution count too (QA: \"[3]:\" stayed, and was saved)", () => {
+    const model = new NotebookModel(notebook());
+    model.update("c1", { executionCount: 3 });
+    model.queueIopub("c1", "stream", { name: "stdout", text: "x\n" });
+    model.flush();
+    model.clearOutputs("c1");
+    assert.deepEqual([model.cell("c1")!.outputs, model.cell("c1")!.executionCount], [[], null]);
+    const saved = model.toNotebook().cells[0]!;
+    assert.ok(saved.cell_type === "code" && saved.execution_count === null);
+  });
+
   it("output of a run another window started is shown, and is not a change of this page's (nothing to save here)", () => {
     const model = new NotebookModel(notebook());
     let changes = 0;

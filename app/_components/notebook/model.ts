@@ -516,8 +516,9 @@ export class NotebookModel {
     if (batch.some((item) => !item.quiet)) this.changed();
   }
 
+  /** Outputs and the execution count go, as in JupyterLab (an "[3]:" without its output tells nothing). */
   clearOutputs(id: string): void {
-    this.update(id, { outputs: [], clearPending: false, clippedRun: null }, { dirty: true });
+    this.update(id, { outputs: [], clearPending: false, clippedRun: null, executionCount: null }, { dirty: true });
   }
 }
 
