@@ -590,6 +590,27 @@ test("opening a notebook writes nothing to it: one without a kernelspec or in nb
   expect([saved.nbformat, saved.metadata.kernelspec?.name, saved.cells[0].source]).toEqual([4, "python3", ["3 + 3"]]);
 });
 
+test("a notebook moved away on disk while edited: the dialog says so, the safe choice has the focus, and it is saved here again", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("movedaway"));
+  await openNewNotebook(page, "Moved.ipynb");
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+  const file = await homeFile(page, "Moved.ipynb");
+  fs.renameSync(file, await homeFile(page, "Moved2.ipynb"));
+  const editor = cell(page, 1).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill("print('kept')");
+  await page.keyboard.press("Control+s");
+  const dialog = page.getByRole("dialog", { name: "This notebook changed on disk" });
+  // Regression (QA): "Reload" had the focus, and Enter threw the edits away for a "doesn't exist yet" page.
+  await expect(dialog).toContainText("Moved.ipynb was moved or deleted since you opened it.");
+  await expect(dialog.getByRole("button", { name: "Save mine as a copy" })).toBeFocused();
+  await dialog.getByRole("button", { name: "Save here again" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByTestId("save-state")).toHaveText(/^Saved/, { timeout: 15_000 });
+  expect(JSON.parse(fs.readFileSync(file, "utf8")).cells[0].source).toEqual(["print('kept')"]);
+});
+
 test("a notebook written for a kernel this portal does not offer says so, runs on the default, and keeps asking for its own", async ({ page }) => {
   test.setTimeout(120_000);
   await signIn(page, createAnalyst("rkernel"));

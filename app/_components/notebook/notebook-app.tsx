@@ -583,13 +583,17 @@ function ConflictModal({ path, model, saver, onReload }: { path: string; model: 
         },
       },
     );
+  // Moved or deleted rather than changed: reloading would show nothing to reload, so the choices say so.
+  const onDisk = useQuery({ ...trpc.files.stat.queryOptions({ path }), enabled: conflict, staleTime: 0, gcTime: 0, retry: false });
+  const gone = conflict && (onDisk.error as { data?: { code?: string } } | null)?.data?.code === "NOT_FOUND";
   const busy = saving || saveCopy.isPending;
-  const failure = saveCopy.error ? `Saving a copy failed: ${errorMessage(saveCopy.error)}` : error ? `Overwriting failed: ${error}` : null;
+  const failure = saveCopy.error ? `Saving a copy failed: ${errorMessage(saveCopy.error)}` : error ? `${gone ? "Saving" : "Overwriting"} failed: ${error}` : null;
   return (
     <Modal opened={conflict} onClose={() => undefined} withCloseButton={false} title="This notebook changed on disk" centered size="lg">
       <Text size="sm">
-        Someone (or something) changed or deleted {path} since you opened it. Overwrite it with your version, keep both (your
-        version is saved as a copy beside it), or reload the file and lose your unsaved changes?
+        {gone
+          ? `${path} was moved or deleted since you opened it. Save your version here again, or keep it as a copy beside where it was? Reloading would lose your unsaved changes.`
+          : `Someone (or something) changed or deleted ${path} since you opened it. Overwrite it with your version, keep both (your version is saved as a copy beside it), or reload the file and lose your unsaved changes?`}
       </Text>
       {failure && (
         <Text size="sm" c="red" mt="sm" role="alert">
@@ -598,13 +602,14 @@ function ConflictModal({ path, model, saver, onReload }: { path: string; model: 
       )}
       <Group justify="flex-end" mt="md">
         <Button variant="default" disabled={busy} onClick={() => void onReload()}>
-          Reload
+          Reload and lose my changes
         </Button>
-        <Button variant="light" loading={saveCopy.isPending} disabled={saving} onClick={keepBoth}>
+        {/* The choice that loses nothing has the focus: Enter, a reflex, must not throw the user's edits away (QA). */}
+        <Button variant="light" loading={saveCopy.isPending} disabled={saving} onClick={keepBoth} data-autofocus>
           Save mine as a copy
         </Button>
-        <Button color="red" loading={saving} disabled={saveCopy.isPending} onClick={() => (saveCopy.reset(), void saver.save({ force: true }))}>
-          Overwrite
+        <Button color={gone ? undefined : "red"} loading={saving} disabled={saveCopy.isPending} onClick={() => (saveCopy.reset(), void saver.save({ force: true }))}>
+          {gone ? "Save here again" : "Overwrite"}
         </Button>
       </Group>
     </Modal>
