@@ -43,6 +43,22 @@ const streamText = (model: NotebookModel) => {
 };
 
 describe("NotebookModel output queue", () => {
+  it("a running cell deleted and brought back with Z has what it printed meanwhile, and its end (QA: lines were lost)", () => {
+    const model = new NotebookModel(notebook());
+    model.update("c1", { status: "running" });
+    model.queueIopub("c1", "stream", { name: "stdout", text: "del 0\n" });
+    model.flush();
+    model.setActive("c1");
+    model.deleteSelected();
+    assert.equal(model.cell("c1"), undefined);
+    model.queueIopub("c1", "stream", { name: "stdout", text: "del 1\n" });
+    model.flush();
+    model.update("c1", { status: "idle", executionCount: 4 });
+    model.undoDelete();
+    assert.equal(streamText(model), "del 0\ndel 1\n");
+    assert.deepEqual([model.cell("c1")!.status, model.cell("c1")!.executionCount], ["idle", 4]);
+  });
+
   it("clearing a cell's outputs clears its execution count too (QA: \"[3]:\" stayed, and was saved)", () => {
     const model = new NotebookModel(notebook());
     model.update("c1", { executionCount: 3 });

@@ -200,7 +200,11 @@ export class NotebookModel {
 
   update(id: string, patch: Partial<CellModel>, options: { dirty?: boolean } = {}): void {
     const cell = this.cellsById.get(id);
-    if (!cell) return;
+    if (!cell) {
+      // A deleted cell that Z may bring back: it comes back as its run left it, not as it was when deleted (QA).
+      this.updateDeleted(id, patch);
+      return;
+    }
     this.cellsById.set(id, { ...cell, ...patch });
     const listeners = this.cellListeners.get(id);
     if (listeners) this.emit(listeners);
@@ -260,6 +264,19 @@ export class NotebookModel {
     this.emit(this.structureListeners);
     this.emit(this.uiListeners);
     this.changed();
+  }
+
+  /** The copy of a deleted cell that Z would bring back, if one is kept. */
+  private deletedCell(id: string): CellModel | undefined {
+    for (const entry of this.deleted) for (const cell of entry.cells) if (cell.id === id) return cell;
+    return undefined;
+  }
+
+  private updateDeleted(id: string, patch: Partial<CellModel>): void {
+    for (const entry of this.deleted) {
+      const at = entry.cells.findIndex((c) => c.id === id);
+      if (at >= 0) entry.cells[at] = { ...entry.cells[at]!, ...patch };
+    }
   }
 
   undoDelete(): void {
@@ -481,7 +498,7 @@ export class NotebookModel {
     const area = (id: string) => {
       let a = areas.get(id);
       if (!a) {
-        const cell = this.cellsById.get(id);
+        const cell = this.cellsById.get(id) ?? this.deletedCell(id);
         a = { outputs: cell?.outputs ?? [], clearPending: cell?.clearPending ?? false };
         areas.set(id, a);
       }
@@ -489,7 +506,7 @@ export class NotebookModel {
     };
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!;
-      if (!this.cellsById.has(item.cellId) && item.msgType !== "update_display_data") continue;
+      if (!this.cellsById.has(item.cellId) && !this.deletedCell(item.cellId) && item.msgType !== "update_display_data") continue;
       if (item.msgType === "stream") {
         // Consecutive chunks of one stream join first, so a burst of prints costs one append.
         let text = String(item.content.text ?? "");
@@ -510,7 +527,7 @@ export class NotebookModel {
       }
     }
     for (const [id, a] of areas) {
-      const cell = this.cellsById.get(id);
+      const cell = this.cellsById.get(id) ?? this.deletedCell(id);
       if (cell && (cell.outputs !== a.outputs || cell.clearPending !== a.clearPending)) this.update(id, { outputs: a.outputs as LiveOutput[], clearPending: a.clearPending });
     }
     if (batch.some((item) => !item.quiet)) this.changed();
