@@ -15,6 +15,7 @@ import { abortRunningCellRuns, runningCellRunsOfKernel, saveCellRun, saveCellRun
 import { log } from "@/server/log";
 import type { LiveKernel } from "./live-kernel";
 import type { RawMessageParts } from "./protocol/wire";
+import type { CellRun } from "@/server/notebooks/merge-runs";
 import type { JsonObject } from "@/server/notebooks/nbformat";
 import type { OutputArea } from "@/server/notebooks/outputs";
 import { newRunOutputs, recordIopub, type RunOutputs } from "./outputs";
@@ -60,14 +61,7 @@ export const STORED_OUTPUT_LIMIT_BYTES = 4 * 1024 * 1024;
 const RECENT_OUTPUT_IDS = 2_000;
 
 /** A run as this process holds it now (fresher than the database, which lags by a flush interval). */
-export interface LiveRunView {
-  cellId: string;
-  msgId: string;
-  kernelId: string;
-  status: "running" | "ok" | "error" | "aborted";
-  executionCount: number | null;
-  outputs: unknown[];
-  clipped: boolean;
+export interface LiveRunView extends CellRun {
   spilledBytes: number;
   startedAt: Date;
   finishedAt: Date | null;

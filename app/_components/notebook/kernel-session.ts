@@ -5,9 +5,9 @@ import { KernelConnection, type KernelState } from "@/app/_lib/kernel/connection
 import type { KernelMessage } from "@/app/_lib/kernel/messages";
 import { KernelApiError, kernelApi, type KernelspecList } from "@/app/_lib/kernel/rest";
 import { startRefusal, type StartRefusal } from "@/app/_components/usage/refusal";
+import { outputsOfRun, type CellRun } from "@/server/notebooks/merge-runs";
 import { kernelsTrpc, type KernelStatusAnswer } from "./kernels-api";
 import type { NotebookModel } from "./model";
-import { outputsOfRun } from "@/server/notebooks/merge-runs";
 import { runsApi } from "./runs-api";
 
 export interface SessionStatus {
@@ -521,20 +521,22 @@ export class KernelSession {
       if (!run?.recentOutputIds) {
         // Not held by the portal that answered (another replica's), or over and written: a finished run's stored
         // outputs are whole; otherwise the page keeps what it shows.
-        if (run && run.status !== "running" && entry.ended) {
-          this.model.flush();
-          this.model.update(entry.cellId, { outputs: outputsOfRun(run) as never, clearPending: false, clippedRun: run.clipped ? msgId : null }, { dirty: true });
-        }
+        if (run && run.status !== "running" && entry.ended) this.showRecorded(entry.cellId, run);
         this.adopted.delete(msgId);
         continue;
       }
       const skip = new Set(run.recentOutputIds);
-      this.model.flush();
-      this.model.update(entry.cellId, { outputs: outputsOfRun(run) as never, clearPending: false, clippedRun: run.clipped ? msgId : null }, { dirty: true });
+      this.showRecorded(entry.cellId, run);
       for (const m of entry.live) if (!skip.has(m.header.msg_id)) this.model.queueIopub(entry.cellId, m.header.msg_type, m.content);
       if (entry.ended) this.adopted.delete(msgId);
       else Object.assign(entry, { live: [], skip });
     }
+  }
+
+  /** A cell shows the outputs the portal recorded for its run, in place of what it showed (queued output first). */
+  private showRecorded(cellId: string, run: CellRun): void {
+    this.model.flush();
+    this.model.update(cellId, { outputs: outputsOfRun(run) as never, clearPending: false, clippedRun: run.clipped ? run.msgId : null }, { dirty: true });
   }
 
   private onIopub(msg: KernelMessage) {
