@@ -793,6 +793,33 @@ test("replacing a kernel that holds variables asks first; a fresh one is replace
   expect(saved.cells[2].outputs.map((o: { text?: string[] }) => o.text?.join(""))).toEqual(["False\n"]);
 });
 
+test("a kernel that dies says how, keeps what its process printed last folded away, and a new one starts", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("crasher"));
+  await openNewNotebook(page, "Crash.ipynb");
+  await runCell(page, 1, "print('before')");
+  await expect(output(page, 1)).toHaveText("before");
+  // A line on the process's own stderr (the copy of fd 2 that ipykernel keeps for the terminal), then a hard exit:
+  // a crash in native code looks like this to the portal.
+  await runCell(page, 2, "import os, sys\nos.write(sys.stderr._original_stdstream_copy, b'fatal: the extension gave up\\n')\nos._exit(3)");
+  const banner = page.getByRole("alert").filter({ hasText: "Your kernel died" });
+  await expect(banner).toBeVisible({ timeout: 20_000 });
+  await expect(banner).toContainText(/process \d+ exited with code 3\. Restart kernel starts a new one; your notebook and its outputs are kept\./);
+  await expect(banner).not.toContainText("last stderr");
+  // The raw lines are there for whoever needs them, folded under the sentence.
+  const printed = banner.getByText("fatal: the extension gave up");
+  await expect(printed).toBeHidden();
+  await banner.getByText("What the kernel printed last").click();
+  await expect(printed).toBeVisible();
+  await expect(kernelStatus(page)).toHaveText("dead");
+  await expect(output(page, 1)).toHaveText("before");
+  await banner.getByRole("button", { name: "Start a new kernel" }).click();
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+  await expect(banner).toBeHidden();
+  await runCell(page, 3, "print('after')");
+  await expect(output(page, 3)).toHaveText("after");
+});
+
 test("a restart from another window or client stops what was running and waiting here, and says so", async ({ page }) => {
   test.setTimeout(120_000);
   await signIn(page, createAnalyst("restarted"));

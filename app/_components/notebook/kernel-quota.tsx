@@ -3,7 +3,7 @@
 // what is left of the user's quota, and the banners under the toolbar — a refused start (with the next step),
 // the idle-culling warning with "Keep running" (the notebook is saved when the deadline nears), and why the
 // kernel stopped after it did.
-import { Anchor, Button, Group, NativeSelect, Text, Tooltip } from "@mantine/core";
+import { Anchor, Button, Code, Group, NativeSelect, Text, Tooltip } from "@mantine/core";
 import { IconAlertTriangle, IconClockPause, IconPlayerPlay } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
@@ -102,6 +102,7 @@ export function KernelBanners({ session, onSave, dirty }: { session: KernelSessi
                 {r.detail}
               </Text>
             )}
+            {r.log && <ProcessLog log={r.log} />}
           </div>
           <Group gap="xs" wrap="nowrap" flex="none">
             {r.quota && (
@@ -121,8 +122,11 @@ export function KernelBanners({ session, onSave, dirty }: { session: KernelSessi
     const words = endedWords(status.ended.endReason, status.ended.detail, dirty);
     return (
       <WrappingAlert color="gray" mt="xs" title={words.title} role="alert">
-        <Group justify="space-between" wrap="nowrap">
-          <Text size="sm">{localTimes(words.message)}</Text>
+        <Group justify="space-between" wrap="nowrap" align="flex-start">
+          <div>
+            <Text size="sm">{localTimes(words.message)}</Text>
+            {words.log && <ProcessLog log={words.log} />}
+          </div>
           <Button size="xs" variant="light" flex="none" leftSection={<IconPlayerPlay size={14} />} onClick={() => void session.restart()}>
             Start a new kernel
           </Button>
@@ -132,6 +136,18 @@ export function KernelBanners({ session, onSave, dirty }: { session: KernelSessi
   }
   if (!status.kernelId || status.state === "dead") return null;
   return <CullWarning kernelId={status.kernelId} onSave={onSave} dirty={dirty} />;
+}
+
+/** The kernel process's last stderr lines, folded: there when someone needs the traceback, out of the way otherwise. */
+function ProcessLog({ log }: { log: string }) {
+  return (
+    <details style={{ marginTop: 6 }}>
+      <summary style={{ cursor: "pointer", fontSize: "var(--mantine-font-size-xs)" }}>What the kernel printed last</summary>
+      <Code block mt={4} style={{ whiteSpace: "pre-wrap", wordBreak: "break-word", maxHeight: 200, overflow: "auto" }}>
+        {log}
+      </Code>
+    </details>
+  );
 }
 
 const SAVE_BEFORE_MS = 60_000;

@@ -4,7 +4,7 @@
 import { KernelConnection, type KernelState } from "@/app/_lib/kernel/connection";
 import type { KernelMessage } from "@/app/_lib/kernel/messages";
 import { KernelApiError, kernelApi, type KernelspecList } from "@/app/_lib/kernel/rest";
-import { startRefusal, type StartRefusal } from "@/app/_components/usage/refusal";
+import { launchFailure, startRefusal, type StartRefusal } from "@/app/_components/usage/refusal";
 import { outputsOfRun, type CellRun } from "@/server/notebooks/merge-runs";
 import { kernelsTrpc, type KernelStatusAnswer } from "./kernels-api";
 import type { NotebookModel } from "./model";
@@ -189,7 +189,7 @@ export class KernelSession {
     }
     if (this.disposed || this.status.kernelId !== id) return;
     if (answer?.endReason === "launch_failed") {
-      this.setStatus({ state: "dead", phase: null, since: null, refusal: { title: "The kernel didn't start", message: answer.detail || "The launch failed.", detail: null, quota: false } });
+      this.setStatus({ state: "dead", phase: null, since: null, refusal: launchFailure(answer.detail) });
       return;
     }
     this.setStatus({ state: "dead", phase: null, since: null, ended: { kernelId: id, endReason: answer?.endReason ?? null, detail: answer?.detail ?? null } });

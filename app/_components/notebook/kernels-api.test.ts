@@ -18,3 +18,22 @@ describe("endedWords", () => {
     assert.equal(endedWords(null, "gone").message, "gone. Restart kernel starts a new one; your notebook and its outputs are kept.");
   });
 });
+
+describe("a death with the process's last stderr lines", () => {
+  const detail = "process 812 exited with code 1; last stderr:\nTraceback (most recent call last):\n  File \"x.py\", line 1\nValueError: bad";
+  it("says the death in the message and keeps the lines apart, whole", () => {
+    const words = endedWords("died", detail);
+    assert.equal(words.message, "process 812 exited with code 1. Restart kernel starts a new one; your notebook and its outputs are kept.");
+    assert.equal(words.log, "Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: bad");
+  });
+  it("a failed start reads the same way", () => {
+    const words = endedWords("launch_failed", `kernel k1 (local pid 812) died while starting: ${detail}`);
+    assert.equal(words.message, "kernel k1 (local pid 812) died while starting: process 812 exited with code 1");
+    assert.match(words.log ?? "", /^Traceback/);
+  });
+  it("a SIGKILL says what it most often means; no stderr, no log", () => {
+    const words = endedWords("died", "process 9 killed by SIGKILL");
+    assert.match(words.message, /^process 9 killed by SIGKILL \(most often: it ran out of memory\)\./);
+    assert.equal(words.log, undefined);
+  });
+});

@@ -3,6 +3,7 @@
 import { createTRPCClient } from "@trpc/client";
 import { portalTrpcLinks } from "@/app/_lib/session-ended";
 import type { AppRouter } from "@/server/trpc/root";
+import { splitProcessLog } from "./process-log";
 
 export const kernelsTrpc = createTRPCClient<AppRouter>({ links: portalTrpcLinks() }).kernels;
 
@@ -12,8 +13,20 @@ export type KernelStatusAnswer = Awaited<ReturnType<typeof kernelsTrpc.status.qu
  * Why a kernel ended, in words for its user. `unsaved`: the notebook has edits not yet saved now — the save before
  * culling may not have happened (the page was closed then) or failed, so the words never claim it did.
  */
-export function endedWords(endReason: string | null, detail: string | null, unsaved = false): { title: string; message: string } {
-  const d = detail?.trim() || null;
+export function endedWords(endReason: string | null, detail: string | null, unsaved = false): EndedWords {
+  const { summary: d, log } = splitProcessLog(detail);
+  const words = endedMessage(endReason, d, unsaved);
+  return log ? { ...words, log } : words;
+}
+
+export interface EndedWords {
+  title: string;
+  message: string;
+  /** What the kernel's process last wrote to stderr (a traceback, a launcher's error): shown apart, folded. */
+  log?: string;
+}
+
+function endedMessage(endReason: string | null, d: string | null, unsaved: boolean): EndedWords {
   switch (endReason) {
     case "culled":
       return {

@@ -1,5 +1,6 @@
 // Words for a refused kernel start, shown where the user acted (the notebook): what limit, and the next step.
 // The server's message (what is in use, which kernel to stop, when the budget renews) follows as the detail.
+import { splitProcessLog } from "@/app/_components/notebook/process-log";
 import { limitValue, type LimitKey } from "./format";
 
 export interface StartRefusal {
@@ -9,6 +10,8 @@ export interface StartRefusal {
   detail: string | null;
   /** A quota refusal: the Usage page is where the user can act. */
   quota: boolean;
+  /** What the kernel's process last wrote to stderr before it failed (shown folded). */
+  log?: string | null;
 }
 
 interface QuotaDetails {
@@ -34,10 +37,16 @@ function whoseLimit(details: QuotaDetails): string {
   return details.teamName ? `Your team ${details.teamName}'s` : "Your team's";
 }
 
+/** A start that failed (not a quota): the launcher's sentence, and the process's last lines apart. */
+export function launchFailure(reason: string | null): StartRefusal {
+  const { summary, log } = splitProcessLog(reason);
+  return { title: "The kernel didn't start", message: summary ?? "The launch failed.", detail: null, quota: false, log };
+}
+
 export function startRefusal(error: unknown): StartRefusal {
   const message = error instanceof Error ? error.message : typeof error === "string" ? error : "The kernel didn't start.";
   const data = (error as { data?: { appCode?: string | null; details?: unknown } } | null)?.data;
-  if (data?.appCode !== "QUOTA_EXCEEDED") return { title: "The kernel didn't start", message, detail: null, quota: false };
+  if (data?.appCode !== "QUOTA_EXCEEDED") return launchFailure(message);
   const details = (data.details ?? {}) as QuotaDetails;
   const whose = whoseLimit(details);
   // The whole team's use (not only this user's kernels) filled the envelope: a teammate stopping one helps too.
