@@ -1,5 +1,5 @@
 // The Files page as an analyst uses it: folders, uploads by picker and by drag and drop with progress,
-// rename, download, delete with confirmation, a new notebook, and a refused traversal through the URL.
+// rename, move, download, delete with confirmation, a new notebook, and a refused traversal through the URL.
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
@@ -171,6 +171,64 @@ test("New notebook creates Untitled.ipynb and opens it", async ({ page }) => {
   // A second one is Untitled1.ipynb.
   await page.getByRole("button", { name: "New notebook" }).click();
   await expect(page).toHaveURL(/\/notebook\/Untitled1\.ipynb$/);
+});
+
+test("a file and a folder are moved to another folder from the Move dialog; a name taken there is refused", async ({ page }) => {
+  await signIn(page, createAnalyst("mover"));
+  const newFolder = async (name: string) => {
+    await page.getByRole("button", { name: "New folder" }).click();
+    const dialog = page.getByRole("dialog", { name: "New folder" });
+    await dialog.getByLabel("Folder name").fill(name);
+    await dialog.getByRole("button", { name: "Create folder" }).click();
+    await expect(dialog).toBeHidden();
+  };
+  await newFolder("archive");
+  await newFolder("drafts");
+  const upload = async (name: string, text: string) => {
+    const response = await page.request.put(`/api/files/content/${name}`, { data: text, headers: { "content-type": "text/plain" } });
+    expect(response.status(), await response.text()).toBeLessThan(300);
+  };
+  await upload("notes.txt", "first notes\n");
+  await page.reload();
+
+  // A file: the dialog starts where it is (nothing to do there), then into archive.
+  await row(page, "notes.txt").getByRole("button", { name: "Move" }).click();
+  const dialog = page.getByRole("dialog", { name: "Move notes.txt" });
+  await expect(dialog).toContainText("notes.txt is in Home now: pick the folder to move it to.");
+  await expect(dialog.getByRole("button", { name: "Move here" })).toBeDisabled();
+  await dialog.getByRole("navigation", { name: "Folders" }).getByRole("button", { name: "archive" }).click();
+  await expect(dialog).toContainText("notes.txt will move to Home / archive.");
+  await page.screenshot({ path: "e2e/.artifacts/files-move-dialog.png" });
+  await dialog.getByRole("button", { name: "Move here" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(row(page, "notes.txt")).toHaveCount(0);
+
+  // A folder: it is not offered as a place to move itself into.
+  await row(page, "drafts").getByRole("button", { name: "Move" }).click();
+  const folderDialog = page.getByRole("dialog", { name: "Move drafts" });
+  const folders = folderDialog.getByRole("navigation", { name: "Folders" });
+  await expect(folders.getByRole("button", { name: "archive" })).toBeVisible();
+  await expect(folders.getByRole("button", { name: "drafts" })).toHaveCount(0);
+  await folders.getByRole("button", { name: "archive" }).click();
+  await folderDialog.getByRole("button", { name: "Move here" }).click();
+  await expect(folderDialog).toBeHidden();
+  await expect(row(page, "drafts")).toHaveCount(0);
+  await page.getByRole("link", { name: "archive", exact: true }).click();
+  await expect(row(page, "notes.txt")).toBeVisible();
+  await expect(row(page, "drafts")).toBeVisible();
+  expect((await page.request.get("/api/files/content/archive/notes.txt")).status()).toBe(200);
+
+  // A name already in the destination: refused in the dialog, which stays open; nothing is replaced.
+  await upload("notes.txt", "second notes\n");
+  await page.goto("/files");
+  await row(page, "notes.txt").getByRole("button", { name: "Move" }).click();
+  const again = page.getByRole("dialog", { name: "Move notes.txt" });
+  await again.getByRole("navigation", { name: "Folders" }).getByRole("button", { name: "archive" }).click();
+  await again.getByRole("button", { name: "Move here" }).click();
+  await expect(again.getByRole("alert")).toContainText('"notes.txt" already exists in that folder');
+  await again.getByRole("button", { name: "Cancel" }).click();
+  expect(await (await page.request.get("/api/files/content/archive/notes.txt")).text()).toBe("first notes\n");
+  expect(await (await page.request.get("/api/files/content/notes.txt")).text()).toBe("second notes\n");
 });
 
 test("a traversal through the URL is refused with a clear message", async ({ page }) => {

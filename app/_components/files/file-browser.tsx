@@ -1,5 +1,6 @@
 "use client";
-// The Files page: breadcrumbs and actions on top, uploads in progress, then the folder's entries.
+// The Files page: breadcrumbs and actions on top, uploads in progress, then the folder's entries (each with
+// Rename, Move, Download, Delete).
 // The folder is the URL's (/files/<path>), so back and forward move between folders.
 import { Anchor, Button, Group, Stack, VisuallyHidden } from "@mantine/core";
 import { downloadUrl } from "@/app/_lib/download";
@@ -12,7 +13,8 @@ import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { FileBreadcrumbs } from "./breadcrumbs";
 import { DeleteDialog, NameDialog } from "./dialogs";
 import { FileList, type DroppedFiles } from "./file-list";
-import { contentUrl, folderHref, joinPath, notebookHref } from "./paths";
+import { MoveDialog } from "./move-dialog";
+import { contentUrl, folderHref, joinPath, notebookHref, parentOf } from "./paths";
 import { WrappingAlert } from "./wrapping-alert";
 import { sortEntries } from "./sort";
 import type { FileEntry, Sort, SortKey } from "./types";
@@ -68,6 +70,17 @@ export function FileBrowser({ path }: Props) {
       onSuccess: () => {
         setRenaming(null);
         void refresh(path);
+      },
+    }),
+  );
+
+  const [moving, setMoving] = useState<FileEntry | null>(null);
+  const move = useMutation(
+    trpc.files.rename.mutationOptions({
+      onSuccess: (_moved, { to }) => {
+        setMoving(null);
+        void refresh(path);
+        void refresh(parentOf(to));
       },
     }),
   );
@@ -188,6 +201,10 @@ export function FileBrowser({ path }: Props) {
           rename.reset();
           setRenaming(entry);
         }}
+        onMove={(entry) => {
+          move.reset();
+          setMoving(entry);
+        }}
         onDownload={(entry) => void download(entry)}
         onDelete={(entry) => {
           remove.reset();
@@ -223,6 +240,7 @@ export function FileBrowser({ path }: Props) {
         onSubmit={(name) => renaming && rename.mutate({ from: renaming.path, to: joinPath(path, name) })}
         onClose={() => setRenaming(null)}
       />
+      <MoveDialog entry={moving} pending={move.isPending} error={move.error} onMove={(entry, to) => move.mutate({ from: entry.path, to })} onClose={() => setMoving(null)} />
       <DeleteDialog
         entry={deleting}
         pending={remove.isPending}

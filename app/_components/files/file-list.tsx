@@ -2,7 +2,7 @@
 // The folder's entries as an accessible table, virtualized so a folder of 10,000 files renders only the
 // rows in view. Accepts files dropped onto it.
 import { ActionIcon, Center, EmptyState, Loader, Text, UnstyledButton, VisuallyHidden } from "@mantine/core";
-import { IconArrowDown, IconArrowUp, IconDownload, IconFile, IconFolderFilled, IconNotebook, IconPencil, IconTrash, IconUpload } from "@tabler/icons-react";
+import { IconArrowDown, IconArrowUp, IconDownload, IconFile, IconFolderFilled, IconFolderShare, IconNotebook, IconPencil, IconTrash, IconUpload } from "@tabler/icons-react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import Link from "next/link";
 import { useRef, useState, type DragEvent, type ReactNode } from "react";
@@ -29,13 +29,14 @@ interface Props {
   sort: Sort;
   onSort(key: SortKey): void;
   onRename(entry: FileEntry): void;
+  onMove(entry: FileEntry): void;
   onDownload(entry: FileEntry): void;
   onDelete(entry: FileEntry): void;
   onDrop(dropped: DroppedFiles): void;
   dropTargetName: string;
 }
 
-export function FileList({ label, entries, loading, problem, sort, onSort, onRename, onDownload, onDelete, onDrop, dropTargetName }: Props) {
+export function FileList({ label, entries, loading, problem, sort, onSort, onRename, onMove, onDownload, onDelete, onDrop, dropTargetName }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const [dragging, setDragging] = useState(false);
   const depth = useRef(0);
@@ -112,7 +113,7 @@ export function FileList({ label, entries, loading, problem, sort, onSort, onRen
                 className={classes.row}
                 style={{ position: "absolute", top: 0, left: 0, width: "100%", transform: `translateY(${item.start - HEADER_HEIGHT}px)` }}
               >
-                <EntryRow entry={entry} onRename={onRename} onDownload={onDownload} onDelete={onDelete} />
+                <EntryRow entry={entry} onRename={onRename} onMove={onMove} onDownload={onDownload} onDelete={onDelete} />
               </div>
             );
           })}
@@ -149,7 +150,7 @@ function SortHeader({ label, sortKey, sort, onSort, align, className }: { label:
   );
 }
 
-function EntryRow({ entry, onRename, onDownload, onDelete }: { entry: FileEntry } & Pick<Props, "onRename" | "onDownload" | "onDelete">) {
+function EntryRow({ entry, onRename, onMove, onDownload, onDelete }: { entry: FileEntry } & Pick<Props, "onRename" | "onMove" | "onDownload" | "onDelete">) {
   const folder = entry.type === "directory";
   const notebook = !folder && isNotebook(entry.name);
   const Icon = folder ? IconFolderFilled : notebook ? IconNotebook : IconFile;
@@ -182,6 +183,9 @@ function EntryRow({ entry, onRename, onDownload, onDelete }: { entry: FileEntry 
       <div role="cell" className={classes.actions}>
         <ActionIcon variant="subtle" color="gray" aria-label="Rename" title={`Rename ${entry.name}`} onClick={() => onRename(entry)}>
           <IconPencil size={16} />
+        </ActionIcon>
+        <ActionIcon variant="subtle" color="gray" aria-label="Move" title={`Move ${entry.name} to another folder`} onClick={() => onMove(entry)}>
+          <IconFolderShare size={16} />
         </ActionIcon>
         {folder ? (
           // A folder can't be downloaded: no button (a disabled one read as pressed), only its room, so the
