@@ -100,6 +100,18 @@ test("a team lead sets a member's quota inside the envelope, is refused above it
   await expect(policy.getByLabel("Idle timeout (minutes)")).toHaveValue("30");
   await expect(policy.getByLabel("Warn before culling (minutes)")).toHaveValue("");
   await expect(policy.getByLabel("Warn before culling (minutes)")).toHaveAttribute("placeholder", /^default: \d+$/);
+  // Where the admin sets no maximum lifetime, the team may choose none explicitly (an admin's default would apply
+  // to an empty field); it is kept as chosen.
+  const unlimited = policy.getByRole("checkbox", { name: "No lifetime limit" });
+  await expect(unlimited).not.toBeChecked();
+  await unlimited.check();
+  await expect(policy.getByLabel("Maximum lifetime (hours)")).toBeDisabled();
+  await policy.getByRole("button", { name: "Save culling policy" }).click();
+  await expect(page.getByText("Culling policy saved.").last()).toBeVisible();
+  await page.reload();
+  await expect(unlimited).toBeChecked();
+  await expect(policy.getByLabel("Maximum lifetime (hours)")).toBeDisabled();
+  await expect(policy.getByLabel("Idle timeout (minutes)")).toHaveValue("30");
 
   // Another team: the page is not found, and so is its data through the procedure.
   await page.goto(`/team/${ids[other]}`);

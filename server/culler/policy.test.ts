@@ -1,7 +1,7 @@
 // Culling policy, by tables of cases on a fake clock.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { boundsViolations, decideBudget, decideCull, DEFAULT_CULL_BOUNDS, effectiveCullPolicy, keepAliveUntil, policyViolations, type CullPolicy, type CullStep, type CullWarnings, type KernelFacts, type StoredCullPolicy, type WarningFacts } from "./policy";
+import { boundsViolations, decideBudget, decideCull, DEFAULT_CULL_BOUNDS, effectiveCullPolicy, keepAliveUntil, NO_LIFETIME_LIMIT, policyViolations, type CullPolicy, type CullStep, type CullWarnings, type KernelFacts, type StoredCullPolicy, type WarningFacts } from "./policy";
 
 const T0 = Date.parse("2026-11-17T08:00:00Z");
 const at = (min: number) => new Date(T0 + min * 60_000);
@@ -62,6 +62,8 @@ describe("team policy inside the admin's bounds", () => {
     ["warning longer than a default idle timeout", { warningMinutes: 90 }, {}, 1],
     ["lifetime above the cap", { maxLifetimeHours: 100 }, { maxLifetimeHours: { max: 72, default: 24 } }, 1],
     ["cull busy not allowed", { cullBusy: true }, { allowCullBusy: false }, 1],
+    ["no lifetime limit where the admin sets no maximum", { maxLifetimeHours: NO_LIFETIME_LIMIT }, { maxLifetimeHours: { max: null, default: 24 } }, 0],
+    ["no lifetime limit where the admin sets a maximum", { maxLifetimeHours: NO_LIFETIME_LIMIT }, { maxLifetimeHours: { max: 72, default: 24 } }, 1],
   ];
   for (const [name, stored, bounds, problems] of cases) {
     it(name, () => assert.equal(policyViolations({ ...none, ...stored }, { ...DEFAULT_CULL_BOUNDS, ...bounds }).length, problems));
@@ -89,6 +91,14 @@ describe("team policy inside the admin's bounds", () => {
     assert.deepEqual(boundsViolations({ ...DEFAULT_CULL_BOUNDS, maxLifetimeHours: { max: 2, default: 2 } }), []);
     assert.deepEqual(boundsViolations({ ...DEFAULT_CULL_BOUNDS, maxLifetimeHours: { max: null, default: 10 } }), []);
     assert.deepEqual(boundsViolations({ ...DEFAULT_CULL_BOUNDS, maxLifetimeHours: { max: 2, default: null } }), [], "no default: the most applies");
+  });
+  it("a team's explicit no-limit overrides the admin's default lifetime; empty follows it; a maximum set later caps it", () => {
+    const bounds = { ...DEFAULT_CULL_BOUNDS, maxLifetimeHours: { max: null, default: 24 } };
+    assert.equal(effectiveCullPolicy({ ...none, maxLifetimeHours: NO_LIFETIME_LIMIT }, bounds).maxLifetimeHours, null);
+    assert.equal(effectiveCullPolicy({ ...none }, bounds).maxLifetimeHours, 24);
+    const capped = { ...DEFAULT_CULL_BOUNDS, maxLifetimeHours: { max: 72, default: 24 } };
+    assert.equal(effectiveCullPolicy({ ...none, maxLifetimeHours: NO_LIFETIME_LIMIT }, capped).maxLifetimeHours, 72);
+    assert.deepEqual(policyViolations({ ...none, maxLifetimeHours: NO_LIFETIME_LIMIT }, capped), ["kernels cannot run without a lifetime limit: the admin's bound is at most 72 hours"]);
   });
   it("stored values outside changed bounds are clamped", () => {
     const p = effectiveCullPolicy({ ...none, idleTimeoutMinutes: 2, maxLifetimeHours: 100 }, { ...DEFAULT_CULL_BOUNDS, maxLifetimeHours: { max: 72, default: null } });

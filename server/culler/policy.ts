@@ -37,14 +37,22 @@ export interface StoredCullPolicy {
   idleTimeoutMinutes: number | null;
   cullBusy: boolean | null;
   cullConnected: boolean | null;
+  /** Hours; null: the admin's default; NO_LIFETIME_LIMIT: none, whatever the default (where the admin sets no maximum). */
   maxLifetimeHours: number | null;
   warningMinutes: number | null;
 }
 
+/**
+ * A team's explicit "no lifetime limit", as stored and sent: 0 hours, which as a limit would mean nothing. Without
+ * it, a lead could not undo an admin's default lifetime for the team even where the admin allows any.
+ */
+export const NO_LIFETIME_LIMIT = 0;
+
 /** The policy in force: the team's choices with defaults filled in and clamped into the bounds. */
 export function effectiveCullPolicy(stored: StoredCullPolicy | null, bounds: CullBounds): CullPolicy {
   const clamp = (v: number, r: { min: number; max: number }) => Math.min(r.max, Math.max(r.min, v));
-  const lifetime = stored?.maxLifetimeHours ?? bounds.maxLifetimeHours.default;
+  const own = stored?.maxLifetimeHours ?? null;
+  const lifetime = own === NO_LIFETIME_LIMIT ? null : (own ?? bounds.maxLifetimeHours.default);
   const cap = bounds.maxLifetimeHours.max;
   const idleTimeoutMinutes = clamp(stored?.idleTimeoutMinutes ?? bounds.idleTimeoutMinutes.default, bounds.idleTimeoutMinutes);
   const warningMinutes = clamp(stored?.warningMinutes ?? bounds.warningMinutes.default, bounds.warningMinutes);
@@ -68,8 +76,11 @@ export function policyViolations(p: StoredCullPolicy, bounds: CullBounds): strin
   };
   range("the idle timeout", p.idleTimeoutMinutes, bounds.idleTimeoutMinutes, "minutes");
   range("the warning time", p.warningMinutes, bounds.warningMinutes, "minutes");
-  if (p.maxLifetimeHours !== null && bounds.maxLifetimeHours.max !== null && p.maxLifetimeHours > bounds.maxLifetimeHours.max) {
-    out.push(`the maximum lifetime must be at most ${bounds.maxLifetimeHours.max} hours (the admin's bound), not ${p.maxLifetimeHours}`);
+  const cap = bounds.maxLifetimeHours.max;
+  if (p.maxLifetimeHours === NO_LIFETIME_LIMIT && cap !== null) {
+    out.push(`kernels cannot run without a lifetime limit: the admin's bound is at most ${cap} hours`);
+  } else if (p.maxLifetimeHours !== null && cap !== null && p.maxLifetimeHours > cap) {
+    out.push(`the maximum lifetime must be at most ${cap} hours (the admin's bound), not ${p.maxLifetimeHours}`);
   }
   if (p.cullBusy && !bounds.allowCullBusy) out.push("the admin does not allow culling busy kernels");
   const idle = p.idleTimeoutMinutes ?? bounds.idleTimeoutMinutes.default;

@@ -3,6 +3,7 @@
 // the admin's bounds. Admins: team envelopes and the culling bounds. Each parses input and calls one function.
 import { z } from "zod";
 import { CullBoundsSchema, loadCullBounds, setCullBounds } from "@/server/culler/bounds";
+import { NO_LIFETIME_LIMIT } from "@/server/culler/policy";
 import { setTeamCullPolicy, teamCullPolicy } from "@/server/culler/service";
 import { CULL_RULES, GRACE_RULE, LIMIT_RULES, numberProblem, type NumberRule } from "@/server/quota/input-rules";
 import type { LimitKey } from "@/server/quota/policy";
@@ -32,7 +33,8 @@ const cullPolicy = z.object({
   idleTimeoutMinutes: ruled(CULL_RULES.idleTimeoutMinutes).nullable(),
   cullBusy: z.boolean().nullable(),
   cullConnected: z.boolean().nullable(),
-  maxLifetimeHours: ruled(CULL_RULES.maxLifetimeHours).nullable(),
+  // null: the admin's default; 0 (NO_LIFETIME_LIMIT): no limit, where the admin sets no maximum.
+  maxLifetimeHours: z.union([z.literal(NO_LIFETIME_LIMIT), ruled(CULL_RULES.maxLifetimeHours)]).nullable(),
   warningMinutes: ruled(CULL_RULES.warningMinutes).nullable(),
 });
 /** The bounds' own schema (what is stored), with the same maximums as a team's policy: none was absurdly large. */

@@ -3,7 +3,7 @@
 // their live kernels, a form to set a member's quota inside the envelope, and the team's culling policy
 // inside the admin's bounds. Refusals show the server's words in the form that was submitted. Export CSV gives
 // the numbers behind the chart and the table.
-import { Alert, Anchor, Badge, Button, Card, Group, Loader, Modal, NumberInput, Stack, Switch, Table, Text, Title, Tooltip, VisuallyHidden } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Card, Checkbox, Group, Loader, Modal, NumberInput, Stack, Switch, Table, Text, Title, Tooltip, VisuallyHidden } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconAdjustments } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -17,6 +17,7 @@ import { AS_TYPED, fieldErrors, readNumberField, type FieldValue } from "@/app/_
 import { readableError } from "@/app/_components/usage/refusal";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { CULL_RULES, LIMIT_RULES, MEMORY_GB_RULE } from "@/server/quota/input-rules";
+import { NO_LIFETIME_LIMIT } from "@/server/culler/policy";
 
 interface Member {
   userId: string;
@@ -367,7 +368,10 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
   // shows what the team chose, not the values in force, and saving unchanged keeps it so (QA: it froze the defaults).
   const [idle, setIdle] = useState<string | number>(stored?.idleTimeoutMinutes ?? "");
   const [warning, setWarning] = useState<string | number>(stored?.warningMinutes ?? "");
-  const [lifetime, setLifetime] = useState<string | number>(stored?.maxLifetimeHours ?? "");
+  const [lifetime, setLifetime] = useState<string | number>(stored?.maxLifetimeHours === NO_LIFETIME_LIMIT ? "" : (stored?.maxLifetimeHours ?? ""));
+  // Offered only where the admin sets no maximum; otherwise the field's empty value is the admin's limit anyway.
+  const mayRunUnlimited = bounds.maxLifetimeHours.max === null;
+  const [unlimited, setUnlimited] = useState(mayRunUnlimited && stored?.maxLifetimeHours === NO_LIFETIME_LIMIT);
   const [cullBusy, setCullBusy] = useState(effective.cullBusy);
   const [cullConnected, setCullConnected] = useState(effective.cullConnected);
   /** A switch the team never set and left as the default shows it: it stays the default's. */
@@ -383,7 +387,7 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
   const fields = {
     idle: readNumberField(idle, CULL_RULES.idleTimeoutMinutes),
     warning: readNumberField(warning, CULL_RULES.warningMinutes),
-    lifetime: readNumberField(lifetime, CULL_RULES.maxLifetimeHours),
+    lifetime: readNumberField(unlimited ? "" : lifetime, CULL_RULES.maxLifetimeHours),
   };
   const errors = fieldErrors(fields);
   const [tried, setTried] = useState(false);
@@ -396,7 +400,7 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
       policy: {
         idleTimeoutMinutes: fields.idle.value,
         warningMinutes: fields.warning.value,
-        maxLifetimeHours: fields.lifetime.value,
+        maxLifetimeHours: unlimited ? NO_LIFETIME_LIMIT : fields.lifetime.value,
         cullBusy: chosen(stored?.cullBusy, effective.cullBusy, cullBusy),
         cullConnected: chosen(stored?.cullConnected, effective.cullConnected, cullConnected),
       },
@@ -445,13 +449,22 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
         <NumberInput
           label="Maximum lifetime (hours)"
           description={lifetimeHint(bounds.maxLifetimeHours)}
-          placeholder={bounds.maxLifetimeHours.default ?? bounds.maxLifetimeHours.max ? `default: ${bounds.maxLifetimeHours.default ?? bounds.maxLifetimeHours.max}` : "no limit"}
-          value={lifetime}
+          placeholder={unlimited ? "no limit" : bounds.maxLifetimeHours.default ?? bounds.maxLifetimeHours.max ? `default: ${bounds.maxLifetimeHours.default ?? bounds.maxLifetimeHours.max}` : "no limit"}
+          value={unlimited ? "" : lifetime}
           onChange={setLifetime}
+          disabled={unlimited}
           min={1}
           {...AS_TYPED}
           error={errors.lifetime}
         />
+        {mayRunUnlimited && (
+          <Checkbox
+            label="No lifetime limit"
+            description={bounds.maxLifetimeHours.default !== null ? `Kernels of this team run as long as they are used, instead of the admin's default of ${bounds.maxLifetimeHours.default} hours` : "Kept even if the admin sets a default lifetime later"}
+            checked={unlimited}
+            onChange={(e) => setUnlimited(e.currentTarget.checked)}
+          />
+        )}
         <Tooltip label="The admin does not allow culling busy kernels" disabled={bounds.allowCullBusy}>
           <div>
             <Switch
