@@ -4,7 +4,7 @@
 import { Box, Text } from "@mantine/core";
 import type { ReactNode } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { hours } from "./format";
+import { axisHours, hours } from "./format";
 
 const AXIS = { fill: "var(--mantine-color-dimmed)", fontSize: 11 };
 const GRID = "var(--mantine-color-default-border)";
@@ -78,7 +78,7 @@ export function DailyUsageChart({
         <BarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: 16 }} barGap={1}>
           <CartesianGrid vertical={false} stroke={GRID} strokeDasharray="3 3" />
           <XAxis dataKey="day" tickFormatter={shortDay} tick={AXIS} tickLine={false} axisLine={{ stroke: GRID }} minTickGap={16} />
-          <YAxis tick={AXIS} tickLine={false} axisLine={false} tickFormatter={(v: number) => hours(v)} width={56} />
+          <YAxis tick={AXIS} tickLine={false} axisLine={false} tickFormatter={axisHours} width={56} />
           <Tooltip {...TOOLTIP} labelFormatter={(day) => shortDay(String(day))} formatter={(v) => hours(Number(v))} />
           <Legend {...LEGEND} />
           <Bar dataKey="vcoreHours" name="vCore-hours" fill={CHART_COLORS.primary} radius={[3, 3, 0, 0]} isAnimationActive={false} />
@@ -97,7 +97,7 @@ export function RankingChart({ label, data, unit, height }: { label: string; dat
       <ResponsiveContainer width="100%" height="100%">
         <BarChart data={data} layout="vertical" margin={{ top: 4, right: 16, bottom: 0, left: 8 }}>
           <CartesianGrid horizontal={false} stroke={GRID} strokeDasharray="3 3" />
-          <XAxis type="number" tick={AXIS} tickLine={false} axisLine={{ stroke: GRID }} tickFormatter={(v: number) => hours(v)} />
+          <XAxis type="number" tick={AXIS} tickLine={false} axisLine={{ stroke: GRID }} tickFormatter={axisHours} />
           <YAxis type="category" dataKey="name" tick={AXIS} tickLine={false} axisLine={false} width={170} tickFormatter={(v: string) => (v.length > 26 ? `${v.slice(0, 25)}…` : v)} />
           <Tooltip {...TOOLTIP} formatter={(v) => [`${hours(Number(v))} ${unit}`, ""]} separator="" />
           <Bar dataKey="value" name={unit} fill={CHART_COLORS.primary} radius={[0, 3, 3, 0]} barSize={16} isAnimationActive={false} />
@@ -124,7 +124,7 @@ export function UseAgainstLimitChart({
       <ResponsiveContainer width="100%" height="100%">
         <BarChart data={rows} layout="vertical" margin={{ top: 4, right: 16, bottom: 0, left: 8 }}>
           <CartesianGrid horizontal={false} stroke={GRID} strokeDasharray="3 3" />
-          <XAxis type="number" tick={AXIS} tickLine={false} axisLine={{ stroke: GRID }} tickFormatter={(v: number) => hours(v)} />
+          <XAxis type="number" tick={AXIS} tickLine={false} axisLine={{ stroke: GRID }} tickFormatter={axisHours} />
           <YAxis type="category" dataKey="name" tick={AXIS} tickLine={false} axisLine={false} width={170} tickFormatter={(v: string) => (v.length > 26 ? `${v.slice(0, 25)}…` : v)} />
           <Tooltip {...TOOLTIP} formatter={(v, name) => [`${hours(Number(v))} ${unit}`, name]} />
           <Legend {...LEGEND} />

@@ -2,7 +2,7 @@
 // expired. A date outside the current year now carries its year; one inside it stays short.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { countdown, dateTime } from "./format";
+import { axisHours, countdown, dateTime } from "./format";
 
 describe("dateTime", () => {
   const now = new Date(2026, 11, 1, 6, 12); // 1 Dec 2026, local time
@@ -40,5 +40,14 @@ describe("countdown", () => {
     assert.equal(countdown(44_000), "in 45 s");
     assert.equal(countdown(0), "any moment now");
     assert.equal(countdown(-5_000), "any moment now");
+  });
+});
+
+describe("axisHours", () => {
+  it("keeps the digits a round step needs: no two ticks read the same", () => {
+    const ticks = [0, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015].map(axisHours);
+    assert.deepEqual(ticks, ["0", "0.0025", "0.005", "0.0075", "0.01", "0.0125", "0.015"]);
+    assert.deepEqual([0, 2.5, 5, 7.5, 10, 12.5].map(axisHours), ["0", "2.5", "5", "7.5", "10", "12.5"]);
+    assert.deepEqual([0, 250, 500, 1000, 1250].map(axisHours), ["0", "250", "500", "1,000", "1,250"]);
   });
 });

@@ -23,6 +23,14 @@ export function hours(n: number): string {
   return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }
 
+/**
+ * An axis tick in hours: charts pick round steps (0.0025, 2.5, 250), and each tick keeps the digits its step needs,
+ * where `hours` would round 0.0125 and 0.015 both to "0.01" (QA: uneven, repeated ticks).
+ */
+export function axisHours(n: number): string {
+  return n === 0 ? "0" : n.toLocaleString("en-US", { maximumSignificantDigits: 3 });
+}
+
 export const count = (n: number) => n.toLocaleString("en-US");
 
 export function memory(mb: number): string {
