@@ -181,6 +181,42 @@ test("outputs of a cell that ran while the page was closed are there when it reo
   await expect(cell(page, 1)).not.toContainText("[*]:");
 });
 
+test("an edit run but never saved (the browser died) comes back with its outputs, never old code with new outputs", async ({ page, context }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("crashed-tab"));
+  await openNewNotebook(page, "Crashed.ipynb");
+  const file = await homeFile(page, "Crashed.ipynb");
+  await runCell(page, 1, "print('BBB')");
+  await expect(output(page, 1)).toHaveText("BBB");
+  await page.keyboard.press("Control+s");
+  await expect(page.getByRole("status", { name: "Save status" })).toHaveText(/^Saved/);
+
+  // From here no save reaches the server, as when the browser dies before its autosave, and no draft is left.
+  const tab = await context.newPage();
+  await tab.route("**/api/trpc/notebooks.save**", (route) => route.abort());
+  await tab.goto("/notebook/Crashed.ipynb");
+  await expect(kernelStatus(tab)).toHaveText("idle", { timeout: 30_000 });
+  await page.close();
+  const editor = cell(tab, 1).getByRole("textbox").first();
+  await editor.click();
+  await editor.fill("total = 10 * 3\nprint('total =', total)");
+  await tab.keyboard.press("Control+Enter");
+  await expect(output(tab, 1)).toHaveText("total = 30");
+  await tab.evaluate(() => localStorage.clear());
+  await tab.close();
+  expect(JSON.parse(fs.readFileSync(file, "utf8")).cells[0].source.join("")).toBe("print('BBB')");
+
+  const reopened = await context.newPage();
+  await reopened.goto("/notebook/Crashed.ipynb");
+  await expect(output(reopened, 1)).toHaveText("total = 30");
+  await expect(cell(reopened, 1)).toContainText("print('total =', total)");
+  await expect(reopened.getByText("A cell's code was run but never saved before this page last closed")).toBeVisible();
+  await expect(reopened.getByRole("status", { name: "Save status" })).toHaveText(/^Saved/, { timeout: 15_000 });
+  const saved = JSON.parse(fs.readFileSync(file, "utf8"));
+  expect(saved.cells[0].source.join("")).toBe("total = 10 * 3\nprint('total =', total)");
+  expect(saved.cells[0].outputs[0].text.join("")).toBe("total = 30\n");
+});
+
 test("a notebook reopened while its kernel waits on input() asks again, and the answer finishes the cell", async ({ page }) => {
   test.setTimeout(120_000);
   await signIn(page, createAnalyst("reinput"));

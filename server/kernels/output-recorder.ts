@@ -250,6 +250,7 @@ export class OutputRecorder {
         msgId: run.msgId,
         kernelId: run.kernelId,
         status: run.status,
+        code: run.code,
         executionCount: run.executionCount,
         // A copy: the view must stay as it is now, with its ids, while the run goes on before it is sent.
         outputs: structuredClone(run.outputs.area.outputs),

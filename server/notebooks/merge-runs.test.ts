@@ -47,4 +47,27 @@ describe("mergeRuns", () => {
     assert.equal(merged.cells[0]!.execution_count, 3);
     assert.deepEqual(merged.cells[0]!.outputs, []);
   });
+
+  it("a run of an edit the file never got brings its code back with its outputs (QA: old code, new outputs)", () => {
+    const merged = mergeRuns(cells, [run({ code: "total = 10 * 3\nprint(total)" })], fileMtime);
+    assert.ok(merged.cells[0]!.cell_type === "code");
+    assert.equal(merged.cells[0]!.source, "total = 10 * 3\nprint(total)");
+    assert.deepEqual(merged.restoredCode, ["a"]);
+  });
+
+  it("an edit saved after the run began stays: the user's newer word, as on a live page", () => {
+    const merged = mergeRuns(cells, [run({ code: "older", startedAt: "2025-01-01T11:59:00Z", finishedAt: "2025-01-01T12:02:00Z" })], fileMtime);
+    assert.ok(merged.cells[0]!.cell_type === "code");
+    assert.equal(merged.cells[0]!.source, "1");
+    assert.deepEqual(merged.cells[0]!.outputs, [{ output_type: "stream", name: "stdout", text: "from run" }], "the outputs still come from the run");
+    assert.deepEqual(merged.restoredCode, []);
+  });
+
+  it("the same code, no code recorded, or empty code: the cell's source is left alone", () => {
+    for (const code of ["1", undefined, ""]) {
+      const merged = mergeRuns(cells, [run({ code })], fileMtime);
+      assert.equal(merged.cells[0]!.source, "1");
+      assert.deepEqual(merged.restoredCode, []);
+    }
+  });
 });

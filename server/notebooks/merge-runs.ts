@@ -4,6 +4,11 @@
 // A run wins over the file when it ended after the file was written (or has not ended): the file cannot hold
 // its final outputs. A run that ended before the last write is already in the file — or the user cleared or
 // edited those outputs since, and the file is what they meant. Keep this rule in one place.
+//
+// Outputs belong to the code that made them. A run that began after the file was written, and ran other code than
+// the file holds, ran an edit that never reached the file (the browser died before its save): the run's code comes
+// back with its outputs, or the file would pair old code with new outputs (QA). An edit saved after the run began
+// is the user's newer word and stays, as it does on a live page.
 import { normalizeOutput, type Cell, type CodeCell, type Output } from "./nbformat";
 
 export type RunStatus = "running" | "ok" | "error" | "aborted";
@@ -20,6 +25,8 @@ export interface CellRun {
   clipped: boolean;
   startedAt: Date | string;
   finishedAt: Date | string | null;
+  /** The code the run executed (as recorded, up to its limit); absent from older answers. */
+  code?: string;
   /** Held in memory by the portal that answered: the msg_ids of its latest outputs, which `outputs` has. */
   recentOutputIds?: string[];
 }
@@ -32,7 +39,12 @@ export interface MergedRuns {
   clipped: { cellId: string; msgId: string }[];
   /** Cells whose outputs came from a run rather than from the file. */
   replaced: string[];
+  /** Cells whose code came from their run: the edit it ran never reached the file. */
+  restoredCode: string[];
 }
+
+/** Longer code than this was cut when recorded (output-recorder.ts): it cannot stand for what ran. */
+const RECORDED_CODE_LIMIT = 1_000_000;
 
 export function mergeRuns(cells: readonly Cell[], runs: readonly CellRun[], fileMtime: Date): MergedRuns {
   const byCell = new Map<string, CellRun>();
@@ -43,6 +55,7 @@ export function mergeRuns(cells: readonly Cell[], runs: readonly CellRun[], file
   const running: MergedRuns["running"] = [];
   const clipped: { cellId: string; msgId: string }[] = [];
   const replaced: string[] = [];
+  const restoredCode: string[] = [];
   const merged = cells.map((cell) => {
     const run = byCell.get(cell.id);
     if (!run || cell.cell_type !== "code") return cell;
@@ -52,9 +65,21 @@ export function mergeRuns(cells: readonly Cell[], runs: readonly CellRun[], file
     if (run.clipped) clipped.push({ cellId: cell.id, msgId: run.msgId });
     replaced.push(cell.id);
     const outputs = outputsOfRun(run);
-    return { ...cell, outputs, execution_count: run.executionCount ?? (run.status === "running" ? null : cell.execution_count) } as CodeCell;
+    const merged = { ...cell, outputs, execution_count: run.executionCount ?? (run.status === "running" ? null : cell.execution_count) } as CodeCell;
+    if (ranUnsavedEdit(run, cell.source, fileMtime)) {
+      restoredCode.push(cell.id);
+      merged.source = run.code!;
+    }
+    return merged;
   });
-  return { cells: merged, running, clipped, replaced };
+  return { cells: merged, running, clipped, replaced, restoredCode };
+}
+
+/** The run began after the file was written and ran other code than it holds (never nothing: that erases no cell). */
+function ranUnsavedEdit(run: CellRun, source: string, fileMtime: Date): boolean {
+  const code = run.code;
+  if (!code || code.length >= RECORDED_CODE_LIMIT || code === source) return false;
+  return toDate(run.startedAt).getTime() > fileMtime.getTime();
 }
 
 /** A run's recorded outputs as a cell holds them. */

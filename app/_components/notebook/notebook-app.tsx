@@ -88,6 +88,10 @@ export function NotebookApp({ path }: { path: string }) {
       const draft = stored && { ...stored, notebook: withOutputsFrom(stored.notebook, notebook) };
       made = { model, session, saver, draft: draft && differs(draft.notebook, notebook) ? draft : null, fileMtime: new Date(mtime) };
       if (restoring || merged.replaced.length) saver.markDirty();
+      const restored = merged.restoredCode.length;
+      if (restored && !restoring) {
+        notify(`${restored === 1 ? "A cell's code was" : `${restored} cells' code was`} run but never saved before this page last closed: it is back, with what it printed.`, "info");
+      }
       void session.start();
       if (opened.data.notice && !restoring) notify(opened.data.notice, "info");
       addRecent(userId, path);

@@ -17,6 +17,7 @@ export const notebookRunProcedures = {
         msgId: r.msgId,
         kernelId: r.kernelId,
         status: r.status,
+        code: r.code,
         executionCount: r.executionCount,
         outputs: r.outputs,
         clipped: r.clipped,
