@@ -207,9 +207,9 @@ try {
     step(name, process.execPath, [path.join(root, "node_modules/@playwright/test/cli.js"), "test", ...args], { env: { ...testEnv, ...env }, parse: parsePlaywright, tag });
   if (suites.includes("e2e")) {
     // Two lanes, each with its own portal, data dir and OpenID provider (playwright.config.ts keys them by port):
-    // the notebook and culling specs, which wait on kernels, beside the pages'.
+    // the notebook, culling and portal-restart specs, which wait on kernels, beside the pages'.
     const specs = fs.readdirSync(path.join(root, "e2e")).filter((f) => f.endsWith(".spec.ts")).map((f) => `e2e/${f}`).sort();
-    const kernelSpecs = specs.filter((f) => /\/(notebook|culling)\.spec\.ts$/.test(f));
+    const kernelSpecs = specs.filter((f) => /\/(notebook|culling|portal-restart)\.spec\.ts$/.test(f));
     const pageSpecs = specs.filter((f) => !kernelSpecs.includes(f));
     // (Playwright given no files would run them all.)
     const lanes = [

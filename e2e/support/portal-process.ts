@@ -13,11 +13,22 @@ export interface PortalProcess {
   output: () => string;
   /** The portal's own data dir (a temp dir), removed when the portal is stopped. */
   dataDir: string;
+  /** How it was started: restartPortalProcess starts it again the same way, on the same port and data dir. */
+  options: PortalOptions;
+  port: number;
 }
 
-export async function startPortalProcess(options: { databaseUrl: string; secret: string; python: string; env?: Record<string, string> }): Promise<PortalProcess> {
-  const port = (await freePort()) as number;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-replica-"));
+export interface PortalOptions {
+  /** Postgres; without it, the embedded database in the data dir (which a restart keeps). */
+  databaseUrl?: string;
+  secret: string;
+  python: string;
+  env?: Record<string, string>;
+}
+
+export async function startPortalProcess(options: PortalOptions, at?: { port: number; dataDir: string }): Promise<PortalProcess> {
+  const port = at?.port ?? ((await freePort()) as number);
+  const dataDir = at?.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "atrium-replica-"));
   const child = spawn(process.execPath, [path.join(projectRoot, "server/cli/atrium.mjs"), "start"], {
     cwd: projectRoot,
     detached: true,
@@ -26,7 +37,7 @@ export async function startPortalProcess(options: { databaseUrl: string; secret:
       NODE_ENV: "production",
       PORT: String(port),
       HOST: "127.0.0.1",
-      DATABASE_URL: options.databaseUrl,
+      DATABASE_URL: options.databaseUrl ?? "", // empty: the embedded database, whatever this process was given
       ATRIUM_DATA_DIR: dataDir,
       ATRIUM_SECRET: options.secret,
       ATRIUM_PYTHON: options.python,
@@ -46,7 +57,13 @@ export async function startPortalProcess(options: { databaseUrl: string; secret:
     if (Date.now() > deadline) throw new Error(`portal did not start within 120 s:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, base: `http://127.0.0.1:${port}`, output: () => output, dataDir };
+  return { child, base: `http://127.0.0.1:${port}`, output: () => output, dataDir, options, port };
+}
+
+/** Stops the portal as a deploy would (SIGTERM, its kernels left running) and starts it again where it was. */
+export async function restartPortalProcess(portal: PortalProcess): Promise<PortalProcess> {
+  await stopProcessGroup(portal.child);
+  return startPortalProcess(portal.options, { port: portal.port, dataDir: portal.dataDir });
 }
 
 /** SIGTERM to the portal's process group, SIGKILL after 20 s; then its data dir goes. */

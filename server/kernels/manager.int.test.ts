@@ -25,7 +25,7 @@ import { LocalLauncher } from "./launchers/local";
 import { RemoteLocalLauncher } from "./launchers/remote-local";
 import { ResponseListener } from "./launch-protocol/response-listener";
 import { KernelManager } from "./manager";
-import { OutputRecorder } from "./output-recorder";
+import { OutputRecorder, RESTART_GAP_NOTE } from "./output-recorder";
 import { OrphanSweeper } from "./orphan-sweeper";
 import { createMessage, executeRequestContent } from "./protocol/messages";
 
@@ -232,7 +232,8 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
       return r?.status !== "running" ? r : undefined;
     });
     assert.equal(run.status, "ok");
-    assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "a\nb\n" }], "what it printed after the restart too");
+    const gap = { output_type: "stream", name: "stderr", text: RESTART_GAP_NOTE };
+    assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "a\n" }, gap, { output_type: "stream", name: "stdout", text: "b\n" }], "what it printed after the restart too, after where output may be missing");
     await until("the kernel seen idle", async () => (await second.get(user, kernel.id)).execution_state === "idle");
     await second.shutdown(user, kernel.id);
   });
@@ -251,7 +252,7 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
       return r?.status !== "running" ? r : undefined;
     }, 10_000);
     assert.equal(run.status, "ok");
-    assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "a\n" }], "what was heard; 'b' came while no portal listened");
+    assert.deepEqual(run.outputs, [{ output_type: "stream", name: "stdout", text: "a\n" }, { output_type: "stream", name: "stderr", text: RESTART_GAP_NOTE }], "what was heard; 'b' came while no portal listened, and the output says so");
     await second.shutdown(user, kernel.id);
   });
 

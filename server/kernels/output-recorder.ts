@@ -37,6 +37,8 @@ const flushIntervalFor = (storedBytes: number) => Math.min(10_000, Math.max(FLUS
  * running it): 200 quick runs in one took ~10 ms, long enough to delay every kernel's messages behind it.
  */
 const WRITE_BATCH = 25;
+/** Put into a running cell's output where a portal restart may have cut it (see resume). */
+export const RESTART_GAP_NOTE = "[Atrium restarted while this cell ran: anything it printed while no Atrium server listened is not here.]\n";
 /** The folder of the spill files, in the data dir. */
 export const spillDirOf = (dataDir: string) => path.join(dataDir, "outputs");
 
@@ -223,6 +225,10 @@ export class OutputRecorder {
         recentOutputIds: [],
         resumed: true,
       });
+      // What the cell printed while no portal process listened is lost (the kernel's iopub keeps nothing for a
+      // subscriber that is not there): said where it is missing, not left as a silent jump in the output.
+      const run = this.runs.get(key)!;
+      if (!run.outputs.clipped && recordIopub(run.outputs, "stream", { name: "stderr", text: RESTART_GAP_NOTE }, this.limitBytes).changed) this.scheduleFlush(run);
     }
     return rows.length;
   }

@@ -1,7 +1,7 @@
 // The notebook's kernel: which one (reconnected through notebooks.kernelFor, or started from the chosen
 // kernelspec), its state for the toolbar, and everything that runs code — execute, run all, interrupt,
 // restart, stdin, completion and inspection. It routes iopub messages to cells by the request's msg_id.
-import { KernelConnection, type KernelState } from "@/app/_lib/kernel/connection";
+import { KernelConnection, ReplyLostError, type KernelState } from "@/app/_lib/kernel/connection";
 import type { KernelMessage } from "@/app/_lib/kernel/messages";
 import { KernelApiError, kernelApi, type KernelspecList } from "@/app/_lib/kernel/rest";
 import { launchFailure, startRefusal, type StartRefusal } from "@/app/_components/usage/refusal";
@@ -30,6 +30,11 @@ type Notify = (message: string, kind?: "error" | "info") => void;
 
 /** How long a finished run waits for its last outputs (iopub "idle") after the reply before it shows as done. */
 const OUTPUTS_AFTER_REPLY_MS = 1_000;
+/**
+ * How long a run whose request went out before the socket was last re-opened waits for its reply after its iopub
+ * "idle": a reply sent to a portal process that has since restarted never comes, and idle alone then ends the run.
+ */
+const REPLY_AFTER_IDLE_MS = 3_000;
 
 /** What to do when a cell can't run because the kernel is gone. */
 const RUN_AGAIN_HINT = "Restart the kernel (the toolbar's Restart kernel, or 0 0 on the keyboard) to start a new one, or pick one in the Kernel list, then run the cell again.";
@@ -53,6 +58,10 @@ export class KernelSession {
   private kernelChosen = false;
   /** Each cell's latest run (execute_request msg_id): only it may end the cell's running state. */
   private readonly latestRun = new Map<string, string>();
+  /** Requests awaiting their reply when the socket dropped: the portal that would send it may be gone. */
+  private readonly crossedReconnect = new Set<string>();
+  /** The execution count each run's execute_input announced (the count to show when its reply is lost). */
+  private readonly inputCounts = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
   private disposed = false;
   /** Code ran on the current kernel, or it was found running: see replacingLosesState. */
@@ -213,6 +222,7 @@ export class KernelSession {
     const connection = new KernelConnection(kernelId, {
       iopub: (msg) => this.onIopub(msg),
       stdin: (msg) => this.onStdin(msg),
+      portalRestarting: () => this.adoptRunsAcrossRestart(),
       state: (state) => {
         // While launching, the socket waits for the launch: its phases stay on show until the kernel answers.
         if (state === "reconnecting" && this.status.state === "starting" && this.status.kernelId === kernelId) return;
@@ -220,6 +230,7 @@ export class KernelSession {
         // says "starting" as it lets the old process go (a server may say "restarting").
         const restartedElsewhere = (state === "starting" || state === "restarting") && (this.status.state === "idle" || this.status.state === "busy");
         this.setStatus({ state, phase: null, since: state === "reconnecting" ? Date.now() : null });
+        if (state === "reconnecting") for (const msgId of this.pendingReplies) this.crossedReconnect.add(msgId);
         if ((state === "busy" || state === "idle") && this.adopted.size > 0 && !this.rebaseAsked) {
           this.rebaseAsked = true;
           void this.rebaseAdoptedRuns();
@@ -240,6 +251,20 @@ export class KernelSession {
     this.connection = connection;
     connection.connect();
     return connection;
+  }
+
+  /**
+   * The portal restarted (it said so): the cells still running here are re-based on what the next portal recorded
+   * once it took the kernel up, as runs adopted at open are — output printed while this page was reconnecting is
+   * not lost. Their replies went to the old process: their iopub idle ends them (REPLY_AFTER_IDLE_MS).
+   */
+  private adoptRunsAcrossRestart(): void {
+    for (const msgId of this.pendingReplies) {
+      const cellId = this.msgToCell.get(msgId);
+      if (!cellId || this.adopted.has(msgId)) continue;
+      this.adopted.set(msgId, { cellId, live: [] });
+      this.rebaseAsked = false;
+    }
   }
 
   private displayNameOf(name: string): string {
@@ -370,17 +395,27 @@ export class KernelSession {
     this.latestRun.set(cellId, request.msgId);
     this.pendingReplies.add(request.msgId);
     try {
-      const reply = await request;
-      // The reply (shell) can overtake the last outputs (iopub): the run is over when iopub says idle too.
-      await this.outputsComplete(request.msgId, OUTPUTS_AFTER_REPLY_MS);
+      let count: number | null;
+      let keepCount: boolean;
+      try {
+        const reply = await request;
+        // The reply (shell) can overtake the last outputs (iopub): the run is over when iopub says idle too.
+        await this.outputsComplete(request.msgId, OUTPUTS_AFTER_REPLY_MS);
+        count = typeof reply.content.execution_count === "number" ? reply.content.execution_count : null;
+        keepCount = reply.content.status === "aborted";
+      } catch (error) {
+        if (!(error instanceof ReplyLostError)) throw error;
+        // Over (its idle came, every output with it), its reply sent to a portal process that is gone.
+        count = this.inputCounts.get(request.msgId) ?? null;
+        keepCount = count === null;
+      }
       const current = this.model.cell(cellId);
       if (!current || this.latestRun.get(cellId) !== request.msgId) return; // gone, or run again meanwhile
-      const count = typeof reply.content.execution_count === "number" ? reply.content.execution_count : null;
       const startedAt = current.startedAt;
       this.model.flush(); // output still queued (stream output waits up to 100 ms) shows with the finished state
       this.model.update(cellId, {
         status: "idle",
-        executionCount: reply.content.status === "aborted" ? current.executionCount : count,
+        executionCount: keepCount ? current.executionCount : count,
         lastDurationMs: startedAt ? Date.now() - startedAt : null,
         startedAt: null,
         stdin: null,
@@ -398,6 +433,8 @@ export class KernelSession {
       if (this.latestRun.get(cellId) === request.msgId) this.latestRun.delete(cellId);
       this.pendingReplies.delete(request.msgId);
       this.outputsDone.delete(request.msgId);
+      this.crossedReconnect.delete(request.msgId);
+      this.inputCounts.delete(request.msgId);
     }
   }
 
@@ -559,6 +596,7 @@ export class KernelSession {
     }
     if (!cellId) return;
     if (type === "execute_input") {
+      if (typeof msg.content.execution_count === "number" && this.pendingReplies.has(parent as string)) this.inputCounts.set(parent as string, msg.content.execution_count);
       const cell = this.model.cell(cellId);
       if (cell && cell.status !== "running") this.model.update(cellId, { status: "running", startedAt: Date.now() });
       return;
@@ -567,6 +605,7 @@ export class KernelSession {
       const waiting = this.outputsWaiting.get(parent as string);
       if (waiting) waiting();
       else if (this.pendingReplies.has(parent as string)) this.outputsDone.add(parent as string);
+      if (this.crossedReconnect.has(parent as string)) this.endIfReplyLost(parent as string);
       // An adopted run (started before this page opened) has no reply coming to us: idle ends it.
       const cell = this.model.cell(cellId);
       if (cell && cell.status !== "idle" && !this.hasPendingReply(parent as string)) {
@@ -599,6 +638,15 @@ export class KernelSession {
     const count = typeof msg.content.execution_count === "number" ? msg.content.execution_count : null;
     this.model.update(cellId, { outputs: [], clearPending: false, clippedRun: null, executionCount: count, status: "running", startedAt: Date.now(), stdin: null });
     return cellId;
+  }
+
+  /** A run whose idle came after the socket was re-opened: if its reply does not follow soon, it is not coming. */
+  private endIfReplyLost(msgId: string): void {
+    const connection = this.connection;
+    setTimeout(() => {
+      if (this.disposed || !this.pendingReplies.has(msgId)) return;
+      connection?.abandon(msgId, "The reply went to a portal process that has since restarted.");
+    }, REPLY_AFTER_IDLE_MS);
   }
 
   /** Runs another window started, mirrored here (see mirrorRun). */

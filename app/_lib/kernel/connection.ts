@@ -17,7 +17,16 @@ export interface ConnectionEvents {
   stdin(msg: KernelMessage): void;
   /** The kernel's state as the page should show it. */
   state(state: KernelState): void;
+  /**
+   * The portal closed the socket because it is restarting (1012), having written down what it recorded: the next
+   * portal process has recorded the running cells' output since it took the kernel up, and never gets the replies
+   * to requests sent through this one.
+   */
+  portalRestarting?(): void;
 }
+
+/** A request whose reply went to a portal process that is gone: it will not come (see KernelConnection.abandon). */
+export class ReplyLostError extends Error {}
 
 // Close codes after which reconnecting at once is pointless: 1000, the page closed it; 1008, the portal closed it
 // because the credential it was opened with ended (signed out, account disabled): it reconnects when the page is signed
@@ -25,8 +34,11 @@ export interface ConnectionEvents {
 // reconnects: 1012 the portal restarting, 1001 the kernel gone (or a portal from before 1012 restarting): the reconnect
 // asks whether the kernel still exists first, and shows it dead if not.
 const CLOSE_SIGNED_OUT = 1008;
+const CLOSE_SERVICE_RESTART = 1012;
 const NO_RECONNECT = new Set([1000, CLOSE_SIGNED_OUT]);
 const MAX_BACKOFF_MS = 10_000;
+/** After a 1012 the portal is expected back within seconds: tried this often, not at the long back-off's pace. */
+const MAX_BACKOFF_AFTER_RESTART_MS = 2_000;
 
 export class KernelConnection {
   readonly session = randomId();
@@ -40,6 +52,8 @@ export class KernelConnection {
   /** Stops waiting for the user to sign in again (after a 1008 close). */
   private cancelResume: () => void = () => {};
   private kernelState: KernelState = "unknown";
+  /** The last close was the portal restarting (1012): reconnect at a short pace until a socket opens. */
+  private portalRestarted = false;
 
   constructor(readonly kernelId: string, private readonly events: ConnectionEvents) {}
 
@@ -57,6 +71,7 @@ export class KernelConnection {
     socket.onopen = () => {
       this.framing = socket.protocol === V1_SUBPROTOCOL ? "v1" : "legacy";
       this.attempts = 0;
+      this.portalRestarted = false;
       const queued = this.queue;
       this.queue = [];
       for (const msg of queued) socket.send(encodeMessage(msg, this.framing));
@@ -80,6 +95,10 @@ export class KernelConnection {
         if (event.code === CLOSE_SIGNED_OUT) void this.resumeAfterSignOut();
         return;
       }
+      if (event.code === CLOSE_SERVICE_RESTART) {
+        this.portalRestarted = true;
+        this.events.portalRestarting?.();
+      }
       this.scheduleReconnect();
     };
   }
@@ -88,7 +107,7 @@ export class KernelConnection {
     // A kernel that said it died (iopub "dead" before the 1001 close) stays dead while the check runs: a cell run
     // meanwhile is refused at once instead of waiting in the queue for a kernel that is gone.
     if (this.kernelState !== "dead") this.setState("reconnecting");
-    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempts) * (0.5 + Math.random() / 2);
+    const delay = Math.min(this.portalRestarted ? MAX_BACKOFF_AFTER_RESTART_MS : MAX_BACKOFF_MS, 500 * 2 ** this.attempts) * (0.5 + Math.random() / 2);
     this.attempts++;
     this.timer = setTimeout(async () => {
       this.timer = null;
@@ -199,6 +218,15 @@ export class KernelConnection {
   /** Answers an input_request. */
   inputReply(parent: KernelMessage, value: string): void {
     this.send(createMessage({ channel: "stdin", msgType: "input_reply", session: this.session, content: { status: "ok", value }, parentHeader: parent.header }));
+  }
+
+  /** Stops waiting for one request's reply, which will not come (ReplyLostError); false if it is not awaited. */
+  abandon(msgId: string, reason: string): boolean {
+    const waiting = this.replies.get(msgId);
+    if (!waiting) return false;
+    this.replies.delete(msgId);
+    waiting.reject(new ReplyLostError(reason));
+    return true;
   }
 
   /** Requests still waiting for a reply fail (restart, kernel gone): callers stop waiting. */
