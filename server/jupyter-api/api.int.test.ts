@@ -13,6 +13,7 @@ import { KernelManager, ServerConnection, type KernelMessage } from "@jupyterlab
 import { encode } from "next-auth/jwt";
 import { WebSocket } from "ws";
 import { freePort } from "@/e2e/support/postgres.mjs";
+import { listAudit } from "@/db/queries/audit";
 import { startSession } from "@/server/auth/sessions";
 import { systemActor } from "@/server/identity/actor";
 import { changeRole } from "@/server/identity/users";
@@ -233,15 +234,24 @@ describe("Jupyter-compatible API", () => {
     assert.ok(!(await listIds(bob.token)).includes(kernel.id), "not in the other user's list");
     assert.ok((await listIds(ana.token)).includes(kernel.id), "still Ana's, and still running");
 
-    // An admin sees the kernel (and may stop it) but does not run code in it: the code would run as Ana.
+    // An admin sees the kernel (and may stop it) but does not run code in it: the code would run as Ana. Refused
+    // as forbidden, with why: "not found" would contradict the list the admin just read (QA).
     const admin = await userWithToken(portal, "kernel-admin@example.com");
     await changeRole(portal.services.db, systemActor, admin.user.id, "admin");
     assert.ok((await listIds(admin.token)).includes(kernel.id), "in the admin's list");
     assert.equal((await api(portal.base, admin.token, "GET", `/api/kernels/${kernel.id}`)).status, 200);
     for (const suffix of ["/interrupt", "/restart"]) {
-      assert.equal((await api(portal.base, admin.token, "POST", `/api/kernels/${kernel.id}${suffix}`)).status, 404, `POST ${suffix} by an admin`);
+      const refused = await api(portal.base, admin.token, "POST", `/api/kernels/${kernel.id}${suffix}`);
+      assert.equal(refused.status, 403, `POST ${suffix} by an admin`);
+      assert.match(String((refused.body as { message?: unknown }).message), /another user's: admins can list and stop other users' kernels, but not connect to, interrupt or restart them/);
     }
-    await assert.rejects(TestKernelSocket.open(portal.base, kernel.id, { token: admin.token }), (error: { status?: number }) => error.status === 404);
+    await assert.rejects(TestKernelSocket.open(portal.base, kernel.id, { token: admin.token }), (error: { status?: number }) => error.status === 403);
+    // An admin's stop of someone's kernel through the API is audited, as on the Usage page (QA: it was not).
+    const other = await startKernel(ana.token);
+    assert.equal((await api(portal.base, admin.token, "DELETE", `/api/kernels/${other.id}`)).status, 204);
+    const [stop] = await listAudit(portal.services.db, { limit: 1, action: "kernel.stop", search: other.id });
+    assert.equal(stop?.actorLabel, admin.user.email);
+    assert.deepEqual(stop?.details, { owner: ana.user.email });
 
     const socket = await TestKernelSocket.open(portal.base, kernel.id, { token: ana.token });
     t.after(() => socket.close());

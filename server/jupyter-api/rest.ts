@@ -1,7 +1,8 @@
 // The Jupyter REST API: kernelspecs and kernels with Jupyter Server's shapes and status codes, so JupyterLab,
 // `@jupyterlab/services`, VS Code and `jupyter_server --gateway-url` can use Atrium's kernels.
 // Handlers only route: authenticate, parse, make one kernel-manager call, respond. Ownership is the manager's
-// (its queries carry the owner: another user's kernel is 404); errors become HTTP statuses in http.ts.
+// (its queries carry the owner: another user's kernel is 404; an admin sees and may stop any, and is refused with
+// 403 what only its owner may do); errors become HTTP statuses in http.ts.
 //
 // Differences from Jupyter Server, on purpose:
 // - unauthenticated requests get 401 (like Kernel Gateway and Enterprise Gateway), not Jupyter Server's 403;
@@ -12,6 +13,7 @@ import { readFileSync } from "node:fs";
 import type http from "node:http";
 import type { UserRow } from "@/db/queries/users";
 import { identify, tokenFromHeader } from "@/server/auth/session";
+import { auditKernelStop } from "@/server/culler/service";
 import { AppError } from "@/server/errors";
 import type { KernelManager, KernelModel } from "@/server/kernels/manager";
 import type { Services } from "@/server/services";
@@ -60,7 +62,11 @@ export function restApi(services: Services) {
       case "kernel":
         if (req.method === "GET") return sendJson(res, 200, await runningModel(kernels, user, route.id));
         await runningModel(kernels, user, route.id);
-        await kernels.shutdown(user, route.id);
+        {
+          const row = await kernels.shutdown(user, route.id);
+          // An admin stopping someone's kernel is an admin action, audited as on the Usage page.
+          if (row.ownerId !== user.id) await auditKernelStop(services.db, { id: user.id, label: user.email }, row);
+        }
         return sendEmpty(res, 204);
       case "kernel-interrupt":
         await kernels.interrupt(user, route.id);

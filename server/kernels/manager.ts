@@ -508,11 +508,14 @@ export class KernelManager {
     }
   }
 
-  async shutdown(user: UserRow, id: string, reason: KernelEndReason = "stopped"): Promise<void> {
-    await this.requireRow(user, id);
-    await this.stopKernel(id, reason, reason === "stopped" ? `stopped by ${user.username}` : reason);
+  /** Stops a kernel of the user's (or, for an admin, anyone's); returns its row as it was, for the caller's audit. */
+  async shutdown(user: UserRow, id: string, reason: KernelEndReason = "stopped"): Promise<KernelRow> {
+    const row = await this.requireRow(user, id);
+    const by = row.ownerId === user.id ? user.username : `admin ${user.email}`;
+    await this.stopKernel(id, reason, reason === "stopped" ? `stopped by ${by}` : reason);
     // A start it cancelled has let go of the kernel once it settles (promptly: nothing waits for the engine).
     await this.pendingStarts.get(id)?.catch(() => {});
+    return row;
   }
 
   private async stopReplaced(replaced: string, by: string, user: UserRow): Promise<void> {
@@ -1010,8 +1013,13 @@ export class KernelManager {
 
   /** The kernel's row for its owner, or (`scope` "seen") for an admin too; NOT_FOUND for anyone else. */
   private async requireRow(user: UserRow, id: string, scope: "seen" | "owner" = "seen"): Promise<KernelRow> {
-    const row = await findKernel(this.options.db, { id, ownerId: scope === "owner" ? user.id : scopeOf(user) });
+    const row = await findKernel(this.options.db, { id, ownerId: scopeOf(user) });
     if (!row) throw new AppError("NOT_FOUND", `Kernel ${id} was not found.`);
+    // An admin sees every kernel (and may stop one), but works only in their own: "not found" would contradict the
+    // list they just read (QA).
+    if (scope === "owner" && row.ownerId !== user.id) {
+      throw new AppError("FORBIDDEN", `Kernel ${id} is another user's: admins can list and stop other users' kernels, but not connect to, interrupt or restart them.`);
+    }
     return row;
   }
 
