@@ -55,17 +55,24 @@ export async function deleteMembership(db: Database, params: { userId: string; t
   return rows.length > 0;
 }
 
-/** The teams a user belongs to, with their role in each. */
+/**
+ * The teams a user belongs to, with their role in each: the team they joined first comes first — the one their
+ * kernels are charged to. Joining another team later never moves their kernels, quota or queue to it (QA: charging
+ * the first team by name moved them silently when a team named earlier was added).
+ */
 export async function teamsOfUser(db: Database, userId: string) {
   return db
     .select({ id: teams.id, name: teams.name, role: memberships.role })
     .from(memberships)
     .innerJoin(teams, eq(teams.id, memberships.teamId))
     .where(eq(memberships.userId, userId))
-    .orderBy(asc(teams.name));
+    .orderBy(...CHARGED_FIRST);
 }
 
-/** The user's team that admission charges: the first by name when in several. */
+/** The order that puts the charged team first: the membership made first, then the name (for one instant). */
+const CHARGED_FIRST = [asc(memberships.createdAt), asc(teams.name)] as const;
+
+/** The user's team that admission charges: the first they joined when in several (see teamsOfUser). */
 async function firstTeamOfUser(db: Database, username: string) {
   const [row] = await db
     .select({ name: teams.name, queue: teams.yarnQueue })
@@ -73,7 +80,7 @@ async function firstTeamOfUser(db: Database, username: string) {
     .innerJoin(memberships, eq(memberships.userId, users.id))
     .innerJoin(teams, eq(teams.id, memberships.teamId))
     .where(eq(users.username, username))
-    .orderBy(asc(teams.name))
+    .orderBy(...CHARGED_FIRST)
     .limit(1);
   return row;
 }

@@ -17,7 +17,7 @@ import { isAppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
 import { createTeam, createUser, setMembership } from "@/server/identity/users";
 import { budgetMonth } from "./policy";
-import { admitKernel, quotaStatus, setTeamEnvelope, setUserQuotaChecked } from "./service";
+import { admitKernel, chargedTeamOf, quotaStatus, setTeamEnvelope, setUserQuotaChecked } from "./service";
 import { BUILTIN_SIZES } from "./sizes";
 import { testCaller, testServices } from "@/server/trpc/testing";
 
@@ -40,8 +40,18 @@ describe(`member quotas across teams on ${testDbKind}`, () => {
   });
   after(() => close());
 
+  it("joining another team later never moves a member's kernels to it, whatever its name (QA: added to Markets, charged there)", async () => {
+    const risk = await createTeam(db, cliActor, { name: "Zeta Risk" });
+    const markets = await createTeam(db, cliActor, { name: "Alpha Markets" });
+    const ana = await user("ana-two-teams");
+    await setMembership(db, cliActor, { teamId: risk.id, userId: ana.id, role: "member" });
+    assert.equal((await chargedTeamOf(db, ana.id))?.name, "Zeta Risk");
+    await setMembership(db, cliActor, { teamId: markets.id, userId: ana.id, role: "member" });
+    assert.equal((await chargedTeamOf(db, ana.id))?.name, "Zeta Risk", "still the team she joined first");
+  });
+
   it("a lead sets quotas only for members charged to a team they lead, and sees only kernels charged to it", async () => {
-    // Uma is in Analytics and Risk: her kernels are charged to Analytics (her first team by name).
+    // Uma is in Analytics and Risk: her kernels are charged to Analytics (the first team she joined).
     const analytics = await createTeam(db, cliActor, { name: "Analytics" });
     const risk = await createTeam(db, cliActor, { name: "Risk" });
     const [uma, rita, riskLead, analyticsLead] = await Promise.all([user("uma"), user("rita"), user("lena"), user("alan")]);

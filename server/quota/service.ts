@@ -38,7 +38,7 @@ const limitsOf = (row: LimitValues | null | undefined): Limits | null =>
 const NO_ENVELOPE: Limits = { maxKernels: null, maxVcores: null, maxMemoryMb: null, maxGpus: null, monthlyVcoreHours: null };
 
 /**
- * The team a user's kernels are charged to, whose envelope caps their quota: their first team by name, as
+ * The team a user's kernels are charged to, whose envelope caps their quota: the first team they joined, as
  * KernelManager.begin() picks it for admission. Null for a user in no team. Keep the two in step.
  */
 export async function chargedTeamOf(db: Database, userId: string): Promise<{ id: string; name: string } | null> {
@@ -207,7 +207,7 @@ const mayLeadSetQuota = (scope: LeadScope, charged: { id: string } | null) => sc
  * A team lead's view: the envelope, the team's use, every member's quota, use and live kernels. A member's `use`
  * and `remaining` are against their own limits, which count all their kernels (as admission does); `useHere` and
  * `kernels` are only what is charged to this team (another team's kernels are not this lead's to see), so those
- * add up to the team's use. A member whose kernels are charged to another team (their first by name) shows it in
+ * add up to the team's use. A member whose kernels are charged to another team (the first they joined) shows it in
  * `chargedTeam`, and only that team's lead (or an admin) may set their quota (`canSetQuota`). `aboveEnvelope`
  * names the limits where a member's own value is above the envelope that caps it (it counts only up to it).
  */
@@ -264,7 +264,7 @@ export async function setMemberQuota(db: Database, actor: Actor, scope: LeadScop
   if (charged && !mayLeadSetQuota(scope, charged)) {
     throw new AppError(
       "FORBIDDEN",
-      `Quota not saved: this member's kernels are charged to team ${charged.name} (their first team by name), and their quota limits them there, so only the lead of team ${charged.name}, or an admin, can set it. Ask one of them.`,
+      `Quota not saved: this member's kernels are charged to team ${charged.name} (the first team they joined), and their quota limits them there, so only the lead of team ${charged.name}, or an admin, can set it. Ask one of them.`,
       { chargedTeamId: charged.id, chargedTeamName: charged.name },
     );
   }

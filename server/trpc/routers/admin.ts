@@ -18,6 +18,7 @@ import { endUserSessions, SESSION_END } from "@/server/auth/sessions";
 import { revokeToken } from "@/server/auth/tokens";
 import { notFound } from "@/server/errors";
 import { setPosixIds } from "@/server/identity/posix-ids";
+import { chargedTeamOf } from "@/server/quota/service";
 import { adminProcedure, router } from "../init";
 
 const id = z.string().uuid();
@@ -81,6 +82,8 @@ export const adminRouter = router({
       .input(z.object({ teamId: id, userId: id, role: z.enum(["member", "lead"]).default("member") }))
       .mutation(async ({ ctx, input }) => {
         await setMembership(ctx.services.db, ctx.actor, input);
+        // A member of several teams is charged to the first they joined: the admin is told when that is another.
+        return { chargedTo: await chargedTeamOf(ctx.services.db, input.userId) };
       }),
     removeMember: adminProcedure
       .input(z.object({ teamId: id, userId: id }))

@@ -22,7 +22,23 @@ export function TeamsAdmin() {
     void queryClient.invalidateQueries({ queryKey: trpc.admin.users.list.queryKey() });
   };
   const onError = (error: unknown) => notifications.show({ color: "red", title: "Not done", message: errorMessage(error) });
-  const setMember = useMutation(trpc.admin.teams.setMember.mutationOptions({ onSuccess: invalidate, onError }));
+  const setMember = useMutation(
+    trpc.admin.teams.setMember.mutationOptions({
+      onSuccess: ({ chargedTo }, { teamId, userId }) => {
+        invalidate();
+        // In several teams: say where the kernels are charged, when not to the team just joined.
+        if (!chargedTo || chargedTo.id === teamId) return;
+        const email = users.data?.find((u) => u.id === userId)?.email ?? "This user";
+        const team = teams.data?.find((t) => t.id === teamId)?.name ?? "this team";
+        notifications.show({
+          color: "indigo",
+          title: `${email} is in ${team} too`,
+          message: `Their kernels stay charged to ${chargedTo.name}, the first team they joined: its envelope caps their quota, and its lead sets it.`,
+        });
+      },
+      onError,
+    }),
+  );
   const removeMember = useMutation(trpc.admin.teams.removeMember.mutationOptions({ onSuccess: invalidate, onError }));
   const [addOpened, add] = useDisclosure(false);
   const [removing, setRemoving] = useState<{ teamId: string; teamName: string; userId: string; email: string } | null>(null);
