@@ -1,7 +1,7 @@
 // Regression: the token form clamped the days silently (100000 → 3650, -5 → 5, 0 and 1.5 → 1).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MAX_TOKEN_DAYS, TOKEN_DAYS_PROBLEM, tokenExpiryDays } from "./token-expiry";
+import { MAX_TOKEN_DAYS, TOKEN_DAYS_PROBLEM, tokenExpiryDays } from "./token-rules";
 
 describe("an API token's days to expiry", () => {
   it("takes whole days from 1 to the maximum, and empty for never", () => {

@@ -90,6 +90,15 @@ describe("atrium CLI", () => {
       [["teams", "add-member", "Nope", "ana@example.com"], 1, /No team Nope exists/],
       [["tokens", "create"], 2, /tokens create needs --user EMAIL/],
       [["frobnicate"], 2, /Unknown command "frobnicate"/],
+      // A mistyped option is refused, never dropped (QA: `--rol admin --pasword …` made an analyst, exit 0).
+      [["users", "add", "typo@example.com", "--rol", "admin", "--pasword", "secret-123"], 2, /Unknown option --rol for `users add`\. Its options: --name, --role, --username, --password, --password-stdin\./],
+      [["users", "add", "typo@example.com", "extra-word"], 2, /Unexpected "extra-word" after `users add` typo@example.com/],
+      [["users", "list", "--json"], 2, /Unknown option --json for `users list`\. It takes no options\./],
+      [["teams", "add-member", "Risk", "ana@example.com", "--leader"], 2, /Unknown option --leader for `teams add-member`\. Its options: --lead\./],
+      [["teams", "add-member", "Risk", "ana@example.com", "--lead=yes"], 2, /--lead takes no value/],
+      // The Account page's rules for a token, here too (QA: no name, expiring in 2300).
+      [["tokens", "create", "--user", "ana@example.com", "--expires-days", "99999"], 2, /--expires-days: Enter a whole number of days from 1 to 3650, or leave --expires-days out/],
+      [["tokens", "create", "--user", "ana@example.com", "--name", " "], 2, /--name: A token needs a name/],
     ];
     for (const [args, code, message] of cases) {
       const r = await atrium(args);
@@ -97,5 +106,6 @@ describe("atrium CLI", () => {
       assert.match(r.stderr, message);
       noStackTrace(r.stderr);
     }
+    assert.doesNotMatch((await atrium(["users", "list"])).stdout, /typo@example\.com/, "a refused command made nothing");
   });
 });

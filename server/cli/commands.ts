@@ -7,6 +7,7 @@ import { COPIED_DATABASE } from "@/server/kernels/orphan-sweeper";
 import { CLUSTER_LAUNCHERS } from "@/server/kernels/launchers/base";
 import { listUsers } from "@/db/queries/users";
 import { listApiTokens } from "@/db/queries/tokens";
+import { tokenExpiryDays, tokenNameProblem } from "@/server/auth/token-rules";
 import { createApiToken, revokeToken } from "@/server/auth/tokens";
 import { AppError, isAppError } from "@/server/errors";
 import { cliActor } from "@/server/identity/actor";
@@ -49,19 +50,61 @@ export const USAGE = `Usage: npx atrium <command>
 
 Configuration comes from the environment (see README): DATABASE_URL, ATRIUM_DATA_DIR, ...`;
 
-/** Minimal flag parser: positional words, `--flag value`, and boolean `--flag`. */
-export function parseArgs(argv: string[], booleans: string[] = []) {
+/** What a command takes: its options with a value, its on/off options, and at most how many plain words. */
+export interface CommandOptions {
+  values?: readonly string[];
+  booleans?: readonly string[];
+  positional: number;
+}
+
+/**
+ * Every database command's options. An option not listed is refused, never ignored: a mistyped `--rol admin` on
+ * `users add` made an analyst with a random password, and said nothing (QA).
+ */
+export const COMMAND_OPTIONS: Record<string, CommandOptions> = {
+  "users add": { values: ["name", "role", "username", "password"], booleans: ["password-stdin"], positional: 1 },
+  "users list": { positional: 0 },
+  "users set-role": { positional: 2 },
+  "users set-password": { values: ["password"], booleans: ["password-stdin"], positional: 1 },
+  "users set-posix": { positional: 3 },
+  "users unlink": { values: ["issuer"], positional: 1 },
+  "teams add": { values: ["description"], positional: 1 },
+  "teams add-member": { booleans: ["lead"], positional: 2 },
+  "teams set-queue": { positional: 2 },
+  "tokens create": { values: ["user", "name", "expires-days"], positional: 0 },
+  "tokens list": { values: ["user"], positional: 0 },
+  "tokens revoke": { values: ["user"], positional: 1 },
+  "quota set": { values: ["user", "team", ...Object.keys(QUOTA_SET_FLAGS), "over-budget", "grace-minutes"], positional: 0 },
+  "kernels list": { positional: 0 },
+  "kernels kill": { positional: 1 },
+  "installation show": { positional: 0 },
+  "installation new-id": { booleans: ["physical-copy"], positional: 0 },
+  "installation keep-id": { positional: 0 },
+};
+
+/** Parses one command's words: `--option value`, `--option=value`, on/off `--option`, plain words; refuses the rest. */
+export function parseArgs(argv: string[], command: string, options: CommandOptions) {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
+  const values = options.values ?? [];
+  const booleans = options.booleans ?? [];
+  const known = () => {
+    const all = [...values, ...booleans].map((o) => `--${o}`);
+    return all.length ? `Its options: ${all.join(", ")}.` : "It takes no options.";
+  };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (!word.startsWith("--")) {
       positional.push(word);
+      if (positional.length > options.positional) throw new UsageError(`Unexpected "${word}" after \`${command}\`${positional.length > 1 ? ` ${positional.slice(0, -1).join(" ")}` : ""}.`);
       continue;
     }
     const [name, inline] = word.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (booleans.includes(name)) flags.set(name, true);
-    else if (inline !== undefined) flags.set(name, inline);
+    if (!values.includes(name) && !booleans.includes(name)) throw new UsageError(`Unknown option --${name} for \`${command}\`. ${known()}`);
+    if (booleans.includes(name)) {
+      if (inline !== undefined) throw new UsageError(`--${name} takes no value.`);
+      flags.set(name, true);
+    } else if (inline !== undefined) flags.set(name, inline);
     else {
       const value = argv[++i];
       if (value === undefined) throw new UsageError(`--${name} needs a value.`);
@@ -90,7 +133,9 @@ export async function runDbCommand(db: Database, argv: string[], stdinText?: str
 async function dispatch(db: Database, argv: string[], stdinText?: string): Promise<string> {
   const [group, action, ...rest] = argv;
   const key = `${group ?? ""} ${action ?? ""}`;
-  const args = parseArgs(rest, ["password-stdin", "lead", "physical-copy"]);
+  const options = COMMAND_OPTIONS[key];
+  if (!options) throw new UsageError(group ? `Unknown command "${[group, action].filter(Boolean).join(" ")}".` : "No command given.");
+  const args = parseArgs(rest, key, options);
   const password = () => {
     if (args.flags.get("password-stdin")) {
       const text = (stdinText ?? "").replace(/\r?\n$/, "");
@@ -195,12 +240,15 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
       const email = args.str("user");
       if (!email) throw new UsageError("tokens create needs --user EMAIL.");
       const user = await requireUser(db, email);
-      const days = args.str("expires-days");
-      if (days !== undefined && !/^[1-9]\d{0,4}$/.test(days)) throw new UsageError("--expires-days must be a whole number of days.");
+      const expiry = tokenExpiryDays(args.str("expires-days") ?? "");
+      if (expiry.problem !== undefined) throw new UsageError(`--expires-days: ${expiry.problem.replace("leave it empty", "leave --expires-days out")}`);
+      const name = args.str("name") ?? "cli";
+      const nameProblem = tokenNameProblem(name);
+      if (nameProblem) throw new UsageError(`--name: ${nameProblem}`);
       const { token } = await createApiToken(db, cliActor, {
         userId: user.id,
-        name: args.str("name") ?? "cli",
-        expiresAt: days ? new Date(Date.now() + Number(days) * 86_400_000) : null,
+        name: name.trim(),
+        expiresAt: expiry.days ? new Date(Date.now() + expiry.days * 86_400_000) : null,
       });
       return `${token}\n`;
     }
@@ -259,6 +307,6 @@ async function dispatch(db: Database, argv: string[], stdinText?: string): Promi
       return `This database keeps the installation id ${id}; restart the portal for its orphan sweep to run again.\n`;
     }
     default:
-      throw new UsageError(group ? `Unknown command "${[group, action].filter(Boolean).join(" ")}".` : "No command given.");
+      throw new UsageError(`Unknown command "${key.trim()}".`); // listed in COMMAND_OPTIONS but not handled here
   }
 }

@@ -9,7 +9,7 @@ import { useState, type FormEvent } from "react";
 import { dateTime } from "@/app/_components/usage/format";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { ConfirmModal } from "@/app/_components/confirm-modal";
-import { MAX_TOKEN_DAYS, tokenExpiryDays } from "./token-expiry";
+import { MAX_TOKEN_DAYS, MAX_TOKEN_NAME, tokenExpiryDays } from "@/server/auth/token-rules";
 
 interface NewToken {
   id: string;
@@ -176,9 +176,9 @@ function CreateTokenForm({ onCreated }: { onCreated: (t: NewToken) => void }) {
             label="Token name"
             placeholder="e.g. laptop JupyterLab"
             required
-            maxLength={80}
-            // The field takes no more than 80 characters (a longer paste is cut): said once it matters.
-            description={name.length >= 70 ? `${name.length} of 80 characters` : undefined}
+            maxLength={MAX_TOKEN_NAME}
+            // The field takes no more than MAX_TOKEN_NAME characters (a longer paste is cut): said once it matters.
+            description={name.length >= MAX_TOKEN_NAME - 10 ? `${name.length} of ${MAX_TOKEN_NAME} characters` : undefined}
             value={name}
             onChange={(e) => setName(e.currentTarget.value)}
             w={260}

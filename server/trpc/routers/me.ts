@@ -4,6 +4,7 @@ import { teamsOfUser } from "@/db/queries/teams";
 import { endSession, listSessions } from "@/db/queries/sessions";
 import { changeOwnPassword, ownPasswordUsable } from "@/server/auth/credentials";
 import { endUserSessions, SESSION_END } from "@/server/auth/sessions";
+import { MAX_TOKEN_DAYS, MAX_TOKEN_NAME } from "@/server/auth/token-rules";
 import { createApiToken, revokeToken } from "@/server/auth/tokens";
 import { notFound } from "@/server/errors";
 import { protectedProcedure, router } from "../init";
@@ -60,7 +61,7 @@ export const meRouter = router({
     ),
   tokens: protectedProcedure.query(({ ctx }) => listApiTokens(ctx.services.db, ctx.user.id)),
   createToken: protectedProcedure
-    .input(z.object({ name: z.string().trim().min(1).max(80), expiresInDays: z.number().int().positive().max(3650).optional() }))
+    .input(z.object({ name: z.string().trim().min(1).max(MAX_TOKEN_NAME), expiresInDays: z.number().int().positive().max(MAX_TOKEN_DAYS).optional() }))
     .mutation(({ ctx, input }) =>
       createApiToken(ctx.services.db, ctx.actor, {
         userId: ctx.user.id,
