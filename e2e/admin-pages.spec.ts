@@ -176,7 +176,7 @@ test("an analyst exports their own usage as CSV", async ({ page }) => {
   expect(download.suggestedFilename()).toMatch(/^atrium-my-usage-\d{4}-\d{2}\.csv$/);
   const text = fs.readFileSync((await download.path())!, "utf8");
   // The admin report's columns (the same writer); no sessions yet this month.
-  expect(text.split("\r\n")[0]).toBe("kernel_id,user,team,kernelspec,engine,engine_id,size,vcores,memory_gb,gpus,started_at,ended_at,end_reason,kernel_hours,vcore_hours,gb_hours,busy_hours,idle_hours,culled,failed_launch");
+  expect(text.split("\r\n")[0]).toBe("kernel_id,user,team,kernelspec,engine,engine_id,size,vcores,memory_gb,gpus,started_at,ended_at,end_reason,kernel_hours,vcore_hours,gb_hours,busy_hours,idle_hours,culled,failed_launch,end_detail");
   expect(parseCsv(text)).toEqual([]);
 });
 

@@ -213,6 +213,9 @@ test("an admin filters usage reports, sees totals and charts, exports the CSV wi
     expect(Math.abs(sum(column) - shown[label]!.exact), `${label}: CSV ${sum(column)} vs page ${shown[label]!.exact}`).toBeLessThanOrEqual(rows.length * 5e-7 + 1e-12);
   }
   expect(rows.find((r) => r.kernel_id === secondId)?.end_reason).toBe("stopped");
+  // Who stopped it, beside why: the owner, or an admin (named).
+  expect(rows.find((r) => r.kernel_id === secondId)?.end_detail).toMatch(/^stopped by admin \S+@\S+$/);
+  expect(rows.find((r) => r.kernel_id === firstId)?.end_detail).toMatch(/^stopped by /);
 
   // Another engine: nothing of theirs.
   await page.getByRole("combobox", { name: "Engine", exact: true }).click();

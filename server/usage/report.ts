@@ -18,6 +18,8 @@ export interface SessionInput {
   startedAt: Date;
   endedAt: Date | null;
   endReason: string | null;
+  /** Who or what ended it, in words ("stopped by admin a@x", "idle for 60 min"). */
+  endDetail?: string | null;
   busyMs: number;
   busySince: Date | null;
 }
@@ -36,6 +38,7 @@ export interface UsageRow {
   startedAt: Date;
   endedAt: Date | null;
   endReason: string;
+  endDetail: string;
   kernelHours: number;
   vcoreHours: number;
   gbHours: number;
@@ -82,6 +85,7 @@ export function usageRow(s: SessionInput, from: Date, to: Date, now: Date): Usag
     startedAt: s.startedAt,
     endedAt: s.endedAt,
     endReason: s.endReason ?? (s.endedAt ? "" : "running"),
+    endDetail: s.endedAt ? (s.endDetail ?? "") : "",
     kernelHours,
     vcoreHours: kernelHours * s.vcores,
     gbHours: kernelHours * (s.memoryMb / 1024),
@@ -153,6 +157,9 @@ export type UsageReport = ReturnType<typeof buildReport>;
 export const CSV_COLUMNS = [
   "kernel_id", "user", "team", "kernelspec", "engine", "engine_id", "size", "vcores", "memory_gb", "gpus",
   "started_at", "ended_at", "end_reason", "kernel_hours", "vcore_hours", "gb_hours", "busy_hours", "idle_hours", "culled", "failed_launch",
+  // Last: scripts that read the columns by position keep working. Who or what ended the session (QA: every stop
+  // read "stopped", whether its owner, an admin, the CLI or a disabled account did it).
+  "end_detail",
 ] as const;
 
 /** RFC 4180 CSV, one line per session (the admin's and the analyst's exports). */
@@ -162,7 +169,7 @@ export function toCsv(rows: UsageRow[]): string {
     rows.map((r) => [
       r.kernelId, r.user, r.team, r.kernelspec, r.engine, r.engineId, r.size, r.vcores, r.memoryGb, r.gpus,
       r.startedAt.toISOString(), r.endedAt?.toISOString() ?? "", r.endReason,
-      r.kernelHours, r.vcoreHours, r.gbHours, r.busyHours, r.idleHours, r.culled, r.failedLaunch,
+      r.kernelHours, r.vcoreHours, r.gbHours, r.busyHours, r.idleHours, r.culled, r.failedLaunch, r.endDetail,
     ]),
   );
 }

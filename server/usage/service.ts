@@ -25,6 +25,7 @@ export async function usageReport(db: Database, filters: SessionFilters, now = n
     startedAt: s.startedAt,
     endedAt: s.endedAt,
     endReason: s.endReason,
+    endDetail: s.endDetail,
     busyMs: Number(s.busyMs),
     busySince: s.busySince,
   }));

@@ -207,7 +207,7 @@ export function UsageReport() {
                             </Text>
                           )}
                         </Table.Td>
-                        <Table.Td>{r.endedAt ? r.endReason.replace("_", " ") || "ended" : "running"}</Table.Td>
+                        <Table.Td title={r.endDetail || undefined}>{r.endedAt ? r.endReason.replace("_", " ") || "ended" : "running"}{r.endDetail && <Text span size="xs" c="dimmed" display="block">{r.endDetail}</Text>}</Table.Td>
                         <Table.Td ta="right">{hours(r.kernelHours)}</Table.Td>
                         <Table.Td ta="right">{hours(r.vcoreHours)}</Table.Td>
                         <Table.Td ta="right">{hours(r.gbHours)}</Table.Td>
