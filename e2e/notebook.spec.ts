@@ -324,6 +324,28 @@ test("long and overwritten streams render without freezing the page", async ({ p
   expect(all.trimEnd().endsWith("99999")).toBe(true);
 });
 
+test("Shift+Enter at the end of a long notebook keeps the new cell in sight, above the footer, as it is typed in", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("long-notebook"));
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await openNewNotebook(page, "Long.ipynb");
+  for (let n = 1; n <= 8; n++) {
+    await runCell(page, n, `for i in range(${n === 8 ? 40 : 3}):\n    print(${n}, i)`);
+    await expect(output(page, n)).toContainText(`${n} ${n === 8 ? 39 : 2}`);
+  }
+  const footer = page.getByTestId("notebook-footer");
+  const newCell = cell(page, 9);
+  const inSight = async () => {
+    const cellBox = (await newCell.getByRole("textbox").first().boundingBox())!;
+    const footerBox = (await footer.boundingBox())!;
+    return cellBox.y >= 90 && cellBox.y + cellBox.height <= footerBox.y;
+  };
+  await expect.poll(inSight, { message: "the new cell's editor is between the toolbar and the footer" }).toBe(true);
+  await page.keyboard.type("xyz = 1\nprint(xyz)\n# a third line\n# a fourth");
+  await expect(newCell).toContainText("# a fourth");
+  await expect.poll(inSight, { message: "still in sight after typing four lines" }).toBe(true);
+});
+
 test("command mode keys and markdown with math", async ({ page }) => {
   test.setTimeout(120_000);
   await signIn(page, createAnalyst("keys"));

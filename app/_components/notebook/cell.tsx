@@ -65,12 +65,13 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
     const focused = document.activeElement;
     if (mode === "edit") {
       if (view.current && !view.current.hasFocus) view.current.focus();
-      return;
+    } else {
+      const inEditor = !!focused?.closest(".cm-editor");
+      const elsewhereInside = wrapper.current?.contains(focused) && !inEditor;
+      if (!elsewhereInside && focused !== wrapper.current) wrapper.current?.focus({ preventScroll: true });
     }
-    const inEditor = !!focused?.closest(".cm-editor");
-    const elsewhereInside = wrapper.current?.contains(focused) && !inEditor;
-    if (!elsewhereInside && focused !== wrapper.current) wrapper.current?.focus({ preventScroll: true });
-    // A cell reached from the keyboard (or the toolbar) scrolls fully into view. One the pointer pressed only
+    // In edit mode too: Shift+Enter on the last cell adds one below and types into it, which must be in sight, not
+    // under the footer (QA: the new cell was 600 px below the window). A cell reached from the keyboard (or the toolbar) scrolls fully into view. One the pointer pressed only
     // when it is out of sight: scrolling under a pointer that is pressing a button in the cell would move the
     // button away before the click lands.
     const rect = wrapper.current?.getBoundingClientRect();
@@ -78,6 +79,28 @@ export const CellView = memo(function CellView({ id, index, model, session, onRu
     const hidden = byPointer ? rect && (rect.bottom < 100 || rect.top > window.innerHeight - 40) : rect && (rect.top < 96 || rect.bottom > window.innerHeight - 40);
     if (hidden) wrapper.current?.scrollIntoView({ block: "nearest" });
   }, [active, mode, editing]);
+
+  // A cell reached from the keyboard to type in stays in sight while the cells above it grow — Shift+Enter runs the
+  // cell above, whose output arrives after this one was scrolled to and pushes it under the footer (QA) — until the
+  // user scrolls the page themselves or leaves the cell.
+  useEffect(() => {
+    const element = wrapper.current;
+    const cells = element?.parentElement;
+    if (!active || mode !== "edit" || !element || !cells || performance.now() - pressedAt.current < 1000) return;
+    const observer = new ResizeObserver(() => {
+      const rect = element.getBoundingClientRect();
+      if (rect.bottom > window.innerHeight - 40 && rect.top > 96) element.scrollIntoView({ block: "nearest" });
+    });
+    const stop = () => {
+      observer.disconnect();
+      window.removeEventListener("wheel", stop);
+      window.removeEventListener("touchmove", stop);
+    };
+    observer.observe(cells);
+    window.addEventListener("wheel", stop, { passive: true });
+    window.addEventListener("touchmove", stop, { passive: true });
+    return stop;
+  }, [active, mode]);
 
   const actions: EditorActions = useMemo(
     () => ({

@@ -70,6 +70,9 @@ export function editingBasics(): Extension {
   return [history(), drawSelection(), highlightActiveLine(), indentOnInput(), bracketMatching(), indentUnit.of("    "), EditorState.tabSize.of(4), syntaxHighlighting(highlight)];
 }
 
+/** What the notebook page's sticky bars cover: the header and toolbar above (cell scroll-margin: 96px), the footer below. */
+const STICKY_MARGINS = { top: 96, bottom: 40 };
+
 export const editorTheme = EditorView.theme({
   "&": { fontSize: "13px", backgroundColor: "transparent" },
   "&.cm-focused": { outline: "none" },
@@ -283,6 +286,8 @@ export function CodeEditor({ initial, version, language, label, autoFocus, actio
         autocompletion({ override: [kernelCompletion], activateOnTyping: false, icons: false }),
         keymap.of([...completionKeymap, ...historyKeymap, ...defaultKeymap]),
         EditorView.lineWrapping,
+        // The cursor is kept clear of the page's sticky header and toolbar, and of the footer, as it moves.
+        EditorView.scrollMargins.of(() => STICKY_MARGINS),
         editorTheme,
         placeholder(language === "markdown" ? "Markdown" : ""),
         EditorView.contentAttributes.of({ "aria-label": label }),

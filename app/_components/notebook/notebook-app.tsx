@@ -628,7 +628,7 @@ function Footer({ saver, session, model }: { saver: NotebookSaver; session: Kern
   const launcher = (spec?.spec.metadata?.atrium as { launcher?: string } | undefined)?.launcher;
   const engine = launcher === "yarn" ? "YARN" : launcher === "kubernetes" ? "Kubernetes" : launcher === "local" ? "local" : launcher;
   return (
-    <Group className={classes.footer} justify="space-between" gap="xs">
+    <Group className={classes.footer} justify="space-between" gap="xs" data-testid="notebook-footer">
       <SaveStatus saver={saver} />
       <Group gap="md" wrap="nowrap">
         <span role="status" aria-label="Selection" aria-live="polite">
