@@ -167,6 +167,27 @@ test("an analyst runs code, sees every kind of output, and finds it all again af
   await page.getByRole("button", { name: "Switch to light theme" }).click();
 });
 
+test("an HTML output follows the portal's theme, not the system's: no light band in a dark notebook", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("dark-html"));
+  await openNewNotebook(page, "Dark.ipynb");
+  await runCell(page, 1, 'from IPython.display import HTML, display\ndisplay(HTML("<table><tr><th>a</th></tr><tr><td>1</td></tr></table>"))');
+  const frame = () => page.frames().find((f) => f.url() === "about:srcdoc");
+  const textInFrame = async () => (await frame()?.evaluate(() => getComputedStyle(document.body).color)) ?? "";
+  // Chromium paints a frame on an opaque canvas (white in light, near-black in dark) when its document's color scheme
+  // differs from its iframe element's: the two are the same (light) whatever the portal's theme.
+  const schemes = async () => [await output(page, 1).locator("iframe").evaluate((el) => getComputedStyle(el).colorScheme), await frame()?.evaluate(() => getComputedStyle(document.documentElement).colorScheme)];
+  await expect.poll(textInFrame).toBe("rgb(31, 35, 40)");
+  expect(await schemes()).toEqual(["light", "normal"]);
+  await page.getByRole("button", { name: "Switch to dark theme" }).click();
+  await expect(page.locator("html")).toHaveAttribute("data-mantine-color-scheme", "dark");
+  await expect.poll(textInFrame).toBe("rgb(208, 212, 218)"); // light text on the dark page
+  expect(await schemes()).toEqual(["light", "normal"]);
+  await page.screenshot({ path: "e2e/.artifacts/notebook-dark-html.png" });
+  await page.getByRole("button", { name: "Switch to light theme" }).click();
+  await expect.poll(textInFrame).toBe("rgb(31, 35, 40)");
+});
+
 test("outputs of a cell that ran while the page was closed are there when it reopens", async ({ page }) => {
   test.setTimeout(120_000);
   await signIn(page, createAnalyst("durable"));

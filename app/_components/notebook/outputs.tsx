@@ -2,7 +2,7 @@
 // A code cell's outputs: streams and tracebacks with ANSI colours, rich mime bundles (HTML in a sandboxed
 // iframe, images, sanitized SVG, markdown and LaTeX through KaTeX, JSON), input() prompts, and long text
 // clipped with a way to show all of it.
-import { Anchor, Button, Group, PasswordInput, Text, TextInput } from "@mantine/core";
+import { Anchor, Button, Group, PasswordInput, Text, TextInput, useComputedColorScheme } from "@mantine/core";
 import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, type CSSProperties } from "react";
 import { isJsonMime, type MimeBundle } from "@/server/notebooks/nbformat";
 import type { LiveOutput } from "@/server/notebooks/outputs";
@@ -284,9 +284,14 @@ function styleOf(style: AnsiStyle): CSSProperties {
 // target _blank with allow-popups; the tab leaves the sandbox, as any link the user follows): the Spark UI link
 // in a SparkSession's output works.
 const FRAME_SCRIPT = `<script>(function(){var last=0;function send(){var h=Math.ceil(document.documentElement.getBoundingClientRect().height);if(h!==last){last=h;parent.postMessage({atriumFrameHeight:h},"*");}}new ResizeObserver(send).observe(document.documentElement);window.addEventListener("load",send);send();})();</script>`;
-const FRAME_STYLE = `<style>html,body{margin:0;padding:0;background:transparent}body{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;overflow-x:auto}@media (prefers-color-scheme:dark){body{color:#d0d4da}}table{border-collapse:collapse;font-size:12px}th,td{padding:3px 8px;border-bottom:1px solid #d0d7de;text-align:right}th{font-weight:600}tbody tr:nth-child(odd){background:rgba(127,127,127,.06)}</style>`;
+// The frame's text takes the portal's theme, not the system's. Its color scheme stays light, as the iframe element's
+// (notebook.module.css): Chromium paints a frame whose scheme differs from its element's on an opaque canvas (QA: a
+// white band across a dark notebook, and a black one with both dark).
+const frameStyle = (scheme: "light" | "dark") =>
+  `<style>html,body{margin:0;padding:0;background:transparent}body{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:${scheme === "dark" ? "#d0d4da" : "#1f2328"};overflow-x:auto}table{border-collapse:collapse;font-size:12px}th,td{padding:3px 8px;border-bottom:1px solid ${scheme === "dark" ? "#3d444d" : "#d0d7de"};text-align:right}th{font-weight:600}tbody tr:nth-child(odd){background:rgba(127,127,127,.06)}a{color:${scheme === "dark" ? "#79c0ff" : "#0969da"}}</style>`;
 
 function HtmlFrame({ html }: { html: string }) {
+  const scheme = useComputedColorScheme("light");
   const frame = useRef<HTMLIFrameElement>(null);
   const [height, setHeight] = useState(24);
   useEffect(() => {
@@ -298,7 +303,7 @@ function HtmlFrame({ html }: { html: string }) {
     window.addEventListener("message", onMessage);
     return () => window.removeEventListener("message", onMessage);
   }, []);
-  const doc = `<!doctype html><html><head><meta charset="utf-8"><base target="_blank">${FRAME_STYLE}</head><body>${html}${FRAME_SCRIPT}</body></html>`;
+  const doc = `<!doctype html><html><head><meta charset="utf-8"><base target="_blank">${frameStyle(scheme)}</head><body>${html}${FRAME_SCRIPT}</body></html>`;
   return <iframe ref={frame} title="HTML output" className={classes.htmlFrame} sandbox="allow-scripts allow-popups allow-popups-to-escape-sandbox" srcDoc={doc} style={{ height }} />;
 }
 
