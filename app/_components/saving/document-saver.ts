@@ -217,8 +217,7 @@ export class DocumentSaver<T> implements Saver {
         reportSessionEnded();
         this.set({ saving: false, error: "You are signed out: sign in again to save." });
       } else {
-        // The server's refusals begin "Not saved: "; the page says that itself where it shows the error.
-        this.set({ saving: false, error: (error as Error).message.replace(/^Not saved: /, "") || "The file couldn't be saved." });
+        this.set({ saving: false, error: saveErrorWords(error, code) });
         // A dropped connection or a busy server passes: try again, less and less often, without waiting for
         // another edit. A refusal (bad request, no permission) would fail the same way: the next edit or
         // Ctrl+S tries again.
@@ -274,4 +273,16 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
     );
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** The browser's words for a request that never reached the server, in Chromium, Firefox and Safari. */
+const UNREACHABLE = /^(Failed to fetch|NetworkError when attempting to fetch resource\.?|Load failed|fetch failed)$/i;
+
+/** Why a save failed, for the status line after "Not saved: ": the server's refusal, or plain words for no network. */
+export function saveErrorWords(error: unknown, code: string | undefined): string {
+  const message = error instanceof Error ? error.message : "";
+  // No answer at all (offline, the portal restarting): said plainly, with what happens next (QA: "Failed to fetch").
+  if (!code && UNREACHABLE.test(message.trim())) return "Atrium can't be reached right now. Your changes are kept on this page and saved when it is back.";
+  // The server's refusals begin "Not saved: "; the page says that itself where it shows the error.
+  return message.replace(/^Not saved: /, "") || "The file couldn't be saved.";
 }
