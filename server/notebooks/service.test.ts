@@ -6,7 +6,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { localHomeStoreFor } from "@/server/storage/local-store";
 import type { HomeStore } from "@/server/storage/home-store";
-import { MAX_NOTEBOOK_BYTES, createNotebook, openNotebook, saveNotebook } from "./service";
+import { MAX_NOTEBOOK_BYTES, createNotebook, openNotebook, saveNotebook, saveNotebookCopy } from "./service";
 
 let base: string;
 let store: HomeStore;
@@ -48,6 +48,21 @@ describe("notebook files", () => {
     assert.deepEqual(JSON.parse(await store.readText("B.ipynb")).cells[0].source, ["theirs"]);
     await saveNotebook(store, "B.ipynb", opened.notebook, { expectedMtime: opened.mtime, force: true });
     assert.deepEqual(JSON.parse(await store.readText("B.ipynb")).cells[0].source, []);
+  });
+
+  it("a notebook whose folder was deleted while it was open is saved there again, or as a copy, the folder made again", async () => {
+    await store.mkdir("Gone/deep", { parents: true });
+    const created = await createNotebook(store, "Gone/deep/N.ipynb");
+    await store.delete("Gone", { recursive: true });
+    const mine = { ...created.notebook, cells: [{ ...created.notebook.cells[0]!, source: "mine" }] };
+    // Not forced (an autosave): the missing file is not written back unasked.
+    await assert.rejects(saveNotebook(store, "Gone/deep/N.ipynb", mine, { expectedMtime: created.mtime }));
+    await saveNotebook(store, "Gone/deep/N.ipynb", mine, { expectedMtime: created.mtime, force: true });
+    assert.deepEqual(JSON.parse(await store.readText("Gone/deep/N.ipynb")).cells[0].source, ["mine"]);
+    await store.delete("Gone", { recursive: true });
+    const copy = await saveNotebookCopy(store, "Gone/deep/N.ipynb", mine);
+    assert.equal(copy.path, "Gone/deep/N-Copy1.ipynb");
+    assert.deepEqual(JSON.parse(await store.readText(copy.path)).cells[0].source, ["mine"]);
   });
 
   it("says what is wrong with paths and files that are not notebooks", async () => {

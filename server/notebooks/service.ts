@@ -2,7 +2,7 @@
 // checks the caller's expected mtime (CONFLICT when the file changed since it was read); this module adds the
 // notebook rules: only .ipynb files, valid nbformat 4 in and out, written the way Jupyter writes them.
 import { AppError } from "@/server/errors";
-import { writeChecked, type SaveOptions } from "@/server/files/save-checked";
+import { writeChecked, writeMakingFolder, type SaveOptions } from "@/server/files/save-checked";
 import { writeUnderFreeName, type HomeStore } from "@/server/storage/home-store";
 import { emptyNotebook, formatNotebook, parseNotebook, type Notebook, type NotebookKernelspec } from "./nbformat";
 
@@ -69,7 +69,7 @@ export async function saveNotebookCopy(store: HomeStore, path: string, notebook:
   const copyName = (n: number) => `${stem}-Copy${n}.ipynb`;
   refuseTooLargeToOpen(copyName(1), Buffer.byteLength(text, "utf8"));
   const copies = Array.from({ length: MAX_COPY_NAMES }, (_, i) => copyName(i + 1));
-  const written = await writeUnderFreeName(store, copies, text);
+  const written = await writeMakingFolder(store, file, () => writeUnderFreeName(store, copies, text));
   if (written) return { path: written.path, mtime: written.mtime };
   throw new AppError("CONFLICT", `Not saved: "${stem}-Copy1.ipynb" to "${stem}-Copy${MAX_COPY_NAMES}.ipynb" all exist. Delete or rename some of them, then try again.`, { path: file });
 }
