@@ -203,7 +203,9 @@ test("an admin filters usage reports, sees totals and charts, exports the CSV wi
   const downloading = page.waitForEvent("download");
   await page.getByRole("button", { name: "Export CSV" }).click();
   const download = await downloading;
-  expect(download.suggestedFilename()).toMatch(/^atrium-usage-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}-user-local\.csv$/);
+  // Named by what it holds: the dates, the user (by name) and the engine.
+  const localPart = analyst.email.split("@")[0]!.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/\./g, "\\.");
+  expect(download.suggestedFilename()).toMatch(new RegExp(`^atrium-usage-\\d{4}-\\d{2}-\\d{2}-\\d{4}-\\d{2}-\\d{2}-user-${localPart}-local\\.csv$`));
   const rows = parseCsv(fs.readFileSync((await download.path())!, "utf8"));
   expect(rows.map((r) => r.kernel_id).sort()).toEqual([firstId, secondId].sort());
   expect(rows.every((r) => r.user === analyst.email && r.engine === "local")).toBe(true);

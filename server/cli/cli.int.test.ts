@@ -99,6 +99,9 @@ describe("atrium CLI", () => {
       // The Account page's rules for a token, here too (QA: no name, expiring in 2300).
       [["tokens", "create", "--user", "ana@example.com", "--expires-days", "99999"], 2, /--expires-days: Enter a whole number of days from 1 to 3650, or leave --expires-days out/],
       [["tokens", "create", "--user", "ana@example.com", "--name", " "], 2, /--name: A token needs a name/],
+      // The forms' rules for quotas: memory that would be stored as 0 MB is not "a little" (QA: 0.0001 GB was taken).
+      [["quota", "set", "--user", "ana@example.com", "--max-memory-gb", "0.0001"], 2, /--max-memory-gb must be 0 or at least 0\.001 GB, not 0\.0001; or "default"/],
+      [["quota", "set", "--user", "ana@example.com", "--max-kernels", "1.5"], 2, /--max-kernels must be a whole number, not 1\.5/],
     ];
     for (const [args, code, message] of cases) {
       const r = await atrium(args);

@@ -186,7 +186,9 @@ export async function createTeam(db: Database, actor: Actor, input: { name: stri
       `"${input.name}" is not a valid team name: use up to 63 of A–Z, a–z (no accents), digits, spaces, ".", "_" or "-", starting with a letter or digit.`,
     );
   }
-  if (await findTeamByName(db, name)) throw new AppError("ALREADY_EXISTS", `A team named ${name} already exists.`);
+  const existing = await findTeamByName(db, name);
+  // Named as it is stored: "risk" is refused because of "Risk" (names are unique whatever their case).
+  if (existing) throw new AppError("ALREADY_EXISTS", `A team named ${existing.name} already exists${existing.name === name ? "" : ` (team names differ by more than case)`}.`);
   const team = await insertTeam(db, { name, description: input.description });
   await appendAudit(db, {
     actorId: actor.id,

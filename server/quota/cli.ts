@@ -8,6 +8,7 @@ import { requestStop } from "@/server/culler/service";
 import { cliActor } from "@/server/identity/actor";
 import { CLUSTER_LAUNCHERS } from "@/server/kernels/launchers/base";
 import { requireTeam, requireUser } from "@/server/identity/users";
+import { LIMIT_RULES, MEMORY_GB_RULE, numberProblem } from "./input-rules";
 import { LIMIT_KEYS, type Limits } from "./policy";
 import { setTeamEnvelope, setUserQuotaChecked } from "./service";
 
@@ -20,7 +21,7 @@ export const QUOTA_SET_FLAGS: Record<string, (typeof LIMIT_KEYS)[number]> = {
 };
 
 const show = (l: Limits) =>
-  LIMIT_KEYS.map((k) => `${k}=${l[k] === null ? "default" : k === "maxMemoryMb" ? `${l[k]! / 1024}GB` : l[k]}`).join(" ");
+  LIMIT_KEYS.map((k) => (k === "maxMemoryMb" ? `maxMemoryGb=${l[k] === null ? "default" : l[k]! / 1024}` : `${k}=${l[k] ?? "default"}`)).join(" ");
 
 export async function quotaCommand(db: Database, str: (name: string) => string | undefined, flags: typeof QUOTA_SET_FLAGS, usage: (message: string) => Error): Promise<string> {
   const email = str("user");
@@ -34,9 +35,10 @@ export async function quotaCommand(db: Database, str: (name: string) => string |
       given[key] = null;
       continue;
     }
-    const value = Number(raw);
-    const whole = key !== "maxVcores" && key !== "monthlyVcoreHours" && key !== "maxMemoryMb";
-    if (!Number.isFinite(value) || value < 0 || (whole && !Number.isInteger(value))) throw usage(`--${flag} must be ${whole ? "a whole number" : "a number"} of zero or more, or "default".`);
+    const value = raw.trim() === "" ? NaN : Number(raw);
+    // The forms' rules (memory in GB, as the flag says), with the flag's name.
+    const problem = numberProblem(key === "maxMemoryMb" ? MEMORY_GB_RULE : LIMIT_RULES[key], value, `--${flag}`);
+    if (problem) throw usage(`${problem}; or "default".`);
     given[key] = key === "maxMemoryMb" ? Math.round(value * 1024) : value;
   }
   const overBudget = str("over-budget");

@@ -13,6 +13,8 @@ export interface NumberRule {
   max: number;
   /** Said after the number in messages: "at most 10,080 minutes". */
   unit?: string;
+  /** Above zero, the least that does not round to nothing where it is stored (memory in GB, stored in whole MB). */
+  leastAboveZero?: number;
 }
 
 /** Limits as stored (memory in MB). The forms ask for memory in GB: see MEMORY_GB_RULE. */
@@ -25,7 +27,7 @@ export const LIMIT_RULES: Record<LimitKey, NumberRule> = {
 };
 
 /** Memory as the forms ask for it: GB, fractions allowed (rounded to whole MB when sent). */
-export const MEMORY_GB_RULE: NumberRule = { label: "Memory", integer: false, min: 0, max: 1024 * 1024, unit: "GB" };
+export const MEMORY_GB_RULE: NumberRule = { label: "Memory", integer: false, min: 0, max: 1024 * 1024, unit: "GB", leastAboveZero: 0.001 };
 
 export const GRACE_RULE: NumberRule = { label: "Grace period", integer: true, min: 0, max: 7 * 24 * 60, unit: "minutes" };
 
@@ -46,6 +48,8 @@ export function numberProblem(rule: NumberRule, value: number, label = rule.labe
   const unitOf = (n: number) => (n === 1 && unit.endsWith("s") ? unit.slice(0, -1) : unit);
   if (!Number.isFinite(value)) return `${label} must be a number`;
   if (value < rule.min) return rule.min === 0 ? `${label} must be zero or more, not ${plain(value)}` : `${label} must be at least ${plain(rule.min)}${unitOf(rule.min)}, not ${plain(value)}`;
+  // 0.0001 GB is 0 MB once stored: a limit of nothing, which the value did not say (QA).
+  if (rule.leastAboveZero !== undefined && value > 0 && value < rule.leastAboveZero) return `${label} must be 0 or at least ${plain(rule.leastAboveZero)}${unit}, not ${plain(value)}`;
   if (rule.integer && !Number.isInteger(value)) return `${label} must be a whole number${unit ? ` of${unit}` : ""}, not ${plain(value)}`;
   if (value > rule.max) return `${label} must be at most ${plain(rule.max)}${unit}`;
   return null;

@@ -8,7 +8,7 @@ import { IconAlertTriangle, IconClockPause, IconPlayerPlay } from "@tabler/icons
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useEffect, useRef, useState, useSyncExternalStore } from "react";
-import { countdown, hours, limitValue, memory, sizeLabel } from "@/app/_components/usage/format";
+import { countdown, hours, hoursLeft, limitValue, memory, sizeLabel } from "@/app/_components/usage/format";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { WrappingAlert } from "../files/wrapping-alert";
 import type { KernelSession, SessionStatus } from "./kernel-session";
@@ -75,7 +75,7 @@ export function QuotaFooter({ session }: { session: KernelSession }) {
     if (q.remaining.maxKernels !== null) {
       parts.push(inTeam("maxKernels") ? `${q.remaining.maxKernels} kernel${q.remaining.maxKernels === 1 ? "" : "s"} left${inTeam("maxKernels")}` : `${q.remaining.maxKernels} of ${q.limits.maxKernels} kernels left`);
     }
-    if (q.remaining.monthlyVcoreHours !== null) parts.push(`${hours(q.remaining.monthlyVcoreHours)} vCore-hours left this month${inTeam("monthlyVcoreHours")}`);
+    if (q.remaining.monthlyVcoreHours !== null) parts.push(`${hoursLeft(q.remaining.monthlyVcoreHours)} vCore-hours left this month${inTeam("monthlyVcoreHours")}`);
   }
   if (!parts.length) return null;
   return (

@@ -2,7 +2,7 @@
 // expired. A date outside the current year now carries its year; one inside it stays short.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { axisHours, countdown, dateTime } from "./format";
+import { axisHours, countdown, dateTime, hoursLeft } from "./format";
 
 describe("dateTime", () => {
   const now = new Date(2026, 11, 1, 6, 12); // 1 Dec 2026, local time
@@ -49,5 +49,11 @@ describe("axisHours", () => {
     assert.deepEqual(ticks, ["0", "0.0025", "0.005", "0.0075", "0.01", "0.0125", "0.015"]);
     assert.deepEqual([0, 2.5, 5, 7.5, 10, 12.5].map(axisHours), ["0", "2.5", "5", "7.5", "10", "12.5"]);
     assert.deepEqual([0, 250, 500, 1000, 1250].map(axisHours), ["0", "250", "500", "1,000", "1,250"]);
+  });
+});
+
+describe("hoursLeft", () => {
+  it("rounds down to the digits shown: what is left is never overstated", () => {
+    assert.deepEqual([199.6, 200, 12.37, 1.999, 0.004, 0].map(hoursLeft), ["199", "200", "12.3", "1.99", "0.004", "0"]);
   });
 });

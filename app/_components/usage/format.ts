@@ -24,6 +24,17 @@ export function hours(n: number): string {
 }
 
 /**
+ * What is left of a budget in hours, rounded down to the digits `hours` shows: 199.6 left is "199", never "200"
+ * (QA: the footer promised the whole budget while part of it was used).
+ */
+export function hoursLeft(n: number): string {
+  const abs = Math.abs(n);
+  if (abs < 0.01) return hours(n);
+  const scale = 10 ** (abs >= 100 ? 0 : abs >= 10 ? 1 : 2);
+  return hours(Math.floor(n * scale + 1e-9) / scale);
+}
+
+/**
  * An axis tick in hours: charts pick round steps (0.0025, 2.5, 250), and each tick keeps the digits its step needs,
  * where `hours` would round 0.0125 and 0.015 both to "0.01" (QA: uneven, repeated ticks).
  */

@@ -73,7 +73,7 @@ export function UsageReport() {
           </Text>
         </div>
         <ExportCsvButton
-          filename={`atrium-usage-${from}-${to}${teamId ? `-team` : ""}${userId ? "-user" : ""}${engine ? `-${engine}` : ""}.csv`}
+          filename={csvFilename(from, to, teams.data?.find((t) => t.id === teamId)?.name, users.data?.find((u) => u.id === userId)?.email, engine)}
           csv={() => toCsv(report.data?.rows ?? [])}
           disabled={!report.data || !filters || report.isFetching}
         />
@@ -267,4 +267,11 @@ function GroupTable({ label, first, rows }: { label: string; first: string; rows
       </Table.Tbody>
     </Table>
   );
+}
+
+/** The export's name says what it holds: the dates, and the team, user and engine filtered on, by name. */
+function csvFilename(from: string, to: string, team: string | undefined, email: string | undefined, engine: string | null): string {
+  const safe = (text: string) => text.replace(/[^A-Za-z0-9._-]+/g, "_");
+  const parts = [`atrium-usage-${from}-${to}`, team && `team-${safe(team)}`, email && `user-${safe(email.split("@")[0]!)}`, engine && safe(engine)];
+  return `${parts.filter(Boolean).join("-")}.csv`;
 }

@@ -192,7 +192,7 @@ export function UsersAdmin() {
         }}
         onClose={() => setConfirm(null)}
       >
-        {confirm?.email} will be signed out and can no longer sign in or use API tokens. You can enable the account again later.
+        {confirm?.email} will be signed out and can no longer sign in or use API tokens. Their running kernels are stopped within a minute (their notebooks stay in their home). You can enable the account again later.
       </ConfirmModal>
     </Stack>
   );

@@ -469,7 +469,7 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
           <div>
             <Switch
               label="Busy kernels can count as idle"
-              description="Off: a long computation that prints nothing is never culled"
+              description={cullBusy ? "On: a long computation that prints nothing can be culled as idle" : "Off: a long computation that prints nothing is never culled"}
               checked={cullBusy}
               disabled={!bounds.allowCullBusy}
               onChange={(e) => setCullBusy(e.currentTarget.checked)}
@@ -478,7 +478,7 @@ function CullPolicyFields({ teamId, data, onSaved }: { teamId: string; data: Pol
         </Tooltip>
         <Switch
           label="Cull kernels with a notebook open"
-          description="Off: a kernel whose notebook is open in a browser is kept"
+          description={cullConnected ? "On: an idle kernel is culled even while its notebook is open in a browser (its user is warned there first)" : "Off: a kernel whose notebook is open in a browser is kept"}
           checked={cullConnected}
           onChange={(e) => setCullConnected(e.currentTarget.checked)}
         />
