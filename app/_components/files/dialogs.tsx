@@ -1,7 +1,7 @@
 "use client";
 // The Files page's dialogs. Each shows its own error, so a refused name is explained where it was typed.
 import { Button, Group, Modal, Stack, Text, TextInput } from "@mantine/core";
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { errorMessage } from "@/app/_lib/trpc";
 import { nameProblem } from "./paths";
 import type { FileEntry } from "./types";
@@ -95,12 +95,36 @@ interface DeleteDialogProps {
   onClose(): void;
 }
 
-export function DeleteDialog({ entry, pending, error, onConfirm, onClose }: DeleteDialogProps) {
-  // Keep the last entry while the modal animates closed, so its text does not vanish mid-transition.
-  const [shown, setShown] = useState(entry);
+/** The last non-null value: a dialog keeps showing its entry while it animates closed, so its text does not vanish. */
+export function useLastShown<T>(value: T | null): T | null {
+  const [shown, setShown] = useState(value);
   useEffect(() => {
-    if (entry) setShown(entry);
-  }, [entry]);
+    if (value !== null) setShown(value);
+  }, [value]);
+  return shown;
+}
+
+/** A dialog's foot: the error of its last try (where the user acted), then Cancel and its own action. */
+export function DialogActions({ error, onCancel, children }: { error: unknown; onCancel(): void; children: ReactNode }) {
+  return (
+    <>
+      {error ? (
+        <WrappingAlert color="red" variant="light" role="alert">
+          {errorMessage(error)}
+        </WrappingAlert>
+      ) : null}
+      <Group justify="flex-end">
+        <Button variant="default" onClick={onCancel}>
+          Cancel
+        </Button>
+        {children}
+      </Group>
+    </>
+  );
+}
+
+export function DeleteDialog({ entry, pending, error, onConfirm, onClose }: DeleteDialogProps) {
+  const shown = useLastShown(entry);
   const folder = shown?.type === "directory";
   return (
     <Modal opened={entry !== null} onClose={onClose} title={folder ? "Delete folder?" : "Delete file?"}>
@@ -116,19 +140,11 @@ export function DeleteDialog({ entry, pending, error, onConfirm, onClose }: Dele
             </>
           )}
         </Text>
-        {error ? (
-          <WrappingAlert color="red" variant="light" role="alert">
-            {errorMessage(error)}
-          </WrappingAlert>
-        ) : null}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>
-            Cancel
-          </Button>
+        <DialogActions error={error} onCancel={onClose}>
           <Button color="red" loading={pending} onClick={() => entry && onConfirm(entry)}>
             Delete
           </Button>
-        </Group>
+        </DialogActions>
       </Stack>
     </Modal>
   );

@@ -3,14 +3,14 @@
 // move there (files.rename with the new folder: a notebook keeps its kernel and outputs, server/files/moves.ts).
 // A folder cannot be moved into itself, so it is not offered as a destination; the folder it is in already is
 // shown, but moving there does nothing and is not offered either.
-import { Alert, Anchor, Breadcrumbs, Button, Group, Loader, Modal, NavLink, ScrollArea, Stack, Text } from "@mantine/core";
+import { Alert, Anchor, Breadcrumbs, Button, Loader, Modal, NavLink, ScrollArea, Stack, Text } from "@mantine/core";
 import { IconFolder } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
+import { DialogActions, useLastShown } from "./dialogs";
 import { joinPath, parentOf } from "./paths";
 import type { FileEntry } from "./types";
-import { WrappingAlert } from "./wrapping-alert";
 
 interface MoveDialogProps {
   entry: FileEntry | null;
@@ -22,11 +22,7 @@ interface MoveDialogProps {
 }
 
 export function MoveDialog({ entry, pending, error, onMove, onClose }: MoveDialogProps) {
-  // Kept while the modal animates closed, so its text does not vanish mid-transition.
-  const [shown, setShown] = useState(entry);
-  useEffect(() => {
-    if (entry) setShown(entry);
-  }, [entry]);
+  const shown = useLastShown(entry);
   return (
     <Modal opened={entry !== null} onClose={onClose} title={shown ? `Move ${shown.name}` : "Move"} size="lg">
       {/* Keyed so each opening starts in the folder the entry is in. */}
@@ -100,19 +96,11 @@ function MoveForm({ entry, pending, error, onMove, onClose }: Omit<MoveDialogPro
           </>
         )}
       </Text>
-      {error ? (
-        <WrappingAlert color="red" variant="light" role="alert">
-          {errorMessage(error)}
-        </WrappingAlert>
-      ) : null}
-      <Group justify="flex-end">
-        <Button variant="default" onClick={onClose}>
-          Cancel
-        </Button>
+      <DialogActions error={error} onCancel={onClose}>
         <Button loading={pending} disabled={here || !!listing.error} onClick={() => onMove(entry, joinPath(folder, entry.name))}>
           Move here
         </Button>
-      </Group>
+      </DialogActions>
     </Stack>
   );
 }
