@@ -156,6 +156,16 @@ export async function moveNotebookRecords(db: Database, params: { ownerId: strin
   });
 }
 
+/** The live kernels of the user's notebooks at `path` or inside it (what deleting it leaves without a notebook). */
+export async function liveKernelsOfNotebooksUnder(db: Database, params: { ownerId: string; path: string }): Promise<{ path: string; kernelId: string }[]> {
+  return db
+    .select({ path: notebookKernels.path, kernelId: notebookKernels.kernelId })
+    .from(notebookKernels)
+    .innerJoin(kernels, eq(kernels.id, notebookKernels.kernelId))
+    .where(and(eq(notebookKernels.ownerId, params.ownerId), atOrUnder(notebookKernels.path, params.path), eq(kernels.ownerId, params.ownerId), ne(kernels.state, "dead")))
+    .orderBy(asc(notebookKernels.path));
+}
+
 /**
  * After a file or folder was deleted from the user's home: a notebook created later at the same path starts
  * afresh. Its kernel binding and its recent entry are dropped (the kernel itself keeps running until stopped or

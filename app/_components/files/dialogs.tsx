@@ -89,6 +89,8 @@ function NameForm({ label, submitLabel, initialName, selectStem, pending, error,
 
 interface DeleteDialogProps {
   entry: FileEntry | null;
+  /** Running kernels of the notebooks it deletes: stopped with them. */
+  runningKernels?: number;
   pending: boolean;
   error: unknown;
   onConfirm(entry: FileEntry): void;
@@ -123,7 +125,7 @@ export function DialogActions({ error, onCancel, children }: { error: unknown; o
   );
 }
 
-export function DeleteDialog({ entry, pending, error, onConfirm, onClose }: DeleteDialogProps) {
+export function DeleteDialog({ entry, runningKernels = 0, pending, error, onConfirm, onClose }: DeleteDialogProps) {
   const shown = useLastShown(entry);
   const folder = shown?.type === "directory";
   return (
@@ -140,6 +142,13 @@ export function DeleteDialog({ entry, pending, error, onConfirm, onClose }: Dele
             </>
           )}
         </Text>
+        {runningKernels > 0 && (
+          <Text size="sm">
+            {folder
+              ? `${runningKernels === 1 ? "A notebook in it has a running kernel" : `${runningKernels} notebooks in it have running kernels`}: ${runningKernels === 1 ? "it is" : "they are"} stopped too.`
+              : "Its kernel is running: it is stopped too."}
+          </Text>
+        )}
         <DialogActions error={error} onCancel={onClose}>
           <Button color="red" loading={pending} onClick={() => entry && onConfirm(entry)}>
             Delete

@@ -14,7 +14,7 @@ import { FileBreadcrumbs } from "./breadcrumbs";
 import { DeleteDialog, NameDialog } from "./dialogs";
 import { FileList, type DroppedFiles } from "./file-list";
 import { MoveDialog } from "./move-dialog";
-import { contentUrl, folderHref, joinPath, notebookHref, parentOf } from "./paths";
+import { contentUrl, folderHref, isNotebook, joinPath, notebookHref, parentOf } from "./paths";
 import { WrappingAlert } from "./wrapping-alert";
 import { sortEntries } from "./sort";
 import type { FileEntry, Sort, SortKey } from "./types";
@@ -86,6 +86,8 @@ export function FileBrowser({ path }: Props) {
   );
 
   const [deleting, setDeleting] = useState<FileEntry | null>(null);
+  const mayHoldNotebooks = deleting !== null && (deleting.type === "directory" || isNotebook(deleting.name));
+  const orphans = useQuery({ ...trpc.files.kernelsUnder.queryOptions({ path: deleting?.path ?? "" }), enabled: mayHoldNotebooks, staleTime: 0 });
   const remove = useMutation(
     trpc.files.delete.mutationOptions({
       onSuccess: () => {
@@ -243,6 +245,7 @@ export function FileBrowser({ path }: Props) {
       <MoveDialog entry={moving} pending={move.isPending} error={move.error} onMove={(entry, to) => move.mutate({ from: entry.path, to })} onClose={() => setMoving(null)} />
       <DeleteDialog
         entry={deleting}
+        runningKernels={mayHoldNotebooks ? (orphans.data?.length ?? 0) : 0}
         pending={remove.isPending}
         error={remove.error}
         onConfirm={(entry) => remove.mutate({ path: entry.path, recursive: entry.type === "directory" })}

@@ -4,6 +4,8 @@
 // store's own rules ('..', links out of the home). Bytes move over the upload/download routes in
 // server/files/routes.ts, not through tRPC.
 import { z } from "zod";
+import { liveKernelsOfNotebooksUnder } from "@/db/queries/notebooks";
+import { log } from "@/server/log";
 import { homePath } from "@/server/files/home-path";
 import { deleteFromHome, renameInHome } from "@/server/files/moves";
 import { createUntitledNotebook } from "@/server/files/notebooks";
@@ -38,10 +40,30 @@ export const filesRouter = router({
     .input(z.object({ from: pathText, to: pathText }))
     .mutation(async ({ ctx, input }) => toFileEntry(await renameInHome(ctx.owner, homePath(input.from), homePath(input.to)))),
 
+  /** The running kernels of the notebooks at or inside a path: the delete dialog says they will be stopped. */
+  kernelsUnder: homeProcedure.input(z.object({ path: pathText })).query(({ ctx, input }) => liveKernelsOfNotebooksUnder(ctx.services.db, { ownerId: ctx.user.id, path: homePath(input.path) })),
+
+  /**
+   * Deletes a file or folder; the kernels of the notebooks deleted are stopped with them (left running, they held
+   * quota for notebooks that no longer exist, QA). Returns how many were stopped.
+   */
   delete: homeProcedure
     .input(z.object({ path: pathText, recursive: z.boolean().default(false) }))
     .mutation(async ({ ctx, input }) => {
-      await deleteFromHome(ctx.owner, homePath(input.path), { recursive: input.recursive });
+      const path = homePath(input.path);
+      const orphans = await liveKernelsOfNotebooksUnder(ctx.services.db, { ownerId: ctx.user.id, path });
+      await deleteFromHome(ctx.owner, path, { recursive: input.recursive });
+      let stopped = 0;
+      for (const { path: notebook, kernelId } of orphans) {
+        // The files are gone already: a kernel that will not stop is logged, not reported as a failed delete.
+        try {
+          await ctx.services.kernels.stopKernel(kernelId, "stopped", `stopped because its notebook ${notebook} was deleted`);
+          stopped++;
+        } catch (error) {
+          log.error(`files: ${notebook} was deleted, but its kernel ${kernelId} could not be stopped`, error);
+        }
+      }
+      return { stoppedKernels: stopped };
     }),
 
   /** What the file viewer (/view/<path>) shows of a file: server/files/preview.ts. */
