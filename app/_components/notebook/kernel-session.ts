@@ -373,8 +373,9 @@ export class KernelSession {
     }
     this.model.flush();
     // A run that never reaches a kernel leaves the cell as it was: its outputs are the file's, not to be lost.
-    const before = { outputs: cell.outputs, executionCount: cell.executionCount, clippedRun: cell.clippedRun };
-    this.model.update(cellId, { outputs: [], clearPending: false, clippedRun: null, executionCount: null, status: "queued", startedAt: null, stdin: null }, { dirty: true });
+    const before = { outputs: cell.outputs, executionCount: cell.executionCount, clippedRun: cell.clippedRun, lastDurationMs: cell.lastDurationMs };
+    // The last run's duration goes with its outputs: a run cut short (a restart) must not show "Took 2 s" from before.
+    this.model.update(cellId, { outputs: [], clearPending: false, clippedRun: null, executionCount: null, lastDurationMs: null, status: "queued", startedAt: null, stdin: null }, { dirty: true });
     const connection = await this.ready;
     if (this.disposed) return;
     const unusable = connection ? connection.unusable() : "There is no kernel.";

@@ -161,6 +161,8 @@ interface EditorProps {
 function NotebookEditor({ path, built, onReload }: EditorProps) {
   const { model, session, saver } = built;
   const userId = useSignedInUserId();
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
   const [draft, setDraft] = useState(built.draft);
   const lastKey = useRef<{ key: string; at: number } | null>(null);
 
@@ -208,11 +210,16 @@ function NotebookEditor({ path, built, onReload }: EditorProps) {
   const [replaceAsked, setReplaceAsked] = useState<{ open: boolean; change: KernelChange | null }>({ open: false, change: null });
   const replaceKernel = useCallback(
     (change: KernelChange) => {
-      if (change.kind === "kernelspec") void session.changeKernel(change.name);
+      if (change.kind === "kernelspec") {
+        // The size chosen goes with it when the other kernelspec offers one of that name (QA: it fell back silently).
+        const offered = queryClient.getQueryData(trpc.quotas.sizes.queryKey())?.find((s) => s.kernelspec === change.name)?.sizes;
+        const size = session.status.size;
+        void session.changeKernel(change.name, size && offered?.some((s) => s.name === size) ? size : undefined);
+      }
       else if (change.kind === "size") void session.changeSize(change.size);
       else void session.changeKernel(session.status.kernelName ?? session.wantedKernelName());
     },
-    [session],
+    [session, queryClient, trpc],
   );
   const askReplaceKernel = useCallback(
     (change: KernelChange) => (session.replacingLosesState() ? setReplaceAsked({ open: true, change }) : replaceKernel(change)),
