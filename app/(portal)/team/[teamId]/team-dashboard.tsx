@@ -276,6 +276,15 @@ function MemberQuotaForm({ teamId, teamName, member, envelope, teamUse, onDone }
     const now = k === "monthlyVcoreHours" ? "this month" : "now";
     return `Team envelope: ${limitValue(k, cap)} — the team uses ${amount(k, used)} ${now}, ${limitValue(k, left)} left.`;
   };
+  // Below what the member uses now: allowed, and said (QA: a limit of 1 for a member running 3 was saved unremarked).
+  const belowUse = (k: LimitKey) => {
+    const v = fields[k].value;
+    const used = usedOf(k, member.use);
+    if (v === null || v >= used) return "";
+    return k === "monthlyVcoreHours"
+      ? ` Below what they used this month (${amount(k, used)}): new kernels are refused until the budget renews.`
+      : ` Below what they use now (${amount(k, used)}): nothing running is stopped; new kernels are refused until they are under it.`;
+  };
   const above = (k: LimitKey) => {
     const v = fields[k].value;
     const cap = envelope?.[k] ?? null;
@@ -303,10 +312,13 @@ function MemberQuotaForm({ teamId, teamName, member, envelope, teamUse, onDone }
           <NumberInput
             key={k}
             label={INPUT_LABEL[k]}
-            description={envelopeText(k)}
+            description={envelopeText(k) + belowUse(k)}
             placeholder={`default: ${limitValue(k, member.limits[k] === null || member.explicit?.[k] != null ? null : member.limits[k])}`}
             value={values[k]}
-            onChange={(v) => setValues((old) => ({ ...old, [k]: v }))}
+            onChange={(v) => {
+              setValues((old) => ({ ...old, [k]: v }));
+              save.reset(); // the last refusal was about the values before this edit
+            }}
             min={0}
             {...AS_TYPED}
             error={errors[k] ?? (above(k) ? `Above the team envelope of ${limitValue(k, envelope![k])}` : undefined)}
