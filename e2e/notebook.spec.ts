@@ -827,10 +827,14 @@ test("replacing a kernel that holds variables asks first; a fresh one is replace
   const picker = page.getByRole("combobox", { name: "Kernel" });
   const dialog = page.getByRole("dialog", { name: "Switch to Python 3 (local)?" });
 
-  // Nothing ran yet: another kernel is picked without a question.
+  // Nothing ran yet: another kernel is picked without a question; the size chosen goes with it when offered there.
+  const size = page.getByRole("combobox", { name: "Size" });
+  await size.selectOption("small");
+  await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
   await picker.selectOption("python3_remote_local");
   await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
   await expect(picker).toHaveValue("python3_remote_local");
+  await expect(size).toHaveValue("small");
   await runCell(page, 1, "x = 41");
   await expect(cell(page, 1)).toContainText("[1]:");
 
@@ -899,12 +903,35 @@ test("a kernel that dies says how, keeps what its process printed last folded aw
   await expect(output(page, 3)).toHaveText("after");
 });
 
+test("deleting a folder stops the kernels of its notebooks, and the dialog says so first", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, createAnalyst("deleter"));
+  await page.request.post("/api/trpc/files.mkdir", { data: { json: { path: "Work" } } });
+  await openNewNotebook(page, "Work/Run.ipynb");
+  const [kernel] = (await (await page.request.get("/api/kernels")).json()) as { id: string }[];
+  expect(kernel).toBeDefined();
+
+  await page.goto("/files");
+  const row = page.getByRole("table", { name: /^Files in / }).getByRole("row").filter({ has: page.getByRole("link", { name: "Work", exact: true }) });
+  await row.getByRole("button", { name: "Delete" }).click();
+  const dialog = page.getByRole("dialog", { name: "Delete folder?" });
+  await expect(dialog).toContainText("A notebook in it has a running kernel: it is stopped too.");
+  await dialog.getByRole("button", { name: "Delete" }).click();
+  await expect(dialog).toBeHidden();
+  await expect.poll(async () => ((await (await page.request.get("/api/kernels")).json()) as unknown[]).length).toBe(0);
+  const input = encodeURIComponent(JSON.stringify({ json: { id: kernel!.id } }));
+  const status = await (await page.request.get(`/api/trpc/kernels.status?input=${input}`)).json();
+  expect(status.result.data.json.detail).toBe("stopped because its notebook Work/Run.ipynb was deleted");
+});
+
 test("a restart from another window or client stops what was running and waiting here, and says so", async ({ page }) => {
   test.setTimeout(120_000);
   await signIn(page, createAnalyst("restarted"));
   await openNewNotebook(page, "Restarted.ipynb");
   await runCell(page, 1, "x = 1");
   await expect(cell(page, 1)).toContainText("[1]:");
+  await runCell(page, 2, "import time\ntime.sleep(1.2)");
+  await expect(cell(page, 2)).toContainText("Took 1 s");
   await runCell(page, 2, "import time\ntime.sleep(120)");
   await expect(cell(page, 2)).toContainText("Running");
   await runCell(page, 3, "print('after the sleep')");
@@ -915,6 +942,7 @@ test("a restart from another window or client stops what was running and waiting
   expect((await page.request.post(`/api/kernels/${kernel!.id}/restart`)).status()).toBe(200);
   await expect(page.getByRole("alert").filter({ hasText: "The kernel was restarted from another window or client" })).toBeVisible({ timeout: 15_000 });
   await expect(cell(page, 2)).not.toContainText("Running");
+  await expect(cell(page, 2)).not.toContainText("Took"); // the last run's time went with it (QA: "Took 1 s" stayed)
   await expect(cell(page, 3)).not.toContainText("Queued");
   await expect(output(page, 3)).toHaveCount(0); // never ran
   await expect(kernelStatus(page)).toHaveText("idle", { timeout: 30_000 });
