@@ -86,19 +86,20 @@ describe(`files procedures on ${testDbKind}`, () => {
 
   it("refuses traversal with a clear message", async () => {
     const c = caller(ana);
-    const cases: [Promise<unknown>, string, RegExp][] = [
-      [c.files.list({ path: "../.." }), "BAD_REQUEST", /contains "\.\.", which would leave the folder/],
-      [c.files.list({ path: "/etc" }), "BAD_REQUEST", /starts with "\/", which would name a place on the server/],
-      [c.files.stat({ path: "nb/../../x" }), "BAD_REQUEST", /contains "\.\."/],
-      [c.files.mkdir({ path: "..\\evil" }), "BAD_REQUEST", /contains "\.\."/],
-      [c.files.rename({ from: "nb", to: "../nb" }), "BAD_REQUEST", /contains "\.\."/],
-      [c.files.rename({ from: "nb", to: "/tmp/nb" }), "BAD_REQUEST", /starts with "\/"/],
-      [c.files.delete({ path: "../bob", recursive: true }), "BAD_REQUEST", /contains "\.\."/],
-      [c.files.delete({ path: "", recursive: true }), "BAD_REQUEST", /home folder itself cannot be deleted/],
-      [c.files.newNotebook({ dir: "/tmp" }), "BAD_REQUEST", /starts with "\/"/],
-      [c.files.list({ path: "%2e%2e" }), "NOT_FOUND", /"%2e%2e" does not exist/], // input is data, never URL-decoded
+    // Each call made when its turn comes: a call made early could fail before anyone listens (an unhandled rejection).
+    const cases: [() => Promise<unknown>, string, RegExp][] = [
+      [() => c.files.list({ path: "../.." }), "BAD_REQUEST", /contains "\.\.", which would leave the folder/],
+      [() => c.files.list({ path: "/etc" }), "BAD_REQUEST", /starts with "\/", which would name a place on the server/],
+      [() => c.files.stat({ path: "nb/../../x" }), "BAD_REQUEST", /contains "\.\."/],
+      [() => c.files.mkdir({ path: "..\\evil" }), "BAD_REQUEST", /contains "\.\."/],
+      [() => c.files.rename({ from: "nb", to: "../nb" }), "BAD_REQUEST", /contains "\.\."/],
+      [() => c.files.rename({ from: "nb", to: "/tmp/nb" }), "BAD_REQUEST", /starts with "\/"/],
+      [() => c.files.delete({ path: "../bob", recursive: true }), "BAD_REQUEST", /contains "\.\."/],
+      [() => c.files.delete({ path: "", recursive: true }), "BAD_REQUEST", /home folder itself cannot be deleted/],
+      [() => c.files.newNotebook({ dir: "/tmp" }), "BAD_REQUEST", /starts with "\/"/],
+      [() => c.files.list({ path: "%2e%2e" }), "NOT_FOUND", /"%2e%2e" does not exist/], // input is data, never URL-decoded
     ];
-    for (const [call, code, message] of cases) await assert.rejects(call, refusedWith(code, message));
+    for (const [call, code, message] of cases) await assert.rejects(call(), refusedWith(code, message));
   });
 
   it("refuses links that lead out of the home", async () => {
