@@ -5,7 +5,6 @@
 // server/files/routes.ts, not through tRPC.
 import { z } from "zod";
 import { liveKernelsOfNotebooksUnder } from "@/db/queries/notebooks";
-import { log } from "@/server/log";
 import { homePath } from "@/server/files/home-path";
 import { deleteFromHome, renameInHome } from "@/server/files/moves";
 import { createUntitledNotebook } from "@/server/files/notebooks";
@@ -43,28 +42,12 @@ export const filesRouter = router({
   /** The running kernels of the notebooks at or inside a path: the delete dialog says they will be stopped. */
   kernelsUnder: homeProcedure.input(z.object({ path: pathText })).query(({ ctx, input }) => liveKernelsOfNotebooksUnder(ctx.services.db, { ownerId: ctx.user.id, path: homePath(input.path) })),
 
-  /**
-   * Deletes a file or folder; the kernels of the notebooks deleted are stopped with them (left running, they held
-   * quota for notebooks that no longer exist, QA). Returns how many were stopped.
-   */
+  /** Deletes a file or folder, and stops the kernels of the notebooks it deletes (server/files/moves.ts). */
   delete: homeProcedure
     .input(z.object({ path: pathText, recursive: z.boolean().default(false) }))
-    .mutation(async ({ ctx, input }) => {
-      const path = homePath(input.path);
-      const orphans = await liveKernelsOfNotebooksUnder(ctx.services.db, { ownerId: ctx.user.id, path });
-      await deleteFromHome(ctx.owner, path, { recursive: input.recursive });
-      let stopped = 0;
-      for (const { path: notebook, kernelId } of orphans) {
-        // The files are gone already: a kernel that will not stop is logged, not reported as a failed delete.
-        try {
-          await ctx.services.kernels.stopKernel(kernelId, "stopped", `stopped because its notebook ${notebook} was deleted`);
-          stopped++;
-        } catch (error) {
-          log.error(`files: ${notebook} was deleted, but its kernel ${kernelId} could not be stopped`, error);
-        }
-      }
-      return { stoppedKernels: stopped };
-    }),
+    .mutation(({ ctx, input }) =>
+      deleteFromHome(ctx.owner, homePath(input.path), { recursive: input.recursive, stopKernel: (id, reason, detail) => ctx.services.kernels.stopKernel(id, reason, detail) }),
+    ),
 
   /** What the file viewer (/view/<path>) shows of a file: server/files/preview.ts. */
   preview: homeProcedure.input(z.object({ path: pathText })).query(({ ctx, input }) => previewFile(ctx.home, homePath(input.path))),
