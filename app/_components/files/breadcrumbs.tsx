@@ -2,12 +2,11 @@
 import { Anchor, Breadcrumbs, Text } from "@mantine/core";
 import { IconHome } from "@tabler/icons-react";
 import Link from "next/link";
-import { folderHref } from "./paths";
+import { crumbsOf, folderHref } from "./paths";
 
 /** Home › a › b, each part a link to that folder except the one being shown. */
 export function FileBreadcrumbs({ path }: { path: string }) {
-  const segments = path === "" ? [] : path.split("/");
-  const crumbs = [{ label: "Home", path: "" }, ...segments.map((name, i) => ({ label: name, path: segments.slice(0, i + 1).join("/") }))];
+  const crumbs = crumbsOf(path);
   return (
     <nav aria-label="Breadcrumb" style={{ minWidth: 0 }}>
       <Breadcrumbs separatorMargin={6} styles={{ root: { flexWrap: "wrap" } }}>

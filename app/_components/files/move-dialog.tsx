@@ -9,7 +9,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { errorMessage, useTRPC } from "@/app/_lib/trpc";
 import { DialogActions, useLastShown } from "./dialogs";
-import { joinPath, parentOf } from "./paths";
+import { crumbsOf, joinPath, parentOf } from "./paths";
 import type { FileEntry } from "./types";
 
 interface MoveDialogProps {
@@ -44,8 +44,7 @@ function MoveForm({ entry, pending, error, onMove, onClose }: Omit<MoveDialogPro
   const folders = (listing.data?.entries ?? [])
     .filter((e) => e.type === "directory" && !(entry.type === "directory" && isWithin(e.path, entry.path)))
     .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true, sensitivity: "base" }));
-  const segments = folder === "" ? [] : folder.split("/");
-  const crumbs = [{ label: "Home", path: "" }, ...segments.map((name, i) => ({ label: name, path: segments.slice(0, i + 1).join("/") }))];
+  const crumbs = crumbsOf(folder);
   const here = folder === from;
   const where = folder === "" ? "Home" : `Home / ${folder}`;
 

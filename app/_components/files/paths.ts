@@ -37,6 +37,12 @@ export function nameProblem(name: string): string | null {
   return null;
 }
 
+/** Home, then each folder down to `path`, each with its own path: what a breadcrumb trail shows. */
+export function crumbsOf(path: string): { label: string; path: string }[] {
+  const segments = path === "" ? [] : path.split("/");
+  return [{ label: "Home", path: "" }, ...segments.map((name, i) => ({ label: name, path: segments.slice(0, i + 1).join("/") }))];
+}
+
 /** The folder a file is in ('' for the home folder). */
 export function parentOf(path: string): string {
   const slash = path.lastIndexOf("/");

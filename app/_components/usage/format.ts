@@ -19,9 +19,11 @@ export function hours(n: number): string {
   const abs = Math.abs(n);
   // Small amounts keep two significant digits (a few minutes of a kernel is not "0").
   if (abs < 0.01) return n.toLocaleString("en-US", { maximumSignificantDigits: 2 });
-  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
-  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+  return n.toLocaleString("en-US", { maximumFractionDigits: hourDigits(abs), minimumFractionDigits: 0 });
 }
+
+/** The decimals `hours` shows for an amount of this size (from 0.01 up). */
+const hourDigits = (abs: number) => (abs >= 100 ? 0 : abs >= 10 ? 1 : 2);
 
 /**
  * What is left of a budget in hours, rounded down to the digits `hours` shows: 199.6 left is "199", never "200"
@@ -30,7 +32,7 @@ export function hours(n: number): string {
 export function hoursLeft(n: number): string {
   const abs = Math.abs(n);
   if (abs < 0.01) return hours(n);
-  const scale = 10 ** (abs >= 100 ? 0 : abs >= 10 ? 1 : 2);
+  const scale = 10 ** hourDigits(abs);
   return hours(Math.floor(n * scale + 1e-9) / scale);
 }
 
