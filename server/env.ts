@@ -78,6 +78,8 @@ const schema = z.object({
   ATRIUM_TRUST_PROXY: flag(false),
   ATRIUM_PYTHON: optionalNonEmpty,
   ATRIUM_LOCAL_KERNELS: flag(true),
+  /** Local ipykernels forked from a warm interpreter (server/kernels/launchers/kernel-forker.ts); false: spawned. */
+  ATRIUM_KERNEL_FORKER: flag(true),
   ATRIUM_PORTAL_HOST: optionalNonEmpty,
   ATRIUM_KERNELSPEC_DIRS: optionalNonEmpty,
   ATRIUM_LAUNCH_RESPONSE_HOST: z.string().default("127.0.0.1"),

@@ -40,8 +40,13 @@ export async function startKernels(env: Env, db: Database, secret: string, homes
   });
   await responses.start();
   const remote = { responseListener: responses, portRange: env.ATRIUM_KERNEL_PORT_RANGE, launchDeadlineMs: env.ATRIUM_KERNEL_STARTUP_TIMEOUT_SECONDS * 1000 };
+  const local = new LocalLauncher({ runtimeDir, python, forkKernels: env.ATRIUM_KERNEL_FORKER });
+  // Warm before the first analyst asks: that kernel forks too. A forker that cannot serve only means spawning.
+  if (env.ATRIUM_LOCAL_KERNELS && env.ATRIUM_KERNEL_FORKER && python) void local.warmUp().then((ready) => {
+    if (!ready) log.warn("the kernel forker did not start: local kernels are spawned (slower to start); the log line before this one says why");
+  });
   const launchers = new LauncherRegistry()
-    .register(new LocalLauncher({ runtimeDir, python }))
+    .register(local)
     .register(new RemoteLocalLauncher({ ...remote, python }));
   // What this installation creates on a shared cluster carries its id (the orphan sweep's scope).
   const { id: installation, sameDatabase, unreadable } = await checkInstallation(db);

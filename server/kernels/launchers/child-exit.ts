@@ -1,7 +1,13 @@
 // Hearing a child process die, with the last lines it wrote to stderr in the reason: shared by the local
 // kernel and the local remote-launcher engine.
-import type { ChildProcess } from 'node:child_process';
-import type { DeadStatus } from './base';
+import type { DeadStatus, KernelStatus } from './base';
+
+/** What is watched of a child process: a spawned ChildProcess has it, and so has a forked kernel (kernel-forker.ts). */
+export interface WatchedChild {
+  readonly pid?: number | undefined;
+  readonly stderr: (NodeJS.ReadableStream & { readableEnded: boolean; destroy(): unknown }) | null;
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+}
 
 const STDERR_TAIL_LINES = 20;
 /** After 'exit', how long to let stderr drain so the death reason includes the last lines. */
@@ -9,6 +15,8 @@ const STDERR_DRAIN_MS = 200;
 
 export class ChildExitWatch {
   private readonly tail: string[] = [];
+  /** How the child ended, once heard. */
+  private ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
   /** `label` names the process in reasons, e.g. "process 123" or "launcher process 123". */
   constructor(private readonly label: string) {}
@@ -19,7 +27,12 @@ export class ChildExitWatch {
   }
 
   /** Resolves once the child exited and its stderr drained. */
-  watch(child: ChildProcess): Promise<DeadStatus> {
+  /** Alive until the watched child's exit is heard. */
+  status(): KernelStatus {
+    return this.ended ? this.deadStatus(this.ended.code, this.ended.signal) : { alive: true };
+  }
+
+  watch(child: WatchedChild): Promise<DeadStatus> {
     let partial = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
@@ -31,6 +44,7 @@ export class ChildExitWatch {
     child.stderr?.on('error', () => {}); // destroyed by cleanup(); nothing to report
     return new Promise((resolve) => {
       child.once('exit', (code, signal) => {
+        this.ended = { code, signal };
         const finish = () => {
           clearTimeout(timer);
           if (partial.trim()) this.tail.push(partial);
@@ -46,7 +60,8 @@ export class ChildExitWatch {
   }
 
   deadStatus(exitCode: number | null, signal: NodeJS.Signals | null): DeadStatus {
-    const how = signal ? `killed by ${signal}` : `exited with code ${exitCode}`;
+    // Neither is known of a forked kernel whose forker stopped before it: /proc saw it gone.
+    const how = signal ? `killed by ${signal}` : exitCode === null ? 'has ended' : `exited with code ${exitCode}`;
     const tail = this.tail.slice(-5).join('\n');
     return {
       alive: false,

@@ -1,7 +1,8 @@
-// Pure: which kernelspec argv is ipykernel (it binds ports given as 0 itself and writes them back).
+// Pure: which kernelspec argv is ipykernel (it binds ports given as 0 itself and writes them back), and which kernels
+// may be forked from the warm interpreter (kernel-forker.ts) rather than spawned.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isIpykernel } from './local';
+import { forkableArgs, isIpykernel } from './local';
 
 test('isIpykernel knows ipykernel argv forms and nothing else', () => {
   const yes = [
@@ -17,4 +18,19 @@ test('isIpykernel knows ipykernel argv forms and nothing else', () => {
   ];
   for (const argv of yes) assert.equal(isIpykernel(argv), true, argv.join(' '));
   for (const argv of no) assert.equal(isIpykernel(argv), false, argv.join(' '));
+});
+
+test('forkableArgs: plain ipykernel_launcher kernels whose env leaves Python\'s startup alone', () => {
+  const forker = { PATH: '/usr/bin', HOME: '/home/portal', LANG: 'C.UTF-8' };
+  const argv = ['/venv/bin/python', '-m', 'ipykernel_launcher', '-f', '/run/kernel-1.json', '--matplotlib=inline'];
+  assert.deepEqual(forkableArgs(argv, { ...forker, KERNEL_USERNAME: 'ana', MPLBACKEND: 'agg' }, forker), ['-f', '/run/kernel-1.json', '--matplotlib=inline']);
+  // Another module, or a script: spawned.
+  assert.equal(forkableArgs(['/venv/bin/python', '-m', 'ipykernel', '-f', 'x.json'], forker, forker), undefined);
+  assert.equal(forkableArgs(['/venv/bin/python', '/venv/lib/ipykernel_launcher.py', '-f', 'x.json'], forker, forker), undefined);
+  assert.equal(forkableArgs(['R', '--slave'], forker, forker), undefined);
+  // What the interpreter reads as it starts must be what the forker started with.
+  for (const env of [{ PYTHONPATH: '/extra' }, { PYTHONHASHSEED: '0' }, { LD_PRELOAD: '/lib/x.so' }, { HOME: '/home/other' }, { LANG: 'de_DE.UTF-8' }, { LC_ALL: 'C' }, { TZ: 'Asia/Tokyo' }]) {
+    assert.equal(forkableArgs(argv, { ...forker, ...env }, forker), undefined, JSON.stringify(env));
+  }
+  assert.equal(forkableArgs(argv, { PATH: '/usr/bin', LANG: 'C.UTF-8' }, forker), undefined, 'HOME unset for the kernel');
 });

@@ -27,7 +27,9 @@ import {
   type Launcher,
   type SerializedKernel,
 } from './base';
-import { ChildExitWatch } from './child-exit';
+import { ChildExitWatch, type WatchedChild } from './child-exit';
+import { ForkRefused, forkerFor } from './kernel-forker';
+import { procAvailable, processStartTime, processState, readProcStat, startedAtMs } from './proc';
 
 /** Host variables a local kernel needs to behave like a login shell's Python, and nothing else. */
 export const HOST_ENV_ALLOW_LIST = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'SHELL'];
@@ -54,6 +56,11 @@ export interface LocalLauncherOptions {
    * before it is killed, as Jupyter Server's shutdown_wait_time. Default 5 s; 0: kill at once.
    */
   shutdownGraceMs?: number;
+  /**
+   * Plain ipykernels (`python -m ipykernel_launcher`) are forked from a warm interpreter that imported ipykernel
+   * once (kernel-forker.ts): a start takes tens of milliseconds instead of a few hundred. Default true.
+   */
+  forkKernels?: boolean;
 }
 
 /** See LocalLauncherOptions.shutdownGraceMs. */
@@ -69,6 +76,7 @@ export class LocalLauncher implements Launcher {
   private readonly logger: KernelLogger | undefined;
   private readonly startSlots: StartSlots;
   private readonly shutdownGraceMs: number;
+  private readonly forkKernels: boolean;
 
   constructor(options: LocalLauncherOptions = {}) {
     const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
@@ -79,6 +87,23 @@ export class LocalLauncher implements Launcher {
     this.logger = options.logger;
     this.startSlots = new StartSlots(options.maxConcurrentStarts ?? Math.max(2, 2 * os.availableParallelism()));
     this.shutdownGraceMs = options.shutdownGraceMs ?? DEFAULT_LOCAL_SHUTDOWN_GRACE_MS;
+    this.forkKernels = options.forkKernels ?? true;
+  }
+
+  /**
+   * Starts the configured interpreter's forker now (otherwise the first kernel starts it, and is spawned), so that
+   * even the first kernel forks. Resolves true once it serves, false if it cannot (or not within `deadlineMs`).
+   */
+  async warmUp(deadlineMs = 30_000): Promise<boolean> {
+    if (!this.forkKernels || !this.python) return false;
+    const ready = forkerFor(this.python, this.baseEnv(), this.logger).ready;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs)));
+    try {
+      return await Promise.race([ready, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async launch(request: LaunchRequest, options?: LaunchOptions): Promise<LocalKernelProcess> {
@@ -128,9 +153,9 @@ export class LocalLauncher implements Launcher {
     for (const [name, value] of Object.entries(kernelspec.spec.env)) env[name] = substitute(value);
     Object.assign(env, trustedEnv);
 
-    let child: ChildProcess;
+    let child: WatchedChild;
     try {
-      child = await spawnDetached(argv, { cwd: request.cwd, env });
+      child = await this.startProcess(argv, env, request.cwd);
     } catch (error) {
       await unlink(connectionFile).catch(ignoreMissing);
       throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: cannot start ${argv[0]}: ${(error as Error).message}`, {
@@ -242,6 +267,27 @@ export class LocalLauncher implements Launcher {
     return found;
   }
 
+  /**
+   * Forks the kernel when it is a plain ipykernel whose interpreter's forker is ready and nothing in its
+   * environment changes how that interpreter starts; spawns it otherwise (and when the forker says no).
+   */
+  private async startProcess(argv: string[], env: Record<string, string>, cwd: string | undefined): Promise<WatchedChild> {
+    const forkerEnv = this.baseEnv();
+    const args = this.forkKernels ? forkableArgs(argv, env, forkerEnv) : undefined;
+    if (args) {
+      const forker = forkerFor(argv[0]!, forkerEnv, this.logger);
+      if (await forker.usable()) {
+        try {
+          return await forker.fork(args, env, cwd);
+        } catch (error) {
+          if (!(error instanceof ForkRefused)) throw error;
+          this.logger?.warn('kernel forker refused; spawning the kernel', { error: error.message });
+        }
+      }
+    }
+    return spawnDetached(argv, { cwd, env });
+  }
+
   private baseEnv(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const name of HOST_ENV_ALLOW_LIST) {
@@ -270,7 +316,7 @@ export class LocalKernelProcess extends KernelProcess {
   readonly pid: number;
   private readonly connectionFile: string;
   private readonly startTime: number | null;
-  private readonly child: ChildProcess | undefined;
+  private readonly child: WatchedChild | undefined;
   private readonly exitWatch: ChildExitWatch;
   /** Settles once the child exited and stderr drained (children only). */
   private readonly exited: Promise<DeadStatus> | undefined;
@@ -279,7 +325,7 @@ export class LocalKernelProcess extends KernelProcess {
   /** Whether it ever answered (confirmed started, or restored): one still starting is not asked to shut down. */
   private answered: boolean;
 
-  constructor(init: KernelProcessInit & LocalState & { child?: ChildProcess; exitWatch?: ChildExitWatch; exited?: Promise<DeadStatus>; shutdownGraceMs?: number }) {
+  constructor(init: KernelProcessInit & LocalState & { child?: WatchedChild; exitWatch?: ChildExitWatch; exited?: Promise<DeadStatus>; shutdownGraceMs?: number }) {
     super(init);
     this.shutdownGraceMs = init.shutdownGraceMs ?? DEFAULT_LOCAL_SHUTDOWN_GRACE_MS;
     this.answered = init.child === undefined;
@@ -304,10 +350,7 @@ export class LocalKernelProcess extends KernelProcess {
   }
 
   async poll(): Promise<KernelStatus> {
-    if (this.child) {
-      const { exitCode, signalCode } = this.child;
-      return exitCode === null && signalCode === null ? { alive: true } : this.exitWatch.deadStatus(exitCode, signalCode);
-    }
+    if (this.child) return this.exitWatch.status();
     const state = await processState(this.pid, this.startTime);
     if (state === 'running') return { alive: true };
     return { alive: false, reason: `process ${this.pid} ${state === 'zombie' ? 'has exited' : 'no longer exists'}` };
@@ -436,7 +479,8 @@ class StartSlots {
 
 /** How long a kernel may take to bind its ports and write them back (ipykernel: well under a second). */
 const DEFAULT_PORTS_DEADLINE_MS = 60_000;
-const PORTS_POLL_MS = 20;
+const PORTS_POLL_FIRST_MS = 5;
+const PORTS_POLL_MS = 50;
 
 /** ipykernel (`-m ipykernel_launcher`, `-m ipykernel`, or its launcher script) binds ports given as 0 itself. */
 export function isIpykernel(argv: readonly string[]): boolean {
@@ -447,10 +491,11 @@ export function isIpykernel(argv: readonly string[]): boolean {
  * Waits until the kernel has written the ports it bound into its connection file. Fails fast if it exits
  * first (with its stderr), and kills it at the deadline: nothing is left running on a failed start.
  */
-async function awaitBoundPorts(w: { kernelId: string; connectionFile: string; requested: ConnectionInfo; child: ChildProcess; exited: Promise<DeadStatus>; deadlineMs: number }): Promise<ConnectionInfo> {
+async function awaitBoundPorts(w: { kernelId: string; connectionFile: string; requested: ConnectionInfo; child: WatchedChild; exited: Promise<DeadStatus>; deadlineMs: number }): Promise<ConnectionInfo> {
   let exit: DeadStatus | undefined;
   void w.exited.then((status) => (exit = status));
-  const deadline = Date.now() + w.deadlineMs;
+  const started = Date.now();
+  const deadline = started + w.deadlineMs;
   const fail = async (code: 'LAUNCH_FAILED' | 'LAUNCH_TIMEOUT', message: string) => {
     if (!exit) {
       try {
@@ -474,7 +519,8 @@ async function awaitBoundPorts(w: { kernelId: string; connectionFile: string; re
         return { ...w.requested, shell_port, iopub_port, stdin_port, control_port, hb_port };
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, PORTS_POLL_MS));
+    // A forked kernel binds within tens of milliseconds: looked at often at first, then at an easier pace.
+    await new Promise((resolve) => setTimeout(resolve, Date.now() - started < 1_000 ? PORTS_POLL_FIRST_MS : PORTS_POLL_MS));
   }
   throw await fail('LAUNCH_TIMEOUT', `kernel ${w.kernelId} (local pid ${w.child.pid}) did not bind its ports within ${w.deadlineMs} ms; it was killed`);
 }
@@ -529,76 +575,17 @@ async function freePorts(count: number, host: string): Promise<number[]> {
   }
 }
 
-interface ProcStat {
-  state: string;
-  processGroup: number;
-  startTime: number;
-}
-
-/** Linux's USER_HZ, the unit of /proc's start times: 100 on every architecture Node runs on. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** When this host booted (/proc/stat's btime), epoch ms: read once, it does not change while the host runs. */
-let bootTimeMs: Promise<number> | undefined;
-function readBootTimeMs(): Promise<number> {
-  bootTimeMs ??= readFile('/proc/stat', 'utf8').then((text) => {
-    const btime = /^btime (\d+)$/m.exec(text)?.[1];
-    if (!btime) throw new Error('/proc/stat gives no boot time');
-    return Number(btime) * 1000;
-  });
-  bootTimeMs.catch(() => (bootTimeMs = undefined)); // a failed read is tried again next time
-  return bootTimeMs;
-}
-
-/** A process's start time from /proc (clock ticks since boot), as epoch ms. */
-async function startedAtMs(startTimeTicks: number): Promise<number> {
-  return (await readBootTimeMs()) + (startTimeTicks * 1000) / CLOCK_TICKS_PER_SECOND;
+/**
+ * The arguments after `python -m ipykernel_launcher` when the kernel can be forked from that python's forker: its
+ * environment agrees with the forker's on everything Python reads as it starts (PYTHON*, LD_*, HOME for the user
+ * site-packages, the locale, the time zone). Undefined when it must be spawned.
+ */
+const STARTUP_ENV = new Set(['HOME', 'LANG', 'TZ']);
+export function forkableArgs(argv: readonly string[], env: Record<string, string>, forkerEnv: Record<string, string>): string[] | undefined {
+  if (argv.length < 3 || argv[1] !== '-m' || argv[2] !== 'ipykernel_launcher') return undefined;
+  const startupNames = new Set([...Object.keys(env), ...Object.keys(forkerEnv)].filter((name) => /^(PYTHON|LD_|LC_)/.test(name) || STARTUP_ENV.has(name)));
+  for (const name of startupNames) if (env[name] !== forkerEnv[name]) return undefined;
+  return argv.slice(3);
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-/** Linux /proc/<pid>/stat: state (field 3) and start time (field 22). Null where /proc is absent. */
-async function readProcStat(pid: number): Promise<ProcStat | null | 'gone'> {
-  let text: string;
-  try {
-    text = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') return (await procAvailable()) ? 'gone' : null;
-    return null;
-  }
-  // the command name (field 2) may contain spaces and parentheses: fields resume after the last ')'
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '?', processGroup: Number(fields[2]), startTime: Number(fields[19]) };
-}
-
-let procChecked: boolean | undefined;
-async function procAvailable(): Promise<boolean> {
-  procChecked ??= await stat('/proc/self/stat').then(
-    () => true,
-    () => false,
-  );
-  return procChecked;
-}
-
-export async function processStartTime(pid: number): Promise<number | null> {
-  const info = await readProcStat(pid);
-  return info && info !== 'gone' ? info.startTime : null;
-}
-
-export type ProcessState = 'running' | 'zombie' | 'gone' | 'reused';
-
-export async function processState(pid: number, startTime: number | null): Promise<ProcessState> {
-  const info = await readProcStat(pid);
-  if (info === 'gone') return 'gone';
-  if (info) {
-    if (startTime !== null && info.startTime !== startTime) return 'reused';
-    return info.state === 'Z' || info.state === 'X' ? 'zombie' : 'running';
-  }
-  // no /proc (macOS): signal 0 checks existence only
-  try {
-    process.kill(pid, 0);
-    return 'running';
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM' ? 'running' : 'gone';
-  }
-}

@@ -11,7 +11,8 @@ import { z } from 'zod';
 import type { JsonObject } from '../protocol/messages';
 import { LaunchError, type DeadStatus, type KernelStatus, type SerializedKernel } from './base';
 import { ChildExitWatch } from './child-exit';
-import { HOST_ENV_ALLOW_LIST, processStartTime, processState, spawnDetached } from './local';
+import { HOST_ENV_ALLOW_LIST, spawnDetached } from './local';
+import { processStartTime, processState } from './proc';
 import { RemoteLauncher, type EngineStart, type RemoteEngine, type RemoteLauncherOptions } from './remote';
 
 /** The bundled Python launcher package (`atrium_launcher`), put on the launcher's PYTHONPATH. */
