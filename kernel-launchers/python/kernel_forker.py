@@ -23,6 +23,7 @@ separates analysts no less than spawning did; kernels that must be kept apart ru
 
 import ctypes
 import json
+import runpy
 import os
 import selectors
 import signal
@@ -30,7 +31,6 @@ import site
 import sys
 import threading
 import traceback
-from importlib.util import find_spec
 
 # What a kernel imports as it starts; imported here once, before any fork. The debugger (debugpy's pydevd) is most
 # of a kernel's own initialisation once the rest is imported; it starts no thread on import.
@@ -42,9 +42,11 @@ import ipykernel.zmqshell  # noqa: F401
 PROTOCOL_IN = 0
 PROTOCOL_OUT = 1
 READ_CHUNK = 65536
-LAUNCHER_PATH = find_spec("ipykernel_launcher").origin
 # The portal starts this script with a padding argument: room for each kernel's own command line (see set_command_line).
 COMMAND_LINE_SPACE = (0, 0)
+# The environment this process was given, and what its start and imports added to it (see kernel_environment).
+STARTUP_GIVEN = {}
+STARTUP_ADDED = {}
 
 
 class Forker:
@@ -99,31 +101,29 @@ class Forker:
         except (ValueError, KeyError, TypeError) as error:
             self.send({"event": "bad_request", "error": str(error)})
             return
+        # fork_failed promises that nothing was forked: only what comes before os.fork() may fail with it.
         try:
-            pid = self.fork(request)
+            args = [str(arg) for arg in request["args"]]
+            title = command_line([sys.executable, "-m", "ipykernel_launcher", *args])
+            if len(title) >= COMMAND_LINE_SPACE[1] - COMMAND_LINE_SPACE[0]:
+                raise ValueError("the kernel's command line is longer than the space the forker reserved for it")
+            env = kernel_environment({str(k): str(v) for k, v in request["env"].items()})
+            cwd = request.get("cwd") or None
+            stderr_read, stderr_write = os.pipe()
+            pid = os.fork()
         except Exception as error:  # noqa: BLE001 - any failure goes back to the request
             self.send({"event": "fork_failed", "id": request_id, "error": f"{type(error).__name__}: {error}"})
             return
-        self.send({"event": "forked", "id": request_id, "pid": pid})
-
-    def fork(self, request):
-        args = [str(arg) for arg in request["args"]]
-        if len(command_line_bytes([sys.executable, "-m", "ipykernel_launcher", *args])) > COMMAND_LINE_SPACE[1] - COMMAND_LINE_SPACE[0]:
-            raise ValueError("the kernel's command line is longer than the space the forker reserved for it")
-        env = {str(k): str(v) for k, v in request["env"].items()}
-        cwd = request.get("cwd") or None
-        stderr_read, stderr_write = os.pipe()
-        pid = os.fork()
         if pid == 0:
             os.close(stderr_read)
-            self.become_kernel(args, env, cwd, stderr_write)  # never returns
+            self.become_kernel(args, env, cwd, stderr_write, title)  # never returns
+        self.send({"event": "forked", "id": request_id, "pid": pid})
         os.close(stderr_write)
         os.set_blocking(stderr_read, False)
         self.stderr_of[pid] = stderr_read
         self.selector.register(stderr_read, selectors.EVENT_READ, pid)
-        return pid
 
-    def become_kernel(self, args, env, cwd, stderr_write):
+    def become_kernel(self, args, env, cwd, stderr_write, title):
         """In the child: shed the forker, then run ipykernel as `python -m ipykernel_launcher` would.
 
         Never returns into the loop: the kernel's end leaves as SystemExit through main(), so the interpreter
@@ -148,17 +148,18 @@ class Forker:
                 os.chdir(cwd)
             os.environ.clear()
             os.environ.update(env)
-            # As `-m` does: the working directory first on the path, and the module's file as argv[0].
+            # As `-m` leaves them before the module runs: the working directory first on the path (ipykernel_launcher
+            # itself takes it off again), the arguments after the module's name.
             sys.path[0] = os.getcwd()
-            sys.argv = [LAUNCHER_PATH, *args]
+            sys.argv = ["-m", *args]
             sys.orig_argv = [sys.executable, "-m", "ipykernel_launcher", *args]
             # What `ps` shows and the portal's orphan sweep reads: the command line a spawned kernel would have.
-            set_command_line([sys.executable, "-m", "ipykernel_launcher", *args])
+            set_command_line(title)
         except BaseException:  # noqa: BLE001 - nothing of a kernel to finish yet
             traceback.print_exc()
             os._exit(1)
         try:
-            ipykernel.kernelapp.launch_new_instance()
+            runpy.run_module("ipykernel_launcher", run_name="__main__", alter_sys=True)
         except SystemExit:
             raise
         except BaseException:  # noqa: BLE001 - as an uncaught exception ends an interpreter
@@ -217,6 +218,17 @@ class Forker:
             self.close_stderr(pid)
 
 
+def kernel_environment(requested):
+    """The request's environment, plus what this interpreter's own start and imports added to the one it was given
+    (locale coercion's LC_CTYPE, debugpy's settings): a spawned kernel, started with the same startup variables
+    (the portal checks them), would have added the same. A variable the request sets otherwise keeps its value."""
+    env = dict(requested)
+    for name, value in STARTUP_ADDED.items():
+        if env.get(name) == STARTUP_GIVEN.get(name):
+            env[name] = value
+    return env
+
+
 def command_line_area():
     """Where this process's argv strings live (/proc/self/stat fields 48 and 49: arg_start, arg_end)."""
     with open("/proc/self/stat", "rb") as stat:
@@ -225,17 +237,18 @@ def command_line_area():
     return int(fields[45]), int(fields[46])
 
 
-def command_line_bytes(words):
-    return b"\0".join(word.encode() for word in words) + b"\0"
+def command_line(words):
+    return " ".join(words).encode()
 
 
-def set_command_line(words):
-    """Rewrites /proc/self/cmdline in place (as setproctitle does), within the space the portal reserved."""
+def set_command_line(title):
+    """Rewrites /proc/self/cmdline in place, as setproctitle(3) does: the title, then NULs, and a last byte that is
+    not NUL, by which Linux reads the area as one title up to its first NUL (so it shows no padding). One string with
+    spaces, as `ps` shows it; the portal's orphan sweep finds the connection file in it either way."""
     start, end = COMMAND_LINE_SPACE
-    data = command_line_bytes(words)
-    if len(data) > end - start:
+    if len(title) >= end - start:
         raise ValueError("command line longer than the reserved space")
-    ctypes.memmove(start, data + b"\0" * (end - start - len(data)), end - start)
+    ctypes.memmove(start, title + b"\0" * (end - start - len(title) - 1) + b" ", end - start)
 
 
 def drain(fd):
@@ -247,20 +260,24 @@ def drain(fd):
 
 
 def site_packages():
-    """Where installed packages live: the portal starts a new forker when one of these changes (pip install)."""
+    """Where installed packages live: the portal starts a new forker when one of these changes (pip install), or
+    appears (the user's site-packages, made by a first `pip install --user`)."""
     paths = [*site.getsitepackages()]
-    user_site = site.getusersitepackages()
-    if isinstance(user_site, str):
-        paths.append(user_site)
-    return [path for path in paths if os.path.isdir(path)]
+    if site.ENABLE_USER_SITE:
+        paths.append(site.getusersitepackages())
+    return paths
 
 
 def main():
-    global COMMAND_LINE_SPACE
+    global COMMAND_LINE_SPACE, STARTUP_GIVEN, STARTUP_ADDED
     COMMAND_LINE_SPACE = command_line_area()
-    set_command_line([sys.executable, "kernel_forker.py"])
-    if threading.active_count() != 1:
-        sys.stderr.write(f"kernel forker: {threading.active_count()} threads after imports; forking is unsafe, not serving\n")
+    set_command_line(command_line([sys.executable, "kernel_forker.py"]))
+    with open("/proc/self/environ", "rb") as given:  # the environment as exec'd, before Python's start changed it
+        STARTUP_GIVEN = dict(entry.decode("utf-8", "surrogateescape").split("=", 1) for entry in given.read().split(b"\0") if b"=" in entry)
+    STARTUP_ADDED = {name: value for name, value in os.environ.items() if STARTUP_GIVEN.get(name) != value}
+    threads = len(os.listdir("/proc/self/task"))  # Python's threads and any a C extension started
+    if threading.active_count() != 1 or threads != 1:
+        sys.stderr.write(f"kernel forker: {threads} threads after imports; forking is unsafe, not serving\n")
         return 2
     Forker().run()
     return 0

@@ -5,13 +5,13 @@
 // Needs ATRIUM_PYTHON (a Python with ipykernel); the test runner sets it. Every wait has a deadline.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, realpath, rm, utimes, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { loadKernelspecs, type Kernelspec } from '../kernelspecs';
 import { connectForTest, quietKernelLog, runCode } from '../testing';
-import { forkerFor } from './kernel-forker';
+import { KernelForker, forkerFor } from './kernel-forker';
 import { LocalKernelProcess, LocalLauncher } from './local';
 import { readProcStat } from './proc';
 
@@ -77,40 +77,58 @@ async function until(what: string, check: () => Promise<boolean> | boolean, dead
   }
 }
 
-test('a forked kernel is the process a spawned one would be: session, cwd, env, argv, path, command line', async (t) => {
+/** What a kernel's process is, from inside: compared between a spawned and a forked kernel. */
+const PROCESS_FACTS = [
+  'import os, sys, json, signal, statistics, multiprocessing.process as mpp',
+  'status = {l.split(":")[0]: l.split(":", 1)[1].strip() for l in open("/proc/self/status") if l.startswith(("SigBlk", "SigIgn"))}',
+  'handlers = {s.name: str(signal.getsignal(s)) for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP)}',
+  'kernel_id = os.environ.get("KERNEL_ID", "")',
+  'print(json.dumps({"cwd": os.getcwd(), "path": sys.path, "argv": sys.argv, "orig_argv": sys.orig_argv,',
+  '  "env": {k: v for k, v in os.environ.items() if k != "KERNEL_ID"}, "handlers": handlers, "status": status,',
+  '  "session_leader": os.getsid(0) == os.getpid(), "stdin": os.readlink("/proc/self/fd/0"), "stdout": os.readlink("/proc/self/fd/1").split(":")[0],',
+  '  "statistics": statistics.__file__, "mp_dir": mpp.ORIGINAL_DIR, "flags": str(sys.flags), "executable": sys.executable}).replace(kernel_id, "KERNEL"))',
+].join('\n');
+
+/** The command line as `ps` shows it: arguments joined by spaces. */
+async function commandText(pid: number): Promise<string> {
+  return (await commandLine(pid)).join(' ');
+}
+
+test('a forked kernel is the process a spawned one would be: session, cwd, env, path, argv, signals, command line', async (t) => {
+  // A module in the home folder named like one of the standard library's must not hide it (in neither kernel).
+  await writeFile(path.join(home, 'statistics.py'), 'raise ImportError("the home folder shadowed the standard library")\n');
+  await writeFile(path.join(home, 'helper_mod.py'), 'VALUE = 42\n');
+  const spawner = new LocalLauncher({ python, runtimeDir, hostEnv, logger: quietKernelLog, shutdownGraceMs: 0, forkKernels: false });
+  const spawned = await start(t, spawner);
   const local = await warmLauncher();
   const kernel = await start(t, local);
   assert.equal(await isForked(kernel), true, 'forked by the forker, not spawned');
+  assert.equal(await isForked(spawned), false);
   const info = await readProcStat(kernel.pid);
   assert.ok(info && info !== 'gone');
   assert.equal(info.processGroup, kernel.pid, 'leads its own process group (signals reach what it starts)');
-  const argv = await commandLine(kernel.pid);
-  assert.deepEqual(argv.slice(1, 4), ['-m', 'ipykernel_launcher', '-f'], `command line: ${argv.join(' ')}`);
-  assert.match(argv[4]!, new RegExp(`^${runtimeDir}/kernel-${kernel.kernelId}\\.json$`));
-  // The orphan sweep finds it by that command line, as it finds a spawned kernel.
+  // As `ps` shows it, and as the orphan sweep finds it: the command line a spawned kernel has.
+  const connectionFile = `${runtimeDir}/kernel-${kernel.kernelId}.json`;
+  assert.equal(await commandText(kernel.pid), `${python} -m ipykernel_launcher -f ${connectionFile}`);
+  assert.equal(await commandText(spawned.pid), `${python} -m ipykernel_launcher -f ${runtimeDir}/kernel-${spawned.kernelId}.json`);
   assert.ok((await local.listOwnEngines()).some((engine) => engine.kernelId === kernel.kernelId && engine.engineId === `pid ${kernel.pid}`));
 
-  const connection = await connectForTest(t, kernel, 10_000);
-  const facts = await runCode(
-    connection,
-    [
-      'import os, sys, json, signal',
-      'print(json.dumps({"cwd": os.getcwd(), "path0": sys.path[0], "argv0": os.path.basename(sys.argv[0]),',
-      '  "user": os.environ.get("KERNEL_USERNAME"), "hint": os.environ.get("KERNEL_LANG_HINT"), "secret": os.environ.get("ATRIUM_SECRET"),',
-      '  "sid": os.getsid(0) == os.getpid(), "chld": signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL,',
-      '  "stdin": os.readlink("/proc/self/fd/0")}))',
-    ].join('\n'),
-    10_000,
-  );
-  const seen = JSON.parse(facts.out);
-  assert.deepEqual(
-    seen,
-    { cwd: home, path0: home, argv0: 'ipykernel_launcher.py', user: 'ana', hint: 'python', secret: null, sid: true, chld: true, stdin: '/dev/null' },
-    facts.all,
-  );
-  // A module in the home folder is importable, as in a spawned kernel (the working directory is on the path).
-  await runCode(connection, `open(${JSON.stringify(path.join(home, 'helper_mod.py'))}, "w").write("VALUE = 42\\n")`, 10_000);
-  assert.equal((await runCode(connection, 'import helper_mod; print(helper_mod.VALUE)', 10_000)).out.trim(), '42');
+  const factsOf = async (process: LocalKernelProcess) => {
+    const connection = await connectForTest(t, process, 10_000);
+    const run = await runCode(connection, PROCESS_FACTS, 10_000);
+    assert.equal(run.reply.content.status, 'ok', run.all);
+    assert.equal((await runCode(connection, 'import helper_mod; print(helper_mod.VALUE)', 10_000)).out.trim(), '42', 'the home folder is importable');
+    return JSON.parse(run.out);
+  };
+  const [forkedFacts, spawnedFacts] = [await factsOf(kernel), await factsOf(spawned)];
+  assert.deepEqual(forkedFacts, spawnedFacts);
+  // And what both must be:
+  assert.equal(forkedFacts.cwd, home);
+  assert.equal(forkedFacts.env.KERNEL_USERNAME, 'ana');
+  assert.equal(forkedFacts.env.ATRIUM_SECRET, undefined, 'the portal\'s secrets stay out');
+  assert.equal(forkedFacts.session_leader, true);
+  assert.equal(forkedFacts.stdin, '/dev/null');
+  assert.doesNotMatch(forkedFacts.statistics, /home of ana/);
 });
 
 test('a forked kernel is interrupted by SIGINT, answers the debugger, and its exit code is heard', async (t) => {
@@ -218,3 +236,22 @@ async function sitePackagesOf(t: TestContext): Promise<string> {
   const connection = await connectForTest(t, kernel, 10_000);
   return (await runCode(connection, 'import site; print(site.getsitepackages()[0])', 10_000)).out.trim();
 }
+
+test('a forker asked to stop answers the fork it was asked for first: that kernel is the start\'s, not an orphan', async () => {
+  const forker = new KernelForker(python, { PATH: hostEnv.PATH, HOME: hostEnv.HOME }, quietKernelLog);
+  assert.equal(await forker.ready, true);
+  await mkdir(runtimeDir, { recursive: true });
+  const connectionFile = path.join(runtimeDir, `kernel-close-${randomUUID()}.json`);
+  await writeFile(connectionFile, JSON.stringify({ ip: '127.0.0.1', transport: 'tcp', shell_port: 0, iopub_port: 0, stdin_port: 0, control_port: 0, hb_port: 0, key: 'k', signature_scheme: 'hmac-sha256', kernel_name: 'python3' }));
+  const forked = forker.fork(['-f', connectionFile], { PATH: hostEnv.PATH, HOME: hostEnv.HOME }, home);
+  forker.close(); // as a stale forker is closed by another start while this one waits
+  const kernel = await forked;
+  try {
+    assert.ok(kernel.pid > 0);
+    assert.equal((await readProcStat(kernel.pid).then((s) => (s && s !== 'gone' ? s.state : s))) !== 'gone', true, 'the kernel runs');
+    await assert.rejects(forker.fork(['-f', connectionFile], {}, home), /closing|gone/, 'no new fork once asked to stop');
+    await until('the forker gone', () => !forker.alive);
+  } finally {
+    process.kill(-kernel.pid, 'SIGKILL');
+  }
+});

@@ -21,6 +21,8 @@ export const KERNEL_FORKER_SCRIPT = fileURLToPath(new URL('../../../kernel-launc
 const COMMAND_LINE_SPACE = 4096;
 /** A fork takes milliseconds; a forker this slow to answer is stuck and is replaced. */
 const FORK_ANSWER_DEADLINE_MS = 10_000;
+/** How long a forker that was asked to stop may take to answer what it was asked before it ends. */
+const CLOSE_DEADLINE_MS = 5_000;
 /** How often a kernel whose forker died is looked at in /proc (the forker reaped it and said how it ended before). */
 const ORPHAN_POLL_MS = 250;
 
@@ -73,7 +75,7 @@ export class ForkRefused extends Error {}
  */
 export class KernelForker {
   private readonly process: ChildProcess;
-  private state: 'starting' | 'ready' | 'gone' = 'starting';
+  private state: 'starting' | 'ready' | 'closing' | 'gone' = 'starting';
   private watched: { path: string; mtimeMs: number }[] = [];
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (kernel: ForkedKernel) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
@@ -107,7 +109,7 @@ export class KernelForker {
 
   async usable(): Promise<boolean> {
     if (this.state !== 'ready') return false;
-    const current = await Promise.all(this.watched.map((w) => stat(w.path).then((s) => s.mtimeMs, () => NaN)));
+    const current = await Promise.all(this.watched.map((w) => mtimeOf(w.path)));
     if (current.every((mtimeMs, i) => mtimeMs === this.watched[i]!.mtimeMs)) return true;
     this.logger.warn('kernel forker: packages changed since it started; replacing it', { python: this.python });
     this.close();
@@ -134,12 +136,16 @@ export class KernelForker {
     });
   }
 
-  /** Stops the forker; kernels it made keep running (watched through /proc from then on). */
+  /**
+   * Stops the forker: it takes no new request, answers those it has (a kernel forked for a start under way is that
+   * start's), and ends at the end of its input; one that does not within CLOSE_DEADLINE_MS is killed. Kernels it
+   * made keep running, watched through /proc from then on.
+   */
   close(): void {
-    if (this.state === 'gone') return;
+    if (this.state === 'gone' || this.state === 'closing') return;
+    this.state = 'closing';
     this.process.stdin?.end();
-    this.process.kill('SIGTERM');
-    this.gone('stopped');
+    setTimeout(() => this.process.kill('SIGKILL'), CLOSE_DEADLINE_MS).unref();
   }
 
   private onLine(line: string): void {
@@ -152,7 +158,7 @@ export class KernelForker {
     }
     switch (event.event) {
       case 'ready':
-        void Promise.all(event.watch.map((path) => stat(path).then((s) => ({ path, mtimeMs: s.mtimeMs }), () => ({ path, mtimeMs: NaN })))).then((watched) => {
+        void Promise.all(event.watch.map(async (path) => ({ path, mtimeMs: await mtimeOf(path) }))).then((watched) => {
           this.watched = watched;
           if (this.state !== 'starting') return;
           this.state = 'ready';
@@ -198,8 +204,8 @@ export class KernelForker {
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(new Error(`the kernel forker ${why} while it started the kernel`));
     for (const kernel of this.kernels.values()) kernel.orphaned();
     this.kernels.clear();
-    if (was === 'starting' && why !== 'stopped') this.logger.warn('kernel forker ended before it served', { python: this.python, why, printed: this.startupLines.join('\n') });
-    else if (was === 'ready' && why !== 'stopped') this.logger.warn('kernel forker ended', { python: this.python, why });
+    if (was === 'starting') this.logger.warn('kernel forker ended before it served', { python: this.python, why, printed: this.startupLines.join('\n') });
+    else if (was === 'ready') this.logger.warn('kernel forker ended', { python: this.python, why });
   }
 }
 
@@ -214,4 +220,12 @@ export function forkerFor(python: string, env: Record<string, string>, logger?: 
     forkers.set(key, forker);
   }
   return forker;
+}
+
+/** A folder's mtime; -1 while it does not exist (a user site-packages not made yet). */
+function mtimeOf(path: string): Promise<number> {
+  return stat(path).then(
+    (s) => s.mtimeMs,
+    () => -1,
+  );
 }

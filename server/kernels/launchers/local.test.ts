@@ -29,7 +29,8 @@ test('forkableArgs: plain ipykernel_launcher kernels whose env leaves Python\'s 
   assert.equal(forkableArgs(['/venv/bin/python', '/venv/lib/ipykernel_launcher.py', '-f', 'x.json'], forker, forker), undefined);
   assert.equal(forkableArgs(['R', '--slave'], forker, forker), undefined);
   // What the interpreter reads as it starts must be what the forker started with.
-  for (const env of [{ PYTHONPATH: '/extra' }, { PYTHONHASHSEED: '0' }, { LD_PRELOAD: '/lib/x.so' }, { HOME: '/home/other' }, { LANG: 'de_DE.UTF-8' }, { LC_ALL: 'C' }, { TZ: 'Asia/Tokyo' }]) {
+  const startupVariables: Record<string, string>[] = [{ PYTHONPATH: '/extra' }, { PYTHONHASHSEED: '0' }, { LD_PRELOAD: '/lib/x.so' }, { HOME: '/home/other' }, { LANG: 'de_DE.UTF-8' }, { LC_ALL: 'C' }, { TZ: 'Asia/Tokyo' }, { PYDEVD_DISABLE_FILE_VALIDATION: '1' }];
+  for (const env of startupVariables) {
     assert.equal(forkableArgs(argv, { ...forker, ...env }, forker), undefined, JSON.stringify(env));
   }
   assert.equal(forkableArgs(argv, { PATH: '/usr/bin', LANG: 'C.UTF-8' }, forker), undefined, 'HOME unset for the kernel');

@@ -578,12 +578,13 @@ async function freePorts(count: number, host: string): Promise<number[]> {
 /**
  * The arguments after `python -m ipykernel_launcher` when the kernel can be forked from that python's forker: its
  * environment agrees with the forker's on everything Python reads as it starts (PYTHON*, LD_*, HOME for the user
- * site-packages, the locale, the time zone). Undefined when it must be spawned.
+ * site-packages, the locale, the time zone) and the debugger reads as the forker imports it (PYDEVD_*). Undefined
+ * when it must be spawned.
  */
 const STARTUP_ENV = new Set(['HOME', 'LANG', 'TZ']);
 export function forkableArgs(argv: readonly string[], env: Record<string, string>, forkerEnv: Record<string, string>): string[] | undefined {
   if (argv.length < 3 || argv[1] !== '-m' || argv[2] !== 'ipykernel_launcher') return undefined;
-  const startupNames = new Set([...Object.keys(env), ...Object.keys(forkerEnv)].filter((name) => /^(PYTHON|LD_|LC_)/.test(name) || STARTUP_ENV.has(name)));
+  const startupNames = new Set([...Object.keys(env), ...Object.keys(forkerEnv)].filter((name) => /^(PYTHON|LD_|LC_|PYDEVD_)/.test(name) || STARTUP_ENV.has(name)));
   for (const name of startupNames) if (env[name] !== forkerEnv[name]) return undefined;
   return argv.slice(3);
 }
