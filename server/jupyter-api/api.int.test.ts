@@ -14,6 +14,7 @@ import { encode } from "next-auth/jwt";
 import { WebSocket } from "ws";
 import { freePort } from "@/e2e/support/postgres.mjs";
 import { listAudit } from "@/db/queries/audit";
+import { findKernel } from "@/db/queries/kernels";
 import { startSession } from "@/server/auth/sessions";
 import { systemActor } from "@/server/identity/actor";
 import { changeRole } from "@/server/identity/users";
@@ -257,6 +258,18 @@ describe("Jupyter-compatible API", () => {
     t.after(() => socket.close());
     const run = await socket.execute("import os; print(os.environ.get('KERNEL_USERNAME'), os.environ.get('KERNEL_COLOR'))");
     assert.equal(TestKernelSocket.stdout(run.iopub), `${ana.user.username} teal\n`);
+  });
+
+  it("starts a kernel in the size a client names in KERNEL_SIZE, and refuses one the kernelspec lacks", async (t) => {
+    const large = await startKernel(ana.token, { name: "python3", env: { KERNEL_SIZE: "large" } });
+    t.after(() => api(portal.base, ana.token, "DELETE", `/api/kernels/${large.id}`));
+    assert.equal((await findKernel(portal.services.db, { id: large.id }))?.sizeProfile, "large");
+    const unnamed = await startKernel(ana.token, { name: "python3" });
+    t.after(() => api(portal.base, ana.token, "DELETE", `/api/kernels/${unnamed.id}`));
+    assert.equal((await findKernel(portal.services.db, { id: unnamed.id }))?.sizeProfile, "medium", "the kernelspec's default");
+    const refused = await api(portal.base, ana.token, "POST", "/api/kernels", { name: "python3", env: { KERNEL_SIZE: "huge" } });
+    assert.equal(refused.status, 400);
+    assert.match(String((refused.body as { message?: unknown }).message), /There is no size "huge" for this kernel\. Sizes: small .*medium .*large/);
   });
 
   it("accepts the session cookie from the portal's own pages only", async (t) => {

@@ -20,7 +20,7 @@ import type { Services } from "@/server/services";
 import { crossSiteWrite, HttpStatusError, readJsonBody, sendEmpty, sendError, sendJson } from "./http";
 import { kernelspecModel, readKernelspecResource } from "./kernelspec-model";
 import { kernelUrl, matchRoute, type Route } from "./routes";
-import { clientKernelEnv, describeIssues, StartKernelBodySchema } from "./schemas";
+import { clientKernelEnv, clientKernelSize, describeIssues, StartKernelBodySchema } from "./schemas";
 
 const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -80,7 +80,8 @@ export function restApi(services: Services) {
     const parsed = StartKernelBodySchema.safeParse(await readJsonBody(req));
     if (!parsed.success) throw new AppError("BAD_REQUEST", `Invalid request body: ${describeIssues(parsed.error)}.`);
     // The user is the authenticated one; the body's KERNEL_USERNAME (if any) is dropped by clientKernelEnv.
-    const model = await kernels.start(user, { name: parsed.data.name || undefined, env: clientKernelEnv(parsed.data.env) });
+    const { env } = parsed.data;
+    const model = await kernels.start(user, { name: parsed.data.name || undefined, env: clientKernelEnv(env), size: clientKernelSize(env) });
     return sendJson(res, 201, model, { location: kernelUrl(model.id) });
   }
 

@@ -1,7 +1,7 @@
 // POST /api/kernels bodies: the shapes accepted, the ones refused (400), and the KERNEL_* allow-list.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { clientKernelEnv, StartKernelBodySchema } from "./schemas";
+import { clientKernelEnv, clientKernelSize, StartKernelBodySchema } from "./schemas";
 
 describe("POST /api/kernels body", () => {
   it("accepts Jupyter's shapes and refuses bad ones", () => {
@@ -23,5 +23,13 @@ describe("POST /api/kernels body", () => {
       KERNEL_SPARK_CONF: "a=b",
     });
     assert.deepEqual(clientKernelEnv(undefined), {});
+  });
+
+  it("takes KERNEL_SIZE as the start's size, not as a variable of the kernel's", () => {
+    assert.deepEqual(clientKernelEnv({ KERNEL_SIZE: "large", KERNEL_COLOR: "teal" }), { KERNEL_COLOR: "teal" });
+    assert.equal(clientKernelSize({ KERNEL_SIZE: " large " }), "large");
+    assert.equal(clientKernelSize({ KERNEL_SIZE: "" }), undefined);
+    assert.equal(clientKernelSize({ KERNEL_COLOR: "teal" }), undefined);
+    assert.equal(clientKernelSize(undefined), undefined);
   });
 });
