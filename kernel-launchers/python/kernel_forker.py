@@ -74,14 +74,18 @@ class Forker:
         self.send({"event": "ready", "pid": os.getpid(), "watch": site_packages()})
         while True:
             for key, _ in self.selector.select():
-                if key.data == "requests":
-                    if not self.read_requests():
-                        return
-                elif key.data == "wake":
-                    drain(self.wake_read)
-                    self.reap()
-                else:
-                    self.relay_stderr(key.data)
+                # One event that goes wrong must not end the forker every kernel start relies on: said, and served on.
+                try:
+                    if key.data == "requests":
+                        if not self.read_requests():
+                            return
+                    elif key.data == "wake":
+                        drain(self.wake_read)
+                        self.reap()
+                    else:
+                        self.relay_stderr(key.data)
+                except Exception:  # noqa: BLE001 - see above
+                    traceback.print_exc()
 
     def read_requests(self):
         chunk = os.read(PROTOCOL_IN, READ_CHUNK)
@@ -200,7 +204,7 @@ class Forker:
             if pid == 0:
                 return
             if os.WIFSIGNALED(status):
-                event = {"event": "exit", "pid": pid, "code": None, "signal": signal.Signals(os.WTERMSIG(status)).name}
+                event = {"event": "exit", "pid": pid, "code": None, "signal": signal_name(os.WTERMSIG(status))}
             else:
                 event = {"event": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status), "signal": None}
             # What it wrote last is sent before its exit; a grandchild may hold the pipe open, so only what is there now.
@@ -216,6 +220,15 @@ class Forker:
                     self.send({"event": "stderr", "pid": pid, "data": data.decode("utf-8", "replace")})
             self.pending_exit[pid] = event
             self.close_stderr(pid)
+
+
+def signal_name(number):
+    """SIGKILL, SIGSEGV...; the real-time signals, which Python's Signals does not name, as Linux's kill -l does."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        low, high = getattr(signal, "SIGRTMIN", 0), getattr(signal, "SIGRTMAX", -1)
+        return f"SIGRTMIN+{number - low}" if low <= number <= high else f"signal {number}"
 
 
 def kernel_environment(requested):
@@ -271,7 +284,7 @@ def site_packages():
 def main():
     global COMMAND_LINE_SPACE, STARTUP_GIVEN, STARTUP_ADDED
     COMMAND_LINE_SPACE = command_line_area()
-    set_command_line(command_line([sys.executable, "kernel_forker.py"]))
+    set_command_line(command_line([sys.executable, os.path.abspath(sys.argv[0])]))
     with open("/proc/self/environ", "rb") as given:  # the environment as exec'd, before Python's start changed it
         STARTUP_GIVEN = dict(entry.decode("utf-8", "surrogateescape").split("=", 1) for entry in given.read().split(b"\0") if b"=" in entry)
     STARTUP_ADDED = {name: value for name, value in os.environ.items() if STARTUP_GIVEN.get(name) != value}

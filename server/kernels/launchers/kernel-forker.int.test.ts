@@ -5,6 +5,7 @@
 // Needs ATRIUM_PYTHON (a Python with ipykernel); the test runner sets it. Every wait has a deadline.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, realpath, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import { loadKernelspecs, type Kernelspec } from '../kernelspecs';
 import { connectForTest, quietKernelLog, runCode } from '../testing';
 import { KernelForker, forkerFor } from './kernel-forker';
-import { LocalKernelProcess, LocalLauncher } from './local';
+import { kernelHostEnv, LocalKernelProcess, LocalLauncher } from './local';
 import { readProcStat } from './proc';
 
 const python = process.env.ATRIUM_PYTHON;
@@ -86,7 +87,7 @@ const PROCESS_FACTS = [
   'print(json.dumps({"cwd": os.getcwd(), "path": sys.path, "argv": sys.argv, "orig_argv": sys.orig_argv,',
   '  "env": {k: v for k, v in os.environ.items() if k != "KERNEL_ID"}, "handlers": handlers, "status": status,',
   '  "session_leader": os.getsid(0) == os.getpid(), "stdin": os.readlink("/proc/self/fd/0"), "stdout": os.readlink("/proc/self/fd/1").split(":")[0],',
-  '  "statistics": statistics.__file__, "mp_dir": mpp.ORIGINAL_DIR, "flags": str(sys.flags), "executable": sys.executable}).replace(kernel_id, "KERNEL"))',
+  '  "statistics": statistics.__file__, "which_python": __import__("shutil").which("python") == sys.executable, "mp_dir": mpp.ORIGINAL_DIR, "flags": str(sys.flags), "executable": sys.executable}).replace(kernel_id, "KERNEL"))',
 ].join('\n');
 
 /** The command line as `ps` shows it: arguments joined by spaces. */
@@ -129,6 +130,9 @@ test('a forked kernel is the process a spawned one would be: session, cwd, env, 
   assert.equal(forkedFacts.session_leader, true);
   assert.equal(forkedFacts.stdin, '/dev/null');
   assert.doesNotMatch(forkedFacts.statistics, /home of ana/);
+  // As in an activated venv: `!pip install` installs where `import` looks, and `!python` is the kernel's Python.
+  assert.equal(forkedFacts.env.PATH.split(':')[0], path.dirname(python));
+  assert.equal(forkedFacts.which_python, true);
 });
 
 test('a forked kernel is interrupted by SIGINT, answers the debugger, and its exit code is heard', async (t) => {
@@ -218,7 +222,7 @@ test('a forker that dies leaves its kernels running, and their end is still seen
 
 test('packages installed into the interpreter replace its forker: the next kernels see them', async (t) => {
   const local = await warmLauncher();
-  const before = forkerFor(python, { PATH: hostEnv.PATH, HOME: hostEnv.HOME }, quietKernelLog);
+  const before = forkerFor(python, kernelHostEnv(hostEnv, python), quietKernelLog);
   assert.equal(await before.ready, true);
   const sitePackages = await sitePackagesOf(t);
   const now = new Date();
@@ -254,4 +258,47 @@ test('a forker asked to stop answers the fork it was asked for first: that kerne
   } finally {
     process.kill(-kernel.pid, 'SIGKILL');
   }
+});
+
+test('a kernel killed by a real-time signal is reported as such, and the forker serves on', async (t) => {
+  const local = await warmLauncher();
+  const kernel = await start(t, local);
+  const forkerPid = await parentOf(kernel.pid);
+  process.kill(kernel.pid, 40); // SIGRTMIN+6 on Linux: Python's Signals has no name for it
+  await until('the kernel seen dead', async () => !(await kernel.poll()).alive, 5_000);
+  const status = await kernel.poll();
+  assert.ok(!status.alive);
+  assert.match(status.reason, /killed by SIGRTMIN\+\d+/);
+  const next = await start(t, local);
+  assert.equal(await parentOf(next.pid), forkerPid, 'the same forker forked the next kernel');
+});
+
+test('a forker that ends while a fork is asked: whatever names the kernel\'s connection file goes, and the kernel is spawned', async (t) => {
+  const local = await warmLauncher();
+  const forkerPid = await parentOf((await start(t, local)).pid);
+  const kernelId = `fork-${randomUUID()}`;
+  // A process naming this kernel's connection file, as a kernel forked just before its forker ended would.
+  const stray = spawn(python, ['-c', 'import time; time.sleep(60)', `${runtimeDir}/kernel-${kernelId}.json`], { detached: true, stdio: 'ignore' });
+  t.after(() => {
+    try {
+      process.kill(-stray.pid!, 'SIGKILL');
+    } catch {
+      // gone, as it should be
+    }
+  });
+  await until('the stray process named', async () => (await commandText(stray.pid!).catch(() => '')).includes(kernelId));
+  process.kill(forkerPid, 'SIGSTOP');
+  const launching = local.launch({ kernelId, kernelspec: python3, username: 'ana', cwd: home });
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the fork is asked of the stopped forker
+  process.kill(forkerPid, 'SIGKILL');
+  const kernel = await launching;
+  t.after(async () => {
+    await kernel.kill();
+    await kernel.cleanup();
+  });
+  await kernel.confirmStartup(30_000);
+  assert.equal(await parentOf(kernel.pid), process.pid, 'spawned');
+  await until('the stray process killed', async () => (await readProcStat(stray.pid!).then((s) => s === 'gone' || (s !== null && s.state === 'Z'))));
+  const connection = await connectForTest(t, kernel, 10_000);
+  assert.equal((await runCode(connection, 'print(6 * 7)', 10_000)).out.trim(), '42');
 });

@@ -65,8 +65,10 @@ const ForkerEvent = z.discriminatedUnion('event', [
   z.object({ event: z.literal('exit'), pid: z.number(), code: z.number().nullable(), signal: z.string().nullable() }),
 ]);
 
-/** The forker said no, or is gone: nothing was forked, so the kernel may be spawned instead. */
+/** The forker said no, or was not serving: nothing was forked, so the kernel may be spawned instead. */
 export class ForkRefused extends Error {}
+/** The forker ended, or stuck and was killed, while a fork was asked of it: a kernel may have been forked. */
+export class ForkUncertain extends Error {}
 
 /**
  * One forker process for one Python interpreter. `usable()` says whether a start may ask it now: ready, alive,
@@ -127,9 +129,10 @@ export class KernelForker {
     return new Promise<ForkedKernel>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        // It may have forked a kernel it never told of: that one is the orphan sweep's to find.
-        reject(new Error(`the kernel forker did not answer within ${FORK_ANSWER_DEADLINE_MS} ms; it was stopped`));
-        this.close();
+        // Stuck (stopped, swapping...): killed, so that it forks nothing more; what it may have forked, the caller finds.
+        this.process.kill('SIGKILL');
+        if (this.state !== 'gone') this.state = 'closing';
+        reject(new ForkUncertain(`the kernel forker did not answer within ${FORK_ANSWER_DEADLINE_MS} ms; it was killed`));
       }, FORK_ANSWER_DEADLINE_MS);
       this.pending.set(id, { resolve, reject, timer });
       this.process.stdin!.write(`${JSON.stringify({ op: 'fork', id, args, env, cwd: cwd ?? null })}\n`);
@@ -200,8 +203,8 @@ export class KernelForker {
     const was = this.state;
     this.state = 'gone';
     this.settleReady(false);
-    // Not a refusal: it may have forked the kernel before it ended (the orphan sweep finds such a one).
-    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(new Error(`the kernel forker ${why} while it started the kernel`));
+    // Not a refusal: it may have forked the kernel before it ended.
+    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(new ForkUncertain(`the kernel forker ${why} while it started the kernel`));
     for (const kernel of this.kernels.values()) kernel.orphaned();
     this.kernels.clear();
     if (was === 'starting') this.logger.warn('kernel forker ended before it served', { python: this.python, why, printed: this.startupLines.join('\n') });

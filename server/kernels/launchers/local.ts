@@ -28,11 +28,30 @@ import {
   type SerializedKernel,
 } from './base';
 import { ChildExitWatch, type WatchedChild } from './child-exit';
-import { ForkRefused, forkerFor } from './kernel-forker';
+import { ForkRefused, ForkUncertain, forkerFor } from './kernel-forker';
 import { procAvailable, processStartTime, processState, readProcStat, startedAtMs } from './proc';
 
 /** Host variables a local kernel needs to behave like a login shell's Python, and nothing else. */
 export const HOST_ENV_ALLOW_LIST = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'SHELL'];
+
+/**
+ * The allow-listed host variables, with the kernel interpreter's folder first on PATH, as in an activated venv: a
+ * cell's `!pip install x` then installs where `import x` looks, and `!python` is the kernel's Python (QA: both were
+ * the host's).
+ */
+export function kernelHostEnv(hostEnv: NodeJS.ProcessEnv, python: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of HOST_ENV_ALLOW_LIST) {
+    const value = hostEnv[name];
+    if (value !== undefined) env[name] = value;
+  }
+  if (python && path.isAbsolute(python)) {
+    const folder = path.dirname(python);
+    const rest = (env.PATH ?? '').split(path.delimiter).filter((entry) => entry && entry !== folder);
+    env.PATH = [folder, ...rest].join(path.delimiter);
+  }
+  return env;
+}
 
 export interface LocalLauncherOptions {
   /** Private directory (0700) for connection files. Default: <tmpdir>/atrium-kernels-<uid>. */
@@ -96,7 +115,7 @@ export class LocalLauncher implements Launcher {
    */
   async warmUp(deadlineMs = 30_000): Promise<boolean> {
     if (!this.forkKernels || !this.python) return false;
-    const ready = forkerFor(this.python, this.baseEnv(), this.logger).ready;
+    const ready = forkerFor(this.python, this.baseEnv(this.python), this.logger).ready;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs)));
     try {
@@ -142,20 +161,23 @@ export class LocalLauncher implements Launcher {
       kernel_name: kernelspec.name,
     };
     const connectionFile = path.join(this.runtimeDir, `kernel-${kernelId}.json`);
-    await unlink(connectionFile).catch(ignoreMissing); // a restart reuses the kernel id
-    await writeFile(connectionFile, JSON.stringify(requested, null, 2), { mode: 0o600, flag: 'wx' });
+    const writeConnectionFile = async () => {
+      await unlink(connectionFile).catch(ignoreMissing); // a restart reuses the kernel id
+      await writeFile(connectionFile, JSON.stringify(requested, null, 2), { mode: 0o600, flag: 'wx' });
+    };
+    await writeConnectionFile();
 
     const substitute = (value: string) => substituteResourceDir(value.replaceAll('{connection_file}', connectionFile));
     const argv = kernelspec.spec.argv.map(substitute);
     if (this.python && /^python3?$/.test(argv[0]!)) argv[0] = this.python;
     // host basics, then the kernelspec's env, then Atrium's KERNEL_* (which nothing may override)
-    const env: Record<string, string> = { ...this.baseEnv() };
+    const env: Record<string, string> = this.baseEnv(argv[0]!);
     for (const [name, value] of Object.entries(kernelspec.spec.env)) env[name] = substitute(value);
     Object.assign(env, trustedEnv);
 
     let child: WatchedChild;
     try {
-      child = await this.startProcess(argv, env, request.cwd);
+      child = await this.startProcess(argv, env, request.cwd, { kernelId, writeConnectionFile });
     } catch (error) {
       await unlink(connectionFile).catch(ignoreMissing);
       throw new LaunchError('LAUNCH_FAILED', `kernel ${kernelId}: cannot start ${argv[0]}: ${(error as Error).message}`, {
@@ -271,8 +293,13 @@ export class LocalLauncher implements Launcher {
    * Forks the kernel when it is a plain ipykernel whose interpreter's forker is ready and nothing in its
    * environment changes how that interpreter starts; spawns it otherwise (and when the forker says no).
    */
-  private async startProcess(argv: string[], env: Record<string, string>, cwd: string | undefined): Promise<WatchedChild> {
-    const forkerEnv = this.baseEnv();
+  private async startProcess(
+    argv: string[],
+    env: Record<string, string>,
+    cwd: string | undefined,
+    launch: { kernelId: string; writeConnectionFile: () => Promise<void> },
+  ): Promise<WatchedChild> {
+    const forkerEnv = this.baseEnv(argv[0]!);
     const args = this.forkKernels ? forkableArgs(argv, env, forkerEnv) : undefined;
     if (args) {
       const forker = forkerFor(argv[0]!, forkerEnv, this.logger);
@@ -280,21 +307,38 @@ export class LocalLauncher implements Launcher {
         try {
           return await forker.fork(args, env, cwd);
         } catch (error) {
-          if (!(error instanceof ForkRefused)) throw error;
-          this.logger?.warn('kernel forker refused; spawning the kernel', { error: error.message });
+          if (error instanceof ForkUncertain) {
+            // The forker ended or stuck with this fork asked of it: a kernel it made meanwhile would answer on the
+            // same connection file (and write its ports into it). It goes first; the file is written afresh.
+            await new Promise((resolve) => setTimeout(resolve, UNCERTAIN_FORK_SETTLE_MS));
+            await this.killKernelProcesses(launch.kernelId);
+            await launch.writeConnectionFile();
+          } else if (!(error instanceof ForkRefused)) {
+            throw error;
+          }
+          this.logger?.warn('the kernel forker could not fork this kernel; spawning it', { kernel: launch.kernelId, error: (error as Error).message });
         }
       }
     }
     return spawnDetached(argv, { cwd, env });
   }
 
-  private baseEnv(): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const name of HOST_ENV_ALLOW_LIST) {
-      const value = this.hostEnv[name];
-      if (value !== undefined) env[name] = value;
+  /** Kills every process (with its group) whose command line names this kernel's connection file. */
+  private async killKernelProcesses(kernelId: string): Promise<void> {
+    for (const { pid } of (await this.kernelProcesses()).filter((p) => p.kernelId === kernelId)) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          // not a group leader (yet), or gone already
+        }
+      }
     }
-    return env;
+  }
+
+  /** What every kernel of this interpreter starts from (and its forker runs with). */
+  private baseEnv(python: string | undefined): Record<string, string> {
+    return kernelHostEnv(this.hostEnv, python);
   }
 
   private async ensureRuntimeDir(): Promise<void> {
@@ -480,6 +524,8 @@ class StartSlots {
 /** How long a kernel may take to bind its ports and write them back (ipykernel: well under a second). */
 const DEFAULT_PORTS_DEADLINE_MS = 60_000;
 const PORTS_POLL_FIRST_MS = 5;
+/** After a forker ended mid-fork: time for a kernel it forked to write its command line (it does so at once). */
+const UNCERTAIN_FORK_SETTLE_MS = 100;
 const PORTS_POLL_MS = 50;
 
 /** ipykernel (`-m ipykernel_launcher`, `-m ipykernel`, or its launcher script) binds ports given as 0 itself. */

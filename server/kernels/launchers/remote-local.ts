@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { JsonObject } from '../protocol/messages';
 import { LaunchError, type DeadStatus, type KernelStatus, type SerializedKernel } from './base';
 import { ChildExitWatch } from './child-exit';
-import { HOST_ENV_ALLOW_LIST, spawnDetached } from './local';
+import { kernelHostEnv, spawnDetached } from './local';
 import { processStartTime, processState } from './proc';
 import { RemoteLauncher, type EngineStart, type RemoteEngine, type RemoteLauncherOptions } from './remote';
 
@@ -48,11 +48,7 @@ export class RemoteLocalLauncher extends RemoteLauncher {
     const command = [...argv];
     if (this.python && /^python3?$/.test(command[0]!)) command[0] = this.python;
     // host basics, then the kernelspec's env + KERNEL_* (from the base), with the launcher package first on the path
-    const fullEnv: Record<string, string> = {};
-    for (const name of HOST_ENV_ALLOW_LIST) {
-      const value = this.hostEnv[name];
-      if (value !== undefined) fullEnv[name] = value;
-    }
+    const fullEnv = kernelHostEnv(this.hostEnv, command[0]);
     Object.assign(fullEnv, env);
     fullEnv.PYTHONPATH = [this.launcherPythonPath, env.PYTHONPATH].filter(Boolean).join(path.delimiter);
     let child: ChildProcess;
