@@ -12,7 +12,7 @@ import { ConfirmModal } from "@/app/_components/confirm-modal";
 import { notebookHref } from "@/app/_components/files/paths";
 import { DailyUsageChart } from "@/app/_components/usage/charts";
 import { ExportCsvButton } from "@/app/_components/usage/export-csv";
-import { dateTime, hours, isoDay, limitValue, memory, since } from "@/app/_components/usage/format";
+import { dateTime, hours, isoDay, limitValue, memory, since, sizeFitsNow } from "@/app/_components/usage/format";
 import { QuotaMeters } from "@/app/_components/usage/quota-meters";
 import { StatCards } from "@/app/_components/usage/stat-cards";
 import { kernelApi } from "@/app/_lib/kernel/rest";
@@ -190,13 +190,7 @@ export function MyUsage() {
             <Table.Tbody>
               {sizes.data.flatMap((spec) =>
                 spec.sizes.map((s, i) => {
-                  const r = quota.remaining;
-                  const fits =
-                    (r.maxKernels === null || r.maxKernels >= 1) &&
-                    (r.maxVcores === null || r.maxVcores >= s.vcores) &&
-                    (r.maxMemoryMb === null || r.maxMemoryMb >= s.memoryMb) &&
-                    (s.gpus === 0 || r.maxGpus === null || r.maxGpus >= s.gpus) &&
-                    !quota.budget.exhausted;
+                  const fit = sizeFitsNow(s, quota.remaining, quota.budget.exhausted);
                   return (
                     <Table.Tr key={`${spec.kernelspec}/${s.name}`}>
                       <Table.Td>{i === 0 ? spec.displayName : ""}</Table.Td>
@@ -212,8 +206,8 @@ export function MyUsage() {
                       <Table.Td>{memory(s.memoryMb)}</Table.Td>
                       <Table.Td>{s.gpus}</Table.Td>
                       <Table.Td>
-                        <Text size="sm" c={fits ? "green" : "red"}>
-                          {fits ? "yes" : "no"}
+                        <Text size="sm" c={fit.fits ? "green" : "red"}>
+                          {fit.fits ? "yes" : `no: ${fit.why}`}
                         </Text>
                       </Table.Td>
                     </Table.Tr>

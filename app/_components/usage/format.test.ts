@@ -2,7 +2,7 @@
 // expired. A date outside the current year now carries its year; one inside it stays short.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { axisHours, countdown, dateTime, hoursLeft } from "./format";
+import { axisHours, countdown, dateTime, hoursLeft, sizeFitsNow } from "./format";
 
 describe("dateTime", () => {
   const now = new Date(2026, 11, 1, 6, 12); // 1 Dec 2026, local time
@@ -55,5 +55,20 @@ describe("axisHours", () => {
 describe("hoursLeft", () => {
   it("rounds down to the digits shown: what is left is never overstated", () => {
     assert.deepEqual([199.6, 200, 12.37, 1.999, 0.004, 0].map(hoursLeft), ["199", "200", "12.3", "1.99", "0.004", "0"]);
+  });
+});
+
+describe("sizeFitsNow", () => {
+  const medium = { vcores: 2, memoryMb: 8192, gpus: 0 };
+  const plenty = { maxKernels: 3, maxVcores: 8, maxMemoryMb: 32768, maxGpus: 0 };
+  it("fits while every limit has room, and says which one is in the way when not", () => {
+    assert.deepEqual(sizeFitsNow(medium, plenty, false), { fits: true });
+    assert.deepEqual(sizeFitsNow(medium, { maxKernels: null, maxVcores: null, maxMemoryMb: null, maxGpus: null }, false), { fits: true });
+    assert.deepEqual(sizeFitsNow(medium, plenty, true), { fits: false, why: "monthly budget used up" });
+    assert.deepEqual(sizeFitsNow(medium, { ...plenty, maxKernels: 0 }, false), { fits: false, why: "no kernel left to start" });
+    assert.deepEqual(sizeFitsNow(medium, { ...plenty, maxVcores: 1 }, false), { fits: false, why: "1 vCore left" });
+    assert.deepEqual(sizeFitsNow(medium, { ...plenty, maxMemoryMb: 4096 }, false), { fits: false, why: "4 GB of memory left" });
+    assert.deepEqual(sizeFitsNow({ ...medium, gpus: 1 }, plenty, false), { fits: false, why: "0 GPUs left" });
+    assert.deepEqual(sizeFitsNow(medium, { ...plenty, maxVcores: -2 }, false), { fits: false, why: "0 vCores left" }, "over a lowered limit: none left, not minus");
   });
 });

@@ -84,6 +84,26 @@ export function sizeLabel(s: { name: string; vcores: number; memoryMb: number; g
   return `${s.name} · ${hours(s.vcores)} vCore${s.vcores === 1 ? "" : "s"}, ${memory(s.memoryMb)}${s.gpus ? `, ${s.gpus} GPU` : ""}`;
 }
 
+/**
+ * Whether a kernel of this size could start now, and if not, the first limit in its way, in a few words ("2 vCores
+ * left", "all 3 kernels in use"): the Usage page's "Fits now" column says why, not only "no" (QA).
+ */
+export function sizeFitsNow(
+  size: { vcores: number; memoryMb: number; gpus: number },
+  remaining: Pick<Limits, "maxKernels" | "maxVcores" | "maxMemoryMb" | "maxGpus">,
+  budgetUsedUp: boolean,
+): { fits: true } | { fits: false; why: string } {
+  if (budgetUsedUp) return { fits: false, why: "monthly budget used up" };
+  if (remaining.maxKernels !== null && remaining.maxKernels < 1) return { fits: false, why: "no kernel left to start" };
+  if (remaining.maxVcores !== null && remaining.maxVcores < size.vcores) return { fits: false, why: `${left(remaining.maxVcores, "vCore")} left` };
+  if (remaining.maxMemoryMb !== null && remaining.maxMemoryMb < size.memoryMb) return { fits: false, why: `${memory(Math.max(0, remaining.maxMemoryMb))} of memory left` };
+  if (size.gpus > 0 && remaining.maxGpus !== null && remaining.maxGpus < size.gpus) return { fits: false, why: `${left(remaining.maxGpus, "GPU")} left` };
+  return { fits: true };
+}
+
+/** "1 vCore", "2.5 vCores", "0 GPUs": what is left of a limit, never below none. */
+const left = (n: number, unit: string) => `${hours(Math.max(0, n))} ${unit}${Math.max(0, n) === 1 ? "" : "s"}`;
+
 export const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
 /**
