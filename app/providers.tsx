@@ -27,7 +27,8 @@ const contrastVariables: CSSVariablesResolver = () => ({
 export function Providers({ children }: { children: ReactNode }) {
   return (
     <MantineProvider theme={theme} cssVariablesResolver={contrastVariables} defaultColorScheme="auto">
-      {/* Bottom right, as JupyterLab's: never over the top bar's account menu nor the notebook's toolbar. */}
+      {/* Bottom right, as JupyterLab's: never over the top bar's account menu nor the notebook's toolbar; and above
+          the notebook's footer (notifications.css). */}
       <Notifications position="bottom-right" />
       <TrpcProviders>{children}</TrpcProviders>
     </MantineProvider>

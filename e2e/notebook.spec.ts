@@ -231,7 +231,11 @@ test("an edit run but never saved (the browser died) comes back with its outputs
   await reopened.goto("/notebook/Crashed.ipynb");
   await expect(output(reopened, 1)).toHaveText("total = 30");
   await expect(cell(reopened, 1)).toContainText("print('total =', total)");
-  await expect(reopened.getByText("A cell's code was run but never saved before this page last closed")).toBeVisible();
+  const notice = reopened.getByText("A cell's code was run but never saved before this page last closed");
+  await expect(notice).toBeVisible();
+  // The notice stands clear of the footer (its save state and kernel status), not over it (QA).
+  const [noticeBox, footerBox] = [(await notice.boundingBox())!, (await reopened.getByTestId("notebook-footer").boundingBox())!];
+  expect(noticeBox.y + noticeBox.height, "the notice ends above the footer").toBeLessThanOrEqual(footerBox.y);
   await expect(reopened.getByRole("status", { name: "Save status" })).toHaveText(/^Saved/, { timeout: 15_000 });
   const saved = JSON.parse(fs.readFileSync(file, "utf8"));
   expect(saved.cells[0].source.join("")).toBe("total = 10 * 3\nprint('total =', total)");
