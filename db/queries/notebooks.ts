@@ -193,11 +193,14 @@ export type RecentNotebookRow = Pick<typeof recentNotebooks.$inferSelect, "path"
 /** The user opened the notebook at `path` (home-relative, normalized) just now: it goes to the top of their list. */
 export async function recordNotebookOpened(db: Database, params: { ownerId: string; path: string }) {
   await db.transaction(async (tx: Tx) => {
-    // The database's clock, not this replica's: two portals behind one balancer order one user's opens alike.
+    // The database's clock, not this replica's: two portals behind one balancer order one user's opens alike. And
+    // after the user's latest open, always: a clock as coarse as a millisecond (PGlite's) gave two quick opens the
+    // same time, and the later one could list below the earlier (CI).
+    const openedAt = sql`greatest(now(), (select max(${recentNotebooks.openedAt}) + interval '1 microsecond' from ${recentNotebooks} where ${recentNotebooks.ownerId} = ${params.ownerId}))`;
     await tx
       .insert(recentNotebooks)
-      .values({ ownerId: params.ownerId, path: params.path })
-      .onConflictDoUpdate({ target: [recentNotebooks.ownerId, recentNotebooks.path], set: { openedAt: sql`now()` } });
+      .values({ ownerId: params.ownerId, path: params.path, openedAt })
+      .onConflictDoUpdate({ target: [recentNotebooks.ownerId, recentNotebooks.path], set: { openedAt } });
     await keepNewest(tx, params.ownerId);
   });
 }

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Database } from "@/db";
-import { RECENT_NOTEBOOKS_KEPT, recordNotebookOpened } from "@/db/queries/notebooks";
+import { importRecentNotebooks, RECENT_NOTEBOOKS_KEPT, recordNotebookOpened } from "@/db/queries/notebooks";
 import type { UserRow } from "@/db/queries/users";
 import { openTestDatabase, testDbKind } from "@/db/testing";
 import { cliActor } from "@/server/identity/actor";
@@ -77,6 +77,18 @@ describe(`recent notebooks on ${testDbKind}`, () => {
     for (const file of opened) await recordNotebookOpened(db, { ownerId: ana.id, path: file });
     assert.deepEqual(await paths(ana), opened.slice(5).reverse());
     assert.deepEqual(await paths(bob), ["bobs.ipynb"], "another user's list is not trimmed by ana's");
+  });
+
+  it("lists the latest open first even when the clock gives it no later time (a coarse clock, a clock set back)", async () => {
+    const ana = await newUser();
+    // An entry stamped ahead of the database's clock, as two opens within one tick of a millisecond clock (PGlite's)
+    // are stamped alike (CI saw those listed in the wrong order).
+    await importRecentNotebooks(db, { ownerId: ana.id, entries: [{ path: "first.ipynb", openedAt: new Date(Date.now() + 5_000) }] });
+    await recordNotebookOpened(db, { ownerId: ana.id, path: "second.ipynb" });
+    await recordNotebookOpened(db, { ownerId: ana.id, path: "third.ipynb" });
+    assert.deepEqual(await paths(ana), ["third.ipynb", "second.ipynb", "first.ipynb"]);
+    await recordNotebookOpened(db, { ownerId: ana.id, path: "first.ipynb" });
+    assert.deepEqual(await paths(ana), ["first.ipynb", "third.ipynb", "second.ipynb"]);
   });
 
   it("shows each user only their own entries, and a removal touches only the caller's", async () => {
