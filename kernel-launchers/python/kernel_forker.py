@@ -56,7 +56,6 @@ class Forker:
         os.set_blocking(self.wake_read, False)
         os.set_blocking(self.wake_write, False)
         self.stderr_of = {}  # pid -> read end of the kernel's stderr pipe
-        self.pending_exit = {}  # pid -> exit event held until its stderr is drained
         self.request_buffer = b""
 
     def send(self, event):
@@ -191,9 +190,6 @@ class Forker:
         if fd is not None:
             self.selector.unregister(fd)
             os.close(fd)
-        exited = self.pending_exit.pop(pid, None)
-        if exited:
-            self.send(exited)
 
     def reap(self):
         while True:
@@ -218,8 +214,8 @@ class Forker:
                     if not data:
                         break
                     self.send({"event": "stderr", "pid": pid, "data": data.decode("utf-8", "replace")})
-            self.pending_exit[pid] = event
             self.close_stderr(pid)
+            self.send(event)
 
 
 def signal_name(number):
