@@ -88,7 +88,7 @@ function step(name, cmd, args, { env = {}, parse, timeoutMs = 30 * 60_000, tag }
       totals.failed += counts.failed;
       totals.skipped += counts.skipped;
       if (code !== 0 && counts.failed === 0) problems.push(`${label}: exited with ${code} without reporting a failed test`);
-      if (counts.failed > 0) problems.push(`${label}: ${counts.failed} failed`);
+      if (counts.failed > 0) problems.push(`${label}: ${counts.failed} failed${indent(failingTests(output))}`);
       resolve();
     });
   });
@@ -120,6 +120,19 @@ const parsePlaywright = (output) => ({
   failed: last(output, /^\s+(\d+) failed/gm) + last(output, /^\s+(\d+) flaky/gm),
   skipped: last(output, /^\s+(\d+) skipped/gm),
 });
+/**
+ * What the runner said of its failing tests, repeated at the end of the log: a long run's log is often read
+ * from its tail, and the failure itself may be thousands of lines up, between two lanes' interleaved output.
+ */
+function failingTests(output) {
+  const lines = output.split("\n");
+  const nodeSummary = lines.lastIndexOf("✖ failing tests:"); // node's spec reporter: names, then each error
+  if (nodeSummary >= 0) return lines.slice(nodeSummary + 1).filter((l) => l.trim() && !/\(?node:(internal|async_hooks)/.test(l)).slice(0, 60);
+  const playwrightCount = lines.findLastIndex((l) => /^\s+\d+ (failed|flaky)$/.test(l)); // then "[project] › file:line › title"
+  if (playwrightCount >= 0) return lines.slice(playwrightCount + 1).filter((l) => /^\s+\[/.test(l)).slice(0, 20);
+  return lines.filter((l) => /^(FAILED|ERROR) /.test(l)).slice(0, 20); // pytest's short summary
+}
+const indent = (lines) => (lines.length ? `\n${lines.map((l) => `    ${l.trimEnd()}`).join("\n")}` : "");
 const nodeTest = (files) => [process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", "--test-timeout=300000", ...files]];
 
 /**

@@ -60,7 +60,8 @@ export class ChildExitWatch {
   }
 
   deadStatus(exitCode: number | null, signal: NodeJS.Signals | null): DeadStatus {
-    // Neither is known of a forked kernel whose forker stopped before it: /proc saw it gone.
+    // Neither is known of a forked kernel whose forker stopped before it: /proc saw it gone. (Node reports a spawned
+    // child killed by a signal it has no name for, a real-time one, as code 0 and no signal; the forker names those.)
     const how = signal ? `killed by ${signal}` : exitCode === null ? 'has ended' : `exited with code ${exitCode}`;
     const tail = this.tail.slice(-5).join('\n');
     return {
