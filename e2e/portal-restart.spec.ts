@@ -24,8 +24,8 @@ const cell = (page: Page, n: number) => page.getByRole("region", { name: `Cell $
 const output = (page: Page, n: number) => page.getByRole("region", { name: `Output ${n}`, exact: true });
 const kernelStatus = (page: Page) => page.getByRole("status", { name: "Kernel status" });
 
-test("a portal restarted while a cell runs: the page reconnects, the cell's output goes on and the cell ends", async ({ page }) => {
-  test.setTimeout(240_000);
+/** A portal of this test's own, signed in as its admin, with a new notebook open and its kernel idle. */
+async function portalWithNotebook(page: Page, name: string): Promise<string> {
   expect(python, "ATRIUM_PYTHON names the kernel interpreter (npm test provisions it)").toBeTruthy();
   portal = await startPortalProcess({ secret: "portal-restart-e2e-secret-0123456789abcdef", python: python! });
   const base = portal.base;
@@ -34,17 +34,26 @@ test("a portal restarted while a cell runs: the page reconnects, the cell's outp
   await page.getByRole("textbox", { name: "Password" }).fill(admin.password);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.waitForURL(/\/files/);
-  await page.goto(`${base}/notebook/Restart.ipynb`);
+  await page.goto(`${base}/notebook/${name}`);
   await page.getByRole("button", { name: "Create notebook" }).click();
   await expect(kernelStatus(page)).toHaveText("idle", { timeout: 90_000 });
+  return base;
+}
 
+async function runFirstCell(page: Page, code: string) {
   const editor = cell(page, 1).getByRole("textbox").first();
   await editor.click();
-  await editor.fill("import time\nfor i in range(40):\n    print('t', i, flush=True)\n    time.sleep(0.5)\nprint('finished')");
+  await editor.fill(code);
   await page.keyboard.press("Control+Enter");
+}
+
+test("a portal restarted while a cell runs: the page reconnects, the cell's output goes on and the cell ends", async ({ page }) => {
+  test.setTimeout(240_000);
+  const base = await portalWithNotebook(page, "Restart.ipynb");
+  await runFirstCell(page, "import time\nfor i in range(40):\n    print('t', i, flush=True)\n    time.sleep(0.5)\nprint('finished')");
   await expect(output(page, 1)).toContainText("t 2", { timeout: 30_000 });
 
-  portal = await restartPortalProcess(portal);
+  portal = await restartPortalProcess(portal!);
   // The rest of the run shows as it comes, then its end: no longer running, with its execution count.
   await expect(output(page, 1)).toContainText("finished", { timeout: 60_000 });
   await expect(cell(page, 1)).not.toContainText("Running", { timeout: 10_000 });
@@ -71,4 +80,25 @@ test("a portal restarted while a cell runs: the page reconnects, the cell's outp
   const saved = JSON.parse(fs.readFileSync(`${portal.dataDir}/homes/${me.result.data.json.username}/Restart.ipynb`, "utf8"));
   expect(saved.cells[0].execution_count).toBe(1);
   expect(saved.cells[0].outputs.map((o: { text: string[] }) => o.text.join("")).join("")).toContain("t 39\nfinished\n");
+});
+
+test("a portal restarted while a cell waits on input(): the page asks again, and the answer finishes the cell", async ({ page }) => {
+  test.setTimeout(240_000);
+  await portalWithNotebook(page, "Asks.ipynb");
+  await runFirstCell(page, 'name = input("Name? ")\nprint("hello", name)');
+  const question = output(page, 1).getByRole("textbox", { name: /Input requested by the kernel/ });
+  await expect(question).toBeVisible({ timeout: 30_000 });
+
+  portal = await restartPortalProcess(portal!);
+  // Opened again after the restart (the page that asked kept its question; a reload, another tab or another replica
+  // has only what the new portal knows): the portal took the kernel up still waiting and asks again, and the kernel
+  // takes the answer from this page although its request went out through the portal that stopped.
+  await page.reload();
+  await expect(kernelStatus(page)).toHaveText("busy", { timeout: 60_000 });
+  await expect(question).toBeVisible({ timeout: 30_000 });
+  await question.fill("Grace");
+  await question.press("Enter");
+  await expect(output(page, 1)).toContainText("hello Grace", { timeout: 30_000 });
+  await expect(kernelStatus(page)).toHaveText("idle");
+  await expect(cell(page, 1)).toContainText("[1]:");
 });

@@ -1,7 +1,7 @@
 // Kernel rows. Reads that serve a user carry the owner in the WHERE clause; admins pass no owner.
 import { and, desc, eq, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../index";
-import { kernels, notebookKernels, portalHosts, users } from "../schema";
+import { kernels, notebookKernels, portalHosts, users, type SavedInputRequest } from "../schema";
 import { isUuid } from "./users";
 
 export type KernelRow = typeof kernels.$inferSelect;
@@ -166,6 +166,11 @@ export async function updateRunningKernelState(db: Database, id: string, state: 
     .update(kernels)
     .set({ state })
     .where(and(eq(kernels.id, id), inArray(kernels.state, ["idle", "busy"])));
+}
+
+/** Records the input request a kernel's cell waits on, or that none does (null). */
+export async function setOpenInput(db: Database, id: string, openInput: SavedInputRequest | null): Promise<void> {
+  await db.update(kernels).set({ openInput }).where(eq(kernels.id, id));
 }
 
 /**

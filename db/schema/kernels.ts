@@ -1,7 +1,15 @@
 // Every kernel is a row: who owns it, where it runs, its state, and (encrypted) how to reach it again.
 // Any replica can read a row and reattach; a restarted portal reconnects the kernels that are still alive.
-import { index, pgEnum, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { index, jsonb, pgEnum, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { teams, users } from "./identity";
+
+/** A kernel's input_request as it sent it: the message's four JSON parts. */
+export interface SavedInputRequest {
+  header: Record<string, unknown>;
+  parent_header: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  content: Record<string, unknown>;
+}
 
 export const kernelState = pgEnum("kernel_state", ["starting", "idle", "busy", "restarting", "dead"]);
 export const kernelEndReason = pgEnum("kernel_end_reason", ["stopped", "culled", "died", "quota", "launch_failed"]);
@@ -47,6 +55,11 @@ export const kernels = pgTable(
      * acts may run on a replica the client is not connected to. Renewed every culling sweep by each replica.
      */
     clientsSeenUntil: timestamp("clients_seen_until", { withTimezone: true }),
+    /**
+     * The input_request a cell waits on (it called input()) that no client has answered yet: a portal that
+     * reattaches the kernel (after a restart, or another replica) asks it again of the clients that attach.
+     */
+    openInput: jsonb("open_input").$type<SavedInputRequest>(),
   },
   (t) => [index("kernels_owner_idx").on(t.ownerId), index("kernels_state_idx").on(t.state)],
 );

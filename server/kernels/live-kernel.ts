@@ -2,7 +2,8 @@
 // every client, the execution state from iopub, and death detection (process exit and heartbeat). Clients
 // (WebSocket bridges, the output recorder) subscribe; the kernel's messages reach each of them once.
 import type { ChannelMessage, KernelMessage, OutgoingChannel } from "./protocol/messages";
-import { portalIopubMessage, type RawMessageParts } from "./protocol/wire";
+import { parseParts, portalIopubMessage, type RawMessageParts } from "./protocol/wire";
+import type { SavedInputRequest } from "@/db/schema";
 import { KernelConnection, type KernelLogger } from "./connection";
 import type { DeadStatus, KernelProcess } from "./launchers/base";
 
@@ -14,6 +15,8 @@ export interface LiveKernelEvents {
   /** Epoch ms (a Date per message is measurable on this path: Next.js wraps the Date constructor). */
   onActivity(atMs: number): void;
   onDeath(status: DeadStatus): void;
+  /** A cell began waiting on input() (the kernel's input_request), or none waits any more (null). */
+  onOpenInput?(openInput: SavedInputRequest | null): void;
 }
 
 interface HeldSend {
@@ -108,7 +111,7 @@ export class LiveKernel {
   }
 
   private observeSend(channel: OutgoingChannel, msg: KernelMessage) {
-    if (channel === "stdin" && msg.header.msg_type === "input_reply") this.openInput = undefined;
+    if (channel === "stdin" && msg.header.msg_type === "input_reply") this.setOpenInput(undefined);
     try {
       for (const observe of this.sendObservers) observe(channel, msg);
     } catch (error) {
@@ -210,7 +213,7 @@ export class LiveKernel {
     // Stopped meanwhile: the new process is not taken on (the restart stops it).
     if (this.dead) throw new Error(`kernel ${this.id} was stopped while it restarted`);
     this.process = process;
-    this.openInput = undefined;
+    this.setOpenInput(undefined);
     this.connection = this.listen(connection ?? kernelConnection(this.id, process, this.logger), process);
     this.watchExit(process);
     if (!connection) await this.ready();
@@ -225,6 +228,35 @@ export class LiveKernel {
    */
   assumeState(state: "idle" | "busy"): void {
     this.setState(state);
+  }
+
+  /**
+   * The input request a reattached kernel's row says a cell waits on (asked while another portal process held the
+   * kernel): clients that attach are asked it again. The kernel takes an input_reply from any client.
+   */
+  restoreOpenInput(saved: SavedInputRequest): boolean {
+    const raw: RawMessageParts = {
+      identities: [],
+      header: Buffer.from(JSON.stringify(saved.header)),
+      parentHeader: Buffer.from(JSON.stringify(saved.parent_header)),
+      metadata: Buffer.from(JSON.stringify(saved.metadata)),
+      content: Buffer.from(JSON.stringify(saved.content)),
+      buffers: [],
+    };
+    const parsed = parseParts(raw);
+    if (!parsed.ok || parsed.value.header.msg_type !== "input_request") {
+      this.logger.warn("kernel's saved input request is unreadable; not asked again", { kernel: this.id });
+      return false;
+    }
+    this.openInput = { msg: { ...parsed.value, channel: "stdin" }, raw };
+    return true;
+  }
+
+  private setOpenInput(open: { msg: ChannelMessage; raw: RawMessageParts } | undefined) {
+    if (!open && !this.openInput) return;
+    this.openInput = open;
+    const { header, parent_header, metadata, content } = open?.msg ?? {};
+    this.events.onOpenInput?.(open ? ({ header, parent_header, metadata, content } as SavedInputRequest) : null);
   }
 
   /** Takes on a state and tells clients, as the kernel would (an iopub status message from the portal). */
@@ -260,9 +292,9 @@ export class LiveKernel {
         const state = (msg.content as { execution_state?: string }).execution_state;
         if (state === "idle" || state === "busy" || state === "starting") this.setState(state);
         // The request that asked for input is over (answered, interrupted or failed): nothing waits on it now.
-        if (state === "idle" && this.openInput && msg.parent_header.msg_id === this.openInput.msg.parent_header.msg_id) this.openInput = undefined;
+        if (state === "idle" && this.openInput && msg.parent_header.msg_id === this.openInput.msg.parent_header.msg_id) this.setOpenInput(undefined);
       } else if (msg.channel === "stdin" && msg.header.msg_type === "input_request") {
-        this.openInput = { msg, raw };
+        this.setOpenInput({ msg, raw });
       }
       if (msg.channel === "iopub") this.events.onActivity(Date.now());
       for (const listener of this.listeners) {

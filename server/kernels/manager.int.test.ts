@@ -238,6 +238,46 @@ describe(`kernel manager with a real ipykernel on ${testDbKind}`, () => {
     await second.shutdown(user, kernel.id);
   });
 
+  it("a cell waiting on input() when the portal restarts is asked again of the clients that attach, and their answer reaches it", async () => {
+    const first = await makeManager();
+    const kernel = await first.start(user, { name: "python3" });
+    const asking = await first.attach(user, kernel.id);
+    const request = createMessage({
+      msgType: "execute_request",
+      session: "test-client",
+      username: user.username,
+      content: executeRequestContent("name = input('Your name? ')\nprint('hello', name)", { allow_stdin: true }),
+      metadata: { atrium: { notebookPath: "work/Analysis.ipynb", cellId: "cell-input" } },
+    });
+    await asking.send("shell", request);
+    const saved = await until("the row to hold the input request", async () => {
+      const row = await findKernel(db, { id: kernel.id });
+      return row?.state === "busy" && row.openInput ? row.openInput : undefined;
+    });
+    assert.deepEqual(saved.content, { prompt: "Your name? ", password: false });
+    assert.equal(saved.parent_header.msg_id, request.header.msg_id);
+    await first.detachAll(); // the portal stops while the cell waits; the page that asked is gone with it
+
+    const second = await makeManager();
+    await second.restoreAll();
+    const reattached = await second.attach(user, kernel.id);
+    const asked = reattached.greeting().find((m) => m.msg.header.msg_type === "input_request");
+    assert.ok(asked, "a client attaching to the restarted portal is asked for the input");
+    assert.equal(asked.msg.channel, "stdin");
+    assert.deepEqual(asked.msg.content, { prompt: "Your name? ", password: false });
+    assert.equal(JSON.parse(asked.raw.parentHeader.toString()).msg_id, request.header.msg_id, "its raw frames (the v1 framing) are the request's too");
+    await reattached.send("stdin", createMessage({ msgType: "input_reply", session: "another-page", username: user.username, content: { value: "Zoë" }, parentHeader: asked.msg.header }));
+    const run = await until("the cell's end, recorded", async () => {
+      const r = await findCellRun(db, { ownerId: user.id, msgId: request.header.msg_id });
+      return r?.status !== "running" ? r : undefined;
+    });
+    assert.equal(run.status, "ok");
+    assert.match(JSON.stringify(run.outputs), /"name":"stdout","text":"hello Zoë\\n"/);
+    await until("the answered request cleared from the row", async () => (await findKernel(db, { id: kernel.id }))?.openInput === null);
+    assert.equal(reattached.greeting().length, 0, "nothing asked of the next client");
+    await second.shutdown(user, kernel.id);
+  });
+
   it("a cell that ends while no portal listens: its run is finished once the reattached kernel answers", async () => {
     const first = await makeManager();
     const kernel = await first.start(user, { name: "python3" });

@@ -6,6 +6,7 @@ import os from "node:os";
 import type { Database } from "@/db";
 import { claimAbandonedLaunch, claimKernelPortalHost, kernelsOfSilentHosts, markEngineDead, notePortalHostAlive, releaseLaunchLeases, findKernel, launchLeaseFromNow, listLiveKernels, liveKernelIdsAmong, markKernelDead, touchKernelActivity, updateKernel, updateKernelUnlessDead, type KernelEndReason, type KernelRow } from "@/db/queries/kernels";
 import { findUserById, type UserRow } from "@/db/queries/users";
+import type { SavedInputRequest } from "@/db/schema";
 import { open, seal } from "@/server/crypto/secret-box";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
@@ -845,6 +846,8 @@ export class KernelManager {
       // A busy kernel stays busy (the culler spares it, its busy time counts) until its iopub says otherwise.
       if (row.state === "busy") kernel.assumeState("busy");
       else kernel.executionState = "idle";
+      // A cell that waits on input() is asked again of the clients that attach (only a busy kernel waits on one).
+      if (row.state === "busy" && row.openInput) kernel.restoreOpenInput(row.openInput);
       // A row stopped meanwhile (its owner, the culler, another replica) is not revived: this process lets go.
       const stoppedMeanwhile = async () => {
         if (this.live.get(row.id) === kernel) {
@@ -968,6 +971,7 @@ export class KernelManager {
     return {
       // Busy time counts for usage and for the culler (a busy kernel is not idle however silent it is).
       onState: (state: ExecutionState) => this.stateWriterOf(id).onState(state),
+      onOpenInput: (openInput: SavedInputRequest | null) => void this.stateWriterOf(id).onOpenInput(openInput),
       onActivity: (atMs: number) => {
         // Activity is frequent (every output); the row is written at most every few seconds.
         const last = this.lastActivityWrite.get(id) ?? 0;

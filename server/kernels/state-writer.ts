@@ -3,7 +3,8 @@
 // (on the embedded database that is CPU on this very event loop). Instead the latest state and the busy time
 // accumulated in memory are written at most once per interval, and at once when the kernel ends.
 import type { Database } from "@/db";
-import { updateRunningKernelState } from "@/db/queries/kernels";
+import { setOpenInput, updateRunningKernelState } from "@/db/queries/kernels";
+import type { SavedInputRequest } from "@/db/schema";
 import { addBusyTime } from "@/db/queries/usage";
 import { log } from "@/server/log";
 import type { ExecutionState } from "./live-kernel";
@@ -42,6 +43,17 @@ export class KernelStateWriter {
   rowSays(state: ExecutionState) {
     this.written = state;
     if (this.latest !== undefined && this.latest !== state) this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
+  }
+
+  /**
+   * The input request a cell waits on, or null once it is answered or over: written at once (it is rare, and a
+   * portal that stops before the next flush must leave it for the one that reattaches), in order with the rest.
+   */
+  onOpenInput(openInput: SavedInputRequest | null): Promise<void> {
+    this.writing = this.writing.then(() =>
+      setOpenInput(this.db, this.kernelId, openInput).catch((error) => log.warn(`kernel ${this.kernelId}: could not record its input request: ${error}`)),
+    );
+    return this.writing;
   }
 
   /** Writes what is pending now (and waits for it). */

@@ -1,0 +1,1 @@
+ALTER TABLE "kernels" ADD COLUMN "open_input" jsonb;
