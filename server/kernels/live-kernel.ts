@@ -2,7 +2,7 @@
 // every client, the execution state from iopub, and death detection (process exit and heartbeat). Clients
 // (WebSocket bridges, the output recorder) subscribe; the kernel's messages reach each of them once.
 import type { ChannelMessage, KernelMessage, OutgoingChannel } from "./protocol/messages";
-import { parseParts, portalIopubMessage, type RawMessageParts } from "./protocol/wire";
+import { parseParts, portalIopubMessage, rawPartsOf, type RawMessageParts } from "./protocol/wire";
 import type { SavedInputRequest } from "@/db/schema";
 import { KernelConnection, type KernelLogger } from "./connection";
 import type { DeadStatus, KernelProcess } from "./launchers/base";
@@ -235,14 +235,7 @@ export class LiveKernel {
    * kernel): clients that attach are asked it again. The kernel takes an input_reply from any client.
    */
   restoreOpenInput(saved: SavedInputRequest): boolean {
-    const raw: RawMessageParts = {
-      identities: [],
-      header: Buffer.from(JSON.stringify(saved.header)),
-      parentHeader: Buffer.from(JSON.stringify(saved.parent_header)),
-      metadata: Buffer.from(JSON.stringify(saved.metadata)),
-      content: Buffer.from(JSON.stringify(saved.content)),
-      buffers: [],
-    };
+    const raw = rawPartsOf(saved);
     const parsed = parseParts(raw);
     if (!parsed.ok || parsed.value.header.msg_type !== "input_request") {
       this.logger.warn("kernel's saved input request is unreadable; not asked again", { kernel: this.id });

@@ -89,7 +89,12 @@ export function portalIopubMessage(options: {
 }): { msg: ChannelMessage; raw: RawMessageParts } {
   const made = createMessage({ ...options, username: 'atrium', channel: 'iopub' });
   const msg = { ...made, channel: 'iopub' } as ChannelMessage;
-  const raw: RawMessageParts = {
+  return { msg, raw: rawPartsOf(msg) };
+}
+
+/** A message's JSON parts as frames (no identities, no buffers): for one the portal makes or kept. */
+export function rawPartsOf(msg: { header: unknown; parent_header: unknown; metadata: unknown; content: unknown }): RawMessageParts {
+  return {
     identities: [],
     header: Buffer.from(JSON.stringify(msg.header)),
     parentHeader: Buffer.from(JSON.stringify(msg.parent_header)),
@@ -97,7 +102,6 @@ export function portalIopubMessage(options: {
     content: Buffer.from(JSON.stringify(msg.content)),
     buffers: [],
   };
-  return { msg, raw };
 }
 
 /** Splits frames at the delimiter and checks the signature, without parsing JSON. */
